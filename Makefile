@@ -1,0 +1,44 @@
+# `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := demo-workspace
+DK     := $(BIN)/dadkhah --workspace $(DEMO)
+
+.PHONY: install demo test test-slow bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job: a fresh synthetic case, imported, summarised.
+demo: install
+	rm -rf $(DEMO)
+	$(BIN)/dadkhah init $(DEMO)
+	$(DK) synth --victims 5000 --lists 6 --cities 32 --seed 1988 --out $(DEMO)/synthetic-case
+	for f in $(DEMO)/synthetic-case/list-*.csv; do \
+	  $(DK) import "$$f" --source "$$(basename "$$f" .csv)" --incident "Synthetic prison executions" || exit 1; \
+	done
+	$(DK) report summary
+
+test: install
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
+bench: install
+	$(BIN)/python benchmarks/import_bench.py
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis

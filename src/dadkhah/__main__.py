@@ -1,0 +1,5 @@
+"""``python -m dadkhah`` runs the command line."""
+
+from dadkhah.cli import main
+
+main()

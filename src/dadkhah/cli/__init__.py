@@ -1,0 +1,56 @@
+"""The ``dadkhah`` command. Each command parses, makes one call into the Python API, and renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dadkhah import __version__
+from dadkhah.cli.common import setup_logging
+from dadkhah.cli.ingest import import_, init, records_app, sources_app
+from dadkhah.cli.places import places_app
+from dadkhah.cli.report import report_app
+from dadkhah.cli.synth import synth
+
+app = typer.Typer(
+    name="dadkhah",
+    help="Dadkhah: one verified registry of victims from many lists, an honest estimate, a verifiable case file.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold personal data
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dadkhah {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", envvar="DADKHAH_WORKSPACE", help="Workspace folder (default: the current folder)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More messages on stderr.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    setup_logging(verbose)
+    ctx.obj = {"workspace": workspace}
+
+
+app.command("init")(init)
+app.command("import")(import_)
+app.command("synth")(synth)
+app.add_typer(sources_app, name="sources")
+app.add_typer(records_app, name="records")
+app.add_typer(places_app, name="places")
+app.add_typer(report_app, name="report")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,179 @@
+"""Commands for the workspace, imports, records and sources."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dadkhah.cli.common import (
+    JsonOption,
+    byte_progress,
+    emit_json,
+    emit_json_array,
+    err,
+    handle_errors,
+    opened_store,
+    out,
+    workspace_path,
+)
+from dadkhah.ingest.importer import import_file
+from dadkhah.records import count_records, iter_records
+from dadkhah.sources import list_sources, source_to_dict, update_source
+from dadkhah.store import current_revision, open_store
+from dadkhah.workspace import create_workspace
+
+sources_app = typer.Typer(help="Sources: where records came from.", no_args_is_help=True)
+records_app = typer.Typer(help="Records: rows of sources, as given and as normalised.", no_args_is_help=True)
+
+
+@handle_errors
+def init(
+    ctx: typer.Context,
+    path: Annotated[Path | None, typer.Argument(help="Folder for the workspace (default: --workspace, $DADKHAH_WORKSPACE or here).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a workspace (or bring an existing one up to date).
+
+    Example: dadkhah init my-case
+    """
+    workspace = create_workspace(path or workspace_path(ctx) or Path.cwd())
+    store = open_store(workspace)
+    try:
+        result = {
+            "workspace": str(workspace.path),
+            "database": store.engine.url.render_as_string(hide_password=True),
+            "schema_revision": current_revision(store.engine),
+        }
+    finally:
+        store.close()
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"Workspace ready at [bold]{workspace.path}[/] (database {result['database']}).")
+
+
+@handle_errors
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The list: .csv, .xlsx, .json or .jsonl.")],
+    source: Annotated[str, typer.Option("--source", help="Name of the source the list belongs to (created if new).")],
+    format: Annotated[str | None, typer.Option("--format", help="csv, xlsx, json or jsonl (default: from the extension).")] = None,
+    encoding: Annotated[str, typer.Option("--encoding", help="auto, utf-8, utf-16 or cp1256.")] = "auto",
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="TOML file naming columns, calendars and date orders.")] = None,
+    incident: Annotated[str | None, typer.Option("--incident", help="Incident the list is about (created if new).")] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="Worksheet of an XLSX file (default: the first).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a list of victims into a source: all rows or none; refused rows go to a quarantine report.
+
+    Example: dadkhah import ngo-list.xlsx --source ngo-2019 --incident "1988 prison executions"
+    """
+    with opened_store(ctx) as store, byte_progress(f"importing {file.name}") as progress:
+        summary = import_file(
+            store, file, source=source, format=format, encoding=encoding, mapping=mapping,
+            incident=incident, sheet=sheet, progress=progress,
+        )
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    if summary.already_imported:
+        err.print(f"{file} was already imported into {summary.source!r} (import {summary.import_id}); nothing added.")
+        return
+    out.print(
+        f"[bold]{summary.source}[/]: {summary.rows} rows, {summary.imported} imported, "
+        f"{summary.rejected} refused, {summary.warning_count} warnings ({summary.seconds:.1f} s)."
+    )
+    for warning in summary.warnings[:10]:
+        out.print(f"  line {warning['line']}, {warning['field']}: {warning['message']}", markup=False)
+    if summary.warning_count > 10:
+        out.print(f"  ... and {summary.warning_count - 10} more (dadkhah import --json lists them all)")
+    if summary.quarantine:
+        out.print(f"Refused rows, with reasons: {summary.quarantine}", markup=False)
+
+
+@records_app.command("list")
+@handle_errors
+def records_list(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many (default: all with --json, 20 otherwise).")] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first.")] = 0,
+    include_superseded: Annotated[bool, typer.Option("--include-superseded", help="Also older versions of corrected records.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List records with each field as given and as normalised.
+
+    Example: dadkhah records list --source ngo-2019 --json
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        if as_json:
+            emit_json_array(iter_records(session, source=source, include_superseded=include_superseded, limit=limit, offset=offset))
+            return
+        total = count_records(session, source=source)
+        table = Table("source", "record", "line", "given", "family", "father", "death", "city", title=f"{total} records")
+        for record in iter_records(session, source=source, include_superseded=include_superseded, limit=20 if limit is None else limit, offset=offset):
+            def norm(field, record=record):
+                value = record[field]
+                return (value["normalized"] or value["original"] or "") if value else ""
+            death = record["death_date"]
+            city = record["city"]
+            table.add_row(
+                record["source"], record["record_id"], str(record["line"]), norm("given_name"), norm("family_name"),
+                norm("father_name"),
+                f"{death['earliest']} … {death['latest']}" if death and death["earliest"] else (death["original"] if death else ""),
+                (city["name"] or city["original"]) if city else "",
+            )
+        out.print(table)
+
+
+@sources_app.command("list")
+@handle_errors
+def sources_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List sources with how many records and imports each has.
+
+    Example: dadkhah sources list --json
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        sources = list_sources(session)
+    if as_json:
+        emit_json(sources)
+        return
+    table = Table("source", "records", "imports", "producer", "grade", "obtained")
+    for s in sources:
+        grade = f"{s['reliability'] or '?'}{s['credibility'] or '?'}" if s["reliability"] or s["credibility"] else ""
+        table.add_row(s["name"], str(s["records"]), str(s["imports"]), s["producer"] or "", grade, s["obtained_on"] or "")
+    out.print(table)
+
+
+@sources_app.command("add")
+@handle_errors
+def sources_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Source name (no colon).")],
+    producer: Annotated[str | None, typer.Option("--producer", help="Who made the list.")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    obtained_on: Annotated[dt.datetime | None, typer.Option("--obtained-on", formats=["%Y-%m-%d"], help="Date obtained (YYYY-MM-DD).")] = None,
+    reliability: Annotated[str | None, typer.Option("--reliability", help="Admiralty grade of the source, A-F.")] = None,
+    credibility: Annotated[int | None, typer.Option("--credibility", help="Admiralty grade of its information, 1-6.")] = None,
+    restrictions: Annotated[str | None, typer.Option("--restrictions", help="Conditions on use or sharing.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a source or describe an existing one (only the options given change).
+
+    Example: dadkhah sources add ngo-2019 --producer "An NGO" --reliability B --credibility 2
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        source = update_source(
+            session, name, producer=producer, description=description,
+            obtained_on=obtained_on.date() if obtained_on else None,
+            reliability=reliability, credibility=credibility, restrictions=restrictions,
+        )
+        result = source_to_dict(source)
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"Source [bold]{result['name']}[/] saved.")

@@ -1,0 +1,78 @@
+"""Commands for the gazetteer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dadkhah.cli.common import JsonOption, emit_json, handle_errors, opened_store, out
+from dadkhah.places import add_place_alias, list_places, load_gazetteer
+
+places_app = typer.Typer(help="The gazetteer: provinces, cities, prisons, cemeteries, grave sites.", no_args_is_help=True)
+
+
+@places_app.command("list")
+@handle_errors
+def places_list(
+    ctx: typer.Context,
+    type_: Annotated[str | None, typer.Option("--type", help="Only this type: province, city, prison, cemetery, mass_grave.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List places with all their names.
+
+    Example: dadkhah places list --type prison
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        places = list_places(session, place_type=type_)
+    if as_json:
+        emit_json(places)
+        return
+    table = Table("id", "type", "English", "Persian", "in", "other names")
+    for p in places:
+        others = [n for n in p["names"] if n not in (p["name_en"], p["name_fa"])]
+        table.add_row(p["id"], p["type"], p["name_en"], p["name_fa"] or "", p["parent_id"] or "", ", ".join(others))
+    out.print(table)
+
+
+@places_app.command("add-alias")
+@handle_errors
+def places_add_alias(
+    ctx: typer.Context,
+    place_id: Annotated[str, typer.Argument(help="Place id, e.g. city:rasht (see `dadkhah places list`).")],
+    alias: Annotated[str, typer.Argument(help="Another spelling of the place.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Teach the gazetteer another spelling of a place; later imports resolve it.
+
+    Example: dadkhah places add-alias city:rasht "Rasht-e Gilan"
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        result = add_place_alias(session, place_id, alias)
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"{alias!r} now names {result['place_id']}." if result["added"] else f"{alias!r} already named {result['place_id']}.", markup=False)
+
+
+@places_app.command("resolve")
+@handle_errors
+def places_resolve(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A place name as a list writes it.")],
+    type_: Annotated[list[str] | None, typer.Option("--type", help="Types to try, in order (default: city, province).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show which place a name resolves to, as an import would.
+
+    Example: dadkhah places resolve Resht
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        match = load_gazetteer(session).resolve(name, tuple(type_ or ("city", "province")))
+    result = {"name": name, "place_id": match.place_id if match else None, "type": match.type if match else None,
+              "display": match.name if match else None, "how": match.how if match else None}
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"{name} -> {match.place_id} ({match.name}, by {match.how})" if match else f"{name}: unknown", markup=False)

@@ -1,0 +1,465 @@
+"""Importing a list: every row kept, normalised, or refused with a reason; all of it or none of it.
+
+The rules, in the order they bite:
+
+* The same file (same SHA-256) imported into the same source again adds nothing.
+* Row-level problems refuse the row into the quarantine report: a different number of cells than
+  the header has columns, no name at all, a ``record_id`` that an earlier row of the file already
+  used. ``rows == imported + rejected`` always holds; blank rows are not data rows.
+* Field-level problems (an impossible date, an unknown place or gender) keep the record and its
+  original text, leave the normalised value empty, and add a warning naming line and field.
+* One import is one database transaction: if anything fails, nothing is written and the quarantine
+  report is removed.
+* A record whose ``record_id`` the source already holds from an earlier import becomes a new
+  version of it; the older version is marked superseded, never edited or deleted.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache, partial
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah import __version__
+from dadkhah.errors import InputError
+from dadkhah.ingest.columns import ColumnPlan, load_mapping, plan_columns
+from dadkhah.ingest.quarantine import Quarantine
+from dadkhah.ingest.readers import RowStream, open_rows
+from dadkhah.model import CANONICAL_FIELDS, DATE_FIELDS, FieldWarning, Import, Record
+from dadkhah.model.base import utcnow
+from dadkhah.normalize.dates import DateParseError, parse_date
+from dadkhah.normalize.gender import GenderParseError, parse_gender
+from dadkhah.normalize.names import normalize_name, split_full_name
+from dadkhah.normalize.places import Gazetteer
+from dadkhah.normalize.script import fold_text
+from dadkhah.places import load_gazetteer
+from dadkhah.sources import ensure_incident, ensure_source, validate_source_name
+from dadkhah.store import Store, insert_rows
+
+BATCH_ROWS = 5000
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ImportSummary:
+    """What an import did. ``to_dict`` is the ``--json`` document of ``dadkhah import``."""
+
+    source: str
+    import_id: int
+    file: str
+    file_sha256: str
+    format: str
+    encoding: str | None
+    rows: int
+    imported: int
+    rejected: int
+    blank: int
+    warning_count: int
+    warnings: list[dict]
+    quarantine: str | None
+    columns: dict[str, str]
+    already_imported: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    """SHA-256 and size, streamed."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def current_user() -> str:
+    try:
+        return os.environ.get("DADKHAH_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class RowNormaliser:
+    """Turns one row's cells into a record's columns plus warnings.
+
+    Lists repeat the same cells (names, dates, cities) thousands of times, so each field's whole
+    outcome is cached per import: a repeated cell costs one dictionary look-up.
+    """
+
+    def __init__(self, plan: ColumnPlan, gazetteer: Gazetteer):
+        self.width = len(plan.header)
+        self.pos = {spec.field: i for i, spec in enumerate(plan.specs) if spec is not None}
+        self.date_options = {spec.field: (spec.calendar, spec.order) for spec in plan.specs if spec and spec.field in DATE_FIELDS}
+        self.gazetteer = gazetteer
+        self._fields = tuple((name, self.pos.get(name)) for name in CANONICAL_FIELDS)
+        self._dates = {name: lru_cache(maxsize=65536)(partial(_date_outcome, calendar=c, order=o)) for name, (c, o) in self.date_options.items()}
+        self._gender = lru_cache(maxsize=1024)(_gender_outcome)
+        self._fold = lru_cache(maxsize=65536)(fold_text)
+        self._place = lru_cache(maxsize=65536)(self._place_outcome)
+
+    def cells_by_field(self, cells: list[str]) -> dict[str, str | None]:
+        count = len(cells)
+        return {name: (cells[p].strip() or None) if p is not None and p < count else None for name, p in self._fields}
+
+    def _place_outcome(self, text: str, types: tuple[str, ...]) -> tuple[str | None, str | None]:
+        match = self.gazetteer.resolve(text, types)
+        if match is None:
+            return None, f"unknown place {text!r}, kept as given (teach it with `dadkhah places add-alias`)"
+        return match.place_id, None
+
+    def __call__(self, cells: list[str]) -> tuple[dict | None, list[tuple[str, str, str | None]], str | None]:
+        """(record columns, warnings as (field, message, value), reason to refuse the row or None)."""
+        v = self.cells_by_field(cells)
+        names = _names_outcome(v["given_name"], v["family_name"], v["full_name"], v["father_name"])
+        if names is None:
+            return None, [], "no name: the given, family and full name are all empty or marked unknown"
+        warnings: list[tuple[str, str, str | None]] = []
+        row = dict(names)
+        row["raw"] = cells
+        row["given_name"], row["family_name"] = v["given_name"], v["family_name"]
+        row["full_name"], row["father_name"] = v["full_name"], v["father_name"]
+
+        text = v["gender"]
+        row["gender"] = text
+        row["gender_norm"] = None
+        if text:
+            row["gender_norm"], problem = self._gender(text)
+            if problem:
+                warnings.append(("gender", problem, text))
+
+        for field_name, prefix in (("birth_date", "birth"), ("death_date", "death")):
+            text = v[field_name]
+            row[field_name] = text
+            outcome = self._dates[field_name](text) if text else _NO_DATE
+            (row[f"{prefix}_calendar"], row[f"{prefix}_precision"], row[f"{prefix}_earliest"],
+             row[f"{prefix}_latest"], problem) = outcome
+            if problem:
+                warnings.append((field_name, problem, text))
+        if row["birth_earliest"] and row["death_latest"] and row["death_latest"] < row["birth_earliest"]:
+            warnings.append(("death_date", "the death date is before the birth date; both kept as given", row["death_date"]))
+
+        for field_name, types in (("city", ("city", "province")), ("prison", ("prison",))):
+            text = v[field_name]
+            row[field_name] = text
+            place_id = None
+            if text:
+                place_id, problem = self._place(text, types)
+                if problem:
+                    warnings.append((field_name, problem, text))
+            row[f"{field_name}_place_id"] = place_id
+
+        text = v["affiliation"]
+        row["affiliation"] = text
+        row["affiliation_norm"] = self._fold(text) if text else None
+        row["notes"] = v["notes"]
+        return row, warnings, None
+
+
+_NO_DATE = (None, None, None, None, None)
+
+
+def _date_outcome(text: str, *, calendar: str, order: str) -> tuple:
+    """(calendar, precision, earliest, latest, warning) for one date cell."""
+    try:
+        value = parse_date(text, calendar=calendar, order=order)
+    except DateParseError as exc:
+        return (None, None, None, None, str(exc))
+    if value is None:
+        return _NO_DATE
+    precision = "approximate" if value.approximate else value.precision
+    return (value.calendar, precision, value.earliest, value.latest, None)
+
+
+def _gender_outcome(text: str) -> tuple[str | None, str | None]:
+    try:
+        return parse_gender(text), None
+    except GenderParseError as exc:
+        return None, str(exc)
+
+
+def _names_outcome(given_text, family_text, full_text, father_text) -> dict | None:
+    """The name columns of a record, or None when it has no name at all.
+
+    Not cached as a whole: combinations of names rarely repeat, while each name does (and
+    :func:`normalize_name` caches those).
+    """
+    given = normalize_name(given_text, "given") if given_text else None
+    family = normalize_name(family_text, "family") if family_text else None
+    full = split_full_name(full_text) if full_text else None
+    if given is None and family is None and full is None:
+        return None
+    father = normalize_name(father_text, "father") if father_text else None
+    # A full name fills in the given and family name a list did not give separately.
+    given_v = given or (full.given if full else None)
+    family_v = family or (full.family if full else None)
+    if full is not None:
+        full_norm, full_key = full.full.normalized, full.full.key
+    else:
+        full_norm = " ".join(v.normalized for v in (given_v, family_v) if v) or None
+        full_key = " ".join(v.key for v in (given_v, family_v) if v and v.key) or None
+    values = [v for v in (given, family, full.full if full else None) if v is not None]
+    titles = list(dict.fromkeys(t for v in values for t in v.titles))
+    aliases = list(dict.fromkeys(a for v in values for a in v.aliases))
+    scripts = {v.script for v in values if v.script}
+    return {
+        "given_name_norm": given_v.normalized if given_v else None,
+        "given_name_key": given_v.key if given_v else None,
+        "family_name_norm": family_v.normalized if family_v else None,
+        "family_name_key": family_v.key if family_v else None,
+        "full_name_norm": full_norm,
+        "full_name_key": full_key,
+        "father_name_norm": father.normalized if father else None,
+        "father_name_key": father.key if father else None,
+        "name_script": (scripts.pop() if len(scripts) == 1 else "mixed") if scripts else None,
+        "titles": " ".join(titles) or None,
+        "aliases": json.dumps(aliases, ensure_ascii=False) if aliases else None,
+    }
+
+
+@dataclass
+class _Batch:
+    records: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+
+
+def _flush(session: Session, batch: _Batch) -> None:
+    insert_rows(session, Record.__table__, batch.records)
+    batch.records.clear()
+    insert_rows(session, FieldWarning.__table__, batch.warnings)
+    batch.warnings.clear()
+
+
+def import_file(
+    store: Store,
+    path: str | os.PathLike,
+    *,
+    source: str,
+    format: str | None = None,
+    encoding: str = "auto",
+    mapping: str | os.PathLike | None = None,
+    incident: str | None = None,
+    sheet: str | None = None,
+    imported_by: str | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import one list file into ``source``. See the module docstring for the rules."""
+    started = time.perf_counter()
+    path = Path(path)
+    source = validate_source_name(source)
+    column_mapping = load_mapping(mapping) if mapping else None
+    stream = open_rows(path, format=format, encoding=encoding, sheet=sheet)
+    with stream:
+        limit_mb = store.workspace.config.get("import", {}).get("max_file_mb", 4096)
+        if stream.total_bytes > limit_mb * 1024 * 1024:
+            raise InputError(f"the file is larger than the workspace's limit of {limit_mb} MB (import.max_file_mb)", file=str(path))
+        sha256, size = file_sha256(path)
+        with store.session() as session:
+            source_row = ensure_source(session, source)
+            earlier = session.scalar(sa.select(Import).where(Import.source_id == source_row.id, Import.file_sha256 == sha256))
+            if earlier is not None:
+                return _summary(session, earlier, source, already=True, seconds=time.perf_counter() - started)
+            incident_row = ensure_incident(session, incident) if incident else None
+            batch_row = Import(
+                source_id=source_row.id,
+                incident_id=incident_row.id if incident_row else None,
+                file_name=path.name,
+                file_sha256=sha256,
+                file_size=size,
+                format=stream.format,
+                encoding=stream.encoding,
+                header=[],
+                columns={},
+                imported_by=imported_by or current_user(),
+                software_version=__version__,
+            )
+            session.add(batch_row)
+            session.flush()
+            quarantine = Quarantine(store.workspace.quarantine_dir, source=source, import_id=batch_row.id, header=stream.header)
+            try:
+                counts = _import_rows(session, stream, batch_row, source_row.id, column_mapping, quarantine, progress)
+                batch_row.columns = counts.pop("columns")
+                batch_row.header = counts.pop("header")
+                for name, value in counts.items():
+                    setattr(batch_row, name, value)
+                batch_row.quarantine_path = quarantine.close()
+                batch_row.finished_at = utcnow()
+                session.flush()
+                summary = _summary(session, batch_row, source, already=False, seconds=time.perf_counter() - started)
+            except BaseException:
+                quarantine.discard()
+                raise
+    return summary
+
+
+def _import_rows(session, stream: RowStream, batch_row: Import, source_id: int, mapping, quarantine: Quarantine, progress) -> dict:
+    file = str(stream.path)
+    plan = plan_columns(stream.header, mapping, file=file) if stream.header else None
+    normaliser = RowNormaliser(plan, load_gazetteer(session)) if plan else None
+    gazetteer = normaliser.gazetteer if normaliser else load_gazetteer(session)
+    batch = _Batch()
+    rows = blank = rejected = 0
+    file_warnings = [(f, m) for f, m in plan.warnings] if plan else []
+    last_report = 0.0
+    for line, cells, problem in stream.rows:
+        if len(stream.header) != (normaliser.width if normaliser else 0):
+            # JSON lists discover columns as they go: plan again with the wider header.
+            plan = plan_columns(stream.header, mapping, file=file)
+            normaliser = RowNormaliser(plan, gazetteer)
+            quarantine.set_header(stream.header)
+        if all(not c.strip() for c in cells):
+            blank += 1
+            continue
+        rows += 1
+        if problem:
+            quarantine.add(line, problem, cells)
+            rejected += 1
+            continue
+        width = normaliser.width
+        if len(cells) > width and not any(c.strip() for c in cells[width:]):
+            cells = cells[:width]
+        if len(cells) != width and stream.format not in ("json", "jsonl"):
+            quarantine.add(line, f"the row has {len(cells)} cells but the header has {width} columns", cells)
+            rejected += 1
+            continue
+        values, warnings, reason = normaliser(cells)
+        if reason:
+            quarantine.add(line, reason, cells)
+            rejected += 1
+            continue
+        position = normaliser.pos.get("record_id")
+        record_id = (cells[position].strip() or None) if position is not None and position < len(cells) else None
+        if record_id is None or len(record_id) > 200:
+            if record_id is not None:
+                warnings.append(("record_id", "record_id is longer than 200 characters; a generated id is used", record_id))
+            elif "record_id" in normaliser.pos:
+                warnings.append(("record_id", "the record_id is empty; a generated id is used", None))
+            record_id = f"#{batch_row.id}.{line}"
+        values.update(source_id=source_id, import_id=batch_row.id, line=line, record_id=record_id, version=1, superseded_by=None)
+        batch.records.append(values)
+        for field_name, message, value in warnings:
+            batch.warnings.append({"import_id": batch_row.id, "line": line, "field": field_name, "message": message, "value": value})
+        if len(batch.records) >= BATCH_ROWS:
+            _flush(session, batch)
+            if progress is not None and time.perf_counter() - last_report > 0.1:
+                progress(stream.bytes_read, stream.total_bytes)
+                last_report = time.perf_counter()
+    if plan is None:
+        raise InputError("the file holds no rows", file=file)
+    _flush(session, batch)
+    for field_name, message in file_warnings:
+        session.execute(sa.insert(FieldWarning.__table__), [{"import_id": batch_row.id, "line": stream.header_line, "field": field_name, "message": message, "value": None}])
+    duplicates = _quarantine_repeated_ids(session, batch_row.id, quarantine) if "record_id" in normaliser.pos else 0
+    _supersede_earlier_versions(session, batch_row.id, source_id)
+    if progress is not None:
+        progress(stream.total_bytes, stream.total_bytes)
+    warning_count = session.scalar(sa.select(sa.func.count()).select_from(FieldWarning).where(FieldWarning.import_id == batch_row.id))
+    return {
+        "rows": rows,
+        "imported": rows - rejected - duplicates,
+        "rejected": rejected + duplicates,
+        "blank": blank,
+        "warning_count": warning_count,
+        "columns": plan.as_dict(),
+        "header": list(stream.header),
+    }
+
+
+def _quarantine_repeated_ids(session: Session, import_id: int, quarantine: Quarantine) -> int:
+    """Refuse every row whose record_id an earlier row of the same file already used.
+
+    Done in SQL after the rows are in (same transaction), so memory does not grow with the file.
+    """
+    firsts = (
+        sa.select(Record.record_id, sa.func.min(Record.line).label("first_line"))
+        .where(Record.import_id == import_id)
+        .group_by(Record.record_id)
+        .having(sa.func.count() > 1)
+        .subquery()
+    )
+    repeats = session.execute(
+        sa.select(Record.id, Record.line, Record.record_id, Record.raw, firsts.c.first_line)
+        .join(firsts, sa.and_(Record.record_id == firsts.c.record_id, Record.line > firsts.c.first_line))
+        .where(Record.import_id == import_id)
+        .order_by(Record.line)
+    ).all()
+    if not repeats:
+        return 0
+    for _id, line, record_id, raw, first_line in repeats:
+        quarantine.add(line, f"record_id {record_id!r} repeats line {first_line}", raw, field="record_id")
+    ids = [r[0] for r in repeats]
+    lines = [r[1] for r in repeats]
+    for start in range(0, len(ids), 500):
+        session.execute(sa.delete(FieldWarning).where(FieldWarning.import_id == import_id, FieldWarning.line.in_(lines[start:start + 500])))
+        session.execute(sa.delete(Record).where(Record.id.in_(ids[start:start + 500])))
+    return len(repeats)
+
+
+def _supersede_earlier_versions(session: Session, import_id: int, source_id: int) -> None:
+    """Records this import repeats (by record_id) become new versions of the source's earlier ones."""
+    earlier_imports = session.scalar(
+        sa.select(sa.func.count()).select_from(Import).where(Import.source_id == source_id, Import.id != import_id)
+    )
+    if not earlier_imports:
+        return
+    old = sa.orm.aliased(Record)
+    new_ids = sa.select(Record.record_id).where(Record.import_id == import_id)
+    previous = (
+        sa.select(sa.func.count())
+        .select_from(old)
+        .where(old.source_id == source_id, old.record_id == Record.record_id, old.import_id != import_id)
+        .scalar_subquery()
+    )
+    session.execute(
+        sa.update(Record)
+        .where(Record.import_id == import_id)
+        .values(version=previous + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        sa.update(Record)
+        .where(Record.source_id == source_id, Record.import_id != import_id, Record.superseded_by.is_(None), Record.record_id.in_(new_ids))
+        .values(superseded_by=import_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _summary(session: Session, batch_row: Import, source: str, *, already: bool, seconds: float) -> ImportSummary:
+    warnings = [
+        {"line": line, "field": field_name, "message": message}
+        for line, field_name, message in session.execute(
+            sa.select(FieldWarning.line, FieldWarning.field, FieldWarning.message)
+            .where(FieldWarning.import_id == batch_row.id)
+            .order_by(FieldWarning.line, FieldWarning.id)
+        )
+    ]
+    return ImportSummary(
+        source=source,
+        import_id=batch_row.id,
+        file=batch_row.file_name,
+        file_sha256=batch_row.file_sha256,
+        format=batch_row.format,
+        encoding=batch_row.encoding,
+        rows=batch_row.rows,
+        imported=batch_row.imported,
+        rejected=batch_row.rejected,
+        blank=batch_row.blank,
+        warning_count=len(warnings),
+        warnings=warnings,
+        quarantine=batch_row.quarantine_path,
+        columns=batch_row.columns,
+        already_imported=already,
+        seconds=round(seconds, 3),
+    )

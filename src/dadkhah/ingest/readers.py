@@ -1,0 +1,366 @@
+"""Reading lists as rows of text cells: CSV (any common encoding), XLSX, JSON and JSON Lines.
+
+Every reader yields the header and then ``(line, cells)`` pairs, where ``line`` is the number a
+spreadsheet would show for that row (the header is line 1 when it is the first row). CSV and JSON
+Lines are streamed, so memory does not grow with the file; an XLSX sheet is read by calamine,
+whose memory is bounded by the format's own limit of 1,048,576 rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import charset_normalizer
+
+from dadkhah.errors import InputError
+
+FORMATS = ("csv", "xlsx", "json", "jsonl")
+ENCODINGS = ("auto", "utf-8", "utf-16", "cp1256")
+_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+               ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_SAMPLE = 1 << 20
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+def detect_format(path: Path, requested: str | None = None) -> str:
+    """The format the user asked for, else the one the extension names."""
+    if requested:
+        if requested not in FORMATS:
+            raise InputError(f"--format must be one of {', '.join(FORMATS)}, not {requested!r}", file=str(path))
+        return requested
+    fmt = _EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"cannot tell the format from the extension {path.suffix!r}; pass --format csv, xlsx or json",
+            file=str(path),
+        )
+    return fmt
+
+
+def detect_encoding(path: Path, requested: str = "auto") -> str:
+    """A Python codec for a text file: a BOM, else UTF-8, else UTF-16 by its NULs, else Windows-1256.
+
+    Windows-1256 is what many Persian spreadsheets were saved in; when a file is neither UTF-8 nor
+    UTF-16, charset-normalizer decides between it and Windows-1252 (Western lists).
+    """
+    if requested not in ENCODINGS:
+        raise InputError(f"--encoding must be one of {', '.join(ENCODINGS)}, not {requested!r}", file=str(path))
+    if requested == "utf-8":
+        return "utf-8-sig"  # also accepts (and drops) a BOM
+    if requested != "auto":
+        return requested
+    with open(path, "rb") as handle:
+        head = handle.read(_SAMPLE)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    utf16 = _utf16_without_bom(head)
+    if utf16:
+        return utf16
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SAMPLE)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(head, cp_isolation=["cp1256", "cp1252"]).best()
+    if best is not None:
+        return best.encoding
+    # Too little text for charset-normalizer to judge: Windows-1256 if it yields Arabic letters.
+    letters = [ch for ch in head.decode("cp1256", errors="replace") if ch.isalpha()]
+    if letters and sum(1 for ch in letters if "\u0600" <= ch <= "\u06ff") >= len(letters) / 3:
+        return "cp1256"
+    raise InputError("cannot tell the text encoding; pass --encoding utf-8, utf-16 or cp1256", file=str(path))
+
+
+def _expected_share(text: str) -> float:
+    """Share of characters a list plausibly holds: ASCII, Latin with accents, Arabic script, marks."""
+    if not text:
+        return 0.0
+    good = sum(
+        1 for ch in text
+        if ch < "\u0250" or "\u0600" <= ch <= "\u06ff" or "\u2000" <= ch <= "\u206f" or "\ufb50" <= ch <= "\ufeff"
+    )
+    return good / len(text)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 written without a byte-order mark: many control bytes, and one byte order reads well.
+
+    Persian in UTF-16 has few NUL bytes (U+06xx is ``xx 06``), so byte values alone do not tell;
+    decoding both ways and scoring what comes out does.
+    """
+    sample = head[: len(head) - len(head) % 2][:65536]
+    if len(sample) < 4:
+        return None
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    if controls < len(sample) // 8:
+        return None
+    scores = {}
+    for codec in ("utf-16-le", "utf-16-be"):
+        try:
+            scores[codec] = _expected_share(sample.decode(codec))
+        except UnicodeDecodeError:
+            continue
+    best = max(scores, key=scores.get, default=None)
+    return best if best and scores[best] >= 0.95 else None
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes read so a progress bar can follow a streamed file."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._raw.readinto(buffer)
+        self.bytes_read += n or 0
+        return n
+
+
+def cell_text(value) -> str:
+    """A spreadsheet or JSON value as the text a person would read in the cell."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@dataclass
+class RowStream:
+    """An open list: its header, its rows, and how far reading has got."""
+
+    path: Path
+    format: str
+    encoding: str | None
+    header: list[str]
+    header_line: int
+    rows: Iterator[tuple[int, list[str], str | None]]
+    total_bytes: int
+    _counter: _CountingReader | None = None
+    _closers: list = field(default_factory=list)
+
+    @property
+    def bytes_read(self) -> int:
+        return self._counter.bytes_read if self._counter else 0
+
+    def close(self) -> None:
+        for closer in self._closers:
+            closer()
+
+    def __enter__(self) -> RowStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _blank(cells: list[str]) -> bool:
+    return all(not c.strip() for c in cells)
+
+
+def _text_stream(path: Path, encoding: str) -> tuple[io.TextIOWrapper, _CountingReader]:
+    counter = _CountingReader(open(path, "rb"))  # noqa: SIM115 - closed by RowStream
+    return io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding=encoding, newline=""), counter
+
+
+def _decode_guard(rows: Iterator, path: Path, encoding: str, where) -> Iterator:
+    """Turn a decoding failure deep in a file into an error that names the line."""
+    try:
+        yield from rows
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the file is not valid {encoding} here ({exc.reason}); pass --encoding to say which encoding it uses",
+            file=str(path),
+            line=where(),
+        ) from None
+    except csv.Error as exc:
+        raise InputError(f"unreadable CSV: {exc}", file=str(path), line=where()) from None
+
+
+def _sniff_delimiter(path: Path, encoding: str) -> str:
+    """The delimiter the header line uses most among , ; tab and |."""
+    with open(path, encoding=encoding, newline="", errors="replace") as handle:
+        for line in handle:
+            if line.strip():
+                counts = {d: line.count(d) for d in ",;\t|"}
+                best = max(counts, key=counts.get)
+                return best if counts[best] else ","
+    return ","
+
+
+def open_csv(path: Path, encoding: str) -> RowStream:
+    delimiter = _sniff_delimiter(path, encoding)
+    text, counter = _text_stream(path, encoding)
+    reader = csv.reader(text, delimiter=delimiter)
+    state = {"index": 0}
+
+    def records() -> Iterator[tuple[int, list[str], str | None]]:
+        for cells in reader:
+            state["index"] += 1
+            yield state["index"], cells, None
+
+    guarded = _decode_guard(records(), path, encoding, lambda: state["index"] + 1)
+    header_line, header = 0, []
+    for line, cells, _ in guarded:
+        if not _blank(cells):
+            header_line, header = line, [c.strip() for c in cells]
+            break
+    if not header:
+        text.close()
+        raise InputError("the file has no header row (it is empty)", file=str(path), line=1)
+    size = path.stat().st_size
+    return RowStream(path, "csv", encoding, header, header_line, guarded, size, counter, [text.close])
+
+
+def open_xlsx(path: Path, sheet: str | None) -> RowStream:
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        names = workbook.sheet_names
+        if sheet is not None and sheet not in names:
+            raise InputError(f"no sheet named {sheet!r}; sheets: {', '.join(names)}", file=str(path))
+        data = workbook.get_sheet_by_name(sheet) if sheet else workbook.get_sheet_by_index(0)
+        first_row = data.start[0] if data.start else 0
+        rows = data.iter_rows()
+    except InputError:
+        raise
+    except Exception as exc:  # calamine raises its own types for corrupt or encrypted files
+        raise InputError(f"cannot read the workbook: {exc}", file=str(path)) from None
+
+    def records() -> Iterator[tuple[int, list[str], str | None]]:
+        for offset, row in enumerate(rows):
+            yield first_row + offset + 1, [cell_text(v) for v in row], None
+
+    stream = records()
+    header_line, header = 0, []
+    for line, cells, _ in stream:
+        if not _blank(cells):
+            header_line, header = line, [c.strip() for c in cells]
+            break
+    if not header:
+        raise InputError("the sheet has no header row (it is empty)", file=str(path), line=1)
+    while header and not header[-1]:
+        header.pop()
+    width = len(header)
+
+    def trimmed() -> Iterator[tuple[int, list[str], str | None]]:
+        # calamine pads every row to the sheet's used width; cells beyond the header are kept only
+        # when they hold something, so that a shifted row is still caught.
+        for line, cells, note in stream:
+            extra = cells[width:]
+            yield line, cells[:width] + ([c for c in extra] if any(c.strip() for c in extra) else []), note
+
+    return RowStream(path, "xlsx", None, header, header_line, trimmed(), path.stat().st_size)
+
+
+def open_json(path: Path, encoding: str, *, lines: bool) -> RowStream:
+    """JSON Lines (one object per line) or a JSON array of objects (also under a "records" key).
+
+    Keys become columns as they are met; ``line`` is the physical line for JSON Lines and, for an
+    array, the item's position plus one (so the first item is "line 2", as under a header row).
+    """
+    import ijson
+
+    text, counter = _text_stream(path, encoding)
+    header: list[str] = []
+    index: dict[str, int] = {}
+
+    def to_cells(item) -> tuple[list[str], str | None]:
+        if not isinstance(item, dict):
+            return [cell_text(item)], "the item is not an object with named fields"
+        cells = [""] * len(header)
+        for key, value in item.items():
+            key = str(key)
+            if key not in index:
+                index[key] = len(header)
+                header.append(key)
+                cells.append("")
+            cells[index[key]] = cell_text(value)
+        return cells, None
+
+    def json_lines() -> Iterator[tuple[int, list[str], str | None]]:
+        for number, raw_line in enumerate(text, start=1):
+            if not raw_line.strip():
+                continue
+            try:
+                item = json.loads(raw_line)
+            except json.JSONDecodeError as exc:
+                yield number, [raw_line.rstrip("\n")], f"not valid JSON: {exc.msg}"
+                continue
+            cells, problem = to_cells(item)
+            yield number, cells, problem
+
+    def json_array() -> Iterator[tuple[int, list[str], str | None]]:
+        with open(path, encoding=encoding, errors="replace") as head:
+            first = head.read(4096).lstrip()
+        prefix = "item" if first.startswith("[") else "records.item"
+        if encoding.startswith("utf-8"):
+            # ijson parses UTF-8 bytes itself; hand it the byte stream past any BOM.
+            stream = io.BufferedReader(counter, 1 << 16)
+            if stream.peek(3)[:3] == codecs.BOM_UTF8:
+                stream.read(3)
+        else:
+            stream = text
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # a text stream, for UTF-16 JSON
+                for number, item in enumerate(ijson.items(stream, prefix, use_float=True), start=2):
+                    cells, problem = to_cells(item)
+                    yield number, cells, problem
+        except ijson.JSONError as exc:
+            raise InputError(f"not valid JSON: {exc}", file=str(path)) from None
+
+    source = json_lines() if lines else json_array()
+    state = {"line": 1}
+
+    def counted() -> Iterator[tuple[int, list[str], str | None]]:
+        for row in source:
+            state["line"] = row[0]
+            yield row
+
+    guarded = _decode_guard(counted(), path, encoding, lambda: state["line"])
+    stream = RowStream(path, "jsonl" if lines else "json", encoding, header, 1, guarded, path.stat().st_size, counter, [text.close])
+    return stream
+
+
+def open_rows(path: str | Path, *, format: str | None = None, encoding: str = "auto", sheet: str | None = None) -> RowStream:
+    """Open a list for reading, refusing what is not a readable regular file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
+    if path.is_dir():
+        raise InputError("is a folder, not a file", file=str(path))
+    if not path.is_file():
+        raise InputError("is not a regular file", file=str(path))
+    fmt = detect_format(path, format)
+    if fmt == "xlsx":
+        return open_xlsx(path, sheet)
+    codec = detect_encoding(path, encoding)
+    if fmt == "csv":
+        return open_csv(path, codec)
+    return open_json(path, codec, lines=fmt == "jsonl")

@@ -1,0 +1,31 @@
+"""SQLAlchemy tables, one module per concept group. Importing this package registers them all."""
+
+from dadkhah.model.base import Base, Setting
+from dadkhah.model.places import Place, PlaceName
+from dadkhah.model.sources import (
+    CANONICAL_FIELDS,
+    DATE_FIELDS,
+    NAME_FIELDS,
+    PLACE_FIELDS,
+    FieldWarning,
+    Import,
+    Incident,
+    Record,
+    Source,
+)
+
+__all__ = [
+    "Base",
+    "Setting",
+    "CANONICAL_FIELDS",
+    "DATE_FIELDS",
+    "NAME_FIELDS",
+    "PLACE_FIELDS",
+    "FieldWarning",
+    "Import",
+    "Incident",
+    "Place",
+    "PlaceName",
+    "Record",
+    "Source",
+]

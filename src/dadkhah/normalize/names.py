@@ -1,0 +1,378 @@
+"""Personal names in Persian script and in Latin transliteration.
+
+Three things come out of a name as written:
+
+* the **normalised** form: canonical letters (see :mod:`dadkhah.normalize.script`), honorifics
+  moved out, aliases in brackets moved out, the parts of a compound given name joined
+  ("غلام رضا", "غلام‌رضا", "غلامرضا" all become "غلامرضا"; "Gholam-Reza" becomes "gholamreza");
+* a **comparison key** shared by both scripts: the consonant skeleton, so that محمد, Mohammad,
+  Muhammad and Mohamad all give ``MHMD`` and غلامرضا and Gholam-Reza both give ``QLMRZ``;
+* the **titles** (Seyyed, Haj, Mirza, Shahid...) and **aliases** that were removed.
+
+Linkage compares normalised forms within a script and keys across scripts. The key is
+deliberately coarse (vowels are dropped because transliterations disagree on them); it is a
+blocking and comparison aid, never an identity.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from dadkhah.normalize.script import ZWNJ, detect_script, fold_latin, fold_persian
+
+PLACEHOLDERS = frozenset(
+    {"-", "--", "---", "?", "؟", "??", "n/a", "na", "none", "null", "unknown", "nn", "nk",
+     "نامعلوم", "نامشخص", "ندارد", "مجهول", "نا معلوم", "نا مشخص"}
+)
+
+# Honorifics and titles: spelling -> canonical code. Stripped from the front of a name.
+_TITLE_SPELLINGS = {
+    "seyyed": ["سید", "seyyed", "seyed", "sayyed", "sayed", "sayyid", "sayid", "seied", "seiyed", "syed", "sied", "sid"],
+    "seyyedeh": ["سیده", "seyyedeh", "seyedeh", "sayyedeh", "sayedeh", "seyyede", "seyede"],
+    "haj": ["حاج", "حاجی", "haj", "hajj", "haji", "hajji", "hadj", "hadji"],
+    "hajieh": ["حاجیه", "hajieh", "hajiyeh", "hajie", "hajiye"],
+    "mirza": ["میرزا", "mirza", "mirzā"],
+    "mashhadi": ["مشهدی", "mashhadi", "mashadi", "mashti"],
+    "karbalaei": ["کربلایی", "کربلائی", "karbalaei", "karbalai", "karbalayi"],
+    "sheikh": ["شیخ", "sheikh", "sheykh", "shaikh", "shaykh", "sheik"],
+    "agha": ["آقا", "آقای", "agha", "aqa", "aga", "aghaye", "aqaye", "mr", "mr."],
+    "khanom": ["خانم", "khanom", "khanum", "khanoum", "mrs", "mrs.", "ms", "ms."],
+    "shahid": ["شهید", "shahid", "shaheed"],
+    "dr": ["دکتر", "dr", "dr.", "doctor"],
+    "mohandes": ["مهندس", "mohandes", "eng", "eng."],
+    "hojjatoleslam": ["حجتالاسلام", "حجت‌الاسلام", "حجت الاسلام", "hojjatoleslam", "hojatoleslam", "hojjat-ol-eslam", "hojjatol-islam", "hojatolislam"],
+    "ayatollah": ["آیتالله", "آیت‌الله", "آیت الله", "ayatollah", "ayatolah", "ayatullah"],
+}
+TITLES: dict[str, str] = {}
+for _code, _spellings in _TITLE_SPELLINGS.items():
+    for _s in _spellings:
+        TITLES[fold_persian(_s).replace(ZWNJ, "").replace(" ", "") if detect_script(_s) == "fa" else fold_latin(_s)] = _code
+# Titles written joined to the name that follows ("سیدمحمد", "Seyedali"): stripped only when what
+# remains is a common given name, so that the surname Seyyedi keeps its letters.
+_JOINED_TITLE_PREFIXES = ("سید", "seyyed", "seyed", "sayyed", "sayed", "haj", "حاج")
+
+# Family-name suffixes and prefixes written apart ("Hossein Zadeh", "Pour Mohammadi").
+_FAMILY_SUFFIXES = frozenset(
+    {"زاده", "زادگان", "پور", "نیا", "نژاد", "فر", "راد", "منش", "وند", "لو", "کیا",
+     "zadeh", "zade", "zada", "zadegan", "pour", "poor", "pur", "nia", "niya", "nejad", "nezhad", "nejhad",
+     "far", "rad", "manesh", "vand", "lou", "loo", "lu", "kia"}
+)
+_FAMILY_PREFIXES = frozenset({"پور", "pour", "poor", "pur", "آل", "al", "ale"})
+
+# Arabic-origin names whose final ی is read "a" (مرتضی = Morteza): their key has no final I.
+_FINAL_YEH_AS_ALEF = frozenset(
+    {"مرتضی", "مصطفی", "موسی", "عیسی", "یحیی", "مجتبی", "کبری", "صغری", "لیلی", "هدی", "طوبی",
+     "ضحی", "مولی", "عظمی"}
+)
+
+_PERSIAN_KEY = {
+    "ب": "B", "پ": "P", "ت": "T", "ط": "T", "ث": "S", "س": "S", "ص": "S", "ج": "J", "ژ": "J",
+    "چ": "C", "ح": "H", "ه": "H", "خ": "X", "د": "D", "ذ": "Z", "ز": "Z", "ض": "Z", "ظ": "Z",
+    "ر": "R", "ش": "W", "غ": "Q", "ق": "Q", "ف": "F", "ک": "K", "گ": "G", "ل": "L", "م": "M",
+    "ن": "N",
+}
+_LATIN_DIGRAPHS = (("tch", "C"), ("kh", "X"), ("gh", "Q"), ("sh", "W"), ("ch", "C"), ("zh", "J"),
+                   ("dj", "J"), ("ph", "F"), ("ck", "K"))
+_LATIN_KEY = {
+    "b": "B", "p": "P", "t": "T", "s": "S", "j": "J", "c": "K", "h": "H", "x": "X", "d": "D",
+    "z": "Z", "r": "R", "q": "Q", "f": "F", "k": "K", "g": "G", "l": "L", "m": "M", "n": "N",
+}
+_BRACKETS = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
+_TOKEN_SPLIT = re.compile(r"[\s,;/]+")
+_COMMA = re.compile(r"[,،]")
+
+
+@dataclass(frozen=True, slots=True)
+class NameValue:
+    """One name as written and as normalised."""
+
+    original: str
+    normalized: str | None
+    key: str | None
+    script: str | None
+    titles: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"original": self.original, "normalized": self.normalized, "key": self.key}
+
+
+@dataclass(frozen=True, slots=True)
+class FullName:
+    """A full name split into given and family name (either may be unknown)."""
+
+    full: NameValue
+    given: NameValue | None
+    family: NameValue | None
+    titles: tuple[str, ...] = field(default=())
+
+
+def is_placeholder(text: str | None) -> bool:
+    """True for empty cells and the marks lists use for "unknown"."""
+    if text is None:
+        return True
+    stripped = text.strip()
+    return not stripped or fold_persian(stripped).lower() in PLACEHOLDERS
+
+
+def token_key(token: str) -> str:
+    """The consonant skeleton of one word, in either script (see the module docstring).
+
+    Short vowels are dropped because transliterations disagree on them. The long vowels written in
+    Persian are kept as one letter each, because they tell common names apart: ی inside a word is
+    ``Y`` (Hossein ``HSYN`` is not Hassan ``HSN``), at the end ``I`` (Mohammadi ``MHMDI``); و is ``U``
+    (Mahmoud ``MHMUD`` is not Mohammad ``MHMD``). Latin vowel groups holding i, y or ee stand for ی,
+    and ou, oo, u, v and w for و. Deleting ``U`` and ``Y`` from a key gives a coarser key that
+    also meets Arabic-style spellings (Muhammad, Husayn).
+    """
+    if not token:
+        return ""
+    if detect_script(token) == "latin":
+        return _latin_key(token)
+    return _persian_key(token)
+
+
+_PERSIAN_LEADING = frozenset("اآعیءئ")
+_PERSIAN_SILENT = frozenset("اآعءؤأإ")
+
+
+def _persian_key(token: str) -> str:
+    token = token.replace(ZWNJ, "")
+    start = 0
+    while start < len(token) and token[start] in _PERSIAN_LEADING:
+        start += 1
+    end = len(token)
+    final = ""
+    if token.endswith("ی"):
+        while end > start and token[end - 1] in "یئ":
+            end -= 1
+        final = "" if token in _FINAL_YEH_AS_ALEF else "I"
+    codes = []
+    for ch in token[start:end]:
+        if ch in "یئ":
+            codes.append("Y")
+        elif ch == "و":
+            codes.append("U")
+        elif ch not in _PERSIAN_SILENT:
+            codes.append(_PERSIAN_KEY.get(ch, ""))
+    if token in _FINAL_YEH_AS_ALEF and end < len(token) - 1:
+        codes.append("Y")  # یحیی: the first of the two final yehs is a consonant
+    return _finish_key(codes, final)
+
+
+_LATIN_VOWELS = frozenset("aeiouy")
+_LATIN_GROUPS = re.compile(r"^dj|tch|kh|gh|sh|ch|zh|ph|ck|[aeiouy]+|.")
+
+
+def _vowel_code(group: str, *, initial: bool, final: bool) -> str:
+    long_i = "i" in group or "y" in group or "ee" in group
+    long_u = "u" in group or "oo" in group
+    if initial:
+        return "U" if long_u else ""
+    if final and group.endswith(("i", "y", "ee", "ie")):
+        return "I"
+    if long_i:
+        return "Y"
+    return "U" if long_u else ""
+
+
+def _latin_key(token: str) -> str:
+    parts = _LATIN_GROUPS.findall(token.lower())
+    codes: list[str] = []
+    final = ""
+    last = len(parts) - 1
+    for index, part in enumerate(parts):
+        if part[0] in _LATIN_VOWELS:
+            code = _vowel_code(part, initial=index == 0, final=index == last)
+            if code == "I" and index == last:
+                final = code
+            else:
+                codes.append(code)
+        elif part in ("v", "w"):
+            codes.append("U")
+        else:
+            for digraph, code in _LATIN_DIGRAPHS:
+                if part == digraph:
+                    codes.append(code)
+                    break
+            else:
+                codes.append(_LATIN_KEY.get(part, ""))
+    return _finish_key(codes, final)
+
+
+def _finish_key(codes: list[str], final: str) -> str:
+    skeleton = [c for c in codes if c]
+    if final:
+        while skeleton and skeleton[-1] == "Y":  # شفیعی, ضیایی: the yeh before the last one is part of it
+            skeleton.pop()
+    # A word-final h (ه, ح, -eh) is as often a vowel as a consonant across transliterations.
+    if skeleton and skeleton[-1] == "H" and len(skeleton) > 1 and not final:
+        skeleton.pop()
+    collapsed: list[str] = []
+    for code in skeleton:
+        if not collapsed or collapsed[-1] != code:
+            collapsed.append(code)
+    return "".join(collapsed) + final
+
+
+def coarse_key(key: str | None) -> str | None:
+    """A key with its long-vowel letters (``U``, ``Y``) deleted: Muhammad and محمد meet here."""
+    if key is None:
+        return None
+    words = []
+    for word in key.split():
+        stripped = word.replace("U", "").replace("Y", "")
+        words.append("".join(c for i, c in enumerate(stripped) if i == 0 or c != stripped[i - 1]))
+    return " ".join(w for w in words if w) or None
+
+
+def name_key(text: str) -> str:
+    """Keys of each word, joined by a space."""
+    return " ".join(k for k in (token_key(t) for t in text.split()) if k)
+
+
+def _fold_name(text: str) -> tuple[str, str | None]:
+    script = detect_script(text)
+    if script in ("fa", "mixed"):
+        text = fold_persian(text)
+    if script in ("latin", "mixed"):
+        text = fold_latin(text)
+    # Inside a name, the joiner and the hyphen both mean "one word": spaces decide the parts.
+    return text.replace(ZWNJ, "").replace("-", ""), script
+
+
+def _strip_aliases(text: str) -> tuple[str, tuple[str, ...]]:
+    aliases = tuple(a.strip() for a in _BRACKETS.findall(text) if a.strip())
+    if aliases:
+        text = _BRACKETS.sub(" ", text)
+    return text, aliases
+
+
+def _title_code(token: str) -> str | None:
+    return TITLES.get(token)
+
+
+def _strip_titles(tokens: list[str]) -> tuple[list[str], tuple[str, ...]]:
+    titles: list[str] = []
+    # Multi-word titles ("آیت الله", "حجت الاسلام") are tried before single words.
+    while len(tokens) > 1:
+        pair = tokens[0] + tokens[1]
+        if len(tokens) > 2 and _title_code(pair):
+            titles.append(_title_code(pair))
+            tokens = tokens[2:]
+        elif _title_code(tokens[0]):
+            titles.append(_title_code(tokens[0]))
+            tokens = tokens[1:]
+        else:
+            break
+    if tokens:
+        first = tokens[0]
+        for prefix in _JOINED_TITLE_PREFIXES:
+            rest = first[len(prefix):]
+            if first.startswith(prefix) and token_key(rest) in _COMMON_GIVEN_KEYS and len(rest) >= 2:
+                titles.append(TITLES[prefix])
+                tokens = [rest, *tokens[1:]]
+                break
+    return tokens, tuple(titles)
+
+
+# Keys of common first elements of given names; used to recognise compounds and joined titles.
+_COMMON_GIVEN = (
+    "محمد", "علی", "حسین", "حسن", "رضا", "مهدی", "احمد", "محمود", "جواد", "جعفر", "کاظم", "باقر",
+    "صادق", "تقی", "نقی", "هادی", "مرتضی", "مصطفی", "مجتبی", "ابراهیم", "اسماعیل", "یوسف", "موسی",
+    "عباس", "قاسم", "حمید", "سعید", "مجید", "ناصر", "منصور", "اکبر", "اصغر", "امیر", "عبدالله",
+    "فاطمه", "زهرا", "مریم", "معصومه",
+)
+_COMMON_GIVEN_KEYS = frozenset(token_key(n) for n in _COMMON_GIVEN)
+# First elements that make a compound given name with the next word ("Gholam Reza", "محمد علی").
+_COMPOUND_FIRST_KEYS = frozenset(
+    token_key(n) for n in ("غلام", "محمد", "علی", "عبد", "امیر", "حسین", "حسن", "ابو", "اسد", "فتح",
+                           "نصرت", "نور", "عزت", "شوکت", "فاطمه", "سید", "میر", "ولی", "قربان", "رمضان", "محمود")
+)
+_COMPOUND_SECOND_KEYS = frozenset(
+    token_key(n) for n in ("علی", "رضا", "حسین", "حسن", "اکبر", "اصغر", "باقر", "جواد", "مهدی", "صادق",
+                           "تقی", "نقی", "کاظم", "رحیم", "کریم", "الله", "محمد", "امین", "قلی", "عباس",
+                           "جعفر", "هادی", "زهرا", "الزمان", "السادات", "الملوک", "اسماعیل", "ابراهیم",
+                           "یوسف", "مرتضی", "مصطفی", "مجتبی", "حمید", "سعید", "مجید", "نبی", "علا")
+) | {"LL", "L"}
+
+
+def _join_family_parts(tokens: list[str]) -> list[str]:
+    joined: list[str] = []
+    for token in tokens:
+        if joined and token in _FAMILY_SUFFIXES:
+            joined[-1] += token
+        elif joined and joined[-1] in _FAMILY_PREFIXES:
+            joined[-1] += token
+        else:
+            joined.append(token)
+    return joined
+
+
+def _value(original: str, tokens: list[str], script, titles, aliases, *, join: bool) -> NameValue | None:
+    if not tokens:
+        return None
+    normalized = "".join(tokens) if join else " ".join(tokens)
+    key = token_key(normalized) if join else name_key(normalized)
+    return NameValue(original, normalized, key or None, script, titles, aliases)
+
+
+@lru_cache(maxsize=131072)
+def normalize_name(text: str | None, part: str = "given") -> NameValue | None:
+    """Normalise a given, family or father's name (``part``); None for an empty or "unknown" cell.
+
+    A given or father's name is one name however many words it is written in (Iran's civil
+    registry treats "Mohammad Ali" as one given name), so its words are joined. A family name keeps
+    separate words (double-barrelled names are real) but joins detached suffixes such as -zadeh.
+    """
+    if part not in ("given", "family", "father"):
+        raise ValueError(f"part must be given, family or father, not {part!r}")
+    if is_placeholder(text):
+        return None
+    original = text
+    text, aliases = _strip_aliases(text)
+    folded, script = _fold_name(text)
+    tokens = [t for t in _TOKEN_SPLIT.split(folded) if t and not t.isdigit()]
+    tokens, titles = _strip_titles(tokens)
+    if part == "family":
+        return _value(original, _join_family_parts(tokens), script, titles, aliases, join=False)
+    return _value(original, tokens, script, titles, aliases, join=True)
+
+
+@lru_cache(maxsize=131072)
+def split_full_name(text: str | None) -> FullName | None:
+    """Split a full name into given and family name, when only a full-name column exists.
+
+    ``"Family, Given"`` (with a comma) is read family first. Otherwise the first word is the given
+    name, or the first two when together they form a common compound ("Gholam Reza Mousavi",
+    "محمد علی حسینی"); the rest is the family name. A single word stays a full name only: we cannot
+    tell which name it is, and guessing would mislead the linkage.
+    """
+    if is_placeholder(text):
+        return None
+    original = text
+    body, aliases = _strip_aliases(text)
+    folded, script = _fold_name(body)
+    if "," in folded or "،" in folded:
+        family_part, given_part = _COMMA.split(folded, maxsplit=1)
+        given_tokens, titles = _strip_titles(given_part.split())
+        family_tokens = _join_family_parts(family_part.split())
+    else:
+        tokens, titles = _strip_titles(_TOKEN_SPLIT.split(folded))
+        tokens = _join_family_parts([t for t in tokens if t and not t.isdigit()])
+        if len(tokens) < 2:
+            given_tokens, family_tokens = [], tokens
+        else:
+            n_given = 1
+            if (len(tokens) >= 3 and token_key(tokens[0]) in _COMPOUND_FIRST_KEYS
+                    and token_key(tokens[1]) in _COMPOUND_SECOND_KEYS):
+                n_given = 2
+            given_tokens, family_tokens = tokens[:n_given], tokens[n_given:]
+    given = _value(original, given_tokens, script, (), (), join=True)
+    family = _value(original, family_tokens, script, (), (), join=False) if given else None
+    words = ([given.normalized] if given else []) + family_tokens
+    normalized = " ".join(words) or None
+    full = NameValue(original, normalized, name_key(normalized) if normalized else None, script, titles, aliases)
+    return FullName(full=full, given=given, family=family, titles=titles)

@@ -1,0 +1,120 @@
+"""Resolving place names ("Rasht", "Resht", "رشت", "زندان اوین") to gazetteer ids.
+
+The gazetteer shipped with the package lives in ``data/gazetteer.json``; the store copies it into
+the ``places`` tables, where users add their own aliases. This module is pure: it reads the shipped
+file and builds a look-up index from (name, place id, type) triples, wherever they came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from dadkhah.normalize.names import name_key
+from dadkhah.normalize.script import ZWNJ, fold_text
+
+# Words that say what kind of place a name is, not which one. Persian puts them first ("زندان
+# اوین", "شهر رشت"), English last ("Evin Prison"); inside a name they are part of it ("خمینی شهر").
+_GENERIC_FIRST = frozenset({"زندان", "شهر", "شهرستان", "استان", "قبرستان", "گورستان", "آرامستان", "ندامتگاه", "the"})
+_GENERIC_LAST = frozenset({"prison", "jail", "gaol", "city", "town", "province", "ostan", "cemetery", "graveyard"})
+_GENERIC_ANYWHERE = frozenset({"central", "مرکزی", "of", "e", "ye"})
+_SPLIT = re.compile(r"[\s,./()\-]+")
+
+
+def _specific_words(name: str) -> list[str]:
+    words = [w for w in _SPLIT.split(fold_text(name).replace(ZWNJ, "")) if w]
+    kept = [w for w in words if w not in _GENERIC_ANYWHERE]
+    while len(kept) > 1 and kept[0] in _GENERIC_FIRST:
+        kept = kept[1:]
+    while len(kept) > 1 and kept[-1] in _GENERIC_LAST:
+        kept = kept[:-1]
+    return kept or words
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceMatch:
+    place_id: str
+    type: str
+    name: str
+    how: str  # "name" (a known spelling) or "key" (same consonant skeleton, unambiguous)
+
+
+def place_lookup_key(name: str) -> str:
+    """Canonical spelling for look-up: folded script, generic words dropped, no spaces."""
+    return "".join(_specific_words(name))
+
+
+def _skeleton(name: str) -> str:
+    return name_key("".join(_specific_words(name))).replace(" ", "")
+
+
+class Gazetteer:
+    """An index of place names. Build it once per import; resolving is a dictionary look-up."""
+
+    def __init__(self, names: Iterable[tuple[str, str, str]], display: dict[str, str] | None = None):
+        """``names``: (name, place_id, type) triples; ``display``: place_id -> name to show."""
+        self._by_name: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._by_key: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._display = dict(display or {})
+        for name, place_id, place_type in names:
+            self._by_name[(place_type, place_lookup_key(name))].add(place_id)
+            skeleton = _skeleton(name)
+            if len(skeleton) >= 2:
+                self._by_key[(place_type, skeleton)].add(place_id)
+            self._display.setdefault(place_id, name)
+        self._cache: dict[tuple[str, tuple[str, ...]], PlaceMatch | None] = {}
+
+    def display_name(self, place_id: str) -> str:
+        return self._display.get(place_id, place_id)
+
+    def resolve(self, text: str, types: tuple[str, ...] = ("city",)) -> PlaceMatch | None:
+        """The one place ``text`` names among ``types`` (tried in order), or None if unknown or ambiguous."""
+        cache_key = (text, types)
+        if cache_key in self._cache:
+            return self._cache[cache_key]
+        match = None
+        lookup = place_lookup_key(text)
+        skeleton = _skeleton(text)
+        for place_type in types:
+            ids = self._by_name.get((place_type, lookup))
+            how = "name"
+            if not ids and len(skeleton) >= 3:
+                ids = self._by_key.get((place_type, skeleton))
+                how = "key"
+            if ids and len(ids) == 1:
+                place_id = next(iter(ids))
+                match = PlaceMatch(place_id, place_type, self.display_name(place_id), how)
+                break
+        if len(self._cache) < 100_000:
+            self._cache[cache_key] = match
+        return match
+
+
+@dataclass(frozen=True)
+class GazetteerData:
+    version: str
+    digest: str
+    places: tuple[dict, ...]
+
+
+@cache
+def load_builtin_gazetteer() -> GazetteerData:
+    """The gazetteer shipped with this version of Dadkhah."""
+    raw = resources.files("dadkhah.normalize").joinpath("data/gazetteer.json").read_bytes()
+    data = json.loads(raw)
+    return GazetteerData(version=data["version"], digest=hashlib.sha256(raw).hexdigest(), places=tuple(data["places"]))
+
+
+def place_names(place: dict) -> list[str]:
+    """Every spelling of a gazetteer entry: English, Persian, variants."""
+    names = [place["name_en"]]
+    if place.get("name_fa"):
+        names.append(place["name_fa"])
+    names.extend(place.get("variants") or ())
+    return names

@@ -1,0 +1,74 @@
+"""The gazetteer in the database: listing places, adding aliases, building the look-up index."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.errors import DadkhahError, NotFound
+from dadkhah.model import Place, PlaceName
+from dadkhah.normalize.places import Gazetteer, place_lookup_key
+
+
+def load_gazetteer(session: Session) -> Gazetteer:
+    """A look-up index over every place name in the database, built-in and user-added."""
+    rows = session.execute(sa.select(PlaceName.name, PlaceName.place_id, Place.type).join(Place))
+    display = dict(session.execute(sa.select(Place.id, Place.name_en)).all())
+    return Gazetteer(((name, place_id, place_type) for name, place_id, place_type in rows), display)
+
+
+def get_place(session: Session, place_id: str) -> Place:
+    place = session.get(Place, place_id)
+    if place is None:
+        raise NotFound(f"no place with id {place_id!r} (see `dadkhah places list`)")
+    return place
+
+
+def add_place_alias(session: Session, place_id: str, alias: str) -> dict:
+    """Teach the gazetteer another spelling of a place. Refuses a spelling that names another place."""
+    place = get_place(session, place_id)
+    normalized = place_lookup_key(alias or "")
+    if not normalized:
+        raise DadkhahError("an alias needs some letters")
+    clash = session.execute(
+        sa.select(PlaceName.place_id)
+        .join(Place)
+        .where(PlaceName.normalized == normalized, Place.type == place.type, PlaceName.place_id != place.id)
+    ).first()
+    if clash:
+        raise DadkhahError(f"{alias!r} already names {clash[0]}; an alias must name one place only")
+    existing = session.scalar(
+        sa.select(PlaceName).where(PlaceName.place_id == place.id, PlaceName.normalized == normalized)
+    )
+    if existing is None:
+        session.add(PlaceName(place_id=place.id, name=alias.strip(), normalized=normalized, origin="user"))
+        session.flush()
+    return {"place_id": place.id, "alias": alias.strip(), "normalized": normalized, "added": existing is None}
+
+
+def list_places(session: Session, *, place_type: str | None = None) -> list[dict]:
+    query = sa.select(Place).order_by(Place.type, Place.id)
+    if place_type:
+        query = query.where(Place.type == place_type)
+    places = list(session.scalars(query))
+    names: dict[str, list[str]] = {}
+    for place_id, name in session.execute(sa.select(PlaceName.place_id, PlaceName.name).order_by(PlaceName.id)):
+        names.setdefault(place_id, []).append(name)
+    return [place_to_dict(p) | {"names": names.get(p.id, [])} for p in places]
+
+
+def place_to_dict(place: Place) -> dict:
+    return {
+        "id": place.id,
+        "type": place.type,
+        "name_en": place.name_en,
+        "name_fa": place.name_fa,
+        "parent_id": place.parent_id,
+        "province_now": place.province_now,
+        "province_1988": place.province_1988,
+        "lat": place.lat,
+        "lon": place.lon,
+        "coord_source": place.coord_source,
+        "notes": place.notes,
+        "origin": place.origin,
+    }

@@ -1,0 +1,57 @@
+"""A case at a glance: records per source and per city, what was refused, what was doubtful."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.model import FieldWarning, Import, Incident, Place, Record, Source
+
+
+def case_summary(session: Session, *, top_cities: int | None = None) -> dict:
+    """Counts for the summary tables; current records only (superseded versions are left out)."""
+    current = Record.superseded_by.is_(None)
+    per_source = session.execute(
+        sa.select(
+            Source.name,
+            sa.select(sa.func.count()).select_from(Record).where(Record.source_id == Source.id, current).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(Import).where(Import.source_id == Source.id).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.sum(Import.rejected), 0)).where(Import.source_id == Source.id).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.sum(Import.warning_count), 0)).where(Import.source_id == Source.id).scalar_subquery(),
+        ).order_by(Source.name)
+    ).all()
+    city_count = sa.func.count().label("n")
+    per_city_query = (
+        sa.select(Record.city_place_id, Place.name_en, Place.name_fa, city_count)
+        .outerjoin(Place, Place.id == Record.city_place_id)
+        .where(current)
+        .group_by(Record.city_place_id, Place.name_en, Place.name_fa)
+        .order_by(city_count.desc(), Place.name_en)
+    )
+    per_city = session.execute(per_city_query).all()
+    per_field = session.execute(
+        sa.select(FieldWarning.field, sa.func.count()).group_by(FieldWarning.field).order_by(sa.func.count().desc())
+    ).all()
+    per_incident = session.execute(
+        sa.select(Incident.name, sa.func.count(Record.id))
+        .join(Import, Import.incident_id == Incident.id)
+        .join(Record, sa.and_(Record.import_id == Import.id, current))
+        .group_by(Incident.name)
+        .order_by(Incident.name)
+    ).all()
+    total = session.scalar(sa.select(sa.func.count()).select_from(Record).where(current))
+    cities = [
+        {"place_id": place_id, "name": name_en or "(unresolved or empty)", "name_fa": name_fa, "records": n}
+        for place_id, name_en, name_fa, n in per_city
+    ]
+    return {
+        "records": total,
+        "sources": [
+            {"name": name, "records": n, "imports": imports, "rejected": rejected, "warnings": warnings}
+            for name, n, imports, rejected, warnings in per_source
+        ],
+        "cities": cities[:top_cities] if top_cities else cities,
+        "distinct_cities": sum(1 for c in cities if c["place_id"]),
+        "incidents": [{"name": name, "records": n} for name, n in per_incident],
+        "warnings_by_field": [{"field": f, "warnings": n} for f, n in per_field],
+    }

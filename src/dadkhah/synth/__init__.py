@@ -1,0 +1,143 @@
+"""Synthetic cases with known truth: a population, the lists that recorded it, and who is who.
+
+Every test and benchmark of linkage and estimation runs on these, because their answers (true
+identities, true total) are known. Same seed, same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import jdatetime
+
+from dadkhah.errors import DadkhahError
+from dadkhah.synth.lists import DIFFICULTIES, capture_logit, make_profiles, render_record
+from dadkhah.synth.population import generate_population
+
+__all__ = ["generate_case", "CaseFiles", "DIFFICULTIES"]
+
+LIST_COLUMNS_SPLIT = ["record_id", "given_name", "family_name", "father_name", "gender", "birth_date", "death_date", "city", "prison", "affiliation"]
+LIST_COLUMNS_FULL = ["record_id", "full_name", "father_name", "gender", "birth_date", "death_date", "city", "prison", "affiliation"]
+
+
+@dataclass
+class CaseFiles:
+    """What :func:`generate_case` wrote."""
+
+    out: str
+    victims: int
+    observed: int
+    lists: list[dict]
+    truth: str
+    population: str
+    case: str
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def _sigmoid(x: float) -> float:
+    import math
+
+    return 1.0 / (1.0 + math.exp(-x)) if x > -40 else 0.0
+
+
+def generate_case(
+    out: str | Path,
+    *,
+    victims: int,
+    lists: int,
+    seed: int,
+    difficulty: str = "realistic",
+    cities: int = 32,
+    coverage: float | None = None,
+) -> CaseFiles:
+    """Write a synthetic case to ``out``: ``list-<k>.csv``, ``truth.csv``, ``population.csv``, ``case.json``.
+
+    ``coverage``, when given, replaces every list's own coverage (the mean share of victims it
+    records; 1.0 records everyone, for benchmarks that need a list of a given size).
+    """
+    if victims < 1 or lists < 1:
+        raise DadkhahError("--victims and --lists must be at least 1")
+    if difficulty not in DIFFICULTIES:
+        raise DadkhahError(f"--difficulty must be one of {', '.join(DIFFICULTIES)}, not {difficulty!r}")
+    if coverage is not None and not 0 < coverage <= 1:
+        raise DadkhahError("--coverage must be in (0, 1]")
+    level = DIFFICULTIES[difficulty]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        population = generate_population(victims, seed=seed, cities=cities)
+    except ValueError as exc:
+        raise DadkhahError(str(exc)) from None
+    profile_rng = random.Random(f"dadkhah-profiles-{seed}")
+    profiles = make_profiles(lists, level, profile_rng, coverage)
+    city_names = {}
+    for victim in population:
+        city = victim.city
+        if city["id"] not in city_names:
+            city_names[city["id"]] = [city["name_en"], city.get("name_fa") or "", *(city.get("variants") or ())]
+
+    captured: dict[str, set[int]] = {}
+    truth_rows: list[tuple[str, str, str]] = []
+    described = []
+    for profile in profiles:
+        rng = random.Random(f"dadkhah-list-{seed}-{profile.name}")
+        depends = captured.get(profile.depends_on) if profile.depends_on else None
+        members: set[int] = set()
+        rows: list[tuple[str, dict]] = []
+        for index, victim in enumerate(population):
+            logit = capture_logit(victim, profile)
+            if depends is not None:
+                logit += profile.dependence if index in depends else -profile.dependence / 2
+            if rng.random() >= _sigmoid(logit):
+                continue
+            members.add(index)
+            rows.append((victim.person_id, render_record(victim, profile, level, rng, city_names=city_names)))
+            if rng.random() < level.duplicate:
+                rows.append((victim.person_id, render_record(victim, profile, level, rng, city_names=city_names)))
+        captured[profile.name] = members
+        rng.shuffle(rows)
+        columns = LIST_COLUMNS_FULL if profile.names == "full" else LIST_COLUMNS_SPLIT
+        path = out / f"{profile.name}.csv"
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(columns)
+            for number, (person_id, cells) in enumerate(rows, start=1):
+                record_id = f"{profile.id_prefix}{number:05d}" if profile.id_prefix else str(number)
+                cells["record_id"] = record_id
+                writer.writerow([cells.get(c, "") for c in columns])
+                truth_rows.append((profile.name, record_id, person_id))
+        described.append(profile.describe() | {"file": path.name, "rows": len(rows), "persons": len(members)})
+
+    truth_path = out / "truth.csv"
+    with open(truth_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["source", "record_id", "person_id"])
+        writer.writerows(truth_rows)
+    population_path = out / "population.csv"
+    observed = 0
+    with open(population_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["person_id", "gender", "given_name", "given_name_latin", "family_name", "family_name_latin",
+                         "father_name", "seyyed", "birth_date", "death_date", "death_date_jalali", "city_id", "province_id",
+                         "prison_id", "affiliation", "lists"])
+        for index, v in enumerate(population):
+            on = [p.name for p in profiles if index in captured[p.name]]
+            observed += bool(on)
+            writer.writerow([
+                v.person_id, v.gender, v.given.fa, v.given.latin[0], v.family.fa, v.family.latin[0], v.father.fa,
+                int(v.seyyed), v.birth.isoformat(), v.death.isoformat(),
+                jdatetime.date.fromgregorian(date=v.death).strftime("%Y/%m/%d"), v.city["id"], v.city.get("province_now") or "",
+                v.prison["id"] if v.prison else "", v.affiliation["code"], ";".join(on),
+            ])
+    case_path = out / "case.json"
+    case = {"generator": "dadkhah synth", "seed": seed, "difficulty": difficulty, "victims": victims, "cities": cities,
+            "observed": observed, "lists": described}
+    case_path.write_text(json.dumps(case, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return CaseFiles(out=str(out), victims=victims, observed=observed, lists=described,
+                     truth=str(truth_path), population=str(population_path), case=str(case_path))

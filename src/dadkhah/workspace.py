@@ -1,0 +1,108 @@
+"""A workspace: one folder holding the configuration, the blob store and (by default) the database.
+
+Nothing secret lives here: keys for later issues are kept outside the folder. The database is the
+SQLite file ``dadkhah.db`` unless ``DADKHAH_DATABASE_URL`` points at PostgreSQL, in which case the
+folder still holds the configuration, blobs and quarantine reports.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dadkhah.errors import WorkspaceError
+
+CONFIG_NAME = "dadkhah.toml"
+DATABASE_NAME = "dadkhah.db"
+WORKSPACE_FORMAT = 1
+ENV_WORKSPACE = "DADKHAH_WORKSPACE"
+ENV_DATABASE_URL = "DADKHAH_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths of one workspace and the database it uses."""
+
+    path: Path
+    database_url: str
+    config: dict
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_NAME
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.path / "blobs"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.path / "quarantine"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def database_url_for(path: Path) -> str:
+    """The database URL: ``DADKHAH_DATABASE_URL`` when set, else the workspace's SQLite file."""
+    url = os.environ.get(ENV_DATABASE_URL, "").strip()
+    if url:
+        return url
+    return f"sqlite:///{(path / DATABASE_NAME).resolve()}"
+
+
+def create_workspace(path: str | os.PathLike) -> Workspace:
+    """Create the folder layout and configuration; an existing workspace is left as it is.
+
+    The database itself is created and migrated by :func:`dadkhah.store.init_store`.
+    """
+    root = Path(path).expanduser()
+    if root.exists() and not root.is_dir():
+        raise WorkspaceError(f"{root} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    for sub in ("blobs", "quarantine"):
+        (root / sub).mkdir(exist_ok=True)
+    config_path = root / CONFIG_NAME
+    if not config_path.exists():
+        created = datetime.now(UTC).replace(microsecond=0).isoformat()
+        config_path.write_text(
+            "# Dadkhah workspace configuration.\n"
+            "# The database is dadkhah.db in this folder unless DADKHAH_DATABASE_URL is set.\n"
+            f"workspace_format = {WORKSPACE_FORMAT}\n"
+            f'created_at = "{created}"\n'
+            "\n[import]\n"
+            "# Largest file `dadkhah import` accepts, in megabytes.\n"
+            "max_file_mb = 4096\n",
+            encoding="utf-8",
+        )
+    return load_workspace(root)
+
+
+def load_workspace(path: str | os.PathLike) -> Workspace:
+    """Open an existing workspace folder, checking that it is one."""
+    root = Path(path).expanduser()
+    config_path = root / CONFIG_NAME
+    if not config_path.is_file():
+        raise WorkspaceError(
+            f"{root} is not a Dadkhah workspace (no {CONFIG_NAME}); create one with `dadkhah init {root}`"
+        )
+    try:
+        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise WorkspaceError(f"{config_path}: cannot read the configuration: {exc}") from exc
+    fmt = config.get("workspace_format")
+    if not isinstance(fmt, int) or fmt > WORKSPACE_FORMAT:
+        raise WorkspaceError(
+            f"{config_path}: workspace format {fmt!r} is newer than this version of Dadkhah understands"
+        )
+    return Workspace(path=root.resolve(), database_url=database_url_for(root), config=config)
+
+
+def find_workspace(path: str | os.PathLike | None = None) -> Workspace:
+    """The workspace named by ``path``, else by ``DADKHAH_WORKSPACE``, else the current folder."""
+    chosen = path or os.environ.get(ENV_WORKSPACE) or Path.cwd()
+    return load_workspace(chosen)

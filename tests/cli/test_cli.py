@@ -1,0 +1,139 @@
+"""The command line: every command has --json, stdout holds one document, errors name file and line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from dadkhah.cli import app
+from tests.conftest import write
+
+runner = CliRunner()
+
+
+def run(*args, workspace=None):
+    prefix = ["--workspace", str(workspace)] if workspace else []
+    return runner.invoke(app, [*prefix, *args], catch_exceptions=False)
+
+
+def all_commands():
+    """(name, click command) for every leaf command of the app."""
+    root = typer.main.get_command(app)
+    found = []
+
+    def walk(group, prefix):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):  # a group (Typer vendors its own click)
+                walk(command, f"{prefix}{name} ")
+            else:
+                found.append((f"{prefix}{name}", command))
+
+    walk(root, "")
+    return found
+
+
+def test_every_command_has_json_and_an_example():
+    commands = all_commands()
+    assert {"init", "import", "synth", "records list", "sources list", "sources add", "places list",
+            "places add-alias", "places resolve", "report summary"} <= {name for name, _ in commands}
+    for name, command in commands:
+        assert any("--json" in p.opts for p in command.params), f"{name} has no --json"
+        assert "Example:" in (command.help or ""), f"{name}'s help has no example"
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    result = run("init", str(tmp_path / "ws"), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["schema_revision"]
+    return tmp_path / "ws"
+
+
+def test_import_then_list_records_and_sources(ws, tmp_path):
+    path = write(tmp_path / "l.csv", "شناسه,نام,نام خانوادگی,تاریخ اعدام,شهر\n1,رضا,کریمی,۱۳۶۷/۰۵/۰۸,Resht\n,,,,\n3,علی,,1367/07/31,رشت\n")
+    result = run("import", str(path), "--source", "ngo", "--incident", "Synthetic case", "--json", workspace=ws)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert {k: summary[k] for k in ("source", "rows", "imported", "rejected")} == {"source": "ngo", "rows": 2, "imported": 2, "rejected": 0}
+    assert summary["blank"] == 1
+    assert summary["warnings"] == [{"line": 4, "field": "death_date", "message": summary["warnings"][0]["message"]}]
+    records = json.loads(run("records", "list", "--json", workspace=ws).stdout)
+    assert [r["record_id"] for r in records] == ["1", "3"]
+    assert records[0]["city"]["place_id"] == "city:rasht" and records[0]["death_date"]["earliest"] == "1988-07-30"
+    assert json.loads(run("records", "list", "--json", "--limit", "1", "--offset", "1", workspace=ws).stdout)[0]["record_id"] == "3"
+    human = run("records", "list", workspace=ws)
+    assert "2 records" in human.stdout and "کریمی" in human.stdout
+    again = json.loads(run("import", str(path), "--source", "ngo", "--json", workspace=ws).stdout)
+    assert again["already_imported"] is True
+    assert "already imported" in run("import", str(path), "--source", "ngo", workspace=ws).stderr
+    sources = json.loads(run("sources", "list", "--json", workspace=ws).stdout)
+    assert sources == [sources[0]] and sources[0]["records"] == 2 and sources[0]["imports"] == 1
+    summary = json.loads(run("report", "summary", "--json", workspace=ws).stdout)
+    assert summary["records"] == 2 and summary["incidents"] == [{"name": "Synthetic case", "records": 2}]
+    assert "Records per city" in run("report", "summary", workspace=ws).stdout
+
+
+def test_sources_add_validates_the_admiralty_grade(ws):
+    ok = run("sources", "add", "un-2020", "--producer", "A UN office", "--reliability", "b", "--credibility", "2",
+             "--obtained-on", "2020-12-09", "--json", workspace=ws)
+    assert json.loads(ok.stdout) | {"created_at": None} == {
+        "name": "un-2020", "producer": "A UN office", "description": None, "obtained_on": "2020-12-09",
+        "reliability": "B", "credibility": 2, "restrictions": None, "created_at": None}
+    bad = run("sources", "add", "un-2020", "--reliability", "Z", "--json", workspace=ws)
+    assert bad.exit_code == 1 and "A-F" in json.loads(bad.stdout)["error"]["message"]
+
+
+def test_places_commands(ws):
+    assert json.loads(run("places", "resolve", "Resht", "--json", workspace=ws).stdout)["place_id"] == "city:rasht"
+    assert json.loads(run("places", "resolve", "Gilan-e Gharb", "--json", workspace=ws).stdout)["place_id"] is None
+    added = json.loads(run("places", "add-alias", "city:rasht", "Rasht-e Gilan", "--json", workspace=ws).stdout)
+    assert added["added"] is True
+    assert json.loads(run("places", "resolve", "Rasht-e Gilan", "--json", workspace=ws).stdout)["place_id"] == "city:rasht"
+    prisons = json.loads(run("places", "list", "--type", "prison", "--json", workspace=ws).stdout)
+    assert {p["type"] for p in prisons} == {"prison"} and any(p["id"] == "prison:evin" for p in prisons)
+
+
+def test_synth_json(tmp_path):
+    result = run("synth", "--victims", "50", "--lists", "2", "--seed", "1", "--out", str(tmp_path / "case"), "--json")
+    case = json.loads(result.stdout)
+    assert case["victims"] == 50 and [item["name"] for item in case["lists"]] == ["list-1", "list-2"]
+
+
+def test_errors_name_the_file_and_line_and_exit_non_zero(ws, tmp_path):
+    path = write(tmp_path / "l.csv", "id,city\n1,Rasht\n")
+    result = run("import", str(path), "--source", "s", "--json", workspace=ws)
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["error"]
+    assert error["file"] == str(path) and error["line"] == 1 and "no column holds a name" in error["message"]
+    assert "error:" in result.stderr and str(path) in result.stderr
+    missing = run("records", "list", "--source", "nobody", "--json", workspace=ws)
+    assert missing.exit_code == 1 and "no source named 'nobody'" in json.loads(missing.stdout)["error"]["message"]
+
+
+def test_commands_outside_a_workspace_say_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DADKHAH_WORKSPACE", raising=False)
+    result = run("sources", "list", "--json")
+    assert result.exit_code == 1 and "dadkhah init" in json.loads(result.stdout)["error"]["message"]
+
+
+def test_json_stdout_is_exactly_one_document_in_a_real_process(ws, tmp_path):
+    """Run the installed command as scripts do; nothing but the document may reach stdout."""
+    path = write(tmp_path / "l.csv", "id,name,death_date\n" + "".join(f"{i},Reza Karimi,1367/05/{(i % 28) + 1:02d}\n" for i in range(1, 300)))
+    env = os.environ | {"COLUMNS": "80"}
+    command = [sys.executable, "-m", "dadkhah", "--workspace", str(ws), "-v", "import", str(path), "--source", "s", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)  # raises if anything else is on stdout
+    assert document["imported"] == 299
+    failed = subprocess.run([*command[:-4], str(tmp_path / "missing.csv"), "--source", "s", "--json"],
+                            capture_output=True, text=True, env=env, check=False)
+    assert failed.returncode == 1 and json.loads(failed.stdout)["error"]["file"].endswith("missing.csv")
+    assert "missing.csv" in failed.stderr

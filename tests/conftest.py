@@ -1,0 +1,97 @@
+"""Shared fixtures: workspaces on SQLite and on PostgreSQL, and small synthetic cases.
+
+Storage tests take the ``store`` fixture and run twice, once per database. PostgreSQL is the
+machine's server (``DADKHAH_TEST_POSTGRES_URL``, default postgresql://postgres@127.0.0.1:5432/test);
+each test gets its own schema, dropped afterwards. Where the server is missing the PostgreSQL
+variants are skipped, except in CI (``CI=true``), where a missing server fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dadkhah.store import open_store
+from dadkhah.synth import generate_case
+from dadkhah.workspace import ENV_DATABASE_URL, create_workspace
+
+POSTGRES_URL = os.environ.get("DADKHAH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+_postgres_state: dict[str, object] = {}
+
+
+def _postgres_available() -> str | None:
+    """None when the server answers, else why not."""
+    if "error" not in _postgres_state:
+        try:
+            engine = sa.create_engine(POSTGRES_URL)
+            with engine.connect() as connection:
+                connection.execute(sa.text("select 1"))
+            engine.dispose()
+            _postgres_state["error"] = None
+        except Exception as exc:  # any failure to reach the server counts as "missing"
+            _postgres_state["error"] = f"{type(exc).__name__}: {exc}"
+    return _postgres_state["error"]
+
+
+@pytest.fixture
+def postgres_url():
+    """A URL whose connections see only a fresh schema of their own."""
+    problem = _postgres_available()
+    if problem:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {POSTGRES_URL}: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request, monkeypatch) -> str:
+    """Which database the workspace uses; tests taking it run once per database."""
+    if request.param == "postgres":
+        monkeypatch.setenv(ENV_DATABASE_URL, request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv(ENV_DATABASE_URL, raising=False)
+    return request.param
+
+
+@pytest.fixture
+def workspace(database, tmp_path):
+    return create_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def store(workspace):
+    with open_store(workspace) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def small_case(tmp_path_factory) -> Path:
+    """A realistic synthetic case: 600 victims, 4 lists. Generated once per test session."""
+    out = tmp_path_factory.mktemp("small_case")
+    generate_case(out, victims=600, lists=4, seed=42, difficulty="realistic")
+    return out
+
+
+@pytest.fixture(scope="session")
+def hard_case(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("hard_case")
+    generate_case(out, victims=800, lists=6, seed=7, difficulty="hard")
+    return out
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path

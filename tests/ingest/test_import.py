@@ -1,0 +1,295 @@
+"""Importing lists: counts, quarantine, warnings, atomicity, re-import, versions, encodings, formats.
+
+Every test here runs on SQLite and on PostgreSQL (the ``store`` fixture).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from dadkhah.errors import InputError
+from dadkhah.ingest import importer
+from dadkhah.ingest.importer import import_file
+from dadkhah.model import FieldWarning, Import, Record
+from dadkhah.records import iter_records
+from tests.conftest import write
+
+PERSIAN_LIST = """شناسه,نام,نام خانوادگی,نام پدر,جنسیت,سال تولد,تاریخ اعدام,شهر,زندان,وابستگی
+1,غلام رضا,کريمي,حسين,مرد,۱۳۴۰,۱۳۶۷/۰۵/۰۸,رشت,زندان لاکان,مجاهدین
+2,سید علی,موسوی,محمد,مرد,1342,۸ مرداد ۱۳۶۷,Resht,,
+3,فاطمه,رضایی,,زن,,مرداد ۱۳۶۷,اهواز,,
+"""
+
+
+def records_by_id(store, source=None):
+    with store.session() as session:
+        return {r["record_id"]: r for r in iter_records(session, source=source)}
+
+
+def test_persian_list_imports_with_normalised_fields(store, tmp_path):
+    summary = import_file(store, write(tmp_path / "ngo.csv", PERSIAN_LIST), source="ngo")
+    assert (summary.rows, summary.imported, summary.rejected, summary.warning_count) == (3, 3, 0, 0)
+    assert summary.columns["نام خانوادگی"] == "family_name" and summary.columns["تاریخ اعدام"] == "death_date"
+    records = records_by_id(store, "ngo")
+    first = records["1"]
+    assert first["line"] == 2
+    assert first["given_name"] == {"original": "غلام رضا", "normalized": "غلامرضا", "key": "QLMRZ"}
+    assert first["family_name"]["normalized"] == "کریمی"  # Arabic yeh and kaf folded
+    assert first["father_name"]["key"] == "HSYN"
+    assert first["death_date"] == {"original": "۱۳۶۷/۰۵/۰۸", "calendar": "jalali", "precision": "day",
+                                   "earliest": "1988-07-30", "latest": "1988-07-30"}
+    assert first["birth_date"]["earliest"] == "1961-03-21" and first["birth_date"]["latest"] == "1962-03-20"
+    assert first["city"] == {"original": "رشت", "place_id": "city:rasht", "name": "Rasht"}
+    assert first["prison"]["place_id"] == "prison:lakan"
+    assert first["gender"] == {"original": "مرد", "normalized": "male"}
+    assert first["raw"]["نام"] == "غلام رضا"
+    second = records["2"]
+    assert second["titles"] == ["seyyed"] and second["given_name"]["normalized"] == "علی"
+    assert second["city"]["place_id"] == "city:rasht"  # a variant spelling, same place
+    assert second["death_date"]["earliest"] == "1988-07-30"
+    third = records["3"]
+    assert (third["death_date"]["precision"], third["death_date"]["earliest"], third["death_date"]["latest"]) == ("month", "1988-07-23", "1988-08-22")
+
+
+def read_quarantine(path):
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_row_problems_are_quarantined_with_line_and_reason(store, tmp_path):
+    text = (
+        "record_id,given_name,family_name,death_date\n"
+        "A1,Reza,Karimi,1988-07-30\n"
+        "A2,Hassan,Ahmadi\n"                        # too few cells
+        "A3,,,1988-08-01\n"                         # no name at all
+        "\n"                                         # blank: not a data row
+        "A1,Reza,Karimi,1988-07-31\n"               # repeats A1
+        "A5,Ali,Jafari,1988-08-02,extra\n"          # too many cells
+        "A6,Mehdi,Sadeghi,1988-08-03,\n"            # an empty trailing cell is harmless
+        "A7,نامعلوم,-,1988-08-04\n"                 # names marked unknown
+    )
+    summary = import_file(store, write(tmp_path / "list.csv", text), source="s")
+    assert summary.rows == 7 and summary.blank == 1
+    assert (summary.imported, summary.rejected) == (2, 5)
+    assert summary.rows == summary.imported + summary.rejected
+    rows = read_quarantine(summary.quarantine)
+    assert rows[0] == ["line", "reason", "field", "record_id", "given_name", "family_name", "death_date"]
+    by_line = {int(r[0]): r for r in rows[1:]}
+    assert set(by_line) == {3, 4, 6, 7, 9}
+    assert "3 cells" in by_line[3][1] and by_line[3][3:] == ["A2", "Hassan", "Ahmadi"]
+    assert "no name" in by_line[4][1]
+    assert "repeats line 2" in by_line[6][1] and by_line[6][2] == "record_id" and by_line[6][3:] == ["A1", "Reza", "Karimi", "1988-07-31"]
+    assert "5 cells" in by_line[7][1]
+    assert "no name" in by_line[9][1]
+    assert set(records_by_id(store)) == {"A1", "A6"}
+    assert records_by_id(store)["A1"]["death_date"]["earliest"] == "1988-07-30"  # the first A1 is kept
+
+
+def test_field_problems_keep_the_record_and_warn(store, tmp_path):
+    text = (
+        "record_id,full_name,gender,birth_date,death_date,city,prison\n"
+        "1,Reza Karimi,X,1340,1367/07/31,Atlantis,Evin\n"
+        "2,Ali Jafari,M,1989-01-01,1988-07-30,Tehran,Nowhere Prison\n"
+    )
+    summary = import_file(store, write(tmp_path / "w.csv", text), source="w")
+    assert (summary.imported, summary.rejected) == (2, 0)
+    warnings = {(w["line"], w["field"]) for w in summary.warnings}
+    assert warnings == {(2, "gender"), (2, "death_date"), (2, "city"), (3, "prison"), (3, "death_date")}
+    messages = {(w["line"], w["field"]): w["message"] for w in summary.warnings}
+    assert "day 31" in messages[(2, "death_date")] and "Mehr" in messages[(2, "death_date")]
+    assert "before the birth date" in messages[(3, "death_date")]
+    record = records_by_id(store)["1"]
+    assert record["death_date"]["original"] == "1367/07/31" and record["death_date"]["earliest"] is None
+    assert record["city"] == {"original": "Atlantis", "place_id": None, "name": None}
+    assert record["gender"] == {"original": "X", "normalized": None}
+    assert record["given_name"]["normalized"] == "reza" and record["family_name"]["normalized"] == "karimi"
+    assert record["prison"]["place_id"] == "prison:evin"
+
+
+def test_reimporting_the_same_file_adds_nothing(store, tmp_path):
+    path = write(tmp_path / "ngo.csv", PERSIAN_LIST)
+    first = import_file(store, path, source="ngo")
+    again = import_file(store, path, source="ngo")
+    assert again.already_imported and again.import_id == first.import_id
+    assert (again.rows, again.imported) == (first.rows, first.imported)
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 3
+        assert session.scalar(sa.select(sa.func.count()).select_from(Import)) == 1
+    # The same file into another source is a different list.
+    other = import_file(store, path, source="copy")
+    assert not other.already_imported and other.imported == 3
+
+
+def test_a_corrected_list_adds_versions_and_supersedes_nothing_else(store, tmp_path):
+    import_file(store, write(tmp_path / "v1.csv", "id,name\n1,Reza Karimi\n2,Ali Jafari\n"), source="s")
+    summary = import_file(store, write(tmp_path / "v2.csv", "id,name\n2,Ali Jafary\n3,Hassan Ahmadi\n"), source="s")
+    assert summary.imported == 2
+    current = records_by_id(store, "s")
+    assert set(current) == {"1", "2", "3"}
+    assert current["2"]["full_name"]["original"] == "Ali Jafary" and current["2"]["version"] == 2
+    assert current["1"]["version"] == 1 and current["3"]["version"] == 1
+    with store.session() as session:
+        all_versions = list(iter_records(session, source="s", include_superseded=True))
+    assert sorted((r["record_id"], r["version"]) for r in all_versions) == [("1", 1), ("2", 1), ("2", 2), ("3", 1)]
+
+
+def test_an_import_that_fails_midway_leaves_nothing(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
+    good = "".join(f"{i},Reza{i},Karimi\n" for i in range(1, 6))
+    body = ("id,given_name,family_name\n" + good + "6,,\n" + good.replace("Reza", "Ali").replace("Karimi", "Jafari").replace("\n", "x\n", 1)).encode()
+    bad_byte_at_end = body + b"99,\xff\xfe broken,name\n"
+    path = tmp_path / "broken.csv"
+    path.write_bytes(bad_byte_at_end)
+    with pytest.raises(InputError) as failure:
+        import_file(store, path, source="s", encoding="utf-8")
+    assert failure.value.file == str(path) and failure.value.line is not None
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0
+        assert session.scalar(sa.select(sa.func.count()).select_from(Import)) == 0
+        assert session.scalar(sa.select(sa.func.count()).select_from(FieldWarning)) == 0
+    assert list(store.workspace.quarantine_dir.iterdir()) == []
+
+
+SAMPLE = "شناسه,نام,نام خانوادگی,تاریخ اعدام,شهر\n1,علی,کریمی,۱۳۶۷/۰۵/۰۸,کرمانشاه\n2,حسین,یزدی,۱۳۶۷/۰۶/۰۱,تهران\n"
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1256"],
+)
+def test_encodings_are_detected(store, tmp_path, encoding):
+    # Windows-1256 has Arabic yeh and kaf but no Persian ones, and no Persian digits.
+    text = SAMPLE.replace("ی", "ي").replace("ک", "ك").translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")) if encoding == "cp1256" else SAMPLE
+    summary = import_file(store, write(tmp_path / "enc.csv", text, encoding), source="s")
+    assert (summary.imported, summary.rejected, summary.warning_count) == (2, 0, 0)
+    record = records_by_id(store)["1"]
+    assert record["family_name"]["normalized"] == "کریمی"
+    assert record["city"]["place_id"] == "city:kermanshah"
+    assert record["death_date"]["earliest"] == "1988-07-30"
+
+
+def test_the_encoding_can_be_forced(store, tmp_path):
+    text = SAMPLE.replace("ی", "ي").replace("ک", "ك").translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
+    summary = import_file(store, write(tmp_path / "enc.csv", text, "cp1256"), source="s", encoding="cp1256")
+    assert summary.encoding == "cp1256" and summary.imported == 2
+    with pytest.raises(InputError, match="not valid"):
+        import_file(store, write(tmp_path / "enc2.csv", text + "3,x,y,,\n", "cp1256"), source="t", encoding="utf-8")
+
+
+def test_semicolon_and_tab_delimited_lists(store, tmp_path):
+    import_file(store, write(tmp_path / "a.csv", "id;name;city\n1;Reza Karimi;Tabriz\n"), source="a")
+    import_file(store, write(tmp_path / "b.tsv", "id\tname\tcity\n1\tAli Jafari\tShiraz\n"), source="b")
+    assert records_by_id(store, "a")["1"]["city"]["place_id"] == "city:tabriz"
+    assert records_by_id(store, "b")["1"]["city"]["place_id"] == "city:shiraz"
+
+
+def test_multiline_cells_count_as_one_spreadsheet_row(store, tmp_path):
+    text = 'id,name,notes\n1,Reza Karimi,"two\nlines"\n2,Ali Jafari,\n3,,\n'
+    summary = import_file(store, write(tmp_path / "m.csv", text), source="m")
+    assert summary.rejected == 1
+    assert read_quarantine(summary.quarantine)[1][0] == "4"
+    assert records_by_id(store)["2"]["line"] == 3
+
+
+def test_xlsx_rows_keep_their_sheet_line_numbers(store, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Record ID", "First name", "Surname", "Year of birth", "Date of execution", "City"])
+    sheet.append([101, "Reza", "Karimi", 1340, dt.datetime(1988, 7, 30), "Ahwaz"])
+    sheet.append([])
+    sheet.append([103, "Ali", "Jafari", 1961.0, "8 Mordad 1367", "Esfahan"])
+    sheet.append([104, None, None, None, None, None, "stray"])
+    path = tmp_path / "list.xlsx"
+    workbook.save(path)
+    summary = import_file(store, path, source="x")
+    assert (summary.rows, summary.imported, summary.rejected, summary.blank) == (3, 2, 1, 1)
+    records = records_by_id(store)
+    assert records["101"]["line"] == 2 and records["103"]["line"] == 4
+    assert records["101"]["death_date"]["earliest"] == "1988-07-30"
+    assert records["101"]["birth_date"]["calendar"] == "jalali"
+    assert records["103"]["birth_date"] == {"original": "1961", "calendar": "gregorian", "precision": "year", "earliest": "1961-01-01", "latest": "1961-12-31"}
+    assert records["101"]["city"]["place_id"] == "city:ahvaz" and records["103"]["city"]["place_id"] == "city:isfahan"
+    assert read_quarantine(summary.quarantine)[1][0] == "5"
+
+
+def test_json_and_json_lines(store, tmp_path):
+    items = [{"id": "1", "name": "Reza Karimi", "city": "Rasht"}, {"id": "2", "name": "Ali Jafari", "age": 31}, ["not", "an", "object"]]
+    array = import_file(store, write(tmp_path / "l.json", json.dumps(items)), source="j")
+    assert (array.rows, array.imported, array.rejected) == (3, 2, 1)
+    assert records_by_id(store, "j")["2"]["raw"] == {"id": "2", "name": "Ali Jafari", "city": "", "age": "31"}
+    wrapped = import_file(store, write(tmp_path / "w.json", json.dumps({"records": items[:2]})), source="w")
+    assert wrapped.imported == 2
+    lines = "\n".join(json.dumps(i) for i in items[:2]) + "\n{broken\n"
+    jsonl = import_file(store, write(tmp_path / "l.jsonl", lines), source="jl")
+    assert (jsonl.imported, jsonl.rejected) == (2, 1)
+    assert read_quarantine(jsonl.quarantine)[1][0] == "3"
+
+
+def test_a_mapping_file_names_columns_and_calendars(store, tmp_path):
+    mapping = write(tmp_path / "map.toml", '[columns]\n"Nom" = "family_name"\n"Prénom" = "given_name"\n'
+                    '"Exécution" = { field = "death_date", calendar = "gregorian", order = "mdy" }\n"Âge" = "ignore"\n"Missing" = "notes"\n')
+    text = "Nom,Prénom,Exécution,Âge\nKarimi,Reza,07/08/1988,27\n"
+    summary = import_file(store, write(tmp_path / "fr.csv", text), source="fr", mapping=mapping)
+    assert summary.imported == 1
+    record = next(iter(records_by_id(store).values()))
+    assert record["death_date"]["earliest"] == "1988-07-08"  # month first, as the mapping says
+    assert record["family_name"]["normalized"] == "karimi" and record["raw"]["Âge"] == "27"
+    assert [w["field"] for w in summary.warnings] == ["Missing"] and summary.warnings[0]["line"] == 1
+
+
+@pytest.mark.parametrize(
+    ("mapping", "fragment", "field"),
+    [
+        ('[columns]\n"X" = "birthday"\n', "field must be one of", "X"),
+        ('[columns]\n"X" = { field = "city", calendar = "jalali" }\n', "date fields only", "X"),
+        ('[columns]\n"X" = { field = "death_date", calendar = "lunar" }\n', "calendar must be", "X"),
+        ('[other]\n', "unknown section", None),
+        ('[columns\n', "not valid TOML", None),
+    ],
+)
+def test_a_bad_mapping_is_refused_naming_file_and_column(store, tmp_path, mapping, fragment, field):
+    path = write(tmp_path / "bad.toml", mapping)
+    with pytest.raises(InputError, match=fragment) as failure:
+        import_file(store, write(tmp_path / "l.csv", "X,name\n1,Reza\n"), source="s", mapping=path)
+    assert failure.value.file == str(path) and failure.value.field == field
+
+
+def test_a_name_column_is_required_and_ambiguous_columns_are_refused(store, tmp_path):
+    with pytest.raises(InputError, match="no column holds a name") as failure:
+        import_file(store, write(tmp_path / "a.csv", "id,city\n1,Rasht\n"), source="a")
+    assert failure.value.line == 1
+    with pytest.raises(InputError, match="both look like family_name"):
+        import_file(store, write(tmp_path / "b.csv", "surname,last name\nKarimi,Karimi\n"), source="b")
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Import)) == 0
+
+
+def test_name_alone_means_given_name_beside_a_surname_column_else_full_name(store, tmp_path):
+    import_file(store, write(tmp_path / "a.csv", "Name,Surname\nReza,Karimi\n"), source="a")
+    import_file(store, write(tmp_path / "b.csv", "Name\nReza Karimi\n"), source="b")
+    a = next(iter(records_by_id(store, "a").values()))
+    b = next(iter(records_by_id(store, "b").values()))
+    assert a["given_name"]["original"] == "Reza" and a["full_name"]["normalized"] == "reza karimi"
+    assert b["given_name"]["original"] is None and b["given_name"]["normalized"] == "reza"
+    assert a["full_name"]["key"] == b["full_name"]["key"]
+
+
+@pytest.mark.parametrize("problem", ["missing", "folder"])
+def test_unreadable_paths_are_refused(store, tmp_path, problem):
+    path = tmp_path / ("nope.csv" if problem == "missing" else "folder.csv")
+    if problem == "folder":
+        path.mkdir()
+    with pytest.raises(InputError) as failure:
+        import_file(store, path, source="s")
+    assert failure.value.file == str(path)
+
+
+def test_source_names_may_not_hold_a_colon(store, tmp_path):
+    with pytest.raises(Exception, match="may not contain"):
+        import_file(store, write(tmp_path / "a.csv", "name\nReza\n"), source="un:2020")

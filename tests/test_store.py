@@ -1,0 +1,106 @@
+"""Workspace, database, migrations and the gazetteer copy, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from dadkhah.errors import DadkhahError, WorkspaceError
+from dadkhah.model import Place, PlaceName, Setting, Source
+from dadkhah.places import add_place_alias, list_places, load_gazetteer
+from dadkhah.store import (
+    GAZETTEER_SETTING,
+    _alembic_config,
+    create_engine,
+    current_revision,
+    head_revision,
+    open_store,
+    sync_gazetteer,
+)
+from dadkhah.workspace import CONFIG_NAME, create_workspace, find_workspace, load_workspace
+
+
+def test_init_lays_out_the_workspace(tmp_path, monkeypatch):
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    workspace = create_workspace(tmp_path / "case")
+    for name in ("blobs", "quarantine", CONFIG_NAME):
+        assert (workspace.path / name).exists()
+    with open_store(workspace) as store, store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert (workspace.path / "dadkhah.db").exists()
+
+
+def test_a_folder_without_configuration_is_not_a_workspace(tmp_path):
+    with pytest.raises(WorkspaceError, match="not a Dadkhah workspace"):
+        load_workspace(tmp_path)
+    (tmp_path / CONFIG_NAME).write_text("workspace_format = 99\n")
+    with pytest.raises(WorkspaceError, match="newer"):
+        load_workspace(tmp_path)
+
+
+def test_the_workspace_comes_from_the_environment(tmp_path, monkeypatch):
+    create_workspace(tmp_path / "a")
+    monkeypatch.setenv("DADKHAH_WORKSPACE", str(tmp_path / "a"))
+    assert find_workspace().path == (tmp_path / "a").resolve()
+    monkeypatch.chdir(tmp_path)
+    assert find_workspace("a").path == (tmp_path / "a").resolve()
+
+
+def test_opening_migrates_to_head_and_is_idempotent(store):
+    assert current_revision(store.engine) == head_revision()
+    with open_store(store.workspace) as again:
+        assert current_revision(again.engine) == head_revision()
+    inspector = sa.inspect(store.engine)
+    assert {"sources", "imports", "import_warnings", "records", "places", "place_names", "incidents"} <= set(inspector.get_table_names())
+
+
+def test_an_older_database_is_migrated_and_keeps_its_rows(workspace):
+    engine = create_engine(workspace.database_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0001")
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Source.__table__).values(name="older", created_at=sa.func.now()))
+    engine.dispose()
+    with open_store(workspace) as store, store.session() as session:
+        assert current_revision(store.engine) == head_revision()
+        assert session.scalar(sa.select(Source.name)) == "older"
+
+
+def test_a_database_from_a_newer_version_is_refused(workspace):
+    with open_store(workspace) as store, store.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'f00d'"))
+    with pytest.raises(WorkspaceError, match="newer version"):
+        open_store(workspace)
+
+
+def test_the_gazetteer_is_copied_once_and_user_aliases_survive_updates(store):
+    with store.session() as session:
+        places = session.scalar(sa.select(sa.func.count()).select_from(Place))
+        names = session.scalar(sa.select(sa.func.count()).select_from(PlaceName))
+        assert places > 200 and names > places
+        result = add_place_alias(session, "city:rasht", "Rasht-e Gilan")
+        assert result["added"]
+    assert not sync_gazetteer(store.engine)  # unchanged: nothing written
+    with store.session() as session:  # pretend the shipped gazetteer changed
+        session.execute(sa.update(Setting).where(Setting.key == GAZETTEER_SETTING).values(value="old"))
+    assert sync_gazetteer(store.engine)
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(PlaceName)) == names + 1
+        assert load_gazetteer(session).resolve("Rasht-e Gilan").place_id == "city:rasht"
+
+
+def test_an_alias_may_not_name_two_places(store):
+    with store.session() as session, pytest.raises(DadkhahError, match="already names city:tabriz"):
+        add_place_alias(session, "city:rasht", "Tabriz")
+    with store.session() as session, pytest.raises(DadkhahError, match="no place"):
+        add_place_alias(session, "city:nowhere", "Nowhere")
+
+
+def test_list_places_by_type(store):
+    with store.session() as session:
+        prisons = list_places(session, place_type="prison")
+    evin = next(p for p in prisons if p["id"] == "prison:evin")
+    assert evin["parent_id"] == "city:tehran" and "زندان اوین" in evin["names"]
+    assert all(p["type"] == "prison" for p in prisons)
