@@ -104,3 +104,16 @@ def test_list_places_by_type(store):
     evin = next(p for p in prisons if p["id"] == "prison:evin")
     assert evin["parent_id"] == "city:tehran" and "زندان اوین" in evin["names"]
     assert all(p["type"] == "prison" for p in prisons)
+
+
+def test_the_migrations_build_exactly_the_tables_the_models_describe(store):
+    """A model changed without a migration (or the reverse) would differ between new and old workspaces."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from dadkhah.model import Base
+
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []

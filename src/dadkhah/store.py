@@ -49,9 +49,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _json_dumps(value) -> str:
-    # Persian stays readable (and half the size) in raw rows: no \u escapes.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# Persian stays readable (and half the size) in raw rows: no \u escapes. One encoder, built once:
+# json.dumps with non-default options builds a new one per call, a tenth of an import's time.
+_json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -156,11 +156,15 @@ def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:
     if dialect.name != "sqlite":
         connection.execute(table.insert(), rows)
         return
-    names = list(rows[0])
+    # SQLAlchemy writes the statement; its positional order is the order of the parameters.
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(rows[0]))
+    names = list(compiled.positiontup)
+    missing = set(names) - set(rows[0])
+    if missing:
+        raise ValueError(f"insert_rows into {table.name}: rows must give {sorted(missing)} (columns with Python-side defaults)")
     processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
-    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
-    statement = f"INSERT INTO {dialect.identifier_preparer.quote(table.name)} ({columns}) VALUES ({', '.join('?' * len(names))})"
-    processed = [(i, p) for i, p in enumerate(processors) if p is not None]
+    processed = [(i, _memoised(p) if isinstance(table.c[names[i]].type, sa.Date) else p)
+                 for i, p in enumerate(processors) if p is not None]
     params = []
     for row in rows:
         values = [row[name] for name in names]
@@ -169,7 +173,21 @@ def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:
             if value is not None:
                 values[i] = processor(value)
         params.append(tuple(values))
-    connection.exec_driver_sql(statement, params)
+    connection.exec_driver_sql(compiled.string, params)
+
+
+def _memoised(processor):
+    """Dates repeat across rows (a list's deaths fall on a few hundred days): convert each once."""
+    seen: dict = {}
+
+    def process(value):
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = converted = processor(value)
+            return converted
+
+    return process
 
 
 GAZETTEER_SETTING = "gazetteer_sha256"

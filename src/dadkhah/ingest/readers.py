@@ -12,6 +12,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import warnings
 from collections.abc import Iterator
@@ -182,6 +183,32 @@ def _blank(cells: list[str]) -> bool:
     return all(not c.strip() for c in cells)
 
 
+HEADER_SEARCH_ROWS = 20
+
+
+def _find_header(rows: Iterator[tuple[int, list[str], str | None]], is_header) -> tuple[int, list[str], list]:
+    """The header row: the first of the leading non-blank rows that ``is_header`` accepts.
+
+    Spreadsheets often carry a title or notes above the header; those rows are passed over. When
+    no leading row qualifies, the first non-blank one is the header (and column planning will
+    say what is missing). Returns (line, header, rows read past the header, to replay).
+    """
+    leading: list[tuple[int, list[str], str | None]] = []
+    for row in rows:
+        if _blank(row[1]):
+            leading.append(row)
+            continue
+        leading.append(row)
+        if is_header is None or is_header([c.strip() for c in row[1]]):
+            return row[0], [c.strip() for c in row[1]], []
+        if sum(1 for r in leading if not _blank(r[1])) >= HEADER_SEARCH_ROWS:
+            break
+    for index, (line, cells, _) in enumerate(leading):
+        if not _blank(cells):
+            return line, [c.strip() for c in cells], leading[index + 1:]
+    return 0, [], []
+
+
 def _text_stream(path: Path, encoding: str) -> tuple[io.TextIOWrapper, _CountingReader]:
     counter = _CountingReader(open(path, "rb"))  # noqa: SIM115 - closed by RowStream
     return io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding=encoding, newline=""), counter
@@ -212,7 +239,7 @@ def _sniff_delimiter(path: Path, encoding: str) -> str:
     return ","
 
 
-def open_csv(path: Path, encoding: str) -> RowStream:
+def open_csv(path: Path, encoding: str, is_header=None) -> RowStream:
     delimiter = _sniff_delimiter(path, encoding)
     text, counter = _text_stream(path, encoding)
     reader = csv.reader(text, delimiter=delimiter)
@@ -224,19 +251,15 @@ def open_csv(path: Path, encoding: str) -> RowStream:
             yield state["index"], cells, None
 
     guarded = _decode_guard(records(), path, encoding, lambda: state["index"] + 1)
-    header_line, header = 0, []
-    for line, cells, _ in guarded:
-        if not _blank(cells):
-            header_line, header = line, [c.strip() for c in cells]
-            break
+    header_line, header, replay = _find_header(guarded, is_header)
     if not header:
         text.close()
         raise InputError("the file has no header row (it is empty)", file=str(path), line=1)
     size = path.stat().st_size
-    return RowStream(path, "csv", encoding, header, header_line, guarded, size, counter, [text.close])
+    return RowStream(path, "csv", encoding, header, header_line, itertools.chain(replay, guarded), size, counter, [text.close])
 
 
-def open_xlsx(path: Path, sheet: str | None) -> RowStream:
+def open_xlsx(path: Path, sheet: str | None, is_header=None) -> RowStream:
     import python_calamine
 
     try:
@@ -256,12 +279,9 @@ def open_xlsx(path: Path, sheet: str | None) -> RowStream:
         for offset, row in enumerate(rows):
             yield first_row + offset + 1, [cell_text(v) for v in row], None
 
-    stream = records()
-    header_line, header = 0, []
-    for line, cells, _ in stream:
-        if not _blank(cells):
-            header_line, header = line, [c.strip() for c in cells]
-            break
+    source = records()
+    header_line, header, replay = _find_header(source, is_header)
+    stream = itertools.chain(replay, source)
     if not header:
         raise InputError("the sheet has no header row (it is empty)", file=str(path), line=1)
     while header and not header[-1]:
@@ -348,8 +368,14 @@ def open_json(path: Path, encoding: str, *, lines: bool) -> RowStream:
     return stream
 
 
-def open_rows(path: str | Path, *, format: str | None = None, encoding: str = "auto", sheet: str | None = None) -> RowStream:
-    """Open a list for reading, refusing what is not a readable regular file."""
+def open_rows(
+    path: str | Path, *, format: str | None = None, encoding: str = "auto", sheet: str | None = None, is_header=None
+) -> RowStream:
+    """Open a list for reading, refusing what is not a readable regular file.
+
+    ``is_header(cells) -> bool`` picks the header among the leading rows of a CSV or XLSX file
+    (titles and notes above it are passed over); without it the first non-blank row is the header.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=str(path))
@@ -359,8 +385,8 @@ def open_rows(path: str | Path, *, format: str | None = None, encoding: str = "a
         raise InputError("is not a regular file", file=str(path))
     fmt = detect_format(path, format)
     if fmt == "xlsx":
-        return open_xlsx(path, sheet)
+        return open_xlsx(path, sheet, is_header)
     codec = detect_encoding(path, encoding)
     if fmt == "csv":
-        return open_csv(path, codec)
+        return open_csv(path, codec, is_header)
     return open_json(path, codec, lines=fmt == "jsonl")

@@ -64,6 +64,7 @@ class Import(Base):
     format: Mapped[str] = mapped_column(sa.String(10))
     encoding: Mapped[str | None] = mapped_column(sa.String(40))
     header: Mapped[list] = mapped_column(sa.JSON)  # the file's column names, in order; records' raw cells follow it
+    header_line: Mapped[int] = mapped_column(sa.Integer, default=1)  # rows above it (titles, notes) are not data
     columns: Mapped[dict] = mapped_column(sa.JSON)  # header -> canonical field, as resolved
     rows: Mapped[int] = mapped_column(sa.Integer, default=0)
     imported: Mapped[int] = mapped_column(sa.Integer, default=0)
@@ -158,7 +159,7 @@ class Record(Base):
     death_latest: Mapped[date | None] = mapped_column(sa.Date)
 
     city: Mapped[str | None] = mapped_column(sa.Text)
-    city_place_id: Mapped[str | None] = mapped_column(sa.ForeignKey("places.id"), index=True)
+    city_place_id: Mapped[str | None] = mapped_column(sa.ForeignKey("places.id"))
     prison: Mapped[str | None] = mapped_column(sa.Text)
     prison_place_id: Mapped[str | None] = mapped_column(sa.ForeignKey("places.id"))
     affiliation: Mapped[str | None] = mapped_column(sa.Text)

@@ -94,6 +94,9 @@ _LATIN_SPECIAL = str.maketrans(
         "—": " ",
         "_": " ",
     }
+    # Invisible marks that mixed-script spreadsheets scatter around Latin text too.
+    | {chr(cp): "" for cp in (0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x061C, 0xFEFF, 0x00AD, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+    | {"\u00a0": " ", "\u2007": " ", "\u202f": " "}
 )
 
 

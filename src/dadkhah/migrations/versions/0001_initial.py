@@ -71,6 +71,7 @@ def upgrade() -> None:
     sa.Column('format', sa.String(length=10), nullable=False),
     sa.Column('encoding', sa.String(length=40), nullable=True),
     sa.Column('header', sa.JSON(), nullable=False),
+    sa.Column('header_line', sa.Integer(), nullable=False),
     sa.Column('columns', sa.JSON(), nullable=False),
     sa.Column('rows', sa.Integer(), nullable=False),
     sa.Column('imported', sa.Integer(), nullable=False),
@@ -165,8 +166,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_records'))
     )
     with op.batch_alter_table('records', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_records_city_place_id'), ['city_place_id'], unique=False)
-        batch_op.create_index('ix_records_family_name_key', ['family_name_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_records_import_id'), ['import_id'], unique=False)
         batch_op.create_index('ix_records_source_record', ['source_id', 'record_id'], unique=False)
 
@@ -176,8 +175,6 @@ def downgrade() -> None:
     with op.batch_alter_table('records', schema=None) as batch_op:
         batch_op.drop_index('ix_records_source_record')
         batch_op.drop_index(batch_op.f('ix_records_import_id'))
-        batch_op.drop_index('ix_records_family_name_key')
-        batch_op.drop_index(batch_op.f('ix_records_city_place_id'))
 
     op.drop_table('records')
     with op.batch_alter_table('import_warnings', schema=None) as batch_op:
