@@ -25,6 +25,8 @@ _GENERIC_FIRST = frozenset({"زندان", "شهر", "شهرستان", "استا�
 _GENERIC_LAST = frozenset({"prison", "jail", "gaol", "city", "town", "province", "ostan", "cemetery", "graveyard"})
 _GENERIC_ANYWHERE = frozenset({"central", "مرکزی", "of", "e", "ye"})
 _SPLIT = re.compile(r"[\s,./()\-]+")
+# Cells that name two places ("Evin Prison, Tehran", "Rasht (Gilan)"): tried part by part.
+_PARTS = re.compile(r"\s*(?:[,،;؛/()\[\]]|\s[-–]\s)\s*")
 
 
 def _specific_words(name: str) -> list[str]:
@@ -74,10 +76,24 @@ class Gazetteer:
         return self._display.get(place_id, place_id)
 
     def resolve(self, text: str, types: tuple[str, ...] = ("city",)) -> PlaceMatch | None:
-        """The one place ``text`` names among ``types`` (tried in order), or None if unknown or ambiguous."""
+        """The one place ``text`` names among ``types`` (tried in order), or None if unknown or ambiguous.
+
+        When the whole text names nothing, each part of a cell such as "Evin Prison, Tehran" or
+        "Rasht (Gilan)" is tried in turn, and the first part that names a place wins.
+        """
         cache_key = (text, types)
         if cache_key in self._cache:
             return self._cache[cache_key]
+        match = self._resolve_whole(text, types)
+        if match is None:
+            parts = [p for p in _PARTS.split(text) if p.strip()]
+            if len(parts) > 1:
+                match = next((m for m in (self._resolve_whole(p, types) for p in parts) if m), None)
+        if len(self._cache) < 100_000:
+            self._cache[cache_key] = match
+        return match
+
+    def _resolve_whole(self, text: str, types: tuple[str, ...]) -> PlaceMatch | None:
         match = None
         lookup = place_lookup_key(text)
         skeleton = _skeleton(text)
@@ -91,8 +107,6 @@ class Gazetteer:
                 place_id = next(iter(ids))
                 match = PlaceMatch(place_id, place_type, self.display_name(place_id), how)
                 break
-        if len(self._cache) < 100_000:
-            self._cache[cache_key] = match
         return match
 
 
