@@ -19,7 +19,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from dadkhah.errors import DadkhahError
 from dadkhah.store import Store, open_store
@@ -113,12 +120,12 @@ def opened_store(ctx: typer.Context) -> Iterator[Store]:
 
 
 @contextmanager
-def byte_progress(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr (drawn only on a terminal) fed with (done, total) bytes."""
+def progress_bar(description: str, *, unit: str = "items") -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (drawn only on a terminal) fed with (done, total) bytes or items."""
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        DownloadColumn() if unit == "bytes" else MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=err,
         transient=True,

@@ -11,13 +11,13 @@ from rich.table import Table
 
 from dadkhah.cli.common import (
     JsonOption,
-    byte_progress,
     emit_json,
     emit_json_array,
     err,
     handle_errors,
     opened_store,
     out,
+    progress_bar,
     workspace_path,
 )
 from dadkhah.ingest.importer import import_file
@@ -72,7 +72,7 @@ def import_(
 
     Example: dadkhah import ngo-list.xlsx --source ngo-2019 --incident "1988 prison executions"
     """
-    with opened_store(ctx) as store, byte_progress(f"importing {file.name}") as progress:
+    with opened_store(ctx) as store, progress_bar(f"importing {file.name}", unit="bytes") as progress:
         summary = import_file(
             store, file, source=source, format=format, encoding=encoding, mapping=mapping,
             incident=incident, sheet=sheet, progress=progress,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dadkhah.cli.common import JsonOption, emit_json, err, handle_errors, out
+from dadkhah.cli.common import JsonOption, emit_json, handle_errors, out, progress_bar
 from dadkhah.synth import generate_case
 
 
@@ -27,8 +27,9 @@ def synth(
 
     Example: dadkhah synth --victims 5000 --lists 6 --seed 1988 --out case/ --difficulty hard
     """
-    err.print(f"generating {victims:,} victims and {lists} lists ...")
-    case = generate_case(out_dir, victims=victims, lists=lists, seed=seed, difficulty=difficulty, cities=cities, coverage=coverage)
+    with progress_bar(f"generating {victims:,} victims and {lists} lists") as progress:
+        case = generate_case(out_dir, victims=victims, lists=lists, seed=seed, difficulty=difficulty, cities=cities,
+                             coverage=coverage, progress=progress)
     if as_json:
         emit_json(case.to_dict())
         return

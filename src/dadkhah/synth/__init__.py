@@ -55,11 +55,14 @@ def generate_case(
     difficulty: str = "realistic",
     cities: int = 32,
     coverage: float | None = None,
+    progress=None,
 ) -> CaseFiles:
     """Write a synthetic case to ``out``: ``list-<k>.csv``, ``truth.csv``, ``population.csv``, ``case.json``.
 
     ``coverage``, when given, replaces every list's own coverage (the mean share of victims it
     records; 1.0 records everyone, for benchmarks that need a list of a given size).
+    ``progress(done, total)`` is called now and then; the work is one step per victim for the
+    population and one per victim per list.
     """
     if victims < 1 or lists < 1:
         raise DadkhahError("--victims and --lists must be at least 1")
@@ -70,8 +73,11 @@ def generate_case(
     level = DIFFICULTIES[difficulty]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    total = victims * (1 + lists)
+    report = progress or (lambda done, total: None)
     try:
         population = generate_population(victims, seed=seed, cities=cities)
+        report(victims, total)
     except ValueError as exc:
         raise DadkhahError(str(exc)) from None
     profile_rng = random.Random(f"dadkhah-profiles-{seed}")
@@ -85,7 +91,7 @@ def generate_case(
     captured: dict[str, set[int]] = {}
     truth_rows: list[tuple[str, str, str]] = []
     described = []
-    for profile in profiles:
+    for number, profile in enumerate(profiles, start=1):
         rng = random.Random(f"dadkhah-list-{seed}-{profile.name}")
         depends = captured.get(profile.depends_on) if profile.depends_on else None
         members: set[int] = set()
@@ -100,6 +106,8 @@ def generate_case(
             rows.append((victim.person_id, render_record(victim, profile, level, rng, city_names=city_names)))
             if rng.random() < level.duplicate:
                 rows.append((victim.person_id, render_record(victim, profile, level, rng, city_names=city_names)))
+            if index % 50_000 == 0:
+                report(victims * number + index, total)
         captured[profile.name] = members
         rng.shuffle(rows)
         columns = LIST_COLUMNS_FULL if profile.names == "full" else LIST_COLUMNS_SPLIT
@@ -135,6 +143,7 @@ def generate_case(
                 jdatetime.date.fromgregorian(date=v.death).strftime("%Y/%m/%d"), v.city["id"], v.city.get("province_now") or "",
                 v.prison["id"] if v.prison else "", v.affiliation["code"], ";".join(on),
             ])
+    report(total, total)
     case_path = out / "case.json"
     case = {"generator": "dadkhah synth", "seed": seed, "difficulty": difficulty, "victims": victims, "cities": cities,
             "observed": observed, "lists": described}
