@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job: a fresh synthetic case, imported, summarised.
+# The main job: a fresh synthetic case, imported, linked into persons, checked against its truth, summarised.
 demo: install
 	rm -rf $(DEMO)
 	$(BIN)/dadkhah init $(DEMO)
@@ -24,6 +24,8 @@ demo: install
 	for f in $(DEMO)/synthetic-case/list-*.csv; do \
 	  $(DK) import "$$f" --source "$$(basename "$$f" .csv)" --incident "Synthetic prison executions" || exit 1; \
 	done
+	$(DK) link run
+	$(DK) link evaluate --truth $(DEMO)/synthetic-case/truth.csv
 	$(DK) report summary
 
 test: install

@@ -7,6 +7,7 @@ folder still holds the configuration, blobs and quarantine reports.
 
 from __future__ import annotations
 
+import getpass
 import os
 import tomllib
 from dataclasses import dataclass
@@ -106,3 +107,11 @@ def find_workspace(path: str | os.PathLike | None = None) -> Workspace:
     """The workspace named by ``path``, else by ``DADKHAH_WORKSPACE``, else the current folder."""
     chosen = path or os.environ.get(ENV_WORKSPACE) or Path.cwd()
     return load_workspace(chosen)
+
+
+def current_user() -> str:
+    """Who is acting, for the record: ``DADKHAH_USER``, else the operating-system user."""
+    try:
+        return os.environ.get("DADKHAH_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -137,3 +137,32 @@ def test_json_stdout_is_exactly_one_document_in_a_real_process(ws, tmp_path):
                             capture_output=True, text=True, env=env, check=False)
     assert failed.returncode == 1 and json.loads(failed.stdout)["error"]["file"].endswith("missing.csv")
     assert "missing.csv" in failed.stderr
+
+
+def test_link_persons_and_review_commands(ws, small_case):
+    for path in sorted(small_case.glob("list-*.csv"))[:3]:
+        assert run("import", str(path), "--source", path.stem, "--json", workspace=ws).exit_code == 0
+    summary = json.loads(run("link", "run", "--json", workspace=ws).stdout)
+    assert summary["records"] > summary["persons"] > 0 and summary["run_id"] == 1
+    evaluation = json.loads(run("link", "evaluate", "--truth", str(small_case / "truth.csv"), "--json", workspace=ws).stdout)
+    assert evaluation["pairwise"]["f1"] > 0.9 and evaluation["truth_records_not_predicted"] > 0  # list 4 was not imported
+    persons = json.loads(run("persons", "list", "--json", workspace=ws).stdout)
+    assert len(persons) == summary["persons"]
+    shown = json.loads(run("persons", "show", persons[0]["person_id"], "--json", workspace=ws).stdout)
+    assert shown["person_id"] == persons[0]["person_id"] and shown["records"]
+    assert "P-" in run("persons", "show", persons[0]["person_id"], workspace=ws).stdout
+    missing = run("persons", "show", "P-999999", "--json", workspace=ws)
+    assert missing.exit_code == 1 and "no person" in json.loads(missing.stdout)["error"]["message"]
+    exported = json.loads(run("persons", "export", "--out", str(ws / "registry.csv"), "--json", workspace=ws).stdout)
+    assert exported["rows"] == summary["records"]
+    queue = json.loads(run("review", "list", "--limit", "3", "--json", workspace=ws).stdout)
+    assert queue["run_id"] == 1 and len(queue["pairs"]) <= 3
+    pair = queue["pairs"][0]
+    decided = json.loads(run("review", "decide", pair["record_a"]["ref"], pair["record_b"]["ref"], "different",
+                             "--reason", "different fathers", "--json", workspace=ws).stdout)
+    assert decided["decision"] == "different" and decided["effective"].startswith("at the next")
+    bad = run("review", "decide", pair["record_a"]["ref"], pair["record_b"]["ref"], "maybe", "--reason", "x", "--json", workspace=ws)
+    assert bad.exit_code == 1 and "same' or 'different" in json.loads(bad.stdout)["error"]["message"]
+    decisions = json.loads(run("review", "decisions", "--json", workspace=ws).stdout)
+    assert [d["decision"] for d in decisions] == ["different"]
+    assert "probability" in run("review", "list", "--limit", "1", workspace=ws).stdout

@@ -10,6 +10,7 @@ import typer
 from dadkhah import __version__
 from dadkhah.cli.common import setup_logging
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
+from dadkhah.cli.link import link_app, persons_app, review_app
 from dadkhah.cli.places import places_app
 from dadkhah.cli.report import report_app
 from dadkhah.cli.synth import synth
@@ -50,6 +51,9 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(records_app, name="records")
 app.add_typer(places_app, name="places")
 app.add_typer(report_app, name="report")
+app.add_typer(link_app, name="link")
+app.add_typer(persons_app, name="persons")
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:

@@ -29,9 +29,13 @@ def report_summary(
     if as_json:
         emit_json(summary)
         return
-    sources = Table("source", "records", "imports", "refused rows", "warnings", title=f"{summary['records']} records in {len(summary['sources'])} sources")
+    title = f"{summary['records']:,} records in {len(summary['sources'])} sources"
+    if summary["persons"]:
+        title += f", linked into {summary['persons']:,} persons"
+    sources = Table("source", "records", "persons", "imports", "refused rows", "warnings", title=title)
     for s in summary["sources"]:
-        sources.add_row(s["name"], f"{s['records']:,}", str(s["imports"]), f"{s['rejected']:,}", f"{s['warnings']:,}")
+        sources.add_row(s["name"], f"{s['records']:,}", f"{s['persons']:,}" if s["persons"] is not None else "",
+                        str(s["imports"]), f"{s['rejected']:,}", f"{s['warnings']:,}")
     out.print(sources)
     cities = Table("city", "نام", "records", title=f"Records per city ({summary['distinct_cities']} cities resolved)")
     for c in summary["cities"]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import getpass
 import hashlib
 import json
 import os
@@ -46,6 +45,7 @@ from dadkhah.normalize.script import fold_text
 from dadkhah.places import load_gazetteer
 from dadkhah.sources import ensure_incident, ensure_source, validate_source_name
 from dadkhah.store import Store, insert_rows
+from dadkhah.workspace import current_user
 
 BATCH_ROWS = 5000
 Progress = Callable[[int, int], None]
@@ -104,13 +104,6 @@ def file_sha256(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
-
-
-def current_user() -> str:
-    try:
-        return os.environ.get("DADKHAH_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 class RowNormaliser:

@@ -2,6 +2,14 @@
 
 from dadkhah.model.base import Base, Setting
 from dadkhah.model.places import Place, PlaceName
+from dadkhah.model.registry import (
+    LinkageRun,
+    MatchDecision,
+    Person,
+    PersonRecord,
+    RegistryEvent,
+    ReviewPair,
+)
 from dadkhah.model.sources import (
     CANONICAL_FIELDS,
     DATE_FIELDS,
@@ -24,6 +32,12 @@ __all__ = [
     "FieldWarning",
     "Import",
     "Incident",
+    "LinkageRun",
+    "MatchDecision",
+    "Person",
+    "PersonRecord",
+    "RegistryEvent",
+    "ReviewPair",
     "Place",
     "PlaceName",
     "Record",

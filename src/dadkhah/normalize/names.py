@@ -16,9 +16,11 @@ blocking and comparison aid, never an identity.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 
 from dadkhah.normalize.script import ZWNJ, detect_script, fold_latin, fold_persian
 
@@ -215,6 +217,34 @@ def _finish_key(codes: list[str], final: str) -> str:
         if not collapsed or collapsed[-1] != code:
             collapsed.append(code)
     return "".join(collapsed) + final
+
+
+_SURNAME_ENDINGS = re.compile(r"(?:I|ZD|ZDGN|PUR|NY|NJD|MNW|UND|LU|KY|YN)$")
+
+
+@cache
+def _given_name_keys() -> frozenset[str]:
+    data = json.loads(resources.files("dadkhah.normalize").joinpath("data/given_name_keys.json").read_text(encoding="utf-8"))
+    return frozenset(data["keys"])
+
+
+def looks_like_given_name(key: str | None) -> bool:
+    """The key (or its coarse form) is that of a common given name."""
+    return bool(key) and (key in _given_name_keys() or coarse_key(key) in _given_name_keys())
+
+
+def looks_like_family_name(key: str | None) -> bool:
+    """Shaped like an Iranian family name (Mohammadi, Hosseinzadeh, Alipour, Rezanejad) and not a common given name."""
+    return bool(key) and not looks_like_given_name(key) and _SURNAME_ENDINGS.search(key.replace(" ", "")) is not None and not key.endswith("SYN")
+
+
+def looks_swapped(given_key: str | None, family_key: str | None) -> bool:
+    """True when the "given" name looks like a family name and the "family" name like a given name.
+
+    Lists swap the two (or write the family name first); linkage compares them the right way round.
+    Only confident cases count: both names must fit, so a record is left alone when in doubt.
+    """
+    return looks_like_family_name(given_key) and looks_like_given_name(family_key) and not looks_like_family_name(family_key)
 
 
 def coarse_key(key: str | None) -> str | None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.model import FieldWarning, Import, Incident, Place, Record, Source
+from dadkhah.model import (
+    FieldWarning,
+    Import,
+    Incident,
+    Person,
+    PersonRecord,
+    Place,
+    Record,
+    Source,
+)
 
 
 def case_summary(session: Session, *, top_cities: int | None = None) -> dict:
@@ -40,14 +49,21 @@ def case_summary(session: Session, *, top_cities: int | None = None) -> dict:
         .order_by(Incident.name)
     ).all()
     total = session.scalar(sa.select(sa.func.count()).select_from(Record).where(current))
+    persons = session.scalar(sa.select(sa.func.count()).select_from(Person).where(Person.status == "active"))
+    per_source_persons = dict(session.execute(
+        sa.select(Source.name, sa.func.count(sa.distinct(PersonRecord.person_pk)))
+        .join(PersonRecord, PersonRecord.source_id == Source.id).group_by(Source.name)
+    ).all())
     cities = [
         {"place_id": place_id, "name": name_en or "(unresolved or empty)", "name_fa": name_fa, "records": n}
         for place_id, name_en, name_fa, n in per_city
     ]
     return {
         "records": total,
+        "persons": persons,
         "sources": [
-            {"name": name, "records": n, "imports": imports, "rejected": rejected, "warnings": warnings}
+            {"name": name, "records": n, "persons": per_source_persons.get(name), "imports": imports,
+             "rejected": rejected, "warnings": warnings}
             for name, n, imports, rejected, warnings in per_source
         ],
         "cities": cities[:top_cities] if top_cities else cities,

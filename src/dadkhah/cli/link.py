@@ -1,0 +1,234 @@
+"""Commands for linkage, persons and review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dadkhah.cli.common import (
+    JsonOption,
+    emit_json,
+    err,
+    handle_errors,
+    opened_store,
+    out,
+    progress_bar,
+)
+from dadkhah.errors import DadkhahError
+from dadkhah.link.review import decide, list_decisions, review_queue
+from dadkhah.link.run import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD, evaluate_linkage, run_linkage
+from dadkhah.persons import describe_person, export_persons, list_persons
+from dadkhah.workspace import current_user
+
+link_app = typer.Typer(help="Linkage: one registry of persons from many lists.", no_args_is_help=True)
+persons_app = typer.Typer(help="Persons: the registry, with stable ids.", no_args_is_help=True)
+review_app = typer.Typer(help="Review: uncertain pairs and binding decisions.", no_args_is_help=True)
+
+
+def _band(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise DadkhahError(f"--review-band takes two probabilities, LOW,HIGH (e.g. 0.5,0.95), not {text!r}") from None
+    return low, high
+
+
+@link_app.command("run")
+@handle_errors
+def link_run(
+    ctx: typer.Context,
+    threshold: Annotated[float, typer.Option("--threshold", help="Match probability at which two records are linked.")] = DEFAULT_THRESHOLD,
+    review_band: Annotated[str, typer.Option("--review-band", help="LOW,HIGH: pairs scored in this band go to review.")] = ",".join(map(str, DEFAULT_REVIEW_BAND)),
+    engine: Annotated[str, typer.Option("--engine", help="duckdb (one machine) or spark (a cluster, or local Spark).")] = "duckdb",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random sampling in training (same seed, same model).")] = 1988,
+    as_json: JsonOption = False,
+) -> None:
+    """Link every current record into persons, keeping existing person ids and obeying every decision.
+
+    Example: dadkhah link run --threshold 0.8 --json
+    """
+    band = _band(review_band)
+    with opened_store(ctx) as store, progress_bar("linking") as progress:
+        summary = run_linkage(store, threshold=threshold, review_band=band, engine=engine, seed=seed,
+                              progress=lambda done, total, what: progress(done, total))
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    out.print(
+        f"[bold]{summary.records:,}[/] records -> [bold]{summary.persons:,}[/] persons "
+        f"({summary.pairs_planned:,} pairs compared, {summary.pairs_linked:,} links, "
+        f"{summary.pairs_for_review:,} pairs for review) in {summary.seconds:.1f} s."
+    )
+    out.print(f"Persons: {summary.created:,} new, {summary.merged:,} merged, {summary.split:,} split, {summary.unchanged:,} unchanged.")
+    if summary.pairs_for_review:
+        out.print("Review the uncertain pairs with `dadkhah review list`.")
+
+
+@link_app.command("evaluate")
+@handle_errors
+def link_evaluate(
+    ctx: typer.Context,
+    truth: Annotated[Path, typer.Option("--truth", help="CSV with source,record_id,person_id (e.g. a synthetic case's truth.csv).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Score the current persons against known truth: pairwise and cluster metrics.
+
+    Example: dadkhah link evaluate --truth case/truth.csv --json
+    """
+    with opened_store(ctx) as store:
+        result = evaluate_linkage(store, truth)
+    if as_json:
+        emit_json(result)
+        return
+    table = Table("metric", "precision", "recall", "F1", title=f"{result['records']:,} records: {result['clusters']:,} persons found, {result['persons']:,} true")
+    for name in ("pairwise", "bcubed"):
+        m = result[name]
+        table.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}")
+    out.print(table)
+    out.print(f"Persons reconstructed exactly: {result['exact_clusters']:.1%}")
+
+
+@persons_app.command("show")
+@handle_errors
+def persons_show(
+    ctx: typer.Context,
+    person_id: Annotated[str, typer.Argument(help="Person id, e.g. P-000123.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One person: every record that names them, each attribute with its sources, conflicts shown.
+
+    Example: dadkhah persons show P-000123 --json
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        person = describe_person(session, person_id)
+    if as_json:
+        emit_json(person)
+        return
+    if person["status"] == "merged":
+        out.print(f"{person['person_id']} was merged into {person['merged_into']}.")
+        return
+    out.print(f"[bold]{person['person_id']}[/] — {len(person['records'])} records in {len(person['sources'])} sources")
+    table = Table("attribute", "value", "records", "conflict")
+    for name, attribute in person["attributes"].items():
+        for i, value in enumerate(attribute["values"]):
+            shown = value.get("value") or f"{value.get('earliest')} … {value.get('latest')}"
+            if value.get("name"):
+                shown = f"{value['name']} ({shown})"
+            table.add_row(name if i == 0 else "", str(shown), ", ".join(value["records"]), "yes" if attribute["conflict"] and i == 0 else "")
+    out.print(table)
+    for event in person["events"]:
+        out.print(f"  {event['at'][:19]} {event['kind']} {event['person_id']} {event['other_person_id'] or ''}", markup=False)
+
+
+@persons_app.command("list")
+@handle_errors
+def persons_list(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many (default: all with --json, 20 otherwise).")] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Persons with how many records and sources name each.
+
+    Example: dadkhah persons list --limit 50
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        persons = list_persons(session, limit=limit if (limit is not None or as_json) else 20, offset=offset)
+    if as_json:
+        emit_json(persons)
+        return
+    table = Table("person", "records", "sources")
+    for p in persons:
+        table.add_row(p["person_id"], str(p["records"]), str(p["sources"]))
+    out.print(table)
+
+
+@persons_app.command("export")
+@handle_errors
+def persons_export(
+    ctx: typer.Context,
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One row per record: person_id, source, record_id, then the person's best attributes.
+
+    Example: dadkhah persons export --out registry.csv
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        result = export_persons(session, out_file)
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"{result['rows']:,} records of {result['persons']:,} persons written to {result['file']}.", markup=False)
+
+
+@review_app.command("list")
+@handle_errors
+def review_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many pairs.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Undecided pairs in the uncertain band of the latest run, most uncertain first.
+
+    Example: dadkhah review list --limit 10 --json
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        queue = review_queue(session, limit=limit, offset=offset)
+    if as_json:
+        emit_json(queue)
+        return
+    if not queue["pairs"]:
+        out.print("Nothing to review." if queue["run_id"] else "No linkage run yet: `dadkhah link run`.")
+        return
+    out.print(f"{queue['total']} pairs to review (run {queue['run_id']}, band {queue['band'][0]}–{queue['band'][1]}).")
+    for pair in queue["pairs"]:
+        a, b = pair["record_a"], pair["record_b"]
+        out.print(f"\n[bold]{a['ref']}[/]  ~  [bold]{b['ref']}[/]   probability {pair['match_probability']:.3f}"
+                  f"{' (linked)' if pair['linked'] else ''}")
+        for c in pair["comparisons"]:
+            out.print(f"   {c['comparison']:12} {c['verdict']:12} {c['level']} ({c['weight']:+.1f})", markup=False)
+
+
+@review_app.command("decide")
+@handle_errors
+def review_decide(
+    ctx: typer.Context,
+    record_a: Annotated[str, typer.Argument(help="SOURCE:RECORD_ID")],
+    record_b: Annotated[str, typer.Argument(help="SOURCE:RECORD_ID")],
+    decision: Annotated[str, typer.Argument(help="same or different")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: the next reviewer will read it.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Decide that two records are the same person or different persons; every later run obeys.
+
+    Example: dadkhah review decide list-1:NGO-00017 list-2:UN/00301 same --reason "same father and prison"
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        result = decide(session, record_a, record_b, decision, reason=reason, decided_by=current_user())
+    if as_json:
+        emit_json(result)
+    else:
+        err.print(f"Decision #{result['id']} recorded ({result['decision']}); it takes effect {result['effective']}.")
+
+
+@review_app.command("decisions")
+@handle_errors
+def review_decisions(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every decision on file, including those later replaced.
+
+    Example: dadkhah review decisions --json
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        decisions = list_decisions(session)
+    if as_json:
+        emit_json(decisions)
+        return
+    table = Table("#", "record a", "record b", "decision", "reason", "by", "replaced by")
+    for d in decisions:
+        table.add_row(str(d["id"]), d["record_a"], d["record_b"], d["decision"], d["reason"], d["decided_by"], str(d["replaced_by"] or ""))
+    out.print(table)

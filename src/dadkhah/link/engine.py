@@ -1,0 +1,317 @@
+"""The one module that talks to Splink, and through it to DuckDB or Spark.
+
+Everything else in Dadkhah describes linkage in its own terms (:mod:`dadkhah.link.model`) and
+hands over an Arrow table of features; this module builds the Splink model, counts the pairs the
+blocking rules make, trains, scores, and gives back the scored pairs as Arrow plus the trained
+model as JSON. Nothing is downloaded at run time: DuckDB's extension auto-install and auto-load
+are switched off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dadkhah.errors import DadkhahError
+from dadkhah.link.model import Comparison, Level, LinkageModel
+
+ENGINES = ("duckdb", "spark")
+PRIOR_FLOOR = 1e-4  # pairs scored below this probability hardly move the prior's estimate
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScoredPairs:
+    """What the engine returns: pairs at or above the requested probability, and the model."""
+
+    pairs: pa.Table  # unique_id_l, unique_id_r, match_probability, match_weight, mw_<comparison>, mw_tf_adj_<comparison>
+    negatives: pa.Table  # unique_id_l, unique_id_r of blocked pairs scored below ``negative_below``
+    model_json: dict
+    comparisons_planned: int
+    blocking: list[dict]
+    seconds: dict[str, float] = field(default_factory=dict)
+    engine: str = "duckdb"
+    notes: list[str] = field(default_factory=list)
+
+
+def _level(level: Level):
+    created = _level_creator(level)
+    if level.m_prior is not None or level.u_prior is not None:
+        created = created.configure(m_probability=level.m_prior, u_probability=level.u_prior)
+    return created
+
+
+def _level_creator(level: Level):
+    import splink.comparison_level_library as cll
+
+    if level.kind == "null":
+        return cll.CustomLevel(level.sql, level.label, base_dialect_str="duckdb").configure(is_null_level=True)
+    if level.kind == "else":
+        return cll.ElseLevel()
+    if level.kind == "exact":
+        created = cll.ExactMatchLevel(level.column)
+        if level.tf_column:
+            created = created.configure(tf_adjustment_column=level.tf_column, tf_adjustment_weight=1.0)
+        return created.configure(label_for_charts=level.label)
+    if level.kind == "jaro_winkler":
+        return cll.JaroWinklerLevel(level.column, level.threshold).configure(label_for_charts=level.label)
+    if level.kind == "sql":
+        return cll.CustomLevel(level.sql, level.label, base_dialect_str="duckdb")
+    raise ValueError(f"unknown level kind {level.kind!r}")
+
+
+def _comparison(comparison: Comparison):
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name=comparison.name,
+        comparison_levels=[_level(level) for level in comparison.levels],
+        comparison_description=comparison.description,
+    )
+
+
+def _rule(rule):
+    """A Splink blocking rule from our ``Blocking`` (or from plain SQL, for training rules)."""
+    from splink.blocking_rule_library import CustomRule
+
+    if isinstance(rule, str):
+        return CustomRule(rule, sql_dialect="duckdb")
+    return CustomRule(rule.sql, sql_dialect="duckdb", arrays_to_explode=list(rule.explode) or None)
+
+
+def settings_for(model: LinkageModel):
+    """The Splink settings of our model (untrained)."""
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",  # one table holding every list: links lists and finds duplicates within them at once
+        comparisons=[_comparison(c) for c in model.comparisons],
+        blocking_rules_to_generate_predictions=[_rule(r) for r in model.blocking_rules],
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=True,  # each comparison's weight: what agreed, what did not
+        additional_columns_to_retain=[],
+        unique_id_column_name="unique_id",
+        max_iterations=25,
+        em_convergence=0.0001,
+    )
+
+
+def _duckdb_api(temp_dir: str | None, threads: int | None, memory_limit: str | None):
+    import duckdb
+    from splink import DuckDBAPI
+
+    config = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "threads": threads or os.cpu_count() or 1,
+        "preserve_insertion_order": False,
+    }
+    if temp_dir:
+        config["temp_directory"] = temp_dir
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    connection = duckdb.connect(":memory:", config=config)
+    return DuckDBAPI(connection), connection
+
+
+def _spark_api(temp_dir: str | None):
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pyspark is an optional extra
+        raise DadkhahError("the Spark engine needs pyspark: pip install 'dadkhah[spark]'") from exc
+    from splink.backends.spark import SparkAPI
+
+    builder = (
+        SparkSession.builder.master(os.environ.get("DADKHAH_SPARK_MASTER", "local[*]"))
+        .appName("dadkhah-linkage")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 1))))
+        .config("spark.driver.memory", os.environ.get("DADKHAH_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    if temp_dir:
+        builder = builder.config("spark.local.dir", temp_dir)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="dadkhah-spark-", dir=temp_dir))
+    return SparkAPI(spark_session=spark), spark
+
+
+def smooth_model(model_json: dict, alpha: float, u_floor: float) -> dict:
+    """Add ``alpha`` to every m-probability of a comparison and renormalise; floor the u-probabilities.
+
+    EM on a finite sample gives m = 0 to levels it never saw among matches (a different gender, a
+    different prison), which would make one disagreement veto any match. Real lists disagree for
+    many reasons: a pseudo-count keeps every level possible.
+    """
+    smoothed = json.loads(json.dumps(model_json))
+    for comparison in smoothed["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        m_values = [lv.get("m_probability") for lv in levels]
+        known = [m for m in m_values if m is not None]
+        fill = (1 - sum(known)) / max(1, m_values.count(None)) if m_values.count(None) else 0.0
+        m_values = [max(0.0, fill) if m is None else m for m in m_values]
+        total = sum(m_values) + alpha * len(levels)
+        for level, m in zip(levels, m_values, strict=True):
+            level["m_probability"] = (m + alpha) / total
+            u = level.get("u_probability")
+            level["u_probability"] = max(u_floor, u if u is not None else u_floor)
+    return smoothed
+
+
+def estimate_prior(weights, total_pairs: int, prior: float, *, iterations: int = 50) -> float:
+    """Re-estimate the share of all pairs that are matches, from the scored pairs' match weights.
+
+    ``weights`` already include ``prior``. Each step sets the prior to the expected number of
+    matches (the sum of the pairs' probabilities under the current prior) over all possible pairs;
+    this is expectation maximisation on the prior alone, assuming the blocking rules let through
+    nearly every true match. It replaces a guess about how many matches simple rules find.
+    """
+    import numpy as np
+
+    w = np.asarray(weights, dtype=float)
+    if total_pairs <= 0 or w.size == 0:
+        return prior
+    base = np.log2(prior / (1 - prior))
+    current = prior
+    for _ in range(iterations):
+        shift = np.log2(current / (1 - current)) - base
+        expected = float(np.sum(1.0 / (1.0 + np.exp2(-(w + shift)))))
+        updated = min(0.5, max(1e-12, expected / total_pairs))
+        if abs(updated - current) <= 1e-4 * current:
+            current = updated
+            break
+        current = updated
+    return current
+
+
+def _fetch(frame, engine: str, columns: list[str], where: str) -> pa.Table:
+    """Some columns of the scored pairs that satisfy a SQL condition, as Arrow."""
+    if engine == "duckdb":
+        relation = frame.as_duckdbpyrelation()
+        present = [c for c in columns if c in relation.columns]
+        return relation.filter(where).select(*present).to_arrow_table()
+    dataframe = frame.as_spark_dataframe()
+    present = [c for c in columns if c in dataframe.columns]
+    return dataframe.filter(where).select(*present).toArrow()
+
+
+def _weight_for(probability: float) -> float:
+    return math.log2(probability / (1 - probability))
+
+
+def score_pairs(
+    features: pa.Table,
+    model: LinkageModel,
+    *,
+    threshold: float,
+    negative_below: float | None = None,
+    engine: str = "duckdb",
+    seed: int = 1988,
+    max_comparisons: float = 2e8,
+    temp_dir: str | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> ScoredPairs:
+    """Train the model on ``features`` and return every pair scored at or above ``threshold``.
+
+    With ``negative_below``, the pairs the blocking rules made but the model scored below it are
+    returned too (ids only): strong evidence that two records are different people.
+
+    Before any pair is scored, the pairs the blocking rules make are counted; more than
+    ``max_comparisons`` is refused with the count per rule, because it would not finish (or would
+    exhaust memory) on the machine at hand.
+    """
+    if engine not in ENGINES:
+        raise DadkhahError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    from splink import Linker
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    for name in ("splink", "py4j"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    if engine == "duckdb":
+        db_api, connection = _duckdb_api(temp_dir, threads, memory_limit)
+        table = db_api.register(features, dataset_display_name="records")
+    else:
+        db_api, spark = _spark_api(temp_dir)
+        connection = None
+        table = db_api.register(spark.createDataFrame(features), dataset_display_name="records")
+    try:
+        counts = count_comparisons_from_blocking_rules(
+            table, blocking_rules=[_rule(r) for r in model.blocking_rules], link_type="dedupe_only",
+            unique_id_column_name="unique_id", record_sample_proportion=1.0 if features.num_rows <= 200_000 else 0.1,
+        )
+        planned = int(counts[-1]["cumulative_comparison_count"]) if counts else 0
+        blocking = [{"rule": c["blocking_rule"], "new_pairs": int(c["marginal_comparison_count"]),
+                     "estimated": bool(c["is_estimate"])} for c in counts]
+        seconds["count_pairs"] = time.perf_counter() - started
+        if planned > max_comparisons:
+            detail = "; ".join(f"{b['rule']}: {b['new_pairs']:,}" for b in blocking)
+            raise DadkhahError(
+                f"the blocking rules would score {planned:,} pairs, more than the limit of {max_comparisons:,.0f} "
+                f"for this machine ({detail}); tighten the rule that adds the most"
+            )
+        linker = Linker(table, settings_for(model), log_level=logging.WARNING)
+        step = time.perf_counter()
+        training = model.training
+        linker.training.estimate_probability_two_random_records_match(
+            [_rule(r) for r in training.deterministic_rules], recall=training.recall
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=training.u_max_pairs, seed=seed)
+        notes = []
+        for rule in training.em_blocking_rules:
+            before = linker.misc.save_model_to_json()
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    _rule(rule), estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs
+                )
+            except ValueError as exc:
+                # Splink refuses an m-probability of exactly 0, which EM can reach on small or
+                # one-sided data, and leaves the linker mid-session. Restore the model as it was
+                # before this pass; the other passes' estimates stand, and smoothing removes zeros.
+                if "below the minimum allowed" not in str(exc):
+                    raise
+                linker = Linker(table, before, log_level=logging.WARNING)
+                notes.append(f"training blocked on [{rule}] was skipped: expectation maximisation drove a level's m-probability to zero")
+                log.warning("linkage training: %s", notes[-1])
+        model_json = smooth_model(linker.misc.save_model_to_json(), training.m_smoothing, 1.0 / training.u_max_pairs)
+        linker = Linker(table, model_json, log_level=logging.WARNING)
+        seconds["train"] = time.perf_counter() - step
+        step = time.perf_counter()
+        # Score every blocked pair; re-estimate the prior from those not already hopeless, then
+        # cut at the caller's thresholds under the re-estimated prior.
+        predictions = linker.inference.predict()
+        prior = model_json["probability_two_random_records_match"]
+        weights = _fetch(predictions, engine, ["match_weight"], f"match_probability >= {PRIOR_FLOOR}")["match_weight"]
+        total = features.num_rows * (features.num_rows - 1) // 2
+        estimated = estimate_prior(weights.to_numpy(), total, prior)
+        shift = _weight_for(estimated) - _weight_for(prior)
+        model_json["probability_two_random_records_match"] = estimated
+        keep = ["unique_id_l", "unique_id_r", "match_weight"] + [
+            f"mw_{c.name}" for c in model.comparisons
+        ] + [f"mw_tf_adj_{c.name}" for c in model.comparisons]
+        pairs = _fetch(predictions, engine, keep, f"match_weight + {shift!r} >= {_weight_for(threshold)!r}")
+        weight = pc.add(pairs["match_weight"], shift)
+        probability = pc.divide(1.0, pc.add(1.0, pc.power(2.0, pc.negate(weight))))
+        pairs = pairs.set_column(pairs.column_names.index("match_weight"), "match_weight", weight)
+        pairs = pairs.add_column(2, "match_probability", probability)
+        if negative_below is not None:
+            negatives = _fetch(predictions, engine, ["unique_id_l", "unique_id_r"],
+                               f"match_weight + {shift!r} < {_weight_for(negative_below)!r}")
+        else:
+            negatives = pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64())})
+        seconds["predict"] = time.perf_counter() - step
+    finally:
+        if connection is not None:
+            connection.close()
+    return ScoredPairs(pairs=pairs, negatives=negatives, model_json=model_json, comparisons_planned=planned,
+                       blocking=blocking, seconds=seconds, engine=engine, notes=notes)

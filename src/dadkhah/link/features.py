@@ -1,0 +1,162 @@
+"""What linkage compares: one row per current record, as an Arrow table.
+
+Everything a comparison or a blocking rule needs is computed here, once, in Python, so that the SQL
+the engine runs is plain column arithmetic that any backend (DuckDB, Spark) executes alike:
+names as normalised text, cross-script keys and coarse keys; dates as day numbers (days since
+1970-01-01) bounding the interval the record allows; places as gazetteer ids with their province.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.model import Place, Record, Source
+from dadkhah.normalize.names import coarse_key, looks_swapped
+
+EPOCH = dt.date(1970, 1, 1)
+
+SCHEMA = pa.schema(
+    [
+        ("unique_id", pa.int64()),
+        ("source_id", pa.int64()),
+        ("source", pa.string()),
+        ("record_id", pa.string()),
+        ("given_norm", pa.string()),
+        ("given_key", pa.string()),
+        ("given_coarse", pa.string()),
+        ("family_norm", pa.string()),
+        ("family_key", pa.string()),
+        ("family_coarse", pa.string()),
+        ("given_del", pa.list_(pa.string())),
+        ("family_del", pa.list_(pa.string())),
+        ("full_key", pa.string()),
+        ("full_coarse", pa.string()),
+        ("father_norm", pa.string()),
+        ("father_key", pa.string()),
+        ("father_coarse", pa.string()),
+        ("birth_lo", pa.int32()),
+        ("birth_hi", pa.int32()),
+        ("death_lo", pa.int32()),
+        ("death_hi", pa.int32()),
+        ("death_month", pa.int32()),
+        ("city_id", pa.string()),
+        ("province_id", pa.string()),
+        ("prison_id", pa.string()),
+        ("gender", pa.string()),
+        ("script", pa.string()),
+        ("names_swapped", pa.bool_()),
+    ]
+)
+
+
+def day_number(value: dt.date | None) -> int | None:
+    return (value - EPOCH).days if value is not None else None
+
+
+def _single_word(key: str | None) -> str | None:
+    return key.replace(" ", "") if key else None
+
+
+def deletion_neighbourhood(key: str | None) -> list[str] | None:
+    """The key and every copy of it with one letter deleted.
+
+    Two keys within one edit of each other (a typo: a letter missing, added or changed) share at
+    least one element, so joining on these finds misspelt names without comparing every pair.
+    A one-letter key stands alone.
+    """
+    if not key:
+        return None
+    if len(key) <= 1:
+        return [key]
+    return sorted({key, *(key[:i] + key[i + 1:] for i in range(len(key)))})
+
+
+def _rows(session: Session, batch_size: int) -> Iterator[dict]:
+    province = dict(session.execute(sa.select(Place.id, Place.province_now).where(Place.province_now.is_not(None))).all())
+    query = (
+        sa.select(
+            Record.id, Record.source_id, Source.name, Record.record_id,
+            Record.given_name_norm, Record.given_name_key,
+            Record.family_name_norm, Record.family_name_key,
+            Record.full_name_key,
+            Record.father_name_norm, Record.father_name_key,
+            Record.birth_earliest, Record.birth_latest, Record.death_earliest, Record.death_latest,
+            Record.city_place_id, Record.prison_place_id, Record.gender_norm, Record.name_script,
+        )
+        .join(Source, Source.id == Record.source_id)
+        .where(Record.superseded_by.is_(None))
+        .order_by(Record.id)
+        .execution_options(yield_per=batch_size)
+    )
+    for (uid, source_id, source, record_id, given_norm, given_key, family_norm, family_key, full_key, father_norm, father_key,
+         birth_lo, birth_hi, death_lo, death_hi, city, prison, gender, script) in session.execute(query):
+        family_key = _single_word(family_key)
+        family_norm = family_norm.replace(" ", "") if family_norm else None
+        swapped = looks_swapped(given_key, family_key)
+        if swapped:  # compared the right way round; the record itself stays as given
+            given_norm, family_norm = family_norm, given_norm
+            given_key, family_key = family_key, given_key
+        death_lo_n = day_number(death_lo)
+        death_hi_n = day_number(death_hi)
+        yield {
+            "unique_id": uid,
+            "source_id": source_id,
+            "source": source,
+            "record_id": record_id,
+            "given_norm": given_norm,
+            "given_key": given_key,
+            "given_coarse": coarse_key(given_key),
+            "family_norm": family_norm,
+            "family_key": family_key,
+            "family_coarse": coarse_key(family_key),
+            "given_del": deletion_neighbourhood(given_key),
+            "family_del": deletion_neighbourhood(family_key),
+            "full_key": _single_word(full_key),
+            "full_coarse": _single_word(coarse_key(full_key)),
+            "father_norm": father_norm,
+            "father_key": father_key,
+            "father_coarse": coarse_key(father_key),
+            "birth_lo": day_number(birth_lo),
+            "birth_hi": day_number(birth_hi),
+            "death_lo": death_lo_n,
+            "death_hi": death_hi_n,
+            # The month of a death known to the month or better: a cheap blocking key.
+            "death_month": (death_lo.year * 12 + death_lo.month) if death_lo and death_hi_n - death_lo_n <= 31 else None,
+            "city_id": city,
+            "province_id": province.get(city) if city else None,
+            "prison_id": prison,
+            "gender": gender,
+            "script": script,
+            "names_swapped": swapped,
+        }
+
+
+def record_features(session: Session, *, batch_size: int = 50_000) -> pa.Table:
+    """Features of every current record, in record-id order."""
+    batches = []
+    buffer: list[dict] = []
+    for row in _rows(session, batch_size):
+        buffer.append(row)
+        if len(buffer) >= batch_size:
+            batches.append(pa.RecordBatch.from_pylist(buffer, schema=SCHEMA))
+            buffer = []
+    if buffer or not batches:
+        batches.append(pa.RecordBatch.from_pylist(buffer, schema=SCHEMA))
+    return pa.Table.from_batches(batches, schema=SCHEMA)
+
+
+def features_digest(table: pa.Table) -> str:
+    """SHA-256 over the features: two runs on the same digest saw the same data."""
+    digest = hashlib.sha256()
+    for batch in table.to_batches(max_chunksize=100_000):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_batch(batch)
+        digest.update(sink.getvalue().to_pybytes())
+    return digest.hexdigest()

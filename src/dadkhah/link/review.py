@@ -1,0 +1,238 @@
+"""Human review: the queue of uncertain pairs, and decisions that bind every later run.
+
+A decision names two records as ``SOURCE:RECORD_ID``: a corrected version of a record keeps its
+decisions. Deciding a pair again replaces the earlier decision (which stays on file). A decision
+that would contradict the others — A same as B, B same as C, but A different from C — is refused,
+naming the decisions it conflicts with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.errors import DadkhahError, NotFound
+from dadkhah.model import (
+    LinkageRun,
+    MatchDecision,
+    Person,
+    PersonRecord,
+    Record,
+    RegistryEvent,
+    ReviewPair,
+    Source,
+)
+from dadkhah.model.base import utcnow
+from dadkhah.records import record_to_dict
+
+DECISIONS = ("same", "different")
+RecordKey = tuple[int, str]
+
+
+def parse_record_ref(session: Session, ref: str) -> tuple[RecordKey, str]:
+    """``SOURCE:RECORD_ID`` -> ((source_id, record_id), source name). The record must exist."""
+    source_name, sep, record_id = (ref or "").partition(":")
+    if not sep or not source_name or not record_id:
+        raise DadkhahError(f"{ref!r} is not a record reference; write SOURCE:RECORD_ID (e.g. list-1:NGO-00017)")
+    source = session.scalar(sa.select(Source).where(Source.name == source_name))
+    if source is None:
+        raise NotFound(f"no source named {source_name!r} (in {ref!r})")
+    exists = session.scalar(
+        sa.select(sa.func.count()).select_from(Record).where(Record.source_id == source.id, Record.record_id == record_id)
+    )
+    if not exists:
+        raise NotFound(f"source {source_name!r} has no record {record_id!r}")
+    return (source.id, record_id), source_name
+
+
+def _ordered(a: RecordKey, b: RecordKey) -> tuple[RecordKey, RecordKey]:
+    return (a, b) if a <= b else (b, a)
+
+
+def active_decisions(session: Session) -> list[tuple[RecordKey, RecordKey, str, int]]:
+    """Decisions in force: (record a, record b, decision, decision id)."""
+    rows = session.execute(
+        sa.select(MatchDecision.source_a, MatchDecision.record_a, MatchDecision.source_b, MatchDecision.record_b,
+                  MatchDecision.decision, MatchDecision.id)
+        .where(MatchDecision.replaced_by.is_(None)).order_by(MatchDecision.id)
+    )
+    return [((sa_, ra), (sb, rb), decision, did) for sa_, ra, sb, rb, decision, did in rows]
+
+
+def _contradiction(decisions: list[tuple[RecordKey, RecordKey, str, int]]) -> tuple[int, list[int]] | None:
+    """A "different" decision whose records the "same" decisions join: (its id, the chain's ids)."""
+    parent: dict[RecordKey, RecordKey] = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    same_edges = defaultdict(list)
+    for a, b, decision, did in decisions:
+        if decision == "same":
+            parent[find(a)] = find(b)
+            same_edges[a].append((b, did))
+            same_edges[b].append((a, did))
+    for a, b, decision, did in decisions:
+        if decision == "different" and find(a) == find(b):
+            # The chain of "same" decisions joining a to b, for the message.
+            previous = {a: None}
+            queue = [a]
+            while queue:
+                node = queue.pop(0)
+                for nxt, edge in same_edges[node]:
+                    if nxt not in previous:
+                        previous[nxt] = (node, edge)
+                        queue.append(nxt)
+            chain, node = [], b
+            while previous.get(node):
+                node, edge = previous[node]
+                chain.append(edge)
+            return did, sorted(chain)
+    return None
+
+
+def decide(session: Session, ref_a: str, ref_b: str, decision: str, *, reason: str, decided_by: str) -> dict:
+    """Record that two records are the same person, or different persons."""
+    if decision not in DECISIONS:
+        raise DadkhahError(f"the decision must be 'same' or 'different', not {decision!r}")
+    if not (reason or "").strip():
+        raise DadkhahError("a decision needs a reason (--reason): reviewers after you will read it")
+    key_a, name_a = parse_record_ref(session, ref_a)
+    key_b, name_b = parse_record_ref(session, ref_b)
+    if key_a == key_b:
+        raise DadkhahError("a record cannot be compared with itself")
+    first, second = _ordered(key_a, key_b)
+    current = [d for d in active_decisions(session) if _ordered(d[0], d[1]) != (first, second)]
+    problem = _contradiction([*current, (first, second, decision, 0)])
+    if problem:
+        different_id, chain = problem
+        described = ", ".join(f"#{i}" for i in chain if i) or "this decision"
+        raise DadkhahError(
+            f"this contradicts earlier decisions: decision #{different_id or 'new'} says two records are different "
+            f"people, but 'same' decisions {described} (with this one) join them; change one of those first"
+        )
+    row = MatchDecision(source_a=first[0], record_a=first[1], source_b=second[0], record_b=second[1],
+                        decision=decision, reason=reason.strip(), decided_by=decided_by, decided_at=utcnow())
+    session.add(row)
+    session.flush()
+    replaced = session.execute(
+        sa.update(MatchDecision)
+        .where(MatchDecision.source_a == first[0], MatchDecision.record_a == first[1], MatchDecision.source_b == second[0],
+               MatchDecision.record_b == second[1], MatchDecision.id != row.id, MatchDecision.replaced_by.is_(None))
+        .values(replaced_by=row.id)
+    ).rowcount
+    persons = session.execute(
+        sa.select(PersonRecord.source_id, PersonRecord.record_id, Person.person_id)
+        .join(Person, Person.id == PersonRecord.person_pk)
+        .where(sa.tuple_(PersonRecord.source_id, PersonRecord.record_id).in_([first, second]))
+    ).all()
+    by_key = {(s, r): p for s, r, p in persons}
+    for key in (first, second):
+        if key in by_key:
+            session.add(RegistryEvent(run_id=None, kind="decision", person_id=by_key[key],
+                                      other_person_id=by_key.get(second if key == first else first),
+                                      details={"decision_id": row.id, "decision": decision, "reason": row.reason,
+                                               "by": decided_by}, at=utcnow()))
+    names = {first: name_a if first == key_a else name_b, second: name_b if second == key_b else name_a}
+    return {
+        "id": row.id, "record_a": f"{names[first]}:{first[1]}", "record_b": f"{names[second]}:{second[1]}",
+        "decision": decision, "reason": row.reason, "decided_by": decided_by, "replaces": bool(replaced),
+        "persons": sorted({by_key[k] for k in (first, second) if k in by_key}),
+        "effective": "at the next `dadkhah link run`",
+    }
+
+
+def list_decisions(session: Session) -> list[dict]:
+    names = dict(session.execute(sa.select(Source.id, Source.name)).all())
+    rows = session.scalars(sa.select(MatchDecision).order_by(MatchDecision.id))
+    return [{"id": d.id, "record_a": f"{names[d.source_a]}:{d.record_a}", "record_b": f"{names[d.source_b]}:{d.record_b}",
+             "decision": d.decision, "reason": d.reason, "decided_by": d.decided_by, "decided_at": d.decided_at.isoformat(),
+             "replaced_by": d.replaced_by} for d in rows]
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+def level_labels(model_json: dict | None) -> dict[str, list[tuple[float, str]]]:
+    """For each comparison, the weight of each of its levels and its label."""
+    labels: dict[str, list[tuple[float, str]]] = {}
+    for comparison in (model_json or {}).get("comparisons", []):
+        levels = []
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m and u:
+                levels.append((math.log2(m / u), level.get("label_for_charts") or level.get("sql_condition", "")))
+        labels[comparison["output_column_name"]] = levels
+    return labels
+
+
+def explain(weights: dict[str, float | None], labels: dict[str, list[tuple[float, str]]]) -> list[dict]:
+    """What agreed and what did not: each comparison's level and its weight of evidence, in bits."""
+    explained = []
+    for name, weight in weights.items():
+        if name.startswith("tf:"):
+            continue
+        total = (weight or 0.0) + (weights.get(f"tf:{name}") or 0.0)
+        if weight is None or weight == 0:
+            explained.append({"comparison": name, "level": "missing or not applicable", "weight": 0.0, "verdict": "no evidence"})
+            continue
+        options = labels.get(name) or [(weight, "?")]
+        label = min(options, key=lambda option: abs(option[0] - weight))[1]
+        explained.append({"comparison": name, "level": label, "weight": round(total, 2),
+                          "verdict": "agrees" if total > 0.5 else ("disagrees" if total < -0.5 else "neutral")})
+    return explained
+
+
+def latest_run(session: Session) -> LinkageRun | None:
+    return session.scalar(sa.select(LinkageRun).where(LinkageRun.finished_at.is_not(None)).order_by(LinkageRun.id.desc()).limit(1))
+
+
+def review_queue(session: Session, *, limit: int | None = 50, offset: int = 0) -> dict:
+    """Undecided pairs of the latest run whose probability fell in the uncertain band, most uncertain first."""
+    run = latest_run(session)
+    if run is None:
+        return {"run_id": None, "total": 0, "pairs": []}
+    decided = {_ordered(a, b) for a, b, _, _ in active_decisions(session)}
+    left, right = sa.orm.aliased(Record), sa.orm.aliased(Record)
+    query = (
+        sa.select(ReviewPair, left, right)
+        .join(left, left.id == ReviewPair.record_l).join(right, right.id == ReviewPair.record_r)
+        .where(ReviewPair.run_id == run.id)
+        .order_by(sa.func.abs(ReviewPair.match_probability - 0.5), ReviewPair.id)
+    )
+    names = dict(session.execute(sa.select(Source.id, Source.name)).all())
+    labels = level_labels(run.model)
+    pairs = []
+    total = 0
+    for pair, a, b in session.execute(query):
+        if _ordered((a.source_id, a.record_id), (b.source_id, b.record_id)) in decided:
+            continue
+        total += 1
+        if total <= offset or (limit is not None and len(pairs) >= limit):
+            continue
+        pairs.append({
+            "id": pair.id,
+            "match_probability": round(pair.match_probability, 4),
+            "match_weight": round(pair.match_weight, 2),
+            "linked": pair.linked,
+            "record_a": _brief(a, names),
+            "record_b": _brief(b, names),
+            "comparisons": explain(pair.weights, labels),
+            "decide": f"dadkhah review decide {names[a.source_id]}:{a.record_id} {names[b.source_id]}:{b.record_id} same|different --reason ...",
+        })
+    return {"run_id": run.id, "threshold": run.threshold, "band": [run.review_low, run.review_high], "total": total, "pairs": pairs}
+
+
+def _brief(record: Record, names: dict[int, str]) -> dict:
+    full = record_to_dict(record, names[record.source_id], {}, [])
+    keep = ("source", "record_id", "line", "given_name", "family_name", "full_name", "father_name", "gender",
+            "birth_date", "death_date", "city", "prison", "affiliation")
+    return {k: full[k] for k in keep} | {"ref": f"{names[record.source_id]}:{record.record_id}"}

@@ -1,0 +1,215 @@
+"""A linkage run: records in, persons out, in one transaction.
+
+1. Features of every current record (:mod:`dadkhah.link.features`).
+2. The engine counts the pairs the blocking rules make, trains the model, scores the pairs.
+3. Records are clustered at the threshold, obeying every review decision.
+4. Clusters get person ids, keeping the previous run's ids (:mod:`dadkhah.persons`).
+5. Pairs in the uncertain band go to the review queue; the run is recorded with its model.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from dadkhah import __version__
+from dadkhah.errors import DadkhahError, InputError
+from dadkhah.link.clustering import cluster_records
+from dadkhah.link.engine import score_pairs
+from dadkhah.link.evaluate import evaluate_clusters
+from dadkhah.link.features import features_digest, record_features
+from dadkhah.link.model import DEFAULT_MODEL, LinkageModel
+from dadkhah.link.review import active_decisions
+from dadkhah.model import LinkageRun, ReviewPair
+from dadkhah.model.base import utcnow
+from dadkhah.persons import assign_persons, iter_memberships
+from dadkhah.store import Store, insert_rows
+from dadkhah.workspace import current_user
+
+DEFAULT_THRESHOLD = 0.5  # even odds: with a calibrated model, the choice that errs least per pair
+DEFAULT_REVIEW_BAND = (0.2, 0.9)
+# Pairs scored below this are strong evidence of two different people: a chain of namesakes may
+# not join them (see dadkhah.link.clustering).
+NEGATIVE_BELOW = 0.05
+
+
+@dataclasses.dataclass
+class LinkSummary:
+    run_id: int
+    engine: str
+    records: int
+    persons: int
+    pairs_planned: int
+    pairs_scored: int
+    pairs_linked: int
+    pairs_for_review: int
+    threshold: float
+    review_band: tuple[float, float]
+    created: int
+    merged: int
+    split: int
+    unchanged: int
+    records_moved: int
+    decisions_applied: int
+    links_held_apart: int
+    prior: float
+    training_notes: list
+    seconds: float
+    stage_seconds: dict
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def run_linkage(
+    store: Store,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    review_band: tuple[float, float] = DEFAULT_REVIEW_BAND,
+    engine: str = "duckdb",
+    model: LinkageModel = DEFAULT_MODEL,
+    seed: int = 1988,
+    run_by: str | None = None,
+    progress=None,
+) -> LinkSummary:
+    """Link every current record into persons. See the module docstring for the steps."""
+    low, high = review_band
+    if not 0 < threshold < 1 or not 0 < low <= high < 1:
+        raise DadkhahError("the threshold and the review band must be probabilities between 0 and 1, low <= high")
+    report = progress or (lambda step, total, what: None)
+    started = time.perf_counter()
+    stages: dict[str, float] = {}
+    with store.session() as session:
+        report(0, 5, "reading records")
+        features = record_features(session)
+        if features.num_rows < 2:
+            raise DadkhahError("there are fewer than two records to link; import lists first")
+        stages["features"] = time.perf_counter() - started
+        uid_of = {key: uid for key, uid in zip(
+            zip(features["source_id"].to_pylist(), features["record_id"].to_pylist(), strict=True),
+            features["unique_id"].to_pylist(), strict=True)}
+        decisions = active_decisions(session)
+        same = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "same" and a in uid_of and b in uid_of]
+        different = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "different" and a in uid_of and b in uid_of]
+        run = LinkageRun(engine=engine, threshold=threshold, review_low=low, review_high=high,
+                         parameters={"model": model.to_dict(), "seed": seed, "engine": engine},
+                         features_sha256=features_digest(features), records=features.num_rows,
+                         run_by=run_by or current_user(), software_version=__version__, started_at=utcnow())
+        session.add(run)
+        session.flush()
+
+        report(1, 5, "training and scoring pairs")
+        step = time.perf_counter()
+        temp = store.workspace.path / "tmp"
+        temp.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=temp) as scratch:
+            scored = score_pairs(features, model, threshold=min(threshold, low), negative_below=NEGATIVE_BELOW,
+                                 engine=engine, seed=seed, temp_dir=scratch)
+        stages["engine"] = time.perf_counter() - step
+        stages.update({f"engine_{k}": v for k, v in scored.seconds.items()})
+
+        report(2, 5, "clustering")
+        step = time.perf_counter()
+        pairs = scored.pairs
+        left = pairs["unique_id_l"].to_numpy()
+        right = pairs["unique_id_r"].to_numpy()
+        probability = pairs["match_probability"].to_numpy()
+        negatives = (scored.negatives["unique_id_l"].to_numpy(), scored.negatives["unique_id_r"].to_numpy())
+        clustering = cluster_records(features["unique_id"].to_pylist(), left, right, probability,
+                                     threshold=threshold, same=same, different=different, negatives=negatives)
+        key_of = {uid: key for key, uid in uid_of.items()}
+        clusters = {key_of[uid]: label for uid, label in clustering.labels.items()}
+        stages["cluster"] = time.perf_counter() - step
+
+        report(3, 5, "assigning person ids")
+        step = time.perf_counter()
+        assignment = assign_persons(session, run.id, clusters)
+        stages["persons"] = time.perf_counter() - step
+
+        report(4, 5, "filling the review queue")
+        step = time.perf_counter()
+        decided = {frozenset(p) for p in same + different}
+        in_band = np.flatnonzero((probability >= low) & (probability <= high))
+        weight_columns = [c for c in pairs.column_names if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
+        columns = {c: pairs[c].to_numpy(zero_copy_only=False) for c in weight_columns}
+        tf_columns = {c: pairs[f"mw_tf_adj_{c[3:]}"].to_numpy(zero_copy_only=False)
+                      for c in weight_columns if f"mw_tf_adj_{c[3:]}" in pairs.column_names}
+        match_weight = pairs["match_weight"].to_numpy()
+        review_rows = []
+        for i in in_band.tolist():
+            a, b = int(left[i]), int(right[i])
+            if frozenset((a, b)) in decided:
+                continue
+            weights = {c[3:]: _number(columns[c][i]) for c in weight_columns}
+            weights |= {f"tf:{c[3:]}": _number(tf_columns[c][i]) for c in tf_columns if _number(tf_columns[c][i])}
+            review_rows.append({"run_id": run.id, "record_l": a, "record_r": b, "match_probability": float(probability[i]),
+                                "match_weight": float(match_weight[i]), "weights": weights,
+                                "linked": bool(probability[i] >= threshold)})
+        for start in range(0, len(review_rows), 5000):
+            insert_rows(session, ReviewPair.__table__, review_rows[start:start + 5000])
+        stages["review"] = time.perf_counter() - step
+
+        seconds = time.perf_counter() - started
+        summary = LinkSummary(
+            run_id=run.id, engine=engine, records=features.num_rows, persons=assignment.persons,
+            pairs_planned=scored.comparisons_planned, pairs_scored=pairs.num_rows,
+            pairs_linked=clustering.linked_pairs, pairs_for_review=len(review_rows), threshold=threshold,
+            review_band=(low, high), created=assignment.created, merged=assignment.merged, split=assignment.split,
+            unchanged=assignment.unchanged, records_moved=assignment.records_moved,
+            decisions_applied=len(same) + len(different), links_held_apart=clustering.held_apart,
+            prior=scored.model_json["probability_two_random_records_match"], training_notes=scored.notes,
+            seconds=round(seconds, 2),
+            stage_seconds={k: round(v, 2) for k, v in stages.items()},
+        )
+        run.model = scored.model_json
+        run.persons = assignment.persons
+        run.pairs_planned = scored.comparisons_planned
+        run.pairs_scored = pairs.num_rows
+        run.pairs_linked = clustering.linked_pairs
+        run.pairs_for_review = len(review_rows)
+        run.summary = summary.to_dict() | {"blocking": scored.blocking}
+        run.finished_at = utcnow()
+        report(5, 5, "done")
+    return summary
+
+
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if value != value else round(value, 3)  # NaN -> None
+
+
+def read_truth(path: str | Path) -> dict[tuple[str, str], str]:
+    """``source,record_id,person_id`` rows; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("truth file not found", file=str(path))
+    truth = {}
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"source", "record_id", "person_id"} - set(reader.fieldnames or ())
+        if missing:
+            raise InputError(f"the truth file needs the columns source, record_id, person_id (missing {sorted(missing)})", file=str(path), line=1)
+        for line, row in enumerate(reader, start=2):
+            if not row["source"] or not row["record_id"] or not row["person_id"]:
+                raise InputError("empty source, record_id or person_id", file=str(path), line=line)
+            truth[(row["source"], row["record_id"])] = row["person_id"]
+    return truth
+
+
+def evaluate_linkage(store: Store, truth_path: str | Path) -> dict:
+    """Scores of the current persons against known truth (see :mod:`dadkhah.link.evaluate`)."""
+    truth = read_truth(truth_path)
+    with store.session() as session:
+        predicted = {(source, record_id): person for source, record_id, person in iter_memberships(session)}
+        run = session.scalar(sa.select(LinkageRun.id).where(LinkageRun.finished_at.is_not(None)).order_by(LinkageRun.id.desc()).limit(1))
+    if not predicted:
+        raise DadkhahError("no persons yet: run `dadkhah link run` first")
+    return {"run_id": run, "truth": str(truth_path)} | evaluate_clusters(predicted, truth)

@@ -1,0 +1,363 @@
+"""Persons: stable ids across re-linking, what happened to them, and what their records say.
+
+**Stable ids.** After each linkage run, every new cluster of records is matched to the persons of
+the previous run by the records they share. Each old person keeps its id on the cluster holding
+most of its records (its "home"). A cluster that is home to several old persons is a merge: it
+keeps the oldest id and the others are marked merged into it. A cluster that is home to none gets
+a new id; if it took records from an existing person, that person was split (the larger part keeps
+the id). Re-running on unchanged data changes no id and writes no event.
+
+**Attributes.** A person's given name, dates, city... are not stored: they are read from the
+records, each value with the records that support it, and a conflict is reported wherever the
+records disagree (different names, dates that cannot be the same, different places).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.errors import DadkhahError, NotFound
+from dadkhah.model import Import, Person, PersonRecord, Place, Record, RegistryEvent, Source
+from dadkhah.model.base import utcnow
+from dadkhah.records import raw_row
+from dadkhah.store import insert_rows
+
+RecordKey = tuple[int, str]  # (source_id, record_id): survives a corrected version of the record
+
+
+def format_person_id(number: int) -> str:
+    return f"P-{number:06d}"
+
+
+def _number(person_id: str) -> int:
+    return int(person_id.split("-", 1)[1])
+
+
+@dataclass
+class Assignment:
+    persons: int = 0
+    created: int = 0
+    merged: int = 0
+    split: int = 0
+    unchanged: int = 0
+    records_moved: int = 0
+    events: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "events"}
+
+
+def assign_persons(session: Session, run_id: int, clusters: Mapping[RecordKey, int]) -> Assignment:
+    """Give every cluster a person id, keeping the ids of the previous run wherever possible."""
+    previous: dict[RecordKey, int] = {
+        (source_id, record_id): person_pk
+        for source_id, record_id, person_pk in session.execute(
+            sa.select(PersonRecord.source_id, PersonRecord.record_id, PersonRecord.person_pk)
+        )
+    }
+    persons = {pk: pid for pk, pid in session.execute(sa.select(Person.id, Person.person_id).where(Person.status == "active"))}
+    members: dict[int, list[RecordKey]] = defaultdict(list)
+    for key, label in clusters.items():
+        members[label].append(key)
+
+    # Each old person's home: the cluster holding most of its records (ties: the cluster whose
+    # smallest record comes first, so the choice never depends on iteration order).
+    overlap: dict[int, Counter] = defaultdict(Counter)
+    for key, label in clusters.items():
+        old = previous.get(key)
+        if old is not None and old in persons:
+            overlap[old][label] += 1
+    first_key = {label: min(keys) for label, keys in members.items()}
+    home: dict[int, int] = {}
+    for person_pk, counts in overlap.items():
+        home[person_pk] = min(counts, key=lambda label: (-counts[label], first_key[label]))
+    claimants: dict[int, list[int]] = defaultdict(list)
+    for person_pk, label in home.items():
+        claimants[label].append(person_pk)
+
+    next_number = max((_number(pid) for pid in session.scalars(sa.select(Person.person_id))), default=0) + 1
+    result = Assignment()
+    label_person: dict[int, int | str] = {}  # label -> existing person pk, or the id of a new person
+    new_persons: list[dict] = []
+    now = utcnow()
+    for label in sorted(members, key=lambda lb: first_key[lb]):
+        keys = members[label]
+        owners = sorted(claimants.get(label, []), key=lambda pk: _number(persons[pk]))
+        if owners:
+            keeper = owners[0]
+            keeper_id = persons[keeper]
+            for loser in owners[1:]:
+                session.execute(sa.update(Person).where(Person.id == loser).values(
+                    status="merged", merged_into=keeper_id, updated_in_run=run_id))
+                result.events.append({"run_id": run_id, "kind": "merged", "person_id": persons[loser],
+                                      "other_person_id": keeper_id, "details": {"records": overlap[loser][label]}, "at": now})
+                result.merged += 1
+            label_person[label] = keeper
+        else:
+            keeper_id = format_person_id(next_number)
+            next_number += 1
+            new_persons.append({"person_id": keeper_id, "status": "active", "merged_into": None,
+                                "created_in_run": run_id, "updated_in_run": run_id, "created_at": now})
+            label_person[label] = keeper_id
+        # Records that came from a person whose home is another cluster: that person was split.
+        origins = sorted({previous[k] for k in keys if previous.get(k) in overlap and previous[k] not in owners},
+                         key=lambda pk: _number(persons[pk]))
+        for origin in origins:
+            result.events.append({"run_id": run_id, "kind": "split", "person_id": persons[origin],
+                                  "other_person_id": keeper_id,
+                                  "details": {"records": overlap[origin][label], "new_person": not owners}, "at": now})
+            result.split += 1
+        if not owners and not origins:
+            result.events.append({"run_id": run_id, "kind": "created", "person_id": keeper_id,
+                                  "other_person_id": None, "details": {"records": len(keys)}, "at": now})
+            result.created += 1
+        if len(owners) == 1 and not origins and all(previous.get(k) == owners[0] for k in keys) and overlap[owners[0]].total() == len(keys):
+            result.unchanged += 1
+
+    # New persons in bulk, then their row ids.
+    for start in range(0, len(new_persons), 5000):
+        insert_rows(session, Person.__table__, new_persons[start:start + 5000])
+    if new_persons:
+        created = dict(session.execute(sa.select(Person.person_id, Person.id).where(Person.created_in_run == run_id)).all())
+        for label, keeper in label_person.items():
+            if isinstance(keeper, str):
+                label_person[label] = created[keeper]
+                persons[created[keeper]] = keeper
+
+    # Write only what changed: a re-run on unchanged data writes nothing here.
+    inserts, moves = [], defaultdict(list)
+    for key, label in clusters.items():
+        person_pk = label_person[label]
+        old = previous.get(key)
+        if old is None:
+            inserts.append({"source_id": key[0], "record_id": key[1], "person_pk": person_pk, "run_id": run_id})
+        elif old != person_pk:
+            moves[person_pk].append(key)
+    for person_pk, keys in moves.items():
+        result.records_moved += len(keys)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            session.execute(
+                sa.update(PersonRecord)
+                .where(sa.tuple_(PersonRecord.source_id, PersonRecord.record_id).in_(chunk))
+                .values(person_pk=person_pk, run_id=run_id)
+            )
+    for start in range(0, len(inserts), 5000):
+        insert_rows(session, PersonRecord.__table__, inserts[start:start + 5000])
+    for start in range(0, len(result.events), 5000):
+        insert_rows(session, RegistryEvent.__table__, result.events[start:start + 5000])
+    # A person none of whose records remain with it (all moved to others) is retired.
+    emptied = set(persons) - set(label_person.values()) - {pk for pk, _ in _merged(result, persons)}
+    for person_pk in sorted(emptied, key=lambda pk: _number(persons[pk])):
+        session.execute(sa.update(Person).where(Person.id == person_pk).values(status="retired", updated_in_run=run_id))
+        insert_rows(session, RegistryEvent.__table__, [{"run_id": run_id, "kind": "retired", "person_id": persons[person_pk],
+                                                        "other_person_id": None, "details": None, "at": now}])
+    result.persons = len(members)
+    return result
+
+
+def _merged(result: Assignment, persons: dict[int, str]) -> list[tuple[int, str]]:
+    merged_ids = {e["person_id"] for e in result.events if e["kind"] == "merged"}
+    return [(pk, pid) for pk, pid in persons.items() if pid in merged_ids]
+
+
+# --- reading persons -----------------------------------------------------------------------
+
+def get_person(session: Session, person_id: str) -> Person:
+    person = session.scalar(sa.select(Person).where(Person.person_id == person_id.strip().upper()))
+    if person is None:
+        raise NotFound(f"no person with id {person_id!r}")
+    return person
+
+
+def _person_records(session: Session, person_pks: list[int]) -> dict[int, list[tuple[Record, str, list]]]:
+    """Current records of each person, with the source name and the import's header."""
+    query = (
+        sa.select(PersonRecord.person_pk, Record, Source.name, Import.header)
+        .join(Source, Source.id == PersonRecord.source_id)
+        .join(Record, sa.and_(Record.source_id == PersonRecord.source_id, Record.record_id == PersonRecord.record_id,
+                              Record.superseded_by.is_(None)))
+        .join(Import, Import.id == Record.import_id)
+        .where(PersonRecord.person_pk.in_(person_pks))
+        .order_by(Source.name, Record.record_id)
+    )
+    grouped: dict[int, list] = defaultdict(list)
+    for person_pk, record, source, header in session.execute(query):
+        grouped[person_pk].append((record, source, header))
+    return grouped
+
+
+def _ref(record: Record, source: str) -> str:
+    return f"{source}:{record.record_id}"
+
+
+def _name_values(rows, field: str) -> dict:
+    by_key: dict[str, dict] = {}
+    for record, source in rows:
+        key = getattr(record, f"{field}_key")
+        if not key:
+            continue
+        entry = by_key.setdefault(key, {"key": key, "spellings": Counter(), "records": []})
+        entry["spellings"][getattr(record, f"{field}_norm")] += 1
+        entry["records"].append(_ref(record, source))
+    values = [{"value": e["spellings"].most_common(1)[0][0], "spellings": sorted(e["spellings"]), "key": e["key"],
+               "records": e["records"]} for e in by_key.values()]
+    values.sort(key=lambda v: -len(v["records"]))
+    return {"values": values, "conflict": len(values) > 1}
+
+
+def _date_values(rows, prefix: str) -> dict:
+    values: dict[tuple, dict] = {}
+    for record, source in rows:
+        earliest, latest = getattr(record, f"{prefix}_earliest"), getattr(record, f"{prefix}_latest")
+        if earliest is None:
+            continue
+        key = (earliest, latest)
+        entry = values.setdefault(key, {"earliest": earliest.isoformat(), "latest": latest.isoformat(),
+                                        "original": getattr(record, f"{prefix}_date"), "records": []})
+        entry["records"].append(_ref(record, source))
+    ordered = sorted(values.values(), key=lambda v: -len(v["records"]))
+    # Intervals that all share a day agree (a year and a day within it); otherwise they conflict.
+    consistent = not ordered or max(v["earliest"] for v in ordered) <= min(v["latest"] for v in ordered)
+    agreed = {"earliest": max(v["earliest"] for v in ordered), "latest": min(v["latest"] for v in ordered)} if ordered and consistent else None
+    return {"values": ordered, "conflict": not consistent, "agreed": agreed}
+
+
+def _simple_values(rows, field: str, label=None) -> dict:
+    values: dict[str, dict] = {}
+    for record, source in rows:
+        value = getattr(record, field)
+        if value is None:
+            continue
+        entry = values.setdefault(value, {"value": value, "records": []})
+        if label:
+            entry["name"] = label(value)
+        entry["records"].append(_ref(record, source))
+    ordered = sorted(values.values(), key=lambda v: -len(v["records"]))
+    return {"values": ordered, "conflict": len(ordered) > 1}
+
+
+def person_attributes(rows, place_names: Mapping[str, str]) -> dict:
+    """Each attribute with every value the records give, the records behind it, and conflicts."""
+    return {
+        "given_name": _name_values(rows, "given_name"),
+        "family_name": _name_values(rows, "family_name"),
+        "father_name": _name_values(rows, "father_name"),
+        "gender": _simple_values(rows, "gender_norm"),
+        "birth_date": _date_values(rows, "birth"),
+        "death_date": _date_values(rows, "death"),
+        "city": _simple_values(rows, "city_place_id", label=lambda v: place_names.get(v, v)),
+        "prison": _simple_values(rows, "prison_place_id", label=lambda v: place_names.get(v, v)),
+        "affiliation": _simple_values(rows, "affiliation_norm"),
+    }
+
+
+def describe_person(session: Session, person_id: str) -> dict:
+    """Everything about one person: records field by field, attributes with conflicts, events."""
+    person = get_person(session, person_id)
+    if person.status == "merged":
+        return {"person_id": person.person_id, "status": "merged", "merged_into": person.merged_into,
+                "events": _events(session, person.person_id)}
+    place_names = dict(session.execute(sa.select(Place.id, Place.name_en)).all())
+    rows = _person_records(session, [person.id]).get(person.id, [])
+    records = []
+    for record, source, header in rows:
+        records.append({
+            "source": source, "record_id": record.record_id, "line": record.line, "version": record.version,
+            "given_name": record.given_name_norm, "family_name": record.family_name_norm,
+            "full_name": record.full_name, "father_name": record.father_name_norm,
+            "birth_date": record.birth_date, "death_date": record.death_date,
+            "city": record.city, "prison": record.prison, "raw": raw_row(header, record.raw),
+        })
+    attributes = person_attributes([(r, s) for r, s, _ in rows], place_names)
+    return {
+        "person_id": person.person_id,
+        "status": person.status,
+        "records": records,
+        "sources": sorted({r["source"] for r in records}),
+        "attributes": attributes,
+        "conflicts": sorted(name for name, attr in attributes.items() if attr["conflict"]),
+        "events": _events(session, person.person_id),
+    }
+
+
+def _events(session: Session, person_id: str) -> list[dict]:
+    rows = session.execute(
+        sa.select(RegistryEvent).where(sa.or_(RegistryEvent.person_id == person_id, RegistryEvent.other_person_id == person_id))
+        .order_by(RegistryEvent.id)
+    ).scalars()
+    return [{"kind": e.kind, "person_id": e.person_id, "other_person_id": e.other_person_id, "run_id": e.run_id,
+             "details": e.details, "at": e.at.isoformat()} for e in rows]
+
+
+def list_persons(session: Session, *, limit: int | None = None, offset: int = 0) -> list[dict]:
+    counts = (
+        sa.select(PersonRecord.person_pk, sa.func.count().label("n"), sa.func.count(sa.distinct(PersonRecord.source_id)).label("s"))
+        .group_by(PersonRecord.person_pk).subquery()
+    )
+    query = (sa.select(Person.person_id, counts.c.n, counts.c.s).join(counts, counts.c.person_pk == Person.id)
+             .where(Person.status == "active").order_by(Person.person_id).offset(offset))
+    if limit is not None:
+        query = query.limit(limit)
+    return [{"person_id": pid, "records": n, "sources": s} for pid, n, s in session.execute(query)]
+
+
+def _best(values: list[dict], field: str = "value"):
+    return values[0][field] if values else None
+
+
+def export_persons(session: Session, out: str | Path, *, batch: int = 2000) -> dict:
+    """One row per record: person_id, source, record_id, then the person's best attributes.
+
+    "Best" is the value most of the person's records give; dates are the interval all records
+    agree on, left empty when they conflict (``persons show`` explains each conflict).
+    """
+    out = Path(out)
+    if out.exists() and out.is_dir():
+        raise DadkhahError(f"{out} is a folder; give a file name")
+    place_names = dict(session.execute(sa.select(Place.id, Place.name_en)).all())
+    person_pks = [pk for (pk,) in session.execute(sa.select(Person.id).where(Person.status == "active").order_by(Person.person_id))]
+    ids = dict(session.execute(sa.select(Person.id, Person.person_id)).all())
+    columns = ["person_id", "source", "record_id", "given_name", "family_name", "father_name", "gender",
+               "birth_earliest", "birth_latest", "death_earliest", "death_latest", "city_id", "city", "prison_id",
+               "prison", "records", "sources", "conflicts"]
+    rows_written = 0
+    with open(out, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for start in range(0, len(person_pks), batch):
+            chunk = person_pks[start:start + batch]
+            grouped = _person_records(session, chunk)
+            for person_pk in chunk:
+                rows = grouped.get(person_pk, [])
+                attributes = person_attributes([(r, s) for r, s, _ in rows], place_names)
+                birth = attributes["birth_date"]["agreed"] or {}
+                death = attributes["death_date"]["agreed"] or {}
+                city = attributes["city"]["values"]
+                prison = attributes["prison"]["values"]
+                best = [
+                    _best(attributes["given_name"]["values"]), _best(attributes["family_name"]["values"]),
+                    _best(attributes["father_name"]["values"]), _best(attributes["gender"]["values"]),
+                    birth.get("earliest"), birth.get("latest"), death.get("earliest"), death.get("latest"),
+                    _best(city), _best(city, "name"), _best(prison), _best(prison, "name"), len(rows),
+                    len({s for _, s, _ in rows}), " ".join(n for n, a in attributes.items() if a["conflict"]),
+                ]
+                for record, source, _ in rows:
+                    writer.writerow([ids[person_pk], source, record.record_id, *best])
+                    rows_written += 1
+            session.expunge_all()
+    return {"file": str(out), "rows": rows_written, "persons": len(person_pks)}
+
+
+def iter_memberships(session: Session) -> Iterator[tuple[str, str, str]]:
+    """(source, record_id, person_id) for every linked record."""
+    query = (sa.select(Source.name, PersonRecord.record_id, Person.person_id)
+             .join(Source, Source.id == PersonRecord.source_id).join(Person, Person.id == PersonRecord.person_pk))
+    yield from session.execute(query)

@@ -1,0 +1,64 @@
+"""Clustering obeys decisions and the model's strong negatives; labels are deterministic."""
+
+import numpy as np
+
+from dadkhah.link.clustering import cluster_records
+
+
+def pairs(*scored):
+    left = np.array([a for a, _, _ in scored], dtype=np.int64)
+    right = np.array([b for _, b, _ in scored], dtype=np.int64)
+    probability = np.array([p for _, _, p in scored], dtype=float)
+    return left, right, probability
+
+
+def groups(labels):
+    found = {}
+    for record, label in labels.items():
+        found.setdefault(label, set()).add(record)
+    return sorted(sorted(g) for g in found.values())
+
+
+def test_links_at_the_threshold_join_records_transitively():
+    result = cluster_records([1, 2, 3, 4, 5], *pairs((1, 2, 0.9), (2, 3, 0.6), (4, 5, 0.4)), threshold=0.5)
+    assert groups(result.labels) == [[1, 2, 3], [4], [5]]
+    assert result.labels[3] == 1  # a cluster is labelled by its smallest record
+    assert result.linked_pairs == 2
+
+
+def test_a_different_decision_breaks_the_weakest_link_of_a_chain():
+    scored = pairs((1, 2, 0.99), (2, 3, 0.7), (3, 4, 0.95))
+    result = cluster_records([1, 2, 3, 4], *scored, threshold=0.5, different=[(1, 4)])
+    assert groups(result.labels) == [[1, 2], [3, 4]]
+    assert result.held_apart == 1
+
+
+def test_a_same_decision_joins_records_whatever_their_score():
+    result = cluster_records([1, 2, 3], *pairs((1, 2, 0.1)), threshold=0.5, same=[(1, 3)])
+    assert groups(result.labels) == [[1, 3], [2]]
+
+
+def test_a_same_decision_contradicted_by_a_different_one_is_reported_not_applied():
+    result = cluster_records([1, 2, 3], *pairs(), threshold=0.5, same=[(1, 2), (2, 3)], different=[(1, 3)])
+    assert result.conflicts == [(2, 3)]
+    assert groups(result.labels) == [[1, 2], [3]]
+
+
+def test_strong_negatives_stop_a_chain_of_namesakes():
+    scored = pairs((1, 2, 0.9), (2, 3, 0.8))
+    plain = cluster_records([1, 2, 3], *scored, threshold=0.5)
+    assert groups(plain.labels) == [[1, 2, 3]]
+    negatives = (np.array([1]), np.array([3]))
+    kept = cluster_records([1, 2, 3], *scored, threshold=0.5, negatives=negatives)
+    assert groups(kept.labels) == [[1, 2], [3]]
+
+
+def test_reviewers_same_overrides_the_models_negative():
+    negatives = (np.array([1]), np.array([2]))
+    result = cluster_records([1, 2], *pairs(), threshold=0.5, same=[(1, 2)], negatives=negatives)
+    assert groups(result.labels) == [[1, 2]]
+
+
+def test_records_with_no_pair_stay_alone_and_unknown_ids_in_decisions_are_ignored():
+    result = cluster_records([7, 8], *pairs(), threshold=0.5, same=[(7, 99)], different=[(8, 98)])
+    assert groups(result.labels) == [[7], [8]]

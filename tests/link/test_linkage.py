@@ -1,0 +1,199 @@
+"""Linkage end to end on synthetic cases whose truth is known."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import defaultdict
+
+import pytest
+import sqlalchemy as sa
+
+from dadkhah.errors import DadkhahError
+from dadkhah.ingest.importer import import_file
+from dadkhah.link import engine
+from dadkhah.link.features import record_features
+from dadkhah.link.model import DEFAULT_MODEL
+from dadkhah.link.review import decide, review_queue
+from dadkhah.link.run import evaluate_linkage, run_linkage
+from dadkhah.model import RegistryEvent
+from dadkhah.persons import describe_person, export_persons, iter_memberships
+from dadkhah.store import open_store
+from dadkhah.workspace import create_workspace, load_workspace
+
+
+def read(path):
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def memberships(store) -> dict[str, str]:
+    with store.session() as session:
+        return {f"{s}:{r}": p for s, r, p in iter_memberships(session)}
+
+
+@pytest.fixture(scope="module")
+def linked(small_case, tmp_path_factory):
+    """The small realistic case, imported and linked once (SQLite); tests copy it before changing it."""
+    folder = tmp_path_factory.mktemp("linked") / "ws"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DADKHAH_DATABASE_URL", raising=False)
+        with open_store(create_workspace(folder)) as store:
+            for path in sorted(small_case.glob("list-*.csv")):
+                import_file(store, path, source=path.stem)
+            summary = run_linkage(store)
+    return folder, summary
+
+
+@pytest.fixture
+def copy_of_linked(linked, tmp_path, monkeypatch):
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    target = tmp_path / "ws"
+    shutil.copytree(linked[0], target)
+    with open_store(load_workspace(target)) as store:
+        yield store
+
+
+def test_linkage_finds_the_persons_of_a_realistic_case(linked, small_case, monkeypatch):
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    folder, summary = linked
+    truth = read(small_case / "truth.csv")
+    assert summary.records == len(truth)
+    assert summary.persons < summary.records and summary.pairs_planned >= summary.pairs_scored > 0
+    with open_store(load_workspace(folder)) as store:
+        result = evaluate_linkage(store, small_case / "truth.csv")
+    assert result["pairwise"]["f1"] >= 0.95, result["pairwise"]
+    assert result["bcubed"]["f1"] >= 0.97, result["bcubed"]
+
+
+def test_a_rerun_on_unchanged_data_changes_no_id(copy_of_linked):
+    before = memberships(copy_of_linked)
+    summary = run_linkage(copy_of_linked)
+    assert memberships(copy_of_linked) == before
+    assert (summary.created, summary.merged, summary.split, summary.records_moved) == (0, 0, 0, 0)
+    assert summary.unchanged == summary.persons
+
+
+def test_adding_a_list_keeps_existing_ids(small_case, tmp_path, monkeypatch):
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    lists = sorted(small_case.glob("list-*.csv"))
+    with open_store(create_workspace(tmp_path / "ws")) as store:
+        for path in lists[:-1]:
+            import_file(store, path, source=path.stem)
+        run_linkage(store)
+        before = memberships(store)
+        import_file(store, lists[-1], source=lists[-1].stem)
+        summary = run_linkage(store)
+        after = memberships(store)
+        with store.session() as session:
+            explained = {pid for row in session.execute(
+                sa.select(RegistryEvent.person_id, RegistryEvent.other_person_id).where(RegistryEvent.kind.in_(("merged", "split"))))
+                for pid in row if pid}
+    assert summary.records > len(before)
+    changed = {ref for ref, pid in before.items() if after[ref] != pid}
+    # Every record keeps its person's id unless that person took part in a recorded merge or split.
+    assert all(before[ref] in explained for ref in changed)
+    assert len(changed) < 0.05 * len(before)
+
+
+def test_decisions_bind_every_later_run(copy_of_linked, small_case):
+    store = copy_of_linked
+    truth = {f"{t['source']}:{t['record_id']}": t["person_id"] for t in read(small_case / "truth.csv")}
+    now = memberships(store)
+    by_person = defaultdict(list)
+    for ref, pid in now.items():
+        by_person[pid].append(ref)
+    linked_pair = next(refs[:2] for refs in by_person.values() if len(refs) >= 2)
+    apart = sorted(by_person.values(), key=len)
+    unlinked_pair = (apart[0][0], apart[1][0])
+    with store.session() as session:
+        decide(session, *linked_pair, "different", reason="different fathers in the family file", decided_by="tester")
+        decide(session, *unlinked_pair, "same", reason="same prison registry number", decided_by="tester")
+    for _ in range(2):  # the decisions hold on every later run, not just the next
+        run_linkage(store)
+        after = memberships(store)
+        assert after[linked_pair[0]] != after[linked_pair[1]]
+        assert after[unlinked_pair[0]] == after[unlinked_pair[1]]
+    assert truth  # the truth file was read: the pairs above are real records
+
+
+def test_a_contradictory_decision_is_refused(copy_of_linked):
+    refs = list(memberships(copy_of_linked))[:3]
+    with copy_of_linked.session() as session:
+        decide(session, refs[0], refs[1], "same", reason="r", decided_by="t")
+        decide(session, refs[1], refs[2], "same", reason="r", decided_by="t")
+    with copy_of_linked.session() as session, pytest.raises(DadkhahError, match="contradicts"):
+        decide(session, refs[0], refs[2], "different", reason="r", decided_by="t")
+    with copy_of_linked.session() as session:
+        replaced = decide(session, refs[1], refs[2], "different", reason="on reflection", decided_by="t")
+    assert replaced["replaces"] is True
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "fragment"),
+    [("nosuch:1", "list-1:NGO-00001", "no source"), ("list-1", "list-1:NGO-00001", "SOURCE:RECORD_ID"),
+     ("list-1:none", "list-1:NGO-00001", "no record")],
+)
+def test_decisions_name_real_records(copy_of_linked, a, b, fragment):
+    with copy_of_linked.session() as session, pytest.raises(DadkhahError, match=fragment):
+        decide(session, a, b, "same", reason="r", decided_by="t")
+
+
+def test_the_review_queue_explains_pairs_and_forgets_decided_ones(copy_of_linked):
+    with copy_of_linked.session() as session:
+        queue = review_queue(session, limit=5)
+    assert queue["total"] > 0 and queue["pairs"]
+    pair = queue["pairs"][0]
+    assert 0.2 <= pair["match_probability"] <= 0.9
+    assert {c["comparison"] for c in pair["comparisons"]} == {c.name for c in DEFAULT_MODEL.comparisons}
+    assert any(c["verdict"] == "agrees" for c in pair["comparisons"])
+    with copy_of_linked.session() as session:
+        decide(session, pair["record_a"]["ref"], pair["record_b"]["ref"], "different", reason="r", decided_by="t")
+        after = review_queue(session, limit=None)
+    assert after["total"] == queue["total"] - 1
+    assert pair["id"] not in {p["id"] for p in after["pairs"]}
+
+
+def test_persons_show_every_source_and_conflict(copy_of_linked, tmp_path):
+    by_person = defaultdict(list)
+    for ref, pid in memberships(copy_of_linked).items():
+        by_person[pid].append(ref)
+    person_id = max(by_person, key=lambda p: len(by_person[p]))
+    with copy_of_linked.session() as session:
+        person = describe_person(session, person_id)
+        exported = export_persons(session, tmp_path / "registry.csv")
+    assert {f"{r['source']}:{r['record_id']}" for r in person["records"]} == set(by_person[person_id])
+    given = person["attributes"]["given_name"]
+    assert sum(len(v["records"]) for v in given["values"]) <= len(person["records"])
+    assert all(v["records"] for attribute in person["attributes"].values() for v in attribute["values"])
+    assert person["conflicts"] == sorted(n for n, a in person["attributes"].items() if a["conflict"])
+    rows = read(tmp_path / "registry.csv")
+    assert exported["rows"] == len(rows) == len(memberships(copy_of_linked))
+    assert list(rows[0])[:3] == ["person_id", "source", "record_id"]
+
+
+def test_linkage_runs_on_both_databases(store, small_case):
+    for path in sorted(small_case.glob("list-*.csv"))[:2]:
+        import_file(store, path, source=path.stem)
+    summary = run_linkage(store)
+    assert summary.persons > 0
+    again = run_linkage(store)
+    assert again.unchanged == again.persons
+
+
+def test_duckdb_never_fetches_extensions():
+    _, connection = engine._duckdb_api(None, 1, None)
+    settings = dict(connection.execute(
+        "SELECT name, value FROM duckdb_settings() WHERE name IN ('autoinstall_known_extensions', 'autoload_known_extensions')"
+    ).fetchall())
+    connection.close()
+    assert settings == {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+
+
+def test_too_many_pairs_are_refused_before_scoring(linked, monkeypatch):
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    with open_store(load_workspace(linked[0])) as store, store.session() as session:
+        features = record_features(session)
+    with pytest.raises(DadkhahError, match="blocking rules would score") as failure:
+        engine.score_pairs(features, DEFAULT_MODEL, threshold=0.5, max_comparisons=10)
+    assert "l.given_key = r.given_key" in str(failure.value)

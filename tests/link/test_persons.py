@@ -1,0 +1,69 @@
+"""Stable person ids: unchanged, merged, split; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from dadkhah.ingest.importer import import_file
+from dadkhah.model import LinkageRun, Person, RegistryEvent, Source
+from dadkhah.persons import assign_persons, describe_person, iter_memberships
+from tests.conftest import write
+
+
+def setup_records(store, tmp_path):
+    text = "id,given_name,family_name,father_name,death_date,city\n" + "".join(
+        f"{i},Reza,Karimi,Ali,1367/05/0{i % 9 + 1},Rasht\n" for i in range(1, 7)
+    )
+    import_file(store, write(tmp_path / "l.csv", text), source="s")
+    with store.session() as session:
+        source_id = session.scalar(sa.select(Source.id))
+    return [(source_id, str(i)) for i in range(1, 7)]
+
+
+def run(store, clusters):
+    with store.session() as session:
+        row = LinkageRun(engine="test", threshold=0.5, review_low=0.2, review_high=0.9, parameters={}, run_by="t", software_version="0")
+        session.add(row)
+        session.flush()
+        result = assign_persons(session, row.id, clusters)
+        members = {(s, r): p for s, r, p in iter_memberships(session)}
+    return result, {key[1]: members[("s", key[1])] for key in clusters}
+
+
+def events(store, kind):
+    with store.session() as session:
+        return session.execute(sa.select(RegistryEvent.person_id, RegistryEvent.other_person_id)
+                               .where(RegistryEvent.kind == kind).order_by(RegistryEvent.id)).all()
+
+
+def test_ids_are_kept_merged_and_split(store, tmp_path):
+    keys = setup_records(store, tmp_path)
+    first, ids = run(store, {keys[0]: 1, keys[1]: 1, keys[2]: 3, keys[3]: 4, keys[4]: 4, keys[5]: 4})
+    assert (first.created, first.persons) == (3, 3)
+    assert ids == {"1": "P-000001", "2": "P-000001", "3": "P-000002", "4": "P-000003", "5": "P-000003", "6": "P-000003"}
+
+    again, same_ids = run(store, {keys[0]: 1, keys[1]: 1, keys[2]: 3, keys[3]: 4, keys[4]: 4, keys[5]: 4})
+    assert same_ids == ids and again.unchanged == 3 and (again.created, again.merged, again.split) == (0, 0, 0)
+    assert again.records_moved == 0 and len(events(store, "created")) == 3
+
+    # P-000001 and P-000002 are one person: the older id stays, the other is merged into it.
+    merged, merged_ids = run(store, {keys[0]: 1, keys[1]: 1, keys[2]: 1, keys[3]: 4, keys[4]: 4, keys[5]: 4})
+    assert merged.merged == 1 and set(merged_ids.values()) == {"P-000001", "P-000003"}
+    assert events(store, "merged") == [("P-000002", "P-000001")]
+    with store.session() as session:
+        gone = session.scalar(sa.select(Person).where(Person.person_id == "P-000002"))
+        assert (gone.status, gone.merged_into) == ("merged", "P-000001")
+        assert describe_person(session, "P-000002") | {"events": None} == {"person_id": "P-000002", "status": "merged", "merged_into": "P-000001", "events": None}
+
+    # P-000003 is two people: the larger part keeps the id, the smaller gets a new one.
+    split, split_ids = run(store, {keys[0]: 1, keys[1]: 1, keys[2]: 1, keys[3]: 4, keys[4]: 4, keys[5]: 6})
+    assert split.split == 1 and split_ids["4"] == split_ids["5"] == "P-000003" and split_ids["6"] == "P-000004"
+    assert events(store, "split") == [("P-000003", "P-000004")]
+
+
+def test_records_moving_between_existing_persons_are_recorded(store, tmp_path):
+    keys = setup_records(store, tmp_path)
+    run(store, {keys[0]: 1, keys[1]: 1, keys[2]: 1, keys[3]: 4, keys[4]: 4, keys[5]: 4})
+    moved, ids = run(store, {keys[0]: 1, keys[1]: 1, keys[2]: 4, keys[3]: 4, keys[4]: 4, keys[5]: 4})
+    assert ids["3"] == "P-000002" and ids["1"] == "P-000001" and moved.records_moved == 1
+    assert events(store, "split") == [("P-000001", "P-000002")]
