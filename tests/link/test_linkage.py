@@ -195,5 +195,5 @@ def test_too_many_pairs_are_refused_before_scoring(linked, monkeypatch):
     with open_store(load_workspace(linked[0])) as store, store.session() as session:
         features = record_features(session)
     with pytest.raises(DadkhahError, match="blocking rules would score") as failure:
-        engine.score_pairs(features, DEFAULT_MODEL, threshold=0.5, max_comparisons=10)
+        engine.score(features, DEFAULT_MODEL, max_comparisons=10)
     assert "l.given_key = r.given_key" in str(failure.value)

@@ -123,6 +123,14 @@ def test_placeholders_are_no_name(text):
         ("Reza Karimi Shirazi", "reza", "karimi shirazi"),
         ("Ali Karimi Pour", "ali", "karimipour"),
         ("Gholam Ali (Gholam) Naraki (Keshavarz)", "gholamali", "naraki"),
+        ("Jalal Eddin Rahimi", "jalaleddin", "rahimi"),
+        ("Jalal ed-Din Rahimi", "jalaleddin", "rahimi"),
+        ("Nosrat ol lah Karimi", "nosratollah", "karimi"),
+        ("Zein al Abedin Moradi", "zeinalabedin", "moradi"),
+        ("جلال الدین رحیمی", "جلالالدین", "رحیمی"),
+        ("Reza Pour Mohammadi", "reza", "pourmohammadi"),
+        ("Reza Al e Ahmad", "reza", "aleahmad"),
+        ("Ali Al Karimi", "ali", "alkarimi"),
     ],
 )
 def test_split_full_name(text, given, family):

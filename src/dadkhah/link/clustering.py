@@ -119,6 +119,21 @@ def cluster_records(
     return Clustering(labels=labels, linked_pairs=linked, held_apart=held, conflicts=conflicts)
 
 
+def components(ids: Sequence[int], left: np.ndarray, right: np.ndarray, same: Iterable[tuple[int, int]] = ()) -> dict[int, int]:
+    """record -> component of the graph of links and "same" decisions (before any constraint).
+
+    Strong negatives can only bind inside a component, so only those need fetching.
+    """
+    forest = _Forest(ids)
+    known = forest.parent.keys()
+    for a, b in [*zip(left.tolist(), right.tolist(), strict=True), *same]:
+        if a in known and b in known:
+            ra, rb = forest.find(a), forest.find(b)
+            if ra != rb:
+                forest.union(ra, rb)
+    return {record: forest.find(record) for record in ids}
+
+
 def _within_components(ids, left, right, neg_left, neg_right, forest: _Forest) -> list[tuple[int, int]]:
     """The negatives whose two records the links (and "same" decisions) would otherwise connect."""
     probe = _Forest(ids)

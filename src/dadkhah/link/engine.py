@@ -15,7 +15,6 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,20 +25,6 @@ from dadkhah.link.model import Comparison, Level, LinkageModel
 ENGINES = ("duckdb", "spark")
 PRIOR_FLOOR = 1e-4  # pairs scored below this probability hardly move the prior's estimate
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ScoredPairs:
-    """What the engine returns: pairs at or above the requested probability, and the model."""
-
-    pairs: pa.Table  # unique_id_l, unique_id_r, match_probability, match_weight, mw_<comparison>, mw_tf_adj_<comparison>
-    negatives: pa.Table  # unique_id_l, unique_id_r of blocked pairs scored below ``negative_below``
-    model_json: dict
-    comparisons_planned: int
-    blocking: list[dict]
-    seconds: dict[str, float] = field(default_factory=dict)
-    engine: str = "duckdb"
-    notes: list[str] = field(default_factory=list)
 
 
 def _level(level: Level):
@@ -192,38 +177,116 @@ def estimate_prior(weights, total_pairs: int, prior: float, *, iterations: int =
     return current
 
 
-def _fetch(frame, engine: str, columns: list[str], where: str) -> pa.Table:
-    """Some columns of the scored pairs that satisfy a SQL condition, as Arrow."""
-    if engine == "duckdb":
-        relation = frame.as_duckdbpyrelation()
-        present = [c for c in columns if c in relation.columns]
-        return relation.filter(where).select(*present).to_arrow_table()
-    dataframe = frame.as_spark_dataframe()
-    present = [c for c in columns if c in dataframe.columns]
-    return dataframe.filter(where).select(*present).toArrow()
-
-
 def _weight_for(probability: float) -> float:
     return math.log2(probability / (1 - probability))
 
 
-def score_pairs(
+class ScoringSession:
+    """A trained model and every blocked pair scored, kept in the engine until closed.
+
+    Scores are under the re-estimated prior. Ask for the pairs above a probability, for the
+    strong negatives inside given groups of records, or for the full per-comparison weights of a
+    few pairs; the millions of pairs in between never leave the engine.
+    """
+
+    def __init__(self, *, engine, table, model_json, predictions, shift, planned, blocking, seconds, notes,
+                 db_api, connection, spark, comparisons):
+        self.engine = engine
+        self.model_json = model_json
+        self.comparisons_planned = planned
+        self.blocking = blocking
+        self.seconds = seconds
+        self.notes = notes
+        self._table = table
+        self._predictions = predictions
+        self._shift = shift
+        self._db_api = db_api
+        self._connection = connection
+        self._spark = spark
+        self._comparisons = comparisons
+
+    def _frame(self, frame, columns: list[str], where: str) -> pa.Table:
+        if self.engine == "duckdb":
+            relation = frame.as_duckdbpyrelation()
+            return relation.filter(where).select(*[c for c in columns if c in relation.columns]).to_arrow_table()
+        dataframe = frame.as_spark_dataframe()
+        return dataframe.filter(where).select(*[c for c in columns if c in dataframe.columns]).toArrow()
+
+    def _probability(self, table: pa.Table) -> pa.Table:
+        weight = pc.add(table["match_weight"], self._shift)
+        probability = pc.divide(1.0, pc.add(1.0, pc.power(2.0, pc.negate(weight))))
+        table = table.set_column(table.column_names.index("match_weight"), "match_weight", weight)
+        return table.append_column("match_probability", probability)
+
+    def pairs(self, at_least: float) -> pa.Table:
+        """unique_id_l, unique_id_r, match_weight, match_probability of pairs scored at or above ``at_least``."""
+        cut = f"match_weight + {self._shift!r} >= {_weight_for(at_least)!r}"
+        return self._probability(self._frame(self._predictions, ["unique_id_l", "unique_id_r", "match_weight"], cut))
+
+    def negatives_within(self, components: pa.Table, below: float) -> pa.Table:
+        """Pairs scored below ``below`` whose two records share a component (``unique_id, component``)."""
+        cut = _weight_for(below) - self._shift
+        if self.engine == "duckdb":
+            relation = self._predictions.as_duckdbpyrelation()
+            groups = self._connection.from_arrow(components)
+            left = relation.filter(f"match_weight < {cut!r}").set_alias("p")
+            joined = left.join(groups.set_alias("a"), "p.unique_id_l = a.unique_id").join(
+                groups.set_alias("b"), "p.unique_id_r = b.unique_id")
+            return joined.filter("a.component = b.component").select("p.unique_id_l", "p.unique_id_r").to_arrow_table()
+        from pyspark.sql import functions as F
+
+        predictions = self._predictions.as_spark_dataframe().filter(F.col("match_weight") < cut)
+        groups = self._spark.createDataFrame(components)
+        a, b = groups.alias("a"), groups.alias("b")
+        joined = predictions.alias("p").join(a, F.col("p.unique_id_l") == F.col("a.unique_id")).join(
+            b, F.col("p.unique_id_r") == F.col("b.unique_id"))
+        return joined.filter(F.col("a.component") == F.col("b.component")).select("p.unique_id_l", "p.unique_id_r").toArrow()
+
+    def details(self, pairs: pa.Table) -> pa.Table:
+        """Each comparison's weight (``mw_<comparison>``, ``mw_tf_adj_<comparison>``) for the given pairs."""
+        from splink import Linker
+
+        if pairs.num_rows == 0:
+            return pairs
+        settings = json.loads(json.dumps(self.model_json))
+        settings["retain_intermediate_calculation_columns"] = True
+        linker = Linker(self._table, settings, log_level=logging.WARNING)
+        blocked = pa.table({
+            "match_key": pa.array(["0"] * pairs.num_rows),
+            "join_key_l": pairs["unique_id_l"],
+            "join_key_r": pairs["unique_id_r"],
+        })
+        if self.engine == "spark":
+            blocked = self._spark.createDataFrame(blocked)
+        linker.table_management.register_blocked_pairs_for_predict(self._db_api.register(blocked))
+        scored = linker.inference.predict()
+        columns = ["unique_id_l", "unique_id_r"] + [f"mw_{c}" for c in self._comparisons] + [f"mw_tf_adj_{c}" for c in self._comparisons]
+        return self._frame(scored, columns, "1 = 1")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> ScoringSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def score(
     features: pa.Table,
     model: LinkageModel,
     *,
-    threshold: float,
-    negative_below: float | None = None,
     engine: str = "duckdb",
     seed: int = 1988,
     max_comparisons: float = 2e8,
     temp_dir: str | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
-) -> ScoredPairs:
-    """Train the model on ``features`` and return every pair scored at or above ``threshold``.
-
-    With ``negative_below``, the pairs the blocking rules made but the model scored below it are
-    returned too (ids only): strong evidence that two records are different people.
+) -> ScoringSession:
+    """Count the blocked pairs, train the model on ``features``, and score every blocked pair.
 
     Before any pair is scored, the pairs the blocking rules make are counted; more than
     ``max_comparisons`` is refused with the count per rule, because it would not finish (or would
@@ -238,12 +301,12 @@ def score_pairs(
         logging.getLogger(name).setLevel(logging.WARNING)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    spark = connection = None
     if engine == "duckdb":
         db_api, connection = _duckdb_api(temp_dir, threads, memory_limit)
         table = db_api.register(features, dataset_display_name="records")
     else:
         db_api, spark = _spark_api(temp_dir)
-        connection = None
         table = db_api.register(spark.createDataFrame(features), dataset_display_name="records")
     try:
         counts = count_comparisons_from_blocking_rules(
@@ -260,8 +323,8 @@ def score_pairs(
                 f"the blocking rules would score {planned:,} pairs, more than the limit of {max_comparisons:,.0f} "
                 f"for this machine ({detail}); tighten the rule that adds the most"
             )
-        linker = Linker(table, settings_for(model), log_level=logging.WARNING)
         step = time.perf_counter()
+        linker = Linker(table, settings_for(model), log_level=logging.WARNING)
         training = model.training
         linker.training.estimate_probability_two_random_records_match(
             [_rule(r) for r in training.deterministic_rules], recall=training.recall
@@ -284,34 +347,25 @@ def score_pairs(
                 notes.append(f"training blocked on [{rule}] was skipped: expectation maximisation drove a level's m-probability to zero")
                 log.warning("linkage training: %s", notes[-1])
         model_json = smooth_model(linker.misc.save_model_to_json(), training.m_smoothing, 1.0 / training.u_max_pairs)
-        linker = Linker(table, model_json, log_level=logging.WARNING)
         seconds["train"] = time.perf_counter() - step
+
         step = time.perf_counter()
-        # Score every blocked pair; re-estimate the prior from those not already hopeless, then
-        # cut at the caller's thresholds under the re-estimated prior.
-        predictions = linker.inference.predict()
+        lean = json.loads(json.dumps(model_json))
+        lean["retain_intermediate_calculation_columns"] = False  # millions of pairs: weights only
+        predictions = Linker(table, lean, log_level=logging.WARNING).inference.predict()
+        # Re-estimate the prior from every pair not already hopeless (see estimate_prior).
         prior = model_json["probability_two_random_records_match"]
-        weights = _fetch(predictions, engine, ["match_weight"], f"match_probability >= {PRIOR_FLOOR}")["match_weight"]
+        session = ScoringSession(engine=engine, table=table, model_json=model_json, predictions=predictions, shift=0.0,
+                                 planned=planned, blocking=blocking, seconds=seconds, notes=notes, db_api=db_api,
+                                 connection=connection, spark=spark, comparisons=[c.name for c in model.comparisons])
+        weights = session._frame(predictions, ["match_weight"], f"match_probability >= {PRIOR_FLOOR}")["match_weight"]
         total = features.num_rows * (features.num_rows - 1) // 2
         estimated = estimate_prior(weights.to_numpy(), total, prior)
-        shift = _weight_for(estimated) - _weight_for(prior)
+        session._shift = _weight_for(estimated) - _weight_for(prior)
         model_json["probability_two_random_records_match"] = estimated
-        keep = ["unique_id_l", "unique_id_r", "match_weight"] + [
-            f"mw_{c.name}" for c in model.comparisons
-        ] + [f"mw_tf_adj_{c.name}" for c in model.comparisons]
-        pairs = _fetch(predictions, engine, keep, f"match_weight + {shift!r} >= {_weight_for(threshold)!r}")
-        weight = pc.add(pairs["match_weight"], shift)
-        probability = pc.divide(1.0, pc.add(1.0, pc.power(2.0, pc.negate(weight))))
-        pairs = pairs.set_column(pairs.column_names.index("match_weight"), "match_weight", weight)
-        pairs = pairs.add_column(2, "match_probability", probability)
-        if negative_below is not None:
-            negatives = _fetch(predictions, engine, ["unique_id_l", "unique_id_r"],
-                               f"match_weight + {shift!r} < {_weight_for(negative_below)!r}")
-        else:
-            negatives = pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64())})
         seconds["predict"] = time.perf_counter() - step
-    finally:
+        return session
+    except BaseException:
         if connection is not None:
             connection.close()
-    return ScoredPairs(pairs=pairs, negatives=negatives, model_json=model_json, comparisons_planned=planned,
-                       blocking=blocking, seconds=seconds, engine=engine, notes=notes)
+        raise

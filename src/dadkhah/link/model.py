@@ -234,19 +234,27 @@ GENDER = Comparison(
 
 # Pairs are only scored when they agree on one of these; each survives script and
 # transliteration because it uses keys, not spellings. Their union is what is compared.
+# Pairs are only scored when they agree on one of these; each survives script and
+# transliteration because it uses keys, not spellings. Their union is what is compared. Rules that
+# tolerate a typo, or rest on a common value (a death day in the weeks of the killings), also ask
+# for the same city or day, so that a million records make tens of millions of pairs, not hundreds.
 BLOCKING_RULES = (
     Blocking("l.given_key = r.given_key AND l.family_key = r.family_key"),
     Blocking("l.given_key = r.family_key AND l.family_key = r.given_key"),
-    Blocking("l.given_coarse = r.given_coarse AND l.family_coarse = r.family_coarse"),
+    Blocking("l.given_coarse = r.given_coarse AND l.family_coarse = r.family_coarse AND l.city_id = r.city_id"),
     # One name the same, the other within one typo (see features.deletion_neighbourhood).
-    Blocking("l.given_key = r.given_key AND l.family_del = r.family_del", explode=("family_del",)),
-    Blocking("l.family_key = r.family_key AND l.given_del = r.given_del", explode=("given_del",)),
+    Blocking("l.given_key = r.given_key AND l.family_del = r.family_del AND l.city_id = r.city_id", explode=("family_del",)),
+    Blocking("l.given_key = r.given_key AND l.family_del = r.family_del AND l.death_lo = r.death_lo", explode=("family_del",)),
+    Blocking("l.family_key = r.family_key AND l.given_del = r.given_del AND l.city_id = r.city_id", explode=("given_del",)),
+    Blocking("l.family_key = r.family_key AND l.given_del = r.given_del AND l.death_lo = r.death_lo", explode=("given_del",)),
+    # Both names within one typo, in the same city.
+    Blocking("l.given_del = r.given_del AND l.family_del = r.family_del AND l.city_id = r.city_id", explode=("given_del", "family_del")),
     # The same, with given and family name swapped in one of the records.
     Blocking("l.given_key = r.family_key AND l.family_del = r.given_del", explode=("family_del", "given_del")),
     Blocking("l.family_key = r.given_key AND l.given_del = r.family_del", explode=("given_del", "family_del")),
     Blocking("l.family_key = r.family_key AND l.father_key = r.father_key"),
-    Blocking("l.given_key = r.given_key AND l.father_key = r.father_key"),
-    Blocking("l.family_key = r.family_key AND l.death_lo = r.death_lo"),
+    Blocking("l.given_key = r.given_key AND l.father_key = r.father_key AND l.city_id = r.city_id"),
+    Blocking("l.family_key = r.family_key AND l.death_lo = r.death_lo AND l.city_id = r.city_id"),
     Blocking("l.given_key = r.given_key AND l.death_lo = r.death_lo AND l.city_id = r.city_id"),
     Blocking("l.full_key = r.full_key"),
     Blocking("l.full_coarse = r.full_coarse AND l.death_month = r.death_month"),

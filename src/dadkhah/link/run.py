@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import sqlalchemy as sa
 
 from dadkhah import __version__
 from dadkhah.errors import DadkhahError, InputError
-from dadkhah.link.clustering import cluster_records
-from dadkhah.link.engine import score_pairs
+from dadkhah.link.clustering import cluster_records, components
+from dadkhah.link.engine import score
 from dadkhah.link.evaluate import evaluate_clusters
 from dadkhah.link.features import features_digest, record_features
 from dadkhah.link.model import DEFAULT_MODEL, LinkageModel
@@ -108,21 +109,30 @@ def run_linkage(
         step = time.perf_counter()
         temp = store.workspace.path / "tmp"
         temp.mkdir(exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=temp) as scratch:
-            scored = score_pairs(features, model, threshold=min(threshold, low), negative_below=NEGATIVE_BELOW,
-                                 engine=engine, seed=seed, temp_dir=scratch)
+        record_ids = features["unique_id"].to_pylist()
+        with tempfile.TemporaryDirectory(dir=temp) as scratch, score(features, model, engine=engine, seed=seed, temp_dir=scratch) as scoring:
+            pairs = scoring.pairs(min(threshold, low))
+            left = pairs["unique_id_l"].to_numpy()
+            right = pairs["unique_id_r"].to_numpy()
+            probability = pairs["match_probability"].to_numpy()
+            linked = probability >= threshold
+            groups = components(record_ids, left[linked], right[linked], same)
+            grouping = pa.table({"unique_id": pa.array(list(groups), pa.int64()), "component": pa.array(list(groups.values()), pa.int64())})
+            negatives = scoring.negatives_within(grouping, NEGATIVE_BELOW)
+            decided = {frozenset(p) for p in same + different}
+            in_band = [i for i in np.flatnonzero((probability >= low) & (probability <= high)).tolist()
+                       if frozenset((int(left[i]), int(right[i]))) not in decided]
+            band = pa.table({"unique_id_l": pa.array(left[in_band], pa.int64()), "unique_id_r": pa.array(right[in_band], pa.int64())})
+            details = scoring.details(band)
+            model_json, planned, blocking = scoring.model_json, scoring.comparisons_planned, scoring.blocking
+            notes = scoring.notes
+            stages.update({f"engine_{k}": v for k, v in scoring.seconds.items()})
         stages["engine"] = time.perf_counter() - step
-        stages.update({f"engine_{k}": v for k, v in scored.seconds.items()})
 
         report(2, 5, "clustering")
         step = time.perf_counter()
-        pairs = scored.pairs
-        left = pairs["unique_id_l"].to_numpy()
-        right = pairs["unique_id_r"].to_numpy()
-        probability = pairs["match_probability"].to_numpy()
-        negatives = (scored.negatives["unique_id_l"].to_numpy(), scored.negatives["unique_id_r"].to_numpy())
-        clustering = cluster_records(features["unique_id"].to_pylist(), left, right, probability,
-                                     threshold=threshold, same=same, different=different, negatives=negatives)
+        clustering = cluster_records(record_ids, left, right, probability, threshold=threshold, same=same, different=different,
+                                     negatives=(negatives["unique_id_l"].to_numpy(), negatives["unique_id_r"].to_numpy()))
         key_of = {uid: key for key, uid in uid_of.items()}
         clusters = {key_of[uid]: label for uid, label in clustering.labels.items()}
         stages["cluster"] = time.perf_counter() - step
@@ -134,23 +144,7 @@ def run_linkage(
 
         report(4, 5, "filling the review queue")
         step = time.perf_counter()
-        decided = {frozenset(p) for p in same + different}
-        in_band = np.flatnonzero((probability >= low) & (probability <= high))
-        weight_columns = [c for c in pairs.column_names if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
-        columns = {c: pairs[c].to_numpy(zero_copy_only=False) for c in weight_columns}
-        tf_columns = {c: pairs[f"mw_tf_adj_{c[3:]}"].to_numpy(zero_copy_only=False)
-                      for c in weight_columns if f"mw_tf_adj_{c[3:]}" in pairs.column_names}
-        match_weight = pairs["match_weight"].to_numpy()
-        review_rows = []
-        for i in in_band.tolist():
-            a, b = int(left[i]), int(right[i])
-            if frozenset((a, b)) in decided:
-                continue
-            weights = {c[3:]: _number(columns[c][i]) for c in weight_columns}
-            weights |= {f"tf:{c[3:]}": _number(tf_columns[c][i]) for c in tf_columns if _number(tf_columns[c][i])}
-            review_rows.append({"run_id": run.id, "record_l": a, "record_r": b, "match_probability": float(probability[i]),
-                                "match_weight": float(match_weight[i]), "weights": weights,
-                                "linked": bool(probability[i] >= threshold)})
+        review_rows = _review_rows(run.id, pairs, details, threshold)
         for start in range(0, len(review_rows), 5000):
             insert_rows(session, ReviewPair.__table__, review_rows[start:start + 5000])
         stages["review"] = time.perf_counter() - step
@@ -158,25 +152,44 @@ def run_linkage(
         seconds = time.perf_counter() - started
         summary = LinkSummary(
             run_id=run.id, engine=engine, records=features.num_rows, persons=assignment.persons,
-            pairs_planned=scored.comparisons_planned, pairs_scored=pairs.num_rows,
+            pairs_planned=planned, pairs_scored=pairs.num_rows,
             pairs_linked=clustering.linked_pairs, pairs_for_review=len(review_rows), threshold=threshold,
             review_band=(low, high), created=assignment.created, merged=assignment.merged, split=assignment.split,
             unchanged=assignment.unchanged, records_moved=assignment.records_moved,
             decisions_applied=len(same) + len(different), links_held_apart=clustering.held_apart,
-            prior=scored.model_json["probability_two_random_records_match"], training_notes=scored.notes,
+            prior=model_json["probability_two_random_records_match"], training_notes=notes,
             seconds=round(seconds, 2),
             stage_seconds={k: round(v, 2) for k, v in stages.items()},
         )
-        run.model = scored.model_json
+        run.model = model_json
         run.persons = assignment.persons
-        run.pairs_planned = scored.comparisons_planned
+        run.pairs_planned = planned
         run.pairs_scored = pairs.num_rows
         run.pairs_linked = clustering.linked_pairs
         run.pairs_for_review = len(review_rows)
-        run.summary = summary.to_dict() | {"blocking": scored.blocking}
+        run.summary = summary.to_dict() | {"blocking": blocking}
         run.finished_at = utcnow()
         report(5, 5, "done")
     return summary
+
+
+def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: float) -> list[dict]:
+    """Review-queue rows: each pair with its probability and each comparison's weight."""
+    if details.num_rows == 0:
+        return []
+    probability = {(a, b): (p, w) for a, b, p, w in zip(
+        pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
+        pairs["match_probability"].to_pylist(), pairs["match_weight"].to_pylist(), strict=True)}
+    weight_columns = [c for c in details.column_names if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
+    columns = {c: details[c].to_pylist() for c in details.column_names if c.startswith("mw_")}
+    rows = []
+    for i, (a, b) in enumerate(zip(details["unique_id_l"].to_pylist(), details["unique_id_r"].to_pylist(), strict=True)):
+        p, w = probability[(a, b)]
+        weights = {c[3:]: _number(columns[c][i]) for c in weight_columns}
+        weights |= {f"tf:{c[10:]}": _number(columns[c][i]) for c in columns if c.startswith("mw_tf_adj_") and _number(columns[c][i])}
+        rows.append({"run_id": run_id, "record_l": a, "record_r": b, "match_probability": float(p),
+                     "match_weight": float(w), "weights": weights, "linked": bool(p >= threshold)})
+    return rows
 
 
 def _number(value) -> float | None:

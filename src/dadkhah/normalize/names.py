@@ -321,24 +321,46 @@ _COMPOUND_FIRST_KEYS = frozenset(
     token_key(n) for n in ("غلام", "محمد", "علی", "عبد", "امیر", "حسین", "حسن", "ابو", "اسد", "فتح",
                            "نصرت", "نور", "عزت", "شوکت", "فاطمه", "سید", "میر", "ولی", "قربان", "رمضان", "محمود")
 )
+# Particles that continue a given name: "Jalal ed-Din", "Nosrat ol-lah", "Zein al-Abedin".
+# Written as one word with the particle ("ed-din"), they continue the given name on their own;
+# written apart ("al", "ol"), they take the next word with them ("al Abedin", "ol lah").
+_STANDALONE_PARTICLES = frozenset(
+    {"eddin", "edin", "oddin", "odin", "uddin", "aldin", "addin", "aldeen", "eddine", "olah", "ollah", "allah",
+     "ullah", "olla", "lah", "llah", "الدین", "الله"}
+)
+_GIVEN_NAME_PARTICLES = _STANDALONE_PARTICLES | {"ol", "al", "ed", "od", "os", "ad", "oz", "ez", "el", "ul", "us", "ال"}
 _COMPOUND_SECOND_KEYS = frozenset(
     token_key(n) for n in ("علی", "رضا", "حسین", "حسن", "اکبر", "اصغر", "باقر", "جواد", "مهدی", "صادق",
                            "تقی", "نقی", "کاظم", "رحیم", "کریم", "الله", "محمد", "امین", "قلی", "عباس",
                            "جعفر", "هادی", "زهرا", "الزمان", "السادات", "الملوک", "اسماعیل", "ابراهیم",
                            "یوسف", "مرتضی", "مصطفی", "مجتبی", "حمید", "سعید", "مجید", "نبی", "علا")
-) | {"LL", "L"}
+) - {"L"}
 
 
-def _join_family_parts(tokens: list[str]) -> list[str]:
+def _join_suffixes(tokens: list[str]) -> list[str]:
+    """Join detached suffixes (Hossein Zadeh). "Pour" before another word begins that word instead."""
     joined: list[str] = []
-    for token in tokens:
-        if joined and token in _FAMILY_SUFFIXES:
-            joined[-1] += token
-        elif joined and joined[-1] in _FAMILY_PREFIXES:
+    for index, token in enumerate(tokens):
+        prefix_here = token in _FAMILY_PREFIXES and index + 1 < len(tokens)
+        if joined and token in _FAMILY_SUFFIXES and not prefix_here:
             joined[-1] += token
         else:
             joined.append(token)
     return joined
+
+
+def _join_prefixes(tokens: list[str]) -> list[str]:
+    joined: list[str] = []
+    for token in tokens:
+        if joined and joined[-1] in _FAMILY_PREFIXES:
+            joined[-1] += token
+        else:
+            joined.append(token)
+    return joined
+
+
+def _join_family_parts(tokens: list[str]) -> list[str]:
+    return _join_prefixes(_join_suffixes(tokens))
 
 
 def _value(original: str, tokens: list[str], script, titles, aliases, *, join: bool) -> NameValue | None:
@@ -391,15 +413,23 @@ def split_full_name(text: str | None) -> FullName | None:
         family_tokens = _join_family_parts(family_part.split())
     else:
         tokens, titles = _strip_titles(_TOKEN_SPLIT.split(folded))
-        tokens = _join_family_parts([t for t in tokens if t and not t.isdigit()])
+        tokens = _join_suffixes([t for t in tokens if t and not t.isdigit()])
         if len(tokens) < 2:
-            given_tokens, family_tokens = [], tokens
+            given_tokens, family_tokens = [], _join_prefixes(tokens)
         else:
             n_given = 1
             if (len(tokens) >= 3 and token_key(tokens[0]) in _COMPOUND_FIRST_KEYS
                     and token_key(tokens[1]) in _COMPOUND_SECOND_KEYS):
                 n_given = 2
-            given_tokens, family_tokens = tokens[:n_given], tokens[n_given:]
+            # A particle (ed-din, ol-lah), with the word after it when that is itself a particle's
+            # object ("Zein al Abedin"), stays with the given name.
+            while n_given < len(tokens) and tokens[n_given] in _GIVEN_NAME_PARTICLES:
+                take = 1 if tokens[n_given] in _STANDALONE_PARTICLES else 2
+                ezafe = n_given + 1 < len(tokens) and tokens[n_given + 1] in ("e", "ye")  # Al-e Ahmad: a surname
+                if ezafe or len(tokens) - n_given - take < 1:  # the family name keeps at least one word
+                    break
+                n_given += take
+            given_tokens, family_tokens = tokens[:n_given], _join_prefixes(tokens[n_given:])
     given = _value(original, given_tokens, script, (), (), join=True)
     family = _value(original, family_tokens, script, (), (), join=False) if given else None
     words = ([given.normalized] if given else []) + family_tokens

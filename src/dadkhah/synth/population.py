@@ -50,37 +50,79 @@ def load_name_tables() -> NameTables:
         )
 
     given_male = table("given_male")
+    # The table's surnames count double against the long tail, which puts the most common one
+    # (Mohammadi) at about one person in a hundred.
+    family = tuple(NameEntry(e.fa, e.latin, 2 * e.weight, e.compound) for e in table("family"))
     return NameTables(
         given_male=given_male,
         given_female=table("given_female"),
-        family=table("family") + _derived_surnames(given_male, table("family")),
+        family=family + _derived_surnames(given_male, family),
         affiliations=tuple(data["affiliations"]),
         honorifics=tuple(data["honorifics"]),
     )
 
 
-_SURNAME_SUFFIXES = (("زاده", "zadeh"), ("پور", "pour"), ("نیا", "nia"), ("فر", "far"), ("نژاد", "nejad"))
+_SURNAME_SUFFIXES = (
+    ("زاده", "zadeh"), ("پور", "pour"), ("نیا", "nia"), ("فر", "far"), ("نژاد", "nejad"), ("وند", "vand"),
+    ("لو", "lou"), ("کیا", "kia"), ("راد", "rad"), ("منش", "manesh"), ("یان", "ian"), ("فرد", "fard"),
+    ("مهر", "mehr"), ("پناه", "panah"), ("دوست", "doust"), ("خواه", "khah"), ("زادگان", "zadegan"),
+)
+_SURNAME_PREFIXES = (("میر", "Mir"), ("حاج", "Haj"), ("آقا", "Agha"), ("شیخ", "Sheikh"), ("پور", "Pour"),
+                     ("ملا", "Molla"), ("امیر", "Amir"), ("بنی", "Bani"))
 _NON_JOINING = frozenset("اآدذرزژو")
 
 
-def _derived_surnames(given: tuple[NameEntry, ...], family: tuple[NameEntry, ...]) -> tuple[NameEntry, ...]:
-    """Surnames made the common way, from a given name and a suffix (Hassanzadeh, Alipour, Rezanejad).
+def _join_fa(first: str, second: str) -> str:
+    """Persian words written as one name: a joiner after a letter that would otherwise connect."""
+    return first + ("" if first[-1] in _NON_JOINING else "\u200c") + second
 
-    They lengthen the table's tail so that the most common surnames are not over-represented.
+
+def _join_latin(first: str, second: str) -> str:
+    return first.replace(" ", "").replace("-", "") + second.replace(" ", "").replace("-", "").lower()
+
+
+def _derived_surnames(given: tuple[NameEntry, ...], family: tuple[NameEntry, ...]) -> tuple[NameEntry, ...]:
+    """The long tail of Iranian surnames, made the ways they are made.
+
+    A table of common surnames alone makes namesakes far too frequent in large populations (its
+    eleven most common names would be a fifth of everyone). Real surnames come from a given name
+    and a suffix (Hassanzadeh, Alipour, Rezanejad, Karimvand), a prefix on a surname (Mirhosseini,
+    Hajmohammadi, Aghajani), a place (Tehrani, Karaji) or two given names (Alimohammadi); these add
+    some ten thousand rarer names, so that the most common surname is about one person in a hundred.
     """
     known = {e.fa.replace("\u200c", "") for e in family}
-    derived = []
-    for entry in given:
-        if entry.compound:
-            continue
+    derived: dict[str, NameEntry] = {}
+
+    def add(fa: str, latin: tuple[str, ...], weight: int) -> None:
+        key = fa.replace("\u200c", "")
+        if key not in known and key not in derived:
+            derived[key] = NameEntry(fa, tuple(dict.fromkeys(latin)), weight)
+
+    simple = [e for e in given if not e.compound]
+    for entry in simple:
         for fa_suffix, latin_suffix in _SURNAME_SUFFIXES:
-            joiner = "" if entry.fa[-1] in _NON_JOINING else "\u200c"
-            fa = entry.fa + joiner + fa_suffix
-            if fa.replace("\u200c", "") in known:
+            add(_join_fa(entry.fa, fa_suffix), tuple(_join_latin(v, latin_suffix) for v in entry.latin[:3]),
+                max(1, entry.weight // 12))
+    for fa_prefix, latin_prefix in _SURNAME_PREFIXES:
+        for entry in family:
+            if " " in entry.fa:
                 continue
-            latin = tuple(dict.fromkeys(v.replace(" ", "").replace("-", "") + latin_suffix for v in entry.latin[:3]))
-            derived.append(NameEntry(fa, latin, max(1, entry.weight // 12)))
-    return tuple(derived)
+            add(_join_fa(fa_prefix, entry.fa), tuple(_join_latin(latin_prefix, v) for v in entry.latin[:2]), 1)
+    for place in load_builtin_gazetteer().places:
+        name_fa, name_en = place.get("name_fa") or "", place["name_en"]
+        if place["type"] != "city" or not name_fa or " " in name_fa or name_fa[-1] in "یهاو" or " " in name_en:
+            continue
+        add(name_fa + "ی", (name_en.replace("-", "") + "i",), 2)
+    common = sorted(simple, key=lambda e: -e.weight)[:40]
+    for first in common:
+        for second in common:
+            if first is second:
+                continue
+            for fa_suffix, latin_suffix in (("ی", "i"), ("زاده", "zadeh"), ("پور", "pour")):
+                stem_fa = _join_fa(first.fa, second.fa)
+                add(stem_fa + fa_suffix if fa_suffix == "ی" else _join_fa(stem_fa, fa_suffix),
+                    (_join_latin(first.latin[0], second.latin[0] + latin_suffix),), 1)
+    return tuple(derived[k] for k in sorted(derived))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,106 @@
+"""Linkage at scale: about 1,000,000 synthetic records, on this machine.
+
+Prints one JSON line: seconds and peak memory of the linkage run, and pairwise F1 against the
+synthetic truth. Targets: under 10 minutes and under 12 GB on 2 cores.
+
+    python benchmarks/link_bench.py [--victims 570000] [--difficulty hard] [--keep DIR]
+
+The case is generated and imported once (kept with --keep); the linkage itself runs in a child
+process so its peak memory (VmHWM, which includes DuckDB's native memory) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child(workspace: str) -> None:
+    from dadkhah.link.run import run_linkage
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+
+    started = time.perf_counter()
+    with open_store(load_workspace(workspace)) as store:
+        summary = run_linkage(store)
+    print(json.dumps(summary.to_dict() | {"wall_seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--victims", type=int, default=570_000)
+    parser.add_argument("--difficulty", default="hard")
+    parser.add_argument("--keep")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.link.run import evaluate_linkage
+    from dadkhah.store import open_store
+    from dadkhah.synth import generate_case
+    from dadkhah.workspace import create_workspace, load_workspace
+
+    os.environ.pop("DADKHAH_DATABASE_URL", None)
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="dadkhah-link-bench-"))
+    case = folder / f"case-{args.victims}-{args.difficulty}"
+    workspace = folder / f"ws-{args.victims}-{args.difficulty}"
+    try:
+        if not (case / "truth.csv").exists():
+            generate_case(case, victims=args.victims, lists=6, seed=2026, difficulty=args.difficulty)
+        if not (workspace / "imported").exists():
+            shutil.rmtree(workspace, ignore_errors=True)
+            with open_store(create_workspace(workspace)) as store:
+                for path in sorted(case.glob("list-*.csv")):
+                    import_file(store, path, source=path.stem)
+            (workspace / "imported").touch()
+        done = subprocess.run([sys.executable, __file__, "--child", str(workspace)], capture_output=True, text=True, check=False)
+        if done.returncode:
+            sys.stderr.write(done.stderr[-4000:])
+            raise SystemExit(done.returncode)
+        run = json.loads(done.stdout.strip().splitlines()[-1])
+        with open_store(load_workspace(workspace)) as store:
+            quality = evaluate_linkage(store, case / "truth.csv")
+        result = {
+            "benchmark": "link",
+            "cores": os.cpu_count(),
+            "records": run["records"],
+            "persons": run["persons"],
+            "true_persons": quality["persons"],
+            "difficulty": args.difficulty,
+            "seconds": round(run["wall_seconds"], 1),
+            "peak_rss_mb": round(run["peak_rss_mb"]),
+            "pairs_planned": run["pairs_planned"],
+            "pairwise_precision": quality["pairwise"]["precision"],
+            "pairwise_recall": quality["pairwise"]["recall"],
+            "pairwise_f1": quality["pairwise"]["f1"],
+            "bcubed_f1": quality["bcubed"]["f1"],
+            "stage_seconds": run["stage_seconds"],
+            "target_seconds": 600,
+            "target_peak_rss_mb": 12 * 1024,
+        }
+        result["meets_target"] = result["seconds"] < 600 and result["peak_rss_mb"] < 12 * 1024
+        print(json.dumps(result))
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
