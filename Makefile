@@ -33,10 +33,13 @@ test: install
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 test-slow: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	$(BIN)/python -m pytest -m slow
 
 bench: install
 	$(BIN)/python benchmarks/import_bench.py
+	$(BIN)/python benchmarks/link_compare_bench.py
+	$(BIN)/python benchmarks/link_bench.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

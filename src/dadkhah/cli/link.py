@@ -188,10 +188,23 @@ def review_list(
     out.print(f"{queue['total']} pairs to review (run {queue['run_id']}, band {queue['band'][0]}–{queue['band'][1]}).")
     for pair in queue["pairs"]:
         a, b = pair["record_a"], pair["record_b"]
-        out.print(f"\n[bold]{a['ref']}[/]  ~  [bold]{b['ref']}[/]   probability {pair['match_probability']:.3f}"
-                  f"{' (linked)' if pair['linked'] else ''}")
-        for c in pair["comparisons"]:
-            out.print(f"   {c['comparison']:12} {c['verdict']:12} {c['level']} ({c['weight']:+.1f})", markup=False)
+        table = Table("", a["ref"], b["ref"], "evidence", title=f"probability {pair['match_probability']:.3f}"
+                      f"{' (linked)' if pair['linked'] else ''}", title_justify="left")
+        evidence = {c["comparison"]: c for c in pair["comparisons"]}
+        for field, comparison in (("given_name", "given_name"), ("family_name", "family_name"), ("full_name", "full_name"),
+                                  ("father_name", "father_name"), ("birth_date", "birth_date"), ("death_date", "death_date"),
+                                  ("city", "city"), ("prison", "prison"), ("gender", "gender")):
+            c = evidence.get(comparison)
+            shown = f"{c['verdict']}: {c['level']} ({c['weight']:+.1f})" if c and c["weight"] else ""
+            table.add_row(field, _field(a.get(field)), _field(b.get(field)), shown)
+        out.print(table)
+        out.print(f"  {pair['decide']}", markup=False)
+
+
+def _field(value) -> str:
+    if not value:
+        return ""
+    return str(value.get("original") or value.get("normalized") or "")
 
 
 @review_app.command("decide")

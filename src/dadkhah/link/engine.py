@@ -113,6 +113,7 @@ def _spark_api(temp_dir: str | None):
     except ImportError as exc:  # pyspark is an optional extra
         raise DadkhahError("the Spark engine needs pyspark: pip install 'dadkhah[spark]'") from exc
     from splink.backends.spark import SparkAPI
+    from splink.internals.spark.jar_location import similarity_jar_location
 
     builder = (
         SparkSession.builder.master(os.environ.get("DADKHAH_SPARK_MASTER", "local[*]"))
@@ -121,10 +122,14 @@ def _spark_api(temp_dir: str | None):
         .config("spark.sql.shuffle.partitions", str(max(4, 2 * (os.cpu_count() or 1))))
         .config("spark.driver.memory", os.environ.get("DADKHAH_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Splink's string-similarity functions, shipped inside the splink package: nothing is fetched.
+        .config("spark.jars", similarity_jar_location())
+        .config("spark.driver.extraJavaOptions", "-Djava.net.preferIPv4Stack=true")
     )
     if temp_dir:
         builder = builder.config("spark.local.dir", temp_dir)
     spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
     spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="dadkhah-spark-", dir=temp_dir))
     return SparkAPI(spark_session=spark), spark
 
