@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job: a fresh synthetic case, imported, linked into persons, checked against its truth, summarised.
+# The main job: a fresh synthetic case, imported, linked into persons, checked against its truth,
+# the total estimated overall and by city (with a chart), summarised.
 demo: install
 	rm -rf $(DEMO)
 	$(BIN)/dadkhah init $(DEMO)
@@ -26,6 +27,8 @@ demo: install
 	done
 	$(DK) link run
 	$(DK) link evaluate --truth $(DEMO)/synthetic-case/truth.csv
+	$(DK) estimate run --method lcmcr --seed 1988 --linkage-thresholds 0.5,0.9,0.99
+	$(DK) estimate run --method lcmcr --seed 1988 --by city --plot $(DEMO)/estimate-by-city.png
 	$(DK) report summary
 
 test: install
@@ -40,6 +43,7 @@ bench: install
 	$(BIN)/python benchmarks/import_bench.py
 	$(BIN)/python benchmarks/link_compare_bench.py
 	$(BIN)/python benchmarks/link_bench.py
+	$(BIN)/python benchmarks/lcmcr_bench.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -9,6 +9,7 @@ variants are skipped, except in CI (``CI=true``), where a missing server fails t
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 
 from dadkhah.store import open_store
 from dadkhah.synth import generate_case
-from dadkhah.workspace import ENV_DATABASE_URL, create_workspace
+from dadkhah.workspace import ENV_DATABASE_URL, create_workspace, load_workspace
 
 POSTGRES_URL = os.environ.get("DADKHAH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _postgres_state: dict[str, object] = {}
@@ -90,6 +91,32 @@ def hard_case(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hard_case")
     generate_case(out, victims=800, lists=6, seed=7, difficulty="hard")
     return out
+
+
+@pytest.fixture(scope="session")
+def linked(small_case, tmp_path_factory):
+    """The small realistic case, imported and linked once (SQLite); tests copy it before changing it."""
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.link.run import run_linkage
+
+    folder = tmp_path_factory.mktemp("linked") / "ws"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(ENV_DATABASE_URL, raising=False)
+        with open_store(create_workspace(folder)) as store:
+            for path in sorted(small_case.glob("list-*.csv")):
+                import_file(store, path, source=path.stem)
+            summary = run_linkage(store)
+    return folder, summary
+
+
+@pytest.fixture
+def copy_of_linked(linked, tmp_path, monkeypatch):
+    """A private copy of the linked small case, open."""
+    monkeypatch.delenv(ENV_DATABASE_URL, raising=False)
+    target = tmp_path / "ws"
+    shutil.copytree(linked[0], target)
+    with open_store(load_workspace(target)) as store:
+        yield store
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from collections import defaultdict
 
 import pytest
@@ -30,28 +29,6 @@ def read(path):
 def memberships(store) -> dict[str, str]:
     with store.session() as session:
         return {f"{s}:{r}": p for s, r, p in iter_memberships(session)}
-
-
-@pytest.fixture(scope="module")
-def linked(small_case, tmp_path_factory):
-    """The small realistic case, imported and linked once (SQLite); tests copy it before changing it."""
-    folder = tmp_path_factory.mktemp("linked") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("DADKHAH_DATABASE_URL", raising=False)
-        with open_store(create_workspace(folder)) as store:
-            for path in sorted(small_case.glob("list-*.csv")):
-                import_file(store, path, source=path.stem)
-            summary = run_linkage(store)
-    return folder, summary
-
-
-@pytest.fixture
-def copy_of_linked(linked, tmp_path, monkeypatch):
-    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
-    target = tmp_path / "ws"
-    shutil.copytree(linked[0], target)
-    with open_store(load_workspace(target)) as store:
-        yield store
 
 
 def test_linkage_finds_the_persons_of_a_realistic_case(linked, small_case, monkeypatch):

@@ -9,6 +9,7 @@ import typer
 
 from dadkhah import __version__
 from dadkhah.cli.common import setup_logging
+from dadkhah.cli.estimate import estimate_app
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
 from dadkhah.cli.link import link_app, persons_app, review_app
 from dadkhah.cli.places import places_app
@@ -54,6 +55,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(link_app, name="link")
 app.add_typer(persons_app, name="persons")
 app.add_typer(review_app, name="review")
+app.add_typer(estimate_app, name="estimate")
 
 
 def main() -> None:

@@ -129,6 +129,8 @@ def run_linkage(
             stages.update({f"engine_{k}": v for k, v in scoring.seconds.items()})
         stages["engine"] = time.perf_counter() - step
 
+        save_run_pairs(store.workspace.path, run.id, features, pairs, negatives)
+
         report(2, 5, "clustering")
         step = time.perf_counter()
         clustering = cluster_records(record_ids, left, right, probability, threshold=threshold, same=same, different=different,
@@ -171,6 +173,58 @@ def run_linkage(
         run.finished_at = utcnow()
         report(5, 5, "done")
     return summary
+
+
+def run_folder(workspace: Path, run_id: int) -> Path:
+    return workspace / "linkage" / f"run-{run_id}"
+
+
+def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.Table, negatives: pa.Table) -> None:
+    """Keep what a run scored, so its clustering can be redone at other thresholds without re-scoring.
+
+    In the workspace's ``linkage/run-<id>/``: ``pairs.parquet`` (ids and match probability of every
+    pair scored at or above the review band's floor), ``negatives.parquet`` (the strong negatives)
+    and ``records.parquet`` (each record id's lasting identity: source and record_id).
+    """
+    import pyarrow.parquet as pq
+
+    folder = run_folder(workspace, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pairs.select(["unique_id_l", "unique_id_r", "match_probability"]), folder / "pairs.parquet", compression="zstd")
+    pq.write_table(negatives, folder / "negatives.parquet", compression="zstd")
+    pq.write_table(features.select(["unique_id", "source_id", "record_id"]), folder / "records.parquet", compression="zstd")
+
+
+def load_run_pairs(workspace: Path, run_id: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """(pairs, negatives, records) of a run, as saved by :func:`save_run_pairs`."""
+    import pyarrow.parquet as pq
+
+    folder = run_folder(workspace, run_id)
+    if not (folder / "pairs.parquet").exists():
+        raise DadkhahError(f"linkage run {run_id} kept no scored pairs (runs before this version did not); run `dadkhah link run` again")
+    return (pq.read_table(folder / "pairs.parquet"), pq.read_table(folder / "negatives.parquet"),
+            pq.read_table(folder / "records.parquet"))
+
+
+def recluster(store: Store, run_id: int, threshold: float) -> dict[tuple[int, str], int]:
+    """The clustering a run's scored pairs give at another threshold, under today's decisions.
+
+    Returns (source_id, record_id) -> cluster label. Used to see how much an estimate depends on
+    where the linkage threshold is set.
+    """
+    pairs, negatives, records = load_run_pairs(store.workspace.path, run_id)
+    keys = list(zip(records["source_id"].to_pylist(), records["record_id"].to_pylist(), strict=True))
+    uid_of = dict(zip(keys, records["unique_id"].to_pylist(), strict=True))
+    with store.session() as session:
+        decisions = active_decisions(session)
+    same = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "same" and a in uid_of and b in uid_of]
+    different = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "different" and a in uid_of and b in uid_of]
+    clustering = cluster_records(
+        records["unique_id"].to_pylist(), pairs["unique_id_l"].to_numpy(), pairs["unique_id_r"].to_numpy(),
+        pairs["match_probability"].to_numpy(), threshold=threshold, same=same, different=different,
+        negatives=(negatives["unique_id_l"].to_numpy(), negatives["unique_id_r"].to_numpy()),
+    )
+    return {key: clustering.labels[uid] for key, uid in uid_of.items()}
 
 
 def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: float) -> list[dict]:

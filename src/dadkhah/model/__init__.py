@@ -1,6 +1,7 @@
 """SQLAlchemy tables, one module per concept group. Importing this package registers them all."""
 
 from dadkhah.model.base import Base, Setting
+from dadkhah.model.estimates import Estimate
 from dadkhah.model.places import Place, PlaceName
 from dadkhah.model.registry import (
     LinkageRun,
@@ -29,6 +30,7 @@ __all__ = [
     "DATE_FIELDS",
     "NAME_FIELDS",
     "PLACE_FIELDS",
+    "Estimate",
     "FieldWarning",
     "Import",
     "Incident",

@@ -1,0 +1,210 @@
+"""Capture tables and estimate results: what every estimator takes and gives.
+
+A *capture table* says, for each combination of lists (a *capture pattern* such as "on list A and
+list C, not on B"), how many people were recorded with exactly that combination. The people on
+no list at all — the number every method estimates — are by definition missing from it.
+
+Every estimator follows the scikit-learn conventions (see STYLE.md): keyword-only parameters stored
+by ``__init__``, ``fit(table)`` returns ``self`` and sets attributes ending in ``_``, and each has
+a function twin. After ``fit``, ``result_`` is an immutable :class:`EstimateResult` holding the
+method, parameters, the input's digest and the software versions: what reports and courts see.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from dadkhah.errors import DadkhahError, InputError
+
+
+class EstimationError(DadkhahError):
+    """The method cannot give an honest number for this table (and says why)."""
+
+
+@dataclass(frozen=True)
+class CaptureTable:
+    """Counts of people by capture pattern. Patterns are unique and never all zero."""
+
+    lists: tuple[str, ...]
+    patterns: np.ndarray  # (cells, lists) of 0/1
+    counts: np.ndarray  # (cells,) of positive integers
+
+    def __post_init__(self):
+        patterns = np.asarray(self.patterns, dtype=np.int8)
+        counts = np.asarray(self.counts, dtype=np.int64)
+        if patterns.ndim != 2 or patterns.shape[1] != len(self.lists) or patterns.shape[0] != counts.shape[0]:
+            raise ValueError("patterns must be (cells, lists) and counts (cells,)")
+        keep = counts > 0
+        order = np.lexsort(patterns[keep].T[::-1])
+        object.__setattr__(self, "patterns", patterns[keep][order])
+        object.__setattr__(self, "counts", counts[keep][order])
+        self.patterns.setflags(write=False)
+        self.counts.setflags(write=False)
+
+    @property
+    def n_lists(self) -> int:
+        return len(self.lists)
+
+    @property
+    def observed(self) -> int:
+        return int(self.counts.sum())
+
+    def digest(self) -> str:
+        """SHA-256 of the table's content: the same table always has the same digest."""
+        canonical = {"lists": list(self.lists), "cells": [[*map(int, p), int(c)] for p, c in zip(self.patterns, self.counts, strict=True)]}
+        return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
+
+    def list_sizes(self) -> dict[str, int]:
+        return {name: int(self.counts[self.patterns[:, j] == 1].sum()) for j, name in enumerate(self.lists)}
+
+    def times_seen(self) -> np.ndarray:
+        """f[k] = how many people are on exactly k lists (k = 1..J)."""
+        hits = self.patterns.sum(axis=1)
+        return np.array([int(self.counts[hits == k].sum()) for k in range(1, self.n_lists + 1)])
+
+    def to_dict(self) -> dict:
+        return {"lists": list(self.lists), "observed": self.observed,
+                "cells": [{"pattern": "".join(map(str, p)), "count": int(c)} for p, c in zip(self.patterns, self.counts, strict=True)]}
+
+    @classmethod
+    def from_patterns(cls, lists, patterns, counts) -> CaptureTable:
+        """Validated construction (used by the registry): at least two lists, no all-zero pattern."""
+        lists = tuple(lists)
+        patterns = np.asarray(patterns, dtype=np.int8).reshape(-1, len(lists))
+        counts = np.asarray(counts, dtype=np.int64)
+        if len(lists) < 2:
+            raise EstimationError("estimation needs at least two lists; with one list nothing can be said about who it missed")
+        if (patterns.sum(axis=1) == 0).any():
+            raise EstimationError("a capture pattern on no list at all is what is being estimated; it cannot be given")
+        # Merge repeated patterns (the registry may produce them across strata).
+        merged: dict[tuple, int] = {}
+        for pattern, count in zip(map(tuple, patterns.tolist()), counts.tolist(), strict=True):
+            merged[pattern] = merged.get(pattern, 0) + int(count)
+        if not merged:
+            return cls(lists, np.zeros((0, len(lists)), dtype=np.int8), np.zeros(0, dtype=np.int64))
+        return cls(lists, np.array(list(merged)), np.array(list(merged.values())))
+
+
+def read_table(path: str | Path) -> CaptureTable:
+    """Read a capture table CSV: one 0/1 column per list and a ``count`` column.
+
+    Refused, with the line and column named: a cell that is not 0 or 1, a count that is negative
+    or not a whole number, a pattern that repeats an earlier line, the all-zero pattern (those
+    people are the unknown), fewer than two lists.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else "is not a file", file=str(path))
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            raise InputError("the table is empty", file=str(path), line=1)
+        header = [h.strip() for h in header]
+        if "count" not in header:
+            raise InputError("the table needs a 'count' column", file=str(path), line=1)
+        count_at = header.index("count")
+        lists = tuple(h for i, h in enumerate(header) if i != count_at)
+        if len(lists) < 2:
+            raise InputError("the table needs at least two list columns besides 'count'", file=str(path), line=1)
+        if len(set(lists)) != len(lists):
+            raise InputError("two list columns have the same name", file=str(path), line=1)
+        seen: dict[tuple, int] = {}
+        patterns, counts = [], []
+        for line, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise InputError(f"the line has {len(row)} cells but the header has {len(header)} columns", file=str(path), line=line)
+            pattern = []
+            for i, cell in enumerate(row):
+                value = cell.strip()
+                if i == count_at:
+                    try:
+                        number = float(value)
+                    except ValueError:
+                        raise InputError(f"the count {value!r} is not a number", file=str(path), line=line, field="count") from None
+                    if number < 0 or not number.is_integer():
+                        raise InputError(f"the count {value!r} must be a whole number of people, 0 or more", file=str(path), line=line, field="count")
+                    count = int(number)
+                elif value in ("0", "1"):
+                    pattern.append(int(value))
+                else:
+                    raise InputError(f"{value!r} is not 0 or 1", file=str(path), line=line, field=header[i])
+            key = tuple(pattern)
+            if not any(key):
+                raise InputError("the pattern on no list is the unknown being estimated; remove this line", file=str(path), line=line)
+            if key in seen:
+                raise InputError(f"this pattern repeats line {seen[key]}", file=str(path), line=line)
+            seen[key] = line
+            patterns.append(pattern)
+            counts.append(count)
+    if not patterns:
+        raise InputError("the table has no rows", file=str(path), line=2)
+    return CaptureTable(lists, np.array(patterns), np.array(counts))
+
+
+def software_versions() -> dict[str, str]:
+    found = {}
+    for package in ("dadkhah", "numpy", "numba", "scipy", "statsmodels", "arviz"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+@dataclass(frozen=True)
+class EstimateResult:
+    """One estimate, with everything needed to reproduce and to read it."""
+
+    method: str
+    observed: int
+    estimate: float
+    interval: tuple[float, float]
+    level: float
+    model: str
+    parameters: dict
+    diagnostics: dict
+    input_sha256: str
+    lists: tuple[str, ...]
+    software: dict = field(default_factory=software_versions)
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["interval"] = list(self.interval)
+        data["lists"] = list(self.lists)
+        data["warnings"] = list(self.warnings)
+        return data
+
+
+class Estimator:
+    """Base of every estimator: parameters in ``__init__``, results after ``fit`` (suffix ``_``)."""
+
+    method = ""
+
+    def get_params(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    def fit(self, table: CaptureTable) -> Estimator:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _check(self, table: CaptureTable) -> None:
+        if not isinstance(table, CaptureTable):
+            raise TypeError("fit() takes a CaptureTable (see dadkhah.estimate.read_table)")
+        if table.n_lists < 2:
+            raise EstimationError("estimation needs at least two lists")
+        if table.observed == 0:
+            raise EstimationError("the table records nobody")

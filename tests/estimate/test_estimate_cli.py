@@ -1,0 +1,90 @@
+"""`dadkhah estimate table|run|list`: JSON documents, stored results, charts, errors naming the line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from dadkhah.cli import app
+from tests.conftest import write
+from tests.estimate.conftest import MSE
+
+runner = CliRunner()
+KOREA = str(MSE / "korea_comfort_women.csv")  # Silverman, Chan & Vincent (2024): 123 named on 3 lists
+
+
+def run(*args, workspace=None):
+    prefix = ["--workspace", str(workspace)] if workspace else []
+    return runner.invoke(app, [*prefix, *args], catch_exceptions=False)
+
+
+def test_table_outside_a_workspace_prints_one_document(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("estimate", "table", KOREA, "--method", "lcmcr", "--iterations", "2000", "--burn-in", "1000", "--thin", "10",
+                 "--chains", "2", "--seed", "4", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert {"method", "observed", "estimate", "interval", "level", "model", "diagnostics", "strata"} <= set(document)
+    assert document["method"] == "lcmcr" and document["observed"] == 123 and document["level"] == 0.95
+    assert document["interval"][0] <= document["estimate"] <= document["interval"][1]
+    assert document["diagnostics"]["iterations"] == 2000 and document["diagnostics"]["sampling_seconds"] > 0
+    assert document["parameters"]["random_state"] == 4 and document["id"] is None
+
+
+def test_table_in_a_workspace_is_stored_and_listed_and_plotted(tmp_path, monkeypatch):
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    assert run("init", str(tmp_path / "ws"), "--json").exit_code == 0
+    chart = tmp_path / "chart.png"
+    result = run("estimate", "table", KOREA, "--method", "chao", "--plot", str(chart), "--json", workspace=tmp_path / "ws")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["id"] == 1 and document["plot"] == str(chart)
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 5_000
+    listed = json.loads(run("estimate", "list", "--json", workspace=tmp_path / "ws").stdout)
+    assert [(e["id"], e["method"], e["input"], e["input_sha256"]) for e in listed] == [
+        (1, "chao", "korea_comfort_women.csv", document["input_sha256"])]
+    shown = run("estimate", "list", workspace=tmp_path / "ws").stdout
+    assert "chao" in shown and f"{document['estimate']:,.0f}" in shown
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ("A,B,count\n1,0,4\n0,1,x\n", "line 3, field 'count'"),
+    ("A,B,count\n1,0,4\n1,0,3\n", "line 3: this pattern repeats line 2"),
+])
+def test_bad_table_exits_non_zero_naming_the_line(tmp_path, body, fragment):
+    path = write(tmp_path / "bad.csv", body)
+    result = run("estimate", "table", str(path), "--method", "chao", "--json")
+    assert result.exit_code != 0
+    error = json.loads(result.stdout)["error"]
+    assert fragment in f"{error['file']}, line {error['line']}" + (f", field {error['field']!r}" if error["field"] else "") + f": {error['message']}"
+    assert error["file"].endswith("bad.csv")
+
+
+def test_method_that_cannot_apply_says_why(tmp_path):
+    result = run("estimate", "table", KOREA, "--method", "lincoln-petersen", "--json")
+    assert result.exit_code != 0 and "exactly two lists" in json.loads(result.stdout)["error"]["message"]
+    unknown = run("estimate", "table", KOREA, "--method", "guess", "--json")
+    assert unknown.exit_code != 0 and "--method must be one of" in json.loads(unknown.stdout)["error"]["message"]
+
+
+def test_run_by_city_with_linkage_thresholds(linked, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    ws = tmp_path / "ws"
+    shutil.copytree(linked[0], ws)
+    chart = tmp_path / "by-city.png"
+    result = run("estimate", "run", "--by", "city", "--method", "chao", "--linkage-thresholds", "0.5,0.9",
+                 "--plot", str(chart), "--json", workspace=ws)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["by"] == "city" and document["linkage_run_id"] == 1
+    assert len(document["strata"]) > 10 and sum(s["observed"] for s in document["strata"]) == document["observed"]
+    assert [r["threshold"] for r in document["linkage_sensitivity"]["runs"]] == [0.5, 0.9]
+    assert chart.exists()
+    text = run("estimate", "run", "--by", "city", "--method", "chao", workspace=ws).stdout
+    assert "Tehran" in text and "named on the lists" in text
+    bad = run("estimate", "run", "--linkage-thresholds", "high", "--json", workspace=ws)
+    assert bad.exit_code != 0 and "--linkage-thresholds" in json.loads(bad.stdout)["error"]["message"]

@@ -1,0 +1,102 @@
+"""Estimating from the linked registry: capture histories, strata, storage, linkage sensitivity."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from dadkhah.estimate import EstimationError, estimate_table
+from dadkhah.estimate.registry import estimate_registry
+from dadkhah.ingest.importer import import_file
+from dadkhah.model import Estimate, LinkageRun, Source
+from dadkhah.persons import assign_persons
+from tests.conftest import write
+
+HEADER = "id,given_name,family_name,father_name,death_date,city\n"
+# Three lists; list c only searched in Rasht; one record with no city.
+LISTS = {
+    "a": [("a1", "Rasht"), ("a2", "Rasht"), ("a3", "Rasht"), ("a4", "Rasht"), ("a5", "Tabriz"), ("a6", "Tabriz")],
+    "b": [("b1", "Rasht"), ("b2", "Rasht"), ("b3", "Tabriz"), ("b4", "Tabriz"), ("b5", "")],
+    "c": [("c1", "Rasht"), ("c2", "Rasht")],
+}
+PERSONS = [["a1", "b1", "c1"], ["a2", "b2"], ["a3"], ["a4", "c2"], ["a5", "b3"], ["a6"], ["b4"], ["b5"]]
+
+
+def chao(table):
+    return estimate_table(table, "chao")
+
+
+def hand_linked(store, tmp_path):
+    """The registry above, with persons assigned by hand (no linkage model involved)."""
+    for name, rows in LISTS.items():
+        body = "".join(f"{rid},Name{rid},Family{rid},Father,1367/05/10,{city}\n" for rid, city in rows)
+        import_file(store, write(tmp_path / f"{name}.csv", HEADER + body), source=name)
+    with store.session() as session:
+        source_id = dict(session.execute(sa.select(Source.name, Source.id)).all())
+        run = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={}, run_by="t",
+                         software_version="0")
+        session.add(run)
+        session.flush()
+        clusters = {(source_id[rid[0]], rid): label for label, members in enumerate(PERSONS) for rid in members}
+        assign_persons(session, run.id, clusters)
+        run.finished_at = sa.func.now()
+        return run.id
+
+
+def test_capture_histories_and_strata_from_the_registry(store, tmp_path):
+    run_id = hand_linked(store, tmp_path)
+    told = []
+    document = estimate_registry(store, estimate=chao, by="city", progress=lambda done, total: told.append((done, total)))
+    assert told[0] == (0, 4) and told[-1] == (4, 4)  # overall, then three strata
+    assert document["linkage_run_id"] == run_id
+    assert document["observed"] == 8 and document["lists"] == ["a", "b", "c"]
+    strata = {s["name"]: s for s in document["strata"]}
+    assert set(strata) == {"Rasht", "Tabriz", "unknown"}
+    assert (strata["Rasht"]["observed"], strata["Rasht"]["lists"]) == (4, ["a", "b", "c"])
+    # List c searched only Rasht: in Tabriz it is left out rather than counted as missing everyone.
+    assert (strata["Tabriz"]["observed"], strata["Tabriz"]["lists"]) == (3, ["a", "b"])
+    assert strata["unknown"]["estimate"] is None and strata["unknown"]["observed"] == 1
+    assert "fewer than two lists" in strata["unknown"]["warnings"][0]
+    total = document["strata_total"]
+    assert total["observed"] == 8 and total["observed_in_unestimated_strata"] == 1
+    assert total["estimate"] == pytest.approx(strata["Rasht"]["estimate"] + strata["Tabriz"]["estimate"] + 1)
+    # Overall: f1 = 4 (a3, a6, b4, b5), f2 = 3, t = 3 -> 8 + (2/3) * 16 / 6.
+    assert document["estimate"] == pytest.approx(8 + (2 / 3) * 16 / 6)
+
+
+def test_estimates_are_stored_with_what_reproduces_them(store, tmp_path):
+    run_id = hand_linked(store, tmp_path)
+    document = estimate_registry(store, estimate=chao)
+    with store.session() as session:
+        row = session.get(Estimate, document["id"])
+        assert (row.source, row.linkage_run_id, row.method, row.stratified_by) == ("registry", run_id, "chao", None)
+        assert row.input_sha256 == document["input_sha256"] and len(row.input_sha256) == 64
+        assert row.observed == 8 and row.estimate == pytest.approx(document["estimate"])
+        assert (row.interval_low, row.interval_high) == tuple(document["interval"])
+        assert row.parameters == {"level": 0.95} and "dadkhah" in row.software and row.created_by
+
+
+def test_estimation_needs_persons_and_a_known_stratum(store, tmp_path):
+    with pytest.raises(EstimationError, match="link run"):
+        estimate_registry(store, estimate=chao)
+    hand_linked(store, tmp_path)
+    with pytest.raises(EstimationError, match="--by must be one of"):
+        estimate_registry(store, estimate=chao, by="weather")
+    with pytest.raises(EstimationError, match="outside what run"):
+        estimate_registry(store, estimate=chao, thresholds=[0.1])
+
+
+def test_linked_case_estimate_covers_the_truth_and_reports_linkage_sensitivity(copy_of_linked, small_case):
+    # The synthetic small case has 600 victims on 4 lists (tests/conftest.py); about 380 are named.
+    document = estimate_registry(
+        copy_of_linked, estimate=lambda t: estimate_table(t, "lcmcr", iterations=5_000, burn_in=5_000, thin=10, random_state=1),
+        thresholds=[0.5, 0.9, 0.99])
+    assert document["observed"] < 600
+    assert document["interval"][0] < 600 < document["interval"][1]
+    runs = document["linkage_sensitivity"]["runs"]
+    assert [r["threshold"] for r in runs] == [0.5, 0.9, 0.99]
+    persons = [r["persons"] for r in runs]
+    assert persons == sorted(persons)  # a stricter threshold links less, so leaves more persons
+    assert runs[0]["persons"] == document["observed"]  # 0.5 is the run's own threshold
+    spread = document["linkage_sensitivity"]["spread"]
+    assert spread == max(r["estimate"] for r in runs) - min(r["estimate"] for r in runs)
