@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := demo-workspace
+DEMO_KEYS := demo-keys
+DEMO_CASEFILE := demo-casefile
 DK     := $(BIN)/dadkhah --workspace $(DEMO)
 
 .PHONY: install demo test test-slow bench lint clean
@@ -17,10 +19,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The main job: a fresh synthetic case, imported, linked into persons, checked against its truth,
-# the total estimated overall and by city (with a chart), summarised.
+# the total estimated overall and by city (with a chart), a synthetic testimony and an evidence file
+# sealed, a signed case file exported and verified, summarised. The demo's key file sits beside the
+# workspace (never inside it) so that each run starts afresh.
 demo: install
-	rm -rf $(DEMO)
-	$(BIN)/dadkhah init $(DEMO)
+	rm -rf $(DEMO) $(DEMO_KEYS) $(DEMO_CASEFILE)
+	$(BIN)/dadkhah init $(DEMO) --key-file $(DEMO_KEYS)/demo.key
 	$(DK) synth --victims 5000 --lists 6 --cities 32 --seed 1988 --out $(DEMO)/synthetic-case
 	for f in $(DEMO)/synthetic-case/list-*.csv; do \
 	  $(DK) import "$$f" --source "$$(basename "$$f" .csv)" --incident "Synthetic prison executions" || exit 1; \
@@ -29,6 +33,13 @@ demo: install
 	$(DK) link evaluate --truth $(DEMO)/synthetic-case/truth.csv
 	$(DK) estimate run --method lcmcr --seed 1988 --linkage-thresholds 0.5,0.9,0.99
 	$(DK) estimate run --method lcmcr --seed 1988 --by city --plot $(DEMO)/estimate-by-city.png
+	$(DK) evidence add $(DEMO)/synthetic-case/list-1.csv --source list-1 --description "list 1 as received (synthetic)" --about P-000001
+	printf 'Synthetic testimony for the demo: the people in it do not exist.\n' > $(DEMO_KEYS)/transcript.txt
+	$(DK) testimony add --witness-name "Demo Witness (synthetic)" --transcript $(DEMO_KEYS)/transcript.txt \
+	  --language en --consent investigators,courts --about P-000001
+	$(DK) export casefile --out $(DEMO_CASEFILE) --recipient "Demo recipient" --scope investigators --person P-000001 --person P-000002
+	$(BIN)/dadkhah verify $(DEMO_CASEFILE) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
+	$(DK) custody verify
 	$(DK) report summary
 
 test: install
@@ -44,10 +55,11 @@ bench: install
 	$(BIN)/python benchmarks/link_compare_bench.py
 	$(BIN)/python benchmarks/link_bench.py
 	$(BIN)/python benchmarks/lcmcr_bench.py
+	$(BIN)/python benchmarks/evidence_bench.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEMO) $(DEMO_KEYS) $(DEMO_CASEFILE) .pytest_cache .hypothesis

@@ -38,6 +38,14 @@ def _postgres_available() -> str | None:
     return _postgres_state["error"]
 
 
+@pytest.fixture(autouse=True)
+def keys_outside_home(tmp_path_factory, monkeypatch):
+    """Key files go to a temporary config folder, never to the real ~/.config."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("DADKHAH_KEY_FILE", raising=False)
+    monkeypatch.delenv("DADKHAH_PASSPHRASE", raising=False)
+
+
 @pytest.fixture
 def postgres_url():
     """A URL whose connections see only a fresh schema of their own."""

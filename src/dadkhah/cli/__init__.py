@@ -15,6 +15,7 @@ from dadkhah.cli.link import link_app, persons_app, review_app
 from dadkhah.cli.places import places_app
 from dadkhah.cli.report import report_app
 from dadkhah.cli.synth import synth
+from dadkhah.cli.vault import custody_app, evidence_app, export_app, keys_app, testimony_app, verify
 
 app = typer.Typer(
     name="dadkhah",
@@ -56,6 +57,12 @@ app.add_typer(link_app, name="link")
 app.add_typer(persons_app, name="persons")
 app.add_typer(review_app, name="review")
 app.add_typer(estimate_app, name="estimate")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(testimony_app, name="testimony")
+app.add_typer(custody_app, name="custody")
+app.add_typer(keys_app, name="keys")
+app.add_typer(export_app, name="export")
+app.command("verify")(verify)
 
 
 def main() -> None:

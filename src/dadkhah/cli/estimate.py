@@ -18,10 +18,11 @@ from dadkhah.cli.common import (
     progress_bar,
 )
 from dadkhah.errors import DadkhahError
-from dadkhah.estimate import METHODS, estimate_table, read_table
-from dadkhah.estimate.registry import estimate_registry, record_estimate
 from dadkhah.model import Estimate
 from dadkhah.report.charts import plot_estimate
+
+# The estimators pull in numba and scipy (about a second and 150 MB): they are imported by the
+# commands that use them, so that every other command starts quickly and stays small.
 
 estimate_app = typer.Typer(help="Estimates of the total toll: multiple systems estimation.", no_args_is_help=True)
 
@@ -103,6 +104,9 @@ def estimate_table_command(
 
     Example: dadkhah estimate table kosovo.csv --method lcmcr --seed 1 --json
     """
+    from dadkhah.estimate import estimate_table, read_table
+    from dadkhah.estimate.registry import record_estimate
+
     table = read_table(file)
     params = _params(method, latent_classes=latent_classes, iterations=iterations, burn_in=burn_in, thin=thin, chains=chains,
                      seed=seed, selection=selection, max_order=max_order, interval=interval, model_uncertainty=model_uncertainty, level=level)
@@ -148,6 +152,9 @@ def estimate_run(
 
     Example: dadkhah estimate run --method lcmcr --by city --plot toll.png
     """
+    from dadkhah.estimate import METHODS, estimate_table
+    from dadkhah.estimate.registry import estimate_registry
+
     if method not in METHODS:
         raise DadkhahError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     try:

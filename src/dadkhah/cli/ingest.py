@@ -34,19 +34,27 @@ records_app = typer.Typer(help="Records: rows of sources, as given and as normal
 def init(
     ctx: typer.Context,
     path: Annotated[Path | None, typer.Argument(help="Folder for the workspace (default: --workspace, $DADKHAH_WORKSPACE or here).")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="Where to keep the keys, outside the workspace (default ~/.config/dadkhah/keys/).")] = None,
+    passphrase: Annotated[bool, typer.Option("--passphrase", help="Protect the key file with a passphrase (asked, or $DADKHAH_PASSPHRASE).")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a workspace (or bring an existing one up to date).
+    """Create a workspace and its keys (or bring an existing one up to date).
 
-    Example: dadkhah init my-case
+    Example: dadkhah init my-case --passphrase
     """
+    from dadkhah.cli.vault import ask_passphrase
+    from dadkhah.vault.keys import create_keys, workspace_id
+
     workspace = create_workspace(path or workspace_path(ctx) or Path.cwd())
     store = open_store(workspace)
     try:
+        secret = ask_passphrase(confirm=True) if passphrase and not workspace_id(workspace) else None
+        keys = create_keys(workspace, key_file=key_file, passphrase=secret)
         result = {
             "workspace": str(workspace.path),
             "database": store.engine.url.render_as_string(hide_password=True),
             "schema_revision": current_revision(store.engine),
+            "keys": keys,
         }
     finally:
         store.close()
@@ -54,6 +62,8 @@ def init(
         emit_json(result)
     else:
         out.print(f"Workspace ready at [bold]{workspace.path}[/] (database {result['database']}).")
+        out.print(f"Keys: {keys['key_file']}{' (new)' if keys['created'] else ''}, signing key {keys['fingerprint']}. "
+                  "Back the key file up apart from the workspace: without it nothing encrypted can be read.", markup=False)
 
 
 @handle_errors

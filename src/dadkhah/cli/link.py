@@ -18,8 +18,8 @@ from dadkhah.cli.common import (
     progress_bar,
 )
 from dadkhah.errors import DadkhahError
+from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
 from dadkhah.link.review import decide, list_decisions, review_queue
-from dadkhah.link.run import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD, evaluate_linkage, run_linkage
 from dadkhah.persons import describe_person, export_persons, list_persons
 from dadkhah.workspace import current_user
 
@@ -50,6 +50,8 @@ def link_run(
 
     Example: dadkhah link run --threshold 0.8 --json
     """
+    from dadkhah.link.run import run_linkage  # the engine (Splink, DuckDB, Arrow) only when linking
+
     band = _band(review_band)
     with opened_store(ctx) as store, progress_bar("linking") as progress:
         summary = run_linkage(store, threshold=threshold, review_band=band, engine=engine, seed=seed,
@@ -78,6 +80,8 @@ def link_evaluate(
 
     Example: dadkhah link evaluate --truth case/truth.csv --json
     """
+    from dadkhah.link.run import evaluate_linkage
+
     with opened_store(ctx) as store:
         result = evaluate_linkage(store, truth)
     if as_json:

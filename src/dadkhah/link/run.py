@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from dadkhah import __version__
 from dadkhah.errors import DadkhahError, InputError
+from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
 from dadkhah.link.clustering import cluster_records, components
 from dadkhah.link.engine import score
 from dadkhah.link.evaluate import evaluate_clusters
@@ -33,8 +34,6 @@ from dadkhah.persons import assign_persons, iter_memberships
 from dadkhah.store import Store, insert_rows
 from dadkhah.workspace import current_user
 
-DEFAULT_THRESHOLD = 0.5  # even odds: with a calibrated model, the choice that errs least per pair
-DEFAULT_REVIEW_BAND = (0.2, 0.9)
 # Pairs scored below this are strong evidence of two different people: a chain of namesakes may
 # not join them (see dadkhah.link.clustering).
 NEGATIVE_BELOW = 0.05

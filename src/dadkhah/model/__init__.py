@@ -22,6 +22,14 @@ from dadkhah.model.sources import (
     Record,
     Source,
 )
+from dadkhah.model.vault import (
+    CustodyEvent,
+    EvidenceItem,
+    EvidencePerson,
+    Testimony,
+    TestimonyPerson,
+    Witness,
+)
 
 __all__ = [
     "Base",
@@ -44,4 +52,10 @@ __all__ = [
     "PlaceName",
     "Record",
     "Source",
+    "CustodyEvent",
+    "EvidenceItem",
+    "EvidencePerson",
+    "Testimony",
+    "TestimonyPerson",
+    "Witness",
 ]

@@ -1,0 +1,351 @@
+"""Commands for the vault: evidence, testimonies, custody, keys, case files and their verification."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dadkhah.cli.common import (
+    JsonOption,
+    emit_json,
+    err,
+    handle_errors,
+    opened_store,
+    out,
+    progress_bar,
+)
+from dadkhah.errors import DadkhahError
+from dadkhah.vault.casefile import export_casefile
+from dadkhah.vault.custody import events_for, verify_custody
+from dadkhah.vault.evidence import (
+    DEFAULT_RELEASE,
+    add_evidence,
+    get_evidence,
+    list_evidence,
+    show_evidence,
+)
+from dadkhah.vault.keys import (
+    ENV_PASSPHRASE,
+    is_protected,
+    key_file_path,
+    load_keys,
+    load_public_keys,
+)
+from dadkhah.vault.testimony import add_testimony, list_testimonies, show_testimony
+from dadkhah.vault.verify import verify_casefile
+
+evidence_app = typer.Typer(help="Evidence files: kept by content, sealed, every access recorded.", no_args_is_help=True)
+testimony_app = typer.Typer(help="Testimonies: witnesses by pseudonym, identities and transcripts sealed.", no_args_is_help=True)
+custody_app = typer.Typer(help="The chain of custody: signed, hash-chained events.", no_args_is_help=True)
+keys_app = typer.Typer(help="The workspace's keys (kept outside the workspace).", no_args_is_help=True)
+export_app = typer.Typer(help="Exports for others: signed case files.", no_args_is_help=True)
+
+
+def ask_passphrase(*, confirm: bool = False) -> str | None:
+    """From DADKHAH_PASSPHRASE, else asked on the terminal (never echoed, never on stdout)."""
+    if os.environ.get(ENV_PASSPHRASE):
+        return os.environ[ENV_PASSPHRASE]
+    if not sys.stdin.isatty():
+        raise DadkhahError(f"a passphrase is needed and there is no terminal to ask on: set {ENV_PASSPHRASE}")
+    first = getpass.getpass("Passphrase for the key file: ")
+    if confirm and getpass.getpass("The same passphrase again: ") != first:
+        raise DadkhahError("the two passphrases differ")
+    if not first:
+        raise DadkhahError("an empty passphrase protects nothing")
+    return first
+
+
+@contextmanager
+def unlocked(ctx: typer.Context):
+    """The open store and its unlocked keys."""
+    with opened_store(ctx) as store:
+        passphrase = ask_passphrase() if is_protected(store.workspace) else None
+        yield store, load_keys(store.workspace, passphrase=passphrase)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _scopes(text: str) -> list[str]:
+    return [s for s in text.split(",") if s.strip()]
+
+
+@evidence_app.command("add")
+@handle_errors
+def evidence_add(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="The files; each is kept whole, byte for byte.")],
+    source: Annotated[str | None, typer.Option("--source", help="Who or what the files came from (a source, created if new).")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="What the files show.")] = None,
+    captured_at: Annotated[str | None, typer.Option("--captured-at", help="When they were made: an ISO 8601 date or date-time.")] = None,
+    captured_where: Annotated[str | None, typer.Option("--captured-where", help="Where they were made (matched to the gazetteer when it can be).")] = None,
+    acquired_how: Annotated[str | None, typer.Option("--acquired-how", help="How they reached you (handed over, downloaded, ...).")] = None,
+    release: Annotated[str, typer.Option("--release", help="Who case files may carry them to: investigators,courts,public.")] = ",".join(DEFAULT_RELEASE),
+    about: Annotated[list[str] | None, typer.Option("--about", help="A person the files concern (repeat for several).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add evidence files: hashed and sealed in one pass, all or none; a file held already is not stored twice.
+
+    Example: dadkhah evidence add photo.jpg video.mp4 --source family-archive --captured-at 1988-08-10 --about P-000123
+    """
+    with unlocked(ctx) as (store, keys), progress_bar("sealing", unit="bytes") as progress:
+        added = add_evidence(store, keys, files, source=source, description=description, captured_at=captured_at,
+                             captured_where=captured_where, acquired_how=acquired_how, release=_scopes(release),
+                             about=about or (), progress=progress)
+    if as_json:
+        emit_json(added if len(added) > 1 else added[0])
+        return
+    for item in added:
+        note = " (already held: this submission was recorded in its custody)" if item["already_held"] else ""
+        out.print(f"[bold]{item['id']}[/] {item['sha256']}  {item['size_bytes']:,} bytes  {item['media_type']}{note}")
+
+
+@evidence_app.command("list")
+@handle_errors
+def evidence_list(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many.")] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many first.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Evidence items, oldest first (nothing is decrypted).
+
+    Example: dadkhah evidence list --json
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        items = list_evidence(session, limit=limit, offset=offset)
+    if as_json:
+        emit_json(items)
+        return
+    table = Table("id", "sha256", "bytes", "type", "description", "about")
+    for item in items:
+        table.add_row(item["id"], item["sha256"][:16] + "…", f"{item['size_bytes']:,}", item["media_type"],
+                      item["description"] or "", ", ".join(item["about"]))
+    out.print(table)
+
+
+@evidence_app.command("show")
+@handle_errors
+def evidence_show(ctx: typer.Context, evidence_id: Annotated[str, typer.Argument(help="E-000001")], as_json: JsonOption = False) -> None:
+    """One item with its decrypted metadata (EXIF, C2PA) and original name; recorded in custody.
+
+    Example: dadkhah evidence show E-000001
+    """
+    with unlocked(ctx) as (store, keys):
+        item = show_evidence(store, keys, evidence_id)
+    if as_json:
+        emit_json(item)
+        return
+    out.print(json.dumps(item, ensure_ascii=False, indent=1), markup=False)
+
+
+@evidence_app.command("get")
+@handle_errors
+def evidence_get(
+    ctx: typer.Context,
+    evidence_id: Annotated[str, typer.Argument(help="E-000001")],
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the original bytes (outside the workspace).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write an item's original bytes out again, checked against its SHA-256; recorded in custody.
+
+    Example: dadkhah evidence get E-000001 --out ~/handover/E-000001.jpg
+    """
+    with unlocked(ctx) as (store, keys), progress_bar("decrypting", unit="bytes") as progress:
+        result = get_evidence(store, keys, evidence_id, out_path, force=force, progress=progress)
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"Wrote {result['out']} ({result['size_bytes']:,} bytes, SHA-256 {result['sha256']} verified).", markup=False)
+
+
+@testimony_app.command("add")
+@handle_errors
+def testimony_add(
+    ctx: typer.Context,
+    witness_name: Annotated[str, typer.Option("--witness-name", help="The witness's name: stored sealed, shown only with --reveal-witness.")],
+    transcript: Annotated[Path, typer.Option("--transcript", help="The transcript, a text file (UTF-8, UTF-16 or Windows-1256).")],
+    language: Annotated[str, typer.Option("--language", help="Language of the transcript: fa, en, ku, az, ...")],
+    consent: Annotated[str, typer.Option("--consent", help="Who the witness agreed may receive it: investigators,courts,public.")],
+    witness_contact: Annotated[str | None, typer.Option("--witness-contact", help="How to reach the witness: stored sealed.")] = None,
+    about: Annotated[list[str] | None, typer.Option("--about", help="A person the testimony concerns (repeat for several).")] = None,
+    place: Annotated[str | None, typer.Option("--place", help="Where the testimony was given or what place it concerns.")] = None,
+    interviewer: Annotated[str | None, typer.Option("--interviewer", help="Who took it: stored sealed.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a testimony; the witness is known by a pseudonym (W-0001) everywhere from now on.
+
+    Example: dadkhah testimony add --witness-name "..." --transcript t.txt --language fa --consent investigators,courts --about P-000123
+    """
+    with unlocked(ctx) as (store, keys):
+        result = add_testimony(store, keys, witness_name=witness_name, transcript=transcript, language=language,
+                               consent=_scopes(consent), witness_contact=witness_contact, about=about or (), place=place,
+                               interviewer=interviewer)
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"[bold]{result['id']}[/] by witness [bold]{result['witness']}[/]"
+                  + (" (new)" if result["new_witness"] else "") + f"; consent: {', '.join(result['consent'])}.")
+
+
+@testimony_app.command("list")
+@handle_errors
+def testimony_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Testimonies by pseudonym, with language, consent and persons (nothing is decrypted).
+
+    Example: dadkhah testimony list --json
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        items = list_testimonies(session)
+    if as_json:
+        emit_json(items)
+        return
+    table = Table("id", "witness", "language", "consent", "about", "place")
+    for item in items:
+        table.add_row(item["id"], item["witness"], item["language"], ", ".join(item["consent"]), ", ".join(item["about"]),
+                      item["place"] or "")
+    out.print(table)
+
+
+@testimony_app.command("show")
+@handle_errors
+def testimony_show(
+    ctx: typer.Context,
+    testimony_id: Annotated[str, typer.Argument(help="T-0001")],
+    reveal_witness: Annotated[bool, typer.Option("--reveal-witness", help="Also decrypt who the witness is (recorded in custody).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """A testimony with its transcript, decrypted; recorded in custody.
+
+    Example: dadkhah testimony show T-0001
+    """
+    with unlocked(ctx) as (store, keys):
+        item = show_testimony(store, keys, testimony_id, reveal_witness=reveal_witness)
+    if as_json:
+        emit_json(item)
+        return
+    out.print(f"[bold]{item['id']}[/] by {item['witness']} ({item['language']}; consent {', '.join(item['consent'])})")
+    if reveal_witness:
+        out.print(f"Witness: {item['witness_name']}  contact: {item.get('witness_contact') or '-'}", markup=False)
+    out.print(item["transcript"], markup=False)
+
+
+@custody_app.command("verify")
+@handle_errors
+def custody_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Check every custody event's hash, signature and link; the check itself is recorded.
+
+    Example: dadkhah custody verify --json
+    """
+    with unlocked(ctx) as (store, keys):
+        report = verify_custody(store, keys)
+    if as_json:
+        emit_json(report)
+    elif report["valid"]:
+        out.print(f"[bold green]The chain of custody is intact[/]: {report['events']:,} events, signed by {report['fingerprint']}.")
+    if not report["valid"]:
+        for problem in report["problems"]:
+            err.print(f"[bold red]position {problem['position']}[/] (event {problem['seq']}, "
+                      f"{_escape(str(problem.get('item_id') or '-'))}): {_escape(problem['problem'])}", highlight=False)
+        raise typer.Exit(1)
+
+
+@custody_app.command("log")
+@handle_errors
+def custody_log(ctx: typer.Context, item: Annotated[str, typer.Argument(help="E-000001, T-0001, W-0001 or C-0001")],
+                as_json: JsonOption = False) -> None:
+    """The custody events of one item, oldest first.
+
+    Example: dadkhah custody log E-000001
+    """
+    with opened_store(ctx) as store, store.session() as session:
+        events = events_for(session, item.strip().upper())
+    if as_json:
+        emit_json(events)
+        return
+    table = Table("#", "when", "who", "action", "details")
+    for event in events:
+        table.add_row(str(event["seq"]), event["occurred_at"][:19], event["actor"], event["action"],
+                      json.dumps(event["details"], ensure_ascii=False))
+    out.print(table)
+
+
+@keys_app.command("show")
+@handle_errors
+def keys_show(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Where the key file is, whether a passphrase protects it, and the signing key's fingerprint.
+
+    Example: dadkhah keys show --json
+    """
+    with opened_store(ctx) as store:
+        public = load_public_keys(store.workspace)
+        result = {"key_file": str(key_file_path(store.workspace)), "protected": is_protected(store.workspace),
+                  "fingerprint": public.fingerprint, "workspace_id": public.workspace_id}
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"Key file {result['key_file']} ({'passphrase' if result['protected'] else 'no passphrase'}); "
+                  f"signing key {result['fingerprint']}. Give recipients this fingerprint by another channel.", markup=False)
+
+
+@export_app.command("casefile")
+@handle_errors
+def export_casefile_command(
+    ctx: typer.Context,
+    out_dir: Annotated[Path, typer.Option("--out", help="A new folder for the case file (outside the workspace).")],
+    recipient: Annotated[str, typer.Option("--recipient", help="Who receives it.")],
+    scope: Annotated[str, typer.Option("--scope", help="investigators, courts or public: what consent must cover.")],
+    person: Annotated[list[str] | None, typer.Option("--person", help="A person to include (repeat); testimonies and evidence about them come too.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every person, and every testimony and item released to the scope.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a signed BagIt case file for an investigative body; every export is recorded in custody.
+
+    Example: dadkhah export casefile --out ~/handover/un-2026 --recipient "UN Special Rapporteur" --scope investigators --all
+    """
+    with unlocked(ctx) as (store, keys), progress_bar("writing the case file", unit="bytes") as progress:
+        result = export_casefile(store, keys, out_dir, recipient=recipient, scope=scope, persons=person or (),
+                                 everything=everything, progress=progress)
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"Case file {result['casefile']} at {result['out']}: {result['persons']} persons, "
+                  f"{result['testimonies']} testimonies, {result['evidence']} evidence items; signed by "
+                  f"{result['fingerprint']}.", markup=False)
+
+
+@handle_errors
+def verify(
+    path: Annotated[Path, typer.Argument(help="The case file's folder.")],
+    expect_key: Annotated[str | None, typer.Option("--expect-key", help="The sender's key fingerprint, received another way (SHA256:...).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a case file with nothing but this tool: complete, unaltered, signed (no workspace needed).
+
+    Example: dadkhah verify ./un-2026 --expect-key SHA256:q1w2e3...
+    """
+    report = verify_casefile(path, expect_key=expect_key)
+    if as_json:
+        emit_json(report)
+    elif report["valid"]:
+        checked = "the expected key" if report["key_checked"] else "key"
+        out.print(f"[bold green]Valid[/]: complete, unaltered, signed by {checked} {report['fingerprint']}.")
+        if not report["key_checked"]:
+            out.print("Compare that fingerprint with the one the sender gave you by another channel (or pass --expect-key).")
+    if not report["valid"]:
+        for problem in report["problems"]:
+            err.print(f"[bold red]{_escape(problem['file'])}[/]: {_escape(problem['problem'])}", highlight=False)
+        err.print(f"[bold red]The case file at {_escape(str(path))} failed verification.[/]", highlight=False)
+        raise typer.Exit(1)

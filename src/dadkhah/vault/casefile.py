@@ -1,0 +1,197 @@
+"""Case files for investigative bodies: a signed BagIt bag a recipient can verify with the tool alone.
+
+The bag (BagIt 1.0, RFC 8493) holds ``data/casefile.json`` (persons with their source records,
+testimonies by pseudonym, evidence with SHA-256 and metadata), the evidence files, the testimony
+transcripts as text, and ``data/custody.jsonl`` (the custody events of everything included, each
+signed). The tag manifest — which fixes ``bag-info.txt`` and the payload manifest, which fixes
+every file — is signed with the instance's Ed25519 key in ``signature.json``. So a forger who
+edits a file and rewrites the manifests still fails the signature, unless they sign with a key of
+their own; which is why the recipient should check the key's fingerprint against one received
+another way (``dadkhah verify --expect-key``).
+
+Only testimonies whose witness consented to the scope are included, and evidence released to it.
+Witness names and contacts are never exported; interviewers' names and evidence metadata (EXIF,
+C2PA: places, devices) are left out of public case files.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bagit
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah import __version__
+from dadkhah.errors import DadkhahError
+from dadkhah.model import (
+    CustodyEvent,
+    EvidenceItem,
+    EvidencePerson,
+    Person,
+    Testimony,
+    TestimonyPerson,
+)
+from dadkhah.persons import describe_person
+from dadkhah.store import Store
+from dadkhah.vault.crypto import open_sealed
+from dadkhah.vault.custody import append_event, event_to_dict
+from dadkhah.vault.evidence import (
+    SCOPES,
+    evidence_data_key,
+    evidence_to_dict,
+    resolve_persons,
+    write_evidence,
+)
+from dadkhah.vault.files import checked_output_path
+from dadkhah.vault.keys import VaultKeys
+from dadkhah.vault.testimony import open_testimony, testimony_to_dict
+from dadkhah.vault.verify import SIGNATURE_FILE, SIGNED_FILE
+from dadkhah.workspace import current_user
+
+FORMAT = "dadkhah-casefile/1"
+
+
+def _extension(media_type: str) -> str:
+    guessed = mimetypes.guess_extension(media_type.split(";")[0].strip()) if media_type else None
+    return guessed or ".bin"
+
+
+def _select(session: Session, scope: str, persons: list[str], everything: bool):
+    evidence_query = sa.select(EvidenceItem).order_by(EvidenceItem.id)
+    testimony_query = sa.select(Testimony).order_by(Testimony.id)
+    if everything:
+        persons = list(session.scalars(sa.select(Person.person_id).where(Person.status == "active").order_by(Person.id)))
+    else:
+        evidence_query = evidence_query.where(EvidenceItem.id.in_(
+            sa.select(EvidencePerson.evidence_pk).where(EvidencePerson.person_id.in_(persons))))
+        testimony_query = testimony_query.where(Testimony.id.in_(
+            sa.select(TestimonyPerson.testimony_pk).where(TestimonyPerson.person_id.in_(persons))))
+    evidence = [row for row in session.scalars(evidence_query) if scope in (row.release or [])]
+    testimonies = [row for row in session.scalars(testimony_query) if scope in (row.consent or [])]
+    return persons, evidence, testimonies
+
+
+def _casefile_id(session: Session) -> str:
+    made = session.scalar(sa.select(sa.func.count()).select_from(CustodyEvent)
+                          .where(CustodyEvent.item_kind == "casefile", CustodyEvent.action == "created")) or 0
+    return f"C-{made + 1:04d}"
+
+
+def export_casefile(store: Store, keys: VaultKeys, out, *, recipient: str, scope: str, persons=(), everything: bool = False,
+                    progress=None) -> dict:
+    """Write a signed case file for ``recipient`` at ``out``; every included item's export is recorded."""
+    recipient = (recipient or "").strip()
+    if not recipient:
+        raise DadkhahError("--recipient names who receives the case file (it is written into it and into custody)")
+    if scope not in SCOPES:
+        raise DadkhahError(f"--scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    if not everything and not persons:
+        raise DadkhahError("name the persons the case file is about (--person P-000123 ...) or give --all")
+    target = checked_output_path(out, workspace=store.workspace.path, folder=True)
+    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.partial"
+    staging.mkdir(parents=True)
+    try:
+        with store.session() as session:
+            chosen = [] if everything else resolve_persons(session, persons)
+            chosen, evidence, testimonies = _select(session, scope, chosen, everything)
+            casefile_id = _casefile_id(session)
+            document = _write_payload(session, store, keys, staging, casefile_id=casefile_id, recipient=recipient,
+                                      scope=scope, persons=chosen, evidence=evidence, testimonies=testimonies,
+                                      progress=progress)
+            summary = {"recipient": recipient, "scope": scope, "persons": len(chosen), "testimonies": len(testimonies),
+                       "evidence": len(evidence)}
+            for item_id in [row.evidence_id for row in evidence] + [row.testimony_id for row in testimonies]:
+                append_event(session, keys, item_kind="evidence" if item_id.startswith("E-") else "testimony",
+                             item_id=item_id, action="exported", details={"casefile": casefile_id} | summary)
+            append_event(session, keys, item_kind="casefile", item_id=casefile_id, action="created", details=summary)
+            included = {row.evidence_id for row in evidence} | {row.testimony_id for row in testimonies} | {casefile_id}
+            _write_custody(session, staging / "custody.jsonl", included)
+            (staging / "casefile.json").write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str),
+                                                   encoding="utf-8")
+            bagit.make_bag(str(staging), bag_info={
+                "Source-Organization": "Dadkhah instance " + keys.fingerprint,
+                "External-Identifier": casefile_id,
+                "External-Description": f"Case file for {recipient} (scope: {scope})",
+                "Recipient": recipient, "Scope": scope, "Dadkhah-Version": __version__,
+                "Instance-Key-Fingerprint": keys.fingerprint,
+            }, checksums=["sha256"])
+            _sign(staging, keys)
+            if target.exists():
+                target.rmdir()  # an empty folder, checked above
+            staging.rename(target)
+            return {"casefile": casefile_id, "out": str(target), "recipient": recipient, "scope": scope,
+                    "persons": len(chosen), "testimonies": len(testimonies), "evidence": len(evidence),
+                    "fingerprint": keys.fingerprint, "exported_by": current_user()}
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_payload(session: Session, store: Store, keys: VaultKeys, folder: Path, *, casefile_id, recipient, scope,
+                   persons, evidence, testimonies, progress) -> dict:
+    public = scope == "public"
+    (folder / "evidence").mkdir()
+    (folder / "testimonies").mkdir()
+    total = sum(row.size_bytes for row in evidence) or 1
+    done = 0
+    evidence_entries = []
+    for row in evidence:
+        name = f"{row.evidence_id}{_extension(row.media_type)}"
+        write_evidence(store.workspace.path, keys, row, folder / "evidence" / name)
+        done += row.size_bytes
+        if progress:
+            progress(done, total)
+        entry = evidence_to_dict(session, row)
+        for private in ("added_by", "captured_place_id"):
+            entry.pop(private, None)
+        entry["path"] = f"data/evidence/{name}"
+        if not public:
+            data_key = evidence_data_key(keys, store.workspace.path, row)
+            entry["metadata"] = json.loads(open_sealed(data_key, row.metadata_sealed, label=f"evidence:{row.sha256}:metadata"))
+        evidence_entries.append(entry)
+    testimony_entries = []
+    for row in testimonies:
+        opened = open_testimony(keys, row)
+        path = folder / "testimonies" / f"{row.testimony_id}.txt"
+        path.write_text(opened["transcript"], encoding="utf-8", newline="")
+        entry = testimony_to_dict(session, row)
+        for private in ("has_interviewer", "recorded_by", "place_id"):
+            entry.pop(private, None)
+        entry["transcript"] = {"path": f"data/testimonies/{row.testimony_id}.txt", "sha256": row.transcript_sha256}
+        if not public and opened["interviewer"]:
+            entry["interviewer"] = opened["interviewer"]
+        testimony_entries.append(entry)
+    return {
+        "format": FORMAT, "casefile": casefile_id, "recipient": recipient, "scope": scope,
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(), "software": {"dadkhah": __version__},
+        "instance_key": {"algorithm": "Ed25519", "public_key": base64.b64encode(keys.public_key).decode("ascii"),
+                         "fingerprint": keys.fingerprint},
+        "persons": [describe_person(session, person_id) for person_id in persons],
+        "testimonies": testimony_entries,
+        "evidence": evidence_entries,
+        "custody": {"path": "data/custody.jsonl", "about": "every custody event of the included items, each signed"},
+        "witness_identities": "never exported: witnesses are known by pseudonym only",
+    }
+
+
+def _write_custody(session: Session, path: Path, item_ids: set[str]) -> None:
+    rows = session.scalars(sa.select(CustodyEvent).where(CustodyEvent.item_id.in_(sorted(item_ids))).order_by(CustodyEvent.seq))
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        for row in rows:
+            handle.write(json.dumps(event_to_dict(row), ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def _sign(folder: Path, keys: VaultKeys) -> None:
+    signed = (folder / SIGNED_FILE).read_bytes()
+    document = {"algorithm": "Ed25519", "signed_file": SIGNED_FILE,
+                "signature": base64.b64encode(keys.signing_key.sign(signed)).decode("ascii"),
+                "public_key": base64.b64encode(keys.public_key).decode("ascii"), "fingerprint": keys.fingerprint,
+                "note": "Check the fingerprint against the one the sender gave you another way: dadkhah verify --expect-key"}
+    (folder / SIGNATURE_FILE).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")

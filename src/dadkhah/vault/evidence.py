@@ -1,0 +1,266 @@
+"""Evidence files: added once by content, sealed at rest, read back verified, every access recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.errors import DadkhahError, InputError, NotFound
+from dadkhah.model import EvidenceItem, EvidencePerson, Source
+from dadkhah.persons import get_person
+from dadkhah.places import load_gazetteer
+from dadkhah.sources import ensure_source
+from dadkhah.store import Store
+from dadkhah.vault.crypto import (
+    DecryptionError,
+    decrypt_stream,
+    encrypt_stream,
+    new_data_key,
+    open_sealed,
+    seal,
+    unwrap_key,
+    wrap_key,
+)
+from dadkhah.vault.custody import append_event
+from dadkhah.vault.files import checked_input_file, checked_output_path
+from dadkhah.vault.keys import VaultKeys
+from dadkhah.vault.metadata import HEAD_BYTES, detect_media_type, extract_metadata
+from dadkhah.workspace import current_user
+
+SCOPES = ("investigators", "courts", "public")
+DEFAULT_RELEASE = ("investigators", "courts")
+
+
+def parse_scopes(text: str | list | tuple, *, option: str) -> list[str]:
+    """``investigators,courts`` → the scopes in their fixed order; unknown or empty ones refused."""
+    items = [s.strip().lower() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
+    unknown = [s for s in items if s not in SCOPES]
+    if unknown or not items:
+        raise DadkhahError(f"{option} takes some of {', '.join(SCOPES)} separated by commas, not {text!r}")
+    return [s for s in SCOPES if s in items]
+
+
+def parse_moment(text: str | None, *, option: str) -> str | None:
+    """An ISO 8601 date or date-time, kept as given (no time zone is invented)."""
+    if not text:
+        return None
+    value = text.strip()
+    try:
+        (date.fromisoformat if len(value) == 10 else datetime.fromisoformat)(value)
+    except ValueError:
+        raise DadkhahError(f"{option} takes an ISO 8601 date or date-time (1988-07-30 or 1988-07-30T14:00), not {text!r}") from None
+    return value
+
+
+def resolve_persons(session: Session, person_ids) -> list[str]:
+    """Check that each person exists; a person since merged is replaced by the one it was merged into."""
+    found = []
+    for person_id in person_ids or ():
+        person = get_person(session, person_id)
+        found.append(person.merged_into if person.status == "merged" and person.merged_into else person.person_id)
+    return sorted(set(found))
+
+
+def resolve_place(session: Session, text: str | None) -> str | None:
+    if not text:
+        return None
+    match = load_gazetteer(session).resolve(text, types=("city", "prison", "grave_site", "province"))
+    return match.place_id if match else None
+
+
+def _blob_path(workspace: Path, sha256: str) -> Path:
+    return workspace / "blobs" / sha256[:2] / f"{sha256}.sealed"
+
+
+def next_public_id(session: Session, column, prefix: str, width: int) -> str:
+    """The next free public id (E-000001, W-0001, T-0001): one more than the rows there are."""
+    count = session.scalar(sa.select(sa.func.count()).select_from(column.class_)) or 0
+    number = count + 1
+    while session.scalar(sa.select(sa.func.count()).where(column == f"{prefix}{number:0{width}d}")):
+        number += 1
+    return f"{prefix}{number:0{width}d}"
+
+
+def _seal_file(workspace: Path, keys: VaultKeys, path: Path, progress=None) -> dict:
+    """Hash and seal a file in one streamed pass into the blob store; returns what was learnt."""
+    data_key = new_data_key()
+    label = f"blob:{uuid.uuid4()}"
+    wrapped = wrap_key(keys.master_key, data_key, label=label)
+    staging = workspace / "blobs" / "incoming"
+    staging.mkdir(parents=True, exist_ok=True)
+    temporary = staging / f"{uuid.uuid4().hex}.part"
+    try:
+        with open(path, "rb") as source, open(temporary, "wb") as target:
+            head = source.read(HEAD_BYTES)
+            media_type = detect_media_type(head, name=path.name)
+            sha256, size = encrypt_stream(source, target, data_key=data_key, wrapped_key=wrapped, label=label,
+                                          first=head, progress=progress)
+            target.flush()
+            os.fsync(target.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return {"temporary": temporary, "sha256": sha256, "size": size, "media_type": media_type,
+            "data_key": data_key, "wrapped_key": wrapped, "label": label}
+
+
+def add_evidence(store: Store, keys: VaultKeys, paths, *, source: str | None = None, description: str | None = None,
+                 captured_at: str | None = None, captured_where: str | None = None, acquired_how: str | None = None,
+                 release=DEFAULT_RELEASE, about=(), progress=None) -> list[dict]:
+    """Add files as evidence: all of them or none. Each is hashed and sealed in one streamed pass.
+
+    A file already held (same SHA-256) is not stored twice: its item is returned, and the new
+    submission is recorded in its custody. ``progress(done_bytes, total_bytes)`` follows the work.
+    """
+    files = [checked_input_file(p) for p in paths]
+    if not files:
+        raise DadkhahError("name at least one file")
+    scopes = parse_scopes(release, option="--release")
+    captured_at = parse_moment(captured_at, option="--captured-at")
+    workspace = store.workspace.path
+    total = sum(f.stat().st_size for f in files)
+    done = 0
+    sealed = []
+    try:
+        for path in files:
+            base = done
+            sealed.append(_seal_file(workspace, keys, path, progress=(lambda n, b=base: progress(b + n, total)) if progress else None))
+            done += sealed[-1]["size"]
+        results = []
+        with store.session() as session:
+            persons = resolve_persons(session, about)
+            place_id = resolve_place(session, captured_where)
+            source_row = ensure_source(session, source) if source else None
+            for path, item in zip(files, sealed, strict=True):
+                results.append(_record(session, keys, workspace, path, item, source=source_row, description=description,
+                                       captured_at=captured_at, captured_where=captured_where, place_id=place_id,
+                                       acquired_how=acquired_how, scopes=scopes, persons=persons))
+        return results
+    finally:
+        for item in sealed:
+            item["temporary"].unlink(missing_ok=True)
+
+
+def _record(session: Session, keys: VaultKeys, workspace: Path, path: Path, item: dict, *, source, description,
+            captured_at, captured_where, place_id, acquired_how, scopes, persons) -> dict:
+    existing = session.scalar(sa.select(EvidenceItem).where(EvidenceItem.sha256 == item["sha256"]))
+    submission = {"source": source.name if source else None, "description": description, "captured_at": captured_at,
+                  "captured_where": captured_where, "acquired_how": acquired_how}
+    if existing is not None:
+        append_event(session, keys, item_kind="evidence", item_id=existing.evidence_id, action="submitted again",
+                     details={"sha256": item["sha256"]} | {k: v for k, v in submission.items() if v})
+        return evidence_to_dict(session, existing) | {"already_held": True}
+    final = _blob_path(workspace, item["sha256"])
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(item["temporary"], final)  # an orphan left by a failed transaction is simply replaced
+    sha = item["sha256"]
+    metadata = extract_metadata(path, media_type=item["media_type"])
+    evidence_id = next_public_id(session, EvidenceItem.evidence_id, "E-", 6)
+    row = EvidenceItem(
+        evidence_id=evidence_id, sha256=sha, size_bytes=item["size"], media_type=item["media_type"],
+        blob_path=str(final.relative_to(workspace)), wrapped_key=item["wrapped_key"],
+        original_name_sealed=seal(item["data_key"], path.name.encode("utf-8"), label=f"evidence:{sha}:name"),
+        metadata_sealed=seal(item["data_key"], json.dumps(metadata, ensure_ascii=False, default=str).encode("utf-8"),
+                             label=f"evidence:{sha}:metadata"),
+        source_id=source.id if source else None, description=description, captured_at=captured_at,
+        captured_where=captured_where, captured_place_id=place_id, acquired_how=acquired_how, release=scopes,
+        added_by=current_user(),
+    )
+    session.add(row)
+    session.flush()
+    for person_id in persons:
+        session.add(EvidencePerson(evidence_pk=row.id, person_id=person_id))
+    append_event(session, keys, item_kind="evidence", item_id=evidence_id, action="added",
+                 details={"sha256": sha, "size_bytes": item["size"], "media_type": item["media_type"], "release": scopes,
+                          "about": persons} | {k: v for k, v in submission.items() if v})
+    return evidence_to_dict(session, row) | {"already_held": False}
+
+
+def evidence_to_dict(session: Session, row: EvidenceItem) -> dict:
+    """What may be shown without decrypting anything."""
+    source = session.get(Source, row.source_id).name if row.source_id else None
+    about = list(session.scalars(sa.select(EvidencePerson.person_id).where(EvidencePerson.evidence_pk == row.id)
+                                 .order_by(EvidencePerson.person_id)))
+    return {"id": row.evidence_id, "sha256": row.sha256, "size_bytes": row.size_bytes, "media_type": row.media_type,
+            "source": source, "description": row.description, "captured_at": row.captured_at,
+            "captured_where": row.captured_where, "captured_place_id": row.captured_place_id,
+            "acquired_how": row.acquired_how, "release": row.release, "about": about, "added_by": row.added_by,
+            "added_at": row.added_at.isoformat() if row.added_at else None}
+
+
+def get_evidence_item(session: Session, evidence_id: str) -> EvidenceItem:
+    row = session.scalar(sa.select(EvidenceItem).where(EvidenceItem.evidence_id == evidence_id.strip().upper()))
+    if row is None:
+        raise NotFound(f"no evidence with id {evidence_id!r} (see `dadkhah evidence list`)")
+    return row
+
+
+def list_evidence(session: Session, *, limit: int | None = None, offset: int = 0) -> list[dict]:
+    query = sa.select(EvidenceItem).order_by(EvidenceItem.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [evidence_to_dict(session, row) for row in session.scalars(query)]
+
+
+def evidence_data_key(keys: VaultKeys, workspace: Path, row: EvidenceItem) -> bytes:
+    from dadkhah.vault.crypto import read_header
+
+    with open(workspace / row.blob_path, "rb") as handle:
+        header, _ = read_header(handle, name=row.evidence_id)
+    return unwrap_key(keys.master_key, row.wrapped_key, label=header["label"])
+
+
+def show_evidence(store: Store, keys: VaultKeys, evidence_id: str) -> dict:
+    """An item with its decrypted metadata (EXIF, C2PA) and original file name; recorded as viewed."""
+    with store.session() as session:
+        row = get_evidence_item(session, evidence_id)
+        data_key = evidence_data_key(keys, store.workspace.path, row)
+        name = open_sealed(data_key, row.original_name_sealed, label=f"evidence:{row.sha256}:name").decode("utf-8")
+        metadata = json.loads(open_sealed(data_key, row.metadata_sealed, label=f"evidence:{row.sha256}:metadata"))
+        append_event(session, keys, item_kind="evidence", item_id=row.evidence_id, action="viewed",
+                     details={"what": "metadata and original name"})
+        return evidence_to_dict(session, row) | {"original_name": name, "metadata": metadata}
+
+
+def write_evidence(workspace: Path, keys: VaultKeys, row: EvidenceItem, target: Path, progress=None) -> None:
+    """Decrypt an item's bytes to ``target``, checking the SHA-256; a mismatch leaves nothing behind."""
+    import hashlib
+
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    digest = hashlib.sha256()
+    done = 0
+    try:
+        with open(temporary, "wb") as handle:
+            for chunk in decrypt_stream(workspace / row.blob_path, master_key=keys.master_key):
+                digest.update(chunk)
+                handle.write(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, row.size_bytes)
+        if digest.hexdigest() != row.sha256 or done != row.size_bytes:
+            raise DecryptionError(f"{row.evidence_id}: the stored file does not match its SHA-256; it is damaged")
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def get_evidence(store: Store, keys: VaultKeys, evidence_id: str, out: str | os.PathLike, *, force: bool = False,
+                 progress=None) -> dict:
+    """Write an item's original bytes to ``out`` (outside the workspace), verified; recorded as retrieved."""
+    target = checked_output_path(out, workspace=store.workspace.path, force=force)
+    with store.session() as session:
+        row = get_evidence_item(session, evidence_id)
+        append_event(session, keys, item_kind="evidence", item_id=row.evidence_id, action="retrieved",
+                     details={"sha256": row.sha256, "verified": True})
+        if not (store.workspace.path / row.blob_path).is_file():
+            raise InputError("the sealed file is missing from the blob store", file=row.blob_path)
+        write_evidence(store.workspace.path, keys, row, target, progress=progress)
+        return {"id": row.evidence_id, "sha256": row.sha256, "size_bytes": row.size_bytes, "out": str(target),
+                "verified": True}

@@ -1,0 +1,230 @@
+"""The keys of a workspace: a master key for encryption and an Ed25519 key for signing.
+
+Both live in one *key file* outside the workspace folder (default
+``~/.config/dadkhah/keys/<workspace id>.key``; chosen at ``dadkhah init --key-file``; overridden by
+``DADKHAH_KEY_FILE``), so that copying the workspace, or dumping its database, reveals nothing
+encrypted. The key file can be protected by a passphrase: the secrets are then sealed with
+AES-256-GCM under a key derived from the passphrase by argon2id. The public half of the signing
+key is kept in clear in the key file and in the workspace configuration (it is not secret, and
+recipients of case files need it).
+
+Losing the key file (or its passphrase) loses every encrypted item for good: nobody, including the
+developers, can recover them. Back it up, separately from the workspace.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from dadkhah.errors import DadkhahError
+from dadkhah.workspace import Workspace
+
+ENV_KEY_FILE = "DADKHAH_KEY_FILE"
+ENV_PASSPHRASE = "DADKHAH_PASSPHRASE"
+KEY_FILE_FORMAT = 1
+# argon2id parameters for the passphrase (RFC 9106's second recommended option: 64 MiB, 3 passes).
+ARGON2 = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
+
+
+class VaultKeyError(DadkhahError):
+    """The key file is missing, unreadable, belongs to another workspace, or the passphrase is wrong."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def fingerprint(public_key: bytes) -> str:
+    """``SHA256:`` and the unpadded base64 of the raw key's SHA-256, as OpenSSH shows keys."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(public_key).digest()).decode("ascii").rstrip("=")
+
+
+def public_key_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+@dataclass(frozen=True)
+class VaultKeys:
+    """The unlocked keys of one workspace."""
+
+    workspace_id: str
+    master_key: bytes = b""  # 32 bytes; empty when only the public key was loaded
+    signing_key: Ed25519PrivateKey | None = None
+    public_key: bytes = b""
+    head_path: Path | None = None  # where the newest custody event is remembered, beside the key file
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public_key)
+
+    def verifier(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.public_key)
+
+    def __repr__(self) -> str:  # never print a secret
+        return f"VaultKeys(workspace_id={self.workspace_id!r}, fingerprint={self.fingerprint!r})"
+
+
+def _config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "dadkhah" / "keys"
+
+
+def workspace_id(workspace: Workspace) -> str | None:
+    return (workspace.config.get("vault") or {}).get("workspace_id")
+
+
+def key_file_path(workspace: Workspace) -> Path:
+    """Where this workspace's key file is: the environment, the configuration, else the default."""
+    chosen = os.environ.get(ENV_KEY_FILE) or (workspace.config.get("vault") or {}).get("key_file")
+    if chosen:
+        return Path(chosen).expanduser()
+    ident = workspace_id(workspace)
+    if not ident:
+        raise VaultKeyError(f"{workspace.path} has no keys yet: run `dadkhah init {workspace.path}` to create them")
+    return _config_dir() / f"{ident}.key"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _derive(passphrase: str, salt: bytes, params: dict) -> bytes:
+    return hash_secret_raw(passphrase.encode("utf-8"), salt, time_cost=params["time_cost"],
+                           memory_cost=params["memory_cost"], parallelism=params["parallelism"], hash_len=32,
+                           type=Type.ID)
+
+
+def create_keys(workspace: Workspace, *, key_file: str | os.PathLike | None = None, passphrase: str | None = None) -> dict:
+    """Create the workspace's keys (once) and record where they are in its configuration.
+
+    Returns what is public: the key file's path, the signing key's fingerprint, whether a passphrase
+    protects it. Refuses a key file inside the workspace folder: the point is that they travel apart.
+    """
+    if workspace_id(workspace):
+        keys = load_public_keys(workspace)
+        return {"key_file": str(key_file_path(workspace)), "fingerprint": keys.fingerprint, "created": False,
+                "protected": _read_key_file(key_file_path(workspace))["secrets"].get("kdf") is not None}
+    ident = str(uuid.uuid4())
+    path = Path(key_file).expanduser() if key_file else (
+        Path(os.environ[ENV_KEY_FILE]).expanduser() if os.environ.get(ENV_KEY_FILE) else _config_dir() / f"{ident}.key")
+    if _inside(path, workspace.path):
+        raise VaultKeyError(f"the key file {path} must not be inside the workspace {workspace.path}: "
+                        "a copy of the workspace would then carry its own key")
+    if path.exists():
+        raise VaultKeyError(f"{path} already exists; choose another --key-file (keys are never overwritten)")
+    master = os.urandom(32)
+    signing = Ed25519PrivateKey.generate()
+    secret = json.dumps({"master_key": _b64(master), "signing_key": _b64(signing.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()))}).encode()
+    if passphrase:
+        salt, nonce = os.urandom(16), os.urandom(12)
+        sealed = AESGCM(_derive(passphrase, salt, ARGON2)).encrypt(nonce, secret, ident.encode())
+        secrets = {"kdf": "argon2id", **ARGON2, "salt": _b64(salt), "nonce": _b64(nonce), "sealed": _b64(sealed)}
+    else:
+        secrets = {"kdf": None, "plain": _b64(secret)}
+    public = public_key_bytes(signing)
+    document = {
+        "format": KEY_FILE_FORMAT, "workspace_id": ident, "workspace": str(workspace.path),
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "public_key": _b64(public), "fingerprint": fingerprint(public), "secrets": secrets,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=1)
+    section = ["", "[vault]", "# The keys are outside this folder. Without the key file nothing encrypted can be read.",
+               f'workspace_id = "{ident}"', f'public_key = "{_b64(public)}"', f'fingerprint = "{fingerprint(public)}"']
+    if key_file:
+        section.append(f"key_file = {json.dumps(str(path.resolve()))}")
+    with open(workspace.config_path, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(section) + "\n")
+    return {"key_file": str(path), "fingerprint": fingerprint(public), "created": True, "protected": bool(passphrase)}
+
+
+def _read_key_file(path: Path) -> dict:
+    if not path.is_file():
+        raise VaultKeyError(f"the key file {path} is missing. Restore it from your backup (or set {ENV_KEY_FILE}); "
+                        "without it nothing encrypted in this workspace can be read")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VaultKeyError(f"{path}: cannot read the key file: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != KEY_FILE_FORMAT:
+        raise VaultKeyError(f"{path} is not a Dadkhah key file of a format this version reads")
+    return document
+
+
+def _check_belongs(document: dict, workspace: Workspace, path: Path) -> None:
+    if document.get("workspace_id") != workspace_id(workspace):
+        raise VaultKeyError(f"{path} belongs to another workspace ({document.get('workspace_id')}), "
+                        f"not to {workspace.path} ({workspace_id(workspace)})")
+
+
+def load_public_keys(workspace: Workspace) -> VaultKeys:
+    """The public signing key only (enough to verify custody), from the key file; no passphrase needed."""
+    path = key_file_path(workspace)
+    document = _read_key_file(path)
+    _check_belongs(document, workspace, path)
+    return VaultKeys(workspace_id=document["workspace_id"], public_key=_unb64(document["public_key"]),
+                     head_path=head_path(path))
+
+
+def is_protected(workspace: Workspace) -> bool:
+    return _read_key_file(key_file_path(workspace))["secrets"].get("kdf") is not None
+
+
+def load_keys(workspace: Workspace, *, passphrase: str | None = None) -> VaultKeys:
+    """Unlock the keys: with ``passphrase``, else ``DADKHAH_PASSPHRASE`` when the file is protected."""
+    path = key_file_path(workspace)
+    document = _read_key_file(path)
+    _check_belongs(document, workspace, path)
+    secrets = document["secrets"]
+    try:
+        if secrets.get("kdf") == "argon2id":
+            passphrase = passphrase if passphrase is not None else os.environ.get(ENV_PASSPHRASE)
+            if not passphrase:
+                raise VaultKeyError(f"the key file {path} is protected by a passphrase: give it (or set {ENV_PASSPHRASE})")
+            kek = _derive(passphrase, _unb64(secrets["salt"]), secrets)
+            secret = AESGCM(kek).decrypt(_unb64(secrets["nonce"]), _unb64(secrets["sealed"]), document["workspace_id"].encode())
+        elif secrets.get("kdf") is None:
+            secret = _unb64(secrets["plain"])
+        else:
+            raise VaultKeyError(f"{path}: unknown key protection {secrets.get('kdf')!r}")
+        inner = json.loads(secret)
+        master = _unb64(inner["master_key"])
+        signing = Ed25519PrivateKey.from_private_bytes(_unb64(inner["signing_key"]))
+    except InvalidTag:
+        raise VaultKeyError(f"wrong passphrase for the key file {path}") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise VaultKeyError(f"{path}: the key file is damaged ({type(exc).__name__})") from None
+    public = public_key_bytes(signing)
+    if _unb64(document["public_key"]) != public:
+        raise VaultKeyError(f"{path}: the public key does not match the signing key; the file has been altered")
+    return VaultKeys(workspace_id=document["workspace_id"], master_key=master, signing_key=signing, public_key=public,
+                     head_path=head_path(path))
+
+
+def head_path(key_file: Path) -> Path:
+    return key_file.with_name(key_file.name + ".custody-head")

@@ -1,0 +1,172 @@
+"""Testimonies: the witness known by a pseudonym everywhere; name, contact and transcript sealed.
+
+A witness named again (in any spelling that folds to the same text) is recognised through a keyed
+hash of the name, so their testimonies share one pseudonym without the name being stored in clear.
+Reading a transcript, or revealing who a witness is, is recorded in the chain of custody.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.errors import DadkhahError, InputError, NotFound
+from dadkhah.ingest.readers import detect_encoding
+from dadkhah.model import Testimony, TestimonyPerson, Witness
+from dadkhah.normalize.script import fold_text
+from dadkhah.store import Store
+from dadkhah.vault.crypto import blind_index, new_data_key, open_sealed, seal, unwrap_key, wrap_key
+from dadkhah.vault.custody import append_event
+from dadkhah.vault.evidence import next_public_id, parse_scopes, resolve_persons, resolve_place
+from dadkhah.vault.files import checked_input_file
+from dadkhah.vault.keys import VaultKeys
+from dadkhah.workspace import current_user
+
+MAX_TRANSCRIPT_BYTES = 20 * 1024 * 1024
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+def read_transcript(path) -> tuple[str, str]:
+    """The transcript's text and the SHA-256 of the file: UTF-8, UTF-16 or Windows-1256 text only."""
+    checked = checked_input_file(path)
+    size = checked.stat().st_size
+    if size > MAX_TRANSCRIPT_BYTES:
+        raise InputError(f"is {size:,} bytes; a transcript may be at most {MAX_TRANSCRIPT_BYTES:,} "
+                         "(add recordings with `dadkhah evidence add`)", file=str(path))
+    data = checked.read_bytes()
+    encoding = detect_encoding(checked)
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        raise InputError(f"is not text in {encoding}; a transcript must be a text file", file=str(path)) from None
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise InputError("the transcript is empty", file=str(path))
+    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
+    if controls > len(text) / 100:
+        raise InputError("looks like a binary file, not a transcript", file=str(path))
+    return text, hashlib.sha256(data).hexdigest()
+
+
+def _witness_key(name: str) -> str:
+    folded = fold_text(unicodedata.normalize("NFC", name))
+    if not folded:
+        raise DadkhahError("--witness-name needs a name (it is stored sealed, and never shown without --reveal-witness)")
+    return folded
+
+
+def _witness(session: Session, keys: VaultKeys, name: str, contact: str | None) -> tuple[Witness, bool]:
+    index = blind_index(keys.master_key, _witness_key(name), purpose="witness-name")
+    witness = session.scalar(sa.select(Witness).where(Witness.name_index == index))
+    if witness is not None:
+        if contact:
+            data_key = unwrap_key(keys.master_key, witness.wrapped_key, label=f"witness:{witness.pseudonym}")
+            witness.contact_sealed = seal(data_key, contact.encode("utf-8"), label=f"witness:{witness.pseudonym}:contact")
+            append_event(session, keys, item_kind="witness", item_id=witness.pseudonym, action="contact updated")
+        return witness, False
+    pseudonym = next_public_id(session, Witness.pseudonym, "W-", 4)
+    data_key = new_data_key()
+    witness = Witness(
+        pseudonym=pseudonym, name_index=index,
+        wrapped_key=wrap_key(keys.master_key, data_key, label=f"witness:{pseudonym}"),
+        name_sealed=seal(data_key, name.strip().encode("utf-8"), label=f"witness:{pseudonym}:name"),
+        contact_sealed=seal(data_key, contact.encode("utf-8"), label=f"witness:{pseudonym}:contact") if contact else None,
+        created_by=current_user(),
+    )
+    session.add(witness)
+    session.flush()
+    append_event(session, keys, item_kind="witness", item_id=pseudonym, action="recorded")
+    return witness, True
+
+
+def add_testimony(store: Store, keys: VaultKeys, *, witness_name: str, transcript: str | os.PathLike, language: str,
+                  consent, witness_contact: str | None = None, about=(), place: str | None = None,
+                  interviewer: str | None = None) -> dict:
+    """Record a testimony; returns its id and the witness's pseudonym (never the name)."""
+    language = (language or "").strip()
+    if not _LANGUAGE.match(language):
+        raise DadkhahError(f"--language takes a language code such as fa, en, ku or az, not {language!r}")
+    scopes = parse_scopes(consent, option="--consent")
+    text, file_sha256 = read_transcript(transcript)
+    with store.session() as session:
+        persons = resolve_persons(session, about)
+        place_id = resolve_place(session, place)
+        witness, new_witness = _witness(session, keys, witness_name, witness_contact)
+        testimony_id = next_public_id(session, Testimony.testimony_id, "T-", 4)
+        data_key = new_data_key()
+        body = text.encode("utf-8")
+        row = Testimony(
+            testimony_id=testimony_id, witness_pk=witness.id, language=language, consent=scopes, place=place,
+            place_id=place_id, wrapped_key=wrap_key(keys.master_key, data_key, label=f"testimony:{testimony_id}"),
+            transcript_sealed=seal(data_key, body, label=f"testimony:{testimony_id}:transcript"),
+            transcript_sha256=hashlib.sha256(body).hexdigest(),
+            interviewer_sealed=seal(data_key, interviewer.encode("utf-8"), label=f"testimony:{testimony_id}:interviewer")
+            if interviewer else None,
+            recorded_by=current_user(),
+        )
+        session.add(row)
+        session.flush()
+        for person_id in persons:
+            session.add(TestimonyPerson(testimony_pk=row.id, person_id=person_id))
+        append_event(session, keys, item_kind="testimony", item_id=testimony_id, action="recorded",
+                     details={"witness": witness.pseudonym, "language": language, "consent": scopes, "about": persons,
+                              "place": place, "transcript_sha256": row.transcript_sha256,
+                              "file_sha256": file_sha256, "characters": len(text)})
+        return testimony_to_dict(session, row) | {"new_witness": new_witness}
+
+
+def testimony_to_dict(session: Session, row: Testimony) -> dict:
+    """What may be shown without decrypting anything."""
+    about = list(session.scalars(sa.select(TestimonyPerson.person_id).where(TestimonyPerson.testimony_pk == row.id)
+                                 .order_by(TestimonyPerson.person_id)))
+    pseudonym = session.scalar(sa.select(Witness.pseudonym).where(Witness.id == row.witness_pk))
+    return {"id": row.testimony_id, "witness": pseudonym, "language": row.language, "consent": row.consent,
+            "about": about, "place": row.place, "place_id": row.place_id, "transcript_sha256": row.transcript_sha256,
+            "has_interviewer": row.interviewer_sealed is not None, "recorded_by": row.recorded_by,
+            "recorded_at": row.recorded_at.isoformat() if row.recorded_at else None}
+
+
+def get_testimony(session: Session, testimony_id: str) -> Testimony:
+    row = session.scalar(sa.select(Testimony).where(Testimony.testimony_id == testimony_id.strip().upper()))
+    if row is None:
+        raise NotFound(f"no testimony with id {testimony_id!r} (see `dadkhah testimony list`)")
+    return row
+
+
+def list_testimonies(session: Session, *, limit: int | None = None, offset: int = 0) -> list[dict]:
+    query = sa.select(Testimony).order_by(Testimony.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [testimony_to_dict(session, row) for row in session.scalars(query)]
+
+
+def open_testimony(keys: VaultKeys, row: Testimony) -> dict:
+    """The sealed parts of a testimony, decrypted (the caller records the reading)."""
+    data_key = unwrap_key(keys.master_key, row.wrapped_key, label=f"testimony:{row.testimony_id}")
+    transcript = open_sealed(data_key, row.transcript_sealed, label=f"testimony:{row.testimony_id}:transcript").decode("utf-8")
+    interviewer = (open_sealed(data_key, row.interviewer_sealed, label=f"testimony:{row.testimony_id}:interviewer").decode("utf-8")
+                   if row.interviewer_sealed else None)
+    return {"transcript": transcript, "interviewer": interviewer}
+
+
+def show_testimony(store: Store, keys: VaultKeys, testimony_id: str, *, reveal_witness: bool = False) -> dict:
+    """A testimony with its transcript; with ``reveal_witness``, who the witness is. Both recorded."""
+    with store.session() as session:
+        row = get_testimony(session, testimony_id)
+        document = testimony_to_dict(session, row) | open_testimony(keys, row)
+        append_event(session, keys, item_kind="testimony", item_id=row.testimony_id, action="viewed",
+                     details={"what": "transcript and interviewer"})
+        if reveal_witness:
+            witness = session.get(Witness, row.witness_pk)
+            data_key = unwrap_key(keys.master_key, witness.wrapped_key, label=f"witness:{witness.pseudonym}")
+            document["witness_name"] = open_sealed(data_key, witness.name_sealed, label=f"witness:{witness.pseudonym}:name").decode("utf-8")
+            document["witness_contact"] = (open_sealed(data_key, witness.contact_sealed, label=f"witness:{witness.pseudonym}:contact")
+                                           .decode("utf-8") if witness.contact_sealed else None)
+            append_event(session, keys, item_kind="witness", item_id=witness.pseudonym, action="identity revealed",
+                         details={"for": row.testimony_id})
+        return document

@@ -1,0 +1,173 @@
+"""Verify a case file with nothing but the tool: complete, unaltered, and signed by the expected key.
+
+Checks, each reported with the file it concerns: the bag's structure and every checksum (with the
+``bagit`` library); that no file outside ``data/`` escapes the manifests; the Ed25519 signature
+over the tag manifest; the signing key's fingerprint against ``--expect-key``; that ``casefile.json``
+and the files agree; and every custody event's hash and signature. Nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import bagit
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from dadkhah.errors import InputError
+from dadkhah.vault.custody import check_event
+from dadkhah.vault.keys import fingerprint
+
+SIGNATURE_FILE = "signature.json"
+SIGNED_FILE = "tagmanifest-sha256.txt"
+
+
+def _problem(file: str, problem: str) -> dict:
+    return {"file": file, "problem": problem}
+
+
+def _bag_problems(root: Path, bag: bagit.Bag) -> list[dict]:
+    """Each missing, added or altered file by name; then the bagit library's own structural checks."""
+    found = []
+    only_in_manifests, only_on_fs = bag.compare_manifests_with_fs()
+    for path in sorted(only_in_manifests):
+        found.append(_problem(Path(path).as_posix(), "listed in the manifest but missing"))
+    for path in sorted(only_on_fs):
+        found.append(_problem(Path(path).as_posix(), "present but not in the manifest: added"))
+    for path, hashes in sorted(bag.entries.items()):
+        file = root / path
+        if not file.is_file():
+            continue  # reported above (payload) or below (tag files)
+        for algorithm, expected in hashes.items():
+            if algorithm not in hashlib.algorithms_guaranteed:
+                found.append(_problem(Path(path).as_posix(), f"uses the unknown checksum {algorithm!r}"))
+                continue
+            digest = hashlib.new(algorithm)
+            with open(file, "rb") as handle:
+                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                    digest.update(block)
+            if digest.hexdigest() != expected.lower():
+                found.append(_problem(Path(path).as_posix(), f"its {algorithm} differs from the manifest's: altered"))
+    if found:
+        return found
+    try:
+        bag.validate(processes=1, completeness_only=True)  # structure, bagit.txt, Payload-Oxum; checksums done above
+    except bagit.BagError as exc:
+        found.append(_problem(".", f"not a valid bag: {exc}"))
+    return found
+
+
+def _unlisted_tag_files(root: Path, bag: bagit.Bag) -> list[dict]:
+    listed = {name.replace(os.sep, "/") for name in bag.tagfile_entries()} | {SIGNED_FILE, SIGNATURE_FILE}
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith("data/") or relative == "data" or path.is_dir():
+            continue
+        if relative not in listed:
+            found.append(_problem(relative, "a file outside data/ that no manifest covers"))
+    return found
+
+
+def _signature(root: Path, expect_key: str | None) -> tuple[Ed25519PublicKey | None, str | None, list[dict]]:
+    path = root / SIGNATURE_FILE
+    if not path.is_file():
+        return None, None, [_problem(SIGNATURE_FILE, "missing: the case file is not signed")]
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        public = base64.b64decode(document["public_key"], validate=True)
+        key = Ed25519PublicKey.from_public_bytes(public)
+        signature = base64.b64decode(document["signature"], validate=True)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        return None, None, [_problem(SIGNATURE_FILE, f"unreadable ({type(exc).__name__})")]
+    print_ = fingerprint(public)
+    problems = []
+    if document.get("signed_file") != SIGNED_FILE:
+        problems.append(_problem(SIGNATURE_FILE, f"signs {document.get('signed_file')!r}, not {SIGNED_FILE}"))
+    signed = root / SIGNED_FILE
+    if not signed.is_file():
+        problems.append(_problem(SIGNED_FILE, "missing: nothing fixes the manifests"))
+    else:
+        try:
+            key.verify(signature, signed.read_bytes())
+        except InvalidSignature:
+            problems.append(_problem(SIGNED_FILE, "the signature does not match: the manifests were rewritten after signing"))
+    if expect_key and expect_key.strip() != print_:
+        problems.append(_problem(SIGNATURE_FILE, f"signed by key {print_}, not the expected {expect_key.strip()}"))
+    return key, print_, problems
+
+
+def _casefile_problems(root: Path, key: Ed25519PublicKey | None, print_: str | None) -> tuple[dict, list[dict]]:
+    path = root / "data" / "casefile.json"
+    if not path.is_file():
+        return {}, [_problem("data/casefile.json", "missing")]
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, [_problem("data/casefile.json", f"unreadable ({type(exc).__name__})")]
+    problems = []
+    if print_ and (document.get("instance_key") or {}).get("fingerprint") != print_:
+        problems.append(_problem("data/casefile.json", "names another instance key than the one that signed the bag"))
+    listed = [(e.get("path"), e.get("sha256")) for e in document.get("evidence", [])]
+    listed += [((t.get("transcript") or {}).get("path"), (t.get("transcript") or {}).get("sha256"))
+               for t in document.get("testimonies", [])]
+    for relative, expected in listed:
+        if not relative or not expected:
+            problems.append(_problem("data/casefile.json", "an item without a path or SHA-256"))
+            continue
+        file = (root / relative).resolve()
+        if not file.is_relative_to((root / "data").resolve()) or not file.is_file():
+            problems.append(_problem(relative, "named in casefile.json but missing"))
+            continue
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != expected:
+            problems.append(_problem(relative, "its SHA-256 differs from the one casefile.json records"))
+    custody = root / "data" / "custody.jsonl"
+    if not custody.is_file():
+        problems.append(_problem("data/custody.jsonl", "missing"))
+    elif key is not None:
+        with open(custody, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    event = json.loads(line)
+                    for problem in check_event(event, key):
+                        problems.append(_problem(f"data/custody.jsonl:{number}", problem))
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    problems.append(_problem(f"data/custody.jsonl:{number}", "not a custody event"))
+    return document, problems
+
+
+def verify_casefile(path: str | os.PathLike, *, expect_key: str | None = None) -> dict:
+    """Everything that is wrong with the case file at ``path`` (nothing, when ``valid``)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError("is not a folder (a case file is a folder: unpack it first)", file=str(root))
+    if not (root / "bagit.txt").is_file():
+        raise InputError("is not a BagIt bag (no bagit.txt)", file=str(root))
+    problems: list[dict] = []
+    if (root / "fetch.txt").exists():
+        problems.append(_problem("fetch.txt", "case files hold every file; a fetch list is not accepted"))
+    try:
+        bag = bagit.Bag(str(root))
+    except bagit.BagError as exc:
+        return {"valid": False, "path": str(root), "fingerprint": None, "problems": [_problem(".", f"not a valid bag: {exc}")]}
+    problems += _bag_problems(root, bag)
+    problems += _unlisted_tag_files(root, bag)
+    key, print_, signature_problems = _signature(root, expect_key)
+    problems += signature_problems
+    document, casefile_problems = _casefile_problems(root, key, print_)
+    problems += casefile_problems
+    return {
+        "valid": not problems, "path": str(root), "fingerprint": print_,
+        "expected_key": expect_key, "key_checked": bool(expect_key),
+        "casefile": document.get("casefile"), "recipient": document.get("recipient"), "scope": document.get("scope"),
+        "files": len(bag.payload_entries()) if hasattr(bag, "payload_entries") else None,
+        "problems": problems,
+    }
