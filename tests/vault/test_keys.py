@@ -46,6 +46,16 @@ def test_a_key_file_inside_the_workspace_is_refused(workspace):
         create_keys(workspace, key_file=workspace.path / "keys" / "k.key")
 
 
+def test_a_key_file_moved_into_the_workspace_is_refused(workspace, monkeypatch):
+    create_keys(workspace)
+    reloaded = load_workspace(workspace.path)
+    inside = workspace.path / "moved.key"
+    inside.write_bytes(key_file_path(reloaded).read_bytes())
+    monkeypatch.setenv("DADKHAH_KEY_FILE", str(inside))
+    with pytest.raises(VaultKeyError, match="move it out"):
+        load_keys(reloaded)
+
+
 def test_passphrase_protects_the_key_file(workspace, tmp_path):
     created = create_keys(workspace, key_file=tmp_path / "elsewhere" / "case.key", passphrase="long enough words")
     reloaded = load_workspace(workspace.path)

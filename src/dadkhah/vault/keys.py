@@ -163,7 +163,10 @@ def create_keys(workspace: Workspace, *, key_file: str | os.PathLike | None = No
     return {"key_file": str(path), "fingerprint": fingerprint(public), "created": True, "protected": bool(passphrase)}
 
 
-def _read_key_file(path: Path) -> dict:
+def _read_key_file(path: Path, workspace: Workspace | None = None) -> dict:
+    if workspace is not None and _inside(path, workspace.path):
+        raise VaultKeyError(f"the key file {path} is inside the workspace {workspace.path}: move it out (and set "
+                            f"{ENV_KEY_FILE} or [vault] key_file), or a copy of the workspace carries its own key")
     if not path.is_file():
         raise VaultKeyError(f"the key file {path} is missing. Restore it from your backup (or set {ENV_KEY_FILE}); "
                         "without it nothing encrypted in this workspace can be read")
@@ -185,7 +188,7 @@ def _check_belongs(document: dict, workspace: Workspace, path: Path) -> None:
 def load_public_keys(workspace: Workspace) -> VaultKeys:
     """The public signing key only (enough to verify custody), from the key file; no passphrase needed."""
     path = key_file_path(workspace)
-    document = _read_key_file(path)
+    document = _read_key_file(path, workspace)
     _check_belongs(document, workspace, path)
     return VaultKeys(workspace_id=document["workspace_id"], public_key=_unb64(document["public_key"]),
                      head_path=head_path(path))
@@ -198,7 +201,7 @@ def is_protected(workspace: Workspace) -> bool:
 def load_keys(workspace: Workspace, *, passphrase: str | None = None) -> VaultKeys:
     """Unlock the keys: with ``passphrase``, else ``DADKHAH_PASSPHRASE`` when the file is protected."""
     path = key_file_path(workspace)
-    document = _read_key_file(path)
+    document = _read_key_file(path, workspace)
     _check_belongs(document, workspace, path)
     secrets = document["secrets"]
     try:
