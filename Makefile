@@ -8,7 +8,12 @@ DEMO_KEYS := demo-keys
 DEMO_CASEFILE := demo-casefile
 DK     := $(BIN)/dadkhah --workspace $(DEMO)
 
-.PHONY: install demo test test-slow bench lint clean
+# Browser tests drive Debian's Chromium with Playwright (no browser is downloaded).
+CHROMIUM ?= /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_SERVE ?= yes
+
+.PHONY: install browser demo test test-slow bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +22,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+browser:
+	test -x $(CHROMIUM) || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null)
 
 # The main job: a fresh synthetic case, imported, linked into persons, checked against its truth,
 # the total estimated overall and by city (with a chart), a synthetic testimony and an evidence file
@@ -41,8 +49,13 @@ demo: install
 	$(BIN)/dadkhah verify $(DEMO_CASEFILE) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
 	$(DK) custody verify
 	$(DK) report summary
+	$(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(15))' > $(DEMO_KEYS)/demo-password.txt
+	$(DK) users add demo --role admin --password-file $(DEMO_KEYS)/demo-password.txt
+	@echo "Demo login: user 'demo', password '$$(cat $(DEMO_KEYS)/demo-password.txt)' (synthetic case; the password is in $(DEMO_KEYS)/demo-password.txt)"
+	@if [ "$(DEMO_SERVE)" = yes ]; then echo "Serving the demo case at http://127.0.0.1:8000/ (Ctrl-C stops; make demo DEMO_SERVE=no skips this)"; \
+	  $(DK) serve --host 127.0.0.1 --port 8000; fi
 
-test: install
+test: install browser
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 
@@ -56,6 +69,7 @@ bench: install
 	$(BIN)/python benchmarks/link_bench.py
 	$(BIN)/python benchmarks/lcmcr_bench.py
 	$(BIN)/python benchmarks/evidence_bench.py
+	$(BIN)/python benchmarks/web_bench.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dadkhah.errors import DadkhahError, NotFound
-from dadkhah.model import Import, Incident, Record, Source
+from dadkhah.model import FieldWarning, Import, Incident, Record, Source
 
 RELIABILITY_GRADES = "ABCDEF"
 
@@ -113,3 +114,86 @@ def source_to_dict(source: Source) -> dict:
         "restrictions": source.restrictions,
         "created_at": source.created_at.isoformat(),
     }
+
+
+def import_to_dict(row: Import, source_name: str, incident_name: str | None = None) -> dict:
+    """One import batch: the file, how it was read, and what came in, was refused or was blank."""
+    return {
+        "id": row.id,
+        "source": source_name,
+        "incident": incident_name,
+        "file": row.file_name,
+        "file_sha256": row.file_sha256,
+        "file_size": row.file_size,
+        "format": row.format,
+        "encoding": row.encoding,
+        "header_line": row.header_line,
+        "columns": row.columns,
+        "rows": row.rows,
+        "imported": row.imported,
+        "rejected": row.rejected,
+        "blank": row.blank,
+        "warning_count": row.warning_count,
+        "quarantine": bool(row.quarantine_path),
+        "imported_by": row.imported_by,
+        "software_version": row.software_version,
+        "started_at": row.started_at.isoformat() if row.started_at else None,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+    }
+
+
+def sources_with_imports(session: Session) -> list[dict]:
+    """Every source (as :func:`list_sources`) with its imports, newest first."""
+    sources = list_sources(session)
+    incidents = dict(session.execute(sa.select(Incident.id, Incident.name)).all())
+    by_source: dict[str, list[dict]] = {s["name"]: [] for s in sources}
+    rows = session.execute(sa.select(Import, Source.name).join(Source, Source.id == Import.source_id)
+                           .order_by(Import.id.desc()))
+    for row, name in rows:
+        by_source.setdefault(name, []).append(import_to_dict(row, name, incidents.get(row.incident_id)))
+    return [s | {"import_list": by_source.get(s["name"], [])} for s in sources]
+
+
+def get_import(session: Session, import_id: int, *, warnings_limit: int | None = None, warnings_offset: int = 0) -> dict:
+    """One import with its warnings (line, field, message, value as given), in line order."""
+    row = session.get(Import, import_id)
+    if row is None:
+        raise NotFound(f"no import with id {import_id}")
+    source = session.get(Source, row.source_id)
+    incident = session.get(Incident, row.incident_id) if row.incident_id else None
+    query = (sa.select(FieldWarning.line, FieldWarning.field, FieldWarning.message, FieldWarning.value)
+             .where(FieldWarning.import_id == import_id).order_by(FieldWarning.line, FieldWarning.id)
+             .offset(warnings_offset))
+    if warnings_limit is not None:
+        query = query.limit(warnings_limit)
+    warnings = [{"line": line, "field": field, "message": message, "value": value}
+                for line, field, message, value in session.execute(query)]
+    return import_to_dict(row, source.name, incident.name if incident else None) | {"warnings": warnings}
+
+
+def quarantine_report(session: Session, quarantine_dir: Path, import_id: int) -> Path:
+    """The quarantine report of an import: its file, which must lie inside ``quarantine_dir``.
+
+    Raises NotFound when the import refused no row (or the report is gone), and refuses a stored
+    path that resolves anywhere else (a moved workspace or an edited database must not serve
+    other files).
+    """
+    row = session.get(Import, import_id)
+    if row is None:
+        raise NotFound(f"no import with id {import_id}")
+    if not row.quarantine_path:
+        raise NotFound(f"import {import_id} refused no row: it has no quarantine report")
+    folder = Path(quarantine_dir).resolve()
+    stored = Path(row.quarantine_path)
+    # A workspace copied or moved elsewhere keeps its reports under its own quarantine folder.
+    candidate = stored if stored.is_absolute() else folder / stored
+    path = candidate.resolve()
+    if not path.is_relative_to(folder):
+        moved = (folder / stored.name).resolve()
+        if moved.parent == folder and moved.is_file():
+            path = moved
+        else:
+            raise DadkhahError(f"the quarantine report of import {import_id} is not in the workspace's quarantine folder")
+    if not path.is_file():
+        raise NotFound(f"the quarantine report of import {import_id} is missing from {folder}")
+    return path

@@ -7,9 +7,12 @@ folder still holds the configuration, blobs and quarantine reports.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import getpass
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,8 +112,24 @@ def find_workspace(path: str | os.PathLike | None = None) -> Workspace:
     return load_workspace(chosen)
 
 
+_acting_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("dadkhah_acting_user", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(username: str) -> Iterator[None]:
+    """Record ``username`` as the actor of everything done inside the block (the web app's logged-in user)."""
+    token = _acting_user.set(username)
+    try:
+        yield
+    finally:
+        _acting_user.reset(token)
+
+
 def current_user() -> str:
-    """Who is acting, for the record: ``DADKHAH_USER``, else the operating-system user."""
+    """Who is acting, for the record: the web app's logged-in user, else ``DADKHAH_USER``, else the OS user."""
+    acting = _acting_user.get()
+    if acting:
+        return acting
     try:
         return os.environ.get("DADKHAH_USER") or getpass.getuser()
     except (KeyError, OSError):

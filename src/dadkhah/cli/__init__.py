@@ -16,6 +16,7 @@ from dadkhah.cli.places import places_app
 from dadkhah.cli.report import report_app
 from dadkhah.cli.synth import synth
 from dadkhah.cli.vault import custody_app, evidence_app, export_app, keys_app, testimony_app, verify
+from dadkhah.cli.web import audit_app, serve, users_app
 
 app = typer.Typer(
     name="dadkhah",
@@ -63,6 +64,9 @@ app.add_typer(custody_app, name="custody")
 app.add_typer(keys_app, name="keys")
 app.add_typer(export_app, name="export")
 app.command("verify")(verify)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.command("serve")(serve)
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from dadkhah.cli.common import (
     progress_bar,
 )
 from dadkhah.errors import DadkhahError
-from dadkhah.model import Estimate
 from dadkhah.report.charts import plot_estimate
 
 # The estimators pull in numba and scipy (about a second and 150 MB): they are imported by the
@@ -183,15 +182,10 @@ def estimate_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Example: dadkhah estimate list --json
     """
-    import sqlalchemy as sa
+    from dadkhah.estimate.stored import list_estimates
 
     with opened_store(ctx) as store, store.session() as session:
-        rows = session.scalars(sa.select(Estimate).order_by(Estimate.id.desc())).all()
-        listed = [{"id": r.id, "created_at": r.created_at.isoformat(), "source": r.source, "input": r.input_name,
-                   "linkage_run_id": r.linkage_run_id, "by": r.stratified_by, "method": r.method, "model": r.model,
-                   "observed": r.observed, "estimate": r.estimate, "interval": [r.interval_low, r.interval_high],
-                   "level": r.level, "input_sha256": r.input_sha256, "software": r.software, "warnings": r.warnings}
-                  for r in rows]
+        listed = list_estimates(session)
     if as_json:
         emit_json(listed)
         return

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dadkhah import __version__
+from dadkhah.audit import AuditedStore
 from dadkhah.errors import InputError
 from dadkhah.ingest.columns import ColumnPlan, load_mapping, plan_columns
 from dadkhah.ingest.quarantine import Quarantine
@@ -497,3 +498,70 @@ def _summary(session: Session, batch_row: Import, source: str, *, already: bool,
         already_imported=already,
         seconds=round(seconds, 3),
     )
+
+
+# --- lists that arrive over the web -----------------------------------------------------------
+
+UPLOAD_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx"}
+_ZIP_MAGIC = b"PK\x03\x04"
+_TEXT_CONTROLS = {"\t", "\n", "\r", "\f", "\v"}
+
+
+def check_list_file(path: str | os.PathLike, *, name: str | None = None) -> str:
+    """Refuse what is not a CSV, TSV or XLSX list by its extension *and* its content; returns the format.
+
+    An XLSX file must be a zip archive; a CSV or TSV file must decode as text in an encoding the
+    importer reads (see :func:`dadkhah.ingest.readers.detect_encoding`) and hold no binary control
+    bytes. ``name`` is the name to show in messages (the file as the user knows it).
+    """
+    from dadkhah.ingest.readers import detect_encoding
+
+    path = Path(path)
+    shown = name or path.name
+    fmt = UPLOAD_EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"only CSV, TSV or XLSX lists can be imported here, not {path.suffix or 'a file without an extension'!r}",
+                         file=shown, field="file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("the file is empty", file=shown, field="file")
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if fmt == "xlsx":
+        if not head.startswith(_ZIP_MAGIC):
+            raise InputError("this is not an XLSX workbook (an XLSX file is a zip archive); save the list as .xlsx or .csv",
+                             file=shown, field="file")
+        return fmt
+    if head.startswith(_ZIP_MAGIC):
+        raise InputError("this is a zip archive or a workbook, not a CSV text file; name it .xlsx if it is a workbook",
+                         file=shown, field="file")
+    try:
+        encoding = detect_encoding(path)
+    except InputError as exc:
+        raise InputError(f"this is not a text file the importer can read: {exc.message}", file=shown, field="file") from None
+    text = head.decode(encoding, errors="replace")
+    controls = sum(1 for ch in text if ch < " " and ch not in _TEXT_CONTROLS)
+    if "\x00" in text or controls > max(2, len(text) // 200):
+        raise InputError("this is not a text list: it holds binary data (is it a PDF, an image or an old .xls file?)",
+                         file=shown, field="file")
+    return fmt
+
+
+def import_file_audited(store: Store, path: str | os.PathLike, *, source: str, incident: str | None = None,
+                        address: str | None = None, **options) -> ImportSummary:
+    """:func:`import_file`, with the audit event "list imported" written in the import's own transaction.
+
+    The event names the import and its counts (never the rows); a file the source already holds
+    is recorded as such (``already_imported``), since nothing was added.
+    """
+    def describe(session: Session, added: list) -> tuple[str, dict] | None:
+        batch = added[-1] if added else next((o for o in session.identity_map.values() if isinstance(o, Import)), None)
+        if batch is None:
+            return None
+        return str(batch.id), {"import_id": batch.id, "source_id": batch.source_id, "file_sha256": batch.file_sha256,
+                               "rows": batch.rows, "imported": batch.imported, "rejected": batch.rejected,
+                               "blank": batch.blank, "warnings": batch.warning_count, "already_imported": not added}
+
+    audited = AuditedStore(store, action="list imported", object_kind="import", address=address, watch=Import,
+                           describe=describe)
+    return import_file(audited, path, source=source, incident=incident, **options)

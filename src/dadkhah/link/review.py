@@ -14,12 +14,14 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.errors import DadkhahError, NotFound
+from dadkhah.errors import DadkhahError, InputError, NotFound
 from dadkhah.model import (
+    Import,
     LinkageRun,
     MatchDecision,
     Person,
     PersonRecord,
+    Place,
     Record,
     RegistryEvent,
     ReviewPair,
@@ -149,12 +151,13 @@ def decide(session: Session, ref_a: str, ref_b: str, decision: str, *, reason: s
     }
 
 
-def list_decisions(session: Session) -> list[dict]:
+def list_decisions(session: Session, *, limit: int | None = None, offset: int = 0, newest_first: bool = False) -> list[dict]:
+    """Every decision (replaced ones too, with ``replaced_by``), oldest first unless ``newest_first``."""
     names = dict(session.execute(sa.select(Source.id, Source.name)).all())
-    rows = session.scalars(sa.select(MatchDecision).order_by(MatchDecision.id))
-    return [{"id": d.id, "record_a": f"{names[d.source_a]}:{d.record_a}", "record_b": f"{names[d.source_b]}:{d.record_b}",
-             "decision": d.decision, "reason": d.reason, "decided_by": d.decided_by, "decided_at": d.decided_at.isoformat(),
-             "replaced_by": d.replaced_by} for d in rows]
+    query = sa.select(MatchDecision).order_by(MatchDecision.id.desc() if newest_first else MatchDecision.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_decision_to_dict(d, names) for d in session.scalars(query)]
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -236,3 +239,116 @@ def _brief(record: Record, names: dict[int, str]) -> dict:
     keep = ("source", "record_id", "line", "given_name", "family_name", "full_name", "father_name", "gender",
             "birth_date", "death_date", "city", "prison", "affiliation")
     return {k: full[k] for k in keep} | {"ref": f"{names[record.source_id]}:{record.record_id}"}
+
+
+# --- one pair, for a reviewer -----------------------------------------------------------------
+
+PAIR_FIELDS = ("given_name", "family_name", "full_name", "father_name", "gender", "birth_date", "death_date",
+               "city", "prison", "affiliation", "notes")
+
+
+def _field_view(value) -> dict:
+    """One field of a record as given and as normalised (``record_to_dict`` shapes, flattened)."""
+    if value is None:
+        return {"given": None, "normalized": None}
+    if "earliest" in value:  # a date: its range and precision
+        earliest, latest = value.get("earliest"), value.get("latest")
+        span = None
+        if earliest:
+            span = earliest if earliest == latest else f"{earliest} – {latest}"
+            span += f" ({value.get('calendar')}, {value.get('precision')})"
+        return {"given": value["original"], "normalized": span, "compare": (earliest, latest) if earliest else None}
+    if "place_id" in value:
+        return {"given": value["original"], "normalized": value.get("name") or None,
+                "compare": value.get("place_id")}
+    normalized = value.get("normalized")
+    return {"given": value.get("original"), "normalized": normalized, "compare": value.get("key") or normalized}
+
+
+def _active_decision(session: Session, a: Record, b: Record) -> MatchDecision | None:
+    first, second = _ordered((a.source_id, a.record_id), (b.source_id, b.record_id))
+    return session.scalar(
+        sa.select(MatchDecision).where(MatchDecision.source_a == first[0], MatchDecision.record_a == first[1],
+                                       MatchDecision.source_b == second[0], MatchDecision.record_b == second[1],
+                                       MatchDecision.replaced_by.is_(None)).limit(1))
+
+
+def _decision_to_dict(d: MatchDecision, names: dict[int, str]) -> dict:
+    return {"id": d.id, "record_a": f"{names[d.source_a]}:{d.record_a}", "record_b": f"{names[d.source_b]}:{d.record_b}",
+            "decision": d.decision, "reason": d.reason, "decided_by": d.decided_by,
+            "decided_at": d.decided_at.isoformat(), "replaced_by": d.replaced_by}
+
+
+def _pair_records(session: Session, pair_id: int) -> tuple[ReviewPair, Record, Record]:
+    pair = session.get(ReviewPair, pair_id)
+    if pair is None:
+        raise NotFound(f"no review pair with id {pair_id} (see the review queue)")
+    return pair, session.get(Record, pair.record_l), session.get(Record, pair.record_r)
+
+
+def review_pair(session: Session, pair_id: int) -> dict:
+    """One pair for a reviewer: both records field by field (as given and normalised), what agreed and
+    what did not with the weight of each comparison, the match probability, and any decision in force."""
+    pair, a, b = _pair_records(session, pair_id)
+    run = session.get(LinkageRun, pair.run_id)
+    latest = latest_run(session)
+    names = dict(session.execute(sa.select(Source.id, Source.name)).all())
+    place_ids = {p for r in (a, b) for p in (r.city_place_id, r.prison_place_id) if p}
+    places = dict(session.execute(sa.select(Place.id, Place.name_en).where(Place.id.in_(place_ids))).all()) if place_ids else {}
+    headers = dict(session.execute(sa.select(Import.id, Import.header).where(Import.id.in_({a.import_id, b.import_id}))).all())
+    full_a = record_to_dict(a, names[a.source_id], places, headers.get(a.import_id) or [])
+    full_b = record_to_dict(b, names[b.source_id], places, headers.get(b.import_id) or [])
+    fields = []
+    for name in PAIR_FIELDS:
+        left, right = _field_view(full_a[name]), _field_view(full_b[name])
+        compare_l, compare_r = left.pop("compare", None), right.pop("compare", None)
+        if compare_l is None or compare_r is None:
+            verdict = "missing"
+        else:
+            verdict = "same" if compare_l == compare_r else "different"
+        fields.append({"field": name, "a": left, "b": right, "verdict": verdict})
+    decision = _active_decision(session, a, b)
+    history = session.scalars(
+        sa.select(MatchDecision).where(
+            sa.or_(sa.and_(MatchDecision.source_a == a.source_id, MatchDecision.record_a == a.record_id,
+                           MatchDecision.source_b == b.source_id, MatchDecision.record_b == b.record_id),
+                   sa.and_(MatchDecision.source_a == b.source_id, MatchDecision.record_a == b.record_id,
+                           MatchDecision.source_b == a.source_id, MatchDecision.record_b == a.record_id)))
+        .order_by(MatchDecision.id))
+    return {
+        "id": pair.id,
+        "run_id": pair.run_id,
+        "latest_run": latest is not None and latest.id == pair.run_id,
+        "threshold": run.threshold if run else None,
+        "band": [run.review_low, run.review_high] if run else None,
+        "match_probability": round(pair.match_probability, 4),
+        "match_weight": round(pair.match_weight, 2),
+        "linked": pair.linked,
+        "record_a": {"ref": f"{names[a.source_id]}:{a.record_id}", "source": names[a.source_id], "record_id": a.record_id,
+                     "line": a.line, "version": a.version, "raw": full_a["raw"]},
+        "record_b": {"ref": f"{names[b.source_id]}:{b.record_id}", "source": names[b.source_id], "record_id": b.record_id,
+                     "line": b.line, "version": b.version, "raw": full_b["raw"]},
+        "fields": fields,
+        "comparisons": explain(pair.weights or {}, level_labels(run.model if run else None)),
+        "decision": _decision_to_dict(decision, names) if decision else None,
+        "history": [_decision_to_dict(d, names) for d in history],
+    }
+
+
+def decide_pair(session: Session, pair_id: int, decision: str, *, reason: str, decided_by: str) -> dict:
+    """:func:`decide` for the two records of a review pair; the answer also names the pair."""
+    if decision not in DECISIONS:
+        raise InputError(f"the decision must be 'same' or 'different', not {decision!r}", field="decision")
+    if not (reason or "").strip():
+        raise InputError("a decision needs a reason: reviewers after you will read it", field="reason")
+    _, a, b = _pair_records(session, pair_id)
+    names = dict(session.execute(sa.select(Source.id, Source.name)).all())
+    decided = decide(session, f"{names[a.source_id]}:{a.record_id}", f"{names[b.source_id]}:{b.record_id}", decision,
+                     reason=reason, decided_by=decided_by)
+    return decided | {"pair_id": pair_id}
+
+
+def next_pair(session: Session) -> int | None:
+    """The id of the pair the queue puts first (the most uncertain undecided one), or None."""
+    pairs = review_queue(session, limit=1)["pairs"]
+    return pairs[0]["id"] if pairs else None

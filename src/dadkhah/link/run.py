@@ -31,6 +31,7 @@ from dadkhah.link.review import active_decisions
 from dadkhah.model import LinkageRun, ReviewPair
 from dadkhah.model.base import utcnow
 from dadkhah.persons import assign_persons, iter_memberships
+from dadkhah.search import build_search_index
 from dadkhah.store import Store, insert_rows
 from dadkhah.workspace import current_user
 
@@ -149,6 +150,10 @@ def run_linkage(
         for start in range(0, len(review_rows), 5000):
             insert_rows(session, ReviewPair.__table__, review_rows[start:start + 5000])
         stages["review"] = time.perf_counter() - step
+
+        step = time.perf_counter()
+        build_search_index(session)  # the persons page searches what this run decided
+        stages["search_index"] = time.perf_counter() - step
 
         seconds = time.perf_counter() - started
         summary = LinkSummary(

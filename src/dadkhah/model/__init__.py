@@ -11,6 +11,7 @@ from dadkhah.model.registry import (
     RegistryEvent,
     ReviewPair,
 )
+from dadkhah.model.search import PersonSearch, PersonSearchKey, PersonSearchTerm
 from dadkhah.model.sources import (
     CANONICAL_FIELDS,
     DATE_FIELDS,
@@ -30,6 +31,7 @@ from dadkhah.model.vault import (
     TestimonyPerson,
     Witness,
 )
+from dadkhah.model.web import AuditEvent, LoginAttempt, User, WebSession
 
 __all__ = [
     "Base",
@@ -58,4 +60,11 @@ __all__ = [
     "Testimony",
     "TestimonyPerson",
     "Witness",
+    "PersonSearch",
+    "PersonSearchKey",
+    "PersonSearchTerm",
+    "AuditEvent",
+    "LoginAttempt",
+    "User",
+    "WebSession",
 ]

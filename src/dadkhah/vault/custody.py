@@ -174,3 +174,20 @@ def events_for(session: Session, item_id: str) -> list[dict]:
         event["details"] = json.loads(row.details)
         found.append(event)
     return found
+
+
+def list_custody(session: Session, *, item_id: str | None = None, limit: int | None = 100, offset: int = 0,
+                 newest_first: bool = True) -> list[dict]:
+    """Custody events, newest first by default; only one item's with ``item_id`` (E-000001, T-0001, ...)."""
+    query = sa.select(CustodyEvent)
+    if item_id:
+        query = query.where(CustodyEvent.item_id == item_id.strip().upper())
+    query = query.order_by(CustodyEvent.seq.desc() if newest_first else CustodyEvent.seq).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    found = []
+    for row in session.scalars(query):
+        event = event_to_dict(row)
+        event["details"] = json.loads(row.details)
+        found.append(event)
+    return found

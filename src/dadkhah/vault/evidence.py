@@ -264,3 +264,21 @@ def get_evidence(store: Store, keys: VaultKeys, evidence_id: str, out: str | os.
         write_evidence(store.workspace.path, keys, row, target, progress=progress)
         return {"id": row.evidence_id, "sha256": row.sha256, "size_bytes": row.size_bytes, "out": str(target),
                 "verified": True}
+
+
+def retrieve_evidence(store: Store, keys: VaultKeys, evidence_id: str, out: str | os.PathLike) -> dict:
+    """Write an item's original bytes to the new file ``out`` (outside the workspace), verified, and
+    decrypt its original file name; recorded as retrieved. For handing the file over at once (the web
+    application's download), after which the caller deletes ``out``."""
+    target = checked_output_path(out, workspace=store.workspace.path)
+    with store.session() as session:
+        row = get_evidence_item(session, evidence_id)
+        append_event(session, keys, item_kind="evidence", item_id=row.evidence_id, action="retrieved",
+                     details={"sha256": row.sha256, "verified": True, "what": "file and original name"})
+        if not (store.workspace.path / row.blob_path).is_file():
+            raise InputError("the sealed file is missing from the blob store", file=row.blob_path)
+        data_key = evidence_data_key(keys, store.workspace.path, row)
+        name = open_sealed(data_key, row.original_name_sealed, label=f"evidence:{row.sha256}:name").decode("utf-8")
+        write_evidence(store.workspace.path, keys, row, target)
+        return {"id": row.evidence_id, "sha256": row.sha256, "size_bytes": row.size_bytes, "media_type": row.media_type,
+                "original_name": name, "out": str(target), "verified": True}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import unicodedata
 from pathlib import Path
 
 from dadkhah.errors import InputError
@@ -49,3 +50,28 @@ def checked_output_path(path: str | os.PathLike, *, workspace: Path, force: bool
     elif target.exists() and not target.is_file():
         raise InputError("exists and is not a file", file=str(target))
     return target
+
+
+_RESERVED = set('"\\/:*?<>|')
+# Direction marks and overrides (which can make "gpj.exe" read as "exe.jpg"); the zero-width
+# non-joiner that Persian words need is kept.
+_BIDI_CONTROLS = set("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def safe_file_name(name: str | None, *, fallback: str = "file") -> str:
+    """A name fit to write or to offer for download: the last part of ``name``, without control
+    characters, direction overrides, separators, quotes or a leading dot."""
+    base = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    cleaned = "".join("_" if ch in _RESERVED else ch for ch in base
+                      if ch not in _BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn"))
+    cleaned = cleaned.strip().lstrip(".").strip()
+    return cleaned[:200] or fallback
+
+
+def checked_upload_name(name: str | None) -> str:
+    """The name an uploaded file came with, made safe; an empty name, a path or a folder is refused."""
+    if not name or not name.strip():
+        raise InputError("an uploaded file has no name", field="files")
+    if "/" in name or "\\" in name or "\x00" in name or name.strip() in (".", ".."):
+        raise InputError("is a path or a folder, not a file name: upload the files themselves", file=name, field="files")
+    return safe_file_name(name)

@@ -1,0 +1,298 @@
+"""Person search under load: 1,000,000 synthetic persons on SQLite, 20 clients, the real server.
+
+Prints one JSON line. Target: 95 % of searches answered within 100 ms.
+
+    python benchmarks/web_bench.py [--persons 1000000] [--clients 20] [--seconds 30]
+                                   [--workspace DIR] [--keep] [--workers N]
+
+Building the workspace: a synthetic case (two lists, one in Persian script and one in Latin
+script, each recording about three victims in four) is generated and imported with the real
+importer; persons are assigned with the API the linkage uses (:func:`dadkhah.persons.assign_persons`)
+from the case's known truth instead of a linkage run (linking 1.5 million records is the linkage
+benchmark's business, not this one's); then :func:`dadkhah.search.build_search_index`. With
+``--keep`` a workspace already built in the folder is reused.
+
+The server is the real application: ``dadkhah serve --workers N`` in a child process. One
+user logs in; every client shares that session. Each client is a thread with its own keep-alive
+connection (http.client), issuing searches back to back (no think time) for ``--seconds`` after a short
+warm-up: rare full names and common names in both scripts, with and without city, source and
+death-date filters (ISO and Jalali), and person ids. The clients run on the same machine as the
+server and take part of its CPU: the ``cores`` figure is the whole machine's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+BENCH_USER, BENCH_PASSWORD = "bench", "synthetic benchmark password, not secret"
+
+
+# --- building the workspace ----------------------------------------------------------------------
+
+def build(folder: Path, persons: int, seed: int) -> dict:
+    import sqlalchemy as sa
+
+    from dadkhah import __version__
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.model import LinkageRun, Source
+    from dadkhah.persons import assign_persons
+    from dadkhah.search import build_search_index
+    from dadkhah.store import open_store
+    from dadkhah.synth import generate_case
+    from dadkhah.users import add_user
+    from dadkhah.workspace import create_workspace
+
+    shutil.rmtree(folder / "ws", ignore_errors=True)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    victims = math.ceil(persons / 0.9193)  # two lists at coverage 0.75 observe about 91.9 % of the victims
+    case = folder / f"case-{victims}-{seed}"
+    if not (case / "truth.csv").exists():
+        generate_case(case, victims=victims, lists=2, seed=seed, difficulty="realistic", coverage=0.75)
+    timings["generate"] = time.perf_counter() - started
+
+    step = time.perf_counter()
+    store = open_store(create_workspace(folder / "ws"))
+    for path in sorted(case.glob("list-*.csv")):
+        import_file(store, path, source=path.stem)
+    timings["import"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    with store.session() as session:
+        source_ids = dict(session.execute(sa.select(Source.name, Source.id)).all())
+        clusters: dict[tuple[int, str], int] = {}
+        with open(case / "truth.csv", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                clusters[(source_ids[row["source"]], row["record_id"])] = int(row["person_id"].split("-")[1])
+        run = LinkageRun(engine="truth", threshold=0.5, review_low=0.2, review_high=0.9,
+                         parameters={"benchmark": "persons assigned from the synthetic truth, not linked"},
+                         records=len(clusters), run_by="web_bench", software_version=__version__)
+        session.add(run)
+        session.flush()
+        assignment = assign_persons(session, run.id, clusters)
+        run.persons = assignment.persons
+    timings["assign_persons"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    with store.session() as session:
+        index = build_search_index(session)
+    timings["search_index"] = time.perf_counter() - step
+    with store.session() as session:
+        add_user(session, BENCH_USER, role="viewer", password=BENCH_PASSWORD)
+    store.close()
+    built = {"case": str(case), "persons": index["persons"], "records": len(clusters), "keys": index["keys"],
+             "build_seconds": {k: round(v, 1) for k, v in timings.items()}}
+    (folder / "built.json").write_text(json.dumps(built), encoding="utf-8")
+    return built
+
+
+# --- the searches ----------------------------------------------------------------------------------
+
+def searches(case: Path, rng: random.Random, count: int = 4000) -> list[dict]:
+    """Realistic query parameters, drawn from the synthetic population's own names."""
+    with open(case / "population.csv", encoding="utf-8") as handle:
+        people = [row for row in csv.DictReader(handle)]
+    common_given = [n for n, _ in Counter(p["given_name_latin"] for p in people).most_common(12)]
+    common_given_fa = [n for n, _ in Counter(p["given_name"] for p in people).most_common(12)]
+    common_family = [n for n, _ in Counter(p["family_name_latin"] for p in people).most_common(12)]
+    common_family_fa = [n for n, _ in Counter(p["family_name"] for p in people).most_common(12)]
+    cities = [c for c, _ in Counter(p["city_id"] for p in people).most_common(15)]
+    months = [("1988-07-19", "1988-08-18"), ("1988-08-01", "1988-08-07"), ("1367/05/01", "1367/05/31"),
+              ("1367/06/01", "1367/06/15"), ("1988-08-20", "1988-09-30")]
+    chosen = []
+    for _ in range(count):
+        p = rng.choice(people)
+        latin = rng.random() < 0.5
+        given = p["given_name_latin"] if latin else p["given_name"]
+        family = p["family_name_latin"] if latin else p["family_name"]
+        kind = rng.random()
+        if kind < 0.30:
+            params = {"q": f"{given} {family}"}  # a rare full name
+        elif kind < 0.45:
+            params = {"q": rng.choice(common_given if latin else common_given_fa)}
+        elif kind < 0.55:
+            params = {"q": rng.choice(common_family if latin else common_family_fa)}
+        elif kind < 0.70:
+            params = {"q": rng.choice(common_given if latin else common_given_fa), "city": rng.choice(cities)}
+        elif kind < 0.78:
+            params = {"q": f"{rng.choice(common_given if latin else common_given_fa)} "
+                           f"{rng.choice(common_family if latin else common_family_fa)}"}
+        elif kind < 0.88:
+            start, end = rng.choice(months)
+            params = {"city": rng.choice(cities), "death_from": start, "death_to": end}
+        elif kind < 0.95:
+            params = {"q": family, "source": rng.choice(["list-1", "list-2"])}
+        else:
+            params = {"q": f"P-{rng.randint(1, 1_000_000):06d}"}
+        chosen.append(params)
+    return chosen
+
+
+# --- the server and the clients ----------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(workspace: Path, port: int, workers: int) -> subprocess.Popen:
+    env = os.environ.copy()
+    env.pop("DADKHAH_DATABASE_URL", None)
+    command = [sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "serve", "--port", str(port), "--no-vault",
+               "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server stopped: {server.stderr.read().decode(errors='replace')}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    stop_server(server)
+    raise SystemExit("the server did not answer within 120 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def log_in(base: str) -> dict:
+    import httpx
+
+    with httpx.Client(base_url=base, follow_redirects=False) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        answer = client.post("/login", data={"username": BENCH_USER, "password": BENCH_PASSWORD, "csrf_token": token})
+        if answer.status_code != 303:
+            raise SystemExit(f"the benchmark user could not log in: {answer.status_code}")
+        return dict(client.cookies)
+
+
+def load(base: str, cookies: dict, queries: list[dict], *, clients: int, seconds: float, warmup: float) -> dict:
+    """Clients are threads with one keep-alive connection each (the standard library's http.client,
+    which costs the shared CPU far less than httpx: the clients run on the server's machine)."""
+    import http.client
+    from urllib.parse import urlencode, urlsplit
+
+    address = urlsplit(base)
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    latencies: list[float] = []
+    errors: Counter = Counter()
+    lock = threading.Lock()
+    start = time.monotonic() + warmup
+    stop = start + seconds
+
+    def client(number: int) -> None:
+        rng = random.Random(number)
+        mine: list[float] = []
+        failed: Counter = Counter()
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        while True:
+            params = rng.choice(queries)
+            began = time.monotonic()
+            if began >= stop:
+                break
+            try:
+                connection.request("GET", "/api/v1/persons?" + urlencode(params), headers={"cookie": cookie})
+                answer = connection.getresponse()
+                body = answer.read()
+                ok = answer.status == 200
+                if ok:
+                    json.loads(body)
+                else:
+                    failed[f"http {answer.status}"] += 1
+            except (OSError, http.client.HTTPException) as exc:
+                ok = False
+                failed[type(exc).__name__] += 1
+                connection.close()
+                connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+            if began >= start and ok:
+                mine.append(time.monotonic() - began)
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            errors.update(failed)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+
+    def percentile(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1) if latencies else float("nan")
+
+    return {"requests": len(latencies), "requests_per_s": round(len(latencies) / seconds, 1), "p50_ms": percentile(0.50),
+            "p95_ms": percentile(0.95), "p99_ms": percentile(0.99), "max_ms": percentile(1.0),
+            "errors": sum(errors.values()), "error_kinds": dict(errors)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--workers", type=int, default=2, help="server processes (dadkhah serve --workers; 2 on 2 cores)")
+    parser.add_argument("--workspace", type=Path, default=Path("/tmp/dadkhah-web-bench"), help="folder for the case and workspace")
+    parser.add_argument("--keep", action="store_true", help="reuse the workspace already built in the folder")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    folder = args.workspace
+    folder.mkdir(parents=True, exist_ok=True)
+    built_file = folder / "built.json"
+    built = json.loads(built_file.read_text(encoding="utf-8")) if args.keep and built_file.exists() else None
+    if built is None or built.get("persons_asked") != args.persons:
+        built = build(folder, args.persons, args.seed) | {"persons_asked": args.persons}
+        built_file.write_text(json.dumps(built), encoding="utf-8")
+    queries = searches(Path(built["case"]), random.Random(args.seed))
+
+    port = free_port()
+    server = start_server(folder / "ws", port, args.workers)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        cookies = log_in(base)
+        result = load(base, cookies, queries, clients=args.clients, seconds=args.seconds, warmup=args.warmup)
+    finally:
+        stop_server(server)
+    print(json.dumps({
+        "benchmark": "web_search", "database": "sqlite", "persons": built["persons"], "records": built["records"],
+        "clients": args.clients, **{k: result[k] for k in ("requests", "requests_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms",
+                                                           "errors")},
+        "error_kinds": result["error_kinds"], "seconds": args.seconds, "server_workers": args.workers,
+        "server": f"dadkhah serve --workers {args.workers}", "cores": os.cpu_count(),
+        "target_p95_ms": 100, "meets_target": result["p95_ms"] < 100 and result["errors"] == 0,
+        "build_seconds": built["build_seconds"],
+    }, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Commands for the web application: its users, the audit log, and serving it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dadkhah.cli.common import JsonOption, emit_json, err, handle_errors, opened_store, out
+from dadkhah.errors import DadkhahError, InputError
+
+users_app = typer.Typer(help="People who may log in to the web application, and their roles.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log: every read of sealed material and every change, hash-chained.",
+                        no_args_is_help=True)
+
+
+def _read_password(path: Path) -> str:
+    from dadkhah.users import validate_password
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the password file: {exc}", file=str(path), field="password") from None
+    return validate_password(text.splitlines()[0] if text else "", file=str(path))
+
+
+@users_app.command("add")
+@handle_errors
+def users_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user name to log in with.")],
+    role: Annotated[str, typer.Option("--role", help="viewer, analyst, investigator or admin.")],
+    password_file: Annotated[Path, typer.Option("--password-file", help="A file whose first line is the password (never on the command line).")],
+    totp: Annotated[bool, typer.Option("--totp", help="Also require a code from an authenticator app; prints its secret once.")] = False,
+    language: Annotated[str, typer.Option("--language", help="The user's language: en or fa.")] = "en",
+    as_json: JsonOption = False,
+) -> None:
+    """Add a user who may log in to the web application.
+
+    Example: dadkhah users add maryam --role analyst --password-file pw.txt --totp
+    """
+    from dadkhah.audit import record_audit, workspace_ident
+    from dadkhah.users import add_user
+
+    password = _read_password(password_file)
+    with opened_store(ctx) as store, store.session() as session:
+        document = add_user(session, name, role=role, password=password, totp=totp, language=language)
+        record_audit(session, workspace_ident(store.workspace), action="user added", object_kind="user",
+                     object_id=document["username"], details={"role": role, "totp": totp})
+    if as_json:
+        emit_json(document)
+        return
+    out.print(f"Added {document['username']} ({document['role']}).", markup=False)
+    if totp:
+        out.print(f"TOTP secret (shown once; add it to an authenticator app): {document['totp_secret']}", markup=False)
+        out.print(document["totp_uri"], markup=False)
+
+
+@users_app.command("list")
+@handle_errors
+def users_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The users, their roles and when they last logged in.
+
+    Example: dadkhah users list --json
+    """
+    from dadkhah.users import list_users
+
+    with opened_store(ctx) as store, store.session() as session:
+        listed = list_users(session)
+    if as_json:
+        emit_json(listed)
+        return
+    table = Table("user", "role", "second factor", "language", "active", "last login")
+    for u in listed:
+        table.add_row(u["username"], u["role"], "TOTP" if u["totp"] else "", u["language"], "yes" if u["active"] else "no",
+                      (u["last_login_at"] or "")[:16])
+    out.print(table)
+
+
+@audit_app.command("list")
+@handle_errors
+def audit_list(
+    ctx: typer.Context,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only this user's events.")] = None,
+    object_id: Annotated[str | None, typer.Option("--object", help="Only events about this id (T-0001, E-000001, a user).")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many events, newest first.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Audit events, newest first.
+
+    Example: dadkhah audit list --actor maryam --json
+    """
+    from dadkhah.audit import list_audit
+
+    with opened_store(ctx) as store, store.session() as session:
+        listed = list_audit(session, actor=actor, object_id=object_id, limit=limit)
+    if as_json:
+        emit_json(listed)
+        return
+    table = Table("#", "when", "who", "what", "object", "from")
+    for e in listed:
+        table.add_row(str(e["seq"]), e["occurred_at"][:19], e["actor"], e["action"],
+                      f"{e['object_kind']} {e['object_id'] or ''}", e["address"] or "")
+    out.print(table)
+
+
+@audit_app.command("verify")
+@handle_errors
+def audit_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Check the audit log's hash chain; exits 1 and names each broken event if it is not intact.
+
+    Example: dadkhah audit verify --json
+    """
+    from dadkhah.audit import verify_audit, workspace_ident
+
+    with opened_store(ctx) as store, store.session() as session:
+        report = verify_audit(session, workspace_ident(store.workspace))
+    if as_json:
+        emit_json(report)
+    else:
+        out.print(f"{report['events']} events; " + ("intact." if report["intact"] else "NOT intact:"), markup=False)
+        for p in report["problems"]:
+            out.print(f"  event {p['seq']} (position {p['position']}, {p['action']}): {p['problem']}", markup=False)
+    if not report["intact"]:
+        raise typer.Exit(1)
+
+
+@handle_errors
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Mark cookies Secure (behind HTTPS; required off loopback).")] = False,
+    max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", help="Largest request body accepted, in megabytes.")] = 200,
+    no_vault: Annotated[bool, typer.Option("--no-vault", help="Serve without unlocking the keys (testimonies and evidence stay closed).")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Server processes (more serve more people at once; each unlocks the keys).")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Serve the web application for this workspace until interrupted.
+
+    Example: dadkhah serve --host 127.0.0.1 --port 8000
+    """
+    import uvicorn
+
+    from dadkhah.cli.common import workspace_path
+    from dadkhah.cli.vault import ask_passphrase
+    from dadkhah.vault.keys import ENV_PASSPHRASE, is_protected, load_keys, workspace_id
+    from dadkhah.web import WebSettings, create_app
+    from dadkhah.web.app import SETTINGS_ENV
+    from dadkhah.workspace import find_workspace
+
+    workspace = find_workspace(workspace_path(ctx))
+    if host not in ("127.0.0.1", "::1", "localhost") and not secure_cookies:
+        raise DadkhahError("off loopback the app must sit behind HTTPS: add --secure-cookies (and a TLS proxy)")
+    keys = None
+    if not no_vault and workspace_id(workspace):
+        if workers > 1 and is_protected(workspace) and not os.environ.get(ENV_PASSPHRASE):
+            raise DadkhahError(f"with --workers each process unlocks the keys: set {ENV_PASSPHRASE} (or use --no-vault)")
+        keys = load_keys(workspace, passphrase=ask_passphrase() if is_protected(workspace) else None)
+    address = f"http://{host}:{port}/"
+    options = {"host": host, "port": port, "log_level": "warning", "server_header": False, "proxy_headers": False}
+    if workers == 1:
+        app = create_app(WebSettings(workspace=workspace.path, keys=keys, secure_cookies=secure_cookies,
+                                     max_upload_mb=max_upload_mb))
+    else:
+        os.environ[SETTINGS_ENV] = json.dumps({"workspace": str(workspace.path), "vault": keys is not None,
+                                               "secure_cookies": secure_cookies, "max_upload_mb": max_upload_mb})
+        app, options = "dadkhah.web.app:app_from_environment", options | {"factory": True, "workers": workers}
+    if as_json:
+        emit_json({"address": address, "workspace": str(workspace.path), "vault": keys is not None, "workers": workers})
+    err.print(f"Serving {workspace.path} at {address} with {workers} process{'es' if workers > 1 else ''} (Ctrl-C stops)",
+              markup=False, highlight=False)
+    uvicorn.run(app, **options)

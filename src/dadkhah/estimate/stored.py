@@ -1,0 +1,122 @@
+"""Stored estimates, read back: the CLI's ``estimate list``, the dashboard and the estimates pages."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.audit import AuditedStore
+from dadkhah.errors import InputError, NotFound
+from dadkhah.model import Estimate
+
+
+def estimate_to_dict(row: Estimate, *, full: bool = False) -> dict:
+    document = {"id": row.id, "created_at": row.created_at.isoformat(), "created_by": row.created_by,
+                "source": row.source, "input": row.input_name, "linkage_run_id": row.linkage_run_id,
+                "by": row.stratified_by, "method": row.method, "model": row.model, "observed": row.observed,
+                "estimate": row.estimate, "interval": [row.interval_low, row.interval_high], "level": row.level,
+                "input_sha256": row.input_sha256, "software": row.software, "warnings": row.warnings}
+    if full:
+        document |= {"parameters": row.parameters, "diagnostics": row.diagnostics, "strata": row.strata,
+                     "sensitivity": row.sensitivity}
+    return document
+
+
+def list_estimates(session: Session, *, limit: int | None = None, offset: int = 0) -> list[dict]:
+    """Stored estimates, newest first."""
+    query = sa.select(Estimate).order_by(Estimate.id.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [estimate_to_dict(row) for row in session.scalars(query)]
+
+
+def get_estimate(session: Session, estimate_id: int) -> dict:
+    """One stored estimate with its parameters, diagnostics, strata and sensitivity."""
+    row = session.get(Estimate, estimate_id)
+    if row is None:
+        raise NotFound(f"no estimate with id {estimate_id} (see `dadkhah estimate list`)")
+    return estimate_to_dict(row, full=True)
+
+
+def latest_estimate(session: Session, *, overall: bool = True) -> dict | None:
+    """The newest estimate from the registry (unstratified unless ``overall`` is False), or None."""
+    query = sa.select(Estimate).where(Estimate.source == "registry")
+    if overall:
+        query = query.where(Estimate.stratified_by.is_(None))
+    row = session.scalars(query.order_by(Estimate.id.desc()).limit(1)).first()
+    return estimate_to_dict(row, full=True) if row is not None else None
+
+
+def method_parameters(method: str, *, seed: int | None = None, level: float = 0.95, iterations: int | None = None,
+                      latent_classes: int | None = None, burn_in: int | None = None, thin: int | None = None,
+                      chains: int | None = None, selection: str | None = None, max_order: int | None = None,
+                      interval: str | None = None, model_uncertainty: bool | None = None) -> dict:
+    """The parameters ``method`` takes, from those given (the rest keep the estimator's defaults)."""
+    from dadkhah.estimate import METHODS
+
+    if method not in METHODS:
+        raise InputError(f"the method must be one of {', '.join(METHODS)}, not {method!r}", field="method")
+    if not 0.5 <= level < 1:
+        raise InputError(f"the interval level must be at least 0.5 and below 1, not {level}", field="level")
+    given = {"level": level}
+    if method == "lcmcr":
+        given |= {"random_state": seed, "iterations": iterations, "latent_classes": latent_classes,
+                  "burn_in": burn_in, "thin": thin, "chains": chains}
+    elif method == "loglinear":
+        given |= {"random_state": seed, "selection": selection, "max_order": max_order, "interval": interval,
+                  "model_uncertainty": model_uncertainty}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def run_registry_estimate(store, *, method: str, by: str | None = None, thresholds=(), address: str | None = None,
+                          **params) -> dict:
+    """Estimate from the linked registry (see :func:`dadkhah.estimate.registry.estimate_registry`) and store it.
+
+    The audit event "estimate run" is written in the transaction that stores the estimate, so an
+    estimate is never kept without its record (and a failed run records nothing).
+    """
+    from dadkhah.estimate import estimate_table
+    from dadkhah.estimate.registry import STRATA, estimate_registry
+
+    if by is not None and by not in STRATA:
+        raise InputError(f"stratify by one of {', '.join(STRATA)} (or nothing), not {by!r}", field="by")
+    parameters = method_parameters(method, **params)
+    thresholds = list(thresholds)
+
+    def describe(_session: Session, added: list) -> tuple[str, dict] | None:
+        if not added:
+            return None
+        row = added[-1]
+        return str(row.id), {"estimate_id": row.id, "observed": row.observed, "estimate": row.estimate,
+                             "interval": [row.interval_low, row.interval_high]}
+
+    audited = AuditedStore(store, action="estimate run", object_kind="estimate", address=address, watch=Estimate,
+                           describe=describe, details={"method": method, "by": by, "thresholds": thresholds,
+                                                       "parameters": parameters})
+    return estimate_registry(audited, estimate=lambda table: estimate_table(table, method, **parameters), by=by,
+                             thresholds=thresholds)
+
+
+def estimate_report(session: Session, estimate_id: int) -> dict:
+    """One stored estimate (as :func:`get_estimate`) with what its strata and sensitivity add up to.
+
+    ``strata_total`` sums the estimable strata and adds the people named in the others as counted
+    (a floor); ``linkage_sensitivity`` gives the spread of the estimate across linkage thresholds.
+    """
+    document = get_estimate(session, estimate_id)
+    strata = document.get("strata") or []
+    document["strata_total"] = None
+    if strata:
+        estimable = [s for s in strata if s.get("estimate") is not None]
+        unestimated = sum(s.get("observed") or 0 for s in strata if s.get("estimate") is None)
+        document["strata_total"] = {"estimate": sum(s["estimate"] for s in estimable) + unestimated,
+                                    "observed": sum(s.get("observed") or 0 for s in strata),
+                                    "observed_in_unestimated_strata": unestimated,
+                                    "strata_estimated": len(estimable), "strata": len(strata)}
+    runs = document.get("sensitivity") or []
+    document["linkage_sensitivity"] = None
+    if runs:
+        estimates = [r["estimate"] for r in runs]
+        document["linkage_sensitivity"] = {"runs": runs, "spread": max(estimates) - min(estimates),
+                                           "lowest": min(estimates), "highest": max(estimates)}
+    return document

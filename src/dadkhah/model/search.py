@@ -1,0 +1,59 @@
+"""The person search index: one row per active person, and the terms that find each person.
+
+It is derived data, rebuilt in full from the registry by :func:`dadkhah.search.build_search_index`
+(at the end of every linkage run, and on first use when missing or stale); nothing else writes it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dadkhah.model.base import Base
+
+
+class PersonSearch(Base):
+    """What a search hit shows about one active person, read from the person's current records.
+
+    ``person_pk`` is the person's row id; persons are numbered in the order their row ids were
+    given, so ordering by it orders by person id. Names are the spelling most of the person's
+    records give, one per script; ``city_place_id`` the city most records name; the death dates
+    span every record's interval; ``sources`` are the source names, separated by U+001F.
+    """
+
+    __tablename__ = "person_search"
+
+    person_pk: Mapped[int] = mapped_column(sa.ForeignKey("persons.id"), primary_key=True, autoincrement=False)
+    person_id: Mapped[str] = mapped_column(sa.String(20))
+    name_fa: Mapped[str | None] = mapped_column(sa.Text)
+    name_latin: Mapped[str | None] = mapped_column(sa.Text)
+    city_place_id: Mapped[str | None] = mapped_column(sa.String(100))
+    death_earliest: Mapped[date | None] = mapped_column(sa.Date)
+    death_latest: Mapped[date | None] = mapped_column(sa.Date)
+    records: Mapped[int] = mapped_column(sa.Integer)
+    sources: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class PersonSearchKey(Base):
+    """One term that finds a person: a cross-script name key word (``MHMD``, ``RZI``), a city's
+    place id (``city:rasht``) or a source (``source:3``). The primary key is the look-up index."""
+
+    __tablename__ = "person_search_keys"
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    person_pk: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class PersonSearchTerm(Base):
+    """How many persons each term finds: lets a search start from its rarest term."""
+
+    __tablename__ = "person_search_terms"
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    persons: Mapped[int] = mapped_column(sa.Integer)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)

@@ -1,0 +1,77 @@
+"""Who may use the web application, their sessions, failed logins, and the audit log.
+
+Passwords are kept only as argon2id hashes; session tokens only as their SHA-256, so a copy of the
+database lets no one log in. The audit log is hash-chained like the chain of custody: each event
+holds the SHA-256 of the one before it, so an edited, removed or inserted event shows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dadkhah.model.base import Base, UTCDateTime, utcnow
+
+
+class User(Base):
+    """A person who may log in, with one role (viewer, analyst, investigator, admin)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(20))
+    password_hash: Mapped[str] = mapped_column(sa.String(200))  # argon2id, PHC string
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))  # base32; None when no second factor
+    language: Mapped[str] = mapped_column(sa.String(10), default="en")
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.CheckConstraint("role IN ('viewer', 'analyst', 'investigator', 'admin')", name="role"),)
+
+
+class WebSession(Base):
+    """A logged-in browser or client. The cookie holds the token; the table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    address: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class LoginAttempt(Base):
+    """A failed login, kept to slow down password guessing (by user name and by address)."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(100), index=True)
+    address: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class AuditEvent(Base):
+    """Who read or changed what, when: one link of a hash chain, written in the action's transaction."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.Integer, unique=True)
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    action: Mapped[str] = mapped_column(sa.String(60))
+    object_kind: Mapped[str] = mapped_column(sa.String(40))
+    object_id: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    address: Mapped[str | None] = mapped_column(sa.String(100))
+    occurred_at: Mapped[str] = mapped_column(sa.String(40))  # ISO 8601 UTC, exactly as hashed
+    details: Mapped[str] = mapped_column(sa.Text)  # canonical JSON, exactly as hashed
+    prev_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    event_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)

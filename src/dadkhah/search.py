@@ -1,0 +1,612 @@
+"""Finding persons in the registry, and reading what it holds about one person or place.
+
+**The index.** :func:`build_search_index` rebuilds, in a few set-based SQL statements that run the
+same on SQLite and PostgreSQL, two derived tables: ``person_search``, one row per active person
+(best name in each script, city, span of death dates, sources), and ``person_search_keys``, the
+terms that find each person: every word of the cross-script comparison keys of the given, family,
+full and father's names of the person's current records (:mod:`dadkhah.normalize.names`, the
+keys the importer stored), the place id of each city they name and each source they come from.
+A linkage run rebuilds it; a search rebuilds it first when it is missing or older than the last
+linkage run or import (:func:`ensure_search_index`).
+
+**A search.** The query is normalised by the importer's own name normaliser (titles dropped,
+detached suffixes joined), so 'Mohammad Rezaei' and 'محمد رضایی' give the same keys. A person
+matches when every word's key is one of the person's name keys; two adjacent words also match a
+name written as one word (the keys of "Ali Mohammad" meet the given name "Alimohammad"). Filters
+(city, source) are terms like any other; death dates must overlap the range asked for. Hits come
+in person-id order; the query starts from its rarest term, so common names stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.errors import InputError
+from dadkhah.model import (
+    EvidenceItem,
+    EvidencePerson,
+    Import,
+    LinkageRun,
+    Person,
+    PersonRecord,
+    PersonSearch,
+    PersonSearchKey,
+    PersonSearchTerm,
+    Place,
+    Record,
+    Setting,
+    Source,
+    Testimony,
+    TestimonyPerson,
+    Witness,
+)
+from dadkhah.normalize.dates import DateParseError, parse_date
+from dadkhah.normalize.names import normalize_name, token_key
+from dadkhah.normalize.script import to_ascii_digits
+from dadkhah.persons import describe_person, format_person_id, get_person
+from dadkhah.records import record_to_dict
+from dadkhah.store import Store
+
+INDEX_SETTING = "person_search_built_for"
+SOURCES_SEPARATOR = "\x1f"
+# A term naming more persons than this, whose keys are several, is not used to start a search
+# (its rows would have to be sorted); the search walks persons in order instead.
+_SORT_BOUND = 20_000
+_PERSON_ID = re.compile(r"^\s*P\s*-?\s*0*(\d{1,9})\s*$", re.IGNORECASE)
+_rebuilding = threading.Lock()
+
+
+# --- the index ---------------------------------------------------------------------------------
+
+# Each current record of each active person, with what the index needs from it: a temporary
+# table, filled once per build and read by the statements that follow.
+_members = sa.Table(
+    "person_search_members", sa.MetaData(),
+    sa.Column("person_pk", sa.Integer), sa.Column("source_id", sa.Integer), sa.Column("city_place_id", sa.String(100)),
+    sa.Column("death_earliest", sa.Date), sa.Column("death_latest", sa.Date), sa.Column("script", sa.String(10)),
+    sa.Column("display", sa.Text), sa.Column("given_key", sa.String(100)), sa.Column("family_key", sa.String(100)),
+    sa.Column("full_key", sa.String(200)), sa.Column("father_key", sa.String(100)),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _fill_members(session: Session) -> None:
+    r = Record
+    pair = sa.func.trim(sa.func.coalesce(r.given_name, "") + " " + sa.func.coalesce(r.family_name, ""))
+    pair_normalized = sa.func.trim(sa.func.coalesce(r.given_name_norm, "") + " " + sa.func.coalesce(r.family_name_norm, ""))
+    # Persian as written (given and family name, else the full name); Latin as normalised, so
+    # that "Family, Given" and capitals do not make two spellings of one name.
+    display = sa.case((r.name_script == "latin", pair_normalized),
+                      (sa.or_(r.given_name.is_not(None), r.family_name.is_not(None)), pair),
+                      else_=sa.func.trim(r.full_name))
+    script = sa.case((r.name_script.in_(("fa", "latin")), r.name_script))
+    query = (
+        sa.select(PersonRecord.person_pk, r.source_id, r.city_place_id, r.death_earliest, r.death_latest, script, display,
+                  r.given_name_key, r.family_name_key, r.full_name_key, r.father_name_key)
+        .join(Person, Person.id == PersonRecord.person_pk)
+        .join(r, sa.and_(r.source_id == PersonRecord.source_id, r.record_id == PersonRecord.record_id))
+        .where(Person.status == "active", r.superseded_by.is_(None))
+    )
+    session.execute(_members.insert().from_select([c.name for c in _members.columns], query))
+
+
+# The value most of a person's records give, per kind (``city``, ``fa`` and ``latin`` names) and the
+# person's source names (``sources``): one row per person and kind, found by its primary key.
+_facts = sa.Table(
+    "person_search_facts", sa.MetaData(),
+    sa.Column("person_pk", sa.Integer, primary_key=True), sa.Column("kind", sa.String(10), primary_key=True),
+    sa.Column("value", sa.Text),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _most_common(value, kind, *where):
+    """(person_pk, kind, the value most of the person's records give).
+
+    Ties go to the greatest value: Persian letters (ی, ک) sort after their Arabic look-alikes (ي, ك),
+    so of two spellings as common, the one in Persian letters is shown.
+    """
+    m = _members.c
+    ranked = (sa.select(m.person_pk, kind.label("kind"), value.label("value"),
+                        sa.func.row_number().over(partition_by=(m.person_pk, kind),
+                                                  order_by=(sa.func.count().desc(), value.desc())).label("pick"))
+              .where(value.is_not(None), *where).group_by(m.person_pk, kind, value).subquery("ranked"))
+    return sa.select(ranked.c.person_pk, ranked.c.kind, ranked.c.value).where(ranked.c.pick == 1)
+
+
+def _fill_persons(session: Session) -> None:
+    m = _members.c
+    columns = ["person_pk", "kind", "value"]
+    session.execute(_facts.insert().from_select(columns, _most_common(m.city_place_id, sa.literal("city"))))
+    session.execute(_facts.insert().from_select(columns, _most_common(m.display, m.script, m.script.is_not(None),
+                                                                      m.display != "")))
+    named = sa.select(m.person_pk, Source.name).distinct().join(Source, Source.id == m.source_id).subquery("named")
+    joined = sa.func.aggregate_strings(named.c.name, SOURCES_SEPARATOR)  # group_concat / string_agg
+    session.execute(_facts.insert().from_select(columns, sa.select(named.c.person_pk, sa.literal("sources"), joined)
+                                                .group_by(named.c.person_pk)))
+    base = (sa.select(m.person_pk, sa.func.count().label("records"), sa.func.min(m.death_earliest).label("death_earliest"),
+                      sa.func.max(m.death_latest).label("death_latest"))
+            .group_by(m.person_pk).subquery("base"))
+    fact = {kind: _facts.alias(f"fact_{kind}") for kind in ("city", "fa", "latin", "sources")}
+    query = sa.select(base.c.person_pk, Person.person_id, fact["fa"].c.value, fact["latin"].c.value, fact["city"].c.value,
+                      base.c.death_earliest, base.c.death_latest, base.c.records, fact["sources"].c.value)
+    joined_from = base.join(Person, Person.id == base.c.person_pk)
+    for kind, table in fact.items():
+        joined_from = joined_from.outerjoin(table, sa.and_(table.c.person_pk == base.c.person_pk, table.c.kind == kind))
+    query = query.select_from(joined_from).order_by(base.c.person_pk)
+    session.execute(sa.insert(PersonSearch).from_select(
+        ["person_pk", "person_id", "name_fa", "name_latin", "city_place_id", "death_earliest", "death_latest", "records",
+         "sources"], query))
+
+
+def _fill_keys(session: Session, dialect: str) -> None:
+    """Every word of every name key of each person, each city and each source: one row per (term, person)."""
+    m = _members.c
+    position = sa.func.strpos if dialect == "postgresql" else sa.func.instr
+    anchors = [sa.select(m.person_pk.label("person_pk"), sa.cast(sa.literal(""), sa.Text).label("word"),
+                         sa.cast(column + " ", sa.Text).label("rest")).where(column.is_not(None))
+               for column in (m.given_key, m.family_key, m.full_key, m.father_key)]
+    named = sa.union_all(*anchors).subquery("keys")
+    words = sa.select(named.c.person_pk, named.c.word, named.c.rest).cte("words", recursive=True)
+    space = position(words.c.rest, " ")
+    words = words.union_all(
+        sa.select(words.c.person_pk, sa.cast(sa.func.substr(words.c.rest, 1, space - 1), sa.Text),
+                  sa.cast(sa.func.substr(words.c.rest, space + 1), sa.Text))
+        .where(words.c.rest != ""))
+    terms = sa.union_all(
+        sa.select(words.c.word.label("term"), words.c.person_pk).where(words.c.word != ""),
+        sa.select(m.city_place_id, m.person_pk).where(m.city_place_id.is_not(None)),
+        sa.select(sa.literal("source:") + sa.cast(m.source_id, sa.String(20)), m.person_pk),
+    ).subquery("terms")
+    query = sa.select(terms.c.term, terms.c.person_pk).distinct().order_by(terms.c.term, terms.c.person_pk)
+    session.execute(sa.insert(PersonSearchKey).from_select(["key", "person_pk"], query))
+    counts = sa.select(PersonSearchKey.key, sa.func.count()).group_by(PersonSearchKey.key)
+    session.execute(sa.insert(PersonSearchTerm).from_select(["key", "persons"], counts))
+
+
+_LATEST_RUN = sa.select(sa.func.max(LinkageRun.id)).scalar_subquery()
+_LATEST_IMPORT = sa.select(sa.func.max(Import.id)).scalar_subquery()
+_INDEX_STATE = sa.select(sa.select(Setting.value).where(Setting.key == INDEX_SETTING).scalar_subquery(),
+                         _LATEST_RUN, _LATEST_IMPORT)
+
+
+def _index_state(session: Session) -> dict:
+    """What the index must reflect: the latest linkage run and the latest import."""
+    run, imported = session.execute(sa.select(_LATEST_RUN, _LATEST_IMPORT)).one()
+    return {"run": run or 0, "import": imported or 0}
+
+
+_POSTGRESQL_ANALYZE = ("ANALYZE person_search", "ANALYZE person_search_keys", "ANALYZE person_search_terms")
+
+
+def build_search_index(session: Session) -> dict:
+    """Rebuild the person search index in full, in the caller's transaction. Returns counts and seconds."""
+    started = time.perf_counter()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 1988_0806})
+    # DELETE, not TRUNCATE: searches keep reading the old index until this transaction commits.
+    for table in (PersonSearchKey, PersonSearchTerm, PersonSearch):
+        session.execute(sa.delete(table))
+    connection = session.connection()
+    for table in (_members, _facts):
+        table.drop(connection, checkfirst=True)
+        table.create(connection)
+    _fill_members(session)
+    _fill_persons(session)
+    _fill_keys(session, dialect)
+    for table in (_members, _facts):
+        table.drop(connection)
+    if dialect == "postgresql":
+        for statement in _POSTGRESQL_ANALYZE:
+            session.execute(sa.text(statement))
+    state = json.dumps(_index_state(session), sort_keys=True)
+    setting = session.get(Setting, INDEX_SETTING)
+    if setting is None:
+        session.add(Setting(key=INDEX_SETTING, value=state))
+    else:
+        setting.value = state
+    session.flush()
+    persons = session.scalar(sa.select(sa.func.count()).select_from(PersonSearch))
+    keys = session.scalar(sa.select(sa.func.count()).select_from(PersonSearchKey))
+    return {"persons": persons, "keys": keys, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def search_index_is_current(session: Session) -> bool:
+    """True when the index was built after the latest linkage run and import (one small query)."""
+    built, run, imported = session.connection().execute(_INDEX_STATE).one()
+    return built is not None and json.loads(built) == {"run": run or 0, "import": imported or 0}
+
+
+def ensure_search_index(store: Store) -> bool:
+    """Build the index when it is missing or stale (once, even when many requests ask at once).
+
+    Returns True when it was rebuilt. Workspaces linked before the index existed get it here, on
+    the first search, rather than in the migration.
+    """
+    with store.session() as session:
+        if search_index_is_current(session):
+            return False
+    with _rebuilding:
+        with store.session() as session:
+            if search_index_is_current(session):
+                return False
+            build_search_index(session)
+    return True
+
+
+# --- searching ---------------------------------------------------------------------------------
+
+def query_words(query: str) -> list[str]:
+    """The query's words as the name normaliser writes them (titles dropped, suffixes joined)."""
+    value = normalize_name(query, "family") if query and query.strip() else None
+    return value.normalized.split() if value and value.normalized else []
+
+
+def query_terms(query: str) -> list[list[str]]:
+    """Each word's acceptable keys: its own, and those of it written together with a neighbour."""
+    words = query_words(query)
+    keys = [token_key(word) for word in words]
+    joined = [token_key(words[i] + words[i + 1]) for i in range(len(words) - 1)]
+    terms = []
+    for i, key in enumerate(keys):
+        if not key:
+            continue
+        alternatives = [key]
+        for pair in (joined[i - 1] if i > 0 else None, joined[i] if i < len(joined) else None):
+            if pair and pair not in alternatives:
+                alternatives.append(pair)
+        terms.append(alternatives)
+    return terms
+
+
+def parse_search_date(text: str | None, *, field: str, end: bool) -> date | None:
+    """A date filter: ISO (1988-08-06) or any date the importer reads, Jalali included (1367/05/15).
+
+    A date that names a span (1367/05, 1988) counts from its first day, or to its last (``end``).
+    """
+    if text is None or not str(text).strip():
+        return None
+    try:
+        value = parse_date(str(text).strip())
+    except DateParseError as exc:
+        raise InputError(str(exc), field=field) from None
+    if value is None:
+        return None
+    return value.latest if end else value.earliest
+
+
+def find_persons(store: Store, **search) -> dict:
+    """:func:`search_persons` on a store: one transaction when the index is current, else built first."""
+    with store.session() as session:
+        if search_index_is_current(session):
+            return search_persons(session, **search)
+    ensure_search_index(store)
+    with store.session() as session:
+        return search_persons(session, **search)
+
+
+def _person_id_query(query: str | None) -> str | None:
+    match = _PERSON_ID.match(to_ascii_digits(query or ""))
+    return format_person_id(int(match.group(1))) if match else None
+
+
+def surviving_person_id(session: Session, person_id: str) -> str:
+    """The active person a (possibly merged) person id now stands for."""
+    person = get_person(session, person_id)
+    seen = {person.person_id}
+    while person.status == "merged" and person.merged_into and person.merged_into not in seen:
+        person = get_person(session, person.merged_into)
+        seen.add(person.person_id)
+    return person.person_id
+
+
+def _hit_query(*joined):
+    """The columns of a hit, from ``person_search`` (after any tables it is joined to) and the city's names."""
+    table, places = PersonSearch.__table__, Place.__table__
+    columns = (table.c.person_id, table.c.name_fa, table.c.name_latin, table.c.city_place_id, places.c.name_en,
+               places.c.name_fa, table.c.death_earliest, table.c.death_latest, table.c.records, table.c.sources)
+    source = joined[0] if joined else table
+    return sa.select(*columns).select_from(source.outerjoin(places, places.c.id == table.c.city_place_id))
+
+
+_BY_PERSON = _hit_query().where(PersonSearch.__table__.c.person_pk == sa.bindparam("person_pk"))
+_TERM_COUNTS = sa.select(PersonSearchTerm.__table__.c.key, PersonSearchTerm.__table__.c.persons).where(
+    PersonSearchTerm.__table__.c.key.in_(sa.bindparam("keys", expanding=True)))
+
+
+def latin_display(name: str | None) -> str | None:
+    """A normalised Latin name (kept lower-case) as it is shown: each word capitalised."""
+    return " ".join(word[:1].upper() + word[1:] for word in name.split()) if name else name
+
+
+def _hits(rows) -> list[dict]:
+    hits = []
+    for person_id, name_fa, name_latin, city, city_en, city_fa, death_earliest, death_latest, records, sources in rows:
+        hits.append({
+            "person_id": person_id,
+            "name_fa": name_fa,
+            "name_latin": latin_display(name_latin),
+            "city": {"place_id": city, "name_en": city_en, "name_fa": city_fa} if city else None,
+            "death_earliest": death_earliest.isoformat() if death_earliest else None,
+            "death_latest": death_latest.isoformat() if death_latest else None,
+            "records": records,
+            "sources": sorted(sources.split(SOURCES_SEPARATOR)) if sources else [],
+        })
+    return hits
+
+
+def search_persons(
+    session: Session,
+    *,
+    query: str | None = None,
+    city: str | None = None,
+    source: str | None = None,
+    death_from: date | None = None,
+    death_to: date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict:
+    """Persons matching ``query`` (names in either script, or a person id) and the filters.
+
+    Returns ``{"hits": [...], "has_next": bool, "terms": [...]}``: at most ``limit`` hits from
+    ``offset`` in person-id order, each with the person's names in both scripts where known, city,
+    span of death dates, record count and sources. A person id (``P-000123``) finds that person,
+    or the one it was merged into, whatever the filters. An empty query lists persons.
+    """
+    if limit < 1 or offset < 0:
+        raise InputError("limit must be at least 1 and offset at least 0")
+    wanted_id = _person_id_query(query)
+    if wanted_id is not None:
+        return _search_by_id(session, wanted_id, offset=offset)
+    terms = query_terms(query or "")
+    if query and query.strip() and not terms:
+        return {"hits": [], "has_next": False, "terms": []}
+    if city:
+        place = session.get(Place, city)
+        if place is None or place.type != "city":
+            raise InputError(f"no city with place id {city!r} in the gazetteer", field="city")
+        terms.append([place.id])
+    if source:
+        source_pk = session.scalar(sa.select(Source.id).where(Source.name == source))
+        if source_pk is None:
+            raise InputError(f"no source named {source!r}", field="source")
+        terms.append([f"source:{source_pk}"])
+    if death_from and death_to and death_from > death_to:
+        raise InputError("the death-date range ends before it starts", field="death_to")
+
+    connection = session.connection()
+    counts = dict(connection.execute(_TERM_COUNTS, {"keys": sorted({k for term in terms for k in term})}).all()) if terms else {}
+    # A joined alternative no person has is dropped; a word no person has means no hit at all.
+    terms = [[k for k in term if counts.get(k)] for term in terms]
+    described = [sorted(term) for term in terms]
+    if any(not term for term in terms):
+        return {"hits": [], "has_next": False, "terms": described}
+    unique: list[list[str]] = []
+    for term in terms:
+        if term not in unique:
+            unique.append(term)
+    rows = _run_search(connection, unique, counts, death_from=death_from, death_to=death_to, limit=limit + 1,
+                       offset=offset)
+    return {"hits": _hits(rows[:limit]), "has_next": len(rows) > limit, "terms": described}
+
+
+def _search_by_id(session: Session, person_id: str, *, offset: int) -> dict:
+    from dadkhah.errors import NotFound
+
+    try:
+        surviving = surviving_person_id(session, person_id)
+    except NotFound:
+        return {"hits": [], "has_next": False, "terms": [person_id]}
+    person_pk = get_person(session, surviving).id
+    rows = session.connection().execute(_BY_PERSON, {"person_pk": person_pk}).all()
+    return {"hits": _hits(rows)[offset:], "has_next": False, "terms": [person_id]}
+
+
+def _run_search(connection: sa.Connection, terms: list[list[str]], counts: dict[str, int], *, death_from, death_to,
+                limit: int, offset: int) -> Sequence:
+    """One query: start from the rarest term (or walk persons in order), check the others per person."""
+    ordered = sorted(terms, key=lambda term: sum(counts[k] for k in term))
+    driver = ordered[0] if ordered else None
+    if driver is not None and len(driver) > 1 and sum(counts[k] for k in driver) > _SORT_BOUND:
+        driver = next((t for t in ordered if len(t) == 1), None)
+    others = [t for t in ordered if t is not driver]
+    shape = "none" if driver is None else "one" if len(driver) == 1 else "many"
+    statement = _search_statement(shape, len(others), death_from is not None, death_to is not None)
+    params = {f"term_{i}": term for i, term in enumerate(others)} | {"limit": limit, "offset": offset}
+    if driver is not None:
+        params["driver"] = driver[0] if shape == "one" else driver
+    if death_from is not None:
+        params["death_from"] = death_from
+    if death_to is not None:
+        params["death_to"] = death_to
+    return connection.execute(statement, params).all()
+
+
+@functools.lru_cache(maxsize=128)
+def _search_statement(shape: str, others: int, with_from: bool, with_to: bool) -> sa.Select:
+    """The search's statement for one shape of query, built once and then reused with new values.
+
+    ``shape``: ``one`` walks the key index from the rarest term (one key) in person order and stops
+    at the page's end; ``many`` starts from the persons holding any of a term's keys; ``none`` walks
+    every person in order. Each of the ``others`` terms is checked per person by a primary-key look-up.
+    """
+    table = PersonSearch.__table__
+    conditions = []
+    for i in range(others):
+        other = PersonSearchKey.__table__.alias(f"term_{i}")
+        conditions.append(sa.exists().where(other.c.key.in_(sa.bindparam(f"term_{i}", expanding=True)),
+                                            other.c.person_pk == table.c.person_pk))
+    if with_from:
+        conditions.append(table.c.death_latest >= sa.bindparam("death_from", type_=sa.Date()))
+    if with_to:
+        conditions.append(table.c.death_earliest <= sa.bindparam("death_to", type_=sa.Date()))
+    first = PersonSearchKey.__table__.alias("first_term")
+    if shape == "none":
+        query = _hit_query().where(*conditions).order_by(table.c.person_pk)
+    elif shape == "one":
+        query = (_hit_query(first.join(table, table.c.person_pk == first.c.person_pk))
+                 .where(first.c.key == sa.bindparam("driver"), *conditions).order_by(first.c.person_pk))
+    else:
+        starts = sa.select(first.c.person_pk).where(first.c.key.in_(sa.bindparam("driver", expanding=True)))
+        query = _hit_query().where(table.c.person_pk.in_(starts), *conditions).order_by(table.c.person_pk)
+    return query.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+
+
+def search_filters(session: Session) -> dict:
+    """What a search can be narrowed by: the gazetteer's cities and the sources."""
+    cities = [{"place_id": pid, "name_en": en, "name_fa": fa} for pid, en, fa in session.execute(
+        sa.select(Place.id, Place.name_en, Place.name_fa).where(Place.type == "city").order_by(Place.name_en))]
+    sources = list(session.scalars(sa.select(Source.name).order_by(Source.name)))
+    return {"cities": cities, "sources": sources}
+
+
+# --- one person --------------------------------------------------------------------------------
+
+# Rows of the side-by-side comparison, and the attribute of describe_person() that says whether
+# the records conflict on it (full names and notes are compared here, by key and not at all).
+COMPARED_FIELDS = ("full_name", "given_name", "family_name", "father_name", "gender", "birth_date", "death_date",
+                   "city", "prison", "affiliation", "notes")
+
+
+def _cell(record: dict, field: str) -> str | None:
+    value = record.get(field)
+    if value is None:
+        return None
+    if field in ("birth_date", "death_date", "notes"):
+        return value["original"]
+    return value.get("original") or value.get("normalized")
+
+
+def _full_name_conflict(records: list[dict]) -> bool:
+    keys = {r["full_name"]["key"] for r in records if r.get("full_name") and r["full_name"].get("key")}
+    return len(keys) > 1
+
+
+def _display_names(records: list[dict], scripts: dict[str, str | None]) -> dict:
+    """The spelling most records give, per script, as the search index shows it (ties as there).
+
+    Persian: given and family name as written (else the full name); Latin: as normalised (the
+    order "Family, Given" undone), each word capitalised.
+    """
+    counts: dict[str, Counter] = {"fa": Counter(), "latin": Counter()}
+    for record in records:
+        script = scripts.get(f"{record['source']}:{record['record_id']}")
+        if script not in counts:
+            continue
+        form = "normalized" if script == "latin" else "original"
+        parts = [(record.get(f) or {}).get(form) for f in ("given_name", "family_name")]
+        if script == "fa" and not any(parts):
+            parts = [(record.get("full_name") or {}).get("original")]
+        text = " ".join(p.strip() for p in parts if p and p.strip())
+        text = latin_display(text) if script == "latin" else text
+        if text:
+            counts[script][text] += 1
+    return {script: (max(c.items(), key=lambda kv: (kv[1], kv[0]))[0] if c else None) for script, c in counts.items()}
+
+
+def person_details(session: Session, person_id: str, *, include_vault: bool = False) -> dict:
+    """Everything the registry holds about one person, for reading side by side.
+
+    Every current record naming the person (each field as given and as normalised), a comparison
+    of the records field by field with conflicts marked, the registry's events about the person,
+    and — only with ``include_vault`` — the testimonies (by id and witness pseudonym, never names)
+    and evidence items about the person or about persons merged into it. A merged person answers
+    ``{"status": "merged", "merged_into": <surviving id>}``.
+    """
+    described = describe_person(session, person_id)
+    if described["status"] == "merged":
+        return {"person_id": described["person_id"], "status": "merged",
+                "merged_into": surviving_person_id(session, described["person_id"]), "events": described["events"]}
+    person = get_person(session, described["person_id"])
+    place_names = dict(session.execute(sa.select(Place.id, Place.name_en)).all())
+    query = (
+        sa.select(Record, Source.name, Import.header)
+        .join(PersonRecord, sa.and_(PersonRecord.source_id == Record.source_id, PersonRecord.record_id == Record.record_id))
+        .join(Source, Source.id == Record.source_id)
+        .join(Import, Import.id == Record.import_id)
+        .where(PersonRecord.person_pk == person.id, Record.superseded_by.is_(None))
+        .order_by(Source.name, Record.record_id)
+    )
+    records, scripts = [], {}
+    for record, source, header in session.execute(query):
+        records.append(record_to_dict(record, source, place_names, header))
+        scripts[f"{source}:{record.record_id}"] = record.name_script
+    attributes = described["attributes"]
+    comparison = []
+    for field in COMPARED_FIELDS:
+        if field == "full_name":
+            conflict = _full_name_conflict(records)
+        else:
+            conflict = bool(attributes.get(field, {}).get("conflict"))
+        cells = [{"record": f"{r['source']}:{r['record_id']}", "value": _cell(r, field)} for r in records]
+        if any(c["value"] is not None for c in cells):
+            comparison.append({"field": field, "conflict": conflict, "values": cells})
+    names = _display_names(records, scripts)
+    document = {
+        "person_id": described["person_id"],
+        "status": described["status"],
+        "name_fa": names["fa"],
+        "name_latin": names["latin"],
+        "sources": described["sources"],
+        "conflicts": sorted({*described["conflicts"], *(["full_name"] if _full_name_conflict(records) else [])}),
+        "comparison": comparison,
+        "records": records,
+        "attributes": attributes,
+        "events": described["events"],
+    }
+    if include_vault:
+        document |= vault_items_about(session, described["person_id"])
+    return document
+
+
+def _absorbed_ids(session: Session, person_id: str) -> list[str]:
+    """The person id and every id merged into it, directly or through others."""
+    ids, frontier = [person_id], [person_id]
+    while frontier:
+        merged = list(session.scalars(sa.select(Person.person_id).where(Person.merged_into.in_(frontier))))
+        frontier = [m for m in merged if m not in ids]
+        ids.extend(frontier)
+    return ids
+
+
+def vault_items_about(session: Session, person_id: str) -> dict:
+    """Testimonies (id, witness pseudonym, language) and evidence (id, media type, description) about a person.
+
+    Nothing sealed is read: witnesses appear by pseudonym only.
+    """
+    ids = _absorbed_ids(session, person_id)
+    testimonies = [{"id": tid, "witness": pseudonym, "language": language} for tid, pseudonym, language in session.execute(
+        sa.select(Testimony.testimony_id, Witness.pseudonym, Testimony.language).distinct()
+        .join(TestimonyPerson, TestimonyPerson.testimony_pk == Testimony.id)
+        .join(Witness, Witness.id == Testimony.witness_pk)
+        .where(TestimonyPerson.person_id.in_(ids)).order_by(Testimony.testimony_id))]
+    evidence = [{"id": eid, "media_type": media_type, "description": description}
+                for eid, media_type, description in session.execute(
+                    sa.select(EvidenceItem.evidence_id, EvidenceItem.media_type, EvidenceItem.description).distinct()
+                    .join(EvidencePerson, EvidencePerson.evidence_pk == EvidenceItem.id)
+                    .where(EvidencePerson.person_id.in_(ids)).order_by(EvidenceItem.evidence_id))]
+    return {"testimonies": testimonies, "evidence": evidence}
+
+
+# --- places ------------------------------------------------------------------------------------
+
+def place_record_counts(session: Session) -> dict[str, dict[str, int]]:
+    """For each place named by current records: how many name it as their city, and as their prison."""
+    counts: dict[str, dict[str, int]] = {}
+    for column, label in ((Record.city_place_id, "as_city"), (Record.prison_place_id, "as_prison")):
+        query = (sa.select(column, sa.func.count()).where(column.is_not(None), Record.superseded_by.is_(None))
+                 .group_by(column))
+        for place_id, n in session.execute(query):
+            counts.setdefault(place_id, {"as_city": 0, "as_prison": 0})[label] = n
+    return counts

@@ -1,0 +1,119 @@
+"""The web application: ``create_app(settings)`` builds it; nothing is opened at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dadkhah import __version__
+from dadkhah.errors import DadkhahError, NotFound
+from dadkhah.store import open_store
+from dadkhah.web.i18n import gettext as _
+from dadkhah.web.limits import BodyLimit, SecurityHeaders
+from dadkhah.web.security import CsrfRefused, Forbidden, LoginRequired, is_api
+from dadkhah.web.settings import WebSettings
+from dadkhah.web.templating import render
+from dadkhah.workspace import load_workspace
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: WebSettings) -> FastAPI:
+    from pathlib import Path
+
+    from dadkhah.web.routes import ROUTERS
+
+    app = FastAPI(title="Dadkhah", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+                  description="The registry, review, estimates and vault of one Dadkhah workspace. "
+                              "Every page has a JSON twin under /api/v1/.")
+    app.state.settings = settings
+    app.state.store = open_store(load_workspace(settings.workspace))
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
+    app.add_middleware(SecurityHeaders)
+    _add_error_handlers(app)
+
+    return app
+
+
+SETTINGS_ENV = "DADKHAH_WEB_SETTINGS"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for each of uvicorn's worker processes (``dadkhah serve --workers N``).
+
+    The settings come as JSON in ``DADKHAH_WEB_SETTINGS``; each worker unlocks the keys itself
+    (a protected key file needs ``DADKHAH_PASSPHRASE``). Sessions and login throttling live in
+    the database, so the workers share them.
+    """
+    import json
+    import os
+    from pathlib import Path
+
+    from dadkhah.vault.keys import load_keys
+
+    given = json.loads(os.environ[SETTINGS_ENV])
+    workspace = Path(given["workspace"])
+    keys = None
+    if given.get("vault"):
+        keys = load_keys(load_workspace(workspace), passphrase=os.environ.get("DADKHAH_PASSPHRASE"))
+    return create_app(WebSettings(workspace=workspace, keys=keys, secure_cookies=bool(given.get("secure_cookies")),
+                                  max_upload_mb=int(given.get("max_upload_mb", 200))))
+
+
+def _error(request: Request, status: int, message: str, detail: dict | None = None):
+    if is_api(request):
+        return JSONResponse({"error": detail or {"message": message}}, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired):
+        if is_api(request):
+            return JSONResponse({"error": {"message": "log in first"}}, status_code=401,
+                                headers={"www-authenticate": 'Cookie realm="dadkhah"'})
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden):
+        return await _maybe_await(_error(request, 403, _("Your role may not do this."),
+                                         {"message": "your role may not do this", "permission": exc.permission}))
+
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, exc: CsrfRefused):
+        return await _maybe_await(_error(request, 403, _("The form was stale or forged (no valid CSRF token). "
+                                                          "Reload the page and try again."),
+                                         {"message": "missing or invalid CSRF token", "field": "csrf_token"}))
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound):
+        return await _maybe_await(_error(request, 404, str(exc), exc.to_dict()))
+
+    @app.exception_handler(DadkhahError)
+    async def bad_input(request: Request, exc: DadkhahError):
+        return await _maybe_await(_error(request, 400, str(exc), exc.to_dict()))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        problems = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or None, "message": e.get("msg")}
+                    for e in exc.errors()]
+        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return await _maybe_await(_error(request, 422, message, {"message": message, "problems": problems}))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return await _maybe_await(_error(request, exc.status_code, str(exc.detail)))
+
+
+async def _maybe_await(value):
+    if hasattr(value, "__await__"):
+        return await value
+    return value

@@ -1,0 +1,96 @@
+"""Two pieces of ASGI middleware: a bound on request bodies, and security headers on every answer."""
+
+from __future__ import annotations
+
+import html
+import json
+
+from dadkhah.web.security import SECURITY_HEADERS
+
+
+class BodyLimit:
+    """Refuse bodies over ``max_bytes`` (413) by their Content-Length, before reading them.
+
+    A body without a Content-Length (chunked) is refused with 411: browsers always send one, and
+    counting bytes as they arrive cannot stop a parser that has already started. The byte count is
+    still checked as the body arrives, in case the header lies.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is None and b"chunked" in headers.get(b"transfer-encoding", b""):
+            return await _refuse(send, 411, "send the body with a Content-Length", scope)
+        if declared is not None:
+            try:
+                too_big = int(declared) > self.max_bytes
+            except ValueError:
+                too_big = True
+            if too_big:
+                return await _too_large(send, self.max_bytes, scope)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.max_bytes, scope)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send, limit: int, scope) -> None:
+    await _refuse(send, 413, f"the upload is larger than the limit of {limit // (1024 * 1024)} MB", scope)
+
+
+async def _refuse(send, status: int, message: str, scope) -> None:
+    if scope.get("path", "").startswith("/api/"):
+        body, kind = json.dumps({"error": {"message": message}}).encode(), b"application/json"
+    else:
+        body = (f'<!doctype html><html><head><meta charset="utf-8"><title>{status}</title>'
+                f'<link rel="stylesheet" href="/static/app.css"></head><body><main><h1>{status}</h1>'
+                f'<p class="message error" role="alert">{html.escape(message)}</p>'
+                '<p><a href="/">Dadkhah</a></p></main></body></html>').encode()
+        kind = b"text/html; charset=utf-8"
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    """Content-Security-Policy and friends on every response (pages, API, static files, errors)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message = dict(message)
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k, v) for k, v in self.headers if k not in present]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -1,0 +1,18 @@
+"""One router per resource. Each page's ``/api/v1/`` twin is built from the same document function."""
+
+from __future__ import annotations
+
+from dadkhah.web.routes import (
+    admin,
+    auth,
+    dashboard,
+    estimates,
+    persons,
+    places,
+    review,
+    sources,
+    vault,
+)
+
+ROUTERS = [auth.router, dashboard.router, persons.router, places.router, sources.router, review.router,
+           estimates.router, vault.router, admin.router]

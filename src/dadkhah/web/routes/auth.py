@@ -1,0 +1,136 @@
+"""Logging in and out, the language switch, who am I, and the API's schema."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from dadkhah.audit import record_audit, workspace_ident
+from dadkhah.users import (
+    SESSION_HOURS,
+    LoginRefused,
+    LoginThrottled,
+    authenticate,
+    end_session,
+    start_session,
+    update_user,
+)
+from dadkhah.web.i18n import LANGUAGES
+from dadkhah.web.i18n import gettext as _
+from dadkhah.web.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Viewer,
+    choose_language,
+    client_address,
+    current_viewer,
+    require,
+)
+from dadkhah.web.templating import render
+
+router = APIRouter()
+
+
+def _cookie_options(request: Request) -> dict:
+    return {"httponly": True, "samesite": "strict", "secure": request.app.state.settings.secure_cookies, "path": "/"}
+
+
+async def _login_form(request: Request, *, message: str | None = None, status_code: int = 200):
+    token = secrets.token_urlsafe(32)
+    response = await render(request, "login.html", {"message": message}, status_code=status_code, csrf_token=token)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, **_cookie_options(request))
+    return response
+
+
+@router.get("/login", include_in_schema=False)
+async def login_page(request: Request):
+    choose_language(request)
+    if await current_viewer(request):
+        return RedirectResponse("/", status_code=303)
+    return await _login_form(request)
+
+
+@router.post("/login", include_in_schema=False)
+async def login(request: Request, username: str = Form(""), password: str = Form(""), totp: str = Form(""),
+                csrf_token: str = Form("")):
+    """Check the login form; on success set the session cookie and go to the dashboard."""
+    choose_language(request)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if not expected or not csrf_token or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
+        return await _login_form(request, message=_("The form was stale or forged (no valid CSRF token). Please try again."),
+                                 status_code=403)
+    store, address = request.app.state.store, client_address(request)
+
+    def check():
+        with store.session() as session:
+            try:
+                user = authenticate(session, username, password, totp_code=totp, address=address)
+            except (LoginRefused, LoginThrottled) as exc:
+                return None, exc
+            record_audit(session, workspace_ident(store.workspace), action="login", object_kind="user",
+                         object_id=user.username, actor=user.username, address=address)
+            return start_session(session, user, address=address), None
+
+    started, refused = await run_in_threadpool(check)
+    if refused is not None:
+        message = (_("Too many failed logins. Try again in 15 minutes.") if isinstance(refused, LoginThrottled)
+                   else _("Wrong user name, password or code."))
+        return await _login_form(request, message=message, status_code=429 if isinstance(refused, LoginThrottled) else 401)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(SESSION_COOKIE, started.token, max_age=SESSION_HOURS * 3600, **_cookie_options(request))
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request, viewer: Viewer = require("registry")):
+    store, token = request.app.state.store, request.cookies.get(SESSION_COOKIE)
+
+    def end():
+        with store.session() as session:
+            end_session(session, token)
+            record_audit(session, workspace_ident(store.workspace), action="logout", object_kind="user",
+                         object_id=viewer.username, address=client_address(request))
+
+    await run_in_threadpool(end)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _me(viewer: Viewer) -> dict:
+    from dadkhah.users import PERMISSIONS
+
+    return {"username": viewer.username, "role": viewer.role, "language": viewer.language,
+            "permissions": sorted(p for p in PERMISSIONS if viewer.can(p)), "csrf_token": viewer.csrf_token}
+
+
+@router.get("/api/v1/me", summary="Who is logged in, with what role and permissions")
+async def me(viewer: Viewer = require("registry")) -> dict:
+    return _me(viewer)
+
+
+@router.post("/language", include_in_schema=False)
+async def set_language_page(request: Request, language: str = Form(...), viewer: Viewer = require("registry")):
+    """Keep the chosen language as the user's setting."""
+    if language not in LANGUAGES:
+        return RedirectResponse("/", status_code=303)
+    store = request.app.state.store
+
+    def save():
+        with store.session() as session:
+            update_user(session, viewer.username, language=language)
+            record_audit(session, workspace_ident(store.workspace), action="language set", object_kind="user",
+                         object_id=viewer.username, details={"language": language}, address=client_address(request))
+
+    await run_in_threadpool(save)
+    response = RedirectResponse(f"/?lang={language}", status_code=303)
+    return response
+
+
+@router.get("/api/v1/openapi.json", include_in_schema=False)
+async def openapi(request: Request, viewer: Viewer = require("registry")):
+    return JSONResponse(request.app.openapi())

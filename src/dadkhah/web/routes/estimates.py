@@ -1,0 +1,178 @@
+"""Estimates: stored estimates of the total toll, one with its diagnostics and chart, and running a new one.
+
+The estimators pull in numba and scipy: they are imported inside the functions that use them, as
+the CLI does, so that the application starts quickly and pages that do not estimate stay light.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from dadkhah.errors import DadkhahError, InputError
+from dadkhah.web.security import Viewer, client_address, require
+from dadkhah.web.templating import render
+
+router = APIRouter()
+# A row's id: positive and within the database's 64-bit integers (bigger ones are a 422, not a crash).
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+MAX_PAGE = 1_000_000  # pages beyond this would need offsets no list here reaches
+_pyplot = threading.Lock()  # matplotlib's pyplot keeps global state: one chart at a time
+
+# A web request must not run for hours: LCMCR sweeps per chain are bounded (the CLI is not).
+MIN_ITERATIONS, MAX_ITERATIONS, DEFAULT_ITERATIONS = 1_000, 200_000, 100_000
+MAX_THRESHOLDS = 10
+# Kept here (not imported from dadkhah.estimate) so that showing the form does not load numba.
+METHOD_CHOICES = ("lcmcr", "loglinear", "chao", "lincoln-petersen")
+STRATA_CHOICES = ("city", "province", "month", "gender")
+
+
+class EstimateRun(BaseModel):
+    """Run an estimate from the linked registry."""
+
+    method: str = Field(max_length=40, description="lcmcr, loglinear, chao or lincoln-petersen")
+    by: str | None = Field(None, max_length=20, description="Stratify by city, province, month or gender (or none).")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed: the same seed gives the same result.")
+    level: float = Field(0.95, ge=0.5, lt=1, description="Interval level.")
+    iterations: int | None = Field(None, ge=MIN_ITERATIONS, le=MAX_ITERATIONS,
+                                   description="LCMCR: sweeps kept after burn-in, per chain.")
+    linkage_thresholds: list[float] = Field(default_factory=list, max_length=MAX_THRESHOLDS,
+                                            description="Re-estimate under each of these linkage thresholds.")
+
+
+def list_document(store, page: int, per_page: int) -> dict:
+    from dadkhah.estimate.stored import list_estimates
+
+    with store.session() as session:
+        rows = list_estimates(session, limit=per_page + 1, offset=(page - 1) * per_page)
+    return {"estimates": rows[:per_page], "page": page, "per_page": per_page, "has_next": len(rows) > per_page,
+            "methods": list(METHOD_CHOICES), "strata": list(STRATA_CHOICES),
+            "iterations": {"min": MIN_ITERATIONS, "max": MAX_ITERATIONS, "default": DEFAULT_ITERATIONS}}
+
+
+def estimate_document(store, estimate_id: int) -> dict:
+    from dadkhah.estimate.stored import estimate_report
+
+    with store.session() as session:
+        document = estimate_report(session, estimate_id)
+    return document | {"chart": f"/estimates/{estimate_id}/chart.png"}
+
+
+def chart_png(store, estimate_id: int) -> bytes:
+    """The estimate's chart, drawn into a private temporary folder and read back (nothing is kept)."""
+    from dadkhah.estimate.stored import get_estimate
+    from dadkhah.report.charts import plot_estimate
+
+    with store.session() as session:
+        document = get_estimate(session, estimate_id)
+    with _pyplot, tempfile.TemporaryDirectory(prefix="dadkhah-chart-") as folder:
+        return Path(plot_estimate(document, Path(folder) / "chart.png")).read_bytes()
+
+
+def run_estimate(store, run: EstimateRun, address: str | None) -> dict:
+    from dadkhah.estimate.stored import run_registry_estimate
+
+    params = {"seed": run.seed, "level": run.level}
+    if run.method == "lcmcr":
+        params["iterations"] = run.iterations or DEFAULT_ITERATIONS
+    done = run_registry_estimate(store, method=run.method, by=run.by or None, thresholds=run.linkage_thresholds,
+                                 address=address, **params)
+    return estimate_document(store, done["id"])
+
+
+def _parse_form(method: str, by: str, seed: str, level: str, iterations: str, linkage_thresholds: str) -> EstimateRun:
+    """The run form's text fields as an :class:`EstimateRun`, or an InputError naming the field."""
+
+    def number(text: str, field: str, kind, low, high, *, below: bool = False):
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            raise InputError(f"{text!r} is not a number", field=field) from None
+        if value < low or (value >= high if below else value > high):
+            raise InputError(f"must be from {low} to {high}{' (not included)' if below else ''}, not {text}", field=field)
+        return value
+
+    if by.strip() and by.strip() not in STRATA_CHOICES:
+        raise InputError(f"stratify by one of {', '.join(STRATA_CHOICES)} (or nothing), not {by!r}", field="by")
+    thresholds = []
+    for part in (linkage_thresholds or "").replace(";", ",").split(","):
+        value = number(part, "linkage_thresholds", float, 0.0, 1.0, below=True)
+        if value is not None:
+            thresholds.append(value)
+    if len(thresholds) > MAX_THRESHOLDS:
+        raise InputError(f"at most {MAX_THRESHOLDS} linkage thresholds", field="linkage_thresholds")
+    level_value = number(level, "level", float, 0.5, 1.0, below=True)
+    try:
+        return EstimateRun(method=method.strip(), by=by.strip() or None, seed=number(seed, "seed", int, 0, 2**32 - 1),
+                           level=0.95 if level_value is None else level_value,
+                           iterations=number(iterations, "iterations", int, MIN_ITERATIONS, MAX_ITERATIONS),
+                           linkage_thresholds=thresholds)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise InputError(problem.get("msg", "invalid"), field=".".join(str(p) for p in problem.get("loc", ()))) from None
+
+
+def _per_page(request: Request, per_page: int | None) -> int:
+    return per_page or request.app.state.settings.page_size
+
+
+@router.get("/estimates", include_in_schema=False)
+async def estimates_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200),
+                         viewer: Viewer = require("registry")):
+    document = await run_in_threadpool(list_document, request.app.state.store, page, _per_page(request, per_page))
+    return await render(request, "estimates.html", document, error=None, form={})
+
+
+@router.get("/api/v1/estimates", summary="Stored estimates, newest first (paged)")
+async def estimates_api(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200),
+                        viewer: Viewer = require("registry")) -> dict:
+    return await run_in_threadpool(list_document, request.app.state.store, page, _per_page(request, per_page))
+
+
+@router.post("/estimates/run", include_in_schema=False)
+async def run_page(request: Request, method: str = Form(""), by: str = Form(""), seed: str = Form(""),
+                   level: str = Form(""), iterations: str = Form(""), linkage_thresholds: str = Form(""),
+                   viewer: Viewer = require("estimates")):
+    store = request.app.state.store
+    try:
+        run = _parse_form(method, by, seed, level, iterations, linkage_thresholds)
+        done = await run_in_threadpool(run_estimate, store, run, client_address(request))
+    except DadkhahError as exc:
+        document = await run_in_threadpool(list_document, store, 1, request.app.state.settings.page_size)
+        form = {"method": method, "by": by, "seed": seed, "level": level, "iterations": iterations,
+                "linkage_thresholds": linkage_thresholds}
+        return await render(request, "estimates.html", document, status_code=400, error=str(exc), form=form)
+    return RedirectResponse(f"/estimates/{done['id']}", status_code=303)
+
+
+@router.post("/api/v1/estimates/run", summary="Estimate from the linked registry and store the result")
+async def run_api(request: Request, body: EstimateRun, viewer: Viewer = require("estimates")) -> dict:
+    return await run_in_threadpool(run_estimate, request.app.state.store, body, client_address(request))
+
+
+@router.get("/estimates/{estimate_id}", include_in_schema=False)
+async def estimate_page(request: Request, estimate_id: RowId, viewer: Viewer = require("registry")):
+    document = await run_in_threadpool(estimate_document, request.app.state.store, estimate_id)
+    return await render(request, "estimates_detail.html", document)
+
+
+@router.get("/api/v1/estimates/{estimate_id}", summary="One estimate: result, interval, diagnostics, strata, sensitivity")
+async def estimate_api(request: Request, estimate_id: RowId, viewer: Viewer = require("registry")) -> dict:
+    return await run_in_threadpool(estimate_document, request.app.state.store, estimate_id)
+
+
+@router.get("/estimates/{estimate_id}/chart.png", include_in_schema=False)
+async def estimate_chart(request: Request, estimate_id: RowId, viewer: Viewer = require("registry")):
+    png = await run_in_threadpool(chart_png, request.app.state.store, estimate_id)
+    return Response(png, media_type="image/png", headers={"cache-control": "no-store"})

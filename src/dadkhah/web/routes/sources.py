@@ -1,0 +1,174 @@
+"""Sources and their imports; uploading a list (CSV, TSV or XLSX) and the import's summary."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from dadkhah.errors import DadkhahError, InputError
+from dadkhah.web.security import Viewer, client_address, require
+from dadkhah.web.templating import render
+
+router = APIRouter()
+# A row's id: positive and within the database's 64-bit integers (bigger ones are a 422, not a crash).
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+MAX_PAGE = 1_000_000  # pages beyond this would need offsets no list here reaches
+
+MAX_NAME = 120
+_UNSAFE_CHARACTERS = re.compile(r'[<>:"|?*\\/]')
+
+
+def safe_file_name(given: str | None) -> str:
+    """The uploaded file's own name, made safe to save: no folders, no control characters, bounded length.
+
+    Whatever the client sends (``../../etc/passwd``, ``C:\\lists\\a.csv``, NULs, bidi controls), the
+    answer is one plain name inside the folder it is saved in.
+    """
+    name = (given or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if not unicodedata.category(ch).startswith("C"))
+    name = _UNSAFE_CHARACTERS.sub("_", name).strip().lstrip(".").strip()
+    if not name:
+        return "upload"
+    if len(name) > MAX_NAME:
+        suffix = Path(name).suffix[:10]
+        name = name[: MAX_NAME - len(suffix)] + suffix
+    return name
+
+
+def sources_document(store) -> dict:
+    from dadkhah.sources import sources_with_imports
+
+    with store.session() as session:
+        return {"sources": sources_with_imports(session)}
+
+
+def import_document(store, import_id: int, page: int, per_page: int) -> dict:
+    from dadkhah.sources import get_import
+
+    with store.session() as session:
+        document = get_import(session, import_id, warnings_limit=per_page + 1, warnings_offset=(page - 1) * per_page)
+    has_next = len(document["warnings"]) > per_page
+    document["warnings"] = document["warnings"][:per_page]
+    document |= {"page": page, "per_page": per_page, "has_next": has_next,
+                 "quarantine_url": f"/sources/imports/{import_id}/quarantine.csv" if document["quarantine"] else None}
+    return document
+
+
+def _save_and_import(store, upload: UploadFile, *, source: str, incident: str | None, max_bytes: int,
+                     address: str | None) -> dict:
+    """Save the upload in a private folder under a safe name, check it, import it, remove the folder."""
+    from dadkhah.ingest.importer import check_list_file, import_file_audited
+    from dadkhah.sources import validate_source_name
+
+    name = safe_file_name(upload.filename)
+    try:
+        source = validate_source_name(source)
+    except DadkhahError as exc:
+        raise InputError(str(exc), file=name, field="source") from None
+    folder = Path(tempfile.mkdtemp(prefix="dadkhah-upload-"))  # mode 0700: only this process's user
+    try:
+        path = folder / name
+        size = 0
+        with open(path, "xb") as out:
+            upload.file.seek(0)
+            while chunk := upload.file.read(1 << 20):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise InputError(f"the file is larger than the limit of {max_bytes // (1024 * 1024)} MB",
+                                     file=name, field="file")
+                out.write(chunk)
+        check_list_file(path, name=name)
+        try:
+            summary = import_file_audited(store, path, source=source, incident=incident or None, address=address)
+        except InputError as exc:
+            # Name the file as the user knows it, never the private folder it was saved in.
+            raise InputError(exc.message, file=name, line=exc.line, field=exc.field) from None
+        return summary.to_dict() | {"quarantine": bool(summary.quarantine),
+                                    "url": f"/sources/imports/{summary.import_id}"}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _upload(request: Request, viewer: Viewer, file: UploadFile | None, source: str, incident: str) -> dict:
+    if file is None or not file.filename:
+        raise InputError("choose a list file to upload (CSV, TSV or XLSX)", field="file")
+    settings = request.app.state.settings
+    return await run_in_threadpool(_save_and_import, request.app.state.store, file, source=source,
+                                   incident=incident.strip() or None, max_bytes=settings.max_upload_mb * 1024 * 1024,
+                                   address=client_address(request))
+
+
+@router.get("/sources", include_in_schema=False)
+async def sources_page(request: Request, viewer: Viewer = require("registry")):
+    document = await run_in_threadpool(sources_document, request.app.state.store)
+    return await render(request, "sources.html", document)
+
+
+@router.get("/api/v1/sources", summary="Sources with their imports: file, rows, imported, rejected, blank, warnings")
+async def sources_api(request: Request, viewer: Viewer = require("registry")) -> dict:
+    return await run_in_threadpool(sources_document, request.app.state.store)
+
+
+@router.post("/sources/upload", include_in_schema=False)
+async def upload_page(request: Request, file: UploadFile | None = File(None), source: str = Form(""),
+                      incident: str = Form(""), viewer: Viewer = require("sources")):
+    try:
+        summary = await _upload(request, viewer, file, source, incident)
+    except DadkhahError as exc:
+        document = await run_in_threadpool(sources_document, request.app.state.store)
+        document |= {"error": str(exc), "form": {"source": source, "incident": incident}}
+        return await render(request, "sources.html", document, status_code=400)
+    target = summary["url"] + ("?already_imported=1" if summary["already_imported"] else "")
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/api/v1/sources/upload", summary="Upload a list (multipart: file, source, incident) and import it")
+async def upload_api(request: Request, file: UploadFile | None = File(None), source: str = Form(""),
+                     incident: str = Form(""), viewer: Viewer = require("sources")) -> dict:
+    return await _upload(request, viewer, file, source, incident)
+
+
+@router.get("/sources/imports/{import_id}", include_in_schema=False)
+async def import_page(request: Request, import_id: RowId, page: int = Query(1, ge=1, le=MAX_PAGE),
+                      per_page: int | None = Query(None, ge=1, le=200), already_imported: bool = False,
+                      viewer: Viewer = require("registry")):
+    per_page = per_page or request.app.state.settings.page_size
+    document = await run_in_threadpool(import_document, request.app.state.store, import_id, page, per_page)
+    return await render(request, "sources_import.html", document, already_imported=already_imported)
+
+
+@router.get("/api/v1/sources/imports/{import_id}", summary="One import: counts, warnings (paged), quarantine report")
+async def import_api(request: Request, import_id: RowId, page: int = Query(1, ge=1, le=MAX_PAGE),
+                     per_page: int | None = Query(None, ge=1, le=200), viewer: Viewer = require("registry")) -> dict:
+    per_page = per_page or request.app.state.settings.page_size
+    return await run_in_threadpool(import_document, request.app.state.store, import_id, page, per_page)
+
+
+@router.get("/sources/imports/{import_id}/quarantine.csv", include_in_schema=False)
+async def quarantine_download(request: Request, import_id: RowId, viewer: Viewer = require("registry")):
+    """The rows the import refused, with line, reason and every original cell (UTF-8 CSV)."""
+    from dadkhah.sources import get_import, quarantine_report
+
+    store = request.app.state.store
+
+    def find() -> Path | None:
+        with store.session() as session:
+            if not get_import(session, import_id, warnings_limit=0)["quarantine"]:
+                return None
+            return quarantine_report(session, store.workspace.quarantine_dir, import_id)
+
+    path = await run_in_threadpool(find)
+    if path is None:  # the import refused no row: its summary says so
+        return RedirectResponse(f"/sources/imports/{import_id}", status_code=303)
+    return FileResponse(path, media_type="text/csv; charset=utf-8",
+                        filename=f"import-{import_id}-quarantine.csv", content_disposition_type="attachment")
+

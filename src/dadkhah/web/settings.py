@@ -1,0 +1,23 @@
+"""What the web application is started with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dadkhah.vault.keys import VaultKeys
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """``workspace`` is the folder to serve; ``keys`` the unlocked vault keys (None: vault pages say so).
+
+    ``secure_cookies`` marks cookies Secure (set it whenever the app is reached over HTTPS, as it must
+    be anywhere but loopback). ``max_upload_mb`` bounds every request body.
+    """
+
+    workspace: Path
+    keys: VaultKeys | None = None
+    secure_cookies: bool = False
+    max_upload_mb: int = 200
+    page_size: int = 50

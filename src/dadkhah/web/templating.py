@@ -1,0 +1,81 @@
+"""Pages: Jinja2 templates with autoescaping, translated strings and both calendars.
+
+A route builds one document (a dict) with a plain function; the page renders it with a template and
+its ``/api/v1/`` twin returns it as JSON, so both always say the same thing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from dadkhah.web.i18n import (
+    LANGUAGES,
+    RTL,
+    current_language,
+    format_date,
+    gettext,
+    ngettext,
+    persian_digits,
+)
+from dadkhah.web.security import LANG_COOKIE, current_viewer
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every template, whatever its name: all output escaped
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    env.filters["date"] = format_date
+    env.filters["moment"] = functools.partial(format_date, with_time=True)
+    env.filters["number"] = _number
+    env.filters["tojson_pretty"] = lambda value: json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    return env
+
+
+def _number(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        text = f"{value:,.1f}" if abs(value) < 100 else f"{round(value):,}"
+    else:
+        text = f"{value:,}" if isinstance(value, int) else str(value)
+    return persian_digits(text.replace(",", "٬")) if current_language() == "fa" else text
+
+
+async def render(request: Request, template: str, document: dict | None = None, *, status_code: int = 200,
+                 **extra) -> HTMLResponse:
+    """Render ``template`` with ``document`` (as ``doc``) and what every page needs."""
+    viewer = await current_viewer(request)
+    language = current_language()
+    context = {
+        "request": request,
+        "doc": document or {},
+        "viewer": viewer,
+        "csrf_token": viewer.csrf_token if viewer else extra.pop("csrf_token", ""),
+        "lang": language,
+        "dir": "rtl" if language in RTL else "ltr",
+        "languages": LANGUAGES,
+        "path": request.url.path,
+        **extra,
+    }
+    html = environment().get_template(template).render(context)
+    response = HTMLResponse(html, status_code=status_code)
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, asked, httponly=True, samesite="strict",
+                            secure=request.app.state.settings.secure_cookies, max_age=365 * 24 * 3600)
+    return response

@@ -1,0 +1,93 @@
+"""Deny by default: every route, walked with every role (and with none)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from dadkhah.model import Place, Record, ReviewPair
+from dadkhah.users import PERMISSIONS, ROLES, allowed
+
+PUBLIC = {("GET", "/login"), ("POST", "/login")}
+
+
+def route_permission(route: APIRoute) -> list[str]:
+    return [d.call.permission for d in route.dependant.dependencies if hasattr(d.call, "permission")]
+
+
+def _walk(routes):
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # an included router (our routers have no prefix)
+            yield from _walk(route.original_router.routes)
+
+
+def api_routes(app) -> list[tuple[str, str, APIRoute]]:
+    return [(method, route.path, route) for route in _walk(app.routes) for method in sorted(route.methods - {"HEAD"})]
+
+
+def sample_values(app) -> dict[str, str]:
+    with app.state.store.session() as session:
+        pair = session.scalar(sa.select(ReviewPair.id).order_by(ReviewPair.id).limit(1))
+        city = session.scalar(sa.select(Record.city_place_id).where(Record.city_place_id.is_not(None)).limit(1))
+        place = city or session.scalar(sa.select(Place.id).limit(1))
+    return {"person_id": "P-000001", "testimony_id": "T-0001", "evidence_id": "E-000001", "estimate_id": "1",
+            "import_id": "1", "pair_id": str(pair), "username": "viewer", "place_id": place}
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    def one(match):
+        name = match.group(1).split(":")[0]
+        assert name in values, f"{path}: unknown path parameter {name!r}; use one of {sorted(values)}"
+        return values[name]
+
+    return re.sub(r"\{([^}]+)\}", one, path)
+
+
+def test_every_route_but_login_names_exactly_one_known_permission(app):
+    for method, path, route in api_routes(app):
+        permissions = route_permission(route)
+        if (method, path) in PUBLIC:
+            assert permissions == [], f"{method} {path} is public"
+            continue
+        assert len(permissions) == 1, f"{method} {path} must depend on require(permission) once, has {permissions}"
+        assert permissions[0] in PERMISSIONS, f"{method} {path}: unknown permission {permissions[0]!r}"
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_every_route_with_every_role(app, as_role, role):
+    values = sample_values(app)
+    client = as_role(role) if role else TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
+    checked = 0
+    for method, path, route in api_routes(app):
+        if (method, path) in PUBLIC:
+            continue
+        permission = route_permission(route)[0]
+        url = fill(path, values)
+        is_api = path.startswith("/api/")
+        if method == "GET":
+            answer = client.get(url)
+        else:  # no CSRF token: an allowed role is refused for the token, a disallowed one for the role
+            answer = client.request(method, url, headers={"accept": "application/json"})
+        where = f"{role or 'anonymous'} {method} {url}: {answer.status_code} {answer.text[:300]}"
+        if role is None:
+            if is_api:
+                assert answer.status_code == 401, where
+            else:
+                assert answer.status_code == 303 and answer.headers["location"] == "/login", where
+        elif not allowed(role, permission):
+            assert answer.status_code == 403, where
+            if is_api:
+                assert answer.json()["error"]["permission"] == permission, where
+        elif method == "GET":
+            assert answer.status_code in (200, 303), where
+        else:
+            assert answer.status_code == 403, where
+            assert "CSRF" in answer.text or "csrf" in answer.text, f"refused for its token, not its role: {where}"
+        checked += 1
+    assert checked >= 3

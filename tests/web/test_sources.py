@@ -1,0 +1,295 @@
+"""Sources and imports: uploading a list through the form and the API, the summary, the quarantine report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import sqlalchemy as sa
+from bs4 import BeautifulSoup
+
+from dadkhah.audit import list_audit
+from dadkhah.model import Import, Record
+from dadkhah.store import open_store
+from dadkhah.web import WebSettings, create_app
+from dadkhah.web.routes.sources import safe_file_name
+from dadkhah.workspace import load_workspace
+from tests.conftest import write
+from tests.web.conftest import log_in, login
+
+# A synthetic list: 5 data rows (2 refused: no name; too many cells), 1 blank row, 1 impossible date.
+LIST = (
+    "record_id,given_name,family_name,city,death_date\n"
+    "W-1,Roya,Sample,Tehran,1988-08-01\n"
+    "W-2,,,Tehran,1988-08-02\n"
+    "W-3,Kaveh,Example,Tabriz,1988-13-45\n"
+    ",,,,\n"
+    "W-4,Nasrin,Testcase,Shiraz,1988-08-03,surplus\n"
+    "W-5,Dariush,Placeholder,Mashhad,1988-08-04\n"
+)
+
+
+def _counts(app) -> tuple[int, int]:
+    with app.state.store.session() as session:
+        return (session.scalar(sa.select(sa.func.count()).select_from(Import)),
+                session.scalar(sa.select(sa.func.count()).select_from(Record)))
+
+
+def _upload_form(client, name: str, content: bytes, source: str = "web-list", incident: str = ""):
+    return client.post("/sources/upload", data={"csrf_token": client.csrf, "source": source, "incident": incident},
+                       files={"file": (name, content, "text/csv")})
+
+
+def _upload_api(client, name: str, content: bytes, source: str = "web-list"):
+    return client.post("/api/v1/sources/upload", data={"source": source}, files={"file": (name, content, "text/csv")},
+                       headers={"X-CSRF-Token": client.csrf})
+
+
+def test_sources_page_and_json_twin_list_the_same_sources_and_imports(app, as_role):
+    client = as_role("viewer")
+    data = client.get("/api/v1/sources").json()
+    page = BeautifulSoup(client.get("/sources").text, "html.parser")
+    assert [s.text for s in page.select(".source-name")] == [s["name"] for s in data["sources"]]
+    first = data["sources"][0]["import_list"][0]
+    row = page.find("tr", attrs={"data-import": str(first["id"])})
+    assert row.select_one(".rows").text == str(first["rows"])
+    assert row.select_one(".imported").text == str(first["imported"])
+    assert first["rows"] == first["imported"] + first["rejected"]
+    assert page.find("form", attrs={"action": "/sources/upload"}) is None, "a viewer is not offered the upload form"
+
+
+def test_uploading_a_list_through_the_form_imports_it_and_shows_its_summary(app, as_role):
+    client = as_role("analyst")
+    imports_before, records_before = _counts(app)
+    answer = _upload_form(client, "victims.csv", LIST.encode(), incident="1988 prison executions")
+    assert answer.status_code == 303, answer.text
+    summary_url = answer.headers["location"]
+    import_id = int(summary_url.rsplit("/", 1)[-1])
+    data = client.get(f"/api/v1/sources/imports/{import_id}").json()
+    assert (data["rows"], data["imported"], data["rejected"], data["blank"]) == (5, 3, 2, 1)
+    assert data["rows"] == data["imported"] + data["rejected"]
+    assert data["file"] == "victims.csv" and data["source"] == "web-list" and data["incident"] == "1988 prison executions"
+    assert data["imported_by"] == "analyst"
+    assert any(w["line"] == 4 and w["field"] == "death_date" for w in data["warnings"])
+    assert _counts(app) == (imports_before + 1, records_before + 3)
+
+    page = BeautifulSoup(client.get(summary_url).text, "html.parser")
+    for key in ("rows", "imported", "rejected", "blank"):
+        assert page.find(id=key).text == str(data[key])
+    warning_lines = [int(tr.find("td").text) for tr in page.select("#warnings tbody tr")]
+    assert warning_lines == [w["line"] for w in data["warnings"]]
+    assert page.find(id="quarantine")["href"] == data["quarantine_url"]
+
+    listed = client.get("/api/v1/sources").json()["sources"]
+    assert any(i["id"] == import_id for s in listed if s["name"] == "web-list" for i in s["import_list"])
+
+
+def test_the_quarantine_report_downloads_the_rejected_rows(app, as_role):
+    client = as_role("analyst")
+    import_id = int(_upload_form(client, "victims.csv", LIST.encode()).headers["location"].rsplit("/", 1)[-1])
+    answer = client.get(f"/sources/imports/{import_id}/quarantine.csv")
+    assert answer.status_code == 200
+    assert answer.headers["content-disposition"].startswith("attachment")
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert sorted(int(r["line"]) for r in rows) == [3, 6]
+    assert {r["record_id"] for r in rows} == {"W-2", "W-4"}
+    assert all(r["reason"] for r in rows)
+    viewer = login(app, "viewer")
+    assert viewer.get(f"/sources/imports/{import_id}/quarantine.csv").status_code == 200
+
+
+def test_an_import_without_rejected_rows_has_no_report_to_download(app, as_role):
+    client = as_role("analyst")
+    clean = "record_id,given_name,family_name\nC-1,Mina,Sample\n"
+    import_id = int(_upload_form(client, "clean.csv", clean.encode()).headers["location"].rsplit("/", 1)[-1])
+    assert client.get(f"/api/v1/sources/imports/{import_id}").json()["quarantine_url"] is None
+    answer = client.get(f"/sources/imports/{import_id}/quarantine.csv")
+    assert answer.status_code == 303 and answer.headers["location"] == f"/sources/imports/{import_id}"
+
+
+def test_a_quarantine_path_outside_the_workspace_is_not_served(app, as_role):
+    client = as_role("analyst")
+    import_id = int(_upload_form(client, "victims.csv", LIST.encode()).headers["location"].rsplit("/", 1)[-1])
+    secret = Path(tempfile.mkdtemp()) / "outside.csv"
+    secret.write_text("not for the web\n", encoding="utf-8")
+    with app.state.store.session() as session:
+        session.get(Import, import_id).quarantine_path = str(secret)
+    answer = client.get(f"/sources/imports/{import_id}/quarantine.csv")
+    assert answer.status_code in (400, 404)
+    assert "not for the web" not in answer.text
+
+
+def test_uploading_through_the_api_answers_the_same_summary(app, as_role):
+    client = as_role("analyst")
+    answer = _upload_api(client, "api-list.csv", LIST.encode(), source="api-list")
+    assert answer.status_code == 200, answer.text
+    summary = answer.json()
+    assert (summary["rows"], summary["imported"], summary["rejected"], summary["blank"]) == (5, 3, 2, 1)
+    assert summary["already_imported"] is False
+    assert "/" not in summary["file"] and summary["file"] == "api-list.csv"
+    data = client.get(f"/api/v1/sources/imports/{summary['import_id']}").json()
+    assert (data["rows"], data["imported"], data["rejected"]) == (summary["rows"], summary["imported"], summary["rejected"])
+    assert [w["line"] for w in data["warnings"]] == [w["line"] for w in summary["warnings"]]
+
+    again = _upload_api(client, "api-list.csv", LIST.encode(), source="api-list").json()
+    assert again["already_imported"] is True and again["import_id"] == summary["import_id"]
+    page = client.get(_upload_form(client, "api-list.csv", LIST.encode(), source="api-list").headers["location"])
+    assert BeautifulSoup(page.text, "html.parser").find(id="already-imported") is not None
+
+
+def test_an_upload_writes_a_list_imported_audit_event(app, as_role):
+    client = as_role("analyst")
+    summary = _upload_api(client, "audited.csv", LIST.encode(), source="audited").json()
+    with app.state.store.session() as session:
+        events = [e for e in list_audit(session, limit=20) if e["action"] == "list imported"]
+    event = events[0]
+    assert event["actor"] == "analyst" and event["object_id"] == str(summary["import_id"])
+    assert event["details"]["imported"] == 3 and event["details"]["rejected"] == 2
+    assert event["address"]
+
+
+def test_wrong_types_empty_and_unreadable_files_are_refused_and_nothing_is_imported(app, as_role):
+    client = as_role("analyst")
+    before = _counts(app)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+    refused = {
+        "victims.exe": LIST.encode(),  # wrong extension
+        "photo.csv": png,  # binary content under a text name
+        "book.xlsx": LIST.encode(),  # a text file named as a workbook
+        "zipped.csv": b"PK\x03\x04" + b"\x00" * 64,  # a workbook named as text
+        "empty.csv": b"",
+        "noname.csv": b"city,prison\nTehran,Evin\n",  # a mapping problem: no name column
+        "broken.xlsx": b"PK\x03\x04not really a workbook",  # unreadable workbook
+    }
+    for name, content in refused.items():
+        answer = _upload_form(client, name, content)
+        assert answer.status_code == 400, f"{name}: {answer.status_code}"
+        message = BeautifulSoup(answer.text, "html.parser").find(id="upload-error").text
+        assert name in message, f"the message names the file: {message}"
+        api = _upload_api(client, name, content)
+        assert api.status_code == 400, f"{name}: {api.status_code} {api.text}"
+        assert api.json()["error"]["file"] == name
+    assert _counts(app) == before
+    missing = client.post("/sources/upload", data={"csrf_token": client.csrf, "source": "x"})
+    assert missing.status_code == 400
+    bad_source = _upload_form(client, "victims.csv", LIST.encode(), source="bad:name")
+    assert bad_source.status_code == 400 and "source" in bad_source.text
+    assert _counts(app) == before
+
+
+def test_an_oversized_upload_is_refused_before_anything_is_imported(web_store_path):
+    application = create_app(WebSettings(workspace=web_store_path, max_upload_mb=1))
+    try:
+        client = login(application, "analyst")
+        before = _counts(application)
+        big = ("record_id,given_name,family_name\n" + "X-1,Sample,Name\n" * 80_000).encode()
+        assert len(big) > 1024 * 1024
+        answer = _upload_form(client, "big.csv", big)
+        assert answer.status_code == 413
+        assert _counts(application) == before
+    finally:
+        application.state.store.close()
+
+
+def test_a_path_in_the_file_name_is_harmless(app, as_role, tmp_path):
+    client = as_role("analyst")
+    answer = _upload_api(client, "../../../../tmp/dadkhah-evil.csv", LIST.encode(), source="traversal")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["file"] == "dadkhah-evil.csv"
+    assert not Path("/tmp/dadkhah-evil.csv").exists()
+    assert safe_file_name("evil\x00na\nme.csv") == "evilname.csv", "control characters are stripped"
+    assert safe_file_name("..\\..\\Windows\\lists\\a.csv") == "a.csv"
+    assert safe_file_name("/etc/passwd") == "passwd"
+    assert safe_file_name("..") == "upload" and safe_file_name("") == "upload"
+    assert safe_file_name("\u202egpj.csv") == "gpj.csv", "bidi controls are stripped"
+    long = safe_file_name("a" * 500 + ".csv")
+    assert len(long) <= 120 and long.endswith(".csv")
+
+
+def test_uploads_leave_no_temporary_folder_behind(app, as_role):
+    client = as_role("analyst")
+    folder = tempfile.gettempdir()
+    before = {n for n in os.listdir(folder) if n.startswith("dadkhah-upload-")}
+    _upload_form(client, "victims.csv", LIST.encode())
+    _upload_form(client, "empty.csv", b"")
+    after = {n for n in os.listdir(folder) if n.startswith("dadkhah-upload-")}
+    assert after == before
+
+
+def test_a_viewer_may_not_upload_and_a_post_needs_the_csrf_token(app, as_role):
+    viewer = as_role("viewer")
+    before = _counts(app)
+    assert _upload_form(viewer, "victims.csv", LIST.encode()).status_code == 403
+    assert _upload_api(viewer, "victims.csv", LIST.encode()).status_code == 403
+    analyst = as_role("analyst")
+    forged = analyst.post("/sources/upload", data={"csrf_token": "forged", "source": "x"},
+                          files={"file": ("victims.csv", LIST.encode(), "text/csv")})
+    assert forged.status_code == 403
+    assert _counts(app) == before
+
+
+def test_an_import_that_does_not_exist_is_404(app, as_role):
+    client = as_role("viewer")
+    assert client.get("/api/v1/sources/imports/999999").status_code == 404
+    assert client.get("/sources/imports/999999").status_code == 404
+    assert client.get("/sources/imports/999999/quarantine.csv").status_code == 404
+
+
+def test_the_sources_page_in_persian(app, as_role):
+    client = as_role("analyst")
+    page = BeautifulSoup(client.get("/sources?lang=fa").text, "html.parser")
+    assert page.html["dir"] == "rtl"
+    assert page.find("h1").text == "منابع"
+
+
+def test_a_served_workspace_keeps_its_reports_in_its_own_quarantine_folder(app, as_role, web_store_path):
+    client = as_role("analyst")
+    import_id = int(_upload_form(client, "victims.csv", LIST.encode()).headers["location"].rsplit("/", 1)[-1])
+    with open_store(load_workspace(web_store_path)) as store, store.session() as session:
+        stored = Path(session.get(Import, import_id).quarantine_path)
+    assert stored.resolve().is_relative_to(load_workspace(web_store_path).quarantine_dir.resolve())
+
+
+def test_the_upload_form_in_a_browser_shows_progress_and_lands_on_the_summary(browser_page, tmp_path):
+    """upload.js sends the form with XMLHttpRequest and follows the redirect; an error stays on the page."""
+    page = browser_page
+    log_in(page, "analyst")
+    page.goto("/sources")
+    good = write(tmp_path / "browser-list.csv", LIST)
+    page.set_input_files("input[name=file]", str(good))
+    page.fill("input[name=source]", "browser-list")
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url("**/sources/imports/*")
+    assert page.locator("#rows").inner_text() == "5" and page.locator("#rejected").inner_text() == "2"
+    assert page.locator("#quarantine").is_visible()
+
+    page.goto("/sources")
+    bad = write(tmp_path / "notes.csv", "")
+    page.set_input_files("input[name=file]", str(bad))
+    page.fill("input[name=source]", "browser-list")
+    page.click("#upload-form button[type=submit]")
+    page.locator("#upload-error").wait_for()
+    assert "notes.csv" in page.locator("#upload-error").inner_text()
+    assert page.url.endswith("/sources") or page.url.endswith("/sources/upload")
+    assert page.locator("progress#upload-progress").count() == 1
+    # The refused upload's 400 is the answer we asked for, not a page error.
+    page.console_errors[:] = [e for e in page.console_errors if "status of 400" not in e]
+
+
+def test_review_and_estimate_pages_in_a_browser(browser_page):
+    page = browser_page
+    log_in(page, "analyst")
+    page.goto("/review")
+    page.locator("#queue tbody tr a").first.click()
+    page.wait_for_url("**/review/*")
+    page.check("input[name=decision][value=different]")
+    page.fill("textarea[name=reason]", "synthetic: different fathers")
+    page.click("#decide-form button[type=submit]")
+    page.locator("#decided").wait_for()
+    page.goto("/estimates/1")
+    assert page.locator("#warnings").is_visible()
+    assert page.evaluate("document.querySelector('figure.chart img').naturalWidth") > 0, "the chart loads"
