@@ -91,3 +91,54 @@ def test_every_route_with_every_role(app, as_role, role):
             assert "CSRF" in answer.text or "csrf" in answer.text, f"refused for its token, not its role: {where}"
         checked += 1
     assert checked >= 3
+
+
+def test_every_page_posts_with_the_csrf_token_and_holds_no_inline_code_or_outside_reference(app, as_role):
+    from bs4 import BeautifulSoup
+
+    values = sample_values(app)
+    client = as_role("admin")
+    pages = 0
+    for method, path, _route in api_routes(app):
+        if method != "GET" or path.startswith("/api/") or path.endswith((".png", ".csv", "/file")):
+            continue
+        url = fill(path, values)
+        answer = client.get(url)
+        if not answer.headers.get("content-type", "").startswith("text/html"):
+            continue
+        pages += 1
+        page = BeautifulSoup(answer.text, "html.parser")
+        for form in page.find_all("form"):
+            if (form.get("method") or "get").lower() == "post":
+                token = form.find("input", attrs={"name": "csrf_token"})
+                assert token is not None and token.get("value") == client.csrf, f"{url}: a POST form without the token"
+        for script in page.find_all("script"):
+            assert script.get("src", "").startswith("/static/") and not script.string, f"{url}: inline script"
+        for tag in page.find_all(True):
+            assert "style" not in tag.attrs, f"{url}: inline style on <{tag.name}>"
+            assert not any(name.startswith("on") for name in tag.attrs), f"{url}: inline handler on <{tag.name}>"
+            for attribute in ("src", "href", "action", "xlink:href"):
+                target = tag.get(attribute) or ""
+                assert not target.startswith(("http:", "https:", "//")), f"{url}: outside reference {target}"
+        assert not page.find_all("style"), f"{url}: inline <style>"
+    assert pages >= 15
+
+
+def test_every_page_renders_in_persian_right_to_left(app, as_role):
+    from bs4 import BeautifulSoup
+
+    values = sample_values(app)
+    client = as_role("admin")
+    pages = 0
+    for method, path, _route in api_routes(app):
+        if method != "GET" or path.startswith("/api/") or path.endswith((".png", ".csv", "/file")):
+            continue
+        answer = client.get(fill(path, values), params={"lang": "fa"})
+        if not answer.headers.get("content-type", "").startswith("text/html"):
+            continue
+        assert answer.status_code == 200, f"{path}: {answer.status_code}"
+        page = BeautifulSoup(answer.text, "html.parser")
+        assert page.html["dir"] == "rtl" and page.html["lang"] == "fa", path
+        assert any("\u0600" <= ch <= "\u06ff" for ch in page.find("h1").get_text()), f"{path}: the heading is not in Persian"
+        pages += 1
+    assert pages >= 15
