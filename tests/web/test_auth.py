@@ -97,3 +97,22 @@ def test_persian_pages_are_right_to_left(app):
     assert page.html["dir"] == "rtl" and page.html["lang"] == "fa"
     again = BeautifulSoup(client.get("/").text, "html.parser")
     assert again.html["dir"] == "rtl", "the choice is kept in a cookie"
+
+
+def test_behind_https_cookies_are_secure_and_browsers_are_told_to_stay_on_https(web_store_path):
+    from dadkhah.vault.keys import load_keys
+    from dadkhah.web import WebSettings, create_app
+    from dadkhah.workspace import load_workspace
+
+    app = create_app(WebSettings(workspace=web_store_path, keys=load_keys(load_workspace(web_store_path)),
+                                 secure_cookies=True))
+    try:
+        client = TestClient(app, base_url="https://127.0.0.1", follow_redirects=False)
+        page = client.get("/login")
+        assert page.headers["strict-transport-security"] == "max-age=31536000"
+        token = CSRF_INPUT.search(page.text).group(1)
+        assert "Secure" in page.headers["set-cookie"]
+        answer = client.post("/login", data={"username": "viewer", "password": PASSWORD, "csrf_token": token})
+        assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
+    finally:
+        app.state.store.close()

@@ -15,7 +15,7 @@ from dadkhah.audit import list_audit
 from dadkhah.model import Import, Record
 from dadkhah.store import open_store
 from dadkhah.web import WebSettings, create_app
-from dadkhah.web.routes.sources import safe_file_name
+from dadkhah.web.routes.sources import upload_name as safe_file_name
 from dadkhah.workspace import load_workspace
 from tests.conftest import write
 from tests.web.conftest import log_in, login

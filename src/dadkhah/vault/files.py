@@ -58,14 +58,18 @@ _RESERVED = set('"\\/:*?<>|')
 _BIDI_CONTROLS = set("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def safe_file_name(name: str | None, *, fallback: str = "file") -> str:
+def safe_file_name(name: str | None, *, fallback: str = "file", max_length: int = 200) -> str:
     """A name fit to write or to offer for download: the last part of ``name``, without control
-    characters, direction overrides, separators, quotes or a leading dot."""
+    characters, direction overrides, separators, quotes or a leading dot, at most ``max_length``
+    characters (a long name is cut before its extension, which is kept)."""
     base = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
     cleaned = "".join("_" if ch in _RESERVED else ch for ch in base
                       if ch not in _BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn"))
     cleaned = cleaned.strip().lstrip(".").strip()
-    return cleaned[:200] or fallback
+    if len(cleaned) > max_length:
+        suffix = Path(cleaned).suffix[:10]
+        cleaned = cleaned[: max_length - len(suffix)] + suffix
+    return cleaned or fallback
 
 
 def checked_upload_name(name: str | None) -> str:

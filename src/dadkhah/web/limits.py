@@ -75,11 +75,16 @@ async def _refuse(send, status: int, message: str, scope) -> None:
 
 
 class SecurityHeaders:
-    """Content-Security-Policy and friends on every response (pages, API, static files, errors)."""
+    """Content-Security-Policy and friends on every response (pages, API, static files, errors).
 
-    def __init__(self, app):
+    Behind HTTPS (``https_only``) browsers are also told to use nothing else for a year (HSTS).
+    """
+
+    def __init__(self, app, https_only: bool = False):
         self.app = app
         self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        if https_only:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
-import unicodedata
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import DadkhahError, InputError
+from dadkhah.vault.files import safe_file_name
 from dadkhah.web.security import Viewer, client_address, require
 from dadkhah.web.templating import render
 
@@ -24,24 +23,11 @@ RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 MAX_PAGE = 1_000_000  # pages beyond this would need offsets no list here reaches
 
 MAX_NAME = 120
-_UNSAFE_CHARACTERS = re.compile(r'[<>:"|?*\\/]')
 
 
-def safe_file_name(given: str | None) -> str:
-    """The uploaded file's own name, made safe to save: no folders, no control characters, bounded length.
-
-    Whatever the client sends (``../../etc/passwd``, ``C:\\lists\\a.csv``, NULs, bidi controls), the
-    answer is one plain name inside the folder it is saved in.
-    """
-    name = (given or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if not unicodedata.category(ch).startswith("C"))
-    name = _UNSAFE_CHARACTERS.sub("_", name).strip().lstrip(".").strip()
-    if not name:
-        return "upload"
-    if len(name) > MAX_NAME:
-        suffix = Path(name).suffix[:10]
-        name = name[: MAX_NAME - len(suffix)] + suffix
-    return name
+def upload_name(given: str | None) -> str:
+    """The uploaded file's own name, made safe to save: one plain name, whatever path the client sent."""
+    return safe_file_name(given, fallback="upload", max_length=MAX_NAME)
 
 
 def sources_document(store) -> dict:
@@ -69,7 +55,7 @@ def _save_and_import(store, upload: UploadFile, *, source: str, incident: str | 
     from dadkhah.ingest.importer import check_list_file, import_file_audited
     from dadkhah.sources import validate_source_name
 
-    name = safe_file_name(upload.filename)
+    name = upload_name(upload.filename)
     try:
         source = validate_source_name(source)
     except DadkhahError as exc:
