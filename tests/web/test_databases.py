@@ -1,0 +1,44 @@
+"""The web application on each database (SQLite and PostgreSQL): log in, upload a list, link it,
+find a person across scripts, decide nothing twice, and leave an intact audit chain."""
+
+from __future__ import annotations
+
+from dadkhah.audit import verify_audit, workspace_ident
+from dadkhah.link.run import run_linkage
+from dadkhah.store import open_store
+from dadkhah.users import add_user
+from dadkhah.web import WebSettings, create_app
+from tests.web.conftest import PASSWORD, login
+
+PERSIAN_LIST = ("id,given_name,family_name,father_name,death_date,city\n"
+                "f1,محمد,رضایی,علی,1367/05/10,اصفهان\n"
+                "f2,فاطمه,کریمی,حسن,1367/06/02,رشت\n")
+LATIN_LIST = ("id,given_name,family_name,father_name,death_date,city\n"
+              "l1,Mohammad,Rezaei,Ali,1988-08-01,Isfahan\n"
+              "l2,Zahra,Ahmadi,Reza,1988-08-20,Tabriz\n")
+
+
+def test_the_web_application_on_each_database(workspace, database):
+    with open_store(workspace) as store, store.session() as session:
+        for role in ("analyst", "viewer"):
+            add_user(session, role, role=role, password=PASSWORD)
+    app = create_app(WebSettings(workspace=workspace.path))
+    try:
+        analyst = login(app, "analyst")
+        for name, body in (("persian.csv", PERSIAN_LIST), ("latin.csv", LATIN_LIST)):
+            answer = analyst.post("/api/v1/sources/upload", data={"source": name.removesuffix(".csv")},
+                                  files={"file": (name, body.encode(), "text/csv")}, headers={"X-CSRF-Token": analyst.csrf})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["imported"] == 2
+        run_linkage(app.state.store)
+        viewer = login(app, "viewer")
+        assert viewer.get("/api/v1/dashboard").json()["records"] == 4
+        hits = viewer.get("/api/v1/persons", params={"q": "Mohammad Rezaei"}).json()
+        found = [h for h in hits["persons"] if h["name_fa"] == "محمد رضایی"]
+        assert len(found) == 1 and set(found[0]["sources"]) == {"persian", "latin"}, hits
+        assert viewer.post("/api/v1/sources/upload", headers={"X-CSRF-Token": viewer.csrf}).status_code == 403
+        with app.state.store.session() as session:
+            report = verify_audit(session, workspace_ident(app.state.store.workspace))
+        assert report["intact"] and report["events"] == 4, report  # two logins, two lists imported
+    finally:
+        app.state.store.close()
