@@ -7,12 +7,10 @@ folder still holds the configuration, blobs and quarantine reports.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import getpass
 import os
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,14 +113,10 @@ def find_workspace(path: str | os.PathLike | None = None) -> Workspace:
 _acting_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("dadkhah_acting_user", default=None)
 
 
-@contextlib.contextmanager
-def acting_as(username: str) -> Iterator[None]:
-    """Record ``username`` as the actor of everything done inside the block (the web app's logged-in user)."""
-    token = _acting_user.set(username)
-    try:
-        yield
-    finally:
-        _acting_user.reset(token)
+def set_acting_user(username: str | None) -> None:
+    """Record ``username`` as the actor of what the current context does next (the web app sets the
+    logged-in user once per request; each request runs in its own context)."""
+    _acting_user.set(username)
 
 
 def current_user() -> str:

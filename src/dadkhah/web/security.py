@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dadkhah.users import allowed, session_user
 from dadkhah.web.i18n import LANGUAGES, set_language
-from dadkhah.workspace import _acting_user
+from dadkhah.workspace import set_acting_user
 
 SESSION_COOKIE = "dadkhah_session"
 LOGIN_CSRF_COOKIE = "dadkhah_login_csrf"
@@ -125,7 +125,7 @@ def require(permission: str):
         choose_language(request, viewer.language if viewer else None)
         if viewer is None:
             raise LoginRequired()
-        _acting_user.set(viewer.username)
+        set_acting_user(viewer.username)
         if not viewer.can(permission):
             raise Forbidden(permission)
         if request.method not in SAFE_METHODS:
