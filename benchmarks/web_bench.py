@@ -50,8 +50,8 @@ def build(folder: Path, persons: int, seed: int) -> dict:
     from dadkhah import __version__
     from dadkhah.ingest.importer import import_file
     from dadkhah.model import LinkageRun, Source
-    from dadkhah.persons import assign_persons
-    from dadkhah.search import build_search_index
+    from dadkhah.registry.persons import assign_persons
+    from dadkhah.registry.search import build_search_index
     from dadkhah.store import open_store
     from dadkhah.synth import generate_case
     from dadkhah.users import add_user

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from dadkhah.store import open_store
 from dadkhah.synth import generate_case
-from dadkhah.workspace import ENV_DATABASE_URL, create_workspace, load_workspace
+from dadkhah.workspace import create_workspace, load_workspace
 
 POSTGRES_URL = os.environ.get("DADKHAH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _postgres_state: dict[str, object] = {}
@@ -66,18 +66,20 @@ def postgres_url():
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request, monkeypatch) -> str:
+def database(request) -> str:
     """Which database the workspace uses; tests taking it run once per database."""
-    if request.param == "postgres":
-        monkeypatch.setenv(ENV_DATABASE_URL, request.getfixturevalue("postgres_url"))
-    else:
-        monkeypatch.delenv(ENV_DATABASE_URL, raising=False)
     return request.param
 
 
 @pytest.fixture
-def workspace(database, tmp_path):
-    return create_workspace(tmp_path / "ws")
+def database_url(database, request) -> str | None:
+    """The URL to open workspaces with: a fresh PostgreSQL schema, or None for the workspace's SQLite file."""
+    return request.getfixturevalue("postgres_url") if database == "postgres" else None
+
+
+@pytest.fixture
+def workspace(database_url, tmp_path):
+    return create_workspace(tmp_path / "ws", database_url=database_url)
 
 
 @pytest.fixture
@@ -108,19 +110,16 @@ def linked(small_case, tmp_path_factory):
     from dadkhah.link.run import run_linkage
 
     folder = tmp_path_factory.mktemp("linked") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv(ENV_DATABASE_URL, raising=False)
-        with open_store(create_workspace(folder)) as store:
-            for path in sorted(small_case.glob("list-*.csv")):
-                import_file(store, path, source=path.stem)
-            summary = run_linkage(store)
+    with open_store(create_workspace(folder)) as store:
+        for path in sorted(small_case.glob("list-*.csv")):
+            import_file(store, path, source=path.stem)
+        summary = run_linkage(store)
     return folder, summary
 
 
 @pytest.fixture
-def copy_of_linked(linked, tmp_path, monkeypatch):
+def copy_of_linked(linked, tmp_path):
     """A private copy of the linked small case, open."""
-    monkeypatch.delenv(ENV_DATABASE_URL, raising=False)
     target = tmp_path / "ws"
     shutil.copytree(linked[0], target)
     with open_store(load_workspace(target)) as store:

@@ -40,12 +40,20 @@ def test_a_folder_without_configuration_is_not_a_workspace(tmp_path):
         load_workspace(tmp_path)
 
 
-def test_the_workspace_comes_from_the_environment(tmp_path, monkeypatch):
+def test_the_workspace_is_the_folder_named_else_the_current_one(tmp_path, monkeypatch):
     create_workspace(tmp_path / "a")
-    monkeypatch.setenv("DADKHAH_WORKSPACE", str(tmp_path / "a"))
+    monkeypatch.chdir(tmp_path / "a")
     assert find_workspace().path == (tmp_path / "a").resolve()
     monkeypatch.chdir(tmp_path)
     assert find_workspace("a").path == (tmp_path / "a").resolve()
+
+
+def test_the_database_url_is_a_parameter_not_the_environment(tmp_path, monkeypatch, postgres_url):
+    monkeypatch.setenv("DADKHAH_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/ignored")
+    created = create_workspace(tmp_path / "a")
+    assert created.database_url.startswith("sqlite:///") and created.is_sqlite
+    shared = load_workspace(tmp_path / "a", database_url=postgres_url)
+    assert shared.database_url == postgres_url and not shared.is_sqlite
 
 
 def test_opening_migrates_to_head_and_is_idempotent(store):

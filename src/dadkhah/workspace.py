@@ -1,8 +1,10 @@
 """A workspace: one folder holding the configuration, the blob store and (by default) the database.
 
-Nothing secret lives here: keys for later issues are kept outside the folder. The database is the
-SQLite file ``dadkhah.db`` unless ``DADKHAH_DATABASE_URL`` points at PostgreSQL, in which case the
-folder still holds the configuration, blobs and quarantine reports.
+Nothing secret lives here: the keys are kept outside the folder. The database is the SQLite file
+``dadkhah.db`` unless opening the workspace names another database (PostgreSQL), in which case the
+folder still holds the configuration, blobs and quarantine reports. The command line reads that URL
+from ``DADKHAH_DATABASE_URL``, once, and passes it here; nothing below the shells reads the
+environment for it.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from dadkhah.errors import WorkspaceError
 CONFIG_NAME = "dadkhah.toml"
 DATABASE_NAME = "dadkhah.db"
 WORKSPACE_FORMAT = 1
-ENV_WORKSPACE = "DADKHAH_WORKSPACE"
-ENV_DATABASE_URL = "DADKHAH_DATABASE_URL"
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,20 @@ class Workspace:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def reloaded(self) -> Workspace:
+        """The same workspace on the same database, with its configuration read again (after keys are made)."""
+        return load_workspace(self.path, database_url=self.database_url)
 
-def database_url_for(path: Path) -> str:
-    """The database URL: ``DADKHAH_DATABASE_URL`` when set, else the workspace's SQLite file."""
-    url = os.environ.get(ENV_DATABASE_URL, "").strip()
+
+def database_url_for(path: Path, database_url: str | None = None) -> str:
+    """The database URL: the one given, else the workspace's SQLite file."""
+    url = (database_url or "").strip()
     if url:
         return url
     return f"sqlite:///{(path / DATABASE_NAME).resolve()}"
 
 
-def create_workspace(path: str | os.PathLike) -> Workspace:
+def create_workspace(path: str | os.PathLike, *, database_url: str | None = None) -> Workspace:
     """Create the folder layout and configuration; an existing workspace is left as it is.
 
     The database itself is created and migrated by :func:`dadkhah.store.init_store`.
@@ -73,7 +77,7 @@ def create_workspace(path: str | os.PathLike) -> Workspace:
         created = datetime.now(UTC).replace(microsecond=0).isoformat()
         config_path.write_text(
             "# Dadkhah workspace configuration.\n"
-            "# The database is dadkhah.db in this folder unless DADKHAH_DATABASE_URL is set.\n"
+            "# The database is dadkhah.db in this folder unless DADKHAH_DATABASE_URL names another.\n"
             f"workspace_format = {WORKSPACE_FORMAT}\n"
             f'created_at = "{created}"\n'
             "\n[import]\n"
@@ -81,10 +85,10 @@ def create_workspace(path: str | os.PathLike) -> Workspace:
             "max_file_mb = 4096\n",
             encoding="utf-8",
         )
-    return load_workspace(root)
+    return load_workspace(root, database_url=database_url)
 
 
-def load_workspace(path: str | os.PathLike) -> Workspace:
+def load_workspace(path: str | os.PathLike, *, database_url: str | None = None) -> Workspace:
     """Open an existing workspace folder, checking that it is one."""
     root = Path(path).expanduser()
     config_path = root / CONFIG_NAME
@@ -101,13 +105,12 @@ def load_workspace(path: str | os.PathLike) -> Workspace:
         raise WorkspaceError(
             f"{config_path}: workspace format {fmt!r} is newer than this version of Dadkhah understands"
         )
-    return Workspace(path=root.resolve(), database_url=database_url_for(root), config=config)
+    return Workspace(path=root.resolve(), database_url=database_url_for(root, database_url), config=config)
 
 
-def find_workspace(path: str | os.PathLike | None = None) -> Workspace:
-    """The workspace named by ``path``, else by ``DADKHAH_WORKSPACE``, else the current folder."""
-    chosen = path or os.environ.get(ENV_WORKSPACE) or Path.cwd()
-    return load_workspace(chosen)
+def find_workspace(path: str | os.PathLike | None = None, *, database_url: str | None = None) -> Workspace:
+    """The workspace named by ``path``, else the current folder."""
+    return load_workspace(path or Path.cwd(), database_url=database_url)
 
 
 _acting_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("dadkhah_acting_user", default=None)

@@ -9,7 +9,7 @@ from dadkhah.estimate import EstimationError, estimate_table
 from dadkhah.estimate.registry import estimate_registry
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import Estimate, LinkageRun, Source
-from dadkhah.persons import assign_persons
+from dadkhah.registry.persons import assign_persons
 from tests.conftest import write
 
 HEADER = "id,given_name,family_name,father_name,death_date,city\n"

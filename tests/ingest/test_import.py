@@ -16,7 +16,7 @@ from dadkhah.errors import InputError
 from dadkhah.ingest import importer
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import FieldWarning, Import, Record
-from dadkhah.records import iter_records
+from dadkhah.registry.records import iter_records
 from tests.conftest import write
 
 PERSIAN_LIST = """شناسه,نام,نام خانوادگی,نام پدر,جنسیت,سال تولد,تاریخ اعدام,شهر,زندان,وابستگی

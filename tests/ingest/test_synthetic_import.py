@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from dadkhah.ingest.importer import import_file
-from dadkhah.records import iter_records
+from dadkhah.registry.records import iter_records
 from dadkhah.store import open_store
 from dadkhah.synth import generate_case
 from dadkhah.workspace import create_workspace

@@ -16,7 +16,7 @@ from dadkhah.link.model import DEFAULT_MODEL
 from dadkhah.link.review import decide, review_queue
 from dadkhah.link.run import evaluate_linkage, run_linkage
 from dadkhah.model import RegistryEvent
-from dadkhah.persons import describe_person, export_persons, iter_memberships
+from dadkhah.registry.persons import describe_person, export_persons, iter_memberships
 from dadkhah.store import open_store
 from dadkhah.workspace import create_workspace, load_workspace
 

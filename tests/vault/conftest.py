@@ -7,9 +7,8 @@ import sqlalchemy as sa
 
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import LinkageRun, Source
-from dadkhah.persons import assign_persons
+from dadkhah.registry.persons import assign_persons
 from dadkhah.vault.keys import create_keys, load_keys
-from dadkhah.workspace import load_workspace
 from tests.conftest import write
 
 
@@ -17,7 +16,7 @@ from tests.conftest import write
 def keys(store):
     """The store's workspace with its keys created and unlocked (on SQLite and PostgreSQL)."""
     create_keys(store.workspace)
-    store.workspace = load_workspace(store.workspace.path)  # the configuration now names the keys
+    store.workspace = store.workspace.reloaded()  # the configuration now names the keys
     return load_keys(store.workspace)
 
 

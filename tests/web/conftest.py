@@ -18,7 +18,7 @@ from dadkhah.store import open_store
 from dadkhah.users import ROLES, add_user
 from dadkhah.vault.keys import create_keys, load_keys
 from dadkhah.web import WebSettings, create_app
-from dadkhah.workspace import ENV_DATABASE_URL, load_workspace
+from dadkhah.workspace import load_workspace
 
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -35,31 +35,28 @@ def served_case(linked, tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("served")
     folder, key_file = base / "ws", base / "keys" / "case.key"
     shutil.copytree(linked[0], folder)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv(ENV_DATABASE_URL, raising=False)
-        workspace = load_workspace(folder)
-        create_keys(workspace, key_file=key_file)
-        workspace = load_workspace(folder)
-        keys = load_keys(workspace)
-        with open_store(workspace) as store:
-            with store.session() as session:
-                for role in ROLES:
-                    add_user(session, role, role=role, password=PASSWORD)
-            transcript = base / "transcript.txt"
-            transcript.write_text("Synthetic testimony: a guard read names aloud in the corridor.\n", encoding="utf-8")
-            add_testimony(store, keys, witness_name="Synthetic Witness", transcript=transcript, language="en",
-                          consent=["investigators", "courts"], about=["P-000001"])
-            photo = base / "ledger.csv"
-            photo.write_text("page,line\n1,synthetic\n", encoding="utf-8")
-            add_evidence(store, keys, [photo], source="list-1", description="synthetic ledger page", about=["P-000001"])
-            estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"))
+    workspace = load_workspace(folder)
+    create_keys(workspace, key_file=key_file)
+    workspace = load_workspace(folder)
+    keys = load_keys(workspace)
+    with open_store(workspace) as store:
+        with store.session() as session:
+            for role in ROLES:
+                add_user(session, role, role=role, password=PASSWORD)
+        transcript = base / "transcript.txt"
+        transcript.write_text("Synthetic testimony: a guard read names aloud in the corridor.\n", encoding="utf-8")
+        add_testimony(store, keys, witness_name="Synthetic Witness", transcript=transcript, language="en",
+                      consent=["investigators", "courts"], about=["P-000001"])
+        photo = base / "ledger.csv"
+        photo.write_text("page,line\n1,synthetic\n", encoding="utf-8")
+        add_evidence(store, keys, [photo], source="list-1", description="synthetic ledger page", about=["P-000001"])
+        estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"))
     return folder, key_file
 
 
 @pytest.fixture
 def web_store_path(served_case, tmp_path, monkeypatch) -> Path:
     """A private copy of the served case (workspace and key file); returns the workspace folder."""
-    monkeypatch.delenv(ENV_DATABASE_URL, raising=False)
     folder, key_file = tmp_path / "ws", tmp_path / "keys" / "case.key"
     shutil.copytree(served_case[0], folder)
     shutil.copytree(served_case[1].parent, key_file.parent)

@@ -18,11 +18,11 @@ LATIN_LIST = ("id,given_name,family_name,father_name,death_date,city\n"
               "l2,Zahra,Ahmadi,Reza,1988-08-20,Tabriz\n")
 
 
-def test_the_web_application_on_each_database(workspace, database):
+def test_the_web_application_on_each_database(workspace, database_url):
     with open_store(workspace) as store, store.session() as session:
         for role in ("analyst", "viewer"):
             add_user(session, role, role=role, password=PASSWORD)
-    app = create_app(WebSettings(workspace=workspace.path))
+    app = create_app(WebSettings(workspace=workspace.path, database_url=database_url))
     try:
         analyst = login(app, "analyst")
         for name, body in (("persian.csv", PERSIAN_LIST), ("latin.csv", LATIN_LIST)):

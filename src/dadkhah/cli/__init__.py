@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dadkhah import __version__
-from dadkhah.cli.common import setup_logging
+from dadkhah.cli.common import ENV_DATABASE_URL, setup_logging
 from dadkhah.cli.estimate import estimate_app
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
 from dadkhah.cli.link import link_app, persons_app, review_app
@@ -44,7 +45,8 @@ def root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
     setup_logging(verbose)
-    ctx.obj = {"workspace": workspace}
+    # The environment is read here, once: everything below takes the database URL as a parameter.
+    ctx.obj = {"workspace": workspace, "database_url": os.environ.get(ENV_DATABASE_URL) or None}
 
 
 app.command("init")(init)

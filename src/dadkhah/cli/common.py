@@ -30,7 +30,9 @@ from rich.progress import (
 
 from dadkhah.errors import DadkhahError
 from dadkhah.store import Store, open_store
-from dadkhah.workspace import find_workspace
+from dadkhah.workspace import Workspace, find_workspace
+
+ENV_DATABASE_URL = "DADKHAH_DATABASE_URL"  # PostgreSQL for a shared server; the workspace's SQLite file otherwise
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -110,9 +112,19 @@ def workspace_path(ctx: typer.Context) -> Path | None:
     return obj.get("workspace")
 
 
+def database_url(ctx: typer.Context) -> str | None:
+    """The database named by ``DADKHAH_DATABASE_URL`` when the command started (None: the workspace's SQLite)."""
+    obj = ctx.find_root().obj or {}
+    return obj.get("database_url")
+
+
+def cli_workspace(ctx: typer.Context) -> Workspace:
+    return find_workspace(workspace_path(ctx), database_url=database_url(ctx))
+
+
 @contextmanager
 def opened_store(ctx: typer.Context) -> Iterator[Store]:
-    store = open_store(find_workspace(workspace_path(ctx)))
+    store = open_store(cli_workspace(ctx))
     try:
         yield store
     finally:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from dadkhah.cli.common import (
     JsonOption,
+    database_url,
     emit_json,
     emit_json_array,
     err,
@@ -21,7 +22,7 @@ from dadkhah.cli.common import (
     workspace_path,
 )
 from dadkhah.ingest.importer import import_file
-from dadkhah.records import count_records, iter_records
+from dadkhah.registry.records import count_records, iter_records
 from dadkhah.sources import list_sources, source_to_dict, update_source
 from dadkhah.store import current_revision, open_store
 from dadkhah.workspace import create_workspace
@@ -45,7 +46,7 @@ def init(
     from dadkhah.cli.vault import ask_passphrase
     from dadkhah.vault.keys import create_keys, workspace_id
 
-    workspace = create_workspace(path or workspace_path(ctx) or Path.cwd())
+    workspace = create_workspace(path or workspace_path(ctx) or Path.cwd(), database_url=database_url(ctx))
     store = open_store(workspace)
     try:
         secret = ask_passphrase(confirm=True) if passphrase and not workspace_id(workspace) else None

@@ -20,7 +20,7 @@ from dadkhah.cli.common import (
 from dadkhah.errors import DadkhahError
 from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
 from dadkhah.link.review import decide, list_decisions, review_queue
-from dadkhah.persons import describe_person, export_persons, list_persons
+from dadkhah.registry.persons import describe_person, export_persons, list_persons
 from dadkhah.workspace import current_user
 
 link_app = typer.Typer(help="Linkage: one registry of persons from many lists.", no_args_is_help=True)

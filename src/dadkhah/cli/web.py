@@ -146,14 +146,13 @@ def serve(
     """
     import uvicorn
 
-    from dadkhah.cli.common import workspace_path
+    from dadkhah.cli.common import cli_workspace
     from dadkhah.cli.vault import ask_passphrase
     from dadkhah.vault.keys import ENV_PASSPHRASE, is_protected, load_keys, workspace_id
     from dadkhah.web import WebSettings, create_app
     from dadkhah.web.app import SETTINGS_ENV
-    from dadkhah.workspace import find_workspace
 
-    workspace = find_workspace(workspace_path(ctx))
+    workspace = cli_workspace(ctx)
     if host not in ("127.0.0.1", "::1", "localhost") and not secure_cookies:
         raise DadkhahError("off loopback the app must sit behind HTTPS: add --secure-cookies (and a TLS proxy)")
     keys = None
@@ -164,10 +163,11 @@ def serve(
     address = f"http://{host}:{port}/"
     options = {"host": host, "port": port, "log_level": "warning", "server_header": False, "proxy_headers": False}
     if workers == 1:
-        app = create_app(WebSettings(workspace=workspace.path, keys=keys, secure_cookies=secure_cookies,
-                                     max_upload_mb=max_upload_mb))
+        app = create_app(WebSettings(workspace=workspace.path, database_url=workspace.database_url, keys=keys,
+                                     secure_cookies=secure_cookies, max_upload_mb=max_upload_mb))
     else:
-        os.environ[SETTINGS_ENV] = json.dumps({"workspace": str(workspace.path), "vault": keys is not None,
+        os.environ[SETTINGS_ENV] = json.dumps({"workspace": str(workspace.path), "database_url": workspace.database_url,
+                                               "vault": keys is not None,
                                                "secure_cookies": secure_cookies, "max_upload_mb": max_upload_mb})
         app, options = "dadkhah.web.app:app_from_environment", options | {"factory": True, "workers": workers}
     if as_json:

@@ -28,7 +28,7 @@ from dadkhah.model import (
     Source,
 )
 from dadkhah.model.base import utcnow
-from dadkhah.records import record_to_dict
+from dadkhah.registry.records import record_to_dict
 
 DECISIONS = ("same", "different")
 RecordKey = tuple[int, str]

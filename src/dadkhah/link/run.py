@@ -3,7 +3,7 @@
 1. Features of every current record (:mod:`dadkhah.link.features`).
 2. The engine counts the pairs the blocking rules make, trains the model, scores the pairs.
 3. Records are clustered at the threshold, obeying every review decision.
-4. Clusters get person ids, keeping the previous run's ids (:mod:`dadkhah.persons`).
+4. Clusters get person ids, keeping the previous run's ids (:mod:`dadkhah.registry.persons`).
 5. Pairs in the uncertain band go to the review queue; the run is recorded with its model.
 """
 
@@ -30,8 +30,8 @@ from dadkhah.link.model import DEFAULT_MODEL, LinkageModel
 from dadkhah.link.review import active_decisions
 from dadkhah.model import LinkageRun, ReviewPair
 from dadkhah.model.base import utcnow
-from dadkhah.persons import assign_persons, iter_memberships
-from dadkhah.search import build_search_index
+from dadkhah.registry.persons import assign_persons, iter_memberships
+from dadkhah.registry.search import build_search_index
 from dadkhah.store import Store, insert_rows
 from dadkhah.workspace import current_user
 

@@ -1,6 +1,6 @@
 """The person search index: one row per active person, and the terms that find each person.
 
-It is derived data, rebuilt in full from the registry by :func:`dadkhah.search.build_search_index`
+It is derived data, rebuilt in full from the registry by :func:`dadkhah.registry.search.build_search_index`
 (at the end of every linkage run, and on first use when missing or stale); nothing else writes it.
 """
 

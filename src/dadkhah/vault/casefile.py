@@ -38,7 +38,7 @@ from dadkhah.model import (
     Testimony,
     TestimonyPerson,
 )
-from dadkhah.persons import describe_person
+from dadkhah.registry.persons import describe_person
 from dadkhah.store import Store
 from dadkhah.vault.crypto import open_sealed
 from dadkhah.vault.custody import append_event, event_to_dict

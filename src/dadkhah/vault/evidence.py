@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from dadkhah.errors import DadkhahError, InputError, NotFound
 from dadkhah.model import EvidenceItem, EvidencePerson, Source
-from dadkhah.persons import get_person
 from dadkhah.places import load_gazetteer
+from dadkhah.registry.persons import get_person
 from dadkhah.sources import ensure_source
 from dadkhah.store import Store
 from dadkhah.vault.crypto import (

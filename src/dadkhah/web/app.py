@@ -32,7 +32,7 @@ def create_app(settings: WebSettings) -> FastAPI:
                   description="The registry, review, estimates and vault of one Dadkhah workspace. "
                               "Every page has a JSON twin under /api/v1/.")
     app.state.settings = settings
-    app.state.store = open_store(load_workspace(settings.workspace))
+    app.state.store = open_store(load_workspace(settings.workspace, database_url=settings.database_url))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
@@ -64,7 +64,8 @@ def app_from_environment() -> FastAPI:
     keys = None
     if given.get("vault"):
         keys = load_keys(load_workspace(workspace), passphrase=os.environ.get("DADKHAH_PASSPHRASE"))
-    return create_app(WebSettings(workspace=workspace, keys=keys, secure_cookies=bool(given.get("secure_cookies")),
+    return create_app(WebSettings(workspace=workspace, database_url=given.get("database_url"), keys=keys,
+                                  secure_cookies=bool(given.get("secure_cookies")),
                                   max_upload_mb=int(given.get("max_upload_mb", 200))))
 
 

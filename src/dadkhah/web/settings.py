@@ -10,13 +10,15 @@ from dadkhah.vault.keys import VaultKeys
 
 @dataclass(frozen=True)
 class WebSettings:
-    """``workspace`` is the folder to serve; ``keys`` the unlocked vault keys (None: vault pages say so).
+    """``workspace`` is the folder to serve, on ``database_url`` (None: the workspace's own SQLite file);
+    ``keys`` the unlocked vault keys (None: vault pages say so).
 
     ``secure_cookies`` marks cookies Secure (set it whenever the app is reached over HTTPS, as it must
     be anywhere but loopback). ``max_upload_mb`` bounds every request body.
     """
 
     workspace: Path
+    database_url: str | None = None
     keys: VaultKeys | None = None
     secure_cookies: bool = False
     max_upload_mb: int = 200

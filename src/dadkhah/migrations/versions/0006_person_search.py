@@ -1,6 +1,6 @@
 """The person search index: one row per active person, the terms that find each, and term counts.
 
-The tables are derived data: :func:`dadkhah.search.build_search_index` fills them at the end of
+The tables are derived data: :func:`dadkhah.registry.search.build_search_index` fills them at the end of
 each linkage run, and on the first search when they are empty or stale, so this migration only
 creates them.
 

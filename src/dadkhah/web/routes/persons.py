@@ -57,7 +57,7 @@ async def search_params(
 
 def persons_document(store, params: SearchParams, page_size: int) -> dict:
     """One page of persons matching the search."""
-    from dadkhah.search import find_persons, parse_search_date
+    from dadkhah.registry.search import find_persons, parse_search_date
 
     per_page = params.per_page or page_size
     death_from = parse_search_date(params.death_from, field="death_from", end=False)
@@ -75,7 +75,7 @@ def persons_document(store, params: SearchParams, page_size: int) -> dict:
 
 
 def _filters(store) -> dict:
-    from dadkhah.search import search_filters
+    from dadkhah.registry.search import search_filters
 
     with store.session() as session:
         return search_filters(session)
@@ -104,7 +104,7 @@ async def persons_api(request: Request, params: SearchParams = Depends(search_pa
 
 def person_document(store, person_id: str, *, include_vault: bool) -> dict:
     """What the registry holds about one person; testimonies and evidence only with ``include_vault``."""
-    from dadkhah.search import person_details
+    from dadkhah.registry.dossier import person_details
 
     with store.session() as session:
         return person_details(session, person_id, include_vault=include_vault)

@@ -78,7 +78,7 @@ def _marker(place: dict) -> dict | None:
 def places_document(store) -> dict:
     """Cities, prisons and grave sites with coordinates, map positions and how many records name each."""
     from dadkhah.places import list_places
-    from dadkhah.search import place_record_counts
+    from dadkhah.registry.records import place_record_counts
 
     with store.session() as session:
         places = [p for p in list_places(session) if p["type"] in MAPPED_TYPES]
@@ -113,7 +113,7 @@ def place_document(store, place_id: str) -> dict:
 
     from dadkhah.model import Place, PlaceName
     from dadkhah.places import get_place, place_to_dict
-    from dadkhah.search import place_record_counts
+    from dadkhah.registry.records import place_record_counts
 
     with store.session() as session:
         place = place_to_dict(get_place(session, place_id))

@@ -1,4 +1,4 @@
-"""Finding persons in the registry, and reading what it holds about one person or place.
+"""Finding persons in the registry: the search index and the search itself (see the dossier for one person).
 
 **The index.** :func:`build_search_index` rebuilds, in a few set-based SQL statements that run the
 same on SQLite and PostgreSQL, two derived tables: ``person_search``, one row per active person
@@ -24,7 +24,6 @@ import json
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 
@@ -33,8 +32,6 @@ from sqlalchemy.orm import Session
 
 from dadkhah.errors import InputError
 from dadkhah.model import (
-    EvidenceItem,
-    EvidencePerson,
     Import,
     LinkageRun,
     Person,
@@ -46,15 +43,11 @@ from dadkhah.model import (
     Record,
     Setting,
     Source,
-    Testimony,
-    TestimonyPerson,
-    Witness,
 )
 from dadkhah.normalize.dates import DateParseError, parse_date
 from dadkhah.normalize.names import normalize_name, token_key
 from dadkhah.normalize.script import to_ascii_digits
-from dadkhah.persons import describe_person, format_person_id, get_person
-from dadkhah.records import record_to_dict
+from dadkhah.registry.persons import format_person_id, get_person, surviving_person_id
 from dadkhah.store import Store
 
 INDEX_SETTING = "person_search_built_for"
@@ -301,16 +294,6 @@ def _person_id_query(query: str | None) -> str | None:
     return format_person_id(int(match.group(1))) if match else None
 
 
-def surviving_person_id(session: Session, person_id: str) -> str:
-    """The active person a (possibly merged) person id now stands for."""
-    person = get_person(session, person_id)
-    seen = {person.person_id}
-    while person.status == "merged" and person.merged_into and person.merged_into not in seen:
-        person = get_person(session, person.merged_into)
-        seen.add(person.person_id)
-    return person.person_id
-
-
 def _hit_query(*joined):
     """The columns of a hit, from ``person_search`` (after any tables it is joined to) and the city's names."""
     table, places = PersonSearch.__table__, Place.__table__
@@ -469,144 +452,3 @@ def search_filters(session: Session) -> dict:
         sa.select(Place.id, Place.name_en, Place.name_fa).where(Place.type == "city").order_by(Place.name_en))]
     sources = list(session.scalars(sa.select(Source.name).order_by(Source.name)))
     return {"cities": cities, "sources": sources}
-
-
-# --- one person --------------------------------------------------------------------------------
-
-# Rows of the side-by-side comparison, and the attribute of describe_person() that says whether
-# the records conflict on it (full names and notes are compared here, by key and not at all).
-COMPARED_FIELDS = ("full_name", "given_name", "family_name", "father_name", "gender", "birth_date", "death_date",
-                   "city", "prison", "affiliation", "notes")
-
-
-def _cell(record: dict, field: str) -> str | None:
-    value = record.get(field)
-    if value is None:
-        return None
-    if field in ("birth_date", "death_date", "notes"):
-        return value["original"]
-    return value.get("original") or value.get("normalized")
-
-
-def _full_name_conflict(records: list[dict]) -> bool:
-    keys = {r["full_name"]["key"] for r in records if r.get("full_name") and r["full_name"].get("key")}
-    return len(keys) > 1
-
-
-def _display_names(records: list[dict], scripts: dict[str, str | None]) -> dict:
-    """The spelling most records give, per script, as the search index shows it (ties as there).
-
-    Persian: given and family name as written (else the full name); Latin: as normalised (the
-    order "Family, Given" undone), each word capitalised.
-    """
-    counts: dict[str, Counter] = {"fa": Counter(), "latin": Counter()}
-    for record in records:
-        script = scripts.get(f"{record['source']}:{record['record_id']}")
-        if script not in counts:
-            continue
-        form = "normalized" if script == "latin" else "original"
-        parts = [(record.get(f) or {}).get(form) for f in ("given_name", "family_name")]
-        if script == "fa" and not any(parts):
-            parts = [(record.get("full_name") or {}).get("original")]
-        text = " ".join(p.strip() for p in parts if p and p.strip())
-        text = latin_display(text) if script == "latin" else text
-        if text:
-            counts[script][text] += 1
-    return {script: (max(c.items(), key=lambda kv: (kv[1], kv[0]))[0] if c else None) for script, c in counts.items()}
-
-
-def person_details(session: Session, person_id: str, *, include_vault: bool = False) -> dict:
-    """Everything the registry holds about one person, for reading side by side.
-
-    Every current record naming the person (each field as given and as normalised), a comparison
-    of the records field by field with conflicts marked, the registry's events about the person,
-    and — only with ``include_vault`` — the testimonies (by id and witness pseudonym, never names)
-    and evidence items about the person or about persons merged into it. A merged person answers
-    ``{"status": "merged", "merged_into": <surviving id>}``.
-    """
-    described = describe_person(session, person_id)
-    if described["status"] == "merged":
-        return {"person_id": described["person_id"], "status": "merged",
-                "merged_into": surviving_person_id(session, described["person_id"]), "events": described["events"]}
-    person = get_person(session, described["person_id"])
-    place_names = dict(session.execute(sa.select(Place.id, Place.name_en)).all())
-    query = (
-        sa.select(Record, Source.name, Import.header)
-        .join(PersonRecord, sa.and_(PersonRecord.source_id == Record.source_id, PersonRecord.record_id == Record.record_id))
-        .join(Source, Source.id == Record.source_id)
-        .join(Import, Import.id == Record.import_id)
-        .where(PersonRecord.person_pk == person.id, Record.superseded_by.is_(None))
-        .order_by(Source.name, Record.record_id)
-    )
-    records, scripts = [], {}
-    for record, source, header in session.execute(query):
-        records.append(record_to_dict(record, source, place_names, header))
-        scripts[f"{source}:{record.record_id}"] = record.name_script
-    attributes = described["attributes"]
-    comparison = []
-    for field in COMPARED_FIELDS:
-        if field == "full_name":
-            conflict = _full_name_conflict(records)
-        else:
-            conflict = bool(attributes.get(field, {}).get("conflict"))
-        cells = [{"record": f"{r['source']}:{r['record_id']}", "value": _cell(r, field)} for r in records]
-        if any(c["value"] is not None for c in cells):
-            comparison.append({"field": field, "conflict": conflict, "values": cells})
-    names = _display_names(records, scripts)
-    document = {
-        "person_id": described["person_id"],
-        "status": described["status"],
-        "name_fa": names["fa"],
-        "name_latin": names["latin"],
-        "sources": described["sources"],
-        "conflicts": sorted({*described["conflicts"], *(["full_name"] if _full_name_conflict(records) else [])}),
-        "comparison": comparison,
-        "records": records,
-        "attributes": attributes,
-        "events": described["events"],
-    }
-    if include_vault:
-        document |= vault_items_about(session, described["person_id"])
-    return document
-
-
-def _absorbed_ids(session: Session, person_id: str) -> list[str]:
-    """The person id and every id merged into it, directly or through others."""
-    ids, frontier = [person_id], [person_id]
-    while frontier:
-        merged = list(session.scalars(sa.select(Person.person_id).where(Person.merged_into.in_(frontier))))
-        frontier = [m for m in merged if m not in ids]
-        ids.extend(frontier)
-    return ids
-
-
-def vault_items_about(session: Session, person_id: str) -> dict:
-    """Testimonies (id, witness pseudonym, language) and evidence (id, media type, description) about a person.
-
-    Nothing sealed is read: witnesses appear by pseudonym only.
-    """
-    ids = _absorbed_ids(session, person_id)
-    testimonies = [{"id": tid, "witness": pseudonym, "language": language} for tid, pseudonym, language in session.execute(
-        sa.select(Testimony.testimony_id, Witness.pseudonym, Testimony.language).distinct()
-        .join(TestimonyPerson, TestimonyPerson.testimony_pk == Testimony.id)
-        .join(Witness, Witness.id == Testimony.witness_pk)
-        .where(TestimonyPerson.person_id.in_(ids)).order_by(Testimony.testimony_id))]
-    evidence = [{"id": eid, "media_type": media_type, "description": description}
-                for eid, media_type, description in session.execute(
-                    sa.select(EvidenceItem.evidence_id, EvidenceItem.media_type, EvidenceItem.description).distinct()
-                    .join(EvidencePerson, EvidencePerson.evidence_pk == EvidenceItem.id)
-                    .where(EvidencePerson.person_id.in_(ids)).order_by(EvidenceItem.evidence_id))]
-    return {"testimonies": testimonies, "evidence": evidence}
-
-
-# --- places ------------------------------------------------------------------------------------
-
-def place_record_counts(session: Session) -> dict[str, dict[str, int]]:
-    """For each place named by current records: how many name it as their city, and as their prison."""
-    counts: dict[str, dict[str, int]] = {}
-    for column, label in ((Record.city_place_id, "as_city"), (Record.prison_place_id, "as_prison")):
-        query = (sa.select(column, sa.func.count()).where(column.is_not(None), Record.superseded_by.is_(None))
-                 .group_by(column))
-        for place_id, n in session.execute(query):
-            counts.setdefault(place_id, {"as_city": 0, "as_prison": 0})[label] = n
-    return counts

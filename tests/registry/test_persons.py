@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import LinkageRun, Person, RegistryEvent, Source
-from dadkhah.persons import assign_persons, describe_person, iter_memberships
+from dadkhah.registry.persons import assign_persons, describe_person, iter_memberships
 from tests.conftest import write
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from dadkhah.errors import InputError
 from dadkhah.model import Person, PersonRecord, PersonSearch, Record, Source
 from dadkhah.normalize.names import token_key
-from dadkhah.search import (
+from dadkhah.registry.search import (
     build_search_index,
     ensure_search_index,
     parse_search_date,

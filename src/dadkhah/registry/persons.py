@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from dadkhah.errors import DadkhahError, NotFound
 from dadkhah.model import Import, Person, PersonRecord, Place, Record, RegistryEvent, Source
 from dadkhah.model.base import utcnow
-from dadkhah.records import raw_row
+from dadkhah.registry.records import raw_row
 from dadkhah.store import insert_rows
 
 RecordKey = tuple[int, str]  # (source_id, record_id): survives a corrected version of the record
@@ -361,3 +361,13 @@ def iter_memberships(session: Session) -> Iterator[tuple[str, str, str]]:
     query = (sa.select(Source.name, PersonRecord.record_id, Person.person_id)
              .join(Source, Source.id == PersonRecord.source_id).join(Person, Person.id == PersonRecord.person_pk))
     yield from session.execute(query)
+
+
+def surviving_person_id(session: Session, person_id: str) -> str:
+    """The active person a (possibly merged) person id now stands for."""
+    person = get_person(session, person_id)
+    seen = {person.person_id}
+    while person.status == "merged" and person.merged_into and person.merged_into not in seen:
+        person = get_person(session, person.merged_into)
+        seen.add(person.person_id)
+    return person.person_id

@@ -132,3 +132,14 @@ def count_records(session: Session, *, source: str | None = None) -> int:
     if source is not None:
         query = query.where(Record.source_id == get_source(session, source).id)
     return session.scalar(query)
+
+
+def place_record_counts(session: Session) -> dict[str, dict[str, int]]:
+    """For each place named by current records: how many name it as their city, and as their prison."""
+    counts: dict[str, dict[str, int]] = {}
+    for column, label in ((Record.city_place_id, "as_city"), (Record.prison_place_id, "as_prison")):
+        query = (sa.select(column, sa.func.count()).where(column.is_not(None), Record.superseded_by.is_(None))
+                 .group_by(column))
+        for place_id, n in session.execute(query):
+            counts.setdefault(place_id, {"as_city": 0, "as_prison": 0})[label] = n
+    return counts
