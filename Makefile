@@ -48,6 +48,7 @@ demo: install
 	$(DK) export casefile --out $(DEMO_CASEFILE) --recipient "Demo recipient" --scope investigators --person P-000001 --person P-000002
 	$(BIN)/dadkhah verify $(DEMO_CASEFILE) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
 	$(DK) custody verify
+	$(DK) audit verify
 	$(DK) report summary
 	$(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(15))' > $(DEMO_KEYS)/demo-password.txt
 	$(DK) users add demo --role admin --password-file $(DEMO_KEYS)/demo-password.txt

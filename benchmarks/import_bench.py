@@ -26,13 +26,14 @@ from pathlib import Path
 
 def child(list_path: str, workspace: str) -> None:
     """Import ``list_path`` into a new workspace and print seconds and peak memory."""
+    from dadkhah.audit import Actor
     from dadkhah.ingest.importer import import_file
     from dadkhah.store import open_store
     from dadkhah.workspace import create_workspace
 
     store = open_store(create_workspace(workspace))
     started = time.perf_counter()
-    summary = import_file(store, list_path, source="bench")
+    summary = import_file(store, list_path, source="bench", actor=Actor("benchmark", "cli"))
     seconds = time.perf_counter() - started
     store.close()
     print(json.dumps({"rows": summary.rows, "imported": summary.imported, "rejected": summary.rejected,

@@ -31,13 +31,14 @@ def peak_rss_mb() -> float:
 
 
 def child(workspace: str) -> None:
+    from dadkhah.audit import Actor
     from dadkhah.link.run import run_linkage
     from dadkhah.store import open_store
     from dadkhah.workspace import load_workspace
 
     started = time.perf_counter()
     with open_store(load_workspace(workspace)) as store:
-        summary = run_linkage(store)
+        summary = run_linkage(store, actor=Actor("benchmark", "cli"))
     print(json.dumps(summary.to_dict() | {"wall_seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}))
 
 
@@ -51,6 +52,7 @@ def main() -> None:
     if args.child:
         child(args.child)
         return
+    from dadkhah.audit import Actor
     from dadkhah.ingest.importer import import_file
     from dadkhah.link.run import evaluate_linkage
     from dadkhah.store import open_store
@@ -68,7 +70,7 @@ def main() -> None:
             shutil.rmtree(workspace, ignore_errors=True)
             with open_store(create_workspace(workspace)) as store:
                 for path in sorted(case.glob("list-*.csv")):
-                    import_file(store, path, source=path.stem)
+                    import_file(store, path, source=path.stem, actor=Actor("benchmark", "cli"))
             (workspace / "imported").touch()
         done = subprocess.run([sys.executable, __file__, "--child", str(workspace)], capture_output=True, text=True, check=False)
         if done.returncode:

@@ -104,6 +104,7 @@ def main() -> None:
     if args.plain:
         plain_splink(*args.plain)
         return
+    from dadkhah.audit import Actor
     from dadkhah.ingest.importer import import_file
     from dadkhah.store import open_store
     from dadkhah.synth import generate_case
@@ -120,7 +121,7 @@ def main() -> None:
             generate_case(case, victims=args.victims, lists=6, seed=55, difficulty=args.difficulty)
         shutil.rmtree(workspace, ignore_errors=True)
         with open_store(create_workspace(workspace)) as store:
-            records = sum(import_file(store, p, source=p.stem).imported for p in sorted(case.glob("list-*.csv")))
+            records = sum(import_file(store, p, source=p.stem, actor=Actor("benchmark", "cli")).imported for p in sorted(case.glob("list-*.csv")))
         ours = timed([sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "link", "run", "--json"], env)
         subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "persons", "export", "--out",
                         str(folder / "ours.csv")], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

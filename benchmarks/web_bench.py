@@ -48,6 +48,7 @@ def build(folder: Path, persons: int, seed: int) -> dict:
     import sqlalchemy as sa
 
     from dadkhah import __version__
+    from dadkhah.audit import Actor
     from dadkhah.ingest.importer import import_file
     from dadkhah.model import LinkageRun, Source
     from dadkhah.registry.persons import assign_persons
@@ -69,7 +70,7 @@ def build(folder: Path, persons: int, seed: int) -> dict:
     step = time.perf_counter()
     store = open_store(create_workspace(folder / "ws"))
     for path in sorted(case.glob("list-*.csv")):
-        import_file(store, path, source=path.stem)
+        import_file(store, path, source=path.stem, actor=Actor("benchmark", "cli"))
     timings["import"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -92,8 +93,7 @@ def build(folder: Path, persons: int, seed: int) -> dict:
     with store.session() as session:
         index = build_search_index(session)
     timings["search_index"] = time.perf_counter() - step
-    with store.session() as session:
-        add_user(session, BENCH_USER, role="viewer", password=BENCH_PASSWORD)
+    add_user(store, BENCH_USER, actor=Actor("benchmark", "cli"), role="viewer", password=BENCH_PASSWORD)
     store.close()
     built = {"case": str(case), "persons": index["persons"], "records": len(clusters), "keys": index["keys"],
              "build_seconds": {k: round(v, 1) for k, v in timings.items()}}

@@ -16,9 +16,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from dadkhah.audit import Actor
 from dadkhah.store import open_store
 from dadkhah.synth import generate_case
 from dadkhah.workspace import create_workspace, load_workspace
+
+# Who the tests act as when they call the core directly (the command line's channel).
+TESTER = Actor("tester", "cli")
 
 POSTGRES_URL = os.environ.get("DADKHAH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _postgres_state: dict[str, object] = {}
@@ -112,8 +116,8 @@ def linked(small_case, tmp_path_factory):
     folder = tmp_path_factory.mktemp("linked") / "ws"
     with open_store(create_workspace(folder)) as store:
         for path in sorted(small_case.glob("list-*.csv")):
-            import_file(store, path, source=path.stem)
-        summary = run_linkage(store)
+            import_file(store, path, source=path.stem, actor=TESTER)
+        summary = run_linkage(store, actor=TESTER)
     return folder, summary
 
 

@@ -9,7 +9,7 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from dadkhah.audit import AuditedStore, list_audit, record_audit, verify_audit, workspace_ident
+from dadkhah.audit import Actor, list_audit, record_audit, verify_audit
 from dadkhah.errors import InputError
 from dadkhah.model import AuditEvent, User
 from dadkhah.users import (
@@ -18,13 +18,16 @@ from dadkhah.users import (
     add_user,
     allowed,
     authenticate,
+    change_user,
     end_session,
+    log_in,
+    log_out,
     session_user,
+    set_language,
     start_session,
-    update_user,
 )
 from tests.cli.test_cli import run
-from tests.conftest import write
+from tests.conftest import TESTER, write
 
 PASSWORD = "a long enough passphrase"
 
@@ -38,8 +41,7 @@ def test_roles_deny_by_default_and_hold_what_the_roles_below_hold():
 
 
 def test_passwords_are_argon2id_hashes_and_logins_open_sessions(store):
-    with store.session() as session:
-        add_user(session, "maryam", role="analyst", password=PASSWORD)
+    add_user(store, "maryam", actor=TESTER, role="analyst", password=PASSWORD)
     with store.session() as session:
         stored = session.scalar(sa.select(User.password_hash).where(User.username == "maryam"))
         assert stored.startswith("$argon2id$") and PASSWORD not in stored
@@ -55,8 +57,7 @@ def test_passwords_are_argon2id_hashes_and_logins_open_sessions(store):
 
 
 def test_failed_logins_throttle_and_deactivation_ends_sessions(store):
-    with store.session() as session:
-        add_user(session, "reza", role="viewer", password=PASSWORD)
+    add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD)
     for _ in range(5):
         with store.session() as session, pytest.raises(LoginRefused):
             authenticate(session, "reza", "wrong wrong wrong", address="10.0.0.9")
@@ -64,11 +65,10 @@ def test_failed_logins_throttle_and_deactivation_ends_sessions(store):
         authenticate(session, "reza", PASSWORD, address="10.0.0.9")
     with store.session() as session, pytest.raises(LoginRefused):
         authenticate(session, "nobody", PASSWORD)
-    with store.session() as session:
-        add_user(session, "sara", role="viewer", password=PASSWORD)
+    add_user(store, "sara", actor=TESTER, role="viewer", password=PASSWORD)
     with store.session() as session:
         token = start_session(session, authenticate(session, "sara", PASSWORD)).token
-        update_user(session, "sara", active=False)
+    change_user(store, "sara", actor=TESTER, active=False)
     with store.session() as session:
         assert session_user(session, token) is None
         with pytest.raises(LoginRefused):
@@ -76,54 +76,107 @@ def test_failed_logins_throttle_and_deactivation_ends_sessions(store):
 
 
 def test_totp_second_factor(store):
-    with store.session() as session:
-        secret = add_user(session, "nasrin", role="admin", password=PASSWORD, totp=True)["totp_secret"]
+    secret = add_user(store, "nasrin", actor=TESTER, role="admin", password=PASSWORD, totp=True)["totp_secret"]
     with store.session() as session, pytest.raises(LoginRefused):
         authenticate(session, "nasrin", PASSWORD, totp_code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
     with store.session() as session:
         assert authenticate(session, "nasrin", PASSWORD, totp_code=pyotp.TOTP(secret).now()).username == "nasrin"
 
 
-def test_bad_users_are_refused_by_field(store):
+def test_bad_users_are_refused_by_field_and_leave_no_event(store):
+    with pytest.raises(InputError, match="12 characters") as short:
+        add_user(store, "ali", actor=TESTER, role="viewer", password="short")
+    assert short.value.field == "password"
+    with pytest.raises(InputError) as role:
+        add_user(store, "ali", actor=TESTER, role="superuser", password=PASSWORD)
+    assert role.value.field == "role"
+    with pytest.raises(InputError):
+        add_user(store, "../ali", actor=TESTER, role="viewer", password=PASSWORD)
+    add_user(store, "ali", actor=TESTER, role="viewer", password=PASSWORD)
+    with pytest.raises(InputError, match="already exists"):
+        add_user(store, "ali", actor=TESTER, role="viewer", password=PASSWORD)
     with store.session() as session:
-        with pytest.raises(InputError, match="12 characters") as short:
-            add_user(session, "ali", role="viewer", password="short")
-        assert short.value.field == "password"
-        with pytest.raises(InputError) as role:
-            add_user(session, "ali", role="superuser", password=PASSWORD)
-        assert role.value.field == "role"
-        with pytest.raises(InputError):
-            add_user(session, "../ali", role="viewer", password=PASSWORD)
+        assert [e["action"] for e in list_audit(session)] == ["user added"]
+
+
+def test_every_change_to_a_user_is_one_event_by_its_actor_and_channel(store):
+    admin = Actor("nasrin", "web", "10.0.0.7")
+    add_user(store, "nasrin", actor=TESTER, role="admin", password=PASSWORD)
+    add_user(store, "reza", actor=admin, role="viewer", password=PASSWORD, totp=True)
+    changed = change_user(store, "reza", actor=admin, role="analyst", active=False)
+    assert changed["changes"] == {"role": ["viewer", "analyst"], "active": [True, False]}
+    assert change_user(store, "reza", actor=admin, role="analyst")["changes"] == {}
+    with pytest.raises(InputError, match="your own role") as own:
+        change_user(store, "nasrin", actor=admin, role="viewer")
+    assert own.value.field == "role"
+    with pytest.raises(InputError, match="deactivate yourself"):
+        change_user(store, "nasrin", actor=admin, active=False)
+    with pytest.raises(LoginRefused):
+        log_in(store, "nasrin", "wrong wrong wrong", address="10.0.0.7")
+    user, started = log_in(store, "nasrin", PASSWORD, address="10.0.0.7")
+    assert user["username"] == "nasrin"
+    set_language(store, actor=admin, language="fa")
+    with pytest.raises(InputError) as language:
+        set_language(store, actor=admin, language="xx")
+    assert language.value.field == "language"
+    log_out(store, started.token, actor=admin)
+    with store.session() as session:
+        events = list_audit(session, newest_first=False)
+        assert session_user(session, started.token) is None
+    assert [(e["action"], e["object_id"], e["actor"], e["channel"], e["address"]) for e in events] == [
+        ("user added", "nasrin", "tester", "cli", None),
+        ("user added", "reza", "nasrin", "web", "10.0.0.7"),
+        ("user role changed", "reza", "nasrin", "web", "10.0.0.7"),
+        ("user deactivated", "reza", "nasrin", "web", "10.0.0.7"),
+        ("login", "nasrin", "nasrin", "web", "10.0.0.7"),
+        ("language set", "nasrin", "nasrin", "web", "10.0.0.7"),
+        ("logout", "nasrin", "nasrin", "web", "10.0.0.7"),
+    ]
+    assert events[1]["details"] == {"role": "viewer", "totp": True, "language": "en"}
+    assert events[2]["details"] == {"from": "viewer", "to": "analyst"}
+    assert not any(PASSWORD in json.dumps(e) for e in events)
+
+
+def test_an_actor_names_a_known_channel():
+    with pytest.raises(ValueError, match="channel"):
+        Actor("someone", "email")
+    with pytest.raises(ValueError, match="name"):
+        Actor(" ", "cli")
 
 
 def test_the_audit_chain_detects_edits_and_removals(store):
-    ident = workspace_ident(store.workspace)
+    investigator = Actor("investigator", "web", "127.0.0.1")
     with store.session() as session:
         for n in range(4):
-            record_audit(session, ident, action="testimony read", object_kind="testimony", object_id=f"T-000{n}",
-                         actor="investigator", address="127.0.0.1")
+            record_audit(session, store, investigator, action="testimony read", object_kind="testimony",
+                         object_id=f"T-000{n}")
+    report = verify_audit(store)
+    assert (report["events"], report["intact"], report["problems"]) == (4, True, [])
+    assert report["unsigned"] == [{"from": 1, "to": 4, "events": 4}]  # this store has no keys: said plainly
+    assert not report["signatures_checked"] and not report["head_checked"]
     with store.session() as session:
-        assert verify_audit(session, ident) == {"events": 4, "intact": True, "problems": []}
         assert [e["object_id"] for e in list_audit(session, actor="investigator")] == ["T-0003", "T-0002", "T-0001", "T-0000"]
         session.execute(sa.update(AuditEvent).where(AuditEvent.seq == 2).values(actor="someone else"))
+    report = verify_audit(store)
+    assert not report["intact"] and report["problems"][0]["seq"] == 2
     with store.session() as session:
-        report = verify_audit(session, ident)
-        assert not report["intact"] and report["problems"][0]["seq"] == 2
         session.execute(sa.update(AuditEvent).where(AuditEvent.seq == 2).values(actor="investigator"))
-        session.execute(sa.delete(AuditEvent).where(AuditEvent.seq == 3))
+        session.execute(sa.update(AuditEvent).where(AuditEvent.seq == 4).values(channel="cli"))
+    report = verify_audit(store)
+    assert [p["seq"] for p in report["problems"]] == [4] and "edited" in report["problems"][0]["problem"]
     with store.session() as session:
-        report = verify_audit(session, ident)
-        assert [p["seq"] for p in report["problems"]] == [4] and "removed" in report["problems"][0]["problem"]
+        session.execute(sa.update(AuditEvent).where(AuditEvent.seq == 4).values(channel="web"))
+        session.execute(sa.delete(AuditEvent).where(AuditEvent.seq == 3))
+    report = verify_audit(store)
+    assert [p["seq"] for p in report["problems"]] == [4] and "removed" in report["problems"][0]["problem"]
 
 
 def test_an_audited_action_that_fails_leaves_no_event(store):
-    audited = AuditedStore(store, action="user added", object_kind="user", object_id="x")
-    with pytest.raises(InputError), audited.session() as session:
-        add_user(session, "xy", role="viewer", password="short")
+    with pytest.raises(InputError):
+        add_user(store, "xy", actor=TESTER, role="viewer", password="short")
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
-    with audited.session() as session:
-        add_user(session, "xy", role="viewer", password=PASSWORD)
+    add_user(store, "xy", actor=TESTER, role="viewer", password=PASSWORD)
     with store.session() as session:
         assert [e["action"] for e in list_audit(session)] == ["user added"]
 
@@ -144,7 +197,16 @@ def test_users_and_audit_commands(tmp_path):
     assert error["file"].endswith("s.txt") and error["field"] == "password"
     listed = json.loads(run("users", "list", "--json", workspace=workspace).stdout)
     assert [u["username"] for u in listed] == ["maryam"] and listed[0]["totp"] is True
-    events = json.loads(run("audit", "list", "--json", workspace=workspace).stdout)
-    assert [(e["action"], e["object_id"]) for e in events] == [("user added", "maryam")]
+    changed = run("users", "change", "maryam", "--role", "investigator", "--inactive", "--json", workspace=workspace)
+    assert changed.exit_code == 0, changed.output
+    assert json.loads(changed.stdout)["changes"] == {"role": ["analyst", "investigator"], "active": [True, False]}
+    nothing = run("users", "change", "maryam", "--json", workspace=workspace)
+    assert nothing.exit_code == 1 and json.loads(nothing.stdout)["error"]["option"] == "--role"
+    events = json.loads(run("audit", "list", "--json", workspace=workspace, env={"DADKHAH_USER": "someone"}).stdout)
+    assert [(e["action"], e["object_id"], e["channel"], e["signed"]) for e in events] == [
+        ("user deactivated", "maryam", "cli", True), ("user role changed", "maryam", "cli", True),
+        ("user added", "maryam", "cli", True)]
     verified = run("audit", "verify", "--json", workspace=workspace)
-    assert verified.exit_code == 0 and json.loads(verified.stdout)["intact"] is True
+    report = json.loads(verified.stdout)
+    assert verified.exit_code == 0 and report["intact"] is True and report["unsigned"] == []
+    assert report["signatures_checked"] and report["head_checked"]

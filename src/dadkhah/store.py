@@ -94,15 +94,36 @@ def migrate(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str 
     return before, current_revision(engine)
 
 
+_UNLOADED = object()
+
+
 @dataclass
 class Store:
-    """A workspace with its open database."""
+    """A workspace with its open database and, when they are at hand, the keys that sign its logs.
+
+    ``keys`` (or a function that finds them, called once when first needed) signs the audit log
+    and says where its newest event is remembered (:class:`dadkhah.chain.ChainKeys`); without
+    keys the audit log is still written, unsigned.
+    """
 
     workspace: Workspace
     engine: sa.Engine
+    keys: object = None
 
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._chain_keys = _UNLOADED
+
+    @property
+    def chain_keys(self):
+        """The keys for the audit log (None when there are none), found on first use."""
+        if self._chain_keys is _UNLOADED:
+            self._chain_keys = self.keys() if callable(self.keys) else self.keys
+        return self._chain_keys
+
+    def use_keys(self, keys) -> None:
+        """Sign from now on with ``keys`` (the command unlocked them for its own work)."""
+        self._chain_keys = keys
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -120,8 +141,11 @@ class Store:
         self.close()
 
 
-def open_store(workspace: Workspace, *, upgrade: bool = True) -> Store:
-    """Open the workspace's database, migrating it to this version's schema when it is older."""
+def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None) -> Store:
+    """Open the workspace's database, migrating it to this version's schema when it is older.
+
+    ``keys`` sign the audit log: the keys themselves, or a function that finds them when needed.
+    """
     engine = create_engine(workspace.database_url)
     try:
         if upgrade:
@@ -138,7 +162,7 @@ def open_store(workspace: Workspace, *, upgrade: bool = True) -> Store:
     except Exception:
         engine.dispose()
         raise
-    return Store(workspace=workspace, engine=engine)
+    return Store(workspace=workspace, engine=engine, keys=keys)
 
 
 def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:

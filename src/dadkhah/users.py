@@ -2,7 +2,9 @@
 login throttling and sessions.
 
 Roles are ordered and deny by default: a permission names the least role that holds it, and a role
-holds every permission of the roles below it.
+holds every permission of the roles below it. Each change to a user, each login and logout and each
+change of language is one function here that writes its audit event in the same transaction;
+passwords and TOTP secrets never go into an audit event.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
+from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import DadkhahError, InputError, NotFound
 from dadkhah.model import LoginAttempt, User, WebSession
-from dadkhah.workspace import current_user
+from dadkhah.store import Store
 
 ROLES = ("viewer", "analyst", "investigator", "admin")
 
@@ -86,27 +89,33 @@ def user_to_dict(user: User) -> dict:
             "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None}
 
 
-def add_user(session: Session, username: str, *, role: str, password: str, totp: bool = False,
+def add_user(store: Store, username: str, *, actor: Actor, role: str, password: str, totp: bool = False,
              language: str = "en") -> dict:
-    """Create a user. With ``totp``, the answer holds the secret and its ``otpauth://`` URI, shown once."""
+    """Create a user, with the audit event "user added" (role, TOTP, language; never a secret).
+
+    With ``totp``, the answer holds the secret and its ``otpauth://`` URI, shown once.
+    """
     username = validate_username(username)
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", field="role")
     if language not in LANGUAGES:
         raise InputError(f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}", field="language")
     password = validate_password(password)
-    if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
-        raise InputError(f"a user named {username!r} already exists", field="username")
     secret = None
     if totp:
         import pyotp
 
         secret = pyotp.random_base32()
-    user = User(username=username, role=role, password_hash=_hasher.hash(password), totp_secret=secret,
-                language=language, active=True, created_by=current_user())
-    session.add(user)
-    session.flush()
-    document = user_to_dict(user)
+    with store.session() as session:
+        if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+            raise InputError(f"a user named {username!r} already exists", field="username")
+        user = User(username=username, role=role, password_hash=_hasher.hash(password), totp_secret=secret,
+                    language=language, active=True, created_by=actor.name)
+        session.add(user)
+        session.flush()
+        document = user_to_dict(user)
+        record_audit(session, store, actor, action="user added", object_kind="user", object_id=username,
+                     details={"role": role, "totp": secret is not None, "language": language})
     if secret:
         import pyotp
 
@@ -126,8 +135,8 @@ def list_users(session: Session) -> list[dict]:
     return [user_to_dict(u) for u in session.scalars(sa.select(User).order_by(User.username))]
 
 
-def update_user(session: Session, username: str, *, role: str | None = None, active: bool | None = None,
-                language: str | None = None) -> dict:
+def _update_user(session: Session, username: str, *, role: str | None = None, active: bool | None = None,
+                 language: str | None = None) -> dict:
     user = get_user(session, username)
     if role is not None:
         if role not in ROLES:
@@ -246,19 +255,70 @@ def end_session(session: Session, token: str | None) -> None:
         session.execute(sa.delete(WebSession).where(WebSession.token_sha256 == _token_hash(token)))
 
 
-def change_user(session: Session, username: str, *, actor: str, role: str | None = None,
+def change_user(store: Store, username: str, *, actor: Actor, role: str | None = None,
                 active: bool | None = None) -> dict:
-    """Change a user's role or activity on behalf of ``actor``; what changed is in ``changes``.
+    """Change a user's role or activity on behalf of ``actor``; one audit event for each thing that
+    changed, and what changed in ``changes``.
 
     Nobody may demote or deactivate themselves (so an admin always remains to undo a mistake).
     """
-    user = get_user(session, username)
-    if user.username == actor:
-        if role is not None and role != user.role:
-            raise InputError("you cannot change your own role; ask another admin", field="role")
-        if active is False:
-            raise InputError("you cannot deactivate yourself; ask another admin", field="active")
-    before = {"role": user.role, "active": user.active}
-    document = update_user(session, username, role=role, active=active)
-    changes = {k: [before[k], document[k]] for k in before if before[k] != document[k]}
+    if role is not None and role not in ROLES:
+        raise InputError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", field="role")
+    with store.session() as session:
+        user = get_user(session, username)
+        if user.username == actor.name:
+            if role is not None and role != user.role:
+                raise InputError("you cannot change your own role; ask another admin", field="role")
+            if active is False:
+                raise InputError("you cannot deactivate yourself; ask another admin", field="active")
+        before = {"role": user.role, "active": user.active}
+        document = _update_user(session, username, role=role, active=active)
+        changes = {k: [before[k], document[k]] for k in before if before[k] != document[k]}
+        if "role" in changes:
+            record_audit(session, store, actor, action="user role changed", object_kind="user",
+                         object_id=document["username"], details={"from": changes["role"][0], "to": changes["role"][1]})
+        if "active" in changes:
+            record_audit(session, store, actor, action="user reactivated" if document["active"] else "user deactivated",
+                         object_kind="user", object_id=document["username"])
     return document | {"changes": changes}
+
+
+def set_language(store: Store, *, actor: Actor, language: str) -> dict:
+    """Keep ``language`` as the acting user's own setting, with the audit event "language set"."""
+    if language not in LANGUAGES:
+        raise InputError(f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}", field="language")
+    with store.session() as session:
+        document = _update_user(session, actor.name, language=language)
+        record_audit(session, store, actor, action="language set", object_kind="user", object_id=actor.name,
+                     details={"language": language})
+    return document
+
+
+def log_in(store: Store, username: str, password: str, *, totp_code: str | None = None, address: str | None = None,
+           channel: str = "web") -> tuple[dict, SessionInfo]:
+    """Check a login and start a session: the user and the session (whose token goes in the cookie).
+
+    A refused login raises :class:`LoginRefused` or :class:`LoginThrottled` after the failure is
+    kept (it counts towards throttling); a successful one is audited as "login" by the user.
+    """
+    with store.session() as session:
+        try:
+            user = authenticate(session, username, password, totp_code=totp_code, address=address)
+        except (LoginRefused, LoginThrottled) as exc:
+            refused = exc
+        else:
+            refused = None
+            record_audit(session, store, Actor(user.username, channel, address), action="login", object_kind="user",
+                         object_id=user.username)
+            started = start_session(session, user, address=address)
+            document = user_to_dict(user)
+    if refused is not None:
+        raise refused
+    return document, started
+
+
+def log_out(store: Store, token: str | None, *, actor: Actor) -> None:
+    """End the session behind ``token``, with the audit event "logout"."""
+    with store.session() as session:
+        end_session(session, token)
+        record_audit(session, store, actor, action="logout", object_kind="user", object_id=actor.name)

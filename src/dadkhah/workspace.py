@@ -9,8 +9,6 @@ environment for it.
 
 from __future__ import annotations
 
-import contextvars
-import getpass
 import os
 import tomllib
 from dataclasses import dataclass
@@ -111,23 +109,3 @@ def load_workspace(path: str | os.PathLike, *, database_url: str | None = None) 
 def find_workspace(path: str | os.PathLike | None = None, *, database_url: str | None = None) -> Workspace:
     """The workspace named by ``path``, else the current folder."""
     return load_workspace(path or Path.cwd(), database_url=database_url)
-
-
-_acting_user: contextvars.ContextVar[str | None] = contextvars.ContextVar("dadkhah_acting_user", default=None)
-
-
-def set_acting_user(username: str | None) -> None:
-    """Record ``username`` as the actor of what the current context does next (the web app sets the
-    logged-in user once per request; each request runs in its own context)."""
-    _acting_user.set(username)
-
-
-def current_user() -> str:
-    """Who is acting, for the record: the web app's logged-in user, else ``DADKHAH_USER``, else the OS user."""
-    acting = _acting_user.get()
-    if acting:
-        return acting
-    try:
-        return os.environ.get("DADKHAH_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

@@ -17,9 +17,9 @@ from tests.conftest import write
 runner = CliRunner()
 
 
-def run(*args, workspace=None):
+def run(*args, workspace=None, env=None):
     prefix = ["--workspace", str(workspace)] if workspace else []
-    return runner.invoke(app, [*prefix, *args], catch_exceptions=False)
+    return runner.invoke(app, [*prefix, *args], catch_exceptions=False, env=env)
 
 
 def all_commands():

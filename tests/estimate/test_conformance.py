@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from dadkhah.errors import InputError
 from dadkhah.estimate import METHODS, EstimationError, estimate_table, estimator_for
 from tests.estimate.conftest import table
 
@@ -51,7 +52,8 @@ def test_same_seed_same_result(method):
 
 
 def test_unknown_method_and_parameter_are_refused():
-    with pytest.raises(EstimationError, match="--method must be one of"):
+    with pytest.raises(InputError, match="method must be one of") as unknown:
         estimator_for("guess")
+    assert unknown.value.field == "method"
     with pytest.raises(EstimationError, match="lcmcr"):
         estimate_table(two_or_three("lcmcr"), "lcmcr", colour="red")

@@ -66,7 +66,9 @@ def test_method_that_cannot_apply_says_why(tmp_path):
     result = run("estimate", "table", KOREA, "--method", "lincoln-petersen", "--json")
     assert result.exit_code != 0 and "exactly two lists" in json.loads(result.stdout)["error"]["message"]
     unknown = run("estimate", "table", KOREA, "--method", "guess", "--json")
-    assert unknown.exit_code != 0 and "--method must be one of" in json.loads(unknown.stdout)["error"]["message"]
+    error = json.loads(unknown.stdout)["error"]
+    assert unknown.exit_code != 0 and "method must be one of" in error["message"]
+    assert (error["field"], error["option"]) == ("method", "--method") and "--method:" in unknown.stderr
 
 
 def test_run_by_city_with_linkage_thresholds(linked, tmp_path, monkeypatch):
@@ -87,4 +89,5 @@ def test_run_by_city_with_linkage_thresholds(linked, tmp_path, monkeypatch):
     text = run("estimate", "run", "--by", "city", "--method", "chao", workspace=ws).stdout
     assert "Tehran" in text and "named on the lists" in text
     bad = run("estimate", "run", "--linkage-thresholds", "high", "--json", workspace=ws)
-    assert bad.exit_code != 0 and "--linkage-thresholds" in json.loads(bad.stdout)["error"]["message"]
+    assert bad.exit_code != 0 and json.loads(bad.stdout)["error"]["option"] == "--linkage-thresholds"
+    assert "--linkage-thresholds: takes probabilities" in bad.stderr

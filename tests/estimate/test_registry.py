@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from dadkhah.errors import InputError
 from dadkhah.estimate import EstimationError, estimate_table
 from dadkhah.estimate.registry import estimate_registry
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import Estimate, LinkageRun, Source
 from dadkhah.registry.persons import assign_persons
-from tests.conftest import write
+from tests.conftest import TESTER, write
 
 HEADER = "id,given_name,family_name,father_name,death_date,city\n"
 # Three lists; list c only searched in Rasht; one record with no city.
@@ -30,7 +31,7 @@ def hand_linked(store, tmp_path):
     """The registry above, with persons assigned by hand (no linkage model involved)."""
     for name, rows in LISTS.items():
         body = "".join(f"{rid},Name{rid},Family{rid},Father,1367/05/10,{city}\n" for rid, city in rows)
-        import_file(store, write(tmp_path / f"{name}.csv", HEADER + body), source=name)
+        import_file(store, write(tmp_path / f"{name}.csv", HEADER + body), source=name, actor=TESTER)
     with store.session() as session:
         source_id = dict(session.execute(sa.select(Source.name, Source.id)).all())
         run = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={}, run_by="t",
@@ -46,7 +47,7 @@ def hand_linked(store, tmp_path):
 def test_capture_histories_and_strata_from_the_registry(store, tmp_path):
     run_id = hand_linked(store, tmp_path)
     told = []
-    document = estimate_registry(store, estimate=chao, by="city", progress=lambda done, total: told.append((done, total)))
+    document = estimate_registry(store, estimate=chao, by="city", progress=lambda done, total: told.append((done, total)), actor=TESTER)
     assert told[0] == (0, 4) and told[-1] == (4, 4)  # overall, then three strata
     assert document["linkage_run_id"] == run_id
     assert document["observed"] == 8 and document["lists"] == ["a", "b", "c"]
@@ -66,7 +67,7 @@ def test_capture_histories_and_strata_from_the_registry(store, tmp_path):
 
 def test_estimates_are_stored_with_what_reproduces_them(store, tmp_path):
     run_id = hand_linked(store, tmp_path)
-    document = estimate_registry(store, estimate=chao)
+    document = estimate_registry(store, estimate=chao, actor=TESTER)
     with store.session() as session:
         row = session.get(Estimate, document["id"])
         assert (row.source, row.linkage_run_id, row.method, row.stratified_by) == ("registry", run_id, "chao", None)
@@ -78,19 +79,21 @@ def test_estimates_are_stored_with_what_reproduces_them(store, tmp_path):
 
 def test_estimation_needs_persons_and_a_known_stratum(store, tmp_path):
     with pytest.raises(EstimationError, match="link run"):
-        estimate_registry(store, estimate=chao)
+        estimate_registry(store, estimate=chao, actor=TESTER)
     hand_linked(store, tmp_path)
-    with pytest.raises(EstimationError, match="--by must be one of"):
-        estimate_registry(store, estimate=chao, by="weather")
-    with pytest.raises(EstimationError, match="outside what run"):
-        estimate_registry(store, estimate=chao, thresholds=[0.1])
+    with pytest.raises(InputError, match="stratify by one of") as by:
+        estimate_registry(store, estimate=chao, by="weather", actor=TESTER)
+    assert by.value.field == "by"
+    with pytest.raises(InputError, match="outside what run") as thresholds:
+        estimate_registry(store, estimate=chao, thresholds=[0.1], actor=TESTER)
+    assert thresholds.value.field == "linkage_thresholds"
 
 
 def test_linked_case_estimate_covers_the_truth_and_reports_linkage_sensitivity(copy_of_linked, small_case):
     # The synthetic small case has 600 victims on 4 lists (tests/conftest.py); about 380 are named.
     document = estimate_registry(
         copy_of_linked, estimate=lambda t: estimate_table(t, "lcmcr", iterations=5_000, burn_in=5_000, thin=10, random_state=1),
-        thresholds=[0.5, 0.9, 0.99])
+        thresholds=[0.5, 0.9, 0.99], actor=TESTER)
     assert document["observed"] < 600
     assert document["interval"][0] < 600 < document["interval"][1]
     runs = document["linkage_sensitivity"]["runs"]

@@ -17,7 +17,7 @@ from dadkhah.ingest import importer
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import FieldWarning, Import, Record
 from dadkhah.registry.records import iter_records
-from tests.conftest import write
+from tests.conftest import TESTER, write
 
 PERSIAN_LIST = """شناسه,نام,نام خانوادگی,نام پدر,جنسیت,سال تولد,تاریخ اعدام,شهر,زندان,وابستگی
 1,غلام رضا,کريمي,حسين,مرد,۱۳۴۰,۱۳۶۷/۰۵/۰۸,رشت,زندان لاکان,مجاهدین
@@ -32,7 +32,7 @@ def records_by_id(store, source=None):
 
 
 def test_persian_list_imports_with_normalised_fields(store, tmp_path):
-    summary = import_file(store, write(tmp_path / "ngo.csv", PERSIAN_LIST), source="ngo")
+    summary = import_file(store, write(tmp_path / "ngo.csv", PERSIAN_LIST), source="ngo", actor=TESTER)
     assert (summary.rows, summary.imported, summary.rejected, summary.warning_count) == (3, 3, 0, 0)
     assert summary.columns["نام خانوادگی"] == "family_name" and summary.columns["تاریخ اعدام"] == "death_date"
     records = records_by_id(store, "ngo")
@@ -73,7 +73,7 @@ def test_row_problems_are_quarantined_with_line_and_reason(store, tmp_path):
         "A6,Mehdi,Sadeghi,1988-08-03,\n"            # an empty trailing cell is harmless
         "A7,نامعلوم,-,1988-08-04\n"                 # names marked unknown
     )
-    summary = import_file(store, write(tmp_path / "list.csv", text), source="s")
+    summary = import_file(store, write(tmp_path / "list.csv", text), source="s", actor=TESTER)
     assert summary.rows == 7 and summary.blank == 1
     assert (summary.imported, summary.rejected) == (2, 5)
     assert summary.rows == summary.imported + summary.rejected
@@ -96,7 +96,7 @@ def test_field_problems_keep_the_record_and_warn(store, tmp_path):
         "1,Reza Karimi,X,1340,1367/07/31,Atlantis,Evin\n"
         "2,Ali Jafari,M,1989-01-01,1988-07-30,Tehran,Nowhere Prison\n"
     )
-    summary = import_file(store, write(tmp_path / "w.csv", text), source="w")
+    summary = import_file(store, write(tmp_path / "w.csv", text), source="w", actor=TESTER)
     assert (summary.imported, summary.rejected) == (2, 0)
     warnings = {(w["line"], w["field"]) for w in summary.warnings}
     assert warnings == {(2, "gender"), (2, "death_date"), (2, "city"), (3, "prison"), (3, "death_date")}
@@ -113,21 +113,21 @@ def test_field_problems_keep_the_record_and_warn(store, tmp_path):
 
 def test_reimporting_the_same_file_adds_nothing(store, tmp_path):
     path = write(tmp_path / "ngo.csv", PERSIAN_LIST)
-    first = import_file(store, path, source="ngo")
-    again = import_file(store, path, source="ngo")
+    first = import_file(store, path, source="ngo", actor=TESTER)
+    again = import_file(store, path, source="ngo", actor=TESTER)
     assert again.already_imported and again.import_id == first.import_id
     assert (again.rows, again.imported) == (first.rows, first.imported)
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 3
         assert session.scalar(sa.select(sa.func.count()).select_from(Import)) == 1
     # The same file into another source is a different list.
-    other = import_file(store, path, source="copy")
+    other = import_file(store, path, source="copy", actor=TESTER)
     assert not other.already_imported and other.imported == 3
 
 
 def test_a_corrected_list_adds_versions_and_supersedes_nothing_else(store, tmp_path):
-    import_file(store, write(tmp_path / "v1.csv", "id,name\n1,Reza Karimi\n2,Ali Jafari\n"), source="s")
-    summary = import_file(store, write(tmp_path / "v2.csv", "id,name\n2,Ali Jafary\n3,Hassan Ahmadi\n"), source="s")
+    import_file(store, write(tmp_path / "v1.csv", "id,name\n1,Reza Karimi\n2,Ali Jafari\n"), source="s", actor=TESTER)
+    summary = import_file(store, write(tmp_path / "v2.csv", "id,name\n2,Ali Jafary\n3,Hassan Ahmadi\n"), source="s", actor=TESTER)
     assert summary.imported == 2
     current = records_by_id(store, "s")
     assert set(current) == {"1", "2", "3"}
@@ -146,7 +146,7 @@ def test_an_import_that_fails_midway_leaves_nothing(store, tmp_path, monkeypatch
     path = tmp_path / "broken.csv"
     path.write_bytes(bad_byte_at_end)
     with pytest.raises(InputError) as failure:
-        import_file(store, path, source="s", encoding="utf-8")
+        import_file(store, path, source="s", encoding="utf-8", actor=TESTER)
     assert failure.value.file == str(path) and failure.value.line is not None
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0
@@ -165,7 +165,7 @@ SAMPLE = "شناسه,نام,نام خانوادگی,تاریخ اعدام,شهر
 def test_encodings_are_detected(store, tmp_path, encoding):
     # Windows-1256 has Arabic yeh and kaf but no Persian ones, and no Persian digits.
     text = SAMPLE.replace("ی", "ي").replace("ک", "ك").translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")) if encoding == "cp1256" else SAMPLE
-    summary = import_file(store, write(tmp_path / "enc.csv", text, encoding), source="s")
+    summary = import_file(store, write(tmp_path / "enc.csv", text, encoding), source="s", actor=TESTER)
     assert (summary.imported, summary.rejected, summary.warning_count) == (2, 0, 0)
     record = records_by_id(store)["1"]
     assert record["family_name"]["normalized"] == "کریمی"
@@ -175,22 +175,22 @@ def test_encodings_are_detected(store, tmp_path, encoding):
 
 def test_the_encoding_can_be_forced(store, tmp_path):
     text = SAMPLE.replace("ی", "ي").replace("ک", "ك").translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
-    summary = import_file(store, write(tmp_path / "enc.csv", text, "cp1256"), source="s", encoding="cp1256")
+    summary = import_file(store, write(tmp_path / "enc.csv", text, "cp1256"), source="s", encoding="cp1256", actor=TESTER)
     assert summary.encoding == "cp1256" and summary.imported == 2
     with pytest.raises(InputError, match="not valid"):
-        import_file(store, write(tmp_path / "enc2.csv", text + "3,x,y,,\n", "cp1256"), source="t", encoding="utf-8")
+        import_file(store, write(tmp_path / "enc2.csv", text + "3,x,y,,\n", "cp1256"), source="t", encoding="utf-8", actor=TESTER)
 
 
 def test_semicolon_and_tab_delimited_lists(store, tmp_path):
-    import_file(store, write(tmp_path / "a.csv", "id;name;city\n1;Reza Karimi;Tabriz\n"), source="a")
-    import_file(store, write(tmp_path / "b.tsv", "id\tname\tcity\n1\tAli Jafari\tShiraz\n"), source="b")
+    import_file(store, write(tmp_path / "a.csv", "id;name;city\n1;Reza Karimi;Tabriz\n"), source="a", actor=TESTER)
+    import_file(store, write(tmp_path / "b.tsv", "id\tname\tcity\n1\tAli Jafari\tShiraz\n"), source="b", actor=TESTER)
     assert records_by_id(store, "a")["1"]["city"]["place_id"] == "city:tabriz"
     assert records_by_id(store, "b")["1"]["city"]["place_id"] == "city:shiraz"
 
 
 def test_multiline_cells_count_as_one_spreadsheet_row(store, tmp_path):
     text = 'id,name,notes\n1,Reza Karimi,"two\nlines"\n2,Ali Jafari,\n3,,\n'
-    summary = import_file(store, write(tmp_path / "m.csv", text), source="m")
+    summary = import_file(store, write(tmp_path / "m.csv", text), source="m", actor=TESTER)
     assert summary.rejected == 1
     assert read_quarantine(summary.quarantine)[1][0] == "4"
     assert records_by_id(store)["2"]["line"] == 3
@@ -207,7 +207,7 @@ def test_xlsx_rows_keep_their_sheet_line_numbers(store, tmp_path):
     sheet.append([104, None, None, None, None, None, "stray"])
     path = tmp_path / "list.xlsx"
     workbook.save(path)
-    summary = import_file(store, path, source="x")
+    summary = import_file(store, path, source="x", actor=TESTER)
     assert (summary.rows, summary.imported, summary.rejected, summary.blank) == (3, 2, 1, 1)
     records = records_by_id(store)
     assert records["101"]["line"] == 2 and records["103"]["line"] == 4
@@ -220,13 +220,13 @@ def test_xlsx_rows_keep_their_sheet_line_numbers(store, tmp_path):
 
 def test_json_and_json_lines(store, tmp_path):
     items = [{"id": "1", "name": "Reza Karimi", "city": "Rasht"}, {"id": "2", "name": "Ali Jafari", "age": 31}, ["not", "an", "object"]]
-    array = import_file(store, write(tmp_path / "l.json", json.dumps(items)), source="j")
+    array = import_file(store, write(tmp_path / "l.json", json.dumps(items)), source="j", actor=TESTER)
     assert (array.rows, array.imported, array.rejected) == (3, 2, 1)
     assert records_by_id(store, "j")["2"]["raw"] == {"id": "2", "name": "Ali Jafari", "city": "", "age": "31"}
-    wrapped = import_file(store, write(tmp_path / "w.json", json.dumps({"records": items[:2]})), source="w")
+    wrapped = import_file(store, write(tmp_path / "w.json", json.dumps({"records": items[:2]})), source="w", actor=TESTER)
     assert wrapped.imported == 2
     lines = "\n".join(json.dumps(i) for i in items[:2]) + "\n{broken\n"
-    jsonl = import_file(store, write(tmp_path / "l.jsonl", lines), source="jl")
+    jsonl = import_file(store, write(tmp_path / "l.jsonl", lines), source="jl", actor=TESTER)
     assert (jsonl.imported, jsonl.rejected) == (2, 1)
     assert read_quarantine(jsonl.quarantine)[1][0] == "3"
 
@@ -235,7 +235,7 @@ def test_a_mapping_file_names_columns_and_calendars(store, tmp_path):
     mapping = write(tmp_path / "map.toml", '[columns]\n"Nom" = "family_name"\n"Prénom" = "given_name"\n'
                     '"Exécution" = { field = "death_date", calendar = "gregorian", order = "mdy" }\n"Âge" = "ignore"\n"Missing" = "notes"\n')
     text = "Nom,Prénom,Exécution,Âge\nKarimi,Reza,07/08/1988,27\n"
-    summary = import_file(store, write(tmp_path / "fr.csv", text), source="fr", mapping=mapping)
+    summary = import_file(store, write(tmp_path / "fr.csv", text), source="fr", mapping=mapping, actor=TESTER)
     assert summary.imported == 1
     record = next(iter(records_by_id(store).values()))
     assert record["death_date"]["earliest"] == "1988-07-08"  # month first, as the mapping says
@@ -256,23 +256,23 @@ def test_a_mapping_file_names_columns_and_calendars(store, tmp_path):
 def test_a_bad_mapping_is_refused_naming_file_and_column(store, tmp_path, mapping, fragment, field):
     path = write(tmp_path / "bad.toml", mapping)
     with pytest.raises(InputError, match=fragment) as failure:
-        import_file(store, write(tmp_path / "l.csv", "X,name\n1,Reza\n"), source="s", mapping=path)
+        import_file(store, write(tmp_path / "l.csv", "X,name\n1,Reza\n"), source="s", mapping=path, actor=TESTER)
     assert failure.value.file == str(path) and failure.value.field == field
 
 
 def test_a_name_column_is_required_and_ambiguous_columns_are_refused(store, tmp_path):
     with pytest.raises(InputError, match="no column holds a name") as failure:
-        import_file(store, write(tmp_path / "a.csv", "id,city\n1,Rasht\n"), source="a")
+        import_file(store, write(tmp_path / "a.csv", "id,city\n1,Rasht\n"), source="a", actor=TESTER)
     assert failure.value.line == 1
     with pytest.raises(InputError, match="both look like family_name"):
-        import_file(store, write(tmp_path / "b.csv", "surname,last name\nKarimi,Karimi\n"), source="b")
+        import_file(store, write(tmp_path / "b.csv", "surname,last name\nKarimi,Karimi\n"), source="b", actor=TESTER)
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Import)) == 0
 
 
 def test_name_alone_means_given_name_beside_a_surname_column_else_full_name(store, tmp_path):
-    import_file(store, write(tmp_path / "a.csv", "Name,Surname\nReza,Karimi\n"), source="a")
-    import_file(store, write(tmp_path / "b.csv", "Name\nReza Karimi\n"), source="b")
+    import_file(store, write(tmp_path / "a.csv", "Name,Surname\nReza,Karimi\n"), source="a", actor=TESTER)
+    import_file(store, write(tmp_path / "b.csv", "Name\nReza Karimi\n"), source="b", actor=TESTER)
     a = next(iter(records_by_id(store, "a").values()))
     b = next(iter(records_by_id(store, "b").values()))
     assert a["given_name"]["original"] == "Reza" and a["full_name"]["normalized"] == "reza karimi"
@@ -286,18 +286,18 @@ def test_unreadable_paths_are_refused(store, tmp_path, problem):
     if problem == "folder":
         path.mkdir()
     with pytest.raises(InputError) as failure:
-        import_file(store, path, source="s")
+        import_file(store, path, source="s", actor=TESTER)
     assert failure.value.file == str(path)
 
 
 def test_source_names_may_not_hold_a_colon(store, tmp_path):
     with pytest.raises(Exception, match="may not contain"):
-        import_file(store, write(tmp_path / "a.csv", "name\nReza\n"), source="un:2020")
+        import_file(store, write(tmp_path / "a.csv", "name\nReza\n"), source="un:2020", actor=TESTER)
 
 
 def test_titles_above_the_header_are_passed_over(store, tmp_path):
     text = "List of victims compiled by a family association,,\nLast updated 2019,,\n,,\nID,Name,City\n7,Reza Karimi,Rasht\n"
-    summary = import_file(store, write(tmp_path / "t.csv", text), source="t")
+    summary = import_file(store, write(tmp_path / "t.csv", text), source="t", actor=TESTER)
     assert (summary.header_line, summary.rows, summary.imported, summary.blank) == (4, 1, 1, 0)
     record = records_by_id(store)["7"]
     assert record["line"] == 5 and record["city"]["place_id"] == "city:rasht"
@@ -307,7 +307,7 @@ def test_import_never_fails_on_odd_cells(store, tmp_path):
     """Quotes, separators, line breaks, formulas and stray scripts inside cells are data, not errors."""
     text = ('id,name,notes\n1,"Karimi, Reza","said ""he was moved"" on\n8 Mordad"\n2,=HYPERLINK("x"),\t\n'
             '3,"رضا كريمي","؛،٫"\n4,Ali\u200f Jafari\u200e,\u202e\n')
-    summary = import_file(store, write(tmp_path / "odd.csv", text), source="odd")
+    summary = import_file(store, write(tmp_path / "odd.csv", text), source="odd", actor=TESTER)
     assert (summary.rows, summary.imported, summary.rejected) == (4, 4, 0)
     records = records_by_id(store)
     assert records["1"]["given_name"]["normalized"] == "reza" and records["1"]["family_name"]["normalized"] == "karimi"

@@ -14,6 +14,7 @@ from dadkhah.ingest.importer import import_file
 from dadkhah.model import Import, Record
 from dadkhah.store import open_store
 from dadkhah.workspace import create_workspace
+from tests.conftest import TESTER
 
 cell = st.one_of(
     st.sampled_from(["", " ", "Reza", "کریمی", "غلام رضا", "1367/05/08", "1367/13/40", "Rasht", "نامعلوم", "-", "M", "?", "a,b", 'say "x"', "line\nbreak"]),
@@ -43,7 +44,7 @@ def test_any_csv_is_imported_whole_or_refused_with_a_location(tmp_path_factory, 
     path.write_text(text, encoding="utf-8")
     with open_store(create_workspace(folder / "ws")) as store:
         try:
-            summary = import_file(store, path, source="s")
+            summary = import_file(store, path, source="s", actor=TESTER)
         except InputError as error:
             assert error.file == str(path)
             with store.session() as session:

@@ -12,6 +12,7 @@ from dadkhah.registry.records import iter_records
 from dadkhah.store import open_store
 from dadkhah.synth import generate_case
 from dadkhah.workspace import create_workspace
+from tests.conftest import TESTER
 
 
 def read(path):
@@ -22,7 +23,7 @@ def read(path):
 def import_case(case_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
     store = open_store(create_workspace(tmp_path / "ws"))
-    summaries = [import_file(store, path, source=path.stem) for path in sorted(case_dir.glob("list-*.csv"))]
+    summaries = [import_file(store, path, source=path.stem, actor=TESTER) for path in sorted(case_dir.glob("list-*.csv"))]
     truth = {(t["source"], t["record_id"]): t["person_id"] for t in read(case_dir / "truth.csv")}
     people = {p["person_id"]: p for p in read(case_dir / "population.csv")}
     with store.session() as session:

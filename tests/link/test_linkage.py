@@ -8,6 +8,7 @@ from collections import defaultdict
 import pytest
 import sqlalchemy as sa
 
+from dadkhah.audit import list_audit
 from dadkhah.errors import DadkhahError
 from dadkhah.ingest.importer import import_file
 from dadkhah.link import engine
@@ -19,6 +20,7 @@ from dadkhah.model import RegistryEvent
 from dadkhah.registry.persons import describe_person, export_persons, iter_memberships
 from dadkhah.store import open_store
 from dadkhah.workspace import create_workspace, load_workspace
+from tests.conftest import TESTER
 
 
 def read(path):
@@ -45,7 +47,7 @@ def test_linkage_finds_the_persons_of_a_realistic_case(linked, small_case, monke
 
 def test_a_rerun_on_unchanged_data_changes_no_id(copy_of_linked):
     before = memberships(copy_of_linked)
-    summary = run_linkage(copy_of_linked)
+    summary = run_linkage(copy_of_linked, actor=TESTER)
     assert memberships(copy_of_linked) == before
     assert (summary.created, summary.merged, summary.split, summary.records_moved) == (0, 0, 0, 0)
     assert summary.unchanged == summary.persons
@@ -56,11 +58,11 @@ def test_adding_a_list_keeps_existing_ids(small_case, tmp_path, monkeypatch):
     lists = sorted(small_case.glob("list-*.csv"))
     with open_store(create_workspace(tmp_path / "ws")) as store:
         for path in lists[:-1]:
-            import_file(store, path, source=path.stem)
-        run_linkage(store)
+            import_file(store, path, source=path.stem, actor=TESTER)
+        run_linkage(store, actor=TESTER)
         before = memberships(store)
-        import_file(store, lists[-1], source=lists[-1].stem)
-        summary = run_linkage(store)
+        import_file(store, lists[-1], source=lists[-1].stem, actor=TESTER)
+        summary = run_linkage(store, actor=TESTER)
         after = memberships(store)
         with store.session() as session:
             explained = {pid for row in session.execute(
@@ -83,11 +85,10 @@ def test_decisions_bind_every_later_run(copy_of_linked, small_case):
     linked_pair = next(refs[:2] for refs in by_person.values() if len(refs) >= 2)
     apart = sorted(by_person.values(), key=len)
     unlinked_pair = (apart[0][0], apart[1][0])
-    with store.session() as session:
-        decide(session, *linked_pair, "different", reason="different fathers in the family file", decided_by="tester")
-        decide(session, *unlinked_pair, "same", reason="same prison registry number", decided_by="tester")
+    decide(store, "different", actor=TESTER, reason="different fathers in the family file", records=tuple(linked_pair))
+    decide(store, "same", actor=TESTER, reason="same prison registry number", records=unlinked_pair)
     for _ in range(2):  # the decisions hold on every later run, not just the next
-        run_linkage(store)
+        run_linkage(store, actor=TESTER)
         after = memberships(store)
         assert after[linked_pair[0]] != after[linked_pair[1]]
         assert after[unlinked_pair[0]] == after[unlinked_pair[1]]
@@ -96,14 +97,16 @@ def test_decisions_bind_every_later_run(copy_of_linked, small_case):
 
 def test_a_contradictory_decision_is_refused(copy_of_linked):
     refs = list(memberships(copy_of_linked))[:3]
-    with copy_of_linked.session() as session:
-        decide(session, refs[0], refs[1], "same", reason="r", decided_by="t")
-        decide(session, refs[1], refs[2], "same", reason="r", decided_by="t")
-    with copy_of_linked.session() as session, pytest.raises(DadkhahError, match="contradicts"):
-        decide(session, refs[0], refs[2], "different", reason="r", decided_by="t")
-    with copy_of_linked.session() as session:
-        replaced = decide(session, refs[1], refs[2], "different", reason="on reflection", decided_by="t")
+    decide(copy_of_linked, "same", actor=TESTER, reason="r", records=(refs[0], refs[1]))
+    decide(copy_of_linked, "same", actor=TESTER, reason="r", records=(refs[1], refs[2]))
+    with pytest.raises(DadkhahError, match="contradicts") as refused:
+        decide(copy_of_linked, "different", actor=TESTER, reason="r", records=(refs[0], refs[2]))
+    assert refused.value.field == "decision"
+    replaced = decide(copy_of_linked, "different", actor=TESTER, reason="on reflection", records=(refs[1], refs[2]))
     assert replaced["replaces"] is True
+    with copy_of_linked.session() as session:
+        events = [e for e in list_audit(session, newest_first=False) if e["action"] == "pair decided"]
+    assert [e["details"]["replaces"] for e in events] == [False, False, True], "the refused one left no event"
 
 
 @pytest.mark.parametrize(
@@ -112,8 +115,8 @@ def test_a_contradictory_decision_is_refused(copy_of_linked):
      ("list-1:none", "list-1:NGO-00001", "no record")],
 )
 def test_decisions_name_real_records(copy_of_linked, a, b, fragment):
-    with copy_of_linked.session() as session, pytest.raises(DadkhahError, match=fragment):
-        decide(session, a, b, "same", reason="r", decided_by="t")
+    with pytest.raises(DadkhahError, match=fragment):
+        decide(copy_of_linked, "same", actor=TESTER, reason="r", records=(a, b))
 
 
 def test_the_review_queue_explains_pairs_and_forgets_decided_ones(copy_of_linked):
@@ -124,8 +127,10 @@ def test_the_review_queue_explains_pairs_and_forgets_decided_ones(copy_of_linked
     assert 0.2 <= pair["match_probability"] <= 0.9
     assert {c["comparison"] for c in pair["comparisons"]} == {c.name for c in DEFAULT_MODEL.comparisons}
     assert any(c["verdict"] == "agrees" for c in pair["comparisons"])
+    decided = decide(copy_of_linked, "different", actor=TESTER, reason="r",
+                     records=(pair["record_a"]["ref"], pair["record_b"]["ref"]))
+    assert decided["pair_id"] == pair["id"], "a decision on a queued pair names the pair"
     with copy_of_linked.session() as session:
-        decide(session, pair["record_a"]["ref"], pair["record_b"]["ref"], "different", reason="r", decided_by="t")
         after = review_queue(session, limit=None)
     assert after["total"] == queue["total"] - 1
     assert pair["id"] not in {p["id"] for p in after["pairs"]}
@@ -151,10 +156,10 @@ def test_persons_show_every_source_and_conflict(copy_of_linked, tmp_path):
 
 def test_linkage_runs_on_both_databases(store, small_case):
     for path in sorted(small_case.glob("list-*.csv"))[:2]:
-        import_file(store, path, source=path.stem)
-    summary = run_linkage(store)
+        import_file(store, path, source=path.stem, actor=TESTER)
+    summary = run_linkage(store, actor=TESTER)
     assert summary.persons > 0
-    again = run_linkage(store)
+    again = run_linkage(store, actor=TESTER)
     assert again.unchanged == again.persons
 
 

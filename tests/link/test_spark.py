@@ -8,6 +8,7 @@ from dadkhah.ingest.importer import import_file
 from dadkhah.link.run import evaluate_linkage, run_linkage
 from dadkhah.store import open_store
 from dadkhah.workspace import create_workspace
+from tests.conftest import TESTER
 
 pytest.importorskip("pyspark", reason="the Spark engine needs the 'spark' extra (make test-slow installs it)")
 
@@ -19,8 +20,8 @@ def test_spark_links_like_duckdb(small_case, tmp_path, monkeypatch):
     for engine in ("duckdb", "spark"):
         with open_store(create_workspace(tmp_path / engine)) as store:
             for path in sorted(small_case.glob("list-*.csv")):
-                import_file(store, path, source=path.stem)
-            summary = run_linkage(store, engine=engine)
+                import_file(store, path, source=path.stem, actor=TESTER)
+            summary = run_linkage(store, engine=engine, actor=TESTER)
             assert summary.engine == engine
             scores[engine] = evaluate_linkage(store, small_case / "truth.csv")["pairwise"]["f1"]
     assert scores["spark"] >= 0.9

@@ -7,14 +7,14 @@ import sqlalchemy as sa
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import LinkageRun, Person, RegistryEvent, Source
 from dadkhah.registry.persons import assign_persons, describe_person, iter_memberships
-from tests.conftest import write
+from tests.conftest import TESTER, write
 
 
 def setup_records(store, tmp_path):
     text = "id,given_name,family_name,father_name,death_date,city\n" + "".join(
         f"{i},Reza,Karimi,Ali,1367/05/0{i % 9 + 1},Rasht\n" for i in range(1, 7)
     )
-    import_file(store, write(tmp_path / "l.csv", text), source="s")
+    import_file(store, write(tmp_path / "l.csv", text), source="s", actor=TESTER)
     with store.session() as session:
         source_id = session.scalar(sa.select(Source.id))
     return [(source_id, str(i)) for i in range(1, 7)]

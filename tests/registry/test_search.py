@@ -24,6 +24,7 @@ from dadkhah.registry.search import (
     search_index_is_current,
     search_persons,
 )
+from tests.conftest import TESTER
 
 
 def _number(person_id: str) -> int:
@@ -207,8 +208,8 @@ def test_a_person_id_finds_that_person_and_a_merged_id_its_survivor(copy_of_link
                 .join(Person, Person.id == PersonRecord.person_pk).where(Person.person_id == person_id)
                 .order_by(PersonRecord.record_id).limit(1)).one()
             refs[person_id] = f"{source}:{record_id}"
-        decide(session, refs["P-000001"], refs["P-000002"], "same", reason="synthetic test: one person", decided_by="tester")
-    run_linkage(copy_of_linked)
+        decide(copy_of_linked, "same", actor=TESTER, reason="synthetic test: one person", records=(refs["P-000001"], refs["P-000002"]))
+    run_linkage(copy_of_linked, actor=TESTER)
     with copy_of_linked.session() as session:
         merged = session.scalar(sa.select(Person).where(Person.person_id == "P-000002"))
         assert merged.status == "merged" and merged.merged_into == "P-000001"
@@ -222,7 +223,7 @@ def test_the_index_is_rebuilt_when_an_import_made_it_stale(copy_of_linked, tmp_p
     assert ensure_search_index(copy_of_linked) is False, "the linkage run left it current"
     extra = tmp_path / "extra.csv"
     extra.write_text("record_id,given_name,family_name,city\nX-1,Qobad,Zarrinkelk,Rasht\n", encoding="utf-8")
-    import_file(copy_of_linked, extra, source="late-list")
+    import_file(copy_of_linked, extra, source="late-list", actor=TESTER)
     with copy_of_linked.session() as session:
         assert not search_index_is_current(session)
     assert ensure_search_index(copy_of_linked) is True
@@ -258,8 +259,8 @@ def test_index_build_and_cross_script_search_on_sqlite_and_postgresql(store, sma
     from dadkhah.link.run import run_linkage
 
     for path in sorted(small_case.glob("list-*.csv"))[:2]:
-        import_file(store, path, source=path.stem)
-    run_linkage(store)
+        import_file(store, path, source=path.stem, actor=TESTER)
+    run_linkage(store, actor=TESTER)
     population, truth = _victims(small_case)
     with store.session() as session:
         persons = _registry(session)

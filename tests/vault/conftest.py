@@ -9,7 +9,7 @@ from dadkhah.ingest.importer import import_file
 from dadkhah.model import LinkageRun, Source
 from dadkhah.registry.persons import assign_persons
 from dadkhah.vault.keys import create_keys, load_keys
-from tests.conftest import write
+from tests.conftest import TESTER, write
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def make_persons(store, tmp_path, count: int = 3) -> list[str]:
     """``count`` persons (P-000001 ...), each from one synthetic record, linked by hand."""
     body = "id,given_name,family_name,father_name,death_date,city\n" + "".join(
         f"r{i},Given{i},Family{i},Father{i},1367/05/1{i % 9},Rasht\n" for i in range(1, count + 1))
-    import_file(store, write(tmp_path / "victims.csv", body), source="victims")
+    import_file(store, write(tmp_path / "victims.csv", body), source="victims", actor=TESTER)
     with store.session() as session:
         source_id = session.scalar(sa.select(Source.id).where(Source.name == "victims"))
         run = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={}, run_by="t",

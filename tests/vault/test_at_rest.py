@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from dadkhah.model import Base
 from dadkhah.vault.evidence import add_evidence
 from dadkhah.vault.testimony import add_testimony, show_testimony
-from tests.conftest import write
+from tests.conftest import TESTER, write
 from tests.vault.conftest import make_persons
 
 NAME_LATIN = "Synthetic Witness Zeta Qwertyuiop"
@@ -26,10 +26,10 @@ def _fill(store, keys, tmp_path):
     for name in (NAME_LATIN, NAME_PERSIAN):
         add_testimony(store, keys, witness_name=name, witness_contact=CONTACT, interviewer=INTERVIEWER,
                       transcript=write(tmp_path / "t.txt", TRANSCRIPT + "\n"), language="en",
-                      consent="investigators", about=persons)
+                      consent="investigators", about=persons, actor=TESTER)
     (tmp_path / "evidence.txt").write_bytes(EVIDENCE_MARKER * 1000)
-    add_evidence(store, keys, [tmp_path / "evidence.txt"], about=persons)
-    show_testimony(store, keys, "T-0001", reveal_witness=True)  # reading must not leave plaintext behind either
+    add_evidence(store, keys, [tmp_path / "evidence.txt"], about=persons, actor=TESTER)
+    show_testimony(store, keys, "T-0001", reveal_witness=True, actor=TESTER)  # reading must not leave plaintext behind either
 
 
 def _needles() -> list[bytes]:

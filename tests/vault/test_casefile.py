@@ -11,14 +11,14 @@ import bagit
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dadkhah.errors import DadkhahError, InputError
+from dadkhah.errors import InputError
 from dadkhah.vault.casefile import export_casefile
 from dadkhah.vault.custody import events_for
 from dadkhah.vault.evidence import add_evidence
 from dadkhah.vault.keys import fingerprint, public_key_bytes
 from dadkhah.vault.testimony import add_testimony
 from dadkhah.vault.verify import verify_casefile
-from tests.conftest import write
+from tests.conftest import TESTER, write
 from tests.vault.conftest import make_persons
 from tests.vault.test_evidence import jpeg_with_gps
 
@@ -28,15 +28,15 @@ WITNESS = "Synthetic Witness Delta"
 def _case(store, keys, tmp_path) -> list[str]:
     persons = make_persons(store, tmp_path, count=2)
     (tmp_path / "photo.jpg").write_bytes(jpeg_with_gps())
-    add_evidence(store, keys, [tmp_path / "photo.jpg"], about=persons[:1], description="courtyard")
+    add_evidence(store, keys, [tmp_path / "photo.jpg"], about=persons[:1], description="courtyard", actor=TESTER)
     (tmp_path / "public.bin").write_bytes(b"public synthetic poster " * 100)
-    add_evidence(store, keys, [tmp_path / "public.bin"], about=persons[:1], release=["public", "investigators"])
+    add_evidence(store, keys, [tmp_path / "public.bin"], about=persons[:1], release=["public", "investigators"], actor=TESTER)
     text = write(tmp_path / "t1.txt", "Synthetic transcript one, for investigators only.\n")
     add_testimony(store, keys, witness_name=WITNESS, witness_contact="synthetic contact", transcript=text, language="en",
-                  consent="investigators", about=persons[:1], interviewer="Synthetic Interviewer")
+                  consent="investigators", about=persons[:1], interviewer="Synthetic Interviewer", actor=TESTER)
     text2 = write(tmp_path / "t2.txt", "Synthetic transcript two, public.\n")
     add_testimony(store, keys, witness_name="Synthetic Witness Echo", transcript=text2, language="en",
-                  consent="investigators,courts,public", about=persons[1:])
+                  consent="investigators,courts,public", about=persons[1:], actor=TESTER)
     return persons
 
 
@@ -44,7 +44,7 @@ def _case(store, keys, tmp_path) -> list[str]:
 def casefile(store, keys, tmp_path):
     persons = _case(store, keys, tmp_path)
     out = tmp_path / "handover" / "un"
-    result = export_casefile(store, keys, out, recipient="Synthetic Tribunal", scope="investigators", persons=persons[:1])
+    result = export_casefile(store, keys, out, recipient="Synthetic Tribunal", scope="investigators", persons=persons[:1], actor=TESTER)
     return out, result
 
 
@@ -77,9 +77,9 @@ def test_the_bag_validates_and_carries_what_consent_allows(store, keys, casefile
 
 def test_scope_follows_consent_and_public_files_carry_no_private_metadata(store, keys, tmp_path):
     _case(store, keys, tmp_path)
-    courts = export_casefile(store, keys, tmp_path / "courts", recipient="Court", scope="courts", everything=True)
+    courts = export_casefile(store, keys, tmp_path / "courts", recipient="Court", scope="courts", everything=True, actor=TESTER)
     assert (courts["testimonies"], courts["evidence"]) == (1, 1)  # T-0001 consented to investigators only
-    public = export_casefile(store, keys, tmp_path / "public", recipient="Press", scope="public", everything=True)
+    public = export_casefile(store, keys, tmp_path / "public", recipient="Press", scope="public", everything=True, actor=TESTER)
     document = json.loads((tmp_path / "public" / "data" / "casefile.json").read_text())
     assert [t["id"] for t in document["testimonies"]] == ["T-0002"] and "interviewer" not in document["testimonies"][0]
     assert [e["id"] for e in document["evidence"]] == ["E-000002"] and "metadata" not in document["evidence"][0]
@@ -152,12 +152,14 @@ def test_exports_refuse_unsafe_destinations_and_empty_selections(store, keys, tm
     full.mkdir()
     (full / "x").write_text("x")
     with pytest.raises(InputError, match="not an empty folder"):
-        export_casefile(store, keys, full, recipient="R", scope="courts", everything=True)
+        export_casefile(store, keys, full, recipient="R", scope="courts", everything=True, actor=TESTER)
     with pytest.raises(InputError, match="inside the workspace"):
-        export_casefile(store, keys, store.workspace.path / "out", recipient="R", scope="courts", everything=True)
-    with pytest.raises(DadkhahError, match="--person"):
-        export_casefile(store, keys, tmp_path / "none", recipient="R", scope="courts")
-    with pytest.raises(DadkhahError, match="--scope"):
-        export_casefile(store, keys, tmp_path / "none", recipient="R", scope="friends", everything=True)
+        export_casefile(store, keys, store.workspace.path / "out", recipient="R", scope="courts", everything=True, actor=TESTER)
+    for request, field in [({"scope": "courts"}, "persons"), ({"scope": "friends", "everything": True}, "scope"),
+                           ({"scope": "courts", "persons": ["P-999999"]}, "persons"),
+                           ({"scope": "courts", "everything": True, "recipient": " "}, "recipient")]:
+        with pytest.raises(InputError) as refused:
+            export_casefile(store, keys, tmp_path / "none", actor=TESTER, **({"recipient": "R"} | request))
+        assert refused.value.field == field
     assert not (tmp_path / "none").exists() and not list(tmp_path.glob(".none*"))
     assert os.listdir(full) == ["x"]

@@ -10,19 +10,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dadkhah.model import CustodyEvent
 from dadkhah.vault.custody import (
+    CUSTODY_CHAIN,
     append_event,
-    canonical_event,
     event_to_dict,
     events_for,
     verify_chain,
     verify_custody,
 )
+from tests.conftest import TESTER
 
 
 def record(store, keys, count=5):
     with store.session() as session:
         for i in range(1, count + 1):
-            append_event(session, keys, item_kind="evidence", item_id=f"E-{i:06d}", action="added", details={"n": i})
+            append_event(session, keys, TESTER, item_kind="evidence", item_id=f"E-{i:06d}", action="added", details={"n": i})
 
 
 def problems(store, keys):
@@ -32,7 +33,7 @@ def problems(store, keys):
 
 def test_an_intact_chain_verifies_and_the_verification_is_recorded(store, keys):
     record(store, keys)
-    report = verify_custody(store, keys)
+    report = verify_custody(store, keys, actor=TESTER)
     assert report["valid"] and report["events"] == 5 and report["fingerprint"] == keys.fingerprint
     with store.session() as session:
         assert [e["action"] for e in events_for(session, "chain")] == ["verified"]
@@ -75,7 +76,7 @@ def test_an_inserted_or_forged_row_is_reported(store, keys):
         first = session.scalar(sa.select(CustodyEvent).where(CustodyEvent.seq == 1))
         forged = {"seq": 2, "item_kind": "evidence", "item_id": "E-000099", "action": "added", "actor": "someone",
                   "occurred_at": first.occurred_at, "details": "{}", "prev_sha256": hashlib.sha256(b"x").hexdigest()}
-        body = canonical_event(forged)
+        body = CUSTODY_CHAIN.canonical(forged)
         session.add(CustodyEvent(**forged, event_sha256=hashlib.sha256(body).hexdigest(),
                                  signature=base64.b64encode(forger.sign(body)).decode()))
     found = problems(store, keys)
@@ -95,4 +96,4 @@ def test_events_serialise_to_what_was_signed(store, keys):
     with store.session() as session:
         row = session.scalar(sa.select(CustodyEvent))
         event = event_to_dict(row)
-    keys.verifier().verify(base64.b64decode(event["signature"]), canonical_event(event))
+    keys.verifier().verify(base64.b64decode(event["signature"]), CUSTODY_CHAIN.canonical(event))

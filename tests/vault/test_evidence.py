@@ -9,11 +9,12 @@ import subprocess
 import pytest
 import sqlalchemy as sa
 
-from dadkhah.errors import DadkhahError, InputError
+from dadkhah.errors import InputError
 from dadkhah.model import EvidenceItem
 from dadkhah.vault.crypto import DecryptionError
 from dadkhah.vault.custody import events_for
 from dadkhah.vault.evidence import add_evidence, get_evidence, list_evidence, show_evidence
+from tests.conftest import TESTER
 from tests.vault.conftest import make_persons
 
 
@@ -44,7 +45,7 @@ def test_added_evidence_matches_sha256sum_and_is_sealed_at_rest(store, keys, tmp
     path = tmp_path / "statement scan.pdf"  # the name lies: the content is not a PDF
     path.write_bytes(payload)
     [item] = add_evidence(store, keys, [path], source="family-archive", description="scan", captured_at="1988-08-10",
-                          acquired_how="handed over in person")
+                          acquired_how="handed over in person", actor=TESTER)
     expected = subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True).stdout.split()[0]
     assert item["sha256"] == expected and item["size_bytes"] == len(payload)
     assert item["media_type"] == "text/plain" and item["id"] == "E-000001" and not item["already_held"]
@@ -59,9 +60,9 @@ def test_added_evidence_matches_sha256sum_and_is_sealed_at_rest(store, keys, tmp
 def test_the_same_content_is_kept_once_and_the_resubmission_recorded(store, keys, tmp_path):
     (tmp_path / "a.png").write_bytes(png_bytes())
     (tmp_path / "copy-of-a.png").write_bytes(png_bytes())
-    first, second = add_evidence(store, keys, [tmp_path / "a.png", tmp_path / "copy-of-a.png"])
+    first, second = add_evidence(store, keys, [tmp_path / "a.png", tmp_path / "copy-of-a.png"], actor=TESTER)
     assert first["id"] == second["id"] and second["already_held"] and first["media_type"] == "image/png"
-    again = add_evidence(store, keys, [tmp_path / "a.png"], source="second source")[0]
+    again = add_evidence(store, keys, [tmp_path / "a.png"], source="second source", actor=TESTER)[0]
     assert again["id"] == first["id"] and again["already_held"]
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(EvidenceItem)) == 1
@@ -72,28 +73,28 @@ def test_the_same_content_is_kept_once_and_the_resubmission_recorded(store, keys
 def test_get_writes_the_original_bytes_verified_and_is_recorded(store, keys, tmp_path):
     data = os.urandom(3 * 1024 * 1024 + 17)
     (tmp_path / "video.bin").write_bytes(data)
-    [item] = add_evidence(store, keys, [tmp_path / "video.bin"])
+    [item] = add_evidence(store, keys, [tmp_path / "video.bin"], actor=TESTER)
     out = tmp_path / "out" / "copy.bin"
     out.parent.mkdir()
-    result = get_evidence(store, keys, item["id"], out)
+    result = get_evidence(store, keys, item["id"], out, actor=TESTER)
     assert out.read_bytes() == data and result["verified"]
     with pytest.raises(InputError, match="exists"):
-        get_evidence(store, keys, item["id"], out)
+        get_evidence(store, keys, item["id"], out, actor=TESTER)
     with pytest.raises(InputError, match="inside the workspace"):
-        get_evidence(store, keys, item["id"], store.workspace.path / "leak.bin")
+        get_evidence(store, keys, item["id"], store.workspace.path / "leak.bin", actor=TESTER)
     with store.session() as session:
         assert [e["action"] for e in events_for(session, item["id"])] == ["added", "retrieved"]
 
 
 def test_a_damaged_blob_is_refused_and_leaves_nothing_behind(store, keys, tmp_path):
     (tmp_path / "e.bin").write_bytes(os.urandom(200_000))
-    [item] = add_evidence(store, keys, [tmp_path / "e.bin"])
+    [item] = add_evidence(store, keys, [tmp_path / "e.bin"], actor=TESTER)
     blob = store.workspace.path / "blobs" / item["sha256"][:2] / f"{item['sha256']}.sealed"
     raw = bytearray(blob.read_bytes())
     raw[-100] ^= 0x40
     blob.write_bytes(bytes(raw))
     with pytest.raises(DecryptionError):
-        get_evidence(store, keys, item["id"], tmp_path / "restored.bin")
+        get_evidence(store, keys, item["id"], tmp_path / "restored.bin", actor=TESTER)
     assert not list(tmp_path.glob("*restored*"))
     with store.session() as session:  # the failed read was rolled back with its event
         assert [e["action"] for e in events_for(session, item["id"])] == ["added"]
@@ -102,9 +103,9 @@ def test_a_damaged_blob_is_refused_and_leaves_nothing_behind(store, keys, tmp_pa
 def test_show_decrypts_metadata_and_the_original_name(store, keys, tmp_path):
     (tmp_path / "courtyard.jpg").write_bytes(jpeg_with_gps())
     persons = make_persons(store, tmp_path, count=1)
-    [item] = add_evidence(store, keys, [tmp_path / "courtyard.jpg"], about=persons, captured_where="Rasht")
+    [item] = add_evidence(store, keys, [tmp_path / "courtyard.jpg"], about=persons, captured_where="Rasht", actor=TESTER)
     assert item["about"] == persons and item["captured_place_id"]
-    shown = show_evidence(store, keys, item["id"])
+    shown = show_evidence(store, keys, item["id"], actor=TESTER)
     assert shown["original_name"] == "courtyard.jpg" and shown["media_type"] == "image/jpeg"
     gps = shown["metadata"]["exif"]["gps"]
     assert gps["latitude"] == pytest.approx(36.2605, abs=1e-3) and gps["longitude"] == pytest.approx(59.6168, abs=1e-3)
@@ -122,11 +123,11 @@ def test_bad_inputs_are_refused_before_anything_is_added(store, keys, tmp_path):
     for bad, words in [(tmp_path / "missing.bin", "file not found"), (tmp_path / "folder", "is a folder"),
                        (tmp_path / "link.bin", "symbolic link"), (os.devnull, "not a regular file")]:
         with pytest.raises(InputError, match=words) as caught:
-            add_evidence(store, keys, [good, bad])
+            add_evidence(store, keys, [good, bad], actor=TESTER)
         assert str(bad) in str(caught.value)
-    with pytest.raises(DadkhahError, match="--captured-at"):
-        add_evidence(store, keys, [good], captured_at="last summer")
-    with pytest.raises(DadkhahError, match="--release"):
-        add_evidence(store, keys, [good], release=["everyone"])
+    for bad_field, value in [("captured_at", "last summer"), ("release", ["everyone"]), ("about", ["P-999999"])]:
+        with pytest.raises(InputError) as refused:
+            add_evidence(store, keys, [good], actor=TESTER, **{bad_field: value})
+        assert refused.value.field == bad_field
     with store.session() as session:
         assert list_evidence(session) == []

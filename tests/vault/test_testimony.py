@@ -6,10 +6,10 @@ import pytest
 import sqlalchemy as sa
 
 from dadkhah import model
-from dadkhah.errors import DadkhahError, InputError, NotFound
+from dadkhah.errors import InputError
 from dadkhah.vault.custody import events_for
 from dadkhah.vault.testimony import add_testimony, list_testimonies, show_testimony
-from tests.conftest import write
+from tests.conftest import TESTER, write
 from tests.vault.conftest import make_persons
 
 TRANSCRIPT = "He was taken from ward 3 in the summer of 1367 (synthetic transcript for tests).\n"
@@ -20,14 +20,14 @@ def test_a_witness_keeps_one_pseudonym_and_the_name_is_never_stored_in_clear(sto
     text = write(tmp_path / "t.txt", TRANSCRIPT)
     first = add_testimony(store, keys, witness_name="Synthetic Witness Alpha", witness_contact="+00 0000 0000",
                           transcript=text, language="en", consent="investigators,courts", about=persons[:1],
-                          place="Rasht", interviewer="Synthetic Interviewer")
+                          place="Rasht", interviewer="Synthetic Interviewer", actor=TESTER)
     assert (first["id"], first["witness"], first["new_witness"]) == ("T-0001", "W-0001", True)
     assert first["consent"] == ["investigators", "courts"] and first["about"] == persons[:1] and first["place_id"]
     again = add_testimony(store, keys, witness_name="  synthetic   WITNESS alpha ", transcript=text, language="en",
-                          consent=["public", "courts"])
+                          consent=["public", "courts"], actor=TESTER)
     assert (again["id"], again["witness"], again["new_witness"]) == ("T-0002", "W-0001", False)
     assert again["consent"] == ["courts", "public"]
-    other = add_testimony(store, keys, witness_name="شاهد آزمایشی", transcript=text, language="fa", consent="courts")
+    other = add_testimony(store, keys, witness_name="شاهد آزمایشی", transcript=text, language="fa", consent="courts", actor=TESTER)
     assert other["witness"] == "W-0002"
     with store.session() as session:
         for row in session.scalars(sa.select(model.Witness)):
@@ -41,11 +41,11 @@ def test_a_witness_keeps_one_pseudonym_and_the_name_is_never_stored_in_clear(sto
 def test_reading_and_revealing_are_recorded(store, keys, tmp_path):
     text = write(tmp_path / "t.txt", TRANSCRIPT)
     add_testimony(store, keys, witness_name="Synthetic Witness Beta", witness_contact="synthetic@example.org",
-                  transcript=text, language="en", consent="investigators", interviewer="Synthetic Interviewer")
-    shown = show_testimony(store, keys, "T-0001")
+                  transcript=text, language="en", consent="investigators", interviewer="Synthetic Interviewer", actor=TESTER)
+    shown = show_testimony(store, keys, "T-0001", actor=TESTER)
     assert shown["transcript"] == TRANSCRIPT and shown["interviewer"] == "Synthetic Interviewer"
     assert "witness_name" not in shown
-    revealed = show_testimony(store, keys, "t-0001", reveal_witness=True)
+    revealed = show_testimony(store, keys, "t-0001", reveal_witness=True, actor=TESTER)
     assert (revealed["witness_name"], revealed["witness_contact"]) == ("Synthetic Witness Beta", "synthetic@example.org")
     with store.session() as session:
         assert [e["action"] for e in events_for(session, "T-0001")] == ["recorded", "viewed", "viewed"]
@@ -58,17 +58,21 @@ def test_transcripts_in_other_encodings_and_bad_inputs(store, keys, tmp_path):
     persian = "شاهد گفت که او را در تابستان بردند.\n"
     path = tmp_path / "fa.txt"
     path.write_bytes(persian.encode("cp1256"))
-    add_testimony(store, keys, witness_name="Synthetic Witness Gamma", transcript=path, language="fa", consent="courts")
-    assert show_testimony(store, keys, "T-0001")["transcript"] == persian
+    add_testimony(store, keys, witness_name="Synthetic Witness Gamma", transcript=path, language="fa", consent="courts", actor=TESTER)
+    assert show_testimony(store, keys, "T-0001", actor=TESTER)["transcript"] == persian
     binary = tmp_path / "audio.bin"
     binary.write_bytes(bytes(range(256)) * 40)
     with pytest.raises(InputError, match="audio.bin"):
-        add_testimony(store, keys, witness_name="W", transcript=binary, language="fa", consent="courts")
-    for kwargs, words in [({"language": "Persian"}, "--language"), ({"consent": "everyone"}, "--consent"),
-                          ({"witness_name": "   "}, "--witness-name")]:
-        with pytest.raises(DadkhahError, match=words):
-            add_testimony(store, keys, **({"witness_name": "W", "transcript": path, "language": "fa", "consent": "courts"} | kwargs))
-    with pytest.raises(NotFound, match="P-999999"):
-        add_testimony(store, keys, witness_name="W", transcript=path, language="fa", consent="courts", about=["P-999999"])
+        add_testimony(store, keys, witness_name="W", transcript=binary, language="fa", consent="courts", actor=TESTER)
+    for kwargs, field in [({"language": "Persian"}, "language"), ({"consent": "everyone"}, "consent"),
+                          ({"witness_name": "   "}, "witness_name"), ({"about": ["P-999999"]}, "about"),
+                          ({"transcript": b""}, "transcript"), ({"transcript": b"x" * (20 * 1024 * 1024 + 1)}, "transcript")]:
+        with pytest.raises(InputError) as refused:
+            add_testimony(store, keys, actor=TESTER,
+                          **({"witness_name": "W", "transcript": path, "language": "fa", "consent": "courts"} | kwargs))
+        assert refused.value.field == field
+    uploaded = add_testimony(store, keys, actor=TESTER, witness_name="Synthetic Witness Gamma", language="fa",
+                             consent="courts", transcript=persian.encode("utf-16"))
+    assert show_testimony(store, keys, uploaded["id"], actor=TESTER)["transcript"] == persian
     with store.session() as session:
-        assert len(list_testimonies(session)) == 1
+        assert len(list_testimonies(session)) == 2

@@ -19,6 +19,7 @@ from dadkhah.users import ROLES, add_user
 from dadkhah.vault.keys import create_keys, load_keys
 from dadkhah.web import WebSettings, create_app
 from dadkhah.workspace import load_workspace
+from tests.conftest import TESTER
 
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -40,17 +41,16 @@ def served_case(linked, tmp_path_factory) -> tuple[Path, Path]:
     workspace = load_workspace(folder)
     keys = load_keys(workspace)
     with open_store(workspace) as store:
-        with store.session() as session:
-            for role in ROLES:
-                add_user(session, role, role=role, password=PASSWORD)
+        for role in ROLES:
+            add_user(store, role, actor=TESTER, role=role, password=PASSWORD)
         transcript = base / "transcript.txt"
         transcript.write_text("Synthetic testimony: a guard read names aloud in the corridor.\n", encoding="utf-8")
         add_testimony(store, keys, witness_name="Synthetic Witness", transcript=transcript, language="en",
-                      consent=["investigators", "courts"], about=["P-000001"])
+                      consent=["investigators", "courts"], about=["P-000001"], actor=TESTER)
         photo = base / "ledger.csv"
         photo.write_text("page,line\n1,synthetic\n", encoding="utf-8")
-        add_evidence(store, keys, [photo], source="list-1", description="synthetic ledger page", about=["P-000001"])
-        estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"))
+        add_evidence(store, keys, [photo], source="list-1", description="synthetic ledger page", about=["P-000001"], actor=TESTER)
+        estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)
     return folder, key_file
 
 

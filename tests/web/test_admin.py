@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from dadkhah.audit import list_audit, verify_audit, workspace_ident
+from dadkhah.audit import list_audit, verify_audit
 from dadkhah.model import AuditEvent
 from tests.web.conftest import CSRF_INPUT, PASSWORD, login
 
@@ -23,9 +23,10 @@ def _page(answer) -> BeautifulSoup:
 
 
 def _events(app, action: str | None = None, **filters) -> list[dict]:
+    """The events of what was done through the web (the served case was built at the command line)."""
     with app.state.store.session() as session:
         events = list_audit(session, limit=None, newest_first=False, **filters)
-    return [e for e in events if action is None or e["action"] == action]
+    return [e for e in events if (action is None or e["action"] == action) and e["channel"] == "web"]
 
 
 def _user_changes(app) -> list[dict]:
@@ -176,17 +177,19 @@ def test_the_audit_page_agrees_with_its_json_twin_and_the_chain_is_intact(app, a
     assert [int(r["data-seq"]) for r in page.select("#audit tbody tr")] == [e["seq"] for e in data["events"]]
     assert [r.select_one(".action")["data-action"] for r in page.select("#audit tbody tr")] == [e["action"] for e in data["events"]]
     assert data["events"][0]["action"] == "testimony read", "newest first"
-    with app.state.store.session() as session:
-        assert data["verification"] == verify_audit(session, workspace_ident(app.state.store.workspace))
+    assert data["verification"] == verify_audit(app.state.store)
+    assert data["verification"]["signatures_checked"] and data["verification"]["head_checked"]
+    assert all(e["signed"] for e in data["events"] if e["channel"] == "web"), "the server holds the keys: it signs"
     assert data["verification"]["intact"] is True
     banner = page.select_one("#chain-status")
     assert banner["data-intact"] == "true" and "NOT" not in banner.text
     mine = admin.get("/api/v1/audit", params={"actor": "investigator"}).json()["events"]
     assert {e["actor"] for e in mine} == {"investigator"} and {"login", "testimony read"} <= {e["action"] for e in mine}
     about = admin.get("/api/v1/audit", params={"object_id": "viewer"}).json()["events"]
-    assert [e["action"] for e in about] == ["user role changed"]
+    assert [(e["action"], e["channel"]) for e in about] == [("user role changed", "web"), ("user added", "cli")]
     filtered = _page(admin.get("/audit", params={"object_id": "viewer"}))
-    assert [r.select_one(".action")["data-action"] for r in filtered.select("#audit tbody tr")] == ["user role changed"]
+    assert [r.select_one(".action")["data-action"] for r in filtered.select("#audit tbody tr")] == [
+        "user role changed", "user added"]
     one = admin.get("/api/v1/audit", params={"per_page": 1}).json()
     two = admin.get("/api/v1/audit", params={"per_page": 1, "page": 2}).json()
     assert one["has_next"] and [one["events"][0]["seq"], two["events"][0]["seq"]] == [e["seq"] for e in data["events"][:2]]

@@ -7,6 +7,7 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from dadkhah.users import add_user
+from tests.conftest import TESTER
 from tests.web.conftest import CSRF_INPUT, PASSWORD, login
 
 
@@ -52,8 +53,7 @@ def test_wrong_passwords_are_refused_and_then_throttled(app):
 
 
 def test_totp_is_required_when_the_user_has_it(app):
-    with app.state.store.session() as session:
-        secret = add_user(session, "second", role="viewer", password=PASSWORD, totp=True)["totp_secret"]
+    secret = add_user(app.state.store, "second", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
     client = _anonymous(app)
     token = CSRF_INPUT.search(client.get("/login").text).group(1)
     answer = client.post("/login", data={"username": "second", "password": PASSWORD, "csrf_token": token})

@@ -3,11 +3,15 @@ find a person across scripts, decide nothing twice, and leave an intact audit ch
 
 from __future__ import annotations
 
-from dadkhah.audit import verify_audit, workspace_ident
+import sqlalchemy as sa
+
+from dadkhah.audit import verify_audit
 from dadkhah.link.run import run_linkage
+from dadkhah.model import AuditEvent
 from dadkhah.store import open_store
 from dadkhah.users import add_user
 from dadkhah.web import WebSettings, create_app
+from tests.conftest import TESTER
 from tests.web.conftest import PASSWORD, login
 
 PERSIAN_LIST = ("id,given_name,family_name,father_name,death_date,city\n"
@@ -18,10 +22,15 @@ LATIN_LIST = ("id,given_name,family_name,father_name,death_date,city\n"
               "l2,Zahra,Ahmadi,Reza,1988-08-20,Tabriz\n")
 
 
+def _events(store):
+    with store.session() as session:
+        return list(session.scalars(sa.select(AuditEvent)))
+
+
 def test_the_web_application_on_each_database(workspace, database_url):
-    with open_store(workspace) as store, store.session() as session:
+    with open_store(workspace) as store:
         for role in ("analyst", "viewer"):
-            add_user(session, role, role=role, password=PASSWORD)
+            add_user(store, role, actor=TESTER, role=role, password=PASSWORD)
     app = create_app(WebSettings(workspace=workspace.path, database_url=database_url))
     try:
         analyst = login(app, "analyst")
@@ -30,15 +39,16 @@ def test_the_web_application_on_each_database(workspace, database_url):
                                   files={"file": (name, body.encode(), "text/csv")}, headers={"X-CSRF-Token": analyst.csrf})
             assert answer.status_code == 200, answer.text
             assert answer.json()["imported"] == 2
-        run_linkage(app.state.store)
+        run_linkage(app.state.store, actor=TESTER)
         viewer = login(app, "viewer")
         assert viewer.get("/api/v1/dashboard").json()["records"] == 4
         hits = viewer.get("/api/v1/persons", params={"q": "Mohammad Rezaei"}).json()
         found = [h for h in hits["persons"] if h["name_fa"] == "محمد رضایی"]
         assert len(found) == 1 and set(found[0]["sources"]) == {"persian", "latin"}, hits
         assert viewer.post("/api/v1/sources/upload", headers={"X-CSRF-Token": viewer.csrf}).status_code == 403
-        with app.state.store.session() as session:
-            report = verify_audit(session, workspace_ident(app.state.store.workspace))
-        assert report["intact"] and report["events"] == 4, report  # two logins, two lists imported
+        report = verify_audit(app.state.store)
+        # two users added, two logins, two lists imported, one link run
+        assert report["intact"] and report["events"] == 7, report
+        assert {e.channel for e in _events(app.state.store)} == {"cli", "web"}
     finally:
         app.state.store.close()

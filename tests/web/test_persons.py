@@ -9,6 +9,7 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from dadkhah.normalize.names import token_key
+from tests.conftest import TESTER
 
 
 def _soup(answer) -> BeautifulSoup:
@@ -218,8 +219,8 @@ def test_a_merged_person_redirects_to_the_survivor_and_unknown_ids_are_404(app, 
                 .join(Person, Person.id == PersonRecord.person_pk).where(Person.person_id == person_id)
                 .order_by(PersonRecord.record_id).limit(1)).one()
             refs.append(f"{source}:{record_id}")
-        decide(session, *refs, "same", reason="synthetic test", decided_by="tester")
-    run_linkage(store)
+        decide(store, "same", actor=TESTER, reason="synthetic test", records=tuple(refs))
+    run_linkage(store, actor=TESTER)
     client = as_role("investigator")
     answer = client.get("/persons/P-000002")
     assert answer.status_code == 303 and answer.headers["location"] == "/persons/P-000001"

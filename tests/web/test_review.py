@@ -8,6 +8,7 @@ from bs4 import BeautifulSoup
 from dadkhah.audit import list_audit
 from dadkhah.link.review import decide, list_decisions
 from dadkhah.model import Record, Source
+from tests.conftest import TESTER
 
 
 def _queue(client, **params) -> dict:
@@ -124,7 +125,7 @@ def test_a_reason_is_required_and_nothing_is_recorded_without_one(app, as_role):
     assert missing.status_code == 400
     with app.state.store.session() as session:
         assert list_decisions(session) == []
-        assert not [e for e in list_audit(session, limit=20) if e["action"] == "pair decided"]
+        assert not [e for e in list_audit(session, limit=20) if e["action"] == "pair decided" and e["channel"] == "web"]
 
 
 def test_a_contradiction_is_refused_with_the_apis_message(app, as_role):
@@ -135,8 +136,8 @@ def test_a_contradiction_is_refused_with_the_apis_message(app, as_role):
         z = next(f"{name}:{record_id}" for name, record_id in session.execute(
             sa.select(Source.name, Record.record_id).join(Source, Source.id == Record.source_id).order_by(Record.id))
             if f"{name}:{record_id}" not in (x, y))
-        decide(session, x, z, "same", reason="synthetic: same person", decided_by="analyst")
-        decide(session, y, z, "different", reason="synthetic: different persons", decided_by="analyst")
+        decide(app.state.store, "same", actor=TESTER, reason="synthetic: same person", records=(x, z))
+        decide(app.state.store, "different", actor=TESTER, reason="synthetic: different persons", records=(y, z))
     # x is z, y is not z: so x and y cannot be the same person.
     before = client.get("/api/v1/review/decisions").json()["decisions"]
     page = client.post(f"/review/{pair['id']}/decide", data={"csrf_token": client.csrf, "decision": "same", "reason": "looks alike"})
@@ -147,7 +148,7 @@ def test_a_contradiction_is_refused_with_the_apis_message(app, as_role):
     assert api.status_code == 400 and "contradicts" in api.json()["error"]["message"]
     assert client.get("/api/v1/review/decisions").json()["decisions"] == before
     with app.state.store.session() as session:
-        assert not [e for e in list_audit(session, limit=20) if e["action"] == "pair decided"]
+        assert not [e for e in list_audit(session, limit=20) if e["action"] == "pair decided" and e["channel"] == "web"]
     allowed = client.post(f"/api/v1/review/{pair['id']}/decide", json={"decision": "different", "reason": "consistent"},
                           headers={"X-CSRF-Token": client.csrf})
     assert allowed.status_code == 200

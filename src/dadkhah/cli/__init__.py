@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from dadkhah import __version__
-from dadkhah.cli.common import ENV_DATABASE_URL, setup_logging
+from dadkhah.cli.common import ENV_DATABASE_URL, acting_user, setup_logging
 from dadkhah.cli.estimate import estimate_app
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
 from dadkhah.cli.link import link_app, persons_app, review_app
@@ -46,7 +46,8 @@ def root(
 ) -> None:
     setup_logging(verbose)
     # The environment is read here, once: everything below takes the database URL as a parameter.
-    ctx.obj = {"workspace": workspace, "database_url": os.environ.get(ENV_DATABASE_URL) or None}
+    ctx.obj = {"workspace": workspace, "database_url": os.environ.get(ENV_DATABASE_URL) or None,
+               "actor": acting_user()}
 
 
 app.command("init")(init)

@@ -1,15 +1,23 @@
-"""What every command shares: the workspace, output in JSON or for people, errors, progress.
+"""What every command shares: the workspace, who is acting, output in JSON or for people, errors,
+progress.
 
 The contract scripts rely on: with ``--json`` stdout holds exactly one JSON document (a result, or
 ``{"error": {...}}``) and nothing else; messages and progress go to stderr; any error exits non-zero
-with a message naming the file, line and field where it has them.
+with a message naming the file, line and field where it has them. The core names fields (``method``);
+here a field is shown as the command's own option (``--method``) or argument (``RECORD_A``).
+
+The environment is read here, at the edge, once: the database URL (``DADKHAH_DATABASE_URL``) and
+who is acting (``DADKHAH_USER``, else the operating system's user), recorded with the channel
+``cli`` in every audit event the command causes.
 """
 
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,11 +36,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from dadkhah.errors import DadkhahError
+from dadkhah.audit import Actor
+from dadkhah.errors import DadkhahError, InputError
 from dadkhah.store import Store, open_store
 from dadkhah.workspace import Workspace, find_workspace
 
 ENV_DATABASE_URL = "DADKHAH_DATABASE_URL"  # PostgreSQL for a shared server; the workspace's SQLite file otherwise
+ENV_USER = "DADKHAH_USER"  # who is acting, when not the operating system's user
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -85,6 +95,39 @@ def fail(message: str, *, as_json: bool, detail: dict | None = None, code: int =
     raise typer.Exit(code)
 
 
+def parameter_words(command: Callable) -> dict[str, str]:
+    """How ``command`` names each of its parameters at the command line: its option (``--linkage-thresholds``)
+    or its argument (``RECORD_A``), by the parameter's name, which is the core's field name."""
+    import inspect
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    words = {}
+    for name, param in inspect.signature(command, eval_str=True).parameters.items():
+        for info in getattr(param.annotation, "__metadata__", ()):
+            if isinstance(info, OptionInfo):
+                declared = [d for d in (info.default, *(info.param_decls or ())) if isinstance(d, str) and d.startswith("--")]
+                words[name] = max(declared, key=len) if declared else "--" + name.replace("_", "-")
+            elif isinstance(info, ArgumentInfo):
+                words[name] = info.metavar or name.upper()
+    return words
+
+
+def describe_error(exc: DadkhahError, command: Callable | None = None) -> tuple[str, dict]:
+    """The message for people and the error document, with the field in ``command``'s own words."""
+    detail = exc.to_dict()
+    if not isinstance(exc, InputError):
+        return str(exc), detail
+    option = parameter_words(command).get(exc.field) if command is not None and exc.field else None
+    where = [str(exc.file)] if exc.file else []
+    if exc.line is not None:
+        where.append(f"line {exc.line}")
+    if exc.field:
+        where.append(option or f"field {exc.field!r}")
+    detail["option"] = option
+    return (f"{', '.join(where)}: {exc.message}" if where else exc.message), detail
+
+
 def handle_errors(command: Callable) -> Callable:
     """Turn library errors into a clean message and exit status; bugs still show a traceback."""
 
@@ -94,7 +137,8 @@ def handle_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except DadkhahError as exc:
-            fail(_escape(str(exc)), as_json=as_json, detail=exc.to_dict())
+            message, detail = describe_error(exc, wrapper)
+            fail(_escape(message), as_json=as_json, detail=detail)
         except KeyboardInterrupt:
             fail("interrupted; nothing was written by the unfinished step", as_json=as_json, code=130)
 
@@ -122,9 +166,29 @@ def cli_workspace(ctx: typer.Context) -> Workspace:
     return find_workspace(workspace_path(ctx), database_url=database_url(ctx))
 
 
+def acting_user() -> Actor:
+    """Who acts at the command line: ``DADKHAH_USER``, else the operating system's user."""
+    try:
+        name = os.environ.get(ENV_USER) or getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return Actor(name, "cli")
+
+
+def cli_actor(ctx: typer.Context) -> Actor:
+    """The actor this command records in the audit log (read from the environment when it started)."""
+    obj = ctx.find_root().obj or {}
+    return obj.get("actor") or acting_user()
+
+
 @contextmanager
 def opened_store(ctx: typer.Context) -> Iterator[Store]:
-    store = open_store(cli_workspace(ctx))
+    """The workspace's store. The audit log is signed with the workspace's keys when they can be had
+    without asking (see :func:`dadkhah.vault.keys.load_keys_unattended`); otherwise it is written unsigned."""
+    from dadkhah.vault.keys import load_keys_unattended
+
+    workspace = cli_workspace(ctx)
+    store = open_store(workspace, keys=lambda: load_keys_unattended(workspace))
     try:
         yield store
     finally:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +13,7 @@ from rich.table import Table
 
 from dadkhah.cli.common import (
     JsonOption,
+    cli_actor,
     emit_json,
     err,
     handle_errors,
@@ -17,7 +21,7 @@ from dadkhah.cli.common import (
     out,
     progress_bar,
 )
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import InputError, WorkspaceError
 from dadkhah.report.charts import plot_estimate
 
 # The estimators pull in numba and scipy (about a second and 150 MB): they are imported by the
@@ -25,30 +29,42 @@ from dadkhah.report.charts import plot_estimate
 
 estimate_app = typer.Typer(help="Estimates of the total toll: multiple systems estimation.", no_args_is_help=True)
 
-Method = Annotated[str, typer.Option("--method", help="lcmcr, loglinear, chao or lincoln-petersen.")]
-LatentClasses = Annotated[int | None, typer.Option("--latent-classes", help="LCMCR: latent classes K (default min(2^lists - 1, 15)).")]
-Iterations = Annotated[int, typer.Option("--iterations", help="LCMCR: sweeps kept after burn-in, per chain.")]
-BurnIn = Annotated[int, typer.Option("--burn-in", help="LCMCR: sweeps discarded first, per chain.")]
-Thin = Annotated[int, typer.Option("--thin", help="LCMCR: keep one sweep in this many.")]
-Chains = Annotated[int, typer.Option("--chains", help="LCMCR: independent chains, compared for agreement.")]
-Seed = Annotated[int | None, typer.Option("--seed", help="Random seed (same seed, same result).")]
-Selection = Annotated[str, typer.Option("--selection", help="Log-linear: bic, aic, stepwise or main.")]
-MaxOrder = Annotated[int, typer.Option("--max-order", help="Log-linear: 2 for pairwise interactions, 3 to add three-way ones (up to 5 lists).")]
-Interval = Annotated[str, typer.Option("--interval", help="Log-linear: profile, bootstrap or bca.")]
-ModelUncertainty = Annotated[bool, typer.Option("--model-uncertainty", help="Log-linear: the interval includes model-selection uncertainty.")]
-Level = Annotated[float, typer.Option("--level", help="Interval level.")]
-Plot = Annotated[Path | None, typer.Option("--plot", help="Draw the estimate to this PNG file.")]
+# The estimator's options, declared once for every command that estimates (see with_estimate_options).
+ESTIMATE_OPTIONS = {
+    "method": (Annotated[str, typer.Option("--method", help="lcmcr, loglinear, chao or lincoln-petersen.")], "lcmcr"),
+    "latent_classes": (Annotated[int | None, typer.Option("--latent-classes", help="LCMCR: latent classes K (default min(2^lists - 1, 15)).")], None),
+    "iterations": (Annotated[int, typer.Option("--iterations", help="LCMCR: sweeps kept after burn-in, per chain.")], 100_000),
+    "burn_in": (Annotated[int, typer.Option("--burn-in", help="LCMCR: sweeps discarded first, per chain.")], 10_000),
+    "thin": (Annotated[int, typer.Option("--thin", help="LCMCR: keep one sweep in this many.")], 100),
+    "chains": (Annotated[int, typer.Option("--chains", help="LCMCR: independent chains, compared for agreement.")], 4),
+    "seed": (Annotated[int | None, typer.Option("--seed", help="Random seed (same seed, same result).")], None),
+    "selection": (Annotated[str, typer.Option("--selection", help="Log-linear: bic, aic, stepwise or main.")], "bic"),
+    "max_order": (Annotated[int, typer.Option("--max-order", help="Log-linear: 2 for pairwise interactions, 3 to add three-way ones (up to 5 lists).")], 2),
+    "interval": (Annotated[str, typer.Option("--interval", help="Log-linear: profile, bootstrap or bca.")], "profile"),
+    "model_uncertainty": (Annotated[bool, typer.Option("--model-uncertainty", help="Log-linear: the interval includes model-selection uncertainty.")], False),
+    "level": (Annotated[float, typer.Option("--level", help="Interval level.")], 0.95),
+    "plot": (Annotated[Path | None, typer.Option("--plot", help="Draw the estimate to this PNG file.")], None),
+}
 
 
-def _params(method, *, latent_classes, iterations, burn_in, thin, chains, seed, selection, max_order, interval,
-            model_uncertainty, level) -> dict:
-    if method == "lcmcr":
-        return {"latent_classes": latent_classes, "iterations": iterations, "burn_in": burn_in, "thin": thin,
-                "chains": chains, "random_state": seed, "level": level}
-    if method == "loglinear":
-        return {"selection": selection, "max_order": max_order, "interval": interval, "model_uncertainty": model_uncertainty,
-                "random_state": seed, "level": level}
-    return {"level": level}
+def with_estimate_options(command: Callable) -> Callable:
+    """Give ``command`` the estimator's options (before ``--json``); it receives them as one dict, ``options``."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "options"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+             for name, (annotation, default) in ESTIMATE_OPTIONS.items()]
+    positional = [p for p in own if p.default is p.empty]
+    keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own if p.default is not p.empty]
+    last = [p for p in keyword if p.name == "as_json"]
+    keyword = [p for p in keyword if p.name != "as_json"]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        options = {name: kwargs.pop(name) for name in ESTIMATE_OPTIONS}
+        return command(*args, options=options, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*positional, *keyword, *added, *last])
+    return wrapper
 
 
 def _show(document: dict) -> None:
@@ -81,42 +97,31 @@ def _show(document: dict) -> None:
 
 @estimate_app.command("table")
 @handle_errors
+@with_estimate_options
 def estimate_table_command(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV: one 0/1 column per list and a count column.")],
-    method: Method = "lcmcr",
-    latent_classes: LatentClasses = None,
-    iterations: Iterations = 100_000,
-    burn_in: BurnIn = 10_000,
-    thin: Thin = 100,
-    chains: Chains = 4,
-    seed: Seed = None,
-    selection: Selection = "bic",
-    max_order: MaxOrder = 2,
-    interval: Interval = "profile",
-    model_uncertainty: ModelUncertainty = False,
-    level: Level = 0.95,
-    plot: Plot = None,
+    options: dict,
     as_json: JsonOption = False,
 ) -> None:
     """Estimate the total from a capture table file (works without a workspace; stored when there is one).
 
     Example: dadkhah estimate table kosovo.csv --method lcmcr --seed 1 --json
     """
-    from dadkhah.estimate import estimate_table, read_table
-    from dadkhah.estimate.registry import record_estimate
+    from dadkhah.estimate import estimate_table, method_parameters, read_table
+    from dadkhah.estimate.registry import record_table_estimate
 
+    plot, method = options.pop("plot"), options.pop("method")
     table = read_table(file)
-    params = _params(method, latent_classes=latent_classes, iterations=iterations, burn_in=burn_in, thin=thin, chains=chains,
-                     seed=seed, selection=selection, max_order=max_order, interval=interval, model_uncertainty=model_uncertainty, level=level)
+    params = method_parameters(method, **options)
     with progress_bar(f"estimating ({method})") as progress:
         result = estimate_table(table, method, **params)
         progress(1, 1)
     document = result.to_dict() | {"strata": [], "input": str(file)}
     try:
-        with opened_store(ctx) as store, store.session() as session:
-            document["id"] = record_estimate(session, result, source="table", input_name=file.name)
-    except DadkhahError:
+        with opened_store(ctx) as store:
+            document["id"] = record_table_estimate(store, result, actor=cli_actor(ctx), input_name=file.name)
+    except WorkspaceError:
         document["id"] = None  # no workspace here: the estimate is printed, not stored
     if plot:
         document["plot"] = plot_estimate(document, plot)
@@ -128,43 +133,29 @@ def estimate_table_command(
 
 @estimate_app.command("run")
 @handle_errors
+@with_estimate_options
 def estimate_run(
     ctx: typer.Context,
+    options: dict,
     by: Annotated[str | None, typer.Option("--by", help="Stratify by city, province, month or gender.")] = None,
-    method: Method = "lcmcr",
     linkage_thresholds: Annotated[str | None, typer.Option("--linkage-thresholds", help="e.g. 0.5,0.9,0.99: re-estimate under each clustering.")] = None,
-    latent_classes: LatentClasses = None,
-    iterations: Iterations = 100_000,
-    burn_in: BurnIn = 10_000,
-    thin: Thin = 100,
-    chains: Chains = 4,
-    seed: Seed = None,
-    selection: Selection = "bic",
-    max_order: MaxOrder = 2,
-    interval: Interval = "profile",
-    model_uncertainty: ModelUncertainty = False,
-    level: Level = 0.95,
-    plot: Plot = None,
     as_json: JsonOption = False,
 ) -> None:
     """Estimate the total from the linked registry, overall and by stratum.
 
     Example: dadkhah estimate run --method lcmcr --by city --plot toll.png
     """
-    from dadkhah.estimate import METHODS, estimate_table
-    from dadkhah.estimate.registry import estimate_registry
+    from dadkhah.estimate.registry import run_registry_estimate
 
-    if method not in METHODS:
-        raise DadkhahError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    plot, method = options.pop("plot"), options.pop("method")
     try:
         thresholds = [float(x) for x in linkage_thresholds.split(",")] if linkage_thresholds else []
     except ValueError:
-        raise DadkhahError(f"--linkage-thresholds takes probabilities separated by commas, not {linkage_thresholds!r}") from None
-    params = _params(method, latent_classes=latent_classes, iterations=iterations, burn_in=burn_in, thin=thin, chains=chains,
-                     seed=seed, selection=selection, max_order=max_order, interval=interval, model_uncertainty=model_uncertainty, level=level)
+        raise InputError(f"takes probabilities separated by commas, not {linkage_thresholds!r}",
+                         field="linkage_thresholds") from None
     with opened_store(ctx) as store, progress_bar(f"estimating ({method})") as progress:
-        document = estimate_registry(store, estimate=lambda table: estimate_table(table, method, **params), by=by,
-                                     thresholds=thresholds, progress=progress)
+        document = run_registry_estimate(store, actor=cli_actor(ctx), method=method, by=by, thresholds=thresholds,
+                                         progress=progress, **options)
     if plot:
         document["plot"] = plot_estimate(document, plot)
     if as_json:

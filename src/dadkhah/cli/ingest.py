@@ -11,6 +11,7 @@ from rich.table import Table
 
 from dadkhah.cli.common import (
     JsonOption,
+    cli_actor,
     database_url,
     emit_json,
     emit_json_array,
@@ -85,7 +86,7 @@ def import_(
     """
     with opened_store(ctx) as store, progress_bar(f"importing {file.name}", unit="bytes") as progress:
         summary = import_file(
-            store, file, source=source, format=format, encoding=encoding, mapping=mapping,
+            store, file, actor=cli_actor(ctx), source=source, format=format, encoding=encoding, mapping=mapping,
             incident=incident, sheet=sheet, progress=progress,
         )
     if as_json:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from dadkhah.cli.common import (
     JsonOption,
+    cli_actor,
     emit_json,
     err,
     handle_errors,
@@ -17,11 +18,10 @@ from dadkhah.cli.common import (
     out,
     progress_bar,
 )
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import InputError
 from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
 from dadkhah.link.review import decide, list_decisions, review_queue
 from dadkhah.registry.persons import describe_person, export_persons, list_persons
-from dadkhah.workspace import current_user
 
 link_app = typer.Typer(help="Linkage: one registry of persons from many lists.", no_args_is_help=True)
 persons_app = typer.Typer(help="Persons: the registry, with stable ids.", no_args_is_help=True)
@@ -32,7 +32,7 @@ def _band(text: str) -> tuple[float, float]:
     try:
         low, high = (float(x) for x in text.split(","))
     except ValueError:
-        raise DadkhahError(f"--review-band takes two probabilities, LOW,HIGH (e.g. 0.5,0.95), not {text!r}") from None
+        raise InputError(f"takes two probabilities, LOW,HIGH (e.g. 0.5,0.95), not {text!r}", field="review_band") from None
     return low, high
 
 
@@ -54,8 +54,8 @@ def link_run(
 
     band = _band(review_band)
     with opened_store(ctx) as store, progress_bar("linking") as progress:
-        summary = run_linkage(store, threshold=threshold, review_band=band, engine=engine, seed=seed,
-                              progress=lambda done, total, what: progress(done, total))
+        summary = run_linkage(store, actor=cli_actor(ctx), threshold=threshold, review_band=band, engine=engine,
+                              seed=seed, progress=lambda done, total, what: progress(done, total))
     if as_json:
         emit_json(summary.to_dict())
         return
@@ -202,7 +202,7 @@ def review_list(
             shown = f"{c['verdict']}: {c['level']} ({c['weight']:+.1f})" if c and c["weight"] else ""
             table.add_row(field, _field(a.get(field)), _field(b.get(field)), shown)
         out.print(table)
-        out.print(f"  {pair['decide']}", markup=False)
+        out.print(f"  dadkhah review decide {a['ref']} {b['ref']} same|different --reason ...", markup=False)
 
 
 def _field(value) -> str:
@@ -225,8 +225,8 @@ def review_decide(
 
     Example: dadkhah review decide list-1:NGO-00017 list-2:UN/00301 same --reason "same father and prison"
     """
-    with opened_store(ctx) as store, store.session() as session:
-        result = decide(session, record_a, record_b, decision, reason=reason, decided_by=current_user())
+    with opened_store(ctx) as store:
+        result = decide(store, decision, actor=cli_actor(ctx), reason=reason, records=(record_a, record_b))
     if as_json:
         emit_json(result)
     else:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from dadkhah.cli.common import (
     JsonOption,
+    cli_actor,
     emit_json,
     err,
     handle_errors,
@@ -65,20 +66,18 @@ def ask_passphrase(*, confirm: bool = False) -> str | None:
 
 @contextmanager
 def unlocked(ctx: typer.Context):
-    """The open store and its unlocked keys."""
+    """The open store and its unlocked keys (which also sign the command's audit events)."""
     with opened_store(ctx) as store:
         passphrase = ask_passphrase() if is_protected(store.workspace) else None
-        yield store, load_keys(store.workspace, passphrase=passphrase)
+        keys = load_keys(store.workspace, passphrase=passphrase)
+        store.use_keys(keys)
+        yield store, keys
 
 
 def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
-
-
-def _scopes(text: str) -> list[str]:
-    return [s for s in text.split(",") if s.strip()]
 
 
 @evidence_app.command("add")
@@ -100,9 +99,9 @@ def evidence_add(
     Example: dadkhah evidence add photo.jpg video.mp4 --source family-archive --captured-at 1988-08-10 --about P-000123
     """
     with unlocked(ctx) as (store, keys), progress_bar("sealing", unit="bytes") as progress:
-        added = add_evidence(store, keys, files, source=source, description=description, captured_at=captured_at,
-                             captured_where=captured_where, acquired_how=acquired_how, release=_scopes(release),
-                             about=about or (), progress=progress)
+        added = add_evidence(store, keys, files, actor=cli_actor(ctx), source=source, description=description,
+                             captured_at=captured_at, captured_where=captured_where, acquired_how=acquired_how,
+                             release=release, about=about or (), progress=progress)
     if as_json:
         emit_json(added if len(added) > 1 else added[0])
         return
@@ -138,12 +137,12 @@ def evidence_list(
 @evidence_app.command("show")
 @handle_errors
 def evidence_show(ctx: typer.Context, evidence_id: Annotated[str, typer.Argument(help="E-000001")], as_json: JsonOption = False) -> None:
-    """One item with its decrypted metadata (EXIF, C2PA) and original name; recorded in custody.
+    """One item with its decrypted metadata (EXIF, C2PA) and original name; recorded in custody and the audit log.
 
     Example: dadkhah evidence show E-000001
     """
     with unlocked(ctx) as (store, keys):
-        item = show_evidence(store, keys, evidence_id)
+        item = show_evidence(store, keys, evidence_id, actor=cli_actor(ctx))
     if as_json:
         emit_json(item)
         return
@@ -159,12 +158,12 @@ def evidence_get(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Write an item's original bytes out again, checked against its SHA-256; recorded in custody.
+    """Write an item's original bytes out again, checked against its SHA-256; recorded in custody and the audit log.
 
     Example: dadkhah evidence get E-000001 --out ~/handover/E-000001.jpg
     """
     with unlocked(ctx) as (store, keys), progress_bar("decrypting", unit="bytes") as progress:
-        result = get_evidence(store, keys, evidence_id, out_path, force=force, progress=progress)
+        result = get_evidence(store, keys, evidence_id, out_path, actor=cli_actor(ctx), force=force, progress=progress)
     if as_json:
         emit_json(result)
     else:
@@ -190,9 +189,9 @@ def testimony_add(
     Example: dadkhah testimony add --witness-name "..." --transcript t.txt --language fa --consent investigators,courts --about P-000123
     """
     with unlocked(ctx) as (store, keys):
-        result = add_testimony(store, keys, witness_name=witness_name, transcript=transcript, language=language,
-                               consent=_scopes(consent), witness_contact=witness_contact, about=about or (), place=place,
-                               interviewer=interviewer)
+        result = add_testimony(store, keys, actor=cli_actor(ctx), witness_name=witness_name, transcript=transcript,
+                               language=language, consent=consent, witness_contact=witness_contact, about=about or (),
+                               place=place, interviewer=interviewer)
     if as_json:
         emit_json(result)
     else:
@@ -227,12 +226,12 @@ def testimony_show(
     reveal_witness: Annotated[bool, typer.Option("--reveal-witness", help="Also decrypt who the witness is (recorded in custody).")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """A testimony with its transcript, decrypted; recorded in custody.
+    """A testimony with its transcript, decrypted; recorded in custody and the audit log.
 
     Example: dadkhah testimony show T-0001
     """
     with unlocked(ctx) as (store, keys):
-        item = show_testimony(store, keys, testimony_id, reveal_witness=reveal_witness)
+        item = show_testimony(store, keys, testimony_id, actor=cli_actor(ctx), reveal_witness=reveal_witness)
     if as_json:
         emit_json(item)
         return
@@ -250,7 +249,7 @@ def custody_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
     Example: dadkhah custody verify --json
     """
     with unlocked(ctx) as (store, keys):
-        report = verify_custody(store, keys)
+        report = verify_custody(store, keys, actor=cli_actor(ctx))
     if as_json:
         emit_json(report)
     elif report["valid"]:
@@ -304,20 +303,21 @@ def keys_show(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @handle_errors
 def export_casefile_command(
     ctx: typer.Context,
-    out_dir: Annotated[Path, typer.Option("--out", help="A new folder for the case file (outside the workspace).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="A new folder (or with --zip a new file) for the case file, outside the workspace.")],
     recipient: Annotated[str, typer.Option("--recipient", help="Who receives it.")],
     scope: Annotated[str, typer.Option("--scope", help="investigators, courts or public: what consent must cover.")],
-    person: Annotated[list[str] | None, typer.Option("--person", help="A person to include (repeat); testimonies and evidence about them come too.")] = None,
+    persons: Annotated[list[str] | None, typer.Option("--person", help="A person to include (repeat); testimonies and evidence about them come too.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Every person, and every testimony and item released to the scope.")] = False,
+    as_zip: Annotated[bool, typer.Option("--zip", help="Write the case file as one zip file (--out names the new .zip) rather than a folder.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Write a signed BagIt case file for an investigative body; every export is recorded in custody.
+    """Write a signed BagIt case file for an investigative body; every export is recorded in custody and the audit log.
 
     Example: dadkhah export casefile --out ~/handover/un-2026 --recipient "UN Special Rapporteur" --scope investigators --all
     """
     with unlocked(ctx) as (store, keys), progress_bar("writing the case file", unit="bytes") as progress:
-        result = export_casefile(store, keys, out_dir, recipient=recipient, scope=scope, persons=person or (),
-                                 everything=everything, progress=progress)
+        result = export_casefile(store, keys, out_dir, actor=cli_actor(ctx), recipient=recipient, scope=scope,
+                                 persons=persons or (), everything=everything, as_zip=as_zip, progress=progress)
     if as_json:
         emit_json(result)
     else:

@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dadkhah.cli.common import JsonOption, emit_json, err, handle_errors, opened_store, out
+from dadkhah.cli.common import (
+    JsonOption,
+    cli_actor,
+    emit_json,
+    err,
+    handle_errors,
+    opened_store,
+    out,
+)
 from dadkhah.errors import DadkhahError, InputError
 
 users_app = typer.Typer(help="People who may log in to the web application, and their roles.", no_args_is_help=True)
@@ -32,7 +40,7 @@ def _read_password(path: Path) -> str:
 @handle_errors
 def users_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The user name to log in with.")],
+    username: Annotated[str, typer.Argument(metavar="NAME", help="The user name to log in with.")],
     role: Annotated[str, typer.Option("--role", help="viewer, analyst, investigator or admin.")],
     password_file: Annotated[Path, typer.Option("--password-file", help="A file whose first line is the password (never on the command line).")],
     totp: Annotated[bool, typer.Option("--totp", help="Also require a code from an authenticator app; prints its secret once.")] = False,
@@ -43,14 +51,12 @@ def users_add(
 
     Example: dadkhah users add maryam --role analyst --password-file pw.txt --totp
     """
-    from dadkhah.audit import record_audit, workspace_ident
     from dadkhah.users import add_user
 
     password = _read_password(password_file)
-    with opened_store(ctx) as store, store.session() as session:
-        document = add_user(session, name, role=role, password=password, totp=totp, language=language)
-        record_audit(session, workspace_ident(store.workspace), action="user added", object_kind="user",
-                     object_id=document["username"], details={"role": role, "totp": totp})
+    with opened_store(ctx) as store:
+        document = add_user(store, username, actor=cli_actor(ctx), role=role, password=password, totp=totp,
+                            language=language)
     if as_json:
         emit_json(document)
         return
@@ -58,6 +64,32 @@ def users_add(
     if totp:
         out.print(f"TOTP secret (shown once; add it to an authenticator app): {document['totp_secret']}", markup=False)
         out.print(document["totp_uri"], markup=False)
+
+
+@users_app.command("change")
+@handle_errors
+def users_change(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(metavar="NAME", help="The user to change.")],
+    role: Annotated[str | None, typer.Option("--role", help="The new role: viewer, analyst, investigator or admin.")] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive", help="Allow the user to log in again, or stop them (their sessions end at once).", show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a user's role, or stop them logging in (nobody may demote or stop themselves).
+
+    Example: dadkhah users change maryam --role investigator
+    """
+    from dadkhah.users import change_user
+
+    if role is None and active is None:
+        raise InputError("say what to change: a new role, or whether the user may log in", field="role")
+    with opened_store(ctx) as store:
+        document = change_user(store, username, actor=cli_actor(ctx), role=role, active=active)
+    if as_json:
+        emit_json(document)
+        return
+    changes = "; ".join(f"{what} {before} -> {after}" for what, (before, after) in document["changes"].items())
+    out.print(f"{document['username']}: {changes or 'nothing changed'}.", markup=False)
 
 
 @users_app.command("list")
@@ -101,30 +133,41 @@ def audit_list(
     if as_json:
         emit_json(listed)
         return
-    table = Table("#", "when", "who", "what", "object", "from")
+    table = Table("#", "when", "who", "via", "what", "object", "from", "signed")
     for e in listed:
-        table.add_row(str(e["seq"]), e["occurred_at"][:19], e["actor"], e["action"],
-                      f"{e['object_kind']} {e['object_id'] or ''}", e["address"] or "")
+        table.add_row(str(e["seq"]), e["occurred_at"][:19], e["actor"], e["channel"] or "", e["action"],
+                      f"{e['object_kind']} {e['object_id'] or ''}", e["address"] or "", "yes" if e["signed"] else "no")
     out.print(table)
 
 
 @audit_app.command("verify")
 @handle_errors
 def audit_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Check the audit log's hash chain; exits 1 and names each broken event if it is not intact.
+    """Check the audit log's hash chain, signatures and newest event; exits 1 and names each broken
+    event if it is not intact. Events written without the keys are listed as unsigned.
 
     Example: dadkhah audit verify --json
     """
-    from dadkhah.audit import verify_audit, workspace_ident
+    from dadkhah.audit import verify_audit
 
-    with opened_store(ctx) as store, store.session() as session:
-        report = verify_audit(session, workspace_ident(store.workspace))
+    with opened_store(ctx) as store:
+        report = verify_audit(store)
     if as_json:
         emit_json(report)
     else:
-        out.print(f"{report['events']} events; " + ("intact." if report["intact"] else "NOT intact:"), markup=False)
+        out.print(f"{report['events']:,} events; " + ("intact." if report["intact"] else "NOT intact:"), markup=False)
         for p in report["problems"]:
-            out.print(f"  event {p['seq']} (position {p['position']}, {p['action']}): {p['problem']}", markup=False)
+            out.print(f"  event {p['seq']} (position {p['position'] or '-'}, {p['action'] or '-'}): {p['problem']}", markup=False)
+        for stretch in report["unsigned"]:
+            span = f"event {stretch['from']}" if stretch["from"] == stretch["to"] else \
+                f"events {stretch['from']} to {stretch['to']}"
+            err.print(f"{span} ({stretch['events']:,}) not signed: written by a command run without the keys; "
+                      "they rest on the hash chain alone", markup=False, highlight=False)
+        if not report["signatures_checked"]:
+            err.print("The keys are not at hand: signatures were not checked.", markup=False, highlight=False)
+        if not report["head_checked"]:
+            err.print("No newest event is remembered beside the key file: removal of the newest events "
+                      "cannot be detected.", markup=False, highlight=False)
     if not report["intact"]:
         raise typer.Exit(1)
 

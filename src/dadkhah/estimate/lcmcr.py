@@ -326,9 +326,9 @@ class LCMCR(Estimator):
                 + "): the interval pools them; report both and explain"
             )
         if diagnostics["ess_bulk"] < 400:
-            messages.append(f"few effective draws ({diagnostics['ess_bulk']:.0f}); increase --iterations")
+            messages.append(f"few effective draws ({diagnostics['ess_bulk']:.0f}); run more iterations")
         if draws_k.mean() >= 0.9 * k_classes:
-            messages.append(f"nearly all of the {k_classes} latent classes are in use: consider a larger K (--latent-classes)")
+            messages.append(f"nearly all of the {k_classes} latent classes are in use: consider more latent classes")
         self.draws_ = draws_n
         self.n_hat_ = float(median)
         self.interval_ = (float(lo), float(hi))

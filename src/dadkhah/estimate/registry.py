@@ -19,12 +19,13 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from dadkhah.audit import Actor, record_audit
+from dadkhah.errors import InputError
 from dadkhah.estimate.core import CaptureTable, EstimateResult, EstimationError
 from dadkhah.link.review import latest_run
 from dadkhah.link.run import recluster
 from dadkhah.model import Estimate, Person, PersonRecord, Place, Record, Source
 from dadkhah.store import Store
-from dadkhah.workspace import current_user
 
 STRATA = ("city", "province", "month", "gender")
 RecordKey = tuple[int, str]
@@ -69,7 +70,7 @@ def capture_tables(session: Session, clusters: Mapping, by: str | None) -> tuple
     persons instead of a table.
     """
     if by is not None and by not in STRATA:
-        raise EstimationError(f"--by must be one of {', '.join(STRATA)}, not {by!r}")
+        raise InputError(f"stratify by one of {', '.join(STRATA)} (or nothing), not {by!r}", field="by")
     names = dict(session.execute(sa.select(Source.id, Source.name)).all())
     attributes = _record_attributes(session) if by else {}
     position = STRATA.index(by) if by else 0
@@ -108,21 +109,33 @@ def stratum_names(session: Session, by: str | None) -> dict[str, str]:
     return {}
 
 
-def record_estimate(session: Session, result: EstimateResult, *, source: str, input_name: str | None = None,
-                    linkage_run_id: int | None = None, by: str | None = None, strata: list | None = None,
-                    sensitivity: list | None = None) -> int:
-    """Store an estimate with its parameters, input digest and software versions; returns its id."""
+def _store_estimate(session: Session, store: Store, actor: Actor, result: EstimateResult, *, source: str,
+                    input_name: str | None = None, linkage_run_id: int | None = None, by: str | None = None,
+                    strata: list | None = None, sensitivity: list | None = None, thresholds=()) -> int:
+    """Store an estimate with its parameters, input digest and software versions, and the audit
+    event "estimate run", in the caller's transaction; returns its id."""
     row = Estimate(
         source=source, input_name=input_name, linkage_run_id=linkage_run_id, stratified_by=by, method=result.method,
         model=result.model, parameters=_jsonable(result.parameters), input_sha256=result.input_sha256,
         observed=result.observed, estimate=result.estimate, interval_low=result.interval[0],
         interval_high=result.interval[1], level=result.level, diagnostics=_jsonable(result.diagnostics),
         strata=strata, sensitivity=sensitivity, warnings=list(result.warnings), software=result.software,
-        created_by=current_user(),
+        created_by=actor.name,
     )
     session.add(row)
     session.flush()
+    record_audit(session, store, actor, action="estimate run", object_kind="estimate", object_id=str(row.id),
+                 details={"estimate_id": row.id, "source": source, "method": result.method, "by": by,
+                          "thresholds": list(thresholds), "parameters": _jsonable(result.parameters),
+                          "observed": result.observed, "estimate": result.estimate,
+                          "interval": [result.interval[0], result.interval[1]]})
     return row.id
+
+
+def record_table_estimate(store: Store, result: EstimateResult, *, actor: Actor, input_name: str) -> int:
+    """Keep an estimate made from a capture-table file, with its audit event; returns its id."""
+    with store.session() as session:
+        return _store_estimate(session, store, actor, result, source="table", input_name=input_name)
 
 
 def _jsonable(value):
@@ -137,9 +150,26 @@ def _jsonable(value):
     return value
 
 
-def estimate_registry(store: Store, *, estimate, by: str | None = None, thresholds: Iterable[float] = (),
-                      progress=None) -> dict:
-    """Estimate from the linked persons, overall and by stratum; optionally under other linkage thresholds.
+def run_registry_estimate(store: Store, *, actor: Actor, method: str, by: str | None = None,
+                          thresholds: Iterable[float] = (), progress=None, **params) -> dict:
+    """Estimate the total from the linked registry with ``method`` and store it, with its audit event.
+
+    ``params`` are the method's settings by their field names (``seed``, ``level``, ``iterations``,
+    ...; see :func:`dadkhah.estimate.method_parameters`); those the method does not take are ignored.
+    """
+    from dadkhah.estimate import estimate_table, method_parameters
+
+    if by is not None and by not in STRATA:
+        raise InputError(f"stratify by one of {', '.join(STRATA)} (or nothing), not {by!r}", field="by")
+    parameters = method_parameters(method, **params)
+    return estimate_registry(store, actor=actor, estimate=lambda table: estimate_table(table, method, **parameters),
+                             by=by, thresholds=thresholds, progress=progress)
+
+
+def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = None,
+                      thresholds: Iterable[float] = (), progress=None) -> dict:
+    """Estimate from the linked persons, overall and by stratum; optionally under other linkage
+    thresholds; store the result with the audit event "estimate run" (a failed run records nothing).
 
     ``estimate`` is a function from a CaptureTable to an EstimateResult (a configured method);
     ``progress(done, total)`` is told of each estimate made.
@@ -153,8 +183,8 @@ def estimate_registry(store: Store, *, estimate, by: str | None = None, threshol
         for threshold in thresholds:
             # Pairs below the review band's floor were not kept: a lower threshold cannot be redone.
             if not run.review_low <= threshold < 1:
-                raise EstimationError(f"linkage threshold {threshold} is outside what run {run.id} kept: "
-                                      f"use values from {run.review_low} up to (not including) 1")
+                raise InputError(f"linkage threshold {threshold} is outside what run {run.id} kept: "
+                                 f"use values from {run.review_low} up to (not including) 1", field="linkage_thresholds")
         clusters = clusters_from_registry(session)
         table, strata_tables = capture_tables(session, clusters, by)
         labels = stratum_names(session, by)
@@ -190,8 +220,9 @@ def estimate_registry(store: Store, *, estimate, by: str | None = None, threshol
                             "interval": list(alt.interval)})
         report(1 + len(strata) + len(sensitivity), steps)
     with store.session() as session:
-        estimate_id = record_estimate(session, result, source="registry", linkage_run_id=run.id, by=by,
-                                      strata=_jsonable(strata) or None, sensitivity=sensitivity or None)
+        estimate_id = _store_estimate(session, store, actor, result, source="registry", linkage_run_id=run.id, by=by,
+                                      strata=_jsonable(strata) or None, sensitivity=sensitivity or None,
+                                      thresholds=thresholds)
     document = result.to_dict() | {"id": estimate_id, "linkage_run_id": run.id, "by": by, "strata": _jsonable(strata)}
     estimable = [s for s in strata if s.get("estimate") is not None]
     if strata:

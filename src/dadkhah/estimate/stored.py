@@ -5,8 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.audit import AuditedStore
-from dadkhah.errors import InputError, NotFound
+from dadkhah.errors import NotFound
 from dadkhah.model import Estimate
 
 
@@ -45,56 +44,6 @@ def latest_estimate(session: Session, *, overall: bool = True) -> dict | None:
         query = query.where(Estimate.stratified_by.is_(None))
     row = session.scalars(query.order_by(Estimate.id.desc()).limit(1)).first()
     return estimate_to_dict(row, full=True) if row is not None else None
-
-
-def method_parameters(method: str, *, seed: int | None = None, level: float = 0.95, iterations: int | None = None,
-                      latent_classes: int | None = None, burn_in: int | None = None, thin: int | None = None,
-                      chains: int | None = None, selection: str | None = None, max_order: int | None = None,
-                      interval: str | None = None, model_uncertainty: bool | None = None) -> dict:
-    """The parameters ``method`` takes, from those given (the rest keep the estimator's defaults)."""
-    from dadkhah.estimate import METHODS
-
-    if method not in METHODS:
-        raise InputError(f"the method must be one of {', '.join(METHODS)}, not {method!r}", field="method")
-    if not 0.5 <= level < 1:
-        raise InputError(f"the interval level must be at least 0.5 and below 1, not {level}", field="level")
-    given = {"level": level}
-    if method == "lcmcr":
-        given |= {"random_state": seed, "iterations": iterations, "latent_classes": latent_classes,
-                  "burn_in": burn_in, "thin": thin, "chains": chains}
-    elif method == "loglinear":
-        given |= {"random_state": seed, "selection": selection, "max_order": max_order, "interval": interval,
-                  "model_uncertainty": model_uncertainty}
-    return {k: v for k, v in given.items() if v is not None}
-
-
-def run_registry_estimate(store, *, method: str, by: str | None = None, thresholds=(), address: str | None = None,
-                          **params) -> dict:
-    """Estimate from the linked registry (see :func:`dadkhah.estimate.registry.estimate_registry`) and store it.
-
-    The audit event "estimate run" is written in the transaction that stores the estimate, so an
-    estimate is never kept without its record (and a failed run records nothing).
-    """
-    from dadkhah.estimate import estimate_table
-    from dadkhah.estimate.registry import STRATA, estimate_registry
-
-    if by is not None and by not in STRATA:
-        raise InputError(f"stratify by one of {', '.join(STRATA)} (or nothing), not {by!r}", field="by")
-    parameters = method_parameters(method, **params)
-    thresholds = list(thresholds)
-
-    def describe(_session: Session, added: list) -> tuple[str, dict] | None:
-        if not added:
-            return None
-        row = added[-1]
-        return str(row.id), {"estimate_id": row.id, "observed": row.observed, "estimate": row.estimate,
-                             "interval": [row.interval_low, row.interval_high]}
-
-    audited = AuditedStore(store, action="estimate run", object_kind="estimate", address=address, watch=Estimate,
-                           describe=describe, details={"method": method, "by": by, "thresholds": thresholds,
-                                                       "parameters": parameters})
-    return estimate_registry(audited, estimate=lambda table: estimate_table(table, method, **parameters), by=by,
-                             thresholds=thresholds)
 
 
 def estimate_report(session: Session, estimate_id: int) -> dict:

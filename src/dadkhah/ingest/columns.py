@@ -203,8 +203,9 @@ def plan_columns(header: list[str], mapping: Mapping | None = None, *, file: str
     if not any(s is not None and s.field in ("given_name", "family_name", "full_name") for s in specs):
         raise InputError(
             "no column holds a name (looked for headers such as name, full name, given name, surname, "
-            "نام، نام خانوادگی); name the columns in a mapping file with --mapping",
+            "نام، نام خانوادگی); name the columns in a mapping file",
             file=file,
             line=1,
+            field="mapping",
         )
     return plan

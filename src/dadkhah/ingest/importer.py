@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dadkhah import __version__
-from dadkhah.audit import AuditedStore
+from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.ingest.columns import ColumnPlan, load_mapping, plan_columns
 from dadkhah.ingest.quarantine import Quarantine
@@ -46,7 +46,6 @@ from dadkhah.normalize.script import fold_text
 from dadkhah.places import load_gazetteer
 from dadkhah.sources import ensure_incident, ensure_source, validate_source_name
 from dadkhah.store import Store, insert_rows
-from dadkhah.workspace import current_user
 
 BATCH_ROWS = 5000
 Progress = Callable[[int, int], None]
@@ -269,16 +268,21 @@ def import_file(
     store: Store,
     path: str | os.PathLike,
     *,
+    actor: Actor,
     source: str,
     format: str | None = None,
     encoding: str = "auto",
     mapping: str | os.PathLike | None = None,
     incident: str | None = None,
     sheet: str | None = None,
-    imported_by: str | None = None,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Import one list file into ``source``. See the module docstring for the rules."""
+    """Import one list file into ``source``. See the module docstring for the rules.
+
+    The audit event "list imported" names the import and its counts (never the rows) and is
+    written in the import's own transaction; a file the source already holds is recorded as such
+    (``already_imported``), since nothing was added.
+    """
     started = time.perf_counter()
     path = Path(path)
     source = validate_source_name(source)
@@ -301,6 +305,7 @@ def import_file(
             source_row = ensure_source(session, source)
             earlier = session.scalar(sa.select(Import).where(Import.source_id == source_row.id, Import.file_sha256 == sha256))
             if earlier is not None:
+                _audit_import(session, store, actor, earlier, already=True)
                 return _summary(session, earlier, source, already=True, seconds=time.perf_counter() - started)
             incident_row = ensure_incident(session, incident) if incident else None
             batch_row = Import(
@@ -314,7 +319,7 @@ def import_file(
                 header=[],
                 header_line=stream.header_line,
                 columns={},
-                imported_by=imported_by or current_user(),
+                imported_by=actor.name,
                 software_version=__version__,
             )
             session.add(batch_row)
@@ -331,6 +336,7 @@ def import_file(
                 batch_row.quarantine_path = quarantine.close()
                 batch_row.finished_at = utcnow()
                 session.flush()
+                _audit_import(session, store, actor, batch_row, already=False)
                 summary = _summary(session, batch_row, source, already=False, seconds=time.perf_counter() - started)
             except BaseException:
                 quarantine.discard()
@@ -547,21 +553,8 @@ def check_list_file(path: str | os.PathLike, *, name: str | None = None) -> str:
     return fmt
 
 
-def import_file_audited(store: Store, path: str | os.PathLike, *, source: str, incident: str | None = None,
-                        address: str | None = None, **options) -> ImportSummary:
-    """:func:`import_file`, with the audit event "list imported" written in the import's own transaction.
-
-    The event names the import and its counts (never the rows); a file the source already holds
-    is recorded as such (``already_imported``), since nothing was added.
-    """
-    def describe(session: Session, added: list) -> tuple[str, dict] | None:
-        batch = added[-1] if added else next((o for o in session.identity_map.values() if isinstance(o, Import)), None)
-        if batch is None:
-            return None
-        return str(batch.id), {"import_id": batch.id, "source_id": batch.source_id, "file_sha256": batch.file_sha256,
-                               "rows": batch.rows, "imported": batch.imported, "rejected": batch.rejected,
-                               "blank": batch.blank, "warnings": batch.warning_count, "already_imported": not added}
-
-    audited = AuditedStore(store, action="list imported", object_kind="import", address=address, watch=Import,
-                           describe=describe)
-    return import_file(audited, path, source=source, incident=incident, **options)
+def _audit_import(session: Session, store: Store, actor: Actor, batch: Import, *, already: bool) -> None:
+    record_audit(session, store, actor, action="list imported", object_kind="import", object_id=str(batch.id),
+                 details={"import_id": batch.id, "source_id": batch.source_id, "file_sha256": batch.file_sha256,
+                          "rows": batch.rows, "imported": batch.imported, "rejected": batch.rejected,
+                          "blank": batch.blank, "warnings": batch.warning_count, "already_imported": already})

@@ -35,13 +35,14 @@ def detect_format(path: Path, requested: str | None = None) -> str:
     """The format the user asked for, else the one the extension names."""
     if requested:
         if requested not in FORMATS:
-            raise InputError(f"--format must be one of {', '.join(FORMATS)}, not {requested!r}", file=str(path))
+            raise InputError(f"must be one of {', '.join(FORMATS)}, not {requested!r}", file=str(path), field="format")
         return requested
     fmt = _EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(
-            f"cannot tell the format from the extension {path.suffix!r}; pass --format csv, xlsx or json",
+            f"cannot tell the format from the extension {path.suffix!r}; say which it is: csv, xlsx or json",
             file=str(path),
+            field="format",
         )
     return fmt
 
@@ -53,13 +54,23 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     UTF-16, charset-normalizer decides between it and Windows-1252 (Western lists).
     """
     if requested not in ENCODINGS:
-        raise InputError(f"--encoding must be one of {', '.join(ENCODINGS)}, not {requested!r}", file=str(path))
+        raise InputError(f"must be one of {', '.join(ENCODINGS)}, not {requested!r}", file=str(path), field="encoding")
     if requested == "utf-8":
         return "utf-8-sig"  # also accepts (and drops) a BOM
     if requested != "auto":
         return requested
     with open(path, "rb") as handle:
         head = handle.read(_SAMPLE)
+    found = text_encoding(head, complete=len(head) < _SAMPLE)
+    if found is None:
+        raise InputError("cannot tell the text encoding; give it as utf-8, utf-16 or cp1256", file=str(path),
+                         field="encoding")
+    return found
+
+
+def text_encoding(head: bytes, *, complete: bool = True) -> str | None:
+    """The codec of text starting with ``head`` (the whole text when ``complete``), as
+    :func:`detect_encoding` chooses it; None when it cannot be told."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -68,7 +79,7 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     if utf16:
         return utf16
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SAMPLE)
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
         return "utf-8"
     except UnicodeDecodeError:
         pass
@@ -79,7 +90,7 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     letters = [ch for ch in head.decode("cp1256", errors="replace") if ch.isalpha()]
     if letters and sum(1 for ch in letters if "\u0600" <= ch <= "\u06ff") >= len(letters) / 3:
         return "cp1256"
-    raise InputError("cannot tell the text encoding; pass --encoding utf-8, utf-16 or cp1256", file=str(path))
+    return None
 
 
 def _expected_share(text: str) -> float:
@@ -220,9 +231,10 @@ def _decode_guard(rows: Iterator, path: Path, encoding: str, where) -> Iterator:
         yield from rows
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"the file is not valid {encoding} here ({exc.reason}); pass --encoding to say which encoding it uses",
+            f"the file is not valid {encoding} here ({exc.reason}); say which encoding it uses",
             file=str(path),
             line=where(),
+            field="encoding",
         ) from None
     except csv.Error as exc:
         raise InputError(f"unreadable CSV: {exc}", file=str(path), line=where()) from None

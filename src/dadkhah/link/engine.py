@@ -19,7 +19,7 @@ import time
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import DadkhahError, InputError
 from dadkhah.link.model import Comparison, Level, LinkageModel
 
 ENGINES = ("duckdb", "spark")
@@ -298,7 +298,7 @@ def score(
     exhaust memory) on the machine at hand.
     """
     if engine not in ENGINES:
-        raise DadkhahError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        raise InputError(f"must be one of {', '.join(ENGINES)}, not {engine!r}", field="engine")
     from splink import Linker
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 

@@ -14,7 +14,8 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.errors import DadkhahError, InputError, NotFound
+from dadkhah.audit import Actor, record_audit
+from dadkhah.errors import InputError, NotFound
 from dadkhah.model import (
     Import,
     LinkageRun,
@@ -29,16 +30,18 @@ from dadkhah.model import (
 )
 from dadkhah.model.base import utcnow
 from dadkhah.registry.records import record_to_dict
+from dadkhah.store import Store
 
 DECISIONS = ("same", "different")
 RecordKey = tuple[int, str]
 
 
-def parse_record_ref(session: Session, ref: str) -> tuple[RecordKey, str]:
+def parse_record_ref(session: Session, ref: str, *, field: str = "record") -> tuple[RecordKey, str]:
     """``SOURCE:RECORD_ID`` -> ((source_id, record_id), source name). The record must exist."""
     source_name, sep, record_id = (ref or "").partition(":")
     if not sep or not source_name or not record_id:
-        raise DadkhahError(f"{ref!r} is not a record reference; write SOURCE:RECORD_ID (e.g. list-1:NGO-00017)")
+        raise InputError(f"{ref!r} is not a record reference; write SOURCE:RECORD_ID (e.g. list-1:NGO-00017)",
+                         field=field)
     source = session.scalar(sa.select(Source).where(Source.name == source_name))
     if source is None:
         raise NotFound(f"no source named {source_name!r} (in {ref!r})")
@@ -100,26 +103,68 @@ def _contradiction(decisions: list[tuple[RecordKey, RecordKey, str, int]]) -> tu
     return None
 
 
-def decide(session: Session, ref_a: str, ref_b: str, decision: str, *, reason: str, decided_by: str) -> dict:
-    """Record that two records are the same person, or different persons."""
+def decide(store: Store, decision: str, *, actor: Actor, reason: str, records: tuple[str, str] | None = None,
+           pair_id: int | None = None) -> dict:
+    """Record that two records are the same person, or different persons; every later run obeys.
+
+    The records are named as ``SOURCE:RECORD_ID`` references (``records``), or as a pair of the
+    review queue (``pair_id``). The decision, the registry's note of it on each person, and the
+    audit event "pair decided" are written in one transaction. A decision that contradicts earlier
+    ones (a "different" pair that "same" decisions join) is refused.
+    """
+    if (records is None) == (pair_id is None):
+        raise ValueError("name the records or the review pair, not both")
     if decision not in DECISIONS:
-        raise DadkhahError(f"the decision must be 'same' or 'different', not {decision!r}")
+        raise InputError(f"the decision must be 'same' or 'different', not {decision!r}", field="decision")
     if not (reason or "").strip():
-        raise DadkhahError("a decision needs a reason (--reason): reviewers after you will read it")
-    key_a, name_a = parse_record_ref(session, ref_a)
-    key_b, name_b = parse_record_ref(session, ref_b)
+        raise InputError("a decision needs a reason: reviewers after you will read it", field="reason")
+    with store.session() as session:
+        names = dict(session.execute(sa.select(Source.id, Source.name)).all())
+        if pair_id is not None:
+            _, a, b = _pair_records(session, pair_id)
+            records = (f"{names[a.source_id]}:{a.record_id}", f"{names[b.source_id]}:{b.record_id}")
+        decided = _decide(session, records[0], records[1], decision, reason=reason, decided_by=actor.name)
+        if pair_id is None:
+            pair_id = _queued_pair(session, *decided.pop("keys"))
+        else:
+            decided.pop("keys")
+        record_audit(session, store, actor, action="pair decided", object_kind="match decision",
+                     object_id=str(decided["id"]),
+                     details={"pair_id": pair_id, "record_a": decided["record_a"], "record_b": decided["record_b"],
+                              "decision": decision, "replaces": decided["replaces"]})
+    return decided | {"pair_id": pair_id}
+
+
+def _queued_pair(session: Session, first: RecordKey, second: RecordKey) -> int | None:
+    """The latest run's review pair of these two records (as they are now), if it queued them."""
+    run = latest_run(session)
+    if run is None:
+        return None
+    ids = [session.scalar(sa.select(Record.id).where(Record.source_id == s, Record.record_id == r,
+                                                     Record.superseded_by.is_(None))) for s, r in (first, second)]
+    if None in ids:
+        return None
+    return session.scalar(sa.select(ReviewPair.id).where(
+        ReviewPair.run_id == run.id,
+        sa.or_(sa.and_(ReviewPair.record_l == ids[0], ReviewPair.record_r == ids[1]),
+               sa.and_(ReviewPair.record_l == ids[1], ReviewPair.record_r == ids[0]))).limit(1))
+
+
+def _decide(session: Session, ref_a: str, ref_b: str, decision: str, *, reason: str, decided_by: str) -> dict:
+    key_a, name_a = parse_record_ref(session, ref_a, field="record_a")
+    key_b, name_b = parse_record_ref(session, ref_b, field="record_b")
     if key_a == key_b:
-        raise DadkhahError("a record cannot be compared with itself")
+        raise InputError("a record cannot be compared with itself", field="record_b")
     first, second = _ordered(key_a, key_b)
     current = [d for d in active_decisions(session) if _ordered(d[0], d[1]) != (first, second)]
     problem = _contradiction([*current, (first, second, decision, 0)])
     if problem:
         different_id, chain = problem
         described = ", ".join(f"#{i}" for i in chain if i) or "this decision"
-        raise DadkhahError(
+        raise InputError(
             f"this contradicts earlier decisions: decision #{different_id or 'new'} says two records are different "
-            f"people, but 'same' decisions {described} (with this one) join them; change one of those first"
-        )
+            f"people, but 'same' decisions {described} (with this one) join them; change one of those first",
+            field="decision")
     row = MatchDecision(source_a=first[0], record_a=first[1], source_b=second[0], record_b=second[1],
                         decision=decision, reason=reason.strip(), decided_by=decided_by, decided_at=utcnow())
     session.add(row)
@@ -147,7 +192,8 @@ def decide(session: Session, ref_a: str, ref_b: str, decision: str, *, reason: s
         "id": row.id, "record_a": f"{names[first]}:{first[1]}", "record_b": f"{names[second]}:{second[1]}",
         "decision": decision, "reason": row.reason, "decided_by": decided_by, "replaces": bool(replaced),
         "persons": sorted({by_key[k] for k in (first, second) if k in by_key}),
-        "effective": "at the next `dadkhah link run`",
+        "effective": "at the next linkage run",
+        "keys": (first, second),
     }
 
 
@@ -229,7 +275,6 @@ def review_queue(session: Session, *, limit: int | None = 50, offset: int = 0) -
             "record_a": _brief(a, names),
             "record_b": _brief(b, names),
             "comparisons": explain(pair.weights, labels),
-            "decide": f"dadkhah review decide {names[a.source_id]}:{a.record_id} {names[b.source_id]}:{b.record_id} same|different --reason ...",
         })
     return {"run_id": run.id, "threshold": run.threshold, "band": [run.review_low, run.review_high], "total": total, "pairs": pairs}
 
@@ -333,19 +378,6 @@ def review_pair(session: Session, pair_id: int) -> dict:
         "decision": _decision_to_dict(decision, names) if decision else None,
         "history": [_decision_to_dict(d, names) for d in history],
     }
-
-
-def decide_pair(session: Session, pair_id: int, decision: str, *, reason: str, decided_by: str) -> dict:
-    """:func:`decide` for the two records of a review pair; the answer also names the pair."""
-    if decision not in DECISIONS:
-        raise InputError(f"the decision must be 'same' or 'different', not {decision!r}", field="decision")
-    if not (reason or "").strip():
-        raise InputError("a decision needs a reason: reviewers after you will read it", field="reason")
-    _, a, b = _pair_records(session, pair_id)
-    names = dict(session.execute(sa.select(Source.id, Source.name)).all())
-    decided = decide(session, f"{names[a.source_id]}:{a.record_id}", f"{names[b.source_id]}:{b.record_id}", decision,
-                     reason=reason, decided_by=decided_by)
-    return decided | {"pair_id": pair_id}
 
 
 def next_pair(session: Session) -> int | None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +22,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from dadkhah import __version__
+from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
 from dadkhah.link.clustering import cluster_records, components
@@ -33,7 +36,6 @@ from dadkhah.model.base import utcnow
 from dadkhah.registry.persons import assign_persons, iter_memberships
 from dadkhah.registry.search import build_search_index
 from dadkhah.store import Store, insert_rows
-from dadkhah.workspace import current_user
 
 # Pairs scored below this are strong evidence of two different people: a chain of namesakes may
 # not join them (see dadkhah.link.clustering).
@@ -71,18 +73,25 @@ class LinkSummary:
 def run_linkage(
     store: Store,
     *,
+    actor: Actor,
     threshold: float = DEFAULT_THRESHOLD,
     review_band: tuple[float, float] = DEFAULT_REVIEW_BAND,
     engine: str = "duckdb",
     model: LinkageModel = DEFAULT_MODEL,
     seed: int = 1988,
-    run_by: str | None = None,
     progress=None,
 ) -> LinkSummary:
-    """Link every current record into persons. See the module docstring for the steps."""
+    """Link every current record into persons. See the module docstring for the steps.
+
+    The run, the persons it assigns, its review queue and its audit event "link run" are written
+    in one transaction: a run that fails leaves the registry as it was.
+    """
     low, high = review_band
-    if not 0 < threshold < 1 or not 0 < low <= high < 1:
-        raise DadkhahError("the threshold and the review band must be probabilities between 0 and 1, low <= high")
+    if not 0 < threshold < 1:
+        raise InputError(f"must be a probability between 0 and 1, not {threshold}", field="threshold")
+    if not 0 < low <= high < 1:
+        raise InputError(f"must be two probabilities between 0 and 1, the lower first, not {low},{high}",
+                         field="review_band")
     report = progress or (lambda step, total, what: None)
     started = time.perf_counter()
     stages: dict[str, float] = {}
@@ -101,7 +110,7 @@ def run_linkage(
         run = LinkageRun(engine=engine, threshold=threshold, review_low=low, review_high=high,
                          parameters={"model": model.to_dict(), "seed": seed, "engine": engine},
                          features_sha256=features_digest(features), records=features.num_rows,
-                         run_by=run_by or current_user(), software_version=__version__, started_at=utcnow())
+                         run_by=actor.name, software_version=__version__, started_at=utcnow())
         session.add(run)
         session.flush()
 
@@ -175,8 +184,19 @@ def run_linkage(
         run.pairs_for_review = len(review_rows)
         run.summary = summary.to_dict() | {"blocking": blocking}
         run.finished_at = utcnow()
+        record_audit(session, store, actor, action="link run", object_kind="linkage run", object_id=str(run.id),
+                     details={"run_id": run.id, "engine": engine, "threshold": threshold, "review_band": [low, high],
+                              "records": summary.records, "persons": summary.persons, "created": summary.created,
+                              "merged": summary.merged, "split": summary.split,
+                              "pairs_for_review": summary.pairs_for_review,
+                              "decisions_applied": summary.decisions_applied, "model_sha256": _model_digest(model_json)})
         report(5, 5, "done")
     return summary
+
+
+def _model_digest(model_json: dict) -> str:
+    """The trained model's fingerprint, so the trail names which model drew the persons."""
+    return hashlib.sha256(json.dumps(model_json, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def run_folder(workspace: Path, run_id: int) -> Path:

@@ -1,8 +1,9 @@
 """Who may use the web application, their sessions, failed logins, and the audit log.
 
 Passwords are kept only as argon2id hashes; session tokens only as their SHA-256, so a copy of the
-database lets no one log in. The audit log is hash-chained like the chain of custody: each event
-holds the SHA-256 of the one before it, so an edited, removed or inserted event shows.
+database lets no one log in. The audit log is hash-chained like the chain of custody
+(:mod:`dadkhah.chain`): each event holds the SHA-256 of the one before it, so an edited, removed
+or inserted event shows.
 """
 
 from __future__ import annotations
@@ -60,13 +61,15 @@ class LoginAttempt(Base):
 
 
 class AuditEvent(Base):
-    """Who read or changed what, when: one link of a hash chain, written in the action's transaction."""
+    """Who read or changed what, when, through which shell: one link of a hash chain, written in the
+    action's transaction, and signed with the instance key when the command had it."""
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(sa.Integer, unique=True)
     actor: Mapped[str] = mapped_column(sa.String(200))
+    channel: Mapped[str | None] = mapped_column(sa.String(10))  # cli or web; None only before revision 0007
     action: Mapped[str] = mapped_column(sa.String(60))
     object_kind: Mapped[str] = mapped_column(sa.String(40))
     object_id: Mapped[str | None] = mapped_column(sa.String(200), index=True)
@@ -75,3 +78,4 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(sa.Text)  # canonical JSON, exactly as hashed
     prev_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
     event_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    signature: Mapped[str | None] = mapped_column(sa.String(200))  # base64 Ed25519; None when written without the keys

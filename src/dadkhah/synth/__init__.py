@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jdatetime
 
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import DadkhahError, InputError
 from dadkhah.synth.lists import DIFFICULTIES, capture_logit, make_profiles, render_record
 from dadkhah.synth.population import generate_population
 
@@ -64,12 +64,14 @@ def generate_case(
     ``progress(done, total)`` is called now and then; the work is one step per victim for the
     population and one per victim per list.
     """
-    if victims < 1 or lists < 1:
-        raise DadkhahError("--victims and --lists must be at least 1")
+    if victims < 1:
+        raise InputError("must be at least 1", field="victims")
+    if lists < 1:
+        raise InputError("must be at least 1", field="lists")
     if difficulty not in DIFFICULTIES:
-        raise DadkhahError(f"--difficulty must be one of {', '.join(DIFFICULTIES)}, not {difficulty!r}")
+        raise InputError(f"must be one of {', '.join(DIFFICULTIES)}, not {difficulty!r}", field="difficulty")
     if coverage is not None and not 0 < coverage <= 1:
-        raise DadkhahError("--coverage must be in (0, 1]")
+        raise InputError("must be more than 0 and at most 1", field="coverage")
     level = DIFFICULTIES[difficulty]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

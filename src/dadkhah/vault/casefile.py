@@ -21,6 +21,7 @@ import json
 import mimetypes
 import shutil
 import uuid
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +30,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dadkhah import __version__
-from dadkhah.errors import DadkhahError
+from dadkhah.audit import Actor, record_audit
+from dadkhah.errors import InputError
 from dadkhah.model import (
     CustodyEvent,
     EvidenceItem,
@@ -53,7 +55,6 @@ from dadkhah.vault.files import checked_output_path
 from dadkhah.vault.keys import VaultKeys
 from dadkhah.vault.testimony import open_testimony, testimony_to_dict
 from dadkhah.vault.verify import SIGNATURE_FILE, SIGNED_FILE
-from dadkhah.workspace import current_user
 
 FORMAT = "dadkhah-casefile/1"
 
@@ -84,22 +85,24 @@ def _casefile_id(session: Session) -> str:
     return f"C-{made + 1:04d}"
 
 
-def export_casefile(store: Store, keys: VaultKeys, out, *, recipient: str, scope: str, persons=(), everything: bool = False,
-                    progress=None) -> dict:
-    """Write a signed case file for ``recipient`` at ``out``; every included item's export is recorded."""
+def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipient: str, scope: str, persons=(),
+                    everything: bool = False, as_zip: bool = False, progress=None) -> dict:
+    """Write a signed case file for ``recipient`` at ``out``: a new folder, or with ``as_zip`` a new
+    zip file holding that folder. Every included item's export is recorded in custody, and the
+    export in the audit log, in a transaction that commits only once the case file is written."""
     recipient = (recipient or "").strip()
     if not recipient:
-        raise DadkhahError("--recipient names who receives the case file (it is written into it and into custody)")
+        raise InputError("names who receives the case file (it is written into it and into custody)", field="recipient")
     if scope not in SCOPES:
-        raise DadkhahError(f"--scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+        raise InputError(f"must be one of {', '.join(SCOPES)}, not {scope!r}", field="scope")
     if not everything and not persons:
-        raise DadkhahError("name the persons the case file is about (--person P-000123 ...) or give --all")
-    target = checked_output_path(out, workspace=store.workspace.path, folder=True)
+        raise InputError("name the persons the case file is about, or ask for everything", field="persons")
+    target = checked_output_path(out, workspace=store.workspace.path, folder=not as_zip)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.partial"
     staging.mkdir(parents=True)
     try:
         with store.session() as session:
-            chosen = [] if everything else resolve_persons(session, persons)
+            chosen = [] if everything else resolve_persons(session, persons, field="persons")
             chosen, evidence, testimonies = _select(session, scope, chosen, everything)
             casefile_id = _casefile_id(session)
             document = _write_payload(session, store, keys, staging, casefile_id=casefile_id, recipient=recipient,
@@ -108,9 +111,13 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, recipient: str, scope
             summary = {"recipient": recipient, "scope": scope, "persons": len(chosen), "testimonies": len(testimonies),
                        "evidence": len(evidence)}
             for item_id in [row.evidence_id for row in evidence] + [row.testimony_id for row in testimonies]:
-                append_event(session, keys, item_kind="evidence" if item_id.startswith("E-") else "testimony",
+                append_event(session, keys, actor, item_kind="evidence" if item_id.startswith("E-") else "testimony",
                              item_id=item_id, action="exported", details={"casefile": casefile_id} | summary)
-            append_event(session, keys, item_kind="casefile", item_id=casefile_id, action="created", details=summary)
+            append_event(session, keys, actor, item_kind="casefile", item_id=casefile_id, action="created",
+                         details=summary)
+            record_audit(session, store, actor, action="case file exported", object_kind="casefile",
+                         object_id=casefile_id, details=summary | {"everything": everything,
+                                                                   "fingerprint": keys.fingerprint})
             included = {row.evidence_id for row in evidence} | {row.testimony_id for row in testimonies} | {casefile_id}
             _write_custody(session, staging / "custody.jsonl", included)
             (staging / "casefile.json").write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str),
@@ -123,15 +130,33 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, recipient: str, scope
                 "Instance-Key-Fingerprint": keys.fingerprint,
             }, checksums=["sha256"])
             _sign(staging, keys)
-            if target.exists():
-                target.rmdir()  # an empty folder, checked above
-            staging.rename(target)
+            if as_zip:
+                zip_folder(staging, target, root=casefile_id)
+                shutil.rmtree(staging, ignore_errors=True)
+            else:
+                if target.exists():
+                    target.rmdir()  # an empty folder, checked above
+                staging.rename(target)
             return {"casefile": casefile_id, "out": str(target), "recipient": recipient, "scope": scope,
                     "persons": len(chosen), "testimonies": len(testimonies), "evidence": len(evidence),
-                    "fingerprint": keys.fingerprint, "exported_by": current_user()}
+                    "fingerprint": keys.fingerprint, "exported_by": actor.name}
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if as_zip:
+            target.unlink(missing_ok=True)
         raise
+
+
+def zip_folder(folder: Path, target: Path, *, root: str) -> None:
+    """Zip ``folder`` under ``root/``: folders and files in sorted order, so the same case file zips alike."""
+    entries = sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix())
+    with zipfile.ZipFile(target, "x", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in entries:
+            name = f"{root}/{path.relative_to(folder).as_posix()}"
+            if path.is_dir():
+                archive.writestr(zipfile.ZipInfo(name + "/"), b"")
+            else:
+                archive.write(path, name)
 
 
 def _write_payload(session: Session, store: Store, keys: VaultKeys, folder: Path, *, casefile_id, recipient, scope,
@@ -193,5 +218,5 @@ def _sign(folder: Path, keys: VaultKeys) -> None:
     document = {"algorithm": "Ed25519", "signed_file": SIGNED_FILE,
                 "signature": base64.b64encode(keys.signing_key.sign(signed)).decode("ascii"),
                 "public_key": base64.b64encode(keys.public_key).decode("ascii"), "fingerprint": keys.fingerprint,
-                "note": "Check the fingerprint against the one the sender gave you another way: dadkhah verify --expect-key"}
+                "note": "Check the fingerprint against the one the sender gave you another way (dadkhah verify can compare them)"}
     (folder / SIGNATURE_FILE).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")

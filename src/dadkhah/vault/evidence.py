@@ -11,7 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.errors import DadkhahError, InputError, NotFound
+from dadkhah.audit import Actor, record_audit
+from dadkhah.errors import InputError, NotFound
 from dadkhah.model import EvidenceItem, EvidencePerson, Source
 from dadkhah.places import load_gazetteer
 from dadkhah.registry.persons import get_person
@@ -31,38 +32,46 @@ from dadkhah.vault.custody import append_event
 from dadkhah.vault.files import checked_input_file, checked_output_path
 from dadkhah.vault.keys import VaultKeys
 from dadkhah.vault.metadata import HEAD_BYTES, detect_media_type, extract_metadata
-from dadkhah.workspace import current_user
 
 SCOPES = ("investigators", "courts", "public")
 DEFAULT_RELEASE = ("investigators", "courts")
 
 
-def parse_scopes(text: str | list | tuple, *, option: str) -> list[str]:
-    """``investigators,courts`` → the scopes in their fixed order; unknown or empty ones refused."""
-    items = [s.strip().lower() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
+def parse_scopes(text: str | list | tuple, *, field: str) -> list[str]:
+    """``investigators,courts`` (or a list of them) → the scopes in their fixed order; unknown or
+    empty ones refused, naming ``field``."""
+    items = [s.strip().lower() for part in ([text] if isinstance(text, str) else text) for s in part.split(",")
+             if s.strip()]
     unknown = [s for s in items if s not in SCOPES]
     if unknown or not items:
-        raise DadkhahError(f"{option} takes some of {', '.join(SCOPES)} separated by commas, not {text!r}")
+        raise InputError(f"takes some of {', '.join(SCOPES)}, not {text!r}", field=field)
     return [s for s in SCOPES if s in items]
 
 
-def parse_moment(text: str | None, *, option: str) -> str | None:
+def parse_moment(text: str | None, *, field: str) -> str | None:
     """An ISO 8601 date or date-time, kept as given (no time zone is invented)."""
-    if not text:
+    if not text or not text.strip():
         return None
     value = text.strip()
     try:
         (date.fromisoformat if len(value) == 10 else datetime.fromisoformat)(value)
     except ValueError:
-        raise DadkhahError(f"{option} takes an ISO 8601 date or date-time (1988-07-30 or 1988-07-30T14:00), not {text!r}") from None
+        raise InputError(f"takes an ISO 8601 date or date-time (1988-07-30 or 1988-07-30T14:00), not {text!r}",
+                         field=field) from None
     return value
 
 
-def resolve_persons(session: Session, person_ids) -> list[str]:
-    """Check that each person exists; a person since merged is replaced by the one it was merged into."""
+def resolve_persons(session: Session, person_ids, *, field: str = "about") -> list[str]:
+    """Check that each person exists; a person since merged is replaced by the one it was merged into.
+
+    A person that does not exist is bad input in ``field``.
+    """
     found = []
     for person_id in person_ids or ():
-        person = get_person(session, person_id)
+        try:
+            person = get_person(session, person_id)
+        except NotFound as exc:
+            raise InputError(str(exc), field=field) from None
         found.append(person.merged_into if person.status == "merged" and person.merged_into else person.person_id)
     return sorted(set(found))
 
@@ -110,19 +119,22 @@ def _seal_file(workspace: Path, keys: VaultKeys, path: Path, progress=None) -> d
             "data_key": data_key, "wrapped_key": wrapped, "label": label}
 
 
-def add_evidence(store: Store, keys: VaultKeys, paths, *, source: str | None = None, description: str | None = None,
-                 captured_at: str | None = None, captured_where: str | None = None, acquired_how: str | None = None,
-                 release=DEFAULT_RELEASE, about=(), progress=None) -> list[dict]:
+def add_evidence(store: Store, keys: VaultKeys, paths, *, actor: Actor, source: str | None = None,
+                 description: str | None = None, captured_at: str | None = None, captured_where: str | None = None,
+                 acquired_how: str | None = None, release=DEFAULT_RELEASE, about=(), progress=None) -> list[dict]:
     """Add files as evidence: all of them or none. Each is hashed and sealed in one streamed pass.
 
     A file already held (same SHA-256) is not stored twice: its item is returned, and the new
-    submission is recorded in its custody. ``progress(done_bytes, total_bytes)`` follows the work.
+    submission is recorded in its custody. One audit event "evidence added" names every item.
+    ``progress(done_bytes, total_bytes)`` follows the work.
     """
     files = [checked_input_file(p) for p in paths]
     if not files:
-        raise DadkhahError("name at least one file")
-    scopes = parse_scopes(release, option="--release")
-    captured_at = parse_moment(captured_at, option="--captured-at")
+        raise InputError("name at least one file", field="files")
+    scopes = parse_scopes(release, field="release")
+    captured_at = parse_moment(captured_at, field="captured_at")
+    source, description, captured_where, acquired_how = (
+        (value or "").strip() or None for value in (source, description, captured_where, acquired_how))
     workspace = store.workspace.path
     total = sum(f.stat().st_size for f in files)
     done = 0
@@ -138,22 +150,27 @@ def add_evidence(store: Store, keys: VaultKeys, paths, *, source: str | None = N
             place_id = resolve_place(session, captured_where)
             source_row = ensure_source(session, source) if source else None
             for path, item in zip(files, sealed, strict=True):
-                results.append(_record(session, keys, workspace, path, item, source=source_row, description=description,
-                                       captured_at=captured_at, captured_where=captured_where, place_id=place_id,
-                                       acquired_how=acquired_how, scopes=scopes, persons=persons))
+                results.append(_record(session, keys, actor, workspace, path, item, source=source_row,
+                                       description=description, captured_at=captured_at, captured_where=captured_where,
+                                       place_id=place_id, acquired_how=acquired_how, scopes=scopes, persons=persons))
+            record_audit(session, store, actor, action="evidence added", object_kind="evidence",
+                         object_id=results[0]["id"],
+                         details={"items": [{"id": r["id"], "sha256": r["sha256"], "size_bytes": r["size_bytes"],
+                                             "already_held": r["already_held"]} for r in results],
+                                  "source": source, "release": scopes, "about": persons})
         return results
     finally:
         for item in sealed:
             item["temporary"].unlink(missing_ok=True)
 
 
-def _record(session: Session, keys: VaultKeys, workspace: Path, path: Path, item: dict, *, source, description,
-            captured_at, captured_where, place_id, acquired_how, scopes, persons) -> dict:
+def _record(session: Session, keys: VaultKeys, actor: Actor, workspace: Path, path: Path, item: dict, *, source,
+            description, captured_at, captured_where, place_id, acquired_how, scopes, persons) -> dict:
     existing = session.scalar(sa.select(EvidenceItem).where(EvidenceItem.sha256 == item["sha256"]))
     submission = {"source": source.name if source else None, "description": description, "captured_at": captured_at,
                   "captured_where": captured_where, "acquired_how": acquired_how}
     if existing is not None:
-        append_event(session, keys, item_kind="evidence", item_id=existing.evidence_id, action="submitted again",
+        append_event(session, keys, actor, item_kind="evidence", item_id=existing.evidence_id, action="submitted again",
                      details={"sha256": item["sha256"]} | {k: v for k, v in submission.items() if v})
         return evidence_to_dict(session, existing) | {"already_held": True}
     final = _blob_path(workspace, item["sha256"])
@@ -170,13 +187,13 @@ def _record(session: Session, keys: VaultKeys, workspace: Path, path: Path, item
                              label=f"evidence:{sha}:metadata"),
         source_id=source.id if source else None, description=description, captured_at=captured_at,
         captured_where=captured_where, captured_place_id=place_id, acquired_how=acquired_how, release=scopes,
-        added_by=current_user(),
+        added_by=actor.name,
     )
     session.add(row)
     session.flush()
     for person_id in persons:
         session.add(EvidencePerson(evidence_pk=row.id, person_id=person_id))
-    append_event(session, keys, item_kind="evidence", item_id=evidence_id, action="added",
+    append_event(session, keys, actor, item_kind="evidence", item_id=evidence_id, action="added",
                  details={"sha256": sha, "size_bytes": item["size"], "media_type": item["media_type"], "release": scopes,
                           "about": persons} | {k: v for k, v in submission.items() if v})
     return evidence_to_dict(session, row) | {"already_held": False}
@@ -216,15 +233,18 @@ def evidence_data_key(keys: VaultKeys, workspace: Path, row: EvidenceItem) -> by
     return unwrap_key(keys.master_key, row.wrapped_key, label=header["label"])
 
 
-def show_evidence(store: Store, keys: VaultKeys, evidence_id: str) -> dict:
-    """An item with its decrypted metadata (EXIF, C2PA) and original file name; recorded as viewed."""
+def show_evidence(store: Store, keys: VaultKeys, evidence_id: str, *, actor: Actor) -> dict:
+    """An item with its decrypted metadata (EXIF, C2PA) and original file name; custody "viewed" and
+    audit "evidence metadata read" in the transaction that decrypts them."""
     with store.session() as session:
         row = get_evidence_item(session, evidence_id)
         data_key = evidence_data_key(keys, store.workspace.path, row)
         name = open_sealed(data_key, row.original_name_sealed, label=f"evidence:{row.sha256}:name").decode("utf-8")
         metadata = json.loads(open_sealed(data_key, row.metadata_sealed, label=f"evidence:{row.sha256}:metadata"))
-        append_event(session, keys, item_kind="evidence", item_id=row.evidence_id, action="viewed",
+        append_event(session, keys, actor, item_kind="evidence", item_id=row.evidence_id, action="viewed",
                      details={"what": "metadata and original name"})
+        record_audit(session, store, actor, action="evidence metadata read", object_kind="evidence",
+                     object_id=row.evidence_id, details={"what": "metadata and original name"})
         return evidence_to_dict(session, row) | {"original_name": name, "metadata": metadata}
 
 
@@ -251,34 +271,22 @@ def write_evidence(workspace: Path, keys: VaultKeys, row: EvidenceItem, target: 
         raise
 
 
-def get_evidence(store: Store, keys: VaultKeys, evidence_id: str, out: str | os.PathLike, *, force: bool = False,
-                 progress=None) -> dict:
-    """Write an item's original bytes to ``out`` (outside the workspace), verified; recorded as retrieved."""
+def get_evidence(store: Store, keys: VaultKeys, evidence_id: str, out: str | os.PathLike, *, actor: Actor,
+                 force: bool = False, progress=None) -> dict:
+    """Write an item's original bytes to ``out`` (outside the workspace), verified against its SHA-256,
+    and decrypt its original file name; custody "retrieved" and audit "evidence file read" in the
+    transaction, which commits only once the file is written and checked."""
     target = checked_output_path(out, workspace=store.workspace.path, force=force)
     with store.session() as session:
         row = get_evidence_item(session, evidence_id)
-        append_event(session, keys, item_kind="evidence", item_id=row.evidence_id, action="retrieved",
-                     details={"sha256": row.sha256, "verified": True})
-        if not (store.workspace.path / row.blob_path).is_file():
-            raise InputError("the sealed file is missing from the blob store", file=row.blob_path)
-        write_evidence(store.workspace.path, keys, row, target, progress=progress)
-        return {"id": row.evidence_id, "sha256": row.sha256, "size_bytes": row.size_bytes, "out": str(target),
-                "verified": True}
-
-
-def retrieve_evidence(store: Store, keys: VaultKeys, evidence_id: str, out: str | os.PathLike) -> dict:
-    """Write an item's original bytes to the new file ``out`` (outside the workspace), verified, and
-    decrypt its original file name; recorded as retrieved. For handing the file over at once (the web
-    application's download), after which the caller deletes ``out``."""
-    target = checked_output_path(out, workspace=store.workspace.path)
-    with store.session() as session:
-        row = get_evidence_item(session, evidence_id)
-        append_event(session, keys, item_kind="evidence", item_id=row.evidence_id, action="retrieved",
-                     details={"sha256": row.sha256, "verified": True, "what": "file and original name"})
         if not (store.workspace.path / row.blob_path).is_file():
             raise InputError("the sealed file is missing from the blob store", file=row.blob_path)
         data_key = evidence_data_key(keys, store.workspace.path, row)
         name = open_sealed(data_key, row.original_name_sealed, label=f"evidence:{row.sha256}:name").decode("utf-8")
-        write_evidence(store.workspace.path, keys, row, target)
+        append_event(session, keys, actor, item_kind="evidence", item_id=row.evidence_id, action="retrieved",
+                     details={"sha256": row.sha256, "verified": True, "what": "file and original name"})
+        record_audit(session, store, actor, action="evidence file read", object_kind="evidence",
+                     object_id=row.evidence_id, details={"what": "original bytes", "sha256": row.sha256})
+        write_evidence(store.workspace.path, keys, row, target, progress=progress)
         return {"id": row.evidence_id, "sha256": row.sha256, "size_bytes": row.size_bytes, "media_type": row.media_type,
                 "original_name": name, "out": str(target), "verified": True}

@@ -46,7 +46,7 @@ def checked_output_path(path: str | os.PathLike, *, workspace: Path, force: bool
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise InputError("exists and is not an empty folder", file=str(target))
     elif target.exists() and not force:
-        raise InputError("exists; choose another name (or --force to replace it)", file=str(target))
+        raise InputError("exists; choose another name, or say to replace it", file=str(target), field="force")
     elif target.exists() and not target.is_file():
         raise InputError("exists and is not a file", file=str(target))
     return target

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import DadkhahError, InputError
 from dadkhah.workspace import Workspace
 
 ENV_KEY_FILE = "DADKHAH_KEY_FILE"
@@ -69,7 +69,11 @@ class VaultKeys:
     master_key: bytes = b""  # 32 bytes; empty when only the public key was loaded
     signing_key: Ed25519PrivateKey | None = None
     public_key: bytes = b""
-    head_path: Path | None = None  # where the newest custody event is remembered, beside the key file
+    key_file: Path | None = None  # the chains' newest events are remembered beside it
+
+    def head_path(self, chain: str) -> Path | None:
+        """Where the newest event of ``chain`` (custody, audit) is remembered: beside the key file."""
+        return self.key_file.with_name(f"{self.key_file.name}.{chain}-head") if self.key_file is not None else None
 
     @property
     def fingerprint(self) -> str:
@@ -133,7 +137,8 @@ def create_keys(workspace: Workspace, *, key_file: str | os.PathLike | None = No
         raise VaultKeyError(f"the key file {path} must not be inside the workspace {workspace.path}: "
                         "a copy of the workspace would then carry its own key")
     if path.exists():
-        raise VaultKeyError(f"{path} already exists; choose another --key-file (keys are never overwritten)")
+        raise InputError("already exists; choose another key file (keys are never overwritten)", file=str(path),
+                         field="key_file")
     master = os.urandom(32)
     signing = Ed25519PrivateKey.generate()
     secret = json.dumps({"master_key": _b64(master), "signing_key": _b64(signing.private_bytes(
@@ -190,8 +195,7 @@ def load_public_keys(workspace: Workspace) -> VaultKeys:
     path = key_file_path(workspace)
     document = _read_key_file(path, workspace)
     _check_belongs(document, workspace, path)
-    return VaultKeys(workspace_id=document["workspace_id"], public_key=_unb64(document["public_key"]),
-                     head_path=head_path(path))
+    return VaultKeys(workspace_id=document["workspace_id"], public_key=_unb64(document["public_key"]), key_file=path)
 
 
 def is_protected(workspace: Workspace) -> bool:
@@ -226,8 +230,32 @@ def load_keys(workspace: Workspace, *, passphrase: str | None = None) -> VaultKe
     if _unb64(document["public_key"]) != public:
         raise VaultKeyError(f"{path}: the public key does not match the signing key; the file has been altered")
     return VaultKeys(workspace_id=document["workspace_id"], master_key=master, signing_key=signing, public_key=public,
-                     head_path=head_path(path))
+                     key_file=path)
 
 
-def head_path(key_file: Path) -> Path:
-    return key_file.with_name(key_file.name + ".custody-head")
+def find_public_keys(workspace: Workspace) -> VaultKeys | None:
+    """The public key and where the chains' heads are kept, or None when the workspace has no
+    readable key file (enough to verify the logs and to remember their newest events)."""
+    if not workspace_id(workspace):
+        return None
+    try:
+        return load_public_keys(workspace)
+    except VaultKeyError:
+        return None
+
+
+def load_keys_unattended(workspace: Workspace) -> VaultKeys | None:
+    """The keys as far as they can be had without asking anyone: unlocked when the key file has no
+    passphrase or ``DADKHAH_PASSPHRASE`` gives it, else the public key only (enough to verify and to
+    remember the newest events), else None (no keys, or the key file cannot be read).
+
+    For signing the audit log of commands that do not otherwise need the keys.
+    """
+    if not workspace_id(workspace):
+        return None
+    try:
+        if not is_protected(workspace) or os.environ.get(ENV_PASSPHRASE):
+            return load_keys(workspace)
+    except VaultKeyError:
+        pass
+    return find_public_keys(workspace)

@@ -15,8 +15,9 @@ import unicodedata
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.errors import DadkhahError, InputError, NotFound
-from dadkhah.ingest.readers import detect_encoding
+from dadkhah.audit import Actor, record_audit
+from dadkhah.errors import InputError, NotFound
+from dadkhah.ingest.readers import text_encoding
 from dadkhah.model import Testimony, TestimonyPerson, Witness
 from dadkhah.normalize.script import fold_text
 from dadkhah.store import Store
@@ -25,49 +26,60 @@ from dadkhah.vault.custody import append_event
 from dadkhah.vault.evidence import next_public_id, parse_scopes, resolve_persons, resolve_place
 from dadkhah.vault.files import checked_input_file
 from dadkhah.vault.keys import VaultKeys
-from dadkhah.workspace import current_user
 
 MAX_TRANSCRIPT_BYTES = 20 * 1024 * 1024
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
-def read_transcript(path) -> tuple[str, str]:
-    """The transcript's text and the SHA-256 of the file: UTF-8, UTF-16 or Windows-1256 text only."""
-    checked = checked_input_file(path)
-    size = checked.stat().st_size
-    if size > MAX_TRANSCRIPT_BYTES:
-        raise InputError(f"is {size:,} bytes; a transcript may be at most {MAX_TRANSCRIPT_BYTES:,} "
-                         "(add recordings with `dadkhah evidence add`)", file=str(path))
-    data = checked.read_bytes()
-    encoding = detect_encoding(checked)
+def read_transcript(transcript: str | os.PathLike | bytes) -> tuple[str, str]:
+    """The transcript's text and the SHA-256 of what was given: a text file (UTF-8, UTF-16 or
+    Windows-1256) named by its path, or its bytes as they were uploaded."""
+    if isinstance(transcript, bytes):
+        data, where = transcript, {"field": "transcript"}
+    else:
+        checked = checked_input_file(transcript)
+        where = {"file": str(transcript)}
+        size = checked.stat().st_size
+        if size > MAX_TRANSCRIPT_BYTES:
+            raise InputError(f"is {size:,} bytes; a transcript may be at most {MAX_TRANSCRIPT_BYTES:,} "
+                             "(add recordings as evidence)", **where)
+        data = checked.read_bytes()
+    if len(data) > MAX_TRANSCRIPT_BYTES:
+        raise InputError(f"a transcript may be at most {MAX_TRANSCRIPT_BYTES:,} bytes (add recordings as evidence)",
+                         **where)
+    encoding = text_encoding(data)
     try:
+        if encoding is None:
+            raise UnicodeDecodeError("unknown", b"", 0, 1, "no encoding fits")
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError):
-        raise InputError(f"is not text in {encoding}; a transcript must be a text file", file=str(path)) from None
+        raise InputError("is not text in UTF-8, UTF-16 or Windows-1256; a transcript must be a text file",
+                         **where) from None
     text = text.lstrip("\ufeff")
     if not text.strip():
-        raise InputError("the transcript is empty", file=str(path))
+        raise InputError("the transcript is empty", **where)
     controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
     if controls > len(text) / 100:
-        raise InputError("looks like a binary file, not a transcript", file=str(path))
+        raise InputError("looks like a binary file, not a transcript", **where)
     return text, hashlib.sha256(data).hexdigest()
 
 
 def _witness_key(name: str) -> str:
-    folded = fold_text(unicodedata.normalize("NFC", name))
+    folded = fold_text(unicodedata.normalize("NFC", name or ""))
     if not folded:
-        raise DadkhahError("--witness-name needs a name (it is stored sealed, and never shown without --reveal-witness)")
+        raise InputError("the witness's name is needed (it is stored sealed, and shown only when revealed on purpose)",
+                         field="witness_name")
     return folded
 
 
-def _witness(session: Session, keys: VaultKeys, name: str, contact: str | None) -> tuple[Witness, bool]:
+def _witness(session: Session, keys: VaultKeys, actor: Actor, name: str, contact: str | None) -> tuple[Witness, bool]:
     index = blind_index(keys.master_key, _witness_key(name), purpose="witness-name")
     witness = session.scalar(sa.select(Witness).where(Witness.name_index == index))
     if witness is not None:
         if contact:
             data_key = unwrap_key(keys.master_key, witness.wrapped_key, label=f"witness:{witness.pseudonym}")
             witness.contact_sealed = seal(data_key, contact.encode("utf-8"), label=f"witness:{witness.pseudonym}:contact")
-            append_event(session, keys, item_kind="witness", item_id=witness.pseudonym, action="contact updated")
+            append_event(session, keys, actor, item_kind="witness", item_id=witness.pseudonym, action="contact updated")
         return witness, False
     pseudonym = next_public_id(session, Witness.pseudonym, "W-", 4)
     data_key = new_data_key()
@@ -76,27 +88,34 @@ def _witness(session: Session, keys: VaultKeys, name: str, contact: str | None) 
         wrapped_key=wrap_key(keys.master_key, data_key, label=f"witness:{pseudonym}"),
         name_sealed=seal(data_key, name.strip().encode("utf-8"), label=f"witness:{pseudonym}:name"),
         contact_sealed=seal(data_key, contact.encode("utf-8"), label=f"witness:{pseudonym}:contact") if contact else None,
-        created_by=current_user(),
+        created_by=actor.name,
     )
     session.add(witness)
     session.flush()
-    append_event(session, keys, item_kind="witness", item_id=pseudonym, action="recorded")
+    append_event(session, keys, actor, item_kind="witness", item_id=pseudonym, action="recorded")
     return witness, True
 
 
-def add_testimony(store: Store, keys: VaultKeys, *, witness_name: str, transcript: str | os.PathLike, language: str,
-                  consent, witness_contact: str | None = None, about=(), place: str | None = None,
-                  interviewer: str | None = None) -> dict:
-    """Record a testimony; returns its id and the witness's pseudonym (never the name)."""
+def add_testimony(store: Store, keys: VaultKeys, *, actor: Actor, witness_name: str,
+                  transcript: str | os.PathLike | bytes, language: str, consent, witness_contact: str | None = None,
+                  about=(), place: str | None = None, interviewer: str | None = None) -> dict:
+    """Record a testimony; returns its id and the witness's pseudonym (never the name).
+
+    ``transcript`` is a text file's path, or its bytes. Custody records the witness (when new) and
+    the testimony; the audit log records "testimony added"; all in one transaction.
+    """
     language = (language or "").strip()
     if not _LANGUAGE.match(language):
-        raise DadkhahError(f"--language takes a language code such as fa, en, ku or az, not {language!r}")
-    scopes = parse_scopes(consent, option="--consent")
+        raise InputError(f"takes a language code such as fa, en, ku or az, not {language!r}", field="language")
+    scopes = parse_scopes(consent, field="consent")
     text, file_sha256 = read_transcript(transcript)
+    witness_contact = (witness_contact or "").strip() or None
+    place = (place or "").strip() or None
+    interviewer = (interviewer or "").strip() or None
     with store.session() as session:
         persons = resolve_persons(session, about)
         place_id = resolve_place(session, place)
-        witness, new_witness = _witness(session, keys, witness_name, witness_contact)
+        witness, new_witness = _witness(session, keys, actor, witness_name, witness_contact)
         testimony_id = next_public_id(session, Testimony.testimony_id, "T-", 4)
         data_key = new_data_key()
         body = text.encode("utf-8")
@@ -107,16 +126,19 @@ def add_testimony(store: Store, keys: VaultKeys, *, witness_name: str, transcrip
             transcript_sha256=hashlib.sha256(body).hexdigest(),
             interviewer_sealed=seal(data_key, interviewer.encode("utf-8"), label=f"testimony:{testimony_id}:interviewer")
             if interviewer else None,
-            recorded_by=current_user(),
+            recorded_by=actor.name,
         )
         session.add(row)
         session.flush()
         for person_id in persons:
             session.add(TestimonyPerson(testimony_pk=row.id, person_id=person_id))
-        append_event(session, keys, item_kind="testimony", item_id=testimony_id, action="recorded",
+        append_event(session, keys, actor, item_kind="testimony", item_id=testimony_id, action="recorded",
                      details={"witness": witness.pseudonym, "language": language, "consent": scopes, "about": persons,
                               "place": place, "transcript_sha256": row.transcript_sha256,
                               "file_sha256": file_sha256, "characters": len(text)})
+        record_audit(session, store, actor, action="testimony added", object_kind="testimony", object_id=testimony_id,
+                     details={"witness": witness.pseudonym, "new_witness": new_witness, "language": language,
+                              "consent": scopes, "about": persons})
         return testimony_to_dict(session, row) | {"new_witness": new_witness}
 
 
@@ -154,19 +176,29 @@ def open_testimony(keys: VaultKeys, row: Testimony) -> dict:
     return {"transcript": transcript, "interviewer": interviewer}
 
 
-def show_testimony(store: Store, keys: VaultKeys, testimony_id: str, *, reveal_witness: bool = False) -> dict:
-    """A testimony with its transcript; with ``reveal_witness``, who the witness is. Both recorded."""
+def show_testimony(store: Store, keys: VaultKeys, testimony_id: str, *, actor: Actor,
+                   reveal_witness: bool = False) -> dict:
+    """A testimony with its transcript; with ``reveal_witness``, also who the witness is.
+
+    Each reading is recorded, in the transaction that decrypts it: custody "viewed" and audit
+    "testimony read"; revealing adds custody "identity revealed" and audit "witness identity
+    revealed". If decryption fails, nothing is recorded and nothing is shown.
+    """
     with store.session() as session:
         row = get_testimony(session, testimony_id)
         document = testimony_to_dict(session, row) | open_testimony(keys, row)
-        append_event(session, keys, item_kind="testimony", item_id=row.testimony_id, action="viewed",
+        append_event(session, keys, actor, item_kind="testimony", item_id=row.testimony_id, action="viewed",
                      details={"what": "transcript and interviewer"})
+        record_audit(session, store, actor, action="testimony read", object_kind="testimony",
+                     object_id=row.testimony_id, details={"what": "transcript"})
         if reveal_witness:
             witness = session.get(Witness, row.witness_pk)
             data_key = unwrap_key(keys.master_key, witness.wrapped_key, label=f"witness:{witness.pseudonym}")
             document["witness_name"] = open_sealed(data_key, witness.name_sealed, label=f"witness:{witness.pseudonym}:name").decode("utf-8")
             document["witness_contact"] = (open_sealed(data_key, witness.contact_sealed, label=f"witness:{witness.pseudonym}:contact")
                                            .decode("utf-8") if witness.contact_sealed else None)
-            append_event(session, keys, item_kind="witness", item_id=witness.pseudonym, action="identity revealed",
+            append_event(session, keys, actor, item_kind="witness", item_id=witness.pseudonym, action="identity revealed",
                          details={"for": row.testimony_id})
-        return document
+            record_audit(session, store, actor, action="witness identity revealed", object_kind="witness",
+                         object_id=witness.pseudonym, details={"testimony": row.testimony_id})
+        return document | {"revealed": reveal_witness}

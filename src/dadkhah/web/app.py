@@ -26,13 +26,17 @@ log = logging.getLogger(__name__)
 def create_app(settings: WebSettings) -> FastAPI:
     from pathlib import Path
 
+    from dadkhah.vault.keys import find_public_keys
     from dadkhah.web.routes import ROUTERS
 
     app = FastAPI(title="Dadkhah", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   description="The registry, review, estimates and vault of one Dadkhah workspace. "
                               "Every page has a JSON twin under /api/v1/.")
     app.state.settings = settings
-    app.state.store = open_store(load_workspace(settings.workspace, database_url=settings.database_url))
+    workspace = load_workspace(settings.workspace, database_url=settings.database_url)
+    # The audit log is signed with the unlocked keys; served without them, only the public key is
+    # read, to check signatures and remember the newest event.
+    app.state.store = open_store(workspace, keys=settings.keys or (lambda: find_public_keys(workspace)))
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)

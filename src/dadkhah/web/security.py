@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from dadkhah.audit import Actor
 from dadkhah.users import allowed, session_user
 from dadkhah.web.i18n import LANGUAGES, set_language
-from dadkhah.workspace import set_acting_user
 
 SESSION_COOKIE = "dadkhah_session"
 LOGIN_CSRF_COOKIE = "dadkhah_login_csrf"
@@ -43,15 +43,21 @@ SECURITY_HEADERS = {
 
 @dataclass(frozen=True)
 class Viewer:
-    """The logged-in user as a request sees them."""
+    """The logged-in user as a request sees them, and where the request came from."""
 
     username: str
     role: str
     language: str
     csrf_token: str
+    address: str | None = None
 
     def can(self, permission: str) -> bool:
         return allowed(self.role, permission)
+
+    @property
+    def actor(self) -> Actor:
+        """Who acts in this request, for the core functions' audit events."""
+        return Actor(self.username, "web", self.address)
 
 
 class LoginRequired(Exception):
@@ -98,7 +104,7 @@ async def current_viewer(request: Request) -> Viewer | None:
             if found is None:
                 return None
             user, web_session = found
-            return Viewer(user.username, user.role, user.language, web_session.csrf_token)
+            return Viewer(user.username, user.role, user.language, web_session.csrf_token, client_address(request))
 
     viewer = await run_in_threadpool(lookup)
     request.state.viewer = viewer
@@ -125,7 +131,6 @@ def require(permission: str):
         choose_language(request, viewer.language if viewer else None)
         if viewer is None:
             raise LoginRequired()
-        set_acting_user(viewer.username)
         if not viewer.can(permission):
             raise Forbidden(permission)
         if request.method not in SAFE_METHODS:

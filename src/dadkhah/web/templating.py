@@ -27,6 +27,25 @@ from dadkhah.web.security import LANG_COOKIE, current_viewer
 
 TEMPLATES = Path(__file__).parent / "templates"
 
+# How a page names each field the core may name in an error (the command line says --method instead).
+FIELD_LABELS = {
+    "witness_name": "Witness's name", "witness_contact": "Witness's contact", "transcript": "Transcript",
+    "language": "Language", "consent": "Consent", "about": "Persons it is about", "place": "Place",
+    "interviewer": "Interviewer", "files": "Files", "source": "Source", "description": "Description",
+    "captured_at": "Captured at", "captured_where": "Captured where", "acquired_how": "How it reached us",
+    "release": "Released to", "recipient": "Recipient", "scope": "Scope", "persons": "Persons", "method": "Method",
+    "by": "Stratify by", "seed": "Random seed", "level": "Interval level", "iterations": "LCMCR iterations per chain",
+    "linkage_thresholds": "Linkage thresholds", "decision": "Your decision", "reason": "Reason",
+    "username": "User name", "password": "Password", "password_again": "Password again", "role": "Role",
+    "active": "Active", "file": "File", "encoding": "Encoding", "death_from": "Died on or after",
+    "death_to": "Died on or before",
+}
+
+
+def field_label(field: str | None) -> str | None:
+    """The page's own name for ``field``, translated (None for a field no form shows)."""
+    return gettext(FIELD_LABELS[field]) if field in FIELD_LABELS else None
+
 
 @functools.cache
 def environment() -> jinja2.Environment:
@@ -43,6 +62,10 @@ def environment() -> jinja2.Environment:
     env.filters["moment"] = functools.partial(format_date, with_time=True)
     env.filters["number"] = _number
     env.filters["tojson_pretty"] = lambda value: json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    env.globals["field_label"] = field_label
+    # Translates a message that may hold what a user typed: the answer stays text to escape (``_()``
+    # marks its answer as safe markup, which is right only for the templates' own strings).
+    env.globals["translated"] = gettext
     return env
 
 

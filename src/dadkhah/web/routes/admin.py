@@ -1,9 +1,9 @@
 """Administration: the users of the web application, and the audit log with its chain check.
 
-Every change to a user writes its audit event in the same transaction. Nobody may demote or
-deactivate themselves (:func:`dadkhah.users.change_user` refuses), so an admin always remains.
-Passwords and TOTP secrets never go into an audit event; a new user's TOTP secret is shown once,
-in the answer to the request that made it.
+Every change to a user is one call into :mod:`dadkhah.users`, which writes its audit event in the
+same transaction. Nobody may demote or deactivate themselves (:func:`dadkhah.users.change_user`
+refuses), so an admin always remains. A new user's TOTP secret is shown once, in the answer to the
+request that made it.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.audit import list_audit, record_audit, verify_audit, workspace_ident
+from dadkhah.audit import list_audit, verify_audit
 from dadkhah.errors import DadkhahError, InputError, NotFound
 from dadkhah.users import LANGUAGES, ROLES, add_user, change_user, list_users
-from dadkhah.web.security import Viewer, client_address, require
+from dadkhah.web.params import Page, Paging
+from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
 
 router = APIRouter()
-
-MAX_PAGE = 1_000_000  # keeps the offset within a 64-bit integer whatever page is asked for
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -37,33 +36,12 @@ def users_document(store) -> dict:
         return {"users": list_users(session), "roles": list(ROLES), "languages": list(LANGUAGES)}
 
 
-def create_user(store, *, username: str, role: str, password: str, password_again: str | None, totp: bool,
-                language: str, address: str | None) -> dict:
-    """Add a user and the audit event "user added" (role and whether TOTP is on; never a secret)."""
+def create_user(store, viewer: Viewer, *, username: str, role: str, password: str, password_again: str | None,
+                totp: bool, language: str) -> dict:
+    """The form's two passwords must agree; then the user is added (with its audit event)."""
     if password_again is not None and password != password_again:
         raise InputError("the two passwords differ", field="password_again")
-    with store.session() as session:
-        added = add_user(session, username, role=role, password=password, totp=totp, language=language)
-        record_audit(session, workspace_ident(store.workspace), action="user added", object_kind="user",
-                     object_id=added["username"], address=address,
-                     details={"role": added["role"], "totp": added["totp"], "language": added["language"]})
-    return added
-
-
-def modify_user(store, username: str, *, actor: str, role: str | None, active: bool | None,
-                address: str | None) -> dict:
-    """Change a user's role or activity; one audit event for each thing that changed."""
-    with store.session() as session:
-        changed = change_user(session, username, actor=actor, role=role, active=active)
-        ident = workspace_ident(store.workspace)
-        if "role" in changed["changes"]:
-            before, after = changed["changes"]["role"]
-            record_audit(session, ident, action="user role changed", object_kind="user", object_id=changed["username"],
-                         details={"from": before, "to": after}, address=address)
-        if "active" in changed["changes"]:
-            record_audit(session, ident, action="user reactivated" if changed["active"] else "user deactivated",
-                         object_kind="user", object_id=changed["username"], address=address)
-    return changed
+    return add_user(store, username, actor=viewer.actor, role=role, password=password, totp=totp, language=language)
 
 
 def _active(text: str) -> bool | None:
@@ -94,9 +72,8 @@ async def user_add_page(request: Request, viewer: Viewer = require("users"), use
                         totp: bool = Form(False), language: str = Form("en")):
     store = request.app.state.store
     try:
-        added = await run_in_threadpool(create_user, store, username=username, role=role, password=password,
-                                        password_again=password_again, totp=totp, language=language,
-                                        address=client_address(request))
+        added = await run_in_threadpool(create_user, store, viewer, username=username, role=role, password=password,
+                                        password_again=password_again, totp=totp, language=language)
     except DadkhahError as exc:
         document = await run_in_threadpool(users_document, store)
         return await render(request, "users.html", document, added=None, changed=None, error=exc.to_dict(),
@@ -119,9 +96,9 @@ class NewUser(BaseModel):
 
 @router.post("/api/v1/users", status_code=201, summary="Add a user (with totp: the secret is in this answer only)")
 async def user_add_api(request: Request, body: NewUser, viewer: Viewer = require("users")) -> dict:
-    return await run_in_threadpool(create_user, request.app.state.store, username=body.username, role=body.role,
-                                   password=body.password, password_again=None, totp=body.totp,
-                                   language=body.language, address=client_address(request))
+    return await run_in_threadpool(create_user, request.app.state.store, viewer, username=body.username,
+                                   role=body.role, password=body.password, password_again=None, totp=body.totp,
+                                   language=body.language)
 
 
 @router.post("/users/{username}", include_in_schema=False)
@@ -129,8 +106,8 @@ async def user_change_page(request: Request, username: str, viewer: Viewer = req
                            role: str = Form(""), active: str = Form("")):
     store = request.app.state.store
     try:
-        changed = await run_in_threadpool(modify_user, store, username, actor=viewer.username, role=role or None,
-                                          active=_active(active), address=client_address(request))
+        changed = await run_in_threadpool(lambda: change_user(store, username, actor=viewer.actor, role=role or None,
+                                                              active=_active(active)))
     except NotFound:
         raise  # no such user: a 404 page, not the form again
     except DadkhahError as exc:
@@ -149,35 +126,33 @@ class UserChange(BaseModel):
 
 @router.post("/api/v1/users/{username}", summary="Change a user's role or deactivate/reactivate them")
 async def user_change_api(request: Request, username: str, body: UserChange, viewer: Viewer = require("users")) -> dict:
-    return await run_in_threadpool(modify_user, request.app.state.store, username, actor=viewer.username,
-                                   role=body.role, active=body.active, address=client_address(request))
+    return await run_in_threadpool(lambda: change_user(request.app.state.store, username, actor=viewer.actor,
+                                                       role=body.role, active=body.active))
 
 
 # ----- audit log ---------------------------------------------------------------------------------
 
 
-def audit_document(store, *, actor: str | None, object_id: str | None, page: int, per_page: int) -> dict:
+def audit_document(store, *, actor: str | None, object_id: str | None, page: Page) -> dict:
     """Audit events, newest first (filtered by actor or object), and a fresh check of the whole chain."""
     actor, object_id = (actor or "").strip() or None, (object_id or "").strip() or None
     with store.session() as session:
-        rows = list_audit(session, actor=actor, object_id=object_id, limit=per_page + 1, offset=(page - 1) * per_page)
-        verification = verify_audit(session, workspace_ident(store.workspace))
-    return {"events": rows[:per_page], "actor": actor, "object_id": object_id, "page": page, "per_page": per_page,
-            "has_next": len(rows) > per_page, "verification": verification}
+        rows = list_audit(session, actor=actor, object_id=object_id, limit=page.fetch, offset=page.offset)
+    return page.document("events", rows) | {"actor": actor, "object_id": object_id,
+                                            "verification": verify_audit(store)}
 
 
 @router.get("/audit", include_in_schema=False)
-async def audit_page(request: Request, viewer: Viewer = require("audit"),
-                     actor: str | None = Query(None, max_length=200), object_id: str | None = Query(None, max_length=200),
-                     page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200)):
+async def audit_page(request: Request, page: Paging, viewer: Viewer = require("audit"),
+                     actor: str | None = Query(None, max_length=200), object_id: str | None = Query(None, max_length=200)):
     document = await run_in_threadpool(audit_document, request.app.state.store, actor=actor, object_id=object_id,
-                                       page=page, per_page=per_page or request.app.state.settings.page_size)
+                                       page=page)
     return await render(request, "audit.html", document)
 
 
 @router.get("/api/v1/audit", summary="The audit log (filter by actor or object) and whether its chain is intact")
-async def audit_api(request: Request, viewer: Viewer = require("audit"),
-                    actor: str | None = Query(None, max_length=200), object_id: str | None = Query(None, max_length=200),
-                    page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200)) -> dict:
+async def audit_api(request: Request, page: Paging, viewer: Viewer = require("audit"),
+                    actor: str | None = Query(None, max_length=200),
+                    object_id: str | None = Query(None, max_length=200)) -> dict:
     return await run_in_threadpool(audit_document, request.app.state.store, actor=actor, object_id=object_id,
-                                   page=page, per_page=per_page or request.app.state.settings.page_size)
+                                   page=page)

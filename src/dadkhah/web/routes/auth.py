@@ -8,15 +8,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.audit import record_audit, workspace_ident
 from dadkhah.users import (
     SESSION_HOURS,
     LoginRefused,
     LoginThrottled,
-    authenticate,
-    end_session,
-    start_session,
-    update_user,
+    log_in,
+    log_out,
+    set_language,
 )
 from dadkhah.web.i18n import LANGUAGES
 from dadkhah.web.i18n import gettext as _
@@ -65,14 +63,10 @@ async def login(request: Request, username: str = Form(""), password: str = Form
     store, address = request.app.state.store, client_address(request)
 
     def check():
-        with store.session() as session:
-            try:
-                user = authenticate(session, username, password, totp_code=totp, address=address)
-            except (LoginRefused, LoginThrottled) as exc:
-                return None, exc
-            record_audit(session, workspace_ident(store.workspace), action="login", object_kind="user",
-                         object_id=user.username, actor=user.username, address=address)
-            return start_session(session, user, address=address), None
+        try:
+            return log_in(store, username, password, totp_code=totp, address=address)[1], None
+        except (LoginRefused, LoginThrottled) as exc:
+            return None, exc
 
     started, refused = await run_in_threadpool(check)
     if refused is not None:
@@ -88,14 +82,7 @@ async def login(request: Request, username: str = Form(""), password: str = Form
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request, viewer: Viewer = require("registry")):
     store, token = request.app.state.store, request.cookies.get(SESSION_COOKIE)
-
-    def end():
-        with store.session() as session:
-            end_session(session, token)
-            record_audit(session, workspace_ident(store.workspace), action="logout", object_kind="user",
-                         object_id=viewer.username, address=client_address(request))
-
-    await run_in_threadpool(end)
+    await run_in_threadpool(lambda: log_out(store, token, actor=viewer.actor))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -119,14 +106,7 @@ async def set_language_page(request: Request, language: str = Form(...), viewer:
     if language not in LANGUAGES:
         return RedirectResponse("/", status_code=303)
     store = request.app.state.store
-
-    def save():
-        with store.session() as session:
-            update_user(session, viewer.username, language=language)
-            record_audit(session, workspace_ident(store.workspace), action="language set", object_kind="user",
-                         object_id=viewer.username, details={"language": language}, address=client_address(request))
-
-    await run_in_threadpool(save)
+    await run_in_threadpool(lambda: set_language(store, actor=viewer.actor, language=language))
     response = RedirectResponse(f"/?lang={language}", status_code=303)
     return response
 

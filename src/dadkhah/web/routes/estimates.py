@@ -9,22 +9,18 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import DadkhahError, InputError
-from dadkhah.web.security import Viewer, client_address, require
+from dadkhah.web.params import Page, Paging, RowId
+from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
 
 router = APIRouter()
-# A row's id: positive and within the database's 64-bit integers (bigger ones are a 422, not a crash).
-RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
-MAX_PAGE = 1_000_000  # pages beyond this would need offsets no list here reaches
 _pyplot = threading.Lock()  # matplotlib's pyplot keeps global state: one chart at a time
 
 # A web request must not run for hours: LCMCR sweeps per chain are bounded (the CLI is not).
@@ -48,12 +44,12 @@ class EstimateRun(BaseModel):
                                             description="Re-estimate under each of these linkage thresholds.")
 
 
-def list_document(store, page: int, per_page: int) -> dict:
+def list_document(store, page: Page) -> dict:
     from dadkhah.estimate.stored import list_estimates
 
     with store.session() as session:
-        rows = list_estimates(session, limit=per_page + 1, offset=(page - 1) * per_page)
-    return {"estimates": rows[:per_page], "page": page, "per_page": per_page, "has_next": len(rows) > per_page,
+        rows = list_estimates(session, limit=page.fetch, offset=page.offset)
+    return page.document("estimates", rows) | {
             "methods": list(METHOD_CHOICES), "strata": list(STRATA_CHOICES),
             "iterations": {"min": MIN_ITERATIONS, "max": MAX_ITERATIONS, "default": DEFAULT_ITERATIONS}}
 
@@ -77,14 +73,12 @@ def chart_png(store, estimate_id: int) -> bytes:
         return Path(plot_estimate(document, Path(folder) / "chart.png")).read_bytes()
 
 
-def run_estimate(store, run: EstimateRun, address: str | None) -> dict:
-    from dadkhah.estimate.stored import run_registry_estimate
+def run_estimate(store, viewer: Viewer, run: EstimateRun) -> dict:
+    from dadkhah.estimate.registry import run_registry_estimate
 
-    params = {"seed": run.seed, "level": run.level}
-    if run.method == "lcmcr":
-        params["iterations"] = run.iterations or DEFAULT_ITERATIONS
-    done = run_registry_estimate(store, method=run.method, by=run.by or None, thresholds=run.linkage_thresholds,
-                                 address=address, **params)
+    done = run_registry_estimate(store, actor=viewer.actor, method=run.method, by=run.by or None,
+                                 thresholds=run.linkage_thresholds, seed=run.seed, level=run.level,
+                                 iterations=run.iterations or DEFAULT_ITERATIONS)
     return estimate_document(store, done["id"])
 
 
@@ -123,21 +117,15 @@ def _parse_form(method: str, by: str, seed: str, level: str, iterations: str, li
         raise InputError(problem.get("msg", "invalid"), field=".".join(str(p) for p in problem.get("loc", ()))) from None
 
 
-def _per_page(request: Request, per_page: int | None) -> int:
-    return per_page or request.app.state.settings.page_size
-
-
 @router.get("/estimates", include_in_schema=False)
-async def estimates_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200),
-                         viewer: Viewer = require("registry")):
-    document = await run_in_threadpool(list_document, request.app.state.store, page, _per_page(request, per_page))
+async def estimates_page(request: Request, page: Paging, viewer: Viewer = require("registry")):
+    document = await run_in_threadpool(list_document, request.app.state.store, page)
     return await render(request, "estimates.html", document, error=None, form={})
 
 
 @router.get("/api/v1/estimates", summary="Stored estimates, newest first (paged)")
-async def estimates_api(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200),
-                        viewer: Viewer = require("registry")) -> dict:
-    return await run_in_threadpool(list_document, request.app.state.store, page, _per_page(request, per_page))
+async def estimates_api(request: Request, page: Paging, viewer: Viewer = require("registry")) -> dict:
+    return await run_in_threadpool(list_document, request.app.state.store, page)
 
 
 @router.post("/estimates/run", include_in_schema=False)
@@ -147,18 +135,18 @@ async def run_page(request: Request, method: str = Form(""), by: str = Form(""),
     store = request.app.state.store
     try:
         run = _parse_form(method, by, seed, level, iterations, linkage_thresholds)
-        done = await run_in_threadpool(run_estimate, store, run, client_address(request))
+        done = await run_in_threadpool(run_estimate, store, viewer, run)
     except DadkhahError as exc:
-        document = await run_in_threadpool(list_document, store, 1, request.app.state.settings.page_size)
+        document = await run_in_threadpool(list_document, store, Page(1, request.app.state.settings.page_size))
         form = {"method": method, "by": by, "seed": seed, "level": level, "iterations": iterations,
                 "linkage_thresholds": linkage_thresholds}
-        return await render(request, "estimates.html", document, status_code=400, error=str(exc), form=form)
+        return await render(request, "estimates.html", document, status_code=400, error=exc.to_dict(), form=form)
     return RedirectResponse(f"/estimates/{done['id']}", status_code=303)
 
 
 @router.post("/api/v1/estimates/run", summary="Estimate from the linked registry and store the result")
 async def run_api(request: Request, body: EstimateRun, viewer: Viewer = require("estimates")) -> dict:
-    return await run_in_threadpool(run_estimate, request.app.state.store, body, client_address(request))
+    return await run_in_threadpool(run_estimate, request.app.state.store, viewer, body)
 
 
 @router.get("/estimates/{estimate_id}", include_in_schema=False)

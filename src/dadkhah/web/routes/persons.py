@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import InputError
+from dadkhah.web.params import Page, Paging
 from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
 
@@ -32,46 +33,44 @@ class SearchParams:
     source: str | None = None
     death_from: str | None = None
     death_to: str | None = None
-    page: int = 1
-    per_page: int | None = None
+    page: Page = Page()
 
-    def as_query(self, **changes) -> str:
-        values = {name: getattr(self, name) for name in _FILTERS} | {"page": self.page, "per_page": self.per_page} | changes
+    def as_query(self, page: int) -> str:
+        """This search's query string, for page number ``page``."""
+        values = {name: getattr(self, name) for name in _FILTERS} | {"page": page, "per_page": self.page.size}
         return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
 async def search_params(
+    page: Paging,
     q: str | None = Query(None, max_length=200, description="names in either script, or a person id (P-000123)"),
     city: str | None = Query(None, max_length=100, description="a city's place id from the gazetteer (city:rasht)"),
     source: str | None = Query(None, max_length=200, description="a source's name"),
     death_from: str | None = Query(None, max_length=40, description="died on or after: ISO or Jalali date"),
     death_to: str | None = Query(None, max_length=40, description="died on or before: ISO or Jalali date"),
-    page: int = Query(1, ge=1, le=100_000),
-    per_page: int | None = Query(None, ge=1, le=200),
 ) -> SearchParams:
     """The query string's search fields (an async dependency: no thread is needed to read them)."""
     return SearchParams(q=(q or "").strip() or None, city=city or None, source=source or None,
                         death_from=(death_from or "").strip() or None, death_to=(death_to or "").strip() or None,
-                        page=page, per_page=per_page)
+                        page=page)
 
 
-def persons_document(store, params: SearchParams, page_size: int) -> dict:
+def persons_document(store, params: SearchParams) -> dict:
     """One page of persons matching the search."""
     from dadkhah.registry.search import find_persons, parse_search_date
 
-    per_page = params.per_page or page_size
+    page = params.page
     death_from = parse_search_date(params.death_from, field="death_from", end=False)
     death_to = parse_search_date(params.death_to, field="death_to", end=True)
     with _SEARCHES_AT_ONCE:
         found = find_persons(store, query=params.q, city=params.city, source=params.source, death_from=death_from,
-                             death_to=death_to, limit=per_page, offset=(params.page - 1) * per_page)
+                             death_to=death_to, limit=page.size, offset=page.offset)
     return {
         "query": params.q, "city": params.city, "source": params.source,
         "death_from": death_from.isoformat() if death_from else None,
         "death_to": death_to.isoformat() if death_to else None,
-        "terms": found["terms"], "page": params.page, "per_page": per_page, "has_next": found["has_next"],
-        "persons": found["hits"],
-    }
+        "terms": found["terms"], "persons": found["hits"],
+    } | page.describe(has_next=found["has_next"])
 
 
 def _filters(store) -> dict:
@@ -83,23 +82,24 @@ def _filters(store) -> dict:
 
 @router.get("/persons", include_in_schema=False)
 async def persons_page(request: Request, params: SearchParams = Depends(search_params), viewer: Viewer = require("registry")):
-    store, settings = request.app.state.store, request.app.state.settings
+    store = request.app.state.store
     filters = await run_in_threadpool(_filters, store)
     try:
-        document = await run_in_threadpool(persons_document, store, params, settings.page_size)
+        document = await run_in_threadpool(persons_document, store, params)
     except InputError as exc:
-        document = {"error": exc.to_dict(), "persons": [], "page": params.page, "has_next": False}
+        document = {"error": exc.to_dict(), "persons": []} | params.page.describe(has_next=False)
         return await render(request, "persons.html", document, status_code=400, filters=filters, form=params,
                             previous_url=None, next_url=None)
-    previous_url = f"/persons?{params.as_query(page=params.page - 1)}" if params.page > 1 else None
-    next_url = f"/persons?{params.as_query(page=params.page + 1)}" if document["has_next"] else None
+    number = params.page.number
+    previous_url = f"/persons?{params.as_query(number - 1)}" if number > 1 else None
+    next_url = f"/persons?{params.as_query(number + 1)}" if document["has_next"] else None
     return await render(request, "persons.html", document, filters=filters, form=params, previous_url=previous_url,
                         next_url=next_url)
 
 
 @router.get("/api/v1/persons", summary="Search persons by name in either script, by id, city, source and death date")
 async def persons_api(request: Request, params: SearchParams = Depends(search_params), viewer: Viewer = require("registry")) -> dict:
-    return await run_in_threadpool(persons_document, request.app.state.store, params, request.app.state.settings.page_size)
+    return await run_in_threadpool(persons_document, request.app.state.store, params)
 
 
 def person_document(store, person_id: str, *, include_vault: bool) -> dict:

@@ -5,22 +5,18 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi import Path as PathParam
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.vault.files import safe_file_name
-from dadkhah.web.security import Viewer, client_address, require
+from dadkhah.web.params import Page, Paging, RowId
+from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
 
 router = APIRouter()
-# A row's id: positive and within the database's 64-bit integers (bigger ones are a 422, not a crash).
-RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
-MAX_PAGE = 1_000_000  # pages beyond this would need offsets no list here reaches
 
 MAX_NAME = 120
 
@@ -37,22 +33,19 @@ def sources_document(store) -> dict:
         return {"sources": sources_with_imports(session)}
 
 
-def import_document(store, import_id: int, page: int, per_page: int) -> dict:
+def import_document(store, import_id: int, page: Page) -> dict:
     from dadkhah.sources import get_import
 
     with store.session() as session:
-        document = get_import(session, import_id, warnings_limit=per_page + 1, warnings_offset=(page - 1) * per_page)
-    has_next = len(document["warnings"]) > per_page
-    document["warnings"] = document["warnings"][:per_page]
-    document |= {"page": page, "per_page": per_page, "has_next": has_next,
-                 "quarantine_url": f"/sources/imports/{import_id}/quarantine.csv" if document["quarantine"] else None}
-    return document
+        document = get_import(session, import_id, warnings_limit=page.fetch, warnings_offset=page.offset)
+    return document | page.document("warnings", document["warnings"]) | {
+        "quarantine_url": f"/sources/imports/{import_id}/quarantine.csv" if document["quarantine"] else None}
 
 
-def _save_and_import(store, upload: UploadFile, *, source: str, incident: str | None, max_bytes: int,
-                     address: str | None) -> dict:
+def _save_and_import(store, viewer: Viewer, upload: UploadFile, *, source: str, incident: str | None,
+                     max_bytes: int) -> dict:
     """Save the upload in a private folder under a safe name, check it, import it, remove the folder."""
-    from dadkhah.ingest.importer import check_list_file, import_file_audited
+    from dadkhah.ingest.importer import check_list_file, import_file
     from dadkhah.sources import validate_source_name
 
     name = upload_name(upload.filename)
@@ -74,7 +67,7 @@ def _save_and_import(store, upload: UploadFile, *, source: str, incident: str | 
                 out.write(chunk)
         check_list_file(path, name=name)
         try:
-            summary = import_file_audited(store, path, source=source, incident=incident or None, address=address)
+            summary = import_file(store, path, actor=viewer.actor, source=source, incident=incident or None)
         except InputError as exc:
             # Name the file as the user knows it, never the private folder it was saved in.
             raise InputError(exc.message, file=name, line=exc.line, field=exc.field) from None
@@ -88,9 +81,8 @@ async def _upload(request: Request, viewer: Viewer, file: UploadFile | None, sou
     if file is None or not file.filename:
         raise InputError("choose a list file to upload (CSV, TSV or XLSX)", field="file")
     settings = request.app.state.settings
-    return await run_in_threadpool(_save_and_import, request.app.state.store, file, source=source,
-                                   incident=incident.strip() or None, max_bytes=settings.max_upload_mb * 1024 * 1024,
-                                   address=client_address(request))
+    return await run_in_threadpool(_save_and_import, request.app.state.store, viewer, file, source=source,
+                                   incident=incident.strip() or None, max_bytes=settings.max_upload_mb * 1024 * 1024)
 
 
 @router.get("/sources", include_in_schema=False)
@@ -111,7 +103,7 @@ async def upload_page(request: Request, file: UploadFile | None = File(None), so
         summary = await _upload(request, viewer, file, source, incident)
     except DadkhahError as exc:
         document = await run_in_threadpool(sources_document, request.app.state.store)
-        document |= {"error": str(exc), "form": {"source": source, "incident": incident}}
+        document |= {"error": exc.to_dict(), "form": {"source": source, "incident": incident}}
         return await render(request, "sources.html", document, status_code=400)
     target = summary["url"] + ("?already_imported=1" if summary["already_imported"] else "")
     return RedirectResponse(target, status_code=303)
@@ -124,19 +116,15 @@ async def upload_api(request: Request, file: UploadFile | None = File(None), sou
 
 
 @router.get("/sources/imports/{import_id}", include_in_schema=False)
-async def import_page(request: Request, import_id: RowId, page: int = Query(1, ge=1, le=MAX_PAGE),
-                      per_page: int | None = Query(None, ge=1, le=200), already_imported: bool = False,
+async def import_page(request: Request, import_id: RowId, page: Paging, already_imported: bool = False,
                       viewer: Viewer = require("registry")):
-    per_page = per_page or request.app.state.settings.page_size
-    document = await run_in_threadpool(import_document, request.app.state.store, import_id, page, per_page)
+    document = await run_in_threadpool(import_document, request.app.state.store, import_id, page)
     return await render(request, "sources_import.html", document, already_imported=already_imported)
 
 
 @router.get("/api/v1/sources/imports/{import_id}", summary="One import: counts, warnings (paged), quarantine report")
-async def import_api(request: Request, import_id: RowId, page: int = Query(1, ge=1, le=MAX_PAGE),
-                     per_page: int | None = Query(None, ge=1, le=200), viewer: Viewer = require("registry")) -> dict:
-    per_page = per_page or request.app.state.settings.page_size
-    return await run_in_threadpool(import_document, request.app.state.store, import_id, page, per_page)
+async def import_api(request: Request, import_id: RowId, page: Paging, viewer: Viewer = require("registry")) -> dict:
+    return await run_in_threadpool(import_document, request.app.state.store, import_id, page)
 
 
 @router.get("/sources/imports/{import_id}/quarantine.csv", include_in_schema=False)

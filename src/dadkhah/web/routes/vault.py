@@ -1,10 +1,9 @@
 """The vault in the browser: testimonies, evidence, the chain of custody and case files.
 
-Decrypting anything (a transcript, a witness's identity, evidence metadata or bytes) is recorded
-twice, in the action's own transaction: in the signed chain of custody (by the vault API) and in
-the audit log (here, through :class:`~dadkhah.audit.AuditedStore` or
-:class:`~dadkhah.audit.SharedTransaction`). If the decryption fails, neither is written. Nothing
-sealed goes into an audit event, a log line or a URL.
+Every action here is one call into the vault's API with the logged-in user as its actor: the API
+decrypts, records custody and writes the audit event in one transaction (if the decryption fails,
+neither is written). These routes only parse, check permission and render. Nothing sealed goes
+into an audit event, a log line or a URL.
 
 Uploads and downloads pass through private temporary folders (mode 0700, outside the workspace)
 that are removed before the answer is sent: a download is streamed from a file handle whose path
@@ -18,7 +17,6 @@ import os
 import re
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,16 +26,15 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from dadkhah.audit import AuditedStore, SharedTransaction, record_audit, workspace_ident
-from dadkhah.errors import DadkhahError, InputError, NotFound
+from dadkhah.errors import DadkhahError, InputError
 from dadkhah.vault.casefile import export_casefile
 from dadkhah.vault.custody import list_custody, verify_chain, verify_custody
 from dadkhah.vault.evidence import (
     DEFAULT_RELEASE,
     SCOPES,
     add_evidence,
+    get_evidence,
     list_evidence,
-    retrieve_evidence,
     show_evidence,
 )
 from dadkhah.vault.files import checked_upload_name, safe_file_name
@@ -49,12 +46,11 @@ from dadkhah.vault.testimony import (
     show_testimony,
 )
 from dadkhah.web.i18n import gettext as _
-from dadkhah.web.security import Viewer, client_address, require
+from dadkhah.web.params import Page, Paging
+from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
 
 router = APIRouter()
-
-MAX_PAGE = 1_000_000  # keeps the offset within a 64-bit integer whatever page is asked for
 
 _IDS = r"^[A-Za-z0-9,-]{1,400}$"
 _CHUNK = 1 << 20
@@ -64,13 +60,10 @@ async def vault_keys(request: Request) -> VaultKeys:
     """The unlocked keys; without them every vault page answers 503 and says how to unlock them."""
     keys = request.app.state.settings.keys
     if keys is None:
-        raise HTTPException(503, _("The vault is locked: start `dadkhah serve` with the keys (without --no-vault) "
-                                   "to read or add testimonies and evidence, see the custody log or export case files."))
+        raise HTTPException(503, _("The vault is locked: the server was started without the keys. Start it again "
+                                   "with the keys to read or add testimonies and evidence, see the custody log or "
+                                   "export case files."))
     return keys
-
-
-def _per_page(request: Request, per_page: int | None) -> int:
-    return per_page or request.app.state.settings.page_size
 
 
 def _person_ids(text: str | list[str] | None) -> list[str]:
@@ -79,109 +72,36 @@ def _person_ids(text: str | list[str] | None) -> list[str]:
     return [item.strip().upper() for item in items if item and item.strip()]
 
 
-def _about(error: NotFound) -> InputError:
-    """A person named in a form or body who does not exist is bad input (400), not a missing page."""
-    return InputError(str(error), field="about")
-
-
 # ----- testimonies -------------------------------------------------------------------------------
 
 
-def testimonies_document(store, *, page: int, per_page: int) -> dict:
+def testimonies_document(store, page: Page) -> dict:
     with store.session() as session:
-        rows = list_testimonies(session, limit=per_page + 1, offset=(page - 1) * per_page)
-    return {"testimonies": rows[:per_page], "page": page, "per_page": per_page, "has_next": len(rows) > per_page}
+        return page.document("testimonies", list_testimonies(session, limit=page.fetch, offset=page.offset))
 
 
-def read_testimony(store, keys: VaultKeys, testimony_id: str, *, address: str | None) -> dict:
-    """The testimony with its transcript; custody "viewed" and audit "testimony read" in one transaction."""
-    audited = AuditedStore(store, action="testimony read", object_kind="testimony",
-                           object_id=testimony_id.strip().upper(), details={"what": "transcript"}, address=address)
-    return show_testimony(audited, keys, testimony_id) | {"revealed": False}
-
-
-def reveal_witness(store, keys: VaultKeys, testimony_id: str, *, address: str | None) -> dict:
-    """The testimony and who its witness is; custody and audit record both reads, in one transaction."""
-    with store.session() as session:
-        document = show_testimony(SharedTransaction(store, session), keys, testimony_id, reveal_witness=True)
-        ident = workspace_ident(store.workspace)
-        record_audit(session, ident, action="testimony read", object_kind="testimony", object_id=document["id"],
-                     details={"what": "transcript"}, address=address)
-        record_audit(session, ident, action="witness identity revealed", object_kind="witness",
-                     object_id=document["witness"], details={"testimony": document["id"]}, address=address)
-    return document | {"revealed": True}
-
-
-def _private_file(folder: Path, name: str):
-    """A new file only this process's user may read, in a folder made by :func:`tempfile.mkdtemp`."""
-    return os.fdopen(os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
-
-
-def _copy_bounded(source, target, limit: int) -> int:
-    """Copy at most ``limit + 1`` bytes (enough for the API to see that the file is too large)."""
-    done = 0
-    while done <= limit and (block := source.read(min(_CHUNK, limit + 1 - done))):
-        target.write(block)
-        done += len(block)
-    return done
-
-
-def record_testimony(store, keys: VaultKeys, *, witness_name: str, witness_contact: str | None, transcript_text: str,
-                     transcript_file, language: str, consent: list[str], about: list[str], place: str | None,
-                     interviewer: str | None, address: str | None) -> dict:
-    """Add a testimony from the web: the transcript passes through a private temporary file (the same
-    checks as the command line's: encoding, size, not binary) that is removed at once."""
-    if not (witness_name or "").strip():
-        raise InputError("the witness's name is needed (it is stored sealed and shown only on request)",
-                         field="witness_name")
-    if transcript_text.strip() and transcript_file is not None:
+def _transcript(text: str, upload) -> bytes:
+    """The transcript as typed or as uploaded (read up to one byte past the limit, which the API refuses)."""
+    if text.strip() and upload is not None:
         raise InputError("give the transcript as text or as a file, not both", field="transcript")
-    if not transcript_text.strip() and transcript_file is None:
+    if upload is not None:
+        return upload.read(MAX_TRANSCRIPT_BYTES + 1)
+    if not text.strip():
         raise InputError("the transcript is empty: type it or choose a .txt file", field="transcript")
-    folder = Path(tempfile.mkdtemp(prefix="dadkhah-transcript-"))
-    try:
-        with _private_file(folder, "transcript.txt") as handle:
-            if transcript_file is not None:
-                _copy_bounded(transcript_file, handle, MAX_TRANSCRIPT_BYTES)
-            else:
-                handle.write(transcript_text.replace("\r\n", "\n").encode("utf-8"))
-        with store.session() as session:
-            try:
-                added = add_testimony(SharedTransaction(store, session), keys, witness_name=witness_name,
-                                      witness_contact=(witness_contact or "").strip() or None,
-                                      transcript=folder / "transcript.txt", language=language, consent=consent,
-                                      about=about, place=(place or "").strip() or None,
-                                      interviewer=(interviewer or "").strip() or None)
-            except NotFound as exc:
-                raise _about(exc) from None
-            except InputError as exc:
-                if exc.file:  # the temporary file's name means nothing to the user: name the field
-                    message = exc.message if exc.message.startswith("the transcript") else f"the transcript {exc.message}"
-                    raise InputError(message, field="transcript") from None
-                raise
-            record_audit(session, workspace_ident(store.workspace), action="testimony added", object_kind="testimony",
-                         object_id=added["id"], address=address,
-                         details={"witness": added["witness"], "new_witness": added["new_witness"],
-                                  "language": added["language"], "consent": added["consent"], "about": added["about"]})
-        return added
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return text.replace("\r\n", "\n").encode("utf-8")
 
 
 @router.get("/testimonies", include_in_schema=False)
-async def testimonies_page(request: Request, viewer: Viewer = require("vault"), keys: VaultKeys = Depends(vault_keys),
-                           page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200),
-                           added: str | None = Query(None, pattern=_IDS)):
-    document = await run_in_threadpool(testimonies_document, request.app.state.store, page=page,
-                                       per_page=_per_page(request, per_page))
+async def testimonies_page(request: Request, page: Paging, viewer: Viewer = require("vault"),
+                           keys: VaultKeys = Depends(vault_keys), added: str | None = Query(None, pattern=_IDS)):
+    document = await run_in_threadpool(testimonies_document, request.app.state.store, page)
     return await render(request, "testimonies.html", document, added=added)
 
 
 @router.get("/api/v1/testimonies", summary="Testimonies by pseudonym: language, consent, persons (nothing decrypted)")
-async def testimonies_api(request: Request, viewer: Viewer = require("vault"), keys: VaultKeys = Depends(vault_keys),
-                          page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200)) -> dict:
-    return await run_in_threadpool(testimonies_document, request.app.state.store, page=page,
-                                   per_page=_per_page(request, per_page))
+async def testimonies_api(request: Request, page: Paging, viewer: Viewer = require("vault"),
+                          keys: VaultKeys = Depends(vault_keys)) -> dict:
+    return await run_in_threadpool(testimonies_document, request.app.state.store, page)
 
 
 def _testimony_form(values: dict | None = None, error: DadkhahError | None = None) -> dict:
@@ -205,10 +125,11 @@ async def testimony_add_page(request: Request, viewer: Viewer = require("vault")
     chosen = transcript_file if transcript_file is not None and (transcript_file.filename or transcript_file.size) else None
     try:
         added = await run_in_threadpool(
-            record_testimony, request.app.state.store, keys, witness_name=witness_name, witness_contact=witness_contact,
-            transcript_text=transcript, transcript_file=chosen.file if chosen else None, language=language,
-            consent=consent, about=_person_ids(about), place=place, interviewer=interviewer,
-            address=client_address(request))
+            lambda: add_testimony(request.app.state.store, keys, actor=viewer.actor, witness_name=witness_name,
+                                  witness_contact=witness_contact,
+                                  transcript=_transcript(transcript, chosen.file if chosen else None),
+                                  language=language, consent=consent, about=_person_ids(about), place=place,
+                                  interviewer=interviewer))
     except DadkhahError as exc:
         values = {"witness_name": witness_name, "witness_contact": witness_contact, "transcript": transcript,
                   "language": language, "consent": consent, "about": about, "place": place, "interviewer": interviewer}
@@ -233,32 +154,32 @@ class NewTestimony(BaseModel):
 async def testimony_add_api(request: Request, body: NewTestimony, viewer: Viewer = require("vault"),
                             keys: VaultKeys = Depends(vault_keys)) -> dict:
     return await run_in_threadpool(
-        record_testimony, request.app.state.store, keys, witness_name=body.witness_name,
-        witness_contact=body.witness_contact, transcript_text=body.transcript, transcript_file=None,
-        language=body.language, consent=body.consent, about=_person_ids(body.about), place=body.place,
-        interviewer=body.interviewer, address=client_address(request))
+        lambda: add_testimony(request.app.state.store, keys, actor=viewer.actor, witness_name=body.witness_name,
+                              witness_contact=body.witness_contact, transcript=_transcript(body.transcript, None),
+                              language=body.language, consent=body.consent, about=_person_ids(body.about),
+                              place=body.place, interviewer=body.interviewer))
 
 
 @router.get("/testimonies/{testimony_id}", include_in_schema=False)
 async def testimony_page(request: Request, testimony_id: str, viewer: Viewer = require("vault"),
                          keys: VaultKeys = Depends(vault_keys)):
-    document = await run_in_threadpool(read_testimony, request.app.state.store, keys, testimony_id,
-                                       address=client_address(request))
+    document = await run_in_threadpool(lambda: show_testimony(request.app.state.store, keys, testimony_id,
+                                                              actor=viewer.actor))
     return await render(request, "testimony.html", document)
 
 
 @router.get("/api/v1/testimonies/{testimony_id}", summary="A testimony with its transcript (recorded as read)")
 async def testimony_api(request: Request, testimony_id: str, viewer: Viewer = require("vault"),
                         keys: VaultKeys = Depends(vault_keys)) -> dict:
-    return await run_in_threadpool(read_testimony, request.app.state.store, keys, testimony_id,
-                                   address=client_address(request))
+    return await run_in_threadpool(lambda: show_testimony(request.app.state.store, keys, testimony_id,
+                                                          actor=viewer.actor))
 
 
 @router.post("/testimonies/{testimony_id}/reveal-witness", include_in_schema=False)
 async def reveal_witness_page(request: Request, testimony_id: str, viewer: Viewer = require("vault"),
                               keys: VaultKeys = Depends(vault_keys)):
-    document = await run_in_threadpool(reveal_witness, request.app.state.store, keys, testimony_id,
-                                       address=client_address(request))
+    document = await run_in_threadpool(lambda: show_testimony(request.app.state.store, keys, testimony_id,
+                                                              actor=viewer.actor, reveal_witness=True))
     return await render(request, "testimony.html", document)
 
 
@@ -266,44 +187,27 @@ async def reveal_witness_page(request: Request, testimony_id: str, viewer: Viewe
              summary="A testimony with who its witness is: name and contact (recorded as revealed)")
 async def reveal_witness_api(request: Request, testimony_id: str, viewer: Viewer = require("vault"),
                              keys: VaultKeys = Depends(vault_keys)) -> dict:
-    return await run_in_threadpool(reveal_witness, request.app.state.store, keys, testimony_id,
-                                   address=client_address(request))
+    return await run_in_threadpool(lambda: show_testimony(request.app.state.store, keys, testimony_id,
+                                                          actor=viewer.actor, reveal_witness=True))
 
 
 # ----- evidence ----------------------------------------------------------------------------------
 
 
-def evidence_list_document(store, *, page: int, per_page: int) -> dict:
+def evidence_list_document(store, page: Page) -> dict:
     with store.session() as session:
-        rows = list_evidence(session, limit=per_page + 1, offset=(page - 1) * per_page)
-    return {"evidence": rows[:per_page], "page": page, "per_page": per_page, "has_next": len(rows) > per_page}
+        return page.document("evidence", list_evidence(session, limit=page.fetch, offset=page.offset))
 
 
-def read_evidence(store, keys: VaultKeys, evidence_id: str, *, address: str | None) -> dict:
-    """An item with its decrypted metadata and original name; custody "viewed" and audit in one transaction."""
-    audited = AuditedStore(store, action="evidence metadata read", object_kind="evidence",
-                           object_id=evidence_id.strip().upper(), details={"what": "metadata and original name"},
-                           address=address)
-    return show_evidence(audited, keys, evidence_id)
-
-
-def fetch_evidence_file(store, keys: VaultKeys, evidence_id: str, *, address: str | None) -> dict:
-    """Decrypt an item's bytes (verified against its SHA-256) into a private temporary folder; custody
-    "retrieved" and audit "evidence file read" in one transaction. The caller hands the file over and
-    the folder is removed (see :func:`_handover`)."""
-    folder = Path(tempfile.mkdtemp(prefix="dadkhah-evidence-"))
-    try:
-        audited = AuditedStore(store, action="evidence file read", object_kind="evidence",
-                               object_id=evidence_id.strip().upper(), details={"what": "original bytes"},
-                               address=address)
-        return retrieve_evidence(audited, keys, evidence_id, folder / "content") | {"folder": folder}
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+def _private_file(folder: Path, name: str):
+    """A new file only this process's user may read, in a folder made by :func:`tempfile.mkdtemp`."""
+    return os.fdopen(os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
 def _save_uploads(folder: Path, uploads: list[tuple[str | None, object]]) -> list[Path]:
     """Each upload under its made-safe name, in a folder of its own (two files may share a name)."""
+    if not uploads:
+        raise InputError("choose at least one file", field="files")
     paths = []
     for number, (name, source) in enumerate(uploads, start=1):
         safe = checked_upload_name(name)
@@ -318,33 +222,24 @@ def _save_uploads(folder: Path, uploads: list[tuple[str | None, object]]) -> lis
     return paths
 
 
-def record_evidence(store, keys: VaultKeys, uploads: list[tuple[str | None, object]], *, source: str | None,
-                    description: str | None, captured_at: str | None, captured_where: str | None,
-                    acquired_how: str | None, release: list[str], about: list[str], address: str | None) -> list[dict]:
-    """Add uploaded files as evidence, all or none, with one audit event naming every item."""
-    if not uploads:
-        raise InputError("choose at least one file", field="files")
+def record_evidence(store, keys: VaultKeys, viewer: Viewer, uploads: list[tuple[str | None, object]], **fields) -> list[dict]:
+    """Save the uploads in a private temporary folder, add them as evidence (all or none), remove the folder."""
     folder = Path(tempfile.mkdtemp(prefix="dadkhah-upload-"))
     try:
-        paths = _save_uploads(folder, uploads)
-        clean = {"source": (source or "").strip() or None, "description": (description or "").strip() or None,
-                 "captured_at": (captured_at or "").strip() or None,
-                 "captured_where": (captured_where or "").strip() or None,
-                 "acquired_how": (acquired_how or "").strip() or None}
-        with store.session() as session:
-            try:
-                added = add_evidence(SharedTransaction(store, session), keys, paths, release=release, about=about,
-                                     **clean)
-            except NotFound as exc:
-                raise _about(exc) from None
-            record_audit(session, workspace_ident(store.workspace), action="evidence added", object_kind="evidence",
-                         object_id=added[0]["id"], address=address,
-                         details={"items": [{"id": a["id"], "sha256": a["sha256"], "size_bytes": a["size_bytes"],
-                                             "already_held": a["already_held"]} for a in added],
-                                  "source": clean["source"], "release": added[0]["release"], "about": added[0]["about"]})
-        return added
+        return add_evidence(store, keys, _save_uploads(folder, uploads), actor=viewer.actor, **fields)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def fetch_evidence_file(store, keys: VaultKeys, viewer: Viewer, evidence_id: str) -> dict:
+    """Decrypt an item's bytes (verified against its SHA-256) into a private temporary folder; the
+    caller hands the file over and the folder is removed (see :func:`_handover`)."""
+    folder = Path(tempfile.mkdtemp(prefix="dadkhah-evidence-"))
+    try:
+        return get_evidence(store, keys, evidence_id, folder / "content", actor=viewer.actor) | {"folder": folder}
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _uploads(files: list[UploadFile] | None) -> list[tuple[str | None, object]]:
@@ -353,19 +248,16 @@ def _uploads(files: list[UploadFile] | None) -> list[tuple[str | None, object]]:
 
 
 @router.get("/evidence", include_in_schema=False)
-async def evidence_page(request: Request, viewer: Viewer = require("vault"), keys: VaultKeys = Depends(vault_keys),
-                        page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200),
-                        added: str | None = Query(None, pattern=_IDS)):
-    document = await run_in_threadpool(evidence_list_document, request.app.state.store, page=page,
-                                       per_page=_per_page(request, per_page))
+async def evidence_page(request: Request, page: Paging, viewer: Viewer = require("vault"),
+                        keys: VaultKeys = Depends(vault_keys), added: str | None = Query(None, pattern=_IDS)):
+    document = await run_in_threadpool(evidence_list_document, request.app.state.store, page)
     return await render(request, "evidence.html", document, added=added)
 
 
 @router.get("/api/v1/evidence", summary="Evidence items: SHA-256, size, type, release, persons (nothing decrypted)")
-async def evidence_api(request: Request, viewer: Viewer = require("vault"), keys: VaultKeys = Depends(vault_keys),
-                       page: int = Query(1, ge=1, le=MAX_PAGE), per_page: int | None = Query(None, ge=1, le=200)) -> dict:
-    return await run_in_threadpool(evidence_list_document, request.app.state.store, page=page,
-                                   per_page=_per_page(request, per_page))
+async def evidence_api(request: Request, page: Paging, viewer: Viewer = require("vault"),
+                       keys: VaultKeys = Depends(vault_keys)) -> dict:
+    return await run_in_threadpool(evidence_list_document, request.app.state.store, page)
 
 
 def _evidence_form(values: dict | None = None, error: DadkhahError | None = None) -> dict:
@@ -386,9 +278,9 @@ async def evidence_add_page(request: Request, viewer: Viewer = require("vault"),
                             acquired_how: str = Form(""), release: list[str] = Form([]), about: str = Form("")):
     try:
         added = await run_in_threadpool(
-            record_evidence, request.app.state.store, keys, _uploads(files), source=source, description=description,
-            captured_at=captured_at, captured_where=captured_where, acquired_how=acquired_how, release=release,
-            about=_person_ids(about), address=client_address(request))
+            record_evidence, request.app.state.store, keys, viewer, _uploads(files), source=source,
+            description=description, captured_at=captured_at, captured_where=captured_where, acquired_how=acquired_how,
+            release=release, about=_person_ids(about))
     except DadkhahError as exc:
         values = {"source": source, "description": description, "captured_at": captured_at,
                   "captured_where": captured_where, "acquired_how": acquired_how, "release": release, "about": about}
@@ -404,18 +296,17 @@ async def evidence_add_api(request: Request, viewer: Viewer = require("vault"), 
                            captured_at: str = Form(""), captured_where: str = Form(""), acquired_how: str = Form(""),
                            release: list[str] = Form(list(DEFAULT_RELEASE)), about: list[str] = Form([])) -> dict:
     added = await run_in_threadpool(
-        record_evidence, request.app.state.store, keys, [(f.filename, f.file) for f in files], source=source,
+        record_evidence, request.app.state.store, keys, viewer, [(f.filename, f.file) for f in files], source=source,
         description=description, captured_at=captured_at, captured_where=captured_where, acquired_how=acquired_how,
-        release=[s for item in release for s in item.split(",")], about=_person_ids(" ".join(about)),
-        address=client_address(request))
+        release=release, about=_person_ids(" ".join(about)))
     return {"evidence": added}
 
 
 @router.get("/evidence/{evidence_id}", include_in_schema=False)
 async def evidence_item_page(request: Request, evidence_id: str, viewer: Viewer = require("vault"),
                              keys: VaultKeys = Depends(vault_keys)):
-    document = await run_in_threadpool(read_evidence, request.app.state.store, keys, evidence_id,
-                                       address=client_address(request))
+    document = await run_in_threadpool(lambda: show_evidence(request.app.state.store, keys, evidence_id,
+                                                              actor=viewer.actor))
     return await render(request, "evidence_item.html", document)
 
 
@@ -423,8 +314,8 @@ async def evidence_item_page(request: Request, evidence_id: str, viewer: Viewer 
             summary="An evidence item with its decrypted metadata and original name (recorded as read)")
 async def evidence_item_api(request: Request, evidence_id: str, viewer: Viewer = require("vault"),
                             keys: VaultKeys = Depends(vault_keys)) -> dict:
-    return await run_in_threadpool(read_evidence, request.app.state.store, keys, evidence_id,
-                                   address=client_address(request))
+    return await run_in_threadpool(lambda: show_evidence(request.app.state.store, keys, evidence_id,
+                                                         actor=viewer.actor))
 
 
 def _attachment(name: str) -> str:
@@ -455,9 +346,8 @@ def _handover(folder: Path, file: Path, *, name: str, media_type: str, headers: 
         "content-disposition": _attachment(name), "content-length": str(size), **(headers or {})})
 
 
-async def _evidence_download(request: Request, evidence_id: str, keys: VaultKeys) -> StreamingResponse:
-    found = await run_in_threadpool(fetch_evidence_file, request.app.state.store, keys, evidence_id,
-                                    address=client_address(request))
+async def _evidence_download(request: Request, viewer: Viewer, evidence_id: str, keys: VaultKeys) -> StreamingResponse:
+    found = await run_in_threadpool(fetch_evidence_file, request.app.state.store, keys, viewer, evidence_id)
     digest = base64.b64encode(bytes.fromhex(found["sha256"])).decode("ascii")
     return _handover(found["folder"], Path(found["out"]), name=found["original_name"],
                      media_type=found["media_type"] or "application/octet-stream",
@@ -467,102 +357,63 @@ async def _evidence_download(request: Request, evidence_id: str, keys: VaultKeys
 @router.get("/evidence/{evidence_id}/file", include_in_schema=False)
 async def evidence_file_page(request: Request, evidence_id: str, viewer: Viewer = require("vault"),
                              keys: VaultKeys = Depends(vault_keys)):
-    return await _evidence_download(request, evidence_id, keys)
+    return await _evidence_download(request, viewer, evidence_id, keys)
 
 
 @router.get("/api/v1/evidence/{evidence_id}/file",
             summary="An evidence item's original bytes, verified against its SHA-256 (recorded as retrieved)")
 async def evidence_file_api(request: Request, evidence_id: str, viewer: Viewer = require("vault"),
                             keys: VaultKeys = Depends(vault_keys)):
-    return await _evidence_download(request, evidence_id, keys)
+    return await _evidence_download(request, viewer, evidence_id, keys)
 
 
 # ----- custody -----------------------------------------------------------------------------------
 
 
-def custody_document(store, keys: VaultKeys, *, item_id: str | None, page: int, per_page: int) -> dict:
+def custody_document(store, keys: VaultKeys, *, item_id: str | None, page: Page) -> dict:
     """The custody events (newest first, or one item's) and a fresh check of the whole chain."""
     with store.session() as session:
-        rows = list_custody(session, item_id=item_id, limit=per_page + 1, offset=(page - 1) * per_page)
+        rows = list_custody(session, item_id=item_id, limit=page.fetch, offset=page.offset)
         verification = verify_chain(session, keys)
-    return {"events": rows[:per_page], "item_id": (item_id or "").strip().upper() or None, "page": page,
-            "per_page": per_page, "has_next": len(rows) > per_page, "verification": verification}
-
-
-def record_custody_check(store, keys: VaultKeys, *, address: str | None) -> dict:
-    """Verify the chain and record the check in it (as the command line does), with an audit event."""
-    with store.session() as session:
-        report = verify_custody(SharedTransaction(store, session), keys)
-        record_audit(session, workspace_ident(store.workspace), action="custody verified", object_kind="custody",
-                     object_id="chain", address=address,
-                     details={"events": report["events"], "valid": report["valid"], "problems": len(report["problems"])})
-    return report
+    return page.document("events", rows) | {"item_id": (item_id or "").strip().upper() or None,
+                                            "verification": verification}
 
 
 @router.get("/custody", include_in_schema=False)
-async def custody_page(request: Request, viewer: Viewer = require("vault"), keys: VaultKeys = Depends(vault_keys),
-                       item_id: str | None = Query(None, max_length=40), page: int = Query(1, ge=1, le=MAX_PAGE),
-                       per_page: int | None = Query(None, ge=1, le=200), checked: int | None = Query(None, ge=1)):
-    document = await run_in_threadpool(custody_document, request.app.state.store, keys, item_id=item_id, page=page,
-                                       per_page=_per_page(request, per_page))
+async def custody_page(request: Request, page: Paging, viewer: Viewer = require("vault"),
+                       keys: VaultKeys = Depends(vault_keys), item_id: str | None = Query(None, max_length=40),
+                       checked: int | None = Query(None, ge=1)):
+    document = await run_in_threadpool(custody_document, request.app.state.store, keys, item_id=item_id, page=page)
     return await render(request, "custody.html", document, checked=checked)
 
 
 @router.get("/api/v1/custody", summary="Custody events (filter by item id), and whether the chain is intact")
-async def custody_api(request: Request, viewer: Viewer = require("vault"), keys: VaultKeys = Depends(vault_keys),
-                      item_id: str | None = Query(None, max_length=40), page: int = Query(1, ge=1, le=MAX_PAGE),
-                      per_page: int | None = Query(None, ge=1, le=200)) -> dict:
-    return await run_in_threadpool(custody_document, request.app.state.store, keys, item_id=item_id, page=page,
-                                   per_page=_per_page(request, per_page))
+async def custody_api(request: Request, page: Paging, viewer: Viewer = require("vault"),
+                      keys: VaultKeys = Depends(vault_keys), item_id: str | None = Query(None, max_length=40)) -> dict:
+    return await run_in_threadpool(custody_document, request.app.state.store, keys, item_id=item_id, page=page)
 
 
 @router.post("/custody/verify", include_in_schema=False)
 async def custody_verify_page(request: Request, viewer: Viewer = require("vault"), keys: VaultKeys = Depends(vault_keys)):
-    report = await run_in_threadpool(record_custody_check, request.app.state.store, keys, address=client_address(request))
+    report = await run_in_threadpool(lambda: verify_custody(request.app.state.store, keys, actor=viewer.actor))
     return RedirectResponse(f"/custody?checked={report['events']}", status_code=303)
 
 
 @router.post("/api/v1/custody/verify", summary="Verify the chain of custody and record the check in it")
 async def custody_verify_api(request: Request, viewer: Viewer = require("vault"),
                              keys: VaultKeys = Depends(vault_keys)) -> dict:
-    return await run_in_threadpool(record_custody_check, request.app.state.store, keys, address=client_address(request))
+    return await run_in_threadpool(lambda: verify_custody(request.app.state.store, keys, actor=viewer.actor))
 
 
 # ----- case files --------------------------------------------------------------------------------
 
 
-def _zip_folder(folder: Path, target: Path, *, root: str) -> None:
-    """Zip ``folder`` under ``root/``: folders and files in sorted order, so the same case file zips alike."""
-    entries = sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix())
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in entries:
-            name = f"{root}/{path.relative_to(folder).as_posix()}"
-            if path.is_dir():
-                archive.writestr(zipfile.ZipInfo(name + "/"), b"")
-            else:
-                archive.write(path, name)
-
-
-def export_casefile_zip(store, keys: VaultKeys, *, recipient: str, scope: str, persons: list[str], everything: bool,
-                        address: str | None) -> dict:
-    """Export a signed case file and zip it, in a private temporary folder; custody and audit record the
-    export in the same transaction, which only commits once the zip is written."""
+def export_casefile_zip(store, keys: VaultKeys, viewer: Viewer, **request) -> dict:
+    """Export a signed case file as a zip, in a private temporary folder the download then removes."""
     folder = Path(tempfile.mkdtemp(prefix="dadkhah-casefile-"))
     try:
-        with store.session() as session:
-            try:
-                made = export_casefile(SharedTransaction(store, session), keys, folder / "casefile", recipient=recipient,
-                                       scope=scope, persons=persons, everything=everything)
-            except NotFound as exc:
-                raise InputError(str(exc), field="persons") from None
-            zipped = folder / f"{made['casefile']}.zip"
-            _zip_folder(folder / "casefile", zipped, root=made["casefile"])
-            record_audit(session, workspace_ident(store.workspace), action="case file exported", object_kind="casefile",
-                         object_id=made["casefile"], address=address,
-                         details={"recipient": made["recipient"], "scope": made["scope"], "everything": everything,
-                                  "persons": made["persons"], "testimonies": made["testimonies"],
-                                  "evidence": made["evidence"], "fingerprint": made["fingerprint"]})
-        return made | {"folder": folder, "zip": zipped}
+        made = export_casefile(store, keys, folder / "casefile.zip", actor=viewer.actor, as_zip=True, **request)
+        return made | {"folder": folder, "zip": Path(made["out"])}
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -588,9 +439,9 @@ async def casefile_export_page(request: Request, viewer: Viewer = require("expor
                                keys: VaultKeys = Depends(vault_keys), recipient: str = Form(""),
                                scope: str = Form(""), persons: str = Form(""), everything: bool = Form(False)):
     try:
-        made = await run_in_threadpool(export_casefile_zip, request.app.state.store, keys, recipient=recipient,
+        made = await run_in_threadpool(export_casefile_zip, request.app.state.store, keys, viewer, recipient=recipient,
                                        scope=scope, persons=[] if everything else _person_ids(persons),
-                                       everything=everything, address=client_address(request))
+                                       everything=everything)
     except DadkhahError as exc:
         values = {"recipient": recipient, "scope": scope, "persons": persons, "everything": everything}
         return await render(request, "casefile.html", _casefile_form(values, exc) | {"fingerprint": keys.fingerprint},
@@ -611,8 +462,7 @@ class CasefileRequest(BaseModel):
              response_class=StreamingResponse)
 async def casefile_export_api(request: Request, body: CasefileRequest, viewer: Viewer = require("export"),
                               keys: VaultKeys = Depends(vault_keys)):
-    made = await run_in_threadpool(export_casefile_zip, request.app.state.store, keys, recipient=body.recipient,
-                                   scope=body.scope, persons=_person_ids(body.persons), everything=body.everything,
-                                   address=client_address(request))
+    made = await run_in_threadpool(export_casefile_zip, request.app.state.store, keys, viewer, recipient=body.recipient,
+                                   scope=body.scope, persons=_person_ids(body.persons), everything=body.everything)
     return _casefile_download(made)
 

@@ -1,0 +1,261 @@
+"""Hash chains: the append-only logs that the chain of custody and the audit log both are.
+
+An event's fields are hashed in one canonical form (sorted, compact JSON in UTF-8). Each event
+holds the hash of the one before it, and the first one a value unique to the workspace (its
+*genesis*), so editing an event breaks its hash and removing or inserting one breaks the chain.
+Events are signed with the instance's Ed25519 key when it is at hand, so forging a replacement
+needs that key, which is kept outside the workspace. Removing the *newest* events leaves a shorter
+chain that is still whole: to catch that, the newest event's number and hash (the *head*) are kept
+beside the key file, outside the workspace, and the head only ever moves forward along the chain:
+once the database no longer holds the event the head names, the head stays where it is and every
+later verification reports it.
+
+Two chains are kept this way: the chain of custody (:mod:`dadkhah.vault.custody`, where every event
+must be signed) and the audit log (:mod:`dadkhah.audit`, signed whenever the command that wrote
+it had the keys; verification names the unsigned stretches plainly).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy.orm import Session
+
+from dadkhah.errors import DadkhahError
+
+
+class ChainKeys(Protocol):
+    """What signs a chain and where its head is kept (the workspace's keys: :class:`dadkhah.vault.keys.VaultKeys`)."""
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey | None: ...
+
+    @property
+    def public_key(self) -> bytes: ...
+
+    def head_path(self, chain: str) -> Path | None: ...
+
+
+def canonical_json(value) -> str:
+    """The one JSON form that is hashed: keys sorted, no spaces, characters as they are."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def now_iso() -> str:
+    """The moment an event happens, as it is hashed and kept (ISO 8601, UTC, microseconds)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class HashChain:
+    """One chain: its table, the fields its hash covers, and whether every event must be signed.
+
+    ``later_fields`` were added after events had been written: an event's hash covers them only
+    when they are set, so events written before they existed verify as they always did.
+    ``where`` names the columns that identify an event in a verification report.
+    """
+
+    name: str
+    table: type
+    fields: tuple[str, ...]
+    later_fields: tuple[str, ...] = ()
+    signatures_required: bool = False
+    lock_key: int = 0
+    where: tuple[str, ...] = ("action",)
+
+    def genesis(self, workspace_id: str) -> str:
+        """What the first event points back to: unique to the chain and the workspace."""
+        return hashlib.sha256(f"dadkhah-{self.name}-genesis:{workspace_id}".encode()).hexdigest()
+
+    def canonical(self, event: Mapping) -> bytes:
+        """The exact bytes that are hashed and signed."""
+        body = {k: event[k] for k in self.fields}
+        body |= {k: event[k] for k in self.later_fields if event.get(k) is not None}
+        return canonical_json(body).encode("utf-8")
+
+    def check(self, event: Mapping, public_key: Ed25519PublicKey | None) -> list[str]:
+        """What is wrong with one event on its own: its hash, and its signature when there is one."""
+        problems = []
+        body = self.canonical(event)
+        if hashlib.sha256(body).hexdigest() != event.get("event_sha256"):
+            problems.append("its content does not match its hash: the event was edited")
+        signature = event.get("signature")
+        if signature is None:
+            if self.signatures_required:
+                problems.append("it is not signed: the event was forged or edited")
+        elif public_key is not None:
+            try:
+                public_key.verify(base64.b64decode(signature), body)
+            except (InvalidSignature, ValueError, TypeError):
+                problems.append("its signature is not this instance's: the event was forged or edited")
+        return problems
+
+    # ----- writing ---------------------------------------------------------------------------
+
+    def append(self, session: Session, workspace_id: str, keys: ChainKeys | None, **values):
+        """Append one event in the caller's transaction (it commits or rolls back with the action).
+
+        ``values`` are the event's own fields; ``details`` may be a dict (it is stored in canonical
+        form). The sequence number, time and link to the event before are filled in here.
+        """
+        signing_key = keys.signing_key if keys is not None else None
+        if self.signatures_required and signing_key is None:
+            raise DadkhahError(f"recording in the {self.name} chain needs the unlocked keys")
+        if session.get_bind().dialect.name == "postgresql":
+            # One writer at a time extends the chain; the unique seq and prev_sha256 also refuse a fork.
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_key})
+        last = session.execute(sa.select(self.table.seq, self.table.event_sha256)
+                               .order_by(self.table.seq.desc()).limit(1)).first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, self.genesis(workspace_id))
+        event = dict(values) | {"seq": seq, "prev_sha256": prev}
+        event.setdefault("occurred_at", now_iso())
+        if isinstance(event.get("details"), (dict, type(None))) and "details" in self.fields:
+            event["details"] = canonical_json(event.get("details") or {})
+        body = self.canonical(event)
+        signature = base64.b64encode(signing_key.sign(body)).decode("ascii") if signing_key is not None else None
+        row = self.table(**event, event_sha256=hashlib.sha256(body).hexdigest(), signature=signature)
+        session.add(row)
+        session.flush()
+        head_path = keys.head_path(self.name) if keys is not None else None
+        if head_path is not None and self._extends_head(session, head_path, last[0] if last else 0):
+            head = {"seq": seq, "event_sha256": row.event_sha256}
+            sa.event.listen(session, "after_commit", lambda _s: advance_head(head_path, head), once=True)
+        return row
+
+    def _extends_head(self, session: Session, path: Path, last_seq: int) -> bool:
+        """Whether the chain still holds the remembered head (so a new event may move it forward)."""
+        head = read_head(path)
+        if head is None:
+            return True
+        if head["seq"] > last_seq:
+            return False  # events the head remembers are gone: keep the head as the evidence
+        held = session.scalar(sa.select(self.table.event_sha256).where(self.table.seq == head["seq"]))
+        return held == head["event_sha256"]
+
+    # ----- reading ---------------------------------------------------------------------------
+
+    def events(self, session: Session, *conditions, limit: int | None = None, offset: int = 0,
+               newest_first: bool = True) -> list:
+        """The chain's rows matching ``conditions``, newest first unless told otherwise."""
+        query = sa.select(self.table).where(*conditions)
+        query = query.order_by(self.table.seq.desc() if newest_first else self.table.seq).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+    def verify(self, session: Session, workspace_id: str, keys: ChainKeys | None, *,
+               earlier_ids: tuple[str, ...] = ()) -> dict:
+        """Check every event's hash, signature and link, and the head kept outside the workspace.
+
+        Positions count from 1 in the order of ``seq``. The first event may also point back to the
+        genesis of one of ``earlier_ids`` (what identified the workspace when older versions began
+        the chain). ``unsigned`` lists the stretches of events
+        that carry no signature (where signatures are optional); ``signatures_checked`` says
+        whether a public key was at hand to check the others.
+        """
+        public_key = Ed25519PublicKey.from_public_bytes(keys.public_key) if keys is not None and keys.public_key else None
+        columns = (*self.fields, *self.later_fields, "event_sha256", "signature")
+        problems: list[dict] = []
+        unsigned: list[dict] = []
+        expected_prev, expected_seq, count, last = self.genesis(workspace_id), 1, 0, None
+        first_links = {self.genesis(i) for i in (workspace_id, *earlier_ids) if i}
+        query = sa.select(self.table).order_by(self.table.seq, self.table.id).execution_options(yield_per=2000)
+        for position, row in enumerate(session.scalars(query), start=1):
+            count, last = position, row
+            event = {k: getattr(row, k) for k in columns}
+            where = {"position": position, "seq": row.seq, "id": row.id} | {k: getattr(row, k) for k in self.where}
+            problems.extend(where | {"problem": problem} for problem in self.check(event, public_key))
+            if row.signature is None and not self.signatures_required:
+                if unsigned and unsigned[-1]["to"] == row.seq - 1:
+                    unsigned[-1] |= {"to": row.seq, "events": unsigned[-1]["events"] + 1}
+                else:
+                    unsigned.append({"from": row.seq, "to": row.seq, "events": 1})
+            if row.seq > expected_seq:
+                one = row.seq == expected_seq + 1
+                gone = f"event {expected_seq} before it is" if one else f"events {expected_seq} to {row.seq - 1} before it are"
+                problems.append(where | {"problem": f"{gone} missing: removed"})
+            elif row.prev_sha256 != expected_prev and not (position == 1 and row.prev_sha256 in first_links):
+                problems.append(where | {"problem": "it does not follow the event before it: inserted, reordered or "
+                                                    "the one before was replaced"})
+            expected_prev, expected_seq = row.event_sha256, row.seq + 1
+        head_path = keys.head_path(self.name) if keys is not None else None
+        head = read_head(head_path)
+        blank = {"id": None} | dict.fromkeys(self.where)
+        if head:
+            if last is None or last.seq < head["seq"]:
+                have = last.seq if last else 0
+                problems.append(blank | {"position": count + 1, "seq": have + 1,
+                                         "problem": f"the chain ends at event {have} but event {head['seq']} was "
+                                                    "recorded: the last events were removed"})
+            else:
+                held = session.scalar(sa.select(self.table.event_sha256).where(self.table.seq == head["seq"]))
+                if held != head["event_sha256"]:
+                    problems.append(blank | {"position": None, "seq": head["seq"],
+                                             "problem": "this event differs from the one remembered outside the "
+                                                        "workspace: the newest events were removed or replaced"})
+        return {"events": count, "intact": not problems, "problems": problems, "unsigned": unsigned,
+                "signatures_checked": public_key is not None, "head_checked": head is not None}
+
+
+# ----- the head, kept beside the key file ------------------------------------------------------------
+
+
+def read_head(path: Path | None) -> dict | None:
+    """The remembered newest event ``{"seq", "event_sha256"}``, or None when there is none (or it is unreadable)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("event_sha256"), str):
+        return head
+    return None
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One process at a time reads and moves a head (the lock file sits beside it)."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: a rare race may keep an older head, which loses nothing
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def advance_head(path: Path, head: dict) -> None:
+    """Move the remembered head forward to ``head``; never back, never sideways.
+
+    Best effort: it runs after the action has committed, so a failure here (the key file's folder
+    unreachable) loses nothing but this one step of protection.
+    """
+    try:
+        with _locked(path):
+            previous = read_head(path)
+            if previous is not None and previous["seq"] >= head["seq"]:
+                return
+            temporary = path.with_name(path.name + ".tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(head))
+            temporary.replace(path)
+    except OSError:
+        pass

@@ -1,0 +1,196 @@
+"""One core, two shells: every audited action leaves the same trail whether it is taken at the command
+line or through the web API.
+
+Each operation is run once through the CLI (as a user of the operating system, ``DADKHAH_USER``)
+and once through the API (as a logged-in admin), on the same served case. The audit events each
+leaves must agree on action, object kind, the shape of the object id and the detail keys; they
+differ only in who acted, through which channel, and from where.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dadkhah.audit import list_audit, verify_audit
+from tests.cli.test_cli import run
+from tests.conftest import write
+from tests.web.conftest import PASSWORD
+
+CLI_USER = "someone-at-the-terminal"
+LIST_HEAD = "id,given_name,family_name,father_name,death_date,city\n"
+
+
+def _events_after(app, seq: int) -> list[dict]:
+    with app.state.store.session() as session:
+        return [e for e in list_audit(session, limit=None, newest_first=False) if e["seq"] > seq]
+
+
+def _last_seq(app) -> int:
+    with app.state.store.session() as session:
+        events = list_audit(session, limit=1)
+    return events[0]["seq"] if events else 0
+
+
+def _shape(event: dict) -> tuple:
+    """What must agree between the shells: the action, the kind of object, its id's shape, the detail keys."""
+    object_id = re.sub(r"\d+", "N", event["object_id"] or "")
+    return event["action"], event["object_kind"], object_id, tuple(sorted(event["details"]))
+
+
+@pytest.fixture
+def shells(app, as_role, web_store_path, tmp_path):
+    """``cli(*args)`` runs a command on the served case; ``web(method, path, **request)`` calls the API as admin.
+
+    Each returns the audit events its call left.
+    """
+    admin = as_role("admin")
+
+    def cli(*args):
+        before = _last_seq(app)
+        result = run(*args, workspace=web_store_path, env={"DADKHAH_USER": CLI_USER})
+        assert result.exit_code == 0, result.output
+        return _events_after(app, before)
+
+    def web(method, path, **request):
+        before = _last_seq(app)
+        answer = admin.request(method, path, headers={"X-CSRF-Token": admin.csrf}, **request)
+        assert answer.status_code in (200, 201), (path, answer.text[:300])
+        return _events_after(app, before)
+
+    return cli, web
+
+
+def _queued_pairs(app, as_role) -> list[dict]:
+    return as_role("analyst").get("/api/v1/review", params={"per_page": 10}).json()["pairs"]
+
+
+def test_every_operation_leaves_the_same_trail_from_the_command_line_and_the_web(app, as_role, shells, tmp_path):
+    cli, web = shells
+    folder = tmp_path / "files"
+    folder.mkdir()
+    pairs = _queued_pairs(app, as_role)
+    assert len(pairs) >= 2, "the served case has pairs to decide"
+    transcript = write(folder / "t.txt", "Synthetic testimony for the parity test.\n")
+    evidence = write(folder / "note.txt", "synthetic evidence, command line\n")
+    password = write(folder / "pw.txt", PASSWORD + "\n")
+    operations = {
+        "import a list": (
+            lambda: cli("import", str(write(folder / "a.csv", LIST_HEAD + "a1,Reza,Karimi,Ali,1367/05/08,Rasht\n")),
+                        "--source", "parity-a"),
+            lambda: web("POST", "/api/v1/sources/upload", data={"source": "parity-b"},
+                        files={"file": ("b.csv", (LIST_HEAD + "b1,Ali,Ahmadi,Hasan,1367/05/09,Tabriz\n").encode(),
+                                        "text/csv")})),
+        "review decision": (
+            lambda: cli("review", "decide", pairs[0]["record_a"]["ref"], pairs[0]["record_b"]["ref"], "different",
+                        "--reason", "synthetic: the fathers differ"),
+            lambda: web("POST", f"/api/v1/review/{pairs[1]['id']}/decide",
+                        json={"decision": "different", "reason": "synthetic: the fathers differ"})),
+        "link run": (lambda: cli("link", "run"), lambda: web("POST", "/api/v1/link/run", json={})),
+        "estimate run": (lambda: cli("estimate", "run", "--method", "chao"),
+                         lambda: web("POST", "/api/v1/estimates/run", json={"method": "chao"})),
+        "testimony add": (
+            lambda: cli("testimony", "add", "--witness-name", "Synthetic Witness Parity", "--transcript", str(transcript),
+                        "--language", "en", "--consent", "investigators", "--about", "P-000001"),
+            lambda: web("POST", "/api/v1/testimonies", json={
+                "witness_name": "Another Synthetic Witness", "transcript": "Synthetic words.", "language": "en",
+                "consent": ["investigators"], "about": ["P-000001"]})),
+        "testimony read": (lambda: cli("testimony", "show", "T-0001", "--json"),
+                           lambda: web("GET", "/api/v1/testimonies/T-0001")),
+        "witness revealed": (lambda: cli("testimony", "show", "T-0001", "--reveal-witness", "--json"),
+                             lambda: web("POST", "/api/v1/testimonies/T-0001/reveal-witness")),
+        "evidence add": (
+            lambda: cli("evidence", "add", str(evidence), "--source", "list-1", "--about", "P-000001"),
+            lambda: web("POST", "/api/v1/evidence", data={"source": "list-1", "about": ["P-000001"]},
+                        files={"files": ("web.txt", b"synthetic evidence, web\n", "text/plain")})),
+        "evidence metadata read": (lambda: cli("evidence", "show", "E-000001", "--json"),
+                                   lambda: web("GET", "/api/v1/evidence/E-000001")),
+        "evidence file read": (lambda: cli("evidence", "get", "E-000001", "--out", str(folder / "E-000001.csv")),
+                               lambda: web("GET", "/api/v1/evidence/E-000001/file")),
+        "custody verify": (lambda: cli("custody", "verify"), lambda: web("POST", "/api/v1/custody/verify")),
+        "case file export": (
+            lambda: cli("export", "casefile", "--out", str(tmp_path / "case-cli"), "--recipient", "Synthetic Body",
+                        "--scope", "investigators", "--person", "P-000001"),
+            lambda: web("POST", "/api/v1/casefile", json={"recipient": "Synthetic Body", "scope": "investigators",
+                                                          "persons": ["P-000001"]})),
+        "user add": (
+            lambda: cli("users", "add", "parity1", "--role", "viewer", "--password-file", str(password)),
+            lambda: web("POST", "/api/v1/users", json={"username": "parity2", "role": "viewer", "password": PASSWORD})),
+        "user role change": (lambda: cli("users", "change", "parity1", "--role", "analyst"),
+                             lambda: web("POST", "/api/v1/users/parity2", json={"role": "analyst"})),
+        "user deactivate": (lambda: cli("users", "change", "parity1", "--inactive"),
+                            lambda: web("POST", "/api/v1/users/parity2", json={"active": False})),
+    }
+    for name, (at_terminal, on_the_web) in operations.items():
+        from_cli, from_web = at_terminal(), on_the_web()
+        assert from_cli and from_web, f"{name}: every operation is audited"
+        assert [_shape(e) for e in from_cli] == [_shape(e) for e in from_web], name
+        assert {(e["actor"], e["channel"], e["address"]) for e in from_cli} == {(CLI_USER, "cli", None)}, name
+        assert {(e["actor"], e["channel"]) for e in from_web} == {("admin", "web")}, name
+        assert all(e["address"] for e in from_web) and all(e["signed"] for e in from_cli + from_web), name
+    report = verify_audit(app.state.store)
+    assert report["intact"], report["problems"]
+
+
+def test_reading_a_testimony_or_an_evidence_file_at_the_command_line_is_one_event_naming_it(shells, tmp_path):
+    cli, _ = shells
+    shown = cli("testimony", "show", "T-0001", "--json")
+    assert [(e["action"], e["object_id"]) for e in shown] == [("testimony read", "T-0001")]
+    got = cli("evidence", "get", "E-000001", "--out", str(tmp_path / "E-000001.csv"))
+    assert [(e["action"], e["object_id"]) for e in got] == [("evidence file read", "E-000001")]
+    assert (tmp_path / "E-000001.csv").read_bytes() == b"page,line\n1,synthetic\n"
+
+
+def test_what_only_the_web_does_is_audited_too(app, as_role):
+    """Logging in and out and choosing a language exist only in the web; they are audited the same way."""
+    before = _last_seq(app)
+    client = as_role("viewer")
+    client.post("/language", data={"csrf_token": client.csrf, "language": "fa"})
+    client.post("/logout", data={"csrf_token": client.csrf})
+    events = _events_after(app, before)
+    assert [(e["action"], e["actor"], e["channel"]) for e in events] == [
+        ("login", "viewer", "web"), ("language set", "viewer", "web"), ("logout", "viewer", "web")]
+    assert events[1]["details"] == {"language": "fa"} and all(e["address"] for e in events)
+
+
+def test_no_shell_writes_audit_events_itself():
+    """The shells parse, check permission, call the core and render: no audit call remains in them."""
+    from pathlib import Path
+
+    import dadkhah
+
+    root = Path(dadkhah.__file__).parent
+    offenders = [str(path.relative_to(root)) for shell in ("cli", "web") for path in (root / shell).rglob("*.py")
+                 if re.search(r"\brecord_audit\b|\bappend_event\b|\bAUDIT_CHAIN\b", path.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_every_audited_action_has_a_persian_name():
+    """The audit page names each action in the reader's language: every action the core writes is translated."""
+    from pathlib import Path
+
+    import dadkhah
+    from dadkhah.web.i18n import catalogue
+
+    root = Path(dadkhah.__file__).parent
+    written = set()
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for call in re.finditer(r"record_audit\((.*?)\)\n", text, re.S):
+            written.update(re.findall(r'action="([^"]+)"', call.group(1)))
+            written.update(re.findall(r'"(user (?:re|de)activated)"', call.group(1)))
+            written.update(re.findall(r'object_kind="([^"]+)"', call.group(1)))
+    assert {"list imported", "link run", "pair decided", "estimate run", "testimony added", "testimony read",
+            "witness identity revealed", "evidence added", "evidence metadata read", "evidence file read",
+            "custody verified", "case file exported", "user added", "user role changed", "user deactivated",
+            "login", "logout", "language set"} <= written
+    persian = catalogue("fa")
+    assert sorted(w for w in written if w not in persian) == []
+
+
+def test_the_json_document_of_an_audit_event_says_its_channel(shells):
+    cli, _ = shells
+    [event] = cli("estimate", "run", "--method", "chao")
+    assert json.loads(json.dumps(event))["channel"] == "cli" and event["signed"] is True
