@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python benchmarks/link_bench.py
 	$(BIN)/python benchmarks/lcmcr_bench.py
 	$(BIN)/python benchmarks/evidence_bench.py
+	$(BIN)/python benchmarks/audit_bench.py
 	$(BIN)/python benchmarks/web_bench.py
 
 lint: install

@@ -128,11 +128,24 @@ class HashChain:
         row = self.table(**event, event_sha256=hashlib.sha256(body).hexdigest(), signature=signature)
         session.add(row)
         session.flush()
-        head_path = keys.head_path(self.name) if keys is not None else None
-        if head_path is not None and self._extends_head(session, head_path, last[0] if last else 0):
-            head = {"seq": seq, "event_sha256": row.event_sha256}
-            sa.event.listen(session, "after_commit", lambda _s: advance_head(head_path, head), once=True)
+        self._remember(session, keys, last[0] if last else 0, {"seq": seq, "event_sha256": row.event_sha256})
         return row
+
+    def _remember(self, session: Session, keys: ChainKeys | None, last_seq: int, head: dict) -> None:
+        """Move the head to ``head`` once the transaction commits (once per transaction, however many
+        events it appends), unless the chain no longer holds the head remembered before it."""
+        path = keys.head_path(self.name) if keys is not None else None
+        if path is None:
+            return
+        slot = f"dadkhah.chain.{self.name}.head"
+        pending = session.info.get(slot)
+        if pending is None:
+            pending = session.info[slot] = {"head": None, "extends": self._extends_head(session, path, last_seq)}
+            if pending["extends"]:
+                sa.event.listen(session, "after_commit",
+                                lambda s: advance_head(path, s.info.pop(slot)["head"]), once=True)
+        if pending["extends"]:
+            pending["head"] = head
 
     def _extends_head(self, session: Session, path: Path, last_seq: int) -> bool:
         """Whether the chain still holds the remembered head (so a new event may move it forward)."""

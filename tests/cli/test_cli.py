@@ -166,3 +166,40 @@ def test_link_persons_and_review_commands(ws, small_case):
     decisions = json.loads(run("review", "decisions", "--json", workspace=ws).stdout)
     assert [d["decision"] for d in decisions] == ["different"]
     assert "probability" in run("review", "list", "--limit", "1", workspace=ws).stdout
+
+
+def test_errors_name_the_commands_own_option_or_argument(ws, tmp_path):
+    """The core names a field; the command line shows it as the option or argument it took it from."""
+    bad_ref = run("review", "decide", "no-colon", "list-1:1", "same", "--reason", "r", "--json", workspace=ws)
+    error = json.loads(bad_ref.stdout)["error"]
+    assert bad_ref.exit_code == 1 and (error["field"], error["option"]) == ("record_a", "RECORD_A")
+    assert "RECORD_A: 'no-colon' is not a record reference" in bad_ref.stderr
+    path = write(tmp_path / "l.csv", "id,name\n1,Reza Karimi\n")
+    bad_format = run("import", str(path), "--source", "s", "--format", "pdf", "--json", workspace=ws)
+    error = json.loads(bad_format.stdout)["error"]
+    assert (error["file"], error["field"], error["option"]) == (str(path), "format", "--format")
+    assert f"{path}, --format: must be one of" in bad_format.stderr
+    no_reason = run("review", "decide", "a:1", "b:2", "same", "--reason", " ", "--json", workspace=ws)
+    assert json.loads(no_reason.stdout)["error"]["option"] == "--reason"
+
+
+def test_every_command_knows_the_words_of_its_options_and_arguments():
+    """Each command can name any of its parameters in an error, as its --help shows them."""
+    from dadkhah.cli.common import parameter_words
+
+    def callbacks(typer_app):
+        for info in typer_app.registered_commands:
+            yield info.callback
+        for group in typer_app.registered_groups:
+            yield from callbacks(group.typer_instance)
+
+    by_name = {command.callback.__name__: command for _, command in all_commands()}
+    checked = 0
+    for callback in callbacks(app):
+        words = {part for word in parameter_words(callback).values() for part in word.split("/")}
+        command = by_name[callback.__name__]
+        for param in command.params:
+            if param.param_type_name == "option" and "--help" not in param.opts:
+                assert set(param.opts) & words, (callback.__name__, param.opts, words)
+                checked += 1
+    assert checked > 60

@@ -182,3 +182,27 @@ def test_the_review_pages_in_persian(app, as_role):
     page = BeautifulSoup(client.get(f"/review/{pair_id}?lang=fa").text, "html.parser")
     assert page.html["dir"] == "rtl"
     assert page.find("form", id="decide-form").find("button").text == "ثبت تصمیم"
+
+
+def test_linking_again_from_the_review_page_obeys_the_decisions_and_is_audited(app, as_role):
+    client = as_role("analyst")
+    pair = _queue(client, per_page=1)["pairs"][0]
+    decided = client.post(f"/api/v1/review/{pair['id']}/decide", json={"decision": "different", "reason": "synthetic"},
+                          headers={"X-CSRF-Token": client.csrf}).json()
+    form = BeautifulSoup(client.get("/review").text, "html.parser").find("form", id="link-form")
+    assert form["action"] == "/review/link" and form.find("input", attrs={"name": "csrf_token"})
+    answer = client.post("/review/link", data={"csrf_token": client.csrf})
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/review?linked=")
+    run_id = int(answer.headers["location"].rsplit("=", 1)[1])
+    shown = BeautifulSoup(client.get(answer.headers["location"]).text, "html.parser")
+    assert f"#{run_id}" in shown.find(id="linked").text
+    queue = _queue(client, per_page=200)
+    assert queue["run_id"] == run_id
+    assert {(p["record_a"]["ref"], p["record_b"]["ref"]) for p in queue["pairs"]}.isdisjoint(
+        {(decided["record_a"], decided["record_b"]), (decided["record_b"], decided["record_a"])})
+    with app.state.store.session() as session:
+        [event] = [e for e in list_audit(session, limit=5) if e["action"] == "link run"]
+    assert (event["actor"], event["channel"], event["object_id"]) == ("analyst", "web", str(run_id))
+    assert event["details"]["decisions_applied"] >= 1
+    assert client.post("/api/v1/link/run", json={"threshold": 0.5, "review_band": [0.9, 0.2]},
+                       headers={"X-CSRF-Token": client.csrf}).json()["error"]["field"] == "review_band"

@@ -118,7 +118,10 @@ def describe_error(exc: DadkhahError, command: Callable | None = None) -> tuple[
     detail = exc.to_dict()
     if not isinstance(exc, InputError):
         return str(exc), detail
-    option = parameter_words(command).get(exc.field) if command is not None and exc.field else None
+    try:
+        option = parameter_words(command).get(exc.field) if command is not None and exc.field else None
+    except (NameError, TypeError, ValueError):  # a signature that cannot be read: name the field instead
+        option = None
     where = [str(exc.file)] if exc.file else []
     if exc.line is not None:
         where.append(f"line {exc.line}")
