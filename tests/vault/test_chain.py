@@ -10,7 +10,14 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from dadkhah.audit import AUDIT_CHAIN, Actor, list_audit, record_audit, verify_audit, workspace_ident
+from dadkhah.audit import (
+    AUDIT_CHAIN,
+    Actor,
+    list_audit,
+    record_audit,
+    verify_audit,
+    workspace_ident,
+)
 from dadkhah.chain import read_head
 from dadkhah.errors import DadkhahError
 from dadkhah.model import AuditEvent, CustodyEvent
