@@ -7,9 +7,9 @@ Prints one JSON line. Target: 95 % of searches answered within 100 ms.
 
 Building the workspace: a synthetic case (two lists, one in Persian script and one in Latin
 script, each recording about three victims in four) is generated and imported with the real
-importer; persons are assigned with the API the linkage uses (:func:`dadkhah.persons.assign_persons`)
+importer; persons are assigned with the API the linkage uses (:func:`dadkhah.registry.persons.assign_persons`)
 from the case's known truth instead of a linkage run (linking 1.5 million records is the linkage
-benchmark's business, not this one's); then :func:`dadkhah.search.build_search_index`. With
+benchmark's business, not this one's); then :func:`dadkhah.registry.search.build_search_index`. With
 ``--keep`` a workspace already built in the folder is reused.
 
 The server is the real application: ``dadkhah serve --workers N`` in a child process. One
