@@ -2,4 +2,5 @@
 
 from dadkhah.cli import main
 
-main()
+if __name__ == "__main__":  # not when a reader's child process imports this module (spawn)
+    main()

@@ -50,3 +50,8 @@ class InputError(DadkhahError):
 
     def to_dict(self) -> dict:
         return {"message": self.message, "file": self.file, "line": self.line, "field": self.field}
+
+
+class LimitExceeded(InputError):
+    """A file beyond one of the workspace's limits (rows, cells, size, nesting, time, memory): refused
+    whole, before it could exhaust the machine. The web answers it with 413."""

@@ -80,7 +80,19 @@ def create_workspace(path: str | os.PathLike, *, database_url: str | None = None
             f'created_at = "{created}"\n'
             "\n[import]\n"
             "# Largest file `dadkhah import` accepts, in megabytes.\n"
-            "max_file_mb = 4096\n",
+            "max_file_mb = 4096\n"
+            "# What a list may ask of the reader; a file beyond a limit is refused whole. Raise a limit\n"
+            "# only for a file you trust (see the user guide).\n"
+            "max_rows = 5000000\n"
+            "max_columns = 1000\n"
+            "# A workbook's reader holds every cell its rows and columns span at once (about 32 bytes each).\n"
+            "max_cells = 20000000\n"
+            "max_line_kb = 16384\n"
+            "max_uncompressed_mb = 2048\n"
+            "max_shared_strings_mb = 256\n"
+            "max_depth = 64\n"
+            "max_seconds = 3600\n"
+            "max_memory_mb = 2048\n",
             encoding="utf-8",
         )
     return load_workspace(root, database_url=database_url)

@@ -167,11 +167,11 @@ def test_wrong_types_empty_and_unreadable_files_are_refused_and_nothing_is_impor
     }
     for name, content in refused.items():
         answer = _upload_form(client, name, content)
-        assert answer.status_code == 400, f"{name}: {answer.status_code}"
+        assert answer.status_code == 422, f"{name}: {answer.status_code}"
         message = BeautifulSoup(answer.text, "html.parser").find(id="upload-error").text
         assert name in message, f"the message names the file: {message}"
         api = _upload_api(client, name, content)
-        assert api.status_code == 400, f"{name}: {api.status_code} {api.text}"
+        assert api.status_code == 422, f"{name}: {api.status_code} {api.text}"
         assert api.json()["error"]["file"] == name
     assert _counts(app) == before
     missing = client.post("/sources/upload", data={"csrf_token": client.csrf, "source": "x"})
@@ -276,8 +276,8 @@ def test_the_upload_form_in_a_browser_shows_progress_and_lands_on_the_summary(br
     assert "notes.csv" in page.locator("#upload-error").inner_text()
     assert page.url.endswith("/sources") or page.url.endswith("/sources/upload")
     assert page.locator("progress#upload-progress").count() == 1
-    # The refused upload's 400 is the answer we asked for, not a page error.
-    page.console_errors[:] = [e for e in page.console_errors if "status of 400" not in e]
+    # The refused upload's 422 is the answer we asked for, not a page error.
+    page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
 
 
 def test_review_and_estimate_pages_in_a_browser(browser_page):
@@ -293,3 +293,23 @@ def test_review_and_estimate_pages_in_a_browser(browser_page):
     page.goto("/estimates/1")
     assert page.locator("#warnings").is_visible()
     assert page.evaluate("document.querySelector('figure.chart img').naturalWidth") > 0, "the chart loads"
+
+
+def test_a_hostile_workbook_is_refused_with_413_and_the_server_stays_up(app, as_role, tmp_path):
+    """One cell at the far corner, or two cells a billion apart: the reader would allocate the whole
+    span. The first is refused before reading, the second by the reader's memory cap in its own
+    process; either way the server answers 413 with the limit named, and goes on serving."""
+    from tests.ingest import hostile
+
+    client = as_role("analyst")
+    before = _counts(app)
+    for made in (hostile.xlsx_far_cell(tmp_path / "far.xlsx"), hostile.xlsx_far_apart(tmp_path / "apart.xlsx")):
+        api = _upload_api(client, made.name, made.read_bytes())
+        assert api.status_code == 413, api.text
+        error = api.json()["error"]
+        assert error["file"] == made.name and "dadkhah.toml" in error["message"], error
+        page = _upload_form(client, made.name, made.read_bytes())
+        assert page.status_code == 413
+        assert made.name in BeautifulSoup(page.text, "html.parser").find(id="upload-error").text
+        assert client.get("/api/v1/sources").status_code == 200, "the server is still up"
+    assert _counts(app) == before

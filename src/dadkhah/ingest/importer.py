@@ -34,6 +34,7 @@ from dadkhah import __version__
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.ingest.columns import ColumnPlan, load_mapping, plan_columns
+from dadkhah.ingest.limits import ReadLimits
 from dadkhah.ingest.quarantine import Quarantine
 from dadkhah.ingest.readers import RowStream, open_rows
 from dadkhah.model import CANONICAL_FIELDS, DATE_FIELDS, FieldWarning, Import, Record
@@ -295,7 +296,8 @@ def import_file(
             return False
         return True
 
-    stream = open_rows(path, format=format, encoding=encoding, sheet=sheet, is_header=names_a_person)
+    limits = ReadLimits.from_config(store.workspace.config)
+    stream = open_rows(path, format=format, encoding=encoding, sheet=sheet, is_header=names_a_person, limits=limits)
     with stream:
         limit_mb = store.workspace.config.get("import", {}).get("max_file_mb", 4096)
         if stream.total_bytes > limit_mb * 1024 * 1024:
@@ -327,7 +329,8 @@ def import_file(
             quarantine = Quarantine(store.workspace.quarantine_dir, source=source, import_id=batch_row.id, header=stream.header)
             try:
                 with _collector_paused():
-                    counts = _import_rows(session, stream, batch_row, source_row.id, column_mapping, quarantine, progress)
+                    counts = _import_rows(session, stream, batch_row, source_row.id, column_mapping, quarantine, progress,
+                                          limits)
                 batch_row.columns = counts.pop("columns")
                 batch_row.header = counts.pop("header")
                 batch_row.header_line = stream.header_line
@@ -344,7 +347,8 @@ def import_file(
     return summary
 
 
-def _import_rows(session, stream: RowStream, batch_row: Import, source_id: int, mapping, quarantine: Quarantine, progress) -> dict:
+def _import_rows(session, stream: RowStream, batch_row: Import, source_id: int, mapping, quarantine: Quarantine, progress,
+                 limits: ReadLimits) -> dict:
     file = str(stream.path)
     plan = plan_columns(stream.header, mapping, file=file) if stream.header else None
     normaliser = RowNormaliser(plan, load_gazetteer(session)) if plan else None
@@ -363,6 +367,8 @@ def _import_rows(session, stream: RowStream, batch_row: Import, source_id: int, 
             blank += 1
             continue
         rows += 1
+        if rows > limits.max_rows:
+            raise limits.refuse(f"the file has more than {limits.max_rows:,} rows", "max_rows", stream.path, line=line)
         if problem:
             quarantine.add(line, problem, cells)
             rejected += 1

@@ -2,8 +2,11 @@
 
 Every reader yields the header and then ``(line, cells)`` pairs, where ``line`` is the number a
 spreadsheet would show for that row (the header is line 1 when it is the first row). CSV and JSON
-Lines are streamed, so memory does not grow with the file; an XLSX sheet is read by calamine,
-whose memory is bounded by the format's own limit of 1,048,576 rows.
+Lines are streamed, so memory does not grow with the file. Every reader is bounded by the
+workspace's :class:`~dadkhah.ingest.limits.ReadLimits` (rows, columns, line length, nesting, time)
+before it allocates: a hostile file is refused, never allowed to exhaust the machine. An XLSX
+sheet is checked first (:func:`~dadkhah.ingest.limits.inspect_workbook`), then read by calamine in
+a child process whose memory is capped, so that even a reader fault cannot take the caller down.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import datetime as dt
 import io
 import itertools
 import json
+import os
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +27,7 @@ from pathlib import Path
 import charset_normalizer
 
 from dadkhah.errors import InputError
+from dadkhah.ingest.limits import Clock, ReadLimits, inspect_workbook
 
 FORMATS = ("csv", "xlsx", "json", "jsonl")
 ENCODINGS = ("auto", "utf-8", "utf-16", "cp1256")
@@ -190,6 +196,28 @@ class RowStream:
         self.close()
 
 
+def _bounded(rows: Iterator[tuple[int, list[str], str | None]], limits: ReadLimits, path: Path,
+             clock: Clock) -> Iterator[tuple[int, list[str], str | None]]:
+    """Rows as read, refused past the row or column limit or the time limit."""
+    for count, row in enumerate(rows, start=1):
+        if count > limits.max_rows + HEADER_SEARCH_ROWS:
+            raise limits.refuse(f"the file has more than {limits.max_rows:,} rows", "max_rows", path, line=row[0])
+        if len(row[1]) > limits.max_columns:
+            raise limits.refuse(f"line {row[0]:,} has {len(row[1]):,} cells", "max_columns", path, line=row[0])
+        if count % 1000 == 0:
+            clock.check(row[0])
+        yield row
+
+
+def _lines(text: io.TextIOWrapper, limits: ReadLimits, path: Path, where) -> Iterator[str]:
+    """The physical lines of a text file, each at most ``max_line_kb`` (a longer one is refused)."""
+    most = limits.max_line_kb * 1024
+    while line := text.readline(most + 1):
+        if len(line) > most:
+            raise limits.refuse(f"a line is longer than {limits.max_line_kb:,} KB", "max_line_kb", path, line=where())
+        yield line
+
+
 def _blank(cells: list[str]) -> bool:
     return all(not c.strip() for c in cells)
 
@@ -240,10 +268,10 @@ def _decode_guard(rows: Iterator, path: Path, encoding: str, where) -> Iterator:
         raise InputError(f"unreadable CSV: {exc}", file=str(path), line=where()) from None
 
 
-def _sniff_delimiter(path: Path, encoding: str) -> str:
+def _sniff_delimiter(path: Path, encoding: str, limits: ReadLimits) -> str:
     """The delimiter the header line uses most among , ; tab and |."""
     with open(path, encoding=encoding, newline="", errors="replace") as handle:
-        for line in handle:
+        for line in iter(lambda: handle.readline(limits.max_line_kb * 1024), ""):
             if line.strip():
                 counts = {d: line.count(d) for d in ",;\t|"}
                 best = max(counts, key=counts.get)
@@ -251,19 +279,25 @@ def _sniff_delimiter(path: Path, encoding: str) -> str:
     return ","
 
 
-def open_csv(path: Path, encoding: str, is_header=None) -> RowStream:
-    delimiter = _sniff_delimiter(path, encoding)
+def open_csv(path: Path, encoding: str, is_header=None, limits: ReadLimits | None = None) -> RowStream:
+    limits = limits or ReadLimits()
+    delimiter = _sniff_delimiter(path, encoding, limits)
     text, counter = _text_stream(path, encoding)
-    reader = csv.reader(text, delimiter=delimiter)
     state = {"index": 0}
+    reader = csv.reader(_lines(text, limits, path, lambda: state["index"] + 1), delimiter=delimiter)
 
     def records() -> Iterator[tuple[int, list[str], str | None]]:
         for cells in reader:
             state["index"] += 1
             yield state["index"], cells, None
 
-    guarded = _decode_guard(records(), path, encoding, lambda: state["index"] + 1)
-    header_line, header, replay = _find_header(guarded, is_header)
+    guarded = _bounded(_decode_guard(records(), path, encoding, lambda: state["index"] + 1), limits, path,
+                       Clock(limits, path))
+    try:
+        header_line, header, replay = _find_header(guarded, is_header)
+    except BaseException:
+        text.close()
+        raise
     if not header:
         text.close()
         raise InputError("the file has no header row (it is empty)", file=str(path), line=1)
@@ -271,30 +305,108 @@ def open_csv(path: Path, encoding: str, is_header=None) -> RowStream:
     return RowStream(path, "csv", encoding, header, header_line, itertools.chain(replay, guarded), size, counter, [text.close])
 
 
-def open_xlsx(path: Path, sheet: str | None, is_header=None) -> RowStream:
-    import python_calamine
+def _workbook_rows(connection, path: str, sheet: str | None, memory_bytes: int) -> None:
+    """In a child process: read the workbook with calamine and send its rows, a batch at a time.
 
+    The process's address space is capped first, so a workbook that asks for more memory makes
+    this process fail (and the parent say so), never the one that started it.
+    """
     try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    except (ImportError, ValueError, OSError):  # not on Linux: the checks before this still hold
+        pass
+    # What the native reader prints as it fails (an allocation error, a backtrace) is not for the
+    # user's terminal: the parent says what happened in words.
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)
+    os.close(quiet)
+    try:
+        import python_calamine
+
+        workbook = python_calamine.CalamineWorkbook.from_path(path)
         names = workbook.sheet_names
         if sheet is not None and sheet not in names:
-            raise InputError(f"no sheet named {sheet!r}; sheets: {', '.join(names)}", file=str(path))
+            connection.send(("error", f"no sheet named {sheet!r}; sheets: {', '.join(names)}"))
+            return
         data = workbook.get_sheet_by_name(sheet) if sheet else workbook.get_sheet_by_index(0)
         first_row = data.start[0] if data.start else 0
-        rows = data.iter_rows()
-    except InputError:
-        raise
+        batch = []
+        for offset, row in enumerate(data.iter_rows()):
+            batch.append((first_row + offset + 1, [cell_text(v) for v in row]))
+            if len(batch) == 2000:
+                connection.send(("rows", batch))
+                batch = []
+        connection.send(("rows", batch))
+        connection.send(("done", None))
+    except MemoryError:
+        connection.send(("memory", None))
     except Exception as exc:  # calamine raises its own types for corrupt or encrypted files
-        raise InputError(f"cannot read the workbook: {exc}", file=str(path)) from None
+        connection.send(("error", f"cannot read the workbook: {exc}"))
+    finally:
+        connection.close()
 
-    def records() -> Iterator[tuple[int, list[str], str | None]]:
-        for offset, row in enumerate(rows):
-            yield first_row + offset + 1, [cell_text(v) for v in row], None
 
-    source = records()
-    header_line, header, replay = _find_header(source, is_header)
-    stream = itertools.chain(replay, source)
+def _workbook_reader(path: Path, sheet: str | None, limits: ReadLimits, clock: Clock):
+    """Start the child process reading the workbook; returns its rows and a function that stops it."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # nothing of this process (threads, locks) is copied
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=_workbook_rows, args=(sending, str(path), sheet, limits.max_memory_mb * 2**20),
+                              daemon=True, name="dadkhah-workbook-reader")
+    process.start()
+    sending.close()
+
+    def stop() -> None:
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        receiving.close()
+
+    def rows() -> Iterator[tuple[int, list[str], str | None]]:
+        while True:
+            remaining = clock.deadline - time.monotonic()
+            if remaining <= 0 or not receiving.poll(remaining):
+                stop()
+                raise limits.refuse("reading the workbook took too long", "max_seconds", path)
+            try:
+                kind, payload = receiving.recv()
+            except EOFError:
+                stop()
+                raise limits.refuse(f"reading the workbook needed more memory than allowed, or failed (the reader "
+                                    f"stopped with status {process.exitcode})", "max_memory_mb", path) from None
+            if kind == "rows":
+                for line, cells in payload:
+                    yield line, cells, None
+            elif kind == "done":
+                stop()
+                return
+            elif kind == "memory":
+                stop()
+                raise limits.refuse("reading the workbook needs more memory than allowed", "max_memory_mb", path)
+            else:
+                stop()
+                raise InputError(payload, file=str(path))
+
+    return rows(), stop
+
+
+def open_xlsx(path: Path, sheet: str | None, is_header=None, limits: ReadLimits | None = None) -> RowStream:
+    limits = limits or ReadLimits()
+    inspect_workbook(path, sheet, limits)
+    clock = Clock(limits, path)
+    source, stop = _workbook_reader(path, sheet, limits, clock)
+    try:
+        bounded = _bounded(source, limits, path, clock)
+        header_line, header, replay = _find_header(bounded, is_header)
+    except BaseException:
+        stop()
+        raise
+    stream = itertools.chain(replay, bounded)
     if not header:
+        stop()
         raise InputError("the sheet has no header row (it is empty)", file=str(path), line=1)
     while header and not header[-1]:
         header.pop()
@@ -307,20 +419,21 @@ def open_xlsx(path: Path, sheet: str | None, is_header=None) -> RowStream:
             extra = cells[width:]
             yield line, cells[:width] + ([c for c in extra] if any(c.strip() for c in extra) else []), note
 
-    return RowStream(path, "xlsx", None, header, header_line, trimmed(), path.stat().st_size)
+    return RowStream(path, "xlsx", None, header, header_line, trimmed(), path.stat().st_size, None, [stop])
 
 
-def open_json(path: Path, encoding: str, *, lines: bool) -> RowStream:
+def open_json(path: Path, encoding: str, *, lines: bool, limits: ReadLimits | None = None) -> RowStream:
     """JSON Lines (one object per line) or a JSON array of objects (also under a "records" key).
 
     Keys become columns as they are met; ``line`` is the physical line for JSON Lines and, for an
     array, the item's position plus one (so the first item is "line 2", as under a header row).
+    Nesting deeper than ``max_depth`` refuses the file (an array) or the row (JSON Lines).
     """
-    import ijson
-
+    limits = limits or ReadLimits()
     text, counter = _text_stream(path, encoding)
     header: list[str] = []
     index: dict[str, int] = {}
+    state = {"line": 1}
 
     def to_cells(item) -> tuple[list[str], str | None]:
         if not isinstance(item, dict):
@@ -329,6 +442,9 @@ def open_json(path: Path, encoding: str, *, lines: bool) -> RowStream:
         for key, value in item.items():
             key = str(key)
             if key not in index:
+                if len(header) >= limits.max_columns:
+                    raise limits.refuse(f"the items name more than {limits.max_columns:,} different fields",
+                                        "max_columns", path, line=state["line"])
                 index[key] = len(header)
                 header.append(key)
                 cells.append("")
@@ -336,21 +452,30 @@ def open_json(path: Path, encoding: str, *, lines: bool) -> RowStream:
         return cells, None
 
     def json_lines() -> Iterator[tuple[int, list[str], str | None]]:
-        for number, raw_line in enumerate(text, start=1):
+        for number, raw_line in enumerate(_lines(text, limits, path, lambda: state["line"] + 1), start=1):
+            state["line"] = number
             if not raw_line.strip():
                 continue
             try:
                 item = json.loads(raw_line)
             except json.JSONDecodeError as exc:
-                yield number, [raw_line.rstrip("\n")], f"not valid JSON: {exc.msg}"
+                yield number, [raw_line.rstrip("\n")[:1000]], f"not valid JSON: {exc.msg}"
+                continue
+            except RecursionError:
+                yield number, [raw_line.rstrip("\n")[:1000]], "nested too deeply to be a list's row"
+                continue
+            if _depth(item) > limits.max_depth:
+                yield number, [raw_line.rstrip("\n")[:1000]], f"nested more than {limits.max_depth} levels deep"
                 continue
             cells, problem = to_cells(item)
             yield number, cells, problem
 
     def json_array() -> Iterator[tuple[int, list[str], str | None]]:
+        import ijson
+
         with open(path, encoding=encoding, errors="replace") as head:
             first = head.read(4096).lstrip()
-        prefix = "item" if first.startswith("[") else "records.item"
+        under_records = not first.startswith("[")
         if encoding.startswith("utf-8"):
             # ijson parses UTF-8 bytes itself; hand it the byte stream past any BOM.
             stream = io.BufferedReader(counter, 1 << 16)
@@ -361,32 +486,81 @@ def open_json(path: Path, encoding: str, *, lines: bool) -> RowStream:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # a text stream, for UTF-16 JSON
-                for number, item in enumerate(ijson.items(stream, prefix, use_float=True), start=2):
+                events = ijson.basic_parse(stream, use_float=True)
+                for number, item in enumerate(_array_items(events, under_records, limits, path), start=2):
+                    state["line"] = number
                     cells, problem = to_cells(item)
                     yield number, cells, problem
         except ijson.JSONError as exc:
             raise InputError(f"not valid JSON: {exc}", file=str(path)) from None
 
     source = json_lines() if lines else json_array()
-    state = {"line": 1}
-
-    def counted() -> Iterator[tuple[int, list[str], str | None]]:
-        for row in source:
-            state["line"] = row[0]
-            yield row
-
-    guarded = _decode_guard(counted(), path, encoding, lambda: state["line"])
+    guarded = _bounded(_decode_guard(source, path, encoding, lambda: state["line"]), limits, path, Clock(limits, path))
     stream = RowStream(path, "jsonl" if lines else "json", encoding, header, 1, guarded, path.stat().st_size, counter, [text.close])
     return stream
 
 
+def _depth(value) -> int:
+    """How deeply a parsed JSON value nests (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _array_items(events, under_records: bool, limits: ReadLimits, path: Path):
+    """The items of the top-level array (or of the array under a top-level "records" key), built from
+    the parser's events with the nesting counted as it goes, so a deep file is refused early."""
+    from ijson.common import ObjectBuilder
+
+    depth = 0  # containers open
+    array_depth = 2 if under_records else 1
+    in_array, builder, key = False, None, None
+
+    def opened() -> int:
+        if depth + 1 > limits.max_depth:
+            raise limits.refuse(f"the JSON is nested more than {limits.max_depth} levels deep", "max_depth", path)
+        return depth + 1
+
+    for event, value in events:
+        opening, closing = event in ("start_map", "start_array"), event in ("end_map", "end_array")
+        if builder is not None:  # inside an item
+            depth = opened() if opening else depth - 1 if closing else depth
+            builder.event(event, value)
+            if closing and depth == array_depth:
+                yield builder.value
+                builder = None
+        elif in_array:
+            if event == "end_array":
+                in_array, depth = False, depth - 1
+            elif opening:
+                depth = opened()
+                builder = ObjectBuilder()
+                builder.event(event, value)
+            else:
+                yield value
+        elif opening:
+            depth = opened()
+            if event == "start_array" and depth == array_depth and (not under_records or key == "records"):
+                in_array = True
+        elif closing:
+            depth -= 1
+        elif event == "map_key" and depth == 1:
+            key = value
+
+
 def open_rows(
-    path: str | Path, *, format: str | None = None, encoding: str = "auto", sheet: str | None = None, is_header=None
+    path: str | Path, *, format: str | None = None, encoding: str = "auto", sheet: str | None = None, is_header=None,
+    limits: ReadLimits | None = None,
 ) -> RowStream:
     """Open a list for reading, refusing what is not a readable regular file.
 
     ``is_header(cells) -> bool`` picks the header among the leading rows of a CSV or XLSX file
     (titles and notes above it are passed over); without it the first non-blank row is the header.
+    ``limits`` bound what the file may ask of the reader (the defaults when not given).
     """
     path = Path(path)
     if not path.exists():
@@ -396,9 +570,10 @@ def open_rows(
     if not path.is_file():
         raise InputError("is not a regular file", file=str(path))
     fmt = detect_format(path, format)
+    limits = limits or ReadLimits()
     if fmt == "xlsx":
-        return open_xlsx(path, sheet, is_header)
+        return open_xlsx(path, sheet, is_header, limits)
     codec = detect_encoding(path, encoding)
     if fmt == "csv":
-        return open_csv(path, codec, is_header)
-    return open_json(path, codec, lines=fmt == "jsonl")
+        return open_csv(path, codec, is_header, limits)
+    return open_json(path, codec, lines=fmt == "jsonl", limits=limits)

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dadkhah import __version__
-from dadkhah.errors import DadkhahError, NotFound
+from dadkhah.errors import DadkhahError, LimitExceeded, NotFound
 from dadkhah.store import open_store
 from dadkhah.web.i18n import gettext as _
 from dadkhah.web.limits import BodyLimit, SecurityHeaders
@@ -104,7 +104,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DadkhahError)
     async def bad_input(request: Request, exc: DadkhahError):
-        return await _maybe_await(_error(request, 400, str(exc), exc.to_dict()))
+        status = 413 if isinstance(exc, LimitExceeded) else 400
+        return await _maybe_await(_error(request, status, str(exc), exc.to_dict()))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

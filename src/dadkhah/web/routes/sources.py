@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.errors import DadkhahError, InputError
+from dadkhah.errors import DadkhahError, InputError, LimitExceeded
 from dadkhah.vault.files import safe_file_name
 from dadkhah.web.params import Page, Paging, RowId
 from dadkhah.web.security import Viewer, require
@@ -70,7 +70,7 @@ def _save_and_import(store, viewer: Viewer, upload: UploadFile, *, source: str, 
             summary = import_file(store, path, actor=viewer.actor, source=source, incident=incident or None)
         except InputError as exc:
             # Name the file as the user knows it, never the private folder it was saved in.
-            raise InputError(exc.message, file=name, line=exc.line, field=exc.field) from None
+            raise type(exc)(exc.message, file=name, line=exc.line, field=exc.field) from None
         return summary.to_dict() | {"quarantine": bool(summary.quarantine),
                                     "url": f"/sources/imports/{summary.import_id}"}
     finally:
@@ -96,6 +96,14 @@ async def sources_api(request: Request, viewer: Viewer = require("registry")) ->
     return await run_in_threadpool(sources_document, request.app.state.store)
 
 
+def refused_status(error: DadkhahError) -> int:
+    """413 for a file beyond the workspace's limits, 422 for one that cannot be read as a list, 400 else."""
+    if isinstance(error, LimitExceeded):
+        return 413
+    about_the_file = isinstance(error, InputError) and error.file and error.field not in ("source", "incident")
+    return 422 if about_the_file else 400
+
+
 @router.post("/sources/upload", include_in_schema=False)
 async def upload_page(request: Request, file: UploadFile | None = File(None), source: str = Form(""),
                       incident: str = Form(""), viewer: Viewer = require("sources")):
@@ -104,15 +112,18 @@ async def upload_page(request: Request, file: UploadFile | None = File(None), so
     except DadkhahError as exc:
         document = await run_in_threadpool(sources_document, request.app.state.store)
         document |= {"error": exc.to_dict(), "form": {"source": source, "incident": incident}}
-        return await render(request, "sources.html", document, status_code=400)
+        return await render(request, "sources.html", document, status_code=refused_status(exc))
     target = summary["url"] + ("?already_imported=1" if summary["already_imported"] else "")
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/api/v1/sources/upload", summary="Upload a list (multipart: file, source, incident) and import it")
 async def upload_api(request: Request, file: UploadFile | None = File(None), source: str = Form(""),
-                     incident: str = Form(""), viewer: Viewer = require("sources")) -> dict:
-    return await _upload(request, viewer, file, source, incident)
+                     incident: str = Form(""), viewer: Viewer = require("sources")):
+    try:
+        return await _upload(request, viewer, file, source, incident)
+    except DadkhahError as exc:
+        return JSONResponse({"error": exc.to_dict()}, status_code=refused_status(exc))
 
 
 @router.get("/sources/imports/{import_id}", include_in_schema=False)
