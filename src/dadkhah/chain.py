@@ -182,7 +182,7 @@ class HashChain:
         columns = (*self.fields, *self.later_fields, "event_sha256", "signature")
         problems: list[dict] = []
         unsigned: list[dict] = []
-        expected_prev, expected_seq, count, last = self.genesis(workspace_id), 1, 0, None
+        expected_prev, expected_seq, count, last, signed = self.genesis(workspace_id), 1, 0, None, False
         first_links = {self.genesis(i) for i in (workspace_id, *earlier_ids) if i}
         query = sa.select(self.table).order_by(self.table.seq, self.table.id).execution_options(yield_per=2000)
         for position, row in enumerate(session.scalars(query), start=1):
@@ -190,6 +190,7 @@ class HashChain:
             event = {k: getattr(row, k) for k in columns}
             where = {"position": position, "seq": row.seq, "id": row.id} | {k: getattr(row, k) for k in self.where}
             problems.extend(where | {"problem": problem} for problem in self.check(event, public_key))
+            signed = signed or row.signature is not None
             if row.signature is None and not self.signatures_required:
                 if unsigned and unsigned[-1]["to"] == row.seq - 1:
                     unsigned[-1] |= {"to": row.seq, "events": unsigned[-1]["events"] + 1}
@@ -206,6 +207,13 @@ class HashChain:
         head_path = keys.head_path(self.name) if keys is not None else None
         head = read_head(head_path)
         blank = {"id": None} | dict.fromkeys(self.where)
+        if head is None and head_path is not None and signed:
+            # Signed events mean the keys were at hand, and with them the head was kept: it was removed.
+            problems.append(blank | {"position": None, "seq": last.seq if last else None,
+                                     "problem": f"no newest event is remembered beside the key file ({head_path.name}) "
+                                                "although signed events exist: that file was removed, or the keys "
+                                                "were moved without it, so removing the newest events cannot be "
+                                                "ruled out"})
         if head:
             if last is None or last.seq < head["seq"]:
                 have = last.seq if last else 0

@@ -10,8 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import re
+import shutil
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,9 +26,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session, sessionmaker
 
 from dadkhah.errors import WorkspaceError
-from dadkhah.model import Place, PlaceName, Setting
+from dadkhah.model import Import, Place, PlaceName, Setting
 from dadkhah.normalize.places import load_builtin_gazetteer, place_lookup_key, place_names
-from dadkhah.workspace import Workspace
+from dadkhah.workspace import Workspace, make_private, process_alive
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -109,6 +113,7 @@ class Store:
     workspace: Workspace
     engine: sa.Engine
     keys: object = None
+    swept: dict = field(default_factory=dict)  # what opening it cleaned up after interrupted runs
 
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -156,13 +161,94 @@ def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None) -> Stor
             raise WorkspaceError("the database schema is not current; run `dadkhah init` to migrate it")
         if upgrade:
             sync_gazetteer(engine)
+        if workspace.is_sqlite:
+            _keep_private(engine)
     except sa.exc.OperationalError as exc:
         engine.dispose()
         raise WorkspaceError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
     except Exception:
         engine.dispose()
         raise
-    return Store(workspace=workspace, engine=engine, keys=keys)
+    store = Store(workspace=workspace, engine=engine, keys=keys)
+    if upgrade:
+        make_private(workspace.path)
+        store.swept = sweep_leftovers(store)
+    return store
+
+
+def _keep_private(engine: sa.Engine) -> None:
+    """The database file (and its write-ahead log) for the owner alone, whatever the umask."""
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(database + suffix)
+        if path.exists() and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
+# What a run in progress writes, named for the process doing it: "<pid>-<hex>.part" (sealed evidence
+# on its way into the blob store), "<report>.csv.<pid>.part" (a quarantine report being written),
+# "<purpose>-<pid>-<random>" (a folder in private/).
+_PART_OWNER = re.compile(r"^(\d+)-[0-9a-f]+\.part$|\.(\d+)\.part$")
+_FOLDER_OWNER = re.compile(r"^[a-z]+-(\d+)-")
+STALE_SECONDS = 3600  # a leftover that names no process counts as abandoned after an hour
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+    return path.stat().st_size
+
+
+def _abandoned(path: Path, match: re.Match | None) -> bool:
+    pid = next((int(g) for g in match.groups() if g), None) if match else None
+    if pid is not None:
+        return not process_alive(pid)
+    return time.time() - path.stat().st_mtime > STALE_SECONDS
+
+
+def sweep_leftovers(store: Store) -> dict:
+    """Remove what interrupted runs left in the workspace, and say how much.
+
+    Partial sealed files in ``blobs/incoming``, half-written quarantine reports and the folders of
+    ``private/`` go when the process that made them no longer runs; a quarantine report no import
+    names goes when it is over an hour old (an import names its report only as it commits).
+    Returns ``{"files", "bytes", "quarantine_reports"}``.
+    """
+    workspace = store.workspace
+    swept = {"files": 0, "bytes": 0, "quarantine_reports": 0}
+
+    def remove(path: Path, key: str = "files") -> None:
+        try:
+            size = _size(path)
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        except OSError:
+            return
+        swept[key] += 1
+        swept["bytes"] += size
+
+    candidates = []
+    if workspace.private_dir.is_dir():
+        candidates += [(p, _FOLDER_OWNER.match(p.name) or _PART_OWNER.search(p.name)) for p in workspace.private_dir.iterdir()]
+    incoming = workspace.blobs_dir / "incoming"
+    if incoming.is_dir():
+        candidates += [(p, _PART_OWNER.search(p.name)) for p in incoming.glob("*.part")]
+    if workspace.quarantine_dir.is_dir():
+        candidates += [(p, _PART_OWNER.search(p.name)) for p in workspace.quarantine_dir.glob("*.part")]
+    for path, match in candidates:
+        with contextlib.suppress(OSError):
+            if _abandoned(path, match):
+                remove(path)
+    if workspace.quarantine_dir.is_dir():
+        with store.session() as session:
+            named = {Path(p).name for p in session.scalars(sa.select(Import.quarantine_path)
+                                                          .where(Import.quarantine_path.is_not(None)))}
+        for report in workspace.quarantine_dir.glob("*.csv"):
+            with contextlib.suppress(OSError):
+                if report.name not in named and time.time() - report.stat().st_mtime > STALE_SECONDS:
+                    remove(report, "quarantine_reports")
+    return swept
 
 
 def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:

@@ -1,6 +1,10 @@
 """A workspace: one folder holding the configuration, the blob store and (by default) the database.
 
-Nothing secret lives here: the keys are kept outside the folder. The database is the SQLite file
+Nothing secret lives here: the keys are kept outside the folder. The folder and everything Dadkhah
+writes in it are for its owner alone (folders 0700, files 0600, whatever the umask). Plaintext that
+must pass through a file (an upload on its way to being sealed, a decryption on its way to a
+download) goes only to ``private/``, in a folder of its own that is removed when the work is done;
+what an interrupted process leaves there is swept the next time the workspace is opened. The database is the SQLite file
 ``dadkhah.db`` unless opening the workspace names another database (PostgreSQL), in which case the
 folder still holds the configuration, blobs and quarantine reports. The command line reads that URL
 from ``DADKHAH_DATABASE_URL``, once, and passes it here; nothing below the shells reads the
@@ -9,8 +13,12 @@ environment for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +27,7 @@ from dadkhah.errors import WorkspaceError
 
 CONFIG_NAME = "dadkhah.toml"
 DATABASE_NAME = "dadkhah.db"
+FOLDERS = ("blobs", "quarantine", "private")
 WORKSPACE_FORMAT = 1
 
 
@@ -41,6 +50,11 @@ class Workspace:
     @property
     def quarantine_dir(self) -> Path:
         return self.path / "quarantine"
+
+    @property
+    def private_dir(self) -> Path:
+        """Where plaintext passes through on its way to being sealed or handed over (see :func:`private_space`)."""
+        return self.path / "private"
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,13 +81,12 @@ def create_workspace(path: str | os.PathLike, *, database_url: str | None = None
     root = Path(path).expanduser()
     if root.exists() and not root.is_dir():
         raise WorkspaceError(f"{root} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
-    for sub in ("blobs", "quarantine"):
-        (root / sub).mkdir(exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(root)
     config_path = root / CONFIG_NAME
     if not config_path.exists():
         created = datetime.now(UTC).replace(microsecond=0).isoformat()
-        config_path.write_text(
+        private_file(config_path).write_text(
             "# Dadkhah workspace configuration.\n"
             "# The database is dadkhah.db in this folder unless DADKHAH_DATABASE_URL names another.\n"
             f"workspace_format = {WORKSPACE_FORMAT}\n"
@@ -96,6 +109,52 @@ def create_workspace(path: str | os.PathLike, *, database_url: str | None = None
             encoding="utf-8",
         )
     return load_workspace(root, database_url=database_url)
+
+
+def private_file(path: Path) -> Path:
+    """``path``, created empty for its owner alone (0600) if it does not exist yet."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+    return path
+
+
+def make_private(root: Path) -> None:
+    """The workspace folder and its folders for its owner alone (0700), whatever the umask."""
+    for folder in (root, *(root / name for name in FOLDERS)):
+        folder.mkdir(exist_ok=True, mode=0o700)
+        if folder.stat().st_mode & 0o077:
+            os.chmod(folder, 0o700)
+
+
+def new_private_folder(workspace: Workspace, purpose: str) -> Path:
+    """A new folder in ``private/``, named for its purpose and this process, for the caller to remove.
+
+    The process id in the name lets :func:`sweep_private` tell a folder in use from one left by a
+    process that died.
+    """
+    workspace.private_dir.mkdir(exist_ok=True, mode=0o700)
+    return Path(tempfile.mkdtemp(prefix=f"{purpose}-{os.getpid()}-", dir=workspace.private_dir))  # 0700
+
+
+@contextlib.contextmanager
+def private_space(workspace: Workspace, purpose: str) -> Iterator[Path]:
+    """A private folder for the block's plaintext, removed when the block ends (see :func:`new_private_folder`)."""
+    folder = new_private_folder(workspace, purpose)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (leftovers name the process that made them)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, and belongs to someone else
+        return True
+    return True
 
 
 def load_workspace(path: str | os.PathLike, *, database_url: str | None = None) -> Workspace:

@@ -179,3 +179,21 @@ def test_too_many_pairs_are_refused_before_scoring(linked, monkeypatch):
     with pytest.raises(DadkhahError, match="blocking rules would score") as failure:
         engine.score(features, DEFAULT_MODEL, max_comparisons=10)
     assert "l.given_key = r.given_key" in str(failure.value)
+
+
+def test_a_tiny_workspace_says_why_it_cannot_link(store, tmp_path):
+    """Fifteen records that nowhere overlap: no ValueError from deep in the engine, but what and why."""
+    from tests.conftest import write
+
+    given = ["Reza", "Ali", "Hasan", "Mehdi", "Javad", "Saeed", "Nader", "Karim", "Bahram", "Parviz", "Kaveh",
+             "Omid", "Sohrab", "Dariush", "Farhad"]
+    family = ["Karimi", "Ahmadi", "Rezaei", "Hosseini", "Moradi", "Jafari", "Sadeghi", "Rahimi", "Bagheri", "Ghasemi",
+              "Mousavi", "Kazemi", "Heidari", "Soltani", "Nazari"]
+    body = "id,given_name,family_name,father_name,death_date,city\n" + "".join(
+        f"r{i},{given[i]},{family[i]},{given[-1 - i]},1367/05/{i + 1:02d},Rasht\n" for i in range(15))
+    import_file(store, write(tmp_path / "tiny.csv", body), source="tiny", actor=TESTER)
+    with pytest.raises(DadkhahError, match="cannot be trained on these 15 records") as refused:
+        run_linkage(store, actor=TESTER)
+    assert "import more lists" in str(refused.value)
+    with store.session() as session:
+        assert [e["action"] for e in list_audit(session)] == ["list imported"], "a failed run records nothing"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import tempfile
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 from bs4 import BeautifulSoup
 
 from dadkhah.audit import list_audit
+from dadkhah.ingest.readers import open_rows
 from dadkhah.model import Import, Record
 from dadkhah.store import open_store
 from dadkhah.web import WebSettings, create_app
@@ -210,14 +210,26 @@ def test_a_path_in_the_file_name_is_harmless(app, as_role, tmp_path):
     assert len(long) <= 120 and long.endswith(".csv")
 
 
-def test_uploads_leave_no_temporary_folder_behind(app, as_role):
+def test_uploads_pass_only_through_the_workspaces_private_space_and_leave_nothing(app, as_role, monkeypatch,
+                                                                                    tmp_path):
+    outside = tmp_path / "system-tmp"
+    outside.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(outside))
+    seen = []
+    real = open_rows
+
+    def watching(path, **options):
+        seen.append((Path(path).parent.parent, oct(Path(path).parent.stat().st_mode & 0o777),
+                     oct(Path(path).stat().st_mode & 0o777)))
+        return real(path, **options)
+
+    monkeypatch.setattr("dadkhah.ingest.importer.open_rows", watching)
     client = as_role("analyst")
-    folder = tempfile.gettempdir()
-    before = {n for n in os.listdir(folder) if n.startswith("dadkhah-upload-")}
-    _upload_form(client, "victims.csv", LIST.encode())
+    assert _upload_form(client, "victims.csv", LIST.encode()).status_code == 303
     _upload_form(client, "empty.csv", b"")
-    after = {n for n in os.listdir(folder) if n.startswith("dadkhah-upload-")}
-    assert after == before
+    private = app.state.store.workspace.private_dir
+    assert seen == [(private, "0o700", "0o600")], "staged in a private folder of the workspace, for its owner"
+    assert not list(private.iterdir()) and not list(outside.iterdir())
 
 
 def test_a_viewer_may_not_upload_and_a_post_needs_the_csrf_token(app, as_role):

@@ -9,6 +9,7 @@ import io
 import json
 import tempfile
 import zipfile
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -27,13 +28,25 @@ WITNESS = "Synthetic Witness"
 LEDGER = b"page,line\n1,synthetic\n"
 
 
+class _Leftovers:
+    """What plaintext may pass through: the workspace's private space, and the system's temporary
+    folder (which nothing should use); ``iterdir()`` lists what is left in either."""
+
+    def __init__(self, *folders: Path):
+        self.folders = folders
+
+    def iterdir(self):
+        return [entry for folder in self.folders if folder.is_dir() for entry in folder.iterdir()]
+
+
 @pytest.fixture(autouse=True)
-def private_tmp(tmp_path, monkeypatch):
-    """The app's temporary folders go here (outside the workspace), so a test can see they are removed."""
+def private_tmp(tmp_path, monkeypatch, web_store_path):
+    """Where the app may stage plaintext, watched so that a test can see it is removed (and that
+    nothing goes to the system's temporary folder at all)."""
     folder = tmp_path / "tmp"
     folder.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
+    return _Leftovers(folder, web_store_path / "private")
 
 
 def _page(answer) -> BeautifulSoup:

@@ -45,6 +45,9 @@ def root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
     setup_logging(verbose)
+    # What the commands write (workspace files, case files, evidence written out, exports) is for
+    # the user alone, whatever the shell's umask.
+    os.umask(0o077)
     # The environment is read here, once: everything below takes the database URL as a parameter.
     ctx.obj = {"workspace": workspace, "database_url": os.environ.get(ENV_DATABASE_URL) or None,
                "actor": acting_user()}

@@ -184,6 +184,20 @@ def cli_actor(ctx: typer.Context) -> Actor:
     return obj.get("actor") or acting_user()
 
 
+def say_what_was_swept(swept: dict) -> None:
+    """One line on stderr when opening the workspace cleaned up after interrupted runs."""
+    parts = []
+    if swept.get("files"):
+        parts.append(f"{swept['files']:,} temporary file{'s' if swept['files'] != 1 else ''} or folders "
+                     f"({swept['bytes'] / 2**20:,.1f} MB)")
+    if swept.get("quarantine_reports"):
+        parts.append(f"{swept['quarantine_reports']:,} quarantine report{'s' if swept['quarantine_reports'] != 1 else ''} "
+                     "no import names")
+    if parts:
+        err.print(f"Removed what interrupted runs left in the workspace: {' and '.join(parts)}.", markup=False,
+                  highlight=False)
+
+
 @contextmanager
 def opened_store(ctx: typer.Context) -> Iterator[Store]:
     """The workspace's store. The audit log is signed with the workspace's keys when they can be had
@@ -192,6 +206,7 @@ def opened_store(ctx: typer.Context) -> Iterator[Store]:
 
     workspace = cli_workspace(ctx)
     store = open_store(workspace, keys=lambda: load_keys_unattended(workspace))
+    say_what_was_swept(store.swept)
     try:
         yield store
     finally:

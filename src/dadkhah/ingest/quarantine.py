@@ -7,27 +7,29 @@ in place and import the corrected file as a new list.
 
 from __future__ import annotations
 
-import csv
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dadkhah.spreadsheet import SafeWriter
+
 _UNSAFE = re.compile(r"[^\w.-]+", re.UNICODE)
-# Cells that a spreadsheet would run as a formula are prefixed with a quote (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 class Quarantine:
-    """Opened lazily on the first refused row; removed again if the import is rolled back."""
+    """Opened lazily on the first refused row; removed again if the import is rolled back.
+
+    It is written under a name that says which process writes it (``<report>.<pid>.part``, for
+    the owner alone) and takes its own name only when the import closes it, so a report left by an
+    interrupted import is recognised and swept.
+    """
 
     def __init__(self, folder: Path, *, source: str, import_id: int, header: list[str]):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = _UNSAFE.sub("_", source).strip("_")[:60] or "source"
         self.path = folder / f"{name}-import{import_id}-{stamp}.csv"
+        self._writing = self.path.with_name(f"{self.path.name}.{os.getpid()}.part")
         self.header = header
         self.count = 0
         self._handle = None
@@ -35,11 +37,12 @@ class Quarantine:
 
     def add(self, line: int, reason: str, cells: list[str], field: str = "") -> None:
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-            self._writer = csv.writer(self._handle, lineterminator="\n")
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            descriptor = os.open(self._writing, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self._handle = open(descriptor, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+            self._writer = SafeWriter(self._handle)
             self._writer.writerow(["line", "reason", "field", *self.header])
-        self._writer.writerow([line, reason, field, *(_safe_cell(c) for c in cells)])
+        self._writer.writerow([line, reason, field, *cells])
         self.count += 1
 
     def set_header(self, header: list[str]) -> None:
@@ -51,8 +54,12 @@ class Quarantine:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+            os.replace(self._writing, self.path)
         return str(self.path) if self.count else None
 
     def discard(self) -> None:
-        self.close()
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        self._writing.unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)

@@ -280,6 +280,15 @@ class ScoringSession:
         self.close()
 
 
+def _cannot_train(records: int, why: str) -> DadkhahError:
+    return DadkhahError(
+        f"the linkage model cannot be trained on these {records:,} records: {why}. Training learns what a "
+        "match looks like from records that surely are one person; import more lists, or longer ones that "
+        "overlap, and link again. Until then the registry stays as it is (and decisions on pairs can still "
+        "be recorded)."
+    )
+
+
 def score(
     features: pa.Table,
     model: LinkageModel,
@@ -331,26 +340,50 @@ def score(
         step = time.perf_counter()
         linker = Linker(table, settings_for(model), log_level=logging.WARNING)
         training = model.training
-        linker.training.estimate_probability_two_random_records_match(
-            [_rule(r) for r in training.deterministic_rules], recall=training.recall
-        )
+        try:
+            linker.training.estimate_probability_two_random_records_match(
+                [_rule(r) for r in training.deterministic_rules], recall=training.recall
+            )
+        except ValueError as exc:
+            if "recall" not in str(exc):
+                raise
+            raise _cannot_train(features.num_rows, "too many of them look alike by name and father's name or date "
+                                                   "of death for the model to tell a match from a mere likeness"
+                                ) from None
+        prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+        if not 0 < prior < 1:
+            raise _cannot_train(features.num_rows, "no two of them share a given name, a family name and a "
+                                                   "father's name or date of death")
         linker.training.estimate_u_using_random_sampling(max_pairs=training.u_max_pairs, seed=seed)
         notes = []
+        from splink.internals.exceptions import EMTrainingException
+
+        trained = 0
         for rule in training.em_blocking_rules:
             before = linker.misc.save_model_to_json()
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     _rule(rule), estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs
                 )
+                trained += 1
+            except EMTrainingException:
+                # No pair of records meets this training rule (a small or narrow case): nothing to learn here.
+                linker = Linker(table, before, log_level=logging.WARNING)
+                notes.append(f"training blocked on [{rule}] was skipped: no pair of records meets it")
             except ValueError as exc:
                 # Splink refuses an m-probability of exactly 0, which EM can reach on small or
                 # one-sided data, and leaves the linker mid-session. Restore the model as it was
                 # before this pass; the other passes' estimates stand, and smoothing removes zeros.
+                if "math domain error" in str(exc):
+                    raise _cannot_train(features.num_rows, "too few pairs of them agree for the model to learn "
+                                                           "from") from None
                 if "below the minimum allowed" not in str(exc):
                     raise
                 linker = Linker(table, before, log_level=logging.WARNING)
                 notes.append(f"training blocked on [{rule}] was skipped: expectation maximisation drove a level's m-probability to zero")
                 log.warning("linkage training: %s", notes[-1])
+        if not trained:
+            raise _cannot_train(features.num_rows, "too few pairs of them agree for the model to learn from")
         model_json = smooth_model(linker.misc.save_model_to_json(), training.m_smoothing, 1.0 / training.u_max_pairs)
         seconds["train"] = time.perf_counter() - step
 

@@ -13,7 +13,6 @@ import csv
 import dataclasses
 import hashlib
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from dadkhah.model.base import utcnow
 from dadkhah.registry.persons import assign_persons, iter_memberships
 from dadkhah.registry.search import build_search_index
 from dadkhah.store import Store, insert_rows
+from dadkhah.workspace import private_space
 
 # Pairs scored below this are strong evidence of two different people: a chain of namesakes may
 # not join them (see dadkhah.link.clustering).
@@ -116,10 +116,10 @@ def run_linkage(
 
         report(1, 5, "training and scoring pairs")
         step = time.perf_counter()
-        temp = store.workspace.path / "tmp"
-        temp.mkdir(exist_ok=True)
         record_ids = features["unique_id"].to_pylist()
-        with tempfile.TemporaryDirectory(dir=temp) as scratch, score(features, model, engine=engine, seed=seed, temp_dir=scratch) as scoring:
+        # The engine spills names and dates to disk: only into the workspace's private space.
+        with private_space(store.workspace, "linkage") as scratch, \
+                score(features, model, engine=engine, seed=seed, temp_dir=str(scratch)) as scoring:
             pairs = scoring.pairs(min(threshold, low))
             left = pairs["unique_id_l"].to_numpy()
             right = pairs["unique_id_r"].to_numpy()

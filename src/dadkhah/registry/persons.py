@@ -14,7 +14,6 @@ records disagree (different names, dates that cannot be the same, different plac
 
 from __future__ import annotations
 
-import csv
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from dadkhah.errors import DadkhahError, NotFound
 from dadkhah.model import Import, Person, PersonRecord, Place, Record, RegistryEvent, Source
 from dadkhah.model.base import utcnow
 from dadkhah.registry.records import raw_row
+from dadkhah.spreadsheet import SafeWriter
 from dadkhah.store import insert_rows
 
 RecordKey = tuple[int, str]  # (source_id, record_id): survives a corrected version of the record
@@ -330,7 +330,7 @@ def export_persons(session: Session, out: str | Path, *, batch: int = 2000) -> d
                "prison", "records", "sources", "conflicts"]
     rows_written = 0
     with open(out, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = SafeWriter(handle)
         writer.writerow(columns)
         for start in range(0, len(person_pks), batch):
             chunk = person_pks[start:start + batch]

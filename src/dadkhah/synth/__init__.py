@@ -6,7 +6,6 @@ identities, true total) are known. Same seed, same bytes.
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 import jdatetime
 
 from dadkhah.errors import DadkhahError, InputError
+from dadkhah.spreadsheet import SafeWriter
 from dadkhah.synth.lists import DIFFICULTIES, capture_logit, make_profiles, render_record
 from dadkhah.synth.population import generate_population
 
@@ -115,7 +115,7 @@ def generate_case(
         columns = LIST_COLUMNS_FULL if profile.names == "full" else LIST_COLUMNS_SPLIT
         path = out / f"{profile.name}.csv"
         with open(path, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
+            writer = SafeWriter(handle)
             writer.writerow(columns)
             for number, (person_id, cells) in enumerate(rows, start=1):
                 record_id = f"{profile.id_prefix}{number:05d}" if profile.id_prefix else str(number)
@@ -126,13 +126,13 @@ def generate_case(
 
     truth_path = out / "truth.csv"
     with open(truth_path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = SafeWriter(handle)
         writer.writerow(["source", "record_id", "person_id"])
         writer.writerows(truth_rows)
     population_path = out / "population.csv"
     observed = 0
     with open(population_path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = SafeWriter(handle)
         writer.writerow(["person_id", "gender", "given_name", "given_name_latin", "family_name", "family_name_latin",
                          "father_name", "seyyed", "birth_date", "death_date", "death_date_jalali", "city_id", "province_id",
                          "prison_id", "affiliation", "lists"])

@@ -134,24 +134,32 @@ def read_header(handle: BinaryIO, *, name: str) -> tuple[dict, bytes]:
         raise DecryptionError(f"{name}: the blob header is damaged") from None
 
 
-def decrypt_stream(path: Path, *, master_key: bytes) -> Iterator[bytes]:
-    """The plaintext of a sealed blob, chunk by chunk; raises if any chunk was altered, moved or cut."""
-    with open(path, "rb") as handle:
-        header, raw = read_header(handle, name=path.name)
-        data_key = unwrap_key(master_key, bytes.fromhex(header["wrapped_key"]), label=header["label"])
-        aead = AESGCM(data_key)
-        prefix = bytes.fromhex(header["nonce_prefix"])
-        aad = hashlib.sha256(raw).digest()
-        counter = 0
-        block = handle.read(header["chunk"] + TAG)
-        while True:
-            following = handle.read(header["chunk"] + TAG)
-            last = not following
-            try:
-                yield aead.decrypt(_chunk_nonce(prefix, counter, last), block, aad)
-            except InvalidTag:
-                raise DecryptionError(f"{path.name}: chunk {counter} does not open (altered, reordered or cut short)") from None
-            if last:
-                return
-            counter += 1
-            block = following
+def decrypt_stream(path: Path, *, master_key: bytes, handle=None) -> Iterator[bytes]:
+    """The plaintext of a sealed blob, chunk by chunk; raises if any chunk was altered, moved or cut.
+
+    With ``handle`` (the blob already open), it is read from its start and left open: what was
+    checked is what is then read, even if the file's name is pointed elsewhere meanwhile.
+    """
+    if handle is None:
+        with open(path, "rb") as opened:
+            yield from decrypt_stream(path, master_key=master_key, handle=opened)
+        return
+    handle.seek(0)
+    header, raw = read_header(handle, name=path.name)
+    data_key = unwrap_key(master_key, bytes.fromhex(header["wrapped_key"]), label=header["label"])
+    aead = AESGCM(data_key)
+    prefix = bytes.fromhex(header["nonce_prefix"])
+    aad = hashlib.sha256(raw).digest()
+    counter = 0
+    block = handle.read(header["chunk"] + TAG)
+    while True:
+        following = handle.read(header["chunk"] + TAG)
+        last = not following
+        try:
+            yield aead.decrypt(_chunk_nonce(prefix, counter, last), block, aad)
+        except InvalidTag:
+            raise DecryptionError(f"{path.name}: chunk {counter} does not open (altered, reordered or cut short)") from None
+        if last:
+            return
+        counter += 1
+        block = following

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -102,10 +103,10 @@ def _seal_file(workspace: Path, keys: VaultKeys, path: Path, progress=None) -> d
     label = f"blob:{uuid.uuid4()}"
     wrapped = wrap_key(keys.master_key, data_key, label=label)
     staging = workspace / "blobs" / "incoming"
-    staging.mkdir(parents=True, exist_ok=True)
-    temporary = staging / f"{uuid.uuid4().hex}.part"
+    staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = staging / f"{os.getpid()}-{uuid.uuid4().hex}.part"  # the process id: a leftover is recognised
     try:
-        with open(path, "rb") as source, open(temporary, "wb") as target:
+        with open(path, "rb") as source, _owner_only(temporary) as target:
             head = source.read(HEAD_BYTES)
             media_type = detect_media_type(head, name=path.name)
             sha256, size = encrypt_stream(source, target, data_key=data_key, wrapped_key=wrapped, label=label,
@@ -174,7 +175,7 @@ def _record(session: Session, keys: VaultKeys, actor: Actor, workspace: Path, pa
                      details={"sha256": item["sha256"]} | {k: v for k, v in submission.items() if v})
         return evidence_to_dict(session, existing) | {"already_held": True}
     final = _blob_path(workspace, item["sha256"])
-    final.parent.mkdir(parents=True, exist_ok=True)
+    final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.replace(item["temporary"], final)  # an orphan left by a failed transaction is simply replaced
     sha = item["sha256"]
     metadata = extract_metadata(path, media_type=item["media_type"])
@@ -248,16 +249,26 @@ def show_evidence(store: Store, keys: VaultKeys, evidence_id: str, *, actor: Act
         return evidence_to_dict(session, row) | {"original_name": name, "metadata": metadata}
 
 
-def write_evidence(workspace: Path, keys: VaultKeys, row: EvidenceItem, target: Path, progress=None) -> None:
-    """Decrypt an item's bytes to ``target``, checking the SHA-256; a mismatch leaves nothing behind."""
+def _owner_only(path: Path):
+    """A new file for writing that only its owner may read (0600), whatever the umask."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
+def write_evidence(workspace: Path, keys: VaultKeys, row: EvidenceItem, target: Path | None, progress=None, *,
+                   blob=None) -> None:
+    """Decrypt an item's bytes to ``target``, checking the SHA-256; a mismatch leaves nothing behind.
+
+    With ``target`` None the bytes are only decrypted and checked, and nothing is written; ``blob``
+    is the sealed file already open, to be read (and later read again) through that handle.
+    """
     import hashlib
 
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part") if target is not None else None
     digest = hashlib.sha256()
     done = 0
     try:
-        with open(temporary, "wb") as handle:
-            for chunk in decrypt_stream(workspace / row.blob_path, master_key=keys.master_key):
+        with _owner_only(temporary) if temporary is not None else open(os.devnull, "wb") as handle:
+            for chunk in decrypt_stream(workspace / row.blob_path, master_key=keys.master_key, handle=blob):
                 digest.update(chunk)
                 handle.write(chunk)
                 done += len(chunk)
@@ -265,28 +276,55 @@ def write_evidence(workspace: Path, keys: VaultKeys, row: EvidenceItem, target: 
                     progress(done, row.size_bytes)
         if digest.hexdigest() != row.sha256 or done != row.size_bytes:
             raise DecryptionError(f"{row.evidence_id}: the stored file does not match its SHA-256; it is damaged")
-        os.replace(temporary, target)
+        if temporary is not None:
+            os.replace(temporary, target)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         raise
 
 
-def get_evidence(store: Store, keys: VaultKeys, evidence_id: str, out: str | os.PathLike, *, actor: Actor,
-                 force: bool = False, progress=None) -> dict:
-    """Write an item's original bytes to ``out`` (outside the workspace), verified against its SHA-256,
-    and decrypt its original file name; custody "retrieved" and audit "evidence file read" in the
-    transaction, which commits only once the file is written and checked."""
-    target = checked_output_path(out, workspace=store.workspace.path, force=force)
-    with store.session() as session:
-        row = get_evidence_item(session, evidence_id)
-        if not (store.workspace.path / row.blob_path).is_file():
-            raise InputError("the sealed file is missing from the blob store", file=row.blob_path)
-        data_key = evidence_data_key(keys, store.workspace.path, row)
-        name = open_sealed(data_key, row.original_name_sealed, label=f"evidence:{row.sha256}:name").decode("utf-8")
-        append_event(session, keys, actor, item_kind="evidence", item_id=row.evidence_id, action="retrieved",
-                     details={"sha256": row.sha256, "verified": True, "what": "file and original name"})
-        record_audit(session, store, actor, action="evidence file read", object_kind="evidence",
-                     object_id=row.evidence_id, details={"what": "original bytes", "sha256": row.sha256})
-        write_evidence(store.workspace.path, keys, row, target, progress=progress)
-        return {"id": row.evidence_id, "sha256": row.sha256, "size_bytes": row.size_bytes, "media_type": row.media_type,
-                "original_name": name, "out": str(target), "verified": True}
+def get_evidence(store: Store, keys: VaultKeys, evidence_id: str, out: str | os.PathLike | None = None, *,
+                 actor: Actor, force: bool = False, progress=None) -> dict:
+    """An item's original bytes, verified against its SHA-256, and its original file name; custody
+    "retrieved" and audit "evidence file read" in the transaction, which commits only once the bytes
+    are checked.
+
+    The bytes go to ``out`` (a new file outside the workspace, for the owner alone), or, without
+    ``out``, are handed back as ``content``: decrypted again as they are read, after the check, so
+    that no decrypted copy rests anywhere (a download streams them).
+    """
+    target = checked_output_path(out, workspace=store.workspace.path, force=force) if out is not None else None
+    blob = None
+    try:
+        with store.session() as session:
+            row = get_evidence_item(session, evidence_id)
+            blob_path = store.workspace.path / row.blob_path
+            if not blob_path.is_file():
+                raise InputError("the sealed file is missing from the blob store", file=row.blob_path)
+            data_key = evidence_data_key(keys, store.workspace.path, row)
+            name = open_sealed(data_key, row.original_name_sealed, label=f"evidence:{row.sha256}:name").decode("utf-8")
+            append_event(session, keys, actor, item_kind="evidence", item_id=row.evidence_id, action="retrieved",
+                         details={"sha256": row.sha256, "verified": True, "what": "file and original name"})
+            record_audit(session, store, actor, action="evidence file read", object_kind="evidence",
+                         object_id=row.evidence_id, details={"what": "original bytes", "sha256": row.sha256})
+            blob = open(blob_path, "rb") if target is None else None  # noqa: SIM115 - closed when the content ends
+            write_evidence(store.workspace.path, keys, row, target, progress=progress, blob=blob)
+            found = {"id": row.evidence_id, "sha256": row.sha256, "size_bytes": row.size_bytes,
+                     "media_type": row.media_type, "original_name": name,
+                     "out": str(target) if target is not None else None, "verified": True}
+    except BaseException:
+        if blob is not None:
+            blob.close()
+        raise
+    if blob is not None:
+        found["content"] = _content(blob_path, keys, blob)
+    return found
+
+
+def _content(path: Path, keys: VaultKeys, blob) -> Iterator[bytes]:
+    """The checked bytes again, from the same open blob, which is closed when they end (or are abandoned)."""
+    try:
+        yield from decrypt_stream(path, master_key=keys.master_key, handle=blob)
+    finally:
+        blob.close()

@@ -31,15 +31,13 @@ def checked_input_file(path: str | os.PathLike) -> Path:
 
 
 def checked_output_path(path: str | os.PathLike, *, workspace: Path, force: bool = False, folder: bool = False) -> Path:
-    """Where decrypted content may be written: never inside the workspace, never over a file unasked."""
+    """Where decrypted content may be written: never inside the workspace (but for its private space,
+    where it passes on its way to a download and is removed), never over a file unasked."""
     target = Path(path).expanduser()
     resolved = target.resolve()
-    try:
-        resolved.relative_to(workspace.resolve())
+    if resolved.is_relative_to(workspace.resolve()) and not resolved.is_relative_to((workspace / "private").resolve()):
         raise InputError("is inside the workspace; decrypted content must not be left in it (copies of the "
                          "workspace would carry it)", file=str(target))
-    except ValueError:
-        pass
     if target.is_symlink():
         raise InputError("is a symbolic link: name the real destination", file=str(target))
     if folder:

@@ -175,6 +175,9 @@ def _read_key_file(path: Path, workspace: Workspace | None = None) -> dict:
     if not path.is_file():
         raise VaultKeyError(f"the key file {path} is missing. Restore it from your backup (or set {ENV_KEY_FILE}); "
                         "without it nothing encrypted in this workspace can be read")
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        raise VaultKeyError(f"the key file {path} may be read by other users of this computer: only its owner may. "
+                            f"Run: chmod 600 {path}")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

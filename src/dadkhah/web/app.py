@@ -37,6 +37,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     # The audit log is signed with the unlocked keys; served without them, only the public key is
     # read, to check signatures and remember the newest event.
     app.state.store = open_store(workspace, keys=settings.keys or (lambda: find_public_keys(workspace)))
+    if any(app.state.store.swept.values()):
+        log.warning("removed what interrupted runs left in the workspace: %s", app.state.store.swept)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -15,6 +15,7 @@ from dadkhah.vault.files import safe_file_name
 from dadkhah.web.params import Page, Paging, RowId
 from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
+from dadkhah.workspace import new_private_folder
 
 router = APIRouter()
 
@@ -53,11 +54,11 @@ def _save_and_import(store, viewer: Viewer, upload: UploadFile, *, source: str, 
         source = validate_source_name(source)
     except DadkhahError as exc:
         raise InputError(str(exc), file=name, field="source") from None
-    folder = Path(tempfile.mkdtemp(prefix="dadkhah-upload-"))  # mode 0700: only this process's user
+    folder = new_private_folder(store.workspace, "upload")  # mode 0700, inside the workspace
     try:
         path = folder / name
         size = 0
-        with open(path, "xb") as out:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             upload.file.seek(0)
             while chunk := upload.file.read(1 << 20):
                 size += len(chunk)

@@ -5,9 +5,10 @@ decrypts, records custody and writes the audit event in one transaction (if the 
 neither is written). These routes only parse, check permission and render. Nothing sealed goes
 into an audit event, a log line or a URL.
 
-Uploads and downloads pass through private temporary folders (mode 0700, outside the workspace)
-that are removed before the answer is sent: a download is streamed from a file handle whose path
-is already gone.
+Uploads and case files pass through folders of the workspace's ``private/`` space (mode 0700, files
+0600) that are removed before the answer is sent (a case file is streamed from a file handle whose
+path is already gone); an evidence file is streamed as it is decrypted, after its check, and never
+written anywhere.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ import base64
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from dadkhah.errors import DadkhahError, InputError
@@ -49,6 +49,7 @@ from dadkhah.web.i18n import gettext as _
 from dadkhah.web.params import Page, Paging
 from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
+from dadkhah.workspace import new_private_folder, private_space
 
 router = APIRouter()
 
@@ -200,7 +201,7 @@ def evidence_list_document(store, page: Page) -> dict:
 
 
 def _private_file(folder: Path, name: str):
-    """A new file only this process's user may read, in a folder made by :func:`tempfile.mkdtemp`."""
+    """A new file only this process's user may read, in a private folder."""
     return os.fdopen(os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
@@ -224,22 +225,8 @@ def _save_uploads(folder: Path, uploads: list[tuple[str | None, object]]) -> lis
 
 def record_evidence(store, keys: VaultKeys, viewer: Viewer, uploads: list[tuple[str | None, object]], **fields) -> list[dict]:
     """Save the uploads in a private temporary folder, add them as evidence (all or none), remove the folder."""
-    folder = Path(tempfile.mkdtemp(prefix="dadkhah-upload-"))
-    try:
+    with private_space(store.workspace, "upload") as folder:
         return add_evidence(store, keys, _save_uploads(folder, uploads), actor=viewer.actor, **fields)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def fetch_evidence_file(store, keys: VaultKeys, viewer: Viewer, evidence_id: str) -> dict:
-    """Decrypt an item's bytes (verified against its SHA-256) into a private temporary folder; the
-    caller hands the file over and the folder is removed (see :func:`_handover`)."""
-    folder = Path(tempfile.mkdtemp(prefix="dadkhah-evidence-"))
-    try:
-        return get_evidence(store, keys, evidence_id, folder / "content", actor=viewer.actor) | {"folder": folder}
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
 
 
 def _uploads(files: list[UploadFile] | None) -> list[tuple[str | None, object]]:
@@ -347,11 +334,14 @@ def _handover(folder: Path, file: Path, *, name: str, media_type: str, headers: 
 
 
 async def _evidence_download(request: Request, viewer: Viewer, evidence_id: str, keys: VaultKeys) -> StreamingResponse:
-    found = await run_in_threadpool(fetch_evidence_file, request.app.state.store, keys, viewer, evidence_id)
+    """The item's bytes, checked, then decrypted again as they are sent (nothing decrypted is written)."""
+    found = await run_in_threadpool(lambda: get_evidence(request.app.state.store, keys, evidence_id, actor=viewer.actor))
     digest = base64.b64encode(bytes.fromhex(found["sha256"])).decode("ascii")
-    return _handover(found["folder"], Path(found["out"]), name=found["original_name"],
-                     media_type=found["media_type"] or "application/octet-stream",
-                     headers={"repr-digest": f"sha-256=:{digest}:", "x-dadkhah-sha256": found["sha256"]})
+    return StreamingResponse(iterate_in_threadpool(found["content"]),
+                             media_type=found["media_type"] or "application/octet-stream",
+                             headers={"content-disposition": _attachment(found["original_name"]),
+                                      "content-length": str(found["size_bytes"]), "repr-digest": f"sha-256=:{digest}:",
+                                      "x-dadkhah-sha256": found["sha256"]})
 
 
 @router.get("/evidence/{evidence_id}/file", include_in_schema=False)
@@ -410,7 +400,7 @@ async def custody_verify_api(request: Request, viewer: Viewer = require("vault")
 
 def export_casefile_zip(store, keys: VaultKeys, viewer: Viewer, **request) -> dict:
     """Export a signed case file as a zip, in a private temporary folder the download then removes."""
-    folder = Path(tempfile.mkdtemp(prefix="dadkhah-casefile-"))
+    folder = new_private_folder(store.workspace, "casefile")
     try:
         made = export_casefile(store, keys, folder / "casefile.zip", actor=viewer.actor, as_zip=True, **request)
         return made | {"folder": folder, "zip": Path(made["out"])}
