@@ -43,7 +43,8 @@ demo: install
 	$(DK) estimate run --method lcmcr --seed 1988 --by city --plot $(DEMO)/estimate-by-city.png
 	$(DK) evidence add $(DEMO)/synthetic-case/list-1.csv --source list-1 --description "list 1 as received (synthetic)" --about P-000001
 	printf 'Synthetic testimony for the demo: the people in it do not exist.\n' > $(DEMO_KEYS)/transcript.txt
-	$(DK) testimony add --witness-name "Demo Witness (synthetic)" --transcript $(DEMO_KEYS)/transcript.txt \
+	printf 'name = "Demo Witness (synthetic)"\n' > $(DEMO_KEYS)/witness.toml
+	$(DK) testimony add --witness-file $(DEMO_KEYS)/witness.toml --transcript $(DEMO_KEYS)/transcript.txt \
 	  --language en --consent investigators,courts --about P-000001
 	$(DK) export casefile --out $(DEMO_CASEFILE) --recipient "Demo recipient" --scope investigators --person P-000001 --person P-000002
 	$(BIN)/dadkhah verify $(DEMO_CASEFILE) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"

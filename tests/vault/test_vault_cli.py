@@ -49,9 +49,10 @@ def test_evidence_testimony_custody_and_casefile_end_to_end(ws, tmp_path):
     assert got["verified"] and (tmp_path / "back.bin").read_bytes() == (tmp_path / "bytes.bin").read_bytes()
 
     write(tmp_path / "t.txt", "synthetic testimony text\n")
-    added = ok("testimony", "add", "--witness-name", "Synthetic Witness Eta", "--witness-contact", "synthetic",
-               "--transcript", str(tmp_path / "t.txt"), "--language", "en", "--consent", "investigators,courts",
-               "--place", "Tabriz", "--interviewer", "Synthetic Interviewer", workspace=ws)
+    witness = write(tmp_path / "witness.toml", 'name = "Synthetic Witness Eta"\ncontact = "synthetic"\n'
+                                                'interviewer = "Synthetic Interviewer"\n')
+    added = ok("testimony", "add", "--witness-file", str(witness), "--transcript", str(tmp_path / "t.txt"),
+               "--language", "en", "--consent", "investigators,courts", "--place", "Tabriz", workspace=ws)
     assert (added["id"], added["witness"]) == ("T-0001", "W-0001") and "Eta" not in json.dumps(added)
     assert ok("testimony", "list", workspace=ws)[0]["witness"] == "W-0001"
     shown = ok("testimony", "show", "T-0001", "--reveal-witness", workspace=ws)
@@ -114,3 +115,29 @@ def test_errors_name_the_file(ws, tmp_path):
     assert error["file"].endswith("nope.jpg") and "not found" in error["message"]
     not_a_bag = run("verify", str(tmp_path), "--json")
     assert not_a_bag.exit_code == 1 and "bagit.txt" in json.loads(not_a_bag.stdout)["error"]["message"]
+
+
+def test_a_witness_identity_is_never_taken_from_the_command_line(ws, tmp_path):
+    """Names on the command line are seen by ps, /proc/*/cmdline and the shell's history: refused,
+    saying why and what to do instead. From a file (JSON or TOML) or from standard input instead."""
+    transcript = write(tmp_path / "t.txt", "synthetic testimony text\n")
+    common = ["testimony", "add", "--transcript", str(transcript), "--language", "en", "--consent", "courts", "--json"]
+    for option, field in (("--witness-name", "witness_name"), ("--witness-contact", "witness_contact"),
+                          ("--interviewer", "interviewer")):
+        refused = run(*common, option, "Synthetic Person", workspace=ws)
+        assert refused.exit_code == 1
+        error = json.loads(refused.stdout)["error"]
+        assert error["field"] == field and "must not be typed on the command line" in error["message"]
+        assert "--witness-file" in error["message"] and "Synthetic Person" not in refused.stderr
+    by_file = ok(*common[:-1], "--witness-file", str(write(tmp_path / "w.json", '{"name": "Synthetic Witness Zeta"}')),
+                 workspace=ws)
+    piped = runner.invoke(app, ["--workspace", str(ws), *common, "--witness-file", "-"],
+                          input='name = "Synthetic Witness Zeta"\ncontact = "synthetic contact"\n')
+    assert piped.exit_code == 0, piped.output
+    assert json.loads(piped.stdout)["witness"] == by_file["witness"] == "W-0001"
+    no_terminal = run(*common, workspace=ws)
+    assert no_terminal.exit_code == 1 and json.loads(no_terminal.stdout)["error"]["option"] == "--witness-file"
+    for bad, said in (('{"name": ""}', "gives no name"), ('{"name": "X", "address": "Y"}', "'address'"),
+                      ("name = [1]", "must be text"), ("{not json nor toml", "neither JSON nor TOML")):
+        refused = run(*common, "--witness-file", str(write(tmp_path / "bad.txt", bad)), workspace=ws)
+        assert refused.exit_code == 1 and said in json.loads(refused.stdout)["error"]["message"], (bad, refused.stdout)

@@ -23,7 +23,7 @@ from dadkhah.cli.common import (
     out,
     progress_bar,
 )
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import DadkhahError, InputError
 from dadkhah.vault.casefile import export_casefile
 from dadkhah.vault.custody import events_for, verify_custody
 from dadkhah.vault.evidence import (
@@ -170,28 +170,94 @@ def evidence_get(
         out.print(f"Wrote {result['out']} ({result['size_bytes']:,} bytes, SHA-256 {result['sha256']} verified).", markup=False)
 
 
+WITNESS_KEYS = ("name", "contact", "interviewer")
+_ON_THE_COMMAND_LINE = ("must not be typed on the command line: other users of this computer (ps) and the shell's "
+                        "history would see it. Put it in a file given with --witness-file (JSON or TOML with name, "
+                        "contact and interviewer), pipe it in with --witness-file -, or leave --witness-file out to "
+                        "be asked for it")
+
+
+def read_witness(source: Path | None) -> dict:
+    """The sealed fields of a testimony (the witness's name and contact, the interviewer), read from a
+    JSON or TOML file, from standard input (``-``), or asked for on the terminal without echo."""
+    if source is None:
+        if not sys.stdin.isatty():
+            raise InputError("the witness's name is needed: give --witness-file F (JSON or TOML with name and "
+                             "contact), or --witness-file - to read it from standard input", field="witness_file")
+        found = {"name": getpass.getpass("Witness's name (stored sealed; not shown as you type): "),
+                 "contact": getpass.getpass("How to reach the witness (optional, sealed): "),
+                 "interviewer": getpass.getpass("Who took the testimony (optional, sealed): ")}
+        found = {k: v.strip() or None for k, v in found.items()}
+        if not found["name"]:
+            raise InputError("no name was given: the witness's name is needed (it is stored sealed)",
+                             field="witness_file")
+        return found
+    where = "standard input" if str(source) == "-" else str(source)
+    try:
+        text = sys.stdin.read() if str(source) == "-" else source.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot be read: {exc}", file=where, field="witness_file") from None
+    document = None
+    if not where.endswith(".toml"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            document = None
+    if document is None:
+        import tomllib
+
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"is neither JSON nor TOML ({exc})", file=where, field="witness_file") from None
+    if not isinstance(document, dict):
+        raise InputError("must hold name (and contact, interviewer) as a JSON object or TOML keys", file=where,
+                         field="witness_file")
+    unknown = sorted(set(document) - set(WITNESS_KEYS))
+    if unknown:
+        raise InputError(f"holds {', '.join(map(repr, unknown))}; it may hold only {', '.join(WITNESS_KEYS)}",
+                         file=where, field="witness_file")
+    if not all(isinstance(document.get(k), str | None) for k in WITNESS_KEYS):
+        raise InputError("name, contact and interviewer must be text", file=where, field="witness_file")
+    found = {k: (document.get(k) or "").strip() or None for k in WITNESS_KEYS}
+    if not found["name"]:
+        raise InputError("gives no name: the witness's name is needed (it is stored sealed)", file=where,
+                         field="witness_file")
+    return found
+
+
 @testimony_app.command("add")
 @handle_errors
 def testimony_add(
     ctx: typer.Context,
-    witness_name: Annotated[str, typer.Option("--witness-name", help="The witness's name: stored sealed, shown only with --reveal-witness.")],
     transcript: Annotated[Path, typer.Option("--transcript", help="The transcript, a text file (UTF-8, UTF-16 or Windows-1256).")],
     language: Annotated[str, typer.Option("--language", help="Language of the transcript: fa, en, ku, az, ...")],
     consent: Annotated[str, typer.Option("--consent", help="Who the witness agreed may receive it: investigators,courts,public.")],
-    witness_contact: Annotated[str | None, typer.Option("--witness-contact", help="How to reach the witness: stored sealed.")] = None,
+    witness_file: Annotated[Path | None, typer.Option("--witness-file", help="JSON or TOML file with the witness's name, contact and the interviewer (sealed); - reads it from standard input; left out, they are asked for.")] = None,
     about: Annotated[list[str] | None, typer.Option("--about", help="A person the testimony concerns (repeat for several).")] = None,
     place: Annotated[str | None, typer.Option("--place", help="Where the testimony was given or what place it concerns.")] = None,
-    interviewer: Annotated[str | None, typer.Option("--interviewer", help="Who took it: stored sealed.")] = None,
+    witness_name: Annotated[str | None, typer.Option("--witness-name", hidden=True, help="Refused: see --witness-file.")] = None,
+    witness_contact: Annotated[str | None, typer.Option("--witness-contact", hidden=True, help="Refused: see --witness-file.")] = None,
+    interviewer: Annotated[str | None, typer.Option("--interviewer", hidden=True, help="Refused: see --witness-file.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record a testimony; the witness is known by a pseudonym (W-0001) everywhere from now on.
 
-    Example: dadkhah testimony add --witness-name "..." --transcript t.txt --language fa --consent investigators,courts --about P-000123
+    The witness's name and contact and the interviewer are never taken from the command line.
+
+    Example: dadkhah testimony add --witness-file witness.toml --transcript t.txt --language fa --consent investigators,courts --about P-000123
     """
+    for given, field in ((witness_name, "witness_name"), (witness_contact, "witness_contact"), (interviewer, "interviewer")):
+        if given is not None:
+            what = {"witness_name": "The witness's name", "witness_contact": "The witness's contact",
+                    "interviewer": "The interviewer's name"}[field]
+            raise InputError(f"{what} {_ON_THE_COMMAND_LINE}.", field=field)
+    witness = read_witness(witness_file)
     with unlocked(ctx) as (store, keys):
-        result = add_testimony(store, keys, actor=cli_actor(ctx), witness_name=witness_name, transcript=transcript,
-                               language=language, consent=consent, witness_contact=witness_contact, about=about or (),
-                               place=place, interviewer=interviewer)
+        result = add_testimony(store, keys, actor=cli_actor(ctx), witness_name=witness["name"] or "",
+                               transcript=transcript, language=language, consent=consent,
+                               witness_contact=witness["contact"], about=about or (), place=place,
+                               interviewer=witness["interviewer"])
     if as_json:
         emit_json(result)
     else:
