@@ -17,14 +17,13 @@ from dadkhah.users import (
     LoginThrottled,
     add_user,
     allowed,
-    authenticate,
     change_user,
     end_session,
     log_in,
     log_out,
+    login_delay,
     session_user,
     set_language,
-    start_session,
 )
 from tests.cli.test_cli import run
 from tests.conftest import TESTER, write
@@ -45,8 +44,7 @@ def test_passwords_are_argon2id_hashes_and_logins_open_sessions(store):
     with store.session() as session:
         stored = session.scalar(sa.select(User.password_hash).where(User.username == "maryam"))
         assert stored.startswith("$argon2id$") and PASSWORD not in stored
-        user = authenticate(session, "maryam", PASSWORD, address="127.0.0.1")
-        started = start_session(session, user)
+    _, started = log_in(store, "maryam", PASSWORD, address="127.0.0.1")
     with store.session() as session:
         found, web_session = session_user(session, started.token)
         assert found.username == "maryam" and web_session.csrf_token == started.csrf_token
@@ -56,31 +54,41 @@ def test_passwords_are_argon2id_hashes_and_logins_open_sessions(store):
         assert session_user(session, started.token) is None
 
 
-def test_failed_logins_throttle_and_deactivation_ends_sessions(store):
+def test_failed_logins_throttle_one_address_and_only_slow_the_name_elsewhere(store):
     add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD)
     for _ in range(5):
-        with store.session() as session, pytest.raises(LoginRefused):
-            authenticate(session, "reza", "wrong wrong wrong", address="10.0.0.9")
-    with store.session() as session, pytest.raises(LoginThrottled):
-        authenticate(session, "reza", PASSWORD, address="10.0.0.9")
-    with store.session() as session, pytest.raises(LoginRefused):
-        authenticate(session, "nobody", PASSWORD)
+        with pytest.raises(LoginRefused):
+            log_in(store, "reza", "wrong wrong wrong", address="10.0.0.9")
+    with pytest.raises(LoginThrottled):
+        log_in(store, "reza", PASSWORD, address="10.0.0.9")
+    assert login_delay(store, "reza") == 1.0, "five failures (the refused sixth is not one): a one-second wait"
+    assert log_in(store, "reza", PASSWORD, address="10.0.0.10")[0]["username"] == "reza", "not locked out elsewhere"
+    with pytest.raises(LoginRefused):
+        log_in(store, "nobody", PASSWORD)
     add_user(store, "sara", actor=TESTER, role="viewer", password=PASSWORD)
-    with store.session() as session:
-        token = start_session(session, authenticate(session, "sara", PASSWORD)).token
+    token = log_in(store, "sara", PASSWORD)[1].token
     change_user(store, "sara", actor=TESTER, active=False)
     with store.session() as session:
         assert session_user(session, token) is None
+    with pytest.raises(LoginRefused):
+        log_in(store, "sara", PASSWORD)
+
+
+def test_one_address_may_fail_twenty_times_in_all(store):
+    add_user(store, "nasrin", actor=TESTER, role="admin", password=PASSWORD)
+    for n in range(20):
         with pytest.raises(LoginRefused):
-            authenticate(session, "sara", PASSWORD)
+            log_in(store, f"guess{n % 4}", "wrong wrong wrong", address="10.0.0.66")
+    with pytest.raises(LoginThrottled):
+        log_in(store, "nasrin", PASSWORD, address="10.0.0.66")
+    assert log_in(store, "nasrin", PASSWORD, address="10.0.0.7")[0]["username"] == "nasrin"
 
 
 def test_totp_second_factor(store):
     secret = add_user(store, "nasrin", actor=TESTER, role="admin", password=PASSWORD, totp=True)["totp_secret"]
-    with store.session() as session, pytest.raises(LoginRefused):
-        authenticate(session, "nasrin", PASSWORD, totp_code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
-    with store.session() as session:
-        assert authenticate(session, "nasrin", PASSWORD, totp_code=pyotp.TOTP(secret).now()).username == "nasrin"
+    with pytest.raises(LoginRefused):
+        log_in(store, "nasrin", PASSWORD, totp_code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    assert log_in(store, "nasrin", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["username"] == "nasrin"
 
 
 def test_bad_users_are_refused_by_field_and_leave_no_event(store):

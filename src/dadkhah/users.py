@@ -42,9 +42,14 @@ PERMISSIONS = {
 
 LANGUAGES = ("en", "fa")
 SESSION_HOURS = 12
-MAX_FAILURES_PER_USER = 5
+# Login throttling (see log_in): failures counted over a window, per user name *from one address*
+# (so an attacker locks out only their own address), per address, and per user name from
+# anywhere, which only slows its logins down (a delay, never a refusal).
+MAX_FAILURES_PER_USER = 5  # from one address
 MAX_FAILURES_PER_ADDRESS = 20
 THROTTLE_MINUTES = 15
+DELAY_AFTER_FAILURES = 5  # of one user name, from any address
+MAX_DELAY_SECONDS = 30
 MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 # argon2id at the library's RFC 9106 "low memory" profile: 64 MiB, 3 passes.
@@ -154,18 +159,27 @@ def _update_user(session: Session, username: str, *, role: str | None = None, ac
     return user_to_dict(user)
 
 
-def _throttled(session: Session, username: str, address: str | None, now: datetime) -> bool:
-    since = now - timedelta(minutes=THROTTLE_MINUTES)
-    by_name = session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt)
-                             .where(LoginAttempt.username == username, LoginAttempt.at >= since))
-    if by_name >= MAX_FAILURES_PER_USER:
-        return True
-    if address:
-        by_address = session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt)
-                                    .where(LoginAttempt.address == address, LoginAttempt.at >= since))
-        if by_address >= MAX_FAILURES_PER_ADDRESS:
-            return True
-    return False
+def _failures(session: Session, *conditions, up_to: int | None = None) -> int:
+    since = datetime.now(UTC) - timedelta(minutes=THROTTLE_MINUTES)
+    query = sa.select(sa.func.count()).select_from(LoginAttempt).where(LoginAttempt.at >= since, *conditions)
+    if up_to is not None:
+        query = query.where(LoginAttempt.id <= up_to)
+    return session.scalar(query)
+
+
+def _same_address(address: str | None):
+    return LoginAttempt.address == address if address else LoginAttempt.address.is_(None)
+
+
+def login_delay(store: Store, username: str) -> float:
+    """How long a login for ``username`` waits before its password is checked: nothing until the name
+    has failed ``DELAY_AFTER_FAILURES`` times in the window (from any address), then doubling from a
+    second up to ``MAX_DELAY_SECONDS``. A delay slows guessing without letting anyone lock a user out."""
+    username = (username or "").strip()[:100]
+    with store.session() as session:
+        failures = _failures(session, LoginAttempt.username == username)
+    return 0.0 if failures < DELAY_AFTER_FAILURES else float(min(2 ** (failures - DELAY_AFTER_FAILURES),
+                                                                  MAX_DELAY_SECONDS))
 
 
 def _totp_ok(secret: str, code: str | None) -> bool:
@@ -175,16 +189,13 @@ def _totp_ok(secret: str, code: str | None) -> bool:
     return bool(code) and pyotp.TOTP(secret).verify(code, valid_window=1)
 
 
-def authenticate(session: Session, username: str, password: str, *, totp_code: str | None = None,
-                 address: str | None = None) -> User:
-    """Check a login. Failures are counted (by name and by address) and throttle further tries.
+def authenticate(session: Session, username: str, password: str, *, totp_code: str | None = None) -> User | None:
+    """The active user whose name, password and (when set) TOTP code these are, else None.
 
-    The caller must commit the session whether or not this raises, so that failures are kept.
+    Spends the same time on a name that does not exist, so timing does not tell which names do.
+    Counting and throttling are :func:`log_in`'s.
     """
-    now = datetime.now(UTC)
     username = (username or "").strip()[:100]
-    if _throttled(session, username, address, now):
-        raise LoginThrottled(f"too many failed logins; try again in {THROTTLE_MINUTES} minutes")
     user = session.scalar(sa.select(User).where(User.username == username))
     ok = False
     if user is not None and user.active:
@@ -195,18 +206,15 @@ def authenticate(session: Session, username: str, password: str, *, totp_code: s
         if ok and user.totp_secret:
             ok = _totp_ok(user.totp_secret, totp_code)
     else:
-        try:  # spend the same time as for a real user, so timing does not tell which names exist
+        try:
             _hasher.verify(_DUMMY_HASH, password or "")
         except (VerificationError, InvalidHashError):
             pass
     if not ok:
-        session.add(LoginAttempt(username=username, address=address, at=now))
-        session.flush()
-        raise LoginRefused("wrong user name, password or code")
-    session.execute(sa.delete(LoginAttempt).where(LoginAttempt.username == username))
+        return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.last_login_at = now
+    user.last_login_at = datetime.now(UTC)
     return user
 
 
@@ -298,23 +306,49 @@ def log_in(store: Store, username: str, password: str, *, totp_code: str | None 
            channel: str = "web") -> tuple[dict, SessionInfo]:
     """Check a login and start a session: the user and the session (whose token goes in the cookie).
 
-    A refused login raises :class:`LoginRefused` or :class:`LoginThrottled` after the failure is
-    kept (it counts towards throttling); a successful one is audited as "login" by the user.
+    The attempt is first recorded as a failure, in a transaction of its own that is committed
+    before anything is counted; then the failures recorded up to it are counted. So attempts sent
+    at once cannot all slip under the limits: the sixth of twelve parallel attempts from one address
+    already counts the five before it. Beyond ``MAX_FAILURES_PER_USER`` failures for the name from
+    this address, or ``MAX_FAILURES_PER_ADDRESS`` from the address, the attempt is refused without
+    checking the password (:class:`LoginThrottled`), and is then not counted as a failure. A refused password raises
+    :class:`LoginRefused`; a successful login removes its record and this address's failures for
+    the name, and is audited as "login" by the user. See :func:`login_delay` for the delay a
+    much-failed name waits first.
     """
+    username = (username or "").strip()[:100]
     with store.session() as session:
-        try:
-            user = authenticate(session, username, password, totp_code=totp_code, address=address)
-        except (LoginRefused, LoginThrottled) as exc:
-            refused = exc
-        else:
-            refused = None
-            record_audit(session, store, Actor(user.username, channel, address), action="login", object_kind="user",
-                         object_id=user.username)
-            started = start_session(session, user, address=address)
-            document = user_to_dict(user)
-    if refused is not None:
-        raise refused
+        if session.get_bind().dialect.name == "postgresql":  # one attempt per name is recorded at a time
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _name_lock(username)})
+        attempt = LoginAttempt(username=username, address=address, at=datetime.now(UTC))
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
+    with store.session() as session:
+        throttled = (_failures(session, LoginAttempt.username == username, _same_address(address), up_to=attempt_id)
+                     > MAX_FAILURES_PER_USER
+                     or (address and _failures(session, LoginAttempt.address == address, up_to=attempt_id)
+                         > MAX_FAILURES_PER_ADDRESS))
+    if throttled:
+        # Not checked, so not a failure: a refused flood does not lengthen the name's delay for others.
+        with store.session() as session:
+            session.execute(sa.delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
+        raise LoginThrottled(f"too many failed logins; try again in {THROTTLE_MINUTES} minutes")
+    with store.session() as session:
+        user = authenticate(session, username, password, totp_code=totp_code)
+        if user is None:
+            raise LoginRefused("wrong user name, password or code")
+        session.execute(sa.delete(LoginAttempt).where(LoginAttempt.username == username, _same_address(address)))
+        record_audit(session, store, Actor(user.username, channel, address), action="login", object_kind="user",
+                     object_id=user.username)
+        started = start_session(session, user, address=address)
+        document = user_to_dict(user)
     return document, started
+
+
+def _name_lock(username: str) -> int:
+    """A 63-bit advisory-lock key for one user name."""
+    return int.from_bytes(hashlib.sha256(f"dadkhah-login:{username}".encode()).digest()[:8], "big") >> 1
 
 
 def log_out(store: Store, token: str | None, *, actor: Actor) -> None:

@@ -181,6 +181,7 @@ def serve(
     max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", help="Largest request body accepted, in megabytes.")] = 200,
     no_vault: Annotated[bool, typer.Option("--no-vault", help="Serve without unlocking the keys (testimonies and evidence stay closed).")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Server processes (more serve more people at once; each unlocks the keys).")] = 1,
+    trusted_proxy: Annotated[list[str] | None, typer.Option("--trusted-proxy", help="Address of the reverse proxy in front of the app (repeat for several): its X-Forwarded-For gives each client's real address.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Serve the web application for this workspace until interrupted.
@@ -207,10 +208,11 @@ def serve(
     options = {"host": host, "port": port, "log_level": "warning", "server_header": False, "proxy_headers": False}
     if workers == 1:
         app = create_app(WebSettings(workspace=workspace.path, database_url=workspace.database_url, keys=keys,
-                                     secure_cookies=secure_cookies, max_upload_mb=max_upload_mb))
+                                     secure_cookies=secure_cookies, max_upload_mb=max_upload_mb,
+                                     trusted_proxies=tuple(trusted_proxy or ())))
     else:
         os.environ[SETTINGS_ENV] = json.dumps({"workspace": str(workspace.path), "database_url": workspace.database_url,
-                                               "vault": keys is not None,
+                                               "vault": keys is not None, "trusted_proxies": trusted_proxy or [],
                                                "secure_cookies": secure_cookies, "max_upload_mb": max_upload_mb})
         app, options = "dadkhah.web.app:app_from_environment", options | {"factory": True, "workers": workers}
     if as_json:

@@ -14,7 +14,7 @@ from dadkhah import __version__
 from dadkhah.errors import DadkhahError, LimitExceeded, NotFound
 from dadkhah.store import open_store
 from dadkhah.web.i18n import gettext as _
-from dadkhah.web.limits import BodyLimit, SecurityHeaders
+from dadkhah.web.limits import BodyLimit, SecurityHeaders, TrustedProxies
 from dadkhah.web.security import CsrfRefused, Forbidden, LoginRequired, is_api
 from dadkhah.web.settings import WebSettings
 from dadkhah.web.templating import render
@@ -44,6 +44,8 @@ def create_app(settings: WebSettings) -> FastAPI:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
     app.add_middleware(SecurityHeaders, https_only=settings.secure_cookies)
+    if settings.trusted_proxies:
+        app.add_middleware(TrustedProxies, proxies=tuple(settings.trusted_proxies))
     _add_error_handlers(app)
 
     return app
@@ -72,6 +74,7 @@ def app_from_environment() -> FastAPI:
         keys = load_keys(load_workspace(workspace), passphrase=os.environ.get("DADKHAH_PASSPHRASE"))
     return create_app(WebSettings(workspace=workspace, database_url=given.get("database_url"), keys=keys,
                                   secure_cookies=bool(given.get("secure_cookies")),
+                                  trusted_proxies=tuple(given.get("trusted_proxies") or ()),
                                   max_upload_mb=int(given.get("max_upload_mb", 200))))
 
 

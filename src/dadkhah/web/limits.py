@@ -1,4 +1,5 @@
-"""Two pieces of ASGI middleware: a bound on request bodies, and security headers on every answer."""
+"""ASGI middleware: a bound on request bodies, security headers on every answer, and the client's
+real address when the app sits behind a reverse proxy it trusts."""
 
 from __future__ import annotations
 
@@ -6,6 +7,28 @@ import html
 import json
 
 from dadkhah.web.security import SECURITY_HEADERS
+
+
+class TrustedProxies:
+    """Take the client's address from ``X-Forwarded-For`` when, and only when, the request comes from
+    one of the ``proxies`` (the reverse proxy the app sits behind): the nearest address in the header
+    that is not itself a trusted proxy. Without it every user behind the proxy would share the
+    proxy's address, and one attacker's failed logins would throttle them all."""
+
+    def __init__(self, app, proxies: tuple[str, ...]):
+        self.app = app
+        self.proxies = frozenset(proxies)
+
+    async def __call__(self, scope, receive, send):
+        client = scope.get("client")
+        if scope["type"] in ("http", "websocket") and client and client[0] in self.proxies:
+            forwarded = [value.decode("latin-1") for name, value in scope.get("headers") or []
+                         if name == b"x-forwarded-for"]
+            hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
+            real = next((hop for hop in reversed(hops) if hop not in self.proxies), None)
+            if real and len(real) <= 100:
+                scope = dict(scope) | {"client": (real, 0)}
+        return await self.app(scope, receive, send)
 
 
 class BodyLimit:

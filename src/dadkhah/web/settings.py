@@ -14,7 +14,9 @@ class WebSettings:
     ``keys`` the unlocked vault keys (None: vault pages say so).
 
     ``secure_cookies`` marks cookies Secure (set it whenever the app is reached over HTTPS, as it must
-    be anywhere but loopback). ``max_upload_mb`` bounds every request body.
+    be anywhere but loopback). ``max_upload_mb`` bounds every request body. ``trusted_proxies`` are
+    the addresses of the reverse proxy in front of the app, whose ``X-Forwarded-For`` gives the
+    client's real address.
     """
 
     workspace: Path
@@ -23,3 +25,4 @@ class WebSettings:
     secure_cookies: bool = False
     max_upload_mb: int = 200
     page_size: int = 50
+    trusted_proxies: tuple[str, ...] = ()

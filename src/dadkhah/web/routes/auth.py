@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from fastapi import APIRouter, Form, Request
@@ -10,10 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from dadkhah.users import (
     SESSION_HOURS,
+    THROTTLE_MINUTES,
     LoginRefused,
     LoginThrottled,
     log_in,
     log_out,
+    login_delay,
     set_language,
 )
 from dadkhah.web.i18n import LANGUAGES
@@ -61,6 +64,10 @@ async def login(request: Request, username: str = Form(""), password: str = Form
         return await _login_form(request, message=_("The form was stale or forged (no valid CSRF token). Please try again."),
                                  status_code=403)
     store, address = request.app.state.store, client_address(request)
+    # A much-failed name waits before its password is checked: guessing slows, the user still gets in.
+    delay = await run_in_threadpool(login_delay, store, username)
+    if delay:
+        await asyncio.sleep(delay)
 
     def check():
         try:
@@ -70,9 +77,12 @@ async def login(request: Request, username: str = Form(""), password: str = Form
 
     started, refused = await run_in_threadpool(check)
     if refused is not None:
-        message = (_("Too many failed logins. Try again in 15 minutes.") if isinstance(refused, LoginThrottled)
-                   else _("Wrong user name, password or code."))
-        return await _login_form(request, message=message, status_code=429 if isinstance(refused, LoginThrottled) else 401)
+        throttled = isinstance(refused, LoginThrottled)
+        message = _("Too many failed logins. Try again in 15 minutes.") if throttled else _("Wrong user name, password or code.")
+        answer = await _login_form(request, message=message, status_code=429 if throttled else 401)
+        if throttled:
+            answer.headers["retry-after"] = str(THROTTLE_MINUTES * 60)
+        return answer
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, started.token, max_age=SESSION_HOURS * 3600, **_cookie_options(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
