@@ -55,3 +55,8 @@ class InputError(DadkhahError):
 class LimitExceeded(InputError):
     """A file beyond one of the workspace's limits (rows, cells, size, nesting, time, memory): refused
     whole, before it could exhaust the machine. The web answers it with 413."""
+
+
+class Busy(DadkhahError):
+    """Another writer holds the database (a large import or linkage being saved) for longer than this
+    action would wait: nothing was changed; try again shortly. The web answers it with 503."""

@@ -25,7 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session, sessionmaker
 
-from dadkhah.errors import WorkspaceError
+from dadkhah.errors import Busy, WorkspaceError
 from dadkhah.model import Import, Place, PlaceName, Setting
 from dadkhah.normalize.places import load_builtin_gazetteer, place_lookup_key, place_names
 from dadkhah.workspace import Workspace, make_private, process_alive
@@ -43,14 +43,23 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MB of page cache: bounded, and imports need it
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int):
+    def connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")  # how long a writer waits for another
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MB of page cache: bounded, and imports need it
+        cursor.close()
+
+    return connect
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error says another writer holds the lock (not that something is wrong)."""
+    text = str(getattr(error, "orig", error)).lower()
+    return "database is locked" in text or "database table is locked" in text or "lock timeout" in text
 
 
 # Persian stays readable (and half the size) in raw rows: no \u escapes. One encoder, built once:
@@ -58,11 +67,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 _json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def create_engine(url: str) -> sa.Engine:
+def create_engine(url: str, *, busy_seconds: float = 30) -> sa.Engine:
+    """An engine for ``url``; on SQLite a writer waits up to ``busy_seconds`` for another to finish."""
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, json_serializer=_json_dumps)
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", _sqlite_pragmas(busy_seconds * 1000))
         return engine
     return sa.create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
 
@@ -132,9 +142,18 @@ class Store:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed if the block succeeds, rolled back if not."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A session in one transaction: committed if the block succeeds, rolled back if not.
+
+        When another writer holds the database longer than this one waits, :class:`Busy` says so.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except sa.exc.OperationalError as exc:
+            if is_busy(exc):
+                raise Busy("the case's database is busy saving another's work (a large import or a linkage "
+                           "run); nothing was changed: try again in a few seconds") from exc
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -146,12 +165,13 @@ class Store:
         self.close()
 
 
-def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None) -> Store:
+def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None, busy_seconds: float = 30) -> Store:
     """Open the workspace's database, migrating it to this version's schema when it is older.
 
     ``keys`` sign the audit log: the keys themselves, or a function that finds them when needed.
+    ``busy_seconds``: how long a write waits for another (SQLite) before :class:`Busy`.
     """
-    engine = create_engine(workspace.database_url)
+    engine = create_engine(workspace.database_url, busy_seconds=busy_seconds)
     try:
         if upgrade:
             before, after = migrate(engine)

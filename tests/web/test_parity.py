@@ -74,6 +74,7 @@ def test_every_operation_leaves_the_same_trail_from_the_command_line_and_the_web
     pairs = _queued_pairs(app, as_role)
     assert len(pairs) >= 2, "the served case has pairs to decide"
     transcript = write(folder / "t.txt", "Synthetic testimony for the parity test.\n")
+    witness = write(folder / "witness.json", '{"name": "Synthetic Witness Parity"}')
     evidence = write(folder / "note.txt", "synthetic evidence, command line\n")
     password = write(folder / "pw.txt", PASSWORD + "\n")
     operations = {
@@ -92,7 +93,7 @@ def test_every_operation_leaves_the_same_trail_from_the_command_line_and_the_web
         "estimate run": (lambda: cli("estimate", "run", "--method", "chao"),
                          lambda: web("POST", "/api/v1/estimates/run", json={"method": "chao"})),
         "testimony add": (
-            lambda: cli("testimony", "add", "--witness-name", "Synthetic Witness Parity", "--transcript", str(transcript),
+            lambda: cli("testimony", "add", "--witness-file", str(witness), "--transcript", str(transcript),
                         "--language", "en", "--consent", "investigators", "--about", "P-000001"),
             lambda: web("POST", "/api/v1/testimonies", json={
                 "witness_name": "Another Synthetic Witness", "transcript": "Synthetic words.", "language": "en",

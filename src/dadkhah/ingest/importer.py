@@ -8,8 +8,10 @@ The rules, in the order they bite:
   used. ``rows == imported + rejected`` always holds; blank rows are not data rows.
 * Field-level problems (an impossible date, an unknown place or gender) keep the record and its
   original text, leave the normalised value empty, and add a warning naming line and field.
-* One import is one database transaction: if anything fails, nothing is written and the quarantine
-  report is removed.
+* An import is all or nothing: if anything fails, nothing is written and the quarantine report is
+  removed. The rows are read into a staging area of the import's own first and moved into the
+  workspace's tables in one short transaction (:mod:`dadkhah.ingest.staging`), so a long import
+  does not hold the database's write lock while it reads.
 * A record whose ``record_id`` the source already holds from an earlier import becomes a new
   version of it; the older version is marked superseded, never edited or deleted.
 """
@@ -37,6 +39,7 @@ from dadkhah.ingest.columns import ColumnPlan, load_mapping, plan_columns
 from dadkhah.ingest.limits import ReadLimits
 from dadkhah.ingest.quarantine import Quarantine
 from dadkhah.ingest.readers import RowStream, open_rows
+from dadkhah.ingest.staging import Staging, take_write_lock
 from dadkhah.model import CANONICAL_FIELDS, DATE_FIELDS, FieldWarning, Import, Record
 from dadkhah.model.base import utcnow
 from dadkhah.normalize.dates import DateParseError, parse_date
@@ -45,7 +48,7 @@ from dadkhah.normalize.names import normalize_name, split_full_name
 from dadkhah.normalize.places import Gazetteer
 from dadkhah.normalize.script import fold_text
 from dadkhah.places import load_gazetteer
-from dadkhah.sources import ensure_incident, ensure_source, validate_source_name
+from dadkhah.sources import ensure_incident, ensure_source, find_source, validate_source_name
 from dadkhah.store import Store, insert_rows
 
 BATCH_ROWS = 5000
@@ -258,10 +261,10 @@ class _Batch:
     warnings: list[dict] = field(default_factory=list)
 
 
-def _flush(session: Session, batch: _Batch) -> None:
-    insert_rows(session, Record.__table__, batch.records)
+def _flush(session: Session, staging: Staging, batch: _Batch) -> None:
+    insert_rows(session, staging.records, batch.records)
     batch.records.clear()
-    insert_rows(session, FieldWarning.__table__, batch.warnings)
+    insert_rows(session, staging.warnings, batch.warnings)
     batch.warnings.clear()
 
 
@@ -303,58 +306,107 @@ def import_file(
         if stream.total_bytes > limit_mb * 1024 * 1024:
             raise InputError(f"the file is larger than the workspace's limit of {limit_mb} MB (import.max_file_mb)", file=str(path))
         sha256, size = file_sha256(path)
-        with store.session() as session:
-            source_row = ensure_source(session, source)
-            earlier = session.scalar(sa.select(Import).where(Import.source_id == source_row.id, Import.file_sha256 == sha256))
-            if earlier is not None:
-                _audit_import(session, store, actor, earlier, already=True)
-                return _summary(session, earlier, source, already=True, seconds=time.perf_counter() - started)
-            incident_row = ensure_incident(session, incident) if incident else None
-            batch_row = Import(
-                source_id=source_row.id,
-                incident_id=incident_row.id if incident_row else None,
-                file_name=path.name,
-                file_sha256=sha256,
-                file_size=size,
-                format=stream.format,
-                encoding=stream.encoding,
-                header=[],
-                header_line=stream.header_line,
-                columns={},
-                imported_by=actor.name,
-                software_version=__version__,
-            )
-            session.add(batch_row)
-            session.flush()
-            quarantine = Quarantine(store.workspace.quarantine_dir, source=source, import_id=batch_row.id, header=stream.header)
+        if (summary := _already_imported(store, actor, source, sha256, started)) is not None:
+            return summary
+        with Staging(store) as staging:
+            with staging.session() as session:
+                gazetteer = load_gazetteer(session)
+                session.rollback()  # a read, ended: nothing of the workspace is held while the rows are read
+            quarantine = Quarantine(store.workspace.quarantine_dir, source=source, header=stream.header)
             try:
-                with _collector_paused():
-                    counts = _import_rows(session, stream, batch_row, source_row.id, column_mapping, quarantine, progress,
-                                          limits)
-                batch_row.columns = counts.pop("columns")
-                batch_row.header = counts.pop("header")
-                batch_row.header_line = stream.header_line
-                for name, value in counts.items():
-                    setattr(batch_row, name, value)
-                batch_row.quarantine_path = quarantine.close()
-                batch_row.finished_at = utcnow()
-                session.flush()
-                _audit_import(session, store, actor, batch_row, already=False)
-                summary = _summary(session, batch_row, source, already=False, seconds=time.perf_counter() - started)
+                with staging.session() as session, _collector_paused():
+                    counts = _stage_rows(session, staging, stream, column_mapping, gazetteer, quarantine, progress,
+                                         limits)
+                    counts["duplicates"] = (_quarantine_repeated_ids(session, staging, quarantine)
+                                            if counts.pop("has_record_ids") else 0)
+                    session.commit()
+                with staging.session() as session:
+                    take_write_lock(session)
+                    summary = _publish(session, store, staging, actor, source=source, incident=incident, path=path,
+                                       sha256=sha256, size=size, stream=stream, counts=counts, quarantine=quarantine,
+                                       started=started)
+                    session.commit()
             except BaseException:
                 quarantine.discard()
                 raise
     return summary
 
 
-def _import_rows(session, stream: RowStream, batch_row: Import, source_id: int, mapping, quarantine: Quarantine, progress,
-                 limits: ReadLimits) -> dict:
+def _already_imported(store: Store, actor: Actor, source: str, sha256: str, started: float) -> ImportSummary | None:
+    """The summary of this file's earlier import into ``source`` (audited as such), or None."""
+    with store.session() as session:
+        source_row = find_source(session, source)
+        earlier = (session.scalar(sa.select(Import).where(Import.source_id == source_row.id, Import.file_sha256 == sha256))
+                   if source_row else None)
+        if earlier is None:
+            return None
+        _audit_import(session, store, actor, earlier, already=True)
+        return _summary(session, earlier, source, already=True, seconds=time.perf_counter() - started)
+
+
+def _publish(session: Session, store: Store, staging: Staging, actor: Actor, *, source: str, incident: str | None,
+             path: Path, sha256: str, size: int, stream: RowStream, counts: dict, quarantine: Quarantine,
+             started: float) -> ImportSummary:
+    """The one transaction that makes the import real: its row, its staged records and warnings moved
+    in, earlier versions superseded, the quarantine report named, the audit event written."""
+    source_row = ensure_source(session, source)
+    earlier = session.scalar(sa.select(Import).where(Import.source_id == source_row.id, Import.file_sha256 == sha256))
+    if earlier is not None:  # the same file, imported meanwhile by someone else: nothing to add
+        quarantine.discard()
+        _audit_import(session, store, actor, earlier, already=True)
+        return _summary(session, earlier, source, already=True, seconds=time.perf_counter() - started)
+    incident_row = ensure_incident(session, incident) if incident else None
+    duplicates = counts["duplicates"]
+    batch_row = Import(
+        source_id=source_row.id, incident_id=incident_row.id if incident_row else None, file_name=path.name,
+        file_sha256=sha256, file_size=size, format=stream.format, encoding=stream.encoding,
+        header=counts["header"], header_line=stream.header_line, columns=counts["columns"],
+        imported_by=actor.name, software_version=__version__,
+        rows=counts["rows"], imported=counts["rows"] - counts["rejected"] - duplicates,
+        rejected=counts["rejected"] + duplicates, blank=counts["blank"],
+    )
+    session.add(batch_row)
+    session.flush()
+    _move_staged(session, staging, batch_row.id, source_row.id)
+    if counts["file_warnings"]:
+        session.execute(sa.insert(FieldWarning.__table__), [
+            {"import_id": batch_row.id, "line": stream.header_line, "field": f, "message": m, "value": None}
+            for f, m in counts["file_warnings"]])
+    _supersede_earlier_versions(session, batch_row.id, source_row.id)
+    batch_row.warning_count = session.scalar(sa.select(sa.func.count()).select_from(FieldWarning)
+                                             .where(FieldWarning.import_id == batch_row.id))
+    batch_row.quarantine_path = quarantine.close(batch_row.id)
+    batch_row.finished_at = utcnow()
+    session.flush()
+    _audit_import(session, store, actor, batch_row, already=False)
+    return _summary(session, batch_row, source, already=False, seconds=time.perf_counter() - started)
+
+
+def _move_staged(session: Session, staging: Staging, import_id: int, source_id: int) -> None:
+    """Staged records and warnings into the workspace's tables, with the import's number and source;
+    a record without an id of its own gets ``#<import>.<line>``."""
+    staged = staging.records
+    generated = sa.literal("#") + sa.cast(sa.literal(import_id), sa.String) + "." + sa.cast(staged.c.line, sa.String)
+    given = {"import_id": sa.literal(import_id), "source_id": sa.literal(source_id),
+             "record_id": sa.func.coalesce(staged.c.record_id, generated)}
+    names = [c.name for c in staged.columns]
+    session.execute(sa.insert(Record.__table__).from_select(
+        names, sa.select(*[given.get(n, staged.c[n]).label(n) for n in names])))
+    names = [c.name for c in staging.warnings.columns]
+    session.execute(sa.insert(FieldWarning.__table__).from_select(
+        names, sa.select(*[(sa.literal(import_id) if n == "import_id" else staging.warnings.c[n]).label(n)
+                           for n in names])))
+
+
+def _stage_rows(session, staging: Staging, stream: RowStream, mapping, gazetteer: Gazetteer, quarantine: Quarantine,
+                progress, limits: ReadLimits) -> dict:
+    """Read, normalise and stage every row (committed a few batches at a time: the staging area is
+    the import's own); refused rows go to the quarantine report."""
     file = str(stream.path)
     plan = plan_columns(stream.header, mapping, file=file) if stream.header else None
-    normaliser = RowNormaliser(plan, load_gazetteer(session)) if plan else None
-    gazetteer = normaliser.gazetteer if normaliser else load_gazetteer(session)
+    normaliser = RowNormaliser(plan, gazetteer) if plan else None
     batch = _Batch()
-    rows = blank = rejected = 0
+    rows = blank = rejected = flushed = 0
     file_warnings = [(f, m) for f, m in plan.warnings] if plan else []
     last_report = 0.0
     for line, cells, problem in stream.rows:
@@ -392,64 +444,63 @@ def _import_rows(session, stream: RowStream, batch_row: Import, source_id: int, 
                 warnings.append(("record_id", "record_id is longer than 200 characters; a generated id is used", record_id))
             elif "record_id" in normaliser.pos:
                 warnings.append(("record_id", "the record_id is empty; a generated id is used", None))
-            record_id = f"#{batch_row.id}.{line}"
-        values.update(source_id=source_id, import_id=batch_row.id, line=line, record_id=record_id, version=1, superseded_by=None)
+            record_id = None  # given as #<import>.<line> when the import has its number
+        values.update(source_id=None, import_id=None, line=line, record_id=record_id, version=1, superseded_by=None)
         batch.records.append(values)
         for field_name, message, value in warnings:
-            batch.warnings.append({"import_id": batch_row.id, "line": line, "field": field_name, "message": message, "value": value})
+            batch.warnings.append({"import_id": None, "line": line, "field": field_name, "message": message, "value": value})
         if len(batch.records) >= BATCH_ROWS:
-            _flush(session, batch)
+            _flush(session, staging, batch)
+            flushed += 1
+            if flushed % 10 == 0:
+                session.commit()
             if progress is not None and time.perf_counter() - last_report > 0.1:
                 progress(stream.bytes_read, stream.total_bytes)
                 last_report = time.perf_counter()
     if plan is None:
         raise InputError("the file holds no rows", file=file)
-    _flush(session, batch)
-    for field_name, message in file_warnings:
-        session.execute(sa.insert(FieldWarning.__table__), [{"import_id": batch_row.id, "line": stream.header_line, "field": field_name, "message": message, "value": None}])
-    duplicates = _quarantine_repeated_ids(session, batch_row.id, quarantine) if "record_id" in normaliser.pos else 0
-    _supersede_earlier_versions(session, batch_row.id, source_id)
+    _flush(session, staging, batch)
     if progress is not None:
         progress(stream.total_bytes, stream.total_bytes)
-    warning_count = session.scalar(sa.select(sa.func.count()).select_from(FieldWarning).where(FieldWarning.import_id == batch_row.id))
     return {
         "rows": rows,
-        "imported": rows - rejected - duplicates,
-        "rejected": rejected + duplicates,
+        "rejected": rejected,
         "blank": blank,
-        "warning_count": warning_count,
+        "file_warnings": file_warnings,
+        "has_record_ids": "record_id" in normaliser.pos,
         "columns": plan.as_dict(),
         "header": list(stream.header),
     }
 
 
-def _quarantine_repeated_ids(session: Session, import_id: int, quarantine: Quarantine) -> int:
+def _quarantine_repeated_ids(session: Session, staging: Staging, quarantine: Quarantine) -> int:
     """Refuse every row whose record_id an earlier row of the same file already used.
 
-    Done in SQL after the rows are in (same transaction), so memory does not grow with the file.
+    Done in SQL on the staged rows, so memory does not grow with the file and nothing of the
+    workspace is locked meanwhile.
     """
+    staged, notes = staging.records, staging.warnings
     firsts = (
-        sa.select(Record.record_id, sa.func.min(Record.line).label("first_line"))
-        .where(Record.import_id == import_id)
-        .group_by(Record.record_id)
+        sa.select(staged.c.record_id, sa.func.min(staged.c.line).label("first_line"))
+        .where(staged.c.record_id.is_not(None))
+        .group_by(staged.c.record_id)
         .having(sa.func.count() > 1)
         .subquery()
     )
     repeats = session.execute(
-        sa.select(Record.id, Record.line, Record.record_id, Record.raw, firsts.c.first_line)
-        .join(firsts, sa.and_(Record.record_id == firsts.c.record_id, Record.line > firsts.c.first_line))
-        .where(Record.import_id == import_id)
-        .order_by(Record.line)
+        sa.select(staged.c.line, staged.c.record_id, staged.c.raw, firsts.c.first_line)
+        .join(firsts, sa.and_(staged.c.record_id == firsts.c.record_id, staged.c.line > firsts.c.first_line))
+        .order_by(staged.c.line)
     ).all()
     if not repeats:
         return 0
-    for _id, line, record_id, raw, first_line in repeats:
+    for line, record_id, raw, first_line in repeats:
         quarantine.add(line, f"record_id {record_id!r} repeats line {first_line}", raw, field="record_id")
-    ids = [r[0] for r in repeats]
-    lines = [r[1] for r in repeats]
-    for start in range(0, len(ids), 500):
-        session.execute(sa.delete(FieldWarning).where(FieldWarning.import_id == import_id, FieldWarning.line.in_(lines[start:start + 500])))
-        session.execute(sa.delete(Record).where(Record.id.in_(ids[start:start + 500])))
+    lines = [r[0] for r in repeats]
+    for start in range(0, len(lines), 500):
+        chunk = lines[start:start + 500]
+        session.execute(sa.delete(notes).where(notes.c.line.in_(chunk)))
+        session.execute(sa.delete(staged).where(staged.c.line.in_(chunk)))
     return len(repeats)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,11 +26,12 @@ class Quarantine:
     interrupted import is recognised and swept.
     """
 
-    def __init__(self, folder: Path, *, source: str, import_id: int, header: list[str]):
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        name = _UNSAFE.sub("_", source).strip("_")[:60] or "source"
-        self.path = folder / f"{name}-import{import_id}-{stamp}.csv"
-        self._writing = self.path.with_name(f"{self.path.name}.{os.getpid()}.part")
+    def __init__(self, folder: Path, *, source: str, header: list[str]):
+        self.folder = folder
+        self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.name = _UNSAFE.sub("_", source).strip("_")[:60] or "source"
+        self.path: Path | None = None  # the report's own name, once the import has its number
+        self._writing = folder / f"{self.name}-{self.stamp}-{uuid.uuid4().hex[:8]}.{os.getpid()}.part"
         self.header = header
         self.count = 0
         self._handle = None
@@ -37,7 +39,7 @@ class Quarantine:
 
     def add(self, line: int, reason: str, cells: list[str], field: str = "") -> None:
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             descriptor = os.open(self._writing, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             self._handle = open(descriptor, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
             self._writer = SafeWriter(self._handle)
@@ -50,10 +52,12 @@ class Quarantine:
         if self._writer is None:
             self.header = header
 
-    def close(self) -> str | None:
+    def close(self, import_id: int) -> str | None:
+        """Finish the report under its own name (which carries the import's number); its path, or None."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+            self.path = self.folder / f"{self.name}-import{import_id}-{self.stamp}.csv"
             os.replace(self._writing, self.path)
         return str(self.path) if self.count else None
 
@@ -62,4 +66,5 @@ class Quarantine:
             self._handle.close()
             self._handle = None
         self._writing.unlink(missing_ok=True)
-        self.path.unlink(missing_ok=True)
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)

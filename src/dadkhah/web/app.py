@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dadkhah import __version__
-from dadkhah.errors import DadkhahError, LimitExceeded, NotFound
+from dadkhah.errors import Busy, DadkhahError, LimitExceeded, NotFound
 from dadkhah.store import open_store
 from dadkhah.web.i18n import gettext as _
 from dadkhah.web.limits import BodyLimit, SecurityHeaders, TrustedProxies
@@ -36,7 +36,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     workspace = load_workspace(settings.workspace, database_url=settings.database_url)
     # The audit log is signed with the unlocked keys; served without them, only the public key is
     # read, to check signatures and remember the newest event.
-    app.state.store = open_store(workspace, keys=settings.keys or (lambda: find_public_keys(workspace)))
+    app.state.store = open_store(workspace, keys=settings.keys or (lambda: find_public_keys(workspace)),
+                                 busy_seconds=settings.busy_seconds)
     if any(app.state.store.swept.values()):
         log.warning("removed what interrupted runs left in the workspace: %s", app.state.store.swept)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -106,6 +107,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound):
         return await _maybe_await(_error(request, 404, str(exc), exc.to_dict()))
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy):
+        answer = await _maybe_await(_error(request, 503, _("The case is busy saving someone's work (a large import "
+                                                         "or a linkage run). Nothing was changed: try again in a "
+                                                         "few seconds."), exc.to_dict() | {"busy": True}))
+        answer.headers["retry-after"] = "5"
+        return answer
 
     @app.exception_handler(DadkhahError)
     async def bad_input(request: Request, exc: DadkhahError):

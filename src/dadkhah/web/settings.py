@@ -26,3 +26,4 @@ class WebSettings:
     max_upload_mb: int = 200
     page_size: int = 50
     trusted_proxies: tuple[str, ...] = ()
+    busy_seconds: float = 10  # how long a request's write waits for another writer before "busy, try again"

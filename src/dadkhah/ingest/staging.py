@@ -1,0 +1,103 @@
+"""Where an import's rows wait, out of the tables everyone reads, until one short transaction moves
+them in.
+
+Reading and normalising a large list takes a while (half a minute for 800,000 rows). Written straight
+into the workspace's tables, the import would hold SQLite's single write lock all that time, and
+every login, decision or upload meanwhile would wait and then fail. So the rows go first to a
+staging area of the import's own: a scratch database in the workspace's private space, attached to
+the import's connection (SQLite), or temporary tables of that connection (PostgreSQL). Nothing in
+the workspace is locked while they are read. Then one transaction moves them into ``records`` and
+``import_warnings``, with the import's own row and its audit event: the import is still all or
+nothing, and the write lock is held for seconds, not minutes. If the process dies, the scratch
+database is swept with the rest of the private space.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from dadkhah.errors import Busy
+from dadkhah.model import FieldWarning, Record
+from dadkhah.store import Store, is_busy
+from dadkhah.workspace import new_private_folder
+
+_SCHEMA = "import_stage"
+
+
+def _staged_copy(table: sa.Table, metadata: sa.MetaData, name: str, *, schema: str | None, prefixes: list[str]) -> sa.Table:
+    """``table``'s columns but its id, every one nullable, without keys: rows as they wait."""
+    columns = [sa.Column(c.name, c.type, nullable=True) for c in table.columns if c.name != "id"]
+    return sa.Table(name, metadata, *columns, schema=schema, prefixes=prefixes)
+
+
+class Staging:
+    """One import's staging area on one connection (see the module's docstring).
+
+    Use :meth:`session` for every step of the import: it runs on the staging connection, so the
+    staged tables are visible to it. Close it when done (a ``with`` block does).
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.folder = None
+        self.connection = store.engine.connect()
+        try:
+            metadata = sa.MetaData()
+            if self.connection.dialect.name == "sqlite":
+                self.folder = new_private_folder(store.workspace, "import")
+                self.connection.exec_driver_sql(f"ATTACH DATABASE ? AS {_SCHEMA}", (str(self.folder / "staged.db"),))
+                self.connection.exec_driver_sql(f"PRAGMA {_SCHEMA}.journal_mode=OFF")  # scratch: nothing to recover
+                self.connection.exec_driver_sql(f"PRAGMA {_SCHEMA}.synchronous=OFF")
+                schema, prefixes = _SCHEMA, []
+            else:
+                schema, prefixes = None, ["TEMPORARY"]
+            self.records = _staged_copy(Record.__table__, metadata, "staged_records", schema=schema, prefixes=prefixes)
+            self.warnings = _staged_copy(FieldWarning.__table__, metadata, "staged_warnings", schema=schema,
+                                         prefixes=prefixes)
+            metadata.create_all(self.connection)
+            self.connection.commit()
+        except BaseException:
+            self.close()
+            raise
+
+    def session(self) -> Session:
+        """A session on the staging connection; its commit ends the connection's transaction."""
+        return Session(bind=self.connection, expire_on_commit=False)
+
+    def close(self) -> None:
+        try:
+            if not self.connection.closed:
+                self.connection.rollback()
+                if self.folder is not None:
+                    self.connection.exec_driver_sql(f"DETACH DATABASE {_SCHEMA}")
+                elif hasattr(self, "records"):
+                    for table in (self.records, self.warnings):
+                        table.drop(self.connection, checkfirst=True)
+                self.connection.commit()
+        except sa.exc.SQLAlchemyError:
+            self.connection.invalidate()  # a connection in doubt is not given back to the pool
+        finally:
+            self.connection.close()
+            if self.folder is not None:
+                shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def take_write_lock(session: Session) -> None:
+    """Begin the transaction by writing (nothing), so that SQLite grants the write lock first (waiting
+    for it if another writer holds it) rather than failing later on a stale read."""
+    try:
+        session.execute(sa.text("DELETE FROM settings WHERE 1 = 0"))
+    except sa.exc.OperationalError as exc:
+        if is_busy(exc):
+            raise Busy("the case's database stayed busy with another's work (a large import or a linkage run): "
+                       "this import was read but not saved; run it again") from exc
+        raise
