@@ -134,3 +134,23 @@ def test_rewriting_the_newest_event_without_its_signature_is_caught_by_the_head(
     report = verify_audit(store)
     assert not report["intact"] and report["unsigned"] == [{"from": 2, "to": 2, "events": 1}]
     assert any("remembered outside the workspace" in p["problem"] for p in report["problems"])
+
+
+def test_a_missing_head_where_signed_events_exist_is_reported(store, keys):
+    """Deleting the head file (to hide a truncation) is itself reported, for custody and the audit log."""
+    store.use_keys(keys)
+    read(store, 2)
+    with store.session() as session:
+        append_event(session, keys, TESTER, item_kind="evidence", item_id="E-000001", action="added")
+    for chain in ("audit", "custody"):
+        keys.head_path(chain).unlink()
+    report = verify_audit(store)
+    assert not report["intact"] and any("no newest event is remembered" in p["problem"] for p in report["problems"])
+    with store.session() as session:
+        custody = verify_chain(session, keys)
+    assert not custody["valid"] and any("no newest event is remembered" in p["problem"] for p in custody["problems"])
+
+
+def test_a_log_written_without_any_keys_needs_no_head(store):
+    read(store, 3)
+    assert verify_audit(store)["intact"], "no keys were ever at hand: nothing could have been remembered"
