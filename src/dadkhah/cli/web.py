@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -204,6 +205,12 @@ def serve(
         if workers > 1 and is_protected(workspace) and not os.environ.get(ENV_PASSPHRASE):
             raise DadkhahError(f"with --workers each process unlocks the keys: set {ENV_PASSPHRASE} (or use --no-vault)")
         keys = load_keys(workspace, passphrase=ask_passphrase() if is_protected(workspace) else None)
+    # Uploads the web framework spools to disk, and any other temporary file of the server, go to the
+    # workspace's private space (swept when the workspace is next opened), never to the system's /tmp.
+    spool = workspace.private_dir / f"server-{os.getpid()}-spool"
+    spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ["TMPDIR"] = str(spool)
+    tempfile.tempdir = None  # read TMPDIR again
     address = f"http://{host}:{port}/"
     options = {"host": host, "port": port, "log_level": "warning", "server_header": False, "proxy_headers": False}
     if workers == 1:

@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -213,10 +214,15 @@ def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.T
     import pyarrow.parquet as pq
 
     folder = run_folder(workspace, run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pairs.select(["unique_id_l", "unique_id_r", "match_probability"]), folder / "pairs.parquet", compression="zstd")
-    pq.write_table(negatives, folder / "negatives.parquet", compression="zstd")
-    pq.write_table(features.select(["unique_id", "source_id", "record_id"]), folder / "records.parquet", compression="zstd")
+    for made in (folder.parent, folder):
+        made.mkdir(exist_ok=True, mode=0o700)
+        os.chmod(made, 0o700)
+    written = {"pairs.parquet": pairs.select(["unique_id_l", "unique_id_r", "match_probability"]),
+               "negatives.parquet": negatives,
+               "records.parquet": features.select(["unique_id", "source_id", "record_id"])}
+    for name, table in written.items():
+        pq.write_table(table, folder / name, compression="zstd")
+        os.chmod(folder / name, 0o600)  # the workspace's files are its owner's alone, whatever the umask
 
 
 def load_run_pairs(workspace: Path, run_id: int) -> tuple[pa.Table, pa.Table, pa.Table]:
