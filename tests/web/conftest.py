@@ -3,6 +3,7 @@ and an estimate; and clients logged in as each role (in-process, through the rea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -100,11 +101,12 @@ def as_role(app):
 CHROMIUM = os.environ.get("DADKHAH_CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture
-def live_server(web_store_path):
-    """The app served by uvicorn in a thread on a free loopback port; yields its base address."""
+@contextlib.contextmanager
+def serving(web_store_path: Path, **settings):
+    """The app for the served case (with ``settings``) served by uvicorn in a thread on a free loopback
+    port; yields its base address."""
     workspace = load_workspace(web_store_path)
-    app = create_app(WebSettings(workspace=web_store_path, keys=load_keys(workspace)))
+    app = create_app(WebSettings(workspace=web_store_path, keys=load_keys(workspace), **settings))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -112,11 +114,19 @@ def live_server(web_store_path):
     while not (server.started and server.servers):
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.store.close()
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.store.close()
+
+
+@pytest.fixture
+def live_server(web_store_path):
+    """The served case on a real server on loopback; yields its base address."""
+    with serving(web_store_path) as address:
+        yield address
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from dadkhah.vault.keys import load_keys
 from dadkhah.web import WebSettings, create_app
 from dadkhah.workspace import load_workspace
-from tests.web.conftest import CSRF_INPUT, PASSWORD, login
+from tests.web.conftest import CSRF_INPUT, PASSWORD, login, serving
 
 ROWS = 200_000
 
@@ -34,21 +34,8 @@ def _big_list(path, rows: int):
 @pytest.fixture
 def impatient_server(web_store_path):
     """The real server, whose writes wait at most three seconds for another writer (then: busy)."""
-    import uvicorn
-
-    workspace = load_workspace(web_store_path)
-    app = create_app(WebSettings(workspace=web_store_path, keys=load_keys(workspace), busy_seconds=3))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not (server.started and server.servers):
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.store.close()
+    with serving(web_store_path, busy_seconds=3) as address:
+        yield address
 
 
 def test_the_server_keeps_serving_while_a_long_import_runs(impatient_server, web_store_path, tmp_path):

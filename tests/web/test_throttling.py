@@ -4,19 +4,17 @@ parallel guesses cannot exceed the limit, and one address's failures cannot lock
 from __future__ import annotations
 
 import re
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 
 from dadkhah.users import MAX_FAILURES_PER_USER
 from dadkhah.vault.keys import load_keys
 from dadkhah.web import WebSettings, create_app
 from dadkhah.workspace import load_workspace
-from tests.web.conftest import CSRF_INPUT, PASSWORD
+from tests.web.conftest import CSRF_INPUT, PASSWORD, serving
 
 WRONG = "not the right passphrase at all"
 
@@ -24,19 +22,8 @@ WRONG = "not the right passphrase at all"
 @pytest.fixture
 def proxied_server(web_store_path):
     """The app behind a "reverse proxy" at 127.0.0.1: requests say who the client is in X-Forwarded-For."""
-    workspace = load_workspace(web_store_path)
-    app = create_app(WebSettings(workspace=web_store_path, keys=load_keys(workspace), trusted_proxies=("127.0.0.1",)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not (server.started and server.servers):
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.store.close()
+    with serving(web_store_path, trusted_proxies=("127.0.0.1",)) as address:
+        yield address
 
 
 def _attempt(base: str, username: str, password: str, client: str) -> httpx.Response:
