@@ -1,5 +1,14 @@
 """SQLAlchemy tables, one module per concept group. Importing this package registers them all."""
 
+from dadkhah.model.accountability import (
+    Claim,
+    ClaimCitation,
+    ClaimImport,
+    ClaimReview,
+    ClaimVictim,
+    Entity,
+    EntityName,
+)
 from dadkhah.model.base import Base, Setting
 from dadkhah.model.estimates import Estimate
 from dadkhah.model.places import Place, PlaceName
@@ -35,6 +44,13 @@ from dadkhah.model.web import AuditEvent, LoginAttempt, User, WebSession
 
 __all__ = [
     "Base",
+    "Claim",
+    "ClaimCitation",
+    "ClaimImport",
+    "ClaimReview",
+    "ClaimVictim",
+    "Entity",
+    "EntityName",
     "Setting",
     "CANONICAL_FIELDS",
     "DATE_FIELDS",
