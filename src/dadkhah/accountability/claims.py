@@ -217,7 +217,7 @@ class Lookups:
         warnings: list[tuple[str, str]] = []
         id_field = {"institution": "institution_id", "official": "official_id", "site": "site_id", "act": "act_id"}
         if draft.describes is not None:
-            subject = self.define(draft.subject.kind, draft.subject.text, draft.describes)
+            subject = self.find(draft.subject.kind, draft.subject.text)  # None: new, defined once the row is read
         else:
             subject = self.resolve(draft.subject.kind, draft.subject.text, field=_subject_field(draft))
         obj = None
@@ -227,7 +227,7 @@ class Lookups:
             else:
                 obj = self.resolve(draft.object.kind, draft.object.text,
                                    field="parent_id" if draft.kind == "relation" else id_field[draft.object.kind])
-            if draft.kind == "relation" and obj is subject:
+            if draft.kind == "relation" and obj == subject:
                 raise InputError("an institution cannot be its own parent", field="parent_id")
         victim_field = "victim" if draft.kind == "burial" else "victims"
         victims = [self.victim(v, field=victim_field) for v in draft.victims]
@@ -250,6 +250,8 @@ class Lookups:
             data["place"] = draft.place_text
         if extra:
             data["extra"] = extra
+        if subject is None:
+            subject = self.define(draft.subject.kind, draft.subject.text, draft.describes)
         return Prepared(draft.kind, subject, obj, draft.value, draft.likelihood, draft.from_date, draft.to_date,
                         place_id, draft.count, data, victims, source, draft.locator, testimony, evidence,
                         draft.review_status, draft.file, draft.line), warnings
@@ -448,7 +450,7 @@ def _create_entities(session: Session, new: list[NewEntity], now, result: Writte
     for entity in new:
         by_kind[entity.kind].append(entity)
     ids = iter(reserve_ids(session, Entity.__table__, len(new)))
-    rows, names = [], []
+    rows = []
     for kind, entities in by_kind.items():
         taken = set()
         for chunk in chunks([e.external_id for e in entities]):

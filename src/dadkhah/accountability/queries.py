@@ -510,8 +510,11 @@ def show_official(session: Session, official_ref: str, *, acts_limit: int = 50, 
                                        sa.func.max(act_claims.c.from_latest))).one()
     acts_total = session.scalar(sa.select(sa.func.count()).select_from(involved.distinct().subquery()))
     V = ClaimVictim.__table__
-    victim_refs = (sa.select(sa.func.coalesce(Person.person_id, V.c.person_id).label("person"))
-                   .select_from(V).outerjoin(PersonRecord, sa.and_(PersonRecord.source_id == V.c.source_id,
+    # a victim is the person holding the record named (or the person named); a record no linkage
+    # run has placed yet counts as itself
+    unplaced = Source.name + ":" + V.c.record_id
+    victim_refs = (sa.select(sa.func.coalesce(Person.person_id, V.c.person_id, unplaced).label("person"))
+                   .select_from(V).outerjoin(Source, Source.id == V.c.source_id).outerjoin(PersonRecord, sa.and_(PersonRecord.source_id == V.c.source_id,
                                                                    PersonRecord.record_id == V.c.record_id))
                    .outerjoin(Person, Person.id == PersonRecord.person_pk)
                    .where(V.c.claim_pk.in_(sa.select(act_claims.c.id))))

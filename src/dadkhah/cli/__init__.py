@@ -9,6 +9,13 @@ from typing import Annotated
 import typer
 
 from dadkhah import __version__
+from dadkhah.cli.accountability import (
+    accountability_app,
+    acts_app,
+    institutions_app,
+    officials_app,
+    sites_app,
+)
 from dadkhah.cli.common import ENV_DATABASE_URL, acting_user, setup_logging
 from dadkhah.cli.estimate import estimate_app
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
@@ -64,6 +71,11 @@ app.add_typer(link_app, name="link")
 app.add_typer(persons_app, name="persons")
 app.add_typer(review_app, name="review")
 app.add_typer(estimate_app, name="estimate")
+app.add_typer(accountability_app, name="accountability")
+app.add_typer(institutions_app, name="institutions")
+app.add_typer(officials_app, name="officials")
+app.add_typer(acts_app, name="acts")
+app.add_typer(sites_app, name="sites")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(testimony_app, name="testimony")
 app.add_typer(custody_app, name="custody")

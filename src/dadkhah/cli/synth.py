@@ -23,7 +23,7 @@ def synth(
     coverage: Annotated[float | None, typer.Option("--coverage", help="Override every list's coverage (0-1].")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write a synthetic case with known truth: one CSV per list, truth.csv and population.csv.
+    """Write a synthetic case with known truth: one CSV per list, truth.csv, population.csv and an accountability/ set.
 
     Example: dadkhah synth --victims 5000 --lists 6 --seed 1988 --out case/ --difficulty hard
     """
@@ -38,3 +38,5 @@ def synth(
         table.add_row(item["name"], item["kind"], item["script"], item["names"], item["date_style"], f"{item['rows']:,}", f"{item['persons']:,}")
     out.print(table)
     out.print(f"Written to {case.out} (truth.csv maps each record to its person).", markup=False)
+    out.print(f"Accountability set (institutions, officials, posts, acts, sites) in {case.accountability}"
+              " (truth.json holds its answers).", markup=False)
