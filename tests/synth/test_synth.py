@@ -22,8 +22,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     a = generate_case(tmp_path / "a", victims=300, lists=3, seed=5)
     b = generate_case(tmp_path / "b", victims=300, lists=3, seed=5)
     c = generate_case(tmp_path / "c", victims=300, lists=3, seed=6)
-    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    names = sorted(p.name for p in (tmp_path / "a").iterdir() if p.is_file())
     assert names == ["case.json", "list-1.csv", "list-2.csv", "list-3.csv", "population.csv", "truth.csv"]
+    assert (tmp_path / "a" / "accountability").is_dir() and a.accountability == str(tmp_path / "a" / "accountability")
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert (tmp_path / "a" / "list-1.csv").read_bytes() != (tmp_path / "c" / "list-1.csv").read_bytes()

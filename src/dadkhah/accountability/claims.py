@@ -233,7 +233,7 @@ class Lookups:
         victims = [self.victim(v, field=victim_field) for v in draft.victims]
         source = draft.citation_source or self.default_source
         if not source:
-            raise InputError("no source: give the row a source or the import --source", field="source")
+            raise InputError("no source: give the row a source, or name the source for the whole import", field="source")
         source = validate_source_name(source)
         testimony = self.testimony(draft.testimony_id, field="locator") if draft.testimony_id else None
         evidence = (self.evidence(draft.evidence_id, field="evidence" if draft.kind == "site-status" else "locator")
@@ -514,7 +514,7 @@ def refresh_entities(session: Session, entity_pks: list[int]) -> None:
                 policy = data.get("publication") or "hidden"
                 if PUBLICATION_RANK[policy] >= PUBLICATION_RANK.get(publication.get(subject, "exact"), 0):
                     publication[subject] = policy
-            if kind in ("institution", "official"):
+            if kind in ("institution", "official", "site"):
                 aliases[subject].update(name_keys(data.get("name"), data.get("name_fa"), *(data.get("aliases") or ())))
         updates = [{"pk": subject, "name": data.get("name"), "name_fa": data.get("name_fa"), "category": value,
                     "place_id": place_id, "publication": publication.get(subject)}

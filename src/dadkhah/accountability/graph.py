@@ -1,6 +1,7 @@
 """The accountability network for analysts' tools (Gephi, Cytoscape, networkx): GraphML or JSON.
 
-Nodes are institutions, officials, acts, sites and the victims (as persons, by id only); edges are
+Nodes are institutions, officials, acts, sites and the victims (as persons, by id only, or as the
+record ``SOURCE:RECORD_ID`` while no linkage run has placed it in a person); edges are
 the current claims: ``relation`` (unit → parent), ``post`` (official → institution), ``involvement``
 (official or institution → act), ``victim`` (act → person) and ``burial`` (person → site), each with
 its claim id, review status, likelihood and dates. A site carries only what of its location the
@@ -63,7 +64,8 @@ def build_graph(session: Session, *, audience: str = "public") -> dict:
                                  "to": row.to_text})
             continue
         for victim in victims.get(row.id, []):
-            person = victim.get("person")
+            # a victim is the person now holding the record, or the record itself before linkage places it
+            person = victim.get("person") or victim.get("record")
             if not person:
                 continue
             persons.add(person)
@@ -71,7 +73,8 @@ def build_graph(session: Session, *, audience: str = "public") -> dict:
                 edges.append(edge | {"kind": "victim", "source": entities[row.subject_pk], "target": person})
             else:
                 edges.append(edge | {"source": person, "target": entities[row.subject_pk]})
-    nodes += [{"id": person, "kind": "person", "label": person} for person in sorted(persons)]
+    nodes += [{"id": person, "kind": "person" if person.startswith("P-") and ":" not in person else "record",
+               "label": person} for person in sorted(persons)]
     return {"format": "dadkhah-accountability-graph/1", "audience": audience, "nodes": nodes, "edges": edges}
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dadkhah.accountability.claims import chunks, claim_public_id
-from dadkhah.accountability.rows import ID_PREFIXES, name_keys
+from dadkhah.accountability.rows import ID_PREFIXES, query_keys
 from dadkhah.accountability.vocabulary import ACT_TYPES, read_word
 from dadkhah.errors import InputError, NotFound
 from dadkhah.model import (
@@ -63,10 +63,10 @@ def find_entity(session: Session, kind: str, text: str, *, field: str | None = N
     if found is not None:
         return found
     if kind in ("official", "institution", "site"):
-        keys = name_keys(text)
+        keys = query_keys(text)
         if keys:
-            matches = list(session.scalars(sa.select(Entity).join(EntityName, EntityName.entity_pk == Entity.id)
-                                           .where(Entity.kind == kind, EntityName.key.in_(keys)).distinct().limit(6)))
+            matches = list(session.scalars(sa.select(Entity).where(Entity.kind == kind, *_bears(keys))
+                                           .order_by(Entity.id).limit(6)))
             if len(matches) == 1:
                 return matches[0]
             if matches:
@@ -74,6 +74,11 @@ def find_entity(session: Session, kind: str, text: str, *, field: str | None = N
                 raise InputError(f"{text!r} names more than one {kind}: {listed}; use the id", field=field)
     raise NotFound(f"no {kind} {text!r} (give its id, such as {ID_PREFIXES[kind]}000001, or the id the imported "
                    "files gave it)")
+
+
+def _bears(keys: list[str]) -> list:
+    """Conditions: the entity bears every one of ``keys`` among its name keys."""
+    return [Entity.id.in_(sa.select(EntityName.entity_pk).where(EntityName.key == key)) for key in keys]
 
 
 def entity_to_dict(entity: Entity, *, places: dict[str, str] | None = None) -> dict:
@@ -103,10 +108,9 @@ def list_entities(session: Session, kind: str, *, query: str | None = None, limi
     statement = sa.select(Entity).where(Entity.kind == kind)
     if query and query.strip():
         text = query.strip()
-        keys = name_keys(text)
-        statement = statement.where(sa.or_(
-            Entity.entity_id == text, Entity.external_id == text,
-            Entity.id.in_(sa.select(EntityName.entity_pk).where(EntityName.key.in_(keys))) if keys else sa.false()))
+        keys = query_keys(text)
+        statement = statement.where(sa.or_(Entity.entity_id == text, Entity.external_id == text,
+                                           sa.and_(*_bears(keys)) if keys else sa.false()))
     total = session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
     rows = list(session.scalars(statement.order_by(Entity.id).limit(limit).offset(offset)))
     places = _place_names(session, [r.place_id for r in rows])
@@ -560,3 +564,48 @@ def person_accountability(session: Session, person_id: str, *, audience: str = "
     for row, claim in zip(burial_rows, burials, strict=True):
         claim["site"] = site_summary(session, sites[row.subject_pk], audience)
     return {"acts": _acts(session, act_pks[:MAX_LIMIT]), "acts_total": len(act_pks), "burials": burials}
+
+
+# --------------------------------------------------------------------------------------------
+# Case files
+
+def official_casefile(session: Session, official_ref: str, *, audience: str) -> dict:
+    """An official's whole dossier for a case file: every act (not a page), the victims as person ids,
+    the sites where they are claimed to lie (as ``audience`` may see them), and the testimonies and
+    evidence items the claims cite."""
+    first = show_official(session, official_ref, acts_limit=MAX_LIMIT, victims_limit=0)
+    acts = list(first["acts"])
+    while len(acts) < first["acts_total"]:
+        page = show_official(session, official_ref, acts_limit=MAX_LIMIT, acts_offset=len(acts), victims_limit=0)
+        if not page["acts"]:
+            break
+        acts += page["acts"]
+    dossier = first | {"acts": acts, "acts_limit": len(acts), "acts_offset": 0}
+    persons = sorted({v["person"] for act in acts for claim in act["claims"] for v in claim["victims"]
+                      if v.get("person")})
+    site_pks = set()
+    for person_id in persons:
+        burial_pks = list(session.scalars(_person_claim_pks(session, person_id, ("burial",))))
+        for chunk in chunks(burial_pks):
+            site_pks.update(session.scalars(sa.select(C.c.subject_pk).where(C.c.id.in_(chunk))))
+    sites = [show_site(session, entity.entity_id, audience=audience, victims_limit=MAX_LIMIT)
+             for entity in sorted(_entities(session, site_pks).values(), key=lambda e: e.id)]
+    cited = {"testimonies": set(), "evidence": set()}
+
+    def collect(claim: dict) -> None:
+        for citation in claim.get("citations", []):
+            if citation.get("testimony"):
+                cited["testimonies"].add(citation["testimony"])
+            if citation.get("evidence"):
+                cited["evidence"].add(citation["evidence"])
+
+    for claim in dossier["claims"] + dossier["posts"] + dossier["status"]:
+        collect(claim)
+    for act in acts:
+        for claim in act["claims"] + act["involvements"]:
+            collect(claim)
+    for site in sites:
+        for claim in site["claims"] + site["status_history"] + site["burials"]:
+            collect(claim)
+    return {"dossier": dossier, "persons": persons, "sites": sites,
+            "cited": {k: sorted(v) for k, v in cited.items()}}

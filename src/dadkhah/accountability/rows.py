@@ -157,14 +157,23 @@ def read_citation(draft: Draft, cells: dict[str, str | None]) -> Draft:
     return draft
 
 
-def name_keys(*names: str | None) -> set[str]:
-    """The cross-script keys an official or institution is found by (the registry's own name keys)."""
+def name_keys(*names: str | None, words: bool = True) -> set[str]:
+    """The cross-script keys an official or institution is found by (the registry's own name keys):
+    each whole name's, and with ``words`` each of its words' (so one word of a name finds it)."""
     keys = set()
     for name in names:
         value = normalize_name(name, "family") if name else None
         if value is not None and value.key:
             keys.add(value.key)
+            if words:
+                keys.update(w for w in value.key.split() if len(w) >= 2)
     return keys
+
+
+def query_keys(text: str) -> list[str]:
+    """The key of each word of a search: an entity must bear them all."""
+    value = normalize_name(text, "family") if text else None
+    return sorted(set(value.key.split())) if value is not None and value.key else []
 
 
 def _names(cells: dict, *, field: str) -> dict:

@@ -373,6 +373,7 @@ def export_casefile_command(
     recipient: Annotated[str, typer.Option("--recipient", help="Who receives it.")],
     scope: Annotated[str, typer.Option("--scope", help="investigators, courts or public: what consent must cover.")],
     persons: Annotated[list[str] | None, typer.Option("--person", help="A person to include (repeat); testimonies and evidence about them come too.")] = None,
+    officials: Annotated[list[str] | None, typer.Option("--official", help="An official whose dossier to include (repeat): posts, acts, victims, sites, citations.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Every person, and every testimony and item released to the scope.")] = False,
     as_zip: Annotated[bool, typer.Option("--zip", help="Write the case file as one zip file (--out names the new .zip) rather than a folder.")] = False,
     as_json: JsonOption = False,
@@ -383,11 +384,13 @@ def export_casefile_command(
     """
     with unlocked(ctx) as (store, keys), progress_bar("writing the case file", unit="bytes") as progress:
         result = export_casefile(store, keys, out_dir, actor=cli_actor(ctx), recipient=recipient, scope=scope,
-                                 persons=persons or (), everything=everything, as_zip=as_zip, progress=progress)
+                                 persons=persons or (), officials=officials or (), everything=everything, as_zip=as_zip,
+                                 progress=progress)
     if as_json:
         emit_json(result)
     else:
-        out.print(f"Case file {result['casefile']} at {result['out']}: {result['persons']} persons, "
+        officials_part = f"{len(result['officials'])} officials' dossiers, " if result["officials"] else ""
+        out.print(f"Case file {result['casefile']} at {result['out']}: {officials_part}{result['persons']} persons, "
                   f"{result['testimonies']} testimonies, {result['evidence']} evidence items; signed by "
                   f"{result['fingerprint']}.", markup=False)
 

@@ -15,6 +15,7 @@ import jdatetime
 
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.spreadsheet import SafeWriter
+from dadkhah.synth.accountability import generate_accountability
 from dadkhah.synth.lists import DIFFICULTIES, capture_logit, make_profiles, render_record
 from dadkhah.synth.population import generate_population
 
@@ -35,6 +36,7 @@ class CaseFiles:
     truth: str
     population: str
     case: str
+    accountability: str
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -57,7 +59,8 @@ def generate_case(
     coverage: float | None = None,
     progress=None,
 ) -> CaseFiles:
-    """Write a synthetic case to ``out``: ``list-<k>.csv``, ``truth.csv``, ``population.csv``, ``case.json``.
+    """Write a synthetic case to ``out``: ``list-<k>.csv``, ``truth.csv``, ``population.csv``, ``case.json``,
+    and a synthetic accountability set for it in ``accountability/`` (see :mod:`dadkhah.synth.accountability`).
 
     ``coverage``, when given, replaces every list's own coverage (the mean share of victims it
     records; 1.0 records everyone, for benchmarks that need a list of a given size).
@@ -145,10 +148,12 @@ def generate_case(
                 jdatetime.date.fromgregorian(date=v.death).strftime("%Y/%m/%d"), v.city["id"], v.city.get("province_now") or "",
                 v.prison["id"] if v.prison else "", v.affiliation["code"], ";".join(on),
             ])
+    accountability = generate_accountability(out / "accountability", population, truth_rows, seed=seed)
     report(total, total)
     case_path = out / "case.json"
     case = {"generator": "dadkhah synth", "seed": seed, "difficulty": difficulty, "victims": victims, "cities": cities,
             "observed": observed, "lists": described}
     case_path.write_text(json.dumps(case, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return CaseFiles(out=str(out), victims=victims, observed=observed, lists=described,
-                     truth=str(truth_path), population=str(population_path), case=str(case_path))
+                     truth=str(truth_path), population=str(population_path), case=str(case_path),
+                     accountability=accountability["folder"])

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dadkhah import __version__
+from dadkhah.accountability.queries import audience_for, official_casefile
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.model import (
@@ -64,16 +65,32 @@ def _extension(media_type: str) -> str:
     return guessed or ".bin"
 
 
-def _select(session: Session, scope: str, persons: list[str], everything: bool):
+def _cited(dossiers: list[dict]) -> dict[str, set[str]]:
+    return {kind: {item for d in dossiers for item in d["cited"][kind]} for kind in ("testimonies", "evidence")}
+
+
+def _official_entry(dossier: dict, evidence, testimonies) -> dict:
+    """An official's part of the case file; what the claims cite but the scope does not cover is
+    listed by id only (``cited_not_included``)."""
+    included = {row.evidence_id for row in evidence} | {row.testimony_id for row in testimonies}
+    cited = dossier["cited"]["testimonies"] + dossier["cited"]["evidence"]
+    return {**dossier["dossier"], "victims_as_persons": dossier["persons"], "sites": dossier["sites"],
+            "cited_not_included": [item for item in cited if item not in included]}
+
+
+def _select(session: Session, scope: str, persons: list[str], everything: bool, cited: dict | None = None):
     evidence_query = sa.select(EvidenceItem).order_by(EvidenceItem.id)
     testimony_query = sa.select(Testimony).order_by(Testimony.id)
     if everything:
         persons = list(session.scalars(sa.select(Person.person_id).where(Person.status == "active").order_by(Person.id)))
     else:
-        evidence_query = evidence_query.where(EvidenceItem.id.in_(
-            sa.select(EvidencePerson.evidence_pk).where(EvidencePerson.person_id.in_(persons))))
-        testimony_query = testimony_query.where(Testimony.id.in_(
-            sa.select(TestimonyPerson.testimony_pk).where(TestimonyPerson.person_id.in_(persons))))
+        cited = cited or {"testimonies": set(), "evidence": set()}
+        evidence_query = evidence_query.where(sa.or_(EvidenceItem.id.in_(
+            sa.select(EvidencePerson.evidence_pk).where(EvidencePerson.person_id.in_(persons))),
+            EvidenceItem.evidence_id.in_(sorted(cited["evidence"]))))
+        testimony_query = testimony_query.where(sa.or_(Testimony.id.in_(
+            sa.select(TestimonyPerson.testimony_pk).where(TestimonyPerson.person_id.in_(persons))),
+            Testimony.testimony_id.in_(sorted(cited["testimonies"]))))
     evidence = [row for row in session.scalars(evidence_query) if scope in (row.release or [])]
     testimonies = [row for row in session.scalars(testimony_query) if scope in (row.consent or [])]
     return persons, evidence, testimonies
@@ -86,30 +103,40 @@ def _casefile_id(session: Session) -> str:
 
 
 def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipient: str, scope: str, persons=(),
-                    everything: bool = False, as_zip: bool = False, progress=None) -> dict:
+                    officials=(), everything: bool = False, as_zip: bool = False, progress=None) -> dict:
     """Write a signed case file for ``recipient`` at ``out``: a new folder, or with ``as_zip`` a new
     zip file holding that folder. Every included item's export is recorded in custody, and the
-    export in the audit log, in a transaction that commits only once the case file is written."""
+    export in the audit log, in a transaction that commits only once the case file is written.
+
+    ``officials`` adds each official's dossier (posts, acts, involvements, status, every citation),
+    the victims of those acts as persons, and the sites where they are claimed to lie, located as the
+    scope may see them; testimonies and evidence the claims cite come too when their consent or
+    release covers the scope, and are cited by id only when not."""
     recipient = (recipient or "").strip()
     if not recipient:
         raise InputError("names who receives the case file (it is written into it and into custody)", field="recipient")
     if scope not in SCOPES:
         raise InputError(f"must be one of {', '.join(SCOPES)}, not {scope!r}", field="scope")
-    if not everything and not persons:
-        raise InputError("name the persons the case file is about, or ask for everything", field="persons")
+    if not everything and not persons and not officials:
+        raise InputError("name the persons or officials the case file is about, or ask for everything", field="persons")
     target = checked_output_path(out, workspace=store.workspace.path, folder=not as_zip)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.partial"
     staging.mkdir(parents=True)
     try:
         with store.session() as session:
             chosen = [] if everything else resolve_persons(session, persons, field="persons")
-            chosen, evidence, testimonies = _select(session, scope, chosen, everything)
+            dossiers = [official_casefile(session, ref, audience=audience_for(scope)) for ref in officials]
+            chosen = sorted(set(chosen) | {p for d in dossiers for p in d["persons"]})
+            chosen, evidence, testimonies = _select(session, scope, chosen, everything,
+                                                    cited=_cited(dossiers))
             casefile_id = _casefile_id(session)
             document = _write_payload(session, store, keys, staging, casefile_id=casefile_id, recipient=recipient,
                                       scope=scope, persons=chosen, evidence=evidence, testimonies=testimonies,
                                       progress=progress)
+            if dossiers:
+                document["officials"] = [_official_entry(d, evidence, testimonies) for d in dossiers]
             summary = {"recipient": recipient, "scope": scope, "persons": len(chosen), "testimonies": len(testimonies),
-                       "evidence": len(evidence)}
+                       "evidence": len(evidence), "officials": [d["dossier"]["official"]["id"] for d in dossiers]}
             for item_id in [row.evidence_id for row in evidence] + [row.testimony_id for row in testimonies]:
                 append_event(session, keys, actor, item_kind="evidence" if item_id.startswith("E-") else "testimony",
                              item_id=item_id, action="exported", details={"casefile": casefile_id} | summary)
@@ -139,6 +166,7 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
                 staging.rename(target)
             return {"casefile": casefile_id, "out": str(target), "recipient": recipient, "scope": scope,
                     "persons": len(chosen), "testimonies": len(testimonies), "evidence": len(evidence),
+                    "officials": summary["officials"],
                     "fingerprint": keys.fingerprint, "exported_by": actor.name}
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,80 @@
+"""The accountability commands: one JSON document with --json, errors naming the file, line and field."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from tests.accountability.conftest import VICTIMS, write_set
+from tests.cli.test_cli import run
+from tests.conftest import write
+
+NS = "{http://graphml.graphdrawing.org/xmlns}"
+
+
+def _workspace(tmp_path):
+    ws = tmp_path / "ws"
+    assert run("init", str(ws)).exit_code == 0
+    assert run("import", str(write(tmp_path / "victims.csv", VICTIMS)), "--source", "s", workspace=ws).exit_code == 0
+    return ws
+
+
+def _json(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_import_then_ask_each_question_as_json(tmp_path):
+    ws = _workspace(tmp_path)
+    folder = write_set(tmp_path / "acc")
+    summary = _json(run("accountability", "import", str(folder), "--source", "report-1", "--json", workspace=ws))
+    assert summary["rows"] == summary["imported"] + summary["rejected"] == 37
+    chart = _json(run("institutions", "chart", "JUD", "--on", "1367/05/25", "--json", workspace=ws))
+    assert chart["on"] == "1988-08-16" and chart["posts"] == 3
+    dossier = _json(run("officials", "show", "OF1", "--json", workspace=ws))
+    assert dossier["acts_total"] == 2 and dossier["victims"]["unnamed_total"] == 3
+    acts = _json(run("acts", "list", "--official", "O-000001", "--type", "execution", "--json", workspace=ws))
+    assert acts["total"] == 2
+    site = _json(run("sites", "show", "G-HID", "--json", workspace=ws))
+    assert site["location"] == {"publication": "hidden", "withheld": "location"}
+    revealed = _json(run("sites", "show", "G-HID", "--audience", "investigators", "--json", workspace=ws))
+    assert revealed["location"]["latitude"] == 37.123456
+    listed = _json(run("officials", "list", "--name", "Testary", "--json", workspace=ws))
+    assert [o["external_id"] for o in listed["items"]] == ["OF1"]
+    claim = dossier["posts"][0]["claim"]
+    review = _json(run("accountability", "review", claim, "--status", "accepted", "--reason", "court record",
+                       "--json", workspace=ws))
+    assert review["review_status"] == "accepted"
+    added = _json(run("accountability", "add", "official_status", "--cell", "official_id=OF2", "--cell",
+                      "observed_on=2020", "--cell", "status=sanctioned", "--source", "report-2", "--json",
+                      workspace=ws))
+    assert added["added"] == 1
+
+
+def test_the_graph_export_keeps_hidden_coordinates_out(tmp_path):
+    ws = _workspace(tmp_path)
+    assert run("accountability", "import", str(write_set(tmp_path / "acc")), "--source", "r", workspace=ws).exit_code == 0
+    graph = _json(run("accountability", "graph", "--out", str(tmp_path / "g.graphml"), "--json", workspace=ws))
+    assert graph["audience"] == "public" and graph["nodes"] > 0
+    text = (tmp_path / "g.graphml").read_text(encoding="utf-8")
+    assert "37.123456" not in text and "37.21" not in text and "37.25" in text
+    root = ET.parse(tmp_path / "g.graphml").getroot()
+    edges = root.findall(f"{NS}graph/{NS}edge")
+    assert len(edges) == graph["edges"]
+    kinds = {d.text for e in edges for d in e.findall(f"{NS}data") if d.get("key") == "e_kind"}
+    assert {"post", "relation", "involvement", "burial", "victim"} <= kinds
+    as_json = _json(run("accountability", "graph", "--out", str(tmp_path / "g.json"), "--format", "json", "--json",
+                        workspace=ws))
+    document = json.loads((tmp_path / "g.json").read_text(encoding="utf-8"))
+    assert len(document["nodes"]) == as_json["nodes"] and len(document["edges"]) == as_json["edges"]
+    again = run("accountability", "graph", "--out", str(tmp_path / "g.json"), "--json", workspace=ws)
+    assert again.exit_code != 0 and "exists" in again.stdout
+
+
+def test_a_file_without_its_id_column_is_named_with_the_line_and_field(tmp_path):
+    ws = _workspace(tmp_path)
+    folder = write_set(tmp_path / "acc", {"posts.csv": "official,institution,role\nOF1,JUD,judge\n"})
+    result = run("accountability", "import", str(folder), "--source", "r", "--json", workspace=ws)
+    assert result.exit_code != 0
+    error = json.loads(result.stdout)["error"]
+    assert (error["file"], error["line"], error["field"]) == ("posts.csv", 1, "official_id")
