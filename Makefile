@@ -28,7 +28,8 @@ browser:
 
 # The main job: a fresh synthetic case, imported, linked into persons, checked against its truth,
 # the total estimated overall and by city (with a chart), a synthetic testimony and an evidence file
-# sealed, a signed case file exported and verified, summarised. The demo's key file sits beside the
+# sealed, the synthetic accountability set imported (institutions, officials, acts, sites), a signed
+# case file with two persons and one official's dossier exported and verified, summarised. The demo's key file sits beside the
 # workspace (never inside it) so that each run starts afresh.
 demo: install
 	rm -rf $(DEMO) $(DEMO_KEYS) $(DEMO_CASEFILE)
@@ -46,7 +47,9 @@ demo: install
 	printf 'name = "Demo Witness (synthetic)"\n' > $(DEMO_KEYS)/witness.toml
 	$(DK) testimony add --witness-file $(DEMO_KEYS)/witness.toml --transcript $(DEMO_KEYS)/transcript.txt \
 	  --language en --consent investigators,courts --about P-000001
-	$(DK) export casefile --out $(DEMO_CASEFILE) --recipient "Demo recipient" --scope investigators --person P-000001 --person P-000002
+	$(DK) accountability import $(DEMO)/synthetic-case/accountability --source synthetic-report
+	$(DK) officials show SO-0001 --acts-limit 5
+	$(DK) export casefile --out $(DEMO_CASEFILE) --recipient "Demo recipient" --scope investigators --person P-000001 --person P-000002 --official SO-0001
 	$(BIN)/dadkhah verify $(DEMO_CASEFILE) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
 	$(DK) custody verify
 	$(DK) audit verify
@@ -71,6 +74,7 @@ bench: install
 	$(BIN)/python benchmarks/link_bench.py
 	$(BIN)/python benchmarks/lcmcr_bench.py
 	$(BIN)/python benchmarks/evidence_bench.py
+	$(BIN)/python benchmarks/accountability_bench.py
 	$(BIN)/python benchmarks/audit_bench.py
 	$(BIN)/python benchmarks/web_bench.py
 
