@@ -293,7 +293,7 @@ def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:
     if missing:
         raise ValueError(f"insert_rows into {table.name}: rows must give {sorted(missing)} (columns with Python-side defaults)")
     processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
-    processed = [(i, _memoised(p) if isinstance(table.c[names[i]].type, sa.Date) else p)
+    processed = [(i, _memoised(p) if _repeats(table.c[names[i]].type) else p)
                  for i, p in enumerate(processors) if p is not None]
     params = []
     for row in rows:
@@ -306,8 +306,16 @@ def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:
     connection.exec_driver_sql(compiled.string, params)
 
 
+def _repeats(column_type) -> bool:
+    """Dates and timestamps repeat across rows (a list's deaths fall on a few hundred days; a batch
+    shares one timestamp): worth converting each value once."""
+    if isinstance(column_type, sa.TypeDecorator):
+        column_type = column_type.impl
+    return isinstance(column_type, (sa.Date, sa.DateTime))
+
+
 def _memoised(processor):
-    """Dates repeat across rows (a list's deaths fall on a few hundred days): convert each once."""
+    """Convert each distinct value once (see :func:`_repeats`)."""
     seen: dict = {}
 
     def process(value):

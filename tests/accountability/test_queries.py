@@ -48,6 +48,12 @@ def test_chart_names_who_held_posts_in_the_institution_and_its_sub_units_on_the_
         assert held == {("OF1", "judge", "possible"), ("OF2", "prosecutor", "certain"),
                         ("OF3", "head of prison", "certain")}
         assert all(p["citations"] for u in chart["units"] for p in u["posts"])
+        assert {u["external_id"]: u["posts_total"] for u in chart["units"]} == {"JUD": 0, "COM-G": 2, "PRO": 0,
+                                                                                "PR-L": 1}
+        # a page at a time, in chart order (by unit, then start): the commission's two posts, then the prison's
+        pages = [institution_chart(session, "JUD", on=date(1988, 8, 15), limit=1, offset=n) for n in range(4)]
+        paged = [p["official"]["external_id"] for page in pages for u in page["units"] for p in u["posts"]]
+        assert paged == ["OF1", "OF2", "OF3"] and pages[0]["posts"] == 3 and pages[3]["shown"] == 0
         # a partial date: "summer 1367" may or may not include 1988-06-25 (summer begins 1988-06-21)
         early = institution_chart(session, "National Judiciary", on=date(1988, 6, 25))
         assert {(p["official"]["external_id"], p["on_date"]) for u in early["units"] for p in u["posts"]} == {

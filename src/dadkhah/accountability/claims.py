@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -251,7 +251,7 @@ class Lookups:
         if extra:
             data["extra"] = extra
         if subject is None:
-            subject = self.define(draft.subject.kind, draft.subject.text, draft.describes)
+            subject = self.define(draft.subject.kind, draft.subject.text, draft.describes | {"place_id": place_id})
         return Prepared(draft.kind, subject, obj, draft.value, draft.likelihood, draft.from_date, draft.to_date,
                         place_id, draft.count, data, victims, source, draft.locator, testimony, evidence,
                         draft.review_status, draft.file, draft.line), warnings
@@ -285,12 +285,15 @@ def _key_part(item: Prepared) -> str:
     return ""
 
 
+_canonical = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode
+
+
 def content_sha256(item: Prepared) -> str:
     """What the claim says (not who says it, nor the row's extra columns)."""
-    data = {k: v for k, v in item.data.items() if k != "extra"}
+    data = {k: v for k, v in item.data.items() if k != "extra"} if item.data else None
     document = [item.kind, item.value, item.likelihood, _date_text(item.from_date), _date_text(item.to_date),
-                item.place_id, item.count, data, sorted(list(v) for v in item.victims)]
-    return hashlib.sha256(json.dumps(document, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
+                item.place_id, item.count, data, sorted(item.victims, key=str) if item.victims else None]
+    return hashlib.sha256(_canonical(document).encode()).hexdigest()
 
 
 def reserve_ids(session: Session, table: sa.Table, count: int) -> list[int]:
@@ -347,20 +350,21 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
 
     now = utcnow()
     result = Written()
-    _create_entities(session, list(new_entities), now, result)
+    new_entities = list(new_entities)
+    _create_entities(session, new_entities, now, result)
 
     def pk_of(entity):
         return entity.pk if isinstance(entity, NewEntity) else entity
 
     keyed = []
-    old_subjects = set()
+    old_subjects: dict[int, set[str]] = defaultdict(set)
     for item in items:
         subject, obj = pk_of(item.subject), pk_of(item.object) if item.object is not None else None
         key = claim_key(item.kind, subject, obj, _key_part(item))
         keyed.append((item, subject, obj, key, content_sha256(item)))
-        if not isinstance(item.subject, NewEntity):
-            old_subjects.add(key)
-    held = _held_claims(session, sorted(old_subjects))
+        if not isinstance(item.subject, NewEntity):  # a new entity has no claims held yet
+            old_subjects[subject].add(key)
+    held = _held_claims(session, old_subjects)
     claim_ids = iter(reserve_ids(session, Claim.__table__, len(items)))
     claim_rows, citation_rows, victim_rows, review_rows = [], [], [], []
     supersede: dict[int, int] = {}
@@ -432,8 +436,12 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
                         .values(review_status=sa.bindparam("status")),
                         [{"pk": pk, "status": s} for pk, s in status_changes.items() if pk not in supersede])
     result.claims = len(claim_rows)
-    touched = {row["subject_pk"] for row in claim_rows if row["kind"] in ("institution", "official", "site", "act")}
-    refresh_entities(session, sorted(touched))
+    # entities described by this import: a new one is written as its first description gives it, so
+    # only those described again (or held before) are read again from their claims
+    described = Counter(row["subject_pk"] for row in claim_rows
+                        if row["kind"] in ("institution", "official", "site", "act"))
+    new_pks = {e.pk for e in new_entities}
+    refresh_entities(session, sorted(pk for pk, n in described.items() if pk not in new_pks or n > 1))
     return result
 
 
@@ -450,7 +458,7 @@ def _create_entities(session: Session, new: list[NewEntity], now, result: Writte
     for entity in new:
         by_kind[entity.kind].append(entity)
     ids = iter(reserve_ids(session, Entity.__table__, len(new)))
-    rows = []
+    rows, names = [], []
     for kind, entities in by_kind.items():
         taken = set()
         for chunk in chunks([e.external_id for e in entities]):
@@ -462,22 +470,32 @@ def _create_entities(session: Session, new: list[NewEntity], now, result: Writte
         held = session.scalar(sa.select(sa.func.count()).select_from(Entity).where(Entity.kind == kind)) or 0
         for number, entity in enumerate(entities, start=held + 1):
             entity.pk = next(ids)
+            described = entity.describes  # as its first describing row gives it (refreshed if another differs)
             rows.append({"id": entity.pk, "entity_id": f"{ID_PREFIXES[kind]}{number:06d}", "kind": kind,
-                         "external_id": entity.external_id, "name": None, "name_fa": None, "category": None,
-                         "place_id": None, "publication": None, "created_at": now})
+                         "external_id": entity.external_id, "name": described.get("name"),
+                         "name_fa": described.get("name_fa"), "category": described.get("category"),
+                         "place_id": described.get("place_id"), "publication": described.get("publication"),
+                         "created_at": now})
+            if kind in ("institution", "official", "site"):
+                keys = name_keys(described.get("name"), described.get("name_fa"), *(described.get("aliases") or ()))
+                names.extend({"key": key[:200], "entity_pk": entity.pk} for key in sorted(keys))
         result.entities[kind] = len(entities)
     insert_rows(session, Entity.__table__, rows)
+    insert_rows(session, EntityName.__table__, names)
 
 
-def _held_claims(session: Session, keys: list[str]) -> dict[str, list[_Held]]:
+def _held_claims(session: Session, keys_by_subject: dict[int, set[str]]) -> dict[str, list[_Held]]:
+    """The current claims with the given keys, found through their subjects (every key names its subject)."""
     held: dict[str, list[_Held]] = defaultdict(list)
     table = Claim.__table__
-    for chunk in chunks(keys):
-        rows = session.execute(sa.select(table.c.claim_key, table.c.id, table.c.content_sha256, table.c.source_id,
-                                         table.c.import_id, table.c.version, table.c.review_status, table.c.data)
-                               .where(table.c.claim_key.in_(chunk), table.c.superseded_by.is_(None)))
-        for key, pk, content, source_id, import_id, version, status, data in rows:
-            held[key].append(_Held(pk, content, source_id, import_id, version, status, (data or {}).get("extra")))
+    for chunk in chunks(sorted(keys_by_subject)):
+        rows = session.execute(sa.select(table.c.subject_pk, table.c.claim_key, table.c.id, table.c.content_sha256,
+                                         table.c.source_id, table.c.import_id, table.c.version, table.c.review_status,
+                                         table.c.data)
+                               .where(table.c.subject_pk.in_(chunk), table.c.superseded_by.is_(None)))
+        for subject, key, pk, content, source_id, import_id, version, status, data in rows:
+            if key in keys_by_subject[subject]:
+                held[key].append(_Held(pk, content, source_id, import_id, version, status, (data or {}).get("extra")))
     return held
 
 

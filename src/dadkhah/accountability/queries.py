@@ -87,10 +87,11 @@ def entity_to_dict(entity: Entity, *, places: dict[str, str] | None = None) -> d
             "place": (places or {}).get(entity.place_id, entity.place_id) if entity.place_id else None}
 
 
-def _entities(session: Session, pks) -> dict[int, Entity]:
+def _entities(session: Session, pks) -> dict[int, sa.Row]:
+    """Entities by row id, as plain rows (their columns as attributes): read-only, and cheap."""
     found = {}
     for chunk in chunks(sorted(set(pks))):
-        found.update((e.id, e) for e in session.scalars(sa.select(Entity).where(Entity.id.in_(chunk))))
+        found.update((e.id, e) for e in session.execute(sa.select(E).where(E.c.id.in_(chunk))))
     return found
 
 
@@ -168,11 +169,18 @@ def _claim_dict(row, citations: dict[int, list[dict]], sources: dict[int, str]) 
 
 
 def _source_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(sa.select(Source.id, Source.name)).all())
+    """Sources' names by id, read once per session (a page shows many claims; sources are few)."""
+    names = session.info.get("source_names")
+    if names is None:
+        names = session.info["source_names"] = dict(session.execute(sa.select(Source.id, Source.name)).all())
+    return names
 
 
-def _claims(session: Session, *where, order=None) -> list:
-    return list(session.execute(sa.select(C).where(_current(*where)).order_by(*(order or (C.c.id,)))))
+def _claims(session: Session, *where, order=None, limit: int | None = None, offset: int = 0) -> list:
+    statement = sa.select(C).where(_current(*where)).order_by(*(order or (C.c.id,)))
+    if limit is not None:
+        statement = statement.limit(limit).offset(offset)
+    return list(session.execute(statement))
 
 
 def _shown(session: Session, rows, *, audience: str = "team") -> list[dict]:
@@ -358,11 +366,14 @@ def _acts(session: Session, act_pks: list[int], *, involvement_of: int | None = 
     actors = _entities(session, [r.object_pk for r in involved])
     involvement_claims = _shown(session, involved)
     by_act = defaultdict(list)
+    of_interest = defaultdict(list)
     for row, claim in zip(involved, involvement_claims, strict=True):
         actor = actors[row.object_pk]
         claim["actor"] = {"id": actor.entity_id, "kind": actor.kind, "name": actor.name, "name_fa": actor.name_fa}
         claim["degree"] = claim.pop("value")
         by_act[row.subject_pk].append(claim)
+        if row.object_pk == involvement_of:
+            of_interest[row.subject_pk].append(claim)
     result = []
     for pk in act_pks:
         act = entities[pk]
@@ -371,8 +382,7 @@ def _acts(session: Session, act_pks: list[int], *, involvement_of: int | None = 
                  "conflict": any(c["review_status"] == "conflict" for c in claims), "claims": claims,
                  "involvements": by_act.get(pk, [])}
         if involvement_of is not None:
-            entry["involvement"] = [c for c, r in zip(involvement_claims, involved, strict=True)
-                                    if r.subject_pk == pk and r.object_pk == involvement_of]
+            entry["involvement"] = of_interest.get(pk, [])
         result.append(entry)
     return result
 
@@ -437,13 +447,16 @@ def _certainly_on(row, on: date) -> bool:
     return started and ongoing
 
 
-def institution_chart(session: Session, institution_ref: str, *, on: date) -> dict:
+def institution_chart(session: Session, institution_ref: str, *, on: date, limit: int = 200, offset: int = 0) -> dict:
     """Who held which post in the institution and its sub-units on ``on``, with the claims behind each.
 
     A sub-unit is an institution ``child-of`` or ``member-of`` it (or of a sub-unit) on that date.
     A post counts when its dates may include the day; ``on_date`` says whether they certainly do
-    ("certain") or only may, because a date is partial or missing ("possible").
+    ("certain") or only may, because a date is partial or missing ("possible"). Every unit is listed
+    with how many posts it had that day; the posts themselves come a page at a time (``limit``,
+    ``offset``), unit by unit, as a national body's chart can hold thousands.
     """
+    limit = max(1, min(limit, MAX_LIMIT))
     root = find_entity(session, "institution", institution_ref, field="institution")
     depth = {root.id: 0}
     parent_of: dict[int, tuple[int, dict]] = {}
@@ -462,13 +475,38 @@ def institution_chart(session: Session, institution_ref: str, *, on: date) -> di
     relations = dict(zip([r.id for r in relation_rows], _shown(session, relation_rows), strict=True))
     for row in relation_rows:
         parent_of.setdefault(row.subject_pk, (row.object_pk, relations[row.id]))
+    order = sorted(depth, key=lambda p: (depth[p], p))
+    counts: dict[int, int] = {}
+    for chunk in chunks(order):
+        counts.update(session.execute(sa.select(C.c.object_pk, sa.func.count())
+                                      .where(_current(C.c.kind == "post", C.c.object_pk.in_(chunk), _held_on(on)))
+                                      .group_by(C.c.object_pk)).all())
+    total = sum(counts.values())
+    # the page: units in chart order, skipping whole units before the offset
+    wanted, skipped, page_units = limit, 0, []
+    for pk in order:
+        held = counts.get(pk, 0)
+        if not held:
+            continue
+        if skipped + held <= offset:
+            skipped += held
+            continue
+        page_units.append((pk, offset - skipped if offset > skipped else 0))
+        skipped += held
+        wanted -= held
+        if wanted <= 0:
+            break
     posts = []
-    for chunk in chunks(list(depth)):
-        posts += _claims(session, C.c.kind == "post", C.c.object_pk.in_(chunk), _held_on(on),
-                         order=(C.c.object_pk, C.c.from_earliest, C.c.id))
+    room = limit
+    for pk, start in page_units:
+        rows = _claims(session, C.c.kind == "post", C.c.object_pk == pk, _held_on(on),
+                       order=(C.c.from_earliest, C.c.id), limit=room, offset=start)
+        posts += rows
+        room -= len(rows)
+        if room <= 0:
+            break
     shown = _shown(session, posts)
     entities = _entities(session, list(depth) + [p.subject_pk for p in posts])
-    units = []
     by_unit = defaultdict(list)
     for row, claim in zip(posts, shown, strict=True):
         official = entities[row.subject_pk]
@@ -477,15 +515,17 @@ def institution_chart(session: Session, institution_ref: str, *, on: date) -> di
         claim["role"] = claim.pop("value")
         claim["on_date"] = "certain" if _certainly_on(row, on) else "possible"
         by_unit[row.object_pk].append(claim)
-    for pk in sorted(depth, key=lambda p: (depth[p], p)):
+    units = []
+    for pk in order:
         unit = entities[pk]
-        entry = entity_to_dict(unit) | {"depth": depth[pk], "posts": by_unit.get(pk, [])}
+        entry = entity_to_dict(unit) | {"depth": depth[pk], "posts_total": counts.get(pk, 0),
+                                        "posts": by_unit.get(pk, [])}
         if pk in parent_of:
             entry["parent"] = entities[parent_of[pk][0]].entity_id
             entry["relation"] = parent_of[pk][1]
         units.append(entry)
-    return {"institution": entity_to_dict(root), "on": on.isoformat(), "units": units,
-            "posts": sum(len(u["posts"]) for u in units)}
+    return {"institution": entity_to_dict(root), "on": on.isoformat(), "units": units, "posts": total,
+            "limit": limit, "offset": offset, "shown": len(posts)}
 
 
 # --------------------------------------------------------------------------------------------

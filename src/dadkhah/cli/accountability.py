@@ -218,6 +218,8 @@ def institutions_chart(
     ctx: typer.Context,
     institution: Annotated[str, typer.Argument(help="Registry id (I-000001), the files' id, or a name.")],
     on: Annotated[str, typer.Option("--on", help="The date (Gregorian YYYY-MM-DD or Jalali 1367/05/08).")],
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many posts.")] = 200,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many posts first.")] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Who held which post in an institution and its sub-units on a date, with the citations.
@@ -226,7 +228,7 @@ def institutions_chart(
     """
     day = parse_day(on, field="on")
     with opened_store(ctx) as store, store.session() as session:
-        chart = institution_chart(session, institution, on=day)
+        chart = institution_chart(session, institution, on=day, limit=limit, offset=offset)
     if as_json:
         emit_json(chart)
         return
@@ -242,6 +244,8 @@ def institutions_chart(
                           _interval(post["from"]), _interval(post["to"]) if post["to"] else "",
                           post["on_date"], post["review_status"], _citations(post))
     out.print(table)
+    if chart["posts"] > chart["shown"]:
+        out.print(f"  {chart['shown']:,} of {chart['posts']:,} posts shown (--offset, --limit, or --json)", markup=False)
 
 
 @officials_app.command("show")

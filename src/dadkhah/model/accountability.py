@@ -130,7 +130,6 @@ class Claim(Base):
     __table_args__ = (
         sa.Index("ix_claims_subject", "subject_pk", "kind"),
         sa.Index("ix_claims_object", "object_pk", "kind"),
-        sa.Index("ix_claims_key", "claim_key"),
         sa.CheckConstraint("review_status IN ('accepted', 'conflict', 'work-needed')", name="review_status"),
         sa.CheckConstraint("likelihood IS NULL OR likelihood IN ('maybe', 'likely', 'certain')", name="likelihood"),
     )

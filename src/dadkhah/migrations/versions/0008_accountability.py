@@ -100,7 +100,6 @@ def upgrade() -> None:
     )
     op.create_index('ix_claims_subject', 'claims', ['subject_pk', 'kind'], unique=False)
     op.create_index('ix_claims_object', 'claims', ['object_pk', 'kind'], unique=False)
-    op.create_index('ix_claims_key', 'claims', ['claim_key'], unique=False)
     op.create_table('claim_citations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('claim_pk', sa.Integer(), nullable=False),
