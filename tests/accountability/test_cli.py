@@ -78,3 +78,20 @@ def test_a_file_without_its_id_column_is_named_with_the_line_and_field(tmp_path)
     assert result.exit_code != 0
     error = json.loads(result.stdout)["error"]
     assert (error["file"], error["line"], error["field"]) == ("posts.csv", 1, "official_id")
+
+
+def test_persons_show_names_the_acts_and_where_the_person_may_lie(tmp_path):
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+    from tests.accountability.test_queries import _link
+
+    ws = _workspace(tmp_path)
+    assert run("accountability", "import", str(write_set(tmp_path / "acc")), "--source", "r", workspace=ws).exit_code == 0
+    with open_store(load_workspace(ws)) as store:
+        _, persons = _link(store, {})
+    shown = _json(run("persons", "show", persons["V2"], "--json", workspace=ws))
+    assert [a["external_id"] for a in shown["accountability"]["acts"]] == ["A1"]
+    [burial] = shown["accountability"]["burials"]
+    assert burial["site"]["location"] == {"publication": "hidden", "withheld": "location"}
+    text = run("persons", "show", persons["V2"], workspace=ws).stdout
+    assert "Act A-000001 execution" in text and "location withheld (hidden)" in text

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from dadkhah.accountability import person_accountability
 from dadkhah.cli.common import (
     JsonOption,
     cli_actor,
@@ -108,6 +109,9 @@ def persons_show(
     """
     with opened_store(ctx) as store, store.session() as session:
         person = describe_person(session, person_id)
+        if person["status"] != "merged":
+            # who is alleged to be involved in acts against the person, where the person may lie
+            person["accountability"] = person_accountability(session, person["person_id"], audience="team")
     if as_json:
         emit_json(person)
         return
@@ -125,6 +129,16 @@ def persons_show(
     out.print(table)
     for event in person["events"]:
         out.print(f"  {event['at'][:19]} {event['kind']} {event['person_id']} {event['other_person_id'] or ''}", markup=False)
+    for act in person["accountability"]["acts"]:
+        involved = "; ".join(f"{i['actor']['id']} {i['actor']['name'] or i['actor']['name_fa'] or ''} {i['degree']} "
+                             f"({i.get('likelihood', '')})" for i in act["involvements"])
+        date = (act["claims"][0].get("date") or {}).get("original", "?") if act["claims"] else "?"
+        out.print(f"Act {act['id']} {act['type'] or ''} {date}: {involved or 'no one named'}", markup=False)
+    for burial in person["accountability"]["burials"]:
+        site = burial["site"]
+        where = site["location"].get("place") or f"location withheld ({site['location']['publication']})"
+        out.print(f"May lie at {site['id']} {site['name'] or site['name_fa'] or ''}, {where} "
+                  f"({burial.get('likelihood', '')}, {burial['review_status']})", markup=False)
 
 
 @persons_app.command("list")
