@@ -119,3 +119,24 @@ def test_a_form_row_is_read_as_an_import_row(victims, accountability_set):
         assert roles == ["deputy head", "head of prison"]
         citation = session.scalar(sa.select(ClaimCitation).order_by(ClaimCitation.id.desc()))
         assert citation.locator == "p. 99"
+
+
+def test_one_workbook_with_a_sheet_per_file(victims, tmp_path):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for name, text in FILES.items():
+        sheet = workbook.create_sheet(name.removesuffix(".csv"))
+        for line in text.strip().splitlines():
+            sheet.append(next(csv.reader([line])))
+    workbook.create_sheet("notes").append(["not a file of the import"])
+    path = tmp_path / "accountability.xlsx"
+    workbook.save(path)
+    summary = import_accountability(victims, path, actor=TESTER, source="report-1")
+    assert summary.files["accountability.xlsx[posts]"] == {"rows": 6, "imported": 4, "rejected": 2,
+                                                          "quarantine": summary.quarantine["accountability.xlsx[posts]"]}
+    assert summary.rows == sum(len(t.strip().splitlines()) - 1 for t in FILES.values())
+    assert any(w["file"] == "accountability.xlsx[notes]" for w in summary.warnings)
+    with victims.session() as session:
+        assert show_official(session, "OF1")["acts_total"] == 2
