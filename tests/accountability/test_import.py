@@ -140,3 +140,19 @@ def test_one_workbook_with_a_sheet_per_file(victims, tmp_path):
     assert any(w["file"] == "accountability.xlsx[notes]" for w in summary.warnings)
     with victims.session() as session:
         assert show_official(session, "OF1")["acts_total"] == 2
+
+
+def test_a_source_that_comes_round_to_anothers_claim_withdraws_its_own(victims, accountability_set, tmp_path):
+    import_accountability(victims, accountability_set, actor=TESTER, source="report-1")
+    other = write_set(tmp_path / "other", {
+        "posts.csv": "official_id,institution_id,role,from,to,locator\nOF3,PR-L,head of prison,1986,1990,ch. 1\n"})
+    import_accountability(victims, other, actor=TESTER, source="report-2")          # disagrees: a conflict
+    fixed = dict(FILES)
+    fixed["posts.csv"] = fixed["posts.csv"].replace("OF3,PR-L,head of prison,1985,1990", "OF3,PR-L,head of prison,1986,1990")
+    summary = import_accountability(victims, write_set(tmp_path / "fixed", fixed), actor=TESTER, source="report-1")
+    assert summary.claims["corroborated"] == 1 and summary.claims["superseded"] == 1
+    with victims.session() as session:
+        [post] = show_official(session, "OF3")["posts"]
+        assert post["from"]["original"] == "1986" and sorted(c["source"] for c in post["citations"]) == [
+            "report-1", "report-2"]
+        assert post["review_status"] == "work-needed"  # the disagreement has ended

@@ -13,6 +13,7 @@ from dadkhah.accountability import import_accountability
 from dadkhah.accountability.queries import (
     institution_chart,
     list_acts,
+    list_entities,
     list_sites,
     person_accountability,
     show_official,
@@ -135,6 +136,10 @@ def test_a_hidden_site_keeps_its_location_from_everyone_below_investigators(impo
             shown = _text([show_site(session, "G-HID", audience=audience), list_sites(session, audience=audience),
                            person_accountability(session, _person(session, "V2"), audience=audience)])
             assert "37.123456" not in shown and "49.654321" not in shown
+            listed = list_entities(session, "site", audience=audience)["items"]
+            hidden_row = next(s for s in listed if s["external_id"] == "G-HID")
+            assert hidden_row["location"] == {"publication": "hidden", "withheld": "location"}
+            assert "Rasht" not in _text(hidden_row)  # not even its city
             hidden = show_site(session, "G-HID", audience=audience)
             assert hidden["location"] == {"publication": "hidden", "withheld": "location"}
             city = show_site(session, "G-CITY", audience=audience)["location"]

@@ -368,6 +368,7 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
     claim_ids = iter(reserve_ids(session, Claim.__table__, len(items)))
     claim_rows, citation_rows, victim_rows, review_rows = [], [], [], []
     supersede: dict[int, int] = {}
+    corrected: set[str] = set()  # keys on which a source corrected or withdrew a claim
     status_changes: dict[int, str] = {}
     citations_held = _citations_of(session, [h.pk for hs in held.values() for h in hs])
     for item, subject, obj, key, content in keyed:
@@ -386,6 +387,14 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
                 citations_held[mine.pk].add(citation)
                 citation_rows.append(_citation_row(mine.pk, citation, import_id, actor_name, now))
                 result.corroborated += 1
+            # a source that now says what another says has withdrawn what it said before
+            withdrawn = [h for h in current if h.source_id == source_id and h.content != content
+                         and (h.import_id != import_id or h.import_id is None)]
+            for h in withdrawn:
+                supersede[h.pk] = mine.pk
+                current.remove(h)
+                corrected.add(key)
+            result.superseded += len(withdrawn)
             continue
         pk = next(claim_ids)
         replaced = [h for h in current if h.source_id == source_id and (h.import_id != import_id or h.import_id is None)]
@@ -395,6 +404,7 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
         for h in replaced:
             supersede[h.pk] = pk
             current.remove(h)
+            corrected.add(key)
         result.superseded += len(replaced)
         for h in others:
             if h.review_status != "conflict":
@@ -423,6 +433,20 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
         citation_rows.append(_citation_row(pk, citation, import_id, actor_name, now))
         victim_rows.extend({"claim_pk": pk, "source_id": s, "record_id": r, "person_id": p} for s, r, p in item.victims)
         result.new_claim_ids.append(pk)
+    # a disagreement that a correction has ended is no longer a conflict: back to work needed
+    new_status = {row["id"]: row for row in claim_rows}
+    for key in corrected:
+        current = held.get(key, [])
+        if len({h.content for h in current}) == 1:
+            for h in current:
+                if h.review_status == "conflict":
+                    h.review_status = "work-needed"
+                    if h.pk in new_status:
+                        new_status[h.pk]["review_status"] = "work-needed"
+                    else:
+                        status_changes[h.pk] = "work-needed"
+                    review_rows.append({"claim_pk": h.pk, "review_status": "work-needed", "decided_by": actor_name,
+                                        "decided_at": now, "reason": "no other current claim disagrees"})
     insert_rows(session, Claim.__table__, claim_rows)
     insert_rows(session, ClaimCitation.__table__, citation_rows)
     insert_rows(session, ClaimVictim.__table__, victim_rows)

@@ -82,9 +82,13 @@ def _bears(keys: list[str]) -> list:
 
 
 def entity_to_dict(entity: Entity, *, places: dict[str, str] | None = None) -> dict:
-    return {"id": entity.entity_id, "kind": entity.kind, "external_id": entity.external_id, "name": entity.name,
-            "name_fa": entity.name_fa, "category": entity.category,
-            "place": (places or {}).get(entity.place_id, entity.place_id) if entity.place_id else None}
+    """An entity's id and names; its place too, but never a site's (a site's location is shown only
+    through :func:`site_location`, under its publication policy)."""
+    shown = {"id": entity.entity_id, "kind": entity.kind, "external_id": entity.external_id, "name": entity.name,
+             "name_fa": entity.name_fa, "category": entity.category}
+    if entity.kind != "site":
+        shown["place"] = (places or {}).get(entity.place_id, entity.place_id) if entity.place_id else None
+    return shown
 
 
 def _entities(session: Session, pks) -> dict[int, sa.Row]:
@@ -103,8 +107,10 @@ def _place_names(session: Session, ids) -> dict[str, str]:
     return names
 
 
-def list_entities(session: Session, kind: str, *, query: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-    """Officials, institutions, acts or sites, by id; ``query`` finds by name in either script or by id."""
+def list_entities(session: Session, kind: str, *, query: str | None = None, limit: int = 50, offset: int = 0,
+                  audience: str = "team") -> dict:
+    """Officials, institutions, acts or sites, by id; ``query`` finds by name in either script or by id.
+    Sites carry their location as ``audience`` may see it."""
     limit = max(1, min(limit, MAX_LIMIT))
     statement = sa.select(Entity).where(Entity.kind == kind)
     if query and query.strip():
@@ -115,8 +121,9 @@ def list_entities(session: Session, kind: str, *, query: str | None = None, limi
     total = session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
     rows = list(session.scalars(statement.order_by(Entity.id).limit(limit).offset(offset)))
     places = _place_names(session, [r.place_id for r in rows])
-    return {"kind": kind, "total": total, "limit": limit, "offset": offset,
-            "items": [entity_to_dict(r, places=places) for r in rows]}
+    items = [entity_to_dict(r, places=places) | ({"location": _site_place(session, r, audience)}
+                                                  if kind == "site" else {}) for r in rows]
+    return {"kind": kind, "total": total, "limit": limit, "offset": offset, "items": items}
 
 
 # --------------------------------------------------------------------------------------------
