@@ -55,7 +55,7 @@ _EVIDENCE_ID = re.compile(r"^E-\d{6,}$")
 _PERSON_ID = re.compile(r"^P-\d{6,}$")
 
 
-@dataclass
+@dataclass(slots=True)
 class Ref:
     """An entity named in a file: by registry id (``O-000001``) or by the files' own id."""
 
@@ -67,7 +67,7 @@ class Ref:
         return bool(_REGISTRY_ID.match(self.text)) and self.text.startswith(ID_PREFIXES[self.kind])
 
 
-@dataclass
+@dataclass(slots=True)
 class Victim:
     """A victim as a file names one: ``SOURCE:RECORD_ID`` or a person id ``P-…``."""
 
@@ -77,7 +77,7 @@ class Victim:
     person_id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Draft:
     """A claim as read from one row, before its entities are looked up."""
 

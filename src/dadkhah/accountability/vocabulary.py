@@ -8,6 +8,7 @@ Protocol (site certainty, site status, publication of a grave's location).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from dadkhah.errors import InputError
@@ -34,6 +35,7 @@ PUBLICATION_RANK = {"exact": 0, "city": 1, "hidden": 2}
 _SEPARATORS = re.compile(r"[\s_]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def word(value: str) -> str:
     """The spelling kept for a vocabulary word: lower case, words joined by hyphens."""
     return _SEPARATORS.sub("-", value.strip().lower()).strip("-")
