@@ -30,10 +30,12 @@ ROLES = ("viewer", "analyst", "investigator", "admin")
 # Each permission and the least role that holds it. Anything not named here is refused to everyone.
 PERMISSIONS = {
     "registry": "viewer",  # dashboard, persons, places, sources and estimates to read
+    "accountability": "viewer",  # officials, institutions, acts and sites to read
     "sources": "analyst",  # upload lists
     "review": "analyst",  # decide pairs
     "estimates": "analyst",  # run estimates
     "vault": "investigator",  # testimonies, evidence, custody log: read and add
+    "claims": "investigator",  # add accountability claims, review them
     "export": "admin",  # case files
     "users": "admin",
     "keys": "admin",

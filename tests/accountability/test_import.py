@@ -156,3 +156,14 @@ def test_a_source_that_comes_round_to_anothers_claim_withdraws_its_own(victims, 
         assert post["from"]["original"] == "1986" and sorted(c["source"] for c in post["citations"]) == [
             "report-1", "report-2"]
         assert post["review_status"] == "work-needed"  # the disagreement has ended
+
+
+def test_a_count_in_superscript_digits_is_refused_with_its_field(victims, accountability_set):
+    import_accountability(victims, accountability_set, actor=TESTER, source="report-1")
+    with pytest.raises(InputError) as error:
+        add_claim(victims, "acts", {"act_id": "A9", "act_type": "execution", "unnamed_victims": "²"}, actor=TESTER,
+                  source="r")
+    assert error.value.field == "unnamed_victims"
+    persian = add_claim(victims, "acts", {"act_id": "A9", "act_type": "execution", "unnamed_victims": "۳"},
+                        actor=TESTER, source="r")
+    assert persian["added"] == 1

@@ -169,3 +169,28 @@ def _person(session, record_id: str) -> str:
 
     return session.scalar(sa.select(Person.person_id).join(PersonRecord, PersonRecord.person_pk == Person.id)
                           .where(PersonRecord.record_id == record_id))
+
+
+def test_a_sites_own_extra_columns_are_kept_from_those_below_investigators(imported, tmp_path):
+    from tests.accountability.conftest import write_set
+
+    noted = write_set(tmp_path / "noted", {"sites.csv": (
+        "site_id,name,kind,place,certainty,publication,gps,locator\n"
+        "G-NOTE,Noted Grave,mass-grave,Rasht,suspected,hidden,37.987654 49.123456,x\n")})
+    import_accountability(imported, noted, actor=TESTER, source="field-notes")
+    with imported.session() as session:
+        assert "37.987654" not in _text(show_site(session, "G-NOTE", audience="team"))
+        assert "37.987654" in _text(show_site(session, "G-NOTE", audience="investigators"))
+
+
+def test_one_act_and_one_claim(imported):
+    from dadkhah.accountability.queries import show_act, show_claim
+
+    with imported.session() as session:
+        act = show_act(session, "A1")
+        assert act["id"] == "A-000001" and len(act["involvements"]) == 2
+        claim = show_claim(session, act["involvements"][0]["claim"])
+        assert claim["kind"] == "involvement" and claim["subject"]["id"] == "A-000001"
+        assert claim["citations"] == [{"source": "report-1", "locator": "p. 30"}]
+        with pytest.raises(InputError):
+            show_claim(session, "C-²")

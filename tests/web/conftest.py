@@ -52,7 +52,27 @@ def served_case(linked, tmp_path_factory) -> tuple[Path, Path]:
         photo.write_text("page,line\n1,synthetic\n", encoding="utf-8")
         add_evidence(store, keys, [photo], source="list-1", description="synthetic ledger page", about=["P-000001"], actor=TESTER)
         estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)
+        import_served_accountability(store, base / "accountability")
     return folder, key_file
+
+
+def import_served_accountability(store, folder: Path) -> None:
+    """The hand-written accountability set (tests/accountability), its victims read as the first
+    records of the served case's ``list-1``: officials, institutions, acts and sites for every page.
+    The claims cite ``list-1`` too, so that the case's sources stay the four lists."""
+    import sqlalchemy as sa
+
+    from dadkhah.accountability import import_accountability
+    from dadkhah.model import Record, Source
+    from tests.accountability.conftest import FILES, write_set
+
+    with store.session() as session:
+        ids = list(session.scalars(sa.select(Record.record_id).join(Source, Source.id == Record.source_id)
+                                   .where(Source.name == "list-1", Record.superseded_by.is_(None))
+                                   .order_by(Record.id).limit(8)))
+    files = {name: re.sub(r"\bs:V(\d)", lambda m: f"list-1:{ids[int(m.group(1)) - 1]}", text)
+             for name, text in FILES.items()}
+    import_accountability(store, write_set(folder, files), actor=TESTER, source="list-1")
 
 
 @pytest.fixture

@@ -116,6 +116,14 @@ def test_every_operation_leaves_the_same_trail_from_the_command_line_and_the_web
                         "--scope", "investigators", "--person", "P-000001"),
             lambda: web("POST", "/api/v1/casefile", json={"recipient": "Synthetic Body", "scope": "investigators",
                                                           "persons": ["P-000001"]})),
+        "claim added": (
+            lambda: cli("accountability", "add", "posts", "--cell", "official_id=O-000001", "--cell",
+                        "institution_id=I-000001", "--cell", "role=parity judge, command line", "--source", "parity-s"),
+            lambda: web("POST", "/api/v1/claims", json={"file": "posts", "source": "parity-s", "cells": {
+                "official_id": "O-000001", "institution_id": "I-000001", "role": "parity judge, web"}})),
+        "claim reviewed": (
+            lambda: cli("accountability", "review", "C-000001", "--status", "accepted", "--reason", "r"),
+            lambda: web("POST", "/api/v1/claims/C-000002/review", json={"status": "accepted", "reason": "r"})),
         "user add": (
             lambda: cli("users", "add", "parity1", "--role", "viewer", "--password-file", str(password)),
             lambda: web("POST", "/api/v1/users", json={"username": "parity2", "role": "viewer", "password": PASSWORD})),
@@ -186,7 +194,7 @@ def test_every_audited_action_has_a_persian_name():
     assert {"list imported", "link run", "pair decided", "estimate run", "testimony added", "testimony read",
             "witness identity revealed", "evidence added", "evidence metadata read", "evidence file read",
             "custody verified", "case file exported", "user added", "user role changed", "user deactivated",
-            "login", "logout", "language set"} <= written
+            "login", "logout", "language set", "accountability imported", "claim added", "claim reviewed"} <= written
     persian = catalogue("fa")
     assert sorted(w for w in written if w not in persian) == []
 

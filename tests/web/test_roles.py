@@ -37,7 +37,9 @@ def sample_values(app) -> dict[str, str]:
         city = session.scalar(sa.select(Record.city_place_id).where(Record.city_place_id.is_not(None)).limit(1))
         place = city or session.scalar(sa.select(Place.id).limit(1))
     return {"person_id": "P-000001", "testimony_id": "T-0001", "evidence_id": "E-000001", "estimate_id": "1",
-            "import_id": "1", "pair_id": str(pair), "username": "viewer", "place_id": place}
+            "import_id": "1", "pair_id": str(pair), "username": "viewer", "place_id": place,
+            "official": "O-000001", "institution": "I-000001", "act": "A-000001", "site": "S-000003",
+            "claim": "C-000001", "file": "posts"}
 
 
 def fill(path: str, values: dict[str, str]) -> str:

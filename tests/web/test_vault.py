@@ -456,7 +456,7 @@ def test_an_admin_downloads_a_case_file_zip_that_verifies(app, as_role, tmp_path
     assert event["action"] == "case file exported" and event["actor"] == "admin"
     assert event["details"] | {"fingerprint": None} == {"recipient": "Synthetic Tribunal", "scope": "courts",
                                                        "everything": False, "persons": 1, "testimonies": 1,
-                                                       "evidence": 1, "fingerprint": None}
+                                                       "evidence": 1, "officials": [], "fingerprint": None}
     assert [e["action"] for e in _custody(app, "C-0001")] == ["created"]
     assert not list(private_tmp.iterdir()), "the case file and the zip are removed once sent"
 
@@ -471,6 +471,31 @@ def test_the_case_file_api_answers_with_a_zip(app, as_role, tmp_path):
     document = json.loads((tmp_path / "public" / "C-0001" / "data" / "casefile.json").read_text(encoding="utf-8"))
     assert document["testimonies"] == [] and document["evidence"] == [], "nothing was consented or released to the public"
     assert len(document["persons"]) > 1
+
+
+def test_a_case_file_carries_the_officials_named_in_the_form_or_the_api(app, as_role, tmp_path):
+    """An official's dossier, the victims of the acts as persons and the sites, located as the scope may see them."""
+    client = as_role("admin")
+    answer = client.post("/casefile", data={"csrf_token": client.csrf, "recipient": "Synthetic Tribunal",
+                                            "scope": "public", "officials": "O-000001"})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip", answer.text[:500]
+    report = _unzip_and_verify(answer.content, tmp_path / "form", app.state.settings.keys.fingerprint)
+    assert report["valid"], report["problems"]
+    text = (tmp_path / "form" / "C-0001" / "data" / "casefile.json").read_text(encoding="utf-8")
+    document = json.loads(text)
+    assert [o["dossier"]["official"]["id"] if "dossier" in o else o["official"]["id"]
+            for o in document["officials"]] == ["O-000001"]
+    assert "37.123456" not in text and "37.21" not in text, "a public case file carries no withheld coordinates"
+    [event] = _audit(app, object_id="C-0001")
+    assert event["details"]["officials"] == ["O-000001"]
+    api = client.post("/api/v1/casefile", json={"recipient": "Synthetic Tribunal", "scope": "investigators",
+                                                "officials": ["O-000003"]}, headers={"X-CSRF-Token": client.csrf})
+    assert api.status_code == 200, api.text[:500]
+    [event] = _audit(app, object_id="C-0002")
+    assert event["details"]["officials"] == ["O-000003"]
+    unknown = client.post("/casefile", data={"csrf_token": client.csrf, "recipient": "Synthetic Tribunal",
+                                             "scope": "public", "officials": "O-000099"})
+    assert unknown.status_code == 400 and "O-000099" in _page(unknown).select_one("#error").text
 
 
 def test_case_files_are_for_admins_and_bad_requests_are_explained(app, as_role):

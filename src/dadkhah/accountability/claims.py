@@ -53,7 +53,7 @@ def claim_public_id(pk: int) -> str:
 
 def claim_pk(claim_id: str, *, field: str = "claim") -> int:
     text = (claim_id or "").strip()
-    if not text.startswith("C-") or not text[2:].isdigit():
+    if not text.startswith("C-") or not text[2:].isascii() or not text[2:].isdigit():
         raise InputError(f"{claim_id!r} is not a claim id (C-000123)", field=field)
     return int(text[2:])
 

@@ -200,6 +200,8 @@ def _shown(session: Session, rows, *, audience: str = "team") -> list[dict]:
     for row in rows:
         claim = _claim_dict(row, citations, sources)
         if row.kind == "site":
+            if _AUDIENCE_RANK[audience] < _AUDIENCE_RANK["investigators"]:
+                claim.pop("extra", None)  # a column of the row's own might say where the site is
             data = claim.setdefault("data", {})
             claim["location"] = site_location(sites[row.subject_pk].publication, latitude=data.pop("latitude", None),
                                               longitude=data.pop("longitude", None), place=data.pop("place", None),
@@ -656,3 +658,38 @@ def official_casefile(session: Session, official_ref: str, *, audience: str) -> 
             collect(claim)
     return {"dossier": dossier, "persons": persons, "sites": sites,
             "cited": {k: sorted(v) for k, v in cited.items()}}
+
+
+# --------------------------------------------------------------------------------------------
+# One act, one claim
+
+def show_act(session: Session, act_ref: str) -> dict:
+    """One act: what each source says it was (type, date, place, victims) and who is alleged to be involved."""
+    act = find_entity(session, "act", act_ref, field="act")
+    return _acts(session, [act.id])[0]
+
+
+def show_claim(session: Session, claim: str) -> dict:
+    """A claim: what it is about, its review status and every decision on it. A site's description is
+    not repeated here (its location is shown only on the site's page, under its policy)."""
+    from dadkhah.accountability.claims import claim_pk
+    from dadkhah.accountability.review import claim_reviews
+
+    pk = claim_pk(claim)
+    row = session.execute(sa.select(C).where(C.c.id == pk)).first()
+    if row is None:
+        raise NotFound(f"no claim {claim_public_id(pk)}")
+    entities = _entities(session, [key for key in (row.subject_pk, row.object_pk) if key is not None])
+
+    def entity(key):
+        if key is None:
+            return None
+        found = entities[key]
+        return {"id": found.entity_id, "kind": found.kind, "external_id": found.external_id, "name": found.name,
+                "name_fa": found.name_fa}
+
+    return {"claim": claim_public_id(pk), "kind": row.kind, "value": row.value, "likelihood": row.likelihood,
+            "review_status": row.review_status, "version": row.version,
+            "superseded_by": claim_public_id(row.superseded_by) if row.superseded_by else None,
+            "subject": entity(row.subject_pk), "object": entity(row.object_pk),
+            "citations": citations_of(session, [pk]).get(pk, []), "reviews": claim_reviews(session, claim)}

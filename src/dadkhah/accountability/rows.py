@@ -200,7 +200,7 @@ def _count(text: str | None, *, field: str) -> int | None:
     text = clean(text)
     if text is None:
         return None
-    if not text.isdigit():
+    if not text.isdecimal():  # digits of any script (۳ reads as 3), not superscripts or fractions
         raise InputError(f"{text!r} is not a whole number", field=field)
     value = int(text)
     if value > 10_000_000:

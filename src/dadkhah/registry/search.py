@@ -450,5 +450,7 @@ def search_filters(session: Session) -> dict:
     """What a search can be narrowed by: the gazetteer's cities and the sources."""
     cities = [{"place_id": pid, "name_en": en, "name_fa": fa} for pid, en, fa in session.execute(
         sa.select(Place.id, Place.name_en, Place.name_fa).where(Place.type == "city").order_by(Place.name_en))]
-    sources = list(session.scalars(sa.select(Source.name).order_by(Source.name)))
+    # sources that hold records (a source that only cites claims about officials finds no one)
+    sources = list(session.scalars(sa.select(Source.name).where(
+        sa.exists().where(Record.source_id == Source.id)).order_by(Source.name)))
     return {"cities": cities, "sources": sources}

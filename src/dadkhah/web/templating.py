@@ -39,6 +39,18 @@ FIELD_LABELS = {
     "username": "User name", "password": "Password", "password_again": "Password again", "role": "Role",
     "active": "Active", "file": "File", "encoding": "Encoding", "death_from": "Died on or after",
     "death_to": "Died on or before",
+    # accountability: the columns of each kind of row (dadkhah.accountability.rows.FILES), the filters
+    "institution_id": "Institution's id", "name": "Name", "name_fa": "Name in Persian script", "kind": "Kind",
+    "parent_id": "Part of (the institution's id)", "relation": "Relation to it", "from": "From", "to": "To",
+    "official_id": "Official's id", "aliases": "Other spellings", "gender": "Gender", "birth_date": "Birth date",
+    "site_id": "Site's id", "latitude": "Latitude", "longitude": "Longitude", "certainty": "Certainty",
+    "publication": "Publication of its location", "act_id": "Act's id", "act_type": "Type of act", "date": "Date",
+    "incident": "Incident", "victims": "Victims", "unnamed_victims": "Victims known by number only",
+    "actor_id": "Id of the official or institution", "degree": "Degree of involvement", "likelihood": "Likelihood",
+    "observed_on": "Observed on", "status": "Status", "evidence": "Evidence", "victim": "Victim",
+    "locator": "Where in the source", "review_status": "Review status", "claim": "Claim", "official": "Official",
+    "institution": "Institution", "person": "Person", "site": "Site", "type": "Type", "on": "On the date",
+    "act": "Act", "cells": "Cells", "officials": "Officials",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dadkhah.web.routes import (
+    accountability,
     admin,
     auth,
     dashboard,
@@ -15,4 +16,4 @@ from dadkhah.web.routes import (
 )
 
 ROUTERS = [auth.router, dashboard.router, persons.router, places.router, sources.router, review.router,
-           estimates.router, vault.router, admin.router]
+           estimates.router, vault.router, accountability.router, admin.router]

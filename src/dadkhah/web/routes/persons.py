@@ -102,25 +102,38 @@ async def persons_api(request: Request, params: SearchParams = Depends(search_pa
     return await run_in_threadpool(persons_document, request.app.state.store, params)
 
 
-def person_document(store, person_id: str, *, include_vault: bool) -> dict:
-    """What the registry holds about one person; testimonies and evidence only with ``include_vault``."""
+def person_document(store, person_id: str, *, include_vault: bool, audience: str | None = None) -> dict:
+    """What the registry holds about one person; testimonies and evidence only with ``include_vault``;
+    with an ``audience``, the acts naming the person and where the person may lie (each site's location
+    as that audience may see it)."""
+    from dadkhah.accountability import person_accountability
     from dadkhah.registry.dossier import person_details
 
     with store.session() as session:
-        return person_details(session, person_id, include_vault=include_vault)
+        document = person_details(session, person_id, include_vault=include_vault)
+        if audience is not None and document["status"] != "merged":
+            document["accountability"] = person_accountability(session, document["person_id"], audience=audience)
+        return document
+
+
+def _audience(viewer: Viewer) -> str | None:
+    from dadkhah.accountability import audience_for
+
+    return audience_for(viewer.role) if viewer.can("accountability") else None
 
 
 @router.get("/persons/{person_id}", include_in_schema=False)
 async def person_page(request: Request, person_id: str, viewer: Viewer = require("registry")):
     document = await run_in_threadpool(person_document, request.app.state.store, person_id,
-                                       include_vault=viewer.can("vault"))
+                                       include_vault=viewer.can("vault"), audience=_audience(viewer))
     if document["status"] == "merged":
         return RedirectResponse(f"/persons/{document['merged_into']}", status_code=303)
     return await render(request, "person.html", document)
 
 
 @router.get("/api/v1/persons/{person_id}",
-            summary="One person: every record side by side with conflicts, events; testimonies and evidence for investigators")
+            summary="One person: every record side by side with conflicts, events, acts naming the person and "
+                    "where the person may lie; testimonies and evidence for investigators")
 async def person_api(request: Request, person_id: str, viewer: Viewer = require("registry")) -> dict:
     return await run_in_threadpool(person_document, request.app.state.store, person_id,
-                                   include_vault=viewer.can("vault"))
+                                   include_vault=viewer.can("vault"), audience=_audience(viewer))

@@ -75,8 +75,16 @@ def _marker(place: dict) -> dict | None:
     return {"x": x, "y": y}
 
 
-def places_document(store) -> dict:
-    """Cities, prisons and grave sites with coordinates, map positions and how many records name each."""
+def _site_marker(location: dict) -> dict | None:
+    """Where a site goes on the map: only when the location its document gives has coordinates."""
+    if location.get("latitude") is None or location.get("longitude") is None:
+        return None
+    return _marker({"lat": location["latitude"], "lon": location["longitude"]})
+
+
+def places_document(store, *, audience: str | None = None) -> dict:
+    """Cities, prisons and grave sites with coordinates, map positions and how many records name each;
+    with an ``audience``, the accountability sites too, each located only as that audience may see it."""
     from dadkhah.places import list_places
     from dadkhah.registry.records import place_record_counts
 
@@ -92,19 +100,34 @@ def places_document(store) -> dict:
                      "map": _marker(place)})
     order = {t: i for i, t in enumerate(MAPPED_TYPES)}
     rows.sort(key=lambda p: (order[p["type"]], -(p["records_as_city"] + p["records_as_prison"]), p["name_en"]))
-    return {"places": rows, "map": map_frame(),
-            "totals": {t: sum(1 for p in rows if p["type"] == t) for t in MAPPED_TYPES}}
+    document = {"places": rows, "map": map_frame(),
+                "totals": {t: sum(1 for p in rows if p["type"] == t) for t in MAPPED_TYPES}}
+    if audience is not None:
+        from dadkhah.accountability import list_sites
+
+        with store.session() as session:
+            sites = list_sites(session, audience=audience)
+        document["sites"] = [site | {"map": _site_marker(site["location"])} for site in sites]
+    return document
+
+
+def _audience(viewer: Viewer) -> str | None:
+    from dadkhah.accountability import audience_for
+
+    return audience_for(viewer.role) if viewer.can("accountability") else None
 
 
 @router.get("/places", include_in_schema=False)
 async def places_page(request: Request, viewer: Viewer = require("registry")):
-    document = await run_in_threadpool(places_document, request.app.state.store)
+    document = await run_in_threadpool(lambda: places_document(request.app.state.store, audience=_audience(viewer)))
     return await render(request, "places.html", document)
 
 
-@router.get("/api/v1/places", summary="Cities, prisons and grave sites with coordinates and record counts")
+@router.get("/api/v1/places",
+            summary="Cities, prisons and grave sites with coordinates and record counts; accountability sites as "
+                    "your role may see them")
 async def places_api(request: Request, viewer: Viewer = require("registry")) -> dict:
-    return await run_in_threadpool(places_document, request.app.state.store)
+    return await run_in_threadpool(lambda: places_document(request.app.state.store, audience=_audience(viewer)))
 
 
 def place_document(store, place_id: str) -> dict:

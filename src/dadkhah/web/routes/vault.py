@@ -67,6 +67,12 @@ async def vault_keys(request: Request) -> VaultKeys:
     return keys
 
 
+def _official_refs(text: str | list[str] | None) -> list[str]:
+    """``O-000001, O-000002`` (or a list) → the officials named, as given."""
+    items = text if isinstance(text, list) else re.split(r"[\s,;،]+", text or "")
+    return [item.strip() for item in items if item and item.strip()]
+
+
 def _person_ids(text: str | list[str] | None) -> list[str]:
     """``P-000001, P-000002`` or ``P-000001 P-000002`` (or a list) → the ids, upper-cased."""
     items = text if isinstance(text, list) else re.split(r"[\s,;،]+", text or "")
@@ -410,7 +416,8 @@ def export_casefile_zip(store, keys: VaultKeys, viewer: Viewer, **request) -> di
 
 
 def _casefile_form(values: dict | None = None, error: DadkhahError | None = None) -> dict:
-    values = {"recipient": "", "scope": "investigators", "persons": "", "everything": False} | (values or {})
+    values = {"recipient": "", "scope": "investigators", "persons": "", "officials": "", "everything": False} | (
+        values or {})
     return {"form": values, "scopes": list(SCOPES), "error": error.to_dict() if error else None}
 
 
@@ -427,13 +434,15 @@ async def casefile_page(request: Request, viewer: Viewer = require("export"), ke
 @router.post("/casefile", include_in_schema=False)
 async def casefile_export_page(request: Request, viewer: Viewer = require("export"),
                                keys: VaultKeys = Depends(vault_keys), recipient: str = Form(""),
-                               scope: str = Form(""), persons: str = Form(""), everything: bool = Form(False)):
+                               scope: str = Form(""), persons: str = Form(""), officials: str = Form(""),
+                               everything: bool = Form(False)):
     try:
         made = await run_in_threadpool(export_casefile_zip, request.app.state.store, keys, viewer, recipient=recipient,
                                        scope=scope, persons=[] if everything else _person_ids(persons),
-                                       everything=everything)
+                                       officials=_official_refs(officials), everything=everything)
     except DadkhahError as exc:
-        values = {"recipient": recipient, "scope": scope, "persons": persons, "everything": everything}
+        values = {"recipient": recipient, "scope": scope, "persons": persons, "officials": officials,
+                  "everything": everything}
         return await render(request, "casefile.html", _casefile_form(values, exc) | {"fingerprint": keys.fingerprint},
                             status_code=400)
     return _casefile_download(made)
@@ -445,6 +454,8 @@ class CasefileRequest(BaseModel):
     recipient: str = Field(min_length=1, max_length=500, examples=["UN Special Rapporteur"])
     scope: str = Field(examples=["investigators"])
     persons: list[str] = Field(default_factory=list, examples=[["P-000001"]])
+    officials: list[str] = Field(default_factory=list, examples=[["O-000001"]],
+                                 description="Officials whose whole dossiers the case file carries.")
     everything: bool = False
 
 
@@ -453,6 +464,7 @@ class CasefileRequest(BaseModel):
 async def casefile_export_api(request: Request, body: CasefileRequest, viewer: Viewer = require("export"),
                               keys: VaultKeys = Depends(vault_keys)):
     made = await run_in_threadpool(export_casefile_zip, request.app.state.store, keys, viewer, recipient=body.recipient,
-                                   scope=body.scope, persons=_person_ids(body.persons), everything=body.everything)
+                                   scope=body.scope, persons=_person_ids(body.persons),
+                                   officials=_official_refs(body.officials), everything=body.everything)
     return _casefile_download(made)
 
