@@ -29,10 +29,11 @@ from dadkhah.accountability import (
     list_acts,
     list_entities,
     review_claim,
+    show_act,
+    show_claim,
     show_official,
     show_site,
 )
-from dadkhah.accountability.queries import show_act, show_claim
 from dadkhah.accountability.rows import CITATION_COLUMNS, FILES
 from dadkhah.accountability.vocabulary import (
     ACT_TYPES,
