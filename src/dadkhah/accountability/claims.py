@@ -342,10 +342,15 @@ class _Held:
     extra: dict | None
 
 
+BATCH = 20_000  # claims written at a time: an import of millions never holds all its rows twice
+
+
 def write_claims(session: Session, items: list[Prepared], new_entities: Iterable[NewEntity], *, actor_name: str,
                  import_id: int | None, source_ids: dict[str, int]) -> Written:
     """Write ``items`` under the rules of the module's docstring; the caller holds the lock
-    (:func:`lock_claims`) and commits. ``source_ids`` maps every source name the items use to its row."""
+    (:func:`lock_claims`) and commits. ``source_ids`` maps every source name the items use to its row.
+
+    ``items`` is consumed: each is let go once written, so memory falls as the claims go in."""
     from dadkhah.model.base import utcnow
 
     now = utcnow()
@@ -356,22 +361,26 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
     def pk_of(entity):
         return entity.pk if isinstance(entity, NewEntity) else entity
 
-    keyed = []
+    keys: list[tuple[str, str]] = []
     old_subjects: dict[int, set[str]] = defaultdict(set)
     for item in items:
-        subject, obj = pk_of(item.subject), pk_of(item.object) if item.object is not None else None
-        key = claim_key(item.kind, subject, obj, _key_part(item))
-        keyed.append((item, subject, obj, key, content_sha256(item)))
+        subject = pk_of(item.subject)
+        key = claim_key(item.kind, subject, pk_of(item.object) if item.object is not None else None, _key_part(item))
+        keys.append((key, content_sha256(item)))
         if not isinstance(item.subject, NewEntity):  # a new entity has no claims held yet
             old_subjects[subject].add(key)
     held = _held_claims(session, old_subjects)
     claim_ids = iter(reserve_ids(session, Claim.__table__, len(items)))
-    claim_rows, citation_rows, victim_rows, review_rows = [], [], [], []
+    batch = _Rows()
     supersede: dict[int, int] = {}
     corrected: set[str] = set()  # keys on which a source corrected or withdrew a claim
-    status_changes: dict[int, str] = {}
+    status_changes: dict[int, str] = {}  # applied once every claim is in
+    described: Counter = Counter()
     citations_held = _citations_of(session, [h.pk for hs in held.values() for h in hs])
-    for item, subject, obj, key, content in keyed:
+    for index, (key, content) in enumerate(keys):
+        item = items[index]
+        items[index] = None
+        subject, obj = pk_of(item.subject), pk_of(item.object) if item.object is not None else None
         source_id = source_ids[item.source]
         citation = (source_id, item.locator, item.testimony_id, item.evidence_id)
         current = held.setdefault(key, [])
@@ -385,7 +394,7 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
                 result.unchanged += 1
             else:
                 citations_held[mine.pk].add(citation)
-                citation_rows.append(_citation_row(mine.pk, citation, import_id, actor_name, now))
+                batch.citations.append(_citation_row(mine.pk, citation, import_id, actor_name, now))
                 result.corroborated += 1
             # a source that now says what another says has withdrawn what it said before
             withdrawn = [h for h in current if h.source_id == source_id and h.content != content
@@ -410,16 +419,16 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
             if h.review_status != "conflict":
                 h.review_status = "conflict"
                 status_changes[h.pk] = "conflict"
-                review_rows.append({"claim_pk": h.pk, "review_status": "conflict", "decided_by": actor_name,
-                                    "decided_at": now, "reason": f"disagrees with {claim_public_id(pk)}"})
+                batch.reviews.append({"claim_pk": h.pk, "review_status": "conflict", "decided_by": actor_name,
+                                      "decided_at": now, "reason": f"disagrees with {claim_public_id(pk)}"})
         if others:
             result.conflicts += 1
-            review_rows.append({"claim_pk": pk, "review_status": "conflict", "decided_by": actor_name,
-                                "decided_at": now, "reason": "disagrees with " + ", ".join(
-                                    claim_public_id(h.pk) for h in others)})
+            batch.reviews.append({"claim_pk": pk, "review_status": "conflict", "decided_by": actor_name,
+                                  "decided_at": now, "reason": "disagrees with " + ", ".join(
+                                      claim_public_id(h.pk) for h in others)})
         current.append(_Held(pk, content, source_id, import_id, version, status, extra))
         citations_held[pk] = {citation}
-        claim_rows.append({
+        batch.claims.append({
             "id": pk, "kind": item.kind, "subject_pk": subject, "object_pk": obj, "value": item.value,
             "likelihood": item.likelihood, "from_text": _date_text(item.from_date),
             "from_earliest": item.from_date.earliest if item.from_date else None,
@@ -430,27 +439,26 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
             "version": version, "superseded_by": None, "review_status": status, "source_id": source_id,
             "import_id": import_id, "file": item.file, "line": item.line, "added_by": actor_name, "added_at": now,
         })
-        citation_rows.append(_citation_row(pk, citation, import_id, actor_name, now))
-        victim_rows.extend({"claim_pk": pk, "source_id": s, "record_id": r, "person_id": p} for s, r, p in item.victims)
+        batch.citations.append(_citation_row(pk, citation, import_id, actor_name, now))
+        batch.victims.extend({"claim_pk": pk, "source_id": s, "record_id": r, "person_id": p}
+                             for s, r, p in item.victims)
         result.new_claim_ids.append(pk)
+        result.claims += 1
+        if item.kind in ("institution", "official", "site", "act"):
+            described[subject] += 1
+        if len(batch.claims) >= BATCH:
+            batch.write(session)
     # a disagreement that a correction has ended is no longer a conflict: back to work needed
-    new_status = {row["id"]: row for row in claim_rows}
     for key in corrected:
         current = held.get(key, [])
         if len({h.content for h in current}) == 1:
             for h in current:
                 if h.review_status == "conflict":
                     h.review_status = "work-needed"
-                    if h.pk in new_status:
-                        new_status[h.pk]["review_status"] = "work-needed"
-                    else:
-                        status_changes[h.pk] = "work-needed"
-                    review_rows.append({"claim_pk": h.pk, "review_status": "work-needed", "decided_by": actor_name,
-                                        "decided_at": now, "reason": "no other current claim disagrees"})
-    insert_rows(session, Claim.__table__, claim_rows)
-    insert_rows(session, ClaimCitation.__table__, citation_rows)
-    insert_rows(session, ClaimVictim.__table__, victim_rows)
-    insert_rows(session, ClaimReview.__table__, review_rows)
+                    status_changes[h.pk] = "work-needed"
+                    batch.reviews.append({"claim_pk": h.pk, "review_status": "work-needed", "decided_by": actor_name,
+                                          "decided_at": now, "reason": "no other current claim disagrees"})
+    batch.write(session)
     if supersede:
         session.execute(sa.update(Claim.__table__).where(Claim.__table__.c.id == sa.bindparam("old"))
                         .values(superseded_by=sa.bindparam("new")),
@@ -459,14 +467,29 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
         session.execute(sa.update(Claim.__table__).where(Claim.__table__.c.id == sa.bindparam("pk"))
                         .values(review_status=sa.bindparam("status")),
                         [{"pk": pk, "status": s} for pk, s in status_changes.items() if pk not in supersede])
-    result.claims = len(claim_rows)
     # entities described by this import: a new one is written as its first description gives it, so
     # only those described again (or held before) are read again from their claims
-    described = Counter(row["subject_pk"] for row in claim_rows
-                        if row["kind"] in ("institution", "official", "site", "act"))
     new_pks = {e.pk for e in new_entities}
     refresh_entities(session, sorted(pk for pk, n in described.items() if pk not in new_pks or n > 1))
     return result
+
+
+@dataclass
+class _Rows:
+    """Rows waiting to be written, a batch at a time."""
+
+    claims: list[dict] = field(default_factory=list)
+    citations: list[dict] = field(default_factory=list)
+    victims: list[dict] = field(default_factory=list)
+    reviews: list[dict] = field(default_factory=list)
+
+    def write(self, session: Session) -> None:
+        insert_rows(session, Claim.__table__, self.claims)
+        insert_rows(session, ClaimCitation.__table__, self.citations)
+        insert_rows(session, ClaimVictim.__table__, self.victims)
+        insert_rows(session, ClaimReview.__table__, self.reviews)
+        for rows in (self.claims, self.citations, self.victims, self.reviews):
+            rows.clear()
 
 
 def _citation_row(pk: int, citation: tuple, import_id: int | None, actor_name: str, now) -> dict:

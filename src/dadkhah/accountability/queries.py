@@ -463,7 +463,9 @@ def institution_chart(session: Session, institution_ref: str, *, on: date, limit
     A post counts when its dates may include the day; ``on_date`` says whether they certainly do
     ("certain") or only may, because a date is partial or missing ("possible"). Every unit is listed
     with how many posts it had that day; the posts themselves come a page at a time (``limit``,
-    ``offset``), unit by unit, as a national body's chart can hold thousands.
+    ``offset``), unit by unit, as a national body's chart can hold thousands. The relation that makes
+    a unit part of the chart is shown with its citations for the units on the page and those above
+    them; for the others, its claim id and status.
     """
     limit = max(1, min(limit, MAX_LIMIT))
     root = find_entity(session, "institution", institution_ref, field="institution")
@@ -473,17 +475,18 @@ def institution_chart(session: Session, institution_ref: str, *, on: date, limit
     relation_rows = []
     while frontier:
         rows = []
-        for chunk in chunks(frontier):
-            rows += _claims(session, C.c.kind == "relation", C.c.object_pk.in_(chunk), _held_on(on))
+        for chunk in chunks(frontier):  # the tree only: a national body has a thousand units
+            rows += session.execute(sa.select(C.c.id, C.c.subject_pk, C.c.object_pk, C.c.value, C.c.review_status)
+                                    .where(_current(C.c.kind == "relation", C.c.object_pk.in_(chunk), _held_on(on)))
+                                    .order_by(C.c.id)).all()
         frontier = []
         for row in rows:
             if row.subject_pk not in depth:
                 depth[row.subject_pk] = depth[row.object_pk] + 1
                 frontier.append(row.subject_pk)
                 relation_rows.append(row)
-    relations = dict(zip([r.id for r in relation_rows], _shown(session, relation_rows), strict=True))
     for row in relation_rows:
-        parent_of.setdefault(row.subject_pk, (row.object_pk, relations[row.id]))
+        parent_of.setdefault(row.subject_pk, (row.object_pk, row))
     order = sorted(depth, key=lambda p: (depth[p], p))
     counts: dict[int, int] = {}
     for chunk in chunks(order):
@@ -491,29 +494,44 @@ def institution_chart(session: Session, institution_ref: str, *, on: date, limit
                                       .where(_current(C.c.kind == "post", C.c.object_pk.in_(chunk), _held_on(on)))
                                       .group_by(C.c.object_pk)).all())
     total = sum(counts.values())
-    # the page: units in chart order, skipping whole units before the offset
-    wanted, skipped, page_units = limit, 0, []
+    # the page: units in chart order, whole units before the offset skipped; the units the page takes
+    # whole are read in one query, a unit cut by the page's start or end on its own
+    room, skipped, takes = limit, 0, []
     for pk in order:
         held = counts.get(pk, 0)
-        if not held:
+        if not held or room <= 0:
             continue
         if skipped + held <= offset:
             skipped += held
             continue
-        page_units.append((pk, offset - skipped if offset > skipped else 0))
+        start = max(0, offset - skipped)
+        take = min(held - start, room)
+        takes.append((pk, start, take, held))
         skipped += held
-        wanted -= held
-        if wanted <= 0:
-            break
-    posts = []
-    room = limit
-    for pk, start in page_units:
-        rows = _claims(session, C.c.kind == "post", C.c.object_pk == pk, _held_on(on),
-                       order=(C.c.from_earliest, C.c.id), limit=room, offset=start)
-        posts += rows
-        room -= len(rows)
-        if room <= 0:
-            break
+        room -= take
+    post_order = (C.c.from_earliest, C.c.id)
+    by_unit_rows: dict[int, list] = defaultdict(list)
+    whole = [pk for pk, start, take, held in takes if start == 0 and take == held]
+    for chunk in chunks(whole):
+        for row in _claims(session, C.c.kind == "post", C.c.object_pk.in_(chunk), _held_on(on),
+                           order=(C.c.object_pk, *post_order)):
+            by_unit_rows[row.object_pk].append(row)
+    for pk, start, take, held in takes:
+        if not (start == 0 and take == held):
+            by_unit_rows[pk] = _claims(session, C.c.kind == "post", C.c.object_pk == pk, _held_on(on),
+                                       order=post_order, limit=take, offset=start)
+    posts = [row for pk, *_ in takes for row in by_unit_rows.get(pk, [])]
+    # the relation claims (with their citations) of the units on this page and the units above them;
+    # every other unit is listed by name, parent and count alone
+    cited = set()
+    for pk, *_ in takes:
+        while pk in parent_of and pk not in cited:
+            cited.add(pk)
+            pk = parent_of[pk][0]
+    cited_rows = []
+    for chunk in chunks(sorted(parent_of[pk][1].id for pk in cited)):
+        cited_rows += _claims(session, C.c.id.in_(chunk))
+    relations = dict(zip([r.id for r in cited_rows], _shown(session, cited_rows), strict=True))
     shown = _shown(session, posts)
     entities = _entities(session, list(depth) + [p.subject_pk for p in posts])
     by_unit = defaultdict(list)
@@ -531,7 +549,9 @@ def institution_chart(session: Session, institution_ref: str, *, on: date, limit
                                         "posts": by_unit.get(pk, [])}
         if pk in parent_of:
             entry["parent"] = entities[parent_of[pk][0]].entity_id
-            entry["relation"] = parent_of[pk][1]
+            row = parent_of[pk][1]
+            entry["relation"] = relations.get(row.id) or {"claim": claim_public_id(row.id), "value": row.value,
+                                                          "review_status": row.review_status}
         units.append(entry)
     return {"institution": entity_to_dict(root), "on": on.isoformat(), "units": units, "posts": total,
             "limit": limit, "offset": offset, "shown": len(posts)}
