@@ -29,6 +29,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from import_bench import peak_rss_mb  # this folder's: the process's own peak resident memory
+
 from dadkhah.spreadsheet import SafeWriter
 
 INSTITUTIONS = 1_000
@@ -95,14 +97,6 @@ def generate(folder: Path, *, acts: int, posts: int, seed: int = 12) -> dict:
     counts["involvements"] = _write(acc / "involvements.csv", ["act_id", "actor_id", "degree", "likelihood", "locator"],
                                     involvements())
     return {"officials": officials, "rows": sum(counts.values()), "files": counts}
-
-
-def peak_rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def child(folder: str, workspace: str) -> None:
