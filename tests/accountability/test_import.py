@@ -167,3 +167,13 @@ def test_a_count_in_superscript_digits_is_refused_with_its_field(victims, accoun
     persian = add_claim(victims, "acts", {"act_id": "A9", "act_type": "execution", "unnamed_victims": "۳"},
                         actor=TESTER, source="r")
     assert persian["added"] == 1
+
+
+def test_a_misspelt_table_is_named_and_notes_are_passed_over(victims, tmp_path):
+    from tests.conftest import write
+
+    folder = write_set(tmp_path / "acc", {"officials.csv": FILES["officials.csv"], "of° ficials.csv": "x\n"})
+    write(folder / "README.txt", "notes on the files\n")
+    write(folder / "truth.json", "{}\n")
+    summary = import_accountability(victims, folder, actor=TESTER, source="report-1")
+    assert [w["file"] for w in summary.warnings] == ["of° ficials.csv"]

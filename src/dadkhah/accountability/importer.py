@@ -98,7 +98,8 @@ def find_tables(path: Path) -> tuple[list[_Table], list[dict]]:
                     raise InputError(f"two files for {stem!r}: keep one", file=str(child))
                 seen.add(stem)
                 tables.append(_Table(stem, child))
-            elif not child.name.startswith("."):
+            elif child.is_file() and suffix in (*_TEXT_EXTENSIONS, ".xlsx") and not child.name.startswith("."):
+                # a table that is none of the files is worth a word (a misspelt name?); notes are not
                 warnings.append({"file": child.name, "field": None, "line": None,
                                  "message": "not read: not one of " + ", ".join(f"{k}.csv" for k in FILES)})
     elif path.is_file() and path.suffix.lower() == ".xlsx":
