@@ -16,6 +16,7 @@ from dadkhah.cli.accountability import (
     officials_app,
     sites_app,
 )
+from dadkhah.cli.appeal import appeal_app
 from dadkhah.cli.common import ENV_DATABASE_URL, acting_user, setup_logging
 from dadkhah.cli.estimate import estimate_app
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
@@ -76,6 +77,7 @@ app.add_typer(institutions_app, name="institutions")
 app.add_typer(officials_app, name="officials")
 app.add_typer(acts_app, name="acts")
 app.add_typer(sites_app, name="sites")
+app.add_typer(appeal_app, name="appeal")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(testimony_app, name="testimony")
 app.add_typer(custody_app, name="custody")

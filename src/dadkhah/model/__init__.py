@@ -9,6 +9,14 @@ from dadkhah.model.accountability import (
     Entity,
     EntityName,
 )
+from dadkhah.model.appeal import (
+    Appeal,
+    AppealDelivery,
+    AppealMail,
+    AppealRequest,
+    AppealVersion,
+    Signature,
+)
 from dadkhah.model.base import Base, Setting
 from dadkhah.model.estimates import Estimate
 from dadkhah.model.places import Place, PlaceName
@@ -43,6 +51,11 @@ from dadkhah.model.vault import (
 from dadkhah.model.web import AuditEvent, LoginAttempt, User, WebSession
 
 __all__ = [
+    "Appeal",
+    "AppealDelivery",
+    "AppealMail",
+    "AppealRequest",
+    "AppealVersion",
     "Base",
     "Claim",
     "ClaimCitation",
@@ -52,6 +65,7 @@ __all__ = [
     "Entity",
     "EntityName",
     "Setting",
+    "Signature",
     "CANONICAL_FIELDS",
     "DATE_FIELDS",
     "NAME_FIELDS",

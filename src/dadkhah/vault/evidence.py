@@ -129,6 +129,18 @@ def add_evidence(store: Store, keys: VaultKeys, paths, *, actor: Actor, source: 
     submission is recorded in its custody. One audit event "evidence added" names every item.
     ``progress(done_bytes, total_bytes)`` follows the work.
     """
+    with store.session() as session:
+        return add_evidence_in(session, store, keys, paths, actor=actor, source=source, description=description,
+                               captured_at=captured_at, captured_where=captured_where, acquired_how=acquired_how,
+                               release=release, about=about, progress=progress)
+
+
+def add_evidence_in(session: Session, store: Store, keys: VaultKeys, paths, *, actor: Actor,
+                    source: str | None = None, description: str | None = None, captured_at: str | None = None,
+                    captured_where: str | None = None, acquired_how: str | None = None, release=DEFAULT_RELEASE,
+                    about=(), progress=None) -> list[dict]:
+    """:func:`add_evidence` inside the caller's transaction, for an action that keeps a file as its
+    proof (the evidence, its custody and its audit event commit or roll back with that action)."""
     files = [checked_input_file(p) for p in paths]
     if not files:
         raise InputError("name at least one file", field="files")
@@ -146,19 +158,18 @@ def add_evidence(store: Store, keys: VaultKeys, paths, *, actor: Actor, source: 
             sealed.append(_seal_file(workspace, keys, path, progress=(lambda n, b=base: progress(b + n, total)) if progress else None))
             done += sealed[-1]["size"]
         results = []
-        with store.session() as session:
-            persons = resolve_persons(session, about)
-            place_id = resolve_place(session, captured_where)
-            source_row = ensure_source(session, source) if source else None
-            for path, item in zip(files, sealed, strict=True):
-                results.append(_record(session, keys, actor, workspace, path, item, source=source_row,
-                                       description=description, captured_at=captured_at, captured_where=captured_where,
-                                       place_id=place_id, acquired_how=acquired_how, scopes=scopes, persons=persons))
-            record_audit(session, store, actor, action="evidence added", object_kind="evidence",
-                         object_id=results[0]["id"],
-                         details={"items": [{"id": r["id"], "sha256": r["sha256"], "size_bytes": r["size_bytes"],
-                                             "already_held": r["already_held"]} for r in results],
-                                  "source": source, "release": scopes, "about": persons})
+        persons = resolve_persons(session, about)
+        place_id = resolve_place(session, captured_where)
+        source_row = ensure_source(session, source) if source else None
+        for path, item in zip(files, sealed, strict=True):
+            results.append(_record(session, keys, actor, workspace, path, item, source=source_row,
+                                   description=description, captured_at=captured_at, captured_where=captured_where,
+                                   place_id=place_id, acquired_how=acquired_how, scopes=scopes, persons=persons))
+        record_audit(session, store, actor, action="evidence added", object_kind="evidence",
+                     object_id=results[0]["id"],
+                     details={"items": [{"id": r["id"], "sha256": r["sha256"], "size_bytes": r["size_bytes"],
+                                         "already_held": r["already_held"]} for r in results],
+                              "source": source, "release": scopes, "about": persons})
         return results
     finally:
         for item in sealed:

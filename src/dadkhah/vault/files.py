@@ -77,3 +77,16 @@ def checked_upload_name(name: str | None) -> str:
     if "/" in name or "\\" in name or "\x00" in name or name.strip() in (".", ".."):
         raise InputError("is a path or a folder, not a file name: upload the files themselves", file=name, field="files")
     return safe_file_name(name)
+
+
+def attachment_disposition(name: str) -> str:
+    """A ``Content-Disposition`` for a download named ``name``: ``attachment`` with the name both as
+    plain ASCII and, when it is not, as RFC 5987 UTF-8."""
+    from urllib.parse import quote
+
+    safe = safe_file_name(name)
+    ascii_name = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"%;' else "_" for ch in safe)
+    value = f'attachment; filename="{ascii_name}"'
+    if ascii_name != safe:
+        value += f"; filename*=UTF-8''{quote(safe, safe='')}"
+    return value

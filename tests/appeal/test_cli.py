@@ -1,0 +1,102 @@
+"""The appeal commands: one JSON document with --json, errors naming the option, the same trail as the core."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from dadkhah.appeal import normalise_email
+from tests.appeal.conftest import LETTER, LETTER_FA
+from tests.cli.test_cli import run
+from tests.conftest import write
+
+
+def _json(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _workspace(tmp_path):
+    ws = tmp_path / "ws"
+    assert run("init", str(ws)).exit_code == 0
+    return ws
+
+
+def test_create_publish_sign_and_show_as_json(tmp_path):
+    ws = _workspace(tmp_path)
+    letter, letter_fa = write(tmp_path / "l.txt", LETTER), write(tmp_path / "l-fa.txt", LETTER_FA)
+    created = _json(run("appeal", "create", "--slug", "inquiry", "--title", "For an inquiry", "--title-fa",
+                        "برای تحقیق", "--text", str(letter), "--text-fa", str(letter_fa), "--addressee",
+                        "The Secretary-General", "--json", workspace=ws))
+    assert (created["id"], created["status"], created["version"]) == ("A-0001", "draft", 1)
+    assert _json(run("appeal", "publish", "A-0001", "--json", workspace=ws))["status"] == "open"
+    for name, kind in (("Jane Roe", "person"), ("=HYPERLINK(\"http://x\")", "person"), ("Rights Group", "organisation")):
+        signed = _json(run("appeal", "sign", "inquiry", "--name", name, "--kind", kind, "--country", "UK",
+                           "--verified-by", "maryam", "--json", workspace=ws))
+        assert signed["status"] == "verified"
+    _json(run("appeal", "sign", "inquiry", "--name", "Quiet One", "--count-only", "--verified-by", "maryam",
+              "--json", workspace=ws))
+    shown = _json(run("appeal", "show", "A-0001", "--json", workspace=ws))
+    assert set(shown) >= {"id", "slug", "status", "version", "counts", "by_kind", "by_country"}
+    assert shown["counts"]["verified"] == 4 and shown["counts"]["public_names"] == 3
+    assert shown["by_kind"] == {"person": 3, "organisation": 1} and shown["by_country"] == {"UK": 3, "unknown": 1}
+    exported = _json(run("appeal", "export", "A-0001", "--format", "csv", "--out", str(tmp_path / "s.csv"), "--json",
+                         workspace=ws))
+    assert exported["signatories"] == 3
+    with open(tmp_path / "s.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["name"] for r in rows][0] == "Rights Group", "organisations first, as the appeal says"
+    assert "'=HYPERLINK(\"http://x\")" in [r["name"] for r in rows], "a formula is made inert"
+    history = [e["action"] for e in shown["history"]]
+    assert history == ["appeal created", "appeal published"] + ["signature added"] * 4
+    listed = _json(run("appeal", "list", "--json", workspace=ws))
+    assert [a["id"] for a in listed] == ["A-0001"]
+
+
+def test_moderation_and_purge_from_the_command_line(tmp_path):
+    ws = _workspace(tmp_path)
+    letter = write(tmp_path / "l.txt", LETTER)
+    _json(run("appeal", "create", "--slug", "a", "--title", "T", "--text", str(letter), "--addressee", "X", "--json",
+              workspace=ws))
+    _json(run("appeal", "publish", "a", "--json", workspace=ws))
+    _json(run("appeal", "sign", "a", "--name", "Sara Ahmadi", "--verified-by", "m", "--json", workspace=ws))
+    held = _json(run("appeal", "sign", "a", "--name", "سارا احمدی", "--verified-by", "m", "--json", workspace=ws))
+    assert (held["status"], held["flag"]) == ("held", "duplicate")
+    queue = _json(run("appeal", "queue", "a", "--json", workspace=ws))
+    assert [s["id"] for s in queue["signatures"]] == [held["signature"]]
+    decided = _json(run("appeal", "decide", "a", str(held["signature"]), "--decision", "approve", "--json",
+                        workspace=ws))
+    assert decided["verified_after"] == 2
+    _json(run("appeal", "close", "a", "--json", workspace=ws))
+    purged = _json(run("appeal", "purge", "a", "--older-than", "0", "--json", workspace=ws))
+    assert purged["erased"] == 2 and purged["verified"] == 2
+
+
+def test_errors_name_the_option_and_leave_stdout_one_document(tmp_path):
+    ws = _workspace(tmp_path)
+    letter = write(tmp_path / "l.txt", LETTER)
+    bad = run("appeal", "create", "--slug", "Not A Slug", "--title", "T", "--text", str(letter), "--addressee", "X",
+              "--json", workspace=ws)
+    assert bad.exit_code == 1
+    assert json.loads(bad.stdout)["error"]["option"] == "--slug"
+    missing = run("appeal", "create", "--slug", "ok", "--title", "T", "--text", str(tmp_path / "none.txt"),
+                  "--addressee", "X", "--json", workspace=ws)
+    assert missing.exit_code == 1 and json.loads(missing.stdout)["error"]["file"].endswith("none.txt")
+    _json(run("appeal", "create", "--slug", "ok", "--title", "T", "--text", str(letter), "--addressee", "X", "--json",
+              workspace=ws))
+    draft = run("appeal", "sign", "ok", "--name", "N", "--verified-by", "m", "--json", workspace=ws)
+    assert draft.exit_code == 1 and json.loads(draft.stdout)["error"]["option"] == "APPEAL"
+    future = run("appeal", "deliver", "ok", "--to", "X", "--on", "yesterday", "--json", workspace=ws)
+    assert json.loads(future.stdout)["error"]["option"] == "--on"
+    no_mail = run("appeal", "mail", "--json", workspace=ws, env={"DADKHAH_SMTP_URL": ""})
+    assert no_mail.exit_code == 1 and "DADKHAH_SMTP_URL" in json.loads(no_mail.stdout)["error"]["message"]
+
+
+def test_email_addresses_are_normalised_per_provider():
+    same = {normalise_email(a)[1] for a in ("First.Last+x@gmail.com", "firstlast@GMAIL.com", "firstlast@googlemail.com",
+                                            "F.I.R.S.T.L.A.S.T@gmail.com")}
+    assert same == {"firstlast@gmail.com"}
+    assert normalise_email("Jane.Doe+appeal@outlook.com")[1] == "jane.doe@outlook.com"  # tags go, dots stay
+    assert normalise_email("jane+appeal@unknown.example")[1] == "jane+appeal@unknown.example"  # + may be the name
+    assert normalise_email("  Someone@Bücher.example ")[1] == "someone@xn--bcher-kva.example"
+    assert normalise_email("Jane@Example.org") == ("Jane@Example.org", "jane@example.org")

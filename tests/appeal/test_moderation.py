@@ -1,0 +1,146 @@
+"""What staff do with signatures: paper signatures, decisions, invalidation in bulk, purge, deliveries,
+and what a database dump can tell about signers (nothing)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from dadkhah.appeal import (
+    add_paper_signature,
+    close_appeal,
+    deliver_appeal,
+    invalidate,
+    public_page,
+    purge,
+    send_queued_mail,
+    show_appeal,
+    sign,
+)
+from dadkhah.audit import list_audit, verify_audit
+from dadkhah.errors import InputError
+from dadkhah.model import Base, Signature
+from dadkhah.model.base import utcnow
+from dadkhah.vault.custody import events_for
+from tests.appeal.conftest import BASE_URL
+from tests.appeal.test_signing import _confirm_all
+from tests.conftest import TESTER
+
+
+def _web(store, keys, email, name, **extra):
+    return sign(store, keys, "inquiry", name=name, email=email, base_url=BASE_URL, **extra)
+
+
+def test_a_paper_signature_counts_at_once_and_is_audited(store, keys, appeal):
+    added = add_paper_signature(store, keys, "A-0001", actor=TESTER, name="Jane Roe", role="Jurist", country="UK",
+                                verified_by="maryam")
+    assert added == {"appeal": "A-0001", "signature": 1, "status": "verified", "flag": None, "public": True}
+    assert [p["name"] for p in public_page(store, "inquiry")["signatories"]] == ["Jane Roe"]
+    with store.session() as session:
+        event = list_audit(session, object_id="A-0001")[0]
+    assert event["action"] == "signature added" and event["details"]["verified_by"] == "maryam"
+    assert "Jane" not in str(event), "the audit log names no signer"
+    add_paper_signature(store, keys, "A-0001", actor=TESTER, name="Someone", email="x@example.org", verified_by="m")
+    with pytest.raises(InputError) as twice:
+        add_paper_signature(store, keys, "A-0001", actor=TESTER, name="Someone", email="X@Example.org", verified_by="m")
+    assert twice.value.field == "email"
+
+
+def test_invalidating_a_domain_in_bulk_is_a_correction_the_public_page_shows(store, keys, appeal, mailbox):
+    for i, name in enumerate(["Ava Rahimi", "Babak Tehrani", "Cyrus Navabi"]):
+        _web(store, keys, f"p{i}@forged.example", name, public_name=True)
+    _web(store, keys, "real@example.org", "Dina Kamali", public_name=True)
+    _confirm_all(store, keys, mailbox)
+    _web(store, keys, "late@forged.example", "Elham Sadeghi")  # pending: also invalidated, and its mail dropped
+    assert show_appeal(store, "inquiry")["counts"]["verified"] == 4
+    done = invalidate(store, keys, "inquiry", actor=TESTER, domain="@Forged.Example", reason="a forged batch")
+    assert (done["removed"], done["was_counted"], done["before"], done["after"]) == (4, 3, 4, 1)
+    page = public_page(store, "inquiry")
+    assert [p["name"] for p in page["signatories"]] == ["Dina Kamali"]
+    assert page["corrections"][-1]["details"] == {"removed": 4, "reason": "a forged batch", "before": 4, "after": 1}
+    assert send_queued_mail(store, keys, mailbox.settings)["sent"] == 0
+
+
+def test_invalidating_a_time_window(store, keys, appeal):
+    for i, name in enumerate(["Ava Rahimi", "Babak Tehrani", "Cyrus Navabi"]):
+        _web(store, keys, f"w{i}@example.org", name)
+    with store.session() as session:
+        first = session.get(Signature, 1)
+        first.created_at = utcnow() - timedelta(hours=3)
+    done = invalidate(store, keys, "inquiry", actor=TESTER, since=(utcnow() - timedelta(hours=1)).isoformat(),
+                      reason="a flood from a script")
+    assert done["removed"] == 2
+    with pytest.raises(InputError) as nothing:
+        invalidate(store, keys, "inquiry", actor=TESTER, reason="no criteria")
+    assert nothing.value.field == "domain"
+    with pytest.raises(InputError) as backwards:
+        invalidate(store, keys, "inquiry", actor=TESTER, reason="x", since="2026-12-05", until="2026-12-04")
+    assert backwards.value.field == "until"
+
+
+def test_purge_keeps_the_counts_and_public_names_and_erases_the_rest(store, keys, appeal, mailbox):
+    _web(store, keys, "named@example.org", "Ava Rahimi", public_name=True)
+    _web(store, keys, "quiet@example.org", "Babak Tehrani", public_name=False)
+    _confirm_all(store, keys, mailbox)
+    _web(store, keys, "never@example.org", "Cyrus Navabi")  # never confirmed
+    with pytest.raises(InputError, match="close it first"):
+        purge(store, "inquiry", actor=TESTER, older_than_days=0)
+    close_appeal(store, "inquiry", actor=TESTER)
+    with pytest.raises(InputError) as early:
+        purge(store, "inquiry", actor=TESTER, older_than_days=30)
+    assert early.value.field == "older_than"
+    before = show_appeal(store, "inquiry")["counts"]
+    done = purge(store, "inquiry", actor=TESTER, older_than_days=0)
+    assert done["erased"] == 3 and done["unconfirmed_refused"] == 1
+    after = show_appeal(store, "inquiry")["counts"]
+    assert (after["verified"], after["public_names"]) == (before["verified"], before["public_names"]) == (2, 1)
+    assert after["pending"] == 0 and after["rejected"] == 1
+    with store.session() as session:
+        rows = session.scalars(sa.select(Signature)).all()
+    assert all(r.identity_sealed is None and r.email_index is None and r.name_index is None for r in rows)
+    assert [p["name"] for p in public_page(store, "inquiry")["signatories"]] == ["Ava Rahimi"]
+
+
+def test_a_delivery_is_recorded_with_its_proof_in_the_vault(store, keys, appeal, tmp_path):
+    add_paper_signature(store, keys, "inquiry", actor=TESTER, name="Jane Roe", verified_by="m")
+    proof = tmp_path / "receipt.txt"
+    proof.write_text("Received by the registry office.", encoding="utf-8")
+    done = deliver_appeal(store, "inquiry", actor=TESTER, to="Office of the High Commissioner", on="2026-12-01",
+                          evidence=proof, keys=keys)
+    assert done["verified"] == 1 and done["evidence"] == "E-000001"
+    with store.session() as session:
+        assert [e["action"] for e in events_for(session, "E-000001")] == ["added"]
+    shown = show_appeal(store, "inquiry")
+    assert shown["deliveries"][0]["on"] == "2026-12-01" and shown["deliveries"][0]["evidence"] == "E-000001"
+    assert public_page(store, "inquiry")["deliveries"] == [
+        {"to": "Office of the High Commissioner", "on": "2026-12-01", "version": 1, "verified": 1}]
+    with pytest.raises(InputError) as future:
+        deliver_appeal(store, "inquiry", actor=TESTER, to="Someone", on="2999-01-01")
+    assert future.value.field == "on"
+    assert verify_audit(store)["intact"]
+
+
+MARKERS = ("planted.signer.marker@example.org", "Hiddenname Markerson", "Quietrole Marker", "Sealedaffil Marker")
+
+
+def test_no_signer_email_or_count_only_name_is_readable_in_the_database(store, keys, appeal, mailbox):
+    _web(store, keys, MARKERS[0], MARKERS[1], role=MARKERS[2], affiliation=MARKERS[3], public_name=False)
+    _web(store, keys, "pending.marker@example.org", "Pendingname Markerson", public_name=True)
+    _confirm_all(store, keys, mailbox)
+    _web(store, keys, "waiting.marker@example.org", "Waitingname Markerson", public_name=True)  # mail still queued
+    with store.session() as session:
+        dump = []
+        for table in Base.metadata.sorted_tables:
+            for row in session.execute(sa.select(table)):
+                dump.append(repr(tuple(row)))
+    text = "\n".join(dump).lower()
+    for marker in (*MARKERS, "waiting.marker@example.org", "Waitingname Markerson"):
+        assert marker.lower() not in text
+    if store.workspace.is_sqlite:  # the files themselves, write-ahead log included
+        for path in store.workspace.path.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                for marker in (*MARKERS, "waiting.marker@example.org"):
+                    assert marker.encode() not in data, path
