@@ -143,6 +143,45 @@ def test_every_operation_leaves_the_same_trail_from_the_command_line_and_the_web
     assert report["intact"], report["problems"]
 
 
+def test_appeal_actions_leave_the_same_trail_from_the_command_line_and_the_web(shells, tmp_path):
+    cli, web = shells
+    letter = write(tmp_path / "letter.txt", "A synthetic letter for the parity test.\n")
+    revised = write(tmp_path / "letter-2.txt", "A synthetic letter, corrected.\n")
+    api = "/api/v1/appeals"
+    operations = {
+        "create": (lambda: cli("appeal", "create", "--slug", "parity-cli", "--title", "Parity", "--text", str(letter),
+                               "--addressee", "Nobody real"),
+                   lambda: web("POST", api, json={"slug": "parity-web", "title": "Parity", "addressee": "Nobody real",
+                                                  "text": "A synthetic letter for the parity test."})),
+        "publish": (lambda: cli("appeal", "publish", "parity-cli"), lambda: web("POST", f"{api}/parity-web/publish")),
+        "revise": (lambda: cli("appeal", "revise", "parity-cli", "--text", str(revised)),
+                   lambda: web("POST", f"{api}/parity-web/revise", json={"text": "A synthetic letter, corrected."})),
+        "paper signature": (
+            lambda: cli("appeal", "sign", "parity-cli", "--name", "Ava Rahimi", "--verified-by", "m"),
+            lambda: web("POST", f"{api}/parity-web/signatures", json={"name": "Babak Tehrani", "verified_by": "m"})),
+        "queue read": (lambda: cli("appeal", "queue", "parity-cli", "--status", "verified", "--json"),
+                       lambda: web("GET", f"{api}/parity-web/queue", params={"status": "verified"})),
+        "decide": (lambda: cli("appeal", "decide", "parity-cli", "1", "--decision", "reject", "--reason", "test"),
+                   lambda: web("POST", f"{api}/parity-web/decide",
+                               json={"signatures": [2], "decision": "reject", "reason": "test"})),
+        "invalidate": (lambda: cli("appeal", "invalidate", "parity-cli", "--since", "2000-01-01", "--reason", "r"),
+                       lambda: web("POST", f"{api}/parity-web/invalidate", json={"since": "2000-01-01", "reason": "r"})),
+        "deliver": (lambda: cli("appeal", "deliver", "parity-cli", "--to", "A body", "--on", "2026-12-01"),
+                    lambda: web("POST", f"{api}/parity-web/deliver", json={"to": "A body", "on": "2026-12-01"})),
+        "export": (lambda: cli("appeal", "export", "parity-cli", "--format", "csv", "--out", str(tmp_path / "s.csv")),
+                   lambda: web("GET", f"{api}/parity-web/export", params={"format": "csv"})),
+        "close": (lambda: cli("appeal", "close", "parity-cli"), lambda: web("POST", f"{api}/parity-web/close")),
+        "purge": (lambda: cli("appeal", "purge", "parity-cli", "--older-than", "0"),
+                  lambda: web("POST", f"{api}/parity-web/purge", json={"older_than": 0})),
+    }
+    for name, (at_terminal, on_the_web) in operations.items():
+        from_cli, from_web = at_terminal(), on_the_web()
+        assert from_cli and from_web, f"{name}: every operation is audited"
+        assert [_shape(e) for e in from_cli] == [_shape(e) for e in from_web], name
+        assert {(e["actor"], e["channel"]) for e in from_cli} == {(CLI_USER, "cli")}, name
+        assert {(e["actor"], e["channel"]) for e in from_web} == {("admin", "web")}, name
+
+
 def test_reading_a_testimony_or_an_evidence_file_at_the_command_line_is_one_event_naming_it(shells, tmp_path):
     cli, _ = shells
     shown = cli("testimony", "show", "T-0001", "--json")

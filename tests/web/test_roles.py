@@ -12,7 +12,15 @@ from fastapi.testclient import TestClient
 from dadkhah.model import Place, Record, ReviewPair
 from dadkhah.users import PERMISSIONS, ROLES, allowed
 
-PUBLIC = {("GET", "/login"), ("POST", "/login")}
+PUBLIC = {
+    ("GET", "/login"), ("POST", "/login"),
+    # An appeal's public page, its signing form, the links of its confirmation email, and its JSON
+    # (web.routes.signing): open to anyone, their forms guarded by a double-submit cookie.
+    ("GET", "/appeals/{slug}"), ("POST", "/appeals/{slug}/sign"),
+    ("GET", "/appeals/{slug}/confirm/{token}"), ("POST", "/appeals/{slug}/confirm/{token}"),
+    ("GET", "/appeals/{slug}/withdraw/{token}"), ("POST", "/appeals/{slug}/withdraw/{token}"),
+    ("GET", "/api/v1/appeals/{slug}/public"),
+}
 
 
 def route_permission(route: APIRoute) -> list[str]:
@@ -32,14 +40,24 @@ def api_routes(app) -> list[tuple[str, str, APIRoute]]:
 
 
 def sample_values(app) -> dict[str, str]:
+    from dadkhah.appeal import create_appeal, publish_appeal
+    from dadkhah.model import Appeal
+    from tests.conftest import TESTER
+
     with app.state.store.session() as session:
         pair = session.scalar(sa.select(ReviewPair.id).order_by(ReviewPair.id).limit(1))
         city = session.scalar(sa.select(Record.city_place_id).where(Record.city_place_id.is_not(None)).limit(1))
         place = city or session.scalar(sa.select(Place.id).limit(1))
+        appeal = session.scalar(sa.select(Appeal.appeal_id).limit(1))
+    if appeal is None:  # a published appeal, for its pages
+        appeal = create_appeal(app.state.store, actor=TESTER, slug="inquiry", title="For an inquiry",
+                               title_fa="برای تحقیق", text="We ask for an inquiry.", text_fa="خواستار تحقیق هستیم.",
+                               addressee="The Secretary-General")["id"]
+        publish_appeal(app.state.store, appeal, actor=TESTER)
     return {"person_id": "P-000001", "testimony_id": "T-0001", "evidence_id": "E-000001", "estimate_id": "1",
             "import_id": "1", "pair_id": str(pair), "username": "viewer", "place_id": place,
             "official": "O-000001", "institution": "I-000001", "act": "A-000001", "site": "S-000003",
-            "claim": "C-000001", "file": "posts"}
+            "claim": "C-000001", "file": "posts", "slug": "inquiry", "ref": appeal, "token": "not-a-token"}
 
 
 def fill(path: str, values: dict[str, str]) -> str:

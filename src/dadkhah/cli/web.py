@@ -191,6 +191,8 @@ def serve(
     """
     import uvicorn
 
+    from dadkhah.appeal import mail_settings
+    from dadkhah.cli.appeal import ENV_MAIL_FROM, ENV_SMTP_URL
     from dadkhah.cli.common import cli_workspace
     from dadkhah.cli.vault import ask_passphrase
     from dadkhah.vault.keys import ENV_PASSPHRASE, is_protected, load_keys, workspace_id
@@ -205,6 +207,17 @@ def serve(
         if workers > 1 and is_protected(workspace) and not os.environ.get(ENV_PASSPHRASE):
             raise DadkhahError(f"with --workers each process unlocks the keys: set {ENV_PASSPHRASE} (or use --no-vault)")
         keys = load_keys(workspace, passphrase=ask_passphrase() if is_protected(workspace) else None)
+    # Appeals: confirmation emails go through DADKHAH_SMTP_URL from DADKHAH_MAIL_FROM (the server sends
+    # them itself, with the keys), their links on DADKHAH_PUBLIC_URL (else the address each request came to).
+    smtp_url, mail_from = os.environ.get(ENV_SMTP_URL) or None, os.environ.get(ENV_MAIL_FROM) or None
+    mail = mail_settings(smtp_url, mail_from)
+    public_url = (os.environ.get("DADKHAH_PUBLIC_URL") or "").strip().rstrip("/") or None
+    if public_url and not public_url.startswith(("https://", "http://")):
+        raise DadkhahError(f"DADKHAH_PUBLIC_URL is the address the public reaches the app at (https://...), "
+                           f"not {public_url!r}")
+    if mail is not None and keys is None:
+        err.print("Without the keys the server sends no confirmation emails: they wait in the queue.",
+                  markup=False, highlight=False)
     # Uploads the web framework spools to disk, and any other temporary file of the server, go to the
     # workspace's private space (swept when the workspace is next opened), never to the system's /tmp.
     spool = workspace.private_dir / f"server-{os.getpid()}-spool"
@@ -216,11 +229,12 @@ def serve(
     if workers == 1:
         app = create_app(WebSettings(workspace=workspace.path, database_url=workspace.database_url, keys=keys,
                                      secure_cookies=secure_cookies, max_upload_mb=max_upload_mb,
-                                     trusted_proxies=tuple(trusted_proxy or ())))
+                                     trusted_proxies=tuple(trusted_proxy or ()), mail=mail, public_url=public_url))
     else:
         os.environ[SETTINGS_ENV] = json.dumps({"workspace": str(workspace.path), "database_url": workspace.database_url,
                                                "vault": keys is not None, "trusted_proxies": trusted_proxy or [],
-                                               "secure_cookies": secure_cookies, "max_upload_mb": max_upload_mb})
+                                               "secure_cookies": secure_cookies, "max_upload_mb": max_upload_mb,
+                                               "smtp_url": smtp_url, "mail_from": mail_from, "public_url": public_url})
         app, options = "dadkhah.web.app:app_from_environment", options | {"factory": True, "workers": workers}
     if as_json:
         emit_json({"address": address, "workspace": str(workspace.path), "vault": keys is not None, "workers": workers})

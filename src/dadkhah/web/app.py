@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dadkhah import __version__
@@ -28,10 +31,11 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     from dadkhah.vault.keys import find_public_keys
     from dadkhah.web.routes import ROUTERS
+    from dadkhah.web.routes.signing import counts_cache
 
     app = FastAPI(title="Dadkhah", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   description="The registry, review, estimates and vault of one Dadkhah workspace. "
-                              "Every page has a JSON twin under /api/v1/.")
+                              "Every page has a JSON twin under /api/v1/.", lifespan=_lifespan)
     app.state.settings = settings
     workspace = load_workspace(settings.workspace, database_url=settings.database_url)
     # The audit log is signed with the unlocked keys; served without them, only the public key is
@@ -40,6 +44,7 @@ def create_app(settings: WebSettings) -> FastAPI:
                                  busy_seconds=settings.busy_seconds)
     if any(app.state.store.swept.values()):
         log.warning("removed what interrupted runs left in the workspace: %s", app.state.store.swept)
+    app.state.public_counts = counts_cache(settings)  # the appeals' public pages: counts kept a moment
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
@@ -52,6 +57,38 @@ def create_app(settings: WebSettings) -> FastAPI:
     return app
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """While the app serves: with mail settings and the keys, a background sender of the appeals'
+    confirmation emails (each worker process runs one; the queue's claims keep them apart)."""
+    settings: WebSettings = app.state.settings
+    stop = asyncio.Event()
+    sender = None
+    if settings.mail is not None and settings.keys is not None:
+        sender = asyncio.create_task(_send_mail_until(app, stop), name="dadkhah-mail")
+    try:
+        yield
+    finally:
+        stop.set()
+        if sender is not None:
+            await sender
+
+
+async def _send_mail_until(app: FastAPI, stop: asyncio.Event) -> None:
+    """Send what the mail queue holds, about every ``mail_interval`` seconds, until ``stop`` is set."""
+    from dadkhah.appeal import send_queued_mail
+
+    settings: WebSettings = app.state.settings
+    while not stop.is_set():
+        try:
+            await run_in_threadpool(send_queued_mail, app.state.store, settings.keys, settings.mail,
+                                    confirm_days=settings.signing_limits.confirm_days)
+        except Exception:  # a database that is busy or away: try again at the next turn
+            log.exception("sending the appeals' confirmation emails failed; trying again shortly")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=settings.mail_interval)
+
+
 SETTINGS_ENV = "DADKHAH_WEB_SETTINGS"
 
 
@@ -60,12 +97,14 @@ def app_from_environment() -> FastAPI:
 
     The settings come as JSON in ``DADKHAH_WEB_SETTINGS``; each worker unlocks the keys itself
     (a protected key file needs ``DADKHAH_PASSPHRASE``). Sessions and login throttling live in
-    the database, so the workers share them.
+    the database, so the workers share them. Appeals' mail comes as ``smtp_url`` and ``mail_from``,
+    the public address as ``public_url``.
     """
     import json
     import os
     from pathlib import Path
 
+    from dadkhah.appeal import mail_settings
     from dadkhah.vault.keys import load_keys
 
     given = json.loads(os.environ[SETTINGS_ENV])
@@ -76,7 +115,9 @@ def app_from_environment() -> FastAPI:
     return create_app(WebSettings(workspace=workspace, database_url=given.get("database_url"), keys=keys,
                                   secure_cookies=bool(given.get("secure_cookies")),
                                   trusted_proxies=tuple(given.get("trusted_proxies") or ()),
-                                  max_upload_mb=int(given.get("max_upload_mb", 200))))
+                                  max_upload_mb=int(given.get("max_upload_mb", 200)),
+                                  mail=mail_settings(given.get("smtp_url"), given.get("mail_from")),
+                                  public_url=given.get("public_url") or None))
 
 
 def _error(request: Request, status: int, message: str, detail: dict | None = None):

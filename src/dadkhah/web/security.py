@@ -1,9 +1,11 @@
 """Who is asking and may they: sessions, roles (deny by default), CSRF tokens, security headers.
 
-Every route but ``/login`` and ``/static`` depends on :func:`require` with one permission. Pages
-answer an anonymous request with a redirect to ``/login``; the API answers 401. A request whose
-user lacks the permission gets 403. Every POST must carry the session's CSRF token: a form in the
-field ``csrf_token``, an API client in the ``X-CSRF-Token`` header.
+Every route but ``/login``, ``/static`` and an appeal's public pages (``web.routes.signing``)
+depends on :func:`require` with one permission. Pages answer an anonymous request with a redirect
+to ``/login``; the API answers 401. A request whose user lacks the permission gets 403. Every POST
+must carry the session's CSRF token: a form in the field ``csrf_token``, an API client in the
+``X-CSRF-Token`` header. The anonymous forms (logging in, signing an appeal) carry instead the
+token of a cookie set with the form (a double-submit cookie).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dadkhah.web.i18n import LANGUAGES, set_language
 
 SESSION_COOKIE = "dadkhah_session"
 LOGIN_CSRF_COOKIE = "dadkhah_login_csrf"
+APPEAL_CSRF_COOKIE = "dadkhah_appeal_csrf"
 LANG_COOKIE = "dadkhah_lang"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"

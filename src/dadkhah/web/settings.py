@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dadkhah.appeal import DEFAULT_LIMITS, MailSettings, SigningLimits
 from dadkhah.vault.keys import VaultKeys
 
 
@@ -17,6 +18,13 @@ class WebSettings:
     be anywhere but loopback). ``max_upload_mb`` bounds every request body. ``trusted_proxies`` are
     the addresses of the reverse proxy in front of the app, whose ``X-Forwarded-For`` gives the
     client's real address.
+
+    Appeals: ``mail`` is where confirmation emails go (None: they wait in the queue; with the keys
+    set too, a background task sends them); ``public_url`` the address the public reaches the app
+    at, for the links in those emails (None: the address each request came to);
+    ``signing_limits`` how much one client address may ask of a public signing page;
+    ``public_counts_seconds`` how old the counts a public page shows may be (0: counted at every
+    request), so that a page read many times a second does not count every signature each time.
     """
 
     workspace: Path
@@ -27,3 +35,8 @@ class WebSettings:
     page_size: int = 50
     trusted_proxies: tuple[str, ...] = ()
     busy_seconds: float = 10  # how long a request's write waits for another writer before "busy, try again"
+    mail: MailSettings | None = None
+    public_url: str | None = None
+    signing_limits: SigningLimits = DEFAULT_LIMITS
+    mail_interval: float = 1.0  # seconds between two looks at the mail queue
+    public_counts_seconds: float = 2.0

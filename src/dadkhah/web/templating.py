@@ -51,6 +51,14 @@ FIELD_LABELS = {
     "locator": "Where in the source", "review_status": "Review status", "claim": "Claim", "official": "Official",
     "institution": "Institution", "person": "Person", "site": "Site", "type": "Type", "on": "On the date",
     "act": "Act", "cells": "Cells", "officials": "Officials",
+    # appeals (dadkhah.appeal): the letter, its signatories, moderation, deliveries, purges
+    "appeal": "Appeal", "slug": "Address of the public page", "title": "Title", "title_fa": "Title in Persian",
+    "text": "Text of the letter", "text_fa": "Text of the letter in Persian", "addressee": "Addressed to",
+    "email": "Email", "affiliation": "Affiliation", "country": "Country", "public_name": "Show my name",
+    "verified_by": "Verified by", "order": "Order of the signatories",
+    "keep_days": "Days after closing before signers' details are erased", "domain": "Email domain",
+    "since": "Signed from", "until": "Signed before", "older_than": "Untouched for at least (days)",
+    "token": "Link", "signatures": "Signatures", "keys": "Keys", "format": "Format",
 }
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dadkhah.web.routes import (
     accountability,
     admin,
+    appeals,
     auth,
     dashboard,
     estimates,
     persons,
     places,
     review,
+    signing,
     sources,
     vault,
 )
 
 ROUTERS = [auth.router, dashboard.router, persons.router, places.router, sources.router, review.router,
-           estimates.router, vault.router, accountability.router, admin.router]
+           estimates.router, vault.router, accountability.router, appeals.router, signing.router, admin.router]

@@ -37,7 +37,7 @@ from dadkhah.vault.evidence import (
     list_evidence,
     show_evidence,
 )
-from dadkhah.vault.files import checked_upload_name, safe_file_name
+from dadkhah.vault.files import attachment_disposition, checked_upload_name
 from dadkhah.vault.keys import VaultKeys
 from dadkhah.vault.testimony import (
     MAX_TRANSCRIPT_BYTES,
@@ -311,15 +311,6 @@ async def evidence_item_api(request: Request, evidence_id: str, viewer: Viewer =
                                                          actor=viewer.actor))
 
 
-def _attachment(name: str) -> str:
-    """``attachment`` with the name both as plain ASCII and, when it is not, as RFC 5987 UTF-8."""
-    safe = safe_file_name(name)
-    ascii_name = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"%;' else "_" for ch in safe)
-    value = f'attachment; filename="{ascii_name}"'
-    if ascii_name != safe:
-        value += f"; filename*=UTF-8''{quote(safe, safe='')}"
-    return value
-
 
 def _handover(folder: Path, file: Path, *, name: str, media_type: str, headers: dict | None = None) -> StreamingResponse:
     """Stream ``file`` as a download; its folder is removed first (the open handle keeps the bytes
@@ -336,7 +327,7 @@ def _handover(folder: Path, file: Path, *, name: str, media_type: str, headers: 
             handle.close()
 
     return StreamingResponse(chunks(), media_type=media_type, headers={
-        "content-disposition": _attachment(name), "content-length": str(size), **(headers or {})})
+        "content-disposition": attachment_disposition(name), "content-length": str(size), **(headers or {})})
 
 
 async def _evidence_download(request: Request, viewer: Viewer, evidence_id: str, keys: VaultKeys) -> StreamingResponse:
@@ -345,7 +336,7 @@ async def _evidence_download(request: Request, viewer: Viewer, evidence_id: str,
     digest = base64.b64encode(bytes.fromhex(found["sha256"])).decode("ascii")
     return StreamingResponse(iterate_in_threadpool(found["content"]),
                              media_type=found["media_type"] or "application/octet-stream",
-                             headers={"content-disposition": _attachment(found["original_name"]),
+                             headers={"content-disposition": attachment_disposition(found["original_name"]),
                                       "content-length": str(found["size_bytes"]), "repr-digest": f"sha-256=:{digest}:",
                                       "x-dadkhah-sha256": found["sha256"]})
 
