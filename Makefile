@@ -8,7 +8,8 @@ DEMO_KEYS := demo-keys
 DEMO_CASEFILE := demo-casefile
 DK     := $(BIN)/dadkhah --workspace $(DEMO)
 
-# Browser tests drive Debian's Chromium with Playwright (no browser is downloaded).
+# Browser tests drive Debian's Chromium with Playwright (no browser is downloaded); the PDF tests read
+# text back with Poppler's pdftotext, as a reader copying it would get it.
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_SERVE ?= yes
@@ -25,10 +26,12 @@ install: $(STAMP)
 
 browser:
 	test -x $(CHROMIUM) || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null)
+	command -v pdftotext >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils >/dev/null)
 
 # The main job: a fresh synthetic case, imported, linked into persons, checked against its truth,
 # the total estimated overall and by city (with a chart), a synthetic testimony and an evidence file
-# sealed, the synthetic accountability set imported (institutions, officials, acts, sites), a signed
+# sealed, the synthetic accountability set imported (institutions, officials, acts, sites), a synthetic
+# open letter published with a few paper signatures and printed as a Persian PDF, a signed
 # case file with two persons and one official's dossier exported and verified, summarised. The demo's key file sits beside the
 # workspace (never inside it) so that each run starts afresh.
 demo: install
@@ -49,6 +52,16 @@ demo: install
 	  --language en --consent investigators,courts --about P-000001
 	$(DK) accountability import $(DEMO)/synthetic-case/accountability --source synthetic-report
 	$(DK) officials show SO-0001 --acts-limit 5
+	$(DK) appeal create --slug synthetic-inquiry --title "For an independent inquiry (synthetic)" \
+	  --title-fa "برای تحقیقی مستقل (ساختگی)" --text $(DEMO)/synthetic-case/appeal/letter.txt \
+	  --text-fa $(DEMO)/synthetic-case/appeal/letter-fa.txt --addressee "A fictional Secretary-General"
+	$(DK) appeal publish synthetic-inquiry
+	while IFS='|' read -r name kind role affiliation country public; do \
+	  $(DK) appeal sign synthetic-inquiry --name "$$name" --kind "$$kind" --role "$$role" --affiliation "$$affiliation" \
+	    --country "$$country" --$$public --verified-by demo-reviewer --json >/dev/null || exit 1; \
+	done < $(DEMO)/synthetic-case/appeal/signatories.txt
+	$(DK) appeal show synthetic-inquiry
+	$(DK) appeal export synthetic-inquiry --format pdf --language fa --out $(DEMO)/appeal-fa.pdf
 	$(DK) export casefile --out $(DEMO_CASEFILE) --recipient "Demo recipient" --scope investigators --person P-000001 --person P-000002 --official SO-0001
 	$(BIN)/dadkhah verify $(DEMO_CASEFILE) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
 	$(DK) custody verify
@@ -77,6 +90,7 @@ bench: install
 	$(BIN)/python benchmarks/accountability_bench.py
 	$(BIN)/python benchmarks/audit_bench.py
 	$(BIN)/python benchmarks/web_bench.py
+	$(BIN)/python benchmarks/appeal_bench.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

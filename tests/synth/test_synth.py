@@ -27,6 +27,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert (tmp_path / "a" / "accountability").is_dir() and a.accountability == str(tmp_path / "a" / "accountability")
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    for name in ("letter.txt", "letter-fa.txt", "signatories.txt"):
+        assert (tmp_path / "a" / "appeal" / name).read_bytes() == (tmp_path / "b" / "appeal" / name).read_bytes()
     assert (tmp_path / "a" / "list-1.csv").read_bytes() != (tmp_path / "c" / "list-1.csv").read_bytes()
     assert a.observed == b.observed and c.victims == 300
 
@@ -119,3 +121,18 @@ def test_the_hard_case_has_duplicates_namesakes_and_swaps(hard_case):
 def test_bad_arguments_are_refused(tmp_path, kwargs, fragment):
     with pytest.raises(DadkhahError, match=fragment):
         generate_case(tmp_path, seed=1, **kwargs)
+
+
+def test_the_synthetic_appeal_names_no_victim_and_reads_back_in_six_fields(small_case):
+    import csv
+
+    lines = (small_case / "appeal" / "signatories.txt").read_text(encoding="utf-8").splitlines()
+    fields = [line.split("|") for line in lines]
+    assert all(len(f) == 6 for f in fields) and len(fields) == 8
+    assert {f[1] for f in fields} == {"person", "organisation"} and {f[5] for f in fields} == {"public", "count-only"}
+    with open(small_case / "population.csv", encoding="utf-8") as handle:
+        victims = {name for row in csv.DictReader(handle)
+                   for name in (f"{row['given_name']} {row['family_name']}",
+                                f"{row['given_name_latin']} {row['family_name_latin']}")}
+    assert not {f[0] for f in fields} & victims
+    assert "synthetic" in (small_case / "appeal" / "letter.txt").read_text(encoding="utf-8")
