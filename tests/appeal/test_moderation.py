@@ -21,7 +21,7 @@ from dadkhah.appeal import (
 )
 from dadkhah.audit import list_audit, verify_audit
 from dadkhah.errors import InputError
-from dadkhah.model import Base, Signature
+from dadkhah.model import Appeal, Base, Signature
 from dadkhah.model.base import utcnow
 from dadkhah.vault.custody import events_for
 from tests.appeal.conftest import BASE_URL
@@ -92,7 +92,12 @@ def test_purge_keeps_the_counts_and_public_names_and_erases_the_rest(store, keys
         purge(store, "inquiry", actor=TESTER, older_than_days=30)
     assert early.value.field == "older_than"
     before = show_appeal(store, "inquiry")["counts"]
+    assert not show_appeal(store, "inquiry")["purge_due"], "90 days have not passed"
+    with store.session() as session:
+        session.execute(sa.update(Appeal).values(closed_at=utcnow() - timedelta(days=91)))
+    assert show_appeal(store, "inquiry")["purge_due"]
     done = purge(store, "inquiry", actor=TESTER, older_than_days=0)
+    assert not show_appeal(store, "inquiry")["purge_due"]
     assert done["erased"] == 3 and done["unconfirmed_refused"] == 1
     after = show_appeal(store, "inquiry")["counts"]
     assert (after["verified"], after["public_names"]) == (before["verified"], before["public_names"]) == (2, 1)

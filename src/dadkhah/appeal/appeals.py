@@ -349,7 +349,18 @@ def show_appeal(store: Store, ref: str) -> dict:
                 | {"as_of": utcnow(), "text": text.text, "text_fa": text.text_fa, "sha256": text.sha256,
                    "versions": versions(session, appeal), "deliveries": deliveries(session, appeal),
                    "corrections": corrections(session, appeal), "history": history(session, appeal),
-                   "mail": queued_mail(session)})
+                   "mail": queued_mail(session), "purge_due": purge_due(session, appeal)})
+
+
+def purge_due(session: Session, appeal: Appeal) -> bool:
+    """Whether the appeal closed ``keep_days`` ago or more and signers' details are still kept: the
+    page promised to erase them by then (``appeal purge``)."""
+    if appeal.status != "closed" or appeal.closed_at is None:
+        return False
+    if (utcnow() - appeal.closed_at).days < appeal.keep_days:
+        return False
+    return session.scalar(sa.select(Signature.id).where(Signature.appeal_pk == appeal.id,
+                                                        Signature.identity_sealed.is_not(None)).limit(1)) is not None
 
 
 def _parse_day(text: str | None, *, field: str) -> str:

@@ -179,6 +179,10 @@ def appeal_show(ctx: typer.Context, appeal: AppealArg, as_json: JsonOption = Fal
         out.print(f"  correction {correction['at'][:16]}: {correction['action']} {_plain(correction['details'])}")
     if document["mail"]["queued"] or document["mail"]["failed"]:
         out.print(f"  mail: {document['mail']['queued']:,} queued, {document['mail']['failed']:,} failed")
+    if document["purge_due"]:
+        err.print(f"It closed {document['keep_days']} days ago or more and still keeps signers' details, which its page "
+                  f"promised to erase by then: run `dadkhah appeal purge {document['id']} --older-than "
+                  f"{document['keep_days']}`.", markup=False, highlight=False)
 
 
 @appeal_app.command("sign")
