@@ -69,11 +69,12 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(workspace):
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection), "0001")
     with engine.begin() as connection:
-        connection.execute(sa.insert(Source.__table__).values(name="older", created_at=sa.func.now()))
+        older = sa.table("sources", sa.column("name"), sa.column("created_at"))  # the table as 0001 made it
+        connection.execute(sa.insert(older).values(name="older", created_at=sa.func.now()))
     engine.dispose()
     with open_store(workspace) as store, store.session() as session:
         assert current_revision(store.engine) == head_revision()
-        assert session.scalar(sa.select(Source.name)) == "older"
+        assert session.execute(sa.select(Source.name, Source.release)).one() == ("older", "restricted")
 
 
 def test_a_database_from_a_newer_version_is_refused(workspace):

@@ -8,10 +8,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.errors import DadkhahError, NotFound
+from dadkhah.audit import Actor, record_audit
+from dadkhah.errors import DadkhahError, InputError, NotFound
 from dadkhah.model import FieldWarning, Import, Incident, Record, Source
+from dadkhah.store import Store
 
 RELIABILITY_GRADES = "ABCDEF"
+RELEASES = ("public", "restricted")
 
 
 def validate_source_name(name: str) -> str:
@@ -73,6 +76,22 @@ def update_source(
     return source
 
 
+def set_release(store: Store, name: str, release: str, *, actor: Actor) -> dict:
+    """Say whether a source's records may be published (``public``) or not (``restricted``, the
+    default: a source is published only when someone decides it may be)."""
+    release = (release or "").strip().lower()
+    if release not in RELEASES:
+        raise InputError(f"is public or restricted, not {release!r}", field="release")
+    with store.session() as session:
+        source = get_source(session, name)
+        before = source.release
+        source.release = release
+        if before != release:
+            record_audit(session, store, actor, action="source release set", object_kind="source",
+                         object_id=source.name, details={"release": release, "before": before})
+        return source_to_dict(source) | {"changed": before != release}
+
+
 def ensure_incident(session: Session, name: str) -> Incident:
     name = (name or "").strip()
     if not name:
@@ -112,6 +131,7 @@ def source_to_dict(source: Source) -> dict:
         "reliability": source.reliability,
         "credibility": source.credibility,
         "restrictions": source.restrictions,
+        "release": source.release,
         "created_at": source.created_at.isoformat(),
     }
 

@@ -36,6 +36,7 @@ PERMISSIONS = {
     "estimates": "analyst",  # run estimates
     "vault": "investigator",  # testimonies, evidence, custody log: read and add
     "claims": "investigator",  # add accountability claims, review them
+    "publication": "investigator",  # which sources may be published; withhold persons from publication
     "signatures": "analyst",  # appeals: the moderation queue, decisions, bulk invalidation, paper signatures, exports
     "appeals": "investigator",  # appeals: create, revise, publish, close, record deliveries, purge
     "export": "admin",  # case files

@@ -182,6 +182,24 @@ def test_appeal_actions_leave_the_same_trail_from_the_command_line_and_the_web(s
         assert {(e["actor"], e["channel"]) for e in from_web} == {("admin", "web")}, name
 
 
+def test_publication_decisions_leave_the_same_trail_from_the_command_line_and_the_web(shells):
+    cli, web = shells
+    operations = {
+        "source release": (lambda: cli("sources", "set", "list-1", "--release", "public"),
+                           lambda: web("POST", "/api/v1/sources/list-2/release", json={"release": "public"})),
+        "withhold": (lambda: cli("persons", "withhold", "P-000001", "--reason", "the family asked"),
+                     lambda: web("POST", "/api/v1/persons/P-000002/withhold", json={"reason": "the family asked"})),
+        "release": (lambda: cli("persons", "release", "P-000001", "--reason", "they agreed"),
+                    lambda: web("POST", "/api/v1/persons/P-000002/release", json={"reason": "they agreed"})),
+    }
+    for name, (at_terminal, on_the_web) in operations.items():
+        from_cli, from_web = at_terminal(), on_the_web()
+        assert from_cli and from_web, f"{name}: every operation is audited"
+        assert [_shape(e) for e in from_cli] == [_shape(e) for e in from_web], name
+        assert {(e["actor"], e["channel"]) for e in from_cli} == {(CLI_USER, "cli")}, name
+        assert {(e["actor"], e["channel"]) for e in from_web} == {("admin", "web")}, name
+
+
 def test_reading_a_testimony_or_an_evidence_file_at_the_command_line_is_one_event_naming_it(shells, tmp_path):
     cli, _ = shells
     shown = cli("testimony", "show", "T-0001", "--json")

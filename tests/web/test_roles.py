@@ -57,7 +57,8 @@ def sample_values(app) -> dict[str, str]:
     return {"person_id": "P-000001", "testimony_id": "T-0001", "evidence_id": "E-000001", "estimate_id": "1",
             "import_id": "1", "pair_id": str(pair), "username": "viewer", "place_id": place,
             "official": "O-000001", "institution": "I-000001", "act": "A-000001", "site": "S-000003",
-            "claim": "C-000001", "file": "posts", "slug": "inquiry", "ref": appeal, "token": "not-a-token"}
+            "claim": "C-000001", "file": "posts", "slug": "inquiry", "ref": appeal, "token": "not-a-token",
+            "source": "list-1"}
 
 
 def fill(path: str, values: dict[str, str]) -> str:

@@ -24,7 +24,7 @@ from dadkhah.cli.common import (
 )
 from dadkhah.ingest.importer import import_file
 from dadkhah.registry.records import count_records, iter_records
-from dadkhah.sources import list_sources, source_to_dict, update_source
+from dadkhah.sources import list_sources, set_release, source_to_dict, update_source
 from dadkhah.store import current_revision, open_store
 from dadkhah.workspace import create_workspace
 
@@ -189,3 +189,24 @@ def sources_add(
         emit_json(result)
     else:
         out.print(f"Source [bold]{result['name']}[/] saved.")
+
+
+@sources_app.command("set")
+@handle_errors
+def sources_set(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="SOURCE", help="The source's name.")],
+    release: Annotated[str, typer.Option("--release", help="public (its records may be published) or restricted (never).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Say whether a source's records may be published (every source starts restricted).
+
+    Example: dadkhah sources set ngo-2019 --release public
+    """
+    with opened_store(ctx) as store:
+        result = set_release(store, name, release, actor=cli_actor(ctx))
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"Source {result['name']} is {result['release']}" + ("" if result["changed"] else " (it already was)")
+                  + ".", markup=False, highlight=False)

@@ -22,7 +22,13 @@ from dadkhah.cli.common import (
 from dadkhah.errors import InputError
 from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
 from dadkhah.link.review import decide, list_decisions, review_queue
-from dadkhah.registry.persons import describe_person, export_persons, list_persons
+from dadkhah.registry.persons import (
+    describe_person,
+    export_persons,
+    list_persons,
+    release_person,
+    withhold_person,
+)
 
 link_app = typer.Typer(help="Linkage: one registry of persons from many lists.", no_args_is_help=True)
 persons_app = typer.Typer(help="Persons: the registry, with stable ids.", no_args_is_help=True)
@@ -119,6 +125,9 @@ def persons_show(
         out.print(f"{person['person_id']} was merged into {person['merged_into']}.")
         return
     out.print(f"[bold]{person['person_id']}[/] — {len(person['records'])} records in {len(person['sources'])} sources")
+    if person["withheld"]:
+        err.print(f"Withheld from publication since {person['withheld']['at'][:10]} by {person['withheld']['by']}: "
+                  f"{person['withheld']['reason']}", markup=False, highlight=False)
     table = Table("attribute", "value", "records", "conflict")
     for name, attribute in person["attributes"].items():
         for i, value in enumerate(attribute["values"]):
@@ -139,6 +148,40 @@ def persons_show(
         where = site["location"].get("place") or f"location withheld ({site['location']['publication']})"
         out.print(f"May lie at {site['id']} {site['name'] or site['name_fa'] or ''}, {where} "
                   f"({burial.get('likelihood', '')}, {burial['review_status']})", markup=False)
+
+
+@persons_app.command("withhold")
+@handle_errors
+def persons_withhold(
+    ctx: typer.Context,
+    person_id: Annotated[str, typer.Argument(help="Person id, e.g. P-000123.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (for the team; never published).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Keep a person out of everything published (the memorial, printed reports), e.g. at the family's request.
+
+    Example: dadkhah persons withhold P-000123 --reason "the family asked, 2026-12-01"
+    """
+    with opened_store(ctx) as store:
+        result = withhold_person(store, person_id, actor=cli_actor(ctx), reason=reason)
+    emit_json(result) if as_json else out.print(f"{result['person_id']} is withheld from publication.")
+
+
+@persons_app.command("release")
+@handle_errors
+def persons_release(
+    ctx: typer.Context,
+    person_id: Annotated[str, typer.Argument(help="Person id, e.g. P-000123.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (for the team; never published).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Let a withheld person be published again.
+
+    Example: dadkhah persons release P-000123 --reason "the family agreed"
+    """
+    with opened_store(ctx) as store:
+        result = release_person(store, person_id, actor=cli_actor(ctx), reason=reason)
+    emit_json(result) if as_json else out.print(f"{result['person_id']} may be published again.")
 
 
 @persons_app.command("list")

@@ -25,6 +25,7 @@ from dadkhah.model.registry import (
     MatchDecision,
     Person,
     PersonRecord,
+    PersonWithholding,
     RegistryEvent,
     ReviewPair,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "MatchDecision",
     "Person",
     "PersonRecord",
+    "PersonWithholding",
     "RegistryEvent",
     "ReviewPair",
     "Place",

@@ -115,3 +115,19 @@ class ReviewPair(Base):
     match_weight: Mapped[float] = mapped_column(sa.Float)
     weights: Mapped[dict] = mapped_column(sa.JSON)  # comparison -> weight of the level it fell in
     linked: Mapped[bool] = mapped_column(sa.Boolean)  # at or above the run's threshold
+
+
+class PersonWithholding(Base):
+    """A person kept out of everything published (at the family's request, for their safety), and its
+    release. The reason is for the team: it is never published."""
+
+    __tablename__ = "person_withholdings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[str] = mapped_column(sa.String(20), index=True)  # as withheld; merges are followed
+    reason: Mapped[str] = mapped_column(sa.Text)
+    withheld_by: Mapped[str] = mapped_column(sa.String(200))
+    withheld_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_by: Mapped[str | None] = mapped_column(sa.String(200))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    release_reason: Mapped[str | None] = mapped_column(sa.Text)

@@ -29,9 +29,12 @@ class Source(Base):
     reliability: Mapped[str | None] = mapped_column(sa.String(1))
     credibility: Mapped[int | None] = mapped_column(sa.SmallInteger)
     restrictions: Mapped[str | None] = mapped_column(sa.Text)
+    # Whether its records may be published (memorial site, printed reports): ``public`` or ``restricted``.
+    release: Mapped[str] = mapped_column(sa.String(12), default="restricted", server_default="restricted")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
+        sa.CheckConstraint("release IN ('public','restricted')", name="release"),
         sa.CheckConstraint("reliability IS NULL OR reliability IN ('A','B','C','D','E','F')", name="reliability"),
         sa.CheckConstraint("credibility IS NULL OR credibility BETWEEN 1 AND 6", name="credibility"),
     )

@@ -121,6 +121,7 @@ def person_details(session: Session, person_id: str, *, include_vault: bool = Fa
         "records": records,
         "attributes": attributes,
         "events": described["events"],
+        "withheld": described["withheld"],
     }
     if include_vault:
         document |= vault_items_about(session, described["person_id"])

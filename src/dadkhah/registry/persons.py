@@ -22,12 +22,22 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.errors import DadkhahError, NotFound
-from dadkhah.model import Import, Person, PersonRecord, Place, Record, RegistryEvent, Source
+from dadkhah.audit import Actor, record_audit
+from dadkhah.errors import DadkhahError, InputError, NotFound
+from dadkhah.model import (
+    Import,
+    Person,
+    PersonRecord,
+    PersonWithholding,
+    Place,
+    Record,
+    RegistryEvent,
+    Source,
+)
 from dadkhah.model.base import utcnow
 from dadkhah.registry.records import raw_row
 from dadkhah.spreadsheet import SafeWriter
-from dadkhah.store import insert_rows
+from dadkhah.store import Store, insert_rows
 
 RecordKey = tuple[int, str]  # (source_id, record_id): survives a corrected version of the record
 
@@ -285,6 +295,7 @@ def describe_person(session: Session, person_id: str) -> dict:
         "attributes": attributes,
         "conflicts": sorted(name for name, attr in attributes.items() if attr["conflict"]),
         "events": _events(session, person.person_id),
+        "withheld": withholding(session, person.person_id),
     }
 
 
@@ -371,3 +382,70 @@ def surviving_person_id(session: Session, person_id: str) -> str:
         person = get_person(session, person.merged_into)
         seen.add(person.person_id)
     return person.person_id
+
+
+def _active_withholding(session: Session, person_id: str) -> PersonWithholding | None:
+    return session.scalar(sa.select(PersonWithholding).where(PersonWithholding.person_id == person_id,
+                                                             PersonWithholding.released_at.is_(None)))
+
+
+def withhold_person(store: Store, person_id: str, *, actor: Actor, reason: str) -> dict:
+    """Keep a person out of everything published (the memorial, printed reports, public exports),
+    for instance at the family's request. The reason stays with the team: it is never published.
+    A person merged later into another carries the withholding with them."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InputError("say why (for the team; it is never published)", field="reason")
+    with store.session() as session:
+        person = get_person(session, person_id)
+        if _active_withholding(session, person.person_id) is not None:
+            raise InputError(f"{person.person_id} is already withheld", field="person_id")
+        session.add(PersonWithholding(person_id=person.person_id, reason=reason, withheld_by=actor.name))
+        record_audit(session, store, actor, action="person withheld", object_kind="person",
+                     object_id=person.person_id, details={"reason": reason})
+        return {"person_id": person.person_id, "withheld": True}
+
+
+def release_person(store: Store, person_id: str, *, actor: Actor, reason: str | None = None) -> dict:
+    """Let a withheld person be published again."""
+    reason = (reason or "").strip() or None
+    with store.session() as session:
+        person = get_person(session, person_id)
+        held = _active_withholding(session, person.person_id)
+        if held is None:
+            raise InputError(f"{person.person_id} is not withheld", field="person_id")
+        held.released_by, held.released_at, held.release_reason = actor.name, utcnow(), reason
+        record_audit(session, store, actor, action="person released", object_kind="person",
+                     object_id=person.person_id, details={"reason": reason})
+        return {"person_id": person.person_id, "withheld": False}
+
+
+def _withholdings(session: Session) -> dict[str, PersonWithholding]:
+    """Each withheld person's id, and the ids they have since been merged into, with its withholding."""
+    rows = session.scalars(sa.select(PersonWithholding).where(PersonWithholding.released_at.is_(None))
+                           .order_by(PersonWithholding.id)).all()
+    if not rows:
+        return {}
+    merged = dict(session.execute(sa.select(Person.person_id, Person.merged_into)
+                                  .where(Person.status == "merged", Person.merged_into.is_not(None))).all())
+    found: dict[str, PersonWithholding] = {}
+    for row in rows:
+        person_id, seen = row.person_id, set()
+        while person_id is not None and person_id not in seen:
+            seen.add(person_id)
+            found.setdefault(person_id, row)
+            person_id = merged.get(person_id)
+    return found
+
+
+def withheld_persons(session: Session) -> set[str]:
+    """Every person id that may not be published: those withheld, and the persons they have since
+    been merged into (a withholding follows the person, whatever id they now bear)."""
+    return set(_withholdings(session))
+
+
+def withholding(session: Session, person_id: str) -> dict | None:
+    """Why a person is withheld, for the team's own pages (never published), or None."""
+    row = _withholdings(session).get(person_id)
+    return None if row is None else {"reason": row.reason, "by": row.withheld_by, "at": row.withheld_at.isoformat(),
+                                     "as": row.person_id}

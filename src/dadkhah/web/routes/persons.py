@@ -7,8 +7,9 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import InputError
@@ -137,3 +138,48 @@ async def person_page(request: Request, person_id: str, viewer: Viewer = require
 async def person_api(request: Request, person_id: str, viewer: Viewer = require("registry")) -> dict:
     return await run_in_threadpool(person_document, request.app.state.store, person_id,
                                    include_vault=viewer.can("vault"), audience=_audience(viewer))
+
+
+class Withholding(BaseModel):
+    """Why (for the team: never published)."""
+
+    reason: str | None = Field(None, max_length=2000)
+
+
+def _withhold(store, viewer: Viewer, person_id: str, reason: str | None) -> dict:
+    from dadkhah.registry.persons import withhold_person
+
+    return withhold_person(store, person_id, actor=viewer.actor, reason=reason or "")
+
+
+def _release(store, viewer: Viewer, person_id: str, reason: str | None) -> dict:
+    from dadkhah.registry.persons import release_person
+
+    return release_person(store, person_id, actor=viewer.actor, reason=reason)
+
+
+@router.post("/persons/{person_id}/withhold", include_in_schema=False)
+async def withhold_page(request: Request, person_id: str, reason: str = Form(""),
+                        viewer: Viewer = require("publication")):
+    await run_in_threadpool(_withhold, request.app.state.store, viewer, person_id, reason)
+    return RedirectResponse(f"/persons/{person_id}", status_code=303)
+
+
+@router.post("/api/v1/persons/{person_id}/withhold",
+             summary="Keep a person out of everything published (the reason is never published)")
+async def withhold_api(request: Request, person_id: str, body: Withholding,
+                       viewer: Viewer = require("publication")) -> dict:
+    return await run_in_threadpool(_withhold, request.app.state.store, viewer, person_id, body.reason)
+
+
+@router.post("/persons/{person_id}/release", include_in_schema=False)
+async def release_page(request: Request, person_id: str, reason: str = Form(""),
+                       viewer: Viewer = require("publication")):
+    await run_in_threadpool(_release, request.app.state.store, viewer, person_id, reason or None)
+    return RedirectResponse(f"/persons/{person_id}", status_code=303)
+
+
+@router.post("/api/v1/persons/{person_id}/release", summary="Let a withheld person be published again")
+async def release_api(request: Request, person_id: str, body: Withholding,
+                      viewer: Viewer = require("publication")) -> dict:
+    return await run_in_threadpool(_release, request.app.state.store, viewer, person_id, body.reason)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import DadkhahError, InputError, LimitExceeded
@@ -158,3 +160,27 @@ async def quarantine_download(request: Request, import_id: RowId, viewer: Viewer
     return FileResponse(path, media_type="text/csv; charset=utf-8",
                         filename=f"import-{import_id}-quarantine.csv", content_disposition_type="attachment")
 
+
+class Release(BaseModel):
+    """Whether the source's records may be published."""
+
+    release: Literal["public", "restricted"]
+
+
+def _set_release(store, viewer: Viewer, source: str, release: str) -> dict:
+    from dadkhah.sources import set_release
+
+    return set_release(store, source, release, actor=viewer.actor)
+
+
+@router.post("/sources/{source}/release", include_in_schema=False)
+async def release_page(request: Request, source: str, release: str = Form(""),
+                       viewer: Viewer = require("publication")):
+    await run_in_threadpool(_set_release, request.app.state.store, viewer, source, release)
+    return RedirectResponse("/sources", status_code=303)
+
+
+@router.post("/api/v1/sources/{source}/release",
+             summary="Say whether a source's records may be published (public) or not (restricted)")
+async def release_api(request: Request, source: str, body: Release, viewer: Viewer = require("publication")) -> dict:
+    return await run_in_threadpool(_set_release, request.app.state.store, viewer, source, body.release)
