@@ -22,6 +22,7 @@ from dadkhah.cli.estimate import estimate_app
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
 from dadkhah.cli.link import link_app, persons_app, review_app
 from dadkhah.cli.places import places_app
+from dadkhah.cli.publish import verify_site_command
 from dadkhah.cli.report import report_app
 from dadkhah.cli.synth import synth
 from dadkhah.cli.vault import custody_app, evidence_app, export_app, keys_app, testimony_app, verify
@@ -84,6 +85,7 @@ app.add_typer(custody_app, name="custody")
 app.add_typer(keys_app, name="keys")
 app.add_typer(export_app, name="export")
 app.command("verify")(verify)
+app.command("verify-site")(verify_site_command)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve)
