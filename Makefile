@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   := demo-workspace
 DEMO_KEYS := demo-keys
 DEMO_CASEFILE := demo-casefile
+DEMO_MEMORIAL := demo-memorial
 DK     := $(BIN)/dadkhah --workspace $(DEMO)
 
 # Browser tests drive Debian's Chromium with Playwright (no browser is downloaded); the PDF tests read
@@ -35,7 +36,7 @@ browser:
 # case file with two persons and one official's dossier exported and verified, summarised. The demo's key file sits beside the
 # workspace (never inside it) so that each run starts afresh.
 demo: install
-	rm -rf $(DEMO) $(DEMO_KEYS) $(DEMO_CASEFILE)
+	rm -rf $(DEMO) $(DEMO_KEYS) $(DEMO_CASEFILE) $(DEMO_MEMORIAL)
 	$(BIN)/dadkhah init $(DEMO) --key-file $(DEMO_KEYS)/demo.key
 	$(DK) synth --victims 5000 --lists 6 --cities 32 --seed 1988 --out $(DEMO)/synthetic-case
 	for f in $(DEMO)/synthetic-case/list-*.csv; do \
@@ -64,6 +65,10 @@ demo: install
 	$(DK) appeal export synthetic-inquiry --format pdf --language fa --out $(DEMO)/appeal-fa.pdf
 	$(DK) export casefile --out $(DEMO_CASEFILE) --recipient "Demo recipient" --scope investigators --person P-000001 --person P-000002 --official SO-0001
 	$(BIN)/dadkhah verify $(DEMO_CASEFILE) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
+	for f in $(DEMO)/synthetic-case/list-*.csv; do $(DK) sources set "$$(basename "$$f" .csv)" --release public --json >/dev/null || exit 1; done
+	$(DK) persons withhold P-000002 --reason "synthetic: a family asked" --json >/dev/null
+	$(DK) publish memorial --out $(DEMO_MEMORIAL) --contact corrections@example.org
+	$(BIN)/dadkhah verify-site $(DEMO_MEMORIAL) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
 	$(DK) custody verify
 	$(DK) audit verify
 	$(DK) report summary
@@ -97,4 +102,4 @@ lint: install
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) $(DEMO) $(DEMO_KEYS) $(DEMO_CASEFILE) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEMO) $(DEMO_KEYS) $(DEMO_CASEFILE) $(DEMO_MEMORIAL) .pytest_cache .hypothesis

@@ -22,7 +22,7 @@ from dadkhah.cli.estimate import estimate_app
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
 from dadkhah.cli.link import link_app, persons_app, review_app
 from dadkhah.cli.places import places_app
-from dadkhah.cli.publish import verify_site_command
+from dadkhah.cli.publish import publish_app, verify_site_command
 from dadkhah.cli.report import report_app
 from dadkhah.cli.synth import synth
 from dadkhah.cli.vault import custody_app, evidence_app, export_app, keys_app, testimony_app, verify
@@ -79,6 +79,7 @@ app.add_typer(officials_app, name="officials")
 app.add_typer(acts_app, name="acts")
 app.add_typer(sites_app, name="sites")
 app.add_typer(appeal_app, name="appeal")
+app.add_typer(publish_app, name="publish")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(testimony_app, name="testimony")
 app.add_typer(custody_app, name="custody")

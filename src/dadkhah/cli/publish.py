@@ -1,4 +1,5 @@
-"""Commands for what is published: checking a published folder against its signed manifest."""
+"""Commands for what is published: the memorial site, and checking a published folder against its
+signed manifest."""
 
 from __future__ import annotations
 
@@ -7,8 +8,19 @@ from typing import Annotated
 
 import typer
 
-from dadkhah.cli.common import JsonOption, emit_json, err, handle_errors, out
+from dadkhah.cli.common import (
+    JsonOption,
+    cli_actor,
+    emit_json,
+    err,
+    handle_errors,
+    out,
+    progress_bar,
+)
+from dadkhah.cli.vault import unlocked
 from dadkhah.publish import verify_site
+
+publish_app = typer.Typer(help="Publishing what may be published: the memorial site.", no_args_is_help=True)
 
 
 @handle_errors
@@ -35,3 +47,33 @@ def verify_site_command(
                       "Ask the publisher for their fingerprint and check again.", markup=False, highlight=False)
     if not report["intact"]:
         raise typer.Exit(1)
+
+
+@publish_app.command("memorial")
+@handle_errors
+def publish_memorial(
+    ctx: typer.Context,
+    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write the site into (rebuilt in place if it holds one).")],
+    languages: Annotated[str, typer.Option("--languages", help="fa, en, or both (the first is the home page's).")] = "fa,en",
+    title: Annotated[str | None, typer.Option("--title", help="The site's title (default: In memory of the victims).")] = None,
+    contact: Annotated[str | None, typer.Option("--contact", help="Where readers send corrections: an https:// address or an email.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the memorial site (a static folder for any host or a USB stick) from what may be published, signed.
+
+    Example: dadkhah publish memorial --out site/ --languages fa,en --contact corrections@example.org
+    """
+    from dadkhah.publish.memorial import build_memorial
+
+    with unlocked(ctx) as (store, keys), progress_bar("gathering the published persons") as progress:
+        result = build_memorial(store, keys, out_dir, actor=cli_actor(ctx), languages=languages, title=title,
+                                contact=contact, progress=progress)
+    if as_json:
+        emit_json(result)
+        return
+    out.print(f"Wrote {result['out']}: {result['persons']:,} persons in {', '.join(result['languages'])}; "
+              f"{result['pages_written']:,} pages written, {result['pages_unchanged']:,} unchanged, "
+              f"{result['files_removed']:,} removed; signed by {result['fingerprint']}.", markup=False, highlight=False)
+    err.print(f"Open {Path(result['out']).resolve() / 'index.html'} in a browser, or copy the folder to any static "
+              f"host. A mirror checks itself with: dadkhah verify-site FOLDER --expect-key {result['fingerprint']}",
+              markup=False, highlight=False)

@@ -1,0 +1,302 @@
+"""The memorial site: a self-contained static site of the published victims, in Persian and English.
+
+It works from any static host and from a USB stick (every link is relative and names its
+``index.html``; nothing is fetched from elsewhere: no font, script or map tile). What it shows is
+what :mod:`dadkhah.publish.policy` allows, nothing more. Each person's page sits at an address made
+from the person's stable id (``fa/p/P-000123/index.html``), so a citation made today still resolves
+after a rebuild; a person merged since leaves a page that sends the reader on to whom they are now.
+
+Rebuilding rewrites only the pages whose bytes changed and removes the pages of persons no longer
+published. The folder is then signed (:func:`dadkhah.publish.manifest.sign_site`), so that a mirror
+can prove itself unaltered with ``dadkhah verify-site``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import jdatetime
+import jinja2
+import sqlalchemy as sa
+
+from dadkhah import __version__
+from dadkhah.audit import Actor, record_audit
+from dadkhah.errors import InputError
+from dadkhah.estimate.stored import latest_estimate
+from dadkhah.model import Incident, Person, Place
+from dadkhah.publish.manifest import MANIFEST, SIGNATURE, sign_site
+from dadkhah.publish.policy import published_persons
+from dadkhah.store import Store
+from dadkhah.vault.keys import VaultKeys
+
+LANGUAGES = ("fa", "en")
+TEMPLATES = Path(__file__).parent / "templates"
+STYLE = "memorial.css"
+ICON = "favicon.svg"
+MARK = ".dadkhah-memorial"  # says the folder holds a memorial this tool may rebuild
+PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+# The site's own words, in both languages (the web application's catalogues are the web's).
+WORDS = {
+    "en": {
+        "title": "In memory of the victims", "home": "Home", "named": "Victims named on this site",
+        "estimate": "How many were killed", "interval": "between {low} and {high} ({level}% interval)",
+        "interval_means": ("The true number is not known. The estimate combines the lists that name the victims; "
+                           "the interval is the range that the lists and the model make likely. It may change as "
+                           "more lists are found. It counts victims no list names, too."),
+        "no_estimate": "No estimate has been published yet.", "numbers": "About the numbers",
+        "cities": "Cities", "city": "City", "died": "Died", "born": "Born", "age": "Age", "prison": "Prison",
+        "sources": "Named in", "correct": "Correct or complete this entry", "persons": "Victims",
+        "father": "Father's name", "unknown": "unknown", "language": "فارسی", "moved": "This entry is now",
+        "not_final": "These figures are not final: lists are still being gathered and checked.",
+        "method": ("The lists were compared with each other; records that name the same person were joined, "
+                   "with uncertain pairs checked by people. The total was estimated from how the lists overlap "
+                   "(multiple systems estimation)."),
+        "observed": "people named in the lists used", "method_name": "method",
+    },
+    "fa": {
+        "title": "به یاد جان‌باختگان", "home": "خانه", "named": "جان‌باختگانی که نامشان در این تارنما آمده است",
+        "estimate": "چند تن کشته شدند", "interval": "میان {low} و {high} (بازهٔ {level} درصد)",
+        "interval_means": ("شمار واقعی دانسته نیست. برآورد از کنار هم گذاشتن فهرست‌هایی به دست آمده که نام "
+                           "جان‌باختگان را دارند؛ بازه گسترهٔ شمارهایی است که فهرست‌ها و مدل محتمل می‌دانند. با یافته "
+                           "شدن فهرست‌های تازه ممکن است دگرگون شود. جان‌باختگانی را که در هیچ فهرستی نیامده‌اند نیز "
+                           "می‌شمارد."),
+        "no_estimate": "هنوز برآوردی منتشر نشده است.", "numbers": "دربارهٔ شمارها",
+        "cities": "شهرها", "city": "شهر", "died": "تاریخ جان‌باختن", "born": "تاریخ تولد", "age": "سن",
+        "prison": "زندان", "sources": "نام‌برده در", "correct": "درست یا کامل کردن این مدخل",
+        "persons": "جان‌باختگان", "father": "نام پدر", "unknown": "نامعلوم", "language": "English",
+        "moved": "این مدخل اکنون اینجاست", "not_final": "این شمارها نهایی نیستند: فهرست‌ها هنوز گردآوری و بررسی می‌شوند.",
+        "method": ("فهرست‌ها با هم سنجیده شدند؛ سابقه‌هایی که از یک تن نام می‌برند یکی شدند و جفت‌های نامطمئن را "
+                   "آدم‌ها بررسی کردند. شمار کل از چگونگی هم‌پوشانی فهرست‌ها برآورد شد (برآورد چندسامانه‌ای)."),
+        "observed": "تن که نامشان در فهرست‌های به‌کاررفته آمده است", "method_name": "روش",
+    },
+}
+
+
+def _digits(value, language: str) -> str:
+    text = f"{value:,}" if isinstance(value, int) else str(value)
+    return text.translate(PERSIAN_DIGITS).replace(",", "٬") if language == "fa" else text
+
+
+def _day(iso: str | None, language: str) -> str | None:
+    """A day in the page's calendar, with the other beside it: 1367/05/15 (1988-08-06)."""
+    if not iso:
+        return None
+    day = date.fromisoformat(iso)
+    jalali = jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d")
+    if language == "fa":
+        return f"{_digits(jalali, 'fa')} ({_digits(day.isoformat(), 'fa')})"
+    return f"{day.isoformat()} ({jalali})"
+
+
+def _when(interval: dict | None, language: str) -> str | None:
+    """A date as the records know it: a day when they agree on one, else a span, never made precise."""
+    if not interval:
+        return None
+    if interval["earliest"] and interval["earliest"] == interval["latest"]:
+        return _day(interval["earliest"], language)
+    if interval["earliest"] and interval["latest"]:
+        return f"{_day(interval['earliest'], language)} – {_day(interval['latest'], language)}"
+    return interval["original"]
+
+
+def _best(records: list[dict], field: str):
+    """The value most records give (ties: the first source's), or None."""
+    counts: dict = defaultdict(int)
+    for record in records:
+        value = record.get(field)
+        if value:
+            counts[value if not isinstance(value, dict) else tuple(sorted(value.items()))] += 1
+    if not counts:
+        return None
+    chosen = max(counts, key=lambda v: counts[v])
+    return dict(chosen) if isinstance(chosen, tuple) else chosen
+
+
+def _name(records: list[dict], script: str) -> str | None:
+    for record in records:
+        if record["script"] == script or (script == "latin" and record["script"] is None):
+            name = record["full_name"] or " ".join(p for p in (record["given_name"], record["family_name"]) if p)
+            if name:
+                return name
+    return None
+
+
+def _age(records: list[dict]) -> int | None:
+    birth, death = _best(records, "birth_date"), _best(records, "death_date")
+    if not birth or not death or not birth.get("earliest") or birth.get("earliest") != birth.get("latest") \
+            or not death.get("earliest") or death.get("earliest") != death.get("latest"):
+        return None
+    b, d = date.fromisoformat(birth["earliest"]), date.fromisoformat(death["earliest"])
+    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+
+def _person(published: dict) -> dict:
+    records = published["records"]
+    city, prison = _best(records, "city"), _best(records, "prison")
+    return {"id": published["person_id"], "name_fa": _name(records, "fa"), "name_latin": _name(records, "latin"),
+            "father": _best(records, "father_name"), "death": _best(records, "death_date"),
+            "birth": _best(records, "birth_date"), "age": _age(records), "city": city, "prison": prison,
+            "sources": published["sources"]}
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["digits"] = _digits
+    env.filters["when"] = _when
+    return env
+
+
+def _contact_link(contact: str | None, person_id: str) -> str | None:
+    if not contact:
+        return None
+    if contact.startswith(("https://", "http://")):
+        separator = "&" if "?" in contact else "?"
+        return f"{contact}{separator}entry={person_id}"
+    return f"mailto:{contact}?subject=Correction%3A%20{person_id}"
+
+
+def _check_contact(contact: str | None) -> str | None:
+    contact = (contact or "").strip() or None
+    if contact is None:
+        return None
+    if contact.startswith(("https://", "http://")) or ("@" in contact and " " not in contact and ":" not in contact):
+        return contact
+    raise InputError("is an https:// address or an email address, where readers send corrections", field="contact")
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file: name a folder for the site", file=str(out), field="out")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARK).exists():
+        raise InputError("is a folder that holds other files: name an empty folder, or one this command wrote "
+                         "before (it is rebuilt)", file=str(out), field="out")
+
+
+class _Writer:
+    """Writes pages whose bytes changed, and remembers every page of this build."""
+
+    def __init__(self, out: Path):
+        self.out, self.written, self.unchanged, self.kept = out, 0, 0, set()
+
+    def write(self, relative: str, text: str) -> None:
+        path = self.out / relative
+        data = text.encode("utf-8")
+        self.kept.add(relative)
+        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            self.unchanged += 1
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".part")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+        self.written += 1
+
+    def sweep(self) -> int:
+        """Remove what an earlier build wrote that this one did not (persons no longer published)."""
+        removed = 0
+        for path in sorted(self.out.rglob("*"), reverse=True):
+            relative = path.relative_to(self.out).as_posix()
+            if path.is_file() and relative not in self.kept and relative not in (MANIFEST, SIGNATURE, MARK):
+                path.unlink()
+                removed += 1
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        return removed
+
+
+def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, actor: Actor,
+                   languages=LANGUAGES, title: str | None = None, contact: str | None = None,
+                   progress=None) -> dict:
+    """Write (or rebuild) the memorial site into ``out`` and sign it; returns what was done."""
+    out = Path(out)
+    asked = languages.split(",") if isinstance(languages, str) else languages
+    languages = tuple(dict.fromkeys(code.strip() for code in asked if code.strip()))
+    if not languages or any(language not in LANGUAGES for language in languages):
+        raise InputError(f"takes fa, en or both (fa,en), not {','.join(languages) or 'nothing'}", field="languages")
+    contact = _check_contact(contact)
+    _check_out(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARK).write_text("A memorial site written by dadkhah publish memorial; rebuilt in place.\n",
+                            encoding="utf-8")
+    writer = _Writer(out)
+    env = _environment()
+    with store.session() as session:
+        estimate = latest_estimate(session)
+        incidents = [{"name": i.name, "description": i.description}
+                     for i in session.scalars(sa.select(Incident).order_by(Incident.id))]
+        persons = []
+        for number, published in enumerate(published_persons(session), start=1):
+            persons.append(_person(published))
+            if progress and number % 1000 == 0:
+                progress(number, 0)
+        ids = {p["id"] for p in persons}
+        merged = dict(session.execute(sa.select(Person.person_id, Person.merged_into)
+                                      .where(Person.status == "merged", Person.merged_into.is_not(None))).all())
+        places = {p.id: {"id": p.id, "name_en": p.name_en, "name_fa": p.name_fa}
+                  for p in session.execute(sa.select(Place.id, Place.name_en, Place.name_fa))}
+    moved = {}
+    for old in merged:
+        current, seen = old, set()
+        while current in merged and current not in seen:
+            seen.add(current)
+            current = merged[current]
+        if current in ids:
+            moved[old] = current
+    by_city: dict[str, list[dict]] = defaultdict(list)
+    for person in persons:
+        if person["city"] and person["city"].get("place_id"):
+            by_city[person["city"]["place_id"]].append(person)
+    cities = sorted(({"id": place_id, "slug": place_id.replace(":", "-"), "place": places.get(place_id, {}),
+                      "count": len(members)} for place_id, members in by_city.items()), key=lambda c: -c["count"])
+    for asset in (STYLE, ICON):
+        shutil.copyfile(TEMPLATES / asset, out / asset)
+        writer.kept.add(asset)
+    common = {"estimate": estimate, "incidents": incidents, "named": len(persons), "site_title": title,
+              "generator": f"dadkhah {__version__}", "languages": languages}
+    for language in languages:
+        words = WORDS[language]
+        other = next((code for code in languages if code != language), None)
+        context = common | {"lang": language, "dir": "rtl" if language == "fa" else "ltr", "w": words,
+                            "other": other, "title": title or words["title"]}
+        render = functools.partial(_render, env, context)
+        writer.write(f"{language}/index.html", render("home.html", depth=1, cities=cities[:50]))
+        writer.write(f"{language}/numbers/index.html", render("numbers.html", depth=2))
+        writer.write(f"{language}/persons/index.html", render("persons.html", depth=2, persons=persons))
+        writer.write(f"{language}/cities/index.html", render("cities.html", depth=2, cities=cities))
+        for city in cities:
+            writer.write(f"{language}/cities/{city['slug']}/index.html",
+                         render("city.html", depth=3, city=city, persons=by_city[city["id"]]))
+        for person in persons:
+            writer.write(f"{language}/p/{person['id']}/index.html",
+                         render("person.html", depth=3, person=person,
+                                correct=_contact_link(contact, person["id"])))
+        for old, current in moved.items():
+            writer.write(f"{language}/p/{old}/index.html", render("moved.html", depth=3, old=old, current=current))
+    writer.write("index.html", _render(env, common | {"lang": languages[0], "dir": "rtl" if languages[0] == "fa"
+                                                      else "ltr", "w": WORDS[languages[0]], "other": None,
+                                                      "title": title or WORDS[languages[0]]["title"]},
+                                       "root.html", depth=0))
+    removed = writer.sweep()
+    signed = sign_site(out, keys)
+    result = {"out": str(out), "languages": list(languages), "persons": len(persons), "cities": len(cities),
+              "redirects": len(moved), "pages_written": writer.written, "pages_unchanged": writer.unchanged,
+              "files_removed": removed, "files": signed["files"], "fingerprint": signed["fingerprint"],
+              "manifest_sha256": signed["manifest_sha256"]}
+    with store.session() as session:
+        record_audit(session, store, actor, action="memorial published", object_kind="memorial",
+                     object_id=hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:12],
+                     details={k: v for k, v in result.items() if k != "out"})
+    return result
+
+
+def _render(env: jinja2.Environment, context: dict, template: str, *, depth: int, **extra) -> str:
+    return env.get_template(template).render(context | {"root": "../" * depth} | extra)

@@ -1,0 +1,123 @@
+"""The memorial site: only what may be published, in both languages, every link inside the site,
+signed, rebuilt in place, and a merged person's old address still leads to them."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dadkhah.audit import list_audit
+from dadkhah.errors import InputError
+from dadkhah.model import LinkageRun, Source
+from dadkhah.publish import verify_site
+from dadkhah.publish.memorial import build_memorial
+from dadkhah.registry.persons import assign_persons
+from tests.conftest import TESTER
+from tests.publish.test_policy import MARKERS, _case
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.dirs = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("href", "src"):
+            if attrs.get(name):
+                self.links.append(attrs[name])
+        if tag == "html":
+            self.dirs.append(attrs.get("dir"))
+
+
+def _pages(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in folder.rglob("*.html")}
+
+
+@pytest.fixture
+def built(store, tmp_path):
+    keys = _case(store, tmp_path)["keys"]
+    out = tmp_path / "site"
+    result = build_memorial(store, keys, out, actor=TESTER, contact="corrections@example.org")
+    return store, keys, out, result
+
+
+def test_the_site_holds_only_what_may_be_published(built):
+    store, keys, out, result = built
+    assert (result["persons"], result["languages"]) == (2, ["fa", "en"])
+    for file in out.rglob("*"):
+        if file.is_file():
+            data = file.read_bytes()
+            for marker in MARKERS:
+                assert marker.encode() not in data, (file, marker)
+    pages = _pages(out)
+    assert "fa/p/P-000001/index.html" in pages and "en/p/P-000002/index.html" in pages
+    assert "fa/p/P-000003/index.html" not in pages, "a withheld person has no page"
+    person = pages["en/p/P-000001/index.html"]
+    assert "Ava Rahimi" in person and "1988-08-01 (1367/05/10)" in person and "public-list" in person
+    assert "mailto:corrections@example.org?subject=Correction%3A%20P-000001" in person
+    assert "۱۳۶۷/۰۵/۱۰" in pages["fa/p/P-000001/index.html"]
+
+
+def test_every_page_is_in_its_language_and_every_link_stays_in_the_site(built):
+    _, _, out, _ = built
+    for name, html in _pages(out).items():
+        parser = _Links()
+        parser.feed(html)
+        if name.startswith("fa/"):
+            assert parser.dirs == ["rtl"], name
+        elif name.startswith("en/"):
+            assert parser.dirs == ["ltr"], name
+        for link in parser.links:
+            if link.startswith("mailto:"):
+                continue
+            assert not re.match(r"^[a-z]+:", link) and not link.startswith("/"), (name, link)
+            target = (out / name).parent / link.split("#")[0]
+            assert target.resolve().is_file(), (name, link)
+
+
+def test_the_site_is_signed_rebuilt_in_place_and_audited(built):
+    store, keys, out, first = built
+    assert verify_site(out, expect_key=keys.fingerprint)["intact"]
+    again = build_memorial(store, keys, out, actor=TESTER, contact="corrections@example.org")
+    assert again["pages_written"] == 0 and again["pages_unchanged"] == first["pages_written"]
+    assert verify_site(out, expect_key=keys.fingerprint)["intact"]
+    with store.session() as session:
+        assert [e["action"] for e in list_audit(session) if e["object_kind"] == "memorial"] == ["memorial published"] * 2
+
+
+def test_a_merged_persons_address_leads_on_and_an_unpublished_person_is_removed(built, tmp_path):
+    store, keys, out, _ = built
+    with store.session() as session:
+        ids = dict(session.execute(sa.select(Source.name, Source.id)).all())
+        run_row = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={},
+                             run_by="t", software_version="0")
+        session.add(run_row)
+        session.flush()
+        public, restricted = ids["public-list"], ids["restricted-source-marker"]
+        assign_persons(session, run_row.id, {(public, "p1"): 1, (restricted, "r1"): 1, (public, "p2"): 1,
+                                             (public, "p3"): 3, (restricted, "r9"): 4})
+    result = build_memorial(store, keys, out, actor=TESTER)
+    pages = _pages(out)
+    assert result["persons"] == 1 and result["redirects"] == 1 and result["files_removed"] >= 0
+    moved = next(name for name in ("fa/p/P-000001/index.html", "fa/p/P-000002/index.html")
+                 if 'http-equiv="refresh"' in pages[name])
+    assert "index.html" in pages[moved]
+    assert verify_site(out, expect_key=keys.fingerprint)["intact"]
+
+
+def test_a_folder_holding_other_files_is_refused(store, tmp_path):
+    keys = _case(store, tmp_path)["keys"]
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "thesis.docx").write_text("not ours", encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        build_memorial(store, keys, folder, actor=TESTER)
+    assert refused.value.field == "out" and (folder / "thesis.docx").exists()
+    with pytest.raises(InputError) as bad:
+        build_memorial(store, keys, tmp_path / "x", actor=TESTER, languages="fa,de")
+    assert bad.value.field == "languages"
