@@ -85,7 +85,7 @@ def test_sources_add_validates_the_admiralty_grade(ws):
              "--obtained-on", "2020-12-09", "--json", workspace=ws)
     assert json.loads(ok.stdout) | {"created_at": None} == {
         "name": "un-2020", "producer": "A UN office", "description": None, "obtained_on": "2020-12-09",
-        "reliability": "B", "credibility": 2, "restrictions": None, "created_at": None}
+        "reliability": "B", "credibility": 2, "restrictions": None, "release": "restricted", "created_at": None}
     bad = run("sources", "add", "un-2020", "--reliability", "Z", "--json", workspace=ws)
     assert bad.exit_code == 1 and "A-F" in json.loads(bad.stdout)["error"]["message"]
 

@@ -41,34 +41,82 @@ def test_the_places_table_and_its_json_twin_agree_with_the_records(app, as_role)
     assert client.get(tehran).status_code == 200
 
 
+def _drawn(svg) -> tuple[dict, dict]:
+    """The map's markers: place id -> its own link; place or site id -> the cluster it merged into."""
+    alone = {a["data-place"]: a for a in svg.select("a.place")}
+    clustered = {member: g for g in svg.select(".map-cluster") for member in g["data-members"].split()}
+    return alone, clustered
+
+
 def test_the_map_draws_every_place_with_coordinates_by_type_with_titles_and_a_legend(as_role):
     client = as_role("viewer")
     data = client.get("/api/v1/places").json()
     page = _soup(client.get("/places"))
     svg = page.select_one("svg#places-map")
-    drawn = {a["data-place"]: a for a in svg.select("a.place")}
-    assert set(drawn) == {p["id"] for p in data["places"] if p["map"]}
-    assert len(drawn) > 100
+    alone, clustered = _drawn(svg)
+    sites = {a["data-site"] for a in svg.select("a.site")}  # the accountability sites the viewer may locate
+    assert not set(alone) & set(clustered) and not sites & set(clustered)
+    assert set(alone) | set(clustered) | sites == ({p["id"] for p in data["places"] if p["map"]}
+                                                   | {s["id"] for s in data.get("sites", []) if s["map"]})
+    assert len(alone) + len(clustered) > 100 and alone and clustered
     shapes = {"city": "circle", "prison": "rect", "cemetery": "polygon", "mass_grave": "polygon"}
     for place in data["places"]:
         if not place["map"]:
             continue
-        marker = drawn[place["id"]].select_one(".marker")
-        assert marker.name == shapes[place["type"]] and f"place-{place['type']}" in marker["class"]
-        assert marker.select_one("title").get_text() == place["name_en"]
+        if place["id"] in alone:
+            marker = alone[place["id"]].select_one(".marker")
+            assert marker.name == shapes[place["type"]] and f"marker-{place['type']}" in marker["class"]
+            assert marker.select_one("title").get_text() == place["name_en"]
+            assert alone[place["id"]]["href"] == f"/places/{place['id']}"
+        else:
+            cluster = clustered[place["id"]]
+            lines = cluster.select_one("title").get_text().split("\n")
+            assert place["name_en"] in lines[1:] and lines[0].startswith(cluster["data-count"])
         assert 0 <= place["map"]["x"] <= data["map"]["width"] and 0 <= place["map"]["y"] <= data["map"]["height"]
+    for cluster in svg.select(".map-cluster"):
+        assert int(cluster["data-count"]) == len(cluster["data-members"].split()) >= 2
+        assert cluster.select_one("text").get_text() == cluster["data-count"]
     tehran, rasht = (next(p for p in data["places"] if p["id"] == i)["map"] for i in ("city:tehran", "city:rasht"))
     assert rasht["x"] < tehran["x"] and rasht["y"] < tehran["y"], "Rasht lies north-west of Tehran"
-    outline = svg.select_one("polygon.iran-outline")
-    assert "approximate" in outline.select_one("title").get_text()
-    assert len(outline["points"].split()) >= 30
+    provinces = svg.select("path.province")
+    assert len(provinces) == 31 and all(p["data-province"].startswith("province:") for p in provinces)
+    assert svg.select_one("path.outline") is not None and svg.select("g.neighbours path")
     legend = page.select_one("#legend").get_text()
     for label in ("City", "Prison", "Cemetery", "Mass grave", "approximate"):
         assert label in legend
+    assert "Named persons per province" in svg.select_one("g.legend").get_text()
 
     persian = _soup(client.get("/places", params={"lang": "fa"}))
-    title = persian.select_one('svg#places-map a[data-place="city:tehran"] title').get_text()
-    assert title == next(p["name_fa"] for p in data["places"] if p["id"] == "city:tehran") == "تهران"
+    alone, clustered = _drawn(persian.select_one("svg#places-map"))
+    title = (alone["city:tehran"] if "city:tehran" in alone else clustered["city:tehran"]).select_one("title").get_text()
+    assert next(p for p in data["places"] if p["id"] == "city:tehran")["name_fa"] == "تهران"
+    assert "تهران" in title.split("\n")
+    assert persian.select_one("svg#places-map g.legend")["direction"] == "rtl"
+
+
+def test_the_provinces_are_shaded_by_the_named_persons_their_records_place_there(app, as_role):
+    from dadkhah.model import Person, PersonRecord, Place
+
+    client = as_role("viewer")
+    data = client.get("/api/v1/places").json()
+    with app.state.store.session() as session:
+        province = dict(session.execute(sa.select(Place.id, Place.province_now)).all())
+        rows = session.execute(
+            sa.select(PersonRecord.person_pk, Record.city_place_id)
+            .join(Record, sa.and_(Record.source_id == PersonRecord.source_id, Record.record_id == PersonRecord.record_id))
+            .join(Person, Person.id == PersonRecord.person_pk)
+            .where(Record.superseded_by.is_(None), Person.status == "active")).all()
+    persons: dict[str, set] = {}
+    for person, city in rows:
+        if city and province.get(city):
+            persons.setdefault(province[city], set()).add(person)
+    expected = {p: len(members) for p, members in persons.items()}
+    assert expected and data["persons_by_province"] == expected
+    svg = _soup(client.get("/places")).select_one("svg#places-map")
+    shaded = {p["data-province"]: int(p["data-value"]) for p in svg.select("path.province[data-value]")}
+    assert shaded == {p: n for p, n in expected.items() if p in shaded} and set(shaded) == set(expected) - {"province:khorasan"}
+    tehran = svg.select_one('path[data-province="province:tehran"]')
+    assert tehran.select_one("title").get_text() == f"Tehran: {expected['province:tehran']:,}"
 
 
 def test_the_places_page_refers_to_nothing_outside_the_app(as_role):

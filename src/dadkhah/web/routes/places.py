@@ -1,69 +1,36 @@
 """Places: the gazetteer's cities, prisons and grave sites on a map drawn here, with record counts.
 
-The map is inline SVG made on the server from the places' coordinates: no tiles, no outside
-request. Iran is drawn as its bounding box (44–63.5° E, 25–40° N) and a coarse outline through a
-few dozen border points, labelled as approximate: it places points, it is no survey.
+The map is inline SVG made on the server by :func:`dadkhah.report.maps.province_map` from the
+vendored Natural Earth boundaries (no tiles, no outside request): the provinces shaded by how many
+named persons their records place in each, the places and the accountability sites the viewer's
+role may locate as markers, markers that crowd merged into one circle saying how many.
 """
 
 from __future__ import annotations
 
-import math
+from urllib.parse import quote
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from dadkhah.report.boundaries import EAST, NORTH, SOUTH, WEST, map_height, project
+from dadkhah.web.i18n import current_language
+from dadkhah.web.i18n import gettext as _
 from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
 
 router = APIRouter()
 
 MAPPED_TYPES = ("city", "prison", "cemetery", "mass_grave")
-WEST, EAST, SOUTH, NORTH = 44.0, 63.5, 25.0, 40.0
-_PX_PER_DEGREE = 40.0
-_X_SCALE = _PX_PER_DEGREE * math.cos(math.radians((SOUTH + NORTH) / 2))  # equirectangular, true at 32.5° N
-_MARGIN = 12.0
-MAP_WIDTH = round((EAST - WEST) * _X_SCALE + 2 * _MARGIN)
-MAP_HEIGHT = round((NORTH - SOUTH) * _PX_PER_DEGREE + 2 * _MARGIN)
-
-# A coarse outline of Iran's land border and coasts, clockwise from the north-west (lon, lat),
-# through well-known points (tripoints, border towns, ports). Approximate by a few kilometres to
-# tens of kilometres: for orientation only.
-IRAN_OUTLINE = (
-    (44.05, 39.40), (44.80, 39.71), (45.40, 39.05), (45.95, 38.90), (46.55, 38.87), (47.00, 39.12),
-    (47.85, 39.65), (48.36, 39.37), (48.02, 38.95), (48.25, 38.75), (48.88, 38.44), (49.08, 37.60),
-    (49.47, 37.47), (50.20, 37.15), (50.95, 36.80), (51.70, 36.62), (52.65, 36.72), (53.60, 36.85),
-    (53.90, 37.33), (54.80, 37.45), (55.45, 38.08), (56.30, 38.08), (57.30, 37.95), (58.20, 37.68),
-    (59.35, 37.50), (60.10, 36.95), (60.60, 36.62), (61.15, 36.62), (61.05, 35.60), (61.28, 35.00),
-    (60.90, 34.30), (60.55, 33.80), (60.80, 33.20), (60.58, 32.60), (60.85, 31.50), (61.75, 31.30),
-    (61.80, 30.90), (60.87, 29.86), (61.40, 29.35), (61.80, 28.65), (62.78, 28.26), (62.80, 27.25),
-    (63.30, 26.65), (63.15, 26.10), (61.60, 25.20), (60.60, 25.30), (59.50, 25.45), (58.80, 25.55),
-    (57.80, 25.70), (57.30, 26.40), (57.00, 27.00), (56.28, 27.18), (55.60, 26.95), (54.88, 26.56),
-    (54.00, 26.70), (53.40, 26.95), (52.60, 27.45), (51.50, 27.90), (51.00, 28.50), (50.83, 28.97),
-    (50.50, 29.60), (50.10, 30.10), (49.50, 30.05), (49.00, 30.40), (48.62, 29.92), (48.22, 30.36),
-    (48.00, 30.48), (48.02, 30.99), (47.68, 31.00), (47.60, 31.75), (47.10, 32.45), (46.20, 33.05), (45.75, 33.60),
-    (45.40, 33.95), (45.55, 34.50), (45.75, 35.10), (46.15, 35.10), (45.98, 35.80), (45.35, 36.00),
-    (45.10, 36.70), (44.85, 37.15), (44.60, 37.75), (44.20, 38.40), (44.45, 38.60), (44.30, 38.85),
-)
-
-
-def project(lon: float, lat: float) -> tuple[float, float]:
-    """Map coordinates in the SVG's own units (x east, y south)."""
-    return (round(_MARGIN + (lon - WEST) * _X_SCALE, 1), round(_MARGIN + (NORTH - lat) * _PX_PER_DEGREE, 1))
-
-
-def _points(pairs) -> str:
-    return " ".join(f"{x},{y}" for x, y in (project(lon, lat) for lon, lat in pairs))
+MAP_WIDTH = 800
+MAP_HEIGHT = map_height(width=MAP_WIDTH)
 
 
 def map_frame() -> dict:
-    """What the SVG draws besides the places: its size, the bounding box, the outline, graticule."""
-    left, top = project(WEST, NORTH)
-    right, bottom = project(EAST, SOUTH)
-    meridians = [{"lon": lon, "x": project(lon, NORTH)[0]} for lon in range(45, 64, 3)]
-    parallels = [{"lat": lat, "y": project(WEST, lat)[1]} for lat in range(26, 41, 2)]
-    return {"width": MAP_WIDTH, "height": MAP_HEIGHT, "box": {"x": left, "y": top, "width": round(right - left, 1),
-            "height": round(bottom - top, 1)}, "outline": _points(IRAN_OUTLINE), "meridians": meridians,
-            "parallels": parallels, "bounds": {"west": WEST, "east": EAST, "south": SOUTH, "north": NORTH}}
+    """The map's size in its own units and the box it shows (degrees)."""
+    return {"width": MAP_WIDTH, "height": MAP_HEIGHT,
+            "bounds": {"west": WEST, "east": EAST, "south": SOUTH, "north": NORTH}}
 
 
 def _marker(place: dict) -> dict | None:
@@ -71,7 +38,7 @@ def _marker(place: dict) -> dict | None:
         return None
     if not (WEST <= place["lon"] <= EAST and SOUTH <= place["lat"] <= NORTH):
         return None
-    x, y = project(place["lon"], place["lat"])
+    x, y = project(place["lon"], place["lat"], width=MAP_WIDTH)
     return {"x": x, "y": y}
 
 
@@ -80,6 +47,23 @@ def _site_marker(location: dict) -> dict | None:
     if location.get("latitude") is None or location.get("longitude") is None:
         return None
     return _marker({"lat": location["latitude"], "lon": location["longitude"]})
+
+
+def persons_per_province(session) -> dict[str, int]:
+    """Province (as it is today) → how many active persons have a current record whose city lies in
+    it: one grouped query. A person whose records give cities in two provinces counts in both;
+    records naming only the pre-2004 Khorasan province, which has no shape today, count nowhere."""
+    from dadkhah.model import Person, PersonRecord, Place, Record
+
+    query = (sa.select(Place.province_now, sa.func.count(sa.distinct(PersonRecord.person_pk)))
+             .select_from(Record)
+             .join(PersonRecord, sa.and_(PersonRecord.source_id == Record.source_id,
+                                         PersonRecord.record_id == Record.record_id))
+             .join(Person, Person.id == PersonRecord.person_pk)
+             .join(Place, Place.id == Record.city_place_id)
+             .where(Record.superseded_by.is_(None), Person.status == "active", Place.province_now.is_not(None))
+             .group_by(Place.province_now))
+    return {province: n for province, n in session.execute(query)}
 
 
 def places_document(store, *, audience: str | None = None) -> dict:
@@ -91,6 +75,7 @@ def places_document(store, *, audience: str | None = None) -> dict:
     with store.session() as session:
         places = [p for p in list_places(session) if p["type"] in MAPPED_TYPES]
         counts = place_record_counts(session)
+        per_province = persons_per_province(session)
     rows = []
     for place in places:
         count = counts.get(place["id"], {"as_city": 0, "as_prison": 0})
@@ -100,7 +85,7 @@ def places_document(store, *, audience: str | None = None) -> dict:
                      "map": _marker(place)})
     order = {t: i for i, t in enumerate(MAPPED_TYPES)}
     rows.sort(key=lambda p: (order[p["type"]], -(p["records_as_city"] + p["records_as_prison"]), p["name_en"]))
-    document = {"places": rows, "map": map_frame(),
+    document = {"places": rows, "map": map_frame(), "persons_by_province": dict(sorted(per_province.items())),
                 "totals": {t: sum(1 for p in rows if p["type"] == t) for t in MAPPED_TYPES}}
     if audience is not None:
         from dadkhah.accountability import list_sites
@@ -117,10 +102,48 @@ def _audience(viewer: Viewer) -> str | None:
     return audience_for(viewer.role) if viewer.can("accountability") else None
 
 
+def _place_label(place: dict, language: str) -> str:
+    return place["name_fa"] if language == "fa" and place["name_fa"] else place["name_en"]
+
+
+def places_map_svg(document: dict, *, language: str, words: dict) -> str:
+    """The places page's map: provinces shaded by named persons, the places and the sites the
+    document locates (a site only where the viewer's role may see its coordinates) as markers."""
+    from dadkhah.report.maps import province_map
+
+    markers = [{"lon": p["lon"], "lat": p["lat"], "kind": p["type"], "label": _place_label(p, language),
+                "href": f"/places/{p['id']}", "id": p["id"], "class": "place", "data": {"place": p["id"]}}
+               for p in document["places"] if p["map"]]
+    for site in document.get("sites") or ():
+        if not site["map"]:
+            continue
+        name = site["name_fa"] if language == "fa" and site["name_fa"] else (site["name"] or site["name_fa"] or "")
+        markers.append({"lon": site["location"]["longitude"], "lat": site["location"]["latitude"], "kind": "site",
+                        "label": f"{site['id']} {name}".strip(), "href": f"/sites/{quote(site['id'], safe='')}",
+                        "id": site["id"], "class": "site", "data": {"site": site["id"]}})
+    return province_map(document["persons_by_province"], markers, width=MAP_WIDTH, language=language,
+                        title=words["title"], legend_title=words["legend_title"], labels=words["labels"],
+                        element_id="places-map", standalone=False)
+
+
+def _map_words() -> dict:
+    """The map's words in the request's language (the module has its own for the rest)."""
+    return {"title": _("Map of the cities, prisons and grave sites in the gazetteer"),
+            "legend_title": _("Named persons per province"),
+            "labels": {"city": _("City"), "prison": _("Prison"), "cemetery": _("Cemetery"), "mass_grave": _("Mass grave"),
+                       "site": _("Site from the accountability files")}}
+
+
 @router.get("/places", include_in_schema=False)
 async def places_page(request: Request, viewer: Viewer = require("registry")):
-    document = await run_in_threadpool(lambda: places_document(request.app.state.store, audience=_audience(viewer)))
-    return await render(request, "places.html", document)
+    language, words = current_language(), _map_words()
+
+    def build():
+        document = places_document(request.app.state.store, audience=_audience(viewer))
+        return document, places_map_svg(document, language=language, words=words)
+
+    document, svg = await run_in_threadpool(build)
+    return await render(request, "places.html", document, map_svg=svg)
 
 
 @router.get("/api/v1/places",
@@ -132,8 +155,6 @@ async def places_api(request: Request, viewer: Viewer = require("registry")) -> 
 
 def place_document(store, place_id: str) -> dict:
     """One place: what the gazetteer says, its names, the places within it and how many records name it."""
-    import sqlalchemy as sa
-
     from dadkhah.model import Place, PlaceName
     from dadkhah.places import get_place, place_to_dict
     from dadkhah.registry.records import place_record_counts
@@ -153,8 +174,13 @@ def place_document(store, place_id: str) -> dict:
 
 @router.get("/places/{place_id}", include_in_schema=False)
 async def place_page(request: Request, place_id: str, viewer: Viewer = require("registry")):
+    from dadkhah.report.maps import province_map
+
     document = await run_in_threadpool(place_document, request.app.state.store, place_id)
-    return await render(request, "places_detail.html", document)
+    # The provinces and neighbours under the place's own marker (drawn by the page, places_map.html).
+    base = province_map(None, [], width=MAP_WIDTH, language=current_language(), title=_("Where it is"),
+                        element_id="place-map", standalone=False, legend=False)
+    return await render(request, "places_detail.html", document, map_svg=base)
 
 
 @router.get("/api/v1/places/{place_id}", summary="One place: gazetteer entry, names, places within it, record counts")
