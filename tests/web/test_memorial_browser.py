@@ -42,6 +42,8 @@ def test_from_the_home_page_to_a_person_in_persian_and_in_english(browser_page):
     page.wait_for_url("**/fa/index.html")
     assert page.locator("html").get_attribute("dir") == "rtl"
     assert page.locator("#named").inner_text() == "۲"
+    assert page.locator("figure.map svg [data-province]").count() == 31, "the map's provinces"
+    assert page.locator("figure.map svg [data-province='province:gilan']").get_attribute("data-value") == "1"
     page.click("nav a[href$='persons/index.html']")
     page.click("ol.persons a >> nth=0")
     assert page.locator("h1 .name-latin").inner_text() == "Ava Rahimi"

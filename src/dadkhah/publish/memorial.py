@@ -24,6 +24,7 @@ from pathlib import Path
 import jdatetime
 import jinja2
 import sqlalchemy as sa
+from markupsafe import Markup
 
 from dadkhah import __version__
 from dadkhah.audit import Actor, record_audit
@@ -32,6 +33,7 @@ from dadkhah.estimate.stored import latest_estimate
 from dadkhah.model import Incident, Person, Place
 from dadkhah.publish.manifest import MANIFEST, SIGNATURE, sign_site
 from dadkhah.publish.policy import published_persons
+from dadkhah.report.maps import province_map
 from dadkhah.store import Store
 from dadkhah.vault.keys import VaultKeys
 
@@ -59,6 +61,7 @@ WORDS = {
                    "with uncertain pairs checked by people. The total was estimated from how the lists overlap "
                    "(multiple systems estimation)."),
         "observed": "people named in the lists used", "method_name": "method",
+        "map_legend": "Named victims by province",
     },
     "fa": {
         "title": "به یاد جان‌باختگان", "home": "خانه", "named": "جان‌باختگانی که نامشان در این تارنما آمده است",
@@ -75,6 +78,7 @@ WORDS = {
         "method": ("فهرست‌ها با هم سنجیده شدند؛ سابقه‌هایی که از یک تن نام می‌برند یکی شدند و جفت‌های نامطمئن را "
                    "آدم‌ها بررسی کردند. شمار کل از چگونگی هم‌پوشانی فهرست‌ها برآورد شد (برآورد چندسامانه‌ای)."),
         "observed": "تن که نامشان در فهرست‌های به‌کاررفته آمده است", "method_name": "روش",
+        "map_legend": "جان‌باختگان نام‌برده در هر استان",
     },
 }
 
@@ -241,8 +245,10 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
         ids = {p["id"] for p in persons}
         merged = dict(session.execute(sa.select(Person.person_id, Person.merged_into)
                                       .where(Person.status == "merged", Person.merged_into.is_not(None))).all())
-        places = {p.id: {"id": p.id, "name_en": p.name_en, "name_fa": p.name_fa}
-                  for p in session.execute(sa.select(Place.id, Place.name_en, Place.name_fa))}
+        places = {p.id: {"id": p.id, "name_en": p.name_en, "name_fa": p.name_fa, "province": p.province_now,
+                         "lat": p.lat, "lon": p.lon}
+                  for p in session.execute(sa.select(Place.id, Place.name_en, Place.name_fa, Place.province_now,
+                                                     Place.lat, Place.lon))}
     moved = {}
     for old in merged:
         current, seen = old, set()
@@ -268,7 +274,8 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
         context = common | {"lang": language, "dir": "rtl" if language == "fa" else "ltr", "w": words,
                             "other": other, "title": title or words["title"]}
         render = functools.partial(_render, env, context)
-        writer.write(f"{language}/index.html", render("home.html", depth=1, cities=cities[:50]))
+        writer.write(f"{language}/index.html", render("home.html", depth=1, cities=cities[:50],
+                                                      map=_map(cities, language, words)))
         writer.write(f"{language}/numbers/index.html", render("numbers.html", depth=2))
         writer.write(f"{language}/persons/index.html", render("persons.html", depth=2, persons=persons))
         writer.write(f"{language}/cities/index.html", render("cities.html", depth=2, cities=cities))
@@ -296,6 +303,24 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
                      object_id=hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:12],
                      details={k: v for k, v in result.items() if k != "out"})
     return result
+
+
+def _map(cities: list[dict], language: str, words: dict) -> Markup:
+    """The home page's map: provinces shaded by the published victims whose city lies in them, and
+    each of those cities a marker linking to its page (only what the site itself publishes)."""
+    per_province: dict[str, int] = defaultdict(int)
+    markers = []
+    for city in cities:
+        place = city["place"]
+        if place.get("province"):
+            per_province[place["province"]] += city["count"]
+        if place.get("lat") is not None and place.get("lon") is not None:
+            name = (place["name_fa"] if language == "fa" else place["name_en"]) or city["id"]
+            markers.append({"lon": place["lon"], "lat": place["lat"], "kind": "city", "id": city["slug"],
+                            "label": f"{name}: {_digits(city['count'], language)}",
+                            "href": f"cities/{city['slug']}/index.html"})
+    return Markup(province_map(dict(per_province), markers, language=language, legend_title=words["map_legend"],
+                               element_id="memorial", standalone=False))
 
 
 def _render(env: jinja2.Environment, context: dict, template: str, *, depth: int, **extra) -> str:
