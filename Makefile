@@ -96,6 +96,7 @@ bench: install
 	$(BIN)/python benchmarks/audit_bench.py
 	$(BIN)/python benchmarks/web_bench.py
 	$(BIN)/python benchmarks/appeal_bench.py
+	$(BIN)/python benchmarks/memorial_bench.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

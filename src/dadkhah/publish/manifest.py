@@ -120,10 +120,11 @@ def verify_site(folder: str | os.PathLike, *, expect_key: str | None = None) -> 
         problems.append(_problem(MANIFEST, "its signature does not hold: the manifest was altered, or not signed by this key"))
     if expect_key and found != expect_key.strip():
         problems.append(_problem(SIGNATURE, f"signed by {found}, not by the expected {expect_key.strip()}"))
-    present, odd = _files(folder)
+    files, odd = _files(folder)
+    present = set(files)
     for name in odd:
         problems.append(_problem(name, "a link or special file: not part of what was signed"))
-    for name in sorted(set(present) - set(listed)):
+    for name in sorted(present - set(listed)):
         problems.append(_problem(name, "present but not in the manifest: added"))
     for name, expected in sorted(listed.items()):
         if not _safe(name):

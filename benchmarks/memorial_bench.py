@@ -1,0 +1,111 @@
+"""The memorial site for 100,000 victims in two languages: the first build, an unchanged rebuild, and
+a rebuild after a few persons are withheld. Prints one JSON line.
+
+Target (issue 14): under 3 minutes and 2 GB on 2 cores.
+
+    python benchmarks/memorial_bench.py [--persons 100000] [--folder DIR] [--keep]
+
+The workspace is the web benchmark's (:func:`web_bench.build`: a synthetic case of two lists, one in
+Persian script and one in Latin script, imported with the real importer, persons assigned from the
+known truth). Both lists are then released for publication. Each build runs ``dadkhah publish
+memorial`` in a child process, so that its peak memory (the child's maximum resident set) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import web_bench  # noqa: E402 (the benchmark beside this one builds the workspace)
+
+# Runs the command line in this child process, then reports the child's own peak resident memory
+# (VmHWM: ``getrusage``'s ``ru_maxrss`` would also count what the parent process had used).
+_CHILD = """
+import sys
+from dadkhah.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+with open("/proc/self/status", encoding="ascii") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(f"peak-kb {peak}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _run(*args: str, folder: Path) -> tuple[dict, float, float]:
+    """One command in a child process: its JSON answer, seconds, and the child's peak memory in MB."""
+    started = time.perf_counter()
+    answer = subprocess.run([sys.executable, "-c", _CHILD, "--workspace", str(folder / "ws"), *args, "--json"],
+                            capture_output=True, text=True, check=True,
+                            env=dict(os.environ, DADKHAH_USER="benchmark"))
+    seconds = time.perf_counter() - started
+    peak = next(int(line.split()[1]) for line in answer.stderr.splitlines()[::-1] if line.startswith("peak-kb "))
+    return json.loads(answer.stdout), seconds, peak / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="reuse a workspace built before in --folder")
+    args = parser.parse_args()
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="dadkhah-memorial-bench-"))
+    os.environ.setdefault("XDG_CONFIG_HOME", str(folder / "config"))
+    if not (args.keep and (folder / "built.json").exists()):
+        built = web_bench.build(folder, args.persons, seed=1988)
+        from dadkhah.vault.keys import create_keys
+        from dadkhah.workspace import load_workspace
+
+        create_keys(load_workspace(folder / "ws"), key_file=folder / "keys" / "bench.key")
+    else:
+        built = json.loads((folder / "built.json").read_text(encoding="utf-8"))
+    for source in ("list-1", "list-2"):
+        _run("sources", "set", source, "--release", "public", folder=folder)
+    withheld = ("P-000010", "P-000020", "P-000030")
+    for person in withheld:  # a workspace kept from an earlier run still has them withheld
+        try:
+            _run("persons", "release", person, folder=folder)
+        except subprocess.CalledProcessError:
+            pass
+    site = folder / "site"
+    shutil.rmtree(site, ignore_errors=True)
+    first, first_seconds, first_mb = _run("publish", "memorial", "--out", str(site), folder=folder)
+    again, again_seconds, again_mb = _run("publish", "memorial", "--out", str(site), folder=folder)
+    for person in withheld:
+        _run("persons", "withhold", person, "--reason", "benchmark", folder=folder)
+    changed, changed_seconds, changed_mb = _run("publish", "memorial", "--out", str(site), folder=folder)
+    verified, verify_seconds, _ = _run("verify-site", str(site), "--expect-key", first["fingerprint"], folder=folder)
+    size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    result = {
+        "benchmark": "memorial", "cores": os.cpu_count(), "persons": first["persons"], "records": built["records"],
+        "languages": first["languages"], "files": first["files"], "bytes": size,
+        "first_build": {"seconds": round(first_seconds, 1), "pages_written": first["pages_written"],
+                        "peak_mb": round(first_mb)},
+        "unchanged_rebuild": {"seconds": round(again_seconds, 1), "pages_written": again["pages_written"],
+                              "peak_mb": round(again_mb)},
+        "three_withheld": {"seconds": round(changed_seconds, 1), "pages_written": changed["pages_written"],
+                           "files_removed": changed["files_removed"], "peak_mb": round(changed_mb)},
+        "verify_site": {"seconds": round(verify_seconds, 1), "intact": verified["intact"]},
+        "targets": {"seconds": 180, "peak_mb": 2048},
+        "met": first_seconds < 180 and first_mb < 2048 and verified["intact"],
+    }
+    print(json.dumps(result))
+    if not args.folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
