@@ -61,6 +61,9 @@ def test_the_site_holds_only_what_may_be_published(built):
     assert "Ava Rahimi" in person and "1988-08-01 (1367/05/10)" in person and "public-list" in person
     assert "mailto:corrections@example.org?subject=Correction%3A%20P-000001" in person
     assert "۱۳۶۷/۰۵/۱۰" in pages["fa/p/P-000001/index.html"]
+    assert 'href="../../../en/incidents/incident-1/index.html"' in person and "Synthetic summer killings" in person
+    incident = pages["en/incidents/incident-1/index.html"]
+    assert incident.count("<li>") == 2 and result["incidents"] == 1
 
 
 def test_every_page_is_in_its_language_and_every_link_stays_in_the_site(built):

@@ -33,7 +33,8 @@ def _case(store, tmp_path) -> dict:
     create_keys(store.workspace)
     store.workspace = store.workspace.reloaded()
     keys = load_keys(store.workspace)
-    import_file(store, write(tmp_path / "public.csv", HEAD + PUBLIC_ROWS), source="public-list", actor=TESTER)
+    import_file(store, write(tmp_path / "public.csv", HEAD + PUBLIC_ROWS), source="public-list", actor=TESTER,
+                incident="Synthetic summer killings")
     import_file(store, write(tmp_path / "restricted.csv", HEAD + RESTRICTED_ROWS), source="restricted-source-marker",
                 actor=TESTER)
     with store.session() as session:
@@ -68,6 +69,7 @@ def test_only_public_sources_fields_of_unwithheld_persons_are_published(store, t
     assert first["sources"] == ["public-list"] and len(first["records"]) == 1, "the restricted list's record stays out"
     record = first["records"][0]
     assert (record["given_name"], record["family_name"], record["city"]["name"]) == ("Ava", "Rahimi", "Rasht")
+    assert record["incident"] == "Synthetic summer killings"
     assert "notes" not in record and "raw" not in record
     text = json.dumps(published, ensure_ascii=False)
     for marker in MARKERS:

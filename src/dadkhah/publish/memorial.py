@@ -53,7 +53,7 @@ WORDS = {
                            "the interval is the range that the lists and the model make likely. It may change as "
                            "more lists are found. It counts victims no list names, too."),
         "no_estimate": "No estimate has been published yet.", "numbers": "About the numbers",
-        "cities": "Cities", "city": "City", "died": "Died", "born": "Born", "age": "Age", "prison": "Prison",
+        "cities": "Cities", "city": "City", "incident": "Incident", "died": "Died", "born": "Born", "age": "Age", "prison": "Prison",
         "sources": "Named in", "correct": "Correct or complete this entry", "persons": "Victims",
         "father": "Father's name", "unknown": "unknown", "language": "فارسی", "moved": "This entry is now",
         "not_final": "These figures are not final: lists are still being gathered and checked.",
@@ -71,7 +71,7 @@ WORDS = {
                            "شدن فهرست‌های تازه ممکن است دگرگون شود. جان‌باختگانی را که در هیچ فهرستی نیامده‌اند نیز "
                            "می‌شمارد."),
         "no_estimate": "هنوز برآوردی منتشر نشده است.", "numbers": "دربارهٔ شمارها",
-        "cities": "شهرها", "city": "شهر", "died": "تاریخ جان‌باختن", "born": "تاریخ تولد", "age": "سن",
+        "cities": "شهرها", "city": "شهر", "incident": "رویداد", "died": "تاریخ جان‌باختن", "born": "تاریخ تولد", "age": "سن",
         "prison": "زندان", "sources": "نام‌برده در", "correct": "درست یا کامل کردن این مدخل",
         "persons": "جان‌باختگان", "father": "نام پدر", "unknown": "نامعلوم", "language": "English",
         "moved": "این مدخل اکنون اینجاست", "not_final": "این شمارها نهایی نیستند: فهرست‌ها هنوز گردآوری و بررسی می‌شوند.",
@@ -147,7 +147,7 @@ def _person(published: dict) -> dict:
     return {"id": published["person_id"], "name_fa": _name(records, "fa"), "name_latin": _name(records, "latin"),
             "father": _best(records, "father_name"), "death": _best(records, "death_date"),
             "birth": _best(records, "birth_date"), "age": _age(records), "city": city, "prison": prison,
-            "sources": published["sources"]}
+            "sources": published["sources"], "incidents": sorted({r["incident"] for r in records if r["incident"]})}
 
 
 @functools.cache
@@ -235,7 +235,7 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
     env = _environment()
     with store.session() as session:
         estimate = latest_estimate(session)
-        incidents = [{"name": i.name, "description": i.description}
+        incidents = [{"id": i.id, "slug": f"incident-{i.id}", "name": i.name, "description": i.description}
                      for i in session.scalars(sa.select(Incident).order_by(Incident.id))]
         persons = []
         for number, published in enumerate(published_persons(session), start=1):
@@ -263,6 +263,14 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
             by_city[person["city"]["place_id"]].append(person)
     cities = sorted(({"id": place_id, "slug": place_id.replace(":", "-"), "place": places.get(place_id, {}),
                       "count": len(members)} for place_id, members in by_city.items()), key=lambda c: -c["count"])
+    by_incident: dict[str, list[dict]] = defaultdict(list)
+    for person in persons:
+        for name in person["incidents"]:
+            by_incident[name].append(person)
+    incidents = [i | {"count": len(by_incident[i["name"]])} for i in incidents if by_incident[i["name"]]]
+    slugs = {i["name"]: i["slug"] for i in incidents}
+    for person in persons:
+        person["incident_links"] = [{"name": name, "slug": slugs[name]} for name in person["incidents"]]
     for asset in (STYLE, ICON):
         shutil.copyfile(TEMPLATES / asset, out / asset)
         writer.kept.add(asset)
@@ -282,6 +290,9 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
         for city in cities:
             writer.write(f"{language}/cities/{city['slug']}/index.html",
                          render("city.html", depth=3, city=city, persons=by_city[city["id"]]))
+        for incident in incidents:
+            writer.write(f"{language}/incidents/{incident['slug']}/index.html",
+                         render("incident.html", depth=3, incident=incident, persons=by_incident[incident["name"]]))
         for person in persons:
             writer.write(f"{language}/p/{person['id']}/index.html",
                          render("person.html", depth=3, person=person,
@@ -295,6 +306,7 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
     removed = writer.sweep()
     signed = sign_site(out, keys)
     result = {"out": str(out), "languages": list(languages), "persons": len(persons), "cities": len(cities),
+              "incidents": len(incidents),
               "redirects": len(moved), "pages_written": writer.written, "pages_unchanged": writer.unchanged,
               "files_removed": removed, "files": signed["files"], "fingerprint": signed["fingerprint"],
               "manifest_sha256": signed["manifest_sha256"]}

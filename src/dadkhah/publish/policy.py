@@ -4,7 +4,7 @@
   person named by a public and a restricted list is published with what the public list says, and
   the restricted list is never named.
 - Of a record, only the fields a memorial shows are published (names, gender, dates, city, prison,
-  affiliation); never its notes (free text, which may hold anything: a relative's telephone
+  affiliation, and the incident its list was imported under); never its notes (free text, which may hold anything: a relative's telephone
   number) nor the row as it was given.
 - A withheld person (:func:`dadkhah.registry.persons.withhold_person`) is not published at all, nor
   the person they were merged into; the reason is never published.
@@ -22,11 +22,11 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.model import Person, PersonRecord, Place, Record, Source
+from dadkhah.model import Import, Incident, Person, PersonRecord, Place, Record, Source
 from dadkhah.registry.persons import withheld_persons
 
 PUBLISHED_FIELDS = ("given_name", "family_name", "full_name", "father_name", "gender", "birth_date", "death_date",
-                    "city", "prison", "affiliation")
+                    "city", "prison", "affiliation", "incident")
 
 
 def public_sources(session: Session) -> dict[int, str]:
@@ -44,7 +44,7 @@ def _date(record: Record, prefix: str) -> dict | None:
             "earliest": earliest.isoformat() if earliest else None, "latest": latest.isoformat() if latest else None}
 
 
-def _published_record(record: Record, source: str, places: dict[str, dict]) -> dict:
+def _published_record(record: Record, source: str, places: dict[str, dict], incident: str | None) -> dict:
     def place(field: str) -> dict | None:
         original, place_id = getattr(record, field), getattr(record, f"{field}_place_id")
         if original is None:
@@ -59,6 +59,7 @@ def _published_record(record: Record, source: str, places: dict[str, dict]) -> d
         "father_name": record.father_name, "gender": record.gender_norm,
         "birth_date": _date(record, "birth"), "death_date": _date(record, "death"),
         "city": place("city"), "prison": place("prison"), "affiliation": record.affiliation_norm,
+        "incident": incident,  # the incident its list was imported under
     }
 
 
@@ -75,6 +76,8 @@ def published_persons(session: Session, *, batch: int = 2000) -> Iterator[dict]:
     withheld = withheld_persons(session)
     places = {p.id: {"name_en": p.name_en, "name_fa": p.name_fa}
               for p in session.execute(sa.select(Place.id, Place.name_en, Place.name_fa))}
+    incidents = dict(session.execute(sa.select(Import.id, Incident.name)
+                                     .join(Incident, Incident.id == Import.incident_id)).all())
     query = (sa.select(Person.person_id, Record, Record.source_id)
              .join(PersonRecord, PersonRecord.person_pk == Person.id)
              .join(Record, sa.and_(Record.source_id == PersonRecord.source_id,
@@ -88,6 +91,6 @@ def published_persons(session: Session, *, batch: int = 2000) -> Iterator[dict]:
             if current is not None and current not in withheld:
                 yield {"person_id": current, "records": records, "sources": sorted({r["source"] for r in records})}
             current, records = person_id, []
-        records.append(_published_record(record, public[source_id], places))
+        records.append(_published_record(record, public[source_id], places, incidents.get(record.import_id)))
     if current is not None and current not in withheld:
         yield {"person_id": current, "records": records, "sources": sorted({r["source"] for r in records})}
