@@ -66,6 +66,7 @@ demo: install
 	$(DK) export casefile --out $(DEMO_CASEFILE) --recipient "Demo recipient" --scope investigators --person P-000001 --person P-000002 --official SO-0001
 	$(BIN)/dadkhah verify $(DEMO_CASEFILE) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
 	for f in $(DEMO)/synthetic-case/list-*.csv; do $(DK) sources set "$$(basename "$$f" .csv)" --release public --json >/dev/null || exit 1; done
+	$(DK) sources set synthetic-report --release public --json >/dev/null
 	$(DK) persons withhold P-000002 --reason "synthetic: a family asked" --json >/dev/null
 	$(DK) publish memorial --out $(DEMO_MEMORIAL) --contact corrections@example.org
 	$(BIN)/dadkhah verify-site $(DEMO_MEMORIAL) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"

@@ -124,3 +124,27 @@ def test_a_folder_holding_other_files_is_refused(store, tmp_path):
     with pytest.raises(InputError) as bad:
         build_memorial(store, keys, tmp_path / "x", actor=TESTER, languages="fa,de")
     assert bad.value.field == "languages"
+
+
+def test_what_happened_and_where_they_lie_only_as_accepted_public_claims_and_site_policies_allow(built):
+    _, _, out, result = built
+    pages = _pages(out)
+    assert (result["acts"], result["sites"]) == (1, 2), "one accepted public act; the hidden grave is not published"
+    first = pages["en/p/P-000001/index.html"]
+    acts = first.split('<section class="acts">')[1]
+    assert "execution" in acts and "Kamran Testari" in acts and "approved (certain)" in acts
+    assert "public-book" in acts and "(<span dir=\"auto\">p. 20</span>)" in acts and "With 4 others." in acts
+    assert "torture" not in acts, "a claim not yet accepted is not published"
+    assert "unfair trial" not in acts, "an act only a restricted source tells of is not published"
+    assert "allegations, not findings of a court" in acts
+    assert 'sites/S-000001/index.html' in first and "Open Grave" in first
+    second = pages["fa/p/P-000002/index.html"]
+    assert "City Grave" in second and "اعدام" in second and "کامران تستاری" in second
+    open_grave = pages["en/sites/S-000001/index.html"]
+    assert "37.25000, 49.55000" in open_grave and "bulldozed" in open_grave and "P-000001" in open_grave
+    city_grave = pages["en/sites/S-000002/index.html"]
+    assert "Not published, to protect the site" in city_grave and "Rasht" in city_grave
+    assert not any("S-000003" in name for name in pages), "a hidden site has no page"
+    home = pages["en/index.html"]
+    # the two graves and Rasht lie close together: one cluster on the map, naming each
+    assert 'data-members="city-rasht S-000002 S-000001"' in home and "S-000003" not in home

@@ -7,6 +7,8 @@ import json
 
 import sqlalchemy as sa
 
+from dadkhah.accountability.importer import add_claim
+from dadkhah.accountability.review import review_claim
 from dadkhah.appeal import create_appeal, publish_appeal, sign
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import LinkageRun, Source
@@ -26,7 +28,46 @@ RESTRICTED_ROWS = ("r1,آوا,رحیمی,علی,1367/05/10,Rasht,\n"
                    "r9,RESTRICTEDONLY,MARKERNAME,X,1367/05/20,Qom,\n")
 MARKERS = ("NOTE-MARKER-PUBLIC-LIST", "restricted-source-marker", "RESTRICTEDONLY", "MARKERNAME", "رحیمی",
            "Witness Markerperson", "TESTIMONY-TEXT-MARKER", "evidence-file-marker", "signer.marker@example.org",
-           "Signer Markername", "WITHHELD-REASON-MARKER", "Cyrus", "Navabi")
+           "Signer Markername", "WITHHELD-REASON-MARKER", "Cyrus", "Navabi",
+           # accountability: an act not accepted, an official only a restricted source names, a hidden
+           # grave, the coordinates of a grave published by city only
+           "NOT-ACCEPTED-MARKER", "Hiddenofficial Markerman", "Hiddengrave Marker", "49.61", "37.21")
+
+# Claims: what a public book says (accepted, or not yet), and what a restricted source says.
+ACCOUNTABILITY = [
+    ("officials", {"official_id": "OF1", "name": "Kamran Testari", "name_fa": "کامران تستاری"}, "public-book"),
+    ("officials", {"official_id": "OF2", "name": "Hiddenofficial Markerman"}, "restricted-source-marker"),
+    ("acts", {"act_id": "A1", "act_type": "execution", "date": "1367/05/01", "place": "Rasht",
+              "victims": "public-list:p1|public-list:p2", "unnamed_victims": "3", "locator": "p. 20"}, "public-book"),
+    ("acts", {"act_id": "A2", "act_type": "torture", "date": "1367/04/01", "victims": "public-list:p1",
+              "locator": "NOT-ACCEPTED-MARKER"}, "public-book"),
+    ("acts", {"act_id": "A3", "act_type": "unfair-trial", "date": "1367/04/20", "victims": "public-list:p1"},
+     "restricted-source-marker"),
+    ("involvements", {"act_id": "A1", "actor_id": "OF1", "degree": "approved", "likelihood": "certain",
+                      "locator": "p. 30"}, "public-book"),
+    ("involvements", {"act_id": "A1", "actor_id": "OF2", "degree": "carried out", "likelihood": "likely"},
+     "restricted-source-marker"),
+    ("sites", {"site_id": "G-OPEN", "name": "Open Grave", "name_fa": "گور باز", "kind": "mass-grave", "place": "Rasht",
+               "latitude": "37.25", "longitude": "49.55", "certainty": "confirmed", "publication": "exact"},
+     "public-book"),
+    ("sites", {"site_id": "G-CITY", "name": "City Grave", "kind": "mass-grave", "place": "Rasht", "latitude": "37.21",
+               "longitude": "49.61", "certainty": "probable", "publication": "city"}, "public-book"),
+    ("sites", {"site_id": "G-HID", "name": "Hiddengrave Marker", "kind": "mass-grave", "place": "Rasht",
+               "latitude": "37.1", "longitude": "49.6", "certainty": "suspected", "publication": "hidden"}, "public-book"),
+    ("site_status", {"site_id": "G-OPEN", "observed_on": "2008", "status": "bulldozed", "method": "satellite image"},
+     "public-book"),
+    ("burials", {"site_id": "G-OPEN", "victim": "public-list:p1", "likelihood": "likely"}, "public-book"),
+    ("burials", {"site_id": "G-CITY", "victim": "public-list:p2", "likelihood": "maybe"}, "public-book"),
+    ("burials", {"site_id": "G-HID", "victim": "public-list:p2", "likelihood": "certain"}, "public-book"),
+]
+
+
+def _add_accountability(store) -> None:
+    for file, cells, source in ACCOUNTABILITY:
+        added = add_claim(store, file, cells, actor=TESTER, source=source)
+        if "NOT-ACCEPTED-MARKER" not in str(cells):
+            for claim in added["claims"]:
+                review_claim(store, claim, status="accepted", reason="checked against the book", actor=TESTER)
 
 
 def _case(store, tmp_path) -> dict:
@@ -46,7 +87,9 @@ def _case(store, tmp_path) -> dict:
         public, restricted = ids["public-list"], ids["restricted-source-marker"]
         assign_persons(session, run_row.id, {(public, "p1"): 1, (restricted, "r1"): 1, (public, "p2"): 2,
                                              (public, "p3"): 3, (restricted, "r9"): 4})
+    _add_accountability(store)
     set_release(store, "public-list", "public", actor=TESTER)
+    set_release(store, "public-book", "public", actor=TESTER)
     withhold_person(store, "P-000003", actor=TESTER, reason="WITHHELD-REASON-MARKER")
     add_testimony(store, keys, actor=TESTER, witness_name="Witness Markerperson",
                   transcript=b"TESTIMONY-TEXT-MARKER about P-000001", language="en", consent="investigators",

@@ -71,7 +71,8 @@ def publish_memorial(
     if as_json:
         emit_json(result)
         return
-    out.print(f"Wrote {result['out']}: {result['persons']:,} persons in {', '.join(result['languages'])}; "
+    out.print(f"Wrote {result['out']}: {result['persons']:,} persons in {', '.join(result['languages'])}, "
+              f"{result['acts']:,} acts and {result['sites']:,} sites (accepted claims of public sources); "
               f"{result['pages_written']:,} pages written, {result['pages_unchanged']:,} unchanged, "
               f"{result['files_removed']:,} removed; signed by {result['fingerprint']}.", markup=False, highlight=False)
     err.print(f"Open {Path(result['out']).resolve() / 'index.html'} in a browser, or copy the folder to any static "

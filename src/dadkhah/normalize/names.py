@@ -436,3 +436,19 @@ def split_full_name(text: str | None) -> FullName | None:
     normalized = " ".join(words) or None
     full = NameValue(original, normalized, name_key(normalized) if normalized else None, script, titles, aliases)
     return FullName(full=full, given=given, family=family, titles=titles)
+
+
+def key_tables() -> dict:
+    """What :func:`token_key` and the query side of :func:`normalize_name` know, as plain data, for a
+    port to another language (the memorial site's search computes the keys of a reader's query in
+    the browser; ``tests/publish`` holds that port to the functions here, word for word)."""
+    from dadkhah.normalize.script import fold_tables
+
+    return fold_tables() | {
+        "titles": TITLES, "joined_title_prefixes": list(_JOINED_TITLE_PREFIXES),
+        "common_given_keys": sorted(_COMMON_GIVEN_KEYS), "family_suffixes": sorted(_FAMILY_SUFFIXES),
+        "family_prefixes": sorted(_FAMILY_PREFIXES), "persian_key": _PERSIAN_KEY, "latin_key": _LATIN_KEY,
+        "latin_digraphs": [list(pair) for pair in _LATIN_DIGRAPHS], "final_yeh_as_alef": sorted(_FINAL_YEH_AS_ALEF),
+        "persian_leading": "".join(sorted(_PERSIAN_LEADING)), "persian_silent": "".join(sorted(_PERSIAN_SILENT)),
+        "placeholders": sorted(PLACEHOLDERS),
+    }

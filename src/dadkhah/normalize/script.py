@@ -150,3 +150,11 @@ def fold_text(text: str) -> str:
     if script in ("latin", "mixed"):
         text = fold_latin(text)
     return _SPACES.sub(" ", text).strip()
+
+
+def fold_tables() -> dict:
+    """The folding tables as plain data (character → replacement, None to delete), for a port of
+    :func:`fold_persian` and :func:`fold_latin` to another language (the memorial site's search
+    runs them in the reader's browser; a test holds the port to these functions)."""
+    return {"persian_fold": {chr(code): value for code, value in PERSIAN_TABLE.items()},
+            "latin_special": {chr(code): value for code, value in _LATIN_SPECIAL.items()}}

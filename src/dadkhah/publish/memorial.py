@@ -27,12 +27,21 @@ import sqlalchemy as sa
 from markupsafe import Markup
 
 from dadkhah import __version__
+from dadkhah.accountability.vocabulary import (
+    ACT_TYPES,
+    CERTAINTIES,
+    DEGREES,
+    LIKELIHOODS,
+    SITE_KINDS,
+    SITE_STATUSES,
+)
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.estimate.stored import latest_estimate
 from dadkhah.model import Incident, Person, Place
 from dadkhah.publish.manifest import MANIFEST, SIGNATURE, sign_site
-from dadkhah.publish.policy import published_persons
+from dadkhah.publish.policy import published_accountability, published_persons
+from dadkhah.publish.search import person_keys, write_search_index
 from dadkhah.report.maps import province_map
 from dadkhah.store import Store
 from dadkhah.vault.keys import VaultKeys
@@ -62,6 +71,16 @@ WORDS = {
                    "(multiple systems estimation)."),
         "observed": "people named in the lists used", "method_name": "method",
         "map_legend": "Named victims by province",
+        "search": "Search", "search_label": "A name, in Persian or Latin letters",
+        "found": "{n} found.", "shown": "The first {n} are listed.",
+        "search_needs_script": "The search needs JavaScript. Without it, see the list of",
+        "sites": "Sites", "kind": "Kind", "certainty": "Certainty", "coordinates": "Location",
+        "coordinates_withheld": "Not published, to protect the site and the families.", "status": "What has happened to the site",
+        "buried": "Said to lie at", "buried_here": "Said to lie here", "unnamed": "and {n} more not named here",
+        "what_happened": "What happened", "according_to": "According to", "comma": ",",
+        "with_others": "With {n} others.",
+        "allegations": "These are accounts from the sources named, reviewed by the documenting team; they are "
+                       "allegations, not findings of a court.",
     },
     "fa": {
         "title": "به یاد جان‌باختگان", "home": "خانه", "named": "جان‌باختگانی که نامشان در این تارنما آمده است",
@@ -79,6 +98,36 @@ WORDS = {
                    "آدم‌ها بررسی کردند. شمار کل از چگونگی هم‌پوشانی فهرست‌ها برآورد شد (برآورد چندسامانه‌ای)."),
         "observed": "تن که نامشان در فهرست‌های به‌کاررفته آمده است", "method_name": "روش",
         "map_legend": "جان‌باختگان نام‌برده در هر استان",
+        "search": "جست‌وجو", "search_label": "نامی، به خط فارسی یا لاتین",
+        "found": "{n} یافته شد.", "shown": "{n} یافتهٔ نخست آمده است.",
+        "search_needs_script": "جست‌وجو به جاوااسکریپت نیاز دارد. بی آن، فهرست را ببینید:",
+        "sites": "مکان‌ها", "kind": "گونه", "certainty": "قطعیت", "coordinates": "جای دقیق",
+        "coordinates_withheld": "برای نگهداری از مکان و خانواده‌ها منتشر نمی‌شود.", "status": "آنچه بر این مکان گذشته است",
+        "buried": "گفته می‌شود آرامگاهش اینجاست", "buried_here": "کسانی که گفته می‌شود اینجا آرمیده‌اند",
+        "unnamed": "و {n} تن دیگر که نامشان اینجا نیامده است",
+        "what_happened": "آنچه رخ داد", "according_to": "به گفتهٔ", "comma": "،", "with_others": "همراه با {n} تن دیگر.",
+        "allegations": "این‌ها گزارش‌های منابع نام‌برده‌اند که گروه مستندسازی بررسی کرده است؛ ادعا هستند، نه حکم دادگاه.",
+    },
+}
+
+
+# The words of the accountability vocabulary (act types, degrees, likelihoods, site kinds and statuses).
+TERMS = {
+    "en": {word: word.replace("-", " ") for word in ACT_TYPES + DEGREES + LIKELIHOODS + SITE_KINDS + CERTAINTIES
+           + SITE_STATUSES} | {"grave-desecration": "desecration of graves",
+                               "family-intimidation": "intimidation of families"},
+    "fa": {
+        "execution": "اعدام", "enforced-disappearance": "ناپدیدسازی قهری", "torture": "شکنجه",
+        "arbitrary-detention": "بازداشت خودسرانه", "unfair-trial": "دادرسی ناعادلانه",
+        "grave-desecration": "هتک حرمت گورها", "family-intimidation": "ارعاب خانواده‌ها", "other": "دیگر",
+        "carried-out": "اجرا کرد", "gave-orders": "دستور داد", "planned": "برنامه‌ریزی کرد", "approved": "تأیید کرد",
+        "failed-to-prevent": "از جلوگیری کوتاهی کرد", "political-responsibility": "مسئولیت سیاسی",
+        "maybe": "شاید", "likely": "محتمل", "certain": "قطعی",
+        "mass-grave": "گور جمعی", "cemetery": "گورستان", "execution-site": "محل اعدام", "prison": "زندان",
+        "suspected": "مورد گمان", "probable": "به احتمال قوی", "confirmed": "تأییدشده",
+        "intact": "دست‌نخورده", "markers-removed": "نشانه‌ها برداشته شده", "new-burials": "تدفین‌های تازه",
+        "bulldozed": "با بولدوزر تخریب شده", "built-over": "رویش ساخت‌وساز شده", "access-denied": "دسترسی ممنوع",
+        "exhumed": "نبش قبر شده",
     },
 }
 
@@ -147,7 +196,8 @@ def _person(published: dict) -> dict:
     return {"id": published["person_id"], "name_fa": _name(records, "fa"), "name_latin": _name(records, "latin"),
             "father": _best(records, "father_name"), "death": _best(records, "death_date"),
             "birth": _best(records, "birth_date"), "age": _age(records), "city": city, "prison": prison,
-            "sources": published["sources"], "incidents": sorted({r["incident"] for r in records if r["incident"]})}
+            "sources": published["sources"], "incidents": sorted({r["incident"] for r in records if r["incident"]}),
+            "keys": person_keys(records)}
 
 
 @functools.cache
@@ -243,6 +293,7 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
             if progress and number % 1000 == 0:
                 progress(number, 0)
         ids = {p["id"] for p in persons}
+        accountability = published_accountability(session, ids)
         merged = dict(session.execute(sa.select(Person.person_id, Person.merged_into)
                                       .where(Person.status == "merged", Person.merged_into.is_not(None))).all())
         places = {p.id: {"id": p.id, "name_en": p.name_en, "name_fa": p.name_fa, "province": p.province_now,
@@ -268,6 +319,12 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
         for name in person["incidents"]:
             by_incident[name].append(person)
     incidents = [i | {"count": len(by_incident[i["name"]])} for i in incidents if by_incident[i["name"]]]
+    acts, sites = accountability["acts"], accountability["sites"]
+    for person in persons:
+        person["acts"] = [acts[a] for a in accountability["acts_by_person"].get(person["id"], [])]
+        person["burials"] = [sites[s] for s in accountability["burials_by_person"].get(person["id"], [])]
+    by_id = {p["id"]: p for p in persons}
+    site_list = sorted(sites.values(), key=lambda site: site["id"])
     slugs = {i["name"]: i["slug"] for i in incidents}
     for person in persons:
         person["incident_links"] = [{"name": name, "slug": slugs[name]} for name in person["incidents"]]
@@ -275,15 +332,22 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
         shutil.copyfile(TEMPLATES / asset, out / asset)
         writer.kept.add(asset)
     common = {"estimate": estimate, "incidents": incidents, "named": len(persons), "site_title": title,
-              "generator": f"dadkhah {__version__}", "languages": languages}
+              "generator": f"dadkhah {__version__}", "languages": languages, "has_sites": bool(site_list)}
     for language in languages:
         words = WORDS[language]
         other = next((code for code in languages if code != language), None)
         context = common | {"lang": language, "dir": "rtl" if language == "fa" else "ltr", "w": words,
+                             "t": TERMS[language],
                             "other": other, "title": title or words["title"]}
         render = functools.partial(_render, env, context)
         writer.write(f"{language}/index.html", render("home.html", depth=1, cities=cities[:50],
-                                                      map=_map(cities, language, words)))
+                                                      map=_map(cities, site_list, language, words)))
+        writer.write(f"{language}/search/index.html", render("search.html", depth=2))
+        if site_list:
+            writer.write(f"{language}/sites/index.html", render("sites.html", depth=2, sites=site_list))
+        for site in site_list:
+            writer.write(f"{language}/sites/{site['slug']}/index.html",
+                         render("site.html", depth=3, site=site, persons=[by_id[p] for p in site["persons"]]))
         writer.write(f"{language}/numbers/index.html", render("numbers.html", depth=2))
         writer.write(f"{language}/persons/index.html", render("persons.html", depth=2, persons=persons))
         writer.write(f"{language}/cities/index.html", render("cities.html", depth=2, cities=cities))
@@ -303,10 +367,12 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
                                                       else "ltr", "w": WORDS[languages[0]], "other": None,
                                                       "title": title or WORDS[languages[0]]["title"]},
                                        "root.html", depth=0))
+    searched = write_search_index(writer.write, lambda template, **context: env.get_template(template).render(context),
+                                  persons)
     removed = writer.sweep()
     signed = sign_site(out, keys)
     result = {"out": str(out), "languages": list(languages), "persons": len(persons), "cities": len(cities),
-              "incidents": len(incidents),
+              "incidents": len(incidents), "sites": len(site_list), "acts": len(acts), "search": searched,
               "redirects": len(moved), "pages_written": writer.written, "pages_unchanged": writer.unchanged,
               "files_removed": removed, "files": signed["files"], "fingerprint": signed["fingerprint"],
               "manifest_sha256": signed["manifest_sha256"]}
@@ -317,9 +383,10 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
     return result
 
 
-def _map(cities: list[dict], language: str, words: dict) -> Markup:
-    """The home page's map: provinces shaded by the published victims whose city lies in them, and
-    each of those cities a marker linking to its page (only what the site itself publishes)."""
+def _map(cities: list[dict], sites: list[dict], language: str, words: dict) -> Markup:
+    """The home page's map: provinces shaded by the published victims whose city lies in them, each
+    of those cities a marker linking to its page, and each published site at its coordinates when its
+    policy is ``exact``, at its city when ``city`` (only what the site itself publishes)."""
     per_province: dict[str, int] = defaultdict(int)
     markers = []
     for city in cities:
@@ -331,6 +398,16 @@ def _map(cities: list[dict], language: str, words: dict) -> Markup:
             markers.append({"lon": place["lon"], "lat": place["lat"], "kind": "city", "id": city["slug"],
                             "label": f"{name}: {_digits(city['count'], language)}",
                             "href": f"cities/{city['slug']}/index.html"})
+    for site in sites:
+        location = site["location"]
+        point = (location.get("lat"), location.get("lon")) if "lat" in location else \
+            ((location["place"] or {}).get("lat"), (location["place"] or {}).get("lon"))
+        if point[0] is None or point[1] is None:
+            continue
+        name = (site["name_fa"] or site["name"]) if language == "fa" else (site["name"] or site["name_fa"])
+        kind = site["kind"] if site["kind"] in ("mass-grave", "cemetery", "prison") else "site"
+        markers.append({"lat": point[0], "lon": point[1], "kind": kind, "id": site["slug"], "label": name or site["id"],
+                        "href": f"sites/{site['slug']}/index.html"})
     return Markup(province_map(dict(per_province), markers, language=language, legend_title=words["map_legend"],
                                element_id="memorial", standalone=False))
 

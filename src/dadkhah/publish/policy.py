@@ -11,18 +11,35 @@
 - Nothing sealed is ever read here: testimonies, witnesses, evidence and signers are not in the
   registry's records.
 
-Sites (their publication policy) and acts (accepted claims of public sources) are applied by the
-accountability package's own audience rules (``audience="public"``).
+Of the accountability record (:func:`published_accountability`), only accepted claims whose source
+and every cited source are public are published (:func:`public_claim`): acts with their dates,
+places and published victims, who is alleged to have taken part, and burials. A site is published
+only when an accepted public claim describes it and its publication policy is ``exact`` or
+``city``: ``city`` shows the city and never the coordinates; a ``hidden`` site is not named at all
+(nor on the pages of the persons said to lie there), for a family may fear for the grave.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.model import Import, Incident, Person, PersonRecord, Place, Record, Source
+from dadkhah.accountability.claims import chunks, claim_public_id
+from dadkhah.accountability.queries import citations_of, victims_of
+from dadkhah.model import (
+    Claim,
+    Entity,
+    Import,
+    Incident,
+    Person,
+    PersonRecord,
+    Place,
+    Record,
+    Source,
+)
 from dadkhah.registry.persons import withheld_persons
 
 PUBLISHED_FIELDS = ("given_name", "family_name", "full_name", "father_name", "gender", "birth_date", "death_date",
@@ -60,6 +77,9 @@ def _published_record(record: Record, source: str, places: dict[str, dict], inci
         "birth_date": _date(record, "birth"), "death_date": _date(record, "death"),
         "city": place("city"), "prison": place("prison"), "affiliation": record.affiliation_norm,
         "incident": incident,  # the incident its list was imported under
+        # the comparison keys of the names above (derived from them, nothing more), for the site's search
+        "name_keys": sorted({word for key in (record.given_name_key, record.family_name_key, record.full_name_key)
+                             if key for word in key.split()}),
     }
 
 
@@ -94,3 +114,133 @@ def published_persons(session: Session, *, batch: int = 2000) -> Iterator[dict]:
         records.append(_published_record(record, public[source_id], places, incidents.get(record.import_id)))
     if current is not None and current not in withheld:
         yield {"person_id": current, "records": records, "sources": sorted({r["source"] for r in records})}
+
+
+def public_claim(claim: dict, public: set[str] | dict) -> dict | None:
+    """A claim as it may be published, or None when it may not be.
+
+    A claim is published only when its review status is ``accepted`` and the source that makes it
+    and every source it cites are public. What it cites is reduced to the source's name and the
+    locator (page, line): the ids of testimonies and evidence items it rests on stay inside.
+    """
+    names = set(public.values()) if isinstance(public, dict) else set(public)
+    if claim.get("review_status") != "accepted" or claim.get("claimed_by") not in names:
+        return None
+    citations = claim.get("citations") or []
+    if any(citation.get("source") not in names for citation in citations):
+        return None
+    shown = {k: v for k, v in claim.items() if k not in ("citations", "extra")}
+    shown["citations"] = [{k: v for k, v in citation.items() if k in ("source", "locator")} for citation in citations]
+    return shown
+
+
+def _interval(text, earliest, latest) -> dict | None:
+    if text is None:
+        return None
+    return {"original": text, "earliest": earliest.isoformat() if earliest else None,
+            "latest": latest.isoformat() if latest else None}
+
+
+def published_accountability(session: Session, persons: set[str] | None = None) -> dict:
+    """What of the accountability record may be published, shaped for pages.
+
+    ``{"acts": {act id: act}, "sites": {site id: site}, "acts_by_person": {person: [act id]},
+    "burials_by_person": {person: [site id]}}``. An act: its type, dates, places, the published
+    victims among those named (``persons``: the persons the site publishes; others are only counted
+    in ``unnamed``), who is alleged to have taken part and how, and the public sources saying so. A
+    site: its name, kind, certainty, what of its location its policy allows, its status history and
+    the published persons claimed to lie there.
+    """
+    public = public_sources(session)
+    empty = {"acts": {}, "sites": {}, "acts_by_person": {}, "burials_by_person": {}}
+    if not public:
+        return empty
+    C = Claim.__table__
+    rows = session.execute(sa.select(C).where(C.c.superseded_by.is_(None), C.c.review_status == "accepted",
+                                              C.c.source_id.in_(list(public)),
+                                              C.c.kind.in_(("act", "involvement", "site", "site-status", "burial")))
+                           .order_by(C.c.id)).all()
+    citations = {}
+    for chunk in chunks([r.id for r in rows], 5000):
+        citations.update(citations_of(session, chunk))
+    claims = []
+    for row in rows:
+        shown = public_claim({"review_status": row.review_status, "claimed_by": public[row.source_id],
+                              "citations": citations.get(row.id, [])}, public)
+        if shown is not None:
+            claims.append((row, shown["citations"]))
+    entity_pks = {r.subject_pk for r, _ in claims} | {r.object_pk for r, _ in claims if r.object_pk}
+    entities = {}
+    for chunk in chunks(sorted(entity_pks)):
+        entities.update((e.id, e) for e in session.scalars(sa.select(Entity).where(Entity.id.in_(chunk))))
+    place_ids = {e.place_id for e in entities.values() if e.place_id} | {r.place_id for r, _ in claims if r.place_id}
+    places = {}
+    for chunk in chunks(sorted(place_ids)):
+        places.update((p.id, {"id": p.id, "name": p.name_en, "name_fa": p.name_fa, "lat": p.lat, "lon": p.lon})
+                      for p in session.execute(sa.select(Place.id, Place.name_en, Place.name_fa, Place.lat, Place.lon)
+                                               .where(Place.id.in_(chunk))))
+    victims = {}
+    for chunk in chunks([r.id for r, _ in claims if r.kind in ("act", "burial")], 5000):
+        victims.update(victims_of(session, chunk))
+
+    def named(row) -> tuple[list[str], int]:
+        found = [v["person"] for v in victims.get(row.id, []) if v.get("person")]
+        shown = sorted({p for p in found if persons is None or p in persons})
+        return shown, len(victims.get(row.id, [])) - len(shown) + (row.count or 0)
+
+    def sourced(citations: list[dict], row) -> list[dict]:
+        return citations or [{"source": public[row.source_id]}]
+
+    sites: dict[str, dict] = {}
+    for row, cited in claims:
+        if row.kind != "site":
+            continue
+        entity = entities[row.subject_pk]
+        if entity.publication not in ("exact", "city"):
+            continue
+        data = row.data or {}
+        place = places.get(entity.place_id) if entity.place_id else None
+        location = {"publication": entity.publication, "place": place,
+                    "place_text": None if place else data.get("place")}
+        if entity.publication == "exact" and data.get("latitude") is not None:
+            location["lat"], location["lon"] = data["latitude"], data["longitude"]
+        sites[entity.entity_id] = {"id": entity.entity_id, "slug": entity.entity_id, "name": entity.name,
+                                   "name_fa": entity.name_fa, "kind": entity.category,
+                                   "certainty": data.get("certainty"), "location": location, "status": [],
+                                   "persons": [], "unnamed": 0, "sources": sourced(cited, row)}
+    acts: dict[str, dict] = {}
+    acts_by_person: dict[str, set[str]] = defaultdict(set)
+    burials_by_person: dict[str, set[str]] = defaultdict(set)
+    for row, cited in claims:
+        subject = entities[row.subject_pk]
+        if row.kind == "site-status" and subject.entity_id in sites:
+            sites[subject.entity_id]["status"].append({"status": row.value, "on": _interval(
+                row.from_text, row.from_earliest, row.from_latest), "sources": sourced(cited, row)})
+        elif row.kind == "burial" and subject.entity_id in sites:
+            site = sites[subject.entity_id]
+            shown, unnamed = named(row)
+            site["persons"] = sorted(set(site["persons"]) | set(shown))
+            site["unnamed"] += unnamed
+            for person in shown:
+                burials_by_person[person].add(subject.entity_id)
+        elif row.kind == "act":
+            act = acts.setdefault(subject.entity_id, {"id": subject.entity_id, "type": subject.category,
+                                                      "accounts": [], "involved": []})
+            shown, unnamed = named(row)
+            act["accounts"].append({"claim": claim_public_id(row.id), "type": row.value or subject.category,
+                                    "date": _interval(row.from_text, row.from_earliest, row.from_latest),
+                                    "place": places.get(row.place_id) if row.place_id else None,
+                                    "place_text": None if row.place_id else (row.data or {}).get("place"),
+                                    "persons": shown, "unnamed": unnamed, "likelihood": row.likelihood,
+                                    "sources": sourced(cited, row)})
+            for person in shown:
+                acts_by_person[person].add(subject.entity_id)
+    for row, cited in claims:
+        if row.kind == "involvement" and entities[row.subject_pk].entity_id in acts:
+            actor = entities[row.object_pk]
+            acts[entities[row.subject_pk].entity_id]["involved"].append(
+                {"id": actor.entity_id, "kind": actor.kind, "name": actor.name, "name_fa": actor.name_fa,
+                 "degree": row.value, "likelihood": row.likelihood, "sources": sourced(cited, row)})
+    return {"acts": acts, "sites": sites,
+            "acts_by_person": {p: sorted(ids) for p, ids in acts_by_person.items()},
+            "burials_by_person": {p: sorted(ids) for p, ids in burials_by_person.items()}}
