@@ -148,3 +148,16 @@ def test_what_happened_and_where_they_lie_only_as_accepted_public_claims_and_sit
     home = pages["en/index.html"]
     # the two graves and Rasht lie close together: one cluster on the map, naming each
     assert 'data-members="city-rasht S-000002 S-000001"' in home and "S-000003" not in home
+
+
+def test_the_list_of_everyone_is_in_pages_each_linking_to_the_others(store, tmp_path, monkeypatch):
+    import dadkhah.publish.memorial as memorial
+
+    monkeypatch.setattr(memorial, "PERSONS_PER_PAGE", 1)
+    keys = _case(store, tmp_path)["keys"]
+    build_memorial(store, keys, tmp_path / "site", actor=TESTER)
+    pages = _pages(tmp_path / "site")
+    first, second = pages["en/persons/index.html"], pages["en/persons/2/index.html"]
+    assert "P-000001" in first and "P-000002" not in first and "P-000002" in second
+    assert 'href="../../en/persons/2/index.html"' in first and 'href="../../../en/persons/index.html"' in second
+    assert 'href="../../../fa/persons/2/index.html"' in second and '<ol class="persons" start="2">' in second

@@ -50,6 +50,7 @@ LANGUAGES = ("fa", "en")
 TEMPLATES = Path(__file__).parent / "templates"
 STYLE = "memorial.css"
 ICON = "favicon.svg"
+PERSONS_PER_PAGE = 1000  # the list of everyone, a thousand to a page
 MARK = ".dadkhah-memorial"  # says the folder holds a memorial this tool may rebuild
 PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
@@ -71,7 +72,7 @@ WORDS = {
                    "(multiple systems estimation)."),
         "observed": "people named in the lists used", "method_name": "method",
         "map_legend": "Named victims by province",
-        "search": "Search", "search_label": "A name, in Persian or Latin letters",
+        "search": "Search", "search_label": "A name, in Persian or Latin letters", "pages": "Pages",
         "found": "{n} found.", "shown": "The first {n} are listed.",
         "search_needs_script": "The search needs JavaScript. Without it, see the list of",
         "sites": "Sites", "kind": "Kind", "certainty": "Certainty", "coordinates": "Location",
@@ -98,7 +99,7 @@ WORDS = {
                    "آدم‌ها بررسی کردند. شمار کل از چگونگی هم‌پوشانی فهرست‌ها برآورد شد (برآورد چندسامانه‌ای)."),
         "observed": "تن که نامشان در فهرست‌های به‌کاررفته آمده است", "method_name": "روش",
         "map_legend": "جان‌باختگان نام‌برده در هر استان",
-        "search": "جست‌وجو", "search_label": "نامی، به خط فارسی یا لاتین",
+        "search": "جست‌وجو", "search_label": "نامی، به خط فارسی یا لاتین", "pages": "صفحه‌ها",
         "found": "{n} یافته شد.", "shown": "{n} یافتهٔ نخست آمده است.",
         "search_needs_script": "جست‌وجو به جاوااسکریپت نیاز دارد. بی آن، فهرست را ببینید:",
         "sites": "مکان‌ها", "kind": "گونه", "certainty": "قطعیت", "coordinates": "جای دقیق",
@@ -349,7 +350,13 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
             writer.write(f"{language}/sites/{site['slug']}/index.html",
                          render("site.html", depth=3, site=site, persons=[by_id[p] for p in site["persons"]]))
         writer.write(f"{language}/numbers/index.html", render("numbers.html", depth=2))
-        writer.write(f"{language}/persons/index.html", render("persons.html", depth=2, persons=persons))
+        pages = max(1, -(-len(persons) // PERSONS_PER_PAGE))
+        for page in range(1, pages + 1):
+            where = "persons/index.html" if page == 1 else f"persons/{page}/index.html"
+            writer.write(f"{language}/{where}", render(
+                "persons.html", depth=2 if page == 1 else 3, where=where, page=page, pages=pages,
+                first=(page - 1) * PERSONS_PER_PAGE + 1,
+                persons=persons[(page - 1) * PERSONS_PER_PAGE:page * PERSONS_PER_PAGE]))
         writer.write(f"{language}/cities/index.html", render("cities.html", depth=2, cities=cities))
         for city in cities:
             writer.write(f"{language}/cities/{city['slug']}/index.html",
