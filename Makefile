@@ -33,7 +33,8 @@ browser:
 # the total estimated overall and by city (with a chart), a synthetic testimony and an evidence file
 # sealed, the synthetic accountability set imported (institutions, officials, acts, sites), a synthetic
 # open letter published with a few paper signatures and printed as a Persian PDF, a signed
-# case file with two persons and one official's dossier exported and verified, summarised. The demo's key file sits beside the
+# case file with two persons and one official's dossier exported and verified, the memorial published
+# and the report of the published victims printed as a Persian PDF, summarised. The demo's key file sits beside the
 # workspace (never inside it) so that each run starts afresh.
 demo: install
 	rm -rf $(DEMO) $(DEMO_KEYS) $(DEMO_CASEFILE) $(DEMO_MEMORIAL)
@@ -45,7 +46,7 @@ demo: install
 	$(DK) link run
 	$(DK) link evaluate --truth $(DEMO)/synthetic-case/truth.csv
 	$(DK) estimate run --method lcmcr --seed 1988 --linkage-thresholds 0.5,0.9,0.99
-	$(DK) estimate run --method lcmcr --seed 1988 --by city --plot $(DEMO)/estimate-by-city.png
+	$(DK) estimate run --method lcmcr --seed 1988 --by city --plot $(DEMO)/estimate-by-city.svg --plot-language fa
 	$(DK) evidence add $(DEMO)/synthetic-case/list-1.csv --source list-1 --description "list 1 as received (synthetic)" --about P-000001
 	printf 'Synthetic testimony for the demo: the people in it do not exist.\n' > $(DEMO_KEYS)/transcript.txt
 	printf 'name = "Demo Witness (synthetic)"\n' > $(DEMO_KEYS)/witness.toml
@@ -70,6 +71,7 @@ demo: install
 	$(DK) persons withhold P-000002 --reason "synthetic: a family asked" --json >/dev/null
 	$(DK) publish memorial --out $(DEMO_MEMORIAL) --contact corrections@example.org
 	$(BIN)/dadkhah verify-site $(DEMO_MEMORIAL) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
+	$(DK) report pdf --out $(DEMO)/report-fa.pdf --lang fa
 	$(DK) custody verify
 	$(DK) audit verify
 	$(DK) report summary

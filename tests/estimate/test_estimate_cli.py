@@ -36,12 +36,12 @@ def test_table_outside_a_workspace_prints_one_document(tmp_path, monkeypatch):
 def test_table_in_a_workspace_is_stored_and_listed_and_plotted(tmp_path, monkeypatch):
     monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
     assert run("init", str(tmp_path / "ws"), "--json").exit_code == 0
-    chart = tmp_path / "chart.png"
+    chart = tmp_path / "chart.svg"
     result = run("estimate", "table", KOREA, "--method", "chao", "--plot", str(chart), "--json", workspace=tmp_path / "ws")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["id"] == 1 and document["plot"] == str(chart)
-    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 5_000
+    assert chart.read_text(encoding="utf-8").startswith("<svg") and "chao" in chart.read_text(encoding="utf-8")
     listed = json.loads(run("estimate", "list", "--json", workspace=tmp_path / "ws").stdout)
     assert [(e["id"], e["method"], e["input"], e["input_sha256"]) for e in listed] == [
         (1, "chao", "korea_comfort_women.csv", document["input_sha256"])]
@@ -77,15 +77,15 @@ def test_run_by_city_with_linkage_thresholds(linked, tmp_path, monkeypatch):
     monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
     ws = tmp_path / "ws"
     shutil.copytree(linked[0], ws)
-    chart = tmp_path / "by-city.png"
+    chart = tmp_path / "by-city.svg"
     result = run("estimate", "run", "--by", "city", "--method", "chao", "--linkage-thresholds", "0.5,0.9",
-                 "--plot", str(chart), "--json", workspace=ws)
+                 "--plot", str(chart), "--plot-language", "fa", "--json", workspace=ws)
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["by"] == "city" and document["linkage_run_id"] == 1
     assert len(document["strata"]) > 10 and sum(s["observed"] for s in document["strata"]) == document["observed"]
     assert [r["threshold"] for r in document["linkage_sensitivity"]["runs"]] == [0.5, 0.9]
-    assert chart.exists()
+    assert chart.exists() and "تهران" in chart.read_text(encoding="utf-8"), "Persian place names on a Persian chart"
     text = run("estimate", "run", "--by", "city", "--method", "chao", workspace=ws).stdout
     assert "Tehran" in text and "named on the lists" in text
     bad = run("estimate", "run", "--linkage-thresholds", "high", "--json", workspace=ws)

@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import threading
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +20,8 @@ import html5lib
 import pytest
 import sqlalchemy as sa
 
+from dadkhah.estimate import estimate_table
+from dadkhah.estimate.registry import estimate_registry
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import LinkageRun, Record, Source
 from dadkhah.publish.memorial import build_memorial
@@ -40,6 +43,12 @@ ROWS = ("id,given_name,family_name,death_date,city\n"
         "l2,Hassan,Karimi,1367/05/12,Tabriz\n"
         "f2,سید علی,موسوی,1367/05/13,Tehran\n"
         "l3,Mahmoud,Rezaei,1367/05/14,Tehran\n")
+# A second list, restricted, naming two of them again: enough overlap for an estimate (its chart is
+# drawn on "about the numbers").
+SECOND = ("id,given_name,family_name,death_date,city\n"
+          "s1,Hossein,Karimi,1367/05/11,Tabriz\n"
+          "s2,Mahmoud,Rezaei,1367/05/14,Tehran\n"
+          "s3,Parviz,Nikbakht,1367/05/15,Tehran\n")
 
 
 class _Links(HTMLParser):
@@ -59,15 +68,21 @@ def site(tmp_path_factory) -> Path:
     workspace = workspace.reloaded()
     with open_store(workspace) as store:
         import_file(store, write(folder / "list.csv", ROWS), source="public-list", actor=TESTER)
+        import_file(store, write(folder / "second.csv", SECOND), source="second-list", actor=TESTER)
         with store.session() as session:
-            source = session.scalar(sa.select(Source.id).where(Source.name == "public-list"))
-            records = list(session.scalars(sa.select(Record.record_id).where(Record.source_id == source)))
+            ids = dict(session.execute(sa.select(Source.name, Source.id)).all())
+            first, second = ids["public-list"], ids["second-list"]
+            records = list(session.scalars(sa.select(Record.record_id).where(Record.source_id == first)))
             run = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={},
-                             run_by="t", software_version="0")
+                             run_by="t", software_version="0", finished_at=datetime.now(UTC))
             session.add(run)
             session.flush()
-            assign_persons(session, run.id, {(source, r): n for n, r in enumerate(sorted(records))})
+            clusters = {(first, r): n for n, r in enumerate(sorted(records))}
+            clusters |= {(second, "s1"): clusters[(first, "l1")], (second, "s2"): clusters[(first, "l3")],
+                         (second, "s3"): 99}
+            assign_persons(session, run.id, clusters)
         set_release(store, "public-list", "public", actor=TESTER)
+        estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)
         build_memorial(store, load_keys(workspace), folder / "site", actor=TESTER)
     return folder / "site"
 
@@ -172,6 +187,7 @@ def test_every_page_is_valid_html_reachable_from_home_and_asks_for_nothing_outsi
             if target.suffix == ".html" and target.is_file():
                 queue.append(target.relative_to(site.resolve()).as_posix())
     assert reached == pages, f"not reachable from the home page: {sorted(pages - reached)}"
+    assert "<svg" in (site / "fa" / "numbers" / "index.html").read_text("utf-8"), "the estimate's chart is drawn"
     browser.requests.clear()
     for name in sorted(pages):
         browser.goto(f"{served}/{name}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
 
@@ -37,12 +39,14 @@ def test_the_list_and_its_json_twin_agree(app, as_role):
 def test_one_estimate_shows_its_result_diagnostics_and_warnings(app, as_role):
     client = as_role("viewer")
     data = client.get("/api/v1/estimates/1").json()
-    assert data["method"] == "chao" and data["chart"] == "/estimates/1/chart.png"
+    assert data["method"] == "chao" and data["chart"] == "/estimates/1/chart.svg"
     assert data["interval"][0] <= data["estimate"] <= data["interval"][1]
     page = BeautifulSoup(client.get("/estimates/1").text, "html.parser")
     assert page.find(id="method").text == "chao"
     assert page.find(id="observed").text.replace(",", "") == str(data["observed"])
-    assert page.find("img")["src"] == data["chart"]
+    chart = page.select_one("figure.chart svg.estimate-chart")
+    assert chart is not None and chart["id"] == "estimate-chart", "the chart is inline in the page"
+    assert "chao" in chart.select_one("title").text and page.find("img") is None
     shown = {tr["data-diagnostic"] for tr in page.select("#diagnostics tr")}
     assert shown == set(data["diagnostics"])
     assert data["warnings"], "Chao warns that it is a lower bound"
@@ -52,13 +56,29 @@ def test_one_estimate_shows_its_result_diagnostics_and_warnings(app, as_role):
     assert client.get("/estimates/999").status_code == 404
 
 
-def test_the_chart_is_a_png_that_is_not_cached(app, as_role):
-    answer = as_role("viewer").get("/estimates/1/chart.png")
+def test_the_chart_is_an_svg_that_is_not_cached_and_carries_the_security_headers(app, as_role):
+    answer = as_role("viewer").get("/estimates/1/chart.svg")
     assert answer.status_code == 200
-    assert answer.headers["content-type"] == "image/png"
-    assert answer.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert answer.headers["content-type"].startswith("image/svg+xml")
+    assert ET.fromstring(answer.text).tag == "{http://www.w3.org/2000/svg}svg"
     assert answer.headers["cache-control"] == "no-store"
-    assert as_role("viewer").get("/estimates/999/chart.png").status_code == 404
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    assert as_role("viewer").get("/estimates/999/chart.svg").status_code == 404
+
+
+def test_the_chart_speaks_the_viewers_language(app, as_role):
+    """Persian pages carry a Persian chart: Persian words and digits, each text set right to left."""
+    client = as_role("viewer")
+    english = BeautifulSoup(client.get("/estimates/1?lang=en").text, "html.parser").select_one("figure.chart svg")
+    persian = BeautifulSoup(client.get("/estimates/1?lang=fa").text, "html.parser").select_one("figure.chart svg")
+    assert english["xml:lang"] == "en" and "named" in english.select_one("title").text
+    assert persian["xml:lang"] == "fa" and "نام‌برده" in persian.select_one("title").text
+    ticks = [t.text for t in persian.select("text.tick")]
+    assert ticks[0] == "۰" and not any(c in "0123456789" for t in ticks for c in t)
+    assert all(t.get("direction") == "rtl" for t in persian.select("text"))
+    assert client.get("/estimates/1/chart.svg?lang=fa").text.count("نام‌برده") >= 1
+    dashboard = BeautifulSoup(client.get("/?lang=fa").text, "html.parser").select_one("figure.chart svg")
+    assert dashboard["id"] == "latest-estimate-chart" and dashboard["xml:lang"] == "fa"
 
 
 def test_running_an_estimate_through_the_form_stores_it_audits_it_and_shows_it(app, as_role):
@@ -75,7 +95,7 @@ def test_running_an_estimate_through_the_form_stores_it_audits_it_and_shows_it(a
     assert data["strata"] and data["strata_total"]["strata"] == len(data["strata"])
     page = BeautifulSoup(client.get(f"/estimates/{estimate_id}").text, "html.parser")
     assert [tr["data-stratum"] for tr in page.select("#strata tbody tr")] == [s["stratum"] for s in data["strata"]]
-    assert client.get(f"/estimates/{estimate_id}/chart.png").content.startswith(b"\x89PNG")
+    assert client.get(f"/estimates/{estimate_id}/chart.svg").text.startswith("<svg")
     with app.state.store.session() as session:
         event = next(e for e in list_audit(session, limit=10) if e["action"] == "estimate run")
     assert event["object_id"] == str(estimate_id) and event["actor"] == "analyst"

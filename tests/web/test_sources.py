@@ -304,7 +304,7 @@ def test_review_and_estimate_pages_in_a_browser(browser_page):
     page.locator("#decided").wait_for()
     page.goto("/estimates/1")
     assert page.locator("#warnings").is_visible()
-    assert page.evaluate("document.querySelector('figure.chart img').naturalWidth") > 0, "the chart loads"
+    assert page.evaluate("document.querySelector('figure.chart svg').getBoundingClientRect().width") > 0, "the chart is drawn"
 
 
 def test_a_hostile_workbook_is_refused_with_413_and_the_server_stays_up(app, as_role, tmp_path):

@@ -22,7 +22,8 @@ from dadkhah.cli.common import (
     progress_bar,
 )
 from dadkhah.errors import InputError, WorkspaceError
-from dadkhah.report.charts import plot_estimate
+from dadkhah.report.charts import LANGUAGES as CHART_LANGUAGES
+from dadkhah.report.charts import plot_estimate, stratum_labels
 
 # The estimators pull in numba and scipy (about a second and 150 MB): they are imported by the
 # commands that use them, so that every other command starts quickly and stays small.
@@ -43,7 +44,8 @@ ESTIMATE_OPTIONS = {
     "interval": (Annotated[str, typer.Option("--interval", help="Log-linear: profile, bootstrap or bca.")], "profile"),
     "model_uncertainty": (Annotated[bool, typer.Option("--model-uncertainty", help="Log-linear: the interval includes model-selection uncertainty.")], False),
     "level": (Annotated[float, typer.Option("--level", help="Interval level.")], 0.95),
-    "plot": (Annotated[Path | None, typer.Option("--plot", help="Draw the estimate to this PNG file.")], None),
+    "plot": (Annotated[Path | None, typer.Option("--plot", help="Draw the estimate to this SVG file (a chart per stratum).")], None),
+    "plot_language": (Annotated[str, typer.Option("--plot-language", help="The chart's language: en, or fa (Persian, right to left).")], "en"),
 }
 
 
@@ -111,7 +113,7 @@ def estimate_table_command(
     from dadkhah.estimate import estimate_table, method_parameters, read_table
     from dadkhah.estimate.registry import record_table_estimate
 
-    plot, method = options.pop("plot"), options.pop("method")
+    plot, plot_language, method = options.pop("plot"), _plot_language(options.pop("plot_language")), options.pop("method")
     table = read_table(file)
     params = method_parameters(method, **options)
     with progress_bar(f"estimating ({method})") as progress:
@@ -124,11 +126,17 @@ def estimate_table_command(
     except WorkspaceError:
         document["id"] = None  # no workspace here: the estimate is printed, not stored
     if plot:
-        document["plot"] = plot_estimate(document, plot)
+        document["plot"] = plot_estimate(document, plot, language=plot_language)
     if as_json:
         emit_json(document)
     else:
         _show(document)
+
+
+def _plot_language(language: str) -> str:
+    if language not in CHART_LANGUAGES:
+        raise InputError(f"must be one of {', '.join(CHART_LANGUAGES)}, not {language!r}", field="plot_language")
+    return language
 
 
 @estimate_app.command("run")
@@ -143,11 +151,11 @@ def estimate_run(
 ) -> None:
     """Estimate the total from the linked registry, overall and by stratum.
 
-    Example: dadkhah estimate run --method lcmcr --by city --plot toll.png
+    Example: dadkhah estimate run --method lcmcr --by city --plot toll.svg --plot-language fa
     """
     from dadkhah.estimate.registry import run_registry_estimate
 
-    plot, method = options.pop("plot"), options.pop("method")
+    plot, plot_language, method = options.pop("plot"), _plot_language(options.pop("plot_language")), options.pop("method")
     try:
         thresholds = [float(x) for x in linkage_thresholds.split(",")] if linkage_thresholds else []
     except ValueError:
@@ -156,8 +164,10 @@ def estimate_run(
     with opened_store(ctx) as store, progress_bar(f"estimating ({method})") as progress:
         document = run_registry_estimate(store, actor=cli_actor(ctx), method=method, by=by, thresholds=thresholds,
                                          progress=progress, **options)
-    if plot:
-        document["plot"] = plot_estimate(document, plot)
+        if plot:
+            with store.session() as session:
+                names = stratum_labels(session, by, plot_language)
+            document["plot"] = plot_estimate(document, plot, language=plot_language, names=names)
     if as_json:
         emit_json(document)
     else:

@@ -1,13 +1,24 @@
-"""Commands for reports."""
+"""Commands for reports: the case at a glance, and the printed report of what may be published."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from dadkhah.cli.common import JsonOption, emit_json, handle_errors, opened_store, out
+from dadkhah.cli.common import (
+    JsonOption,
+    cli_actor,
+    emit_json,
+    err,
+    handle_errors,
+    opened_store,
+    out,
+    progress_bar,
+)
+from dadkhah.cli.common import out as console
 from dadkhah.report.summary import case_summary
 
 report_app = typer.Typer(help="Reports on the case.", no_args_is_help=True)
@@ -50,3 +61,34 @@ def report_summary(
         for i in summary["incidents"]:
             incidents.add_row(i["name"], f"{i['records']:,}")
         out.print(incidents)
+
+
+@report_app.command("pdf")
+@handle_errors
+def report_pdf_command(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="The PDF file to write (replaced whole if it exists).")],
+    language: Annotated[str, typer.Option("--lang", help="fa (Persian, right to left) or en.")] = "fa",
+    city: Annotated[str | None, typer.Option("--city", help="List only the victims of this city (a place id or name).")] = None,
+    incident: Annotated[str | None, typer.Option("--incident", help="List only the victims of this incident (its name).")] = None,
+    official: Annotated[str | None, typer.Option("--official", help="Print this official's dossier instead of the list (id or name).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print a PDF report of what may be published: summary, estimate with chart, method, and the victims by city or an official's dossier.
+
+    Example: dadkhah report pdf --out report-fa.pdf --lang fa --city Rasht
+    """
+    from dadkhah.publish.report import print_report
+
+    with opened_store(ctx) as store, progress_bar("gathering the published persons") as progress:
+        result = print_report(store, out, actor=cli_actor(ctx), language=language, city=city, incident=incident,
+                              official=official, progress=progress)
+    if as_json:
+        emit_json(result)
+        return
+    what = f"the dossier of {result['official']}" if result["official"] else f"{result['persons']:,} victims"
+    console.print(f"Wrote {result['out']}: {result['pages']:,} pages in {result['language']}, {what}, from "
+              f"{len(result['sources'])} public sources.", markup=False, highlight=False)
+    if not result["sources"]:
+        err.print("No public source names anyone yet, so no victim is named: see "
+                  "`dadkhah sources set SOURCE --release public`.", markup=False, highlight=False)

@@ -18,31 +18,23 @@ import hashlib
 import os
 import shutil
 from collections import defaultdict
-from datetime import date
 from pathlib import Path
 
-import jdatetime
 import jinja2
 import sqlalchemy as sa
 from markupsafe import Markup
 
 from dadkhah import __version__
-from dadkhah.accountability.vocabulary import (
-    ACT_TYPES,
-    CERTAINTIES,
-    DEGREES,
-    LIKELIHOODS,
-    SITE_KINDS,
-    SITE_STATUSES,
-)
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.estimate.stored import latest_estimate
 from dadkhah.model import Incident, Person, Place
 from dadkhah.publish.manifest import MANIFEST, SIGNATURE, sign_site
-from dadkhah.publish.policy import published_accountability, published_persons
+from dadkhah.publish.maps import published_map
+from dadkhah.publish.policy import person_summary, published_accountability, published_persons
 from dadkhah.publish.search import person_keys, write_search_index
-from dadkhah.report.maps import province_map
+from dadkhah.publish.words import TERMS, digits, when
+from dadkhah.report.charts import estimate_chart
 from dadkhah.store import Store
 from dadkhah.vault.keys import VaultKeys
 
@@ -52,7 +44,6 @@ STYLE = "memorial.css"
 ICON = "favicon.svg"
 PERSONS_PER_PAGE = 1000  # the list of everyone, a thousand to a page
 MARK = ".dadkhah-memorial"  # says the folder holds a memorial this tool may rebuild
-PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 # The site's own words, in both languages (the web application's catalogues are the web's).
 WORDS = {
@@ -71,7 +62,6 @@ WORDS = {
                    "with uncertain pairs checked by people. The total was estimated from how the lists overlap "
                    "(multiple systems estimation)."),
         "observed": "people named in the lists used", "method_name": "method",
-        "map_legend": "Named victims by province",
         "search": "Search", "search_label": "A name, in Persian or Latin letters", "pages": "Pages",
         "found": "{n} found.", "shown": "The first {n} are listed.",
         "search_needs_script": "The search needs JavaScript. Without it, see the list of",
@@ -98,7 +88,6 @@ WORDS = {
         "method": ("فهرست‌ها با هم سنجیده شدند؛ سابقه‌هایی که از یک تن نام می‌برند یکی شدند و جفت‌های نامطمئن را "
                    "آدم‌ها بررسی کردند. شمار کل از چگونگی هم‌پوشانی فهرست‌ها برآورد شد (برآورد چندسامانه‌ای)."),
         "observed": "تن که نامشان در فهرست‌های به‌کاررفته آمده است", "method_name": "روش",
-        "map_legend": "جان‌باختگان نام‌برده در هر استان",
         "search": "جست‌وجو", "search_label": "نامی، به خط فارسی یا لاتین", "pages": "صفحه‌ها",
         "found": "{n} یافته شد.", "shown": "{n} یافتهٔ نخست آمده است.",
         "search_needs_script": "جست‌وجو به جاوااسکریپت نیاز دارد. بی آن، فهرست را ببینید:",
@@ -112,101 +101,16 @@ WORDS = {
 }
 
 
-# The words of the accountability vocabulary (act types, degrees, likelihoods, site kinds and statuses).
-TERMS = {
-    "en": {word: word.replace("-", " ") for word in ACT_TYPES + DEGREES + LIKELIHOODS + SITE_KINDS + CERTAINTIES
-           + SITE_STATUSES} | {"grave-desecration": "desecration of graves",
-                               "family-intimidation": "intimidation of families"},
-    "fa": {
-        "execution": "اعدام", "enforced-disappearance": "ناپدیدسازی قهری", "torture": "شکنجه",
-        "arbitrary-detention": "بازداشت خودسرانه", "unfair-trial": "دادرسی ناعادلانه",
-        "grave-desecration": "هتک حرمت گورها", "family-intimidation": "ارعاب خانواده‌ها", "other": "دیگر",
-        "carried-out": "اجرا کرد", "gave-orders": "دستور داد", "planned": "برنامه‌ریزی کرد", "approved": "تأیید کرد",
-        "failed-to-prevent": "از جلوگیری کوتاهی کرد", "political-responsibility": "مسئولیت سیاسی",
-        "maybe": "شاید", "likely": "محتمل", "certain": "قطعی",
-        "mass-grave": "گور جمعی", "cemetery": "گورستان", "execution-site": "محل اعدام", "prison": "زندان",
-        "suspected": "مورد گمان", "probable": "به احتمال قوی", "confirmed": "تأییدشده",
-        "intact": "دست‌نخورده", "markers-removed": "نشانه‌ها برداشته شده", "new-burials": "تدفین‌های تازه",
-        "bulldozed": "با بولدوزر تخریب شده", "built-over": "رویش ساخت‌وساز شده", "access-denied": "دسترسی ممنوع",
-        "exhumed": "نبش قبر شده",
-    },
-}
-
-
-def _digits(value, language: str) -> str:
-    text = f"{value:,}" if isinstance(value, int) else str(value)
-    return text.translate(PERSIAN_DIGITS).replace(",", "٬") if language == "fa" else text
-
-
-def _day(iso: str | None, language: str) -> str | None:
-    """A day in the page's calendar, with the other beside it: 1367/05/15 (1988-08-06)."""
-    if not iso:
-        return None
-    day = date.fromisoformat(iso)
-    jalali = jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d")
-    if language == "fa":
-        return f"{_digits(jalali, 'fa')} ({_digits(day.isoformat(), 'fa')})"
-    return f"{day.isoformat()} ({jalali})"
-
-
-def _when(interval: dict | None, language: str) -> str | None:
-    """A date as the records know it: a day when they agree on one, else a span, never made precise."""
-    if not interval:
-        return None
-    if interval["earliest"] and interval["earliest"] == interval["latest"]:
-        return _day(interval["earliest"], language)
-    if interval["earliest"] and interval["latest"]:
-        return f"{_day(interval['earliest'], language)} – {_day(interval['latest'], language)}"
-    return interval["original"]
-
-
-def _best(records: list[dict], field: str):
-    """The value most records give (ties: the first source's), or None."""
-    counts: dict = defaultdict(int)
-    for record in records:
-        value = record.get(field)
-        if value:
-            counts[value if not isinstance(value, dict) else tuple(sorted(value.items()))] += 1
-    if not counts:
-        return None
-    chosen = max(counts, key=lambda v: counts[v])
-    return dict(chosen) if isinstance(chosen, tuple) else chosen
-
-
-def _name(records: list[dict], script: str) -> str | None:
-    for record in records:
-        if record["script"] == script or (script == "latin" and record["script"] is None):
-            name = record["full_name"] or " ".join(p for p in (record["given_name"], record["family_name"]) if p)
-            if name:
-                return name
-    return None
-
-
-def _age(records: list[dict]) -> int | None:
-    birth, death = _best(records, "birth_date"), _best(records, "death_date")
-    if not birth or not death or not birth.get("earliest") or birth.get("earliest") != birth.get("latest") \
-            or not death.get("earliest") or death.get("earliest") != death.get("latest"):
-        return None
-    b, d = date.fromisoformat(birth["earliest"]), date.fromisoformat(death["earliest"])
-    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
-
-
 def _person(published: dict) -> dict:
-    records = published["records"]
-    city, prison = _best(records, "city"), _best(records, "prison")
-    return {"id": published["person_id"], "name_fa": _name(records, "fa"), "name_latin": _name(records, "latin"),
-            "father": _best(records, "father_name"), "death": _best(records, "death_date"),
-            "birth": _best(records, "birth_date"), "age": _age(records), "city": city, "prison": prison,
-            "sources": published["sources"], "incidents": sorted({r["incident"] for r in records if r["incident"]}),
-            "keys": person_keys(records)}
+    return person_summary(published) | {"keys": person_keys(published["records"])}
 
 
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["digits"] = _digits
-    env.filters["when"] = _when
+    env.filters["digits"] = digits
+    env.filters["when"] = when
     return env
 
 
@@ -342,14 +246,18 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
                             "other": other, "title": title or words["title"]}
         render = functools.partial(_render, env, context)
         writer.write(f"{language}/index.html", render("home.html", depth=1, cities=cities[:50],
-                                                      map=_map(cities, site_list, language, words)))
+                                                      map=Markup(published_map(
+                                                          cities, site_list, language=language, link=_link,
+                                                          element_id="memorial", standalone=False))))
         writer.write(f"{language}/search/index.html", render("search.html", depth=2))
         if site_list:
             writer.write(f"{language}/sites/index.html", render("sites.html", depth=2, sites=site_list))
         for site in site_list:
             writer.write(f"{language}/sites/{site['slug']}/index.html",
                          render("site.html", depth=3, site=site, persons=[by_id[p] for p in site["persons"]]))
-        writer.write(f"{language}/numbers/index.html", render("numbers.html", depth=2))
+        chart = Markup(estimate_chart({**estimate, "strata": None}, language=language, standalone=False,
+                                      element_id="numbers-chart")) if estimate else None
+        writer.write(f"{language}/numbers/index.html", render("numbers.html", depth=2, chart=chart))
         pages = max(1, -(-len(persons) // PERSONS_PER_PAGE))
         for page in range(1, pages + 1):
             where = "persons/index.html" if page == 1 else f"persons/{page}/index.html"
@@ -390,33 +298,8 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
     return result
 
 
-def _map(cities: list[dict], sites: list[dict], language: str, words: dict) -> Markup:
-    """The home page's map: provinces shaded by the published victims whose city lies in them, each
-    of those cities a marker linking to its page, and each published site at its coordinates when its
-    policy is ``exact``, at its city when ``city`` (only what the site itself publishes)."""
-    per_province: dict[str, int] = defaultdict(int)
-    markers = []
-    for city in cities:
-        place = city["place"]
-        if place.get("province"):
-            per_province[place["province"]] += city["count"]
-        if place.get("lat") is not None and place.get("lon") is not None:
-            name = (place["name_fa"] if language == "fa" else place["name_en"]) or city["id"]
-            markers.append({"lon": place["lon"], "lat": place["lat"], "kind": "city", "id": city["slug"],
-                            "label": f"{name}: {_digits(city['count'], language)}",
-                            "href": f"cities/{city['slug']}/index.html"})
-    for site in sites:
-        location = site["location"]
-        point = (location.get("lat"), location.get("lon")) if "lat" in location else \
-            ((location["place"] or {}).get("lat"), (location["place"] or {}).get("lon"))
-        if point[0] is None or point[1] is None:
-            continue
-        name = (site["name_fa"] or site["name"]) if language == "fa" else (site["name"] or site["name_fa"])
-        kind = site["kind"] if site["kind"] in ("mass-grave", "cemetery", "prison") else "site"
-        markers.append({"lat": point[0], "lon": point[1], "kind": kind, "id": site["slug"], "label": name or site["id"],
-                        "href": f"sites/{site['slug']}/index.html"})
-    return Markup(province_map(dict(per_province), markers, language=language, legend_title=words["map_legend"],
-                               element_id="memorial", standalone=False))
+def _link(kind: str, slug: str) -> str:
+    return f"{'cities' if kind == 'city' else 'sites'}/{slug}/index.html"
 
 
 def _render(env: jinja2.Environment, context: dict, template: str, *, depth: int, **extra) -> str:

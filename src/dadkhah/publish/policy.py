@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -81,6 +82,49 @@ def _published_record(record: Record, source: str, places: dict[str, dict], inci
         "name_keys": sorted({word for key in (record.given_name_key, record.family_name_key, record.full_name_key)
                              if key for word in key.split()}),
     }
+
+
+def best_value(records: list[dict], field: str):
+    """The value most of a person's published records give for ``field`` (ties: the first source's)."""
+    counts: dict = defaultdict(int)
+    first: dict = {}
+    for record in records:
+        value = record.get(field)
+        if value:
+            key = repr(sorted(value.items())) if isinstance(value, dict) else value
+            counts[key] += 1
+            first.setdefault(key, value)
+    return first[max(counts, key=lambda k: counts[k])] if counts else None
+
+
+def person_name(records: list[dict], script: str) -> str | None:
+    """The person's name as the first published record written in ``script`` (fa or latin) gives it."""
+    for record in records:
+        if record["script"] == script or (script == "latin" and record["script"] is None):
+            name = record["full_name"] or " ".join(p for p in (record["given_name"], record["family_name"]) if p)
+            if name:
+                return name
+    return None
+
+
+def _age(birth: dict | None, death: dict | None) -> int | None:
+    if not birth or not death or not birth.get("earliest") or birth.get("earliest") != birth.get("latest") \
+            or not death.get("earliest") or death.get("earliest") != death.get("latest"):
+        return None
+    b, d = date.fromisoformat(birth["earliest"]), date.fromisoformat(death["earliest"])
+    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+
+def person_summary(published: dict) -> dict:
+    """What a page or a printed list shows of a published person: their names in both scripts and
+    the value most of their published records give for each field (age only when both days are known)."""
+    records = published["records"]
+    birth, death = best_value(records, "birth_date"), best_value(records, "death_date")
+    return {"id": published["person_id"], "name_fa": person_name(records, "fa"),
+            "name_latin": person_name(records, "latin"), "father": best_value(records, "father_name"),
+            "birth": birth, "death": death, "age": _age(birth, death), "city": best_value(records, "city"),
+            "prison": best_value(records, "prison"), "sources": published["sources"],
+            "incidents": sorted({r["incident"] for r in records if r.get("incident")})}
 
 
 def published_persons(session: Session, *, batch: int = 2000) -> Iterator[dict]:

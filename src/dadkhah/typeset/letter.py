@@ -1,25 +1,9 @@
 """An open letter and its signatories as a PDF, in English or in Persian (right to left).
 
-Why Typst: its compiler (the ``typst`` wheel bundles it; nothing else to install) shapes Arabic
-script with a HarfBuzz port and orders mixed scripts with the Unicode bidirectional algorithm, so
-Persian comes out joined and right to left. Its PDF maps every glyph back to the letters it draws
-(``/ToUnicode``, with ``/ActualText`` where one glyph stands for different text in two places) and
-marks right-to-left runs ``/ReversedChars``: copied text is Persian letters, not presentation
-forms. (Readers differ in how far they follow those marks; the tests say what pypdf and Poppler
-return. Typst 0.15 still maps a diacritic drawn apart from its letter, a tashdid, to the whole
-letter again, so "محمّد" copies with its م twice.)
-
-Why a vendored font: the PDF must look the same on every machine and nothing may be fetched at run
-time, so Typst sees only Vazirmatn (``fonts/``, SIL OFL 1.1; see ``docs/data-sources.md``), which
-draws Persian and Latin alike: neither the system's fonts nor the fonts built into Typst are used.
-
-Why JSON through ``sys.inputs``: the letter and the signatories' names come from the public.
-Placed into Typst markup, a name such as ``#read("/etc/passwd")`` would run, and ``*``, ``$``,
-``[`` or ``=`` would change the layout. Here the template (``letter.typ``) is fixed; the data goes
-in as one JSON string that the template decodes and places as plain text only. Before that, the
-characters that draw nothing are taken out (controls, bidirectional overrides, combining marks the
-font cannot draw): next to one another some of them make Typst 0.15 panic, and the public may type
-anything.
+How Typst is used, and why (the shaping, the vendored font, the data passed as JSON and never as
+markup, the characters taken out before typesetting), is said once in
+:mod:`dadkhah.typeset.compile`, which this module shares with the printed report. The letter and
+the signatories' names come from the public: every one of them is printed as text.
 
 The signatories are printed as tables, one per group, a field to a cell: each cell is its own
 paragraph for the bidirectional algorithm, so an English affiliation in a Persian letter (or a
@@ -29,23 +13,26 @@ cannot reorder another.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
-import unicodedata
-from datetime import UTC, datetime
-from functools import cache
+from datetime import datetime
 from pathlib import Path
 
-import jdatetime
-import typst
-from fontTools.ttLib import TTFont
-
 from dadkhah.errors import InputError
+from dadkhah.typeset.compile import (
+    FONTS,
+    cell,
+    compile_pdf,
+    day_words,
+    moment_of,
+    number,
+    printable,
+    write_pdf,
+)
+
+__all__ = ["DEFAULT_HEADINGS", "FONTS", "LANGUAGES", "letter_pdf"]
 
 HERE = Path(__file__).parent
-FONTS = HERE / "fonts"
 TEMPLATE = HERE / "letter.typ"
 
 LANGUAGES = ("en", "fa")
@@ -83,19 +70,7 @@ DEFAULT_HEADINGS: dict[str, dict[str, str]] = {
 }
 
 _SEPARATOR = {"en": " · ", "fa": "، "}
-_PERSIAN_NUMBER = str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬")
-_MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"),
-    "fa": ("ژانویه", "فوریه", "مارس", "آوریل", "مه", "ژوئن", "ژوئیه", "اوت", "سپتامبر", "اکتبر",
-           "نوامبر", "دسامبر"),
-}
 _GROUP_HEADING = {"person": "people", "organisation": "organisations"}
-# Control characters but the line feed, lone surrogates, and the bidirectional overrides (LRO,
-# RLO: they force letters against their own direction, which in a name is a spoofing trick).
-# None draws anything, and each, beside a combining mark, can make Typst 0.15 panic.
-_UNPRINTABLE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202d\u202e]")
-
 _FIELDS = ("role", "affiliation", "country")
 
 
@@ -135,25 +110,9 @@ def letter_pdf(letter: dict, out: str | os.PathLike) -> dict:
     language = letter.get("language")
     if language not in LANGUAGES:
         raise InputError(f"must be one of {', '.join(LANGUAGES)}, not {language!r}", field="language")
-    as_of = _moment(letter.get("as_of"))
-    pdf = typst.compile(
-        str(TEMPLATE),
-        root=str(HERE),
-        font_paths=_fonts(),
-        ignore_system_fonts=True,
-        sys_inputs={"letter": json.dumps(_document(letter, language, as_of), ensure_ascii=False)},
-        timestamp=int(as_of.timestamp()),
-        format="pdf",
-    )
-    path = Path(out)
-    path.write_bytes(pdf)
-    return {"path": str(path), "pages": _page_count(pdf), "sha256": hashlib.sha256(pdf).hexdigest(),
-            "bytes": len(pdf)}
-
-
-@cache
-def _fonts() -> typst.Fonts:
-    return typst.Fonts(include_system_fonts=False, include_embedded_fonts=False, font_paths=[str(FONTS)])
+    as_of = moment_of(letter.get("as_of"))
+    pdf = compile_pdf(TEMPLATE, {"letter": _document(letter, language, as_of)}, moment=as_of)
+    return write_pdf(pdf, out)
 
 
 def _document(letter: dict, language: str, as_of: datetime) -> dict:
@@ -165,18 +124,18 @@ def _document(letter: dict, language: str, as_of: datetime) -> dict:
     separator = _SEPARATOR[language]
     signed_by = headings["signed_by"]
     for key in ("verified", "public_names"):
-        signed_by = signed_by.replace("{" + key + "}", _number(_count(counts.get(key), f"counts.{key}"), language))
+        signed_by = signed_by.replace("{" + key + "}", number(_count(counts.get(key), f"counts.{key}"), language))
     version = _count(letter.get("version"), "version")
     return {
         "lang": language,
         "digits": "۱" if language == "fa" else "1",
         "separator": separator,
-        "title": _text(letter.get("title"), "title"),
+        "title": printable(letter.get("title"), "title"),
         "to": headings["to"],
-        "addressee": _cell(_text(letter.get("addressee"), "addressee", required=False).strip(), language),
-        "edition": f"{headings['version']} {_number(version, language)}{separator}"
-                   f"{headings['as_of']} {_date(as_of, language)}",
-        "paragraphs": _paragraphs(_text(letter.get("text"), "text", required=False)),
+        "addressee": cell(printable(letter.get("addressee"), "addressee", required=False).strip(), language),
+        "edition": f"{headings['version']} {number(version, language)}{separator}"
+                   f"{headings['as_of']} {day_words(as_of.date(), language)}",
+        "paragraphs": _paragraphs(printable(letter.get("text"), "text", required=False)),
         "signatories": headings["signatories"],
         "signed_by": signed_by,
         "columns": [headings[key] for key in ("name", *_FIELDS)],
@@ -194,7 +153,7 @@ def _headings(given: object, language: str) -> dict[str, str]:
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise InputError(f"unknown heading {unknown[0]!r}; known: {', '.join(defaults)}", field="headings")
-    return defaults | {key: _text(value, f"headings.{key}") for key, value in given.items()}
+    return defaults | {key: printable(value, f"headings.{key}") for key, value in given.items()}
 
 
 def _groups(signatories: object, headings: dict[str, str], language: str) -> list[dict]:
@@ -216,51 +175,10 @@ def _groups(signatories: object, headings: dict[str, str], language: str) -> lis
     return groups
 
 
-def _text(value: object, field: str, *, required: bool = True) -> str:
-    """``value`` as printable text: line ends as line feeds, tabs as spaces, no other controls."""
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise InputError("must be a string", field=field)
-    text = _drawable(_UNPRINTABLE.sub("", value.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")))
-    if required and not text.strip():
-        raise InputError("must be a non-empty string", field=field)
-    return text
-
-
-def _drawable(text: str) -> str:
-    """``text`` composed (NFC) and cut to what the font draws. A character it lacks would be an empty
-    box, and beside a zero-width character (a ZWNJ, a bidirectional mark) can make Typst 0.15
-    panic: it becomes U+FFFD, or a space if it is one; a mark or a format character is dropped."""
-    drawn, kept = _drawn(), []
-    for char in unicodedata.normalize("NFC", text):
-        if char in drawn or char == "\n":
-            kept.append(char)
-        elif (category := unicodedata.category(char))[0] not in "MC":
-            kept.append(" " if category[0] == "Z" else "\N{REPLACEMENT CHARACTER}")
-    return "".join(kept)
-
-
-@cache
-def _drawn() -> frozenset[str]:
-    """The characters every bundled font draws."""
-    maps = [TTFont(path)["cmap"].getBestCmap() for path in sorted(FONTS.glob("*.ttf"))]
-    return frozenset(chr(code) for code in set(maps[0]).intersection(*maps[1:]))
-
-
 def _field(value: object, field: str, language: str, *, required: bool = False) -> list[str]:
     """A signatory's field as a cell, its whitespace (newlines included) collapsed."""
-    text = "" if value is None and not required else " ".join(_text(value, field, required=required).split())
-    return _cell(text, language)
-
-
-def _cell(text: str, language: str) -> list[str]:
-    """``[text, direction]``: the direction of the first letter that has one, else the document's."""
-    for char in text:
-        kind = unicodedata.bidirectional(char)
-        if kind in ("L", "R", "AL"):
-            return [text, "ltr" if kind == "L" else "rtl"]
-    return [text, "rtl" if language == "fa" else "ltr"]
+    text = "" if value is None and not required else " ".join(printable(value, field, required=required).split())
+    return cell(text, language)
 
 
 def _paragraphs(text: str) -> list[list[str]]:
@@ -275,30 +193,3 @@ def _count(value: object, field: str) -> int:
     return value
 
 
-def _number(value: int, language: str) -> str:
-    written = f"{value:,}"
-    return written.translate(_PERSIAN_NUMBER) if language == "fa" else written
-
-
-def _moment(value: object) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise InputError(f"must be an ISO date and time, not {value!r}", field="as_of") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _date(moment: datetime, language: str) -> str:
-    """The day of ``moment`` in its own time zone, as readers of the language write dates."""
-    day = moment.date()
-    gregorian = f"{day.day} {_MONTHS[language][day.month - 1]} {day.year}"
-    if language == "en":
-        return gregorian
-    jalali = jdatetime.date.fromgregorian(date=day)
-    month = jdatetime.date.j_months_fa[jalali.month - 1]
-    return f"{jalali.day} {month} {jalali.year} ({gregorian})".translate(_PERSIAN_NUMBER)
-
-
-def _page_count(pdf: bytes) -> int:
-    """The page tree's /Count, as Typst writes it (a test checks it against a PDF reader)."""
-    return int(re.search(rb"/Type\s*/Pages\s*/Count\s+(\d+)", pdf).group(1))

@@ -12,6 +12,12 @@ another way (``dadkhah verify --expect-key``).
 Only testimonies whose witness consented to the scope are included, and evidence released to it.
 Witness names and contacts are never exported; interviewers' names and evidence metadata (EXIF,
 C2PA: places, devices) are left out of public case files.
+
+``data/summary.pdf`` says in plain words, in English and then in Persian, what the case file holds
+(for whom, what scope, how many persons, testimonies, evidence items and officials) and how to check
+it with ``dadkhah verify``: a reader who opens the folder without the tool learns what it is. It
+holds counts and the officials' names only, and is covered by the manifests and the signature like
+every other file.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ from dadkhah.model import (
 )
 from dadkhah.registry.persons import describe_person
 from dadkhah.store import Store
+from dadkhah.typeset import report_pdf
+from dadkhah.typeset.compile import day_words, number
 from dadkhah.vault.crypto import open_sealed
 from dadkhah.vault.custody import append_event, event_to_dict
 from dadkhah.vault.evidence import (
@@ -58,6 +66,50 @@ from dadkhah.vault.testimony import open_testimony, testimony_to_dict
 from dadkhah.vault.verify import SIGNATURE_FILE, SIGNED_FILE
 
 FORMAT = "dadkhah-casefile/1"
+SUMMARY = "summary.pdf"
+
+# The summary's words. {…} are filled in; numbers and dates are written in each language's digits.
+SUMMARY_WORDS = {
+    "en": {
+        "title": "Case file {casefile}",
+        "subtitle": "Prepared for {recipient} on {date}",
+        "holds": "What this case file holds",
+        "casefile": "Case file", "recipient": "Prepared for", "scope": "Scope", "made": "Made on",
+        "persons": "Persons", "testimonies": "Testimonies (witnesses by pseudonym)", "evidence": "Evidence items",
+        "officials": "Officials", "none": "none", "software": "Made with", "key": "Signed by the key",
+        "scopes": {"investigators": "investigators", "courts": "courts", "public": "the public"},
+        "files": ("data/casefile.json lists the persons with every source record about them, the testimonies and the "
+                  "evidence items, each file with its SHA-256; data/evidence/ and data/testimonies/ hold the files; "
+                  "data/custody.jsonl holds the chain of custody of everything included, each event signed. "
+                  "Witnesses' names and contacts are never in a case file. Only testimonies whose witness consented "
+                  "to this scope are included, and only evidence released to it."),
+        "check": "How to check it",
+        "how": ("Run dadkhah verify on this folder, with its expect-key option set to the key's fingerprint. It "
+                "checks that no file was changed, added or removed since the case file was signed, that the "
+                "signature holds, and every custody event. Ask the "
+                "sender for the key's fingerprint through another channel (in person, by telephone) and compare it: "
+                "the fingerprint printed here comes from inside the folder, so it proves nothing on its own."),
+    },
+    "fa": {
+        "title": "پروندهٔ {casefile}",
+        "subtitle": "فراهم‌شده برای {recipient} در {date}",
+        "holds": "آنچه در این پرونده است",
+        "casefile": "پرونده", "recipient": "برای", "scope": "دامنه", "made": "تاریخ ساخت",
+        "persons": "افراد", "testimonies": "شهادت‌ها (شاهدان با نام مستعار)", "evidence": "مدارک",
+        "officials": "مقام‌ها", "none": "هیچ", "software": "ساخته‌شده با", "key": "امضاشده با کلید",
+        "scopes": {"investigators": "بازرسان", "courts": "دادگاه‌ها", "public": "همگان"},
+        "files": ("فایل data/casefile.json فهرست افراد است با همهٔ سابقه‌های منابع دربارهٔ آنان، و شهادت‌ها و مدارک، "
+                  "هر فایل با SHA-256 آن؛ پوشه‌های data/evidence/ و data/testimonies/ خود فایل‌ها را دارند؛ "
+                  "data/custody.jsonl زنجیرهٔ نگهداری هر آنچه در پرونده است را دارد و هر رویداد آن امضا شده است. "
+                  "نام و نشانی شاهدان هرگز در پرونده نمی‌آید. تنها شهادت‌هایی آمده‌اند که شاهدشان به این دامنه "
+                  "رضایت داده، و تنها مدارکی که برای آن آزاد شده‌اند."),
+        "check": "چگونه آن را بسنجید",
+        "how": ("فرمان dadkhah verify را روی این پوشه اجرا کنید و گزینهٔ expect-key آن را اثر انگشت کلید بدهید. این فرمان می‌سنجد که از زمان "
+                "امضای پرونده هیچ فایلی دگرگون، افزوده یا برداشته نشده، امضا درست است و رویدادهای نگهداری سالم‌اند. "
+                "اثر انگشت کلید را از راه دیگری (حضوری، تلفنی) از فرستنده بپرسید و با آن بسنجید: اثر انگشتی که "
+                "اینجا چاپ شده از درون همین پوشه آمده و به‌تنهایی چیزی را ثابت نمی‌کند."),
+    },
+}
 
 
 def _extension(media_type: str) -> str:
@@ -137,6 +189,10 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
                 document["officials"] = [_official_entry(d, evidence, testimonies) for d in dossiers]
             summary = {"recipient": recipient, "scope": scope, "persons": len(chosen), "testimonies": len(testimonies),
                        "evidence": len(evidence), "officials": [d["dossier"]["official"]["id"] for d in dossiers]}
+            written = _write_summary(staging / SUMMARY, document, summary, keys.fingerprint,
+                                     [d["dossier"]["official"] for d in dossiers])
+            document["summary"] = {"path": f"data/{SUMMARY}", "sha256": written["sha256"],
+                                   "about": "what the case file holds and how to check it, in English and Persian"}
             for item_id in [row.evidence_id for row in evidence] + [row.testimony_id for row in testimonies]:
                 append_event(session, keys, actor, item_kind="evidence" if item_id.startswith("E-") else "testimony",
                              item_id=item_id, action="exported", details={"casefile": casefile_id} | summary)
@@ -173,6 +229,42 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
         if as_zip:
             target.unlink(missing_ok=True)
         raise
+
+
+def _write_summary(path: Path, document: dict, summary: dict, fingerprint_: str, officials: list[dict]) -> dict:
+    """``summary.pdf``: what the case file holds and how to check it, in English, then in Persian."""
+    made = datetime.fromisoformat(document["created_at"])
+    blocks: list[dict] = []
+    for language in ("en", "fa"):
+        words = SUMMARY_WORDS[language]
+        names = [" ".join(part for part in (o["id"], o.get("name_fa") if language == "fa" else o.get("name"),
+                                             o.get("name") if language == "fa" else o.get("name_fa")) if part)
+                 for o in officials]
+        if language == "fa":
+            blocks.append({"kind": "page-break", "lang": language})
+            blocks.append({"kind": "heading", "level": 1, "lang": language,
+                           "text": words["title"].format(casefile=document["casefile"])})
+        blocks += [
+            {"kind": "paragraph", "lang": language, "text": words["subtitle"].format(
+                recipient=summary["recipient"], date=day_words(made.date(), language, both=True))},
+            {"kind": "heading", "level": 2, "lang": language, "text": words["holds"]},
+            {"kind": "facts", "lang": language, "rows": [
+                [words["casefile"], document["casefile"]],
+                [words["recipient"], summary["recipient"]],
+                [words["scope"], words["scopes"].get(summary["scope"], summary["scope"])],
+                [words["made"], day_words(made.date(), language, both=True)],
+                [words["persons"], number(summary["persons"], language)],
+                [words["testimonies"], number(summary["testimonies"], language)],
+                [words["evidence"], number(summary["evidence"], language)],
+                [words["officials"], ("، " if language == "fa" else "; ").join(names) or words["none"]],
+                [words["software"], f"dadkhah {__version__}"],
+                [words["key"], fingerprint_]]},
+            {"kind": "paragraph", "lang": language, "text": words["files"]},
+            {"kind": "heading", "level": 2, "lang": language, "text": words["check"]},
+            {"kind": "paragraph", "lang": language, "text": words["how"]},
+        ]
+    return report_pdf({"language": "en", "title": SUMMARY_WORDS["en"]["title"].format(casefile=document["casefile"]),
+                       "as_of": document["created_at"], "blocks": blocks}, path)
 
 
 def zip_folder(folder: Path, target: Path, *, root: str) -> None:

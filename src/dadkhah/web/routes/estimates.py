@@ -2,26 +2,26 @@
 
 The estimators pull in numba and scipy: they are imported inside the functions that use them, as
 the CLI does, so that the application starts quickly and pages that do not estimate stay light.
+
+The chart is SVG drawn by :mod:`dadkhah.report.charts` in the viewer's language (Persian words and
+digits, mirrored, on Persian pages): inline in the page, and at ``chart.svg`` for the API's readers.
 """
 
 from __future__ import annotations
 
-import tempfile
-import threading
-from pathlib import Path
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import DadkhahError, InputError
+from dadkhah.web.i18n import current_language
 from dadkhah.web.params import Page, Paging, RowId
 from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
 
 router = APIRouter()
-_pyplot = threading.Lock()  # matplotlib's pyplot keeps global state: one chart at a time
 
 # A web request must not run for hours: LCMCR sweeps per chain are bounded (the CLI is not).
 MIN_ITERATIONS, MAX_ITERATIONS, DEFAULT_ITERATIONS = 1_000, 200_000, 100_000
@@ -59,18 +59,30 @@ def estimate_document(store, estimate_id: int) -> dict:
 
     with store.session() as session:
         document = estimate_report(session, estimate_id)
-    return document | {"chart": f"/estimates/{estimate_id}/chart.png"}
+    return document | {"chart": chart_address(estimate_id)}
 
 
-def chart_png(store, estimate_id: int) -> bytes:
-    """The estimate's chart, drawn into a private temporary folder and read back (nothing is kept)."""
+def chart_address(estimate_id: int) -> str:
+    return f"/estimates/{estimate_id}/chart.svg"
+
+
+def chart_svg(store, document: dict, language: str, *, element_id: str | None = None) -> str:
+    """The chart of the estimate ``document`` in ``language``: strata that are places named in it.
+    With ``element_id``, for a page (no ``xmlns``); without, a standalone SVG document."""
+    from dadkhah.report.charts import estimate_chart, stratum_labels
+
+    with store.session() as session:
+        names = stratum_labels(session, document.get("by"), language)
+    return estimate_chart(document, language=language, names=names, standalone=element_id is None,
+                          element_id=element_id)
+
+
+def chart_of(store, estimate_id: int, language: str) -> str:
     from dadkhah.estimate.stored import get_estimate
-    from dadkhah.report.charts import plot_estimate
 
     with store.session() as session:
         document = get_estimate(session, estimate_id)
-    with _pyplot, tempfile.TemporaryDirectory(prefix="dadkhah-chart-") as folder:
-        return Path(plot_estimate(document, Path(folder) / "chart.png")).read_bytes()
+    return chart_svg(store, document, language)
 
 
 def run_estimate(store, viewer: Viewer, run: EstimateRun) -> dict:
@@ -151,8 +163,10 @@ async def run_api(request: Request, body: EstimateRun, viewer: Viewer = require(
 
 @router.get("/estimates/{estimate_id}", include_in_schema=False)
 async def estimate_page(request: Request, estimate_id: RowId, viewer: Viewer = require("registry")):
-    document = await run_in_threadpool(estimate_document, request.app.state.store, estimate_id)
-    return await render(request, "estimates_detail.html", document)
+    store = request.app.state.store
+    document = await run_in_threadpool(estimate_document, store, estimate_id)
+    chart = await run_in_threadpool(chart_svg, store, document, current_language(), element_id="estimate-chart")
+    return await render(request, "estimates_detail.html", document, chart=Markup(chart))
 
 
 @router.get("/api/v1/estimates/{estimate_id}", summary="One estimate: result, interval, diagnostics, strata, sensitivity")
@@ -160,7 +174,7 @@ async def estimate_api(request: Request, estimate_id: RowId, viewer: Viewer = re
     return await run_in_threadpool(estimate_document, request.app.state.store, estimate_id)
 
 
-@router.get("/estimates/{estimate_id}/chart.png", include_in_schema=False)
+@router.get("/estimates/{estimate_id}/chart.svg", include_in_schema=False)
 async def estimate_chart(request: Request, estimate_id: RowId, viewer: Viewer = require("registry")):
-    png = await run_in_threadpool(chart_png, request.app.state.store, estimate_id)
-    return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
+    svg = await run_in_threadpool(chart_of, request.app.state.store, estimate_id, current_language())
+    return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
