@@ -133,6 +133,7 @@ def test_what_happened_and_where_they_lie_only_as_accepted_public_claims_and_sit
     first = pages["en/p/P-000001/index.html"]
     acts = first.split('<section class="acts">')[1]
     assert "execution" in acts and "Kamran Testari" in acts and "approved (certain)" in acts
+    assert "O-000002</span>: planned (maybe)" in acts, "one only a restricted source names is shown by id"
     assert "public-book" in acts and "(<span dir=\"auto\">p. 20</span>)" in acts and "With 4 others." in acts
     assert "torture" not in acts, "a claim not yet accepted is not published"
     assert "unfair trial" not in acts, "an act only a restricted source tells of is not published"

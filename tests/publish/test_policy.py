@@ -47,6 +47,8 @@ ACCOUNTABILITY = [
                       "locator": "p. 30"}, "public-book"),
     ("involvements", {"act_id": "A1", "actor_id": "OF2", "degree": "carried out", "likelihood": "likely"},
      "restricted-source-marker"),
+    # a public book says an official took part whom only a restricted source names: not named
+    ("involvements", {"act_id": "A1", "actor_id": "OF2", "degree": "planned", "likelihood": "maybe"}, "public-book"),
     ("sites", {"site_id": "G-OPEN", "name": "Open Grave", "name_fa": "گور باز", "kind": "mass-grave", "place": "Rasht",
                "latitude": "37.25", "longitude": "49.55", "certainty": "confirmed", "publication": "exact"},
      "public-book"),

@@ -202,7 +202,8 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
     C = Claim.__table__
     rows = session.execute(sa.select(C).where(C.c.superseded_by.is_(None), C.c.review_status == "accepted",
                                               C.c.source_id.in_(list(public)),
-                                              C.c.kind.in_(("act", "involvement", "site", "site-status", "burial")))
+                                              C.c.kind.in_(("act", "involvement", "site", "site-status", "burial",
+                                                            "official", "institution")))
                            .order_by(C.c.id)).all()
     citations = {}
     for chunk in chunks([r.id for r in rows], 5000):
@@ -217,7 +218,11 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
     entities = {}
     for chunk in chunks(sorted(entity_pks)):
         entities.update((e.id, e) for e in session.scalars(sa.select(Entity).where(Entity.id.in_(chunk))))
-    place_ids = {e.place_id for e in entities.values() if e.place_id} | {r.place_id for r, _ in claims if r.place_id}
+    place_ids = {r.place_id for r, _ in claims if r.place_id}
+    # An official's, an institution's or a site's name as an accepted public claim gives it (the newest):
+    # the registry's own name for it may come from a restricted source.
+    names = {row.subject_pk: ((row.data or {}).get("name"), (row.data or {}).get("name_fa"))
+             for row, _ in claims if row.kind in ("official", "institution", "site")}
     places = {}
     for chunk in chunks(sorted(place_ids)):
         places.update((p.id, {"id": p.id, "name": p.name_en, "name_fa": p.name_fa, "lat": p.lat, "lon": p.lon})
@@ -243,13 +248,14 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
         if entity.publication not in ("exact", "city"):
             continue
         data = row.data or {}
-        place = places.get(entity.place_id) if entity.place_id else None
+        place = places.get(row.place_id) if row.place_id else None
         location = {"publication": entity.publication, "place": place,
                     "place_text": None if place else data.get("place")}
         if entity.publication == "exact" and data.get("latitude") is not None:
             location["lat"], location["lon"] = data["latitude"], data["longitude"]
-        sites[entity.entity_id] = {"id": entity.entity_id, "slug": entity.entity_id, "name": entity.name,
-                                   "name_fa": entity.name_fa, "kind": entity.category,
+        name, name_fa = names[row.subject_pk]
+        sites[entity.entity_id] = {"id": entity.entity_id, "slug": entity.entity_id, "name": name,
+                                   "name_fa": name_fa, "kind": row.value,
                                    "certainty": data.get("certainty"), "location": location, "status": [],
                                    "persons": [], "unnamed": 0, "sources": sourced(cited, row)}
     acts: dict[str, dict] = {}
@@ -282,8 +288,10 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
     for row, cited in claims:
         if row.kind == "involvement" and entities[row.subject_pk].entity_id in acts:
             actor = entities[row.object_pk]
+            name, name_fa = names.get(row.object_pk, (None, None))
             acts[entities[row.subject_pk].entity_id]["involved"].append(
-                {"id": actor.entity_id, "kind": actor.kind, "name": actor.name, "name_fa": actor.name_fa,
+                {"id": actor.entity_id, "kind": actor.kind, "name": name or (None if name_fa else actor.entity_id),
+                 "name_fa": name_fa,
                  "degree": row.value, "likelihood": row.likelihood, "sources": sourced(cited, row)})
     return {"acts": acts, "sites": sites,
             "acts_by_person": {p: sorted(ids) for p, ids in acts_by_person.items()},
