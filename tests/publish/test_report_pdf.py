@@ -260,3 +260,23 @@ def test_the_report_draws_the_memorials_map_of_the_published_victims(case, tmp_p
     text = squash(read_back(out))
     assert squash("Named victims by province") in text, "the map's legend, drawn as text"
     assert squash("the graves whose place may be published") in text, "and its caption"
+
+
+def test_an_official_is_named_as_the_public_sources_name_them(dossier_case, tmp_path):
+    """A restricted source's accepted claim renames the official in the registry: the report keeps the
+    public source's name, and does not print the other."""
+    store, _, _ = dossier_case
+    from dadkhah.accountability import add_claim
+
+    added = add_claim(store, "officials", {"official_id": "OF1", "name": "Secretname Markerov"}, actor=TESTER,
+                      source="secret-report")
+    with store.session() as session:  # the two sources now disagree: a reviewer accepts both
+        described = [c["claim"] for c in show_official(session, "OF1")["claims"]]
+    for claim in described:
+        review_claim(store, claim, status="accepted", reason="both checked", actor=TESTER)
+    with store.session() as session:
+        assert show_official(session, "OF1")["official"]["name"] == "Secretname Markerov"
+    out = tmp_path / "official.pdf"
+    print_report(store, out, actor=TESTER, language="en", official="OF1")
+    text = squash(read_back(out))
+    assert squash("Kamran Testari") in text and squash("Markerov") not in text and b"Markerov" not in out.read_bytes()

@@ -188,8 +188,10 @@ def _interval(text, earliest, latest) -> dict | None:
 def published_accountability(session: Session, persons: set[str] | None = None) -> dict:
     """What of the accountability record may be published, shaped for pages.
 
-    ``{"acts": {act id: act}, "sites": {site id: site}, "acts_by_person": {person: [act id]},
-    "burials_by_person": {person: [site id]}}``. An act: its type, dates, places, the published
+    ``{"acts": {act id: act}, "sites": {site id: site}, "names": {entity id: {"name", "name_fa"}},
+    "acts_by_person": {person: [act id]}, "burials_by_person": {person: [site id]}}``; ``names`` are
+    the officials', institutions' and sites' names as accepted public claims give them (an entity no
+    such claim describes has none: show its id). An act: its type, dates, places, the published
     victims among those named (``persons``: the persons the site publishes; others are only counted
     in ``unnamed``), who is alleged to have taken part and how, and the public sources saying so. A
     site: its name, kind, certainty, what of its location its policy allows, its status history and
@@ -294,5 +296,6 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
                  "name_fa": name_fa,
                  "degree": row.value, "likelihood": row.likelihood, "sources": sourced(cited, row)})
     return {"acts": acts, "sites": sites,
+            "names": {entities[pk].entity_id: {"name": name, "name_fa": name_fa} for pk, (name, name_fa) in names.items()},
             "acts_by_person": {p: sorted(ids) for p, ids in acts_by_person.items()},
             "burials_by_person": {p: sorted(ids) for p, ids in burials_by_person.items()}}

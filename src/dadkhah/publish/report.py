@@ -474,7 +474,16 @@ def _dossier(session: Session, official: str, public: dict, persons: list[dict],
     the_official = dossier["official"]
     if not (described or posts or status or acts):
         raise InputError(f"{the_official['id']}: {words['nothing']}", field="official")
-    name = _named(the_official["name"], the_official["name_fa"], language)
+    # Names and graves only as accepted public claims give them: the registry's own may come from a
+    # restricted source.
+    accountability = published_accountability(session, set(published))
+    names = accountability["names"]
+
+    def public_name(entity: dict, *, both: bool = False) -> str:
+        known = names.get(entity["id"]) or {}
+        return (_named if both else _own_name)(known.get("name"), known.get("name_fa"), language) or entity["id"]
+
+    name = public_name(the_official, both=True)
     aliases = sorted({a for c in described for a in (c.get("data") or {}).get("aliases", [])})
     blocks = [{"kind": "page-break"}, {"kind": "heading", "level": 2, "text": words["official"].format(name=name)},
               {"kind": "facts", "rows": [[words["official_id"], the_official["id"]]]
@@ -485,7 +494,7 @@ def _dossier(session: Session, official: str, public: dict, persons: list[dict],
                    {"kind": "table", "columns": [words["col_role"], words["col_institution"], words["col_from"],
                                                  words["col_to"], words["col_sources"]],
                     "widths": [2, 2.4, 1.6, 1.6, 2],
-                    "rows": [[p["role"] or "", _own_name(p["institution"]["name"], p["institution"]["name_fa"], language),
+                    "rows": [[p["role"] or "", public_name(p["institution"]),
                               _when_text(p.get("from"), language), _when_text(p.get("to"), language), _cited(p)]
                              for p in posts]}]
     if status:
@@ -516,18 +525,17 @@ def _dossier(session: Session, official: str, public: dict, persons: list[dict],
                                                  words["col_sources"]],
                     "widths": [1, 1.3, 1.6, 1.3, 1.5, 2.6, 1.6], "rows": rows}]
     sites = []
-    for site in found["sites"]:
-        location = site.get("location") or {}
-        if location.get("publication") not in ("exact", "city") or not shown(site["claims"]):
-            continue  # a hidden grave is not named at all
-        where = location.get("place") or ""
-        if location.get("latitude") is not None:
-            where = f"{where} {location['latitude']}, {location['longitude']}".strip()
-        history = [f"{term(s.get('value'), language)} {_when_text(s.get('from'), language)}".strip()
-                   for s in shown(site["status_history"])]
-        here = {b["victim"]["person"] for b in shown(site["burials"])
-                if (b.get("victim") or {}).get("person") in victims_here}
-        sites.append([_named(site["name"], site["name_fa"], language), term(site.get("kind"), language),
+    for site in sorted(accountability["sites"].values(), key=lambda site: site["id"]):
+        here = victims_here.intersection(site["persons"])
+        if not here:
+            continue  # a hidden grave is never among them
+        location = site["location"]
+        where = _own_name((location["place"] or {}).get("name"), (location["place"] or {}).get("name_fa"), language) \
+            if location["place"] else (location["place_text"] or "")
+        if "lat" in location:
+            where = f"{where} {location['lat']}, {location['lon']}".strip()
+        history = [f"{term(s['status'], language)} {_when_text(s['on'], language)}".strip() for s in site["status"]]
+        sites.append([_named(site["name"], site["name_fa"], language) or site["id"], term(site["kind"], language),
                       digits(where, language) if language == "fa" else where,
                       "\n".join(history), digits(len(here), language)])
     if sites:
