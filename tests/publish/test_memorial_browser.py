@@ -220,3 +220,17 @@ def test_the_browsers_keys_are_the_registrys_word_for_word(served, browser):
     mismatches = [(n, got, query_terms(n)) for n, got in zip(names, port, strict=True) if got != query_terms(n)]
     assert not mismatches, mismatches[:10]
     assert sum(1 for terms in port if terms) > 2000, "the names give keys: the comparison is not of empty lists"
+
+
+def test_more_hits_than_are_listed_come_a_page_at_a_time(site, browser, tmp_path):
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    script = copy / "search" / "search.js"
+    text = script.read_text("utf-8")
+    assert "SHOWN = 50" in text
+    script.write_text(text.replace("SHOWN = 50", "SHOWN = 1"), "utf-8")  # one hit to a page, to see the paging
+    links = _search(browser, (copy / "en" / "search" / "index.html").as_uri(), "Karimi")
+    assert len(links) == 1 and "2 found. The first 1 are listed." in browser.text_content("#found")
+    browser.click("#more")
+    browser.wait_for_function("document.querySelectorAll('#results li').length === 2")
+    assert browser.is_hidden("#more") and browser.text_content("#found").strip() == "2 found."

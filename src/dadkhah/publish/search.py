@@ -32,7 +32,7 @@ from dadkhah.normalize.names import key_tables, normalize_name
 
 SHARD = 2  # a key file holds the keys starting with the same two letters
 PER_FILE = 100  # persons per person file
-SHOWN = 100  # hits listed at once
+SHOWN = 50  # hits listed at once (and at each "show more")
 
 
 def person_keys(records: list[dict]) -> set[str]:

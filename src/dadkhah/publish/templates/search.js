@@ -224,54 +224,69 @@
     return lang === "fa" ? text.replace(/[0-9]/g, function (d) { return "۰۱۲۳۴۵۶۷۸۹"[d]; }) : text;
   }
   function start() {
-    var form = document.getElementById("search"), box = document.getElementById("q");
+    var form = document.getElementById("search"), box = document.getElementById("q"), more = document.getElementById("more");
     var list = document.getElementById("results"), status = document.getElementById("found");
     if (!form || !box || !list) return;
     var lang = document.documentElement.lang, root = form.getAttribute("data-root"), words = JSON.parse(form.getAttribute("data-words"));
-    var asked = 0;
+    var asked = 0, found = [], listed = 0, query = "";
+
+    function item(row) {
+      var entry = document.createElement("li"), link = document.createElement("a");
+      link.href = root + lang + "/p/" + row[0] + "/index.html";
+      var name = lang === "fa" ? (row[1] || row[2]) : (row[2] || row[1]);
+      link.textContent = name || row[0];
+      link.dir = "auto";
+      entry.appendChild(link);
+      var other = lang === "fa" ? row[2] : row[1];
+      if (other && other !== name) {
+        var second = document.createElement("span");
+        second.className = "other-script"; second.dir = "auto"; second.textContent = other;
+        entry.appendChild(document.createTextNode(" "));
+        entry.appendChild(second);
+      }
+      var city = lang === "fa" ? (row[3] || row[4]) : (row[4] || row[3]);
+      if (city) {
+        var where = document.createElement("span");
+        where.className = "city"; where.textContent = city;
+        entry.appendChild(document.createTextNode(" · "));
+        entry.appendChild(where);
+      }
+      return entry;
+    }
+    function tell() {
+      var total = found.length;
+      status.textContent = query.trim() ? words.found.replace("{n}", digits(total, lang))
+        + (total > listed ? " " + words.shown.replace("{n}", digits(listed, lang)) : "") : "";
+      if (more) more.hidden = !(total > listed);
+    }
     async function run(asYouType) {
-      var query = box.value, ticket = ++asked, started = performance.now();
-      var id = /^\s*[Pp]\s*-?\s*0*(\d{1,9})\s*$/.exec(query.replace(/[۰-۹]/g, function (d) { return "۰۱۲۳۴۵۶۷۸۹".indexOf(d); }));
-      var numbers = await find(query, asYouType);
+      var asking = box.value, ticket = ++asked, started = performance.now();
+      var id = /^\s*[Pp]\s*-?\s*0*(\d{1,9})\s*$/.exec(asking.replace(/[۰-۹]/g, function (d) { return "۰۱۲۳۴۵۶۷۸۹".indexOf(d); }));
+      var numbers = await find(asking, asYouType);
       var rows = await describe(numbers.slice(0, SHOWN));
       if (ticket !== asked) return;  // a later query has been asked meanwhile
+      query = asking; found = numbers; listed = Math.min(SHOWN, numbers.length);
       list.textContent = "";
       if (id) {
         var pid = "P-" + ("000000" + id[1]).slice(-Math.max(6, id[1].length));
         rows = rows.filter(function (row) { return row[0] !== pid; });
         rows.unshift([pid, null, null, null, null]);
       }
-      rows.forEach(function (row) {
-        var item = document.createElement("li"), link = document.createElement("a");
-        link.href = root + lang + "/p/" + row[0] + "/index.html";
-        var name = lang === "fa" ? (row[1] || row[2]) : (row[2] || row[1]);
-        link.textContent = name || row[0];
-        link.dir = "auto";
-        item.appendChild(link);
-        var other = lang === "fa" ? row[2] : row[1];
-        if (other && other !== name) {
-          var second = document.createElement("span");
-          second.className = "other-script"; second.dir = "auto"; second.textContent = other;
-          item.appendChild(document.createTextNode(" "));
-          item.appendChild(second);
-        }
-        var city = lang === "fa" ? (row[3] || row[4]) : (row[4] || row[3]);
-        if (city) {
-          var where = document.createElement("span");
-          where.className = "city"; where.textContent = city;
-          item.appendChild(document.createTextNode(" · "));
-          item.appendChild(where);
-        }
-        list.appendChild(item);
-      });
-      var total = numbers.length;
-      status.textContent = query.trim() ? words.found.replace("{n}", digits(total, lang))
-        + (total > SHOWN ? " " + words.shown.replace("{n}", digits(SHOWN, lang)) : "") : "";
+      rows.forEach(function (row) { list.appendChild(item(row)); });
+      tell();
       list.setAttribute("data-ms", String(Math.round(performance.now() - started)));
-      list.setAttribute("data-query", query);
+      list.setAttribute("data-query", asking);
+    }
+    async function next() {
+      var ticket = asked, rows = await describe(found.slice(listed, listed + SHOWN));
+      if (ticket !== asked) return;
+      rows.forEach(function (row) { list.appendChild(item(row)); });
+      listed = Math.min(listed + SHOWN, found.length);
+      tell();
     }
     form.addEventListener("submit", function (event) { event.preventDefault(); run(false); });
     box.addEventListener("input", function () { run(true); });
+    if (more) more.addEventListener("click", next);
     var asked_for = new URLSearchParams(location.search).get("q");
     if (asked_for) { box.value = asked_for; run(false); }
   }
