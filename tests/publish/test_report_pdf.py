@@ -268,8 +268,8 @@ def test_an_official_is_named_as_the_public_sources_name_them(dossier_case, tmp_
     store, _, _ = dossier_case
     from dadkhah.accountability import add_claim
 
-    added = add_claim(store, "officials", {"official_id": "OF1", "name": "Secretname Markerov"}, actor=TESTER,
-                      source="secret-report")
+    add_claim(store, "officials", {"official_id": "OF1", "name": "Secretname Markerov"}, actor=TESTER,
+              source="secret-report")
     with store.session() as session:  # the two sources now disagree: a reviewer accepts both
         described = [c["claim"] for c in show_official(session, "OF1")["claims"]]
     for claim in described:
