@@ -10,7 +10,8 @@ DEMO_MEMORIAL := demo-memorial
 DK     := $(BIN)/dadkhah --workspace $(DEMO)
 
 # Browser tests drive Debian's Chromium with Playwright (no browser is downloaded); the PDF tests read
-# text back with Poppler's pdftotext, as a reader copying it would get it.
+# text back with Poppler's pdftotext, as a reader copying it would get it; the timestamp tests run a
+# local time-stamping authority with OpenSSL's `openssl ts -reply`.
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_SERVE ?= yes
@@ -28,6 +29,7 @@ install: $(STAMP)
 browser:
 	test -x $(CHROMIUM) || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null)
 	command -v pdftotext >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils >/dev/null)
+	command -v openssl >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openssl >/dev/null)
 
 # The main job: a fresh synthetic case, imported, linked into persons, checked against its truth,
 # the total estimated overall and by city (with a chart), a synthetic testimony and an evidence file

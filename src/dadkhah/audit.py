@@ -1,4 +1,5 @@
-"""The audit log: who read or changed what, when, and through which shell (command line or web).
+"""The audit log: who read or changed what, when, and through which shell (command line, web, or a
+program using one of the user's API tokens).
 
 Every user-visible action is one core function that writes its audit event in the same database
 transaction as the action, for an explicit :class:`Actor`, so an action without its event cannot
@@ -22,7 +23,7 @@ from dadkhah.chain import HashChain
 from dadkhah.model import AuditEvent
 from dadkhah.store import Store
 
-CHANNELS = ("cli", "web")
+CHANNELS = ("cli", "web", "api-token")
 
 AUDIT_CHAIN = HashChain(
     name="audit",
@@ -37,17 +38,22 @@ AUDIT_CHAIN = HashChain(
 @dataclass(frozen=True)
 class Actor:
     """Who acts, and through which shell: ``cli`` (the user is ``DADKHAH_USER`` or the operating
-    system's user) or ``web`` (the logged-in user, with the client's address)."""
+    system's user), ``web`` (the logged-in user, with the client's address) or ``api-token`` (a
+    program holding one of the user's API tokens, with the client's address and the token's public
+    id, which every event it causes carries in its details as ``token``)."""
 
     name: str
     channel: str
     address: str | None = None
+    token: str | None = None
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
             raise ValueError(f"an actor's channel is one of {', '.join(CHANNELS)}, not {self.channel!r}")
         if not (self.name or "").strip():
             raise ValueError("an actor needs a name")
+        if (self.channel == "api-token") != bool(self.token):
+            raise ValueError("an actor acts through an API token (the channel api-token) exactly when a token is named")
 
 
 def workspace_ident(workspace) -> str:
@@ -63,7 +69,12 @@ def _earlier_idents(workspace) -> tuple[str, ...]:
 
 def record_audit(session: Session, store: Store, actor: Actor, *, action: str, object_kind: str,
                  object_id: str | None = None, details: dict | None = None) -> AuditEvent:
-    """Append one event in the caller's transaction (it commits or rolls back with the action)."""
+    """Append one event in the caller's transaction (it commits or rolls back with the action).
+
+    An action through an API token names the token (its public id, never the secret) in ``details``.
+    """
+    if actor.token:
+        details = {**(details or {}), "token": actor.token}
     return AUDIT_CHAIN.append(session, workspace_ident(store.workspace), store.chain_keys, actor=actor.name,
                               channel=actor.channel, address=actor.address, action=action, object_kind=object_kind,
                               object_id=object_id, details=details)

@@ -32,7 +32,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session, sessionmaker
 
 from dadkhah.errors import Busy, WorkspaceError
-from dadkhah.model import Import, Place, PlaceName, Setting
+from dadkhah.model import Import, Intake, Place, PlaceName, Setting
 from dadkhah.normalize.places import load_builtin_gazetteer, place_lookup_key, place_names
 from dadkhah.workspace import Workspace, make_private, process_alive
 
@@ -269,7 +269,7 @@ def sweep_leftovers(store: Store) -> dict:
 
     Partial sealed files in ``blobs/incoming``, half-written quarantine reports and the folders of
     ``private/`` go when the process that made them no longer runs; a quarantine report no import
-    names goes when it is over an hour old (an import names its report only as it commits).
+    (nor intake) names goes when it is over an hour old (an import names its report only as it commits).
     Returns ``{"files", "bytes", "quarantine_reports"}``.
     """
     workspace = store.workspace
@@ -298,8 +298,8 @@ def sweep_leftovers(store: Store) -> dict:
                 remove(path)
     if workspace.quarantine_dir.is_dir():
         with store.session() as session:
-            named = {Path(p).name for p in session.scalars(sa.select(Import.quarantine_path)
-                                                          .where(Import.quarantine_path.is_not(None)))}
+            named = {Path(p).name for table in (Import, Intake)
+                     for p in session.scalars(sa.select(table.quarantine_path).where(table.quarantine_path.is_not(None)))}
         for report in workspace.quarantine_dir.glob("*.csv"):
             with contextlib.suppress(OSError):
                 if report.name not in named and time.time() - report.stat().st_mtime > STALE_SECONDS:

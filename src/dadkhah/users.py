@@ -1,10 +1,10 @@
 """People who may use the web application: roles, passwords (argon2id), a TOTP second factor,
-login throttling and sessions.
+login throttling, sessions, and personal API tokens.
 
 Roles are ordered and deny by default: a permission names the least role that holds it, and a role
-holds every permission of the roles below it. Each change to a user, each login and logout and each
-change of language is one function here that writes its audit event in the same transaction;
-passwords and TOTP secrets never go into an audit event.
+holds every permission of the roles below it. Each change to a user, each login and logout, each
+change of language and each API token made or revoked is one function here that writes its audit
+event in the same transaction; passwords, TOTP secrets and tokens never go into an audit event.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import DadkhahError, InputError, NotFound
-from dadkhah.model import LoginAttempt, User, WebSession
+from dadkhah.model import ApiToken, LoginAttempt, User, WebSession
 from dadkhah.store import Store
 
 ROLES = ("viewer", "analyst", "investigator", "admin")
@@ -361,3 +361,212 @@ def log_out(store: Store, token: str | None, *, actor: Actor) -> None:
     with store.session() as session:
         end_session(session, token)
         record_audit(session, store, actor, action="logout", object_kind="user", object_id=actor.name)
+
+
+# ----- personal API tokens -----------------------------------------------------------------------
+#
+# A token is ``dk_<token_id>_<secret>``: the id (12 hex digits, public: it is listed, and named in
+# the audit log) finds the row by an index; the secret (32 random bytes) proves it. Only the SHA-256
+# of the whole token is kept. A fast hash is enough here, unlike for passwords: the secret has 256
+# bits of entropy, so no dictionary or brute force can invert its hash, and argon2's cost (64 MiB and
+# tens of milliseconds) would be paid on every API request instead, and handed to anyone who floods
+# the API. The ``dk_`` prefix and fixed shape let secret scanners recognise a leaked token.
+
+TOKEN_SCOPES = ("read", "write")
+TOKEN_PATTERN = re.compile(r"dk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+_TOKEN_ID = re.compile(r"[0-9a-f]{12}")
+LAST_USED_EVERY = timedelta(minutes=1)  # how stale ``last_used_at`` may be: reads stay reads
+_TOKEN_FAILURE = "token:"  # how a failed token is named among failed logins (no user name has a colon)
+
+
+class TokenRefused(DadkhahError):
+    """A bearer token that does not let its holder in: malformed, unknown, wrong, revoked, expired,
+    or its user may no longer log in. ``reason`` says which, for the client (only a holder of the
+    real secret learns that a token was revoked or has expired)."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+    def to_dict(self) -> dict:
+        return {"message": str(self), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who a valid token acts for, with the user's role and language as they are now."""
+
+    username: str
+    role: str
+    language: str
+    token_id: str
+    scope: str
+
+
+def token_status(token: ApiToken, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def token_to_dict(token: ApiToken, username: str) -> dict:
+    """What may be shown of a token: never the token itself, nor its hash."""
+
+    def moment(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {"id": token.token_id, "user": username, "name": token.name, "scope": token.scope,
+            "status": token_status(token), "created_by": token.created_by, "created_at": moment(token.created_at),
+            "expires_at": moment(token.expires_at), "last_used_at": moment(token.last_used_at),
+            "last_used_address": token.last_used_address, "revoked_at": moment(token.revoked_at),
+            "revoked_by": token.revoked_by}
+
+
+def parse_expiry(value: str | date | datetime | None, *, now: datetime | None = None) -> datetime | None:
+    """When a token stops working: a date means the end of that day (UTC), a time without a zone is
+    UTC; None or empty, never (until revoked). It must lie in the future."""
+    now = now or datetime.now(UTC)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError(f"an expiry is a date (2027-06-30) or a date and time (2027-06-30T18:00:00+00:00), "
+                             f"not {text!r}", field="expires") from None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        moment = datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
+    if moment <= now:
+        raise InputError(f"the expiry {moment.isoformat()} has already passed", field="expires")
+    return moment.astimezone(UTC)
+
+
+def token_id_of(text: str) -> str:
+    """The token id in ``text``: a token id, or a whole token (so a leaked token can be revoked as found)."""
+    text = (text or "").strip()
+    whole = TOKEN_PATTERN.fullmatch(text)
+    if whole:
+        return whole.group(1)
+    if _TOKEN_ID.fullmatch(text):
+        return text
+    raise InputError("a token id is 12 hexadecimal digits (or give the whole token, dk_…)", field="token_id")
+
+
+def create_token(store: Store, username: str, *, actor: Actor, scope: str, expires: str | date | datetime | None = None,
+                 name: str | None = None) -> dict:
+    """Make an API token for ``username``, with the audit event "token created" (user, scope, expiry).
+
+    The answer holds the token (``token``) this once; only its SHA-256 is kept. The token acts with
+    the user's role as it is at each request, through ``/api/v1`` only; a ``read`` token may only
+    read (GET and HEAD), whatever the role allows.
+    """
+    if scope not in TOKEN_SCOPES:
+        raise InputError(f"a token's scope is read or write, not {scope!r}", field="scope")
+    expires_at = parse_expiry(expires)
+    name = (name or "").strip() or None
+    if name is not None and len(name) > 200:
+        raise InputError("a token's name is at most 200 characters", field="name")
+    with store.session() as session:
+        user = get_user(session, (username or "").strip())
+        if not user.active:
+            raise InputError(f"{user.username} may not log in (deactivated), so may hold no token", field="username")
+        token_id = secrets.token_hex(6)
+        while session.scalar(sa.select(ApiToken.id).where(ApiToken.token_id == token_id)) is not None:
+            token_id = secrets.token_hex(6)
+        token = f"dk_{token_id}_{secrets.token_urlsafe(32)}"
+        row = ApiToken(token_id=token_id, user_id=user.id, name=name, scope=scope, token_sha256=_token_hash(token),
+                       created_by=actor.name, created_at=datetime.now(UTC), expires_at=expires_at)
+        session.add(row)
+        session.flush()
+        document = token_to_dict(row, user.username)
+        record_audit(session, store, actor, action="token created", object_kind="token", object_id=token_id,
+                     details={"user": user.username, "scope": scope, "expires_at": document["expires_at"]})
+    return document | {"token": token}
+
+
+def list_tokens(session: Session, *, username: str | None = None) -> list[dict]:
+    """API tokens (all users', or one user's), newest first; never the token or its hash."""
+    query = sa.select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+    if username is not None:
+        query = query.where(User.username == username)
+    return [token_to_dict(token, name) for token, name in session.execute(query.order_by(ApiToken.id.desc()))]
+
+
+def revoke_token(store: Store, token_id: str, *, actor: Actor, of_user: str | None = None) -> dict:
+    """Stop a token for good, with the audit event "token revoked".
+
+    ``token_id`` may be the whole token. With ``of_user``, only that user's token may be revoked
+    (another's is not found, as if it did not exist).
+    """
+    token_id = token_id_of(token_id)
+    with store.session() as session:
+        found = session.execute(sa.select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+                                .where(ApiToken.token_id == token_id)).first()
+        if found is None or (of_user is not None and found[1] != of_user):
+            raise NotFound(f"no token {token_id}")
+        token, username = found
+        if token.revoked_at is not None:
+            raise InputError(f"token {token_id} was already revoked, by {token.revoked_by} on "
+                             f"{token.revoked_at:%Y-%m-%d %H:%M} UTC", field="token_id")
+        token.revoked_at, token.revoked_by = datetime.now(UTC), actor.name
+        session.flush()
+        document = token_to_dict(token, username)
+        record_audit(session, store, actor, action="token revoked", object_kind="token", object_id=token_id,
+                     details={"user": username})
+    return document
+
+
+_DUMMY_TOKEN_HASH = _token_hash("dk_000000000000_" + "0" * 43)
+
+
+def authenticate_token(store: Store, token: str, *, address: str | None = None) -> TokenHolder:
+    """The user a bearer token acts for, with their current role; else :class:`TokenRefused`.
+
+    What slows password guessing applies to tokens: a malformed, unknown or wrong token counts as a
+    failed login from ``address``, and once the address has ``MAX_FAILURES_PER_ADDRESS`` failures
+    (logins and tokens together) in the window, every token from it is refused unchecked
+    (:class:`LoginThrottled`). A revoked or expired token, or one whose user was deactivated, is
+    refused without counting (its holder had the secret). The hash is compared in constant time, and
+    a token id that matches nothing is compared against a dummy hash, so timing tells nothing.
+    ``last_used_at`` is written at most once a minute per token, in a transaction of its own.
+    """
+    now = datetime.now(UTC)
+    with store.session() as session:
+        if address and _failures(session, LoginAttempt.address == address) >= MAX_FAILURES_PER_ADDRESS:
+            raise LoginThrottled(f"too many failed logins or tokens from this address; try again in "
+                                 f"{THROTTLE_MINUTES} minutes")
+        shaped = TOKEN_PATTERN.fullmatch(token or "") if len(token or "") < 100 else None
+        found = None
+        if shaped:
+            found = session.execute(sa.select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                                    .where(ApiToken.token_id == shaped.group(1))).first()
+        expected = found[0].token_sha256 if found else _DUMMY_TOKEN_HASH
+        matches = secrets.compare_digest(_token_hash(token or "").encode(), expected.encode())
+        if not (found and matches):
+            session.add(LoginAttempt(username=f"{_TOKEN_FAILURE}{shaped.group(1) if shaped else '?'}",
+                                     address=address, at=now))
+    if not (found and matches):
+        raise TokenRefused("the bearer token is not valid" if shaped else
+                           "not a Dadkhah API token (dk_ followed by its id and secret)", reason="invalid")
+    row, user = found
+    status = token_status(row, now)
+    if status != "active":
+        raise TokenRefused(f"the token {row.token_id} {'was revoked' if status == 'revoked' else 'has expired'}",
+                           reason=status)
+    if not user.active:
+        raise TokenRefused(f"the token's user {user.username} may no longer log in", reason="user deactivated")
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        try:
+            with store.session() as session:
+                session.execute(sa.update(ApiToken).where(ApiToken.id == row.id, sa.or_(
+                    ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - LAST_USED_EVERY))
+                    .values(last_used_at=now, last_used_address=address))
+        except DadkhahError:  # busy: the time is a hint, the request goes on
+            pass
+    return TokenHolder(user.username, user.role, user.language, row.token_id, row.scope)

@@ -200,6 +200,26 @@ def test_publication_decisions_leave_the_same_trail_from_the_command_line_and_th
         assert {(e["actor"], e["channel"]) for e in from_web} == {("admin", "web")}, name
 
 
+def test_api_tokens_leave_the_same_trail_from_the_command_line_and_the_web(shells):
+    """Making and revoking a token: ``tokens create --user admin`` at the terminal, the admin for
+    themselves through the API (logged in). Token ids are random hexadecimal: compared by shape."""
+    cli, web = shells
+
+    def shape(event: dict) -> tuple:
+        return _shape(event | {"object_id": re.sub(r"^[0-9a-f]{12}$", "ID", event["object_id"] or "")})
+
+    made_cli = cli("tokens", "create", "--user", "admin", "--scope", "read", "--expires", "2999-01-01")
+    made_web = web("POST", "/api/v1/tokens", json={"scope": "read", "expires": "2999-01-01"})
+    revoked_cli = cli("tokens", "revoke", made_cli[0]["object_id"])
+    revoked_web = web("POST", f"/api/v1/tokens/{made_web[0]['object_id']}/revoke")
+    for name, from_cli, from_web in [("create", made_cli, made_web), ("revoke", revoked_cli, revoked_web)]:
+        assert len(from_cli) == len(from_web) == 1, name
+        assert [shape(e) for e in from_cli] == [shape(e) for e in from_web], name
+        assert shape(from_cli[0])[2] == "ID" and from_cli[0]["details"] == from_web[0]["details"], name
+        assert (from_cli[0]["actor"], from_cli[0]["channel"]) == (CLI_USER, "cli"), name
+        assert (from_web[0]["actor"], from_web[0]["channel"]) == ("admin", "web"), name
+
+
 def test_reading_a_testimony_or_an_evidence_file_at_the_command_line_is_one_event_naming_it(shells, tmp_path):
     cli, _ = shells
     shown = cli("testimony", "show", "T-0001", "--json")

@@ -19,14 +19,30 @@ from dadkhah.cli.accountability import (
 from dadkhah.cli.appeal import appeal_app
 from dadkhah.cli.common import ENV_DATABASE_URL, acting_user, setup_logging
 from dadkhah.cli.estimate import estimate_app
+from dadkhah.cli.exports import (
+    export_acts_command,
+    export_persons_command,
+    export_popolo_command,
+    export_records_command,
+    export_uwazi_command,
+)
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
+from dadkhah.cli.intake import intake_app
 from dadkhah.cli.link import link_app, persons_app, review_app
 from dadkhah.cli.places import places_app
 from dadkhah.cli.publish import publish_app, verify_site_command
 from dadkhah.cli.report import report_app
 from dadkhah.cli.synth import synth
-from dadkhah.cli.vault import custody_app, evidence_app, export_app, keys_app, testimony_app, verify
-from dadkhah.cli.web import audit_app, serve, users_app
+from dadkhah.cli.vault import (
+    custody_app,
+    evidence_app,
+    export_app,
+    keys_app,
+    testimony_app,
+    timestamp_command,
+    verify,
+)
+from dadkhah.cli.web import audit_app, serve, tokens_app, users_app
 
 app = typer.Typer(
     name="dadkhah",
@@ -67,6 +83,7 @@ app.command("import")(import_)
 app.command("synth")(synth)
 app.add_typer(sources_app, name="sources")
 app.add_typer(records_app, name="records")
+app.add_typer(intake_app, name="intake")
 app.add_typer(places_app, name="places")
 app.add_typer(report_app, name="report")
 app.add_typer(link_app, name="link")
@@ -83,11 +100,18 @@ app.add_typer(publish_app, name="publish")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(testimony_app, name="testimony")
 app.add_typer(custody_app, name="custody")
+app.command("timestamp")(timestamp_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(export_app, name="export")
+export_app.command("persons")(export_persons_command)
+export_app.command("records")(export_records_command)
+export_app.command("acts")(export_acts_command)
+export_app.command("popolo")(export_popolo_command)
+export_app.command("uwazi")(export_uwazi_command)
 app.command("verify")(verify)
 app.command("verify-site")(verify_site_command)
 app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve)
 

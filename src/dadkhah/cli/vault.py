@@ -25,7 +25,7 @@ from dadkhah.cli.common import (
 )
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.vault.casefile import export_casefile
-from dadkhah.vault.custody import events_for, verify_custody
+from dadkhah.vault.custody import events_for, timestamp_chains, verify_custody
 from dadkhah.vault.evidence import (
     DEFAULT_RELEASE,
     add_evidence,
@@ -47,7 +47,10 @@ evidence_app = typer.Typer(help="Evidence files: kept by content, sealed, every 
 testimony_app = typer.Typer(help="Testimonies: witnesses by pseudonym, identities and transcripts sealed.", no_args_is_help=True)
 custody_app = typer.Typer(help="The chain of custody: signed, hash-chained events.", no_args_is_help=True)
 keys_app = typer.Typer(help="The workspace's keys (kept outside the workspace).", no_args_is_help=True)
-export_app = typer.Typer(help="Exports for others: signed case files.", no_args_is_help=True)
+ENV_TSA_URLS = "DADKHAH_TSA_URLS"  # the time-stamping authorities `dadkhah timestamp` asks when --tsa is not given
+
+export_app = typer.Typer(help="Exports for others: signed case files; what may be published as tables (CSV, "
+                                  "XLSX), Popolo JSON and Uwazi's CSV import.", no_args_is_help=True)
 
 
 def ask_passphrase(*, confirm: bool = False) -> str | None:
@@ -307,29 +310,86 @@ def testimony_show(
     out.print(item["transcript"], markup=False)
 
 
+TsaRootOption = Annotated[Path | None, typer.Option(
+    "--tsa-root", metavar="CA.pem", help="The time-stamping authorities' root certificates you trust (a PEM file, one or more): every "
+                       "timestamp must chain to one.")]
+
+
+def _say_timestamps(timestamps: list[dict], *, root_given: bool) -> None:
+    """One line per timestamp: when, by whom, and whether its chain was checked against a trusted root."""
+    for stamp in timestamps:
+        about = f" ({stamp['covers']})" if stamp.get("covers") else ""
+        if not stamp["valid"]:
+            err.print(f"[bold red]Timestamp {stamp['number']}{_escape(about)} by "
+                      f"{_escape(str(stamp['name'] or stamp['authority']))} does not hold.[/]", highlight=False)
+            continue
+        checked = ("its certificate chains to the trusted root given" if stamp["root_checked"]
+                   else "its certificate chain was NOT checked against a trusted root (give --tsa-root)")
+        out.print(f"Timestamped at {stamp['time']} by {stamp['name']}{about}: {checked}.", markup=False)
+    if timestamps and not root_given:
+        out.print("Without --tsa-root, a timestamp shows only that its token is whole and matches; not that the "
+                  "authority named in it is who signed it.", markup=False)
+
+
 @custody_app.command("verify")
 @handle_errors
-def custody_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Check every custody event's hash, signature and link; the check itself is recorded.
+def custody_verify(ctx: typer.Context, tsa_root: TsaRootOption = None, as_json: JsonOption = False) -> None:
+    """Check every custody event's hash, signature and link, and every timestamp recorded; the check itself is recorded.
 
-    Example: dadkhah custody verify --json
+    Example: dadkhah custody verify --tsa-root tsa-roots.pem --json
     """
     with unlocked(ctx) as (store, keys):
-        report = verify_custody(store, keys, actor=cli_actor(ctx))
+        report = verify_custody(store, keys, actor=cli_actor(ctx), tsa_root=tsa_root)
     if as_json:
         emit_json(report)
-    elif report["valid"]:
-        out.print(f"[bold green]The chain of custody is intact[/]: {report['events']:,} events, signed by {report['fingerprint']}.")
+    else:
+        if report["valid"]:
+            out.print(f"[bold green]The chain of custody is intact[/]: {report['events']:,} events, signed by "
+                      f"{report['fingerprint']}.")
+        _say_timestamps(report["timestamps"], root_given=tsa_root is not None)
     if not report["valid"]:
         for problem in report["problems"]:
-            err.print(f"[bold red]position {problem['position']}[/] (event {problem['seq']}, "
+            timestamp = problem["position"] is None and problem.get("action") == "timestamped"
+            where = "timestamp" if timestamp else f"position {problem['position']}"
+            err.print(f"[bold red]{where}[/] (event {problem['seq']}, "
                       f"{_escape(str(problem.get('item_id') or '-'))}): {_escape(problem['problem'])}", highlight=False)
         raise typer.Exit(1)
 
 
+@handle_errors
+def timestamp_command(
+    ctx: typer.Context,
+    authorities: Annotated[list[str] | None, typer.Option(
+        "--tsa", metavar="URL", help=f"A time-stamping authority's address, http(s)://... (repeat for several; default: "
+                      f"{ENV_TSA_URLS}, addresses separated by spaces or commas).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Have time-stamping authorities (RFC 3161) timestamp the newest events of the chain of custody and the audit log.
+
+    Each token is checked, then kept in the chain of custody (TS-0001); dadkhah custody verify checks them again.
+
+    Example: dadkhah timestamp --tsa https://tsa.example.org/tsr --tsa http://timestamp.example.net --json
+    """
+    if not authorities:
+        authorities = [u for u in os.environ.get(ENV_TSA_URLS, "").replace(",", " ").split() if u]
+    if not authorities:
+        raise InputError(f"no time-stamping authority: give --tsa URL (repeat for several) or set {ENV_TSA_URLS}",
+                         field="authorities")
+    with unlocked(ctx) as (store, keys):
+        result = timestamp_chains(store, keys, actor=cli_actor(ctx), authorities=authorities)
+    if as_json:
+        emit_json(result)
+        return
+    heads = result["statement"]
+    out.print(f"{result['timestamp']}: custody events 1–{heads['custody']['seq']} and audit events "
+              f"1–{heads['audit']['seq']} (statement SHA-256 {result['sha256']}):", markup=False)
+    for stamp in result["timestamps"]:
+        out.print(f"  timestamped at {stamp['time']} by {stamp['name']} ({stamp['authority']})", markup=False)
+
+
 @custody_app.command("log")
 @handle_errors
-def custody_log(ctx: typer.Context, item: Annotated[str, typer.Argument(help="E-000001, T-0001, W-0001 or C-0001")],
+def custody_log(ctx: typer.Context, item: Annotated[str, typer.Argument(help="E-000001, T-0001, W-0001, C-0001 or TS-0001")],
                 as_json: JsonOption = False) -> None:
     """The custody events of one item, oldest first.
 
@@ -376,6 +436,7 @@ def export_casefile_command(
     officials: Annotated[list[str] | None, typer.Option("--official", help="An official whose dossier to include (repeat): posts, acts, victims, sites, citations.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Every person, and every testimony and item released to the scope.")] = False,
     as_zip: Annotated[bool, typer.Option("--zip", help="Write the case file as one zip file (--out names the new .zip) rather than a folder.")] = False,
+    authorities: Annotated[list[str] | None, typer.Option("--tsa", metavar="URL", help="A time-stamping authority (http(s)://...) to timestamp the signature (repeat for several); the tokens travel in the case file.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write a signed BagIt case file for an investigative body; every export is recorded in custody and the audit log.
@@ -385,7 +446,7 @@ def export_casefile_command(
     with unlocked(ctx) as (store, keys), progress_bar("writing the case file", unit="bytes") as progress:
         result = export_casefile(store, keys, out_dir, actor=cli_actor(ctx), recipient=recipient, scope=scope,
                                  persons=persons or (), officials=officials or (), everything=everything, as_zip=as_zip,
-                                 progress=progress)
+                                 authorities=authorities or (), progress=progress)
     if as_json:
         emit_json(result)
     else:
@@ -393,19 +454,22 @@ def export_casefile_command(
         out.print(f"Case file {result['casefile']} at {result['out']}: {officials_part}{result['persons']} persons, "
                   f"{result['testimonies']} testimonies, {result['evidence']} evidence items; signed by "
                   f"{result['fingerprint']}.", markup=False)
+        for stamp in result["timestamps"]:
+            out.print(f"Signature timestamped at {stamp['time']} by {stamp['name']} ({stamp['authority']}).", markup=False)
 
 
 @handle_errors
 def verify(
     path: Annotated[Path, typer.Argument(help="The case file's folder.")],
     expect_key: Annotated[str | None, typer.Option("--expect-key", help="The sender's key fingerprint, received another way (SHA256:...).")] = None,
+    tsa_root: TsaRootOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify a case file with nothing but this tool: complete, unaltered, signed (no workspace needed).
+    """Verify a case file with nothing but this tool: complete, unaltered, signed, and when it was timestamped (no workspace needed).
 
-    Example: dadkhah verify ./un-2026 --expect-key SHA256:q1w2e3...
+    Example: dadkhah verify ./un-2026 --expect-key SHA256:q1w2e3... --tsa-root tsa-root.pem
     """
-    report = verify_casefile(path, expect_key=expect_key)
+    report = verify_casefile(path, expect_key=expect_key, tsa_root=tsa_root)
     if as_json:
         emit_json(report)
     elif report["valid"]:
@@ -413,6 +477,9 @@ def verify(
         out.print(f"[bold green]Valid[/]: complete, unaltered, signed by {checked} {report['fingerprint']}.")
         if not report["key_checked"]:
             out.print("Compare that fingerprint with the one the sender gave you by another channel (or pass --expect-key).")
+        if not report["timestamps"]:
+            out.print("Not timestamped: nothing shows when it was signed.", markup=False)
+        _say_timestamps(report["timestamps"], root_given=tsa_root is not None)
     if not report["valid"]:
         for problem in report["problems"]:
             err.print(f"[bold red]{_escape(problem['file'])}[/]: {_escape(problem['problem'])}", highlight=False)

@@ -1,4 +1,4 @@
-"""Commands for the web application: its users, the audit log, and serving it."""
+"""Commands for the web application: its users, their API tokens, the audit log, and serving it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from dadkhah.cli.common import (
     JsonOption,
@@ -23,6 +23,8 @@ from dadkhah.cli.common import (
 from dadkhah.errors import DadkhahError, InputError
 
 users_app = typer.Typer(help="People who may log in to the web application, and their roles.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Personal API tokens: a program acting as its user through /api/v1 "
+                                "(shown once, stored hashed, revocable).", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log: every read of sealed material and every change, hash-chained.",
                         no_args_is_help=True)
 
@@ -112,6 +114,80 @@ def users_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         table.add_row(u["username"], u["role"], "TOTP" if u["totp"] else "", u["language"], "yes" if u["active"] else "no",
                       (u["last_login_at"] or "")[:16])
     out.print(table)
+
+
+@tokens_app.command("create")
+@handle_errors
+def tokens_create(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Option("--user", help="The user the token acts for, with their role at each request.")],
+    scope: Annotated[str, typer.Option("--scope", help="read (GET and HEAD only) or write.")],
+    expires: Annotated[str | None, typer.Option("--expires", help="Stop working after this date (YYYY-MM-DD, the end of the day UTC) or ISO date and time; without it, until revoked.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="What the token is for (shown in the list).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make an API token for a user; it is printed once and only its hash is kept.
+
+    Example: dadkhah tokens create --user maryam --scope read --expires 2027-06-30 --json
+    """
+    from dadkhah.users import create_token
+
+    with opened_store(ctx) as store:
+        document = create_token(store, username, actor=cli_actor(ctx), scope=scope, expires=expires, name=name)
+    if as_json:
+        emit_json(document)
+        return
+    err.print(f"Token {document['id']} for {document['user']} ({document['scope']}, "
+              f"{'expires ' + document['expires_at'] if document['expires_at'] else 'until revoked'}). "
+              "It is shown only this once: keep it like a password.", markup=False, highlight=False)
+    out.print(document["token"], markup=False)
+
+
+@tokens_app.command("list")
+@handle_errors
+def tokens_list(
+    ctx: typer.Context,
+    username: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """API tokens with their user, scope, status and last use (never the token itself).
+
+    Example: dadkhah tokens list --user maryam --json
+    """
+    from dadkhah.users import list_tokens
+
+    with opened_store(ctx) as store, store.session() as session:
+        listed = list_tokens(session, username=username)
+    if as_json:
+        emit_json(listed)
+        return
+    table = Table(Column("id", no_wrap=True, min_width=12), "user", "name", "scope", "status", "made", "expires",
+                  "last used")
+    for t in listed:
+        table.add_row(t["id"], t["user"], t["name"] or "", t["scope"], t["status"], (t["created_at"] or "")[:16],
+                      (t["expires_at"] or "never")[:16], (t["last_used_at"] or "")[:16])
+    out.print(table)
+
+
+@tokens_app.command("revoke")
+@handle_errors
+def tokens_revoke(
+    ctx: typer.Context,
+    token_id: Annotated[str, typer.Argument(metavar="TOKEN", help="The token's id (12 hexadecimal digits), or the whole token as found.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke an API token for good: programs using it are refused at once.
+
+    Example: dadkhah tokens revoke 3f9a1c2b7d4e --json
+    """
+    from dadkhah.users import revoke_token
+
+    with opened_store(ctx) as store:
+        document = revoke_token(store, token_id, actor=cli_actor(ctx))
+    if as_json:
+        emit_json(document)
+        return
+    out.print(f"Revoked token {document['id']} of {document['user']}.", markup=False)
 
 
 @audit_app.command("list")

@@ -563,6 +563,98 @@ def _summary(session: Session, batch_row: Import, source: str, *, already: bool,
     )
 
 
+# --- rows given in memory, inside the caller's transaction -------------------------------------
+
+
+@dataclass
+class CheckedRow:
+    """One row given in memory, normalised: its record's columns, or the reason it cannot be one."""
+
+    line: int
+    cells: list[str]
+    values: dict | None
+    warnings: list[tuple[str, str, str | None]]
+    reason: str | None = None
+    field: str = ""
+
+
+def check_rows(session: Session, header: list[str], rows, *, mapping=None, file: str | None = None
+               ) -> tuple[ColumnPlan, list[CheckedRow]]:
+    """Normalise rows given in memory (``(line, cells)`` pairs) as an import would, writing nothing.
+
+    For an action that brings records in with other things (an intake from a field tool, where a
+    submission's victims, testimony and files go in together or not at all): it learns which rows
+    would be refused, and why, before it writes anything. The rules are the import's: no name, a
+    different number of cells than the header has columns, a ``record_id`` an earlier row used.
+    """
+    plan = plan_columns(header, mapping, file=file)
+    normaliser = RowNormaliser(plan, load_gazetteer(session))
+    position = normaliser.pos.get("record_id")
+    seen: dict[str, int] = {}
+    checked = []
+    for line, cells in rows:
+        cells = list(cells)
+        if len(cells) != normaliser.width:
+            checked.append(CheckedRow(line, cells, None, [], f"the row has {len(cells)} cells but the header has "
+                                                              f"{normaliser.width} columns"))
+            continue
+        values, warnings, reason = normaliser(cells)
+        if reason:
+            checked.append(CheckedRow(line, cells, None, [], reason))
+            continue
+        record_id = (cells[position].strip() or None) if position is not None else None
+        if record_id is not None and len(record_id) > 200:
+            warnings.append(("record_id", "record_id is longer than 200 characters; a generated id is used", record_id))
+            record_id = None
+        if record_id is not None and record_id in seen:
+            checked.append(CheckedRow(line, cells, None, [], f"record_id {record_id!r} repeats line {seen[record_id]}",
+                                      "record_id"))
+            continue
+        if record_id is not None:
+            seen[record_id] = line
+        values.update(source_id=None, import_id=None, line=line, record_id=record_id, version=1, superseded_by=None)
+        checked.append(CheckedRow(line, cells, values, warnings))
+    return plan, checked
+
+
+def import_rows_in(session: Session, store: Store, actor: Actor, rows: list[CheckedRow], *, plan: ColumnPlan,
+                   source: str, file_name: str, file_sha256: str, file_size: int, format: str,
+                   incident: str | None = None, quarantine_path: str | None = None) -> ImportSummary:
+    """Import rows :func:`check_rows` accepted, in the caller's transaction: the import's row, its records
+    and warnings, earlier versions superseded, and the audit event "list imported", all committed or
+    rolled back with the caller's action. Rows with a reason are refused by the caller, not here."""
+    started = time.perf_counter()
+    accepted = [r for r in rows if r.reason is None]
+    source_row = ensure_source(session, source)
+    incident_row = ensure_incident(session, incident) if incident else None
+    batch_row = Import(
+        source_id=source_row.id, incident_id=incident_row.id if incident_row else None, file_name=file_name,
+        file_sha256=file_sha256, file_size=file_size, format=format, encoding=None, header=list(plan.header),
+        header_line=1, columns=plan.as_dict(), imported_by=actor.name, software_version=__version__,
+        rows=len(accepted), imported=len(accepted), rejected=0, blank=0, quarantine_path=quarantine_path,
+    )
+    session.add(batch_row)
+    session.flush()
+    records, notes = [], []
+    for row in accepted:
+        values = dict(row.values, source_id=source_row.id, import_id=batch_row.id)
+        values["record_id"] = values["record_id"] or f"#{batch_row.id}.{row.line}"
+        records.append(values)
+        notes.extend({"import_id": batch_row.id, "line": row.line, "field": f, "message": m, "value": v}
+                     for f, m, v in row.warnings)
+    insert_rows(session, Record.__table__, records)
+    insert_rows(session, FieldWarning.__table__, notes)
+    if plan.warnings:
+        session.execute(sa.insert(FieldWarning.__table__), [
+            {"import_id": batch_row.id, "line": 1, "field": f, "message": m, "value": None} for f, m in plan.warnings])
+    _supersede_earlier_versions(session, batch_row.id, source_row.id)
+    batch_row.warning_count = len(notes) + len(plan.warnings)
+    batch_row.finished_at = utcnow()
+    session.flush()
+    _audit_import(session, store, actor, batch_row, already=False)
+    return _summary(session, batch_row, source_row.name, already=False, seconds=time.perf_counter() - started)
+
+
 # --- lists that arrive over the web -----------------------------------------------------------
 
 UPLOAD_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx"}

@@ -52,12 +52,13 @@ class Quarantine:
         if self._writer is None:
             self.header = header
 
-    def close(self, import_id: int) -> str | None:
-        """Finish the report under its own name (which carries the import's number); its path, or None."""
+    def close(self, import_id: int, *, kind: str = "import") -> str | None:
+        """Finish the report under its own name (which carries the import's number, or the ``kind``
+        of run and its number); its path, or None."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-            self.path = self.folder / f"{self.name}-import{import_id}-{self.stamp}.csv"
+            self.path = self.folder / f"{self.name}-{kind}{import_id}-{self.stamp}.csv"
             os.replace(self._writing, self.path)
         return str(self.path) if self.count else None
 

@@ -19,6 +19,7 @@ from dadkhah.model.appeal import (
 )
 from dadkhah.model.base import Base, Setting
 from dadkhah.model.estimates import Estimate
+from dadkhah.model.intake import Intake, IntakeSubmission
 from dadkhah.model.places import Place, PlaceName
 from dadkhah.model.registry import (
     LinkageRun,
@@ -49,7 +50,7 @@ from dadkhah.model.vault import (
     TestimonyPerson,
     Witness,
 )
-from dadkhah.model.web import AuditEvent, LoginAttempt, User, WebSession
+from dadkhah.model.web import ApiToken, AuditEvent, LoginAttempt, User, WebSession
 
 __all__ = [
     "Appeal",
@@ -72,6 +73,8 @@ __all__ = [
     "NAME_FIELDS",
     "PLACE_FIELDS",
     "Estimate",
+    "Intake",
+    "IntakeSubmission",
     "FieldWarning",
     "Import",
     "Incident",
@@ -95,6 +98,7 @@ __all__ = [
     "PersonSearch",
     "PersonSearchKey",
     "PersonSearchTerm",
+    "ApiToken",
     "AuditEvent",
     "LoginAttempt",
     "User",

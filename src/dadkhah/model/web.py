@@ -1,7 +1,7 @@
-"""Who may use the web application, their sessions, failed logins, and the audit log.
+"""Who may use the web application, their sessions, API tokens, failed logins, and the audit log.
 
-Passwords are kept only as argon2id hashes; session tokens only as their SHA-256, so a copy of the
-database lets no one log in. The audit log is hash-chained like the chain of custody
+Passwords are kept only as argon2id hashes; session and API tokens only as their SHA-256, so a copy
+of the database lets no one log in. The audit log is hash-chained like the chain of custody
 (:mod:`dadkhah.chain`): each event holds the SHA-256 of the one before it, so an edited, removed
 or inserted event shows.
 """
@@ -58,6 +58,30 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(sa.String(100), index=True)
     address: Mapped[str | None] = mapped_column(sa.String(100), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ApiToken(Base):
+    """A personal API token: a program acting as its user, with that user's current role, through
+    ``/api/v1`` only. The token itself (``dk_<token_id>_<secret>``) is shown once when it is made; the
+    table keeps only the SHA-256 of it, so a copy of the database lets no one use it."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[str] = mapped_column(sa.String(20), unique=True)  # the public part, in the token and the audit log
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(sa.String(200))  # what it is for, as its maker said
+    scope: Mapped[str] = mapped_column(sa.String(10))  # read (GET and HEAD only) or write
+    token_sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: until revoked
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # written at most once a minute
+    last_used_address: Mapped[str | None] = mapped_column(sa.String(100))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(200))
+
+    __table_args__ = (sa.CheckConstraint("scope IN ('read', 'write')", name="scope"),)
 
 
 class AuditEvent(Base):

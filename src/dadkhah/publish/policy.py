@@ -178,6 +178,25 @@ def public_claim(claim: dict, public: set[str] | dict) -> dict | None:
     return shown
 
 
+def public_claims(session: Session, public: dict[int, str], kinds: tuple[str, ...]) -> list[tuple]:
+    """The current claims of ``kinds`` that may be published (:func:`public_claim`), oldest first: each
+    ``(row, shown)``, ``shown`` holding the claim's published citations."""
+    C = Claim.__table__
+    rows = session.execute(sa.select(C).where(C.c.superseded_by.is_(None), C.c.review_status == "accepted",
+                                              C.c.source_id.in_(list(public)), C.c.kind.in_(kinds))
+                           .order_by(C.c.id)).all()
+    citations: dict[int, list[dict]] = {}
+    for chunk in chunks([r.id for r in rows], 5000):
+        citations.update(citations_of(session, chunk))
+    found = []
+    for row in rows:
+        shown = public_claim({"review_status": row.review_status, "claimed_by": public[row.source_id],
+                              "citations": citations.get(row.id, [])}, public)
+        if shown is not None:
+            found.append((row, shown))
+    return found
+
+
 def _interval(text, earliest, latest) -> dict | None:
     if text is None:
         return None
@@ -201,21 +220,8 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
     empty = {"acts": {}, "sites": {}, "acts_by_person": {}, "burials_by_person": {}}
     if not public:
         return empty
-    C = Claim.__table__
-    rows = session.execute(sa.select(C).where(C.c.superseded_by.is_(None), C.c.review_status == "accepted",
-                                              C.c.source_id.in_(list(public)),
-                                              C.c.kind.in_(("act", "involvement", "site", "site-status", "burial",
-                                                            "official", "institution")))
-                           .order_by(C.c.id)).all()
-    citations = {}
-    for chunk in chunks([r.id for r in rows], 5000):
-        citations.update(citations_of(session, chunk))
-    claims = []
-    for row in rows:
-        shown = public_claim({"review_status": row.review_status, "claimed_by": public[row.source_id],
-                              "citations": citations.get(row.id, [])}, public)
-        if shown is not None:
-            claims.append((row, shown["citations"]))
+    claims = [(row, shown["citations"]) for row, shown in public_claims(
+        session, public, ("act", "involvement", "site", "site-status", "burial", "official", "institution"))]
     entity_pks = {r.subject_pk for r, _ in claims} | {r.object_pk for r, _ in claims if r.object_pk}
     entities = {}
     for chunk in chunks(sorted(entity_pks)):

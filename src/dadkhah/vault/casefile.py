@@ -18,11 +18,16 @@ C2PA: places, devices) are left out of public case files.
 it with ``dadkhah verify``: a reader who opens the folder without the tool learns what it is. It
 holds counts and the officials' names only, and is covered by the manifests and the signature like
 every other file.
+
+With ``authorities``, time-stamping authorities timestamp the exact bytes of ``signature.json``
+once it is written (:mod:`dadkhah.vault.timestamps`); their tokens travel beside it in
+``signature-timestamps.json`` and are recorded in the case file's custody (``timestamped``).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import mimetypes
 import shutil
@@ -63,7 +68,12 @@ from dadkhah.vault.evidence import (
 from dadkhah.vault.files import checked_output_path
 from dadkhah.vault.keys import VaultKeys
 from dadkhah.vault.testimony import open_testimony, testimony_to_dict
-from dadkhah.vault.verify import SIGNATURE_FILE, SIGNED_FILE
+from dadkhah.vault.timestamps import (
+    SIGNATURE_TIMESTAMPS_FORMAT,
+    checked_authorities,
+    obtain_timestamps,
+)
+from dadkhah.vault.verify import SIGNATURE_FILE, SIGNED_FILE, TIMESTAMPS_FILE
 
 FORMAT = "dadkhah-casefile/1"
 SUMMARY = "summary.pdf"
@@ -155,7 +165,8 @@ def _casefile_id(session: Session) -> str:
 
 
 def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipient: str, scope: str, persons=(),
-                    officials=(), everything: bool = False, as_zip: bool = False, progress=None) -> dict:
+                    officials=(), everything: bool = False, as_zip: bool = False, authorities=(),
+                    progress=None) -> dict:
     """Write a signed case file for ``recipient`` at ``out``: a new folder, or with ``as_zip`` a new
     zip file holding that folder. Every included item's export is recorded in custody, and the
     export in the audit log, in a transaction that commits only once the case file is written.
@@ -163,7 +174,12 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
     ``officials`` adds each official's dossier (posts, acts, involvements, status, every citation),
     the victims of those acts as persons, and the sites where they are claimed to lie, located as the
     scope may see them; testimonies and evidence the claims cite come too when their consent or
-    release covers the scope, and are cited by id only when not."""
+    release covers the scope, and are cited by id only when not.
+
+    ``authorities`` (http or https addresses of time-stamping authorities) each timestamp the
+    signature once it is made; if one fails, nothing is written or recorded and the error names it.
+    The authorities are asked while the export's transaction is open (the chain of custody waits
+    for them, each at most :data:`dadkhah.vault.tsa.TIMEOUT_SECONDS`)."""
     recipient = (recipient or "").strip()
     if not recipient:
         raise InputError("names who receives the case file (it is written into it and into custody)", field="recipient")
@@ -171,6 +187,7 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
         raise InputError(f"must be one of {', '.join(SCOPES)}, not {scope!r}", field="scope")
     if not everything and not persons and not officials:
         raise InputError("name the persons or officials the case file is about, or ask for everything", field="persons")
+    urls = checked_authorities(authorities) if authorities else []
     target = checked_output_path(out, workspace=store.workspace.path, folder=not as_zip)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.partial"
     staging.mkdir(parents=True)
@@ -198,9 +215,6 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
                              item_id=item_id, action="exported", details={"casefile": casefile_id} | summary)
             append_event(session, keys, actor, item_kind="casefile", item_id=casefile_id, action="created",
                          details=summary)
-            record_audit(session, store, actor, action="case file exported", object_kind="casefile",
-                         object_id=casefile_id, details=summary | {"everything": everything,
-                                                                   "fingerprint": keys.fingerprint})
             included = {row.evidence_id for row in evidence} | {row.testimony_id for row in testimonies} | {casefile_id}
             _write_custody(session, staging / "custody.jsonl", included)
             (staging / "casefile.json").write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str),
@@ -213,6 +227,12 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
                 "Instance-Key-Fingerprint": keys.fingerprint,
             }, checksums=["sha256"])
             _sign(staging, keys)
+            timestamps = _timestamp(session, keys, actor, staging, casefile_id, urls) if urls else []
+            audited = summary | {"everything": everything, "fingerprint": keys.fingerprint}
+            if timestamps:
+                audited["timestamps"] = timestamps
+            record_audit(session, store, actor, action="case file exported", object_kind="casefile",
+                         object_id=casefile_id, details=audited)
             if as_zip:
                 zip_folder(staging, target, root=casefile_id)
                 shutil.rmtree(staging, ignore_errors=True)
@@ -222,13 +242,31 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
                 staging.rename(target)
             return {"casefile": casefile_id, "out": str(target), "recipient": recipient, "scope": scope,
                     "persons": len(chosen), "testimonies": len(testimonies), "evidence": len(evidence),
-                    "officials": summary["officials"],
+                    "officials": summary["officials"], "timestamps": timestamps,
                     "fingerprint": keys.fingerprint, "exported_by": actor.name}
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if as_zip:
             target.unlink(missing_ok=True)
         raise
+
+
+def _timestamp(session: Session, keys: VaultKeys, actor: Actor, folder: Path, casefile_id: str, urls: list[str]) -> list[dict]:
+    """Have each authority timestamp ``signature.json``; write the tokens beside it and record them in
+    the case file's custody. Returns who timestamped it and when."""
+    signature = (folder / SIGNATURE_FILE).read_bytes()
+    entries = obtain_timestamps(urls, signature)
+    covers = {"file": SIGNATURE_FILE, "sha256": hashlib.sha256(signature).hexdigest()}
+    document = {"format": SIGNATURE_TIMESTAMPS_FORMAT, "covers": covers,
+                "about": (f"RFC 3161 timestamp tokens over the exact bytes of {SIGNATURE_FILE} (their imprint is its "
+                          f"SHA-256). They are not in the manifests, which {SIGNATURE_FILE} signs: they were made after "
+                          "it. Each token is signed by its authority; check it with dadkhah verify (its tsa-root option "
+                          "names the authority's root certificate you trust), or with openssl ts -verify."),
+                "timestamps": entries}
+    (folder / TIMESTAMPS_FILE).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    append_event(session, keys, actor, item_kind="casefile", item_id=casefile_id, action="timestamped",
+                 details={"covers": covers, "timestamps": entries})
+    return [{"authority": e["authority"], "name": e["name"], "time": e["time"]} for e in entries]
 
 
 def _write_summary(path: Path, document: dict, summary: dict, fingerprint_: str, officials: list[dict]) -> dict:

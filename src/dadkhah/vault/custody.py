@@ -8,12 +8,19 @@ Removing the *last* events leaves an intact, shorter chain: to catch that, the n
 number and hash are also kept beside the key file, outside the workspace, after every commit. The
 chain itself (hashing, signing, linking, the remembered head, verification) is :mod:`dadkhah.chain`,
 shared with the audit log.
+
+Neither chain can show *when* its events happened to someone who does not trust this instance:
+:func:`timestamp_chains` has independent time-stamping authorities sign the two chains' newest
+events (:mod:`dadkhah.vault.timestamps`), and verification checks every token so recorded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
@@ -22,6 +29,14 @@ from dadkhah.chain import HashChain
 from dadkhah.model import CustodyEvent
 from dadkhah.store import Store
 from dadkhah.vault.keys import VaultKeys
+from dadkhah.vault.timestamps import (
+    chain_heads,
+    check_timestamp_events,
+    checked_authorities,
+    heads_statement,
+    obtain_timestamps,
+)
+from dadkhah.vault.tsa import load_roots
 
 CUSTODY_CHAIN = HashChain(
     name="custody",
@@ -51,26 +66,65 @@ def check_event(event: dict, public_key: Ed25519PublicKey) -> list[str]:
     return CUSTODY_CHAIN.check(event, public_key)
 
 
-def verify_chain(session: Session, keys: VaultKeys) -> dict:
+def verify_chain(session: Session, keys: VaultKeys, *, tsa_roots=None) -> dict:
     """Check every event's hash, signature and link; report each problem with its position.
 
     Positions count from 1 in the order of ``seq``. Also compares the newest event with the one
-    remembered outside the workspace, which catches the removal of the last events.
+    remembered outside the workspace, which catches the removal of the last events, and checks
+    every recorded timestamp (``timestamps``: who, when, what it covers; each one's chain to
+    ``tsa_roots`` too, certificates loaded with :func:`dadkhah.vault.tsa.load_roots`, when given).
+    A timestamp that does not match is a problem like an edited event.
     """
     report = CUSTODY_CHAIN.verify(session, keys.workspace_id, keys)
-    return report | {"valid": report["intact"], "fingerprint": keys.fingerprint}
+    timestamps, problems = check_timestamp_events(session, tsa_roots)
+    report["problems"].extend(problems)
+    return report | {"valid": not report["problems"], "fingerprint": keys.fingerprint, "timestamps": timestamps,
+                     "tsa_root_given": bool(tsa_roots)}
 
 
-def verify_custody(store: Store, keys: VaultKeys, *, actor: Actor) -> dict:
-    """Verify the whole chain, then record the check and what it found: in the chain of custody
-    itself and in the audit log, in one transaction."""
+def verify_custody(store: Store, keys: VaultKeys, *, actor: Actor, tsa_root: str | Path | None = None) -> dict:
+    """Verify the whole chain and its timestamps (against the trusted roots in the file ``tsa_root``,
+    when given), then record the check and what it found: in the chain of custody itself and in the
+    audit log, in one transaction."""
+    roots = load_roots(tsa_root) if tsa_root else None
     with store.session() as session:
-        report = verify_chain(session, keys)
-        found = {"events": report["events"], "valid": report["valid"], "problems": len(report["problems"])}
+        report = verify_chain(session, keys, tsa_roots=roots)
+        found = {"events": report["events"], "valid": report["valid"], "problems": len(report["problems"]),
+                 "timestamps": len(report["timestamps"])}
         append_event(session, keys, actor, item_kind="custody", item_id="chain", action="verified", details=found)
         record_audit(session, store, actor, action="custody verified", object_kind="custody", object_id="chain",
                      details=found)
     return report
+
+
+def timestamp_chains(store: Store, keys: VaultKeys, *, actor: Actor, authorities) -> dict:
+    """Have each time-stamping authority in ``authorities`` (http or https addresses) timestamp the
+    newest events of the chain of custody and of the audit log, and record the tokens in custody
+    (``TS-0001``, ``timestamped``) and the act in the audit log, in one transaction.
+
+    The authorities are asked before the transaction begins, so no lock is held while waiting on
+    the network; each reply is checked before it is kept (:func:`dadkhah.vault.tsa.request_timestamp`).
+    If any authority fails, nothing is recorded and the error names it.
+    """
+    urls = checked_authorities(authorities)
+    with store.session() as session:
+        heads = chain_heads(session)
+    statement = heads_statement(heads)
+    entries = obtain_timestamps(urls, statement)
+    digest = hashlib.sha256(statement).hexdigest()
+    with store.session() as session:
+        made = session.scalar(sa.select(sa.func.count()).select_from(CustodyEvent)
+                              .where(CustodyEvent.item_kind == "timestamp", CustodyEvent.action == "timestamped")) or 0
+        timestamp_id = f"TS-{made + 1:04d}"
+        event = append_event(session, keys, actor, item_kind="timestamp", item_id=timestamp_id, action="timestamped",
+                             details={"statement": json.loads(statement), "sha256": digest, "timestamps": entries})
+        said = [{"authority": e["authority"], "name": e["name"], "time": e["time"]} for e in entries]
+        record_audit(session, store, actor, action="chains timestamped", object_kind="timestamp",
+                     object_id=timestamp_id, details={"sha256": digest, "custody_seq": heads["custody"]["seq"],
+                                                      "audit_seq": heads["audit"]["seq"], "timestamps": said})
+        seq = event.seq
+    return {"timestamp": timestamp_id, "seq": seq, "sha256": digest, "statement": json.loads(statement),
+            "timestamps": said, "recorded_by": actor.name}
 
 
 def events_for(session: Session, item_id: str) -> list[dict]:

@@ -138,9 +138,16 @@ def add_evidence(store: Store, keys: VaultKeys, paths, *, actor: Actor, source: 
 def add_evidence_in(session: Session, store: Store, keys: VaultKeys, paths, *, actor: Actor,
                     source: str | None = None, description: str | None = None, captured_at: str | None = None,
                     captured_where: str | None = None, acquired_how: str | None = None, release=DEFAULT_RELEASE,
-                    about=(), progress=None) -> list[dict]:
+                    about=(), progress=None, custody: dict | None = None, sealed_metadata: dict | None = None,
+                    names=None) -> list[dict]:
     """:func:`add_evidence` inside the caller's transaction, for an action that keeps a file as its
-    proof (the evidence, its custody and its audit event commit or roll back with that action)."""
+    proof (the evidence, its custody and its audit event commit or roll back with that action).
+
+    For an intake from a field tool: ``custody`` adds to the details of each item's custody event
+    (the tool, the submission, when it was captured), ``sealed_metadata`` to the metadata sealed
+    with it (what could locate a witness: the place, the device), and ``names`` gives each file's
+    original name when the file on disk had to be named otherwise.
+    """
     files = [checked_input_file(p) for p in paths]
     if not files:
         raise InputError("name at least one file", field="files")
@@ -164,7 +171,9 @@ def add_evidence_in(session: Session, store: Store, keys: VaultKeys, paths, *, a
         for path, item in zip(files, sealed, strict=True):
             results.append(_record(session, keys, actor, workspace, path, item, source=source_row,
                                    description=description, captured_at=captured_at, captured_where=captured_where,
-                                   place_id=place_id, acquired_how=acquired_how, scopes=scopes, persons=persons))
+                                   place_id=place_id, acquired_how=acquired_how, scopes=scopes, persons=persons,
+                                   custody=custody, sealed_metadata=sealed_metadata,
+                                   name=names.get(path.name) if names else None))
         record_audit(session, store, actor, action="evidence added", object_kind="evidence",
                      object_id=results[0]["id"],
                      details={"items": [{"id": r["id"], "sha256": r["sha256"], "size_bytes": r["size_bytes"],
@@ -177,10 +186,11 @@ def add_evidence_in(session: Session, store: Store, keys: VaultKeys, paths, *, a
 
 
 def _record(session: Session, keys: VaultKeys, actor: Actor, workspace: Path, path: Path, item: dict, *, source,
-            description, captured_at, captured_where, place_id, acquired_how, scopes, persons) -> dict:
+            description, captured_at, captured_where, place_id, acquired_how, scopes, persons, custody=None,
+            sealed_metadata=None, name=None) -> dict:
     existing = session.scalar(sa.select(EvidenceItem).where(EvidenceItem.sha256 == item["sha256"]))
     submission = {"source": source.name if source else None, "description": description, "captured_at": captured_at,
-                  "captured_where": captured_where, "acquired_how": acquired_how}
+                  "captured_where": captured_where, "acquired_how": acquired_how} | (custody or {})
     if existing is not None:
         append_event(session, keys, actor, item_kind="evidence", item_id=existing.evidence_id, action="submitted again",
                      details={"sha256": item["sha256"]} | {k: v for k, v in submission.items() if v})
@@ -189,12 +199,12 @@ def _record(session: Session, keys: VaultKeys, actor: Actor, workspace: Path, pa
     final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.replace(item["temporary"], final)  # an orphan left by a failed transaction is simply replaced
     sha = item["sha256"]
-    metadata = extract_metadata(path, media_type=item["media_type"])
+    metadata = extract_metadata(path, media_type=item["media_type"]) | (sealed_metadata or {})
     evidence_id = next_public_id(session, EvidenceItem.evidence_id, "E-", 6)
     row = EvidenceItem(
         evidence_id=evidence_id, sha256=sha, size_bytes=item["size"], media_type=item["media_type"],
         blob_path=str(final.relative_to(workspace)), wrapped_key=item["wrapped_key"],
-        original_name_sealed=seal(item["data_key"], path.name.encode("utf-8"), label=f"evidence:{sha}:name"),
+        original_name_sealed=seal(item["data_key"], (name or path.name).encode("utf-8"), label=f"evidence:{sha}:name"),
         metadata_sealed=seal(item["data_key"], json.dumps(metadata, ensure_ascii=False, default=str).encode("utf-8"),
                              label=f"evidence:{sha}:metadata"),
         source_id=source.id if source else None, description=description, captured_at=captured_at,

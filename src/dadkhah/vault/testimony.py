@@ -96,6 +96,19 @@ def _witness(session: Session, keys: VaultKeys, actor: Actor, name: str, contact
     return witness, True
 
 
+def check_testimony(*, witness_name: str, transcript: str | os.PathLike | bytes, language: str, consent) -> dict:
+    """A testimony's given parts checked and normalised (``language``, ``scopes``, ``text``,
+    ``file_sha256``), or an :class:`InputError` naming the field: what :func:`add_testimony` refuses,
+    found before anything is written."""
+    language = (language or "").strip()
+    if not _LANGUAGE.match(language):
+        raise InputError(f"takes a language code such as fa, en, ku or az, not {language!r}", field="language")
+    scopes = parse_scopes(consent, field="consent")
+    text, file_sha256 = read_transcript(transcript)
+    _witness_key(witness_name)
+    return {"language": language, "scopes": scopes, "text": text, "file_sha256": file_sha256}
+
+
 def add_testimony(store: Store, keys: VaultKeys, *, actor: Actor, witness_name: str,
                   transcript: str | os.PathLike | bytes, language: str, consent, witness_contact: str | None = None,
                   about=(), place: str | None = None, interviewer: str | None = None) -> dict:
@@ -104,42 +117,50 @@ def add_testimony(store: Store, keys: VaultKeys, *, actor: Actor, witness_name: 
     ``transcript`` is a text file's path, or its bytes. Custody records the witness (when new) and
     the testimony; the audit log records "testimony added"; all in one transaction.
     """
-    language = (language or "").strip()
-    if not _LANGUAGE.match(language):
-        raise InputError(f"takes a language code such as fa, en, ku or az, not {language!r}", field="language")
-    scopes = parse_scopes(consent, field="consent")
-    text, file_sha256 = read_transcript(transcript)
+    checked = check_testimony(witness_name=witness_name, transcript=transcript, language=language, consent=consent)
+    with store.session() as session:
+        return add_testimony_in(session, store, keys, actor=actor, witness_name=witness_name, checked=checked,
+                                witness_contact=witness_contact, about=about, place=place, interviewer=interviewer)
+
+
+def add_testimony_in(session: Session, store: Store, keys: VaultKeys, *, actor: Actor, witness_name: str,
+                     checked: dict, witness_contact: str | None = None, about=(), place: str | None = None,
+                     interviewer: str | None = None, custody: dict | None = None) -> dict:
+    """:func:`add_testimony` inside the caller's transaction, with the parts :func:`check_testimony`
+    returned, for an action that records testimonies among other things (an intake from a field
+    tool); ``custody`` adds to the details of the testimony's "recorded" custody event (where it came
+    from: never a witness's identity)."""
+    language, scopes, text, file_sha256 = checked["language"], checked["scopes"], checked["text"], checked["file_sha256"]
     witness_contact = (witness_contact or "").strip() or None
     place = (place or "").strip() or None
     interviewer = (interviewer or "").strip() or None
-    with store.session() as session:
-        persons = resolve_persons(session, about)
-        place_id = resolve_place(session, place)
-        witness, new_witness = _witness(session, keys, actor, witness_name, witness_contact)
-        testimony_id = next_public_id(session, Testimony.testimony_id, "T-", 4)
-        data_key = new_data_key()
-        body = text.encode("utf-8")
-        row = Testimony(
-            testimony_id=testimony_id, witness_pk=witness.id, language=language, consent=scopes, place=place,
-            place_id=place_id, wrapped_key=wrap_key(keys.master_key, data_key, label=f"testimony:{testimony_id}"),
-            transcript_sealed=seal(data_key, body, label=f"testimony:{testimony_id}:transcript"),
-            transcript_sha256=hashlib.sha256(body).hexdigest(),
-            interviewer_sealed=seal(data_key, interviewer.encode("utf-8"), label=f"testimony:{testimony_id}:interviewer")
-            if interviewer else None,
-            recorded_by=actor.name,
-        )
-        session.add(row)
-        session.flush()
-        for person_id in persons:
-            session.add(TestimonyPerson(testimony_pk=row.id, person_id=person_id))
-        append_event(session, keys, actor, item_kind="testimony", item_id=testimony_id, action="recorded",
-                     details={"witness": witness.pseudonym, "language": language, "consent": scopes, "about": persons,
-                              "place": place, "transcript_sha256": row.transcript_sha256,
-                              "file_sha256": file_sha256, "characters": len(text)})
-        record_audit(session, store, actor, action="testimony added", object_kind="testimony", object_id=testimony_id,
-                     details={"witness": witness.pseudonym, "new_witness": new_witness, "language": language,
-                              "consent": scopes, "about": persons})
-        return testimony_to_dict(session, row) | {"new_witness": new_witness}
+    persons = resolve_persons(session, about)
+    place_id = resolve_place(session, place)
+    witness, new_witness = _witness(session, keys, actor, witness_name, witness_contact)
+    testimony_id = next_public_id(session, Testimony.testimony_id, "T-", 4)
+    data_key = new_data_key()
+    body = text.encode("utf-8")
+    row = Testimony(
+        testimony_id=testimony_id, witness_pk=witness.id, language=language, consent=scopes, place=place,
+        place_id=place_id, wrapped_key=wrap_key(keys.master_key, data_key, label=f"testimony:{testimony_id}"),
+        transcript_sealed=seal(data_key, body, label=f"testimony:{testimony_id}:transcript"),
+        transcript_sha256=hashlib.sha256(body).hexdigest(),
+        interviewer_sealed=seal(data_key, interviewer.encode("utf-8"), label=f"testimony:{testimony_id}:interviewer")
+        if interviewer else None,
+        recorded_by=actor.name,
+    )
+    session.add(row)
+    session.flush()
+    for person_id in persons:
+        session.add(TestimonyPerson(testimony_pk=row.id, person_id=person_id))
+    append_event(session, keys, actor, item_kind="testimony", item_id=testimony_id, action="recorded",
+                 details={"witness": witness.pseudonym, "language": language, "consent": scopes, "about": persons,
+                          "place": place, "transcript_sha256": row.transcript_sha256,
+                          "file_sha256": file_sha256, "characters": len(text)} | (custody or {}))
+    record_audit(session, store, actor, action="testimony added", object_kind="testimony", object_id=testimony_id,
+                 details={"witness": witness.pseudonym, "new_witness": new_witness, "language": language,
+                          "consent": scopes, "about": persons})
+    return testimony_to_dict(session, row) | {"new_witness": new_witness}
 
 
 def testimony_to_dict(session: Session, row: Testimony) -> dict:

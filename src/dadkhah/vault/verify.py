@@ -4,6 +4,12 @@ Checks, each reported with the file it concerns: the bag's structure and every c
 ``bagit`` library); that no file outside ``data/`` escapes the manifests; the Ed25519 signature
 over the tag manifest; the signing key's fingerprint against ``--expect-key``; that ``casefile.json``
 and the files agree; and every custody event's hash and signature. Nothing is fetched.
+
+When the case file was timestamped, every token in ``signature-timestamps.json`` must be a good
+RFC 3161 token over the bytes of ``signature.json`` (:func:`dadkhah.vault.tsa.check_token`); with
+``tsa_root`` its certificate must also chain to one of the roots in that file, and a case file
+without a timestamp then fails. Without it, the report says plainly that no token's chain was
+checked against a trusted root: the token shows who holds the key that signed it, not who that is.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from dadkhah.errors import InputError
 from dadkhah.vault.custody import check_event
 from dadkhah.vault.keys import fingerprint
+from dadkhah.vault.timestamps import SIGNATURE_TIMESTAMPS_FORMAT, check_entries
+from dadkhah.vault.tsa import load_roots
 
 SIGNATURE_FILE = "signature.json"
 SIGNED_FILE = "tagmanifest-sha256.txt"
+TIMESTAMPS_FILE = "signature-timestamps.json"  # beside the signature: made after it, so outside what it signs
 
 
 def _problem(file: str, problem: str) -> dict:
@@ -62,7 +71,7 @@ def _bag_problems(root: Path, bag: bagit.Bag) -> list[dict]:
 
 
 def _unlisted_tag_files(root: Path, bag: bagit.Bag) -> list[dict]:
-    listed = {name.replace(os.sep, "/") for name in bag.tagfile_entries()} | {SIGNED_FILE, SIGNATURE_FILE}
+    listed = {name.replace(os.sep, "/") for name in bag.tagfile_entries()} | {SIGNED_FILE, SIGNATURE_FILE, TIMESTAMPS_FILE}
     found = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
@@ -144,8 +153,45 @@ def _casefile_problems(root: Path, key: Ed25519PublicKey | None, print_: str | N
     return document, problems
 
 
-def verify_casefile(path: str | os.PathLike, *, expect_key: str | None = None) -> dict:
-    """Everything that is wrong with the case file at ``path`` (nothing, when ``valid``)."""
+def _timestamps(root: Path, roots: list | None) -> tuple[list[dict], list[dict]]:
+    """Each token over ``signature.json``, checked (against ``roots`` when given), and the problems."""
+    path = root / TIMESTAMPS_FILE
+    if not path.is_file():
+        return [], ([_problem(TIMESTAMPS_FILE, "missing: the case file was not timestamped, so no timestamp can be "
+                                               "checked against the trusted root given")] if roots else [])
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(document, dict):
+            raise TypeError
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        return [], [_problem(TIMESTAMPS_FILE, f"unreadable ({type(exc).__name__})")]
+    problems = []
+    covers = document.get("covers") if isinstance(document.get("covers"), dict) else {}
+    if document.get("format") != SIGNATURE_TIMESTAMPS_FORMAT or covers.get("file") != SIGNATURE_FILE:
+        problems.append(_problem(TIMESTAMPS_FILE, f"does not say it timestamps {SIGNATURE_FILE}"))
+    signature = root / SIGNATURE_FILE
+    if not signature.is_file():
+        return [], problems  # reported with the signature
+    digest = hashlib.sha256(signature.read_bytes()).digest()
+    if covers.get("sha256") != digest.hex():
+        problems.append(_problem(TIMESTAMPS_FILE, f"records another SHA-256 than that of {SIGNATURE_FILE}: the "
+                                                  "signature was replaced after it was timestamped"))
+    results = check_entries(document.get("timestamps"), digest, roots)
+    for result in results:
+        who = result["name"] or result["authority"] or "an unknown authority"
+        problems.extend(_problem(TIMESTAMPS_FILE, f"timestamp {result['number']} (by {who}): {problem}")
+                        for problem in result["problems"])
+    return results, problems
+
+
+def verify_casefile(path: str | os.PathLike, *, expect_key: str | None = None,
+                    tsa_root: str | os.PathLike | None = None) -> dict:
+    """Everything that is wrong with the case file at ``path`` (nothing, when ``valid``).
+
+    ``tsa_root`` is a file of the time-stamping authorities' root certificates the recipient trusts
+    (PEM, one or more): with it, the case file must be timestamped, and every token must chain to one.
+    """
+    roots = load_roots(tsa_root) if tsa_root else None
     root = Path(path)
     if not root.is_dir():
         raise InputError("is not a folder (a case file is a folder: unpack it first)", file=str(root))
@@ -164,9 +210,12 @@ def verify_casefile(path: str | os.PathLike, *, expect_key: str | None = None) -
     problems += signature_problems
     document, casefile_problems = _casefile_problems(root, key, print_)
     problems += casefile_problems
+    timestamps, timestamp_problems = _timestamps(root, roots)
+    problems += timestamp_problems
     return {
         "valid": not problems, "path": str(root), "fingerprint": print_,
         "expected_key": expect_key, "key_checked": bool(expect_key),
+        "timestamps": timestamps, "tsa_root": str(tsa_root) if tsa_root else None,
         "casefile": document.get("casefile"), "recipient": document.get("recipient"), "scope": document.get("scope"),
         "files": len(bag.payload_entries()) if hasattr(bag, "payload_entries") else None,
         "problems": problems,

@@ -16,9 +16,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dadkhah import __version__
 from dadkhah.errors import Busy, DadkhahError, LimitExceeded, NotFound
 from dadkhah.store import open_store
+from dadkhah.users import PERMISSIONS, THROTTLE_MINUTES
 from dadkhah.web.i18n import gettext as _
 from dadkhah.web.limits import BodyLimit, SecurityHeaders, TrustedProxies
-from dadkhah.web.security import CsrfRefused, Forbidden, LoginRequired, is_api
+from dadkhah.web.security import (
+    BearerRefused,
+    CsrfRefused,
+    Forbidden,
+    LoginRequired,
+    TokenForbidden,
+    is_api,
+)
 from dadkhah.web.settings import WebSettings
 from dadkhah.web.templating import render
 from dadkhah.workspace import load_workspace
@@ -35,7 +43,9 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     app = FastAPI(title="Dadkhah", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   description="The registry, review, estimates and vault of one Dadkhah workspace. "
-                              "Every page has a JSON twin under /api/v1/.", lifespan=_lifespan)
+                              "Every page has a JSON twin under /api/v1/. A program authenticates with a "
+                              "personal API token (`Authorization: Bearer dk_…`), which acts with its user's "
+                              "current role; a read token may only GET.", lifespan=_lifespan)
     app.state.settings = settings
     workspace = load_workspace(settings.workspace, database_url=settings.database_url)
     # The audit log is signed with the unlocked keys; served without them, only the public key is
@@ -48,6 +58,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
+    app.openapi = lambda: api_schema(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
     app.add_middleware(SecurityHeaders, https_only=settings.secure_cookies)
     if settings.trusted_proxies:
@@ -120,6 +131,58 @@ def app_from_environment() -> FastAPI:
                                   public_url=given.get("public_url") or None))
 
 
+def api_schema(app: FastAPI) -> dict:
+    """The OpenAPI schema, with how to authenticate: an API token as a bearer token, or the session
+    cookie (with ``X-CSRF-Token`` on a POST); each operation says the permission it needs."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+    from fastapi.routing import APIRoute
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "apiToken": {"type": "http", "scheme": "bearer", "bearerFormat": "dk_<id>_<secret>",
+                     "description": "A personal API token (`dadkhah tokens create`), acting with its user's "
+                                    "current role; a read token may only GET."},
+        "session": {"type": "apiKey", "in": "cookie", "name": "dadkhah_session",
+                    "description": "The browser's session, after logging in; a POST also needs the "
+                                   "X-CSRF-Token header (its value is in /api/v1/me)."},
+    }
+
+    def walk(routes):
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):  # an included router (ours have no prefix)
+                yield from walk(route.original_router.routes)
+
+    needs = {}
+    for route in walk(app.routes):
+        found = [d.call for d in route.dependant.dependencies if hasattr(d.call, "permission")]
+        for method in route.methods:
+            needs[(route.path_format, method.lower())] = found[0] if found else None
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            operation.setdefault("tags", [path.removeprefix("/api/v1/").split("/")[0]])  # grouped by resource
+            check = needs.get((path, method))
+            if check is None:
+                operation["security"] = []
+                continue
+            permission = check.permission
+            operation["x-permission"] = permission
+            note = f"Needs the permission `{permission}` (the role {PERMISSIONS[permission]} or above)."
+            if check.tokens:
+                operation["security"] = [{"apiToken": []}, {"session": []}]
+                if method not in ("get", "head"):
+                    note += " Through an API token: a write token."
+            else:
+                operation["security"] = [{"session": []}]
+                note += " A logged-in person only: an API token is refused."
+            operation["description"] = f"{operation.get('description') or ''}\n\n{note}".strip()
+    app.openapi_schema = schema
+    return schema
+
+
 def _error(request: Request, status: int, message: str, detail: dict | None = None):
     if is_api(request):
         return JSONResponse({"error": detail or {"message": message}}, status_code=status)
@@ -130,9 +193,25 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):
         if is_api(request):
-            return JSONResponse({"error": {"message": "log in first"}}, status_code=401,
-                                headers={"www-authenticate": 'Cookie realm="dadkhah"'})
+            return JSONResponse({"error": {"message": "log in first, or send an API token "
+                                                      "(Authorization: Bearer dk_…)"}}, status_code=401,
+                                headers={"www-authenticate": 'Bearer realm="dadkhah"'})
         return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(BearerRefused)
+    async def bearer_refused(request: Request, exc: BearerRefused):
+        headers = {}
+        if exc.status == 401:
+            headers["www-authenticate"] = 'Bearer realm="dadkhah", error="invalid_token"'
+        elif exc.status == 429:
+            headers["retry-after"] = str(THROTTLE_MINUTES * 60)
+        return JSONResponse({"error": {"message": exc.message, "reason": exc.reason}}, status_code=exc.status,
+                            headers=headers)
+
+    @app.exception_handler(TokenForbidden)
+    async def token_forbidden(request: Request, exc: TokenForbidden):
+        return JSONResponse({"error": {"message": exc.message, "reason": exc.reason, "scope": exc.scope}},
+                            status_code=403)
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden):

@@ -59,6 +59,8 @@ FIELD_LABELS = {
     "keep_days": "Days after closing before signers' details are erased", "domain": "Email domain",
     "since": "Signed from", "until": "Signed before", "older_than": "Untouched for at least (days)",
     "token": "Link", "signatures": "Signatures", "keys": "Keys", "format": "Format",
+    # API tokens (dadkhah.users)
+    "expires": "Expires", "token_id": "Token id",
 }
 
 

@@ -14,8 +14,10 @@ from dadkhah.web.routes import (
     review,
     signing,
     sources,
+    tokens,
     vault,
 )
 
 ROUTERS = [auth.router, dashboard.router, persons.router, places.router, sources.router, review.router,
-           estimates.router, vault.router, accountability.router, appeals.router, signing.router, admin.router]
+           estimates.router, vault.router, accountability.router, appeals.router, signing.router, admin.router,
+           tokens.router]

@@ -1,4 +1,9 @@
-"""Logging in and out, the language switch, who am I, and the API's schema."""
+"""Logging in and out, the language switch, who am I, and the API's schema and documentation.
+
+The documentation page (``/api-docs``) is for every logged-in user, whatever their role: it shows
+what the API offers and which permission each operation needs, never data. It is Swagger UI,
+vendored in ``static/swagger-ui`` (docs/data-sources.md), started by ``static/api-docs.js``.
+"""
 
 from __future__ import annotations
 
@@ -102,10 +107,11 @@ def _me(viewer: Viewer) -> dict:
     from dadkhah.users import PERMISSIONS
 
     return {"username": viewer.username, "role": viewer.role, "language": viewer.language,
-            "permissions": sorted(p for p in PERMISSIONS if viewer.can(p)), "csrf_token": viewer.csrf_token}
+            "permissions": sorted(p for p in PERMISSIONS if viewer.can(p)), "csrf_token": viewer.csrf_token or None,
+            "token": {"id": viewer.token, "scope": viewer.scope} if viewer.token else None}
 
 
-@router.get("/api/v1/me", summary="Who is logged in, with what role and permissions")
+@router.get("/api/v1/me", summary="Who is asking (logged in, or with an API token), with what role and permissions")
 async def me(viewer: Viewer = require("registry")) -> dict:
     return _me(viewer)
 
@@ -124,3 +130,8 @@ async def set_language_page(request: Request, language: str = Form(...), viewer:
 @router.get("/api/v1/openapi.json", include_in_schema=False)
 async def openapi(request: Request, viewer: Viewer = require("registry")):
     return JSONResponse(request.app.openapi())
+
+
+@router.get("/api-docs", include_in_schema=False)
+async def api_docs_page(request: Request, viewer: Viewer = require("registry")):
+    return await render(request, "api_docs.html")
