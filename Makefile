@@ -34,9 +34,11 @@ browser:
 # The main job: a fresh synthetic case, imported, linked into persons, checked against its truth,
 # the total estimated overall and by city (with a chart), a synthetic testimony and an evidence file
 # sealed, the synthetic accountability set imported (institutions, officials, acts, sites), a synthetic
-# open letter published with a few paper signatures and printed as a Persian PDF, a signed
-# case file with two persons and one official's dossier exported and verified, the memorial published
-# and the report of the published victims printed as a Persian PDF, summarised. The demo's key file sits beside the
+# ODK Central download of witness statements taken in, a synthetic open letter published with a few
+# paper signatures and printed as a Persian PDF, a signed case file with two persons and one
+# official's dossier exported and verified, the memorial published, the report of the published
+# victims printed as a Persian PDF, the published record exported (XLSX, Popolo, Uwazi), summarised,
+# and a read-only API token made for the demo user. The demo's key file sits beside the
 # workspace (never inside it) so that each run starts afresh.
 demo: install
 	rm -rf $(DEMO) $(DEMO_KEYS) $(DEMO_CASEFILE) $(DEMO_MEMORIAL)
@@ -55,6 +57,7 @@ demo: install
 	$(DK) testimony add --witness-file $(DEMO_KEYS)/witness.toml --transcript $(DEMO_KEYS)/transcript.txt \
 	  --language en --consent investigators,courts --about P-000001
 	$(DK) accountability import $(DEMO)/synthetic-case/accountability --source synthetic-report
+	$(DK) intake odk $(DEMO)/synthetic-case/field/witness_statement.zip --mapping $(DEMO)/synthetic-case/field/odk-mapping.toml
 	$(DK) officials show SO-0001 --acts-limit 5
 	$(DK) appeal create --slug synthetic-inquiry --title "For an independent inquiry (synthetic)" \
 	  --title-fa "برای تحقیقی مستقل (ساختگی)" --text $(DEMO)/synthetic-case/appeal/letter.txt \
@@ -74,12 +77,18 @@ demo: install
 	$(DK) publish memorial --out $(DEMO_MEMORIAL) --contact corrections@example.org
 	$(BIN)/dadkhah verify-site $(DEMO_MEMORIAL) --expect-key "$$($(DK) keys show --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')"
 	$(DK) report pdf --out $(DEMO)/report-fa.pdf --lang fa
+	mkdir -p $(DEMO)/exports
+	$(DK) export persons --out $(DEMO)/exports/persons.xlsx --format xlsx
+	$(DK) export popolo --out $(DEMO)/exports/popolo.json
+	$(DK) export uwazi --template acts --out $(DEMO)/exports/uwazi-acts.zip
 	$(DK) custody verify
 	$(DK) audit verify
 	$(DK) report summary
 	$(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(15))' > $(DEMO_KEYS)/demo-password.txt
 	$(DK) users add demo --role admin --password-file $(DEMO_KEYS)/demo-password.txt
 	@echo "Demo login: user 'demo', password '$$(cat $(DEMO_KEYS)/demo-password.txt)' (synthetic case; the password is in $(DEMO_KEYS)/demo-password.txt)"
+	$(DK) tokens create --user demo --scope read --name demo > $(DEMO_KEYS)/demo-token.txt
+	@echo "A read-only API token for the demo is in $(DEMO_KEYS)/demo-token.txt: curl -H \"Authorization: Bearer $$(cat $(DEMO_KEYS)/demo-token.txt)\" http://127.0.0.1:8000/api/v1/me"
 	@if [ "$(DEMO_SERVE)" = yes ]; then echo "Serving the demo case at http://127.0.0.1:8000/ (Ctrl-C stops; make demo DEMO_SERVE=no skips this)"; \
 	  $(DK) serve --host 127.0.0.1 --port 8000; fi
 

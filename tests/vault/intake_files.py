@@ -12,12 +12,12 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
-import zipfile
 from pathlib import Path
+
+from dadkhah.synth.field import write_odk_zip
 
 # Synthetic people: common names from the synthetic generator's tables, and witnesses whose names
 # say they are invented (searched for in database dumps by the tests).
@@ -39,20 +39,6 @@ def jpeg(colour: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (12, 12), colour).save(buffer, format="JPEG")
     return buffer.getvalue()
-
-
-def _csv(rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")  # csv-stringify's defaults: quote only what needs it
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-ODK_ANSWERS = ["start", "end", "witness-name", "witness-contact", "interviewer", "statement", "language", "consent",
-               "photo", "recording", "meta-instanceID"]
-ODK_META = ["KEY", "SubmitterID", "SubmitterName", "AttachmentsPresent", "AttachmentsExpected", "Status",
-            "ReviewState", "DeviceID", "Edits", "FormVersion"]
-ODK_REPEAT = ["given_name", "family_name", "father_name", "death_date", "city", "PARENT_KEY", "KEY"]
 
 
 def odk_submission(number: int, **changes) -> dict:
@@ -77,20 +63,9 @@ def odk_submission(number: int, **changes) -> dict:
 def odk_zip(path: Path, submissions: list[dict], *, media: dict[str, bytes] | None = None,
             form_id: str = "witness_statement") -> Path:
     """An ODK Central submissions download of ``submissions``; ``media`` defaults to a JPEG per photo."""
-    header = ["SubmissionDate", *ODK_ANSWERS, *ODK_META]
-    rows = [header] + [[s.get(c, "") for c in header] for s in submissions]
-    repeat = [ODK_REPEAT]
-    for s in submissions:
-        for index, victim in enumerate(s.get("victims", []), start=1):
-            repeat.append([*victim, s["KEY"], f"{s['KEY']}/victims[{index}]"])
     if media is None:
         media = {s["photo"]: jpeg((40 * i % 255, 90, 160)) for i, s in enumerate(submissions, start=1) if s["photo"]}
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{form_id}.csv", _csv(rows))
-        archive.writestr(f"{form_id}-victims.csv", _csv(repeat))
-        for name, data in media.items():
-            archive.writestr(f"media/{name}", data)
-    return path
+    return write_odk_zip(path, submissions, media, form_id=form_id)
 
 
 ODK_MAPPING = '''\

@@ -419,3 +419,21 @@ def test_an_intakes_quarantine_report_is_kept_when_the_workspace_is_swept(store,
     with open_store(store.workspace) as reopened:
         assert reopened.swept["quarantine_reports"] == 0
     assert _report(summary.quarantine)[0]["field"] == "language"
+
+
+def test_the_synthetic_cases_field_export_is_taken_in_with_its_own_mapping(store, keys, tmp_path):
+    """What `make demo` takes in: the generator's ODK Central download, with the mapping written beside it."""
+    from dadkhah.synth import generate_case
+
+    case = generate_case(tmp_path / "case", victims=40, lists=2, seed=3)
+    field = tmp_path / "case" / "field"
+    assert case.field == str(field)
+    summary = intake_odk(store, keys, field / "witness_statement.zip", mapping=field / "odk-mapping.toml",
+                         actor=TESTER)
+    assert (summary.rows, summary.imported, summary.rejected) == (6, 6, 0)
+    with store.session() as session:
+        records = session.scalar(sa.select(sa.func.count()).select_from(Record))
+        evidence = session.scalar(sa.select(sa.func.count()).select_from(EvidenceItem))
+    assert evidence == 6 and 6 <= records <= 12, "a photo per statement, one or two victims named in each"
+    again = intake_odk(store, keys, field / "witness_statement.zip", mapping=field / "odk-mapping.toml", actor=TESTER)
+    assert (again.imported, again.already_held) == (0, 6)

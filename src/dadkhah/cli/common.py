@@ -58,6 +58,9 @@ def setup_logging(verbose: bool) -> None:
         force=True,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # exifread notes every image without EXIF ("PNG file does not have exif data."): nothing the user
+    # must act on (what matters is in the evidence's metadata errors), so shown only with --verbose.
+    logging.getLogger("exifread").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 def emit_json(document) -> None:

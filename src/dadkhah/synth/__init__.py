@@ -17,6 +17,7 @@ from dadkhah.errors import DadkhahError, InputError
 from dadkhah.spreadsheet import SafeWriter
 from dadkhah.synth.accountability import generate_accountability
 from dadkhah.synth.appeal import generate_appeal
+from dadkhah.synth.field import generate_field_exports
 from dadkhah.synth.lists import DIFFICULTIES, capture_logit, make_profiles, render_record
 from dadkhah.synth.population import generate_population
 
@@ -39,6 +40,7 @@ class CaseFiles:
     case: str
     accountability: str
     appeal: str
+    field: str
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -63,7 +65,9 @@ def generate_case(
 ) -> CaseFiles:
     """Write a synthetic case to ``out``: ``list-<k>.csv``, ``truth.csv``, ``population.csv``, ``case.json``,
     and a synthetic accountability set for it in ``accountability/`` (see :mod:`dadkhah.synth.accountability`),
-    and a synthetic open letter with a few signatories in ``appeal/`` (:mod:`dadkhah.synth.appeal`).
+    a synthetic open letter with a few signatories in ``appeal/`` (:mod:`dadkhah.synth.appeal`), and
+    a synthetic ODK Central download of witness statements with its mapping in ``field/``
+    (:mod:`dadkhah.synth.field`).
 
     ``coverage``, when given, replaces every list's own coverage (the mean share of victims it
     records; 1.0 records everyone, for benchmarks that need a list of a given size).
@@ -153,6 +157,7 @@ def generate_case(
             ])
     accountability = generate_accountability(out / "accountability", population, truth_rows, seed=seed)
     appeal = generate_appeal(out / "appeal", population, seed=seed)
+    field = generate_field_exports(out / "field", population, seed=seed)
     report(total, total)
     case_path = out / "case.json"
     case = {"generator": "dadkhah synth", "seed": seed, "difficulty": difficulty, "victims": victims, "cities": cities,
@@ -160,4 +165,4 @@ def generate_case(
     case_path.write_text(json.dumps(case, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return CaseFiles(out=str(out), victims=victims, observed=observed, lists=described,
                      truth=str(truth_path), population=str(population_path), case=str(case_path),
-                     accountability=accountability["folder"], appeal=appeal["folder"])
+                     accountability=accountability["folder"], appeal=appeal["folder"], field=field["folder"])
