@@ -12,7 +12,7 @@ from dadkhah.estimate import METHODS, EstimationError, estimate_table, estimator
 from tests.estimate.conftest import table
 
 FAST = {"lcmcr": {"iterations": 2_000, "burn_in": 1_000, "thin": 10, "chains": 2, "random_state": 3},
-        "loglinear": {"random_state": 3}, "chao": {}, "lincoln-petersen": {}}
+        "loglinear": {"random_state": 3}, "bma": {}, "chao": {}, "lincoln-petersen": {}}
 
 
 def two_or_three(method):

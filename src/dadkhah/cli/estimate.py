@@ -32,7 +32,7 @@ estimate_app = typer.Typer(help="Estimates of the total toll: multiple systems e
 
 # The estimator's options, declared once for every command that estimates (see with_estimate_options).
 ESTIMATE_OPTIONS = {
-    "method": (Annotated[str, typer.Option("--method", help="lcmcr, loglinear, chao or lincoln-petersen.")], "lcmcr"),
+    "method": (Annotated[str, typer.Option("--method", help="lcmcr, loglinear, bma, chao or lincoln-petersen.")], "lcmcr"),
     "latent_classes": (Annotated[int | None, typer.Option("--latent-classes", help="LCMCR: latent classes K (default min(2^lists - 1, 15)).")], None),
     "iterations": (Annotated[int, typer.Option("--iterations", help="LCMCR: sweeps kept after burn-in, per chain.")], 100_000),
     "burn_in": (Annotated[int, typer.Option("--burn-in", help="LCMCR: sweeps discarded first, per chain.")], 10_000),
@@ -43,6 +43,7 @@ ESTIMATE_OPTIONS = {
     "max_order": (Annotated[int, typer.Option("--max-order", help="Log-linear: 2 for pairwise interactions, 3 to add three-way ones (up to 5 lists).")], 2),
     "interval": (Annotated[str, typer.Option("--interval", help="Log-linear: profile, bootstrap or bca.")], "profile"),
     "model_uncertainty": (Annotated[bool, typer.Option("--model-uncertainty", help="Log-linear: the interval includes model-selection uncertainty.")], False),
+    "delta": (Annotated[float | None, typer.Option("--delta", help="Model averaging (bma): prior count per cell (default 1/2^lists, one person in all).")], None),
     "level": (Annotated[float, typer.Option("--level", help="Interval level.")], 0.95),
     "plot": (Annotated[Path | None, typer.Option("--plot", help="Draw the estimate to this SVG file (a chart per stratum).")], None),
     "plot_language": (Annotated[str, typer.Option("--plot-language", help="The chart's language: en, or fa (Persian, right to left).")], "en"),

@@ -16,7 +16,7 @@ from dadkhah.estimate.core import (
 from dadkhah.estimate.lcmcr import LCMCR, lcmcr
 from dadkhah.estimate.simple import Chao, LincolnPetersen, chao, lincoln_petersen
 
-METHODS = ("lcmcr", "loglinear", "chao", "lincoln-petersen")
+METHODS = ("lcmcr", "loglinear", "bma", "chao", "lincoln-petersen")
 
 
 def estimator_for(method: str, **params) -> Estimator:
@@ -27,6 +27,10 @@ def estimator_for(method: str, **params) -> Estimator:
         from dadkhah.estimate.loglinear import LogLinear
 
         return LogLinear(**params)
+    if method == "bma":
+        from dadkhah.estimate.bma import BMA
+
+        return BMA(**params)
     if method == "chao":
         return Chao(**params)
     if method == "lincoln-petersen":
@@ -37,7 +41,8 @@ def estimator_for(method: str, **params) -> Estimator:
 def method_parameters(method: str, *, seed: int | None = None, level: float = 0.95, iterations: int | None = None,
                       latent_classes: int | None = None, burn_in: int | None = None, thin: int | None = None,
                       chains: int | None = None, selection: str | None = None, max_order: int | None = None,
-                      interval: str | None = None, model_uncertainty: bool | None = None) -> dict:
+                      interval: str | None = None, model_uncertainty: bool | None = None,
+                      delta: float | None = None) -> dict:
     """The parameters ``method`` takes, from those given (the rest keep the estimator's defaults)."""
     if method not in METHODS:
         raise InputError(f"the method must be one of {', '.join(METHODS)}, not {method!r}", field="method")
@@ -50,6 +55,8 @@ def method_parameters(method: str, *, seed: int | None = None, level: float = 0.
     elif method == "loglinear":
         given |= {"random_state": seed, "selection": selection, "max_order": max_order, "interval": interval,
                   "model_uncertainty": model_uncertainty}
+    elif method == "bma":
+        given |= {"delta": delta}
     return {k: v for k, v in given.items() if v is not None}
 
 
