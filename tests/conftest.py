@@ -130,6 +130,18 @@ def copy_of_linked(linked, tmp_path):
         yield store
 
 
+@pytest.fixture(scope="session")
+def authority(tmp_path_factory):
+    """A local RFC 3161 time-stamping authority (``openssl ts -reply`` over HTTP, tests/vault/authority.py),
+    with its own throwaway root; made once per session (the vault's tests and the web's share it),
+    stopped at its end."""
+    from tests.vault.authority import start_authority
+
+    running, stop = start_authority(tmp_path_factory.mktemp("tsa"))
+    yield running
+    stop()
+
+
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path

@@ -1,4 +1,5 @@
-"""A workspace with keys, and a few persons to attach testimonies and evidence to."""
+"""A workspace with keys, and a few persons to attach testimonies and evidence to. (The local
+time-stamping authority, ``authority``, is in tests/conftest.py: the web's tests use it too.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from dadkhah.model import LinkageRun, Source
 from dadkhah.registry.persons import assign_persons
 from dadkhah.vault.keys import create_keys, load_keys
 from tests.conftest import TESTER, write
-from tests.vault.authority import start_authority
 
 
 @pytest.fixture
@@ -19,15 +19,6 @@ def keys(store):
     create_keys(store.workspace)
     store.workspace = store.workspace.reloaded()  # the configuration now names the keys
     return load_keys(store.workspace)
-
-
-@pytest.fixture(scope="session")
-def authority(tmp_path_factory):
-    """A local RFC 3161 time-stamping authority (``openssl ts -reply`` over HTTP), with its own
-    throwaway root; made once per session, stopped at its end."""
-    running, stop = start_authority(tmp_path_factory.mktemp("tsa"))
-    yield running
-    stop()
 
 
 def make_persons(store, tmp_path, count: int = 3) -> list[str]:

@@ -21,7 +21,20 @@ def test_the_web_offers_exactly_the_apis_methods_and_strata():
     from dadkhah.estimate import METHODS
     from dadkhah.estimate.registry import STRATA
 
-    assert tuple(METHOD_CHOICES) == tuple(METHODS) and tuple(STRATA_CHOICES) == tuple(STRATA)
+    assert tuple(METHOD_CHOICES) == ("auto", *METHODS) and tuple(STRATA_CHOICES) == tuple(STRATA)
+
+
+def test_the_form_preselects_automatic_and_the_result_says_why(app, as_role):
+    client = as_role("analyst")
+    page = BeautifulSoup(client.get("/estimates").text, "html.parser")
+    assert page.find("select", attrs={"name": "method"}).find("option", selected=True)["value"] == "auto"
+    answer = client.post("/estimates/run", data={"csrf_token": client.csrf, "seed": "3"}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    data = client.get("/api/v1" + answer.headers["location"]).json()
+    assert data["method"] in ("bma", "lcmcr", "lincoln-petersen")
+    assert data["diagnostics"]["method_requested"] == "auto" and "lists" in data["diagnostics"]["chosen_because"]
+    shown = BeautifulSoup(client.get(answer.headers["location"]).text, "html.parser")
+    assert data["diagnostics"]["chosen_because"] in shown.find(id="chosen-because").text
 
 
 def test_the_list_and_its_json_twin_agree(app, as_role):

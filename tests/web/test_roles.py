@@ -58,7 +58,7 @@ def sample_values(app) -> dict[str, str]:
             "import_id": "1", "pair_id": str(pair), "username": "viewer", "place_id": place,
             "official": "O-000001", "institution": "I-000001", "act": "A-000001", "site": "S-000003",
             "claim": "C-000001", "file": "posts", "slug": "inquiry", "ref": appeal, "token": "not-a-token",
-            "source": "list-1", "token_id": "0123456789ab"}
+            "source": "list-1", "token_id": "0123456789ab", "kind": "persons"}
 
 
 def fill(path: str, values: dict[str, str]) -> str:

@@ -32,7 +32,7 @@ estimate_app = typer.Typer(help="Estimates of the total toll: multiple systems e
 
 # The estimator's options, declared once for every command that estimates (see with_estimate_options).
 ESTIMATE_OPTIONS = {
-    "method": (Annotated[str, typer.Option("--method", help="lcmcr, loglinear, bma, chao or lincoln-petersen.")], "lcmcr"),
+    "method": (Annotated[str, typer.Option("--method", help="auto (the default: bma for 3-5 lists, lcmcr for 6 or more, lincoln-petersen for 2, with the reason printed), lcmcr, loglinear, bma, chao or lincoln-petersen.")], "auto"),
     "latent_classes": (Annotated[int | None, typer.Option("--latent-classes", help="LCMCR: latent classes K (default min(2^lists - 1, 15)).")], None),
     "iterations": (Annotated[int, typer.Option("--iterations", help="LCMCR: sweeps kept after burn-in, per chain.")], 100_000),
     "burn_in": (Annotated[int, typer.Option("--burn-in", help="LCMCR: sweeps discarded first, per chain.")], 10_000),
@@ -41,8 +41,8 @@ ESTIMATE_OPTIONS = {
     "seed": (Annotated[int | None, typer.Option("--seed", help="Random seed (same seed, same result).")], None),
     "selection": (Annotated[str, typer.Option("--selection", help="Log-linear: bic, aic, stepwise or main.")], "bic"),
     "max_order": (Annotated[int, typer.Option("--max-order", help="Log-linear: 2 for pairwise interactions, 3 to add three-way ones (up to 5 lists).")], 2),
-    "interval": (Annotated[str, typer.Option("--interval", help="Log-linear: profile, bootstrap or bca.")], "profile"),
-    "model_uncertainty": (Annotated[bool, typer.Option("--model-uncertainty", help="Log-linear: the interval includes model-selection uncertainty.")], False),
+    "interval": (Annotated[str | None, typer.Option("--interval", help="Log-linear: bootstrap (the default), bca, or profile (conditional on the selected model).")], None),
+    "model_uncertainty": (Annotated[bool | None, typer.Option("--model-uncertainty/--no-model-uncertainty", help="Log-linear: the interval includes model-selection uncertainty (re-selection on every bootstrap resample); on by default, off with --interval profile.")], None),
     "delta": (Annotated[float | None, typer.Option("--delta", help="Model averaging (bma): prior count per cell (default 1/2^lists, one person in all).")], None),
     "level": (Annotated[float, typer.Option("--level", help="Interval level.")], 0.95),
     "plot": (Annotated[Path | None, typer.Option("--plot", help="Draw the estimate to this SVG file (a chart per stratum).")], None),
@@ -74,6 +74,8 @@ def _show(document: dict) -> None:
     out.print(f"[bold]{document['method']}[/] ({document['model']}): [bold]{document['estimate']:,.0f}[/] "
               f"[{document['interval'][0]:,.0f}, {document['interval'][1]:,.0f}] at {document['level']:.0%}; "
               f"{document['observed']:,} named on the lists.")
+    if document.get("chosen_because"):
+        err.print(f"method {document['method']} chosen: {document['chosen_because']}", markup=False, highlight=False)
     for warning in document.get("warnings", []):
         err.print(f"[bold yellow]warning:[/] {warning}", markup=True, highlight=False)
     strata = document.get("strata") or []
@@ -108,6 +110,9 @@ def estimate_table_command(
     as_json: JsonOption = False,
 ) -> None:
     """Estimate the total from a capture table file (works without a workspace; stored when there is one).
+
+    Without --method the method is chosen from the number of lists (see --method) and the reason
+    is printed (in the JSON document: chosen_because).
 
     Example: dadkhah estimate table kosovo.csv --method lcmcr --seed 1 --json
     """
@@ -151,6 +156,9 @@ def estimate_run(
     as_json: JsonOption = False,
 ) -> None:
     """Estimate the total from the linked registry, overall and by stratum.
+
+    Without --method the method is chosen for each table estimated from its own number of lists:
+    the whole registry's, and each stratum's (lists that name nobody in a stratum are left out there).
 
     Example: dadkhah estimate run --method lcmcr --by city --plot toll.svg --plot-language fa
     """

@@ -356,6 +356,11 @@ def custody_verify(ctx: typer.Context, tsa_root: TsaRootOption = None, as_json: 
         raise typer.Exit(1)
 
 
+def tsa_authorities_from_environment() -> list[str]:
+    """The authorities in DADKHAH_TSA_URLS (addresses separated by spaces or commas)."""
+    return [u for u in os.environ.get(ENV_TSA_URLS, "").replace(",", " ").split() if u]
+
+
 @handle_errors
 def timestamp_command(
     ctx: typer.Context,
@@ -371,7 +376,7 @@ def timestamp_command(
     Example: dadkhah timestamp --tsa https://tsa.example.org/tsr --tsa http://timestamp.example.net --json
     """
     if not authorities:
-        authorities = [u for u in os.environ.get(ENV_TSA_URLS, "").replace(",", " ").split() if u]
+        authorities = tsa_authorities_from_environment()
     if not authorities:
         raise InputError(f"no time-stamping authority: give --tsa URL (repeat for several) or set {ENV_TSA_URLS}",
                          field="authorities")

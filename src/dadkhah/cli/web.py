@@ -270,7 +270,7 @@ def serve(
     from dadkhah.appeal import mail_settings
     from dadkhah.cli.appeal import ENV_MAIL_FROM, ENV_SMTP_URL
     from dadkhah.cli.common import cli_workspace
-    from dadkhah.cli.vault import ask_passphrase
+    from dadkhah.cli.vault import ask_passphrase, tsa_authorities_from_environment
     from dadkhah.vault.keys import ENV_PASSPHRASE, is_protected, load_keys, workspace_id
     from dadkhah.web import WebSettings, create_app
     from dadkhah.web.app import SETTINGS_ENV
@@ -291,6 +291,8 @@ def serve(
     if public_url and not public_url.startswith(("https://", "http://")):
         raise DadkhahError(f"DADKHAH_PUBLIC_URL is the address the public reaches the app at (https://...), "
                            f"not {public_url!r}")
+    # The time-stamping authorities the custody page's Timestamp asks, as `dadkhah timestamp` does.
+    tsa_urls = tsa_authorities_from_environment()
     if mail is not None and keys is None:
         err.print("Without the keys the server sends no confirmation emails: they wait in the queue.",
                   markup=False, highlight=False)
@@ -305,12 +307,14 @@ def serve(
     if workers == 1:
         app = create_app(WebSettings(workspace=workspace.path, database_url=workspace.database_url, keys=keys,
                                      secure_cookies=secure_cookies, max_upload_mb=max_upload_mb,
-                                     trusted_proxies=tuple(trusted_proxy or ()), mail=mail, public_url=public_url))
+                                     trusted_proxies=tuple(trusted_proxy or ()), mail=mail, public_url=public_url,
+                                     tsa_urls=tuple(tsa_urls)))
     else:
         os.environ[SETTINGS_ENV] = json.dumps({"workspace": str(workspace.path), "database_url": workspace.database_url,
                                                "vault": keys is not None, "trusted_proxies": trusted_proxy or [],
                                                "secure_cookies": secure_cookies, "max_upload_mb": max_upload_mb,
-                                               "smtp_url": smtp_url, "mail_from": mail_from, "public_url": public_url})
+                                               "smtp_url": smtp_url, "mail_from": mail_from, "public_url": public_url,
+                                               "tsa_urls": tsa_urls})
         app, options = "dadkhah.web.app:app_from_environment", options | {"factory": True, "workers": workers}
     if as_json:
         emit_json({"address": address, "workspace": str(workspace.path), "vault": keys is not None, "workers": workers})

@@ -5,6 +5,8 @@ Each method is an estimator class with a function twin; :func:`estimate_table` r
 
 from __future__ import annotations
 
+import dataclasses
+
 from dadkhah.errors import InputError
 from dadkhah.estimate.core import (
     CaptureTable,
@@ -17,6 +19,28 @@ from dadkhah.estimate.lcmcr import LCMCR, lcmcr
 from dadkhah.estimate.simple import Chao, LincolnPetersen, chao, lincoln_petersen
 
 METHODS = ("lcmcr", "loglinear", "bma", "chao", "lincoln-petersen")
+AUTO = "auto"  # no method named: :func:`choose_method` picks one from the number of lists
+
+TWO_LISTS_WARNING = ("two lists only: the Lincoln-Petersen estimate assumes the lists are independent, which two "
+                     "lists cannot check; lists that tend to name the same people make it too low")
+
+
+def choose_method(n_lists: int) -> tuple[str, str]:
+    """The method used when none is named, and why, from the number of lists of the table estimated.
+
+    3-5 lists: Bayesian model averaging over decomposable graphical models (``bma``), whose interval
+    includes the uncertainty about which lists depend on which; 6 or more: LCMCR, as the graphs
+    become too many to average over and LCMCR is the standard for many lists; 2 lists: Lincoln-
+    Petersen, the only estimate two lists allow, with a warning that it assumes independence.
+    """
+    if n_lists <= 2:
+        return "lincoln-petersen", ("2 lists: Lincoln-Petersen is the only estimate two lists allow; it assumes the "
+                                    "lists are independent, which cannot be checked")
+    if n_lists <= 5:
+        return "bma", (f"{n_lists} lists: model averaging over every decomposable graphical model (3 to 5 lists), "
+                       "so the interval includes the uncertainty about how the lists depend on each other")
+    return "lcmcr", (f"{n_lists} lists: LCMCR (latent classes), as model averaging takes at most 5 lists and "
+                     "LCMCR is the standard for many lists")
 
 
 def estimator_for(method: str, **params) -> Estimator:
@@ -44,8 +68,8 @@ def method_parameters(method: str, *, seed: int | None = None, level: float = 0.
                       interval: str | None = None, model_uncertainty: bool | None = None,
                       delta: float | None = None) -> dict:
     """The parameters ``method`` takes, from those given (the rest keep the estimator's defaults)."""
-    if method not in METHODS:
-        raise InputError(f"the method must be one of {', '.join(METHODS)}, not {method!r}", field="method")
+    if method not in METHODS and method != AUTO:
+        raise InputError(f"the method must be one of {AUTO}, {', '.join(METHODS)}, not {method!r}", field="method")
     if not 0.5 <= level < 1:
         raise InputError(f"the interval level must be at least 0.5 and below 1, not {level}", field="level")
     given = {"level": level}
@@ -53,15 +77,36 @@ def method_parameters(method: str, *, seed: int | None = None, level: float = 0.
         given |= {"random_state": seed, "iterations": iterations, "latent_classes": latent_classes,
                   "burn_in": burn_in, "thin": thin, "chains": chains}
     elif method == "loglinear":
+        # Model uncertainty is in the interval by default, which needs a bootstrap interval: it is
+        # the default interval, and off only when turned off or when a profile interval is asked for.
+        if model_uncertainty is None:
+            model_uncertainty = interval in (None, "bootstrap", "bca")
+        if interval is None:
+            interval = "bootstrap" if model_uncertainty else "profile"
         given |= {"random_state": seed, "selection": selection, "max_order": max_order, "interval": interval,
                   "model_uncertainty": model_uncertainty}
     elif method == "bma":
         given |= {"delta": delta}
+    elif method == AUTO:  # every method's settings: the chosen method keeps its own
+        given |= {"seed": seed, "iterations": iterations, "latent_classes": latent_classes, "burn_in": burn_in,
+                  "thin": thin, "chains": chains, "selection": selection, "max_order": max_order,
+                  "interval": interval, "model_uncertainty": model_uncertainty, "delta": delta}
     return {k: v for k, v in given.items() if v is not None}
 
 
 def estimate_table(table: CaptureTable, method: str, **params) -> EstimateResult:
-    """Run ``method`` on ``table`` and return its result."""
+    """Run ``method`` on ``table`` and return its result.
+
+    With ``method="auto"``, ``params`` are :func:`method_parameters`' arguments (``seed``,
+    ``iterations``, ...); the method is chosen by :func:`choose_method` and the result says why
+    (``chosen_because``, also in its diagnostics).
+    """
+    if method == AUTO:
+        chosen, because = choose_method(table.n_lists)
+        result = estimate_table(table, chosen, **method_parameters(chosen, **params))
+        warnings = result.warnings + ((TWO_LISTS_WARNING,) if chosen == "lincoln-petersen" else ())
+        return dataclasses.replace(result, chosen_because=because, warnings=warnings,
+                                   diagnostics=result.diagnostics | {"method_requested": AUTO, "chosen_because": because})
     try:
         estimator = estimator_for(method, **params)
     except TypeError as exc:
@@ -70,6 +115,7 @@ def estimate_table(table: CaptureTable, method: str, **params) -> EstimateResult
 
 
 __all__ = [
-    "CaptureTable", "EstimateResult", "EstimationError", "Estimator", "read_table", "METHODS", "estimator_for",
+    "CaptureTable", "EstimateResult", "EstimationError", "Estimator", "read_table", "METHODS", "AUTO", "choose_method",
+    "estimator_for",
     "estimate_table", "method_parameters", "LCMCR", "lcmcr", "Chao", "chao", "LincolnPetersen", "lincoln_petersen",
 ]

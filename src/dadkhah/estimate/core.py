@@ -177,6 +177,7 @@ class EstimateResult:
     lists: tuple[str, ...]
     software: dict = field(default_factory=software_versions)
     warnings: tuple[str, ...] = ()
+    chosen_because: str | None = None  # set when the method was chosen automatically ("auto"): why this one
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -21,8 +21,11 @@ against statsmodels.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import math
+import multiprocessing
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -327,28 +330,106 @@ def _drop_empty_lists(patterns, y, terms):
 
 
 class _Replicates:
-    """Re-estimates on perturbed counts, counting the failures instead of hiding them."""
+    """Re-estimates on perturbed counts, counting the failures instead of hiding them.
 
-    def __init__(self, procedure: _Procedure, patterns, terms, reselect: bool):
+    With re-selection by an exhaustive search, every resample's models are fitted at once and
+    from their fits on the original table (:mod:`dadkhah.estimate.loglinear_batch`), and long runs
+    are shared among worker processes. The resamples themselves are drawn before, in one process,
+    in the same order as one at a time: the answer does not depend on the number of workers.
+    """
+
+    def __init__(self, procedure: _Procedure, patterns, terms, reselect: bool, y=None):
         self.procedure, self.patterns, self.terms, self.reselect = procedure, patterns, terms, reselect
         self.failed = self.dropped_lists = 0
         self.models: dict[str, int] = {}
+        self.batched: dict[int, object] = {}
+        self.checks: dict[tuple, np.ndarray] = {}
+        self.original = y
+
+    def _batched(self, n_lists: int):
+        """The batched exhaustive search for tables of ``n_lists`` lists (None: not that route)."""
+        if not (self.reselect and self.procedure.route(n_lists).startswith("exhaustive")):
+            return None
+        if n_lists not in self.batched:
+            from dadkhah.estimate.loglinear_batch import BatchedSelection
+
+            models = list(_candidate_models(n_lists, self.procedure.max_order))
+            engine = BatchedSelection(n_lists, models, self.procedure.selection)
+            if self.original is not None and n_lists == self.patterns.shape[1]:
+                engine.warm_start(self.original)
+            self.batched[n_lists] = engine
+        return self.batched[n_lists]
 
     def estimate(self, y, record=True) -> float:
         try:
             patterns, y, terms, dropped = _drop_empty_lists(self.patterns, y, self.terms)
             self.dropped_lists += dropped
-            if self.reselect:
+            engine = self._batched(patterns.shape[1])
+            if engine is not None:
+                support = (patterns.shape[1], np.flatnonzero(y).tobytes())  # the checks depend on it only
+                usable = self.checks.get(support)
+                if usable is None:
+                    usable = engine.usable(y)
+                    if len(self.checks) < _CACHE_SIZE // 100:
+                        self.checks[support] = usable
+                n_hat, chosen = engine.select(y, usable)
+            elif self.reselect:
                 fit, _ = self.procedure.run(patterns, y)
+                n_hat, chosen = fit.n_hat, fit.terms
             else:
                 fit = self.procedure.fit(patterns, y, _normalise_terms(terms, patterns.shape[1]))
+                n_hat, chosen = fit.n_hat, fit.terms
             if record:
-                name = _model_name(fit.terms, patterns.shape[1])
+                name = _model_name(chosen, patterns.shape[1])
                 self.models[name] = self.models.get(name, 0) + 1
-            return fit.n_hat
+            return n_hat
         except (_ModelFails, NotIdentifiable):
             self.failed += 1
             return math.nan
+
+    def estimate_all(self, resamples: list, record: bool = True, workers: int | None = None) -> np.ndarray:
+        """Re-estimates on every resample, in order; shared among ``workers`` processes (default:
+        every core) when the work is large enough to pay for starting them."""
+        n_lists = self.patterns.shape[1]
+        heavy = self._batched(n_lists) is not None and len(self.batched[n_lists].models) * len(resamples) >= 100_000
+        workers = min(workers or os.cpu_count() or 1, len(resamples))
+        used = workers if heavy and workers > 1 else 1
+        self.workers = max(getattr(self, "workers", 1), used)  # the most any step of this interval used
+        if used == 1:
+            return np.array([self.estimate(y, record) for y in resamples], dtype=float)
+        chunks = np.array_split(np.arange(len(resamples)), used * 4)
+        context = _worker_context()
+        with concurrent.futures.ProcessPoolExecutor(used, mp_context=context) as pool:
+            parts = list(pool.map(_replicate_chunk, [(self, [resamples[i] for i in chunk], record)
+                                                      for chunk in chunks if len(chunk)]))
+        out = []
+        for values, failed, dropped, models in parts:
+            out.extend(values)
+            self.failed += failed
+            self.dropped_lists += dropped
+            for name, count in models.items():
+                self.models[name] = self.models.get(name, 0) + count
+        return np.array(out, dtype=float)
+
+    def __getstate__(self):  # sent to a worker: its own counts, the warm starts kept
+        return {**self.__dict__, "failed": 0, "dropped_lists": 0, "models": {}}
+
+
+def _worker_context():
+    """Processes started by a fork server that has imported the fits once (not forked from this
+    process, which may be a web server with threads); spawned ones where there is no fork server."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["dadkhah.estimate.loglinear", "dadkhah.estimate.loglinear_batch"])
+    return context
+
+
+def _replicate_chunk(job):
+    """In a worker process: re-estimates on a chunk of resamples, with the counts to add up."""
+    runs, resamples, record = job
+    values = [runs.estimate(y, record) for y in resamples]
+    return values, runs.failed, runs.dropped_lists, runs.models
 
 
 def _bca_limits(boot, estimate, acceleration, level):
@@ -381,6 +462,8 @@ class LogLinear(Estimator):
         model_uncertainty: re-run the selection on every bootstrap resample, so the interval
             accounts for the model having been chosen from the data.
         random_state: seed of the bootstrap.
+        workers: processes sharing a long bootstrap with re-selection (default: every core). The
+            resamples are drawn in one process in a fixed order, so the answer does not depend on it.
 
     Example:
         >>> LogLinear(selection="bic").fit(read_table("korea_comfort_women.csv")).result_.model
@@ -390,7 +473,7 @@ class LogLinear(Estimator):
     method = "loglinear"
 
     def __init__(self, *, selection="bic", terms=None, max_order=2, interval="profile", level=0.95,
-                 model_uncertainty=False, n_bootstrap=1000, pthresh=0.02, random_state=None):
+                 model_uncertainty=False, n_bootstrap=1000, pthresh=0.02, random_state=None, workers=None):
         self.selection = selection
         self.terms = terms
         self.max_order = max_order
@@ -400,6 +483,7 @@ class LogLinear(Estimator):
         self.n_bootstrap = n_bootstrap
         self.pthresh = pthresh
         self.random_state = random_state
+        self.workers = workers
 
     def _validate(self, n_lists: int) -> tuple:
         if self.selection not in _SELECTIONS:
@@ -416,6 +500,8 @@ class LogLinear(Estimator):
             raise EstimationError("pthresh must be between 0 and 1")
         if self.interval != "profile" and int(self.n_bootstrap) < 20:
             raise EstimationError("n_bootstrap must be at least 20")
+        if self.workers is not None and int(self.workers) < 1:
+            raise EstimationError("workers must be at least 1 (or None: every core)")
         if self.model_uncertainty and self.interval == "profile":
             raise EstimationError("model_uncertainty needs a bootstrap interval ('bootstrap' or 'bca'); "
                              "a profile likelihood is conditional on the model")
@@ -482,13 +568,14 @@ class LogLinear(Estimator):
             input_sha256=table.digest(), lists=table.lists, warnings=tuple(warnings))
         return self
 
-    def _replicates(self, procedure, patterns, fit):
+    def _replicates(self, procedure, patterns, fit, y=None):
         reselect = self.model_uncertainty and self.selection not in ("main", "given")
-        return _Replicates(procedure, patterns, fit.terms, reselect), reselect
+        return _Replicates(procedure, patterns, fit.terms, reselect, y), reselect
 
     def _summary(self, runs: _Replicates, boot, reselect) -> dict:
         models = sorted(runs.models.items(), key=lambda kv: -kv[1])[:10]
         return {"n_bootstrap": int(self.n_bootstrap), "failed": runs.failed, "random_state": self.random_state,
+                "workers": getattr(runs, "workers", 1),
                 "model_uncertainty": reselect, "lists_dropped_in_resamples": runs.dropped_lists,
                 "models_in_resamples": dict(models),
                 "bootstrap_median": float(np.median(boot)) if len(boot) else math.nan}
@@ -496,14 +583,17 @@ class LogLinear(Estimator):
     def _parametric_bootstrap(self, procedure, patterns, fit):
         """Simulate a population of the estimated size from the fitted model and re-estimate."""
         rng = np.random.default_rng(self.random_state)
-        runs, reselect = self._replicates(procedure, patterns, fit)
+        original = np.zeros(len(patterns))
+        original[fit.design.keep] = fit.y
+        runs, reselect = self._replicates(procedure, patterns, fit, original)
         size = max(int(round(fit.n_hat)), int(fit.observed))
         probs = fit.mu / fit.mu.sum()
-        boot = np.empty(int(self.n_bootstrap))
-        for b in range(len(boot)):
+        resamples = []
+        for _ in range(int(self.n_bootstrap)):  # drawn in order, as ever: the same seed, the same resamples
             y = np.zeros(len(patterns))
             y[fit.design.keep] = rng.multinomial(rng.binomial(size, fit.observed / fit.n_hat), probs)
-            boot[b] = runs.estimate(y)
+            resamples.append(y)
+        boot = runs.estimate_all(resamples, workers=self.workers)
         boot = boot[np.isfinite(boot)]
         if len(boot) < 10:
             raise EstimationError("almost every bootstrap resample failed; no interval can be given")
@@ -514,17 +604,17 @@ class LogLinear(Estimator):
         """SparseMSE's ``estimatepopulation``: multinomial resamples of the observed people, a
         jackknife over them (one person left out at a time) for the acceleration, BCa limits."""
         rng = np.random.default_rng(self.random_state)
-        runs, reselect = self._replicates(procedure, patterns, fit)
+        runs, reselect = self._replicates(procedure, patterns, fit, y)
         n = int(fit.observed)
-        boot = np.empty(int(self.n_bootstrap))
-        for b in range(len(boot)):
-            boot[b] = runs.estimate(rng.multinomial(n, y / n).astype(float))
+        resamples = [rng.multinomial(n, y / n).astype(float) for _ in range(int(self.n_bootstrap))]
+        boot = runs.estimate_all(resamples, workers=self.workers)
         cells = np.flatnonzero(y)
-        jack = np.empty(len(cells))
-        for k, cell in enumerate(cells):
+        left_outs = []
+        for cell in cells:
             left_out = y.copy()
             left_out[cell] -= 1
-            jack[k] = runs.estimate(left_out, record=False)
+            left_outs.append(left_out)
+        jack = runs.estimate_all(left_outs, record=False, workers=self.workers)
         weights, ok = y[cells], np.isfinite(jack)
         boot = boot[np.isfinite(boot)]
         if len(boot) < 10 or not ok.any():

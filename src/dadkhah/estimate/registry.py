@@ -156,6 +156,8 @@ def run_registry_estimate(store: Store, *, actor: Actor, method: str, by: str | 
 
     ``params`` are the method's settings by their field names (``seed``, ``level``, ``iterations``,
     ...; see :func:`dadkhah.estimate.method_parameters`); those the method does not take are ignored.
+    ``method="auto"`` chooses for each table estimated, the whole registry's and each stratum's,
+    from its own number of lists (a stratum leaves out the lists that name nobody there).
     """
     from dadkhah.estimate import estimate_table, method_parameters
 
@@ -202,7 +204,9 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
             try:
                 part = estimate(sub)
                 entry |= {"observed": part.observed, "estimate": part.estimate, "interval": list(part.interval),
-                          "lists": list(part.lists), "model": part.model, "warnings": list(part.warnings),
+                          "lists": list(part.lists), "method": part.method, "model": part.model,
+                          "warnings": list(part.warnings),
+                          **({"chosen_because": part.chosen_because} if part.chosen_because else {}),
                           "diagnostics": {k: v for k, v in part.diagnostics.items() if k in ("rhat", "ess_bulk", "modes", "classes_in_use")}}
             except EstimationError as exc:
                 entry |= {"observed": sub.observed, "estimate": None, "interval": None, "lists": list(sub.lists), "warnings": [str(exc)]}

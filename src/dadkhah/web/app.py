@@ -109,7 +109,7 @@ def app_from_environment() -> FastAPI:
     The settings come as JSON in ``DADKHAH_WEB_SETTINGS``; each worker unlocks the keys itself
     (a protected key file needs ``DADKHAH_PASSPHRASE``). Sessions and login throttling live in
     the database, so the workers share them. Appeals' mail comes as ``smtp_url`` and ``mail_from``,
-    the public address as ``public_url``.
+    the public address as ``public_url``, the time-stamping authorities as ``tsa_urls``.
     """
     import json
     import os
@@ -128,7 +128,8 @@ def app_from_environment() -> FastAPI:
                                   trusted_proxies=tuple(given.get("trusted_proxies") or ()),
                                   max_upload_mb=int(given.get("max_upload_mb", 200)),
                                   mail=mail_settings(given.get("smtp_url"), given.get("mail_from")),
-                                  public_url=given.get("public_url") or None))
+                                  public_url=given.get("public_url") or None,
+                                  tsa_urls=tuple(given.get("tsa_urls") or ())))
 
 
 def api_schema(app: FastAPI) -> dict:

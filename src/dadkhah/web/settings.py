@@ -25,6 +25,9 @@ class WebSettings:
     ``signing_limits`` how much one client address may ask of a public signing page;
     ``public_counts_seconds`` how old the counts a public page shows may be (0: counted at every
     request), so that a page read many times a second does not count every signature each time.
+
+    ``tsa_urls`` are the time-stamping authorities the custody page's *Timestamp* asks (``dadkhah
+    serve`` reads them from ``DADKHAH_TSA_URLS``, as ``dadkhah timestamp`` does).
     """
 
     workspace: Path
@@ -40,3 +43,4 @@ class WebSettings:
     signing_limits: SigningLimits = DEFAULT_LIMITS
     mail_interval: float = 1.0  # seconds between two looks at the mail queue
     public_counts_seconds: float = 2.0
+    tsa_urls: tuple[str, ...] = ()

@@ -61,6 +61,10 @@ FIELD_LABELS = {
     "token": "Link", "signatures": "Signatures", "keys": "Keys", "format": "Format",
     # API tokens (dadkhah.users)
     "expires": "Expires", "token_id": "Token id",
+    # standard exports, intake from field tools, trusted timestamps
+    "template": "Template", "mapping": "Mapping file (.toml)", "attachments": "Attached files",
+    "attachments_zip": "ZIP of the attachments", "files_zip": "ZIP of the shared folder",
+    "authorities": "Time-stamping authorities",
 }
 
 

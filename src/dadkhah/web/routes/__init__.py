@@ -9,6 +9,8 @@ from dadkhah.web.routes import (
     auth,
     dashboard,
     estimates,
+    exports,
+    intake,
     persons,
     places,
     review,
@@ -18,6 +20,6 @@ from dadkhah.web.routes import (
     vault,
 )
 
-ROUTERS = [auth.router, dashboard.router, persons.router, places.router, sources.router, review.router,
-           estimates.router, vault.router, accountability.router, appeals.router, signing.router, admin.router,
-           tokens.router]
+ROUTERS = [auth.router, dashboard.router, persons.router, places.router, sources.router, exports.router, review.router,
+           estimates.router, vault.router, intake.router, accountability.router, appeals.router, signing.router,
+           admin.router, tokens.router]

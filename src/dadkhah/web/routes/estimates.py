@@ -27,14 +27,18 @@ router = APIRouter()
 MIN_ITERATIONS, MAX_ITERATIONS, DEFAULT_ITERATIONS = 1_000, 200_000, 100_000
 MAX_THRESHOLDS = 10
 # Kept here (not imported from dadkhah.estimate) so that showing the form does not load numba.
-METHOD_CHOICES = ("lcmcr", "loglinear", "chao", "lincoln-petersen")
+# "auto" (preselected) lets the estimate choose from each table's number of lists, as the CLI does.
+METHOD_CHOICES = ("auto", "lcmcr", "loglinear", "bma", "chao", "lincoln-petersen")
 STRATA_CHOICES = ("city", "province", "month", "gender")
 
 
 class EstimateRun(BaseModel):
     """Run an estimate from the linked registry."""
 
-    method: str = Field(max_length=40, description="lcmcr, loglinear, chao or lincoln-petersen")
+    method: str = Field("auto", max_length=40,
+                        description="auto (chosen from the number of lists, with the reason in the result: bma for "
+                                    "3-5 lists, lcmcr for 6 or more, lincoln-petersen for 2), lcmcr, loglinear, "
+                                    "bma, chao or lincoln-petersen")
     by: str | None = Field(None, max_length=20, description="Stratify by city, province, month or gender (or none).")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed: the same seed gives the same result.")
     level: float = Field(0.95, ge=0.5, lt=1, description="Interval level.")
@@ -120,7 +124,7 @@ def _parse_form(method: str, by: str, seed: str, level: str, iterations: str, li
         raise InputError(f"at most {MAX_THRESHOLDS} linkage thresholds", field="linkage_thresholds")
     level_value = number(level, "level", float, 0.5, 1.0, below=True)
     try:
-        return EstimateRun(method=method.strip(), by=by.strip() or None, seed=number(seed, "seed", int, 0, 2**32 - 1),
+        return EstimateRun(method=method.strip() or "auto", by=by.strip() or None, seed=number(seed, "seed", int, 0, 2**32 - 1),
                            level=0.95 if level_value is None else level_value,
                            iterations=number(iterations, "iterations", int, MIN_ITERATIONS, MAX_ITERATIONS),
                            linkage_thresholds=thresholds)
@@ -141,7 +145,7 @@ async def estimates_api(request: Request, page: Paging, viewer: Viewer = require
 
 
 @router.post("/estimates/run", include_in_schema=False)
-async def run_page(request: Request, method: str = Form(""), by: str = Form(""), seed: str = Form(""),
+async def run_page(request: Request, method: str = Form("auto"), by: str = Form(""), seed: str = Form(""),
                    level: str = Form(""), iterations: str = Form(""), linkage_thresholds: str = Form(""),
                    viewer: Viewer = require("estimates")):
     store = request.app.state.store

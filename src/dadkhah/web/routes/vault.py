@@ -1,4 +1,5 @@
-"""The vault in the browser: testimonies, evidence, the chain of custody and case files.
+"""The vault in the browser: testimonies, evidence, the chain of custody (and its trusted timestamps)
+and case files.
 
 Every action here is one call into the vault's API with the logged-in user as its actor: the API
 decrypts, records custody and writes the audit event in one transaction (if the decryption fails,
@@ -26,9 +27,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from dadkhah.errors import DadkhahError, InputError
+from dadkhah.errors import Busy, DadkhahError, InputError
 from dadkhah.vault.casefile import export_casefile
-from dadkhah.vault.custody import list_custody, verify_chain, verify_custody
+from dadkhah.vault.custody import list_custody, timestamp_chains, verify_chain, verify_custody
 from dadkhah.vault.evidence import (
     DEFAULT_RELEASE,
     SCOPES,
@@ -45,9 +46,10 @@ from dadkhah.vault.testimony import (
     list_testimonies,
     show_testimony,
 )
+from dadkhah.web.downloads import hand_over
 from dadkhah.web.i18n import gettext as _
 from dadkhah.web.params import Page, Paging
-from dadkhah.web.security import Viewer, require
+from dadkhah.web.security import Forbidden, Viewer, require
 from dadkhah.web.templating import render
 from dadkhah.workspace import new_private_folder, private_space
 
@@ -312,24 +314,6 @@ async def evidence_item_api(request: Request, evidence_id: str, viewer: Viewer =
 
 
 
-def _handover(folder: Path, file: Path, *, name: str, media_type: str, headers: dict | None = None) -> StreamingResponse:
-    """Stream ``file`` as a download; its folder is removed first (the open handle keeps the bytes
-    readable until the stream ends, and nothing is left on disk if the client goes away)."""
-    handle = open(file, "rb")  # closed when the stream ends
-    size = os.fstat(handle.fileno()).st_size
-    shutil.rmtree(folder, ignore_errors=True)
-
-    def chunks():
-        try:
-            while block := handle.read(_CHUNK):
-                yield block
-        finally:
-            handle.close()
-
-    return StreamingResponse(chunks(), media_type=media_type, headers={
-        "content-disposition": attachment_disposition(name), "content-length": str(size), **(headers or {})})
-
-
 async def _evidence_download(request: Request, viewer: Viewer, evidence_id: str, keys: VaultKeys) -> StreamingResponse:
     """The item's bytes, checked, then decrypted again as they are sent (nothing decrypted is written)."""
     found = await run_in_threadpool(lambda: get_evidence(request.app.state.store, keys, evidence_id, actor=viewer.actor))
@@ -369,9 +353,11 @@ def custody_document(store, keys: VaultKeys, *, item_id: str | None, page: Page)
 @router.get("/custody", include_in_schema=False)
 async def custody_page(request: Request, page: Paging, viewer: Viewer = require("vault"),
                        keys: VaultKeys = Depends(vault_keys), item_id: str | None = Query(None, max_length=40),
-                       checked: int | None = Query(None, ge=1)):
+                       checked: int | None = Query(None, ge=1),
+                       timestamped: str | None = Query(None, pattern=r"^TS-[0-9]{4,9}$")):
     document = await run_in_threadpool(custody_document, request.app.state.store, keys, item_id=item_id, page=page)
-    return await render(request, "custody.html", document, checked=checked)
+    return await render(request, "custody.html", document, checked=checked, timestamped=timestamped, error=None,
+                        authorities="", tsa_configured=bool(request.app.state.settings.tsa_urls))
 
 
 @router.get("/api/v1/custody", summary="Custody events (filter by item id), and whether the chain is intact")
@@ -390,6 +376,56 @@ async def custody_verify_page(request: Request, viewer: Viewer = require("vault"
 async def custody_verify_api(request: Request, viewer: Viewer = require("vault"),
                              keys: VaultKeys = Depends(vault_keys)) -> dict:
     return await run_in_threadpool(lambda: verify_custody(request.app.state.store, keys, actor=viewer.actor))
+
+
+def timestamp_document(store, keys: VaultKeys, viewer: Viewer, *, configured: tuple[str, ...],
+                       authorities: list[str]) -> dict:
+    """Have the authorities timestamp the chains' heads: those named (only by whoever holds ``keys``,
+    an admin: naming one makes the server send a request to that address), else the server's own."""
+    named = [a.strip() for a in authorities if a and a.strip()]
+    if named and not viewer.can("keys"):
+        raise Forbidden("keys")
+    chosen = named or list(configured)
+    if not chosen:
+        raise InputError("no time-stamping authority: the server was started without DADKHAH_TSA_URLS, and none "
+                         "was named", field="authorities")
+    return timestamp_chains(store, keys, actor=viewer.actor, authorities=chosen)
+
+
+@router.post("/custody/timestamp", include_in_schema=False)
+async def custody_timestamp_page(request: Request, page: Paging, viewer: Viewer = require("vault"),
+                                 keys: VaultKeys = Depends(vault_keys), authorities: str = Form("")):
+    store = request.app.state.store
+    try:
+        made = await run_in_threadpool(timestamp_document, store, keys, viewer,
+                                       configured=request.app.state.settings.tsa_urls,
+                                       authorities=authorities.replace(",", " ").split())
+    except Busy:
+        raise
+    except DadkhahError as exc:
+        document = await run_in_threadpool(custody_document, store, keys, item_id=None, page=page)
+        return await render(request, "custody.html", document, checked=None, timestamped=None,
+                            error=exc.to_dict(), authorities=authorities,
+                            tsa_configured=bool(request.app.state.settings.tsa_urls), status_code=400)
+    return RedirectResponse(f"/custody?timestamped={quote(made['timestamp'])}", status_code=303)
+
+
+class TimestampRequest(BaseModel):
+    """The time-stamping authorities to ask; none: the server's own (``DADKHAH_TSA_URLS``)."""
+
+    authorities: list[str] = Field(default_factory=list, max_length=10, examples=[["https://tsa.example.org/tsr"]],
+                                   description="http(s) addresses of RFC 3161 authorities; naming any needs the "
+                                               "permission keys (an admin)")
+
+
+@router.post("/api/v1/custody/timestamp",
+             summary="Have time-stamping authorities (RFC 3161) timestamp the newest events of the chain of custody "
+                     "and the audit log; the tokens are kept in custody (TS-0001)")
+async def custody_timestamp_api(request: Request, body: TimestampRequest | None = None,
+                                viewer: Viewer = require("vault"), keys: VaultKeys = Depends(vault_keys)) -> dict:
+    return await run_in_threadpool(timestamp_document, request.app.state.store, keys, viewer,
+                                   configured=request.app.state.settings.tsa_urls,
+                                   authorities=(body or TimestampRequest()).authorities)
 
 
 # ----- case files --------------------------------------------------------------------------------
@@ -413,7 +449,7 @@ def _casefile_form(values: dict | None = None, error: DadkhahError | None = None
 
 
 def _casefile_download(made: dict) -> StreamingResponse:
-    return _handover(made["folder"], made["zip"], name=f"{made['casefile']}.zip", media_type="application/zip",
+    return hand_over(made["folder"], made["zip"], name=f"{made['casefile']}.zip", media_type="application/zip",
                      headers={"x-dadkhah-casefile": made["casefile"], "x-dadkhah-key-fingerprint": made["fingerprint"]})
 
 

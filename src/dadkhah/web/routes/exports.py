@@ -1,0 +1,120 @@
+"""The standard exports of what may be published, as downloads: persons, records and acts as CSV or
+XLSX, the accountability record as Popolo JSON, Uwazi's CSV import.
+
+Each is one call into :mod:`dadkhah.publish` (``export_table``, ``export_popolo``, ``export_uwazi``),
+which writes the file and its audit event in one transaction; the file is written into a folder of
+the workspace's ``private/`` space and streamed back from a handle whose path is already gone.
+
+Who may: the permission ``publication`` (investigators and admins), the people who decide what may
+be published (a source's release, withholding a person). What an export holds is public by
+construction, but handing the registry out in bulk is itself a publication, and it is decided where
+publication is.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from dadkhah.errors import Busy, DadkhahError, InputError
+from dadkhah.web.downloads import hand_over
+from dadkhah.web.security import Viewer, require
+from dadkhah.web.templating import render
+from dadkhah.workspace import new_private_folder
+
+router = APIRouter()
+
+KINDS = ("persons", "records", "acts", "popolo", "uwazi")
+Kind = Literal["persons", "records", "acts", "popolo", "uwazi"]
+TABLES = ("persons", "records", "acts")
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               "json": "application/json", "zip": "application/zip"}
+
+
+def _checked(kind: str, format: str | None, template: str | None) -> None:
+    """A format only for a table, a template only for Uwazi (the core checks their values)."""
+    if format and kind not in TABLES:
+        raise InputError(f"applies to the tables (persons, records, acts), not to {kind}", field="format")
+    if template and kind != "uwazi":
+        raise InputError(f"applies to the Uwazi export, not to {kind}", field="template")
+
+
+def export_file(store, viewer: Viewer, kind: str, *, format: str | None = None, template: str | None = None) -> dict:
+    """Write the export into a private folder (the download removes it); the core audits it."""
+    from dadkhah.publish.exports import export_table
+    from dadkhah.publish.popolo import export_popolo
+    from dadkhah.publish.uwazi import export_uwazi
+
+    if kind not in KINDS:
+        raise InputError(f"must be one of {', '.join(KINDS)}, not {kind!r}", field="kind")
+    _checked(kind, format, template)
+    folder = new_private_folder(store.workspace, "export")
+    target = folder / "export"  # named for the download only once the core has checked what was asked
+    try:
+        if kind in TABLES:
+            made = export_table(store, target, table=kind, format=format or "csv", actor=viewer.actor)
+            what, suffix = kind, made["format"]
+        elif kind == "popolo":
+            made = export_popolo(store, target, actor=viewer.actor)
+            what, suffix = "popolo", "json"
+        else:
+            made = export_uwazi(store, target, template=template, actor=viewer.actor)
+            what, suffix = f"uwazi-{made['template']}", "zip"
+        name = f"dadkhah-{what}-{datetime.now(UTC):%Y-%m-%d}.{suffix}"
+        return made | {"folder": folder, "file": target, "name": name, "media_type": MEDIA_TYPES[suffix]}
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def download(made: dict) -> StreamingResponse:
+    return hand_over(made["folder"], made["file"], name=made["name"], media_type=made["media_type"],
+                     headers={"x-dadkhah-sha256": made["sha256"], "x-dadkhah-audience": made["audience"]})
+
+
+@router.post("/exports/{kind}", include_in_schema=False)
+async def export_page(request: Request, kind: str, format: str = Form(""), template: str = Form(""),
+                      viewer: Viewer = require("publication")):
+    """A download button on the sources page; a refusal shows the page again with the error."""
+    from dadkhah.web.routes.sources import sources_document
+
+    store = request.app.state.store
+    try:
+        made = await run_in_threadpool(export_file, store, viewer, kind, format=format or None,
+                                       template=template or None)
+    except Busy:
+        raise
+    except DadkhahError as exc:
+        document = await run_in_threadpool(sources_document, store)
+        document |= {"export_error": exc.to_dict()}
+        return await render(request, "sources.html", document, status_code=400)
+    return download(made)
+
+
+class ExportRequest(BaseModel):
+    """How to write the export: ``format`` for a table, ``template`` for Uwazi."""
+
+    format: Literal["csv", "xlsx"] | None = Field(None, description="persons, records, acts: csv (the default) "
+                                                                    "or xlsx")
+    template: Literal["persons", "acts", "officials"] | None = Field(None, description="uwazi: which template "
+                                                                                      "(required)")
+
+
+@router.post("/api/v1/exports/{kind}", response_class=StreamingResponse,
+             summary="Download a standard export of what may be published (persons, records, acts as CSV or "
+                     "XLSX; popolo; uwazi with a template); recorded with its SHA-256",
+             responses={200: {"description": "The file, as an attachment; `X-Dadkhah-SHA256` is its SHA-256",
+                              "content": {t: {} for t in MEDIA_TYPES.values()}}})
+async def export_api(request: Request, kind: Kind, body: ExportRequest | None = None,
+                     viewer: Viewer = require("publication")):
+    body = body or ExportRequest()
+    made = await run_in_threadpool(export_file, request.app.state.store, viewer, kind, format=body.format,
+                                   template=body.template)
+    return download(made)
