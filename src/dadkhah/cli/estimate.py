@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dadkhah.cli.common import (
@@ -71,13 +72,14 @@ def with_estimate_options(command: Callable) -> Callable:
 
 
 def _show(document: dict) -> None:
-    out.print(f"[bold]{document['method']}[/] ({document['model']}): [bold]{document['estimate']:,.0f}[/] "
+    # the model's own text may hold brackets ([12][345]) that rich would read as markup
+    out.print(f"[bold]{escape(document['method'])}[/] ({escape(document['model'])}): [bold]{document['estimate']:,.0f}[/] "
               f"[{document['interval'][0]:,.0f}, {document['interval'][1]:,.0f}] at {document['level']:.0%}; "
               f"{document['observed']:,} named on the lists.")
     if document.get("chosen_because"):
         err.print(f"method {document['method']} chosen: {document['chosen_because']}", markup=False, highlight=False)
     for warning in document.get("warnings", []):
-        err.print(f"[bold yellow]warning:[/] {warning}", markup=True, highlight=False)
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True, highlight=False)
     strata = document.get("strata") or []
     if strata:
         table = Table("stratum", "named", "estimate", "interval", "lists", "note")
