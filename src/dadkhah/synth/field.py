@@ -16,7 +16,6 @@ case gives them.
 
 from __future__ import annotations
 
-import csv
 import io
 import random
 import struct
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import jdatetime
 
+from dadkhah.spreadsheet import SafeWriter
 from dadkhah.synth.accountability import _Namer
 from dadkhah.synth.population import Victim
 
@@ -74,9 +74,12 @@ STATEMENTS = (
 
 
 def odk_csv(rows: list[list[str]]) -> bytes:
-    """Rows as Central's CSV writer (csv-stringify) writes them: quoted only where needed, ``\\n`` ends."""
+    """Rows as Central's CSV writer (csv-stringify) writes them: quoted only where needed, ``\\n`` ends
+    (through the project's one CSV writer; no synthetic cell starts like a formula, so none is altered)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    writer = SafeWriter(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow(row)
     return buffer.getvalue().encode("utf-8")
 
 
