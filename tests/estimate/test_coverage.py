@@ -46,3 +46,31 @@ def test_lcmcr_intervals_cover_the_true_total():
         shortfall.append(result.estimate / total - 1)
     assert covered / POPULATIONS >= 0.85, f"coverage {covered / POPULATIONS:.1%}"
     assert abs(np.median(shortfall)) < 0.03  # median relative error, not just wide intervals
+
+
+def _coverage_bench():
+    """benchmarks/coverage_bench.py, loaded as a module: the slow test runs its scenarios."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "coverage_bench.py"
+    spec = importlib.util.spec_from_file_location("coverage_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="measured below the 90% target: on the generator's shared 'visibility' every "
+                                       "method is too low by city (benchmarks/coverage_bench.py; docs/methods.md)")
+def test_the_default_pipeline_covers_the_truth_by_city(tmp_path):
+    bench = _coverage_bench()
+    covered = total = 0
+    for i, (lists, difficulty, victims, cities) in enumerate([(6, "realistic", 2000, 6), (5, "realistic", 2500, 4)]):
+        result = bench.run_scenario(tmp_path / str(i), lists=lists, difficulty=difficulty, victims=victims,
+                                    cities=cities, seed=500 + i, replicates=10)
+        assert not result["unknown_stratum"] and result["cities_estimated"] == cities
+        assert result["observed"] <= result["estimate"] and result["share_of_width_from_linkage"] is not None
+        covered += result["cities_covered"] + result["covers"]
+        total += result["cities_estimated"] + 1
+    assert covered / total >= 0.9, f"{covered} of {total} intervals cover the truth"

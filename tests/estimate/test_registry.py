@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from dadkhah.errors import InputError
 from dadkhah.estimate import EstimationError, estimate_table
-from dadkhah.estimate.registry import estimate_registry
+from dadkhah.estimate.registry import estimate_registry, run_registry_estimate
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import Estimate, LinkageRun, Source
 from dadkhah.registry.persons import assign_persons
@@ -47,7 +47,8 @@ def hand_linked(store, tmp_path):
 def test_capture_histories_and_strata_from_the_registry(store, tmp_path):
     run_id = hand_linked(store, tmp_path)
     told = []
-    document = estimate_registry(store, estimate=chao, by="city", progress=lambda done, total: told.append((done, total)), actor=TESTER)
+    document = estimate_registry(store, estimate=chao, by="city", progress=lambda done, total: told.append((done, total)),
+                                 actor=TESTER, keep_unknown=True)
     assert told[0] == (0, 4) and told[-1] == (4, 4)  # overall, then three strata
     assert document["linkage_run_id"] == run_id
     assert document["observed"] == 8 and document["lists"] == ["a", "b", "c"]
@@ -103,3 +104,43 @@ def test_linked_case_estimate_covers_the_truth_and_reports_linkage_sensitivity(c
     assert runs[0]["persons"] == document["observed"]  # 0.5 is the run's own threshold
     spread = document["linkage_sensitivity"]["spread"]
     assert spread == max(r["estimate"] for r in runs) - min(r["estimate"] for r in runs)
+
+
+def test_a_missing_stratum_is_drawn_in_each_replicate_and_no_unknown_stratum_is_left(store, tmp_path):
+    hand_linked(store, tmp_path)  # b5 has no city; the hand-made run kept no pairs, so no linkage draws
+    document = estimate_registry(store, estimate=chao, by="city", actor=TESTER, seed=3)
+    strata = {s["name"]: s for s in document["strata"]}
+    assert set(strata) == {"Rasht", "Tabriz"}
+    assert document["uncertainty"] == {"replicates": 10, "seed": 3, "linkage": False, "missing_strata_imputed": True,
+                                       "persons_imputed": 1.0}
+    # b5 is on list b only, which named people in both cities: it lands in either, so on average
+    # each city holds its own people and part of b5.
+    assert 4 <= strata["Rasht"]["observed"] <= 5 and 3 <= strata["Tabriz"]["observed"] <= 4
+    assert strata["Rasht"]["replicates"]["replicates"] == 10 and "missing strata" in strata["Rasht"]["replicates"]["drawn"]
+    again = estimate_registry(store, estimate=chao, by="city", actor=TESTER, seed=3)
+    assert again["strata"] == document["strata"]  # the same seed draws the same
+    with store.session() as session:
+        stored = session.get(Estimate, document["id"])
+        assert stored.parameters["uncertainty"]["seed"] == 3 and {s["stratum"] for s in stored.strata} == {
+            s["stratum"] for s in document["strata"]}
+    with pytest.raises(InputError, match="kept no scored pairs") as refused:
+        estimate_registry(store, estimate=chao, actor=TESTER, linkage_uncertainty=True)
+    assert refused.value.field == "linkage_uncertainty"
+
+
+def test_linkage_uncertainty_is_inside_the_default_interval(copy_of_linked):
+    document = run_registry_estimate(copy_of_linked, actor=TESTER, method="lcmcr", seed=5, iterations=20_000,
+                                     burn_in=2_000, thin=20, replicates=6)
+    uncertainty = document["uncertainty"]
+    assert uncertainty["linkage"] is True and uncertainty["replicates"] == 6
+    assert 0 <= uncertainty["share_of_width_from_linkage"] < 1
+    replicates = document["diagnostics"]["replicates"]
+    assert len(replicates["replicate_estimates"]) == 6
+    assert len(replicates["replicate_observed"]) == 6  # (this small case leaves few pairs in doubt)
+    assert document["interval"][0] < 600 < document["interval"][1]
+    # Each replicate ran a sixth of the sweeps asked for, after its own burn-in; what was asked is stored.
+    assert replicates["iterations_each"] == 20_000 // 6
+    assert (document["parameters"]["iterations"], document["parameters"]["random_state"]) == (20_000, 5)
+    without = run_registry_estimate(copy_of_linked, actor=TESTER, method="lcmcr", seed=5, iterations=20_000,
+                                    burn_in=2_000, thin=20, linkage_uncertainty=False)
+    assert "uncertainty" not in without and "replicates" not in without["diagnostics"]

@@ -1,4 +1,5 @@
-"""Estimates: the list, one estimate with its diagnostics and chart, and running new ones."""
+"""Estimates: the list, one estimate with its diagnostics and chart, and asking for new ones (each a
+background job, run here by a real worker in this process: ``run_worker(..., once=True)``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 from bs4 import BeautifulSoup
 
 from dadkhah.audit import list_audit
+from dadkhah.jobs import run_worker
 from dadkhah.model import Estimate
 from dadkhah.web.routes.estimates import MAX_ITERATIONS, METHOD_CHOICES, STRATA_CHOICES
 
@@ -15,6 +17,19 @@ from dadkhah.web.routes.estimates import MAX_ITERATIONS, METHOD_CHOICES, STRATA_
 def _estimates(app) -> int:
     with app.state.store.session() as session:
         return session.scalar(sa.select(sa.func.count()).select_from(Estimate))
+
+
+def finish(app, client, job_address: str) -> dict:
+    """Run the queued jobs with a worker, then answer the job at ``job_address`` (its page or API address)."""
+    run_worker(app.state.store, once=True)
+    return client.get("/api/v1" + job_address.removeprefix("/api/v1")).json()
+
+
+def estimate_of(app, client, job_address: str) -> dict:
+    """The estimate the job at ``job_address`` made, once a worker has run it."""
+    job = finish(app, client, job_address)
+    assert job["status"] == "done", job
+    return client.get(job["links"]["result_api"]).json()
 
 
 def test_the_web_offers_exactly_the_apis_methods_and_strata():
@@ -30,10 +45,10 @@ def test_the_form_preselects_automatic_and_the_result_says_why(app, as_role):
     assert page.find("select", attrs={"name": "method"}).find("option", selected=True)["value"] == "auto"
     answer = client.post("/estimates/run", data={"csrf_token": client.csrf, "seed": "3"}, follow_redirects=False)
     assert answer.status_code == 303, answer.text
-    data = client.get("/api/v1" + answer.headers["location"]).json()
+    data = estimate_of(app, client, answer.headers["location"])
     assert data["method"] in ("bma", "lcmcr", "lincoln-petersen")
     assert data["diagnostics"]["method_requested"] == "auto" and "lists" in data["diagnostics"]["chosen_because"]
-    shown = BeautifulSoup(client.get(answer.headers["location"]).text, "html.parser")
+    shown = BeautifulSoup(client.get(f"/estimates/{data['id']}").text, "html.parser")
     assert data["diagnostics"]["chosen_because"] in shown.find(id="chosen-because").text
 
 
@@ -98,14 +113,18 @@ def test_running_an_estimate_through_the_form_stores_it_audits_it_and_shows_it(a
     client = as_role("analyst")
     before = _estimates(app)
     answer = client.post("/estimates/run", data={"csrf_token": client.csrf, "method": "loglinear", "by": "gender",
-                                                 "seed": "7", "level": "0.9", "iterations": "", "linkage_thresholds": ""})
+                                                 "seed": "7", "level": "0.9", "iterations": "", "linkage_thresholds": "",
+                                                 "replicates": "3", "linkage_uncertainty": "", "keep_unknown": ""})
     assert answer.status_code == 303, answer.text
-    estimate_id = int(answer.headers["location"].rsplit("/", 1)[-1])
+    assert answer.headers["location"].startswith("/jobs/") and _estimates(app) == before, "the page does not run it"
+    estimate_id = estimate_of(app, client, answer.headers["location"])["id"]
     assert _estimates(app) == before + 1
     data = client.get(f"/api/v1/estimates/{estimate_id}").json()
     assert data["method"] == "loglinear" and data["by"] == "gender" and data["level"] == 0.9
     assert data["created_by"] == "analyst" and data["parameters"]["random_state"] == 7
     assert data["strata"] and data["strata_total"]["strata"] == len(data["strata"])
+    # Missing genders were drawn, three times, and the linkage's pairs too: no "unknown" stratum.
+    assert data["parameters"]["uncertainty"]["replicates"] == 3 and "unknown" not in {s["stratum"] for s in data["strata"]}
     page = BeautifulSoup(client.get(f"/estimates/{estimate_id}").text, "html.parser")
     assert [tr["data-stratum"] for tr in page.select("#strata tbody tr")] == [s["stratum"] for s in data["strata"]]
     assert client.get(f"/estimates/{estimate_id}/chart.svg").text.startswith("<svg")
@@ -119,8 +138,10 @@ def test_running_an_estimate_through_the_api_with_linkage_sensitivity(app, as_ro
     client = as_role("analyst")
     answer = client.post("/api/v1/estimates/run", json={"method": "chao", "linkage_thresholds": [0.5, 0.95]},
                          headers={"X-CSRF-Token": client.csrf})
-    assert answer.status_code == 200, answer.text
-    data = answer.json()
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    assert job["status"] == "queued" and answer.headers["location"] == f"/api/v1/jobs/{job['id']}"
+    data = estimate_of(app, client, answer.headers["location"])
     assert data["method"] == "chao" and data["by"] is None
     assert [r["threshold"] for r in data["linkage_sensitivity"]["runs"]] == [0.5, 0.95]
     assert data == client.get(f"/api/v1/estimates/{data['id']}").json()
@@ -139,8 +160,9 @@ def test_an_lcmcr_run_from_the_web_is_bounded_and_seeded(app, as_role):
     assert too_long.status_code == 422
     page = client.post("/estimates/run", data={"csrf_token": client.csrf, "method": "lcmcr", "iterations": "5000000"})
     assert page.status_code == 400 and "iterations" in BeautifulSoup(page.text, "html.parser").find(id="run-error").text
-    runs = [client.post("/api/v1/estimates/run", json={"method": "lcmcr", "iterations": 2000, "seed": 11}, headers=headers).json()
+    jobs = [client.post("/api/v1/estimates/run", json={"method": "lcmcr", "iterations": 2000, "seed": 11}, headers=headers).json()
             for _ in range(2)]
+    runs = [estimate_of(app, client, job["links"]["api"]) for job in jobs]
     assert runs[0]["parameters"]["iterations"] == 2000
     assert runs[0]["estimate"] == runs[1]["estimate"], "the same seed gives the same result"
     assert "rhat" in runs[0]["diagnostics"]
@@ -156,8 +178,11 @@ def test_bad_runs_are_refused_and_store_nothing(app, as_role):
     assert bad_method.status_code in (400, 422) and bad_method.json()["error"]["field"] == "method"
     assert client.post("/api/v1/estimates/run", json={"method": "chao", "by": "religion"}, headers=headers).status_code in (400, 422)
     assert client.post("/api/v1/estimates/run", json={"method": "chao", "level": 1.5}, headers=headers).status_code == 422
+    # What only the registry can say is known when the job runs: it fails, and stores nothing.
     two_lists_only = client.post("/api/v1/estimates/run", json={"method": "lincoln-petersen"}, headers=headers)
-    assert two_lists_only.status_code == 400 and "two lists" in two_lists_only.json()["error"]["message"]
+    assert two_lists_only.status_code == 202, two_lists_only.text
+    failed = finish(app, client, two_lists_only.json()["links"]["api"])
+    assert failed["status"] == "failed" and "two lists" in failed["error"] and "result_page" not in failed["links"]
     for form in ({"method": "guess"}, {"method": "chao", "level": "high"}, {"method": "chao", "seed": "-1"},
                  {"method": "chao", "linkage_thresholds": "0.5, 2"}, {"method": "chao", "by": "religion"}):
         answer = client.post("/estimates/run", data={"csrf_token": client.csrf, **form})

@@ -41,7 +41,8 @@ def api_routes(app) -> list[tuple[str, str, APIRoute]]:
 
 def sample_values(app) -> dict[str, str]:
     from dadkhah.appeal import create_appeal, publish_appeal
-    from dadkhah.model import Appeal
+    from dadkhah.jobs import submit_job
+    from dadkhah.model import Appeal, Job
     from tests.conftest import TESTER
 
     with app.state.store.session() as session:
@@ -54,7 +55,11 @@ def sample_values(app) -> dict[str, str]:
                                title_fa="برای تحقیق", text="We ask for an inquiry.", text_fa="خواستار تحقیق هستیم.",
                                addressee="The Secretary-General")["id"]
         publish_appeal(app.state.store, appeal, actor=TESTER)
-    return {"person_id": "P-000001", "testimony_id": "T-0001", "evidence_id": "E-000001", "estimate_id": "1",
+    with app.state.store.session() as session:
+        job = session.scalar(sa.select(Job.id).limit(1))
+    if job is None:  # a queued job, for its page (no worker runs in these tests)
+        job = submit_job(app.state.store, actor=TESTER, kind="estimate run", parameters={"method": "chao"})
+    return {"job_id": str(job), "person_id": "P-000001", "testimony_id": "T-0001", "evidence_id": "E-000001", "estimate_id": "1",
             "import_id": "1", "pair_id": str(pair), "username": "viewer", "place_id": place,
             "official": "O-000001", "institution": "I-000001", "act": "A-000001", "site": "S-000003",
             "claim": "C-000001", "file": "posts", "slug": "inquiry", "ref": appeal, "token": "not-a-token",

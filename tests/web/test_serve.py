@@ -42,7 +42,7 @@ def test_serve_answers_on_loopback_and_prints_one_json_document(web_store_path, 
         server.terminate()
         out, _ = server.communicate(timeout=20)
     assert json.loads(out) == {"address": f"http://127.0.0.1:{port}/", "workspace": str(web_store_path.resolve()),
-                               "vault": True, "workers": workers}
+                               "vault": True, "workers": workers, "worker": True}
 
 
 def test_serve_refuses_an_outside_address_without_secure_cookies(web_store_path):
@@ -50,3 +50,37 @@ def test_serve_refuses_an_outside_address_without_secure_cookies(web_store_path)
                            "0.0.0.0", "--json"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "HTTPS" in json.loads(done.stdout)["error"]["message"]
+
+
+def test_serve_starts_a_worker_that_runs_the_jobs_and_stops_with_it(web_store_path):
+    """A job submitted while the server runs is done by the worker `serve` started, in a process of its
+    own; stopping the server stops that worker too."""
+    from dadkhah.jobs import show_job, submit_job
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace, process_alive
+    from tests.conftest import TESTER
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "dadkhah", "--workspace", str(web_store_path), "serve", "--port",
+                               str(port), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=os.environ.copy())
+    try:
+        with open_store(load_workspace(web_store_path)) as store:
+            job_id = submit_job(store, actor=TESTER, kind="estimate run", parameters={"method": "chao"})
+            deadline = time.monotonic() + 90
+            while (job := _job(store, show_job, job_id))["status"] != "done":
+                assert server.poll() is None, server.stderr.read()
+                assert job["status"] in ("queued", "running"), job
+                assert time.monotonic() < deadline, f"the server's worker did not run the job: {job}"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert json.loads(out)["worker"] is True
+    worker_pid = int(job["worker"].rsplit(":", 1)[1])
+    assert worker_pid != server.pid and not process_alive(worker_pid), "the worker stops with the server"
+
+
+def _job(store, show_job, job_id: int) -> dict:
+    with store.session() as session:
+        return show_job(session, job_id)

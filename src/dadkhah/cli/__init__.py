@@ -28,6 +28,7 @@ from dadkhah.cli.exports import (
 )
 from dadkhah.cli.ingest import import_, init, records_app, sources_app
 from dadkhah.cli.intake import intake_app
+from dadkhah.cli.jobs import jobs_app, worker_command
 from dadkhah.cli.link import link_app, persons_app, review_app
 from dadkhah.cli.places import places_app
 from dadkhah.cli.publish import publish_app, verify_site_command
@@ -90,6 +91,8 @@ app.add_typer(link_app, name="link")
 app.add_typer(persons_app, name="persons")
 app.add_typer(review_app, name="review")
 app.add_typer(estimate_app, name="estimate")
+app.add_typer(jobs_app, name="jobs")
+app.command("worker")(worker_command)
 app.add_typer(accountability_app, name="accountability")
 app.add_typer(institutions_app, name="institutions")
 app.add_typer(officials_app, name="officials")

@@ -71,6 +71,13 @@ def with_estimate_options(command: Callable) -> Callable:
     return wrapper
 
 
+def _count(value) -> str:
+    """A number of people named: whole, or to one decimal when it is an average over replicates."""
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
 def _show(document: dict) -> None:
     # the model's own text may hold brackets ([12][345]) that rich would read as markup
     out.print(f"[bold]{escape(document['method'])}[/] ({escape(document['model'])}): [bold]{document['estimate']:,.0f}[/] "
@@ -85,15 +92,24 @@ def _show(document: dict) -> None:
         table = Table("stratum", "named", "estimate", "interval", "lists", "note")
         for s in strata:
             if s.get("estimate") is None:
-                table.add_row(str(s["name"]), str(s.get("observed") or ""), "", "", "", "; ".join(s["warnings"]))
+                table.add_row(str(s["name"]), _count(s.get("observed")), "", "", "", "; ".join(s["warnings"]))
             else:
-                table.add_row(str(s["name"]), f"{s['observed']:,}", f"{s['estimate']:,.0f}",
+                table.add_row(str(s["name"]), _count(s["observed"]), f"{s['estimate']:,.0f}",
                               f"[{s['interval'][0]:,.0f}, {s['interval'][1]:,.0f}]", str(len(s["lists"])),
                               "; ".join(s["warnings"])[:80])
         out.print(table)
         total = document["strata_total"]
         out.print(f"Sum over strata: [bold]{total['estimate']:,.0f}[/] ({total['strata_estimated']} of {total['strata']} "
-                  f"strata estimated; {total['observed_in_unestimated_strata']:,} named in the others, counted as named).")
+                  f"strata estimated; {_count(total['observed_in_unestimated_strata'])} named in the others, counted as named).")
+    uncertainty = document.get("uncertainty")
+    if uncertainty:
+        drawn = [w for w, on in (("the linkage", uncertainty["linkage"]),
+                                 (f"the missing strata of {uncertainty['persons_imputed']:,.0f} persons",
+                                  uncertainty["missing_strata_imputed"])) if on]
+        line = f"Combined over {uncertainty['replicates']} versions of the data drawing {' and '.join(drawn)}"
+        if "share_of_width_from_linkage" in uncertainty:
+            line += f"; {uncertainty['share_of_width_from_linkage']:.0%} of the interval's width comes from the linkage"
+        out.print(line + ".", markup=False)
     sensitivity = document.get("linkage_sensitivity")
     if sensitivity:
         for run in sensitivity["runs"]:
@@ -155,12 +171,17 @@ def estimate_run(
     options: dict,
     by: Annotated[str | None, typer.Option("--by", help="Stratify by city, province, month or gender.")] = None,
     linkage_thresholds: Annotated[str | None, typer.Option("--linkage-thresholds", help="e.g. 0.5,0.9,0.99: re-estimate under each clustering.")] = None,
+    replicates: Annotated[int, typer.Option("--replicates", min=2, max=200, help="How many versions of the data (drawn linkage, drawn missing strata) to estimate on and combine.")] = 10,
+    linkage_uncertainty: Annotated[bool | None, typer.Option("--linkage-uncertainty/--no-linkage-uncertainty", help="Carry the linkage's own uncertainty into the interval (default: on when the linkage run kept its pairs).")] = None,
+    keep_unknown: Annotated[bool, typer.Option("--keep-unknown", help="With --by: keep persons whose stratum is unknown as an 'unknown' stratum instead of drawing one for them.")] = False,
+    background: Annotated[bool, typer.Option("--background", help="Submit it as a background job and print the job's number (a worker runs it: `dadkhah worker`, or the one `dadkhah serve` starts).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Estimate the total from the linked registry, overall and by stratum.
 
     Without --method the method is chosen for each table estimated from its own number of lists:
     the whole registry's, and each stratum's (lists that name nobody in a stratum are left out there).
+    With --background the estimate is a job that a worker runs (follow it with `dadkhah jobs show`).
 
     Example: dadkhah estimate run --method lcmcr --by city --plot toll.svg --plot-language fa
     """
@@ -172,6 +193,10 @@ def estimate_run(
     except ValueError:
         raise InputError(f"takes probabilities separated by commas, not {linkage_thresholds!r}",
                          field="linkage_thresholds") from None
+    options |= {"replicates": replicates, "linkage_uncertainty": linkage_uncertainty, "keep_unknown": keep_unknown}
+    if background:
+        _submit_estimate(ctx, method=method, by=by, thresholds=thresholds, options=options, plot=plot, as_json=as_json)
+        return
     with opened_store(ctx) as store, progress_bar(f"estimating ({method})") as progress:
         document = run_registry_estimate(store, actor=cli_actor(ctx), method=method, by=by, thresholds=thresholds,
                                          progress=progress, **options)
@@ -185,6 +210,28 @@ def estimate_run(
         _show(document)
         if plot:
             out.print(f"Chart: {document['plot']}", markup=False)
+
+
+def _submit_estimate(ctx: typer.Context, *, method: str, by: str | None, thresholds: list[float], options: dict,
+                     plot: Path | None, as_json: bool) -> None:
+    """Queue the estimate as a background job, with the same parameters as a run here would take."""
+    from dadkhah.cli.jobs import show_job_text
+    from dadkhah.jobs import show_job, submit_job
+
+    if plot:
+        raise InputError("a background estimate draws no chart: run it here to draw one", field="plot")
+    parameters = {"method": method, "by": by, "linkage_thresholds": thresholds,
+                  **{k: v for k, v in options.items() if v is not None}}
+    with opened_store(ctx) as store:
+        job_id = submit_job(store, actor=cli_actor(ctx), kind="estimate run", parameters=parameters)
+        with store.session() as session:
+            job = show_job(session, job_id)
+    if as_json:
+        emit_json(job)
+        return
+    show_job_text(job)
+    err.print(f"Queued as job {job_id}: a worker runs it (`dadkhah worker`, or the one `dadkhah serve` starts); "
+              f"follow it with `dadkhah jobs show {job_id}`.", markup=False, highlight=False)
 
 
 @estimate_app.command("list")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -259,9 +260,11 @@ def serve(
     no_vault: Annotated[bool, typer.Option("--no-vault", help="Serve without unlocking the keys (testimonies and evidence stay closed).")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Server processes (more serve more people at once; each unlocks the keys).")] = 1,
     trusted_proxy: Annotated[list[str] | None, typer.Option("--trusted-proxy", help="Address of the reverse proxy in front of the app (repeat for several): its X-Forwarded-For gives each client's real address.")] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Start no worker for background jobs (run `dadkhah worker` elsewhere).")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Serve the web application for this workspace until interrupted.
+    """Serve the web application for this workspace until interrupted, with a worker that runs its
+    background jobs (long estimates) in a process of its own.
 
     Example: dadkhah serve --host 127.0.0.1 --port 8000
     """
@@ -278,11 +281,12 @@ def serve(
     workspace = cli_workspace(ctx)
     if host not in ("127.0.0.1", "::1", "localhost") and not secure_cookies:
         raise DadkhahError("off loopback the app must sit behind HTTPS: add --secure-cookies (and a TLS proxy)")
-    keys = None
+    keys = passphrase = None
     if not no_vault and workspace_id(workspace):
         if workers > 1 and is_protected(workspace) and not os.environ.get(ENV_PASSPHRASE):
             raise DadkhahError(f"with --workers each process unlocks the keys: set {ENV_PASSPHRASE} (or use --no-vault)")
-        keys = load_keys(workspace, passphrase=ask_passphrase() if is_protected(workspace) else None)
+        passphrase = ask_passphrase() if is_protected(workspace) else None
+        keys = load_keys(workspace, passphrase=passphrase)
     # Appeals: confirmation emails go through DADKHAH_SMTP_URL from DADKHAH_MAIL_FROM (the server sends
     # them itself, with the keys), their links on DADKHAH_PUBLIC_URL (else the address each request came to).
     smtp_url, mail_from = os.environ.get(ENV_SMTP_URL) or None, os.environ.get(ENV_MAIL_FROM) or None
@@ -317,7 +321,59 @@ def serve(
                                                "tsa_urls": tsa_urls})
         app, options = "dadkhah.web.app:app_from_environment", options | {"factory": True, "workers": workers}
     if as_json:
-        emit_json({"address": address, "workspace": str(workspace.path), "vault": keys is not None, "workers": workers})
-    err.print(f"Serving {workspace.path} at {address} with {workers} process{'es' if workers > 1 else ''} (Ctrl-C stops)",
-              markup=False, highlight=False)
-    uvicorn.run(app, **options)
+        emit_json({"address": address, "workspace": str(workspace.path), "vault": keys is not None, "workers": workers,
+                   "worker": not no_worker})
+    err.print(f"Serving {workspace.path} at {address} with {workers} process{'es' if workers > 1 else ''}"
+              f"{'' if no_worker else ' and a worker for background jobs'} (Ctrl-C stops)", markup=False, highlight=False)
+    worker = None if no_worker else _start_worker(ctx, workspace, passphrase)
+    if worker is not None:
+        # uvicorn ends by raising again the signal that stopped it: SIGTERM would then end this process
+        # at once, leaving the worker behind. Stop the worker first, then end as the signal says.
+        def terminated(signum, _frame) -> None:
+            _stop_worker(worker)
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+
+        signal.signal(signal.SIGTERM, terminated)
+    try:
+        uvicorn.run(app, **options)
+    finally:
+        if worker is not None:
+            _stop_worker(worker)
+
+
+WORKER_STOP_SECONDS = 10
+
+
+def _start_worker(ctx: typer.Context, workspace, passphrase: str | None):
+    """``dadkhah worker`` for the served workspace, in a process of its own (its output to stderr alone).
+
+    It reads the same database; a passphrase typed for the server reaches it in its environment
+    alone, as ``DADKHAH_PASSPHRASE`` does for ``--workers``, so that it signs the jobs' events too.
+    """
+    import subprocess
+    import sys
+
+    from dadkhah.cli.common import ENV_DATABASE_URL, database_url
+    from dadkhah.vault.keys import ENV_PASSPHRASE
+
+    environment = os.environ.copy()
+    if database_url(ctx):
+        environment[ENV_DATABASE_URL] = database_url(ctx)
+    if passphrase:
+        environment[ENV_PASSPHRASE] = passphrase
+    return subprocess.Popen([sys.executable, "-m", "dadkhah", "--workspace", str(workspace.path), "worker"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=environment)
+
+
+def _stop_worker(worker) -> None:
+    """Ask the worker to stop (the job it runs fails at its next progress report), then make it."""
+    import subprocess
+
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=WORKER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

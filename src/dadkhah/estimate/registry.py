@@ -12,6 +12,7 @@ pairs the linkage run kept, and the spread is reported.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
@@ -23,7 +24,7 @@ from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.estimate.core import CaptureTable, EstimateResult, EstimationError
 from dadkhah.link.review import latest_run
-from dadkhah.link.run import recluster
+from dadkhah.link.run import kept_pairs, recluster, sample_clusterings
 from dadkhah.model import Estimate, Person, PersonRecord, Place, Record, Source
 from dadkhah.store import Store
 
@@ -63,44 +64,124 @@ def clusters_from_registry(session: Session) -> dict[int, list[RecordKey]]:
     return clusters
 
 
-def capture_tables(session: Session, clusters: Mapping, by: str | None) -> tuple[CaptureTable, dict[str, CaptureTable | int]]:
+# How much the observed distribution of the person's own lists weighs, against what is seen among
+# people with exactly the same lists, when a missing stratum is drawn: as much as ten such persons.
+PRIOR_WEIGHT = 10.0
+DEFAULT_REPLICATES = 10
+
+
+def _people(clusters: Mapping, column: Mapping, attributes: Mapping, position: int | None):
+    """Each person's capture pattern (persons × lists, 0/1) and, with a stratum, its values among
+    the person's records (a Counter; empty when no record says)."""
+    patterns = np.zeros((len(clusters), len(column)), dtype=np.int8)
+    values = []
+    for row, keys in enumerate(clusters.values()):
+        for source, _ in keys:
+            patterns[row, column[source]] = 1
+        if position is not None:
+            values.append(Counter(v for key in keys if (v := attributes.get(key, (None,) * 4)[position])))
+    return patterns, values
+
+
+def impute_strata(patterns: np.ndarray, values: list[Counter], rng: np.random.Generator) -> tuple[dict[str, Counter], int]:
+    """One completed draw of every person's stratum: counts by stratum and capture pattern, and how
+    many persons had none and were given one.
+
+    - A person whose records agree keeps that value.
+    - A person whose records disagree gets one of them, in proportion to how many records say it.
+    - A person whose records say nothing gets a value drawn from what is seen among people named by
+      exactly the same lists (people seen by one list lose their city more often than people seen by
+      four, so this matters), pulled towards what the person's own lists record overall
+      (:data:`PRIOR_WEIGHT`). The proportions themselves are drawn (Dirichlet) before the values, so
+      that the replicates also carry the uncertainty of those proportions ("proper" imputation).
+    If no person at all has a value, everyone stays "unknown".
+    """
+    known = [None] * len(values)
+    for i, counted in enumerate(values):
+        if len(counted) == 1:
+            known[i] = next(iter(counted))
+        elif counted:
+            options = sorted(counted)
+            weights = np.array([counted[o] for o in options], dtype=float)
+            known[i] = options[rng.choice(len(options), p=weights / weights.sum())]
+    strata = sorted({v for v in known if v is not None})
+    by_stratum: dict[str, Counter] = defaultdict(Counter)
+    missing = [i for i, v in enumerate(known) if v is None]
+    for i, v in enumerate(known):
+        if v is not None:
+            by_stratum[v][tuple(patterns[i].tolist())] += 1
+    if not missing:
+        return by_stratum, 0
+    if not strata:
+        for i in missing:
+            by_stratum["unknown"][tuple(patterns[i].tolist())] += 1
+        return by_stratum, 0
+    index = {v: s for s, v in enumerate(strata)}
+    lists = patterns.shape[1]
+    by_list = np.zeros((lists, len(strata)))
+    by_pattern: dict[tuple, np.ndarray] = defaultdict(lambda: np.zeros(len(strata)))
+    for i, v in enumerate(known):
+        if v is not None:
+            by_list[patterns[i] == 1, index[v]] += 1
+            by_pattern[tuple(patterns[i].tolist())][index[v]] += 1
+    overall = by_list.sum(axis=0)
+    wanted = Counter(tuple(patterns[i].tolist()) for i in missing)
+    for pattern, count in sorted(wanted.items()):
+        base = by_list[np.array(pattern, dtype=bool)].sum(axis=0)
+        base = base if base.sum() > 0 else overall
+        alpha = by_pattern[pattern] + PRIOR_WEIGHT * base / base.sum()
+        support = np.flatnonzero(alpha > 0)
+        shares = rng.dirichlet(alpha[support])
+        for s, drawn in zip(support, rng.multinomial(count, shares), strict=True):
+            if drawn:
+                by_stratum[strata[s]][pattern] += int(drawn)
+    return by_stratum, len(missing)
+
+
+def capture_tables(session: Session, clusters: Mapping, by: str | None, *,
+                   rng: np.random.Generator | None = None) -> tuple[CaptureTable, dict[str, CaptureTable | int]]:
     """The overall capture table and, with ``by``, one table per stratum (lists absent there left out).
+
+    Without ``rng``, a person's stratum is the most common value among its records, and people with
+    none form an "unknown" stratum. With ``rng``, missing and conflicting values are drawn once
+    (:func:`impute_strata`): one replicate of a multiple imputation.
 
     A stratum where fewer than two lists name anyone cannot be estimated; it maps to its number of
     persons instead of a table.
     """
+    return _tables(session, clusters, by, rng=rng)[:2]
+
+
+def _tables(session: Session, clusters: Mapping, by: str | None, *, rng: np.random.Generator | None = None):
     if by is not None and by not in STRATA:
         raise InputError(f"stratify by one of {', '.join(STRATA)} (or nothing), not {by!r}", field="by")
     names = dict(session.execute(sa.select(Source.id, Source.name)).all())
     attributes = _record_attributes(session) if by else {}
-    position = STRATA.index(by) if by else 0
     sources = sorted({source for keys in clusters.values() for source, _ in keys}, key=lambda s: names[s])
     column = {source: i for i, source in enumerate(sources)}
-    overall: Counter = Counter()
-    by_stratum: dict[str, Counter] = defaultdict(Counter)
-    for keys in clusters.values():
-        pattern = [0] * len(sources)
-        for source, _ in keys:
-            pattern[column[source]] = 1
-        overall[tuple(pattern)] += 1
-        if by:
-            stratum = _most_common(attributes.get(key, (None,) * 4)[position] for key in keys)
-            by_stratum[stratum][tuple(pattern)] += 1
     lists = tuple(names[s] for s in sources)
     if len(lists) < 2:
         raise EstimationError("the registry holds fewer than two sources: estimation needs at least two lists")
-    table = CaptureTable.from_patterns(lists, list(overall), list(overall.values()))
+    patterns, values = _people(clusters, column, attributes, STRATA.index(by) if by else None)
+    unique, counts = np.unique(patterns, axis=0, return_counts=True)
+    table = CaptureTable.from_patterns(lists, unique, counts)
+    imputed = 0
+    by_stratum: dict[str, Counter] = defaultdict(Counter)
+    if by and rng is not None:
+        by_stratum, imputed = impute_strata(patterns, values, rng)
+    elif by:
+        for pattern, counted in zip(patterns, values, strict=True):
+            by_stratum[_most_common(counted.elements())][tuple(pattern.tolist())] += 1
     strata = {}
-    for stratum, counts in sorted(by_stratum.items()):
-        patterns = np.array(list(counts))
-        present = patterns.sum(axis=0) > 0
+    for stratum, counted in sorted(by_stratum.items()):
+        rows = np.array(list(counted))
+        present = rows.sum(axis=0) > 0
         kept = tuple(name for name, keep in zip(lists, present, strict=True) if keep)
         if len(kept) < 2:
-            strata[stratum] = sum(counts.values())
+            strata[stratum] = sum(counted.values())
             continue
-        sub = patterns[:, present]
-        strata[stratum] = CaptureTable.from_patterns(kept, sub, list(counts.values()))
-    return table, strata
+        strata[stratum] = CaptureTable.from_patterns(kept, rows[:, present], list(counted.values()))
+    return table, strata, imputed
 
 
 def stratum_names(session: Session, by: str | None) -> dict[str, str]:
@@ -151,33 +232,81 @@ def _jsonable(value):
 
 
 def run_registry_estimate(store: Store, *, actor: Actor, method: str, by: str | None = None,
-                          thresholds: Iterable[float] = (), progress=None, **params) -> dict:
+                          thresholds: Iterable[float] = (), progress=None, replicates: int = DEFAULT_REPLICATES,
+                          linkage_uncertainty: bool | None = None, keep_unknown: bool = False, **params) -> dict:
     """Estimate the total from the linked registry with ``method`` and store it, with its audit event.
 
     ``params`` are the method's settings by their field names (``seed``, ``level``, ``iterations``,
     ...; see :func:`dadkhah.estimate.method_parameters`); those the method does not take are ignored.
     ``method="auto"`` chooses for each table estimated, the whole registry's and each stratum's,
     from its own number of lists (a stratum leaves out the lists that name nobody there).
+    See :func:`estimate_registry` for ``replicates``, ``linkage_uncertainty`` and ``keep_unknown``;
+    each replicate runs ``1/replicates`` of the sweeps asked for (after its own burn-in), so that the
+    draws of all replicates together number as many as one run's.
     """
     from dadkhah.estimate import estimate_table, method_parameters
 
     if by is not None and by not in STRATA:
         raise InputError(f"stratify by one of {', '.join(STRATA)} (or nothing), not {by!r}", field="by")
     parameters = method_parameters(method, **params)
+    seed = params.get("seed")
+
+    def replicate(table: CaptureTable, r: int) -> EstimateResult:
+        return estimate_table(table, method, **_replicate_parameters(method, parameters, replicates, r))
+
     return estimate_registry(store, actor=actor, estimate=lambda table: estimate_table(table, method, **parameters),
-                             by=by, thresholds=thresholds, progress=progress)
+                             by=by, thresholds=thresholds, progress=progress, replicate_estimate=replicate,
+                             replicates=replicates, linkage_uncertainty=linkage_uncertainty,
+                             keep_unknown=keep_unknown, seed=seed, asked=parameters)
+
+
+def _replicate_parameters(method: str, parameters: dict, replicates: int, r: int) -> dict:
+    """A replicate's settings: its own seed, and its share of the MCMC sweeps or bootstrap resamples."""
+    from dadkhah.estimate.lcmcr import LCMCR
+    from dadkhah.estimate.loglinear import LogLinear
+
+    given = dict(parameters)
+    seed_key = "seed" if method == "auto" else "random_state"
+    if given.get(seed_key) is not None:
+        given[seed_key] = int(given[seed_key]) + 1 + r
+    if method in ("auto", "lcmcr"):
+        defaults = LCMCR()
+        thin = given.get("thin", defaults.thin)
+        given["iterations"] = max(given.get("iterations", defaults.iterations) // replicates, 20 * thin)
+    if method == "loglinear" and given.get("interval") in ("bootstrap", "bca"):
+        given["n_bootstrap"] = max(LogLinear().n_bootstrap // replicates, 100)
+    return given
 
 
 def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = None,
-                      thresholds: Iterable[float] = (), progress=None) -> dict:
+                      thresholds: Iterable[float] = (), progress=None, replicate_estimate=None,
+                      replicates: int = DEFAULT_REPLICATES, linkage_uncertainty: bool | None = None,
+                      keep_unknown: bool = False, seed: int | None = None, asked: dict | None = None) -> dict:
     """Estimate from the linked persons, overall and by stratum; optionally under other linkage
     thresholds; store the result with the audit event "estimate run" (a failed run records nothing).
 
     ``estimate`` is a function from a CaptureTable to an EstimateResult (a configured method);
     ``progress(done, total)`` is told of each estimate made.
+
+    Two kinds of uncertainty the lists themselves do not show are carried into the interval by
+    estimating on ``replicates`` versions of the data and combining them
+    (:func:`dadkhah.estimate.combine.combine`):
+
+    - ``linkage_uncertainty`` (on by default when the linkage run kept its scored pairs): each
+      replicate's persons are a clustering drawn from the run's pair probabilities
+      (:func:`dadkhah.link.run.sample_clusterings`);
+    - with ``by``, missing strata: each replicate draws a stratum for each person whose records do
+      not give one (:func:`impute_strata`), so no "unknown" stratum is left; ``keep_unknown`` keeps
+      the old way (an "unknown" stratum, no drawing).
+
+    ``replicate_estimate(table, r)`` estimates one replicate's table (default: ``estimate``);
+    ``seed`` makes the drawing repeatable (one is chosen and stored when not given). ``asked`` are
+    the method's parameters as asked for: they are stored with the result (each replicate's own seed
+    and share of the sweeps follow from them), not replicate 0's.
     """
     thresholds = list(thresholds)
     report = progress or (lambda done, total: None)
+    replicate_estimate = replicate_estimate or (lambda table, r: estimate(table))
     with store.session() as session:
         run = latest_run(session)
         if run is None:
@@ -188,8 +317,145 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
                 raise InputError(f"linkage threshold {threshold} is outside what run {run.id} kept: "
                                  f"use values from {run.review_low} up to (not including) 1", field="linkage_thresholds")
         clusters = clusters_from_registry(session)
-        table, strata_tables = capture_tables(session, clusters, by)
+        table, strata_tables, _ = _tables(session, clusters, by)
         labels = stratum_names(session, by)
+    has_pairs = kept_pairs(store, run.id)
+    if linkage_uncertainty and not has_pairs:
+        raise InputError(f"linkage run {run.id} kept no scored pairs, so linkage uncertainty cannot be drawn from "
+                         "it: run `dadkhah link run` again, or estimate without linkage uncertainty",
+                         field="linkage_uncertainty")
+    linkage = has_pairs if linkage_uncertainty is None else linkage_uncertainty
+    impute = by is not None and not keep_unknown
+    if (linkage or impute) and replicates < 2:
+        raise InputError(f"combining replicates needs at least 2 of them, not {replicates}", field="replicates")
+    seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+    if not (linkage or impute):
+        return _single(store, actor, estimate, run, by, table, strata_tables, labels, thresholds, report)
+
+    rng = np.random.default_rng(seed)
+    drawn = list(sample_clusterings(store, run.id, replicates, rng)) if linkage else [None] * replicates
+    versions = []
+    with store.session() as session:
+        for partition in drawn:
+            grouped = _regroup(partition, clusters) if partition is not None else clusters
+            versions.append(_tables(session, grouped, by, rng=rng if impute else None))
+    strata_names = sorted({name for _, parts, _ in versions for name in parts})
+    steps = replicates * ((1 if linkage else 0) + len(strata_names)) + (0 if linkage else 1) + len(thresholds)
+    done = 0
+    report(done, steps)
+    if linkage:
+        overall = []
+        for r, (other, _, _) in enumerate(versions):
+            overall.append(replicate_estimate(other, r))
+            done += 1
+            report(done, steps)
+        result = _combined(overall, observed=table.observed, linkage=linkage, impute=False, seed=seed, asked=asked)
+    else:
+        result = estimate(table)
+        done += 1
+        report(done, steps)
+    strata = []
+    for name in strata_names:
+        entry = {"stratum": name, "name": labels.get(name, name)}
+        parts, errors, counted = [], [], []
+        for r, (_, tables, _) in enumerate(versions):
+            sub = tables.get(name)
+            if isinstance(sub, CaptureTable):
+                try:
+                    parts.append(replicate_estimate(sub, r))
+                except EstimationError as exc:
+                    errors.append(str(exc))
+                counted.append(sub.observed)
+            else:
+                counted.append(sub or 0)
+            done += 1
+            report(done, steps)
+        observed = round(float(np.mean(counted)), 1)  # on average over the replicates
+        if len(parts) * 2 < replicates:  # estimable in fewer than half the replicates: counted only
+            reason = errors[0] if errors else "fewer than two lists name anyone here: not estimable"
+            entry |= {"observed": observed, "estimate": None, "interval": None, "lists": [], "warnings": [reason]}
+        else:
+            part = _combined(parts, observed=observed, linkage=linkage, impute=impute, seed=seed, asked=asked)
+            warnings = list(part.warnings)
+            if len(parts) < replicates:
+                warnings.append(f"estimable in {len(parts)} of {replicates} replicates; combined over those")
+            entry |= {"observed": observed, "estimate": part.estimate, "interval": list(part.interval),
+                      "lists": sorted({name for p in parts for name in p.lists}), "method": part.method,
+                      "model": part.model, "warnings": warnings,
+                      **({"chosen_because": part.chosen_because} if part.chosen_because else {}),
+                      "replicates": part.diagnostics["replicates"],
+                      "diagnostics": {k: v for k, v in part.diagnostics.items()
+                                      if k in ("rhat", "ess_bulk", "modes", "classes_in_use")}}
+        strata.append(entry)
+    sensitivity = _sensitivity(store, run, thresholds, estimate, report, done, steps)
+    uncertainty = {"replicates": replicates, "seed": seed, "linkage": linkage, "missing_strata_imputed": impute,
+                   "persons_imputed": (round(float(np.mean([v[2] for v in versions])), 1) if impute else 0)}
+    if linkage:
+        uncertainty["share_of_width_from_linkage"] = result.diagnostics["replicates"]["between_share"]
+    result = dataclasses.replace(result, parameters=result.parameters | {"uncertainty": uncertainty})
+    return _store_and_document(store, actor, result, run, by, strata, sensitivity, thresholds)
+
+
+def _regroup(partition: Mapping, clusters: Mapping) -> dict:
+    """A drawn clustering as persons; records the run did not see keep today's person."""
+    grouped: dict = defaultdict(list)
+    for key, label in partition.items():
+        grouped[("drawn", label)].append(key)
+    for person, keys in clusters.items():
+        for key in keys:
+            if key not in partition:
+                grouped[("today", person)].append(key)
+    return grouped
+
+
+def _combined(results: list[EstimateResult], *, observed, linkage: bool, impute: bool, seed: int,
+              asked: dict | None = None) -> EstimateResult:
+    """Replicate results as one: the combined figure, the replicates' worst diagnostics, and the
+    parameters as asked (replicate 0's own seed and share of the sweeps are in its diagnostics)."""
+    from dadkhah.estimate.combine import combine
+
+    combined = combine(results)
+    first = results[0]
+    diagnostics = dict(first.diagnostics)
+    for key, worst in (("rhat", max), ("ess_bulk", min), ("classes_in_use", max)):
+        values = [r.diagnostics[key] for r in results if isinstance(r.diagnostics.get(key), (int, float))]
+        if values:
+            diagnostics[key] = worst(values)
+    modes = [r.diagnostics["modes"] for r in results if r.diagnostics.get("modes")]
+    if modes:
+        diagnostics["modes"] = max(modes, key=len)
+    what = " and ".join(w for w, on in (("linkage", linkage), ("missing strata", impute)) if on)
+    diagnostics["replicates"] = {k: combined[k] for k in ("replicates", "between_share", "replicate_estimates",
+                                                          "replicate_observed")} | {"drawn": what, "seed": seed}
+    if "iterations" in first.parameters:
+        diagnostics["replicates"]["iterations_each"] = first.parameters["iterations"]
+    warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
+    chosen = sorted({r.method for r in results})
+    return dataclasses.replace(
+        first, estimate=combined["estimate"], interval=combined["interval"], observed=int(round(observed)),
+        model=first.model if len(chosen) == 1 else "; ".join(chosen),
+        diagnostics=diagnostics, warnings=tuple(warnings),
+        parameters=first.parameters | {k: v for k, v in (asked or {}).items() if k in first.parameters}
+        | {"replicates": combined["replicates"]})
+
+
+def _sensitivity(store: Store, run, thresholds, estimate, report, done: int, steps: int) -> list[dict]:
+    sensitivity = []
+    for threshold in thresholds:
+        regrouped: dict[int, list] = defaultdict(list)
+        for key, label in recluster(store, run.id, threshold).items():
+            regrouped[label].append(key)
+        with store.session() as session:
+            other, _ = capture_tables(session, regrouped, None)
+        alt = estimate(other)
+        sensitivity.append({"threshold": threshold, "persons": other.observed, "estimate": alt.estimate,
+                            "interval": list(alt.interval)})
+        report(done + len(sensitivity), steps)
+    return sensitivity
+
+
+def _single(store: Store, actor: Actor, estimate, run, by, table, strata_tables, labels, thresholds, report) -> dict:
+    """One estimate on the registry as it is (no replicates)."""
     steps = 1 + len(strata_tables) + len(thresholds)
     report(0, steps)
     result = estimate(table)
@@ -212,22 +478,18 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
                 entry |= {"observed": sub.observed, "estimate": None, "interval": None, "lists": list(sub.lists), "warnings": [str(exc)]}
         strata.append(entry)
         report(1 + len(strata), steps)
-    sensitivity = []
-    for threshold in thresholds:
-        regrouped: dict[int, list] = defaultdict(list)
-        for key, label in recluster(store, run.id, threshold).items():
-            regrouped[label].append(key)
-        with store.session() as session:
-            other, _ = capture_tables(session, regrouped, None)
-        alt = estimate(other)
-        sensitivity.append({"threshold": threshold, "persons": other.observed, "estimate": alt.estimate,
-                            "interval": list(alt.interval)})
-        report(1 + len(strata) + len(sensitivity), steps)
+    sensitivity = _sensitivity(store, run, thresholds, estimate, report, 1 + len(strata), steps)
+    return _store_and_document(store, actor, result, run, by, strata, sensitivity, thresholds)
+
+
+def _store_and_document(store: Store, actor: Actor, result: EstimateResult, run, by, strata, sensitivity,
+                        thresholds) -> dict:
     with store.session() as session:
         estimate_id = _store_estimate(session, store, actor, result, source="registry", linkage_run_id=run.id, by=by,
                                       strata=_jsonable(strata) or None, sensitivity=sensitivity or None,
                                       thresholds=thresholds)
     document = result.to_dict() | {"id": estimate_id, "linkage_run_id": run.id, "by": by, "strata": _jsonable(strata)}
+    document = _jsonable(document)
     estimable = [s for s in strata if s.get("estimate") is not None]
     if strata:
         # Strata that cannot be estimated still hold people: they are added as counted, a floor.
@@ -240,4 +502,6 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
         estimates = [s["estimate"] for s in sensitivity]
         document["linkage_sensitivity"] = {"runs": sensitivity, "spread": max(estimates) - min(estimates),
                                            "lowest": min(estimates), "highest": max(estimates)}
+    if "uncertainty" in result.parameters:
+        document["uncertainty"] = result.parameters["uncertainty"]
     return document

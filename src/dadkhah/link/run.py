@@ -236,25 +236,65 @@ def load_run_pairs(workspace: Path, run_id: int) -> tuple[pa.Table, pa.Table, pa
             pq.read_table(folder / "records.parquet"))
 
 
+class _KeptPairs:
+    """A run's scored pairs with today's review decisions, ready to be clustered again."""
+
+    def __init__(self, store: Store, run_id: int):
+        pairs, negatives, records = load_run_pairs(store.workspace.path, run_id)
+        keys = list(zip(records["source_id"].to_pylist(), records["record_id"].to_pylist(), strict=True))
+        self.uid_of = dict(zip(keys, records["unique_id"].to_pylist(), strict=True))
+        self.ids = records["unique_id"].to_pylist()
+        with store.session() as session:
+            decisions = active_decisions(session)
+            run = session.get(LinkageRun, run_id)
+            self.band = (min(run.review_low, run.threshold), run.review_high)
+        uid_of = self.uid_of
+        self.same = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "same" and a in uid_of and b in uid_of]
+        self.different = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions
+                          if d == "different" and a in uid_of and b in uid_of]
+        self.left = pairs["unique_id_l"].to_numpy()
+        self.right = pairs["unique_id_r"].to_numpy()
+        self.probability = pairs["match_probability"].to_numpy()
+        self.negatives = (negatives["unique_id_l"].to_numpy(), negatives["unique_id_r"].to_numpy())
+
+    def cluster(self, probability: np.ndarray, threshold: float) -> dict[tuple[int, str], int]:
+        clustering = cluster_records(self.ids, self.left, self.right, probability, threshold=threshold,
+                                     same=self.same, different=self.different, negatives=self.negatives)
+        return {key: clustering.labels[uid] for key, uid in self.uid_of.items()}
+
+
 def recluster(store: Store, run_id: int, threshold: float) -> dict[tuple[int, str], int]:
     """The clustering a run's scored pairs give at another threshold, under today's decisions.
 
     Returns (source_id, record_id) -> cluster label. Used to see how much an estimate depends on
     where the linkage threshold is set.
     """
-    pairs, negatives, records = load_run_pairs(store.workspace.path, run_id)
-    keys = list(zip(records["source_id"].to_pylist(), records["record_id"].to_pylist(), strict=True))
-    uid_of = dict(zip(keys, records["unique_id"].to_pylist(), strict=True))
-    with store.session() as session:
-        decisions = active_decisions(session)
-    same = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "same" and a in uid_of and b in uid_of]
-    different = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "different" and a in uid_of and b in uid_of]
-    clustering = cluster_records(
-        records["unique_id"].to_pylist(), pairs["unique_id_l"].to_numpy(), pairs["unique_id_r"].to_numpy(),
-        pairs["match_probability"].to_numpy(), threshold=threshold, same=same, different=different,
-        negatives=(negatives["unique_id_l"].to_numpy(), negatives["unique_id_r"].to_numpy()),
-    )
-    return {key: clustering.labels[uid] for key, uid in uid_of.items()}
+    kept = _KeptPairs(store, run_id)
+    return kept.cluster(kept.probability, threshold)
+
+
+def sample_clusterings(store: Store, run_id: int, replicates: int, rng: np.random.Generator):
+    """Clusterings drawn from what a run was unsure of, one per replicate, under today's decisions.
+
+    A pair scored above the run's review band is linked in every draw; a pair in the band is linked
+    with its match probability, independently in each draw (as is a pair the run linked below the
+    band, when its threshold was set below it); pairs below the band (not kept) never.
+    Review decisions bind in every draw, and strong negatives keep records apart as in a run.
+    Yields (source_id, record_id) -> cluster label, ``replicates`` times.
+    """
+    kept = _KeptPairs(store, run_id)
+    low, high = kept.band
+    sure = kept.probability >= high
+    unsure = (kept.probability >= low) & ~sure
+    for _ in range(replicates):
+        linked = sure | (unsure & (rng.random(kept.probability.shape[0]) < kept.probability))
+        # Drawn links keep their probability, so that the strongest are still taken first.
+        yield kept.cluster(np.where(linked, kept.probability, 0.0), threshold=np.nextafter(0.0, 1.0))
+
+
+def kept_pairs(store: Store, run_id: int) -> bool:
+    """Whether a run kept its scored pairs (runs of older versions did not)."""
+    return (run_folder(store.workspace.path, run_id) / "pairs.parquet").exists()
 
 
 def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: float) -> list[dict]:

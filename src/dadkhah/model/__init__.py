@@ -20,6 +20,7 @@ from dadkhah.model.appeal import (
 from dadkhah.model.base import Base, Setting
 from dadkhah.model.estimates import Estimate
 from dadkhah.model.intake import Intake, IntakeSubmission
+from dadkhah.model.jobs import JOB_STATUSES, Job
 from dadkhah.model.places import Place, PlaceName
 from dadkhah.model.registry import (
     LinkageRun,
@@ -75,6 +76,8 @@ __all__ = [
     "Estimate",
     "Intake",
     "IntakeSubmission",
+    "JOB_STATUSES",
+    "Job",
     "FieldWarning",
     "Import",
     "Incident",

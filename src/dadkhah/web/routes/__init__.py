@@ -11,6 +11,7 @@ from dadkhah.web.routes import (
     estimates,
     exports,
     intake,
+    jobs,
     persons,
     places,
     review,
@@ -21,5 +22,5 @@ from dadkhah.web.routes import (
 )
 
 ROUTERS = [auth.router, dashboard.router, persons.router, places.router, sources.router, exports.router, review.router,
-           estimates.router, vault.router, intake.router, accountability.router, appeals.router, signing.router,
+           estimates.router, jobs.router, vault.router, intake.router, accountability.router, appeals.router, signing.router,
            admin.router, tokens.router]

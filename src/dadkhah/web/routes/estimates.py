@@ -1,4 +1,9 @@
-"""Estimates: stored estimates of the total toll, one with its diagnostics and chart, and running a new one.
+"""Estimates: stored estimates of the total toll, one with its diagnostics and chart, and asking for a new one.
+
+A new estimate is a background job (:mod:`dadkhah.jobs`): the form and its API twin submit it and
+answer at once with the job (the page redirects to the job's page, which follows its progress; the
+API answers 202 with the job and its address in ``Location``), and a worker process runs it for
+the user who asked. The web application itself never runs an estimate.
 
 The estimators pull in numba and scipy: they are imported inside the functions that use them, as
 the CLI does, so that the application starts quickly and pages that do not estimate stay light.
@@ -16,16 +21,19 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import DadkhahError, InputError
+from dadkhah.jobs import submit_job
 from dadkhah.web.i18n import current_language
 from dadkhah.web.params import Page, Paging, RowId
+from dadkhah.web.routes.jobs import job_document
 from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
 
 router = APIRouter()
 
-# A web request must not run for hours: LCMCR sweeps per chain are bounded (the CLI is not).
+# What one person may ask of the worker from the web: LCMCR sweeps per chain are bounded (the CLI is not).
 MIN_ITERATIONS, MAX_ITERATIONS, DEFAULT_ITERATIONS = 1_000, 200_000, 100_000
 MAX_THRESHOLDS = 10
+MAX_REPLICATES = 50
 # Kept here (not imported from dadkhah.estimate) so that showing the form does not load numba.
 # "auto" (preselected) lets the estimate choose from each table's number of lists, as the CLI does.
 METHOD_CHOICES = ("auto", "lcmcr", "loglinear", "bma", "chao", "lincoln-petersen")
@@ -33,7 +41,7 @@ STRATA_CHOICES = ("city", "province", "month", "gender")
 
 
 class EstimateRun(BaseModel):
-    """Run an estimate from the linked registry."""
+    """Ask for an estimate from the linked registry (a background job)."""
 
     method: str = Field("auto", max_length=40,
                         description="auto (chosen from the number of lists, with the reason in the result: bma for "
@@ -46,6 +54,13 @@ class EstimateRun(BaseModel):
                                    description="LCMCR: sweeps kept after burn-in, per chain.")
     linkage_thresholds: list[float] = Field(default_factory=list, max_length=MAX_THRESHOLDS,
                                             description="Re-estimate under each of these linkage thresholds.")
+    replicates: int = Field(10, ge=2, le=MAX_REPLICATES,
+                            description="How many versions of the data (drawn linkage, drawn missing strata) are "
+                                        "estimated and combined.")
+    linkage_uncertainty: bool | None = Field(None, description="Carry the linkage's uncertainty into the interval "
+                                                               "(default: when the linkage run kept its pairs).")
+    keep_unknown: bool = Field(False, description="With a stratum: keep an 'unknown' stratum instead of drawing the "
+                                                  "missing values.")
 
 
 def list_document(store, page: Page) -> dict:
@@ -89,16 +104,17 @@ def chart_of(store, estimate_id: int, language: str) -> str:
     return chart_svg(store, document, language)
 
 
-def run_estimate(store, viewer: Viewer, run: EstimateRun) -> dict:
-    from dadkhah.estimate.registry import run_registry_estimate
+def submit_estimate(store, viewer: Viewer, run: EstimateRun) -> dict:
+    """Submit the estimate as a background job for the viewer; answers the job."""
+    job_id = submit_job(store, actor=viewer.actor, kind="estimate run", parameters={
+        "method": run.method, "by": run.by or None, "linkage_thresholds": run.linkage_thresholds, "seed": run.seed,
+        "level": run.level, "iterations": run.iterations or DEFAULT_ITERATIONS, "replicates": run.replicates,
+        "linkage_uncertainty": run.linkage_uncertainty, "keep_unknown": run.keep_unknown})
+    return job_document(store, job_id)
 
-    done = run_registry_estimate(store, actor=viewer.actor, method=run.method, by=run.by or None,
-                                 thresholds=run.linkage_thresholds, seed=run.seed, level=run.level,
-                                 iterations=run.iterations or DEFAULT_ITERATIONS)
-    return estimate_document(store, done["id"])
 
-
-def _parse_form(method: str, by: str, seed: str, level: str, iterations: str, linkage_thresholds: str) -> EstimateRun:
+def _parse_form(method: str, by: str, seed: str, level: str, iterations: str, linkage_thresholds: str,
+                replicates: str = "", linkage_uncertainty: str = "", keep_unknown: str = "") -> EstimateRun:
     """The run form's text fields as an :class:`EstimateRun`, or an InputError naming the field."""
 
     def number(text: str, field: str, kind, low, high, *, below: bool = False):
@@ -123,11 +139,16 @@ def _parse_form(method: str, by: str, seed: str, level: str, iterations: str, li
     if len(thresholds) > MAX_THRESHOLDS:
         raise InputError(f"at most {MAX_THRESHOLDS} linkage thresholds", field="linkage_thresholds")
     level_value = number(level, "level", float, 0.5, 1.0, below=True)
+    if linkage_uncertainty.strip() not in ("", "yes", "no"):
+        raise InputError(f"yes or no, not {linkage_uncertainty!r}", field="linkage_uncertainty")
+    copies = number(replicates, "replicates", int, 2, MAX_REPLICATES)
     try:
         return EstimateRun(method=method.strip() or "auto", by=by.strip() or None, seed=number(seed, "seed", int, 0, 2**32 - 1),
                            level=0.95 if level_value is None else level_value,
                            iterations=number(iterations, "iterations", int, MIN_ITERATIONS, MAX_ITERATIONS),
-                           linkage_thresholds=thresholds)
+                           linkage_thresholds=thresholds, replicates=10 if copies is None else copies,
+                           linkage_uncertainty={"yes": True, "no": False}.get(linkage_uncertainty.strip()),
+                           keep_unknown=bool(keep_unknown.strip()))
     except ValidationError as exc:
         problem = exc.errors()[0]
         raise InputError(problem.get("msg", "invalid"), field=".".join(str(p) for p in problem.get("loc", ()))) from None
@@ -147,22 +168,30 @@ async def estimates_api(request: Request, page: Paging, viewer: Viewer = require
 @router.post("/estimates/run", include_in_schema=False)
 async def run_page(request: Request, method: str = Form("auto"), by: str = Form(""), seed: str = Form(""),
                    level: str = Form(""), iterations: str = Form(""), linkage_thresholds: str = Form(""),
+                   replicates: str = Form(""), linkage_uncertainty: str = Form(""), keep_unknown: str = Form(""),
                    viewer: Viewer = require("estimates")):
     store = request.app.state.store
     try:
-        run = _parse_form(method, by, seed, level, iterations, linkage_thresholds)
-        done = await run_in_threadpool(run_estimate, store, viewer, run)
+        run = _parse_form(method, by, seed, level, iterations, linkage_thresholds, replicates, linkage_uncertainty,
+                          keep_unknown)
+        job = await run_in_threadpool(submit_estimate, store, viewer, run)
     except DadkhahError as exc:
         document = await run_in_threadpool(list_document, store, Page(1, request.app.state.settings.page_size))
         form = {"method": method, "by": by, "seed": seed, "level": level, "iterations": iterations,
-                "linkage_thresholds": linkage_thresholds}
+                "linkage_thresholds": linkage_thresholds, "replicates": replicates,
+                "linkage_uncertainty": linkage_uncertainty, "keep_unknown": keep_unknown}
         return await render(request, "estimates.html", document, status_code=400, error=exc.to_dict(), form=form)
-    return RedirectResponse(f"/estimates/{done['id']}", status_code=303)
+    return RedirectResponse(job["links"]["page"], status_code=303)
 
 
-@router.post("/api/v1/estimates/run", summary="Estimate from the linked registry and store the result")
-async def run_api(request: Request, body: EstimateRun, viewer: Viewer = require("estimates")) -> dict:
-    return await run_in_threadpool(run_estimate, request.app.state.store, viewer, body)
+@router.post("/api/v1/estimates/run", status_code=202,
+             summary="Ask for an estimate from the linked registry: a background job, answered at once (202) with "
+                     "the job and its address in Location; once done, its result names the stored estimate")
+async def run_api(request: Request, body: EstimateRun, response: Response,
+                  viewer: Viewer = require("estimates")) -> dict:
+    job = await run_in_threadpool(submit_estimate, request.app.state.store, viewer, body)
+    response.headers["location"] = job["links"]["api"]
+    return job
 
 
 @router.get("/estimates/{estimate_id}", include_in_schema=False)

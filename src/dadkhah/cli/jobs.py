@@ -1,0 +1,174 @@
+"""Commands for background jobs: the list, one job, cancelling one, and the worker that runs them."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dadkhah.cli.common import (
+    JsonOption,
+    cli_actor,
+    emit_json,
+    err,
+    handle_errors,
+    opened_store,
+    out,
+)
+
+jobs_app = typer.Typer(help="Background jobs: long estimates run by a worker, with their progress, cancellation "
+                            "and result.", no_args_is_help=True)
+
+
+def _progress(job: dict) -> str:
+    done, total = job["progress"]["done"], job["progress"]["total"]
+    return f"{done}/{total}" if total else ""
+
+
+def show_job_text(job: dict) -> None:
+    """A job for people: what, whose, how far, and what it made or why it failed."""
+    out.print(f"Job {job['id']} ({job['kind']}), asked for by {job['requested_by']} ({job['channel']}) at "
+              f"{job['created_at'][:19]}: {job['status']}" + (" (cancellation asked for)" if
+                                                              job["cancel_requested"] and job["status"] == "running"
+                                                              else ""), markup=False)
+    if job["progress"]["total"]:
+        out.print(f"  progress: {_progress(job)} steps", markup=False)
+    if job["worker"]:
+        out.print(f"  worker: {job['worker']}, started {(job['started_at'] or '')[:19]}", markup=False)
+    if job["finished_at"]:
+        out.print(f"  finished: {job['finished_at'][:19]}", markup=False)
+    parameters = ", ".join(f"{k}={v}" for k, v in job["parameters"].items() if v not in (None, []))
+    out.print(f"  parameters: {parameters}", markup=False)
+    result = job["result"] or {}
+    if "estimate_id" in result:
+        out.print(f"  result: estimate {result['estimate_id']} ({result['method']}): {result['estimate']:,.0f} "
+                  f"[{result['interval'][0]:,.0f}, {result['interval'][1]:,.0f}]; see `dadkhah estimate list`",
+                  markup=False)
+    if job["error"]:
+        out.print(f"  error: {job['error']}", markup=False)
+
+
+@jobs_app.command("list")
+@handle_errors
+def jobs_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", help="Only jobs queued, running, done, failed or cancelled (active: queued or running).")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many jobs, newest first.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Background jobs, newest first, with their status and progress.
+
+    Example: dadkhah jobs list --status active --json
+    """
+    from dadkhah.jobs import list_jobs
+
+    with opened_store(ctx) as store, store.session() as session:
+        listed = list_jobs(session, status=status, limit=limit)
+    if as_json:
+        emit_json(listed)
+        return
+    table = Table("#", "kind", "status", "progress", "asked by", "asked at", "finished", "result")
+    for job in listed:
+        result = job["result"] or {}
+        table.add_row(str(job["id"]), job["kind"], job["status"] + (" (stopping)" if job["cancel_requested"] and
+                                                                   job["status"] == "running" else ""),
+                      _progress(job), job["requested_by"], job["created_at"][:16], (job["finished_at"] or "")[:16],
+                      f"estimate {result['estimate_id']}" if "estimate_id" in result else (job["error"] or "")[:60])
+    out.print(table)
+
+
+@jobs_app.command("show")
+@handle_errors
+def jobs_show(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(metavar="JOB", help="The job's number.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One job: its parameters, status, progress, and its result or why it failed.
+
+    Example: dadkhah jobs show 3 --json
+    """
+    from dadkhah.jobs import show_job
+
+    with opened_store(ctx) as store, store.session() as session:
+        job = show_job(session, job_id)
+    if as_json:
+        emit_json(job)
+    else:
+        show_job_text(job)
+
+
+@jobs_app.command("cancel")
+@handle_errors
+def jobs_cancel(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(metavar="JOB", help="The job's number.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a job: a queued one at once, a running one at its next progress report (nothing it was
+    doing is stored).
+
+    Example: dadkhah jobs cancel 3
+    """
+    from dadkhah.jobs import cancel_job
+
+    with opened_store(ctx) as store:
+        job = cancel_job(store, actor=cli_actor(ctx), job_id=job_id)
+    if as_json:
+        emit_json(job)
+    elif job["status"] == "cancelled":
+        out.print(f"Job {job['id']} cancelled.", markup=False)
+    else:
+        out.print(f"Job {job['id']} is told to stop: its worker stops it at its next progress report.", markup=False)
+
+
+@handle_errors
+def worker_command(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Run the jobs waiting now, then stop (else wait for more until interrupted).")] = False,
+    poll: Annotated[float, typer.Option("--poll", min=0.1, max=600, help="Seconds between two looks for new jobs.")] = 1.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Run background jobs for this workspace until interrupted (`dadkhah serve` starts one itself).
+
+    Each job runs for the user who asked for it; its events are signed when the keys can be had
+    without asking (a key file without a passphrase, or DADKHAH_PASSPHRASE). Interrupted, the worker
+    fails the job it is running at its next progress report (nothing of it is stored) and stops.
+
+    Example: dadkhah worker --once --json
+    """
+    from dadkhah.jobs import run_worker, worker_name
+
+    stop = threading.Event()
+    finished: list[dict] = []
+
+    def on_finish(job: dict) -> None:
+        finished.append(job)
+        err.print(f"job {job['id']} ({job['kind']}): {job['status']}", markup=False, highlight=False)
+
+    def stopping(signum, _frame) -> None:
+        stop.set()
+        signal.signal(signum, signal.SIG_DFL)  # asked twice: stop at once
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, stopping) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with opened_store(ctx) as store:
+            keys = store.chain_keys
+            if keys is not None and getattr(keys, "signing_key", None) is None:
+                err.print("The keys cannot be had without asking: the jobs' events are written unsigned "
+                          "(set DADKHAH_PASSPHRASE to sign them).", markup=False, highlight=False)
+            if not once:
+                err.print(f"Worker {worker_name()} waiting for jobs (Ctrl-C stops).", markup=False, highlight=False)
+            ran = run_worker(store, once=once, poll=poll, stop_event=stop, on_finish=on_finish)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if as_json:
+        emit_json({"worker": worker_name(), "ran": ran, "jobs": finished})
+    elif once:
+        out.print(f"Ran {ran} job{'s' if ran != 1 else ''}.", markup=False)

@@ -1,0 +1,143 @@
+"""The kinds of work a job may be, each with the check of its parameters and the run.
+
+A kind's ``validate`` takes the parameters as asked for (field names as the action's core function
+names them) and answers them checked and completed, or raises :class:`InputError` naming the field:
+it runs when the job is submitted, so a bad request fails at once rather than in the worker. It
+must stay light (no estimator is imported to check an estimate's parameters: the web application
+that submits never runs one). ``run(store, actor, parameters, progress)`` does the work for
+``actor`` (the user who asked) with the core function a shell would call, telling
+``progress(done, total)`` as it goes, and answers a small JSON result.
+
+A new kind is one entry in :data:`KINDS`, a row in the user guide, and a permission the web checks
+before anyone may ask for or cancel one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dadkhah.audit import Actor
+from dadkhah.errors import InputError
+from dadkhah.store import Store
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """What one kind of job is: its name, the web permission it needs, its check and its run."""
+
+    name: str
+    permission: str  # a permission of dadkhah.users.PERMISSIONS: who may ask for it, or cancel it
+    validate: Callable[[dict], dict]
+    run: Callable[[Store, Actor, dict, Progress], dict]
+
+
+# What the estimate's parameters may be. Kept here, not imported from dadkhah.estimate, so that
+# checking a request does not load the estimators (numba, scipy); tests/jobs compares them.
+ESTIMATE_METHODS = ("auto", "lcmcr", "loglinear", "bma", "chao", "lincoln-petersen")
+ESTIMATE_STRATA = ("city", "province", "month", "gender")
+LOGLINEAR_SELECTIONS = ("bic", "aic", "stepwise", "main")
+LOGLINEAR_INTERVALS = ("bootstrap", "bca", "profile")
+_POSITIVE_INTEGERS = ("iterations", "latent_classes", "burn_in", "thin", "chains")
+ESTIMATE_PARAMETERS = ("method", "by", "linkage_thresholds", "seed", "level", "iterations", "latent_classes",
+                       "burn_in", "thin", "chains", "selection", "max_order", "interval", "model_uncertainty",
+                       "delta", "replicates", "linkage_uncertainty", "keep_unknown")
+_FLAGS = ("model_uncertainty", "linkage_uncertainty", "keep_unknown")
+MAX_SEED = 2**32 - 1
+
+
+def _integer(value, field: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"must be a whole number, not {value!r}", field=field)
+    if value < low or (high is not None and value > high):
+        raise InputError(f"must be from {low}{f' to {high}' if high is not None else ' up'}, not {value}", field=field)
+    return value
+
+
+def _number(value, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"must be a number, not {value!r}", field=field)
+    return float(value)
+
+
+def _choice(value, field: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InputError(f"must be one of {', '.join(choices)}, not {value!r}", field=field)
+    return value
+
+
+def validate_estimate(parameters: dict) -> dict:
+    """The parameters of an estimate from the linked registry, checked: those of
+    :func:`dadkhah.estimate.registry.run_registry_estimate` by their field names (``method``, ``by``,
+    ``linkage_thresholds``, the replicates' ``replicates``, ``linkage_uncertainty`` and
+    ``keep_unknown``, and the method's settings: ``seed``, ``level``, ``iterations``, ...).
+    Whether the linkage run kept pairs down to each threshold is known only when it runs."""
+    if not isinstance(parameters, dict):
+        raise InputError("the parameters are a mapping of field names to values", field="parameters")
+    unknown = sorted(set(parameters) - set(ESTIMATE_PARAMETERS))
+    if unknown:
+        raise InputError(f"an estimate takes no {unknown[0]!r}; it takes {', '.join(ESTIMATE_PARAMETERS)}",
+                         field=unknown[0])
+    given = {k: v for k, v in parameters.items() if v is not None}
+    checked: dict = {"method": _choice(given.get("method", "auto"), "method", ESTIMATE_METHODS),
+                     "by": _choice(given["by"], "by", ESTIMATE_STRATA) if given.get("by") else None}
+    thresholds = given.get("linkage_thresholds") or []
+    if not isinstance(thresholds, (list, tuple)):
+        raise InputError(f"a list of probabilities, not {thresholds!r}", field="linkage_thresholds")
+    checked["linkage_thresholds"] = [_number(t, "linkage_thresholds") for t in thresholds]
+    if any(not 0 <= t < 1 for t in checked["linkage_thresholds"]):
+        raise InputError("each linkage threshold is from 0 up to (not including) 1", field="linkage_thresholds")
+    if "seed" in given:
+        checked["seed"] = _integer(given["seed"], "seed", 0, MAX_SEED)
+    checked["level"] = _number(given.get("level", 0.95), "level")
+    if not 0.5 <= checked["level"] < 1:
+        raise InputError(f"the interval level must be at least 0.5 and below 1, not {checked['level']}", field="level")
+    for field in _POSITIVE_INTEGERS:
+        if field in given:
+            checked[field] = _integer(given[field], field, 1)
+    if "replicates" in given:  # combining needs two at least
+        checked["replicates"] = _integer(given["replicates"], "replicates", 2)
+    if "max_order" in given:
+        checked["max_order"] = _integer(given["max_order"], "max_order", 2, 3)
+    if "selection" in given:
+        checked["selection"] = _choice(given["selection"], "selection", LOGLINEAR_SELECTIONS)
+    if "interval" in given:
+        checked["interval"] = _choice(given["interval"], "interval", LOGLINEAR_INTERVALS)
+    for field in _FLAGS:
+        if field in given:
+            if not isinstance(given[field], bool):
+                raise InputError(f"true or false, not {given[field]!r}", field=field)
+            checked[field] = given[field]
+    if "delta" in given:
+        checked["delta"] = _number(given["delta"], "delta")
+        if checked["delta"] <= 0:
+            raise InputError(f"must be above 0, not {checked['delta']}", field="delta")
+    return checked
+
+
+def run_estimate(store: Store, actor: Actor, parameters: dict, progress: Progress) -> dict:
+    """Estimate from the linked registry, stored with its audit event ``estimate run`` for ``actor``."""
+    from dadkhah.estimate.registry import run_registry_estimate
+
+    settings = dict(parameters)
+    method, by, thresholds = settings.pop("method"), settings.pop("by", None), settings.pop("linkage_thresholds", [])
+    document = run_registry_estimate(store, actor=actor, method=method, by=by, thresholds=thresholds,
+                                     progress=progress, **settings)
+    return {"estimate_id": document["id"], "method": document["method"], "observed": document["observed"],
+            "estimate": document["estimate"], "interval": list(document["interval"]), "level": document["level"],
+            **({"strata_total": document["strata_total"]["estimate"]} if document.get("strata_total") else {})}
+
+
+KINDS: dict[str, JobKind] = {
+    "estimate run": JobKind("estimate run", "estimates", validate_estimate, run_estimate),
+}
+
+
+def job_kind(name: str) -> JobKind:
+    """The kind named ``name``, or an InputError naming the field ``kind``."""
+    if name not in KINDS:
+        raise InputError(f"a job is one of {', '.join(KINDS)}, not {name!r}", field="kind")
+    return KINDS[name]

@@ -1,0 +1,134 @@
+"""The worker: claims queued jobs one at a time and runs each for the user who asked for it.
+
+While a job runs, its progress goes to its row (at most every half second) with the worker's
+heartbeat; a thread beside the work keeps the heartbeat going through long steps, so that other
+workers can tell a slow job from a lost one. Each progress report also reads whether the job's
+cancellation was asked for: the work then stops there (:class:`Cancelled` is raised from the
+progress callback, and nothing the job was doing is stored, since the action writes only at its
+end, in one transaction). Asked to stop (``stop_event``), the worker fails the job it is running at
+its next report the same way, and claims no other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from dadkhah.errors import DadkhahError
+from dadkhah.jobs.kinds import KINDS
+from dadkhah.jobs.queue import (
+    STALE_SECONDS,
+    claim_next,
+    fail_stale,
+    finish_job,
+    job_actor,
+    report_progress,
+    worker_name,
+)
+from dadkhah.store import Store
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 0.5  # seconds between two progress writes of one job
+HEARTBEAT_EVERY = 10.0  # seconds between two heartbeats while a step runs without a progress report
+
+
+class Cancelled(Exception):
+    """The job's cancellation was asked for: the work stops at this progress report."""
+
+
+class Stopped(Exception):
+    """The worker was asked to stop while the job ran."""
+
+
+class _Reporter:
+    """The ``progress(done, total)`` a job's work is given: writes progress, throttled, and stops the
+    work when the job was cancelled or the worker is stopping."""
+
+    def __init__(self, store: Store, job_id: int, worker: str, stop: threading.Event, every: float):
+        self.store, self.job_id, self.worker, self.stop, self.every = store, job_id, worker, stop, every
+        self.last = float("-inf")
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.stop.is_set():
+            raise Stopped()
+        now = time.monotonic()
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        if report_progress(self.store, self.job_id, self.worker, done, total):
+            raise Cancelled()
+
+
+def _beat(store: Store, job_id: int, worker: str, done: threading.Event, every: float) -> None:
+    while not done.wait(every):
+        try:
+            report_progress(store, job_id, worker)
+        except Exception:  # a busy or absent database: the next beat tries again
+            log.warning("job %s: the heartbeat could not be written", job_id, exc_info=True)
+
+
+def run_job(store: Store, job: dict, worker: str, *, stop_event: threading.Event | None = None,
+            progress_every: float = PROGRESS_EVERY, heartbeat_every: float = HEARTBEAT_EVERY) -> str:
+    """Run one claimed job (a document from :func:`claim_next`) to its end; answers how it ended."""
+    stop = stop_event or threading.Event()
+    kind = KINDS.get(job["kind"])
+    if kind is None:
+        finish_job(store, job["id"], worker, status="failed", error=f"this version knows no job of kind {job['kind']!r}")
+        return "failed"
+    done = threading.Event()
+    beating = threading.Thread(target=_beat, args=(store, job["id"], worker, done, heartbeat_every),
+                               name=f"dadkhah-job-{job['id']}-heartbeat", daemon=True)
+    beating.start()
+    status, result, error = "done", None, None
+    try:
+        reporter = _Reporter(store, job["id"], worker, stop, progress_every)
+        result = kind.run(store, job_actor(store, job["id"]), job["parameters"], reporter)
+    except Cancelled:
+        status = "cancelled"
+    except Stopped:
+        status, error = "failed", "the worker was stopped before the job finished; nothing was stored: ask for it again"
+    except DadkhahError as exc:
+        status, error = "failed", str(exc)
+    except Exception as exc:  # a bug: kept with the job, and in the worker's log with its traceback
+        log.exception("job %s (%s) failed", job["id"], job["kind"])
+        status, error = "failed", f"an unexpected error: {type(exc).__name__}: {exc}"
+    finally:
+        done.set()
+        beating.join()
+    finish_job(store, job["id"], worker, status=status, result=result, error=error)
+    return status
+
+
+def run_worker(store: Store, *, once: bool = False, poll: float = 1.0, stop_event: threading.Event | None = None,
+               name: str | None = None, stale_seconds: float = STALE_SECONDS, progress_every: float = PROGRESS_EVERY,
+               heartbeat_every: float = HEARTBEAT_EVERY, on_finish: Callable[[dict], None] | None = None) -> int:
+    """Claim and run queued jobs, one at a time, until ``stop_event`` is set (or, with ``once``, until
+    none is waiting); looks for new ones every ``poll`` seconds. Before each claim, running jobs
+    whose worker is gone are marked failed. ``on_finish(job)`` is told of each job it ran (its id,
+    kind and how it ended). Answers how many jobs it ran."""
+    stop = stop_event or threading.Event()
+    worker = name or worker_name()
+    ran = 0
+    while not stop.is_set():
+        try:
+            fail_stale(store, stale_seconds=stale_seconds)
+            job = claim_next(store, worker)
+        except Exception:  # a database busy or away: try again at the next turn
+            if once:
+                raise
+            log.warning("the worker could not claim a job; trying again shortly", exc_info=True)
+            job = None
+        if job is None:
+            if once:
+                break
+            stop.wait(poll)
+            continue
+        status = run_job(store, job, worker, stop_event=stop, progress_every=progress_every,
+                         heartbeat_every=heartbeat_every)
+        ran += 1
+        if on_finish is not None:
+            on_finish({"id": job["id"], "kind": job["kind"], "status": status})
+    return ran

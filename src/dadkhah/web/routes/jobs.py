@@ -1,0 +1,107 @@
+"""Background jobs: the list, one job with its progress (a page that follows it by itself), and
+cancelling one.
+
+The web application never runs a job: it submits them (the estimate form, ``routes.estimates``)
+and a worker process runs them (the one ``dadkhah serve`` starts, or ``dadkhah worker``). A job's
+page follows its progress with ``/static/jobs.js``, which asks ``/api/v1/jobs/{id}`` every second
+and reloads the page when the job ends; without JavaScript the page refreshes itself every few
+seconds while the job is active (a ``<meta http-equiv="refresh">``, which the Content-Security-Policy
+leaves alone), and has a link to do so.
+
+Reading jobs needs what reading estimates needs; cancelling one, what asking for it needed (for an
+estimate, the permission ``estimates``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from dadkhah.errors import DadkhahError, NotFound
+from dadkhah.jobs import KINDS, cancel_job, list_jobs, show_job
+from dadkhah.model import JOB_STATUSES
+from dadkhah.web.params import Page, Paging, RowId
+from dadkhah.web.security import Forbidden, Viewer, require
+from dadkhah.web.templating import render
+
+router = APIRouter()
+
+STATUS_FILTER = r"^(active|queued|running|done|failed|cancelled)$"
+
+
+def links(job: dict) -> dict:
+    """Where a job is shown, and, once done, what it made."""
+    found = {"page": f"/jobs/{job['id']}", "api": f"/api/v1/jobs/{job['id']}"}
+    estimate_id = (job.get("result") or {}).get("estimate_id")
+    if job["status"] == "done" and estimate_id is not None:
+        found |= {"result_page": f"/estimates/{estimate_id}", "result_api": f"/api/v1/estimates/{estimate_id}"}
+    return found
+
+
+def job_document(store, job_id: int) -> dict:
+    with store.session() as session:
+        job = show_job(session, job_id)
+    return job | {"links": links(job)}
+
+
+def jobs_document(store, page: Page, status: str | None = None) -> dict:
+    with store.session() as session:
+        rows = list_jobs(session, status=status, limit=page.fetch, offset=page.offset)
+    return page.document("jobs", [job | {"links": links(job)} for job in rows]) | {
+        "status": status, "statuses": ["active", *JOB_STATUSES]}
+
+
+def _cancel(store, viewer: Viewer, job_id: int) -> dict:
+    """Cancel, for whoever may ask for a job of its kind."""
+    with store.session() as session:
+        kind = show_job(session, job_id)["kind"]
+    permission = KINDS[kind].permission if kind in KINDS else "users"
+    if not viewer.can(permission):
+        raise Forbidden(permission)
+    cancel_job(store, actor=viewer.actor, job_id=job_id)
+    return job_document(store, job_id)
+
+
+@router.get("/jobs", include_in_schema=False)
+async def jobs_page(request: Request, page: Paging, viewer: Viewer = require("registry"),
+                    status: str | None = Query(None, pattern=STATUS_FILTER)):
+    document = await run_in_threadpool(jobs_document, request.app.state.store, page, status)
+    return await render(request, "jobs.html", document)
+
+
+@router.get("/api/v1/jobs", summary="Background jobs, newest first (paged; status: active, queued, running, done, "
+                                    "failed or cancelled)")
+async def jobs_api(request: Request, page: Paging, viewer: Viewer = require("registry"),
+                   status: str | None = Query(None, pattern=STATUS_FILTER)) -> dict:
+    return await run_in_threadpool(jobs_document, request.app.state.store, page, status)
+
+
+@router.get("/jobs/{job_id}", include_in_schema=False)
+async def job_page(request: Request, job_id: RowId, viewer: Viewer = require("registry")):
+    document = await run_in_threadpool(job_document, request.app.state.store, job_id)
+    return await render(request, "job.html", document, error=None)
+
+
+@router.get("/api/v1/jobs/{job_id}", summary="One background job: its status, progress, and its result (or why it failed)")
+async def job_api(request: Request, job_id: RowId, viewer: Viewer = require("registry")) -> dict:
+    return await run_in_threadpool(job_document, request.app.state.store, job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", include_in_schema=False)
+async def cancel_page(request: Request, job_id: RowId, viewer: Viewer = require("estimates")):
+    store = request.app.state.store
+    try:
+        await run_in_threadpool(_cancel, store, viewer, job_id)
+    except (NotFound, Forbidden):
+        raise
+    except DadkhahError as exc:
+        document = await run_in_threadpool(job_document, store, job_id)
+        return await render(request, "job.html", document, error=exc.to_dict(), status_code=400)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+
+@router.post("/api/v1/jobs/{job_id}/cancel",
+             summary="Cancel a background job: a queued one at once, a running one at its next progress report")
+async def cancel_api(request: Request, job_id: RowId, viewer: Viewer = require("estimates")) -> dict:
+    return await run_in_threadpool(_cancel, request.app.state.store, viewer, job_id)

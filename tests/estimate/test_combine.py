@@ -1,0 +1,75 @@
+"""Combining replicate estimates (Rubin's rules on the log scale) and drawing missing strata."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from dadkhah.estimate.combine import combine
+from dadkhah.estimate.core import EstimateResult
+from dadkhah.estimate.registry import impute_strata
+
+
+def result(estimate, low, high, observed=100):
+    return EstimateResult(method="m", observed=observed, estimate=estimate, interval=(low, high), level=0.95,
+                          model="", parameters={}, diagnostics={}, input_sha256="", lists=("a", "b"))
+
+
+def test_replicates_that_agree_give_back_their_own_interval():
+    combined = combine([result(200, 150, 300)] * 5)
+    assert combined["estimate"] == pytest.approx(200, abs=0.1)
+    assert combined["interval"] == pytest.approx((150, 300), abs=0.2)
+    assert combined["between_share"] == 0 and combined["replicates"] == 5
+
+
+def test_replicates_that_disagree_widen_the_interval_and_say_by_how_much():
+    parts = [result(e, e * 0.8, e * 1.3) for e in (180, 200, 220, 240, 260)]
+    combined = combine(parts)
+    low, high = combined["interval"]
+    assert low < 180 * 0.8 and high > 260 * 1.3 * 0.9
+    assert min(p.estimate for p in parts) < combined["estimate"] < max(p.estimate for p in parts)
+    assert 0.2 < combined["between_share"] < 1
+    # A skewed interval stays skewed: more room above the centre than below.
+    assert high - combined["estimate"] > combined["estimate"] - low
+
+
+def test_the_lower_end_is_never_below_the_people_seen():
+    combined = combine([result(105, 100, 140, observed=100), result(103, 100, 120, observed=101)])
+    assert combined["interval"][0] >= 100 and combined["estimate"] >= 100
+
+
+def patterns_and_values(groups):
+    """groups: (pattern, values Counter or None, how many persons)."""
+    patterns, values = [], []
+    for pattern, counted, count in groups:
+        for _ in range(count):
+            patterns.append(pattern)
+            values.append(Counter(counted or {}))
+    return np.array(patterns, dtype=np.int8), values
+
+
+def test_missing_strata_are_drawn_from_people_on_the_same_lists():
+    patterns, values = patterns_and_values([
+        ((1, 0, 0), {"X": 1}, 900), ((1, 0, 0), {"Y": 1}, 100), ((1, 0, 0), None, 200),  # list a: mostly X
+        ((0, 1, 0), {"Z": 2}, 300), ((0, 1, 0), None, 50),  # list b names only Z
+        ((1, 0, 1), {"X": 1, "Y": 3}, 1000),  # records that disagree: Y three times as often
+    ])
+    totals = Counter()
+    for seed in range(20):
+        drawn, imputed = impute_strata(patterns, values, np.random.default_rng(seed))
+        assert imputed == 250
+        assert sum(sum(c.values()) for c in drawn.values()) == len(values)  # nobody lost or added
+        assert drawn["Z"][(1, 0, 0)] == 0 and drawn["Z"][(0, 1, 0)] == 350  # b-only people can only be Z
+        totals["a-only X"] += drawn["X"][(1, 0, 0)] - 900
+        totals["both Y"] += drawn["Y"][(1, 0, 1)]
+    assert 0.8 < totals["a-only X"] / (20 * 200) < 0.97
+    assert 0.7 < totals["both Y"] / (20 * 1000) < 0.8
+    assert "unknown" not in drawn
+
+
+def test_with_no_value_anywhere_everyone_stays_unknown():
+    patterns, values = patterns_and_values([((1, 0), None, 5), ((1, 1), None, 2)])
+    drawn, imputed = impute_strata(patterns, values, np.random.default_rng(1))
+    assert imputed == 0 and dict(drawn) == {"unknown": Counter({(1, 0): 5, (1, 1): 2})}

@@ -1,0 +1,108 @@
+"""Background jobs on the web: the estimate form answers at once with the job's page; the list, the
+page and their JSON twins; cancelling (analysts and up, with the CSRF token); the worker (a real one,
+in this process) runs what was asked for as the user who asked."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from bs4 import BeautifulSoup
+
+from dadkhah.audit import list_audit
+from dadkhah.jobs import run_worker
+from dadkhah.model import Estimate, Job
+
+
+def _count(app, table) -> int:
+    with app.state.store.session() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(table))
+
+
+def _submit(client, **form) -> str:
+    answer = client.post("/estimates/run", data={"csrf_token": client.csrf, "method": "chao", **form})
+    assert answer.status_code == 303, answer.text
+    return answer.headers["location"]
+
+
+def test_the_form_answers_with_the_jobs_page_and_the_worker_makes_the_estimate(app, as_role):
+    client = as_role("analyst")
+    estimates = _count(app, Estimate)
+    address = _submit(client, by="gender", seed="5")
+    assert address.startswith("/jobs/") and _count(app, Estimate) == estimates, "nothing runs in the request"
+    page = BeautifulSoup(client.get(address).text, "html.parser")
+    box = page.find(id="job")
+    assert box["data-status"] == "queued" and box["data-api"] == "/api/v1" + address
+    assert page.find(id="cancel-form") is not None and page.find("progress", id="job-progress") is not None
+    assert page.find("script", src="/static/jobs.js") is not None
+    assert page.select_one("noscript meta[http-equiv=refresh]") is not None, "without JavaScript it refreshes itself"
+    assert page.find(id="job-refresh")["href"] == address
+
+    assert run_worker(app.state.store, once=True) == 1
+    job = client.get("/api/v1" + address).json()
+    assert job["status"] == "done" and job["requested_by"] == "analyst" and job["channel"] == "web"
+    assert job["parameters"]["by"] == "gender" and job["parameters"]["seed"] == 5
+    estimate = client.get(job["links"]["result_api"]).json()
+    assert estimate["created_by"] == "analyst" and estimate["by"] == "gender" and estimate["method"] == "chao"
+    page = BeautifulSoup(client.get(address).text, "html.parser")
+    link = page.select_one("#job-result a")
+    assert link["href"] == f"/estimates/{estimate['id']}" == job["links"]["result_page"]
+    assert page.find(id="cancel-form") is None and page.select_one("noscript meta") is None
+    with app.state.store.session() as session:
+        run, submitted = list_audit(session, limit=2)
+    assert (submitted["action"], submitted["actor"], submitted["object_id"]) == ("job submitted", "analyst",
+                                                                                 address.rsplit("/", 1)[1])
+    assert (run["action"], run["actor"], run["channel"], run["object_id"]) == ("estimate run", "analyst", "web",
+                                                                               str(estimate["id"]))
+    assert run["address"] == submitted["address"] == "testclient"
+
+
+def test_the_list_of_jobs_and_its_json_twin(app, as_role):
+    analyst, viewer = as_role("analyst"), as_role("viewer")
+    first, second = _submit(analyst), _submit(analyst, by="city")
+    listed = viewer.get("/api/v1/jobs").json()
+    assert [j["links"]["page"] for j in listed["jobs"]] == [second, first] and listed["has_next"] is False
+    assert viewer.get("/api/v1/jobs?status=done").json()["jobs"] == []
+    assert len(viewer.get("/api/v1/jobs?status=active").json()["jobs"]) == 2
+    assert viewer.get("/api/v1/jobs?status=sleeping").status_code == 422
+    page = BeautifulSoup(viewer.get("/jobs").text, "html.parser")
+    rows = page.select("#jobs tbody tr")
+    assert [r["data-job"] for r in rows] == [second.rsplit("/", 1)[1], first.rsplit("/", 1)[1]]
+    assert {r.select_one(".job-status")["data-status"] for r in rows} == {"queued"}
+    one = BeautifulSoup(viewer.get(first).text, "html.parser")
+    assert one.find(id="cancel-form") is None, "a viewer sees jobs but is not offered to cancel them"
+    assert viewer.get("/jobs/999").status_code == 404 and viewer.get("/api/v1/jobs/999").status_code == 404
+    fa = BeautifulSoup(viewer.get(first + "?lang=fa").text, "html.parser")
+    assert fa.html["dir"] == "rtl" and "در انتظار کارگزار" in fa.find(id="job-status").text
+
+
+def test_cancelling_a_job_from_its_page_and_through_the_api(app, as_role):
+    analyst, viewer = as_role("analyst"), as_role("viewer")
+    address = _submit(analyst)
+    job_id = address.rsplit("/", 1)[1]
+    assert viewer.post(f"/jobs/{job_id}/cancel", data={"csrf_token": viewer.csrf}).status_code == 403
+    assert analyst.post(f"/jobs/{job_id}/cancel", data={}).status_code == 403, "the CSRF token is needed"
+    answer = analyst.post(f"/jobs/{job_id}/cancel", data={"csrf_token": analyst.csrf})
+    assert answer.status_code == 303 and answer.headers["location"] == address
+    page = BeautifulSoup(analyst.get(address).text, "html.parser")
+    assert page.find(id="job")["data-status"] == "cancelled" and page.find(id="job-cancelled") is not None
+    again = analyst.post(f"/jobs/{job_id}/cancel", data={"csrf_token": analyst.csrf})
+    assert again.status_code == 400 and "already cancelled" in BeautifulSoup(again.text, "html.parser").find(
+        id="cancel-error").text
+    other = _submit(analyst)
+    through_api = analyst.post(f"/api/v1{other}/cancel", headers={"X-CSRF-Token": analyst.csrf})
+    assert through_api.status_code == 200 and through_api.json()["status"] == "cancelled"
+    assert analyst.post("/api/v1/jobs/999/cancel", headers={"X-CSRF-Token": analyst.csrf}).status_code == 404
+    assert run_worker(app.state.store, once=True) == 0, "a cancelled job is never run"
+    with app.state.store.session() as session:
+        cancels = [e for e in list_audit(session, limit=10) if e["action"] == "job cancelled"]
+    assert [(e["actor"], e["details"]["was"]) for e in cancels] == [("analyst", "queued")] * 2
+
+
+def test_a_bad_request_makes_no_job(app, as_role):
+    client = as_role("analyst")
+    jobs = _count(app, Job)
+    answer = client.post("/estimates/run", data={"csrf_token": client.csrf, "method": "guess"})
+    assert answer.status_code == 400
+    refused = client.post("/api/v1/estimates/run", json={"method": "chao", "linkage_thresholds": [1.5]},
+                          headers={"X-CSRF-Token": client.csrf})
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "linkage_thresholds"
+    assert _count(app, Job) == jobs
