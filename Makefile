@@ -24,7 +24,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(VENV)/.lcmcr-compiled-stamp
+
+# The LCMCR samplers compiled into numba's cache (src/dadkhah/estimate/__pycache__, beside the
+# source), so that the first estimate does not spend ~25 s compiling; redone only when that source
+# or the installed packages change.
+$(VENV)/.lcmcr-compiled-stamp: $(STAMP) src/dadkhah/estimate/lcmcr.py
+	$(BIN)/python -c 'from dadkhah.estimate.lcmcr import warm_up; warm_up()'
+	touch $@
 
 browser:
 	test -x $(CHROMIUM) || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null)
