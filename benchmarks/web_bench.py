@@ -28,16 +28,13 @@ import json
 import math
 import os
 import random
-import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
+
+from web_common import free_port, log_in, searches, start_server, stop_server
 
 BENCH_USER, BENCH_PASSWORD = "bench", "synthetic benchmark password, not secret"
 
@@ -101,98 +98,7 @@ def build(folder: Path, persons: int, seed: int) -> dict:
     return built
 
 
-# --- the searches ----------------------------------------------------------------------------------
-
-def searches(case: Path, rng: random.Random, count: int = 4000) -> list[dict]:
-    """Realistic query parameters, drawn from the synthetic population's own names."""
-    with open(case / "population.csv", encoding="utf-8") as handle:
-        people = [row for row in csv.DictReader(handle)]
-    common_given = [n for n, _ in Counter(p["given_name_latin"] for p in people).most_common(12)]
-    common_given_fa = [n for n, _ in Counter(p["given_name"] for p in people).most_common(12)]
-    common_family = [n for n, _ in Counter(p["family_name_latin"] for p in people).most_common(12)]
-    common_family_fa = [n for n, _ in Counter(p["family_name"] for p in people).most_common(12)]
-    cities = [c for c, _ in Counter(p["city_id"] for p in people).most_common(15)]
-    months = [("1988-07-19", "1988-08-18"), ("1988-08-01", "1988-08-07"), ("1367/05/01", "1367/05/31"),
-              ("1367/06/01", "1367/06/15"), ("1988-08-20", "1988-09-30")]
-    chosen = []
-    for _ in range(count):
-        p = rng.choice(people)
-        latin = rng.random() < 0.5
-        given = p["given_name_latin"] if latin else p["given_name"]
-        family = p["family_name_latin"] if latin else p["family_name"]
-        kind = rng.random()
-        if kind < 0.30:
-            params = {"q": f"{given} {family}"}  # a rare full name
-        elif kind < 0.45:
-            params = {"q": rng.choice(common_given if latin else common_given_fa)}
-        elif kind < 0.55:
-            params = {"q": rng.choice(common_family if latin else common_family_fa)}
-        elif kind < 0.70:
-            params = {"q": rng.choice(common_given if latin else common_given_fa), "city": rng.choice(cities)}
-        elif kind < 0.78:
-            params = {"q": f"{rng.choice(common_given if latin else common_given_fa)} "
-                           f"{rng.choice(common_family if latin else common_family_fa)}"}
-        elif kind < 0.88:
-            start, end = rng.choice(months)
-            params = {"city": rng.choice(cities), "death_from": start, "death_to": end}
-        elif kind < 0.95:
-            params = {"q": family, "source": rng.choice(["list-1", "list-2"])}
-        else:
-            params = {"q": f"P-{rng.randint(1, 1_000_000):06d}"}
-        chosen.append(params)
-    return chosen
-
-
-# --- the server and the clients ----------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(workspace: Path, port: int, workers: int) -> subprocess.Popen:
-    env = os.environ.copy()
-    env.pop("DADKHAH_DATABASE_URL", None)
-    command = [sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "serve", "--port", str(port), "--no-vault",
-               "--workers", str(workers)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    import httpx
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server stopped: {server.stderr.read().decode(errors='replace')}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    stop_server(server)
-    raise SystemExit("the server did not answer within 120 s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def log_in(base: str) -> dict:
-    import httpx
-
-    with httpx.Client(base_url=base, follow_redirects=False) as client:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-        answer = client.post("/login", data={"username": BENCH_USER, "password": BENCH_PASSWORD, "csrf_token": token})
-        if answer.status_code != 303:
-            raise SystemExit(f"the benchmark user could not log in: {answer.status_code}")
-        return dict(client.cookies)
-
+# --- the clients ------------------------------------------------------------------------------------
 
 def load(base: str, cookies: dict, queries: list[dict], *, clients: int, seconds: float, warmup: float) -> dict:
     """Clients are threads with one keep-alive connection each (the standard library's http.client,
@@ -276,10 +182,10 @@ def main() -> None:
     queries = searches(Path(built["case"]), random.Random(args.seed))
 
     port = free_port()
-    server = start_server(folder / "ws", port, args.workers)
+    server = start_server(folder / "ws", port, args.workers, log=folder / "server.log")
     try:
         base = f"http://127.0.0.1:{port}"
-        cookies = log_in(base)
+        cookies = log_in(base, BENCH_USER, BENCH_PASSWORD)
         result = load(base, cookies, queries, clients=args.clients, seconds=args.seconds, warmup=args.warmup)
     finally:
         stop_server(server)

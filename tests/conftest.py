@@ -117,7 +117,8 @@ def linked(small_case, tmp_path_factory):
     with open_store(create_workspace(folder)) as store:
         for path in sorted(small_case.glob("list-*.csv")):
             import_file(store, path, source=path.stem, actor=TESTER)
-        summary = run_linkage(store, actor=TESTER)
+        # The small case has a handful of doubtful pairs: a wide review band keeps them queued for the tests.
+        summary = run_linkage(store, actor=TESTER, review_band=(0.2, 0.9))
     return folder, summary
 
 

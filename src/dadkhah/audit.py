@@ -32,6 +32,7 @@ AUDIT_CHAIN = HashChain(
     later_fields=("channel",),
     lock_key=1988_0728,
     where=("action",),
+    key_change=("object_id", "signing-key", "keys rotated"),  # see dadkhah.vault.keycare
 )
 
 

@@ -74,6 +74,10 @@ class HashChain:
     signatures_required: bool = False
     lock_key: int = 0
     where: tuple[str, ...] = ("action",)
+    # The events that hand signing over to a new key: (column, value, action), e.g. ("item_id",
+    # "signing-key", "signing key rotated"). Each is signed by the key in force and carries in its
+    # details the new key's signature over :func:`key_change_statement` (see :func:`key_change_details`).
+    key_change: tuple[str, str, str] | None = None
 
     def genesis(self, workspace_id: str) -> str:
         """What the first event points back to: unique to the chain and the workspace."""
@@ -113,9 +117,7 @@ class HashChain:
         signing_key = keys.signing_key if keys is not None else None
         if self.signatures_required and signing_key is None:
             raise DadkhahError(f"recording in the {self.name} chain needs the unlocked keys")
-        if session.get_bind().dialect.name == "postgresql":
-            # One writer at a time extends the chain; the unique seq and prev_sha256 also refuse a fork.
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_key})
+        self.lock(session)
         last = session.execute(sa.select(self.table.seq, self.table.event_sha256)
                                .order_by(self.table.seq.desc()).limit(1)).first()
         seq, prev = (last[0] + 1, last[1]) if last else (1, self.genesis(workspace_id))
@@ -168,6 +170,51 @@ class HashChain:
             query = query.limit(limit)
         return list(session.scalars(query))
 
+    def lock(self, session: Session) -> None:
+        """Become the one writer of this chain until the transaction ends (taking it again is harmless).
+
+        Whatever numbers a new item from the rows already there (the next E-/T-/W- id, the next event)
+        must hold this first, or two writers at once take the same number.
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            # One writer at a time extends the chain; the unique seq and prev_sha256 also refuse a fork.
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_key})
+        else:
+            # SQLite: take the write lock before reading (a transaction whose first statement is a
+            # read would otherwise read outside the lock, and two processes could both take the same
+            # next number).
+            session.execute(sa.update(self.table).where(sa.false()).values(seq=self.table.seq))
+
+    def is_key_change(self, row) -> bool:
+        if self.key_change is None:
+            return False
+        column, value, action = self.key_change
+        return getattr(row, column, None) == value and getattr(row, "action", None) == action
+
+    def key_changes(self, session: Session) -> list:
+        """The chain's key-change events, oldest first."""
+        if self.key_change is None:
+            return []
+        column, value, action = self.key_change
+        return self.events(session, getattr(self.table, column) == value, self.table.action == action,
+                           newest_first=False)
+
+    def first_key(self, session: Session, trusted: bytes) -> tuple[bytes, list[str]]:
+        """The key that signed the chain's first events, found by following its key changes back from
+        ``trusted`` (the key file's public key), and what breaks that line of keys."""
+        changes = [parse_key_change(row.details) for row in self.key_changes(session)]
+        changes = [c for c in changes if c is not None]
+        if not changes:
+            return trusted, []
+        problems = []
+        for before, after in zip(changes, changes[1:], strict=False):
+            if after["old"] != before["new"]:
+                problems.append("a key change does not start from the key the change before it introduced")
+        if changes[-1]["new"] != trusted:
+            problems.append("the chain's newest signing key is not the key file's: the key file is older than the "
+                            "last key rotation (or another workspace's)")
+        return changes[0]["old"], problems
+
     def verify(self, session: Session, workspace_id: str, keys: ChainKeys | None, *,
                earlier_ids: tuple[str, ...] = ()) -> dict:
         """Check every event's hash, signature and link, and the head kept outside the workspace.
@@ -178,9 +225,15 @@ class HashChain:
         that carry no signature (where signatures are optional); ``signatures_checked`` says
         whether a public key was at hand to check the others.
         """
-        public_key = Ed25519PublicKey.from_public_bytes(keys.public_key) if keys is not None and keys.public_key else None
-        columns = (*self.fields, *self.later_fields, "event_sha256", "signature")
+        trusted = keys.public_key if keys is not None and keys.public_key else None
         problems: list[dict] = []
+        public_key = None
+        if trusted is not None:
+            first, line_problems = self.first_key(session, trusted)
+            public_key = Ed25519PublicKey.from_public_bytes(first)
+            problems += [{"position": None, "seq": None, "id": None} | dict.fromkeys(self.where) | {"problem": problem}
+                         for problem in line_problems]
+        columns = (*self.fields, *self.later_fields, "event_sha256", "signature")
         unsigned: list[dict] = []
         expected_prev, expected_seq, count, last, signed = self.genesis(workspace_id), 1, 0, None, False
         first_links = {self.genesis(i) for i in (workspace_id, *earlier_ids) if i}
@@ -190,6 +243,13 @@ class HashChain:
             event = {k: getattr(row, k) for k in columns}
             where = {"position": position, "seq": row.seq, "id": row.id} | {k: getattr(row, k) for k in self.where}
             problems.extend(where | {"problem": problem} for problem in self.check(event, public_key))
+            if public_key is not None and self.is_key_change(row):
+                change = parse_key_change(row.details)
+                if change is None or change["old"] != public_key_raw(public_key) or not change["vouched"]:
+                    problems.append(where | {"problem": "this key change is not signed by both the key in force and "
+                                                        "the key it introduces"})
+                else:
+                    public_key = Ed25519PublicKey.from_public_bytes(change["new"])
             signed = signed or row.signature is not None
             if row.signature is None and not self.signatures_required:
                 if unsigned and unsigned[-1]["to"] == row.seq - 1:
@@ -228,6 +288,53 @@ class HashChain:
                                                         "workspace: the newest events were removed or replaced"})
         return {"events": count, "intact": not problems, "problems": problems, "unsigned": unsigned,
                 "signatures_checked": public_key is not None, "head_checked": head is not None}
+
+
+# ----- handing signing over to a new key -------------------------------------------------------------
+
+KEY_CHANGE_PURPOSE = "dadkhah signing key change"
+
+
+def public_key_raw(key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_change_statement(old_public: bytes, new_public: bytes) -> bytes:
+    """What the new key signs to accept the chain from the old one."""
+    return canonical_json({"purpose": KEY_CHANGE_PURPOSE, "old_public_key": base64.b64encode(old_public).decode("ascii"),
+                           "new_public_key": base64.b64encode(new_public).decode("ascii")}).encode("utf-8")
+
+
+def key_change_details(old_key: Ed25519PrivateKey, new_key: Ed25519PrivateKey) -> dict:
+    """The ``key_change`` part of a key-change event's details: both public keys and the new key's
+    signature over :func:`key_change_statement` (the event itself is signed by the old key)."""
+    old_public, new_public = public_key_raw(old_key), public_key_raw(new_key)
+    return {"old_public_key": base64.b64encode(old_public).decode("ascii"),
+            "new_public_key": base64.b64encode(new_public).decode("ascii"),
+            "new_key_signature": base64.b64encode(new_key.sign(key_change_statement(old_public, new_public))).decode("ascii")}
+
+
+def parse_key_change(details) -> dict | None:
+    """``{"old", "new", "vouched"}`` from a key-change event's details (a dict or its JSON), or None
+    when they hold no readable key change; ``vouched``: the new key's signature holds."""
+    try:
+        document = json.loads(details) if isinstance(details, str) else details
+        change = document["key_change"]
+        old = base64.b64decode(change["old_public_key"], validate=True)
+        new = base64.b64decode(change["new_public_key"], validate=True)
+        signature = base64.b64decode(change["new_key_signature"], validate=True)
+        Ed25519PublicKey.from_public_bytes(old)  # both must be keys (a ValueError otherwise)
+        try:
+            Ed25519PublicKey.from_public_bytes(new).verify(signature, key_change_statement(old, new))
+            vouched = True
+        except InvalidSignature:
+            vouched = False
+        return {"old": old, "new": new, "vouched": vouched}
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 # ----- the head, kept beside the key file ------------------------------------------------------------

@@ -32,9 +32,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session, sessionmaker
 
 from dadkhah.errors import Busy, WorkspaceError
-from dadkhah.model import Import, Intake, Place, PlaceName, Setting
+from dadkhah.model import EvidenceItem, Import, Intake, Place, PlaceName, Setting
 from dadkhah.normalize.places import load_builtin_gazetteer, place_lookup_key, place_names
-from dadkhah.workspace import Workspace, make_private, process_alive
+from dadkhah.workspace import Workspace, make_private, outside_partial, process_alive
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -248,6 +248,10 @@ def _keep_private(engine: sa.Engine) -> None:
 # "<purpose>-<pid>-<random>" (a folder in private/).
 _PART_OWNER = re.compile(r"^(\d+)-[0-9a-f]+\.part$|\.(\d+)\.part$")
 _FOLDER_OWNER = re.compile(r"^[a-z]+-(\d+)-")
+# A sealed file moved into the blob store by a transaction not yet ended: "<pid>-<hex>.placing" in
+# blobs/incoming names it (dadkhah.vault.evidence); and the names a sealed file may have there.
+_PLACING_OWNER = re.compile(r"^(\d+)-[0-9a-f]+\.placing$")
+_SEALED_NAME = re.compile(r"^blobs/[0-9a-f]{2}/[0-9a-f]{64}(\.[0-9a-f]{16})?\.sealed$")
 STALE_SECONDS = 3600  # a leftover that names no process counts as abandoned after an hour
 
 
@@ -257,8 +261,12 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
+def _owner(match: re.Match | None) -> int | None:
+    return next((int(g) for g in match.groups() if g), None) if match else None
+
+
 def _abandoned(path: Path, match: re.Match | None) -> bool:
-    pid = next((int(g) for g in match.groups() if g), None) if match else None
+    pid = _owner(match)
     if pid is not None:
         return not process_alive(pid)
     return time.time() - path.stat().st_mtime > STALE_SECONDS
@@ -267,9 +275,13 @@ def _abandoned(path: Path, match: re.Match | None) -> bool:
 def sweep_leftovers(store: Store) -> dict:
     """Remove what interrupted runs left in the workspace, and say how much.
 
-    Partial sealed files in ``blobs/incoming``, half-written quarantine reports and the folders of
-    ``private/`` go when the process that made them no longer runs; a quarantine report no import
-    (nor intake) names goes when it is over an hour old (an import names its report only as it commits).
+    Partial sealed files in ``blobs/incoming``, half-written quarantine reports, a linkage run's
+    unpublished pairs (``linkage/.run-*.part``) and the folders of ``private/`` go when the process
+    that made them no longer runs (with the partial copy outside the
+    workspace such a folder names: a case file being copied to another drive); so does a sealed file that such a
+    process had moved into the blob store (noted in ``blobs/incoming/<pid>-….placing``) when no
+    evidence row names it, its transaction having died with it; a quarantine report no import (nor
+    intake) names goes when it is over an hour old (an import names its report only as it commits).
     Returns ``{"files", "bytes", "quarantine_reports"}``.
     """
     workspace = store.workspace
@@ -292,19 +304,53 @@ def sweep_leftovers(store: Store) -> dict:
         candidates += [(p, _PART_OWNER.search(p.name)) for p in incoming.glob("*.part")]
     if workspace.quarantine_dir.is_dir():
         candidates += [(p, _PART_OWNER.search(p.name)) for p in workspace.quarantine_dir.glob("*.part")]
+    linkage = workspace.path / "linkage"
+    if linkage.is_dir():  # a linkage run's kept pairs, written before its commit (dadkhah.link.run)
+        candidates += [(p, _PART_OWNER.search(p.name)) for p in linkage.glob(".run-*.part")]
     for path, match in candidates:
         with contextlib.suppress(OSError):
             if _abandoned(path, match):
+                if path.is_dir() and match and (partial := outside_partial(path, _owner(match))) and partial.exists():
+                    remove(partial)  # what it was copying outside the workspace (a case file to another drive)
                 remove(path)
+    if incoming.is_dir():
+        _sweep_placed(store, incoming, remove)
     if workspace.quarantine_dir.is_dir():
         with store.session() as session:
             named = {Path(p).name for table in (Import, Intake)
                      for p in session.scalars(sa.select(table.quarantine_path).where(table.quarantine_path.is_not(None)))}
+        for note in workspace.quarantine_dir.glob("*.naming"):  # a report about to be named (dadkhah.ingest.quarantine)
+            with contextlib.suppress(OSError, ValueError):
+                report_name, pid = note.name.rsplit(".", 2)[0], int(note.name.rsplit(".", 2)[1])
+                if not process_alive(pid):
+                    report = workspace.quarantine_dir / report_name
+                    if report.is_file() and report.name not in named:
+                        remove(report, "quarantine_reports")  # its import died before committing
+                    note.unlink()
         for report in workspace.quarantine_dir.glob("*.csv"):
             with contextlib.suppress(OSError):
                 if report.name not in named and time.time() - report.stat().st_mtime > STALE_SECONDS:
                     remove(report, "quarantine_reports")
     return swept
+
+
+def _sweep_placed(store: Store, incoming: Path, remove) -> None:
+    """Sealed files placed by a transaction whose process died: kept when a row names them (it had
+    committed), removed when none does (it had not); then their notes."""
+    notes = [(p, int(m.group(1))) for p in incoming.glob("*.placing") if (m := _PLACING_OWNER.match(p.name))]
+    notes = [p for p, pid in notes if not process_alive(pid)]
+    if not notes:
+        return
+    root = store.workspace.path
+    with store.session() as session:
+        for note in notes:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                relative = note.read_text(encoding="utf-8").strip()
+                if _SEALED_NAME.match(relative) and (root / relative).is_file() and session.scalar(
+                        sa.select(sa.func.count()).select_from(EvidenceItem).where(EvidenceItem.blob_path == relative)) == 0:
+                    remove(root / relative)
+            with contextlib.suppress(OSError):
+                note.unlink()
 
 
 def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:
@@ -340,6 +386,38 @@ def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:
                 values[i] = processor(value)
         params.append(tuple(values))
     connection.exec_driver_sql(compiled.string, params)
+
+
+# The workspace's JSON writer (see ``create_engine``), for code that writes a JSON column's text itself.
+json_text = _json_dumps
+
+
+def append_rows(session: Session, table: sa.Table, columns: tuple[str, ...] | list[str], rows: list[tuple]) -> None:
+    """Append many rows given as tuples of ``columns``' values, as the database is to store them.
+
+    The bulk path of an import's staging: no dictionary per row and no SQLAlchemy type processing
+    (the caller gives each value as the column's bind processor would make it: a JSON column's
+    text, on SQLite a date's text). On PostgreSQL the rows go through ``COPY ... FROM STDIN``
+    (psycopg 3), on the session's connection and in its transaction, so they commit or roll back
+    with everything else it does; elsewhere through the DB-API's ``executemany``.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        from psycopg import sql
+
+        name = sql.Identifier(table.schema, table.name) if table.schema else sql.Identifier(table.name)
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(name, sql.SQL(", ").join(map(sql.Identifier, columns)))
+        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
+        return
+    compiled = table.insert().compile(dialect=connection.dialect, column_keys=list(columns))
+    if list(compiled.positiontup) != list(columns):
+        raise ValueError(f"append_rows into {table.name}: give the columns in the table's order, {compiled.positiontup}")
+    connection.exec_driver_sql(compiled.string, rows)
 
 
 def _repeats(column_type) -> bool:

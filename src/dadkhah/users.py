@@ -5,6 +5,11 @@ Roles are ordered and deny by default: a permission names the least role that ho
 holds every permission of the roles below it. Each change to a user, each login and logout, each
 change of language and each API token made or revoked is one function here that writes its audit
 event in the same transaction; passwords, TOTP secrets and tokens never go into an audit event.
+
+An admin's password reset (:func:`reset_password`) gives the user a temporary password, shown once
+to the admin, ends their sessions and revokes their API tokens; their next login then opens only a
+short session in which they must choose a new password (:func:`change_password`) before any page
+or API call works (:func:`session_user` refuses such a user).
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ PERMISSIONS = {
 
 LANGUAGES = ("en", "fa")
 SESSION_HOURS = 12
+PASSWORD_CHANGE_MINUTES = 15  # how long a login with a temporary password may take to choose a new one
+# A temporary password: 4 groups of 5 from 31 letters and digits no one mistakes for another (no
+# 0/o, 1/l/i): about 99 bits, typed from a screen or read out over a telephone.
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 # Login throttling (see log_in): failures counted over a window, per user name *from one address*
 # (so an attacker locks out only their own address), per address, and per user name from
 # anywhere, which only slows its logins down (a delay, never a refusal).
@@ -96,7 +105,31 @@ def user_to_dict(user: User) -> dict:
     return {"username": user.username, "role": user.role, "totp": user.totp_secret is not None,
             "language": user.language, "active": user.active, "created_by": user.created_by,
             "created_at": user.created_at.isoformat() if user.created_at else None,
-            "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None}
+            "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+            "reset_pending": bool(user.must_change_password)}
+
+
+def totp_uri(secret: str, username: str) -> str:
+    """The ``otpauth://`` URI an authenticator app reads (typed, or scanned from :func:`totp_qr`)."""
+    import pyotp
+
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="Dadkhah")
+
+
+def totp_qr(uri: str):
+    """The QR code of a TOTP URI (a ``segno.QRCode``: ``.svg_inline()`` for a page, ``.terminal()``
+    for a terminal, ``.matrix`` for its modules). Made here, on this machine: the secret is never
+    sent to a QR service. Error correction M, as authenticator apps expect from a screen."""
+    import segno
+
+    return segno.make(uri, error="m", boost_error=False)
+
+
+def totp_qr_svg(uri: str) -> str:
+    """The QR code of ``uri`` as an SVG element to put in a page as it is (no script, no style
+    attribute, no external reference: it passes the web application's content security policy)."""
+    return totp_qr(uri).svg_inline(scale=4, border=4, dark="#000", light="#fff", svgclass="totp-qr",
+                                   title="TOTP")
 
 
 def add_user(store: Store, username: str, *, actor: Actor, role: str, password: str, totp: bool = False,
@@ -127,10 +160,8 @@ def add_user(store: Store, username: str, *, actor: Actor, role: str, password: 
         record_audit(session, store, actor, action="user added", object_kind="user", object_id=username,
                      details={"role": role, "totp": secret is not None, "language": language})
     if secret:
-        import pyotp
-
         document["totp_secret"] = secret
-        document["totp_uri"] = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="Dadkhah")
+        document["totp_uri"] = totp_uri(secret, username)
     return document
 
 
@@ -237,20 +268,21 @@ class SessionInfo:
     expires_at: datetime
 
 
-def start_session(session: Session, user: User, *, address: str | None = None) -> SessionInfo:
+def start_session(session: Session, user: User, *, address: str | None = None,
+                  hours: float = SESSION_HOURS) -> SessionInfo:
     """A new session for ``user``: the token goes in the cookie, only its hash in the database."""
     now = datetime.now(UTC)
     session.execute(sa.delete(WebSession).where(WebSession.expires_at < now))
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    expires = now + timedelta(hours=SESSION_HOURS)
+    expires = now + timedelta(hours=hours)
     session.add(WebSession(token_sha256=_token_hash(token), user_id=user.id, csrf_token=csrf, created_at=now,
                            expires_at=expires, address=address))
     session.flush()
     return SessionInfo(token=token, csrf_token=csrf, expires_at=expires)
 
 
-def session_user(session: Session, token: str | None) -> tuple[User, WebSession] | None:
-    """The active user and session behind a cookie's token, or None (expired, ended, disabled)."""
+def _session_row(session: Session, token: str | None) -> tuple[User, WebSession] | None:
+    """The active user and unexpired session behind a cookie's token, whatever the user must do first."""
     if not token or len(token) > 200:
         return None
     row = session.execute(sa.select(User, WebSession).join(WebSession, WebSession.user_id == User.id)
@@ -261,6 +293,24 @@ def session_user(session: Session, token: str | None) -> tuple[User, WebSession]
     if not user.active or web_session.expires_at < datetime.now(UTC):
         return None
     return user, web_session
+
+
+def session_user(session: Session, token: str | None) -> tuple[User, WebSession] | None:
+    """The active user and session behind a cookie's token, or None (expired, ended, disabled, or the
+    user must first choose a new password: such a session opens nothing but :func:`change_password`)."""
+    found = _session_row(session, token)
+    if found is None or found[0].must_change_password:
+        return None
+    return found
+
+
+def password_change_pending(session: Session, token: str | None) -> tuple[User, WebSession] | None:
+    """The user and session behind a cookie's token when that user must choose a new password
+    before anything else (after an admin's reset), else None."""
+    found = _session_row(session, token)
+    if found is None or not found[0].must_change_password:
+        return None
+    return found
 
 
 def end_session(session: Session, token: str | None) -> None:
@@ -294,6 +344,90 @@ def change_user(store: Store, username: str, *, actor: Actor, role: str | None =
             record_audit(session, store, actor, action="user reactivated" if document["active"] else "user deactivated",
                          object_kind="user", object_id=document["username"])
     return document | {"changes": changes}
+
+
+def temporary_password() -> str:
+    """A random password for a reset, e.g. ``k7mxq-4hzta-...``: 23 characters, about 99 bits."""
+    return "-".join("".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(5)) for _ in range(4))
+
+
+def reset_password(store: Store, username: str, *, actor: Actor, totp: bool = False) -> dict:
+    """An admin's reset of ``username``'s password, with the audit event "password reset".
+
+    The user gets a random temporary password (``temporary_password`` in the answer, shown this once;
+    only its hash is kept) and must choose a new one at their next login (:func:`change_password`).
+    Every web session of theirs ends at once, and every API token of theirs still active is revoked
+    (each with its own "token revoked" event): whoever may have learnt the old password may have made
+    one. The second factor is kept, unless ``totp``: then a new TOTP secret replaces it (or is given to
+    a user who had none), in the answer with its URI this once. The event's details say which
+    (``totp``: kept, new or none), how many sessions ended and which tokens were revoked; never a secret.
+    """
+    username = (username or "").strip()
+    password = temporary_password()
+    secret = None
+    if totp:
+        import pyotp
+
+        secret = pyotp.random_base32()
+    now = datetime.now(UTC)
+    with store.session() as session:
+        user = get_user(session, username)
+        user.password_hash = _hasher.hash(password)
+        user.must_change_password = True
+        if secret:
+            user.totp_secret = secret
+        ended = session.execute(sa.delete(WebSession).where(WebSession.user_id == user.id)).rowcount or 0
+        tokens = list(session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id,
+                                                                ApiToken.revoked_at.is_(None))
+                                      .order_by(ApiToken.id)))
+        for token in tokens:
+            token.revoked_at, token.revoked_by = now, actor.name
+        session.flush()
+        revoked = [token.token_id for token in tokens]
+        second_factor = "new" if secret else "kept" if user.totp_secret else "none"
+        for token_id in revoked:
+            record_audit(session, store, actor, action="token revoked", object_kind="token", object_id=token_id,
+                         details={"user": user.username, "reason": "password reset"})
+        record_audit(session, store, actor, action="password reset", object_kind="user", object_id=user.username,
+                     details={"totp": second_factor, "sessions_ended": ended, "tokens_revoked": revoked})
+        document = user_to_dict(user)
+    document |= {"temporary_password": password, "totp_second_factor": second_factor, "sessions_ended": ended,
+                 "tokens_revoked": revoked}
+    if secret:
+        document["totp_secret"] = secret
+        document["totp_uri"] = totp_uri(secret, document["username"])
+    return document
+
+
+def change_password(store: Store, token: str | None, *, password: str, address: str | None = None,
+                    channel: str = "web") -> tuple[dict, SessionInfo]:
+    """The new password of the user whose login with a temporary password made the session behind
+    ``token``, with the audit event "password changed" (by the user); returns the user and a new,
+    ordinary session (every other session of theirs, the short one included, ends).
+
+    The password must pass :func:`validate_password` and differ from the temporary one. Without
+    such a session (none, expired, or no change is pending) :class:`LoginRefused` is raised: log in again.
+    """
+    password = validate_password(password)
+    with store.session() as session:
+        found = password_change_pending(session, token)
+        if found is None:
+            raise LoginRefused("no password change is pending for this session (it may have expired): log in again")
+        user, _ = found
+        try:
+            same = _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            same = False
+        if same:
+            raise InputError("choose a new password, not the temporary one", field="password")
+        user.password_hash = _hasher.hash(password)
+        user.must_change_password = False
+        session.execute(sa.delete(WebSession).where(WebSession.user_id == user.id))
+        record_audit(session, store, Actor(user.username, channel, address), action="password changed",
+                     object_kind="user", object_id=user.username)
+        started = start_session(session, user, address=address)
+        document = user_to_dict(user)
+    return document, started
 
 
 def set_language(store: Store, *, actor: Actor, language: str) -> dict:
@@ -344,9 +478,12 @@ def log_in(store: Store, username: str, password: str, *, totp_code: str | None 
         if user is None:
             raise LoginRefused("wrong user name, password or code")
         session.execute(sa.delete(LoginAttempt).where(LoginAttempt.username == username, _same_address(address)))
+        must_change = bool(user.must_change_password)
         record_audit(session, store, Actor(user.username, channel, address), action="login", object_kind="user",
-                     object_id=user.username)
-        started = start_session(session, user, address=address)
+                     object_id=user.username, details={"reset_pending": True} if must_change else None)
+        # With a temporary password, the session is short and opens only the change of password.
+        started = start_session(session, user, address=address,
+                                hours=PASSWORD_CHANGE_MINUTES / 60 if must_change else SESSION_HOURS)
         document = user_to_dict(user)
     return document, started
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import tomllib
@@ -134,6 +135,31 @@ def new_private_folder(workspace: Workspace, purpose: str) -> Path:
     """
     workspace.private_dir.mkdir(exist_ok=True, mode=0o700)
     return Path(tempfile.mkdtemp(prefix=f"{purpose}-{os.getpid()}-", dir=workspace.private_dir))  # 0700
+
+
+# A private folder may name, in this file, one partial copy its process is writing outside the workspace
+# (a case file copied to another drive); when the folder is swept as a dead process's, so is that copy.
+OUTSIDE_PARTIAL_NOTE = "outside-partial.txt"
+OUTSIDE_PARTIAL = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.partial$")
+
+
+def note_outside_partial(folder: Path, partial: Path) -> None:
+    """Say, in the private ``folder``, that this process is writing ``partial`` outside the workspace
+    (named ``.<name>.<pid>-<8 hex>.partial``): swept with the folder if the process dies."""
+    if not OUTSIDE_PARTIAL.match(partial.name) or int(OUTSIDE_PARTIAL.match(partial.name).group(1)) != os.getpid():
+        raise ValueError(f"not a partial copy's name: {partial.name}")
+    private_file(folder / OUTSIDE_PARTIAL_NOTE).write_text(str(partial.absolute()), encoding="utf-8")
+
+
+def outside_partial(folder: Path, pid: int) -> Path | None:
+    """The partial copy outside the workspace that the private ``folder`` of the (dead) process ``pid``
+    names, if any: only a name of the form that process gave its partial copies."""
+    try:
+        named = Path((folder / OUTSIDE_PARTIAL_NOTE).read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = OUTSIDE_PARTIAL.match(named.name)
+    return named if named.is_absolute() and match and int(match.group(1)) == pid else None
 
 
 @contextlib.contextmanager

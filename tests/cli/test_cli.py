@@ -142,7 +142,7 @@ def test_json_stdout_is_exactly_one_document_in_a_real_process(ws, tmp_path):
 def test_link_persons_and_review_commands(ws, small_case):
     for path in sorted(small_case.glob("list-*.csv"))[:3]:
         assert run("import", str(path), "--source", path.stem, "--json", workspace=ws).exit_code == 0
-    summary = json.loads(run("link", "run", "--json", workspace=ws).stdout)
+    summary = json.loads(run("link", "run", "--review-band", "0.2,0.9", "--json", workspace=ws).stdout)
     assert summary["records"] > summary["persons"] > 0 and summary["run_id"] == 1
     evaluation = json.loads(run("link", "evaluate", "--truth", str(small_case / "truth.csv"), "--json", workspace=ws).stdout)
     assert evaluation["pairwise"]["f1"] > 0.9 and evaluation["truth_records_not_predicted"] > 0  # list 4 was not imported

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
@@ -131,3 +132,48 @@ def test_bad_inputs_are_refused_before_anything_is_added(store, keys, tmp_path):
         assert refused.value.field == bad_field
     with store.session() as session:
         assert list_evidence(session) == []
+
+
+CONCURRENT = r'''
+import sys, time
+from dadkhah.audit import Actor
+from dadkhah.store import open_store
+from dadkhah.vault.evidence import add_evidence
+from dadkhah.vault.keys import load_keys
+from dadkhah.workspace import load_workspace
+
+path, url, start, *files = sys.argv[1:]
+workspace = load_workspace(path, database_url=url or None)
+store = open_store(workspace, upgrade=False)
+keys = load_keys(workspace)
+while time.time() < float(start):  # every process starts adding at the same moment
+    time.sleep(0.005)
+for file in files:
+    add_evidence(store, keys, [file], actor=Actor("tester", "cli"))
+'''
+
+
+def test_evidence_added_by_several_processes_at_once_gets_distinct_ids(store, keys, tmp_path):
+    """Found by the web load benchmark: the next E- id was counted before the custody chain's lock was
+    taken, so two uploads at once could take the same id and one failed with a 500."""
+    import time
+
+    processes, files = 4, 3
+    start = time.time() + 3
+    running = []
+    for p in range(processes):
+        paths = []
+        for f in range(files):
+            path = tmp_path / f"p{p}-f{f}.bin"
+            path.write_bytes(os.urandom(2048))
+            paths.append(str(path))
+        running.append(subprocess.Popen([sys.executable, "-c", CONCURRENT, str(store.workspace.path),
+                                         store.workspace.database_url or "", str(start), *paths],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for process in running:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    with store.session() as session:
+        ids = session.scalars(sa.select(EvidenceItem.evidence_id)).all()
+    assert len(ids) == len(set(ids)) == processes * files
+    assert sorted(ids) == [f"E-{n:06d}" for n in range(1, processes * files + 1)]

@@ -3,6 +3,7 @@ when a write cannot proceed, the answer is "busy, try again" (503, Retry-After),
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -71,30 +72,39 @@ def _log_in(base: str, username: str) -> httpx.Response:
         return browser.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
 
 
+@contextlib.contextmanager
+def _another_writer(web_store_path):
+    """Another process's transaction holding the SQLite write lock while the block runs."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock():
+        connection = sqlite3.connect(web_store_path / "dadkhah.db")
+        connection.execute("BEGIN IMMEDIATE")
+        holding.set()
+        release.wait(20)
+        connection.rollback()
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    holding.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
 def test_a_write_that_cannot_wait_long_enough_is_answered_busy(web_store_path):
     workspace = load_workspace(web_store_path)
     app = create_app(WebSettings(workspace=web_store_path, keys=load_keys(workspace), busy_seconds=0.5))
     try:
         client = login(app, "admin")
-        holding, release = threading.Event(), threading.Event()
-
-        def hold_the_write_lock():
-            connection = sqlite3.connect(web_store_path / "dadkhah.db")
-            connection.execute("BEGIN IMMEDIATE")
-            holding.set()
-            release.wait(10)
-            connection.rollback()
-            connection.close()
-
-        holder = threading.Thread(target=hold_the_write_lock)
-        holder.start()
-        holding.wait(5)
-        api = client.post("/api/v1/users", json={"username": "someone", "role": "viewer", "password": PASSWORD},
-                          headers={"X-CSRF-Token": client.csrf})
-        page = client.post("/language", data={"csrf_token": client.csrf, "language": "fa"})
-        assert client.get("/api/v1/dashboard").status_code == 200, "reading does not wait for a writer"
-        release.set()
-        holder.join()
+        with _another_writer(web_store_path):
+            api = client.post("/api/v1/users", json={"username": "someone", "role": "viewer", "password": PASSWORD},
+                              headers={"X-CSRF-Token": client.csrf})
+            page = client.post("/language", data={"csrf_token": client.csrf, "language": "fa"})
+            assert client.get("/api/v1/dashboard").status_code == 200, "reading does not wait for a writer"
         assert api.status_code == 503 and api.headers["retry-after"] == "5" and api.json()["error"]["busy"] is True
         assert page.status_code == 503 and "try again" in page.text
         again = client.post("/api/v1/users", json={"username": "someone", "role": "viewer", "password": PASSWORD},
@@ -118,3 +128,24 @@ def test_a_command_is_told_busy_not_given_a_traceback(web_store_path, tmp_path):
         connection.rollback()
         connection.close()
     assert "busy: the case's database is busy" in result.stdout and "Traceback" not in result.stderr, result.stderr
+
+
+def test_an_upload_that_cannot_wait_is_answered_busy_not_refused(web_store_path):
+    """The upload's own error handling once turned "busy" into a 400: a client could not tell to retry."""
+    workspace = load_workspace(web_store_path)
+    app = create_app(WebSettings(workspace=web_store_path, keys=load_keys(workspace), busy_seconds=0.5))
+    body = "id,given_name,family_name,death_date,city\nu1,Reza,Karimi,1367/05/08,Rasht\n"
+    try:
+        client = login(app, "admin")
+        with _another_writer(web_store_path):
+            api = client.post("/api/v1/sources/upload", files={"file": ("busy.csv", body, "text/csv")},
+                              data={"source": "busy-api"}, headers={"X-CSRF-Token": client.csrf})
+            page = client.post("/sources/upload", files={"file": ("busy.csv", body, "text/csv")},
+                               data={"source": "busy-page", "csrf_token": client.csrf})
+        assert api.status_code == 503 and api.headers["retry-after"] and api.json()["error"]["busy"] is True
+        assert page.status_code == 503 and "try again" in page.text
+        again = client.post("/api/v1/sources/upload", files={"file": ("busy.csv", body, "text/csv")},
+                            data={"source": "busy-api"}, headers={"X-CSRF-Token": client.csrf})
+        assert again.status_code == 200, again.text
+    finally:
+        app.state.store.close()

@@ -143,6 +143,8 @@ def test_every_operation_leaves_the_same_trail_from_the_command_line_and_the_web
                              lambda: web("POST", "/api/v1/users/parity2", json={"role": "analyst"})),
         "user deactivate": (lambda: cli("users", "change", "parity1", "--inactive"),
                             lambda: web("POST", "/api/v1/users/parity2", json={"active": False})),
+        "password reset": (lambda: cli("users", "reset-password", "parity1", "--totp", "--json"),
+                           lambda: web("POST", "/api/v1/users/parity2/reset-password", json={"totp": True})),
     }
     for name, (at_terminal, on_the_web) in operations.items():
         from_cli, from_web = at_terminal(), on_the_web()
@@ -385,7 +387,7 @@ def test_every_audited_action_has_a_persian_name():
             "witness identity revealed", "evidence added", "evidence metadata read", "evidence file read",
             "custody verified", "case file exported", "user added", "user role changed", "user deactivated",
             "login", "logout", "language set", "accountability imported", "claim added", "claim reviewed",
-            "job submitted", "job cancelled"} <= written
+            "job submitted", "job cancelled", "password reset", "password changed"} <= written
     persian = catalogue("fa")
     assert sorted(w for w in written if w not in persian) == []
 

@@ -27,8 +27,9 @@ def test_the_queue_page_and_its_json_twin_agree_and_are_paged(app, as_role):
     assert page.find(id="total").text.replace(",", "") == str(data["total"])
     second = _queue(client, per_page=3, page=2)
     assert not {p["id"] for p in second["pairs"]} & {p["id"] for p in data["pairs"]}
-    probabilities = [abs(p["match_probability"] - 0.5) for p in data["pairs"] + second["pairs"]]
-    assert probabilities == sorted(probabilities), "most uncertain first"
+    impact = [p["chance_wrong"] * p["records_affected"] for p in data["pairs"] + second["pairs"]]
+    assert impact == sorted(impact, reverse=True), "those whose decision would change the most first"
+    assert page.find(id="expected-changes").text.replace(",", "") == str(round(data["expected_changes"]))
     assert client.get("/api/v1/review?per_page=0").status_code == 422
     assert client.get("/api/v1/review?page=0").status_code == 422
 

@@ -14,6 +14,9 @@ from dadkhah.users import PERMISSIONS, ROLES, allowed
 
 PUBLIC = {
     ("GET", "/login"), ("POST", "/login"),
+    # Choosing a new password after an admin's reset: the short session of a login with the temporary
+    # password opens these alone (web.routes.auth), its forms guarded by that session's CSRF token.
+    ("GET", "/password"), ("POST", "/password"), ("POST", "/password/cancel"),
     # An appeal's public page, its signing form, the links of its confirmation email, and its JSON
     # (web.routes.signing): open to anyone, their forms guarded by a double-submit cookie.
     ("GET", "/appeals/{slug}"), ("POST", "/appeals/{slug}/sign"),

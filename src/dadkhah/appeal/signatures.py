@@ -111,7 +111,7 @@ def _token_hash(token: str) -> str:
 
 
 def _index(keys: VaultKeys, value: str, purpose: str) -> str:
-    return blind_index(keys.master_key, value, purpose=f"appeal-{purpose}")
+    return blind_index(keys.index_key, value, purpose=f"appeal-{purpose}")
 
 
 def _need_keys(keys: VaultKeys | None) -> VaultKeys:

@@ -17,6 +17,7 @@ from dadkhah.cli.accountability import (
     sites_app,
 )
 from dadkhah.cli.appeal import appeal_app
+from dadkhah.cli.backup import backup_command, restore_command
 from dadkhah.cli.common import ENV_DATABASE_URL, acting_user, setup_logging
 from dadkhah.cli.estimate import estimate_app
 from dadkhah.cli.exports import (
@@ -33,6 +34,7 @@ from dadkhah.cli.link import link_app, persons_app, review_app
 from dadkhah.cli.places import places_app
 from dadkhah.cli.publish import publish_app, verify_site_command
 from dadkhah.cli.report import report_app
+from dadkhah.cli.search import persons_search
 from dadkhah.cli.synth import synth
 from dadkhah.cli.vault import (
     custody_app,
@@ -89,6 +91,7 @@ app.add_typer(places_app, name="places")
 app.add_typer(report_app, name="report")
 app.add_typer(link_app, name="link")
 app.add_typer(persons_app, name="persons")
+persons_app.command("search")(persons_search)
 app.add_typer(review_app, name="review")
 app.add_typer(estimate_app, name="estimate")
 app.add_typer(jobs_app, name="jobs")
@@ -113,6 +116,8 @@ export_app.command("popolo")(export_popolo_command)
 export_app.command("uwazi")(export_uwazi_command)
 app.command("verify")(verify)
 app.command("verify-site")(verify_site_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")

@@ -51,9 +51,13 @@ def link_run(
     review_band: Annotated[str, typer.Option("--review-band", help="LOW,HIGH: pairs scored in this band go to review.")] = ",".join(map(str, DEFAULT_REVIEW_BAND)),
     engine: Annotated[str, typer.Option("--engine", help="duckdb (one machine) or spark (a cluster, or local Spark).")] = "duckdb",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random sampling in training (same seed, same model).")] = 1988,
+    retrain: Annotated[bool, typer.Option("--retrain", help="Train the model again even if the records' make-up has not changed.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Link every current record into persons, keeping existing person ids and obeying every decision.
+
+    The model trained by an earlier run is used again while the records keep much the same make-up;
+    the output says whether this run trained it, and why.
 
     Example: dadkhah link run --threshold 0.8 --json
     """
@@ -62,7 +66,7 @@ def link_run(
     band = _band(review_band)
     with opened_store(ctx) as store, progress_bar("linking") as progress:
         summary = run_linkage(store, actor=cli_actor(ctx), threshold=threshold, review_band=band, engine=engine,
-                              seed=seed, progress=lambda done, total, what: progress(done, total))
+                              seed=seed, retrain=retrain, progress=lambda done, total, what: progress(done, total))
     if as_json:
         emit_json(summary.to_dict())
         return
@@ -72,8 +76,18 @@ def link_run(
         f"{summary.pairs_for_review:,} pairs for review) in {summary.seconds:.1f} s."
     )
     out.print(f"Persons: {summary.created:,} new, {summary.merged:,} merged, {summary.split:,} split, {summary.unchanged:,} unchanged.")
+    training = summary.training
+    if training["retrained"]:
+        out.print(f"Model: trained in this run ({training['reason']}).", markup=False)
+    else:
+        out.print(f"Model: the one run {training['trained_in_run']} trained, used again: {training['reason']}. "
+                  "`--retrain` trains it anew.", markup=False)
+    for note in summary.training_notes:
+        out.print(f"Note: {note}.", markup=False)
     if summary.pairs_for_review:
-        out.print("Review the uncertain pairs with `dadkhah review list`.")
+        out.print(f"Review the uncertain pairs with `dadkhah review list`: by the model's own reckoning about "
+                  f"{summary.review_expected_changes:,.0f} of the {summary.pairs_for_review:,} decisions would change "
+                  "the registry.", markup=False)
 
 
 @link_app.command("evaluate")
@@ -234,7 +248,10 @@ def review_list(
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """Undecided pairs in the uncertain band of the latest run, most uncertain first.
+    """Undecided pairs in the review band of the latest run, those whose decision would change the most first.
+
+    Each pair shows the chance that the run is wrong about it (corrected by the team's decisions once
+    there are enough of them) and how many records a decision would move.
 
     Example: dadkhah review list --limit 10 --json
     """
@@ -246,11 +263,21 @@ def review_list(
     if not queue["pairs"]:
         out.print("Nothing to review." if queue["run_id"] else "No linkage run yet: `dadkhah link run`.")
         return
-    out.print(f"{queue['total']} pairs to review (run {queue['run_id']}, band {queue['band'][0]}–{queue['band'][1]}).")
+    out.print(f"{queue['total']:,} pairs to review (run {queue['run_id']}, band {queue['band'][0]}–{queue['band'][1]}); "
+              f"about {queue['expected_changes']:,.0f} of the decisions are expected to change the registry.", markup=False)
+    calibrated = queue["calibration"]
+    if calibrated:
+        at = calibrated["same_person_share_at"]
+        out.print(f"Calibrated on {calibrated['decisions']} decisions: pairs the model scores 0.3, 0.5 and 0.7 were the "
+                  f"same person {at['0.3']:.0%}, {at['0.5']:.0%} and {at['0.7']:.0%} of the time.", markup=False)
+    else:
+        out.print("Uncalibrated: the chances are the model's own until the team has decided enough pairs.", markup=False)
     for pair in queue["pairs"]:
         a, b = pair["record_a"], pair["record_b"]
-        table = Table("", a["ref"], b["ref"], "evidence", title=f"probability {pair['match_probability']:.3f}"
-                      f"{' (linked)' if pair['linked'] else ''}", title_justify="left")
+        now = "now one person" if pair["together"] else "now two persons"
+        table = Table("", a["ref"], b["ref"], "evidence", title=f"probability {pair['match_probability']:.3f}; {now}; "
+                      f"chance that is wrong {pair['chance_wrong']:.0%}; a decision would move up to "
+                      f"{pair['records_affected']} records", title_justify="left")
         evidence = {c["comparison"]: c for c in pair["comparisons"]}
         for field, comparison in (("given_name", "given_name"), ("family_name", "family_name"), ("full_name", "full_name"),
                                   ("father_name", "father_name"), ("birth_date", "birth_date"), ("death_date", "death_date"),

@@ -419,15 +419,115 @@ def keys_show(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Example: dadkhah keys show --json
     """
+    from dadkhah.vault.keycare import latest_key_change
+
     with opened_store(ctx) as store:
         public = load_public_keys(store.workspace)
+        with store.session() as session:
+            rotated = latest_key_change(session)
         result = {"key_file": str(key_file_path(store.workspace)), "protected": is_protected(store.workspace),
-                  "fingerprint": public.fingerprint, "workspace_id": public.workspace_id}
+                  "fingerprint": public.fingerprint, "workspace_id": public.workspace_id, "last_rotation": rotated}
     if as_json:
         emit_json(result)
     else:
         out.print(f"Key file {result['key_file']} ({'passphrase' if result['protected'] else 'no passphrase'}); "
                   f"signing key {result['fingerprint']}. Give recipients this fingerprint by another channel.", markup=False)
+        if rotated:
+            out.print(f"Last rotated {rotated['occurred_at'][:19]} (from {rotated['old_fingerprint']}).", markup=False)
+
+
+@keys_app.command("rotate")
+@handle_errors
+def keys_rotate(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Rotate the keys: a new master key wraps every data key again (files are not sealed again) and a new
+    signing key takes over the chains, introduced by an event both keys sign. Run it again to finish a
+    rotation that was interrupted. Stop the web server and workers first; restart them afterwards.
+
+    Example: dadkhah keys rotate --json
+    """
+    from dadkhah.vault.keycare import rotate_keys
+
+    with opened_store(ctx) as store, progress_bar("wrapping the sealed files' keys anew") as progress:
+        passphrase = ask_passphrase() if is_protected(store.workspace) else None
+        result = rotate_keys(store, actor=cli_actor(ctx), passphrase=passphrase, progress=progress)
+    if as_json:
+        emit_json(result)
+        return
+    out.print(f"{'Finished the interrupted rotation' if result['resumed'] else 'Keys rotated'}: "
+              f"{result['data_keys']:,} data keys and {result['blobs']:,} sealed files wrapped anew. Signing key "
+              f"{result['old_fingerprint']} → {result['new_fingerprint']}.", markup=False)
+    err.print("Give recipients the new fingerprint by another channel, make new key shares (dadkhah keys split), "
+              "and restart the web server and any worker so that they load the new keys.", markup=False)
+
+
+@keys_app.command("split")
+@handle_errors
+def keys_split(
+    ctx: typer.Context,
+    shares: Annotated[int, typer.Option("--shares", help="How many share files to make (one per holder).")],
+    threshold: Annotated[int, typer.Option("--threshold", help="How many shares rebuild the key file (fewer reveal nothing).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="A folder outside the workspace for the share files.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace share files of the same names.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Split the key file into shares (Shamir's secret sharing): any THRESHOLD of the SHARES files rebuild it.
+
+    Example: dadkhah keys split --shares 5 --threshold 3 --out /media/usb/shares
+    """
+    from dadkhah.vault.keycare import split_keys
+
+    with opened_store(ctx) as store:
+        passphrase = ask_passphrase() if is_protected(store.workspace) else None
+        result = split_keys(store, shares=shares, threshold=threshold, out=out_dir, actor=cli_actor(ctx),
+                            passphrase=passphrase, force=force)
+    if as_json:
+        emit_json(result)
+        return
+    out.print(f"{result['shares']} shares in {result['out']}; any {result['threshold']} rebuild the key file "
+              f"({result['fingerprint']}). Give each share to a different holder, then remove them from here.",
+              markup=False)
+
+
+@keys_app.command("join")
+@handle_errors
+def keys_join(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(metavar="SHARE...", help="The share files (at least the threshold they name).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the rebuilt key file (a new file).")],
+    protect: Annotated[bool, typer.Option("--protect", help="Protect the rebuilt key file with a passphrase (asked, or DADKHAH_PASSPHRASE).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a file of that name.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Rebuild a key file from key shares; no workspace or key is needed. When run in the workspace, the
+    join is recorded in its audit log.
+
+    Example: dadkhah keys join share-1.json share-3.json share-4.json --out ~/.config/dadkhah/keys/rebuilt.key
+    """
+    from dadkhah.cli.common import cli_workspace
+    from dadkhah.errors import WorkspaceError
+    from dadkhah.vault.keycare import join_shares, record_join
+
+    try:
+        workspace = cli_workspace(ctx)
+    except WorkspaceError:
+        workspace = None
+    passphrase = ask_passphrase(confirm=True) if protect else None
+    result = join_shares(paths, out_file, force=force, passphrase=passphrase, workspace=workspace)
+    result["audited"] = False
+    if workspace is not None and (workspace.config.get("vault") or {}).get("workspace_id") == result["workspace_id"]:
+        with opened_store(ctx) as store:
+            record_join(store, result, actor=cli_actor(ctx))
+        result["audited"] = True
+    if as_json:
+        emit_json(result)
+        return
+    out.print(f"Key file rebuilt at {result['key_file']} from shares {', '.join(map(str, result['shares_used']))} "
+              f"(signing key {result['fingerprint']}).", markup=False)
+    if not result["audited"]:
+        err.print("Not recorded in an audit log: no workspace of these keys was named (run it with --workspace to "
+                  "record it there).", markup=False)
+    err.print(f"Point the workspace at it: set DADKHAH_KEY_FILE={result['key_file']} (or move it to the key file's "
+              "usual place).", markup=False)
 
 
 @export_app.command("casefile")

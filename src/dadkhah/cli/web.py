@@ -66,8 +66,20 @@ def users_add(
         return
     out.print(f"Added {document['username']} ({document['role']}).", markup=False)
     if totp:
-        out.print(f"TOTP secret (shown once; add it to an authenticator app): {document['totp_secret']}", markup=False)
-        out.print(document["totp_uri"], markup=False)
+        _print_totp(document)
+
+
+def _print_totp(document: dict) -> None:
+    """A new TOTP secret, shown once: as text on stdout, and as a QR code for the authenticator app's
+    camera on stderr (drawn here, in the terminal; the secret goes to no QR service)."""
+    import sys
+
+    from dadkhah.users import totp_qr
+
+    out.print(f"TOTP secret (shown once; add it to an authenticator app): {document['totp_secret']}", markup=False)
+    out.print(document["totp_uri"], markup=False)
+    err.print("Or scan this code with the authenticator app:", markup=False, highlight=False)
+    totp_qr(document["totp_uri"]).terminal(out=sys.stderr, compact=True)
 
 
 @users_app.command("change")
@@ -96,6 +108,38 @@ def users_change(
     out.print(f"{document['username']}: {changes or 'nothing changed'}.", markup=False)
 
 
+@users_app.command("reset-password")
+@handle_errors
+def users_reset_password(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(metavar="NAME", help="The user whose password to reset.")],
+    totp: Annotated[bool, typer.Option("--totp", help="Also give the user a new second-factor (TOTP) secret, printed once (the old one stops working).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Reset a user's password: a temporary password is printed once, which the user must replace
+    with one of their own at their next login. Their web sessions end and their API tokens are
+    revoked at once; their second factor is kept unless --totp gives them a new one.
+
+    Example: dadkhah users reset-password maryam --totp
+    """
+    from dadkhah.users import reset_password
+
+    with opened_store(ctx) as store:
+        document = reset_password(store, username, actor=cli_actor(ctx), totp=totp)
+    if as_json:
+        emit_json(document)
+        return
+    ended, revoked = document["sessions_ended"], document["tokens_revoked"]
+    err.print(f"Reset the password of {document['username']}: {ended} session{'' if ended == 1 else 's'} ended, "
+              f"{len(revoked)} API token{'' if len(revoked) == 1 else 's'} revoked"
+              f"{' (' + ', '.join(revoked) + ')' if revoked else ''}; second factor {document['totp_second_factor']}. "
+              "Give them the temporary password below over a channel you trust: it is shown only this once, and "
+              "they must choose their own at their next login.", markup=False, highlight=False)
+    out.print(document["temporary_password"], markup=False)
+    if document.get("totp_secret"):
+        _print_totp(document)
+
+
 @users_app.command("list")
 @handle_errors
 def users_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
@@ -112,7 +156,10 @@ def users_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     table = Table("user", "role", "second factor", "language", "active", "last login")
     for u in listed:
-        table.add_row(u["username"], u["role"], "TOTP" if u["totp"] else "", u["language"], "yes" if u["active"] else "no",
+        active = "yes" if u["active"] else "no"
+        if u.get("reset_pending"):
+            active += " (must choose a new password)"
+        table.add_row(u["username"], u["role"], "TOTP" if u["totp"] else "", u["language"], active,
                       (u["last_login_at"] or "")[:16])
     out.print(table)
 

@@ -24,7 +24,7 @@ from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.estimate.core import CaptureTable, EstimateResult, EstimationError
 from dadkhah.link.review import latest_run
-from dadkhah.link.run import kept_pairs, recluster, sample_clusterings
+from dadkhah.link.run import kept_floor, kept_pairs, recluster, sample_clusterings
 from dadkhah.model import Estimate, Person, PersonRecord, Place, Record, Source
 from dadkhah.store import Store
 
@@ -311,11 +311,12 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
         run = latest_run(session)
         if run is None:
             raise EstimationError("there are no persons yet: run `dadkhah link run` first")
+        floor = kept_floor(run)
         for threshold in thresholds:
-            # Pairs below the review band's floor were not kept: a lower threshold cannot be redone.
-            if not run.review_low <= threshold < 1:
+            # Pairs below the kept floor were not kept: a lower threshold cannot be redone.
+            if not floor <= threshold < 1:
                 raise InputError(f"linkage threshold {threshold} is outside what run {run.id} kept: "
-                                 f"use values from {run.review_low} up to (not including) 1", field="linkage_thresholds")
+                                 f"use values from {floor} up to (not including) 1", field="linkage_thresholds")
         clusters = clusters_from_registry(session)
         table, strata_tables, _ = _tables(session, clusters, by)
         labels = stratum_names(session, by)

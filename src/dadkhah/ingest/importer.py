@@ -23,6 +23,7 @@ import gc
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,7 +41,7 @@ from dadkhah.ingest.limits import ReadLimits
 from dadkhah.ingest.quarantine import Quarantine
 from dadkhah.ingest.readers import RowStream, open_rows
 from dadkhah.ingest.staging import Staging, take_write_lock
-from dadkhah.model import CANONICAL_FIELDS, DATE_FIELDS, FieldWarning, Import, Record
+from dadkhah.model import DATE_FIELDS, FieldWarning, Import, Record
 from dadkhah.model.base import utcnow
 from dadkhah.normalize.dates import DateParseError, parse_date
 from dadkhah.normalize.gender import GenderParseError, parse_gender
@@ -49,7 +50,7 @@ from dadkhah.normalize.places import Gazetteer
 from dadkhah.normalize.script import fold_text
 from dadkhah.places import load_gazetteer
 from dadkhah.sources import ensure_incident, ensure_source, find_source, validate_source_name
-from dadkhah.store import Store, insert_rows
+from dadkhah.store import Store, append_rows, insert_rows, json_text
 
 BATCH_ROWS = 5000
 Progress = Callable[[int, int], None]
@@ -87,7 +88,8 @@ def _collector_paused():
 
     The row loop makes no reference cycles, but every collection still walks the millions of live
     objects an import holds (caches, batches): measured, 8% of a 100,000-row import. Reference
-    counting still frees everything; the collector runs once at the end.
+    counting still frees everything (a full collection at the end, walking the caches once more, cost
+    another 4%; the collector's own young-generation runs are enough).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -96,7 +98,6 @@ def _collector_paused():
     finally:
         if was_enabled:
             gc.enable()
-        gc.collect()
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
@@ -110,32 +111,77 @@ def file_sha256(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+# A staged record's columns, in the order the normaliser gives them: the records table's, without
+# its id and the columns every record of an import starts with the same value in (its source and
+# import, given as it is published; version 1; not superseded). Checked against the model when this
+# module loads.
+RECORD_COLUMNS = (
+    "line", "record_id", "raw",
+    "given_name", "given_name_norm", "given_name_key", "family_name", "family_name_norm", "family_name_key",
+    "full_name", "full_name_norm", "full_name_key", "father_name", "father_name_norm", "father_name_key",
+    "name_script", "titles", "aliases", "gender", "gender_norm",
+    "birth_date", "birth_calendar", "birth_precision", "birth_earliest", "birth_latest",
+    "death_date", "death_calendar", "death_precision", "death_earliest", "death_latest",
+    "city", "city_place_id", "prison", "prison_place_id", "affiliation", "affiliation_norm", "notes",
+)
+WARNING_COLUMNS = ("id", "import_id", "line", "field", "message", "value")  # id: the order they came in
+_SAME_FOR_ALL = ("source_id", "import_id", "version", "superseded_by")
+if set(RECORD_COLUMNS) != {c.name for c in Record.__table__.columns} - {"id", *_SAME_FOR_ALL}:  # pragma: no cover
+    raise RuntimeError("the importer's RECORD_COLUMNS no longer match the records table; update both together")
+
+# The fields a row's cells feed, in the order RowNormaliser reads them.
+_FIELDS = ("given_name", "family_name", "full_name", "father_name", "gender", "birth_date", "death_date", "city",
+           "prison", "affiliation", "notes", "record_id")
+_ABSENT = 1 << 30  # where a field the file does not have sits: past the end of every row
+_JSON_ESCAPES = re.compile(r"[\x00-\x1f\\]")  # and '"', counted apart (the joins hold quotes)
+
+
+def raw_json(cells: list[str]) -> str:
+    """``cells`` as the text the ``raw`` column stores: exactly what the workspace's JSON writer gives
+    (:func:`dadkhah.store.json_text`), by joining when no cell needs escaping, as almost none does."""
+    try:
+        joined = '","'.join(cells)
+    except TypeError:  # a cell that is not text
+        return json_text(cells)
+    if not cells or joined.count('"') != 2 * len(cells) - 2 or _JSON_ESCAPES.search(joined):
+        return json_text(cells)
+    return '["' + joined + '"]'
+
+
+def _same(value):
+    return value
+
+
 class RowNormaliser:
     """Turns one row's cells into a record's columns plus warnings.
 
     Lists repeat the same cells (names, dates, cities) thousands of times, so each field's whole
-    outcome is cached per import: a repeated cell costs one dictionary look-up.
+    outcome is cached per import: a repeated cell costs one dictionary look-up. :meth:`row` gives the
+    columns as one tuple in :data:`RECORD_COLUMNS` order (what the import stages, with no dictionary
+    per row); ``date_value`` and ``raw_value`` turn a date and the row's cells into what the database
+    is given (a date's once per distinct cell). Calling the normaliser gives the same as a dictionary.
     """
 
-    def __init__(self, plan: ColumnPlan, gazetteer: Gazetteer):
+    def __init__(self, plan: ColumnPlan, gazetteer: Gazetteer, *, date_value=_same, raw_value=_same):
         self.width = len(plan.header)
         self.pos = {spec.field: i for i, spec in enumerate(plan.specs) if spec is not None}
         self.date_options = {spec.field: (spec.calendar, spec.order) for spec in plan.specs if spec and spec.field in DATE_FIELDS}
         self.gazetteer = gazetteer
-        self._present = tuple((name, p) for name, p in self.pos.items())
-        self._absent = dict.fromkeys(CANONICAL_FIELDS)
-        self._dates = {name: lru_cache(maxsize=65536)(partial(_date_outcome, calendar=c, order=o)) for name, (c, o) in self.date_options.items()}
+        self._positions = tuple(self.pos.get(name, _ABSENT) for name in _FIELDS)
+        self._raw_value = raw_value
+        self._dates = {name: lru_cache(maxsize=65536)(partial(_date_outcome, calendar=c, order=o, convert=date_value))
+                       for name, (c, o) in self.date_options.items()}
+        self._birth = self._dates.get("birth_date")
+        self._death = self._dates.get("death_date")
         self._gender = lru_cache(maxsize=1024)(_gender_outcome)
         self._fold = lru_cache(maxsize=65536)(fold_text)
         self._place = lru_cache(maxsize=65536)(self._place_outcome)
+        self._father = lru_cache(maxsize=65536)(_father_outcome)
 
-    def cells_by_field(self, cells: list[str]) -> dict[str, str | None]:
-        values = self._absent.copy()
-        count = len(cells)
-        for name, p in self._present:
-            if p < count:
-                values[name] = cells[p].strip() or None
-        return values
+    def record_id(self, cells: list[str]) -> str | None:
+        """The row's own record_id as given (None when it has none)."""
+        position = self._positions[11]
+        return (cells[position].strip() or None) if position < len(cells) else None
 
     def _place_outcome(self, text: str, types: tuple[str, ...]) -> tuple[str | None, str | None]:
         match = self.gazetteer.resolve(text, types)
@@ -143,67 +189,77 @@ class RowNormaliser:
             return None, f"unknown place {text!r}, kept as given (teach it with `dadkhah places add-alias`)"
         return match.place_id, None
 
-    def __call__(self, cells: list[str]) -> tuple[dict | None, list[tuple[str, str, str | None]], str | None]:
-        """(record columns, warnings as (field, message, value), reason to refuse the row or None)."""
-        v = self.cells_by_field(cells)
-        names = _names_outcome(v["given_name"], v["family_name"], v["full_name"], v["father_name"])
+    def row(self, cells: list[str], line: int | None = None, record_id: str | None = None
+            ) -> tuple[tuple | None, list[tuple[str, str, str | None]], str | None]:
+        """(record columns in :data:`RECORD_COLUMNS` order, warnings as (field, message, value), reason
+        to refuse the row or None)."""
+        count = len(cells)
+        (given, family, full, father, gender, birth, death, city, prison, affiliation, notes, _) = [
+            (cells[p].strip() or None) if p < count else None for p in self._positions]
+        names = _names_outcome(given, family, full)
         if names is None:
             return None, [], "no name: the given, family and full name are all empty or marked unknown"
         warnings: list[tuple[str, str, str | None]] = []
-        row = dict(names)
-        row["raw"] = cells
-        row["given_name"], row["family_name"] = v["given_name"], v["family_name"]
-        row["full_name"], row["father_name"] = v["full_name"], v["father_name"]
-
-        text = v["gender"]
-        row["gender"] = text
-        row["gender_norm"] = None
-        if text:
-            row["gender_norm"], problem = self._gender(text)
+        father_norm, father_key = self._father(father) if father else _NO_NAME
+        gender_norm = None
+        if gender:
+            gender_norm, problem = self._gender(gender)
             if problem:
-                warnings.append(("gender", problem, text))
-
-        for field_name, prefix in (("birth_date", "birth"), ("death_date", "death")):
-            text = v[field_name]
-            row[field_name] = text
-            outcome = self._dates[field_name](text) if text else _NO_DATE
-            (row[f"{prefix}_calendar"], row[f"{prefix}_precision"], row[f"{prefix}_earliest"],
-             row[f"{prefix}_latest"], problem) = outcome
+                warnings.append(("gender", problem, gender))
+        b = self._birth(birth) if birth else _NO_DATE
+        if b[4]:
+            warnings.append(("birth_date", b[4], birth))
+        d = self._death(death) if death else _NO_DATE
+        if d[4]:
+            warnings.append(("death_date", d[4], death))
+        if b[2] and d[3] and d[3] < b[2]:
+            warnings.append(("death_date", "the death date is before the birth date; both kept as given", death))
+        city_id = prison_id = None
+        if city:
+            city_id, problem = self._place(city, _CITY_TYPES)
             if problem:
-                warnings.append((field_name, problem, text))
-        if row["birth_earliest"] and row["death_latest"] and row["death_latest"] < row["birth_earliest"]:
-            warnings.append(("death_date", "the death date is before the birth date; both kept as given", row["death_date"]))
+                warnings.append(("city", problem, city))
+        if prison:
+            prison_id, problem = self._place(prison, _PRISON_TYPES)
+            if problem:
+                warnings.append(("prison", problem, prison))
+        (given_norm, given_key, family_norm, family_key, full_norm, full_key, script, titles, aliases) = names
+        return (line, record_id, self._raw_value(cells),
+                given, given_norm, given_key, family, family_norm, family_key, full, full_norm, full_key,
+                father, father_norm, father_key, script, titles, aliases, gender, gender_norm,
+                birth, b[0], b[1], b[5], b[6], death, d[0], d[1], d[5], d[6],
+                city, city_id, prison, prison_id, affiliation, self._fold(affiliation) if affiliation else None,
+                notes), warnings, None
 
-        for field_name, types in (("city", ("city", "province")), ("prison", ("prison",))):
-            text = v[field_name]
-            row[field_name] = text
-            place_id = None
-            if text:
-                place_id, problem = self._place(text, types)
-                if problem:
-                    warnings.append((field_name, problem, text))
-            row[f"{field_name}_place_id"] = place_id
-
-        text = v["affiliation"]
-        row["affiliation"] = text
-        row["affiliation_norm"] = self._fold(text) if text else None
-        row["notes"] = v["notes"]
+    def __call__(self, cells: list[str]) -> tuple[dict | None, list[tuple[str, str, str | None]], str | None]:
+        """(record columns by name, warnings as (field, message, value), reason to refuse the row or None)."""
+        values, warnings, reason = self.row(cells)
+        if values is None:
+            return None, warnings, reason
+        row = dict(zip(RECORD_COLUMNS, values, strict=True))
+        del row["line"], row["record_id"]
         return row, warnings, None
 
 
-_NO_DATE = (None, None, None, None, None)
+_CITY_TYPES = ("city", "province")
+_PRISON_TYPES = ("prison",)
+_NO_NAME = (None, None)
+# (calendar, precision, earliest, latest, warning, earliest and latest as the database is given them)
+_NO_DATE = (None, None, None, None, None, None, None)
 
 
-def _date_outcome(text: str, *, calendar: str, order: str) -> tuple:
-    """(calendar, precision, earliest, latest, warning) for one date cell."""
+def _date_outcome(text: str, *, calendar: str, order: str, convert=_same) -> tuple:
+    """(calendar, precision, earliest, latest, warning, earliest and latest converted) for one date cell."""
     try:
         value = parse_date(text, calendar=calendar, order=order)
     except DateParseError as exc:
-        return (None, None, None, None, str(exc))
+        return (None, None, None, None, str(exc), None, None)
     if value is None:
         return _NO_DATE
     precision = "approximate" if value.approximate else value.precision
-    return (value.calendar, precision, value.earliest, value.latest, None)
+    earliest, latest = value.earliest, value.latest
+    return (value.calendar, precision, earliest, latest, None,
+            convert(earliest) if earliest is not None else None, convert(latest) if latest is not None else None)
 
 
 def _gender_outcome(text: str) -> tuple[str | None, str | None]:
@@ -213,58 +269,62 @@ def _gender_outcome(text: str) -> tuple[str | None, str | None]:
         return None, str(exc)
 
 
-def _names_outcome(given_text, family_text, full_text, father_text) -> dict | None:
-    """The name columns of a record, or None when it has no name at all.
+def _father_outcome(text: str) -> tuple[str | None, str | None]:
+    father = normalize_name(text, "father")
+    return (father.normalized, father.key) if father else _NO_NAME
 
-    Not cached as a whole: combinations of names rarely repeat, while each name does (and
-    :func:`normalize_name` caches those).
-    """
+
+def _names_outcome(given_text, family_text, full_text) -> tuple | None:
+    """The name columns of a record (given, family and full name, each normalised and keyed; the
+    script, titles and aliases), or None when it has no name at all."""
     given = normalize_name(given_text, "given") if given_text else None
     family = normalize_name(family_text, "family") if family_text else None
     full = split_full_name(full_text) if full_text else None
-    if given is None and family is None and full is None:
-        return None
-    father = normalize_name(father_text, "father") if father_text else None
-    # A full name fills in the given and family name a list did not give separately.
-    given_v = given or (full.given if full else None)
-    family_v = family or (full.family if full else None)
     if full is not None:
+        # A full name fills in the given and family name a list did not give separately.
+        given_v = given or full.given
+        family_v = family or full.family
         full_norm, full_key = full.full.normalized, full.full.key
+        values = [v for v in (given, family, full.full) if v is not None]
+    elif given is None:
+        if family is None:
+            return None
+        given_v, family_v, values = None, family, (family,)
+        full_norm, full_key = family.normalized or None, family.key or None
+    elif family is None:
+        given_v, family_v, values = given, None, (given,)
+        full_norm, full_key = given.normalized or None, given.key or None
     else:
-        full_norm = " ".join(v.normalized for v in (given_v, family_v) if v) or None
-        full_key = " ".join(v.key for v in (given_v, family_v) if v and v.key) or None
-    values = [v for v in (given, family, full.full if full else None) if v is not None]
+        given_v, family_v, values = given, family, (given, family)
+        full_norm = given.normalized + " " + family.normalized
+        given_key, family_key = given.key, family.key
+        full_key = (given_key + " " + family_key if family_key else given_key) if given_key else (family_key or None)
     titles = aliases = None
-    if any(v.titles or v.aliases for v in values):  # rare: most rows carry neither
-        titles = " ".join(dict.fromkeys(t for v in values for t in v.titles)) or None
-        found = list(dict.fromkeys(a for v in values for a in v.aliases))
-        aliases = json.dumps(found, ensure_ascii=False) if found else None
+    for v in values:
+        if v.titles or v.aliases:  # rare: most rows carry neither
+            titles = " ".join(dict.fromkeys(t for v in values for t in v.titles)) or None
+            found = list(dict.fromkeys(a for v in values for a in v.aliases))
+            aliases = json.dumps(found, ensure_ascii=False) if found else None
+            break
     scripts = {v.script for v in values if v.script}
-    return {
-        "given_name_norm": given_v.normalized if given_v else None,
-        "given_name_key": given_v.key if given_v else None,
-        "family_name_norm": family_v.normalized if family_v else None,
-        "family_name_key": family_v.key if family_v else None,
-        "full_name_norm": full_norm,
-        "full_name_key": full_key,
-        "father_name_norm": father.normalized if father else None,
-        "father_name_key": father.key if father else None,
-        "name_script": (scripts.pop() if len(scripts) == 1 else "mixed") if scripts else None,
-        "titles": titles,
-        "aliases": aliases,
-    }
+    return (given_v.normalized if given_v else None, given_v.key if given_v else None,
+            family_v.normalized if family_v else None, family_v.key if family_v else None,
+            full_norm, full_key, (scripts.pop() if len(scripts) == 1 else "mixed") if scripts else None,
+            titles, aliases)
 
 
 @dataclass
 class _Batch:
-    records: list[dict] = field(default_factory=list)
-    warnings: list[dict] = field(default_factory=list)
+    """Staged rows waiting to be written, as tuples in :data:`RECORD_COLUMNS` and :data:`WARNING_COLUMNS` order."""
+
+    records: list[tuple] = field(default_factory=list)
+    warnings: list[tuple] = field(default_factory=list)
 
 
 def _flush(session: Session, staging: Staging, batch: _Batch) -> None:
-    insert_rows(session, staging.records, batch.records)
+    append_rows(session, staging.records, RECORD_COLUMNS, batch.records)
     batch.records.clear()
-    insert_rows(session, staging.warnings, batch.warnings)
+    append_rows(session, staging.warnings, WARNING_COLUMNS, batch.warnings)
     batch.warnings.clear()
 
 
@@ -318,7 +378,7 @@ def import_file(
                     counts = _stage_rows(session, staging, stream, column_mapping, gazetteer, quarantine, progress,
                                          limits)
                     counts["duplicates"] = (_quarantine_repeated_ids(session, staging, quarantine)
-                                            if counts.pop("has_record_ids") else 0)
+                                            if counts.pop("may_repeat") else 0)
                     session.commit()
                 with staging.session() as session:
                     take_write_lock(session)
@@ -326,6 +386,7 @@ def import_file(
                                        sha256=sha256, size=size, stream=stream, counts=counts, quarantine=quarantine,
                                        started=started)
                     session.commit()
+                quarantine.committed()
             except BaseException:
                 quarantine.discard()
                 raise
@@ -384,18 +445,42 @@ def _publish(session: Session, store: Store, staging: Staging, actor: Actor, *, 
 
 def _move_staged(session: Session, staging: Staging, import_id: int, source_id: int) -> None:
     """Staged records and warnings into the workspace's tables, with the import's number and source;
-    a record without an id of its own gets ``#<import>.<line>``."""
-    staged = staging.records
+    a record without an id of its own gets ``#<import>.<line>``. Records take their ids in the
+    order of their lines, warnings in the order they were found, on every database (PostgreSQL
+    keeps a table's rows in no particular order, so there the rows are sorted; SQLite reads them
+    back in the order they were written)."""
+    staged, notes = staging.records, staging.warnings
+    in_order = sa.literal_column("rowid") if session.connection().dialect.name == "sqlite" else staged.c.line
     generated = sa.literal("#") + sa.cast(sa.literal(import_id), sa.String) + "." + sa.cast(staged.c.line, sa.String)
-    given = {"import_id": sa.literal(import_id), "source_id": sa.literal(source_id),
-             "record_id": sa.func.coalesce(staged.c.record_id, generated)}
+    given = {"import_id": sa.literal(import_id), "source_id": sa.literal(source_id), "version": sa.literal(1),
+             "superseded_by": sa.null(), "record_id": sa.func.coalesce(staged.c.record_id, generated)}
     names = [c.name for c in staged.columns]
     session.execute(sa.insert(Record.__table__).from_select(
-        names, sa.select(*[given.get(n, staged.c[n]).label(n) for n in names])))
-    names = [c.name for c in staging.warnings.columns]
+        names, sa.select(*[given.get(n, staged.c[n]).label(n) for n in names]).order_by(in_order)))
+    names = [c.name for c in notes.columns if c.name != "id"]
     session.execute(sa.insert(FieldWarning.__table__).from_select(
-        names, sa.select(*[(sa.literal(import_id) if n == "import_id" else staging.warnings.c[n]).label(n)
-                           for n in names])))
+        names, sa.select(*[(sa.literal(import_id) if n == "import_id" else notes.c[n]).label(n) for n in names])
+        .order_by(notes.c.id)))
+
+
+class _Sieve:
+    """Which record_ids may have come before: a fixed-size bit table (a Bloom filter with one hash),
+    so memory does not grow with the file. Every id seen twice lands in ``again``, with the few others
+    whose bit an earlier id had set (under 1% of a million rows); SQL then says which truly repeat."""
+
+    BITS = 1 << 27  # 16 MB
+
+    def __init__(self) -> None:
+        self.table = bytearray(self.BITS >> 3)
+        self.again: set[str] = set()
+
+    def add(self, record_id: str) -> None:
+        h = hash(record_id) & (self.BITS - 1)
+        byte, bit = h >> 3, 1 << (h & 7)
+        if self.table[byte] & bit:
+            self.again.add(record_id)
+        else:
+            self.table[byte] |= bit
 
 
 def _stage_rows(session, staging: Staging, stream: RowStream, mapping, gazetteer: Gazetteer, quarantine: Quarantine,
@@ -404,52 +489,64 @@ def _stage_rows(session, staging: Staging, stream: RowStream, mapping, gazetteer
     the import's own); refused rows go to the quarantine report."""
     file = str(stream.path)
     plan = plan_columns(stream.header, mapping, file=file) if stream.header else None
-    normaliser = RowNormaliser(plan, gazetteer) if plan else None
+    date_value, raw_value = _database_values(session)
+    make = partial(RowNormaliser, gazetteer=gazetteer, date_value=date_value, raw_value=raw_value)
+    normaliser = make(plan) if plan else None
     batch = _Batch()
-    rows = blank = rejected = flushed = 0
+    records, notes = batch.records, batch.warnings
+    seen = _Sieve()
+    rows = blank = rejected = flushed = noted = 0
+    max_rows = limits.max_rows
     file_warnings = [(f, m) for f, m in plan.warnings] if plan else []
+    json_format = stream.format in ("json", "jsonl")
+    header = stream.header
     last_report = 0.0
+    width = normaliser.width if normaliser else 0
+    has_id = normaliser is not None and "record_id" in normaliser.pos
     for line, cells, problem in stream.rows:
-        if len(stream.header) != (normaliser.width if normaliser else 0):
+        if len(header) != width:
             # JSON lists discover columns as they go: plan again with the wider header.
-            plan = plan_columns(stream.header, mapping, file=file)
-            normaliser = RowNormaliser(plan, gazetteer)
-            quarantine.set_header(stream.header)
-        if all(not c.strip() for c in cells):
+            plan = plan_columns(header, mapping, file=file)
+            normaliser = make(plan)
+            width, has_id = normaliser.width, "record_id" in normaliser.pos
+            quarantine.set_header(header)
+        if not "".join(cells).strip():  # every cell blank (or none at all)
             blank += 1
             continue
         rows += 1
-        if rows > limits.max_rows:
-            raise limits.refuse(f"the file has more than {limits.max_rows:,} rows", "max_rows", stream.path, line=line)
+        if rows > max_rows:
+            raise limits.refuse(f"the file has more than {max_rows:,} rows", "max_rows", stream.path, line=line)
         if problem:
             quarantine.add(line, problem, cells)
             rejected += 1
             continue
-        width = normaliser.width
-        if len(cells) > width and not any(c.strip() for c in cells[width:]):
-            cells = cells[:width]
-        if len(cells) != width and stream.format not in ("json", "jsonl"):
-            quarantine.add(line, f"the row has {len(cells)} cells but the header has {width} columns", cells)
-            rejected += 1
-            continue
-        values, warnings, reason = normaliser(cells)
+        if len(cells) != width:
+            if len(cells) > width and not "".join(cells[width:]).strip():
+                cells = cells[:width]
+            if len(cells) != width and not json_format:
+                quarantine.add(line, f"the row has {len(cells)} cells but the header has {width} columns", cells)
+                rejected += 1
+                continue
+        record_id = normaliser.record_id(cells) if has_id else None
+        warnings = None
+        if record_id is not None and len(record_id) > 200:
+            warnings = [("record_id", "record_id is longer than 200 characters; a generated id is used", record_id)]
+            record_id = None  # given as #<import>.<line> when the import has its number
+        elif record_id is None and has_id:
+            warnings = [("record_id", "the record_id is empty; a generated id is used", None)]
+        values, found, reason = normaliser.row(cells, line, record_id)
         if reason:
             quarantine.add(line, reason, cells)
             rejected += 1
             continue
-        position = normaliser.pos.get("record_id")
-        record_id = (cells[position].strip() or None) if position is not None and position < len(cells) else None
-        if record_id is None or len(record_id) > 200:
-            if record_id is not None:
-                warnings.append(("record_id", "record_id is longer than 200 characters; a generated id is used", record_id))
-            elif "record_id" in normaliser.pos:
-                warnings.append(("record_id", "the record_id is empty; a generated id is used", None))
-            record_id = None  # given as #<import>.<line> when the import has its number
-        values.update(source_id=None, import_id=None, line=line, record_id=record_id, version=1, superseded_by=None)
-        batch.records.append(values)
-        for field_name, message, value in warnings:
-            batch.warnings.append({"import_id": None, "line": line, "field": field_name, "message": message, "value": value})
-        if len(batch.records) >= BATCH_ROWS:
+        records.append(values)
+        if record_id is not None:
+            seen.add(record_id)
+        if found or warnings:
+            for field_name, message, value in (found + warnings if warnings else found):
+                noted += 1
+                notes.append((noted, None, line, field_name, message, value))
+        if len(records) >= BATCH_ROWS:
             _flush(session, staging, batch)
             flushed += 1
             if flushed % 10 == 0:
@@ -460,6 +557,9 @@ def _stage_rows(session, staging: Staging, stream: RowStream, mapping, gazetteer
     if plan is None:
         raise InputError("the file holds no rows", file=file)
     _flush(session, staging, batch)
+    candidates = sorted(seen.again)
+    for start in range(0, len(candidates), BATCH_ROWS):
+        append_rows(session, staging.candidates, ("record_id",), [(c,) for c in candidates[start:start + BATCH_ROWS]])
     if progress is not None:
         progress(stream.total_bytes, stream.total_bytes)
     return {
@@ -467,41 +567,52 @@ def _stage_rows(session, staging: Staging, stream: RowStream, mapping, gazetteer
         "rejected": rejected,
         "blank": blank,
         "file_warnings": file_warnings,
-        "has_record_ids": "record_id" in normaliser.pos,
+        "may_repeat": bool(seen.again),
         "columns": plan.as_dict(),
         "header": list(stream.header),
     }
+
+
+def _database_values(session: Session):
+    """How a date and a row's cells are given to the staging tables on this database: on SQLite as the
+    columns' own bind processors make them (so stored exactly as SQLAlchemy would store them); on
+    PostgreSQL, whose staging is written with COPY, dates as they are and the cells as JSON text."""
+    dialect = session.connection().dialect
+    if dialect.name == "sqlite":
+        process = Record.__table__.c.birth_earliest.type._cached_bind_processor(dialect) or _same
+        return process, raw_json
+    return _same, raw_json
 
 
 def _quarantine_repeated_ids(session: Session, staging: Staging, quarantine: Quarantine) -> int:
     """Refuse every row whose record_id an earlier row of the same file already used.
 
     Done in SQL on the staged rows, so memory does not grow with the file and nothing of the
-    workspace is locked meanwhile.
+    workspace is locked meanwhile: the ids that may repeat (:class:`_Sieve`) are checked first, and
+    each later step reads the staged rows once, looking the ids up by key.
     """
-    staged, notes = staging.records, staging.warnings
-    firsts = (
-        sa.select(staged.c.record_id, sa.func.min(staged.c.line).label("first_line"))
-        .where(staged.c.record_id.is_not(None))
+    staged, notes, repeats = staging.records, staging.warnings, staging.repeats
+    found = session.execute(sa.insert(repeats).from_select(
+        ["record_id", "first_line"],
+        sa.select(staged.c.record_id, sa.func.min(staged.c.line))
+        .where(staged.c.record_id.in_(sa.select(staging.candidates.c.record_id)))
         .group_by(staged.c.record_id)
-        .having(sa.func.count() > 1)
-        .subquery()
-    )
-    repeats = session.execute(
-        sa.select(staged.c.line, staged.c.record_id, staged.c.raw, firsts.c.first_line)
-        .join(firsts, sa.and_(staged.c.record_id == firsts.c.record_id, staged.c.line > firsts.c.first_line))
-        .order_by(staged.c.line)
-    ).all()
-    if not repeats:
+        .having(sa.func.count() > 1)))
+    if not found.rowcount:
         return 0
-    for line, record_id, raw, first_line in repeats:
+    repeated = sa.and_(repeats.c.record_id == staged.c.record_id, staged.c.line > repeats.c.first_line)
+    refused = 0
+    rows = session.execute(
+        sa.select(staged.c.line, staged.c.record_id, staged.c.raw, repeats.c.first_line)
+        .select_from(staged).join(repeats, repeated)
+        .order_by(staged.c.line)
+    )
+    for line, record_id, raw, first_line in rows:
         quarantine.add(line, f"record_id {record_id!r} repeats line {first_line}", raw, field="record_id")
-    lines = [r[0] for r in repeats]
-    for start in range(0, len(lines), 500):
-        chunk = lines[start:start + 500]
-        session.execute(sa.delete(notes).where(notes.c.line.in_(chunk)))
-        session.execute(sa.delete(staged).where(staged.c.line.in_(chunk)))
-    return len(repeats)
+        refused += 1
+    session.execute(sa.delete(notes).where(notes.c.line.in_(sa.select(staged.c.line).select_from(staged).join(repeats, repeated))))
+    session.execute(sa.delete(staged).where(sa.exists().where(repeated)))
+    return refused
 
 
 def _supersede_earlier_versions(session: Session, import_id: int, source_id: int) -> None:
@@ -511,8 +622,11 @@ def _supersede_earlier_versions(session: Session, import_id: int, source_id: int
     )
     if not earlier_imports:
         return
+    if session.connection().dialect.name == "postgresql":
+        # The planner has not measured the records this transaction added: without this it compares
+        # every new record with every old one (minutes for a corrected list of 30,000), with it it hashes.
+        session.execute(sa.text("ANALYZE records"))
     old = sa.orm.aliased(Record)
-    new_ids = sa.select(Record.record_id).where(Record.import_id == import_id)
     previous = (
         sa.select(sa.func.count())
         .select_from(old)
@@ -527,7 +641,8 @@ def _supersede_earlier_versions(session: Session, import_id: int, source_id: int
     )
     session.execute(
         sa.update(Record)
-        .where(Record.source_id == source_id, Record.import_id != import_id, Record.superseded_by.is_(None), Record.record_id.in_(new_ids))
+        .where(Record.source_id == source_id, Record.import_id != import_id, Record.superseded_by.is_(None),
+               Record.record_id.in_(sa.select(Record.record_id).where(Record.import_id == import_id)))
         .values(superseded_by=import_id)
         .execution_options(synchronize_session=False)
     )

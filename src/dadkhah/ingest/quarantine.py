@@ -23,7 +23,10 @@ class Quarantine:
 
     It is written under a name that says which process writes it (``<report>.<pid>.part``, for
     the owner alone) and takes its own name only when the import closes it, so a report left by an
-    interrupted import is recognised and swept.
+    interrupted import is recognised and swept. Between taking its name and the import's commit, a
+    note ``<report>.<pid>.naming`` says which process is about to name it: a process killed in
+    between leaves a report no import names, which the next opening of the workspace removes at once
+    (:func:`dadkhah.store.sweep_leftovers`) rather than after an hour.
     """
 
     def __init__(self, folder: Path, *, source: str, header: list[str]):
@@ -36,6 +39,7 @@ class Quarantine:
         self.count = 0
         self._handle = None
         self._writer = None
+        self._naming: Path | None = None
 
     def add(self, line: int, reason: str, cells: list[str], field: str = "") -> None:
         if self._writer is None:
@@ -59,8 +63,16 @@ class Quarantine:
             self._handle.close()
             self._handle = None
             self.path = self.folder / f"{self.name}-{kind}{import_id}-{self.stamp}.csv"
+            self._naming = self.path.with_name(f"{self.path.name}.{os.getpid()}.naming")
+            os.close(os.open(self._naming, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
             os.replace(self._writing, self.path)
         return str(self.path) if self.count else None
+
+    def committed(self) -> None:
+        """The import that names the report has committed: the note is no longer needed."""
+        if self._naming is not None:
+            self._naming.unlink(missing_ok=True)
+            self._naming = None
 
     def discard(self) -> None:
         if self._handle is not None:
@@ -69,3 +81,4 @@ class Quarantine:
         self._writing.unlink(missing_ok=True)
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+        self.committed()

@@ -13,8 +13,12 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,7 +28,6 @@ from dadkhah.link.model import Comparison, Level, LinkageModel
 
 ENGINES = ("duckdb", "spark")
 PRIOR_FLOOR = 1e-4  # pairs scored below this probability hardly move the prior's estimate
-log = logging.getLogger(__name__)
 
 
 def _level(level: Level):
@@ -182,6 +185,112 @@ def estimate_prior(weights, total_pairs: int, prior: float, *, iterations: int =
     return current
 
 
+class _Collected(logging.Handler):
+    def __init__(self, messages: list[str]):
+        super().__init__(logging.INFO)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def splink_messages() -> Iterator[list[str]]:
+    """Collect what Splink logs instead of letting it reach the terminal.
+
+    Splink warns once per level it never saw in a training pass ("Level ... not observed in
+    dataset"), and again for each pass: a dozen lines of its internals that change nothing the user
+    should do. They are summarised once, in plain words, in the run's notes (:func:`plain_notes`).
+    """
+    messages: list[str] = []
+    loggers = [logging.getLogger(name) for name in ("splink", "py4j")]
+    saved = [(logger, logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
+    handler = _Collected(messages)
+    for logger in loggers:
+        for existing in logger.handlers[:]:
+            logger.removeHandler(existing)
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield messages
+        # Splink's own advice on its sampled pair count: the count is only a guard here.
+        messages.extend(str(w.message) for w in caught if "sampled blocking analysis" not in str(w.message))
+    finally:
+        for logger, handlers, propagate, level in saved:
+            logger.removeHandler(handler)
+            for existing in handlers:
+                logger.addHandler(existing)
+            logger.propagate = propagate
+            logger.setLevel(level)
+
+
+_NOT_OBSERVED = re.compile(r"Level (?P<level>.+?) on comparison (?P<comparison>\S+) not observed in dataset, "
+                           r"unable to train (?P<which>[mu]) value")
+
+
+def comparison_titles(model: LinkageModel) -> dict[str, str]:
+    return {c.name: re.split(r",| \(| as an", c.description)[0].lower() for c in model.comparisons}
+
+
+def plain_notes(messages: list[str], titles: dict[str, str]) -> list[str]:
+    """Splink's messages, said once each in plain words (unseen levels grouped into one note)."""
+    unseen: dict[str, list[str]] = {}
+    other: list[str] = []
+    for message in messages:
+        text = " ".join(message.replace("WARNING:", " ").split())
+        found = _NOT_OBSERVED.search(text)
+        if found:
+            levels = unseen.setdefault(titles.get(found["comparison"], found["comparison"]), [])
+            level = "different" if found["level"] == "All other comparisons" else found["level"]
+            if level not in levels:
+                levels.append(level)
+        elif text and text not in other:
+            other.append(text)
+    notes = []
+    if unseen:
+        listed = "; ".join(f"{name}: {', '.join(repr(level) for level in levels)}" for name, levels in unseen.items())
+        notes.append(f"training met no example of some comparison levels ({listed}); their weights come "
+                     "from smoothing, not from these records")
+    return notes + other
+
+
+_EQUALITY = re.compile(r"^l\.(\w+) = r\.(\w+)$")
+
+
+def pairs_at_most(connection, table_name: str, rule, columns: list[str]) -> int | None:
+    """An upper bound on the pairs one blocking rule makes, from the sizes of its blocks (DuckDB).
+
+    For a rule ``l.a = r.a AND l.b = r.b`` it is the sum over blocks of n(n-1)/2; for a rule that
+    joins different columns (``l.a = r.b``), the sum of the products of the two sides' counts. Pairs
+    met twice (through two elements of an exploded list, or both ways round) are counted twice, so
+    the bound is never below the truth. None when the rule is not a plain conjunction of equalities.
+    """
+    parts = [_EQUALITY.match(part.strip()) for part in re.split(r"\s+AND\s+", rule.sql)]
+    if not parts or not all(parts):
+        return None
+    left, right = [m[1] for m in parts], [m[2] for m in parts]
+    if not set(left + right) <= set(columns):  # only the features' own column names reach the SQL below
+        return None
+    explode = set(rule.explode)
+
+    def keyed(columns: list[str]) -> str:
+        selected = ", ".join(f"{'unnest(' + c + ')' if c in explode else c} AS k{i}" for i, c in enumerate(columns))
+        present = " AND ".join(f"k{i} IS NOT NULL" for i in range(len(columns)))
+        keys = ", ".join(f"k{i}" for i in range(len(columns)))
+        return (f"SELECT {keys}, count(*) AS n FROM (SELECT {selected} FROM \"{table_name}\") "  # noqa: S608 (known columns)
+                f"WHERE {present} GROUP BY {keys}")
+
+    if left == right:
+        sql = f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM ({keyed(left)})"  # noqa: S608 (known columns)
+    else:
+        on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(left)))
+        sql = f"SELECT coalesce(sum(a.n * b.n), 0) FROM ({keyed(left)}) a JOIN ({keyed(right)}) b ON {on}"  # noqa: S608
+    return int(connection.execute(sql).fetchall()[0][0])
+
+
 def _weight_for(probability: float) -> float:
     return math.log2(probability / (1 - probability))
 
@@ -249,10 +358,16 @@ class ScoringSession:
 
     def details(self, pairs: pa.Table) -> pa.Table:
         """Each comparison's weight (``mw_<comparison>``, ``mw_tf_adj_<comparison>``) for the given pairs."""
-        from splink import Linker
-
         if pairs.num_rows == 0:
             return pairs
+        with splink_messages() as messages:
+            scored = self._details(pairs)
+        self.notes = self.notes + [m for m in plain_notes(messages, {}) if m not in self.notes]
+        return scored
+
+    def _details(self, pairs: pa.Table) -> pa.Table:
+        from splink import Linker
+
         settings = json.loads(json.dumps(self.model_json))
         settings["retain_intermediate_calculation_columns"] = True
         linker = Linker(self._table, settings, log_level=logging.WARNING)
@@ -299,20 +414,30 @@ def score(
     temp_dir: str | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    trained: dict | None = None,
 ) -> ScoringSession:
-    """Count the blocked pairs, train the model on ``features``, and score every blocked pair.
+    """Count the blocked pairs, train the model on ``features`` (or take ``trained``), and score every blocked pair.
 
     Before any pair is scored, the pairs the blocking rules make are counted; more than
     ``max_comparisons`` is refused with the count per rule, because it would not finish (or would
-    exhaust memory) on the machine at hand.
+    exhaust memory) on the machine at hand. ``trained`` is a model an earlier run trained (Splink
+    JSON): it is used as it is, except for the prior, which is always re-estimated on these records.
+    What Splink logs is kept in the session's notes, not printed.
     """
+    with splink_messages() as messages:
+        session = _score(features, model, engine=engine, seed=seed, max_comparisons=max_comparisons,
+                         temp_dir=temp_dir, threads=threads, memory_limit=memory_limit, trained=trained)
+    session.notes = session.notes + plain_notes(messages, comparison_titles(model))
+    return session
+
+
+def _score(features: pa.Table, model: LinkageModel, *, engine: str, seed: int, max_comparisons: float,
+           temp_dir: str | None, threads: int | None, memory_limit: str | None, trained: dict | None) -> ScoringSession:
     if engine not in ENGINES:
         raise InputError(f"must be one of {', '.join(ENGINES)}, not {engine!r}", field="engine")
     from splink import Linker
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-    for name in ("splink", "py4j"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     spark = connection = None
@@ -323,74 +448,42 @@ def score(
         db_api, spark = _spark_api(temp_dir)
         table = db_api.register(spark.createDataFrame(features), dataset_display_name="records")
     try:
-        counts = count_comparisons_from_blocking_rules(
-            table, blocking_rules=[_rule(r) for r in model.blocking_rules], link_type="dedupe_only",
-            unique_id_column_name="unique_id", record_sample_proportion=1.0 if features.num_rows <= 200_000 else 0.1,
-        )
-        planned = int(counts[-1]["cumulative_comparison_count"]) if counts else 0
-        blocking = [{"rule": c["blocking_rule"], "new_pairs": int(c["marginal_comparison_count"]),
-                     "estimated": bool(c["is_estimate"])} for c in counts]
+        # The blocks' sizes bound the pairs at once; only a bound over the limit (or a rule the bound
+        # cannot read) pays for Splink's count, which dedupes pairs across rules.
+        bounds = ([pairs_at_most(connection, table.physical_name, r, features.column_names) for r in model.blocking_rules]
+                  if engine == "duckdb" else [None])
+        if None in bounds or sum(bounds) > max_comparisons:
+            counts = count_comparisons_from_blocking_rules(
+                table, blocking_rules=[_rule(r) for r in model.blocking_rules], link_type="dedupe_only",
+                unique_id_column_name="unique_id",
+                record_sample_proportion=1.0 if features.num_rows <= 200_000 else 0.1,
+            )
+            planned = int(counts[-1]["cumulative_comparison_count"]) if counts else 0
+            blocking = [{"rule": c["blocking_rule"], "new_pairs": int(c["marginal_comparison_count"]),
+                         "estimated": bool(c["is_estimate"])} for c in counts]
+        else:
+            planned = None  # counted exactly once scored
+            blocking = [{"rule": r.sql, "pairs_at_most": bound} for r, bound in zip(model.blocking_rules, bounds, strict=True)]
         seconds["count_pairs"] = time.perf_counter() - started
-        if planned > max_comparisons:
+        if planned is not None and planned > max_comparisons:
             detail = "; ".join(f"{b['rule']}: {b['new_pairs']:,}" for b in blocking)
             raise DadkhahError(
                 f"the blocking rules would score {planned:,} pairs, more than the limit of {max_comparisons:,.0f} "
                 f"for this machine ({detail}); tighten the rule that adds the most"
             )
         step = time.perf_counter()
-        linker = Linker(table, settings_for(model), log_level=logging.WARNING)
-        training = model.training
-        try:
-            linker.training.estimate_probability_two_random_records_match(
-                [_rule(r) for r in training.deterministic_rules], recall=training.recall
-            )
-        except ValueError as exc:
-            if "recall" not in str(exc):
-                raise
-            raise _cannot_train(features.num_rows, "too many of them look alike by name and father's name or date "
-                                                   "of death for the model to tell a match from a mere likeness"
-                                ) from None
-        prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
-        if not 0 < prior < 1:
-            raise _cannot_train(features.num_rows, "no two of them share a given name, a family name and a "
-                                                   "father's name or date of death")
-        linker.training.estimate_u_using_random_sampling(max_pairs=training.u_max_pairs, seed=seed)
-        notes = []
-        from splink.internals.exceptions import EMTrainingException
-
-        trained = 0
-        for rule in training.em_blocking_rules:
-            before = linker.misc.save_model_to_json()
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    _rule(rule), estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs
-                )
-                trained += 1
-            except EMTrainingException:
-                # No pair of records meets this training rule (a small or narrow case): nothing to learn here.
-                linker = Linker(table, before, log_level=logging.WARNING)
-                notes.append(f"training blocked on [{rule}] was skipped: no pair of records meets it")
-            except ValueError as exc:
-                # Splink refuses an m-probability of exactly 0, which EM can reach on small or
-                # one-sided data, and leaves the linker mid-session. Restore the model as it was
-                # before this pass; the other passes' estimates stand, and smoothing removes zeros.
-                if "math domain error" in str(exc):
-                    raise _cannot_train(features.num_rows, "too few pairs of them agree for the model to learn "
-                                                           "from") from None
-                if "below the minimum allowed" not in str(exc):
-                    raise
-                linker = Linker(table, before, log_level=logging.WARNING)
-                notes.append(f"training blocked on [{rule}] was skipped: expectation maximisation drove a level's m-probability to zero")
-                log.warning("linkage training: %s", notes[-1])
-        if not trained:
-            raise _cannot_train(features.num_rows, "too few pairs of them agree for the model to learn from")
-        model_json = smooth_model(linker.misc.save_model_to_json(), training.m_smoothing, 1.0 / training.u_max_pairs)
+        if trained is not None:
+            model_json, notes = json.loads(json.dumps(trained)), []
+        else:
+            model_json, notes = _train(table, features.num_rows, model, seed)
         seconds["train"] = time.perf_counter() - step
 
         step = time.perf_counter()
         lean = json.loads(json.dumps(model_json))
         lean["retain_intermediate_calculation_columns"] = False  # millions of pairs: weights only
         predictions = Linker(table, lean, log_level=logging.WARNING).inference.predict()
+        if planned is None:
+            planned = int(predictions.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0])
         # Re-estimate the prior from every pair not already hopeless (see estimate_prior).
         prior = model_json["probability_two_random_records_match"]
         session = ScoringSession(engine=engine, table=table, model_json=model_json, predictions=predictions, shift=0.0,
@@ -407,3 +500,53 @@ def score(
         if connection is not None:
             connection.close()
         raise
+
+
+def _train(table, records: int, model: LinkageModel, seed: int) -> tuple[dict, list[str]]:
+    """Train the model on the registered records: the prior, then u by random sampling, then m by EM."""
+    from splink import Linker
+    from splink.internals.exceptions import EMTrainingException
+
+    linker = Linker(table, settings_for(model), log_level=logging.WARNING)
+    training = model.training
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            [_rule(r) for r in training.deterministic_rules], recall=training.recall
+        )
+    except ValueError as exc:
+        if "recall" not in str(exc):
+            raise
+        raise _cannot_train(records, "too many of them look alike by name and father's name or date "
+                                     "of death for the model to tell a match from a mere likeness") from None
+    prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+    if not 0 < prior < 1:
+        raise _cannot_train(records, "no two of them share a given name, a family name and a "
+                                     "father's name or date of death")
+    linker.training.estimate_u_using_random_sampling(max_pairs=training.u_max_pairs, seed=seed)
+    notes = []
+    trained = 0
+    for rule in training.em_blocking_rules:
+        before = linker.misc.save_model_to_json()
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                _rule(rule), estimate_without_term_frequencies=True, max_pairs=training.em_max_pairs
+            )
+            trained += 1
+        except EMTrainingException:
+            # No pair of records meets this training rule (a small or narrow case): nothing to learn here.
+            linker = Linker(table, before, log_level=logging.WARNING)
+            notes.append(f"training blocked on [{rule}] was skipped: no pair of records meets it")
+        except ValueError as exc:
+            # Splink refuses an m-probability of exactly 0, which EM can reach on small or
+            # one-sided data, and leaves the linker mid-session. Restore the model as it was
+            # before this pass; the other passes' estimates stand, and smoothing removes zeros.
+            if "math domain error" in str(exc):
+                raise _cannot_train(records, "too few pairs of them agree for the model to learn from") from None
+            if "below the minimum allowed" not in str(exc):
+                raise
+            linker = Linker(table, before, log_level=logging.WARNING)
+            notes.append(f"training blocked on [{rule}] was skipped: expectation maximisation drove a level's m-probability to zero")
+    if not trained:
+        raise _cannot_train(records, "too few pairs of them agree for the model to learn from")
+    return smooth_model(linker.misc.save_model_to_json(), training.m_smoothing, 1.0 / training.u_max_pairs), notes
+

@@ -78,6 +78,23 @@ def deletion_neighbourhood(key: str | None) -> list[str] | None:
 
 
 def _rows(session: Session, batch_size: int) -> Iterator[dict]:
+    # Names repeat (a registry holds thousands of Mohammads): each key is worked out once.
+    coarse_of: dict[str | None, str | None] = {}
+    neighbours_of: dict[str | None, tuple[str, ...] | None] = {}
+    swapped_of: dict[tuple[str | None, str | None], bool] = {}
+
+    def coarse(key: str | None) -> str | None:
+        if key not in coarse_of:
+            coarse_of[key] = coarse_key(key)
+        return coarse_of[key]
+
+    def neighbours(key: str | None) -> list[str] | None:
+        if key not in neighbours_of:
+            found = deletion_neighbourhood(key)
+            neighbours_of[key] = tuple(found) if found is not None else None
+        found = neighbours_of[key]
+        return list(found) if found is not None else None
+
     province = dict(session.execute(sa.select(Place.id, Place.province_now).where(Place.province_now.is_not(None))).all())
     query = (
         sa.select(
@@ -98,7 +115,10 @@ def _rows(session: Session, batch_size: int) -> Iterator[dict]:
          birth_lo, birth_hi, death_lo, death_hi, city, prison, gender, script) in session.execute(query):
         family_key = _single_word(family_key)
         family_norm = family_norm.replace(" ", "") if family_norm else None
-        swapped = looks_swapped(given_key, family_key)
+        names = (given_key, family_key)
+        if names not in swapped_of:
+            swapped_of[names] = looks_swapped(given_key, family_key)
+        swapped = swapped_of[names]
         if swapped:  # compared the right way round; the record itself stays as given
             given_norm, family_norm = family_norm, given_norm
             given_key, family_key = family_key, given_key
@@ -111,17 +131,17 @@ def _rows(session: Session, batch_size: int) -> Iterator[dict]:
             "record_id": record_id,
             "given_norm": given_norm,
             "given_key": given_key,
-            "given_coarse": coarse_key(given_key),
+            "given_coarse": coarse(given_key),
             "family_norm": family_norm,
             "family_key": family_key,
-            "family_coarse": coarse_key(family_key),
-            "given_del": deletion_neighbourhood(given_key),
-            "family_del": deletion_neighbourhood(family_key),
+            "family_coarse": coarse(family_key),
+            "given_del": neighbours(given_key),
+            "family_del": neighbours(family_key),
             "full_key": _single_word(full_key),
-            "full_coarse": _single_word(coarse_key(full_key)),
+            "full_coarse": _single_word(coarse(full_key)),
             "father_norm": father_norm,
             "father_key": father_key,
-            "father_coarse": coarse_key(father_key),
+            "father_coarse": coarse(father_key),
             "birth_lo": day_number(birth_lo),
             "birth_hi": day_number(birth_hi),
             "death_lo": death_lo_n,

@@ -247,8 +247,12 @@ BLOCKING_RULES = (
     Blocking("l.given_key = r.given_key AND l.family_del = r.family_del AND l.death_lo = r.death_lo", explode=("family_del",)),
     Blocking("l.family_key = r.family_key AND l.given_del = r.given_del AND l.city_id = r.city_id", explode=("given_del",)),
     Blocking("l.family_key = r.family_key AND l.given_del = r.given_del AND l.death_lo = r.death_lo", explode=("given_del",)),
-    # Both names within one typo, in the same city.
+    # Both names within one typo, in the same city, on the same day of death, or with the same father
+    # (on the generator's hard 57,274-record case, the last two lifted recall from 0.927 to 0.934 for
+    # 2% more pairs; most pairs never compared had a typo in both names and no city on one side).
     Blocking("l.given_del = r.given_del AND l.family_del = r.family_del AND l.city_id = r.city_id", explode=("given_del", "family_del")),
+    Blocking("l.given_del = r.given_del AND l.family_del = r.family_del AND l.death_lo = r.death_lo", explode=("given_del", "family_del")),
+    Blocking("l.given_del = r.given_del AND l.family_del = r.family_del AND l.father_key = r.father_key", explode=("given_del", "family_del")),
     # The same, with given and family name swapped in one of the records.
     Blocking("l.given_key = r.family_key AND l.family_del = r.given_del", explode=("family_del", "given_del")),
     Blocking("l.family_key = r.given_key AND l.given_del = r.family_del", explode=("given_del", "family_del")),
@@ -266,7 +270,11 @@ TRAINING = TrainingPlan(
         "l.given_key = r.given_key AND l.family_key = r.family_key AND l.death_lo = r.death_lo",
     ),
     recall=0.6,
-    u_max_pairs=2e6,
+    # Bounded samples: training costs the same at 50,000 records as at a million. Halving both (from
+    # 2e6 and 5e5) cut training's CPU time from 13.2 s to 9.1 s on a 57,274-record case, and moved
+    # pairwise F1 by -0.0006 (realistic case) and +0.004 (hard case).
+    u_max_pairs=1e6,
+    em_max_pairs=2.5e5,
     em_blocking_rules=(
         "l.given_key = r.given_key AND l.family_key = r.family_key",
         "l.death_lo = r.death_lo AND l.city_id = r.city_id",

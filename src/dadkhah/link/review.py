@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
+import numpy as np
 import sqlalchemy as sa
+from scipy.special import expit
 from sqlalchemy.orm import Session
 
 from dadkhah.audit import Actor, record_audit
@@ -244,39 +247,140 @@ def latest_run(session: Session) -> LinkageRun | None:
     return session.scalar(sa.select(LinkageRun).where(LinkageRun.finished_at.is_not(None)).order_by(LinkageRun.id.desc()).limit(1))
 
 
+# Calibration needs this many decisions on scored pairs, with at least MIN_EACH of each kind.
+MIN_DECISIONS = 20
+MIN_EACH = 5
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What the team's decisions say the model's probabilities are worth: P(same) = expit(a + b logit(p))."""
+
+    decisions: int
+    a: float
+    b: float
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+        return expit(self.a + self.b * np.log(p / (1 - p)))
+
+    def to_dict(self) -> dict:
+        at = self(np.array([0.3, 0.5, 0.7]))
+        return {"decisions": self.decisions, "intercept": round(self.a, 3), "slope": round(self.b, 3),
+                "same_person_share_at": {"0.3": round(float(at[0]), 3), "0.5": round(float(at[1]), 3),
+                                         "0.7": round(float(at[2]), 3)}}
+
+
+def fit_calibration(probability: np.ndarray, same: np.ndarray) -> Calibration | None:
+    """A logistic fit of the decisions on the log-odds the model gave (Platt scaling), or None if too few.
+
+    Two numbers, found by Newton's method with a small ridge so that decisions that all agree with
+    the model (perfect separation) still give an answer. The decisions need not be a random sample:
+    reviewers see the pairs the queue chose, but the fit is of "same" given the model's probability,
+    which choosing pairs by that probability does not bias.
+    """
+    probability = np.asarray(probability, dtype=float)
+    same = np.asarray(same, dtype=float)
+    if probability.size < MIN_DECISIONS or same.sum() < MIN_EACH or (1 - same).sum() < MIN_EACH:
+        return None
+    clipped = np.clip(probability, 1e-9, 1 - 1e-9)
+    x = np.column_stack([np.ones_like(clipped), np.log(clipped / (1 - clipped))])
+    beta = np.array([0.0, 1.0])
+    ridge = np.diag([1e-3, 1e-3])
+    for _ in range(50):
+        fitted = expit(x @ beta)
+        gradient = x.T @ (same - fitted) - ridge @ (beta - np.array([0.0, 1.0]))
+        hessian = (x * (fitted * (1 - fitted))[:, None]).T @ x + ridge
+        step = np.linalg.solve(hessian, gradient)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return Calibration(int(probability.size), float(beta[0]), float(beta[1]))
+
+
+def calibration(session: Session) -> Calibration | None:
+    """The calibration the decisions in force give, each read against the probability it was shown with.
+
+    A decision's pair is looked up among the review queues of every run (the newest scoring of the
+    pair); decisions on pairs never queued are left out.
+    """
+    decided = {_ordered(a, b): d for a, b, d, _ in active_decisions(session)}
+    if len(decided) < MIN_DECISIONS:
+        return None
+    keys = sorted({key for pair in decided for key in pair})
+    ids = [row_id for start in range(0, len(keys), 2000) for row_id in session.scalars(
+        sa.select(Record.id).where(sa.tuple_(Record.source_id, Record.record_id).in_(keys[start:start + 2000])))]
+    left, right = sa.orm.aliased(Record), sa.orm.aliased(Record)
+    scored: dict[tuple[RecordKey, RecordKey], float] = {}
+    for start in range(0, len(ids), 5000):
+        query = (sa.select(left.source_id, left.record_id, right.source_id, right.record_id, ReviewPair.match_probability)
+                 .join(left, left.id == ReviewPair.record_l).join(right, right.id == ReviewPair.record_r)
+                 .where(ReviewPair.record_l.in_(ids[start:start + 5000]))
+                 .order_by(ReviewPair.run_id))
+        for ls, lr, rs, rr, p in session.execute(query):
+            pair = _ordered((ls, lr), (rs, rr))
+            if pair in decided:
+                scored[pair] = p  # newer runs overwrite older ones
+    probability = np.array(list(scored.values()))
+    same = np.array([decided[pair] == "same" for pair in scored], dtype=float)
+    return fit_calibration(probability, same)
+
+
 def review_queue(session: Session, *, limit: int | None = 50, offset: int = 0) -> dict:
-    """Undecided pairs of the latest run whose probability fell in the uncertain band, most uncertain first."""
+    """Undecided pairs of the latest run's review band, those whose decision would change the most first.
+
+    Each pair's *chance the run is wrong* is the probability that its records are one person when
+    the run kept them apart, or two when it joined them; the model's probability, corrected by
+    :func:`calibration` once the team's decisions allow it. Multiplied by the records a decision
+    would move, it orders the queue (the pairs of runs before this was kept: by closeness to even
+    odds). ``expected_changes`` is the sum of the chances: how many of the decisions left are
+    expected to change the registry.
+    """
     run = latest_run(session)
     if run is None:
         return {"run_id": None, "total": 0, "pairs": []}
     decided = {_ordered(a, b) for a, b, _, _ in active_decisions(session)}
     left, right = sa.orm.aliased(Record), sa.orm.aliased(Record)
     query = (
-        sa.select(ReviewPair, left, right)
+        sa.select(ReviewPair.id, ReviewPair.match_probability, ReviewPair.together, ReviewPair.records_affected,
+                  left.source_id, left.record_id, right.source_id, right.record_id)
         .join(left, left.id == ReviewPair.record_l).join(right, right.id == ReviewPair.record_r)
         .where(ReviewPair.run_id == run.id)
-        .order_by(sa.func.abs(ReviewPair.match_probability - 0.5), ReviewPair.id)
+        .order_by(ReviewPair.id)
     )
+    rows = [row for row in session.execute(query) if _ordered((row[4], row[5]), (row[6], row[7])) not in decided]
+    calibrated = calibration(session)
+    probability = np.array([row[1] for row in rows], dtype=float)
+    same = calibrated(probability) if calibrated is not None else probability
+    together = np.array([row[2] if row[2] is not None else row[1] >= run.threshold for row in rows], dtype=bool)
+    wrong = np.where(together, 1 - same, same)
+    affected = np.array([row[3] or 2 for row in rows], dtype=float)
+    order = np.lexsort((np.array([row[0] for row in rows]), np.abs(probability - 0.5), -(wrong * affected)))
+    chosen = order[offset:] if limit is None else order[offset:offset + limit]
+    shown = {int(rows[i][0]): i for i in chosen}
+    objects = {pair.id: (pair, a, b) for pair, a, b in session.execute(
+        sa.select(ReviewPair, left, right).join(left, left.id == ReviewPair.record_l)
+        .join(right, right.id == ReviewPair.record_r).where(ReviewPair.id.in_(list(shown))))} if shown else {}
     names = dict(session.execute(sa.select(Source.id, Source.name)).all())
     labels = level_labels(run.model)
     pairs = []
-    total = 0
-    for pair, a, b in session.execute(query):
-        if _ordered((a.source_id, a.record_id), (b.source_id, b.record_id)) in decided:
-            continue
-        total += 1
-        if total <= offset or (limit is not None and len(pairs) >= limit):
-            continue
+    for i in chosen:
+        pair, a, b = objects[int(rows[i][0])]
         pairs.append({
             "id": pair.id,
             "match_probability": round(pair.match_probability, 4),
             "match_weight": round(pair.match_weight, 2),
             "linked": pair.linked,
+            "together": bool(together[i]),
+            "chance_wrong": round(float(wrong[i]), 3),
+            "records_affected": int(affected[i]),
             "record_a": _brief(a, names),
             "record_b": _brief(b, names),
             "comparisons": explain(pair.weights, labels),
         })
-    return {"run_id": run.id, "threshold": run.threshold, "band": [run.review_low, run.review_high], "total": total, "pairs": pairs}
+    return {"run_id": run.id, "threshold": run.threshold, "band": [run.review_low, run.review_high], "total": len(rows),
+            "expected_changes": round(float(wrong.sum()), 1),
+            "calibration": calibrated.to_dict() if calibrated is not None else None, "pairs": pairs}
 
 
 def _brief(record: Record, names: dict[int, str]) -> dict:
@@ -381,6 +485,6 @@ def review_pair(session: Session, pair_id: int) -> dict:
 
 
 def next_pair(session: Session) -> int | None:
-    """The id of the pair the queue puts first (the most uncertain undecided one), or None."""
+    """The id of the pair the queue puts first (the undecided one whose decision would change the most), or None."""
     pairs = review_queue(session, limit=1)["pairs"]
     return pairs[0]["id"] if pairs else None

@@ -14,17 +14,20 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from dadkhah import __version__
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import DadkhahError, InputError
-from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
+from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD, UNCERTAIN_BAND
 from dadkhah.link.clustering import cluster_records, components
 from dadkhah.link.engine import score
 from dadkhah.link.evaluate import evaluate_clusters
@@ -53,6 +56,7 @@ class LinkSummary:
     pairs_scored: int
     pairs_linked: int
     pairs_for_review: int
+    review_expected_changes: float  # the model's own count of review decisions that would change the registry
     threshold: float
     review_band: tuple[float, float]
     created: int
@@ -63,6 +67,7 @@ class LinkSummary:
     decisions_applied: int
     links_held_apart: int
     prior: float
+    training: dict
     training_notes: list
     seconds: float
     stage_seconds: dict
@@ -80,9 +85,14 @@ def run_linkage(
     engine: str = "duckdb",
     model: LinkageModel = DEFAULT_MODEL,
     seed: int = 1988,
+    retrain: bool = False,
     progress=None,
 ) -> LinkSummary:
     """Link every current record into persons. See the module docstring for the steps.
+
+    The model an earlier run trained is used again unless the records' make-up has changed
+    materially since, the model's definition or the seed differ, or ``retrain`` is asked for
+    (:func:`training_choice`); the summary's ``training`` says which and why.
 
     The run, the persons it assigns, its review queue and its audit event "link run" are written
     in one transaction: a run that fails leaves the registry as it was.
@@ -109,19 +119,25 @@ def run_linkage(
         same = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "same" and a in uid_of and b in uid_of]
         different = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "different" and a in uid_of and b in uid_of]
         run = LinkageRun(engine=engine, threshold=threshold, review_low=low, review_high=high,
-                         parameters={"model": model.to_dict(), "seed": seed, "engine": engine},
+                         parameters={"model": model.to_dict(), "seed": seed, "engine": engine,
+                                     "uncertain_band": list(UNCERTAIN_BAND)},
                          features_sha256=features_digest(features), records=features.num_rows,
                          run_by=actor.name, software_version=__version__, started_at=utcnow())
         session.add(run)
         session.flush()
+        choice = training_choice(session, data_profile(features), model, seed=seed, retrain=retrain)
+        training = {"trained_in_run": choice.trained_in_run or run.id, "retrained": choice.model is None,
+                    "reason": choice.reason, "profile": choice.profile, "definition": _definition_digest(model),
+                    "seed": seed, "splink": _splink_version()}
+        run.parameters = dict(run.parameters, training=training)
 
-        report(1, 5, "training and scoring pairs")
+        report(1, 5, "training and scoring pairs" if choice.model is None else "scoring pairs")
         step = time.perf_counter()
         record_ids = features["unique_id"].to_pylist()
         # The engine spills names and dates to disk: only into the workspace's private space.
         with private_space(store.workspace, "linkage") as scratch, \
-                score(features, model, engine=engine, seed=seed, temp_dir=str(scratch)) as scoring:
-            pairs = scoring.pairs(min(threshold, low))
+                score(features, model, engine=engine, seed=seed, temp_dir=str(scratch), trained=choice.model) as scoring:
+            pairs = scoring.pairs(min(threshold, low, UNCERTAIN_BAND[0]))
             left = pairs["unique_id_l"].to_numpy()
             right = pairs["unique_id_r"].to_numpy()
             probability = pairs["match_probability"].to_numpy()
@@ -139,7 +155,7 @@ def run_linkage(
             stages.update({f"engine_{k}": v for k, v in scoring.seconds.items()})
         stages["engine"] = time.perf_counter() - step
 
-        save_run_pairs(store.workspace.path, run.id, features, pairs, negatives)
+        kept = save_run_pairs(store.workspace.path, run.id, features, pairs, negatives)
 
         report(2, 5, "clustering")
         step = time.perf_counter()
@@ -156,7 +172,7 @@ def run_linkage(
 
         report(4, 5, "filling the review queue")
         step = time.perf_counter()
-        review_rows = _review_rows(run.id, pairs, details, threshold)
+        review_rows = _review_rows(run.id, pairs, details, threshold, clustering.labels)
         for start in range(0, len(review_rows), 5000):
             insert_rows(session, ReviewPair.__table__, review_rows[start:start + 5000])
         stages["review"] = time.perf_counter() - step
@@ -169,11 +185,15 @@ def run_linkage(
         summary = LinkSummary(
             run_id=run.id, engine=engine, records=features.num_rows, persons=assignment.persons,
             pairs_planned=planned, pairs_scored=pairs.num_rows,
-            pairs_linked=clustering.linked_pairs, pairs_for_review=len(review_rows), threshold=threshold,
+            pairs_linked=clustering.linked_pairs, pairs_for_review=len(review_rows),
+            review_expected_changes=round(sum(1 - r["match_probability"] if r["together"] else r["match_probability"]
+                                              for r in review_rows), 1),
+            threshold=threshold,
             review_band=(low, high), created=assignment.created, merged=assignment.merged, split=assignment.split,
             unchanged=assignment.unchanged, records_moved=assignment.records_moved,
             decisions_applied=len(same) + len(different), links_held_apart=clustering.held_apart,
-            prior=model_json["probability_two_random_records_match"], training_notes=notes,
+            prior=model_json["probability_two_random_records_match"],
+            training={k: training[k] for k in ("retrained", "trained_in_run", "reason")}, training_notes=notes,
             seconds=round(seconds, 2),
             stage_seconds={k: round(v, 2) for k, v in stages.items()},
         )
@@ -190,9 +210,102 @@ def run_linkage(
                               "records": summary.records, "persons": summary.persons, "created": summary.created,
                               "merged": summary.merged, "split": summary.split,
                               "pairs_for_review": summary.pairs_for_review,
-                              "decisions_applied": summary.decisions_applied, "model_sha256": _model_digest(model_json)})
+                              "decisions_applied": summary.decisions_applied, "model_sha256": _model_digest(model_json),
+                              "model_retrained": training["retrained"], "model_trained_in_run": training["trained_in_run"]})
+        publish_run_pairs(kept, run_folder(store.workspace.path, run.id))  # the last step before the commit
         report(5, 5, "done")
     return summary
+
+
+# When `link run` trains again rather than reuse the model an earlier run trained (training_choice).
+RETRAIN_RECORDS_CHANGE = 0.25  # records grown or shrunk by more than this share since training
+RETRAIN_SHARE_CHANGE = 0.10  # a field's missing share, or a script's share, moved by more than this
+PROFILED = {"given_key": "the given name", "family_key": "the family name", "full_key": "the full name",
+            "father_key": "the father's name", "birth_lo": "the birth date", "death_lo": "the date of death",
+            "city_id": "the city", "prison_id": "the prison", "gender": "the gender"}
+
+
+def data_profile(features: pa.Table) -> dict:
+    """The records' make-up as far as training cares: how many, what is missing, in which scripts."""
+    n = max(1, features.num_rows)
+    scripts = pc.value_counts(features["script"].fill_null("none")).to_pylist()
+    return {"records": features.num_rows,
+            "missing": {column: round(features[column].null_count / n, 4) for column in PROFILED},
+            "scripts": {str(item["values"]): round(item["counts"] / n, 4) for item in scripts}}
+
+
+@dataclasses.dataclass
+class TrainingChoice:
+    model: dict | None  # the trained model to use again; None: train in this run
+    trained_in_run: int | None
+    reason: str
+    profile: dict  # the make-up of the records the model is (or will be) trained on
+
+
+def _changes(trained: dict, now: dict) -> list[str]:
+    """How the records' make-up moved since the model was trained, where it moved materially."""
+    changes = []
+    before, after = trained["records"], now["records"]
+    if before and abs(after - before) / before > RETRAIN_RECORDS_CHANGE:
+        changes.append(f"the records went from {before:,} to {after:,} (more than {RETRAIN_RECORDS_CHANGE:.0%} either way)")
+    for column, label in PROFILED.items():
+        was, share = trained["missing"].get(column, 0.0), now["missing"].get(column, 0.0)
+        if abs(share - was) > RETRAIN_SHARE_CHANGE:
+            changes.append(f"{label} is missing in {share:.0%} of records, {was:.0%} when the model was trained")
+    for script in sorted(set(trained["scripts"]) | set(now["scripts"])):
+        was, share = trained["scripts"].get(script, 0.0), now["scripts"].get(script, 0.0)
+        if abs(share - was) > RETRAIN_SHARE_CHANGE:
+            changes.append(f"{share:.0%} of records are in the {script} script, {was:.0%} when the model was trained")
+    return changes
+
+
+def training_choice(session: Session, profile: dict, model: LinkageModel, *, seed: int, retrain: bool = False) -> TrainingChoice:
+    """Whether this run trains the model, or uses again the one an earlier run trained, and why.
+
+    Training learns what agreement on each field is worth from the records themselves; when the
+    records have much the same make-up, the answer is much the same, and training is most of a run's
+    time. It is redone when asked, when the model's definition, the seed or Splink's version
+    differ, or when the records have changed materially since the model was trained: their number
+    by more than 25%, or the share missing a field, or written in a script, by more than 10 points.
+    Adding a small list changes none of these; the prior (how many pairs are matches) is
+    re-estimated on every run in any case.
+    """
+    def train(reason: str) -> TrainingChoice:
+        return TrainingChoice(None, None, reason, profile)
+
+    if retrain:
+        return train("retraining was asked for")
+    last = session.scalar(sa.select(LinkageRun).where(LinkageRun.finished_at.is_not(None), LinkageRun.model.is_not(None))
+                          .order_by(LinkageRun.id.desc()).limit(1))
+    kept = (last.parameters or {}).get("training") if last is not None else None
+    if not kept:
+        return train("no earlier run kept a trained model" if last is None else
+                     "the last run predates models kept for reuse")
+    source = session.get(LinkageRun, kept["trained_in_run"])
+    if source is None or source.model is None:
+        return train(f"the model of run {kept['trained_in_run']} is no longer on file")
+    if kept.get("definition") != _definition_digest(model):
+        return train("the linkage model's definition has changed")
+    if kept.get("seed") != seed:
+        return train(f"a different seed ({seed}, the model was trained with {kept.get('seed')})")
+    if kept.get("splink") != _splink_version():
+        return train(f"Splink's version changed ({kept.get('splink')} to {_splink_version()})")
+    changes = _changes(kept["profile"], profile)
+    if changes:
+        return train("; ".join(changes))
+    return TrainingChoice(source.model, source.id, f"the records have much the same make-up as when run {source.id} "
+                          f"trained the model ({kept['profile']['records']:,} records then, {profile['records']:,} now)",
+                          kept["profile"])
+
+
+def _definition_digest(model: LinkageModel) -> str:
+    return hashlib.sha256(json.dumps(model.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _splink_version() -> str:
+    from importlib.metadata import version
+
+    return version("splink")
 
 
 def _model_digest(model_json: dict) -> str:
@@ -204,16 +317,20 @@ def run_folder(workspace: Path, run_id: int) -> Path:
     return workspace / "linkage" / f"run-{run_id}"
 
 
-def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.Table, negatives: pa.Table) -> None:
+def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.Table, negatives: pa.Table) -> Path:
     """Keep what a run scored, so its clustering can be redone at other thresholds without re-scoring.
 
-    In the workspace's ``linkage/run-<id>/``: ``pairs.parquet`` (ids and match probability of every
-    pair scored at or above the review band's floor), ``negatives.parquet`` (the strong negatives)
-    and ``records.parquet`` (each record id's lasting identity: source and record_id).
+    Written to ``linkage/.run-<id>.<pid>.part/`` (returned), which :func:`publish_run_pairs` renames
+    to ``linkage/run-<id>/`` just before the run commits; a process killed before that leaves only
+    the ``.part`` folder, which the next opening of the workspace sweeps. It holds ``pairs.parquet``
+    (ids and match probability of every pair scored at or above the kept floor),
+    ``negatives.parquet`` (the strong negatives) and ``records.parquet`` (each record id's lasting
+    identity: source and record_id).
     """
     import pyarrow.parquet as pq
 
-    folder = run_folder(workspace, run_id)
+    final = run_folder(workspace, run_id)
+    folder = final.with_name(f".{final.name}.{os.getpid()}.part")
     for made in (folder.parent, folder):
         made.mkdir(exist_ok=True, mode=0o700)
         os.chmod(made, 0o700)
@@ -223,6 +340,14 @@ def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.T
     for name, table in written.items():
         pq.write_table(table, folder / name, compression="zstd")
         os.chmod(folder / name, 0o600)  # the workspace's files are its owner's alone, whatever the umask
+    return folder
+
+
+def publish_run_pairs(part: Path, final: Path) -> None:
+    """Put a run's kept pairs in place (replacing a folder a run that never committed left there)."""
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(part, final)
 
 
 def load_run_pairs(workspace: Path, run_id: int) -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -247,7 +372,8 @@ class _KeptPairs:
         with store.session() as session:
             decisions = active_decisions(session)
             run = session.get(LinkageRun, run_id)
-            self.band = (min(run.review_low, run.threshold), run.review_high)
+            low, high = (run.parameters or {}).get("uncertain_band") or (run.review_low, run.review_high)
+            self.band = (min(low, run.threshold), high)
         uid_of = self.uid_of
         self.same = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "same" and a in uid_of and b in uid_of]
         self.different = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions
@@ -292,15 +418,29 @@ def sample_clusterings(store: Store, run_id: int, replicates: int, rng: np.rando
         yield kept.cluster(np.where(linked, kept.probability, 0.0), threshold=np.nextafter(0.0, 1.0))
 
 
+def kept_floor(run: LinkageRun) -> float:
+    """The lowest match probability among the pairs a run kept (its review band's floor on older runs)."""
+    uncertain = (run.parameters or {}).get("uncertain_band")
+    return min(run.review_low, run.threshold, uncertain[0]) if uncertain else run.review_low
+
+
 def kept_pairs(store: Store, run_id: int) -> bool:
     """Whether a run kept its scored pairs (runs of older versions did not)."""
     return (run_folder(store.workspace.path, run_id) / "pairs.parquet").exists()
 
 
-def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: float) -> list[dict]:
-    """Review-queue rows: each pair with its probability and each comparison's weight."""
+def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: float, labels: dict[int, int]) -> list[dict]:
+    """Review-queue rows: each pair with its probability, each comparison's weight, and what a decision would move.
+
+    ``labels`` is the run's clustering (record -> cluster): a pair whose records ended in one person
+    would move that person's records if decided "different"; a pair left apart would bring both
+    persons' records together if decided "same".
+    """
     if details.num_rows == 0:
         return []
+    size: dict[int, int] = {}
+    for label in labels.values():
+        size[label] = size.get(label, 0) + 1
     probability = {(a, b): (p, w) for a, b, p, w in zip(
         pairs["unique_id_l"].to_pylist(), pairs["unique_id_r"].to_pylist(),
         pairs["match_probability"].to_pylist(), pairs["match_weight"].to_pylist(), strict=True)}
@@ -311,8 +451,11 @@ def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: flo
         p, w = probability[(a, b)]
         weights = {c[3:]: _number(columns[c][i]) for c in weight_columns}
         weights |= {f"tf:{c[10:]}": _number(columns[c][i]) for c in columns if c.startswith("mw_tf_adj_") and _number(columns[c][i])}
+        together = labels[a] == labels[b]
+        affected = size[labels[a]] if together else size[labels[a]] + size[labels[b]]
         rows.append({"run_id": run_id, "record_l": a, "record_r": b, "match_probability": float(p),
-                     "match_weight": float(w), "weights": weights, "linked": bool(p >= threshold)})
+                     "match_weight": float(w), "weights": weights, "linked": bool(p >= threshold),
+                     "together": together, "records_affected": affected})
     return rows
 
 

@@ -115,6 +115,10 @@ class ReviewPair(Base):
     match_weight: Mapped[float] = mapped_column(sa.Float)
     weights: Mapped[dict] = mapped_column(sa.JSON)  # comparison -> weight of the level it fell in
     linked: Mapped[bool] = mapped_column(sa.Boolean)  # at or above the run's threshold
+    # After clustering: are the two records one person now, and how many records a decision against
+    # that would move (the one person's records, or both persons' records). None on older runs.
+    together: Mapped[bool | None] = mapped_column(sa.Boolean, nullable=True)
+    records_affected: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
 
 
 class PersonWithholding(Base):

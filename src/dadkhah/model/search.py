@@ -37,15 +37,21 @@ class PersonSearch(Base):
 
 
 class PersonSearchKey(Base):
-    """One term that finds a person: a cross-script name key word (``MHMD``, ``RZI``), a city's
-    place id (``city:rasht``) or a source (``source:3``). The primary key is the look-up index."""
+    """One term that finds a person: a cross-script name key word (``MHMD``, ``RZI``), a whole full
+    name (``=MHMD RZI``), a city's place id (``city:rasht``) or a source (``source:3``). The primary
+    key is the look-up index; ``field`` says where in the person's names the term stands at best
+    (:data:`dadkhah.registry.search.MATCH_FIELDS`: 1 the whole given name ... 6 the father's name; 0
+    for a whole name, a city or a source), and the index on (key, field) lets a one-word search walk
+    its persons in order of relevance."""
 
     __tablename__ = "person_search_keys"
 
     key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     person_pk: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    field: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
 
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (sa.Index("ix_person_search_keys_ranked", "key", "field", "person_pk"),
+                      {"sqlite_with_rowid": False})
 
 
 class PersonSearchTerm(Base):

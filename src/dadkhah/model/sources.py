@@ -126,7 +126,7 @@ class Record(Base):
     line: Mapped[int] = mapped_column(sa.Integer)
     record_id: Mapped[str] = mapped_column(sa.String(200))
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
-    superseded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("imports.id"))
+    superseded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("imports.id"), index=True)
     raw: Mapped[list] = mapped_column(sa.JSON)  # the row's cells exactly as given, in the import's header order
 
     # Names: original text, normalised form, cross-script comparison key.
@@ -151,13 +151,13 @@ class Record(Base):
 
     birth_date: Mapped[str | None] = mapped_column(sa.Text)
     birth_calendar: Mapped[str | None] = mapped_column(sa.String(10))
-    birth_precision: Mapped[str | None] = mapped_column(sa.String(10))
+    birth_precision: Mapped[str | None] = mapped_column(sa.String(20))
     birth_earliest: Mapped[date | None] = mapped_column(sa.Date)
     birth_latest: Mapped[date | None] = mapped_column(sa.Date)
 
     death_date: Mapped[str | None] = mapped_column(sa.Text)
     death_calendar: Mapped[str | None] = mapped_column(sa.String(10))
-    death_precision: Mapped[str | None] = mapped_column(sa.String(10))
+    death_precision: Mapped[str | None] = mapped_column(sa.String(20))
     death_earliest: Mapped[date | None] = mapped_column(sa.Date)
     death_latest: Mapped[date | None] = mapped_column(sa.Date)
 

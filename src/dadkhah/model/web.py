@@ -31,6 +31,9 @@ class User(Base):
     created_by: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by an admin's password reset: the password is a temporary one, and the next login leads
+    # only to choosing a new one (dadkhah.users.reset_password, change_password).
+    must_change_password: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     __table_args__ = (sa.CheckConstraint("role IN ('viewer', 'analyst', 'investigator', 'admin')", name="role"),)
 

@@ -5,7 +5,9 @@ same on SQLite and PostgreSQL, two derived tables: ``person_search``, one row pe
 (best name in each script, city, span of death dates, sources), and ``person_search_keys``, the
 terms that find each person: every word of the cross-script comparison keys of the given, family,
 full and father's names of the person's current records (:mod:`dadkhah.normalize.names`, the
-keys the importer stored), the place id of each city they name and each source they come from.
+keys the importer stored), each with where it stands at best in the person's names (its ``field``,
+:data:`MATCH_FIELDS`); each whole full name (``=MHMD RZI``); the place id of each city they name
+and each source they come from.
 A linkage run rebuilds it; a search rebuilds it first when it is missing or older than the last
 linkage run or import (:func:`ensure_search_index`).
 
@@ -13,8 +15,20 @@ linkage run or import (:func:`ensure_search_index`).
 detached suffixes joined), so 'Mohammad Rezaei' and 'محمد رضایی' give the same keys. A person
 matches when every word's key is one of the person's name keys; two adjacent words also match a
 name written as one word (the keys of "Ali Mohammad" meet the given name "Alimohammad"). Filters
-(city, source) are terms like any other; death dates must overlap the range asked for. Hits come
-in person-id order; the query starts from its rarest term, so common names stay fast.
+(city, source) are terms like any other; death dates must overlap the range asked for.
+
+**Relevance.** Hits to a name come best first, each saying where the query matched (``matched``):
+the whole query is one of the person's own full names (``full name``); then every word is a whole
+given name or family name, then part of one (a word of a family name of two words, "Sadat
+Mohammad"; a given name of two is joined into one on import), then another name (a word of the full
+name only), then the father's name. A person ranks by the weakest place any of the query's
+words needed: "Mohammad Rezaei" ranks a Mohammad whose father is Rezaei below a Mohammad Rezaei.
+Ties, and searches without a name (filters alone), go in person-id order. A one-word search walks
+its key's rows in that order in the index (key, field, person) and stops at the page's end, so a
+common name stays fast however many persons hold it; a search of several words ranks the persons
+holding its rarest term (two or three index look-ups each) and sorts them, so it costs what that
+term's persons number: a given and a family name, little; two common given names ("Mohammad Ali"),
+the most.
 """
 
 from __future__ import annotations
@@ -32,7 +46,6 @@ from sqlalchemy.orm import Session
 
 from dadkhah.errors import InputError
 from dadkhah.model import (
-    Import,
     LinkageRun,
     Person,
     PersonRecord,
@@ -56,7 +69,13 @@ SOURCES_SEPARATOR = "\x1f"
 # (its rows would have to be sorted); the search walks persons in order instead.
 _SORT_BOUND = 20_000
 _PERSON_ID = re.compile(r"^\s*P\s*-?\s*0*(\d{1,9})\s*$", re.IGNORECASE)
+# Where a name term stands in a person's names, best first: what a hit's ``matched`` says. A person's
+# rank for a query is the weakest field any of its words needed (0 only for the whole query).
+MATCH_FIELDS = {0: "full name", 1: "given name", 2: "family name", 3: "part of the given name",
+                4: "part of the family name", 5: "other name", 6: "father's name"}
+WHOLE_NAME = "="  # the prefix of a whole full name's term (``=MHMD RZI``)
 _rebuilding = threading.Lock()
+_BUILD_LOCK = 1988_0806  # PostgreSQL advisory lock held while the index is rebuilt
 
 
 # --- the index ---------------------------------------------------------------------------------
@@ -146,29 +165,47 @@ def _fill_keys(session: Session, dialect: str) -> None:
     """Every word of every name key of each person, each city and each source: one row per (term, person)."""
     m = _members.c
     position = sa.func.strpos if dialect == "postgresql" else sa.func.instr
-    anchors = [sa.select(m.person_pk.label("person_pk"), sa.cast(sa.literal(""), sa.Text).label("word"),
+
+    def whole_or_part(column, whole: int, part: int):
+        return sa.case((position(column, " ") == 0, whole), else_=part)
+
+    fields = ((m.given_key, whole_or_part(m.given_key, 1, 3)), (m.family_key, whole_or_part(m.family_key, 2, 4)),
+              (m.full_key, sa.literal(5)), (m.father_key, sa.literal(6)))
+    anchors = [sa.select(m.person_pk.label("person_pk"), sa.cast(field, sa.SmallInteger).label("field"),
+                         sa.cast(sa.literal(""), sa.Text).label("word"),
                          sa.cast(column + " ", sa.Text).label("rest")).where(column.is_not(None))
-               for column in (m.given_key, m.family_key, m.full_key, m.father_key)]
+               for column, field in fields]
     named = sa.union_all(*anchors).subquery("keys")
-    words = sa.select(named.c.person_pk, named.c.word, named.c.rest).cte("words", recursive=True)
+    words = sa.select(named.c.person_pk, named.c.field, named.c.word, named.c.rest).cte("words", recursive=True)
     space = position(words.c.rest, " ")
     words = words.union_all(
-        sa.select(words.c.person_pk, sa.cast(sa.func.substr(words.c.rest, 1, space - 1), sa.Text),
+        sa.select(words.c.person_pk, words.c.field, sa.cast(sa.func.substr(words.c.rest, 1, space - 1), sa.Text),
                   sa.cast(sa.func.substr(words.c.rest, space + 1), sa.Text))
         .where(words.c.rest != ""))
+    none = sa.cast(sa.literal(0), sa.SmallInteger)
     terms = sa.union_all(
-        sa.select(words.c.word.label("term"), words.c.person_pk).where(words.c.word != ""),
-        sa.select(m.city_place_id, m.person_pk).where(m.city_place_id.is_not(None)),
-        sa.select(sa.literal("source:") + sa.cast(m.source_id, sa.String(20)), m.person_pk),
+        sa.select(words.c.word.label("term"), words.c.person_pk, words.c.field).where(words.c.word != ""),
+        sa.select(sa.literal(WHOLE_NAME) + sa.func.substr(m.full_key, 1, 199), m.person_pk, none)
+        .where(m.full_key.is_not(None)),
+        sa.select(m.city_place_id, m.person_pk, none).where(m.city_place_id.is_not(None)),
+        sa.select(sa.literal("source:") + sa.cast(m.source_id, sa.String(20)), m.person_pk, none),
     ).subquery("terms")
-    query = sa.select(terms.c.term, terms.c.person_pk).distinct().order_by(terms.c.term, terms.c.person_pk)
-    session.execute(sa.insert(PersonSearchKey).from_select(["key", "person_pk"], query))
+    query = (sa.select(terms.c.term, terms.c.person_pk, sa.func.min(terms.c.field))
+             .group_by(terms.c.term, terms.c.person_pk).order_by(terms.c.term, terms.c.person_pk))
+    session.execute(sa.insert(PersonSearchKey).from_select(["key", "person_pk", "field"], query))
     counts = sa.select(PersonSearchKey.key, sa.func.count()).group_by(PersonSearchKey.key)
     session.execute(sa.insert(PersonSearchTerm).from_select(["key", "persons"], counts))
 
 
 _LATEST_RUN = sa.select(sa.func.max(LinkageRun.id)).scalar_subquery()
-_LATEST_IMPORT = sa.select(sa.func.max(Import.id)).scalar_subquery()
+# An import changes what the index shows only where it brings a new version of a record some person
+# already holds (records no person holds yet wait for the next run); a list of new records does not
+# make every search rebuild the index.
+_LATEST_IMPORT = (sa.select(sa.func.max(Record.superseded_by))
+                  .where(Record.superseded_by.is_not(None),
+                         sa.exists().where(PersonRecord.source_id == Record.source_id,
+                                           PersonRecord.record_id == Record.record_id))
+                  .scalar_subquery())
 _INDEX_STATE = sa.select(sa.select(Setting.value).where(Setting.key == INDEX_SETTING).scalar_subquery(),
                          _LATEST_RUN, _LATEST_IMPORT)
 
@@ -187,7 +224,7 @@ def build_search_index(session: Session) -> dict:
     started = time.perf_counter()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 1988_0806})
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _BUILD_LOCK})
     # DELETE, not TRUNCATE: searches keep reading the old index until this transaction commits.
     for table in (PersonSearchKey, PersonSearchTerm, PersonSearch):
         session.execute(sa.delete(table))
@@ -232,6 +269,9 @@ def ensure_search_index(store: Store) -> bool:
             return False
     with _rebuilding:
         with store.session() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Other server processes may be rebuilding too: wait for them, then look again.
+                session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _BUILD_LOCK})
             if search_index_is_current(session):
                 return False
             build_search_index(session)
@@ -294,11 +334,14 @@ def _person_id_query(query: str | None) -> str | None:
     return format_person_id(int(match.group(1))) if match else None
 
 
-def _hit_query(*joined):
-    """The columns of a hit, from ``person_search`` (after any tables it is joined to) and the city's names."""
+def _hit_query(*joined, rank=None):
+    """The columns of a hit, from ``person_search`` (after any tables it is joined to) and the city's
+    names; with ``rank``, that too (what :data:`MATCH_FIELDS` names)."""
     table, places = PersonSearch.__table__, Place.__table__
     columns = (table.c.person_id, table.c.name_fa, table.c.name_latin, table.c.city_place_id, places.c.name_en,
                places.c.name_fa, table.c.death_earliest, table.c.death_latest, table.c.records, table.c.sources)
+    if rank is not None:
+        columns += (rank,)
     source = joined[0] if joined else table
     return sa.select(*columns).select_from(source.outerjoin(places, places.c.id == table.c.city_place_id))
 
@@ -313,9 +356,11 @@ def latin_display(name: str | None) -> str | None:
     return " ".join(word[:1].upper() + word[1:] for word in name.split()) if name else name
 
 
-def _hits(rows) -> list[dict]:
+def _hits(rows, matched: str | None = None) -> list[dict]:
+    """Hits as documents; ``matched`` what every hit matched on, else each row's rank says (a name search)."""
     hits = []
-    for person_id, name_fa, name_latin, city, city_en, city_fa, death_earliest, death_latest, records, sources in rows:
+    for row in rows:
+        person_id, name_fa, name_latin, city, city_en, city_fa, death_earliest, death_latest, records, sources = row[:10]
         hits.append({
             "person_id": person_id,
             "name_fa": name_fa,
@@ -325,6 +370,7 @@ def _hits(rows) -> list[dict]:
             "death_latest": death_latest.isoformat() if death_latest else None,
             "records": records,
             "sources": sorted(sources.split(SOURCES_SEPARATOR)) if sources else [],
+            "matched": MATCH_FIELDS.get(row[10]) if len(row) > 10 else matched,
         })
     return hits
 
@@ -343,9 +389,11 @@ def search_persons(
     """Persons matching ``query`` (names in either script, or a person id) and the filters.
 
     Returns ``{"hits": [...], "has_next": bool, "terms": [...]}``: at most ``limit`` hits from
-    ``offset`` in person-id order, each with the person's names in both scripts where known, city,
-    span of death dates, record count and sources. A person id (``P-000123``) finds that person,
-    or the one it was merged into, whatever the filters. An empty query lists persons.
+    ``offset``, best first for a name (see the module's docstring), else in person-id order, each
+    with the person's names in both scripts where known, city, span of death dates, record count,
+    sources and what the query matched (``matched``: one of :data:`MATCH_FIELDS`' names, ``person
+    id``, or None when only filters were given). A person id (``P-000123``) finds that person, or
+    the one it was merged into, whatever the filters. An empty query lists persons.
     """
     if limit < 1 or offset < 0:
         raise InputError("limit must be at least 1 and offset at least 0")
@@ -355,6 +403,8 @@ def search_persons(
     terms = query_terms(query or "")
     if query and query.strip() and not terms:
         return {"hits": [], "has_next": False, "terms": []}
+    names = len(terms)  # the first terms are the query's words; filters follow
+    whole = WHOLE_NAME + " ".join(term[0] for term in terms) if names > 1 else None
     if city:
         place = session.get(Place, city)
         if place is None or place.type != "city":
@@ -375,12 +425,14 @@ def search_persons(
     described = [sorted(term) for term in terms]
     if any(not term for term in terms):
         return {"hits": [], "has_next": False, "terms": described}
-    unique: list[list[str]] = []
-    for term in terms:
-        if term not in unique:
-            unique.append(term)
-    rows = _run_search(connection, unique, counts, death_from=death_from, death_to=death_to, limit=limit + 1,
-                       offset=offset)
+    name_terms: list[list[str]] = []
+    filter_terms: list[list[str]] = []
+    for i, term in enumerate(terms):
+        chosen = name_terms if i < names else filter_terms
+        if term not in name_terms and term not in filter_terms:
+            chosen.append(term)
+    rows = _run_search(connection, name_terms, filter_terms, counts, whole=whole, death_from=death_from,
+                       death_to=death_to, limit=limit + 1, offset=offset)
     return {"hits": _hits(rows[:limit]), "has_next": len(rows) > limit, "terms": described}
 
 
@@ -393,20 +445,41 @@ def _search_by_id(session: Session, person_id: str, *, offset: int) -> dict:
         return {"hits": [], "has_next": False, "terms": [person_id]}
     person_pk = get_person(session, surviving).id
     rows = session.connection().execute(_BY_PERSON, {"person_pk": person_pk}).all()
-    return {"hits": _hits(rows)[offset:], "has_next": False, "terms": [person_id]}
+    return {"hits": _hits(rows, matched="person id")[offset:], "has_next": False, "terms": [person_id]}
 
 
-def _run_search(connection: sa.Connection, terms: list[list[str]], counts: dict[str, int], *, death_from, death_to,
-                limit: int, offset: int) -> Sequence:
-    """One query: start from the rarest term (or walk persons in order), check the others per person."""
-    ordered = sorted(terms, key=lambda term: sum(counts[k] for k in term))
+def _run_search(connection: sa.Connection, names: list[list[str]], filters: list[list[str]], counts: dict[str, int],
+                *, whole: str | None, death_from, death_to, limit: int, offset: int) -> Sequence:
+    """One query. Without a name: start from the rarest filter (or walk persons in order) and check
+    the others per person. A one-word name: walk its key's rows best field first (unless a filter
+    is so rare that ranking its persons costs less). Several words: rank the persons holding the
+    rarest term."""
+    terms = names + filters
+    weight = {id(term): sum(counts[k] for k in term) for term in terms}
+    ordered = sorted(terms, key=lambda term: weight[id(term)])
     driver = ordered[0] if ordered else None
-    if driver is not None and len(driver) > 1 and sum(counts[k] for k in driver) > _SORT_BOUND:
+    if driver is not None and len(driver) > 1 and weight[id(driver)] > _SORT_BOUND:
         driver = next((t for t in ordered if len(t) == 1), None)
-    others = [t for t in ordered if t is not driver]
+    if len(names) == 1 and len(names[0]) == 1 and (driver is names[0] or not _filter_is_cheaper(
+            connection, weight[id(names[0])], weight[id(driver)] if driver else None, limit + offset)):
+        driver, plan = names[0], "walk"
+    else:
+        plan = "rank" if names else "plain"
     shape = "none" if driver is None else "one" if len(driver) == 1 else "many"
-    statement = _search_statement(shape, len(others), death_from is not None, death_to is not None)
+    # In a ranking, the driving word's field is its row's; another's, the least of its keys' for the
+    # person (a sub-query: sub-queries keep the database walking from the rarest term, where a join
+    # would let SQLite, which keeps no statistics of this index, start from a common name).
+    roles = tuple("driver" if term is driver and shape == "one" else "least" for term in names) if plan == "rank" else ()
+    ranked = list(zip(names, roles, strict=True)) if plan == "rank" else []
+    others = [t for t in ordered if t is not driver]
+    statement = _search_statement(plan, shape, len(others), roles, whole is not None and plan == "rank",
+                                  death_from is not None, death_to is not None, connection.dialect.name)
     params = {f"term_{i}": term for i, term in enumerate(others)} | {"limit": limit, "offset": offset}
+    for i, (term, role) in enumerate(ranked):
+        if role != "driver":
+            params[f"name_{i}"] = term
+    if plan == "rank" and whole is not None:
+        params["whole"] = whole
     if driver is not None:
         params["driver"] = driver[0] if shape == "one" else driver
     if death_from is not None:
@@ -416,33 +489,76 @@ def _run_search(connection: sa.Connection, terms: list[list[str]], counts: dict[
     return connection.execute(statement, params).all()
 
 
-@functools.lru_cache(maxsize=128)
-def _search_statement(shape: str, others: int, with_from: bool, with_to: bool) -> sa.Select:
+_LAST_PERSON = sa.select(sa.func.max(PersonSearch.__table__.c.person_pk))
+
+
+def _filter_is_cheaper(connection: sa.Connection, name_persons: int, filter_persons: int | None, wanted: int) -> bool:
+    """Whether ranking the persons of a rare filter (a look-up each, and a sort) costs less than
+    walking one name's persons best first until ``wanted`` of them pass the filter (about ``wanted``
+    times the share of all persons the filter keeps, or all the name's persons when few pass)."""
+    if filter_persons is None or filter_persons > _SORT_BOUND:
+        return False
+    persons = connection.execute(_LAST_PERSON).scalar() or 1  # an upper bound of their number, by the index
+    walked = min(name_persons, wanted * persons / max(filter_persons, 1))
+    return filter_persons < walked
+
+
+@functools.lru_cache(maxsize=256)
+def _search_statement(plan: str, shape: str, others: int, roles: tuple[str, ...], with_whole: bool, with_from: bool,
+                      with_to: bool, dialect: str) -> sa.Select:
     """The search's statement for one shape of query, built once and then reused with new values.
 
-    ``shape``: ``one`` walks the key index from the rarest term (one key) in person order and stops
-    at the page's end; ``many`` starts from the persons holding any of a term's keys; ``none`` walks
-    every person in order. Each of the ``others`` terms is checked per person by a primary-key look-up.
+    ``shape``: ``one`` walks the key index from the rarest term (one key) and stops at the page's
+    end; ``many`` starts from the persons holding any of a term's keys; ``none`` walks every person
+    in order. Each of the ``others`` terms is checked per person by a primary-key look-up.
+    ``plan``: ``plain`` (no name: person order), ``walk`` (one name key drives, in the order of the
+    index (key, field, person): best field first), ``rank`` (each hit ranked by the weakest field
+    of its name terms, whose ``roles`` say where each one's field comes from: the driving row, or
+    the least over its keys; 0 when the person has the whole query as a full name).
     """
     table = PersonSearch.__table__
+    keys = PersonSearchKey.__table__
     conditions = []
     for i in range(others):
-        other = PersonSearchKey.__table__.alias(f"term_{i}")
+        other = keys.alias(f"term_{i}")
         conditions.append(sa.exists().where(other.c.key.in_(sa.bindparam(f"term_{i}", expanding=True)),
                                             other.c.person_pk == table.c.person_pk))
     if with_from:
         conditions.append(table.c.death_latest >= sa.bindparam("death_from", type_=sa.Date()))
     if with_to:
         conditions.append(table.c.death_earliest <= sa.bindparam("death_to", type_=sa.Date()))
-    first = PersonSearchKey.__table__.alias("first_term")
+    first = keys.alias("first_term")
+    if plan == "walk":
+        query = (_hit_query(first.join(table, table.c.person_pk == first.c.person_pk), rank=first.c.field.label("rank"))
+                 .where(first.c.key == sa.bindparam("driver"), *conditions).order_by(first.c.field, first.c.person_pk))
+        return query.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+    source = first.join(table, table.c.person_pk == first.c.person_pk) if shape == "one" else table
+    rank = None
+    if plan == "rank":
+        fields = []
+        for i, role in enumerate(roles):
+            if role == "driver":
+                fields.append(first.c.field)
+            else:
+                named = keys.alias(f"name_{i}")
+                fields.append(sa.select(sa.func.min(named.c.field))
+                              .where(named.c.key.in_(sa.bindparam(f"name_{i}", expanding=True)),
+                                     named.c.person_pk == table.c.person_pk).scalar_subquery())
+        worst = fields[0] if len(fields) == 1 else (sa.func.greatest if dialect == "postgresql" else sa.func.max)(*fields)
+        if with_whole:
+            whole = keys.alias("whole_name")
+            worst = sa.case((sa.exists().where(whole.c.key == sa.bindparam("whole"),
+                                               whole.c.person_pk == table.c.person_pk), 0), else_=worst)
+        rank = worst.label("rank")  # ordered by its name: computed once per person
+    order = (rank, table.c.person_pk) if rank is not None else (table.c.person_pk,)
     if shape == "none":
-        query = _hit_query().where(*conditions).order_by(table.c.person_pk)
+        query = _hit_query(source, rank=rank).where(*conditions).order_by(*order)
     elif shape == "one":
-        query = (_hit_query(first.join(table, table.c.person_pk == first.c.person_pk))
-                 .where(first.c.key == sa.bindparam("driver"), *conditions).order_by(first.c.person_pk))
+        query = (_hit_query(source, rank=rank).where(first.c.key == sa.bindparam("driver"), *conditions)
+                 .order_by(*(order if rank is not None else (first.c.person_pk,))))
     else:
         starts = sa.select(first.c.person_pk).where(first.c.key.in_(sa.bindparam("driver", expanding=True)))
-        query = _hit_query().where(table.c.person_pk.in_(starts), *conditions).order_by(table.c.person_pk)
+        query = _hit_query(source, rank=rank).where(table.c.person_pk.in_(starts), *conditions).order_by(*order)
     return query.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 

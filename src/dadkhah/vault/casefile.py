@@ -27,9 +27,11 @@ once it is written (:mod:`dadkhah.vault.timestamps`); their tokens travel beside
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import mimetypes
+import os
 import shutil
 import uuid
 import zipfile
@@ -74,6 +76,7 @@ from dadkhah.vault.timestamps import (
     obtain_timestamps,
 )
 from dadkhah.vault.verify import SIGNATURE_FILE, SIGNED_FILE, TIMESTAMPS_FILE
+from dadkhah.workspace import new_private_folder, note_outside_partial
 
 FORMAT = "dadkhah-casefile/1"
 SUMMARY = "summary.pdf"
@@ -189,8 +192,14 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
         raise InputError("name the persons or officials the case file is about, or ask for everything", field="persons")
     urls = checked_authorities(authorities) if authorities else []
     target = checked_output_path(out, workspace=store.workspace.path, folder=not as_zip)
-    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.partial"
-    staging.mkdir(parents=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The case file is made in the workspace's private space (decrypted evidence and transcripts pass
+    # only there; if the process dies, the next opening of the workspace sweeps it), and moved to
+    # ``target`` whole, just before the transaction that records it commits.
+    scratch = new_private_folder(store.workspace, "casefile")
+    staging = scratch / "bag"
+    staging.mkdir()
+    delivered = False
     try:
         with store.session() as session:
             chosen = [] if everything else resolve_persons(session, persons, field="persons")
@@ -215,7 +224,9 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
                              item_id=item_id, action="exported", details={"casefile": casefile_id} | summary)
             append_event(session, keys, actor, item_kind="casefile", item_id=casefile_id, action="created",
                          details=summary)
-            included = {row.evidence_id for row in evidence} | {row.testimony_id for row in testimonies} | {casefile_id}
+            # The key rotations too: with them the recipient checks events signed before a rotation.
+            included = ({row.evidence_id for row in evidence} | {row.testimony_id for row in testimonies}
+                        | {casefile_id, "signing-key"})
             _write_custody(session, staging / "custody.jsonl", included)
             (staging / "casefile.json").write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str),
                                                    encoding="utf-8")
@@ -234,20 +245,48 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
             record_audit(session, store, actor, action="case file exported", object_kind="casefile",
                          object_id=casefile_id, details=audited)
             if as_zip:
-                zip_folder(staging, target, root=casefile_id)
-                shutil.rmtree(staging, ignore_errors=True)
+                made = scratch / "casefile.zip"
+                zip_folder(staging, made, root=casefile_id)
             else:
-                if target.exists():
-                    target.rmdir()  # an empty folder, checked above
-                staging.rename(target)
+                made = staging
+            _deliver(made, target, scratch)
+            delivered = True
             return {"casefile": casefile_id, "out": str(target), "recipient": recipient, "scope": scope,
                     "persons": len(chosen), "testimonies": len(testimonies), "evidence": len(evidence),
                     "officials": summary["officials"], "timestamps": timestamps,
                     "fingerprint": keys.fingerprint, "exported_by": actor.name}
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if as_zip:
-            target.unlink(missing_ok=True)
+        if delivered:  # written, but its record did not commit: no case file leaves unrecorded
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _deliver(made: Path, target: Path, scratch: Path) -> None:
+    """Move the finished case file (a folder, or a zip file) from the private space to ``target``: one
+    rename when both are on one file system. Else it is copied beside ``target`` under a name of its
+    own, then renamed; that name is noted in the private space first, so that if the process dies
+    while copying, the next opening of the workspace removes the partial copy with the rest
+    (:func:`dadkhah.store.sweep_leftovers`)."""
+    if target.is_dir():
+        target.rmdir()  # an empty folder, checked before anything was written
+    try:
+        os.rename(made, target)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    partial = target.parent / f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial"
+    note_outside_partial(scratch, partial)
+    try:
+        if made.is_dir():
+            shutil.copytree(made, partial)
+        else:
+            shutil.copy2(made, partial)
+        os.rename(partial, target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True) if partial.is_dir() else partial.unlink(missing_ok=True)
         raise
 
 

@@ -24,7 +24,7 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from dadkhah.errors import DadkhahError
 
@@ -67,9 +67,21 @@ def open_sealed(data_key: bytes, sealed: bytes, *, label: str) -> bytes:
         raise DecryptionError(f"{label} does not open: it was altered, or sealed under another key") from None
 
 
-def blind_index(master_key: bytes, value: str, *, purpose: str) -> str:
-    """A keyed hash of ``value``: equal values give equal indexes, and nobody without the key can test a guess."""
-    key = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"dadkhah-index:" + purpose.encode()).derive(master_key)
+def index_root(master_key: bytes) -> bytes:
+    """The key blind indexes are derived from, for a workspace whose key file has none of its own:
+    HKDF-Extract (RFC 5869, no salt) of the master key. It cannot open anything the master key
+    wraps, so a key rotation keeps it, and every index stays valid (see :mod:`dadkhah.vault.keycare`)."""
+    return hmac.new(bytes(32), master_key, hashlib.sha256).digest()
+
+
+def blind_index(index_key: bytes, value: str, *, purpose: str) -> str:
+    """A keyed hash of ``value``: equal values give equal indexes, and nobody without the key can test a guess.
+
+    ``index_key`` is the workspace's index key (:attr:`dadkhah.vault.keys.VaultKeys.index_key`); the
+    per-purpose key is its HKDF-Expand, so indexes equal those the master key gave through HKDF before
+    the index key was kept apart.
+    """
+    key = HKDFExpand(algorithm=SHA256(), length=32, info=b"dadkhah-index:" + purpose.encode()).derive(index_key)
     return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -83,12 +95,14 @@ def encrypt_stream(source: BinaryIO, target: BinaryIO, *, data_key: bytes, wrapp
 
     ``first`` holds bytes already read from ``source`` (to sniff the type); they come first.
     Layout: MAGIC, 4-byte header length, JSON header, then chunks of at most CHUNK + 16 bytes.
+    The chunks are bound to the header's fields but not to its wrapped key, so that a key rotation
+    can wrap the data key anew without sealing the file again (:func:`rewrap_blob`).
     """
     prefix = os.urandom(7)
-    header = json.dumps({"version": 1, "chunk": CHUNK, "label": label, "nonce_prefix": prefix.hex(),
-                         "wrapped_key": wrapped_key.hex()}, separators=(",", ":")).encode()
+    fields = {"version": 2, "chunk": CHUNK, "label": label, "nonce_prefix": prefix.hex()}
+    header = json.dumps(fields | {"wrapped_key": wrapped_key.hex()}, separators=(",", ":")).encode()
     target.write(MAGIC + struct.pack(">I", len(header)) + header)
-    aad = hashlib.sha256(header).digest()
+    aad = _header_aad(fields, header)
     aead = AESGCM(data_key)
     digest = hashlib.sha256()
     size = 0
@@ -120,6 +134,18 @@ def encrypt_stream(source: BinaryIO, target: BinaryIO, *, data_key: bytes, wrapp
     return digest.hexdigest(), size
 
 
+def _header_aad(header: dict, raw: bytes) -> bytes:
+    """What a blob's chunks are bound to. Version 1: the header's exact bytes (its wrapped key
+    included). Version 2: its fields but the wrapped key, or, for a version-1 blob whose key was
+    wrapped anew, the digest it was first sealed with (``aad``)."""
+    if header.get("version") == 1:
+        return hashlib.sha256(raw).digest()
+    if header.get("aad"):
+        return bytes.fromhex(header["aad"])
+    fields = {k: header[k] for k in ("version", "chunk", "label", "nonce_prefix")}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).digest()
+
+
 def read_header(handle: BinaryIO, *, name: str) -> tuple[dict, bytes]:
     start = handle.read(len(MAGIC) + 4)
     if len(start) < len(MAGIC) + 4 or start[: len(MAGIC)] != MAGIC:
@@ -149,7 +175,7 @@ def decrypt_stream(path: Path, *, master_key: bytes, handle=None) -> Iterator[by
     data_key = unwrap_key(master_key, bytes.fromhex(header["wrapped_key"]), label=header["label"])
     aead = AESGCM(data_key)
     prefix = bytes.fromhex(header["nonce_prefix"])
-    aad = hashlib.sha256(raw).digest()
+    aad = _header_aad(header, raw)
     counter = 0
     block = handle.read(header["chunk"] + TAG)
     while True:
@@ -163,3 +189,77 @@ def decrypt_stream(path: Path, *, master_key: bytes, handle=None) -> Iterator[by
             return
         counter += 1
         block = following
+
+
+def blob_key_opens(path: Path, master_key: bytes) -> bool:
+    """Whether the data key in the header of the sealed file at ``path`` opens with ``master_key``."""
+    with open(path, "rb") as handle:
+        header, _ = read_header(handle, name=path.name)
+    try:
+        unwrap_key(master_key, bytes.fromhex(header["wrapped_key"]), label=header["label"])
+    except DecryptionError:
+        return False
+    return True
+
+
+def rewrap_blob(path: Path, *, old_keys, new_master_key: bytes) -> bool:
+    """Wrap the data key in the header of the sealed file at ``path`` under ``new_master_key``,
+    leaving its sealed chunks as they are; returns False when it already was (nothing is written).
+
+    The file is rewritten beside itself and put in place with one rename: at every moment the name
+    holds either the old file or the new one, whole. The data key is unwrapped with whichever of
+    ``old_keys`` opens it; none opening is a :class:`DecryptionError` naming the file.
+    """
+    with open(path, "rb") as handle:
+        header, raw = read_header(handle, name=path.name)
+        body_start = len(MAGIC) + 4 + len(raw)
+        wrapped = bytes.fromhex(header["wrapped_key"])
+        try:
+            unwrap_key(new_master_key, wrapped, label=header["label"])
+            if header.get("version") != 1:
+                return False
+        except DecryptionError:
+            pass
+        data_key = None
+        for key in [new_master_key, *old_keys]:
+            try:
+                data_key = unwrap_key(key, wrapped, label=header["label"])
+                break
+            except DecryptionError:
+                continue
+        if data_key is None:
+            raise DecryptionError(f"{path.name}: its data key opens with none of the keys given")
+        aad = _header_aad(header, raw)
+        fields = {"version": 2, "chunk": header["chunk"], "label": header["label"], "nonce_prefix": header["nonce_prefix"]}
+        if header.get("version") == 1 or header.get("aad"):
+            fields["aad"] = aad.hex()
+        new_header = json.dumps(fields | {"wrapped_key": wrap_key(new_master_key, data_key, label=header["label"]).hex()},
+                                separators=(",", ":")).encode()
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.rewrap")
+        try:
+            with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as target:
+                target.write(MAGIC + struct.pack(">I", len(new_header)) + new_header)
+                handle.seek(body_start)
+                while block := handle.read(CHUNK * 4):
+                    target.write(block)
+                target.flush()
+                os.fsync(target.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    _fsync_folder(path.parent)
+    return True
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

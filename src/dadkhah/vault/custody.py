@@ -45,6 +45,7 @@ CUSTODY_CHAIN = HashChain(
     signatures_required=True,
     lock_key=1988_0727,
     where=("item_id", "action"),
+    key_change=("item_id", "signing-key", "signing key rotated"),  # see dadkhah.vault.keycare
 )
 
 

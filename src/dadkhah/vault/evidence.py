@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -29,7 +30,7 @@ from dadkhah.vault.crypto import (
     unwrap_key,
     wrap_key,
 )
-from dadkhah.vault.custody import append_event
+from dadkhah.vault.custody import CUSTODY_CHAIN, append_event
 from dadkhah.vault.files import checked_input_file, checked_output_path
 from dadkhah.vault.keys import VaultKeys
 from dadkhah.vault.metadata import HEAD_BYTES, detect_media_type, extract_metadata
@@ -88,8 +89,71 @@ def _blob_path(workspace: Path, sha256: str) -> Path:
     return workspace / "blobs" / sha256[:2] / f"{sha256}.sealed"
 
 
+# A sealed file moved into the blob store is noted as placed, in ``blobs/incoming/<pid>-<hex>.placing``
+# (the blob's path, relative to the workspace), until its transaction ends: on commit the note goes,
+# on rollback the blob goes with it, and if the process dies in between, the next opening of the
+# workspace removes the blob unless a committed row names it (:func:`dadkhah.store.sweep_leftovers`).
+PLACING_SUFFIX = ".placing"
+_PLACED = "dadkhah.evidence.placed"
+
+
+def _place_blob(session: Session, workspace: Path, temporary: Path, sha256: str) -> Path:
+    """Move a sealed file into the blob store, never over another file: when ``<sha256>.sealed`` is
+    already there (left by a run that died, or being added right now by another process under its
+    own key), this one takes a name of its own beside it. Returns where it went."""
+    final = _blob_path(workspace, sha256)
+    final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    note = workspace / "blobs" / "incoming" / f"{os.getpid()}-{uuid.uuid4().hex}{PLACING_SUFFIX}"
+    for target in (final, final.with_name(f"{sha256}.{uuid.uuid4().hex[:16]}.sealed")):
+        descriptor = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(target.relative_to(workspace).as_posix())
+        try:
+            os.link(temporary, target)  # fails rather than replace a file already there
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links
+            if target.exists():
+                continue
+            os.replace(temporary, target)
+        _track(session, note, target)
+        return target
+    note.unlink(missing_ok=True)
+    raise FileExistsError(f"cannot place a sealed file for {sha256}: both names are taken")
+
+
+def _track(session: Session, note: Path, blob: Path) -> None:
+    if not session.info.get(_PLACED + ".listening"):  # once per session: a listener may not be removed as it runs
+        session.info[_PLACED + ".listening"] = True
+        sa.event.listen(session, "after_commit", _placed_kept)
+        sa.event.listen(session, "after_rollback", _placed_undone)
+    session.info.setdefault(_PLACED, []).append((note, blob))
+
+
+def _placed_kept(session: Session) -> None:
+    """Committed: the rows name their blobs; the notes go. (Never raises: the other listeners of the
+    commit, such as the one that moves the chains' heads forward, must still run.)"""
+    for note, _blob in session.info.pop(_PLACED, []):
+        with contextlib.suppress(OSError):
+            note.unlink(missing_ok=True)
+
+
+def _placed_undone(session: Session) -> None:
+    """Rolled back: no row names the blobs this transaction placed; they go, then their notes (what
+    cannot be removed now is swept when the workspace is next opened)."""
+    for note, blob in session.info.pop(_PLACED, []):
+        with contextlib.suppress(OSError):
+            blob.unlink(missing_ok=True)
+            note.unlink(missing_ok=True)
+
+
 def next_public_id(session: Session, column, prefix: str, width: int) -> str:
-    """The next free public id (E-000001, W-0001, T-0001): one more than the rows there are."""
+    """The next free public id (E-000001, W-0001, T-0001): one more than the rows there are.
+
+    Counted under the custody chain's writer lock, held to the end of the transaction (the item's
+    custody event takes the same lock), so two uploads at once cannot both take the same id.
+    """
+    CUSTODY_CHAIN.lock(session)
     count = session.scalar(sa.select(sa.func.count()).select_from(column.class_)) or 0
     number = count + 1
     while session.scalar(sa.select(sa.func.count()).where(column == f"{prefix}{number:0{width}d}")):
@@ -195,9 +259,7 @@ def _record(session: Session, keys: VaultKeys, actor: Actor, workspace: Path, pa
         append_event(session, keys, actor, item_kind="evidence", item_id=existing.evidence_id, action="submitted again",
                      details={"sha256": item["sha256"]} | {k: v for k, v in submission.items() if v})
         return evidence_to_dict(session, existing) | {"already_held": True}
-    final = _blob_path(workspace, item["sha256"])
-    final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.replace(item["temporary"], final)  # an orphan left by a failed transaction is simply replaced
+    final = _place_blob(session, workspace, item["temporary"], item["sha256"])
     sha = item["sha256"]
     metadata = extract_metadata(path, media_type=item["media_type"]) | (sealed_metadata or {})
     evidence_id = next_public_id(session, EvidenceItem.evidence_id, "E-", 6)

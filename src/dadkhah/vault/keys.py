@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from dadkhah.errors import DadkhahError, InputError
+from dadkhah.vault.crypto import index_root
 from dadkhah.workspace import Workspace
 
 ENV_KEY_FILE = "DADKHAH_KEY_FILE"
@@ -70,10 +71,22 @@ class VaultKeys:
     signing_key: Ed25519PrivateKey | None = None
     public_key: bytes = b""
     key_file: Path | None = None  # the chains' newest events are remembered beside it
+    index_secret: bytes = b""  # what blind indexes derive from, when the key file keeps it apart
+    head_tag: str | None = None  # a restored workspace remembers its chains' heads apart from the original's
 
     def head_path(self, chain: str) -> Path | None:
-        """Where the newest event of ``chain`` (custody, audit) is remembered: beside the key file."""
-        return self.key_file.with_name(f"{self.key_file.name}.{chain}-head") if self.key_file is not None else None
+        """Where the newest event of ``chain`` (custody, audit) is remembered: beside the key file
+        (under the workspace's own name for them when it was restored from a backup)."""
+        if self.key_file is None:
+            return None
+        tag = f".{self.head_tag}" if self.head_tag else ""
+        return self.key_file.with_name(f"{self.key_file.name}{tag}.{chain}-head")
+
+    @property
+    def index_key(self) -> bytes:
+        """The key of the blind indexes: kept in the key file once the master key has been rotated,
+        else derived from the master key (:func:`dadkhah.vault.crypto.index_root`)."""
+        return self.index_secret or (index_root(self.master_key) if self.master_key else b"")
 
     @property
     def fingerprint(self) -> str:
@@ -93,6 +106,12 @@ def _config_dir() -> Path:
 
 def workspace_id(workspace: Workspace) -> str | None:
     return (workspace.config.get("vault") or {}).get("workspace_id")
+
+
+def head_tag(workspace: Workspace) -> str | None:
+    """The name under which a restored workspace remembers its chains' heads (None: the original's)."""
+    tag = (workspace.config.get("vault") or {}).get("heads")
+    return tag if isinstance(tag, str) and tag.replace("-", "").isalnum() else None
 
 
 def key_file_path(workspace: Workspace) -> Path:
@@ -198,19 +217,18 @@ def load_public_keys(workspace: Workspace) -> VaultKeys:
     path = key_file_path(workspace)
     document = _read_key_file(path, workspace)
     _check_belongs(document, workspace, path)
-    return VaultKeys(workspace_id=document["workspace_id"], public_key=_unb64(document["public_key"]), key_file=path)
+    return VaultKeys(workspace_id=document["workspace_id"], public_key=_unb64(document["public_key"]), key_file=path,
+                     head_tag=head_tag(workspace))
 
 
 def is_protected(workspace: Workspace) -> bool:
     return _read_key_file(key_file_path(workspace))["secrets"].get("kdf") is not None
 
 
-def load_keys(workspace: Workspace, *, passphrase: str | None = None) -> VaultKeys:
-    """Unlock the keys: with ``passphrase``, else ``DADKHAH_PASSPHRASE`` when the file is protected."""
-    path = key_file_path(workspace)
-    document = _read_key_file(path, workspace)
-    _check_belongs(document, workspace, path)
-    secrets = document["secrets"]
+def unlock_secrets(document: dict, path: Path, *, passphrase: str | None = None) -> dict:
+    """The key file's secrets (``master_key``, ``signing_key``, maybe ``index_key`` and a pending
+    rotation's ``next``), opened with ``passphrase`` (else ``DADKHAH_PASSPHRASE``) when protected."""
+    secrets = document.get("secrets") or {}
     try:
         if secrets.get("kdf") == "argon2id":
             passphrase = passphrase if passphrase is not None else os.environ.get(ENV_PASSPHRASE)
@@ -223,17 +241,124 @@ def load_keys(workspace: Workspace, *, passphrase: str | None = None) -> VaultKe
         else:
             raise VaultKeyError(f"{path}: unknown key protection {secrets.get('kdf')!r}")
         inner = json.loads(secret)
-        master = _unb64(inner["master_key"])
-        signing = Ed25519PrivateKey.from_private_bytes(_unb64(inner["signing_key"]))
+        _unb64(inner["master_key"])
+        Ed25519PrivateKey.from_private_bytes(_unb64(inner["signing_key"]))
+        if inner.get("index_key"):
+            _unb64(inner["index_key"])
     except InvalidTag:
         raise VaultKeyError(f"wrong passphrase for the key file {path}") from None
     except (KeyError, ValueError, TypeError) as exc:
         raise VaultKeyError(f"{path}: the key file is damaged ({type(exc).__name__})") from None
+    return inner
+
+
+def keys_from_secrets(document: dict, inner: dict, path: Path | None, *, tag: str | None = None) -> VaultKeys:
+    """The unlocked :class:`VaultKeys` from a key file's document and its opened secrets."""
+    signing = Ed25519PrivateKey.from_private_bytes(_unb64(inner["signing_key"]))
     public = public_key_bytes(signing)
     if _unb64(document["public_key"]) != public:
         raise VaultKeyError(f"{path}: the public key does not match the signing key; the file has been altered")
-    return VaultKeys(workspace_id=document["workspace_id"], master_key=master, signing_key=signing, public_key=public,
-                     key_file=path)
+    index = _unb64(inner["index_key"]) if inner.get("index_key") else b""
+    return VaultKeys(workspace_id=document["workspace_id"], master_key=_unb64(inner["master_key"]), signing_key=signing,
+                     public_key=public, key_file=path, index_secret=index, head_tag=tag)
+
+
+def load_keys(workspace: Workspace, *, passphrase: str | None = None) -> VaultKeys:
+    """Unlock the keys: with ``passphrase``, else ``DADKHAH_PASSPHRASE`` when the file is protected."""
+    path = key_file_path(workspace)
+    document = _read_key_file(path, workspace)
+    _check_belongs(document, workspace, path)
+    if document.get("rotation"):
+        raise VaultKeyError(f"a key rotation was interrupted: the key file {path} holds the old keys and the new "
+                            "ones. Run `dadkhah keys rotate` again to finish it; nothing is lost meanwhile")
+    inner = unlock_secrets(document, path, passphrase=passphrase)
+    return keys_from_secrets(document, inner, path, tag=head_tag(workspace))
+
+
+def seal_secrets(inner: dict, workspace_id: str, passphrase: str | None) -> dict:
+    """The ``secrets`` of a key file holding ``inner``: sealed under ``passphrase`` (argon2id, a new
+    salt) when one is given, else in plain form."""
+    secret = json.dumps(inner).encode()
+    if passphrase:
+        salt, nonce = os.urandom(16), os.urandom(12)
+        sealed = AESGCM(_derive(passphrase, salt, ARGON2)).encrypt(nonce, secret, workspace_id.encode())
+        return {"kdf": "argon2id", **ARGON2, "salt": _b64(salt), "nonce": _b64(nonce), "sealed": _b64(sealed)}
+    return {"kdf": None, "plain": _b64(secret)}
+
+
+def write_key_document(path: Path, document: dict, *, replace: bool) -> None:
+    """Write a key file for its owner alone (0600): a new file (refused if one exists), or with
+    ``replace`` one put in place of the old by a single rename, so that a crash leaves either whole."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not replace:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    try:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except OSError:
+        pass
+
+
+def read_key_document(path: Path, workspace: Workspace | None = None) -> dict:
+    """A key file's document, checked to be one (and, with ``workspace``, to be that workspace's)."""
+    document = _read_key_file(path, workspace)
+    if workspace is not None:
+        _check_belongs(document, workspace, path)
+    return document
+
+
+def set_vault_config(workspace: Workspace, values: dict[str, str]) -> None:
+    """Set keys of the ``[vault]`` section of the workspace's configuration (public values only),
+    rewriting the file by one rename; other lines are kept as they are."""
+    lines = workspace.config_path.read_text(encoding="utf-8").splitlines()
+    section, start, end = None, None, len(lines)
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            if section == "vault":
+                end = number
+                break
+            section = stripped.strip("[]").strip()
+            if section == "vault":
+                start = number
+    if start is None:
+        lines += ["", "[vault]"]
+        start, end = len(lines) - 1, len(lines)
+    missing = dict(values)
+    for number in range(start + 1, end):
+        name = lines[number].split("=", 1)[0].strip()
+        if "=" in lines[number] and name in missing:
+            lines[number] = f"{name} = {json.dumps(missing.pop(name))}"
+    insert_at = end
+    while insert_at > start + 1 and not lines[insert_at - 1].strip():
+        insert_at -= 1
+    lines[insert_at:insert_at] = [f"{name} = {json.dumps(value)}" for name, value in missing.items()]
+    temporary = workspace.config_path.with_name(f".{workspace.config_path.name}.{os.getpid()}.new")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, workspace.config_path)
 
 
 def find_public_keys(workspace: Workspace) -> VaultKeys | None:

@@ -73,7 +73,7 @@ def _witness_key(name: str) -> str:
 
 
 def _witness(session: Session, keys: VaultKeys, actor: Actor, name: str, contact: str | None) -> tuple[Witness, bool]:
-    index = blind_index(keys.master_key, _witness_key(name), purpose="witness-name")
+    index = blind_index(keys.index_key, _witness_key(name), purpose="witness-name")
     witness = session.scalar(sa.select(Witness).where(Witness.name_index == index))
     if witness is not None:
         if contact:

@@ -24,8 +24,9 @@ import bagit
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from dadkhah.chain import parse_key_change, public_key_raw
 from dadkhah.errors import InputError
-from dadkhah.vault.custody import check_event
+from dadkhah.vault.custody import CUSTODY_CHAIN, check_event
 from dadkhah.vault.keys import fingerprint
 from dadkhah.vault.timestamps import SIGNATURE_TIMESTAMPS_FORMAT, check_entries
 from dadkhah.vault.tsa import load_roots
@@ -142,15 +143,57 @@ def _casefile_problems(root: Path, key: Ed25519PublicKey | None, print_: str | N
     if not custody.is_file():
         problems.append(_problem("data/custody.jsonl", "missing"))
     elif key is not None:
-        with open(custody, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                try:
-                    event = json.loads(line)
-                    for problem in check_event(event, key):
-                        problems.append(_problem(f"data/custody.jsonl:{number}", problem))
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    problems.append(_problem(f"data/custody.jsonl:{number}", "not a custody event"))
+        problems += _custody_problems(custody, key)
     return document, problems
+
+
+def _custody_problems(custody: Path, key: Ed25519PublicKey) -> list[dict]:
+    """Each custody event checked with the key that was in force when it was written: the case
+    file's own key, and before each key rotation the custody carries (``signing key rotated``, signed
+    by the old key and vouched for by the new one) the key it replaced."""
+    events: list[tuple[int, dict | None]] = []
+    with open(custody, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                event = json.loads(line)
+                events.append((number, event if isinstance(event, dict) else None))
+            except json.JSONDecodeError:
+                events.append((number, None))
+    problems = []
+    changes = [(number, event, parse_key_change(event.get("details"))) for number, event in events
+               if event is not None and CUSTODY_CHAIN.is_key_change(_Row(event))]
+    current = key
+    if changes:
+        parsed = [c for _n, _e, c in changes if c is not None]
+        if parsed and parsed[-1]["new"] == public_key_raw(key):
+            current = Ed25519PublicKey.from_public_bytes(parsed[0]["old"])
+        else:
+            problems.append(_problem("data/custody.jsonl", "its key rotations do not lead to the key that signed the "
+                                                           "case file"))
+    for number, event in events:
+        where = f"data/custody.jsonl:{number}"
+        if event is None:
+            problems.append(_problem(where, "not a custody event"))
+            continue
+        try:
+            problems.extend(_problem(where, problem) for problem in check_event(event, current))
+        except (KeyError, TypeError):
+            problems.append(_problem(where, "not a custody event"))
+            continue
+        if CUSTODY_CHAIN.is_key_change(_Row(event)):
+            change = parse_key_change(event.get("details"))
+            if change is None or change["old"] != public_key_raw(current) or not change["vouched"]:
+                problems.append(_problem(where, "this key rotation is not signed by both the old key and the new one"))
+            else:
+                current = Ed25519PublicKey.from_public_bytes(change["new"])
+    return problems
+
+
+class _Row:
+    """An event read from a case file, seen as the chain sees its rows."""
+
+    def __init__(self, event: dict) -> None:
+        self.__dict__.update(event)
 
 
 def _timestamps(root: Path, roots: list | None) -> tuple[list[dict], list[dict]]:

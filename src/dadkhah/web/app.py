@@ -18,7 +18,7 @@ from dadkhah.errors import Busy, DadkhahError, LimitExceeded, NotFound
 from dadkhah.store import open_store
 from dadkhah.users import PERMISSIONS, THROTTLE_MINUTES
 from dadkhah.web.i18n import gettext as _
-from dadkhah.web.limits import BodyLimit, SecurityHeaders, TrustedProxies
+from dadkhah.web.limits import BodyLimit, SecurityHeaders, TrustedProxies, Unhandled
 from dadkhah.web.security import (
     BearerRefused,
     CsrfRefused,
@@ -63,6 +63,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.add_middleware(SecurityHeaders, https_only=settings.secure_cookies)
     if settings.trusted_proxies:
         app.add_middleware(TrustedProxies, proxies=tuple(settings.trusted_proxies))
+    app.add_middleware(Unhandled)  # outermost of ours: a bug is answered 500 by the app, the connection kept
     _add_error_handlers(app)
 
     return app

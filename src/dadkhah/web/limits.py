@@ -1,12 +1,15 @@
-"""ASGI middleware: a bound on request bodies, security headers on every answer, and the client's
-real address when the app sits behind a reverse proxy it trusts."""
+"""ASGI middleware: a bound on request bodies, security headers on every answer, the client's real
+address when the app sits behind a reverse proxy it trusts, and the app's own answer to a bug."""
 
 from __future__ import annotations
 
 import html
 import json
+import logging
 
 from dadkhah.web.security import SECURITY_HEADERS
+
+log = logging.getLogger(__name__)
 
 
 class TrustedProxies:
@@ -122,3 +125,37 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class Unhandled:
+    """An exception no handler took (a bug): logged with its traceback, answered 500 with the app's
+    own error (JSON under ``/api/``, a page elsewhere), and the connection kept open.
+
+    Without it the server's last resort answers a plain-text 500 and then closes the keep-alive
+    connection, so that a program's next request on that connection fails as well (seen under load:
+    benchmarks/web_load_bench.py). A response already begun cannot be replaced: then the error
+    goes on to the server, which ends the connection.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if started:
+                raise
+            log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
+            await _refuse(send, 500, "the server met an unexpected error (it is written in the server's log); "
+                                     "try again, and tell the case's administrator if it happens again", scope)

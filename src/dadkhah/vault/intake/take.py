@@ -317,6 +317,8 @@ def take_in(store: Store, keys: VaultKeys | None, export: Export, mapping: Intak
                 rejections=[{"line": p.submission.line, "submission": p.submission.submission_id or None,
                              "reason": p.reason, "field": p.field or None} for p in rejected],
                 changed_since=changed, warnings=warnings)
+        if quarantine is not None:
+            quarantine.committed()
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
     except sa.exc.IntegrityError as exc:

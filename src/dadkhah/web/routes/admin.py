@@ -3,7 +3,9 @@
 Every change to a user is one call into :mod:`dadkhah.users`, which writes its audit event in the
 same transaction. Nobody may demote or deactivate themselves (:func:`dadkhah.users.change_user`
 refuses), so an admin always remains. A new user's TOTP secret is shown once, in the answer to the
-request that made it.
+request that made it, as text and as a QR code drawn here (inline SVG: no request leaves the page).
+An admin's password reset (:func:`dadkhah.users.reset_password`) answers likewise with the temporary
+password, and the new TOTP secret when one was asked for.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from starlette.concurrency import run_in_threadpool
 
 from dadkhah.audit import list_audit, verify_audit
 from dadkhah.errors import DadkhahError, InputError, NotFound
-from dadkhah.users import LANGUAGES, ROLES, add_user, change_user, list_users
+from dadkhah.users import (
+    LANGUAGES,
+    ROLES,
+    add_user,
+    change_user,
+    list_users,
+    reset_password,
+    totp_qr_svg,
+)
 from dadkhah.web.params import Page, Paging
 from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
@@ -80,7 +90,7 @@ async def user_add_page(request: Request, viewer: Viewer = require("users"), use
                             values={"username": username, "role": role, "totp": totp, "language": language},
                             status_code=400)
     if added.get("totp_secret"):  # shown once, in this answer (which no one caches)
-        return await render(request, "users_added.html", added, status_code=201)
+        return await render(request, "users_added.html", added, status_code=201, qr_svg=totp_qr_svg(added["totp_uri"]))
     return RedirectResponse(f"/users?added={quote(added['username'])}", status_code=303)
 
 
@@ -128,6 +138,39 @@ class UserChange(BaseModel):
 async def user_change_api(request: Request, username: str, body: UserChange, viewer: Viewer = require("users")) -> dict:
     return await run_in_threadpool(lambda: change_user(request.app.state.store, username, actor=viewer.actor,
                                                        role=body.role, active=body.active))
+
+
+@router.post("/users/{username}/reset-password", include_in_schema=False)
+async def user_reset_password_page(request: Request, username: str, viewer: Viewer = require("users"),
+                                   totp: bool = Form(False)):
+    """The answer shows the temporary password (and a new TOTP secret, with its QR code) this once."""
+    store = request.app.state.store
+    try:
+        reset = await run_in_threadpool(lambda: reset_password(store, username, actor=viewer.actor, totp=totp))
+    except NotFound:
+        raise
+    except DadkhahError as exc:
+        document = await run_in_threadpool(users_document, store)
+        return await render(request, "users.html", document, added=None, changed=None,
+                            error=exc.to_dict() | {"username": username}, values={}, status_code=400)
+    qr_svg = totp_qr_svg(reset["totp_uri"]) if reset.get("totp_uri") else None
+    return await render(request, "users_reset.html", reset, qr_svg=qr_svg)
+
+
+class PasswordReset(BaseModel):
+    """Whether to give the user a new TOTP secret too (the old one then stops working)."""
+
+    totp: bool = False
+
+
+@router.post("/api/v1/users/{username}/reset-password",
+             summary="Reset a user's password: a temporary one in this answer only; their sessions end, their "
+                     "API tokens are revoked, and they must choose a new password at their next login")
+async def user_reset_password_api(request: Request, username: str, body: PasswordReset | None = None,
+                                  viewer: Viewer = require("users")) -> dict:
+    totp = body.totp if body else False
+    return await run_in_threadpool(lambda: reset_password(request.app.state.store, username, actor=viewer.actor,
+                                                          totp=totp))
 
 
 # ----- audit log ---------------------------------------------------------------------------------

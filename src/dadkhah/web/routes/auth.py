@@ -1,5 +1,10 @@
 """Logging in and out, the language switch, who am I, and the API's schema and documentation.
 
+After an admin's password reset the user logs in with the temporary password and is sent to
+``/password``: their short session opens that page and nothing else (every other page sends them to
+``/login``, which sends them back here) until they choose a password of their own
+(:func:`dadkhah.users.change_password`), which starts an ordinary session.
+
 The documentation page (``/api-docs``) is for every logged-in user, whatever their role: it shows
 what the API offers and which permission each operation needs, never data. It is Swagger UI,
 vendored in ``static/swagger-ui`` (docs/data-sources.md), started by ``static/api-docs.js``.
@@ -14,14 +19,19 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from dadkhah.audit import Actor
+from dadkhah.errors import InputError
 from dadkhah.users import (
+    PASSWORD_CHANGE_MINUTES,
     SESSION_HOURS,
     THROTTLE_MINUTES,
     LoginRefused,
     LoginThrottled,
+    change_password,
     log_in,
     log_out,
     login_delay,
+    password_change_pending,
     set_language,
 )
 from dadkhah.web.i18n import LANGUAGES
@@ -51,11 +61,23 @@ async def _login_form(request: Request, *, message: str | None = None, status_co
     return response
 
 
+def _pending_change(request: Request) -> tuple[str, str] | None:
+    """(user name, the short session's CSRF token) when the cookie's session awaits a new password."""
+    store, token = request.app.state.store, request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    with store.session() as session:
+        found = password_change_pending(session, token)
+        return (found[0].username, found[1].csrf_token) if found else None
+
+
 @router.get("/login", include_in_schema=False)
 async def login_page(request: Request):
     choose_language(request)
     if await current_viewer(request):
         return RedirectResponse("/", status_code=303)
+    if await run_in_threadpool(_pending_change, request):
+        return RedirectResponse("/password", status_code=303)
     return await _login_form(request)
 
 
@@ -76,7 +98,7 @@ async def login(request: Request, username: str = Form(""), password: str = Form
 
     def check():
         try:
-            return log_in(store, username, password, totp_code=totp, address=address)[1], None
+            return log_in(store, username, password, totp_code=totp, address=address), None
         except (LoginRefused, LoginThrottled) as exc:
             return None, exc
 
@@ -88,9 +110,71 @@ async def login(request: Request, username: str = Form(""), password: str = Form
         if throttled:
             answer.headers["retry-after"] = str(THROTTLE_MINUTES * 60)
         return answer
+    user, started = started
+    must_change = user["reset_pending"]  # a temporary password: the session opens /password only
+    response = RedirectResponse("/password" if must_change else "/", status_code=303)
+    max_age = PASSWORD_CHANGE_MINUTES * 60 if must_change else SESSION_HOURS * 3600
+    response.set_cookie(SESSION_COOKIE, started.token, max_age=max_age, **_cookie_options(request))
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+async def _password_form(request: Request, username: str, csrf_token: str, *, error: dict | None = None,
+                         status_code: int = 200):
+    return await render(request, "password_change.html", {"username": username, "error": error},
+                        status_code=status_code, csrf_token=csrf_token)
+
+
+@router.get("/password", include_in_schema=False)
+async def password_page(request: Request):
+    """Choosing a new password after an admin's reset: the only page a temporary password opens."""
+    choose_language(request)
+    pending = await run_in_threadpool(_pending_change, request)
+    if pending is None:
+        return RedirectResponse("/login", status_code=303)
+    return await _password_form(request, *pending)
+
+
+@router.post("/password", include_in_schema=False)
+async def password_change(request: Request, password: str = Form(""), password_again: str = Form(""),
+                          csrf_token: str = Form("")):
+    choose_language(request)
+    pending = await run_in_threadpool(_pending_change, request)
+    if pending is None:
+        return RedirectResponse("/login", status_code=303)
+    username, expected = pending
+    if not csrf_token or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
+        return await _password_form(request, username, expected, status_code=403, error={
+            "message": _("The form was stale or forged (no valid CSRF token). Please try again.")})
+    if password != password_again:
+        return await _password_form(request, username, expected, status_code=400,
+                                    error=InputError("the two passwords differ", field="password_again").to_dict())
+    store, token, address = request.app.state.store, request.cookies.get(SESSION_COOKIE), client_address(request)
+    try:
+        started = (await run_in_threadpool(lambda: change_password(store, token, password=password, address=address)))[1]
+    except LoginRefused:
+        return RedirectResponse("/login", status_code=303)
+    except InputError as exc:
+        return await _password_form(request, username, expected, status_code=400, error=exc.to_dict())
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, started.token, max_age=SESSION_HOURS * 3600, **_cookie_options(request))
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/password/cancel", include_in_schema=False)
+async def password_change_cancel(request: Request, csrf_token: str = Form("")):
+    """Leave without choosing a password (a shared computer): the short session ends ("logout")."""
+    pending = await run_in_threadpool(_pending_change, request)
+    if pending is not None:
+        username, expected = pending
+        if not csrf_token or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
+            return await _password_form(request, username, expected, status_code=403, error={
+                "message": _("The form was stale or forged (no valid CSRF token). Please try again.")})
+        store, token = request.app.state.store, request.cookies.get(SESSION_COOKIE)
+        actor = Actor(username, "web", client_address(request))
+        await run_in_threadpool(lambda: log_out(store, token, actor=actor))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 

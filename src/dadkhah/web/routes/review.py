@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import Busy, DadkhahError
 from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
 from dadkhah.web.params import Page, Paging, RowId
 from dadkhah.web.security import Viewer, require
@@ -25,6 +25,7 @@ class LinkRun(BaseModel):
     threshold: float = Field(DEFAULT_THRESHOLD, gt=0, lt=1, description="Match probability at which two records are linked.")
     review_band: tuple[float, float] = Field(DEFAULT_REVIEW_BAND, description="Pairs scored in this band go to review.")
     seed: int = Field(1988, ge=0, le=2**32 - 1, description="Seed of the random sampling in training.")
+    retrain: bool = Field(False, description="Train the model again even if the records' make-up has not changed.")
 
 
 class PairDecision(BaseModel):
@@ -72,7 +73,7 @@ def link_document(store, viewer: Viewer, run: LinkRun) -> dict:
     from dadkhah.link.run import run_linkage  # the engine (Splink, DuckDB, Arrow) only when linking
 
     return run_linkage(store, actor=viewer.actor, threshold=run.threshold, review_band=tuple(run.review_band),
-                       seed=run.seed).to_dict()
+                       seed=run.seed, retrain=run.retrain).to_dict()
 
 
 @router.post("/review/link", include_in_schema=False)
@@ -93,7 +94,7 @@ async def queue_page(request: Request, page: Paging, decided: int | None = Query
     return await render(request, "review.html", document, decided=decided, linked=linked)
 
 
-@router.get("/api/v1/review", summary="Undecided pairs of the latest linkage run, most uncertain first (paged)")
+@router.get("/api/v1/review", summary="Undecided pairs of the latest linkage run, those whose decision would change the most first (paged)")
 async def queue_api(request: Request, page: Paging, viewer: Viewer = require("review")) -> dict:
     return await run_in_threadpool(queue_document, request.app.state.store, page)
 
@@ -127,6 +128,8 @@ async def decide_page(request: Request, pair_id: RowId, decision: str = Form("")
     store = request.app.state.store
     try:
         decided = await run_in_threadpool(decide_document, store, viewer, pair_id, decision, reason)
+    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+        raise
     except DadkhahError as exc:
         document = await run_in_threadpool(pair_document, store, pair_id)
         return await render(request, "review_pair.html", document, status_code=400, decided=None, error=exc.to_dict(),

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.errors import DadkhahError, InputError, LimitExceeded
+from dadkhah.errors import Busy, DadkhahError, InputError, LimitExceeded
 from dadkhah.vault.files import safe_file_name
 from dadkhah.web.params import Page, Paging, RowId
 from dadkhah.web.security import Viewer, require
@@ -54,6 +54,8 @@ def _save_and_import(store, viewer: Viewer, upload: UploadFile, *, source: str, 
     name = upload_name(upload.filename)
     try:
         source = validate_source_name(source)
+    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+        raise
     except DadkhahError as exc:
         raise InputError(str(exc), file=name, field="source") from None
     folder = new_private_folder(store.workspace, "upload")  # mode 0700, inside the workspace
@@ -112,6 +114,8 @@ async def upload_page(request: Request, file: UploadFile | None = File(None), so
                       incident: str = Form(""), viewer: Viewer = require("sources")):
     try:
         summary = await _upload(request, viewer, file, source, incident)
+    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+        raise
     except DadkhahError as exc:
         document = await run_in_threadpool(sources_document, request.app.state.store)
         document |= {"error": exc.to_dict(), "form": {"source": source, "incident": incident}}
@@ -125,6 +129,8 @@ async def upload_api(request: Request, file: UploadFile | None = File(None), sou
                      incident: str = Form(""), viewer: Viewer = require("sources")):
     try:
         return await _upload(request, viewer, file, source, incident)
+    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+        raise
     except DadkhahError as exc:
         return JSONResponse({"error": exc.to_dict()}, status_code=refused_status(exc))
 

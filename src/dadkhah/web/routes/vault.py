@@ -139,6 +139,8 @@ async def testimony_add_page(request: Request, viewer: Viewer = require("vault")
                                   transcript=_transcript(transcript, chosen.file if chosen else None),
                                   language=language, consent=consent, about=_person_ids(about), place=place,
                                   interviewer=interviewer))
+    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+        raise
     except DadkhahError as exc:
         values = {"witness_name": witness_name, "witness_contact": witness_contact, "transcript": transcript,
                   "language": language, "consent": consent, "about": about, "place": place, "interviewer": interviewer}
@@ -276,6 +278,8 @@ async def evidence_add_page(request: Request, viewer: Viewer = require("vault"),
             record_evidence, request.app.state.store, keys, viewer, _uploads(files), source=source,
             description=description, captured_at=captured_at, captured_where=captured_where, acquired_how=acquired_how,
             release=release, about=_person_ids(about))
+    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+        raise
     except DadkhahError as exc:
         values = {"source": source, "description": description, "captured_at": captured_at,
                   "captured_where": captured_where, "acquired_how": acquired_how, "release": release, "about": about}
@@ -467,6 +471,8 @@ async def casefile_export_page(request: Request, viewer: Viewer = require("expor
         made = await run_in_threadpool(export_casefile_zip, request.app.state.store, keys, viewer, recipient=recipient,
                                        scope=scope, persons=[] if everything else _person_ids(persons),
                                        officials=_official_refs(officials), everything=everything)
+    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+        raise
     except DadkhahError as exc:
         values = {"recipient": recipient, "scope": scope, "persons": persons, "officials": officials,
                   "everything": everything}

@@ -1,0 +1,44 @@
+"""A linkage run killed before it commits leaves no run folder, only a partial one the next opening sweeps."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import sqlalchemy as sa
+
+from dadkhah.link.run import run_linkage
+from dadkhah.model import LinkageRun
+from dadkhah.store import open_store
+from dadkhah.workspace import load_workspace
+from tests.conftest import TESTER
+
+SCRIPT = r"""
+import os, signal, sys
+import dadkhah.link.run as run
+from dadkhah.audit import Actor
+from dadkhah.store import open_store
+from dadkhah.workspace import load_workspace
+
+run.build_search_index = lambda session: os.kill(os.getpid(), signal.SIGKILL)  # pairs saved, not yet committed
+run.run_linkage(open_store(load_workspace(sys.argv[1])), actor=Actor("tester", "cli"), retrain=True)
+"""
+
+
+def test_a_killed_link_run_leaves_nothing_the_next_opening_does_not_sweep(linked, tmp_path):
+    target = tmp_path / "ws"
+    shutil.copytree(linked[0], target)
+    env = {k: v for k, v in os.environ.items() if k != "DADKHAH_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(target)], capture_output=True, text=True, env=env)
+    assert done.returncode == -9, done.stderr
+    folders = sorted(p.name for p in (target / "linkage").iterdir())
+    assert folders[0].startswith(".run-2.") and folders[0].endswith(".part"), folders
+    assert "run-2" not in folders, "a run that never committed has no run folder"
+    with open_store(load_workspace(target)) as store:
+        assert not any(p.name.endswith(".part") for p in (target / "linkage").iterdir()), "swept on opening"
+        with store.session() as session:
+            assert session.scalar(sa.select(sa.func.count()).select_from(LinkageRun)) == 1
+        summary = run_linkage(store, actor=TESTER)
+    assert (target / "linkage" / f"run-{summary.run_id}" / "pairs.parquet").is_file()

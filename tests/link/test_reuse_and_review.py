@@ -1,0 +1,160 @@
+"""The review queue: ordered by what a decision would change, and calibrated by the team's decisions."""
+
+from __future__ import annotations
+
+import numpy as np
+import sqlalchemy as sa
+
+from dadkhah.link.review import Calibration, calibration, decide, fit_calibration, review_queue
+from dadkhah.link.run import run_linkage
+from dadkhah.model import ReviewPair
+from tests.conftest import TESTER
+
+
+def test_the_queue_puts_first_the_pairs_whose_decision_would_move_the_most(copy_of_linked):
+    with copy_of_linked.session() as session:
+        queue = review_queue(session, limit=None)
+        stored = {row.id: row for row in session.scalars(sa.select(ReviewPair).where(ReviewPair.run_id == queue["run_id"]))}
+    pairs = queue["pairs"]
+    assert pairs and len(pairs) == queue["total"]
+    impact = [p["chance_wrong"] * p["records_affected"] for p in pairs]
+    assert impact == sorted(impact, reverse=True)
+    for p in pairs:
+        row = stored[p["id"]]
+        assert p["together"] == row.together and p["records_affected"] == row.records_affected >= 2
+        # Uncalibrated, the chance the run is wrong is the model's own probability of the other answer.
+        expected = 1 - row.match_probability if row.together else row.match_probability
+        assert abs(p["chance_wrong"] - expected) < 1e-3
+    assert queue["calibration"] is None
+    assert abs(queue["expected_changes"] - sum(p["chance_wrong"] for p in pairs)) <= 0.05 + 0.0005 * len(pairs)
+
+
+def test_a_pair_kept_apart_moves_both_persons_records(copy_of_linked):
+    """records_affected counts the records of the person(s) a decision would touch, from the run's clustering."""
+    from dadkhah.registry.persons import iter_memberships
+
+    with copy_of_linked.session() as session:
+        queue = review_queue(session, limit=None)
+        person_of = {(source, record): person for source, record, person in iter_memberships(session)}
+    sizes: dict[str, int] = {}
+    for person in person_of.values():
+        sizes[person] = sizes.get(person, 0) + 1
+    for p in queue["pairs"]:
+        a = person_of[(p["record_a"]["source"], p["record_a"]["record_id"])]
+        b = person_of[(p["record_b"]["source"], p["record_b"]["record_id"])]
+        assert p["together"] == (a == b)
+        assert p["records_affected"] == (sizes[a] if a == b else sizes[a] + sizes[b])
+
+
+def test_calibration_recovers_how_often_the_model_is_right():
+    rng = np.random.default_rng(7)
+    p = rng.uniform(0.05, 0.95, 4000)
+    truth = Calibration(decisions=0, a=1.2, b=0.6)
+    same = rng.random(p.size) < truth(p)
+    fitted = fit_calibration(p, same)
+    assert fitted is not None and abs(fitted.a - 1.2) < 0.15 and abs(fitted.b - 0.6) < 0.1
+    assert fit_calibration(p[:10], same[:10]) is None, "too few decisions: no calibration"
+    assert fit_calibration(p[:100], np.ones(100, dtype=bool)) is None, "only one kind of decision: no calibration"
+    # Decisions that all agree with the model (perfect separation) still give a finite answer.
+    separated = fit_calibration(np.r_[np.full(20, 0.2), np.full(20, 0.8)], np.r_[np.zeros(20), np.ones(20)])
+    assert separated is not None and np.isfinite([separated.a, separated.b]).all()
+
+
+def test_decisions_calibrate_the_queue(copy_of_linked):
+    """Once the team has decided enough pairs, the queue's chances are read through their calibration."""
+    run_linkage(copy_of_linked, actor=TESTER, review_band=(0.001, 0.9999))  # the small case's band holds 4 pairs
+    with copy_of_linked.session() as session:
+        queue = review_queue(session, limit=None)
+    pairs = queue["pairs"]
+    assert len(pairs) >= 20, "the linked case has enough pairs to calibrate on"
+    decided = pairs[:24]
+    for i, p in enumerate(decided):
+        # The team finds every other pair to be one person, whatever the model said.
+        decide(copy_of_linked, "same" if i % 2 == 0 else "different", actor=TESTER, reason="calibration test",
+               records=(p["record_a"]["ref"], p["record_b"]["ref"]))
+    with copy_of_linked.session() as session:
+        fitted = calibration(session)
+        after = review_queue(session, limit=None)
+    assert fitted is not None and fitted.decisions == 24
+    assert after["calibration"] == fitted.to_dict()
+    assert after["total"] == queue["total"] - 24
+    calibrated = fitted(np.array([p["match_probability"] for p in after["pairs"]]))
+    for p, c in zip(after["pairs"], calibrated, strict=True):
+        assert abs(p["chance_wrong"] - (1 - c if p["together"] else c)) < 1e-3
+
+
+def test_a_second_run_reuses_the_model_unless_told_or_the_records_changed(copy_of_linked):
+    first = run_linkage(copy_of_linked, actor=TESTER, retrain=True)
+    again = run_linkage(copy_of_linked, actor=TESTER)
+    assert again.training["retrained"] is False
+    assert again.training["trained_in_run"] == first.run_id
+    assert "same make-up" in again.training["reason"]
+    assert again.stage_seconds["engine_train"] < 0.5
+    assert (again.persons, again.pairs_linked) == (first.persons, first.pairs_linked)
+    forced = run_linkage(copy_of_linked, actor=TESTER, retrain=True)
+    assert forced.training == {"retrained": True, "trained_in_run": forced.run_id, "reason": "retraining was asked for"}
+    other_seed = run_linkage(copy_of_linked, actor=TESTER, seed=7)
+    assert other_seed.training["retrained"] and "different seed" in other_seed.training["reason"]
+
+
+def test_splink_messages_reach_the_run_summary_not_the_terminal(capfd):
+    import logging
+    import warnings
+
+    from dadkhah.link.engine import plain_notes, splink_messages
+
+    splink = logging.getLogger("splink")
+    before = (list(splink.handlers), splink.propagate, splink.level)
+    with splink_messages() as messages:
+        for _ in range(3):  # one per training pass, as Splink says it
+            logging.getLogger("splink.internals.expectation_maximisation").warning(
+                "WARNING:\nLevel same day on comparison birth_date not observed in dataset, unable to train m value\n")
+        logging.getLogger("splink.internals.expectation_maximisation").warning(
+            "WARNING:\nLevel All other comparisons on comparison death_date not observed in dataset, unable to train m value\n")
+        warnings.warn("The sampled blocking analysis estimate for blocking rule 'x' is based on 507 sampled pairwise "
+                      "comparisons.", UserWarning, stacklevel=1)
+        warnings.warn("something Splink wants the user to know", UserWarning, stacklevel=1)
+    captured = capfd.readouterr()
+    assert "not observed" not in captured.err + captured.out and "sampled" not in captured.err
+    notes = plain_notes(messages, {"birth_date": "birth date", "death_date": "date of death"})
+    assert notes == ["training met no example of some comparison levels (birth date: 'same day'; date of death: "
+                     "'different'); their weights come from smoothing, not from these records",
+                     "something Splink wants the user to know"]
+    assert (list(splink.handlers), splink.propagate, splink.level) == before, "Splink's logger is left as it was"
+
+
+def test_link_run_says_whether_it_trained_and_prints_no_engine_chatter(linked, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    target = tmp_path / "ws"
+    shutil.copytree(linked[0], target)
+    env = {k: v for k, v in os.environ.items() if k != "DADKHAH_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(target), "link", "run"],
+                          capture_output=True, text=True, env=env, check=True)
+    assert "Model: the one run 1 trained, used again" in done.stdout
+    assert "WARNING" not in done.stdout + done.stderr and "Level " not in done.stdout + done.stderr
+    retrained = subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(target), "link", "run", "--retrain"],
+                               capture_output=True, text=True, env=env, check=True)
+    assert "Model: trained in this run (retraining was asked for)." in retrained.stdout
+
+
+def test_what_counts_as_a_material_change_in_the_records():
+    from dadkhah.link.run import PROFILED, _changes
+
+    trained = {"records": 50_000, "missing": dict.fromkeys(PROFILED, 0.1) | {"father_key": 0.3},
+               "scripts": {"persian": 0.6, "latin": 0.4}}
+    a_small_list = {"records": 51_000, "missing": dict.fromkeys(PROFILED, 0.12) | {"father_key": 0.32},
+                    "scripts": {"persian": 0.62, "latin": 0.38}}
+    assert _changes(trained, a_small_list) == []
+    grown = a_small_list | {"records": 64_000}
+    assert _changes(trained, grown) == ["the records went from 50,000 to 64,000 (more than 25% either way)"]
+    fathers_gone = a_small_list | {"missing": a_small_list["missing"] | {"father_key": 0.55}}
+    assert _changes(trained, fathers_gone) == [
+        "the father's name is missing in 55% of records, 30% when the model was trained"]
+    new_script = a_small_list | {"scripts": {"persian": 0.45, "latin": 0.35, "arabic": 0.2}}
+    assert _changes(trained, new_script) == [
+        "20% of records are in the arabic script, 0% when the model was trained",
+        "45% of records are in the persian script, 60% when the model was trained"]
