@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from dadkhah.audit import list_audit, verify_audit
 from dadkhah.cli import app
 from dadkhah.errors import InputError
-from dadkhah.model import CustodyEvent, EvidenceItem, Testimony, Witness
+from dadkhah.model import CustodyEvent, EvidenceItem, Witness
+from dadkhah.model import Testimony as StoredTestimony  # a name pytest does not take for a test class
 from dadkhah.vault.casefile import export_casefile
 from dadkhah.vault.crypto import MAGIC, DecryptionError, blob_key_opens, read_header, unwrap_key
 from dadkhah.vault.custody import append_event, verify_chain
@@ -104,7 +105,7 @@ def test_rotation_wraps_every_key_anew_and_hands_the_chains_to_the_new_signing_k
     assert {p: body_of(p) for p in blobs} == bodies
     assert all(blob_key_opens(p, new.master_key) and not blob_key_opens(p, old.master_key) for p in blobs)
     with store.session() as session:
-        for row in session.scalars(sa.select(Testimony)):
+        for row in session.scalars(sa.select(StoredTestimony)):
             with pytest.raises(DecryptionError):
                 unwrap_key(old.master_key, row.wrapped_key, label=f"testimony:{row.testimony_id}")
     everything_opens(store, new, filled, tmp_path)
