@@ -42,3 +42,18 @@ def test_a_killed_link_run_leaves_nothing_the_next_opening_does_not_sweep(linked
             assert session.scalar(sa.select(sa.func.count()).select_from(LinkageRun)) == 1
         summary = run_linkage(store, actor=TESTER)
     assert (target / "linkage" / f"run-{summary.run_id}" / "pairs.parquet").is_file()
+
+
+def test_a_link_run_that_fails_removes_its_unpublished_pairs(copy_of_linked, monkeypatch):
+    import pytest
+
+    import dadkhah.link.run as run
+
+    def failing(session):
+        raise RuntimeError("the search index could not be built")
+
+    monkeypatch.setattr(run, "build_search_index", failing)
+    with pytest.raises(RuntimeError):
+        run_linkage(copy_of_linked, actor=TESTER)
+    linkage = copy_of_linked.workspace.path / "linkage"
+    assert sorted(p.name for p in linkage.iterdir()) == ["run-1"], "nothing of the failed run is left"

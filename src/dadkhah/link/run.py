@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -16,6 +17,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +108,7 @@ def run_linkage(
     report = progress or (lambda step, total, what: None)
     started = time.perf_counter()
     stages: dict[str, float] = {}
-    with store.session() as session:
+    with store.session() as session, _removed_on_failure() as unpublished:
         report(0, 5, "reading records")
         features = record_features(session)
         if features.num_rows < 2:
@@ -156,6 +158,7 @@ def run_linkage(
         stages["engine"] = time.perf_counter() - step
 
         kept = save_run_pairs(store.workspace.path, run.id, features, pairs, negatives)
+        unpublished.append(kept)
 
         report(2, 5, "clustering")
         step = time.perf_counter()
@@ -306,6 +309,19 @@ def _splink_version() -> str:
     from importlib.metadata import version
 
     return version("splink")
+
+
+@contextlib.contextmanager
+def _removed_on_failure() -> Iterator[list[Path]]:
+    """Folders to remove if the block fails: a run's kept pairs, not yet published (a run that
+    fails in a long-lived process, the web server's, would otherwise leave them until it stops)."""
+    folders: list[Path] = []
+    try:
+        yield folders
+    except BaseException:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _model_digest(model_json: dict) -> str:
