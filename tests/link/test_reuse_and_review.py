@@ -114,6 +114,9 @@ def test_splink_messages_reach_the_run_summary_not_the_terminal(capfd):
         warnings.warn("The sampled blocking analysis estimate for blocking rule 'x' is based on 507 sampled pairwise "
                       "comparisons.", UserWarning, stacklevel=1)
         warnings.warn("something Splink wants the user to know", UserWarning, stacklevel=1)
+        logging.getLogger("splink.internals.estimate_u").warning(
+            "You are using the default value for `max_pairs`, which may be too small ...")
+        logging.getLogger("splink.internals.em").warning("[EM sampling] Probe returned zero blocked pairs; skipping sampling.")
     captured = capfd.readouterr()
     assert "not observed" not in captured.err + captured.out and "sampled" not in captured.err
     notes = plain_notes(messages, {"birth_date": "birth date", "death_date": "date of death"})

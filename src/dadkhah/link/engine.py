@@ -235,6 +235,11 @@ def comparison_titles(model: LinkageModel) -> dict[str, str]:
     return {c.name: re.split(r",| \(| as an", c.description)[0].lower() for c in model.comparisons}
 
 
+# Splink's messages that change nothing a user should do: the u-sample's size is chosen on purpose
+# (dadkhah.link.model.TRAINING), and an EM pass that finds no pair says so in a note of its own.
+_NOT_FOR_USERS = ("default value for `max_pairs`", "[EM sampling]")
+
+
 def plain_notes(messages: list[str], titles: dict[str, str]) -> list[str]:
     """Splink's messages, said once each in plain words (unseen levels grouped into one note)."""
     unseen: dict[str, list[str]] = {}
@@ -247,7 +252,7 @@ def plain_notes(messages: list[str], titles: dict[str, str]) -> list[str]:
             level = "different" if found["level"] == "All other comparisons" else found["level"]
             if level not in levels:
                 levels.append(level)
-        elif text and text not in other:
+        elif text and text not in other and not any(marker in text for marker in _NOT_FOR_USERS):
             other.append(text)
     notes = []
     if unseen:
