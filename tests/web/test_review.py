@@ -207,3 +207,25 @@ def test_linking_again_from_the_review_page_obeys_the_decisions_and_is_audited(a
     assert event["details"]["decisions_applied"] >= 1
     assert client.post("/api/v1/link/run", json={"threshold": 0.5, "review_band": [0.9, 0.2]},
                        headers={"X-CSRF-Token": client.csrf}).json()["error"]["field"] == "review_band"
+
+
+def test_the_queue_page_shows_the_calibration_the_decisions_give(app, as_role):
+    """With enough decisions the page says how often the team found "same" at the model's 0.3, 0.5, 0.7."""
+    from dadkhah.link.run import run_linkage
+
+    store = app.state.store
+    run_linkage(store, actor=TESTER, review_band=(0.001, 0.9999))  # enough queued pairs to decide 24
+    client = as_role("analyst")
+    page = BeautifulSoup(client.get("/review").text, "html.parser")
+    assert "Uncalibrated" in page.find(id="calibration").text
+    pairs = _queue(client, per_page=24)["pairs"]
+    assert len(pairs) == 24
+    for i, pair in enumerate(pairs):
+        decide(store, "same" if i % 2 == 0 else "different", actor=TESTER, reason="calibration",
+               records=(pair["record_a"]["ref"], pair["record_b"]["ref"]))
+    data = _queue(client)
+    shares = data["calibration"]["same_person_share_at"]
+    for lang in ("en", "fa"):
+        text = BeautifulSoup(client.get(f"/review?lang={lang}").text, "html.parser").find(id="calibration").text
+        assert "24" in text or "۲۴" in text
+        assert f"{round(shares['0.5'] * 100)}%" in text
