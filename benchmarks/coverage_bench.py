@@ -10,10 +10,17 @@ population, the unseen included) lies inside it.
 Scenarios vary what the code was not tuned on: the number of lists (4 to 6), the difficulty of
 the names, the population's size and the number of cities, and the seed.
 
+``--oracle`` skips the pipeline: it estimates from the generator's own answer (who each person is,
+which lists recorded them, their true city). What the oracle misses, the method misses on perfect
+data; what the pipeline misses beyond that comes from linkage and missing cities.
+``--heterogeneity H`` sets how much people differ in how findable they are on every list (the
+generator's default is 0.9; see ``dadkhah synth --heterogeneity``).
+
 Prints one JSON line: overall and per-city coverage, the worst scenario beside the typical one,
 and each scenario's figures. Target: at least 90% of intervals cover.
 
     python benchmarks/coverage_bench.py [--scenarios 12] [--first-seed 101] [--replicates 10]
+        [--method auto] [--oracle] [--heterogeneity 0.9]
 """
 
 from __future__ import annotations
@@ -34,20 +41,55 @@ GRID = [  # (lists, difficulty, victims, cities)
 ]
 
 
-def run_scenario(folder: Path, *, lists: int, difficulty: str, victims: int, cities: int, seed: int,
-                 replicates: int, method: str = "auto") -> dict:
+def oracle_estimate(case, *, lists: int, method: str, seed: int) -> dict:
+    """Estimate as the registry path does (overall and by city, lists absent from a city left out,
+    a city that fewer than two lists name not estimated), from the generator's true persons."""
+    import numpy as np
+
+    from dadkhah.estimate import estimate_table, method_parameters
+    from dadkhah.estimate.core import CaptureTable
+
+    names = [f"list-{j + 1}" for j in range(lists)]
+    by_city: dict[str, Counter] = {}
+    whole: Counter = Counter()
+    with open(case.population, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            on = set(row["lists"].split(";")) - {""}
+            if on:
+                pattern = tuple(int(name in on) for name in names)
+                whole[pattern] += 1
+                by_city.setdefault(row["city_id"], Counter())[pattern] += 1
+    parameters = method_parameters(method, seed=seed)
+
+    def estimate(counted: Counter) -> dict | None:
+        rows = np.array(list(counted))
+        present = rows.sum(axis=0) > 0
+        if present.sum() < 2:
+            return None
+        kept = tuple(name for name, keep in zip(names, present, strict=True) if keep)
+        result = estimate_table(CaptureTable.from_patterns(kept, rows[:, present], list(counted.values())), method,
+                                **parameters)
+        return {"estimate": result.estimate, "interval": list(result.interval), "method": result.method}
+
+    overall = estimate(whole)
+    strata = [{"stratum": city, "observed": sum(counted.values()), **(estimate(counted) or {"estimate": None})}
+              for city, counted in sorted(by_city.items())]
+    return {"method": overall["method"], "observed": sum(whole.values()), "estimate": overall["estimate"],
+            "interval": overall["interval"], "strata": strata}
+
+
+def _pipeline(folder: Path, *, seed: int, method: str, replicates: int) -> tuple[dict, float]:
+    """Import the case's lists, link them and estimate by city with the real code; the stored
+    estimate's document and the seconds the estimate took."""
     from dadkhah.audit import Actor
     from dadkhah.estimate.registry import run_registry_estimate
     from dadkhah.ingest.importer import import_file
     from dadkhah.link.run import run_linkage
     from dadkhah.store import open_store
-    from dadkhah.synth import generate_case
     from dadkhah.workspace import create_workspace
 
     actor = Actor("coverage-bench", "cli")
-    workspace = create_workspace(folder / "workspace")
-    case = generate_case(folder / "case", victims=victims, lists=lists, seed=seed, difficulty=difficulty, cities=cities)
-    store = open_store(workspace)
+    store = open_store(create_workspace(folder / "workspace"))
     try:
         for path in sorted((folder / "case").glob("list-*.csv")):
             import_file(store, path, actor=actor, source=path.stem)
@@ -55,9 +97,23 @@ def run_scenario(folder: Path, *, lists: int, difficulty: str, victims: int, cit
         started = time.perf_counter()
         document = run_registry_estimate(store, actor=actor, method=method, by="city", seed=seed,
                                          replicates=replicates)
-        seconds = time.perf_counter() - started
+        return document, time.perf_counter() - started
     finally:
         store.close()
+
+
+def run_scenario(folder: Path, *, lists: int, difficulty: str, victims: int, cities: int, seed: int,
+                 replicates: int, method: str = "auto", oracle: bool = False, heterogeneity: float = 0.9) -> dict:
+    from dadkhah.synth import generate_case
+
+    case = generate_case(folder / "case", victims=victims, lists=lists, seed=seed, difficulty=difficulty, cities=cities,
+                         heterogeneity=heterogeneity)
+    started = time.perf_counter()
+    if oracle:
+        document = oracle_estimate(case, lists=lists, method=method, seed=seed)
+        seconds = time.perf_counter() - started
+    else:
+        document, seconds = _pipeline(folder, seed=seed, method=method, replicates=replicates)
     with open(case.population, encoding="utf-8", newline="") as handle:
         truth = Counter(row["city_id"] for row in csv.DictReader(handle))
     overall_low, overall_high = document["interval"]
@@ -71,7 +127,7 @@ def run_scenario(folder: Path, *, lists: int, difficulty: str, victims: int, cit
                        "estimate": stratum["estimate"], "interval": [low, high], "method": stratum.get("method"),
                        "covers": low <= true <= high})
     return {"lists": lists, "difficulty": difficulty, "victims": victims, "cities": cities, "seed": seed,
-            "method": document["method"], "observed": document["observed"], "estimate": document["estimate"],
+            "heterogeneity": heterogeneity, "method": document["method"], "observed": document["observed"], "estimate": document["estimate"],
             "interval": [overall_low, overall_high], "covers": overall_low <= victims <= overall_high,
             "cities_covered": sum(s["covers"] for s in strata), "cities_estimated": len(strata),
             "unknown_stratum": any(s["stratum"] == "unknown" for s in document["strata"]),
@@ -85,6 +141,10 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=101)
     parser.add_argument("--replicates", type=int, default=10)
     parser.add_argument("--method", default="auto", help="the method to check (default: auto, as a user gets)")
+    parser.add_argument("--oracle", action="store_true",
+                        help="estimate from the generator's true persons and cities (no import, linkage or imputation)")
+    parser.add_argument("--heterogeneity", type=float, default=0.9,
+                        help="how much people differ in how findable they are on every list (generator default 0.9)")
     args = parser.parse_args()
     started = time.perf_counter()
     results = []
@@ -93,7 +153,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="dadkhah-coverage-") as folder:
             results.append(run_scenario(Path(folder), lists=lists, difficulty=difficulty, victims=victims,
                                         cities=cities, seed=args.first_seed + i, replicates=args.replicates,
-                                        method=args.method))
+                                        method=args.method, oracle=args.oracle,
+                                        heterogeneity=args.heterogeneity))
     covered = sum(r["covers"] for r in results)
     city_covered = sum(r["cities_covered"] for r in results)
     city_total = sum(r["cities_estimated"] for r in results)
@@ -110,7 +171,8 @@ def main() -> None:
             entry["cities"][1] += 1
     print(json.dumps({
         "benchmark": "coverage of the default 95% intervals (linkage uncertainty, imputed strata)", "method": args.method,
-        "cores": os.cpu_count(), "seconds": round(time.perf_counter() - started, 1), "scenarios": len(results),
+        "pipeline": "oracle (true persons and cities)" if args.oracle else "import, linkage, imputation",
+        "heterogeneity": args.heterogeneity, "cores": os.cpu_count(), "seconds": round(time.perf_counter() - started, 1), "scenarios": len(results),
         "overall_covered": covered, "overall_coverage": round(covered / len(results), 3),
         "city_covered": city_covered, "city_intervals": city_total,
         "city_coverage": round(city_covered / city_total, 3) if city_total else None,

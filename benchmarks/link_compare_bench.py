@@ -180,6 +180,7 @@ def main() -> None:
             "review_expected_changes": first["review_expected_changes"],
             "second_run_records_added": 1000,
             "second_run_seconds": round(again, 1),
+            "second_run_stage_seconds": second["stage_seconds"],
             "second_run_ratio": round(again / ours, 2),
             "second_run_retrained": second["training"]["retrained"],
             "second_run_reason": second["training"]["reason"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import sqlalchemy as sa
 
+from dadkhah.errors import InputError
 from dadkhah.link.review import Calibration, calibration, decide, fit_calibration, review_queue
 from dadkhah.link.run import run_linkage
 from dadkhah.model import ReviewPair
@@ -67,11 +68,19 @@ def test_decisions_calibrate_the_queue(copy_of_linked):
         queue = review_queue(session, limit=None)
     pairs = queue["pairs"]
     assert len(pairs) >= 20, "the linked case has enough pairs to calibrate on"
-    decided = pairs[:24]
-    for i, p in enumerate(decided):
-        # The team finds every other pair to be one person, whatever the model said.
-        decide(copy_of_linked, "same" if i % 2 == 0 else "different", actor=TESTER, reason="calibration test",
-               records=(p["record_a"]["ref"], p["record_b"]["ref"]))
+    made = 0
+    for p in pairs:
+        # The team finds every other pair to be one person, whatever the model said (a decision that
+        # would contradict earlier ones, through a chain of "same", is not made: the core refuses it).
+        try:
+            decide(copy_of_linked, "same" if made % 2 == 0 else "different", actor=TESTER, reason="calibration test",
+                   records=(p["record_a"]["ref"], p["record_b"]["ref"]))
+        except InputError as refused:
+            assert "contradicts earlier decisions" in str(refused)
+            continue
+        made += 1
+        if made == 24:
+            break
     with copy_of_linked.session() as session:
         fitted = calibration(session)
         after = review_queue(session, limit=None)
@@ -95,6 +104,18 @@ def test_a_second_run_reuses_the_model_unless_told_or_the_records_changed(copy_o
     assert forced.training == {"retrained": True, "trained_in_run": forced.run_id, "reason": "retraining was asked for"}
     other_seed = run_linkage(copy_of_linked, actor=TESTER, seed=7)
     assert other_seed.training["retrained"] and "different seed" in other_seed.training["reason"]
+
+
+def test_features_computed_differently_retrain_the_model(copy_of_linked, monkeypatch):
+    # A model's weights belong to the features it was trained on: when the code computes a feature
+    # differently (a new version), the model an earlier run trained is not used again.
+    import dadkhah.link.run as link_run
+
+    run_linkage(copy_of_linked, actor=TESTER, retrain=True)
+    monkeypatch.setattr(link_run, "FEATURES_VERSION", link_run.FEATURES_VERSION + 1)
+    again = run_linkage(copy_of_linked, actor=TESTER)
+    assert again.training["retrained"] is True
+    assert again.training["reason"] == "the linkage model's definition has changed"
 
 
 def test_splink_messages_reach_the_run_summary_not_the_terminal(capfd):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import collections
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import DadkhahError, InputError
 from dadkhah.normalize.names import normalize_name, split_full_name
 from dadkhah.synth import generate_case
 
@@ -136,3 +137,24 @@ def test_the_synthetic_appeal_names_no_victim_and_reads_back_in_six_fields(small
                                 f"{row['given_name_latin']} {row['family_name_latin']}")}
     assert not {f[0] for f in fields} & victims
     assert "synthetic" in (small_case / "appeal" / "letter.txt").read_text(encoding="utf-8")
+
+
+def _overlap(case_dir) -> float:
+    """Share of recorded people that more than one list recorded."""
+    rows = read(case_dir / "population.csv")
+    on = [len(row["lists"].split(";")) for row in rows if row["lists"]]
+    return sum(n > 1 for n in on) / len(on)
+
+
+def test_heterogeneity_makes_the_same_people_recorded_again(tmp_path):
+    # People who are findable are findable on every list: more heterogeneity, more overlap between
+    # lists for the same overall coverage, and the setting is written down with the case.
+    overlap = {}
+    for h in (0.0, 1.8):
+        case = generate_case(tmp_path / str(h), victims=3000, lists=4, seed=5, heterogeneity=h)
+        overlap[h] = _overlap(tmp_path / str(h))
+        assert json.loads(Path(case.case).read_text())["heterogeneity"] == h
+    assert overlap[1.8] > overlap[0.0] + 0.05
+    with pytest.raises(InputError) as caught:
+        generate_case(tmp_path / "bad", victims=10, lists=2, seed=1, heterogeneity=-1)
+    assert caught.value.field == "heterogeneity"

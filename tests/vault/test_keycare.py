@@ -22,7 +22,9 @@ from dadkhah.audit import list_audit, verify_audit
 from dadkhah.cli import app
 from dadkhah.errors import InputError
 from dadkhah.model import CustodyEvent, EvidenceItem, Witness
-from dadkhah.model import Testimony as StoredTestimony  # a name pytest does not take for a test class
+from dadkhah.model import (
+    Testimony as StoredTestimony,  # a name pytest does not take for a test class
+)
 from dadkhah.vault.casefile import export_casefile
 from dadkhah.vault.crypto import MAGIC, DecryptionError, blob_key_opens, read_header, unwrap_key
 from dadkhah.vault.custody import append_event, verify_chain

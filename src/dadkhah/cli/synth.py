@@ -21,6 +21,8 @@ def synth(
     difficulty: Annotated[str, typer.Option("--difficulty", help="easy, realistic or hard.")] = "realistic",
     cities: Annotated[int, typer.Option("--cities", min=1, help="How many cities the victims come from.")] = 32,
     coverage: Annotated[float | None, typer.Option("--coverage", help="Override every list's coverage (0-1].")] = None,
+    heterogeneity: Annotated[float, typer.Option(
+        "--heterogeneity", help="How much people differ in how findable they are on every list (0-3, default 0.9).")] = 0.9,
     as_json: JsonOption = False,
 ) -> None:
     """Write a synthetic case with known truth: one CSV per list, truth.csv, population.csv and an accountability/ set.
@@ -29,7 +31,7 @@ def synth(
     """
     with progress_bar(f"generating {victims:,} victims and {lists} lists") as progress:
         case = generate_case(out_dir, victims=victims, lists=lists, seed=seed, difficulty=difficulty, cities=cities,
-                             coverage=coverage, progress=progress)
+                             coverage=coverage, heterogeneity=heterogeneity, progress=progress)
     if as_json:
         emit_json(case.to_dict())
         return

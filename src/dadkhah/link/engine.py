@@ -263,21 +263,43 @@ def plain_notes(messages: list[str], titles: dict[str, str]) -> list[str]:
 
 
 _EQUALITY = re.compile(r"^l\.(\w+) = r\.(\w+)$")
+_ONE_MISSING = re.compile(r"^\(l\.(\w+) IS NULL OR r\.(\w+) IS NULL\)$")
+
+
+def _conjuncts(sql: str) -> list[str]:
+    """The parts of ``sql`` joined by AND outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for match in re.finditer(r"\(|\)|\s+AND\s+", sql):
+        token = match.group()
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+        elif depth == 0:
+            parts.append(sql[start:match.start()])
+            start = match.end()
+    parts.append(sql[start:])
+    return parts
 
 
 def pairs_at_most(connection, table_name: str, rule, columns: list[str]) -> int | None:
     """An upper bound on the pairs one blocking rule makes, from the sizes of its blocks (DuckDB).
 
     For a rule ``l.a = r.a AND l.b = r.b`` it is the sum over blocks of n(n-1)/2; for a rule that
-    joins different columns (``l.a = r.b``), the sum of the products of the two sides' counts. Pairs
-    met twice (through two elements of an exploded list, or both ways round) are counted twice, so
-    the bound is never below the truth. None when the rule is not a plain conjunction of equalities.
+    joins different columns (``l.a = r.b``), the sum of the products of the two sides' counts. A
+    condition ``(l.c IS NULL OR r.c IS NULL)`` leaves out of each block the pairs whose two records
+    both give ``c``; other conditions are left out of the bound (they only remove pairs). Pairs met
+    twice (through two elements of an exploded list, or both ways round) are counted twice, so the
+    bound is never below the truth. None when the rule holds no equality between columns at its top
+    level.
     """
-    parts = [_EQUALITY.match(part.strip()) for part in re.split(r"\s+AND\s+", rule.sql)]
-    if not parts or not all(parts):
+    conjuncts = [part.strip() for part in _conjuncts(rule.sql)]
+    parts = [m for m in (_EQUALITY.match(part) for part in conjuncts) if m]
+    one_missing = [m[1] for m in (_ONE_MISSING.match(part) for part in conjuncts) if m and m[1] == m[2]][:1]
+    if not parts:
         return None
     left, right = [m[1] for m in parts], [m[2] for m in parts]
-    if not set(left + right) <= set(columns):  # only the features' own column names reach the SQL below
+    if not set(left + right + one_missing) <= set(columns):  # only the features' own column names reach the SQL
         return None
     explode = set(rule.explode)
 
@@ -285,14 +307,18 @@ def pairs_at_most(connection, table_name: str, rule, columns: list[str]) -> int 
         selected = ", ".join(f"{'unnest(' + c + ')' if c in explode else c} AS k{i}" for i, c in enumerate(columns))
         present = " AND ".join(f"k{i} IS NOT NULL" for i in range(len(columns)))
         keys = ", ".join(f"k{i}" for i in range(len(columns)))
-        return (f"SELECT {keys}, count(*) AS n FROM (SELECT {selected} FROM \"{table_name}\") "  # noqa: S608 (known columns)
-                f"WHERE {present} GROUP BY {keys}")
+        given = f"count({one_missing[0]})" if one_missing else "0"  # records of the block that give the column
+        return (f"SELECT {keys}, count(*) AS n, {given} AS g FROM (SELECT {selected}"  # noqa: S608 (known columns)
+                f"{', ' + one_missing[0] if one_missing else ''} FROM \"{table_name}\") WHERE {present} GROUP BY {keys}")
 
     if left == right:
-        sql = f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM ({keyed(left)})"  # noqa: S608 (known columns)
+        both_give = "g * (g - 1) / 2" if one_missing else "0"
+        sql = f"SELECT coalesce(sum(n * (n - 1) / 2 - {both_give}), 0) FROM ({keyed(left)})"  # noqa: S608
     else:
         on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(left)))
-        sql = f"SELECT coalesce(sum(a.n * b.n), 0) FROM ({keyed(left)}) a JOIN ({keyed(right)}) b ON {on}"  # noqa: S608
+        both_give = "a.g * b.g" if one_missing else "0"
+        sql = (f"SELECT coalesce(sum(a.n * b.n - {both_give}), 0) FROM ({keyed(left)}) a "  # noqa: S608
+               f"JOIN ({keyed(right)}) b ON {on}")
     return int(connection.execute(sql).fetchall()[0][0])
 
 

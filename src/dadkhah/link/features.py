@@ -55,12 +55,26 @@ SCHEMA = pa.schema(
 )
 
 
+# Raise when a feature is computed differently: a model trained on the old features is then retrained.
+FEATURES_VERSION = 2  # 2: full_coarse without "I" and as one word
+
+
 def day_number(value: dt.date | None) -> int | None:
     return (value - EPOCH).days if value is not None else None
 
 
 def _single_word(key: str | None) -> str | None:
     return key.replace(" ", "") if key else None
+
+
+def _skeleton(coarse: str | None) -> str | None:
+    """A coarse full-name key as one word without ``I`` either: where a compound name is split
+    differently ("Ali | Asgartaghinia", "Aliasgar | Taqinia"), only the final vowel of the first
+    part still tells them apart."""
+    if not coarse:
+        return None
+    letters = coarse.replace(" ", "").replace("I", "")
+    return "".join(c for i, c in enumerate(letters) if i == 0 or c != letters[i - 1]) or None
 
 
 def deletion_neighbourhood(key: str | None) -> list[str] | None:
@@ -138,7 +152,7 @@ def _rows(session: Session, batch_size: int) -> Iterator[dict]:
             "given_del": neighbours(given_key),
             "family_del": neighbours(family_key),
             "full_key": _single_word(full_key),
-            "full_coarse": _single_word(coarse(full_key)),
+            "full_coarse": _skeleton(coarse(full_key)),
             "father_norm": father_norm,
             "father_key": father_key,
             "father_coarse": coarse(father_key),

@@ -33,7 +33,7 @@ from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD, UNCERTAIN_BAND
 from dadkhah.link.clustering import cluster_records, components
 from dadkhah.link.engine import score
 from dadkhah.link.evaluate import evaluate_clusters
-from dadkhah.link.features import features_digest, record_features
+from dadkhah.link.features import FEATURES_VERSION, features_digest, record_features
 from dadkhah.link.model import DEFAULT_MODEL, LinkageModel
 from dadkhah.link.review import active_decisions
 from dadkhah.model import LinkageRun, ReviewPair
@@ -302,7 +302,9 @@ def training_choice(session: Session, profile: dict, model: LinkageModel, *, see
 
 
 def _definition_digest(model: LinkageModel) -> str:
-    return hashlib.sha256(json.dumps(model.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+    """The model's definition and the version of the features it compares: a change to either retrains."""
+    definition = model.to_dict() | {"features_version": FEATURES_VERSION}
+    return hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _splink_version() -> str:

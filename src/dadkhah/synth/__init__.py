@@ -18,7 +18,13 @@ from dadkhah.spreadsheet import SafeWriter
 from dadkhah.synth.accountability import generate_accountability
 from dadkhah.synth.appeal import generate_appeal
 from dadkhah.synth.field import generate_field_exports
-from dadkhah.synth.lists import DIFFICULTIES, capture_logit, make_profiles, render_record
+from dadkhah.synth.lists import (
+    DIFFICULTIES,
+    HETEROGENEITY,
+    capture_logit,
+    make_profiles,
+    render_record,
+)
 from dadkhah.synth.population import generate_population
 
 __all__ = ["generate_case", "CaseFiles", "DIFFICULTIES"]
@@ -61,6 +67,7 @@ def generate_case(
     difficulty: str = "realistic",
     cities: int = 32,
     coverage: float | None = None,
+    heterogeneity: float = HETEROGENEITY,
     progress=None,
 ) -> CaseFiles:
     """Write a synthetic case to ``out``: ``list-<k>.csv``, ``truth.csv``, ``population.csv``, ``case.json``,
@@ -71,6 +78,9 @@ def generate_case(
 
     ``coverage``, when given, replaces every list's own coverage (the mean share of victims it
     records; 1.0 records everyone, for benchmarks that need a list of a given size).
+    ``heterogeneity`` is how much people differ in how findable they are on every list at once (the
+    standard deviation of a shared shift on the log-odds of capture; 0.9 by default, 0 for none).
+    It is the kind of difference between people that estimates from few lists find hardest to see.
     ``progress(done, total)`` is called now and then; the work is one step per victim for the
     population and one per victim per list.
     """
@@ -82,6 +92,8 @@ def generate_case(
         raise InputError(f"must be one of {', '.join(DIFFICULTIES)}, not {difficulty!r}", field="difficulty")
     if coverage is not None and not 0 < coverage <= 1:
         raise InputError("must be more than 0 and at most 1", field="coverage")
+    if not 0 <= heterogeneity <= 3:
+        raise InputError("must be at least 0 and at most 3", field="heterogeneity")
     level = DIFFICULTIES[difficulty]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,7 +121,7 @@ def generate_case(
         members: set[int] = set()
         rows: list[tuple[str, dict]] = []
         for index, victim in enumerate(population):
-            logit = capture_logit(victim, profile)
+            logit = capture_logit(victim, profile, heterogeneity)
             if depends is not None:
                 logit += profile.dependence if index in depends else -profile.dependence / 2
             if rng.random() >= _sigmoid(logit):
@@ -161,7 +173,7 @@ def generate_case(
     report(total, total)
     case_path = out / "case.json"
     case = {"generator": "dadkhah synth", "seed": seed, "difficulty": difficulty, "victims": victims, "cities": cities,
-            "observed": observed, "lists": described}
+            "heterogeneity": heterogeneity, "observed": observed, "lists": described}
     case_path.write_text(json.dumps(case, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return CaseFiles(out=str(out), victims=victims, observed=observed, lists=described,
                      truth=str(truth_path), population=str(population_path), case=str(case_path),

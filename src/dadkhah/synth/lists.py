@@ -336,10 +336,18 @@ def render_record(victim: Victim, profile: ListProfile, difficulty: Difficulty, 
     return cells
 
 
-def capture_logit(victim: Victim, profile: ListProfile) -> float:
-    """Log-odds that ``profile``'s list records ``victim`` (before dependence on other lists)."""
+HETEROGENEITY = 0.9  # default spread of visibility on the log-odds of capture (see capture_logit)
+
+
+def capture_logit(victim: Victim, profile: ListProfile, heterogeneity: float = HETEROGENEITY) -> float:
+    """Log-odds that ``profile``'s list records ``victim`` (before dependence on other lists).
+
+    ``heterogeneity`` scales the victim's visibility (a standard normal shared by every list): the
+    standard deviation, on the log-odds, of how much more or less findable one person is than
+    another on *every* list. 0 leaves only the differences by city, affiliation and list dependence.
+    """
     base = math.log(profile.coverage / (1 - profile.coverage)) if 0 < profile.coverage < 1 else (20.0 if profile.coverage >= 1 else -20.0)
-    shift = 0.9 * victim.visibility
+    shift = heterogeneity * victim.visibility
     shift += profile.city_bias.get(victim.city["id"], 0.0) + profile.city_bias.get(victim.city.get("province_now") or "", 0.0)
     shift += profile.affiliation_bias.get(victim.affiliation["code"], 0.0)
     return base + shift
