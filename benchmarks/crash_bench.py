@@ -483,6 +483,7 @@ def check_chains(place: Place, store, keys) -> list[dict]:
 _PART_OWNER = re.compile(r"^(\d+)-[0-9a-f]+\.part$|\.(\d+)\.part$")
 _FOLDER_OWNER = re.compile(r"^[a-z]+-(\d+)-")
 _PLACING_OWNER = re.compile(r"^(\d+)-[0-9a-f]+\.placing$")
+_NAMING_OWNER = re.compile(r"\.(\d+)\.naming$")
 
 
 def _pid_of(match) -> int | None:
@@ -565,17 +566,33 @@ def check_files(place: Place, store, keys, handover: Path | None) -> tuple[list[
                 swept.append(relative)
             else:
                 problems.append({"check": "stray_temporary", "detail": relative})
+        elif path.name.endswith(".naming"):  # a report being named; the next command sweeps the note
+            pid = _pid_of(_NAMING_OWNER.search(path.name))
+            if pid is not None and not _alive(pid):
+                swept.append(relative)
+            else:
+                problems.append({"check": "stray_temporary", "detail": relative})
         elif path.name not in named_reports:
             problems.append({"check": "stray_quarantine_report", "detail": f"{relative}: no import names it (swept "
                                                                              "only once over an hour old)"})
     linkage = ws / "linkage"
+    pending = {}  # run number -> the .part folder of a dead process, which the next command puts in place or removes
     for path in sorted(linkage.iterdir()) if linkage.is_dir() else []:
+        if path.name.startswith(".run-") and path.name.endswith(".part"):
+            pid = _pid_of(_PART_OWNER.search(path.name))
+            if pid is not None and not _alive(pid):
+                swept.append(path.relative_to(ws).as_posix())
+                pending[int(path.name[5:].split(".")[0])] = path
+            else:
+                problems.append({"check": "stray_temporary", "detail": path.relative_to(ws).as_posix()})
+            continue
         number = path.name.removeprefix("run-")
         if not number.isdigit() or int(number) not in runs:
             problems.append({"check": "orphan_linkage_files", "detail": f"linkage/{path.name}: no committed run {number}"})
     for run in runs:
+        folder = linkage / f"run-{run}" if (linkage / f"run-{run}").is_dir() else pending.get(run)
         for name in ("pairs.parquet", "negatives.parquet", "records.parquet"):
-            if not (linkage / f"run-{run}" / name).is_file():
+            if folder is None or not (folder / name).is_file():
                 problems.append({"check": "missing_linkage_files", "detail": f"run {run}: {name}"})
     for path in sorted(place.key_file.parent.iterdir()):
         if path.name.endswith(".tmp"):

@@ -90,6 +90,7 @@ def main() -> None:
             "seconds": round(run["wall_seconds"], 1),
             "peak_rss_mb": round(run["peak_rss_mb"]),
             "pairs_planned": run["pairs_planned"],
+            "review_pairs": run.get("pairs_for_review"),
             "pairwise_precision": quality["pairwise"]["precision"],
             "pairwise_recall": quality["pairwise"]["recall"],
             "pairwise_f1": quality["pairwise"]["f1"],

@@ -146,3 +146,24 @@ def authority(tmp_path_factory):
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def decide_alternately(store, pairs, count: int) -> int:
+    """Decide ``count`` of the queued ``pairs`` in turn "same", "different", "same", … whatever the
+    model said (as a calibration test needs), skipping a pair whose decision the core refuses as
+    contradicting earlier ones through a chain of "same". Returns how many were decided."""
+    from dadkhah.errors import InputError
+    from dadkhah.link.review import decide
+
+    made = 0
+    for pair in pairs:
+        try:
+            decide(store, "same" if made % 2 == 0 else "different", actor=TESTER, reason="calibration test",
+                   records=(pair["record_a"]["ref"], pair["record_b"]["ref"]))
+        except InputError as refused:
+            assert "contradicts earlier decisions" in str(refused)
+            continue
+        made += 1
+        if made == count:
+            break
+    return made

@@ -32,7 +32,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session, sessionmaker
 
 from dadkhah.errors import Busy, WorkspaceError
-from dadkhah.model import EvidenceItem, Import, Intake, Place, PlaceName, Setting
+from dadkhah.model import EvidenceItem, Import, Intake, LinkageRun, Place, PlaceName, Setting
 from dadkhah.normalize.places import load_builtin_gazetteer, place_lookup_key, place_names
 from dadkhah.workspace import Workspace, make_private, outside_partial, process_alive
 
@@ -275,17 +275,19 @@ def _abandoned(path: Path, match: re.Match | None) -> bool:
 def sweep_leftovers(store: Store) -> dict:
     """Remove what interrupted runs left in the workspace, and say how much.
 
-    Partial sealed files in ``blobs/incoming``, half-written quarantine reports, a linkage run's
-    unpublished pairs (``linkage/.run-*.part``) and the folders of ``private/`` go when the process
+    A linkage run's kept pairs (``linkage/.run-*.part``) whose process no longer runs are put in
+    place when their run committed, and removed when it did not.
+    Partial sealed files in ``blobs/incoming``, half-written quarantine reports and the folders of
+    ``private/`` go when the process
     that made them no longer runs (with the partial copy outside the
     workspace such a folder names: a case file being copied to another drive); so does a sealed file that such a
     process had moved into the blob store (noted in ``blobs/incoming/<pid>-….placing``) when no
     evidence row names it, its transaction having died with it; a quarantine report no import (nor
     intake) names goes when it is over an hour old (an import names its report only as it commits).
-    Returns ``{"files", "bytes", "quarantine_reports"}``.
+    Returns ``{"files", "bytes", "quarantine_reports", "linkage_put_in_place"}``.
     """
     workspace = store.workspace
-    swept = {"files": 0, "bytes": 0, "quarantine_reports": 0}
+    swept = {"files": 0, "bytes": 0, "quarantine_reports": 0, "linkage_put_in_place": 0}
 
     def remove(path: Path, key: str = "files") -> None:
         try:
@@ -305,8 +307,23 @@ def sweep_leftovers(store: Store) -> dict:
     if workspace.quarantine_dir.is_dir():
         candidates += [(p, _PART_OWNER.search(p.name)) for p in workspace.quarantine_dir.glob("*.part")]
     linkage = workspace.path / "linkage"
-    if linkage.is_dir():  # a linkage run's kept pairs, written before its commit (dadkhah.link.run)
-        candidates += [(p, _PART_OWNER.search(p.name)) for p in linkage.glob(".run-*.part")]
+    if linkage.is_dir():  # a linkage run's kept pairs, put in place after its commit (dadkhah.link.run)
+        finished = None
+        for path in linkage.glob(".run-*.part"):
+            with contextlib.suppress(OSError, ValueError):
+                match = _PART_OWNER.search(path.name)
+                if not _abandoned(path, match):
+                    continue
+                if finished is None:
+                    with store.session() as session:
+                        finished = set(session.scalars(sa.select(LinkageRun.id).where(LinkageRun.finished_at.is_not(None))))
+                final = linkage / path.name[1:].rsplit(".", 2)[0]  # .run-7.<pid>.part -> run-7
+                number = final.name.removeprefix("run-")
+                if number.isdigit() and int(number) in finished and not final.exists():
+                    os.replace(path, final)  # its run committed: the pairs are its own, put in place
+                    swept["linkage_put_in_place"] += 1
+                else:
+                    remove(path)
     for path, match in candidates:
         with contextlib.suppress(OSError):
             if _abandoned(path, match):

@@ -57,3 +57,39 @@ def test_a_link_run_that_fails_removes_its_unpublished_pairs(copy_of_linked, mon
         run_linkage(copy_of_linked, actor=TESTER)
     linkage = copy_of_linked.workspace.path / "linkage"
     assert sorted(p.name for p in linkage.iterdir()) == ["run-1"], "nothing of the failed run is left"
+
+
+AFTER_COMMIT = r"""
+import os, signal, sys
+import dadkhah.link.run as run
+from dadkhah.audit import Actor
+from dadkhah.store import open_store
+from dadkhah.workspace import load_workspace
+
+run.publish_run_pairs = lambda part, final: os.kill(os.getpid(), signal.SIGKILL)  # committed, pairs not in place
+run.run_linkage(open_store(load_workspace(sys.argv[1])), actor=Actor("tester", "cli"))
+"""
+
+
+def test_a_link_run_killed_after_its_commit_keeps_its_pairs(linked, tmp_path):
+    from types import SimpleNamespace
+
+    from dadkhah.link.run import kept_pairs, load_run_pairs
+
+    target = tmp_path / "ws"
+    shutil.copytree(linked[0], target)
+    env = {k: v for k, v in os.environ.items() if k != "DADKHAH_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-c", AFTER_COMMIT, str(target)], capture_output=True, text=True, env=env)
+    assert done.returncode == -9, done.stderr
+    folders = sorted(p.name for p in (target / "linkage").iterdir())
+    assert "run-2" not in folders and any(f.startswith(".run-2.") for f in folders), folders
+    # Before any sweep (a server opened earlier), the committed run's pairs are read where they are.
+    assert kept_pairs(SimpleNamespace(workspace=load_workspace(target)), 2)
+    pairs, _, records = load_run_pairs(target, 2)
+    assert pairs.num_rows > 0 and records.num_rows > 0
+    with open_store(load_workspace(target)) as store:
+        assert store.swept["linkage_put_in_place"] == 1
+        assert sorted(p.name for p in (target / "linkage").iterdir()) == ["run-1", "run-2"]
+        with store.session() as session:
+            assert session.get(LinkageRun, 2).finished_at is not None
+        assert kept_pairs(store, 2)

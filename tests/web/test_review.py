@@ -8,7 +8,7 @@ from bs4 import BeautifulSoup
 from dadkhah.audit import list_audit
 from dadkhah.link.review import decide, list_decisions
 from dadkhah.model import Record, Source
-from tests.conftest import TESTER
+from tests.conftest import TESTER, decide_alternately
 
 
 def _queue(client, **params) -> dict:
@@ -218,11 +218,8 @@ def test_the_queue_page_shows_the_calibration_the_decisions_give(app, as_role):
     client = as_role("analyst")
     page = BeautifulSoup(client.get("/review").text, "html.parser")
     assert "Uncalibrated" in page.find(id="calibration").text
-    pairs = _queue(client, per_page=24)["pairs"]
-    assert len(pairs) == 24
-    for i, pair in enumerate(pairs):
-        decide(store, "same" if i % 2 == 0 else "different", actor=TESTER, reason="calibration",
-               records=(pair["record_a"]["ref"], pair["record_b"]["ref"]))
+    pairs = _queue(client, per_page=100)["pairs"]
+    assert decide_alternately(store, pairs, 24) == 24
     data = _queue(client)
     shares = data["calibration"]["same_person_share_at"]
     for lang in ("en", "fa"):

@@ -41,7 +41,7 @@ from dadkhah.model.base import utcnow
 from dadkhah.registry.persons import assign_persons, iter_memberships
 from dadkhah.registry.search import build_search_index
 from dadkhah.store import Store, insert_rows
-from dadkhah.workspace import private_space
+from dadkhah.workspace import private_space, process_alive
 
 # Pairs scored below this are strong evidence of two different people: a chain of namesakes may
 # not join them (see dadkhah.link.clustering).
@@ -215,8 +215,10 @@ def run_linkage(
                               "pairs_for_review": summary.pairs_for_review,
                               "decisions_applied": summary.decisions_applied, "model_sha256": _model_digest(model_json),
                               "model_retrained": training["retrained"], "model_trained_in_run": training["trained_in_run"]})
-        publish_run_pairs(kept, run_folder(store.workspace.path, run.id))  # the last step before the commit
-        report(5, 5, "done")
+    # After the commit: a process killed in between leaves the ``.part`` folder of a committed run,
+    # which the next opening of the workspace puts in place (dadkhah.store.sweep_leftovers).
+    publish_run_pairs(kept, run_folder(store.workspace.path, summary.run_id))
+    report(5, 5, "done")
     return summary
 
 
@@ -339,8 +341,10 @@ def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.T
     """Keep what a run scored, so its clustering can be redone at other thresholds without re-scoring.
 
     Written to ``linkage/.run-<id>.<pid>.part/`` (returned), which :func:`publish_run_pairs` renames
-    to ``linkage/run-<id>/`` just before the run commits; a process killed before that leaves only
-    the ``.part`` folder, which the next opening of the workspace sweeps. It holds ``pairs.parquet``
+    to ``linkage/run-<id>/`` once the run has committed. A process killed before that leaves only
+    the ``.part`` folder: the next opening of the workspace puts it in place if its run committed,
+    and removes it if not (:func:`dadkhah.store.sweep_leftovers`); until then :func:`load_run_pairs`
+    reads it where it is. It holds ``pairs.parquet``
     (ids and match probability of every pair scored at or above the kept floor),
     ``negatives.parquet`` (the strong negatives) and ``records.parquet`` (each record id's lasting
     identity: source and record_id).
@@ -372,8 +376,8 @@ def load_run_pairs(workspace: Path, run_id: int) -> tuple[pa.Table, pa.Table, pa
     """(pairs, negatives, records) of a run, as saved by :func:`save_run_pairs`."""
     import pyarrow.parquet as pq
 
-    folder = run_folder(workspace, run_id)
-    if not (folder / "pairs.parquet").exists():
+    folder = _kept_folder(workspace, run_id)
+    if folder is None:
         raise DadkhahError(f"linkage run {run_id} kept no scored pairs (runs before this version did not); run `dadkhah link run` again")
     return (pq.read_table(folder / "pairs.parquet"), pq.read_table(folder / "negatives.parquet"),
             pq.read_table(folder / "records.parquet"))
@@ -442,9 +446,22 @@ def kept_floor(run: LinkageRun) -> float:
     return min(run.review_low, run.threshold, uncertain[0]) if uncertain else run.review_low
 
 
+def _kept_folder(workspace: Path, run_id: int) -> Path | None:
+    """Where a committed run's kept pairs are: their folder, or the ``.part`` folder of a process
+    that died between the run's commit and putting them in place (not yet swept); None if neither."""
+    folder = run_folder(workspace, run_id)
+    if (folder / "pairs.parquet").exists():
+        return folder
+    for pending in sorted(folder.parent.glob(f".{folder.name}.*.part")) if folder.parent.is_dir() else []:
+        owner = pending.name.rsplit(".", 2)[-2]
+        if owner.isdigit() and not process_alive(int(owner)) and (pending / "pairs.parquet").exists():
+            return pending
+    return None
+
+
 def kept_pairs(store: Store, run_id: int) -> bool:
     """Whether a run kept its scored pairs (runs of older versions did not)."""
-    return (run_folder(store.workspace.path, run_id) / "pairs.parquet").exists()
+    return _kept_folder(store.workspace.path, run_id) is not None
 
 
 def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: float, labels: dict[int, int]) -> list[dict]:
