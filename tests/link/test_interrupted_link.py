@@ -27,13 +27,19 @@ run.run_linkage(open_store(load_workspace(sys.argv[1])), actor=Actor("tester", "
 """
 
 
-def test_a_killed_link_run_leaves_nothing_the_next_opening_does_not_sweep(linked, tmp_path):
+def _killed_copy(linked, tmp_path, script: str):
+    """A copy of the linked case on which ``script`` ran a link run that killed itself; the copy's
+    folder and the names in its ``linkage/``."""
     target = tmp_path / "ws"
     shutil.copytree(linked[0], target)
     env = {k: v for k, v in os.environ.items() if k != "DADKHAH_DATABASE_URL"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(target)], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True, text=True, env=env)
     assert done.returncode == -9, done.stderr
-    folders = sorted(p.name for p in (target / "linkage").iterdir())
+    return target, sorted(p.name for p in (target / "linkage").iterdir())
+
+
+def test_a_killed_link_run_leaves_nothing_the_next_opening_does_not_sweep(linked, tmp_path):
+    target, folders = _killed_copy(linked, tmp_path, SCRIPT)
     assert folders[0].startswith(".run-2.") and folders[0].endswith(".part"), folders
     assert "run-2" not in folders, "a run that never committed has no run folder"
     with open_store(load_workspace(target)) as store:
@@ -76,12 +82,7 @@ def test_a_link_run_killed_after_its_commit_keeps_its_pairs(linked, tmp_path):
 
     from dadkhah.link.run import kept_pairs, load_run_pairs
 
-    target = tmp_path / "ws"
-    shutil.copytree(linked[0], target)
-    env = {k: v for k, v in os.environ.items() if k != "DADKHAH_DATABASE_URL"}
-    done = subprocess.run([sys.executable, "-c", AFTER_COMMIT, str(target)], capture_output=True, text=True, env=env)
-    assert done.returncode == -9, done.stderr
-    folders = sorted(p.name for p in (target / "linkage").iterdir())
+    target, folders = _killed_copy(linked, tmp_path, AFTER_COMMIT)
     assert "run-2" not in folders and any(f.startswith(".run-2.") for f in folders), folders
     # Before any sweep (a server opened earlier), the committed run's pairs are read where they are.
     assert kept_pairs(SimpleNamespace(workspace=load_workspace(target)), 2)
