@@ -26,3 +26,27 @@ def test_spark_links_like_duckdb(small_case, tmp_path, monkeypatch):
             scores[engine] = evaluate_linkage(store, small_case / "truth.csv")["pairwise"]["f1"]
     assert scores["spark"] >= 0.9
     assert abs(scores["spark"] - scores["duckdb"]) <= 0.02, scores
+
+
+@pytest.mark.slow
+def test_link_run_on_spark_prints_nothing_of_spark_s_own(linked, tmp_path):
+    # Spark's start-up notes, warnings and progress bars are not for the person running the command.
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    target = tmp_path / "ws"
+    shutil.copytree(linked[0], target)
+    env = {k: v for k, v in os.environ.items() if k != "DADKHAH_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(target), "link", "run", "--engine", "spark",
+                           "--json"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for noise in ("[Stage", "WARN", "log4j", "setLogLevel", "SparkConf"):
+        assert noise not in done.stderr, done.stderr[-2000:]
+    # The model the DuckDB run trained is not read by Spark: this run trains its own, and says why.
+    import json
+
+    summary = json.loads(done.stdout)
+    assert summary["training"]["retrained"] and "different engine" in summary["training"]["reason"]
+    assert not any("pandas" in note for note in summary["training_notes"])

@@ -127,7 +127,7 @@ def run_linkage(
                          run_by=actor.name, software_version=__version__, started_at=utcnow())
         session.add(run)
         session.flush()
-        choice = training_choice(session, data_profile(features), model, seed=seed, retrain=retrain)
+        choice = training_choice(session, data_profile(features), model, seed=seed, retrain=retrain, engine=engine)
         training = {"trained_in_run": choice.trained_in_run or run.id, "retrained": choice.model is None,
                     "reason": choice.reason, "profile": choice.profile, "definition": _definition_digest(model),
                     "seed": seed, "splink": _splink_version()}
@@ -264,13 +264,14 @@ def _changes(trained: dict, now: dict) -> list[str]:
     return changes
 
 
-def training_choice(session: Session, profile: dict, model: LinkageModel, *, seed: int, retrain: bool = False) -> TrainingChoice:
+def training_choice(session: Session, profile: dict, model: LinkageModel, *, seed: int, retrain: bool = False,
+                    engine: str = "duckdb") -> TrainingChoice:
     """Whether this run trains the model, or uses again the one an earlier run trained, and why.
 
     Training learns what agreement on each field is worth from the records themselves; when the
     records have much the same make-up, the answer is much the same, and training is most of a run's
-    time. It is redone when asked, when the model's definition, the seed or Splink's version
-    differ, or when the records have changed materially since the model was trained: their number
+    time. It is redone when asked, when the model's definition, the seed, the engine or Splink's
+    version differ (a model trained on one engine's SQL is not read by the other), or when the records have changed materially since the model was trained: their number
     by more than 25%, or the share missing a field, or written in a script, by more than 10 points.
     Adding a small list changes none of these; the prior (how many pairs are matches) is
     re-estimated on every run in any case.
@@ -293,6 +294,8 @@ def training_choice(session: Session, profile: dict, model: LinkageModel, *, see
         return train("the linkage model's definition has changed")
     if kept.get("seed") != seed:
         return train(f"a different seed ({seed}, the model was trained with {kept.get('seed')})")
+    if source.engine != engine:
+        return train(f"a different engine ({engine}; the model was trained on {source.engine})")
     if kept.get("splink") != _splink_version():
         return train(f"Splink's version changed ({kept.get('splink')} to {_splink_version()})")
     changes = _changes(kept["profile"], profile)
