@@ -121,8 +121,9 @@ def _jvm_output_kept(path: Path) -> Iterator[None]:
     start-up notes, before any logging setting applies) goes to ``path``, not to the terminal.
 
     The Java process inherits the file for its life; its errors reach the user as the exceptions
-    PySpark raises. While the block runs, this process's own stderr goes there too (a second or
-    two; the CLI prints nothing then)."""
+    PySpark raises. While the block runs (the seconds Spark takes to start), this process's own
+    stderr goes there too: the CLI prints nothing then, a server's log lines of those seconds land
+    in the file."""
     sys.stderr.flush()
     saved = os.dup(2)
     target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -108,7 +108,8 @@ def run_linkage(
     report = progress or (lambda step, total, what: None)
     started = time.perf_counter()
     stages: dict[str, float] = {}
-    with store.session() as session, _removed_on_failure() as unpublished:
+    # Outside the session: a commit that fails removes the unpublished pairs too.
+    with _removed_on_failure() as unpublished, store.session() as session:
         report(0, 5, "reading records")
         features = record_features(session)
         if features.num_rows < 2:
@@ -271,8 +272,9 @@ def training_choice(session: Session, profile: dict, model: LinkageModel, *, see
     Training learns what agreement on each field is worth from the records themselves; when the
     records have much the same make-up, the answer is much the same, and training is most of a run's
     time. It is redone when asked, when the model's definition, the seed, the engine or Splink's
-    version differ (a model trained on one engine's SQL is not read by the other), or when the records have changed materially since the model was trained: their number
-    by more than 25%, or the share missing a field, or written in a script, by more than 10 points.
+    version differ (a model trained on one engine's SQL is not read by the other), or when the
+    records have changed materially since the model was trained: their number by more than 25%, or
+    the share missing a field, or written in a script, by more than 10 points.
     Adding a small list changes none of these; the prior (how many pairs are matches) is
     re-estimated on every run in any case.
     """
