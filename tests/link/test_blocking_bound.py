@@ -44,3 +44,15 @@ def test_every_rule_s_bound_holds_on_a_real_case(linked):
     # A rule with no equality between columns at its top level gives no bound (the engine then counts).
     assert pairs_at_most(connection, "records", Blocking("(l.city_id IS NULL OR r.city_id IS NULL)"),
                          features.column_names) is None
+
+
+def test_a_compound_name_split_differently_meets_on_the_whole_name_s_letters():
+    from dadkhah.link.features import _skeleton
+    from dadkhah.normalize.names import coarse_key, name_key
+
+    split_one_way = coarse_key(name_key("aliasgar") + " " + name_key("taqinia"))
+    split_the_other = coarse_key(name_key("ali") + " " + name_key("asgartaghinia"))
+    assert split_one_way != split_the_other
+    assert _skeleton(split_one_way) == _skeleton(split_the_other)
+    assert _skeleton(coarse_key(name_key("ali") + " " + name_key("rezaei"))) != _skeleton(split_one_way)
+    assert _skeleton(None) is None

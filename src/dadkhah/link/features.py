@@ -68,9 +68,9 @@ def _single_word(key: str | None) -> str | None:
 
 
 def _skeleton(coarse: str | None) -> str | None:
-    """A coarse full-name key as one word without ``I`` either: where a compound name is split
-    differently ("Ali | Asgartaghinia", "Aliasgar | Taqinia"), only the final vowel of the first
-    part still tells them apart."""
+    """A coarse full-name key as one word, without ``I`` either: where a compound name is split
+    differently ("Ali | Asgartaghinia", "Aliasgar | Taqinia"), the coarse keys differ only in the
+    ``I`` that ends the first part ("LI SGRTQN" against "LSGR TQN"); both become "LSGRTQN"."""
     if not coarse:
         return None
     letters = coarse.replace(" ", "").replace("I", "")
