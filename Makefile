@@ -110,6 +110,7 @@ test-slow: install
 bench: install
 	$(BIN)/python benchmarks/import_bench.py
 	$(BIN)/python benchmarks/link_compare_bench.py
+	$(BIN)/python benchmarks/review_band_bench.py
 	$(BIN)/python benchmarks/link_bench.py
 	$(BIN)/python benchmarks/lcmcr_bench.py
 	$(BIN)/python benchmarks/evidence_bench.py
