@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -91,7 +93,7 @@ def deletion_neighbourhood(key: str | None) -> list[str] | None:
     return sorted({key, *(key[:i] + key[i + 1:] for i in range(len(key)))})
 
 
-def _rows(session: Session, batch_size: int) -> Iterator[dict]:
+def _rows(session: Session, batch_size: int, only: sa.ColumnElement[bool] | None = None) -> Iterator[dict]:
     # Names repeat (a registry holds thousands of Mohammads): each key is worked out once.
     coarse_of: dict[str | None, str | None] = {}
     neighbours_of: dict[str | None, tuple[str, ...] | None] = {}
@@ -121,7 +123,7 @@ def _rows(session: Session, batch_size: int) -> Iterator[dict]:
             Record.city_place_id, Record.prison_place_id, Record.gender_norm, Record.name_script,
         )
         .join(Source, Source.id == Record.source_id)
-        .where(Record.superseded_by.is_(None))
+        .where(Record.superseded_by.is_(None), *(() if only is None else (only,)))
         .order_by(Record.id)
         .execution_options(yield_per=batch_size)
     )
@@ -171,26 +173,81 @@ def _rows(session: Session, batch_size: int) -> Iterator[dict]:
         }
 
 
-def record_features(session: Session, *, batch_size: int = 50_000) -> pa.Table:
-    """Features of every current record, in record-id order."""
-    batches = []
+def record_features(session: Session, *, batch_size: int = 50_000, earlier: pa.Table | None = None) -> pa.Table:
+    """Features of every current record, in record-id order.
+
+    ``earlier`` is a table this function gave before, under the same :func:`features_context` (a
+    run keeps its own): a record's row never changes once imported (a correction is a new record),
+    so the rows of records still current are taken from it, and only the others are worked out.
+    The result is the same table either way.
+    """
+    if earlier is not None and earlier.schema.remove_metadata() != SCHEMA:
+        earlier = None
+    only, older = None, []
+    if earlier is not None:
+        current = pa.array(session.scalars(sa.select(Record.id).where(Record.superseded_by.is_(None))).all(), pa.int64())
+        earlier = earlier.filter(pc.is_in(earlier["unique_id"], value_set=current))
+        known = earlier["unique_id"]
+        newest = pc.max(known).as_py() if len(known) else None
+        # Records newer than every known one, and any older one not known (a record made current
+        # again): by id, in slices, so that the statement stays small.
+        missing = pc.filter(current, pc.invert(pc.is_in(current, value_set=known))).to_pylist()
+        older = [uid for uid in missing if newest is not None and uid <= newest]
+        if len(older) > batch_size:
+            earlier, only = None, None  # mostly new: worked out afresh
+        else:
+            only = Record.id > newest if newest is not None else None
+            if older:
+                only = sa.or_(only, Record.id.in_(older)) if only is not None else Record.id.in_(older)
+    if earlier is not None:  # a source's name as it is now
+        sources = dict(session.execute(sa.select(Source.id, Source.name)).all())
+        ids = pa.array(sorted(sources), pa.int64())
+        names = pa.array([sources[i] for i in ids.to_pylist()], pa.string())
+        position = SCHEMA.get_field_index("source")
+        earlier = earlier.set_column(position, SCHEMA.field("source"),
+                                     pc.take(names, pc.index_in(earlier["source_id"], value_set=ids)))
+    batches = [] if earlier is None else earlier.to_batches()
     buffer: list[dict] = []
-    for row in _rows(session, batch_size):
+    for row in _rows(session, batch_size, only):
         buffer.append(row)
         if len(buffer) >= batch_size:
             batches.append(pa.RecordBatch.from_pylist(buffer, schema=SCHEMA))
             buffer = []
     if buffer or not batches:
         batches.append(pa.RecordBatch.from_pylist(buffer, schema=SCHEMA))
-    return pa.Table.from_batches(batches, schema=SCHEMA)
+    table = pa.Table.from_batches([b.replace_schema_metadata(None) for b in batches], schema=SCHEMA)
+    if earlier is not None and older:
+        table = table.take(pc.sort_indices(table, [("unique_id", "ascending")]))
+    return table
+
+
+def features_context(session: Session) -> str:
+    """What a record's features depend on besides the record itself: how they are computed (this
+    module's version and the software's) and each place's province. Features kept under another
+    context are not reused. (Sources' names are read afresh: adding a list does not change them.)"""
+    from dadkhah import __version__
+
+    digest = hashlib.sha256(json.dumps({
+        "features": FEATURES_VERSION, "software": __version__,
+        "provinces": sorted(tuple(p) for p in session.execute(sa.select(Place.id, Place.province_now))),
+    }, default=str).encode())
+    return digest.hexdigest()
 
 
 def features_digest(table: pa.Table) -> str:
-    """SHA-256 over the features: two runs on the same digest saw the same data."""
+    """SHA-256 over the features: two runs on the same digest saw the same data.
+
+    Taken over slices of 50,000 rows, each as one batch, so that it depends on the rows alone, not on
+    how the table happens to be divided (a table partly reused from an earlier run is divided
+    differently from one worked out afresh)."""
     digest = hashlib.sha256()
-    for batch in table.to_batches(max_chunksize=100_000):
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_batch(batch)
-        digest.update(sink.getvalue().to_pybytes())
+    for start in range(0, table.num_rows, _DIGEST_ROWS):
+        for batch in table.slice(start, _DIGEST_ROWS).combine_chunks().to_batches():
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_batch(batch)
+            digest.update(sink.getvalue().to_pybytes())
     return digest.hexdigest()
+
+
+_DIGEST_ROWS = 50_000

@@ -33,7 +33,12 @@ from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD, UNCERTAIN_BAND
 from dadkhah.link.clustering import cluster_records, components
 from dadkhah.link.engine import score
 from dadkhah.link.evaluate import evaluate_clusters
-from dadkhah.link.features import FEATURES_VERSION, features_digest, record_features
+from dadkhah.link.features import (
+    FEATURES_VERSION,
+    features_context,
+    features_digest,
+    record_features,
+)
 from dadkhah.link.model import DEFAULT_MODEL, LinkageModel
 from dadkhah.link.review import active_decisions
 from dadkhah.model import LinkageRun, ReviewPair
@@ -111,7 +116,9 @@ def run_linkage(
     # Outside the session: a commit that fails removes the unpublished pairs too.
     with _removed_on_failure() as unpublished, store.session() as session:
         report(0, 5, "reading records")
-        features = record_features(session)
+        context = features_context(session)
+        earlier = earlier_features(store.workspace.path, session, context)
+        features = record_features(session, earlier=earlier)
         if features.num_rows < 2:
             raise DadkhahError("there are fewer than two records to link; import lists first")
         stages["features"] = time.perf_counter() - started
@@ -123,7 +130,10 @@ def run_linkage(
         different = [(uid_of[a], uid_of[b]) for a, b, d, _ in decisions if d == "different" and a in uid_of and b in uid_of]
         run = LinkageRun(engine=engine, threshold=threshold, review_low=low, review_high=high,
                          parameters={"model": model.to_dict(), "seed": seed, "engine": engine,
-                                     "uncertain_band": list(UNCERTAIN_BAND)},
+                                     "uncertain_band": list(UNCERTAIN_BAND),
+                                     # records whose features the latest run had worked out already
+                                     "features_reused": 0 if earlier is None else int(pc.sum(pc.is_in(
+                                         features["unique_id"], value_set=earlier["unique_id"])).as_py() or 0)},
                          features_sha256=features_digest(features), records=features.num_rows,
                          run_by=actor.name, software_version=__version__, started_at=utcnow())
         session.add(run)
@@ -158,7 +168,7 @@ def run_linkage(
             stages.update({f"engine_{k}": v for k, v in scoring.seconds.items()})
         stages["engine"] = time.perf_counter() - step
 
-        kept = save_run_pairs(store.workspace.path, run.id, features, pairs, negatives)
+        kept = save_run_pairs(store.workspace.path, run.id, features, pairs, negatives, context=context)
         unpublished.append(kept)
 
         report(2, 5, "clustering")
@@ -342,7 +352,8 @@ def run_folder(workspace: Path, run_id: int) -> Path:
     return workspace / "linkage" / f"run-{run_id}"
 
 
-def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.Table, negatives: pa.Table) -> Path:
+def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.Table, negatives: pa.Table, *,
+                   context: str | None = None) -> Path:
     """Keep what a run scored, so its clustering can be redone at other thresholds without re-scoring.
 
     Written to ``linkage/.run-<id>.<pid>.part/`` (returned), which :func:`publish_run_pairs` renames
@@ -351,8 +362,10 @@ def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.T
     and removes it if not (:func:`dadkhah.store.sweep_leftovers`); until then :func:`load_run_pairs`
     reads it where it is. It holds ``pairs.parquet``
     (ids and match probability of every pair scored at or above the kept floor),
-    ``negatives.parquet`` (the strong negatives) and ``records.parquet`` (each record id's lasting
-    identity: source and record_id).
+    ``negatives.parquet`` (the strong negatives), ``records.parquet`` (each record id's lasting
+    identity: source and record_id) and, given the ``context`` they were worked out in,
+    ``features.parquet`` (every record's features: the next run reuses them, see
+    :func:`earlier_features`).
     """
     import pyarrow.parquet as pq
 
@@ -364,6 +377,8 @@ def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.T
     written = {"pairs.parquet": pairs.select(["unique_id_l", "unique_id_r", "match_probability"]),
                "negatives.parquet": negatives,
                "records.parquet": features.select(["unique_id", "source_id", "record_id"])}
+    if context is not None:
+        written["features.parquet"] = features.replace_schema_metadata({_CONTEXT_KEY: context})
     for name, table in written.items():
         pq.write_table(table, folder / name, compression="zstd")
         os.chmod(folder / name, 0o600)  # the workspace's files are its owner's alone, whatever the umask
@@ -375,6 +390,26 @@ def publish_run_pairs(part: Path, final: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
     os.replace(part, final)
+
+
+_CONTEXT_KEY = b"dadkhah.features_context"
+
+
+def earlier_features(workspace: Path, session: Session, context: str) -> pa.Table | None:
+    """The features the latest committed run kept, if they were worked out in ``context``; else None."""
+    import pyarrow.parquet as pq
+
+    latest = session.scalar(sa.select(LinkageRun.id).where(LinkageRun.finished_at.is_not(None))
+                            .order_by(LinkageRun.id.desc()).limit(1))
+    folder = _kept_folder(workspace, latest) if latest is not None else None
+    if folder is None or not (folder / "features.parquet").exists():
+        return None
+    try:
+        if (pq.read_schema(folder / "features.parquet").metadata or {}).get(_CONTEXT_KEY) != context.encode():
+            return None
+        return pq.read_table(folder / "features.parquet")
+    except (OSError, pa.ArrowException):
+        return None  # unreadable: worked out afresh
 
 
 def load_run_pairs(workspace: Path, run_id: int) -> tuple[pa.Table, pa.Table, pa.Table]:
