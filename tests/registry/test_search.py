@@ -309,3 +309,49 @@ def test_index_build_and_cross_script_search_on_sqlite_and_postgresql(store, sma
         tehran = _all_pages(session, city="city:tehran", death_from=date(1988, 7, 1))
         assert tehran == _expected(persons, lambda rs: any(r.city_place_id == "city:tehran" for r in rs) and any(
             r.death_latest and r.death_latest >= date(1988, 7, 1) for r in rs))
+
+
+def _index_rows(session) -> dict[str, list[tuple]]:
+    from dadkhah.model import PersonSearchKey, PersonSearchTerm
+
+    return {table.__tablename__: sorted(tuple(row) for row in session.execute(sa.select(*table.__table__.columns)))
+            for table in (PersonSearch, PersonSearchKey, PersonSearchTerm)}
+
+
+def test_a_run_rewrites_the_rows_of_the_persons_it_changed_and_the_index_is_what_a_rebuild_makes(store, small_case, monkeypatch):
+    """On both databases: new lists, a split and a merge decided; the next run updates the index for
+    the persons it changed only, and the index equals a full rebuild's."""
+    import dadkhah.link.run as link_run
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.link.review import decide
+
+    lists = sorted(small_case.glob("list-*.csv"))
+    for path in lists[:2]:
+        import_file(store, path, source=path.stem, actor=TESTER)
+    link_run.run_linkage(store, actor=TESTER)
+    for path in lists[2:]:
+        import_file(store, path, source=path.stem, actor=TESTER)
+    with store.session() as session:
+        assert search_index_is_current(session), "new lists change no person until the next run"
+        persons = _registry(session)
+        names = dict(session.execute(sa.select(Source.id, Source.name)).all())
+    ref = {person: [f"{names[r.source_id]}:{r.record_id}" for r in records] for person, records in persons.items()}
+    split = next(p for p, refs in sorted(ref.items()) if len(refs) >= 2)
+    alone = [p for p, refs in sorted(ref.items()) if len(refs) == 1][:2]
+    decide(store, "different", actor=TESTER, reason="test: a split", records=(ref[split][0], ref[split][1]))
+    decide(store, "same", actor=TESTER, reason="test: a merge", records=(ref[alone[0]][0], ref[alone[1]][0]))
+
+    def no_rebuild(session):
+        raise AssertionError("the index was current: the run should update it, not rebuild it")
+
+    monkeypatch.setattr(link_run, "build_search_index", no_rebuild)
+    summary = link_run.run_linkage(store, actor=TESTER)
+    assert summary.merged >= 1 and summary.split >= 1 and summary.records_moved >= 1
+    with store.session() as session:
+        assert search_index_is_current(session)
+        updated = _index_rows(session)
+        after = _registry(session)
+        assert len(updated["person_search"]) == len(after)
+        build_search_index(session)
+        assert _index_rows(session) == updated, "the updated index is the one a full rebuild makes"
+        session.rollback()

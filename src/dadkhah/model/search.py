@@ -1,7 +1,8 @@
 """The person search index: one row per active person, and the terms that find each person.
 
-It is derived data, rebuilt in full from the registry by :func:`dadkhah.registry.search.build_search_index`
-(at the end of every linkage run, and on first use when missing or stale); nothing else writes it.
+It is derived data, made from the registry by :func:`dadkhah.registry.search.build_search_index` (on
+first use when missing or stale, and at the end of a linkage run) or, for the persons a linkage run
+changed, :func:`dadkhah.registry.search.update_search_index`; nothing else writes it.
 """
 
 from __future__ import annotations

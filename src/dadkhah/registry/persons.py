@@ -59,9 +59,11 @@ class Assignment:
     unchanged: int = 0
     records_moved: int = 0
     events: list[dict] = field(default_factory=list)
+    # Row ids of the persons whose records or status this assignment changed (new persons too).
+    touched: set[int] = field(default_factory=set)
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "events"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("events", "touched")}
 
 
 def assign_persons(session: Session, run_id: int, clusters: Mapping[RecordKey, int]) -> Assignment:
@@ -106,6 +108,7 @@ def assign_persons(session: Session, run_id: int, clusters: Mapping[RecordKey, i
             for loser in owners[1:]:
                 session.execute(sa.update(Person).where(Person.id == loser).values(
                     status="merged", merged_into=keeper_id, updated_in_run=run_id))
+                result.touched.add(loser)
                 result.events.append({"run_id": run_id, "kind": "merged", "person_id": persons[loser],
                                       "other_person_id": keeper_id, "details": {"records": overlap[loser][label]}, "at": now})
                 result.merged += 1
@@ -148,8 +151,10 @@ def assign_persons(session: Session, run_id: int, clusters: Mapping[RecordKey, i
         old = previous.get(key)
         if old is None:
             inserts.append({"source_id": key[0], "record_id": key[1], "person_pk": person_pk, "run_id": run_id})
+            result.touched.add(person_pk)
         elif old != person_pk:
             moves[person_pk].append(key)
+            result.touched.update((old, person_pk))
     for person_pk, keys in moves.items():
         result.records_moved += len(keys)
         for start in range(0, len(keys), 500):
@@ -167,6 +172,7 @@ def assign_persons(session: Session, run_id: int, clusters: Mapping[RecordKey, i
     emptied = set(persons) - set(label_person.values()) - {pk for pk, _ in _merged(result, persons)}
     for person_pk in sorted(emptied, key=lambda pk: _number(persons[pk])):
         session.execute(sa.update(Person).where(Person.id == person_pk).values(status="retired", updated_in_run=run_id))
+        result.touched.add(person_pk)
         insert_rows(session, RegistryEvent.__table__, [{"run_id": run_id, "kind": "retired", "person_id": persons[person_pk],
                                                         "other_person_id": None, "details": None, "at": now}])
     result.persons = len(members)

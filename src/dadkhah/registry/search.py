@@ -8,8 +8,10 @@ full and father's names of the person's current records (:mod:`dadkhah.normalize
 keys the importer stored), each with where it stands at best in the person's names (its ``field``,
 :data:`MATCH_FIELDS`); each whole full name (``=MHMD RZI``); the place id of each city they name
 and each source they come from.
-A linkage run rebuilds it; a search rebuilds it first when it is missing or older than the last
-linkage run or import (:func:`ensure_search_index`).
+A linkage run brings it up to date: it rewrites the rows of the persons it changed
+(:func:`update_search_index`) when the index was current before it, and rebuilds it otherwise; a
+search rebuilds it first when it is missing or older than the last linkage run or import
+(:func:`ensure_search_index`).
 
 **A search.** The query is normalised by the importer's own name normaliser (titles dropped,
 detached suffixes joined), so 'Mohammad Rezaei' and 'محمد رضایی' give the same keys. A person
@@ -38,7 +40,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 
 import sqlalchemy as sa
@@ -92,7 +94,8 @@ _members = sa.Table(
 )
 
 
-def _fill_members(session: Session) -> None:
+def _fill_members(session: Session, only=None) -> None:
+    """``only``: a select of the person row ids to take (every active person when None)."""
     r = Record
     pair = sa.func.trim(sa.func.coalesce(r.given_name, "") + " " + sa.func.coalesce(r.family_name, ""))
     pair_normalized = sa.func.trim(sa.func.coalesce(r.given_name_norm, "") + " " + sa.func.coalesce(r.family_name_norm, ""))
@@ -107,7 +110,8 @@ def _fill_members(session: Session) -> None:
                   r.given_name_key, r.family_name_key, r.full_name_key, r.father_name_key)
         .join(Person, Person.id == PersonRecord.person_pk)
         .join(r, sa.and_(r.source_id == PersonRecord.source_id, r.record_id == PersonRecord.record_id))
-        .where(Person.status == "active", r.superseded_by.is_(None))
+        .where(Person.status == "active", r.superseded_by.is_(None),
+               *(() if only is None else (PersonRecord.person_pk.in_(only),)))
     )
     session.execute(_members.insert().from_select([c.name for c in _members.columns], query))
 
@@ -142,8 +146,13 @@ def _fill_persons(session: Session) -> None:
     session.execute(_facts.insert().from_select(columns, _most_common(m.city_place_id, sa.literal("city"))))
     session.execute(_facts.insert().from_select(columns, _most_common(m.display, m.script, m.script.is_not(None),
                                                                       m.display != "")))
-    named = sa.select(m.person_pk, Source.name).distinct().join(Source, Source.id == m.source_id).subquery("named")
+    # Source names in their order, so that the index is the same however it was made: SQLite's
+    # group_concat (before 3.44) takes its rows as the ordered subquery gives them; string_agg is told.
+    named = (sa.select(m.person_pk, Source.name).distinct().join(Source, Source.id == m.source_id)
+             .order_by(m.person_pk, Source.name).subquery("named"))
     joined = sa.func.aggregate_strings(named.c.name, SOURCES_SEPARATOR)  # group_concat / string_agg
+    if session.get_bind().dialect.name == "postgresql":
+        joined = joined.aggregate_order_by(named.c.name)
     session.execute(_facts.insert().from_select(columns, sa.select(named.c.person_pk, sa.literal("sources"), joined)
                                                 .group_by(named.c.person_pk)))
     base = (sa.select(m.person_pk, sa.func.count().label("records"), sa.func.min(m.death_earliest).label("death_earliest"),
@@ -193,7 +202,12 @@ def _fill_keys(session: Session, dialect: str) -> None:
     query = (sa.select(terms.c.term, terms.c.person_pk, sa.func.min(terms.c.field))
              .group_by(terms.c.term, terms.c.person_pk).order_by(terms.c.term, terms.c.person_pk))
     session.execute(sa.insert(PersonSearchKey).from_select(["key", "person_pk", "field"], query))
-    counts = sa.select(PersonSearchKey.key, sa.func.count()).group_by(PersonSearchKey.key)
+
+
+def _count_terms(session: Session, only=None) -> None:
+    """How many persons each term finds; ``only``: a select of the terms to count (all when None)."""
+    counts = (sa.select(PersonSearchKey.key, sa.func.count())
+              .where(*(() if only is None else (PersonSearchKey.key.in_(only),))).group_by(PersonSearchKey.key))
     session.execute(sa.insert(PersonSearchTerm).from_select(["key", "persons"], counts))
 
 
@@ -235,11 +249,16 @@ def build_search_index(session: Session) -> dict:
     _fill_members(session)
     _fill_persons(session)
     _fill_keys(session, dialect)
+    _count_terms(session)
     for table in (_members, _facts):
         table.drop(connection)
     if dialect == "postgresql":
         for statement in _POSTGRESQL_ANALYZE:
             session.execute(sa.text(statement))
+    return _built(session, started)
+
+
+def _built(session: Session, started: float) -> dict:
     state = json.dumps(_index_state(session), sort_keys=True)
     setting = session.get(Setting, INDEX_SETTING)
     if setting is None:
@@ -250,6 +269,48 @@ def build_search_index(session: Session) -> dict:
     persons = session.scalar(sa.select(sa.func.count()).select_from(PersonSearch))
     keys = session.scalar(sa.select(sa.func.count()).select_from(PersonSearchKey))
     return {"persons": persons, "keys": keys, "seconds": round(time.perf_counter() - started, 3)}
+
+
+# The persons an update rewrites, and the terms whose counts it may change.
+_touched = sa.Table("person_search_touched", sa.MetaData(), sa.Column("person_pk", sa.Integer, primary_key=True),
+                    prefixes=["TEMPORARY"])
+_touched_terms = sa.Table("person_search_touched_terms", sa.MetaData(), sa.Column("key", sa.String(200)),
+                          prefixes=["TEMPORARY"])
+
+
+def update_search_index(session: Session, persons: Collection[int]) -> dict:
+    """Rewrite the index rows of ``persons`` (row ids) only, in the caller's transaction: for a linkage
+    run that changed only them, on an index that was current before it (the caller checks, with
+    :func:`search_index_is_current`, before the run). The index is then what :func:`build_search_index`
+    would make: the rows of persons no longer active go, those of the others are worked out again
+    from their current records, and the counts of the terms either had are counted again."""
+    started = time.perf_counter()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _BUILD_LOCK})
+    connection = session.connection()
+    tables = (_members, _facts, _touched, _touched_terms)
+    for table in tables:
+        table.drop(connection, checkfirst=True)
+        table.create(connection)
+    chosen = sorted(set(persons))
+    for start in range(0, len(chosen), 5000):
+        session.execute(_touched.insert(), [{"person_pk": pk} for pk in chosen[start:start + 5000]])
+    touched = sa.select(_touched.c.person_pk)
+    had = sa.select(PersonSearchKey.key).where(PersonSearchKey.person_pk.in_(touched))
+    session.execute(_touched_terms.insert().from_select(["key"], had))
+    session.execute(sa.delete(PersonSearchKey).where(PersonSearchKey.person_pk.in_(touched)))
+    session.execute(sa.delete(PersonSearch).where(PersonSearch.person_pk.in_(touched)))
+    _fill_members(session, only=touched)
+    _fill_persons(session)
+    _fill_keys(session, dialect)
+    session.execute(_touched_terms.insert().from_select(["key"], had))
+    terms = sa.select(_touched_terms.c.key).distinct()
+    session.execute(sa.delete(PersonSearchTerm).where(PersonSearchTerm.key.in_(terms)))
+    _count_terms(session, only=terms)
+    for table in tables:
+        table.drop(connection)
+    return _built(session, started) | {"updated_persons": len(chosen)}
 
 
 def search_index_is_current(session: Session) -> bool:
