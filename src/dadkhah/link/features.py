@@ -190,11 +190,11 @@ def record_features(session: Session, *, batch_size: int = 50_000, earlier: pa.T
         known = earlier["unique_id"]
         newest = pc.max(known).as_py() if len(known) else None
         # Records newer than every known one, and any older one not known (a record made current
-        # again): by id, in slices, so that the statement stays small.
+        # again), named one by one: a few, or the statement would exceed the database's limit.
         missing = pc.filter(current, pc.invert(pc.is_in(current, value_set=known))).to_pylist()
         older = [uid for uid in missing if newest is not None and uid <= newest]
-        if len(older) > batch_size:
-            earlier, only = None, None  # mostly new: worked out afresh
+        if len(older) > _OLDER_AT_MOST:
+            earlier, only, older = None, None, []  # worked out afresh
         else:
             only = Record.id > newest if newest is not None else None
             if older:
@@ -219,6 +219,9 @@ def record_features(session: Session, *, batch_size: int = 50_000, earlier: pa.T
     if earlier is not None and older:
         table = table.take(pc.sort_indices(table, [("unique_id", "ascending")]))
     return table
+
+
+_OLDER_AT_MOST = 5_000  # bound parameters of one statement: SQLite allows 32,766
 
 
 def features_context(session: Session) -> str:
