@@ -166,6 +166,8 @@ def test_link_persons_and_review_commands(ws, small_case):
     decisions = json.loads(run("review", "decisions", "--json", workspace=ws).stdout)
     assert [d["decision"] for d in decisions] == ["different"]
     assert "probability" in run("review", "list", "--limit", "1", workspace=ws).stdout
+    again = run("link", "run", workspace=ws).stdout  # the decision applies: the run says what it reused
+    assert f"what {summary['records']:,} records offer for comparison" in again and "search index was updated for" in again
 
 
 def test_errors_name_the_commands_own_option_or_argument(ws, tmp_path):

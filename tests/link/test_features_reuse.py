@@ -54,6 +54,8 @@ def test_a_second_run_reuses_the_features_of_unchanged_records(copy_of_linked, s
     assert 0 < kept == fresh.num_rows - list_1 - 25
 
     summary = run_linkage(store, actor=TESTER)
+    assert summary.reused == {"features_of_records": kept, "search_index_updated_for": None}, \
+        "a corrected list changed persons' records: the index is rebuilt"
     with store.session() as session:
         run = session.get(LinkageRun, summary.run_id)
         assert run.parameters["features_reused"] == kept

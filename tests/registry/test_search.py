@@ -347,6 +347,7 @@ def test_a_run_rewrites_the_rows_of_the_persons_it_changed_and_the_index_is_what
     monkeypatch.setattr(link_run, "build_search_index", no_rebuild)
     summary = link_run.run_linkage(store, actor=TESTER)
     assert summary.merged >= 1 and summary.split >= 1 and summary.records_moved >= 1
+    assert 0 < summary.reused["search_index_updated_for"] < summary.persons
     with store.session() as session:
         assert search_index_is_current(session)
         updated = _index_rows(session)

@@ -82,6 +82,12 @@ def link_run(
     else:
         out.print(f"Model: the one run {training['trained_in_run']} trained, used again: {training['reason']}. "
                   "`--retrain` trains it anew.", markup=False)
+    reused = summary.reused
+    if reused.get("features_of_records") or reused.get("search_index_updated_for") is not None:
+        index = reused.get("search_index_updated_for")
+        out.print(f"Reused from the previous run: what {reused['features_of_records']:,} records offer for comparison"
+                  + (f"; the search index was updated for the {index:,} persons this run changed." if index is not None
+                     else "; the search index was rebuilt."), markup=False)
     for note in summary.training_notes:
         out.print(f"Note: {note}.", markup=False)
     if summary.pairs_for_review:

@@ -78,6 +78,10 @@ class LinkSummary:
     training_notes: list
     seconds: float
     stage_seconds: dict
+    # What this run took from the previous one instead of working it out again: the features of
+    # ``features_of_records`` records, and the search index, updated for ``search_index_updated_for``
+    # persons (None when it was rebuilt).
+    reused: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -123,6 +127,8 @@ def run_linkage(
         features = record_features(session, earlier=earlier)
         if features.num_rows < 2:
             raise DadkhahError("there are fewer than two records to link; import lists first")
+        reused_features = 0 if earlier is None else int(
+            pc.sum(pc.is_in(features["unique_id"], value_set=earlier["unique_id"])).as_py() or 0)
         stages["features"] = time.perf_counter() - started
         uid_of = {key: uid for key, uid in zip(
             zip(features["source_id"].to_pylist(), features["record_id"].to_pylist(), strict=True),
@@ -134,8 +140,7 @@ def run_linkage(
                          parameters={"model": model.to_dict(), "seed": seed, "engine": engine,
                                      "uncertain_band": list(UNCERTAIN_BAND),
                                      # records whose features the latest run had worked out already
-                                     "features_reused": 0 if earlier is None else int(pc.sum(pc.is_in(
-                                         features["unique_id"], value_set=earlier["unique_id"])).as_py() or 0)},
+                                     "features_reused": reused_features},
                          features_sha256=features_digest(features), records=features.num_rows,
                          run_by=actor.name, software_version=__version__, started_at=utcnow())
         session.add(run)
@@ -198,6 +203,8 @@ def run_linkage(
             update_search_index(session, assignment.touched)
         else:
             build_search_index(session)
+        reused = {"features_of_records": reused_features,
+                  "search_index_updated_for": len(assignment.touched) if index_was_current else None}
         stages["search_index"] = time.perf_counter() - step
 
         seconds = time.perf_counter() - started
@@ -214,7 +221,7 @@ def run_linkage(
             prior=model_json["probability_two_random_records_match"],
             training={k: training[k] for k in ("retrained", "trained_in_run", "reason")}, training_notes=notes,
             seconds=round(seconds, 2),
-            stage_seconds={k: round(v, 2) for k, v in stages.items()},
+            stage_seconds={k: round(v, 2) for k, v in stages.items()}, reused=reused,
         )
         run.model = model_json
         run.persons = assignment.persons
