@@ -167,3 +167,11 @@ def decide_alternately(store, pairs, count: int) -> int:
         if made == count:
             break
     return made
+
+
+def index_rows(session) -> dict[str, list[tuple]]:
+    """Every row of the person search index's tables, sorted: to compare two ways of making it."""
+    from dadkhah.model import PersonSearch, PersonSearchKey, PersonSearchTerm
+
+    return {table.__tablename__: sorted(tuple(row) for row in session.execute(sa.select(*table.__table__.columns)))
+            for table in (PersonSearch, PersonSearchKey, PersonSearchTerm)}

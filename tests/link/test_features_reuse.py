@@ -12,7 +12,8 @@ from dadkhah.ingest.importer import import_file
 from dadkhah.link.features import features_context, features_digest, record_features
 from dadkhah.link.run import earlier_features, run_linkage
 from dadkhah.model import LinkageRun, Record
-from tests.conftest import TESTER
+from dadkhah.registry.search import build_search_index
+from tests.conftest import TESTER, index_rows
 
 
 def _new_version_of_a_list(small_case, tmp_path):
@@ -54,9 +55,13 @@ def test_a_second_run_reuses_the_features_of_unchanged_records(copy_of_linked, s
     assert 0 < kept == fresh.num_rows - list_1 - 25
 
     summary = run_linkage(store, actor=TESTER)
-    assert summary.reused == {"features_of_records": kept, "search_index_updated_for": None}, \
-        "a corrected list changed persons' records: the index is rebuilt"
+    assert summary.reused["features_of_records"] == kept
+    # The index is updated for the persons holding list-1's corrected records and those the run changed.
+    assert 0 < summary.reused["search_index_updated_for"] < summary.persons
     with store.session() as session:
+        updated = index_rows(session)
+        build_search_index(session)
+        assert index_rows(session) == updated, "the updated index is the one a full rebuild makes"
         run = session.get(LinkageRun, summary.run_id)
         assert run.parameters["features_reused"] == kept
         assert run.features_sha256 == features_digest(fresh)

@@ -24,7 +24,7 @@ from dadkhah.registry.search import (
     search_index_is_current,
     search_persons,
 )
-from tests.conftest import TESTER
+from tests.conftest import TESTER, index_rows
 
 
 def _number(person_id: str) -> int:
@@ -224,9 +224,11 @@ def test_a_person_id_finds_that_person_and_a_merged_id_its_survivor(copy_of_link
         assert "P-000002" not in _all_pages(session, per_page=200)
 
 
-def test_the_index_is_rebuilt_when_an_import_made_it_stale(copy_of_linked, small_case, tmp_path):
+def test_the_index_is_rebuilt_when_an_import_made_it_stale(copy_of_linked, small_case, tmp_path, monkeypatch):
     """A list of new records leaves the index as it is (no person holds them until the next run); a
-    corrected version of records persons hold makes it stale, and the next search rebuilds it."""
+    corrected version of records persons hold makes it stale, and the next search updates the rows
+    of the persons holding them, to what a full rebuild makes."""
+    import dadkhah.registry.search as search
     from dadkhah.ingest.importer import import_file
 
     assert ensure_search_index(copy_of_linked) is False, "the linkage run left it current"
@@ -250,10 +252,22 @@ def test_the_index_is_rebuilt_when_an_import_made_it_stale(copy_of_linked, small
     import_file(copy_of_linked, corrected, source="list-1", actor=TESTER)
     with copy_of_linked.session() as session:
         assert not search_index_is_current(session), "a person's record has a new version"
-    assert ensure_search_index(copy_of_linked) is True
+        holders = search.changed_since_built(session)
+        assert holders and len(holders) <= len(rows), "list-1's persons, no others"
+
+    def no_rebuild(session):
+        raise AssertionError("made for the latest run: the index is updated, not rebuilt")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(search, "build_search_index", no_rebuild)
+        assert ensure_search_index(copy_of_linked) is True
     with copy_of_linked.session() as session:
         assert search_index_is_current(session)
         assert len(search_persons(session, query="Zarrinkelk")["hits"]) == 1, "the corrected record's person"
+        updated = index_rows(session)
+        build_search_index(session)
+        assert index_rows(session) == updated
+        session.rollback()
 
 
 def test_dates_may_be_iso_or_jalali_and_bad_filters_are_refused(copy_of_linked):
@@ -311,13 +325,6 @@ def test_index_build_and_cross_script_search_on_sqlite_and_postgresql(store, sma
             r.death_latest and r.death_latest >= date(1988, 7, 1) for r in rs))
 
 
-def _index_rows(session) -> dict[str, list[tuple]]:
-    from dadkhah.model import PersonSearchKey, PersonSearchTerm
-
-    return {table.__tablename__: sorted(tuple(row) for row in session.execute(sa.select(*table.__table__.columns)))
-            for table in (PersonSearch, PersonSearchKey, PersonSearchTerm)}
-
-
 def test_a_run_rewrites_the_rows_of_the_persons_it_changed_and_the_index_is_what_a_rebuild_makes(store, small_case, monkeypatch):
     """On both databases: new lists, a split and a merge decided; the next run updates the index for
     the persons it changed only, and the index equals a full rebuild's."""
@@ -350,9 +357,9 @@ def test_a_run_rewrites_the_rows_of_the_persons_it_changed_and_the_index_is_what
     assert 0 < summary.reused["search_index_updated_for"] < summary.persons
     with store.session() as session:
         assert search_index_is_current(session)
-        updated = _index_rows(session)
+        updated = index_rows(session)
         after = _registry(session)
         assert len(updated["person_search"]) == len(after)
         build_search_index(session)
-        assert _index_rows(session) == updated, "the updated index is the one a full rebuild makes"
+        assert index_rows(session) == updated, "the updated index is the one a full rebuild makes"
         session.rollback()

@@ -44,7 +44,7 @@ from dadkhah.link.review import active_decisions
 from dadkhah.model import LinkageRun, ReviewPair
 from dadkhah.model.base import utcnow
 from dadkhah.registry.persons import assign_persons, iter_memberships
-from dadkhah.registry.search import build_search_index, search_index_is_current, update_search_index
+from dadkhah.registry.search import build_search_index, changed_since_built, update_search_index
 from dadkhah.store import Store, insert_rows
 from dadkhah.workspace import private_space, process_alive
 
@@ -120,8 +120,9 @@ def run_linkage(
     # Outside the session: a commit that fails removes the unpublished pairs too.
     with _removed_on_failure() as unpublished, store.session() as session:
         report(0, 5, "reading records")
-        # An index current before this run needs only the rows of the persons the run changes.
-        index_was_current = search_index_is_current(session)
+        # An index made for the previous run needs only the rows of the persons whose records an
+        # import changed since, and of those this run changes.
+        index_changed = changed_since_built(session)
         context = features_context(session)
         earlier = earlier_features(store.workspace.path, session, context)
         features = record_features(session, earlier=earlier)
@@ -199,12 +200,13 @@ def run_linkage(
         stages["review"] = time.perf_counter() - step
 
         step = time.perf_counter()
-        if index_was_current:  # the persons page searches what this run decided
-            update_search_index(session, assignment.touched)
+        if index_changed is not None:  # the persons page searches what this run decided
+            index_changed |= assignment.touched
+            update_search_index(session, index_changed)
         else:
             build_search_index(session)
         reused = {"features_of_records": reused_features,
-                  "search_index_updated_for": len(assignment.touched) if index_was_current else None}
+                  "search_index_updated_for": len(index_changed) if index_changed is not None else None}
         stages["search_index"] = time.perf_counter() - step
 
         seconds = time.perf_counter() - started

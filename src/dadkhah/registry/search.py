@@ -8,10 +8,10 @@ full and father's names of the person's current records (:mod:`dadkhah.normalize
 keys the importer stored), each with where it stands at best in the person's names (its ``field``,
 :data:`MATCH_FIELDS`); each whole full name (``=MHMD RZI``); the place id of each city they name
 and each source they come from.
-A linkage run brings it up to date: it rewrites the rows of the persons it changed
-(:func:`update_search_index`) when the index was current before it, and rebuilds it otherwise; a
-search rebuilds it first when it is missing or older than the last linkage run or import
-(:func:`ensure_search_index`).
+A linkage run brings it up to date, and so does a search that finds it missing or older than the
+last linkage run or import (:func:`ensure_search_index`): when the index was made for the latest
+run, only the rows of the persons whose records changed since (:func:`changed_since_built`) or whose
+records the run moved are made again (:func:`update_search_index`); otherwise it is rebuilt.
 
 **A search.** The query is normalised by the importer's own name normaliser (titles dropped,
 detached suffixes joined), so 'Mohammad Rezaei' and 'محمد رضایی' give the same keys. A person
@@ -279,11 +279,12 @@ _touched_terms = sa.Table("person_search_touched_terms", sa.MetaData(), sa.Colum
 
 
 def update_search_index(session: Session, persons: Collection[int]) -> dict:
-    """Rewrite the index rows of ``persons`` (row ids) only, in the caller's transaction: for a linkage
-    run that changed only them, on an index that was current before it (the caller checks, with
-    :func:`search_index_is_current`, before the run). The index is then what :func:`build_search_index`
-    would make: the rows of persons no longer active go, those of the others are worked out again
-    from their current records, and the counts of the terms either had are counted again."""
+    """Rewrite the index rows of ``persons`` (row ids) only, in the caller's transaction: the persons
+    whose rows may differ from what a full build would make now (those a linkage run changed, and
+    those whose records an import changed since the index was made: :func:`changed_since_built`).
+    The index is then what :func:`build_search_index` would make: the rows of persons no longer
+    active go, those of the others are worked out again from their current records, and the counts
+    of the terms either had are counted again."""
     started = time.perf_counter()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -319,11 +320,30 @@ def search_index_is_current(session: Session) -> bool:
     return built is not None and json.loads(built) == {"run": run or 0, "import": imported or 0}
 
 
-def ensure_search_index(store: Store) -> bool:
-    """Build the index when it is missing or stale (once, even when many requests ask at once).
+def changed_since_built(session: Session) -> set[int] | None:
+    """Row ids of the persons whose current records changed since the index was made, when it was
+    made for the latest linkage run (an import since brought new versions of records they hold);
+    None when it was not (never made, or made before the latest run): then it must be rebuilt."""
+    built, run, imported = session.connection().execute(_INDEX_STATE).one()
+    state = json.loads(built) if built is not None else None
+    if not isinstance(state, dict) or state.get("run") != (run or 0):
+        return None
+    since = state.get("import") or 0
+    if (imported or 0) == since:
+        return set()
+    held = (sa.select(PersonRecord.person_pk).distinct()
+            .join(Record, sa.and_(Record.source_id == PersonRecord.source_id, Record.record_id == PersonRecord.record_id))
+            .where(Record.superseded_by > since))
+    return set(session.scalars(held))
 
-    Returns True when it was rebuilt. Workspaces linked before the index existed get it here, on
-    the first search, rather than in the migration.
+
+def ensure_search_index(store: Store) -> bool:
+    """Bring the index up to date when it is missing or stale (once, even when many requests ask at
+    once): only the rows of the persons whose records changed when it was made for the latest
+    linkage run (:func:`changed_since_built`), in full otherwise.
+
+    Returns True when it was rebuilt or updated. Workspaces linked before the index existed get it
+    here, on the first search, rather than in the migration.
     """
     with store.session() as session:
         if search_index_is_current(session):
@@ -335,7 +355,11 @@ def ensure_search_index(store: Store) -> bool:
                 session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _BUILD_LOCK})
             if search_index_is_current(session):
                 return False
-            build_search_index(session)
+            changed = changed_since_built(session)
+            if changed is None:
+                build_search_index(session)
+            else:
+                update_search_index(session, changed)
     return True
 
 
