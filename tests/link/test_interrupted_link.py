@@ -22,8 +22,8 @@ from dadkhah.audit import Actor
 from dadkhah.store import open_store
 from dadkhah.workspace import load_workspace
 
-# pairs saved, not yet committed (a run builds the search index, or updates it when it was current)
-run.build_search_index = run.update_search_index = lambda session, *changed: os.kill(os.getpid(), signal.SIGKILL)
+# pairs saved, not yet committed
+run.refresh_search_index = lambda session, changed: os.kill(os.getpid(), signal.SIGKILL)
 run.run_linkage(open_store(load_workspace(sys.argv[1])), actor=Actor("tester", "cli"), retrain=True)
 """
 
@@ -56,11 +56,10 @@ def test_a_link_run_that_fails_removes_its_unpublished_pairs(copy_of_linked, mon
 
     import dadkhah.link.run as run
 
-    def failing(session, *changed):
+    def failing(session, changed):
         raise RuntimeError("the search index could not be built")
 
-    monkeypatch.setattr(run, "build_search_index", failing)
-    monkeypatch.setattr(run, "update_search_index", failing)
+    monkeypatch.setattr(run, "refresh_search_index", failing)
     with pytest.raises(RuntimeError):
         run_linkage(copy_of_linked, actor=TESTER)
     linkage = copy_of_linked.workspace.path / "linkage"

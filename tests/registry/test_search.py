@@ -260,6 +260,7 @@ def test_the_index_is_rebuilt_when_an_import_made_it_stale(copy_of_linked, small
 
     with monkeypatch.context() as patched:
         patched.setattr(search, "build_search_index", no_rebuild)
+        patched.setattr(search, "_UPDATE_AT_MOST", 1.0)  # (a quarter of the persons or more: rebuilt, as is quicker)
         assert ensure_search_index(copy_of_linked) is True
     with copy_of_linked.session() as session:
         assert search_index_is_current(session)
@@ -329,6 +330,7 @@ def test_a_run_rewrites_the_rows_of_the_persons_it_changed_and_the_index_is_what
     """On both databases: new lists, a split and a merge decided; the next run updates the index for
     the persons it changed only, and the index equals a full rebuild's."""
     import dadkhah.link.run as link_run
+    import dadkhah.registry.search as search
     from dadkhah.ingest.importer import import_file
     from dadkhah.link.review import decide
 
@@ -351,7 +353,8 @@ def test_a_run_rewrites_the_rows_of_the_persons_it_changed_and_the_index_is_what
     def no_rebuild(session):
         raise AssertionError("the index was current: the run should update it, not rebuild it")
 
-    monkeypatch.setattr(link_run, "build_search_index", no_rebuild)
+    monkeypatch.setattr(search, "build_search_index", no_rebuild)
+    monkeypatch.setattr(search, "_UPDATE_AT_MOST", 1.0)  # two new lists change most persons: updated all the same
     summary = link_run.run_linkage(store, actor=TESTER)
     assert summary.merged >= 1 and summary.split >= 1 and summary.records_moved >= 1
     assert 0 < summary.reused["search_index_updated_for"] < summary.persons
@@ -363,3 +366,15 @@ def test_a_run_rewrites_the_rows_of_the_persons_it_changed_and_the_index_is_what
         build_search_index(session)
         assert index_rows(session) == updated, "the updated index is the one a full rebuild makes"
         session.rollback()
+
+
+def test_many_changed_persons_rebuild_the_index_few_update_it(copy_of_linked):
+    from dadkhah.registry.search import refresh_search_index
+
+    with copy_of_linked.session() as session:
+        persons = session.scalars(sa.select(PersonSearch.person_pk).order_by(PersonSearch.person_pk)).all()
+        before = index_rows(session)
+        assert refresh_search_index(session, set(persons[:3])) == 3
+        assert refresh_search_index(session, set(persons[: len(persons) // 2])) is None, "half of them: rebuilt"
+        assert refresh_search_index(session, None) is None
+        assert index_rows(session) == before, "nothing had changed: the same index every way"

@@ -44,7 +44,7 @@ from dadkhah.link.review import active_decisions
 from dadkhah.model import LinkageRun, ReviewPair
 from dadkhah.model.base import utcnow
 from dadkhah.registry.persons import assign_persons, iter_memberships
-from dadkhah.registry.search import build_search_index, changed_since_built, update_search_index
+from dadkhah.registry.search import changed_since_built, refresh_search_index
 from dadkhah.store import Store, insert_rows
 from dadkhah.workspace import private_space, process_alive
 
@@ -200,13 +200,9 @@ def run_linkage(
         stages["review"] = time.perf_counter() - step
 
         step = time.perf_counter()
-        if index_changed is not None:  # the persons page searches what this run decided
-            index_changed |= assignment.touched
-            update_search_index(session, index_changed)
-        else:
-            build_search_index(session)
-        reused = {"features_of_records": reused_features,
-                  "search_index_updated_for": len(index_changed) if index_changed is not None else None}
+        # the persons page searches what this run decided
+        updated = refresh_search_index(session, None if index_changed is None else index_changed | assignment.touched)
+        reused = {"features_of_records": reused_features, "search_index_updated_for": updated}
         stages["search_index"] = time.perf_counter() - step
 
         seconds = time.perf_counter() - started

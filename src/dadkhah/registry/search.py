@@ -11,7 +11,8 @@ and each source they come from.
 A linkage run brings it up to date, and so does a search that finds it missing or older than the
 last linkage run or import (:func:`ensure_search_index`): when the index was made for the latest
 run, only the rows of the persons whose records changed since (:func:`changed_since_built`) or whose
-records the run moved are made again (:func:`update_search_index`); otherwise it is rebuilt.
+records the run moved are made again (:func:`update_search_index`), if they are few; otherwise it is
+rebuilt (:func:`refresh_search_index`).
 
 **A search.** The query is normalised by the importer's own name normaliser (titles dropped,
 detached suffixes joined), so 'Mohammad Rezaei' and 'محمد رضایی' give the same keys. A person
@@ -314,6 +315,26 @@ def update_search_index(session: Session, persons: Collection[int]) -> dict:
     return _built(session, started) | {"updated_persons": len(chosen)}
 
 
+# An update rewrites each changed person's rows where a rebuild writes every person's in bulk: past
+# this share of the index's persons, rebuilding is quicker. Measured on 119,860 persons (SQLite):
+# updating 70,791 of them took 16.3 s, rebuilding all 12.2 s; updating ~1,000 of 453,365, 2.4 s
+# against 33 s.
+_UPDATE_AT_MOST = 0.25
+
+
+def refresh_search_index(session: Session, changed: Collection[int] | None) -> int | None:
+    """Bring the index up to date in the caller's transaction, given the persons whose rows changed
+    (None: not known, see :func:`changed_since_built`): their rows only when they are few, else the
+    whole index. Returns how many persons' rows were updated, or None when it was rebuilt."""
+    if changed is not None:
+        indexed = session.scalar(sa.select(sa.func.count()).select_from(PersonSearch)) or 0
+        if len(changed) <= _UPDATE_AT_MOST * indexed:
+            update_search_index(session, changed)
+            return len(set(changed))
+    build_search_index(session)
+    return None
+
+
 def search_index_is_current(session: Session) -> bool:
     """True when the index was built after the latest linkage run and import (one small query)."""
     built, run, imported = session.connection().execute(_INDEX_STATE).one()
@@ -355,11 +376,7 @@ def ensure_search_index(store: Store) -> bool:
                 session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _BUILD_LOCK})
             if search_index_is_current(session):
                 return False
-            changed = changed_since_built(session)
-            if changed is None:
-                build_search_index(session)
-            else:
-                update_search_index(session, changed)
+            refresh_search_index(session, changed_since_built(session))
     return True
 
 
