@@ -155,15 +155,17 @@ def assign_persons(session: Session, run_id: int, clusters: Mapping[RecordKey, i
         elif old != person_pk:
             moves[person_pk].append(key)
             result.touched.update((old, person_pk))
-    for person_pk, keys in moves.items():
-        result.records_moved += len(keys)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            session.execute(
-                sa.update(PersonRecord)
-                .where(sa.tuple_(PersonRecord.source_id, PersonRecord.record_id).in_(chunk))
-                .values(person_pk=person_pk, run_id=run_id)
-            )
+    # One statement per record, each found by the primary key: SQLite scans the whole table for a
+    # (source_id, record_id) IN (...) list (a run that moved 11,299 of 985,199 records spent 316 s so).
+    moved = [{"key_source": key[0], "key_record": key[1], "to_person": person_pk}
+             for person_pk, keys in moves.items() for key in keys]
+    result.records_moved = len(moved)
+    table = PersonRecord.__table__
+    move = (sa.update(table).where(table.c.source_id == sa.bindparam("key_source"),
+                                   table.c.record_id == sa.bindparam("key_record"))
+            .values(person_pk=sa.bindparam("to_person"), run_id=run_id))
+    for start in range(0, len(moved), 5000):
+        session.execute(move, moved[start:start + 5000])
     for start in range(0, len(inserts), 5000):
         insert_rows(session, PersonRecord.__table__, inserts[start:start + 5000])
     for start in range(0, len(result.events), 5000):
