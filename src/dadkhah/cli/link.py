@@ -86,7 +86,7 @@ def link_run(
     if reused.get("features_of_records") or reused.get("search_index_updated_for") is not None:
         index = reused.get("search_index_updated_for")
         out.print(f"Reused from the previous run: what {reused['features_of_records']:,} records offer for comparison"
-                  + (f"; the search index was updated for the {index:,} persons this run changed." if index is not None
+                  + (f"; the search index was updated for the {index:,} persons whose records changed." if index is not None
                      else "; the search index was rebuilt."), markup=False)
     for note in summary.training_notes:
         out.print(f"Note: {note}.", markup=False)
