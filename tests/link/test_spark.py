@@ -40,8 +40,9 @@ def test_link_run_on_spark_prints_nothing_of_spark_s_own(linked, tmp_path):
     shutil.copytree(linked[0], target)
     env = {k: v for k, v in os.environ.items() if k != "DADKHAH_DATABASE_URL"}
     done = subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(target), "link", "run", "--engine", "spark",
-                           "--json"], capture_output=True, text=True, env=env)
+                           "--json"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ws"], "nothing left in the folder it was run from"
     for noise in ("[Stage", "WARN", "log4j", "setLogLevel", "SparkConf"):
         assert noise not in done.stderr, done.stderr[-2000:]
     # The model the DuckDB run trained is not read by Spark: this run trains its own, and says why.

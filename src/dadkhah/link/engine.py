@@ -161,6 +161,8 @@ def _spark_api(temp_dir: str | None):
     )
     if temp_dir:
         builder = builder.config("spark.local.dir", temp_dir)
+    # Spark SQL's warehouse folder defaults to ./spark-warehouse: not in the user's working folder.
+    builder = builder.config("spark.sql.warehouse.dir", str(Path(temp_dir or tempfile.gettempdir()) / "spark-warehouse"))
     with _jvm_output_kept(Path(temp_dir or tempfile.gettempdir()) / f"spark-jvm-{os.getpid()}.log"):
         spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
