@@ -85,7 +85,10 @@ def link_run(
     reused = summary.reused
     if reused.get("features_of_records") or reused.get("search_index_updated_for") is not None:
         index = reused.get("search_index_updated_for")
-        out.print(f"Reused from the previous run: what {reused['features_of_records']:,} records offer for comparison"
+        pairs = ("" if reused.get("pairs") is None else
+                 f"; the {reused['pairs']:,} pairs its rules made among records still current (the new records made "
+                 f"{reused['pairs_made_for_new_records']:,} more)")
+        out.print(f"Reused from the previous run: what {reused['features_of_records']:,} records offer for comparison{pairs}"
                   + (f"; the search index was updated for the {index:,} persons whose records changed." if index is not None
                      else "; the search index was rebuilt."), markup=False)
     for note in summary.training_notes:

@@ -31,7 +31,7 @@ from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD, UNCERTAIN_BAND
 from dadkhah.link.clustering import cluster_records, components
-from dadkhah.link.engine import score
+from dadkhah.link.engine import EarlierPairs, score
 from dadkhah.link.evaluate import evaluate_clusters
 from dadkhah.link.features import (
     FEATURES_VERSION,
@@ -79,8 +79,9 @@ class LinkSummary:
     seconds: float
     stage_seconds: dict
     # What this run took from the previous one instead of working it out again: the features of
-    # ``features_of_records`` records, and the search index, updated for ``search_index_updated_for``
-    # persons (None when it was rebuilt).
+    # ``features_of_records`` records; the ``pairs`` the blocking rules made among records still current
+    # (None when blocking was done afresh), to which it added ``pairs_made_for_new_records``; and the
+    # search index, updated for ``search_index_updated_for`` persons (None when it was rebuilt).
     reused: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -155,9 +156,14 @@ def run_linkage(
         report(1, 5, "training and scoring pairs" if choice.model is None else "scoring pairs")
         step = time.perf_counter()
         record_ids = features["unique_id"].to_pylist()
+        # The pairs the previous run's blocking made among records still current are not made again
+        # (see earlier_blocking): only those in which a new record takes part.
+        blocking_key = _blocking_digest(model, context, engine)
+        earlier_pairs = earlier_blocking(store.workspace.path, session, blocking_key)
         # The engine spills names and dates to disk: only into the workspace's private space.
         with private_space(store.workspace, "linkage") as scratch, \
-                score(features, model, engine=engine, seed=seed, temp_dir=str(scratch), trained=choice.model) as scoring:
+                score(features, model, engine=engine, seed=seed, temp_dir=str(scratch), trained=choice.model,
+                      earlier=earlier_pairs) as scoring:
             pairs = scoring.pairs(min(threshold, low, UNCERTAIN_BAND[0]))
             left = pairs["unique_id_l"].to_numpy()
             right = pairs["unique_id_r"].to_numpy()
@@ -173,10 +179,12 @@ def run_linkage(
             details = scoring.details(band)
             model_json, planned, blocking = scoring.model_json, scoring.comparisons_planned, scoring.blocking
             notes = scoring.notes
+            blocked_ids, pairs_kept, pairs_made = scoring.pair_ids(), scoring.pairs_kept, scoring.pairs_made
             stages.update({f"engine_{k}": v for k, v in scoring.seconds.items()})
         stages["engine"] = time.perf_counter() - step
 
-        kept = save_run_pairs(store.workspace.path, run.id, features, pairs, negatives, context=context)
+        kept = save_run_pairs(store.workspace.path, run.id, features, pairs, negatives, context=context,
+                              blocked=blocked_ids, blocking_key=blocking_key)
         unpublished.append(kept)
 
         report(2, 5, "clustering")
@@ -202,7 +210,9 @@ def run_linkage(
         step = time.perf_counter()
         # the persons page searches what this run decided
         updated = refresh_search_index(session, None if index_changed is None else index_changed | assignment.touched)
-        reused = {"features_of_records": reused_features, "search_index_updated_for": updated}
+        run.parameters = dict(run.parameters, pairs_reused=pairs_kept, pairs_made_for_new_records=pairs_made)
+        reused = {"features_of_records": reused_features, "pairs": pairs_kept, "pairs_made_for_new_records": pairs_made,
+                  "search_index_updated_for": updated}
         stages["search_index"] = time.perf_counter() - step
 
         seconds = time.perf_counter() - started
@@ -363,7 +373,7 @@ def run_folder(workspace: Path, run_id: int) -> Path:
 
 
 def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.Table, negatives: pa.Table, *,
-                   context: str | None = None) -> Path:
+                   context: str | None = None, blocked: pa.Table | None = None, blocking_key: str | None = None) -> Path:
     """Keep what a run scored, so its clustering can be redone at other thresholds without re-scoring.
 
     Written to ``linkage/.run-<id>.<pid>.part/`` (returned), which :func:`publish_run_pairs` renames
@@ -375,7 +385,8 @@ def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.T
     ``negatives.parquet`` (the strong negatives), ``records.parquet`` (each record id's lasting
     identity: source and record_id) and, given the ``context`` they were worked out in,
     ``features.parquet`` (every record's features: the next run reuses them, see
-    :func:`earlier_features`).
+    :func:`earlier_features`) and, given the ``blocking_key`` they were made under, ``blocked.parquet``
+    (the ids of every pair scored: the next run's blocking starts from them, see :func:`earlier_blocking`).
     """
     import pyarrow.parquet as pq
 
@@ -389,6 +400,8 @@ def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.T
                "records.parquet": features.select(["unique_id", "source_id", "record_id"])}
     if context is not None:
         written["features.parquet"] = features.replace_schema_metadata({_CONTEXT_KEY: context})
+    if blocked is not None and blocking_key is not None:
+        written["blocked.parquet"] = blocked.replace_schema_metadata({_BLOCKING_KEY: blocking_key})
     for name, table in written.items():
         pq.write_table(table, folder / name, compression="zstd")
         os.chmod(folder / name, 0o600)  # the workspace's files are its owner's alone, whatever the umask
@@ -405,13 +418,48 @@ def publish_run_pairs(part: Path, final: Path) -> None:
 _CONTEXT_KEY = b"dadkhah.features_context"
 
 
+_BLOCKING_KEY = b"dadkhah.blocking"
+
+
+def _latest_kept_folder(workspace: Path, session: Session) -> Path | None:
+    latest = session.scalar(sa.select(LinkageRun.id).where(LinkageRun.finished_at.is_not(None))
+                            .order_by(LinkageRun.id.desc()).limit(1))
+    return _kept_folder(workspace, latest) if latest is not None else None
+
+
+def _blocking_digest(model: LinkageModel, context: str, engine: str) -> str:
+    """What the pairs a run's blocking makes depend on besides the records: the rules, the features'
+    context (their version and the software's) and the engine's version."""
+    return hashlib.sha256(json.dumps({"rules": [dataclasses.asdict(r) for r in model.blocking_rules], "context": context,
+                                      "engine": engine, "splink": _splink_version()}, sort_keys=True).encode()).hexdigest()
+
+
+def earlier_blocking(workspace: Path, session: Session, key: str) -> EarlierPairs | None:
+    """The pairs the latest committed run's blocking made, and the records it made them among, if
+    made under ``key`` (:func:`_blocking_digest`); else None.
+
+    Whether two records are paired depends on the two records alone (an equality of their keys), and
+    a record never changes once imported: among records the earlier run saw, the pairs are the same.
+    """
+    import pyarrow.parquet as pq
+
+    folder = _latest_kept_folder(workspace, session)
+    if folder is None or not (folder / "blocked.parquet").exists():
+        return None
+    try:
+        if (pq.read_schema(folder / "blocked.parquet").metadata or {}).get(_BLOCKING_KEY) != key.encode():
+            return None
+        return EarlierPairs(pairs=pq.read_table(folder / "blocked.parquet"),
+                            records=pq.read_table(folder / "records.parquet", columns=["unique_id"])["unique_id"].combine_chunks())
+    except (OSError, pa.ArrowException):
+        return None  # unreadable: blocked afresh
+
+
 def earlier_features(workspace: Path, session: Session, context: str) -> pa.Table | None:
     """The features the latest committed run kept, if they were worked out in ``context``; else None."""
     import pyarrow.parquet as pq
 
-    latest = session.scalar(sa.select(LinkageRun.id).where(LinkageRun.finished_at.is_not(None))
-                            .order_by(LinkageRun.id.desc()).limit(1))
-    folder = _kept_folder(workspace, latest) if latest is not None else None
+    folder = _latest_kept_folder(workspace, session)
     if folder is None or not (folder / "features.parquet").exists():
         return None
     try:
