@@ -1,59 +1,66 @@
-"""The ``dadkhah`` command. Each command parses, makes one call into the Python API, and renders."""
+"""The ``dadkhah`` command. Each command parses, makes one call into the Python API, and renders.
+
+A command's module is imported only when that command runs: ``dadkhah link run`` does not load the
+accountability importer, the vault or the web server (a third of a second off every command's start).
+``app`` (``from dadkhah.cli import app``) is the whole command line, every command loaded.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dadkhah import __version__
-from dadkhah.cli.accountability import (
-    accountability_app,
-    acts_app,
-    institutions_app,
-    officials_app,
-    sites_app,
-)
-from dadkhah.cli.appeal import appeal_app
-from dadkhah.cli.backup import backup_command, restore_command
 from dadkhah.cli.common import ENV_DATABASE_URL, acting_user, setup_logging
-from dadkhah.cli.estimate import estimate_app
-from dadkhah.cli.exports import (
-    export_acts_command,
-    export_persons_command,
-    export_popolo_command,
-    export_records_command,
-    export_uwazi_command,
-)
-from dadkhah.cli.ingest import import_, init, records_app, sources_app
-from dadkhah.cli.intake import intake_app
-from dadkhah.cli.jobs import jobs_app, worker_command
-from dadkhah.cli.link import link_app, persons_app, review_app
-from dadkhah.cli.places import places_app
-from dadkhah.cli.publish import publish_app, verify_site_command
-from dadkhah.cli.report import report_app
-from dadkhah.cli.search import persons_search
-from dadkhah.cli.synth import synth
-from dadkhah.cli.vault import (
-    custody_app,
-    evidence_app,
-    export_app,
-    keys_app,
-    testimony_app,
-    timestamp_command,
-    verify,
-)
-from dadkhah.cli.web import audit_app, serve, tokens_app, users_app
 
-app = typer.Typer(
-    name="dadkhah",
-    help="Dadkhah: one verified registry of victims from many lists, an honest estimate, a verifiable case file.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,  # locals may hold personal data
-    add_completion=False,
-)
+# Every top-level command, in the order --help lists them: the module that defines it and its name
+# there (a command, or a group of commands).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("dadkhah.cli.ingest", "init"),
+    "import": ("dadkhah.cli.ingest", "import_"),
+    "synth": ("dadkhah.cli.synth", "synth"),
+    "sources": ("dadkhah.cli.ingest", "sources_app"),
+    "records": ("dadkhah.cli.ingest", "records_app"),
+    "intake": ("dadkhah.cli.intake", "intake_app"),
+    "places": ("dadkhah.cli.places", "places_app"),
+    "report": ("dadkhah.cli.report", "report_app"),
+    "link": ("dadkhah.cli.link", "link_app"),
+    "persons": ("dadkhah.cli.link", "persons_app"),
+    "review": ("dadkhah.cli.link", "review_app"),
+    "estimate": ("dadkhah.cli.estimate", "estimate_app"),
+    "jobs": ("dadkhah.cli.jobs", "jobs_app"),
+    "worker": ("dadkhah.cli.jobs", "worker_command"),
+    "accountability": ("dadkhah.cli.accountability", "accountability_app"),
+    "institutions": ("dadkhah.cli.accountability", "institutions_app"),
+    "officials": ("dadkhah.cli.accountability", "officials_app"),
+    "acts": ("dadkhah.cli.accountability", "acts_app"),
+    "sites": ("dadkhah.cli.accountability", "sites_app"),
+    "appeal": ("dadkhah.cli.appeal", "appeal_app"),
+    "publish": ("dadkhah.cli.publish", "publish_app"),
+    "evidence": ("dadkhah.cli.vault", "evidence_app"),
+    "testimony": ("dadkhah.cli.vault", "testimony_app"),
+    "custody": ("dadkhah.cli.vault", "custody_app"),
+    "timestamp": ("dadkhah.cli.vault", "timestamp_command"),
+    "keys": ("dadkhah.cli.vault", "keys_app"),
+    "export": ("dadkhah.cli.vault", "export_app"),
+    "verify": ("dadkhah.cli.vault", "verify"),
+    "verify-site": ("dadkhah.cli.publish", "verify_site_command"),
+    "backup": ("dadkhah.cli.backup", "backup_command"),
+    "restore": ("dadkhah.cli.backup", "restore_command"),
+    "users": ("dadkhah.cli.web", "users_app"),
+    "tokens": ("dadkhah.cli.web", "tokens_app"),
+    "audit": ("dadkhah.cli.web", "audit_app"),
+    "serve": ("dadkhah.cli.web", "serve"),
+}
+# Groups another module adds commands to (``persons search``, ``export persons`` …): that module too.
+GATHERED: dict[str, tuple[str, ...]] = {"persons": ("dadkhah.cli.search",), "export": ("dadkhah.cli.exports",)}
+# The options the root takes before the command's name, and whether each takes a value.
+_ROOT_OPTIONS = {"--workspace": True, "-w": True, "--verbose": False, "-v": False}
 
 
 def _version(value: bool) -> None:
@@ -62,7 +69,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     workspace: Annotated[
@@ -81,48 +87,58 @@ def root(
                "actor": acting_user()}
 
 
-app.command("init")(init)
-app.command("import")(import_)
-app.command("synth")(synth)
-app.add_typer(sources_app, name="sources")
-app.add_typer(records_app, name="records")
-app.add_typer(intake_app, name="intake")
-app.add_typer(places_app, name="places")
-app.add_typer(report_app, name="report")
-app.add_typer(link_app, name="link")
-app.add_typer(persons_app, name="persons")
-persons_app.command("search")(persons_search)
-app.add_typer(review_app, name="review")
-app.add_typer(estimate_app, name="estimate")
-app.add_typer(jobs_app, name="jobs")
-app.command("worker")(worker_command)
-app.add_typer(accountability_app, name="accountability")
-app.add_typer(institutions_app, name="institutions")
-app.add_typer(officials_app, name="officials")
-app.add_typer(acts_app, name="acts")
-app.add_typer(sites_app, name="sites")
-app.add_typer(appeal_app, name="appeal")
-app.add_typer(publish_app, name="publish")
-app.add_typer(evidence_app, name="evidence")
-app.add_typer(testimony_app, name="testimony")
-app.add_typer(custody_app, name="custody")
-app.command("timestamp")(timestamp_command)
-app.add_typer(keys_app, name="keys")
-app.add_typer(export_app, name="export")
-export_app.command("persons")(export_persons_command)
-export_app.command("records")(export_records_command)
-export_app.command("acts")(export_acts_command)
-export_app.command("popolo")(export_popolo_command)
-export_app.command("uwazi")(export_uwazi_command)
-app.command("verify")(verify)
-app.command("verify-site")(verify_site_command)
-app.command("backup")(backup_command)
-app.command("restore")(restore_command)
-app.add_typer(users_app, name="users")
-app.add_typer(tokens_app, name="tokens")
-app.add_typer(audit_app, name="audit")
-app.command("serve")(serve)
+def command_line(names=None) -> typer.Typer:
+    """The command line with the commands ``names`` (all when None), their modules imported."""
+    built = typer.Typer(
+        name="dadkhah",
+        help="Dadkhah: one verified registry of victims from many lists, an honest estimate, a verifiable case file.",
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,  # locals may hold personal data
+        add_completion=False,
+    )
+    built.callback()(root)
+    for name in COMMANDS if names is None else names:
+        module, attribute = COMMANDS[name]
+        for gathered in GATHERED.get(name, ()):
+            importlib.import_module(gathered)
+        found = getattr(importlib.import_module(module), attribute)
+        if isinstance(found, typer.Typer):
+            built.add_typer(found, name=name)
+        else:
+            built.command(name)(found)
+    return built
+
+
+def command_named(args: list[str]) -> str | None:
+    """The top-level command ``args`` run (after the root's options), or None when they run none
+    (``--help``, ``--version``, a name that is not a command, an option it does not know)."""
+    position = 0
+    while position < len(args):
+        word = args[position]
+        if word.split("=", 1)[0] in _ROOT_OPTIONS and "=" in word:
+            position += 1
+        elif word in _ROOT_OPTIONS:
+            position += 2 if _ROOT_OPTIONS[word] else 1
+        elif word.startswith("-"):
+            return None
+        else:
+            return word if word in COMMANDS else None
+    return None
+
+
+_whole: typer.Typer | None = None
+
+
+def __getattr__(name: str):
+    if name == "app":  # the whole command line, built once
+        global _whole
+        if _whole is None:
+            _whole = command_line()
+        return _whole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    app()
+    """``dadkhah``: only the command asked for is loaded (everything for --help or a mistyped name)."""
+    chosen = command_named(sys.argv[1:])
+    command_line(None if chosen is None else [chosen])()

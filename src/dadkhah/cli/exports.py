@@ -17,6 +17,7 @@ from dadkhah.cli.common import (
     progress_bar,
 )
 from dadkhah.cli.common import out as console
+from dadkhah.cli.vault import export_app
 from dadkhah.publish.exports import export_table
 from dadkhah.publish.popolo import export_popolo
 from dadkhah.publish.uwazi import export_uwazi
@@ -125,3 +126,10 @@ def export_uwazi_command(
     else:
         console.print(f"{result['rows']:,} {template} written to {result['out']} for Uwazi's CSV import "
                   f"(SHA-256 {result['sha256']}).", markup=False)
+
+
+export_app.command("persons")(export_persons_command)
+export_app.command("records")(export_records_command)
+export_app.command("acts")(export_acts_command)
+export_app.command("popolo")(export_popolo_command)
+export_app.command("uwazi")(export_uwazi_command)

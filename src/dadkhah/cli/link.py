@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dadkhah.accountability import person_accountability
 from dadkhah.cli.common import (
     JsonOption,
     cli_actor,
@@ -140,6 +139,7 @@ def persons_show(
         person = describe_person(session, person_id)
         if person["status"] != "merged":
             # who is alleged to be involved in acts against the person, where the person may lie
+            from dadkhah.accountability import person_accountability  # only for `persons show`
             person["accountability"] = person_accountability(session, person["person_id"], audience="team")
     if as_json:
         emit_json(person)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Column, Table
 
 from dadkhah.cli.common import JsonOption, emit_json, handle_errors, opened_store, out
+from dadkhah.cli.link import persons_app
 
 
 @handle_errors
@@ -52,3 +53,6 @@ def persons_search(
         out.print("No person matches.", markup=False)
     elif found["has_next"]:
         out.print(f"More: --offset {offset + limit}", markup=False)
+
+
+persons_app.command("search")(persons_search)
