@@ -33,7 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.orm import Session
 
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import DadkhahError, KeysOutdated
 
 
 class ChainKeys(Protocol):
@@ -118,6 +118,8 @@ class HashChain:
         if self.signatures_required and signing_key is None:
             raise DadkhahError(f"recording in the {self.name} chain needs the unlocked keys")
         self.lock(session)
+        if signing_key is not None:
+            self._check_key_in_force(session, keys)
         last = session.execute(sa.select(self.table.seq, self.table.event_sha256)
                                .order_by(self.table.seq.desc()).limit(1)).first()
         seq, prev = (last[0] + 1, last[1]) if last else (1, self.genesis(workspace_id))
@@ -132,6 +134,30 @@ class HashChain:
         session.flush()
         self._remember(session, keys, last[0] if last else 0, {"seq": seq, "event_sha256": row.event_sha256})
         return row
+
+    def _check_key_in_force(self, session: Session, keys: ChainKeys) -> None:
+        """Refuse to sign with a key the chain has handed over from (:class:`KeysOutdated`).
+
+        A server or a long command that loaded the keys before ``dadkhah keys rotate`` still holds the
+        old signing key and the old master key, which the key file no longer keeps: what it signed
+        would break the chain, and a data key it wrapped could never be opened again. Checked under
+        the chain's lock, once per transaction (the lock is held to its end), so a rotation either
+        committed before it (refused here) or waits for it (its late pass wraps what it added anew).
+        """
+        slot = f"dadkhah.chain.{self.name}.key_checked"
+        if self.key_change is None or session.info.get(slot) is keys:
+            return
+        column, value, action = self.key_change
+        details = session.scalar(sa.select(self.table.details)
+                                 .where(getattr(self.table, column) == value, self.table.action == action)
+                                 .order_by(self.table.seq.desc()).limit(1))
+        in_force = _new_public_key(details) if details is not None else None
+        if in_force is not None and in_force != keys.public_key:
+            raise KeysOutdated(f"the workspace's keys were rotated after this process loaded them: the signing key "
+                               f"in force is {fingerprint(in_force)}, not {fingerprint(keys.public_key)}. "
+                               "Nothing was saved; start it again with the key file as it is now")
+        session.info[slot] = keys
+        sa.event.listen(session, "after_transaction_end", lambda s, _t: s.info.pop(slot, None), once=True)
 
     def _remember(self, session: Session, keys: ChainKeys | None, last_seq: int, head: dict) -> None:
         """Move the head to ``head`` once the transaction commits (once per transaction, however many
@@ -315,6 +341,20 @@ def key_change_details(old_key: Ed25519PrivateKey, new_key: Ed25519PrivateKey) -
     return {"old_public_key": base64.b64encode(old_public).decode("ascii"),
             "new_public_key": base64.b64encode(new_public).decode("ascii"),
             "new_key_signature": base64.b64encode(new_key.sign(key_change_statement(old_public, new_public))).decode("ascii")}
+
+
+def _new_public_key(details) -> bytes | None:
+    """The key a key-change event hands signing to (its signature is checked on verification, not here)."""
+    try:
+        document = json.loads(details) if isinstance(details, str) else details
+        return base64.b64decode(document["key_change"]["new_public_key"], validate=True)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def fingerprint(public_key: bytes) -> str:
+    """``SHA256:`` and the unpadded base64 of the raw key's SHA-256, as OpenSSH shows keys."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(public_key).digest()).decode("ascii").rstrip("=")
 
 
 def parse_key_change(details) -> dict | None:

@@ -57,6 +57,18 @@ class LimitExceeded(InputError):
     whole, before it could exhaust the machine. The web answers it with 413."""
 
 
-class Busy(DadkhahError):
+class Unavailable(DadkhahError):
+    """The server cannot do this now, whatever the request: nothing was changed. The web answers 503,
+    never a form's "bad input"."""
+
+
+class Busy(Unavailable):
     """Another writer holds the database (a large import or linkage being saved) for longer than this
     action would wait: nothing was changed; try again shortly. The web answers it with 503."""
+
+
+class KeysOutdated(Unavailable):
+    """The workspace's keys were rotated after this process loaded them: signing with the old key, or
+    sealing under the old master key (which the key file no longer holds), would write what no one
+    could verify or open. Nothing was changed; the process must be started again with the key file
+    as it is now. The web answers it with 503."""

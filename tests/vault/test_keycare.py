@@ -3,10 +3,12 @@ to the new signing key, safe against a crash at any step) and splitting the key 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
 import os
+import re
 import stat
 import struct
 import subprocess
@@ -18,13 +20,14 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from typer.testing import CliRunner
 
-from dadkhah.audit import list_audit, verify_audit
+from dadkhah.audit import list_audit, record_audit, verify_audit
 from dadkhah.cli import app
-from dadkhah.errors import InputError
-from dadkhah.model import CustodyEvent, EvidenceItem, Witness
+from dadkhah.errors import InputError, KeysOutdated
+from dadkhah.model import AuditEvent, CustodyEvent, EvidenceItem, Witness
 from dadkhah.model import (
     Testimony as StoredTestimony,  # a name pytest does not take for a test class
 )
+from dadkhah.store import open_store
 from dadkhah.vault.casefile import export_casefile
 from dadkhah.vault.crypto import MAGIC, DecryptionError, blob_key_opens, read_header, unwrap_key
 from dadkhah.vault.custody import append_event, verify_chain
@@ -136,12 +139,56 @@ def test_rotation_wraps_every_key_anew_and_hands_the_chains_to_the_new_signing_k
     checked = verify_casefile(made["out"], expect_key=new.fingerprint)
     assert checked["valid"], checked["problems"]
 
-    # An event signed afterwards with the retired key (a process left running) is caught.
+    # An event signed afterwards with the retired key is refused (see the next test); one forged with it
+    # (whoever kept the old key file, claiming the new key) is caught by verification.
+    with pytest.raises(KeysOutdated):
+        with store.session() as session:
+            append_event(session, old, TESTER, item_kind="custody", item_id="chain", action="verified")
+    forger = dataclasses.replace(old, public_key=new.public_key)
     with store.session() as session:
-        append_event(session, old, TESTER, item_kind="custody", item_id="chain", action="verified")
+        append_event(session, forger, TESTER, item_kind="custody", item_id="chain", action="verified")
+        session.commit()
     with store.session() as session:
         problems = verify_chain(session, new)["problems"]
     assert [p["problem"] for p in problems] == ["its signature is not this instance's: the event was forged or edited"]
+
+
+def test_a_process_that_loaded_the_keys_before_a_rotation_writes_nothing_with_them(store, keys, filled, tmp_path):
+    """A server or a long command left running through ``keys rotate`` holds the old signing key and the
+    old master key, which the key file no longer keeps: a file it sealed could never be opened again, an
+    event it signed would break the chain. It is refused, by name, and leaves nothing behind."""
+    stale = keys
+    with open_store(store.workspace) as other:  # the rotation, as another process runs it
+        rotated = rotate_keys(other, actor=TESTER)
+    blobs = sorted(p.name for p in (store.workspace.path / "blobs").rglob("*") if p.is_file())
+    with store.session() as session:
+        counts = [session.scalar(sa.select(sa.func.count()).select_from(t))
+                  for t in (EvidenceItem, StoredTestimony, CustodyEvent, AuditEvent)]
+    (tmp_path / "late.bin").write_bytes(os.urandom(5000))
+    store.use_keys(stale)
+    in_force = rotated["new_fingerprint"]
+    with pytest.raises(KeysOutdated, match=f"the signing key in force is {re.escape(in_force)}, not "
+                                           f"{re.escape(stale.fingerprint)}"):
+        add_evidence(store, stale, [tmp_path / "late.bin"], actor=TESTER)
+    with pytest.raises(KeysOutdated):
+        add_testimony(store, stale, actor=TESTER, witness_name="Late Synthetic", transcript=filled["transcript"],
+                      language="en", consent="investigators")
+    with pytest.raises(KeysOutdated):  # the audit log alone (a login, a decision) is refused too
+        with store.session() as session:
+            record_audit(session, store, TESTER, action="login", object_kind="user", object_id="tester")
+    assert sorted(p.name for p in (store.workspace.path / "blobs").rglob("*") if p.is_file()) == blobs
+    with store.session() as session:
+        assert [session.scalar(sa.select(sa.func.count()).select_from(t))
+                for t in (EvidenceItem, StoredTestimony, CustodyEvent, AuditEvent)] == counts
+    # Started again with the key file as it is now, the same work is done and everything verifies.
+    store.workspace = store.workspace.reloaded()
+    new = load_keys(store.workspace)
+    store.use_keys(new)
+    [added] = add_evidence(store, new, [tmp_path / "late.bin"], actor=TESTER)
+    assert get_evidence(store, new, added["id"], tmp_path / "late.back", actor=TESTER)["verified"]
+    with store.session() as session:
+        assert verify_chain(session, new)["valid"]
+    assert verify_audit(store)["intact"]
 
 
 def test_a_rotation_refuses_to_start_when_an_item_cannot_be_opened(store, keys, filled):

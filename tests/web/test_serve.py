@@ -52,10 +52,13 @@ def test_serve_refuses_an_outside_address_without_secure_cookies(web_store_path)
     assert "HTTPS" in json.loads(done.stdout)["error"]["message"]
 
 
-def test_serve_starts_a_worker_that_runs_the_jobs_and_stops_with_it(web_store_path):
+def test_serve_starts_a_worker_that_runs_the_jobs_is_started_again_if_it_dies_and_stops_with_it(web_store_path):
     """A job submitted while the server runs is done by the worker `serve` started, in a process of its
-    own; stopping the server stops that worker too."""
-    from dadkhah.jobs import show_job, submit_job
+    own. The system kills that worker (out of memory, say): `serve` starts another and says so, and the
+    next job is done by the new one. Stopping the server stops the worker too."""
+    import signal
+
+    from dadkhah.jobs import submit_job
     from dadkhah.store import open_store
     from dadkhah.workspace import load_workspace, process_alive
     from tests.conftest import TESTER
@@ -66,21 +69,33 @@ def test_serve_starts_a_worker_that_runs_the_jobs_and_stops_with_it(web_store_pa
                               env=os.environ.copy())
     try:
         with open_store(load_workspace(web_store_path)) as store:
-            job_id = submit_job(store, actor=TESTER, kind="estimate run", parameters={"method": "chao"})
-            deadline = time.monotonic() + 90
-            while (job := _job(store, show_job, job_id))["status"] != "done":
-                assert server.poll() is None, server.stderr.read()
-                assert job["status"] in ("queued", "running"), job
-                assert time.monotonic() < deadline, f"the server's worker did not run the job: {job}"
-                time.sleep(0.2)
+            first, second = [], []
+            for done_by in (first, second):
+                job_id = submit_job(store, actor=TESTER, kind="estimate run", parameters={"method": "chao"})
+                done_by.append(_done_by_a_worker(server, store, job_id))
+                if done_by is first:
+                    os.kill(first[0], signal.SIGKILL)
     finally:
         server.terminate()
-        out, _ = server.communicate(timeout=30)
+        out, said = server.communicate(timeout=30)
     assert json.loads(out)["worker"] is True
-    worker_pid = int(job["worker"].rsplit(":", 1)[1])
-    assert worker_pid != server.pid and not process_alive(worker_pid), "the worker stops with the server"
+    (first,), (second,) = first, second
+    assert server.pid not in (first, second) and first != second
+    assert f"The worker for background jobs stopped (exit code -9); started it again (process {second})" in said
+    assert not process_alive(first) and not process_alive(second), "the worker stops with the server"
 
 
-def _job(store, show_job, job_id: int) -> dict:
-    with store.session() as session:
-        return show_job(session, job_id)
+def _done_by_a_worker(server, store, job_id: int) -> int:
+    """Wait for the job to be done (while the server runs); the process id of the worker that did it."""
+    from dadkhah.jobs import show_job
+
+    deadline = time.monotonic() + 90
+    while True:
+        with store.session() as session:
+            job = show_job(session, job_id)
+        if job["status"] == "done":
+            return int(job["worker"].rsplit(":", 1)[1])
+        assert server.poll() is None, server.stderr.read()
+        assert job["status"] in ("queued", "running"), job
+        assert time.monotonic() < deadline, f"no worker ran the job: {job}"
+        time.sleep(0.2)

@@ -575,3 +575,32 @@ def test_the_vault_in_chromium_reveal_asks_first_and_uploads_work(browser_page, 
     assert page.locator("#added a").inner_text() == "E-000002"
     page.goto("/custody")
     assert page.locator("#chain-status").get_attribute("data-intact") == "true"
+
+
+def test_a_server_left_running_through_a_key_rotation_refuses_to_seal_or_sign_and_says_why(app, as_role, private_tmp):
+    """``keys rotate`` while the server runs: the server still holds the old master and signing keys, which
+    the key file no longer keeps. An upload sealed under them could never be opened again; it is refused
+    with 503 and a plain instruction, and nothing of it is kept."""
+    from dadkhah.model import EvidenceItem
+    from dadkhah.store import open_store
+    from dadkhah.vault.keycare import rotate_keys
+    from dadkhah.workspace import load_workspace
+    from tests.conftest import TESTER
+
+    client = as_role("investigator")
+    workspace = app.state.store.workspace
+    with open_store(load_workspace(workspace.path)) as other:
+        rotate_keys(other, actor=TESTER)
+    blobs = sorted(p.name for p in (workspace.path / "blobs").rglob("*") if p.is_file())
+    answer = client.post("/api/v1/evidence", data={"release": "investigators"},
+                         files={"files": ("late.csv", b"page,line\n2,synthetic\n", "text/csv")},
+                         headers={"X-CSRF-Token": client.csrf})
+    assert answer.status_code == 503
+    assert "keys were rotated after this process loaded them" in answer.json()["error"]["message"]
+    page = _page(client.post("/evidence", data={"csrf_token": client.csrf, "release": ["investigators"]},
+                             files=[("files", ("late.png", b"\x89PNG synthetic", "image/png"))]))
+    assert "started again with the current key file" in page.text
+    assert sorted(p.name for p in (workspace.path / "blobs").rglob("*") if p.is_file()) == blobs
+    with app.state.store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(EvidenceItem)) == 1
+    assert not list(private_tmp.iterdir())

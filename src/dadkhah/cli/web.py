@@ -372,12 +372,12 @@ def serve(
                    "worker": not no_worker})
     err.print(f"Serving {workspace.path} at {address} with {workers} process{'es' if workers > 1 else ''}"
               f"{'' if no_worker else ' and a worker for background jobs'} (Ctrl-C stops)", markup=False, highlight=False)
-    worker = None if no_worker else _start_worker(ctx, workspace, passphrase)
+    worker = None if no_worker else _WorkerKeeper(lambda: _start_worker(ctx, workspace, passphrase))
     if worker is not None:
         # uvicorn ends by raising again the signal that stopped it: SIGTERM would then end this process
         # at once, leaving the worker behind. Stop the worker first, then end as the signal says.
         def terminated(signum, _frame) -> None:
-            _stop_worker(worker)
+            worker.stop()
             signal.signal(signum, signal.SIG_DFL)
             signal.raise_signal(signum)
 
@@ -386,10 +386,58 @@ def serve(
         uvicorn.run(app, **options)
     finally:
         if worker is not None:
-            _stop_worker(worker)
+            worker.stop()
 
 
 WORKER_STOP_SECONDS = 10
+WORKER_RESTARTS = 5  # at most this many restarts ...
+WORKER_RESTART_WINDOW = 300.0  # ... within this many seconds; then the jobs wait for the server's restart
+
+
+class _WorkerKeeper:
+    """The server's worker for background jobs, started again when it dies (a crash, the system killing a
+    job that ran out of memory) so that jobs do not wait unseen until someone restarts the server. The
+    job it was running is failed by the next worker (its heartbeat stops). A worker that keeps dying
+    (more than :data:`WORKER_RESTARTS` times in :data:`WORKER_RESTART_WINDOW` seconds: a fault at its
+    start, not a job's) is left stopped, and the server says so."""
+
+    def __init__(self, start, *, check_seconds: float = 1.0):
+        import threading
+
+        self._start = start
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._restarts: list[float] = []
+        self.process = start()
+        self._watch = threading.Thread(target=self._keep, args=(check_seconds,), name="dadkhah-worker-keeper", daemon=True)
+        self._watch.start()
+
+    def _keep(self, check_seconds: float) -> None:
+        import time
+
+        while not self._stopping.wait(check_seconds):
+            with self._lock:
+                if self._stopping.is_set() or self.process.poll() is None:
+                    continue
+                code = self.process.returncode
+                now = time.monotonic()
+                self._restarts = [t for t in self._restarts if now - t < WORKER_RESTART_WINDOW]
+                if len(self._restarts) >= WORKER_RESTARTS:
+                    err.print(f"The worker for background jobs stopped again (exit code {code}); it stopped "
+                              f"{WORKER_RESTARTS + 1} times within {WORKER_RESTART_WINDOW:.0f} s, so it is not "
+                              "started again: jobs wait until the server is restarted (or `dadkhah worker` runs).",
+                              markup=False, highlight=False)
+                    return
+                self._restarts.append(now)
+                self.process = self._start()
+                err.print(f"The worker for background jobs stopped (exit code {code}); started it again "
+                          f"(process {self.process.pid}). The job it was running, if any, is marked failed.",
+                          markup=False, highlight=False)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            _stop_worker(self.process)
 
 
 def _start_worker(ctx: typer.Context, workspace, passphrase: str | None):

@@ -15,7 +15,6 @@ developers, can recover them. Back it up, separately from the workspace.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import uuid
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from dadkhah.chain import fingerprint
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.vault.crypto import index_root
 from dadkhah.workspace import Workspace
@@ -50,11 +50,6 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
-
-
-def fingerprint(public_key: bytes) -> str:
-    """``SHA256:`` and the unpadded base64 of the raw key's SHA-256, as OpenSSH shows keys."""
-    return "SHA256:" + base64.b64encode(hashlib.sha256(public_key).digest()).decode("ascii").rstrip("=")
 
 
 def public_key_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dadkhah import __version__
-from dadkhah.errors import Busy, DadkhahError, LimitExceeded, NotFound
+from dadkhah.errors import Busy, DadkhahError, KeysOutdated, LimitExceeded, NotFound
 from dadkhah.store import open_store
 from dadkhah.users import PERMISSIONS, THROTTLE_MINUTES
 from dadkhah.web.i18n import gettext as _
@@ -237,6 +237,12 @@ def _add_error_handlers(app: FastAPI) -> None:
                                                          "few seconds."), exc.to_dict() | {"busy": True}))
         answer.headers["retry-after"] = "5"
         return answer
+
+    @app.exception_handler(KeysOutdated)
+    async def keys_outdated(request: Request, exc: KeysOutdated):
+        return await _maybe_await(_error(request, 503, _("The case's keys were changed after this server started. "
+                                                         "Nothing was saved: the server must be started again "
+                                                         "with the current key file."), exc.to_dict()))
 
     @app.exception_handler(DadkhahError)
     async def bad_input(request: Request, exc: DadkhahError):

@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.errors import Busy, DadkhahError, InputError
+from dadkhah.errors import DadkhahError, InputError, Unavailable
 from dadkhah.web.downloads import hand_over
 from dadkhah.web.security import Viewer, require
 from dadkhah.web.templating import render
@@ -89,7 +89,7 @@ async def export_page(request: Request, kind: str, format: str = Form(""), templ
     try:
         made = await run_in_threadpool(export_file, store, viewer, kind, format=format or None,
                                        template=template or None)
-    except Busy:
+    except Unavailable:
         raise
     except DadkhahError as exc:
         document = await run_in_threadpool(sources_document, store)

@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.errors import Busy, DadkhahError, InputError, LimitExceeded
+from dadkhah.errors import DadkhahError, InputError, LimitExceeded, Unavailable
 from dadkhah.ingest.limits import ReadLimits
 from dadkhah.vault.evidence import DEFAULT_RELEASE, SCOPES
 from dadkhah.vault.files import checked_upload_name, unpack_zip
@@ -297,7 +297,7 @@ async def intake_list_api(request: Request, page: Paging, viewer: Viewer = requi
 async def _page_answer(request: Request, page: Page, tool: str, values: dict, work):
     try:
         summary = await run_in_threadpool(work)
-    except Busy:
+    except Unavailable:
         raise
     except DadkhahError as exc:
         return await _page(request, page, status_code=refused_status(exc), summary=None, error=exc.to_dict(),

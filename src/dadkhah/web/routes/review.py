@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.errors import Busy, DadkhahError
+from dadkhah.errors import DadkhahError, Unavailable
 from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
 from dadkhah.web.params import Page, Paging, RowId
 from dadkhah.web.security import Viewer, require
@@ -128,7 +128,7 @@ async def decide_page(request: Request, pair_id: RowId, decision: str = Form("")
     store = request.app.state.store
     try:
         decided = await run_in_threadpool(decide_document, store, viewer, pair_id, decision, reason)
-    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+    except Unavailable:  # the 503 (Busy: with Retry-After), not a form's 400
         raise
     except DadkhahError as exc:
         document = await run_in_threadpool(pair_document, store, pair_id)

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.errors import Busy, DadkhahError, InputError, LimitExceeded
+from dadkhah.errors import DadkhahError, InputError, LimitExceeded, Unavailable
 from dadkhah.vault.files import safe_file_name
 from dadkhah.web.params import Page, Paging, RowId
 from dadkhah.web.security import Viewer, require
@@ -54,7 +54,7 @@ def _save_and_import(store, viewer: Viewer, upload: UploadFile, *, source: str, 
     name = upload_name(upload.filename)
     try:
         source = validate_source_name(source)
-    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+    except Unavailable:  # the 503 (Busy: with Retry-After), not a form's 400
         raise
     except DadkhahError as exc:
         raise InputError(str(exc), file=name, field="source") from None
@@ -114,7 +114,7 @@ async def upload_page(request: Request, file: UploadFile | None = File(None), so
                       incident: str = Form(""), viewer: Viewer = require("sources")):
     try:
         summary = await _upload(request, viewer, file, source, incident)
-    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+    except Unavailable:  # the 503 (Busy: with Retry-After), not a form's 400
         raise
     except DadkhahError as exc:
         document = await run_in_threadpool(sources_document, request.app.state.store)
@@ -129,7 +129,7 @@ async def upload_api(request: Request, file: UploadFile | None = File(None), sou
                      incident: str = Form(""), viewer: Viewer = require("sources")):
     try:
         return await _upload(request, viewer, file, source, incident)
-    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+    except Unavailable:  # the 503 (Busy: with Retry-After), not a form's 400
         raise
     except DadkhahError as exc:
         return JSONResponse({"error": exc.to_dict()}, status_code=refused_status(exc))

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from dadkhah.errors import Busy, DadkhahError, InputError
+from dadkhah.errors import DadkhahError, InputError, Unavailable
 from dadkhah.vault.casefile import export_casefile
 from dadkhah.vault.custody import list_custody, timestamp_chains, verify_chain, verify_custody
 from dadkhah.vault.evidence import (
@@ -139,7 +139,7 @@ async def testimony_add_page(request: Request, viewer: Viewer = require("vault")
                                   transcript=_transcript(transcript, chosen.file if chosen else None),
                                   language=language, consent=consent, about=_person_ids(about), place=place,
                                   interviewer=interviewer))
-    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+    except Unavailable:  # the 503 (Busy: with Retry-After), not a form's 400
         raise
     except DadkhahError as exc:
         values = {"witness_name": witness_name, "witness_contact": witness_contact, "transcript": transcript,
@@ -278,7 +278,7 @@ async def evidence_add_page(request: Request, viewer: Viewer = require("vault"),
             record_evidence, request.app.state.store, keys, viewer, _uploads(files), source=source,
             description=description, captured_at=captured_at, captured_where=captured_where, acquired_how=acquired_how,
             release=release, about=_person_ids(about))
-    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+    except Unavailable:  # the 503 (Busy: with Retry-After), not a form's 400
         raise
     except DadkhahError as exc:
         values = {"source": source, "description": description, "captured_at": captured_at,
@@ -404,7 +404,7 @@ async def custody_timestamp_page(request: Request, page: Paging, viewer: Viewer 
         made = await run_in_threadpool(timestamp_document, store, keys, viewer,
                                        configured=request.app.state.settings.tsa_urls,
                                        authorities=authorities.replace(",", " ").split())
-    except Busy:
+    except Unavailable:  # the 503 (Busy: with Retry-After), not a form's 400
         raise
     except DadkhahError as exc:
         document = await run_in_threadpool(custody_document, store, keys, item_id=None, page=page)
@@ -471,7 +471,7 @@ async def casefile_export_page(request: Request, viewer: Viewer = require("expor
         made = await run_in_threadpool(export_casefile_zip, request.app.state.store, keys, viewer, recipient=recipient,
                                        scope=scope, persons=[] if everything else _person_ids(persons),
                                        officials=_official_refs(officials), everything=everything)
-    except Busy:  # the client should retry: the 503 with Retry-After, not a 400
+    except Unavailable:  # the 503 (Busy: with Retry-After), not a form's 400
         raise
     except DadkhahError as exc:
         values = {"recipient": recipient, "scope": scope, "persons": persons, "officials": officials,
