@@ -95,6 +95,8 @@ def create_workspace(path: str | os.PathLike, *, database_url: str | None = None
             "\n[import]\n"
             "# Largest file `dadkhah import` accepts, in megabytes.\n"
             "max_file_mb = 4096\n"
+            "# A CSV list this large (megabytes) or larger is read by two processes at once (SQLite only).\n"
+            "parallel_from_mb = 8\n"
             "# What a list may ask of the reader; a file beyond a limit is refused whole. Raise a limit\n"
             "# only for a file you trust (see the user guide).\n"
             "max_rows = 5000000\n"

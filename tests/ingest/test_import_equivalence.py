@@ -282,3 +282,127 @@ def test_an_approximate_date_imports_on_postgres(tmp_path, postgres_url):
     path.write_text("record_id,given_name,family_name,birth_date\n1,Ali,Rezaei,c. 1960\n", encoding="utf-8")
     with open_store(create_workspace(tmp_path / "ws", database_url=postgres_url)) as store:
         assert import_file(store, path, source="ngo", actor=TESTER).imported == 1
+
+
+# --- a large list read by two processes at once ------------------------------------------------
+
+
+def _workspace_reading_in_parts(path: Path):
+    """A SQLite workspace that reads every CSV list in two parts at once (import.parallel_from_mb = 0)."""
+    from dadkhah.workspace import create_workspace
+
+    workspace = create_workspace(path)
+    config = workspace.config_path.read_text(encoding="utf-8")
+    workspace.config_path.write_text(config.replace("parallel_from_mb = 8", "parallel_from_mb = 0"), encoding="utf-8")
+    return workspace.reloaded()
+
+
+@pytest.fixture
+def second_parts(monkeypatch) -> list:
+    """The second parts the imports started (each the real child process), to see that they did."""
+    from dadkhah.ingest import parallel
+
+    started = []
+
+    class Watched(parallel.SecondPart):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(parallel, "SecondPart", Watched)
+    return started
+
+
+def test_a_list_read_in_two_parts_at_once_stores_what_the_reference_gives(tmp_path, all_lists, second_parts):
+    """Records, ids, warnings, the quarantine report and counts are those of the row-by-row reference,
+    including record_ids repeated across the cut (each part sees only its own) and a cell with a line
+    break and quotes on either side of it."""
+    from dadkhah.store import open_store
+
+    source = all_lists["sqlite"][0]
+    with open(source, encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    col = rows[0].index("record_id")
+    # The last rows repeat ids of the first part's first rows: refused, naming the line in the first part.
+    tail = [[*row[:col], rows[1 + i][col], *row[col + 1:]] for i, row in enumerate(rows[-8:]) if rows[1 + i][col]]
+    path = tmp_path / "across.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows([*rows, *tail])
+    with open_store(_workspace_reading_in_parts(tmp_path / "ws")) as store:
+        with store.session() as session:
+            gazetteer = load_gazetteer(session)
+        summary = import_file(store, path, source="across", actor=TESTER)
+        records, warnings, refused = reference_import(path, gazetteer, summary.import_id)
+        got, got_warnings, batch = stored(store, summary.import_id)
+    [second] = second_parts
+    assert second.part.clean and 0 < second.part.rows_read < len(rows) and second.exit_code == 0
+    assert (summary.rows, summary.imported, summary.rejected) == (len(records) + len(refused), len(records), len(refused))
+    repeated_across = [r for r in refused if r[0] > second.part.rows_read and r[2] == "record_id"
+                       and int(r[1].rsplit(" ", 1)[1]) <= second.part.rows_read]
+    assert len(repeated_across) >= 3
+    ids = [r.pop("id") for r in got]
+    assert ids == sorted(ids) and got == records
+    assert got_warnings == warnings and batch.warning_count == len(warnings)
+    with open(summary.quarantine, encoding="utf-8-sig", newline="") as handle:
+        assert list(csv.reader(handle))[1:] == [[str(r[0]), *safe_row(r[1:])] for r in refused]
+
+
+def test_a_cut_that_falls_inside_a_quoted_cell_reads_the_list_whole(tmp_path, second_parts):
+    """A quote inside an unquoted cell (5'7" tall) fools the count of quotes, so the cut falls inside a
+    cell that holds a line break: the two parts are thrown away and the list is read whole, with the same
+    result as when it is never cut."""
+    from dadkhah.store import open_store
+    from dadkhah.workspace import create_workspace
+
+    lines = ["record_id,given_name,family_name,notes", 'r0,Ali,Tall,5\'7" tall']
+    lines += [f"r{i},Given{i},Family{i},plain" for i in range(1, 400)]
+    lines += [f'r{i},Given{i},Family{i},"first line\nsecond line"' for i in range(400, 800)]
+    path = tmp_path / "fooled.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = []
+    for workspace in (_workspace_reading_in_parts(tmp_path / "parts"), create_workspace(tmp_path / "whole")):
+        with open_store(workspace) as store:
+            summary = import_file(store, path, source="fooled", actor=TESTER)
+            results.append((summary.rows, summary.imported, summary.rejected, stored(store, summary.import_id)[:2]))
+    [cut] = second_parts
+    assert cut.part.clean is False
+    assert results[0] == results[1] and results[0][:3] == (800, 800, 0)
+    assert results[0][3][0][-1]["notes"] == "first line\nsecond line"
+
+
+def test_a_bad_byte_names_its_own_line_whether_the_list_is_read_whole_or_in_parts(tmp_path, second_parts):
+    """An undecodable byte deep in a list (text is decoded a block ahead of the rows read): the import stops
+    naming the line that holds it, read whole or past the cut of a list read in two parts, and keeps
+    nothing."""
+    from dadkhah.errors import InputError
+    from dadkhah.store import open_store
+    from dadkhah.workspace import create_workspace
+
+    body = "".join(f'r{i},Given{i},"Family{i}\nsecond line"\n' for i in range(1, 2001)).encode()
+    at = body.index(b"r1800,")
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"record_id,given_name,family_name\n" + body[:at] + b"r1800,Giv\xff\xfeen,Family\n" + body[at:])
+    for workspace in (_workspace_reading_in_parts(tmp_path / "parts"), create_workspace(tmp_path / "whole")):
+        with open_store(workspace) as store:
+            with pytest.raises(InputError) as refused:
+                import_file(store, path, source="broken", actor=TESTER, encoding="utf-8")
+            with store.session() as session:
+                assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0
+        assert (refused.value.line, refused.value.field) == (1801, "encoding") and refused.value.file == str(path)
+        assert not list((workspace.path / "quarantine").glob("*"))
+    assert len(second_parts) == 1 and second_parts[0].part.clean
+
+
+def test_the_row_limit_counts_the_rows_of_both_parts(tmp_path, second_parts):
+    from dadkhah.errors import LimitExceeded
+    from dadkhah.store import open_store
+
+    workspace = _workspace_reading_in_parts(tmp_path / "ws")
+    config = workspace.config_path.read_text(encoding="utf-8")
+    workspace.config_path.write_text(config.replace("max_rows = 5000000", "max_rows = 600"), encoding="utf-8")
+    path = tmp_path / "long.csv"
+    path.write_text("id,name\n" + "".join(f"r{i},Name{i}\n" for i in range(1000)), encoding="utf-8")
+    with open_store(workspace.reloaded()) as store, pytest.raises(LimitExceeded, match="import.max_rows"):
+        import_file(store, path, actor=TESTER, source="long")
+    [second] = second_parts
+    assert second.part.rows_read < 600 and 1000 - second.part.rows_read < 600  # neither part alone is over

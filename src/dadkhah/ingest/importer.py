@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from dadkhah import __version__
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
+from dadkhah.ingest import parallel
 from dadkhah.ingest.columns import ColumnPlan, load_mapping, plan_columns
 from dadkhah.ingest.limits import ReadLimits
 from dadkhah.ingest.quarantine import Quarantine
@@ -347,20 +348,26 @@ def import_file(
     written in the import's own transaction; a file the source already holds is recorded as such
     (``already_imported``), since nothing was added.
     """
-    started = time.perf_counter()
-    path = Path(path)
-    source = validate_source_name(source)
-    column_mapping = load_mapping(mapping) if mapping else None
+    return _import(store, Path(path), actor=actor, source=validate_source_name(source), format=format,
+                   encoding=encoding, mapping=load_mapping(mapping) if mapping else None, incident=incident,
+                   sheet=sheet, progress=progress, started=time.perf_counter(), in_parts=True)
 
+
+def _import(store: Store, path: Path, *, actor: Actor, source: str, format, encoding, mapping, incident, sheet,
+            progress, started: float, in_parts: bool) -> ImportSummary:
+    """:func:`import_file`; a large CSV file is read in two parts at once (:mod:`dadkhah.ingest.parallel`)
+    unless ``in_parts`` is False."""
     def names_a_person(cells: list[str]) -> bool:
         try:
-            plan_columns(cells, column_mapping)
+            plan_columns(cells, mapping)
         except InputError:
             return False
         return True
 
     limits = ReadLimits.from_config(store.workspace.config)
-    stream = open_rows(path, format=format, encoding=encoding, sheet=sheet, is_header=names_a_person, limits=limits)
+    split = parallel.splitter(store, path, format) if in_parts else None
+    stream = open_rows(path, format=format, encoding=encoding, sheet=sheet, is_header=names_a_person, limits=limits,
+                       split=split)
     with stream:
         limit_mb = store.workspace.config.get("import", {}).get("max_file_mb", 4096)
         if stream.total_bytes > limit_mb * 1024 * 1024:
@@ -368,29 +375,87 @@ def import_file(
         sha256, size = file_sha256(path)
         if (summary := _already_imported(store, actor, source, sha256, started)) is not None:
             return summary
-        with Staging(store) as staging:
+        part = split.part if split is not None else None
+        try:
+            return _import_rows(store, stream, part, actor=actor, source=source, mapping=mapping, incident=incident,
+                                progress=progress, started=started, limits=limits, sha256=sha256, size=size)
+        except parallel.CutInsideRow:
+            pass  # read whole, below (once this file is closed)
+    return _import(store, path, actor=actor, source=source, format=format, encoding=encoding, mapping=mapping,
+                   incident=incident, sheet=sheet, progress=progress, started=started, in_parts=False)
+
+
+def _import_rows(store: Store, stream: RowStream, part, *, actor: Actor, source: str, mapping, incident, progress,
+                 started: float, limits: ReadLimits, sha256: str, size: int) -> ImportSummary:
+    """Stage the rows (two parts at once when ``part`` cuts the file), then move them in one transaction."""
+    path = stream.path
+    with Staging(store) as staging:
+        with staging.session() as session:
+            gazetteer = load_gazetteer(session)
+            converters = _database_values(session)
+            session.rollback()  # a read, ended: nothing of the workspace is held while the rows are read
+        quarantine = Quarantine(store.workspace.quarantine_dir, source=source, header=stream.header)
+        stage = {"mapping": mapping, "gazetteer": gazetteer, "limits": limits, "converters": converters}
+        second = None
+        try:
+            if part is not None:
+                second = parallel.SecondPart(
+                    _stage_rows, part=part, staged=staging.new_part(), path=path, encoding=stream.encoding,
+                    header=stream.header, limits=limits,
+                    options={"record_columns": RECORD_COLUMNS, "warning_columns": WARNING_COLUMNS, "stage": stage})
+            read = (lambda: stream.bytes_read + second.bytes_read) if second else (lambda: stream.bytes_read)
+            report = (lambda: progress(read(), size)) if progress is not None else None
+            with staging.session() as session, _collector_paused():
+                counts, seen = _stage_rows(stream, quarantine=quarantine, sink=_SessionSink(session, staging),
+                                           report=report, **stage)
+                candidates = set(seen.again)
+                if second is not None:
+                    if not part.clean:
+                        raise parallel.CutInsideRow
+                    more, again = second.wait(report)
+                    session.commit()  # SQLite attaches no database inside a transaction
+                    staging.attach(second.staged)
+                    counts = _with_second_part(session, second.staged, quarantine, counts, more, limits, path)
+                    candidates.update(again)
+                    candidates.update(i for i in session.scalars(sa.select(second.staged.records.c.record_id)
+                                                                 .where(second.staged.records.c.record_id.is_not(None)))
+                                      if seen.may_hold(i))
+                del seen
+                ordered = sorted(candidates)
+                for start in range(0, len(ordered), BATCH_ROWS):
+                    append_rows(session, staging.candidates, ("record_id",), [(c,) for c in ordered[start:start + BATCH_ROWS]])
+                if progress is not None:
+                    progress(size, size)
+                counts["duplicates"] = _quarantine_repeated_ids(session, staging, quarantine) if candidates else 0
+                session.commit()
             with staging.session() as session:
-                gazetteer = load_gazetteer(session)
-                session.rollback()  # a read, ended: nothing of the workspace is held while the rows are read
-            quarantine = Quarantine(store.workspace.quarantine_dir, source=source, header=stream.header)
-            try:
-                with staging.session() as session, _collector_paused():
-                    counts = _stage_rows(session, staging, stream, column_mapping, gazetteer, quarantine, progress,
-                                         limits)
-                    counts["duplicates"] = (_quarantine_repeated_ids(session, staging, quarantine)
-                                            if counts.pop("may_repeat") else 0)
-                    session.commit()
-                with staging.session() as session:
-                    take_write_lock(session)
-                    summary = _publish(session, store, staging, actor, source=source, incident=incident, path=path,
-                                       sha256=sha256, size=size, stream=stream, counts=counts, quarantine=quarantine,
-                                       started=started)
-                    session.commit()
-                quarantine.committed()
-            except BaseException:
-                quarantine.discard()
-                raise
+                take_write_lock(session)
+                summary = _publish(session, store, staging, actor, source=source, incident=incident, path=path,
+                                   sha256=sha256, size=size, stream=stream, counts=counts, quarantine=quarantine,
+                                   started=started)
+                session.commit()
+            quarantine.committed()
+        except BaseException:
+            quarantine.discard()
+            raise
+        finally:
+            if second is not None:
+                second.stop()
     return summary
+
+
+def _with_second_part(session: Session, staged, quarantine: Quarantine, counts: dict, more: dict, limits: ReadLimits,
+                      path: Path) -> dict:
+    """The counts of both parts; the rows the second part refused added to the quarantine report, with
+    their lines as the whole file numbers them."""
+    refused = staged.refused
+    for line, reason, field_name, cells in session.execute(
+            sa.select(refused.c.line, refused.c.reason, refused.c.field, refused.c.cells).order_by(refused.c.line)):
+        quarantine.add(line + staged.line_offset, reason, json.loads(cells), field_name)
+    counts = counts | {k: counts[k] + more[k] for k in ("rows", "rejected", "blank")}
+    if counts["rows"] > limits.max_rows:
+        raise limits.refuse(f"the file has more than {limits.max_rows:,} rows", "max_rows", path)
+    return counts
 
 
 def _already_imported(store: Store, actor: Actor, source: str, sha256: str, started: float) -> ImportSummary | None:
@@ -448,19 +513,24 @@ def _move_staged(session: Session, staging: Staging, import_id: int, source_id: 
     a record without an id of its own gets ``#<import>.<line>``. Records take their ids in the
     order of their lines, warnings in the order they were found, on every database (PostgreSQL
     keeps a table's rows in no particular order, so there the rows are sorted; SQLite reads them
-    back in the order they were written)."""
-    staged, notes = staging.records, staging.warnings
-    in_order = sa.literal_column("rowid") if session.connection().dialect.name == "sqlite" else staged.c.line
-    generated = sa.literal("#") + sa.cast(sa.literal(import_id), sa.String) + "." + sa.cast(staged.c.line, sa.String)
-    given = {"import_id": sa.literal(import_id), "source_id": sa.literal(source_id), "version": sa.literal(1),
-             "superseded_by": sa.null(), "record_id": sa.func.coalesce(staged.c.record_id, generated)}
-    names = [c.name for c in staged.columns]
-    session.execute(sa.insert(Record.__table__).from_select(
-        names, sa.select(*[given.get(n, staged.c[n]).label(n) for n in names]).order_by(in_order)))
-    names = [c.name for c in notes.columns if c.name != "id"]
-    session.execute(sa.insert(FieldWarning.__table__).from_select(
-        names, sa.select(*[(sa.literal(import_id) if n == "import_id" else notes.c[n]).label(n) for n in names])
-        .order_by(notes.c.id)))
+    back in the order they were written). A file read in two parts is moved part after part, the
+    second's lines counted after the first's."""
+    sqlite = session.connection().dialect.name == "sqlite"
+    sections = staging.sections()
+    for staged, _notes, offset in sections:
+        line = staged.c.line + offset if offset else staged.c.line
+        in_order = sa.literal_column("rowid") if sqlite else staged.c.line
+        generated = sa.literal("#") + sa.cast(sa.literal(import_id), sa.String) + "." + sa.cast(line, sa.String)
+        given = {"import_id": sa.literal(import_id), "source_id": sa.literal(source_id), "version": sa.literal(1),
+                 "superseded_by": sa.null(), "record_id": sa.func.coalesce(staged.c.record_id, generated), "line": line}
+        names = [c.name for c in staged.columns]
+        session.execute(sa.insert(Record.__table__).from_select(
+            names, sa.select(*[given.get(n, staged.c[n]).label(n) for n in names]).order_by(in_order)))
+    for _staged, notes, offset in sections:
+        given = {"import_id": sa.literal(import_id), "line": notes.c.line + offset if offset else notes.c.line}
+        names = [c.name for c in notes.columns if c.name != "id"]
+        session.execute(sa.insert(FieldWarning.__table__).from_select(
+            names, sa.select(*[given.get(n, notes.c[n]).label(n) for n in names]).order_by(notes.c.id)))
 
 
 class _Sieve:
@@ -474,6 +544,11 @@ class _Sieve:
         self.table = bytearray(self.BITS >> 3)
         self.again: set[str] = set()
 
+    def may_hold(self, record_id: str) -> bool:
+        """Whether ``record_id`` may have been added (True for every one that was, and a few others)."""
+        h = hash(record_id) & (self.BITS - 1)
+        return bool(self.table[h >> 3] & (1 << (h & 7)))
+
     def add(self, record_id: str) -> None:
         h = hash(record_id) & (self.BITS - 1)
         byte, bit = h >> 3, 1 << (h & 7)
@@ -483,13 +558,28 @@ class _Sieve:
             self.table[byte] |= bit
 
 
-def _stage_rows(session, staging: Staging, stream: RowStream, mapping, gazetteer: Gazetteer, quarantine: Quarantine,
-                progress, limits: ReadLimits) -> dict:
-    """Read, normalise and stage every row (committed a few batches at a time: the staging area is
-    the import's own); refused rows go to the quarantine report."""
+class _SessionSink:
+    """Staged rows written through the import's staging session (the first part of a file read in two,
+    or the whole file)."""
+
+    def __init__(self, session: Session, staging: Staging):
+        self.session, self.staging = session, staging
+
+    def write(self, batch: _Batch) -> None:
+        _flush(self.session, self.staging, batch)
+
+    def commit(self) -> None:
+        self.session.commit()
+
+
+def _stage_rows(stream: RowStream, *, mapping, gazetteer: Gazetteer, quarantine, sink, report, limits: ReadLimits,
+                converters) -> tuple[dict, _Sieve]:
+    """Read, normalise and stage every row of ``stream`` into ``sink`` (committed a few batches at a time:
+    the staging area is the import's own); refused rows go to ``quarantine``. ``report()`` is called
+    now and then (progress). Returns the counts and the sieve of record_ids seen."""
     file = str(stream.path)
     plan = plan_columns(stream.header, mapping, file=file) if stream.header else None
-    date_value, raw_value = _database_values(session)
+    date_value, raw_value = converters
     make = partial(RowNormaliser, gazetteer=gazetteer, date_value=date_value, raw_value=raw_value)
     normaliser = make(plan) if plan else None
     batch = _Batch()
@@ -547,30 +637,24 @@ def _stage_rows(session, staging: Staging, stream: RowStream, mapping, gazetteer
                 noted += 1
                 notes.append((noted, None, line, field_name, message, value))
         if len(records) >= BATCH_ROWS:
-            _flush(session, staging, batch)
+            sink.write(batch)
             flushed += 1
             if flushed % 10 == 0:
-                session.commit()
-            if progress is not None and time.perf_counter() - last_report > 0.1:
-                progress(stream.bytes_read, stream.total_bytes)
+                sink.commit()
+            if report is not None and time.perf_counter() - last_report > 0.1:
+                report()
                 last_report = time.perf_counter()
     if plan is None:
         raise InputError("the file holds no rows", file=file)
-    _flush(session, staging, batch)
-    candidates = sorted(seen.again)
-    for start in range(0, len(candidates), BATCH_ROWS):
-        append_rows(session, staging.candidates, ("record_id",), [(c,) for c in candidates[start:start + BATCH_ROWS]])
-    if progress is not None:
-        progress(stream.total_bytes, stream.total_bytes)
+    sink.write(batch)
     return {
         "rows": rows,
         "rejected": rejected,
         "blank": blank,
         "file_warnings": file_warnings,
-        "may_repeat": bool(seen.again),
         "columns": plan.as_dict(),
         "header": list(stream.header),
-    }
+    }, seen
 
 
 def _database_values(session: Session):
@@ -589,29 +673,34 @@ def _quarantine_repeated_ids(session: Session, staging: Staging, quarantine: Qua
 
     Done in SQL on the staged rows, so memory does not grow with the file and nothing of the
     workspace is locked meanwhile: the ids that may repeat (:class:`_Sieve`) are checked first, and
-    each later step reads the staged rows once, looking the ids up by key.
+    each later step reads the staged rows once, looking the ids up by key. A file read in two parts
+    is checked as one (lines counted as in the whole file).
     """
-    staged, notes, repeats = staging.records, staging.warnings, staging.repeats
+    repeats, candidates = staging.repeats, sa.select(staging.candidates.c.record_id)
+    lines = [sa.select(staged.c.record_id, (staged.c.line + offset).label("line"))
+             .where(staged.c.record_id.in_(candidates)) for staged, _notes, offset in staging.sections()]
+    staged_lines = (lines[0] if len(lines) == 1 else sa.union_all(*lines)).subquery()
     found = session.execute(sa.insert(repeats).from_select(
         ["record_id", "first_line"],
-        sa.select(staged.c.record_id, sa.func.min(staged.c.line))
-        .where(staged.c.record_id.in_(sa.select(staging.candidates.c.record_id)))
-        .group_by(staged.c.record_id)
+        sa.select(staged_lines.c.record_id, sa.func.min(staged_lines.c.line))
+        .group_by(staged_lines.c.record_id)
         .having(sa.func.count() > 1)))
     if not found.rowcount:
         return 0
-    repeated = sa.and_(repeats.c.record_id == staged.c.record_id, staged.c.line > repeats.c.first_line)
     refused = 0
-    rows = session.execute(
-        sa.select(staged.c.line, staged.c.record_id, staged.c.raw, repeats.c.first_line)
-        .select_from(staged).join(repeats, repeated)
-        .order_by(staged.c.line)
-    )
-    for line, record_id, raw, first_line in rows:
-        quarantine.add(line, f"record_id {record_id!r} repeats line {first_line}", raw, field="record_id")
-        refused += 1
-    session.execute(sa.delete(notes).where(notes.c.line.in_(sa.select(staged.c.line).select_from(staged).join(repeats, repeated))))
-    session.execute(sa.delete(staged).where(sa.exists().where(repeated)))
+    for staged, notes, offset in staging.sections():
+        repeated = sa.and_(repeats.c.record_id == staged.c.record_id, staged.c.line + offset > repeats.c.first_line)
+        rows = session.execute(
+            sa.select(staged.c.line, staged.c.record_id, staged.c.raw, repeats.c.first_line)
+            .select_from(staged).join(repeats, repeated)
+            .order_by(staged.c.line)
+        )
+        for line, record_id, raw, first_line in rows:
+            quarantine.add(line + offset, f"record_id {record_id!r} repeats line {first_line}", raw, field="record_id")
+            refused += 1
+        session.execute(sa.delete(notes).where(notes.c.line.in_(sa.select(staged.c.line).select_from(staged)
+                                                                .join(repeats, repeated))))
+        session.execute(sa.delete(staged).where(sa.exists().where(repeated)))
     return refused
 
 

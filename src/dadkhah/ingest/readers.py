@@ -18,6 +18,7 @@ import io
 import itertools
 import json
 import os
+import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -133,19 +134,31 @@ def _utf16_without_bom(head: bytes) -> str | None:
 
 
 class _CountingReader(io.RawIOBase):
-    """Counts the bytes read so a progress bar can follow a streamed file."""
+    """Counts the bytes read so a progress bar can follow a streamed file; with ``limit``, reads no
+    more than that many bytes (a part of the file)."""
 
-    def __init__(self, raw):
+    def __init__(self, raw, limit: int | None = None):
         self._raw = raw
+        self._left = limit
         self.bytes_read = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
+        if self._left is not None:
+            if self._left <= 0:
+                return 0
+            buffer = memoryview(buffer)[:self._left]
         n = self._raw.readinto(buffer)
         self.bytes_read += n or 0
+        if self._left is not None:
+            self._left -= n or 0
         return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def cell_text(value) -> str:
@@ -248,24 +261,44 @@ def _find_header(rows: Iterator[tuple[int, list[str], str | None]], is_header) -
     return 0, [], []
 
 
-def _text_stream(path: Path, encoding: str) -> tuple[io.TextIOWrapper, _CountingReader]:
-    counter = _CountingReader(open(path, "rb"))  # noqa: SIM115 - closed by RowStream
+def _text_stream(path: Path, encoding: str, start: int = 0, end: int | None = None
+                 ) -> tuple[io.TextIOWrapper, _CountingReader]:
+    raw = open(path, "rb")  # noqa: SIM115 - closed by RowStream
+    if start:
+        raw.seek(start)
+    counter = _CountingReader(raw, None if end is None else end - start)
     return io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding=encoding, newline=""), counter
 
 
-def _decode_guard(rows: Iterator, path: Path, encoding: str, where) -> Iterator:
-    """Turn a decoding failure deep in a file into an error that names the line."""
+def _decode_guard(rows: Iterator, path: Path, encoding: str, where, locate=None) -> Iterator:
+    """Turn a decoding failure deep in a file into an error that names the line: the one ``locate()``
+    finds when given (text is decoded a block ahead of the rows read, so ``where()``, the row being read,
+    may be some way before it)."""
     try:
         yield from rows
     except UnicodeDecodeError as exc:
         raise InputError(
             f"the file is not valid {encoding} here ({exc.reason}); say which encoding it uses",
             file=str(path),
-            line=where(),
+            line=(locate() if locate else None) or where(),
             field="encoding",
         ) from None
     except csv.Error as exc:
         raise InputError(f"unreadable CSV: {exc}", file=str(path), line=where()) from None
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")  # a byte the codec could not read, kept by surrogateescape
+
+
+def _undecodable_row(path: Path, encoding: str, delimiter: str, start: int = 0) -> int | None:
+    """The number of the first CSV row (counted from ``start``) holding a byte ``encoding`` cannot read."""
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the wrapper
+    raw.seek(start)
+    with io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="") as text:
+        for number, cells in enumerate(csv.reader(text, delimiter=delimiter), start=1):
+            if any(_UNDECODED.search(cell) for cell in cells):
+                return number
+    return None
 
 
 def _sniff_delimiter(path: Path, encoding: str, limits: ReadLimits) -> str:
@@ -279,19 +312,81 @@ def _sniff_delimiter(path: Path, encoding: str, limits: ReadLimits) -> str:
     return ","
 
 
-def open_csv(path: Path, encoding: str, is_header=None, limits: ReadLimits | None = None) -> RowStream:
+# A row no list holds: what the first part of a file split in two ends with (see CsvPart).
+_PART_END = "\ufdd0dadkhah: end of the first part\ufdd0"
+
+
+@dataclass
+class CsvPart:
+    """Where a CSV file is cut in two so that two processes read it at once
+    (:mod:`dadkhah.ingest.parallel`): the first part is bytes ``[0, end)``, the second ``[end, size)``.
+
+    ``end`` follows a newline, but a newline may lie inside a quoted cell, and counting quotes
+    cannot tell (a quote inside an unquoted cell is a plain character). So the first part's reader
+    reads one more row after its last byte, :data:`_PART_END`, which holds no quote: read as a row
+    of its own, the cut fell between rows (``clean``); read into a cell, the cut fell inside one,
+    and what both parts read is thrown away. ``rows_read`` is the number of the first part's last
+    row: the second part numbers its rows from there.
+    """
+
+    end: int
+    delimiter: str
+    clean: bool | None = None
+    rows_read: int = 0
+
+
+def split_point(path: Path, encoding: str, *, quote: bytes = b'"') -> int | None:
+    """Where to cut a CSV file in two: the byte after a newline near its middle at which an even number
+    of quotes has been read (most likely between rows; :class:`CsvPart` makes sure). None when there
+    is no such place within 16 MB of the middle, or when the encoding may hold a newline byte inside a
+    character (UTF-16, UTF-32)."""
+    if codecs.lookup(encoding).name not in _NEWLINE_SAFE:
+        return None
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        quotes = handle.read(size // 2).count(quote)
+        offset = size // 2
+        while offset - size // 2 < 16 << 20 and (chunk := handle.read(1 << 20)):
+            at = chunk.find(b"\n")
+            while at >= 0:
+                if (quotes + chunk.count(quote, 0, at)) % 2 == 0:
+                    return offset + at + 1 if offset + at + 1 < size else None
+                at = chunk.find(b"\n", at + 1)
+            quotes += chunk.count(quote)
+            offset += len(chunk)
+    return None
+
+
+# Encodings in which the byte 0x0A is always a newline (never part of another character).
+_NEWLINE_SAFE = {"utf-8", "utf-8-sig", "ascii", "cp1256", "cp1252", "cp1250", "cp1251", "cp1253", "cp1254",
+                 "cp1255", "cp1257", "cp1258", "latin-1", "iso8859-1", "iso8859-2", "iso8859-6", "iso8859-15"}
+
+
+def open_csv(path: Path, encoding: str, is_header=None, limits: ReadLimits | None = None,
+             part: CsvPart | None = None) -> RowStream:
+    """Rows of a CSV file, after its header; with ``part``, those of its first part only (and
+    ``part`` says whether the cut fell between rows once they are read)."""
     limits = limits or ReadLimits()
     delimiter = _sniff_delimiter(path, encoding, limits)
-    text, counter = _text_stream(path, encoding)
+    text, counter = _text_stream(path, encoding, end=part.end if part else None)
     state = {"index": 0}
-    reader = csv.reader(_lines(text, limits, path, lambda: state["index"] + 1), delimiter=delimiter)
+    lines = _lines(text, limits, path, lambda: state["index"] + 1)
+    if part is not None:
+        part.delimiter = delimiter
+        lines = itertools.chain(lines, [_PART_END + "\n"])
+    reader = csv.reader(lines, delimiter=delimiter)
 
     def records() -> Iterator[tuple[int, list[str], str | None]]:
         for cells in reader:
+            if part is not None and cells and _PART_END in cells[-1]:
+                part.clean = cells == [_PART_END]
+                part.rows_read = state["index"]
+                return
             state["index"] += 1
             yield state["index"], cells, None
 
-    guarded = _bounded(_decode_guard(records(), path, encoding, lambda: state["index"] + 1), limits, path,
+    guarded = _bounded(_decode_guard(records(), path, encoding, lambda: state["index"] + 1,
+                                     lambda: _undecodable_row(path, encoding, delimiter)), limits, path,
                        Clock(limits, path))
     try:
         header_line, header, replay = _find_header(guarded, is_header)
@@ -303,6 +398,25 @@ def open_csv(path: Path, encoding: str, is_header=None, limits: ReadLimits | Non
         raise InputError("the file has no header row (it is empty)", file=str(path), line=1)
     size = path.stat().st_size
     return RowStream(path, "csv", encoding, header, header_line, itertools.chain(replay, guarded), size, counter, [text.close])
+
+
+def open_csv_rest(path: Path, encoding: str, part: CsvPart, limits: ReadLimits | None = None) -> RowStream:
+    """The rows of a CSV file's second part (from ``part.end``; see :class:`CsvPart`), numbered from 1:
+    the caller adds the first part's ``rows_read``."""
+    limits = limits or ReadLimits()
+    text, counter = _text_stream(path, encoding, start=part.end)
+    state = {"index": 0}
+    reader = csv.reader(_lines(text, limits, path, lambda: state["index"] + 1), delimiter=part.delimiter)
+
+    def records() -> Iterator[tuple[int, list[str], str | None]]:
+        for cells in reader:
+            state["index"] += 1
+            yield state["index"], cells, None
+
+    guarded = _bounded(_decode_guard(records(), path, encoding, lambda: state["index"] + 1,
+                                     lambda: _undecodable_row(path, encoding, part.delimiter, part.end)), limits, path,
+                       Clock(limits, path))
+    return RowStream(path, "csv", encoding, [], 0, guarded, path.stat().st_size - part.end, counter, [text.close])
 
 
 def _workbook_rows(connection, path: str, sheet: str | None, memory_bytes: int) -> None:
@@ -554,13 +668,14 @@ def _array_items(events, under_records: bool, limits: ReadLimits, path: Path):
 
 def open_rows(
     path: str | Path, *, format: str | None = None, encoding: str = "auto", sheet: str | None = None, is_header=None,
-    limits: ReadLimits | None = None,
+    limits: ReadLimits | None = None, split=None,
 ) -> RowStream:
     """Open a list for reading, refusing what is not a readable regular file.
 
     ``is_header(cells) -> bool`` picks the header among the leading rows of a CSV or XLSX file
     (titles and notes above it are passed over); without it the first non-blank row is the header.
-    ``limits`` bound what the file may ask of the reader (the defaults when not given).
+    ``limits`` bound what the file may ask of the reader (the defaults when not given). ``split(encoding)``
+    may give a CSV file's :class:`CsvPart`: then the stream holds the first part's rows only.
     """
     path = Path(path)
     if not path.exists():
@@ -575,5 +690,5 @@ def open_rows(
         return open_xlsx(path, sheet, is_header, limits)
     codec = detect_encoding(path, encoding)
     if fmt == "csv":
-        return open_csv(path, codec, is_header, limits)
+        return open_csv(path, codec, is_header, limits, part=split(codec) if split else None)
     return open_json(path, codec, lines=fmt == "jsonl", limits=limits)

@@ -36,6 +36,19 @@ def _staged_copy(table: sa.Table, metadata: sa.MetaData, name: str, *, schema: s
     return sa.Table(name, metadata, *columns, schema=schema, prefixes=prefixes)
 
 
+class StagedPart:
+    """A second staging database of the import (SQLite): the rows of a file's second part, which another
+    process reads, normalises and writes at the same time as this one does the first part
+    (:mod:`dadkhah.ingest.parallel`). Its own file, written by that process alone with a plain
+    connection; attached to the staging connection only once it is done (:meth:`Staging.attach`).
+    ``refused``: the rows that process refused, for the quarantine report, in the order found."""
+
+    def __init__(self, path, schema: str, records: sa.Table, warnings: sa.Table, refused: sa.Table):
+        self.path, self.schema = path, schema
+        self.records, self.warnings, self.refused = records, warnings, refused
+        self.line_offset = 0  # the first part's rows: what this part's line numbers are counted after
+
+
 class Staging:
     """One import's staging area on one connection (see the module's docstring).
 
@@ -46,6 +59,8 @@ class Staging:
     def __init__(self, store: Store):
         self.store = store
         self.folder = None
+        self.parts: list[StagedPart] = []
+        self.attached: list[StagedPart] = []
         self.connection = store.engine.connect()
         try:
             metadata = sa.MetaData()
@@ -76,6 +91,37 @@ class Staging:
             self.close()
             raise
 
+    def new_part(self) -> StagedPart:
+        """A second staging database with the staged tables, empty, not attached (see :class:`StagedPart`)."""
+        number = len(self.parts) + 2
+        schema, path = f"{_SCHEMA}_{number}", self.folder / f"staged-{number}.db"
+        metadata = sa.MetaData()
+        part = StagedPart(
+            path, schema,
+            _staged_copy(Record.__table__, metadata, "staged_records", schema=schema, prefixes=[]),
+            _staged_copy(FieldWarning.__table__, metadata, "staged_warnings", schema=schema, prefixes=[], keep_id=True),
+            sa.Table("staged_refused", metadata, sa.Column("line", sa.Integer), sa.Column("reason", sa.Text),
+                     sa.Column("field", sa.Text), sa.Column("cells", sa.Text), schema=schema))
+        self.connection.exec_driver_sql(f"ATTACH DATABASE ? AS {schema}", (str(path),))
+        self.connection.exec_driver_sql(f"PRAGMA {schema}.page_size=16384")
+        metadata.create_all(self.connection)
+        self.connection.commit()
+        self.connection.exec_driver_sql(f"DETACH DATABASE {schema}")
+        self.connection.commit()  # else the next session joins a transaction it cannot commit
+        self.parts.append(part)
+        return part
+
+    def attach(self, part: StagedPart) -> None:
+        """Make a finished part's rows visible to :meth:`session`."""
+        self.connection.exec_driver_sql(f"ATTACH DATABASE ? AS {part.schema}", (str(part.path),))
+        self.connection.commit()  # else the next session joins a transaction it cannot commit
+        self.attached.append(part)
+
+    def sections(self) -> list[tuple[sa.Table, sa.Table, int]]:
+        """The staged rows in the order of the file: (records, warnings, what their lines are counted
+        after), the import's own staging tables first, then each attached part."""
+        return [(self.records, self.warnings, 0)] + [(p.records, p.warnings, p.line_offset) for p in self.attached]
+
     def session(self) -> Session:
         """A session on the staging connection; its commit ends the connection's transaction."""
         return Session(bind=self.connection, expire_on_commit=False)
@@ -85,6 +131,8 @@ class Staging:
             if not self.connection.closed:
                 self.connection.rollback()
                 if self.folder is not None:
+                    for part in self.attached:
+                        self.connection.exec_driver_sql(f"DETACH DATABASE {part.schema}")
                     self.connection.exec_driver_sql(f"DETACH DATABASE {_SCHEMA}")
                 elif hasattr(self, "records"):
                     for table in (self.records, self.warnings, self.candidates, self.repeats):

@@ -1,0 +1,231 @@
+"""A large CSV list read by two processes at once: the first part here, the second in a child.
+
+Reading, normalising and staging a row costs about the same wherever it is in the file, and a
+machine has more than one core. So a large CSV file is cut in two near its middle
+(:func:`dadkhah.ingest.readers.split_point`); a child process reads, normalises and stages the second
+part into a staging database of its own (:class:`dadkhah.ingest.staging.StagedPart`) while the
+import does the first, and the import then moves both into the workspace in one transaction, as it
+moves one. What the import gives is exactly what reading the file whole gives (tested): the same
+records with the same ids, lines, warnings, quarantine report and counts.
+
+* The child numbers its rows from 1; the import adds the first part's rows when it moves them
+  (:class:`~dadkhah.ingest.readers.CsvPart` says how many, and whether the cut fell between rows:
+  when it fell inside a quoted cell, both parts are thrown away and the file is read whole).
+* A record_id repeated across the two parts is found as one repeated within a part is: the ids of
+  the second part that the first part's sieve may have seen are checked in SQL with the others.
+* An error in the second part (an undecodable byte, a line too long) is raised here naming the line
+  as reading whole would; a fault in the child is raised as one. Either way nothing is imported.
+* The child ends with the import: it is killed if the importing process dies, and its staging
+  database lies in the import's private folder, which is swept.
+
+SQLite only: on PostgreSQL the staged rows are temporary tables of the import's own connection,
+which another process cannot write, and the time goes to the server, not to reading. And only from
+a program's main thread (the command line): a web server imports in a thread while its other
+threads use SQLite, and a fork taken while one of them holds SQLite's own locks would leave the
+child waiting on them for ever, so there the file is read whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import mmap
+import multiprocessing
+import os
+import signal
+import sqlite3
+import struct
+import threading
+import traceback
+from pathlib import Path
+
+from dadkhah.errors import DadkhahError, InputError
+from dadkhah.ingest.readers import CsvPart, open_csv_rest, split_point
+from dadkhah.ingest.staging import StagedPart
+
+DEFAULT_FROM_MB = 8  # smaller files are read whole: a second process would not pay for itself
+
+
+class CutInsideRow(Exception):
+    """The cut fell inside a quoted cell that holds a newline: read the file whole instead."""
+
+
+def splitter(store, path: Path, format: str | None):
+    """What :func:`dadkhah.ingest.readers.open_rows` asks for a CSV file's cut, when this import is to be
+    read by two processes (SQLite, two cores or more, the main thread, a file of at least
+    ``import.parallel_from_mb`` megabytes: 0 splits every CSV file); None otherwise. Its ``part`` is the cut, once the file is open."""
+    from_mb = (store.workspace.config.get("import") or {}).get("parallel_from_mb", DEFAULT_FROM_MB)
+    if not isinstance(from_mb, (int, float)) or isinstance(from_mb, bool) or from_mb < 0:
+        raise InputError(f"import.parallel_from_mb must be a number of megabytes (0 or more), not {from_mb!r}",
+                         file="dadkhah.toml", field="parallel_from_mb")
+    if (store.engine.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork")
+            or threading.current_thread() is not threading.main_thread() or not path.is_file() or path.stat().st_size < from_mb * (1 << 20)
+            or (format or path.suffix.lower().lstrip(".")) not in ("csv", "tsv", "txt")):
+        return None
+    return _Splitter(path)
+
+
+class _Splitter:
+    def __init__(self, path: Path):
+        self.path = path
+        self.part: CsvPart | None = None
+
+    def __call__(self, encoding: str) -> CsvPart | None:
+        end = split_point(self.path, encoding)
+        self.part = CsvPart(end, ",") if end is not None else None
+        return self.part
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG); end at once if the
+    parent died before it could ask."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+class SecondPart:
+    """The child process staging the file's second part, and what it sends back.
+
+    A plain ``fork`` (no multiprocessing bootstrap): the child runs the row loop on what it inherited
+    (the gazetteer, the column plan), writes only its own database and pipe, and ends with
+    ``os._exit``, flushing no stream another thread of the parent may have held at the fork.
+    """
+
+    def __init__(self, stage_rows, *, part: CsvPart, staged: StagedPart, path: Path, encoding: str, header: list[str],
+                 limits, options: dict):
+        self.part, self.staged, self.path = part, staged, path
+        self._progress = mmap.mmap(-1, 8)  # shared with the child: the bytes it has read
+        receiving, sending = multiprocessing.Pipe(duplex=False)
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 1
+            try:
+                receiving.close()
+                _child(sending, parent, stage_rows, part, staged, path, encoding, header, limits, options,
+                       self._progress)
+                code = 0
+            finally:
+                os._exit(code)
+        self.pid, self.exit_code = pid, None
+        self._receiving = receiving
+        sending.close()
+
+    @property
+    def bytes_read(self) -> int:
+        return struct.unpack("q", self._progress[:8])[0]
+
+    def _ended(self, block: bool = False) -> bool:
+        if self.exit_code is None:
+            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+            if pid:
+                self.exit_code = os.waitstatus_to_exitcode(status)
+        return self.exit_code is not None
+
+    def wait(self, report=None) -> tuple[dict, list[str]]:
+        """The child's counts and repeated record_ids, once it is done; its error raised here (with the
+        line as the whole file numbers it), nothing imported."""
+        while not self._receiving.poll(0.1):
+            if self._ended() and not self._receiving.poll():
+                raise RuntimeError(f"the process reading the second part of {self.path} stopped "
+                                   f"(exit code {self.exit_code}); nothing was imported")
+            if report is not None:
+                report()
+        try:
+            message = self._receiving.recv()
+        except EOFError:
+            message = ("fault", "it stopped before it said why")
+        self._ended(block=True)
+        kind, *rest = message
+        if kind == "error":
+            error = rest[0]
+            if isinstance(error, InputError) and error.line is not None:
+                error = dataclasses.replace(error, line=error.line + self.part.rows_read)
+            raise error
+        if kind == "fault":
+            raise RuntimeError(f"the process reading the second part of {self.path} failed; nothing was imported:\n"
+                               f"{rest[0]}")
+        self.staged.line_offset = self.part.rows_read
+        return rest[0], rest[1]
+
+    def stop(self) -> None:
+        """End the child (if it still runs) and reap it."""
+        if not self._ended():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self._ended(block=True)
+        self._receiving.close()
+
+
+class _PartSink:
+    """Where the child writes: the part's own staging database, through a plain connection of its own
+    (attached under the part's name, so that the part's tables are written as the import reads them)."""
+
+    def __init__(self, staged: StagedPart, record_columns, warning_columns):
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute(f"ATTACH DATABASE ? AS {staged.schema}", (str(staged.path),))
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-65536"):
+            self.db.execute(f"PRAGMA {staged.schema}.{pragma}")
+        self._records = _insert(staged.records, record_columns)
+        self._warnings = _insert(staged.warnings, warning_columns)
+        self._refused = _insert(staged.refused, ("line", "reason", "field", "cells"))
+        self.refused: list[tuple] = []
+
+    def write(self, batch) -> None:
+        self.db.executemany(self._records, batch.records)
+        batch.records.clear()
+        self.db.executemany(self._warnings, batch.warnings)
+        batch.warnings.clear()
+        self.db.executemany(self._refused, self.refused)
+        self.refused.clear()
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    # what the row loop calls the quarantine
+    def add(self, line: int, reason: str, cells: list[str], field: str = "") -> None:
+        self.refused.append((line, reason, field, json.dumps(cells, ensure_ascii=False)))
+
+    def set_header(self, header) -> None:  # pragma: no cover - JSON lists only, never split
+        raise AssertionError("only CSV files are read in two parts")
+
+
+def _insert(table, columns) -> str:
+    """``table``'s INSERT with ``columns``' values given in that order, as SQLite takes it."""
+    from sqlalchemy.dialects import sqlite
+
+    compiled = table.insert().compile(dialect=sqlite.dialect(), column_keys=list(columns))
+    if list(compiled.positiontup) != list(columns):  # pragma: no cover - a programming error
+        raise ValueError(f"give {table.name}'s columns in the table's order, {compiled.positiontup}")
+    return compiled.string
+
+
+def _child(sending, parent: int, stage_rows, part: CsvPart, staged: StagedPart, path: Path, encoding: str, header: list[str],
+           limits, options: dict, bytes_read) -> None:
+    """In the child: stage the second part, then send ("done", counts, repeated ids), ("error", error) or
+    ("fault", traceback)."""
+    _die_with_parent(parent)
+    try:
+        stream = open_csv_rest(path, encoding, part, limits)
+        stream.header = header
+        sink = _PartSink(staged, options["record_columns"], options["warning_columns"])
+
+        def report() -> None:
+            bytes_read[:8] = struct.pack("q", stream.bytes_read)
+
+        with stream:
+            counts, seen = stage_rows(stream, sink=sink, quarantine=sink, report=report, **options["stage"])
+        sink.commit()
+        sink.db.close()
+        sending.send(("done", counts, sorted(seen.again)))
+    except DadkhahError as exc:
+        sending.send(("error", exc))
+    except BaseException:  # noqa: BLE001 - sent to the parent, which raises it
+        sending.send(("fault", traceback.format_exc()))
+    finally:
+        sending.close()
