@@ -406,3 +406,20 @@ def test_the_row_limit_counts_the_rows_of_both_parts(tmp_path, second_parts):
         import_file(store, path, actor=TESTER, source="long")
     [second] = second_parts
     assert second.part.rows_read < 600 and 1000 - second.part.rows_read < 600  # neither part alone is over
+
+
+def test_an_import_run_in_a_thread_reads_the_list_whole(tmp_path, second_parts):
+    """A web server imports an upload in a thread while its other threads use SQLite: no second process
+    is forked there (see dadkhah.ingest.parallel), and the list is imported all the same."""
+    import threading
+
+    from dadkhah.store import open_store
+
+    path = tmp_path / "upload.csv"
+    path.write_text("id,name\n" + "".join(f"r{i},Name{i}\n" for i in range(1000)), encoding="utf-8")
+    done = {}
+    with open_store(_workspace_reading_in_parts(tmp_path / "ws")) as store:
+        thread = threading.Thread(target=lambda: done.update(summary=import_file(store, path, actor=TESTER, source="up")))
+        thread.start()
+        thread.join()
+    assert done["summary"].imported == 1000 and second_parts == []
