@@ -44,13 +44,22 @@ def child(list_path: str, workspace: str, database_url: str) -> None:
     from dadkhah.workspace import create_workspace
 
     store = open_store(create_workspace(workspace, database_url=database_url or None))
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started = time.perf_counter(), time.process_time() + children_cpu()
     summary = import_file(store, list_path, source="bench", actor=Actor("benchmark", "cli"))
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    # With the CPU of the process that read the second part of a large list (dadkhah.ingest.parallel).
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() + children_cpu() - cpu_started
     store.close()
     print(json.dumps({"rows": summary.rows, "imported": summary.imported, "rejected": summary.rejected,
                       "warnings": summary.warning_count, "seconds": seconds, "cpu_seconds": cpu_seconds,
-                      "peak_rss_mb": peak_rss_mb()}))
+                      "peak_rss_mb": peak_rss_mb(),
+                      # the process that read the second part of a large list, if there was one
+                      "peak_rss_mb_second_process": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's ended children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -170,11 +179,13 @@ def measure(database: str, full_list: Path, half_list: Path, folder: Path, postg
         "warnings": full["warnings"],
         "seconds": round(full["seconds"], 1),
         "rows_per_s": round(rows_per_s),
-        # The importing process's own CPU time (not the PostgreSQL server's): less moved by other work.
+        # The importing processes' own CPU time (with the one reading the second part of a large list;
+        # not the PostgreSQL server's): less moved by other work.
         "cpu_seconds": round(full["cpu_seconds"], 1),
         "rows_per_cpu_s": round(full["rows"] / full["cpu_seconds"]),
         "half_rows_per_s": round(half["rows"] / half["seconds"]),
         "peak_rss_mb": round(full["peak_rss_mb"]),
+        "peak_rss_mb_second_process": round(full["peak_rss_mb_second_process"]),
         "peak_rss_mb_half_of_rows": round(half["peak_rss_mb"]),
         "meets_target": rows_per_s >= TARGET_ROWS_PER_S and full["peak_rss_mb"] < 1.15 * half["peak_rss_mb"],
     }
