@@ -93,11 +93,15 @@ def deletion_neighbourhood(key: str | None) -> list[str] | None:
     return sorted({key, *(key[:i] + key[i + 1:] for i in range(len(key)))})
 
 
-def _rows(session: Session, batch_size: int, only: sa.ColumnElement[bool] | None = None) -> Iterator[dict]:
+def _batches(session: Session, batch_size: int, only: sa.ColumnElement[bool] | None = None
+             ) -> Iterator[pa.RecordBatch]:
+    """The features of the current records (those ``only`` names, when given), ``batch_size`` rows at a
+    time, in record-id order. Built column by column (a list per column, not a dictionary per row)."""
     # Names repeat (a registry holds thousands of Mohammads): each key is worked out once.
     coarse_of: dict[str | None, str | None] = {}
     neighbours_of: dict[str | None, tuple[str, ...] | None] = {}
     swapped_of: dict[tuple[str | None, str | None], bool] = {}
+    skeleton_of: dict[str | None, str | None] = {}
 
     def coarse(key: str | None) -> str | None:
         if key not in coarse_of:
@@ -110,6 +114,11 @@ def _rows(session: Session, batch_size: int, only: sa.ColumnElement[bool] | None
             neighbours_of[key] = tuple(found) if found is not None else None
         found = neighbours_of[key]
         return list(found) if found is not None else None
+
+    def skeleton(full_key: str | None) -> str | None:
+        if full_key not in skeleton_of:
+            skeleton_of[full_key] = _skeleton(coarse_key(full_key))
+        return skeleton_of[full_key]
 
     province = dict(session.execute(sa.select(Place.id, Place.province_now).where(Place.province_now.is_not(None))).all())
     query = (
@@ -127,50 +136,42 @@ def _rows(session: Session, batch_size: int, only: sa.ColumnElement[bool] | None
         .order_by(Record.id)
         .execution_options(yield_per=batch_size)
     )
+    rows: list[tuple] = []  # in SCHEMA's order; turned into columns a batch at a time
     for (uid, source_id, source, record_id, given_norm, given_key, family_norm, family_key, full_key, father_norm, father_key,
          birth_lo, birth_hi, death_lo, death_hi, city, prison, gender, script) in session.execute(query):
         family_key = _single_word(family_key)
         family_norm = family_norm.replace(" ", "") if family_norm else None
-        names = (given_key, family_key)
-        if names not in swapped_of:
-            swapped_of[names] = looks_swapped(given_key, family_key)
-        swapped = swapped_of[names]
+        pair = (given_key, family_key)
+        if pair not in swapped_of:
+            swapped_of[pair] = looks_swapped(given_key, family_key)
+        swapped = swapped_of[pair]
         if swapped:  # compared the right way round; the record itself stays as given
             given_norm, family_norm = family_norm, given_norm
             given_key, family_key = family_key, given_key
         death_lo_n = day_number(death_lo)
         death_hi_n = day_number(death_hi)
-        yield {
-            "unique_id": uid,
-            "source_id": source_id,
-            "source": source,
-            "record_id": record_id,
-            "given_norm": given_norm,
-            "given_key": given_key,
-            "given_coarse": coarse(given_key),
-            "family_norm": family_norm,
-            "family_key": family_key,
-            "family_coarse": coarse(family_key),
-            "given_del": neighbours(given_key),
-            "family_del": neighbours(family_key),
-            "full_key": _single_word(full_key),
-            "full_coarse": _skeleton(coarse(full_key)),
-            "father_norm": father_norm,
-            "father_key": father_key,
-            "father_coarse": coarse(father_key),
-            "birth_lo": day_number(birth_lo),
-            "birth_hi": day_number(birth_hi),
-            "death_lo": death_lo_n,
-            "death_hi": death_hi_n,
+        rows.append((
+            uid, source_id, source, record_id,
+            given_norm, given_key, coarse(given_key), family_norm, family_key, coarse(family_key),
+            neighbours(given_key), neighbours(family_key), _single_word(full_key), skeleton(full_key),
+            father_norm, father_key, coarse(father_key),
+            day_number(birth_lo), day_number(birth_hi), death_lo_n, death_hi_n,
             # The month of a death known to the month or better: a cheap blocking key.
-            "death_month": (death_lo.year * 12 + death_lo.month) if death_lo and death_hi_n - death_lo_n <= 31 else None,
-            "city_id": city,
-            "province_id": province.get(city) if city else None,
-            "prison_id": prison,
-            "gender": gender,
-            "script": script,
-            "names_swapped": swapped,
-        }
+            (death_lo.year * 12 + death_lo.month) if death_lo and death_hi_n - death_lo_n <= 31 else None,
+            city, province.get(city) if city else None, prison, gender, script, swapped,
+        ))
+        if len(rows) >= batch_size:
+            yield _batch(rows)
+            rows = []
+    if rows:
+        yield _batch(rows)
+
+
+def _batch(rows: list[tuple]) -> pa.RecordBatch:
+    """Rows given as tuples in SCHEMA's order, as one record batch."""
+    columns = zip(*rows, strict=True)
+    return pa.RecordBatch.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, SCHEMA, strict=True)],
+                                      schema=SCHEMA)
 
 
 def record_features(session: Session, *, batch_size: int = 50_000, earlier: pa.Table | None = None) -> pa.Table:
@@ -207,14 +208,9 @@ def record_features(session: Session, *, batch_size: int = 50_000, earlier: pa.T
         earlier = earlier.set_column(position, SCHEMA.field("source"),
                                      pc.take(names, pc.index_in(earlier["source_id"], value_set=ids)))
     batches = [] if earlier is None else earlier.to_batches()
-    buffer: list[dict] = []
-    for row in _rows(session, batch_size, only):
-        buffer.append(row)
-        if len(buffer) >= batch_size:
-            batches.append(pa.RecordBatch.from_pylist(buffer, schema=SCHEMA))
-            buffer = []
-    if buffer or not batches:
-        batches.append(pa.RecordBatch.from_pylist(buffer, schema=SCHEMA))
+    batches.extend(_batches(session, batch_size, only))
+    if not batches:
+        batches.append(pa.RecordBatch.from_pylist([], schema=SCHEMA))
     table = pa.Table.from_batches([b.replace_schema_metadata(None) for b in batches], schema=SCHEMA)
     if earlier is not None and older:
         table = table.take(pc.sort_indices(table, [("unique_id", "ascending")]))
