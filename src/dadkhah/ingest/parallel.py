@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import mmap
 import multiprocessing
@@ -210,6 +211,7 @@ def _child(sending, parent: int, stage_rows, part: CsvPart, staged: StagedPart, 
     """In the child: stage the second part, then send ("done", counts, repeated ids), ("error", error) or
     ("fault", traceback)."""
     _die_with_parent(parent)
+    gc.disable()  # as the parent does while rows stream through (see importer._collector_paused); it ends with os._exit
     try:
         stream = open_csv_rest(path, encoding, part, limits)
         stream.header = header
