@@ -421,9 +421,9 @@ def _import_rows(store: Store, stream: RowStream, part, *, actor: Actor, source:
                                                                  .where(second.staged.records.c.record_id.is_not(None)))
                                       if seen.may_hold(i))
                 del seen
-                ordered = sorted(candidates)
+                ordered = [(c,) for c in sorted(candidates)]
                 for start in range(0, len(ordered), BATCH_ROWS):
-                    append_rows(session, staging.candidates, ("record_id",), [(c,) for c in ordered[start:start + BATCH_ROWS]])
+                    append_rows(session, staging.candidates, ("record_id",), ordered[start:start + BATCH_ROWS])
                 if progress is not None:
                     progress(size, size)
                 counts["duplicates"] = _quarantine_repeated_ids(session, staging, quarantine) if candidates else 0

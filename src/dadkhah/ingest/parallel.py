@@ -55,13 +55,15 @@ class CutInsideRow(Exception):
 def splitter(store, path: Path, format: str | None):
     """What :func:`dadkhah.ingest.readers.open_rows` asks for a CSV file's cut, when this import is to be
     read by two processes (SQLite, two cores or more, the main thread, a file of at least
-    ``import.parallel_from_mb`` megabytes: 0 splits every CSV file); None otherwise. Its ``part`` is the cut, once the file is open."""
+    ``import.parallel_from_mb`` megabytes: 0 splits every CSV file); None otherwise. Its ``part`` is
+    the cut, once the file is open."""
     from_mb = (store.workspace.config.get("import") or {}).get("parallel_from_mb", DEFAULT_FROM_MB)
     if not isinstance(from_mb, (int, float)) or isinstance(from_mb, bool) or from_mb < 0:
         raise InputError(f"import.parallel_from_mb must be a number of megabytes (0 or more), not {from_mb!r}",
                          file="dadkhah.toml", field="parallel_from_mb")
-    if (store.engine.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork")
-            or threading.current_thread() is not threading.main_thread() or not path.is_file() or path.stat().st_size < from_mb * (1 << 20)
+    possible = (store.engine.dialect.name == "sqlite" and (os.cpu_count() or 1) >= 2 and hasattr(os, "fork")
+                and threading.current_thread() is threading.main_thread())
+    if (not possible or not path.is_file() or path.stat().st_size < from_mb * (1 << 20)
             or (format or path.suffix.lower().lstrip(".")) not in ("csv", "tsv", "txt")):
         return None
     return _Splitter(path)
@@ -206,12 +208,12 @@ def _insert(table, columns) -> str:
     return compiled.string
 
 
-def _child(sending, parent: int, stage_rows, part: CsvPart, staged: StagedPart, path: Path, encoding: str, header: list[str],
-           limits, options: dict, bytes_read) -> None:
+def _child(sending, parent: int, stage_rows, part: CsvPart, staged: StagedPart, path: Path, encoding: str,
+           header: list[str], limits, options: dict, bytes_read) -> None:
     """In the child: stage the second part, then send ("done", counts, repeated ids), ("error", error) or
     ("fault", traceback)."""
     _die_with_parent(parent)
-    gc.disable()  # as the parent does while rows stream through (see importer._collector_paused); it ends with os._exit
+    gc.disable()  # as the importing process does while rows stream through (importer._collector_paused)
     try:
         stream = open_csv_rest(path, encoding, part, limits)
         stream.header = header
