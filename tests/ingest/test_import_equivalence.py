@@ -423,3 +423,43 @@ def test_an_import_run_in_a_thread_reads_the_list_whole(tmp_path, second_parts):
         thread.start()
         thread.join()
     assert done["summary"].imported == 1000 and second_parts == []
+
+
+@pytest.mark.parametrize("how", ["fails", "is killed"])
+def test_when_the_second_process_fails_or_is_killed_nothing_is_imported(tmp_path, second_parts, monkeypatch, how):
+    """The process reading the second part hits a fault (a full disk, say) or is killed by the system: the
+    import stops saying so, keeps nothing (no record, no quarantine report, no staging file), and the same
+    list imports afterwards."""
+    import os
+    import signal
+
+    from dadkhah.ingest import parallel
+    from dadkhah.store import open_store
+
+    path = tmp_path / "list.csv"
+    path.write_text("id,name\n" + "".join(f"r{i},Name{i}\n" for i in range(3000)) + "r1,Name1\n", encoding="utf-8")
+    workspace = _workspace_reading_in_parts(tmp_path / "ws")
+    parent = os.getpid()
+    writing = parallel._PartSink.write
+
+    def broken(self, batch):
+        if os.getpid() != parent:  # in the child only (it was forked with this method)
+            if how == "is killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise OSError(28, "No space left on device")
+        writing(self, batch)
+
+    monkeypatch.setattr(parallel._PartSink, "write", broken)
+    with open_store(workspace) as store:
+        said = "No space left on device" if how == "fails" else r"stopped \(exit code -9\)"
+        with pytest.raises(RuntimeError, match=r"(?s)the process reading the second part of .*list\.csv failed; "
+                                               f"nothing was imported.*{said}"):
+            import_file(store, path, actor=TESTER, source="list")
+        with store.session() as session:
+            assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0
+            assert session.scalar(sa.select(sa.func.count()).select_from(Import)) == 0
+        assert not list((workspace.path / "quarantine").glob("*"))
+        assert not [p for p in workspace.private_dir.glob("import-*")]
+        monkeypatch.setattr(parallel._PartSink, "write", writing)
+        summary = import_file(store, path, actor=TESTER, source="list")
+    assert (summary.imported, summary.rejected) == (3000, 1) and len(second_parts) == 2

@@ -133,17 +133,16 @@ class SecondPart:
     def wait(self, report=None) -> tuple[dict, list[str]]:
         """The child's counts and repeated record_ids, once it is done; its error raised here (with the
         line as the whole file numbers it), nothing imported."""
-        while not self._receiving.poll(0.1):
-            if self._ended() and not self._receiving.poll():
-                raise RuntimeError(f"the process reading the second part of {self.path} stopped "
-                                   f"(exit code {self.exit_code}); nothing was imported")
+        while not self._receiving.poll(0.1) and not self._ended():
             if report is not None:
                 report()
         try:
             message = self._receiving.recv()
-        except EOFError:
-            message = ("fault", "it stopped before it said why")
+        except EOFError:  # it ended without a word (killed)
+            message = None
         self._ended(block=True)
+        if message is None:
+            message = ("fault", f"it stopped (exit code {self.exit_code}) before it said why")
         kind, *rest = message
         if kind == "error":
             error = rest[0]
