@@ -188,3 +188,36 @@ def test_the_heartbeat_goes_on_through_a_long_step(store, counting):
         later = wait_for(store, job_id, lambda j: j["heartbeat_at"] != first["heartbeat_at"], timeout=5)
         assert later["status"] == "running" and later["progress"]["done"] == 0
         wait_for(store, job_id, lambda j: j["status"] == "done")
+
+
+def test_a_worker_whose_keys_were_rotated_fails_the_job_and_stops(store, monkeypatch):
+    """A worker that loaded the keys before `keys rotate` cannot sign a job's events any more: the job is
+    failed saying why, and the worker stops (raising it) instead of failing every later job alike."""
+    from dadkhah.audit import record_audit
+    from dadkhah.errors import KeysOutdated
+    from dadkhah.jobs import KINDS, JobKind
+    from dadkhah.store import open_store
+    from dadkhah.vault.keycare import rotate_keys
+    from dadkhah.vault.keys import create_keys, load_keys
+
+    def audited(store, actor, parameters, progress) -> dict:
+        with store.session() as session:
+            record_audit(session, store, actor, action="counted", object_kind="job", object_id="count")
+            session.commit()
+        return {"counted": 1}
+
+    monkeypatch.setitem(KINDS, "audited", JobKind("audited", "estimates", lambda parameters: {}, audited))
+    create_keys(store.workspace)
+    store.workspace = store.workspace.reloaded()
+    store.use_keys(load_keys(store.workspace))
+    with open_store(store.workspace) as other:  # the rotation and the requests: processes with the new keys
+        rotate_keys(other, actor=TESTER)
+        first = submit_job(other, actor=ANALYST, kind="audited", parameters={})
+        second = submit_job(other, actor=ANALYST, kind="audited", parameters={})
+    with pytest.raises(KeysOutdated):
+        run_worker(store, once=True)
+    with store.session() as session:
+        failed, waiting = show_job(session, first), show_job(session, second)
+    assert failed["status"] == "failed" and "keys were rotated after this process loaded them" in failed["error"]
+    assert waiting["status"] == "queued", "the worker stopped before taking another job"
+    assert _events(store, "counted") == []

@@ -85,6 +85,45 @@ def test_serve_starts_a_worker_that_runs_the_jobs_is_started_again_if_it_dies_an
     assert not process_alive(first) and not process_alive(second), "the worker stops with the server"
 
 
+def test_after_keys_rotate_the_servers_worker_fails_its_job_and_comes_back_with_the_new_keys(web_store_path):
+    """`keys rotate` while `serve` runs: the worker holding the old keys fails the job it cannot sign for
+    and stops; `serve` starts it again, it loads the key file as it is now, and the next job is done."""
+    from dadkhah.jobs import show_job, submit_job
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+    from tests.conftest import TESTER
+
+    env = os.environ.copy() | {"DADKHAH_USER": "tester"}
+    server = subprocess.Popen([sys.executable, "-m", "dadkhah", "--workspace", str(web_store_path), "serve", "--port",
+                               str(_free_port()), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env)
+    try:
+        with open_store(load_workspace(web_store_path)) as store:
+            before = _done_by_a_worker(server, store, submit_job(store, actor=TESTER, kind="estimate run",
+                                                                 parameters={"method": "chao"}))
+            rotated = subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(web_store_path), "keys",
+                                      "rotate", "--json"], env=env, capture_output=True, text=True, timeout=120)
+            assert rotated.returncode == 0, rotated.stderr
+            refused = submit_job(store, actor=TESTER, kind="estimate run", parameters={"method": "chao"})
+            deadline = time.monotonic() + 60
+            while (job := _job(store, show_job, refused))["status"] in ("queued", "running"):
+                assert time.monotonic() < deadline, job
+                time.sleep(0.2)
+            assert job["status"] == "failed" and "keys were rotated after this process loaded them" in job["error"]
+            after = _done_by_a_worker(server, store, submit_job(store, actor=TESTER, kind="estimate run",
+                                                                parameters={"method": "chao"}))
+    finally:
+        server.terminate()
+        _out, said = server.communicate(timeout=30)
+    assert after != before
+    assert f"The worker for background jobs stopped (exit code 1); started it again (process {after})" in said
+
+
+def _job(store, show_job, job_id: int) -> dict:
+    with store.session() as session:
+        return show_job(session, job_id)
+
+
 def _done_by_a_worker(server, store, job_id: int) -> int:
     """Wait for the job to be done (while the server runs); the process id of the worker that did it."""
     from dadkhah.jobs import show_job

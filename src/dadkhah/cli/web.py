@@ -429,7 +429,12 @@ class _WorkerKeeper:
                               markup=False, highlight=False)
                     return
                 self._restarts.append(now)
-                self.process = self._start()
+                try:
+                    self.process = self._start()
+                except OSError as exc:  # no process could be started now: the next check tries again
+                    err.print(f"The worker for background jobs stopped (exit code {code}) and could not be started "
+                              f"again: {exc}", markup=False, highlight=False)
+                    continue
                 err.print(f"The worker for background jobs stopped (exit code {code}); started it again "
                           f"(process {self.process.pid}). The job it was running, if any, is marked failed.",
                           markup=False, highlight=False)

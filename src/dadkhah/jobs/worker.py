@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import DadkhahError, KeysOutdated
 from dadkhah.jobs.kinds import KINDS
 from dadkhah.jobs.queue import (
     STALE_SECONDS,
@@ -82,7 +82,7 @@ def run_job(store: Store, job: dict, worker: str, *, stop_event: threading.Event
     beating = threading.Thread(target=_beat, args=(store, job["id"], worker, done, heartbeat_every),
                                name=f"dadkhah-job-{job['id']}-heartbeat", daemon=True)
     beating.start()
-    status, result, error = "done", None, None
+    status, result, error, outdated = "done", None, None, None
     try:
         reporter = _Reporter(store, job["id"], worker, stop, progress_every)
         result = kind.run(store, job_actor(store, job["id"]), job["parameters"], reporter)
@@ -90,6 +90,8 @@ def run_job(store: Store, job: dict, worker: str, *, stop_event: threading.Event
         status = "cancelled"
     except Stopped:
         status, error = "failed", "the worker was stopped before the job finished; nothing was stored: ask for it again"
+    except KeysOutdated as exc:  # every later job would fail alike: the worker stops (see run_worker)
+        status, error, outdated = "failed", f"{exc}; ask for it again once the worker runs with them", exc
     except DadkhahError as exc:
         status, error = "failed", str(exc)
     except Exception as exc:  # a bug: kept with the job, and in the worker's log with its traceback
@@ -99,6 +101,8 @@ def run_job(store: Store, job: dict, worker: str, *, stop_event: threading.Event
         done.set()
         beating.join()
     finish_job(store, job["id"], worker, status=status, result=result, error=error)
+    if outdated is not None:
+        raise outdated
     return status
 
 
@@ -108,7 +112,12 @@ def run_worker(store: Store, *, once: bool = False, poll: float = 1.0, stop_even
     """Claim and run queued jobs, one at a time, until ``stop_event`` is set (or, with ``once``, until
     none is waiting); looks for new ones every ``poll`` seconds. Before each claim, running jobs
     whose worker is gone are marked failed. ``on_finish(job)`` is told of each job it ran (its id,
-    kind and how it ended). Answers how many jobs it ran."""
+    kind and how it ended). Answers how many jobs it ran.
+
+    A job refused because the workspace's keys were rotated after this worker loaded them
+    (:class:`~dadkhah.errors.KeysOutdated`) is failed, and the worker stops by raising it: every later
+    job would fail alike. The worker ``dadkhah serve`` started is then started again, with the keys as
+    they are now; one started by hand says why it stopped."""
     stop = stop_event or threading.Event()
     worker = name or worker_name()
     ran = 0
