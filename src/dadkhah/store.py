@@ -8,6 +8,7 @@ than guessed at.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -407,6 +408,24 @@ def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:
 
 # The workspace's JSON writer (see ``create_engine``), for code that writes a JSON column's text itself.
 json_text = _json_dumps
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Pause Python's cyclic garbage collector while bulk rows stream through.
+
+    Loops that build rows (an import's, linkage's features) make no reference cycles, but every
+    collection still walks the millions of live objects they hold (caches, batches): measured, 8% of a
+    100,000-row import, and 42% of the features of a million records (41.5 s against 23.9 s).
+    Reference counting still frees everything; the collector runs again when the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def append_rows(session: Session, table: sa.Table, columns: tuple[str, ...] | list[str], rows: list[tuple]) -> None:

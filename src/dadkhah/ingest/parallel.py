@@ -212,7 +212,7 @@ def _child(sending, parent: int, stage_rows, part: CsvPart, staged: StagedPart, 
     """In the child: stage the second part, then send ("done", counts, repeated ids), ("error", error) or
     ("fault", traceback)."""
     _die_with_parent(parent)
-    gc.disable()  # as the importing process does while rows stream through (importer._collector_paused)
+    gc.disable()  # as the importing process does while rows stream through (store.collector_paused)
     try:
         stream = open_csv_rest(path, encoding, part, limits)
         stream.header = header

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from dadkhah.model import Place, Record, Source
 from dadkhah.normalize.names import coarse_key, looks_swapped
+from dadkhah.store import collector_paused
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -208,7 +209,8 @@ def record_features(session: Session, *, batch_size: int = 50_000, earlier: pa.T
         earlier = earlier.set_column(position, SCHEMA.field("source"),
                                      pc.take(names, pc.index_in(earlier["source_id"], value_set=ids)))
     batches = [] if earlier is None else earlier.to_batches()
-    batches.extend(_batches(session, batch_size, only))
+    with collector_paused():
+        batches.extend(_batches(session, batch_size, only))
     if not batches:
         batches.append(pa.RecordBatch.from_pylist([], schema=SCHEMA))
     table = pa.Table.from_batches([b.replace_schema_metadata(None) for b in batches], schema=SCHEMA)
