@@ -100,6 +100,7 @@ demo: install
 	  $(DK) serve --host 127.0.0.1 --port 8000; fi
 
 test: install browser
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 

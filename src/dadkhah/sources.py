@@ -49,31 +49,47 @@ def ensure_source(session: Session, name: str) -> Source:
     return source
 
 
-def update_source(
-    session: Session,
+def describe_source(
+    store: Store,
     name: str,
     *,
+    actor: Actor,
     producer: str | None = None,
     description: str | None = None,
     obtained_on: date | None = None,
     reliability: str | None = None,
     credibility: int | None = None,
     restrictions: str | None = None,
-) -> Source:
-    """Create or describe a source; only the details given are changed."""
+) -> dict:
+    """Create a source or describe an existing one (only the details given change), in the audit
+    log as ``source added`` (with the details given) or ``source described`` (each changed detail,
+    before and after). Saying again what is already recorded changes nothing and logs nothing."""
     if reliability is not None:
         reliability = reliability.strip().upper()
         if reliability not in RELIABILITY_GRADES or len(reliability) != 1:
-            raise DadkhahError(f"reliability must be one of A-F (Admiralty code), not {reliability!r}")
+            raise InputError(f"is an Admiralty grade of the source, one of A-F, not {reliability!r}", field="reliability")
     if credibility is not None and not 1 <= credibility <= 6:
-        raise DadkhahError(f"credibility must be 1-6 (Admiralty code), not {credibility}")
-    source = ensure_source(session, name)
-    for attr, value in (("producer", producer), ("description", description), ("obtained_on", obtained_on),
-                        ("reliability", reliability), ("credibility", credibility), ("restrictions", restrictions)):
-        if value is not None:
-            setattr(source, attr, value)
-    session.flush()
-    return source
+        raise InputError(f"is an Admiralty grade of the information, 1-6, not {credibility}", field="credibility")
+    given = {"producer": producer, "description": description, "obtained_on": obtained_on,
+             "reliability": reliability, "credibility": credibility, "restrictions": restrictions}
+    with store.session() as session:
+        existing = find_source(session, validate_source_name(name))
+        before = source_to_dict(existing) if existing is not None else {}
+        source = ensure_source(session, name)
+        for detail, value in given.items():
+            if value is not None:
+                setattr(source, detail, value)
+        session.flush()
+        after = source_to_dict(source)
+        changed = [detail for detail in given if after[detail] != before.get(detail)]
+        if existing is None:
+            record_audit(session, store, actor, action="source added", object_kind="source", object_id=source.name,
+                         details={detail: after[detail] for detail in changed})
+        elif changed:
+            record_audit(session, store, actor, action="source described", object_kind="source",
+                         object_id=source.name,
+                         details={detail: {"before": before[detail], "after": after[detail]} for detail in changed})
+        return after | {"created": existing is None, "changed": changed}
 
 
 def set_release(store: Store, name: str, release: str, *, actor: Actor) -> dict:

@@ -85,9 +85,32 @@ def test_sources_add_validates_the_admiralty_grade(ws):
              "--obtained-on", "2020-12-09", "--json", workspace=ws)
     assert json.loads(ok.stdout) | {"created_at": None} == {
         "name": "un-2020", "producer": "A UN office", "description": None, "obtained_on": "2020-12-09",
-        "reliability": "B", "credibility": 2, "restrictions": None, "release": "restricted", "created_at": None}
+        "reliability": "B", "credibility": 2, "restrictions": None, "release": "restricted", "created_at": None,
+        "created": True, "changed": ["producer", "obtained_on", "reliability", "credibility"]}
     bad = run("sources", "add", "un-2020", "--reliability", "Z", "--json", workspace=ws)
     assert bad.exit_code == 1 and "A-F" in json.loads(bad.stdout)["error"]["message"]
+
+
+def test_adding_and_describing_a_source_is_in_the_audit_log_with_what_changed(ws):
+    from dadkhah.audit import list_audit
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+
+    def trail() -> list[dict]:
+        with open_store(load_workspace(ws)) as store, store.session() as session:
+            return [e for e in list_audit(session, object_id="un-2020") if e["object_kind"] == "source"]
+
+    run("sources", "add", "un-2020", "--producer", "A UN office", "--credibility", "2", workspace=ws)
+    regraded = json.loads(run("sources", "add", "un-2020", "--credibility", "3", "--producer", "A UN office",
+                              "--json", workspace=ws).stdout)
+    assert (regraded["created"], regraded["changed"]) == (False, ["credibility"])
+    again = run("sources", "add", "un-2020", "--credibility", "3", workspace=ws)
+    assert "unchanged" in again.stdout, "saying again what is recorded is not a change"
+    events = trail()
+    assert [e["action"] for e in events] == ["source described", "source added"]  # newest first
+    assert events[1]["details"] == {"producer": "A UN office", "credibility": 2}
+    assert events[0]["details"] == {"credibility": {"before": 2, "after": 3}}
+    assert {(e["actor"], e["channel"]) for e in events} == {(events[0]["actor"], "cli")}
 
 
 def test_places_commands(ws):

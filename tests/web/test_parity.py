@@ -196,9 +196,13 @@ def test_appeal_actions_leave_the_same_trail_from_the_command_line_and_the_web(s
         assert {(e["actor"], e["channel"]) for e in from_web} == {("admin", "web")}, name
 
 
-def test_publication_decisions_leave_the_same_trail_from_the_command_line_and_the_web(shells):
+def test_source_and_publication_decisions_leave_the_same_trail_from_the_command_line_and_the_web(shells):
     cli, web = shells
     operations = {
+        "source added": (lambda: cli("sources", "add", "new-1", "--producer", "P", "--reliability", "B"),
+                         lambda: web("POST", "/api/v1/sources/new-2/details", json={"producer": "P", "reliability": "B"})),
+        "source described": (lambda: cli("sources", "add", "list-1", "--credibility", "2"),
+                             lambda: web("POST", "/api/v1/sources/list-2/details", json={"credibility": 2})),
         "source release": (lambda: cli("sources", "set", "list-1", "--release", "public"),
                            lambda: web("POST", "/api/v1/sources/list-2/release", json={"release": "public"})),
         "withhold": (lambda: cli("persons", "withhold", "P-000001", "--reason", "the family asked"),

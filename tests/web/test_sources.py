@@ -325,3 +325,60 @@ def test_a_hostile_workbook_is_refused_with_413_and_the_server_stays_up(app, as_
         assert made.name in BeautifulSoup(page.text, "html.parser").find(id="upload-error").text
         assert client.get("/api/v1/sources").status_code == 200, "the server is still up"
     assert _counts(app) == before
+
+
+def test_describing_a_source_through_the_form_and_the_api(app, as_role):
+    analyst = as_role("analyst")
+    name = analyst.get("/api/v1/sources").json()["sources"][0]["name"]
+    page = BeautifulSoup(analyst.get("/sources").text, "html.parser")
+    assert page.find("form", attrs={"action": f"/sources/{name}/describe"}) is not None
+    answer = analyst.post(f"/sources/{name}/describe", data={
+        "csrf_token": analyst.csrf, "producer": "A synthetic NGO", "obtained_on": "2019-03-01", "reliability": "B",
+        "credibility": "2", "description": "", "restrictions": "Not to be shared outside the team"})
+    assert answer.status_code == 303, answer.text
+    shown = next(s for s in analyst.get("/api/v1/sources").json()["sources"] if s["name"] == name)
+    assert (shown["producer"], shown["obtained_on"], shown["reliability"], shown["credibility"]) == (
+        "A synthetic NGO", "2019-03-01", "B", 2)
+    assert shown["restrictions"] == "Not to be shared outside the team" and shown["description"] is None
+    details = BeautifulSoup(analyst.get("/sources").text, "html.parser").select_one(".source-details").text
+    assert "A synthetic NGO" in details and "2019-03-01" in details and "B2" in details
+
+    # The API: a detail left out is left as it is; a new source is created.
+    regraded = analyst.post(f"/api/v1/sources/{name}/details", json={"credibility": 3},
+                            headers={"X-CSRF-Token": analyst.csrf})
+    assert regraded.status_code == 200 and regraded.json()["changed"] == ["credibility"]
+    assert regraded.json()["producer"] == "A synthetic NGO"
+    new = analyst.post("/api/v1/sources/web-described/details", json={"producer": "Families"},
+                       headers={"X-CSRF-Token": analyst.csrf})
+    assert new.status_code == 200 and new.json()["created"] is True
+    with app.state.store.session() as session:
+        actions = [e["action"] for e in list_audit(session, object_id=name) if e["object_kind"] == "source"]
+        assert actions[:2] == ["source described", "source described"]
+        assert [e["action"] for e in list_audit(session, object_id="web-described")] == ["source added"]
+
+
+def test_a_source_description_that_cannot_be_read_names_its_field_and_changes_nothing(app, as_role):
+    analyst = as_role("analyst")
+    name = analyst.get("/api/v1/sources").json()["sources"][0]["name"]
+    before = analyst.get("/api/v1/sources").json()
+    for field, value in (("obtained_on", "1 March"), ("credibility", "seven")):
+        answer = analyst.post(f"/sources/{name}/describe", data={"csrf_token": analyst.csrf, field: value,
+                                                                 "producer": "Changed?"})
+        assert answer.status_code == 400
+        error = BeautifulSoup(answer.text, "html.parser").select_one("#describe-error")
+        assert error is not None and value in error.text
+    bad = analyst.post(f"/api/v1/sources/{name}/details", json={"credibility": 9}, headers={"X-CSRF-Token": analyst.csrf})
+    assert bad.status_code == 400 and "1-6" in bad.json()["error"]["message"]
+    bad = analyst.post("/api/v1/sources/a:b/details", json={"producer": "x"}, headers={"X-CSRF-Token": analyst.csrf})
+    assert bad.status_code == 400, "a source name may not hold a colon"
+    assert analyst.get("/api/v1/sources").json() == before
+
+
+def test_a_viewer_may_not_describe_a_source(app, as_role):
+    viewer = as_role("viewer")
+    name = viewer.get("/api/v1/sources").json()["sources"][0]["name"]
+    assert BeautifulSoup(viewer.get("/sources").text, "html.parser").find("details", class_="describe") is None
+    assert viewer.post(f"/sources/{name}/describe", data={"csrf_token": viewer.csrf, "producer": "x"}).status_code == 403
+    assert viewer.post(f"/api/v1/sources/{name}/details", json={"producer": "x"},
+                       headers={"X-CSRF-Token": viewer.csrf}).status_code == 403
+    assert viewer.get("/api/v1/sources").json()["sources"][0]["producer"] != "x"

@@ -24,7 +24,7 @@ from dadkhah.cli.common import (
 )
 from dadkhah.ingest.importer import import_file
 from dadkhah.registry.records import count_records, iter_records
-from dadkhah.sources import list_sources, set_release, source_to_dict, update_source
+from dadkhah.sources import describe_source, list_sources, set_release
 from dadkhah.store import current_revision, open_store
 from dadkhah.workspace import create_workspace
 
@@ -178,17 +178,17 @@ def sources_add(
 
     Example: dadkhah sources add ngo-2019 --producer "An NGO" --reliability B --credibility 2
     """
-    with opened_store(ctx) as store, store.session() as session:
-        source = update_source(
-            session, name, producer=producer, description=description,
+    with opened_store(ctx) as store:
+        result = describe_source(
+            store, name, actor=cli_actor(ctx), producer=producer, description=description,
             obtained_on=obtained_on.date() if obtained_on else None,
             reliability=reliability, credibility=credibility, restrictions=restrictions,
         )
-        result = source_to_dict(source)
     if as_json:
         emit_json(result)
     else:
-        out.print(f"Source [bold]{result['name']}[/] saved.")
+        what = "added" if result["created"] else ("saved" if result["changed"] else "unchanged: nothing new was given")
+        out.print(f"Source {result['name']} {what}.", markup=False, highlight=False)
 
 
 @sources_app.command("set")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import DadkhahError, InputError, LimitExceeded, Unavailable
@@ -190,3 +191,60 @@ async def release_page(request: Request, source: str, release: str = Form(""),
              summary="Say whether a source's records may be published (public) or not (restricted)")
 async def release_api(request: Request, source: str, body: Release, viewer: Viewer = require("publication")) -> dict:
     return await run_in_threadpool(_set_release, request.app.state.store, viewer, source, body.release)
+
+
+class SourceDetails(BaseModel):
+    """What is known of a source; a detail left out (or null) is left as it is."""
+
+    producer: str | None = Field(None, max_length=500, description="Who made the list.")
+    description: str | None = Field(None, max_length=5000)
+    obtained_on: date | None = Field(None, description="When the list was obtained (YYYY-MM-DD).")
+    reliability: str | None = Field(None, max_length=1, description="Admiralty grade of the source, A-F.")
+    credibility: int | None = Field(None, description="Admiralty grade of its information, 1-6.")
+    restrictions: str | None = Field(None, max_length=2000, description="Conditions on use or sharing.")
+
+
+def _describe(store, viewer: Viewer, source: str, details: SourceDetails) -> dict:
+    from dadkhah.sources import describe_source
+
+    return describe_source(store, source, actor=viewer.actor, **details.model_dump())
+
+
+def _details_from_form(producer: str, description: str, obtained_on: str, reliability: str, credibility: str,
+                       restrictions: str) -> SourceDetails:
+    """The form's fields, a blank one meaning "leave it as it is"; a date or grade that cannot be read names its field."""
+    try:
+        obtained = date.fromisoformat(obtained_on.strip()) if obtained_on.strip() else None
+    except ValueError:
+        raise InputError(f"is a date written YYYY-MM-DD, not {obtained_on.strip()!r}", field="obtained_on") from None
+    try:
+        graded = int(credibility) if credibility.strip() else None
+    except ValueError:
+        raise InputError(f"is a number from 1 to 6, not {credibility.strip()!r}", field="credibility") from None
+    return SourceDetails(producer=producer.strip() or None, description=description.strip() or None,
+                         obtained_on=obtained, reliability=reliability.strip()[:1] or None, credibility=graded,
+                         restrictions=restrictions.strip() or None)
+
+
+@router.post("/sources/{source}/describe", include_in_schema=False)
+async def describe_page(request: Request, source: str, producer: str = Form("", max_length=500),
+                        description: str = Form("", max_length=5000), obtained_on: str = Form("", max_length=40),
+                        reliability: str = Form("", max_length=5), credibility: str = Form("", max_length=5),
+                        restrictions: str = Form("", max_length=2000), viewer: Viewer = require("sources")):
+    store = request.app.state.store
+    try:
+        details = _details_from_form(producer, description, obtained_on, reliability, credibility, restrictions)
+        await run_in_threadpool(_describe, store, viewer, source, details)
+    except Unavailable:  # the 503, not a form's 400
+        raise
+    except DadkhahError as exc:
+        document = await run_in_threadpool(sources_document, store)
+        document |= {"describe_error": exc.to_dict() | {"source": source}}
+        return await render(request, "sources.html", document, status_code=400)
+    return RedirectResponse("/sources", status_code=303)
+
+
+@router.post("/api/v1/sources/{source}/details",
+             summary="Create a source or describe it: producer, date obtained, Admiralty grading, restrictions")
+async def describe_api(request: Request, source: str, body: SourceDetails, viewer: Viewer = require("sources")) -> dict:
+    return await run_in_threadpool(_describe, request.app.state.store, viewer, source, body)
