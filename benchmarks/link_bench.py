@@ -9,7 +9,9 @@ recall at least 0.93, on the realistic and the hard setting.
 The case is generated and imported once (kept with --keep); the linkage itself runs in a child
 process so its peak memory (VmHWM, which includes DuckDB's native memory) is its own. Then, on a
 freshly imported case, a list of 1,000 records is added and `link run` timed again
-(``second_run_*``: it reuses the first run's model, features and pairs).
+(``second_run_*``: it reuses the first run's model, features and pairs). Last, what a reviewer waits
+for on the queue (``review_*``): its first page, and 30 decisions each with the finding of the next
+pair, before and after the team's decisions calibrate the queue (20 or more).
 """
 
 from __future__ import annotations
@@ -52,6 +54,52 @@ def _linked(workspace: Path) -> dict:
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit(done.returncode)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def review_timings(workspace: Path, truth_path: Path, decisions: int = 30) -> dict:
+    """What a reviewer waits for on this queue: its first page, and each decision (taken as the truth
+    says, on the pair the queue puts first) with the finding of the next pair, as the web does it.
+    Run last: the decisions stay in the workspace."""
+    import statistics
+
+    from dadkhah.audit import Actor
+    from dadkhah.link.review import decide, next_pair, review_pair, review_queue
+    from dadkhah.link.run import read_truth
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+
+    truth = read_truth(truth_path)
+    reviewer = Actor("benchmark", "web")
+    with open_store(load_workspace(workspace)) as store:
+        with store.session() as session:
+            started = time.perf_counter()
+            first_page = review_queue(session, limit=50)
+            page_ms = (time.perf_counter() - started) * 1000
+            pair_id = next_pair(session)
+        waits, shown = [], []
+        for _ in range(decisions):
+            if pair_id is None:
+                break
+            with store.session() as session:
+                started = time.perf_counter()
+                pair = review_pair(session, pair_id)
+                shown.append((time.perf_counter() - started) * 1000)
+            a, b = pair["record_a"], pair["record_b"]
+            same = truth.get((a["source"], a["record_id"])) == truth.get((b["source"], b["record_id"]))
+            started = time.perf_counter()
+            decide(store, "same" if same else "different", actor=reviewer, reason="benchmark", pair_id=pair_id)
+            with store.session() as session:  # (the web finds the next pair in the same request)
+                pair_id = next_pair(session)
+            waits.append((time.perf_counter() - started) * 1000)
+        with store.session() as session:
+            started = time.perf_counter()
+            review_queue(session, limit=50)
+            calibrated_page_ms = (time.perf_counter() - started) * 1000
+    return {"review_queue": first_page["total"], "review_first_page_ms": round(page_ms),
+            "review_pair_ms_median": round(statistics.median(shown)) if shown else None,
+            "review_decide_and_next_ms_median": round(statistics.median(waits)) if waits else None,
+            "review_decide_and_next_ms_max": round(max(waits)) if waits else None,
+            "review_decisions_timed": len(waits), "review_first_page_calibrated_ms": round(calibrated_page_ms)}
 
 
 def main() -> None:
@@ -126,6 +174,7 @@ def main() -> None:
                        "second_run_ratio": round(second["wall_seconds"] / run["wall_seconds"], 2),
                        "second_run_stage_seconds": second["stage_seconds"], "second_run_reused": second["reused"],
                        "second_run_peak_rss_mb": round(second["peak_rss_mb"])}
+        result |= review_timings(workspace, case / "truth.csv")
         result["meets_target"] = (result["seconds"] < 300 and result["peak_rss_mb"] < 8 * 1024
                                   and result["pairwise_f1"] >= 0.95 and result["pairwise_recall"] >= 0.93)
         print(json.dumps(result))

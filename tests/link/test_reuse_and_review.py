@@ -172,3 +172,53 @@ def test_what_counts_as_a_material_change_in_the_records():
     assert _changes(trained, new_script) == [
         "20% of records are in the arabic script, 0% when the model was trained",
         "45% of records are in the persian script, 60% when the model was trained"]
+
+
+def test_decisions_hold_in_the_queue_and_its_calibration_across_a_corrected_list(copy_of_linked, small_case, tmp_path):
+    """A decision names two records, not two rows: once their lists are corrected (every row a new
+    version) and linked again, the decided pairs stay out of the queue, and each decision is counted
+    once in the calibration, not once per version."""
+    import csv
+
+    from dadkhah.ingest.importer import import_file
+
+    run_linkage(copy_of_linked, actor=TESTER, review_band=(0.001, 0.9999))
+    with copy_of_linked.session() as session:
+        pairs = review_queue(session, limit=None)["pairs"]
+    assert decide_alternately(copy_of_linked, pairs, 24) == 24
+    made = {frozenset(pair) for pair in _decided_refs(copy_of_linked)}
+    for source in sorted({ref.split(":")[0] for pair in made for ref in pair}):
+        with open(small_case / f"{source}.csv", encoding="utf-8", newline="") as given:
+            rows = list(csv.reader(given))
+        corrected = tmp_path / f"{source}.csv"
+        with open(corrected, "w", encoding="utf-8", newline="") as out:
+            csv.writer(out).writerows([rows[0] + ["notes"]] + [row + ["corrected"] for row in rows[1:]])
+        assert import_file(copy_of_linked, corrected, source=source, actor=TESTER).imported == len(rows) - 1
+    run_linkage(copy_of_linked, actor=TESTER, review_band=(0.001, 0.9999))
+    with copy_of_linked.session() as session:
+        after = review_queue(session, limit=None)
+        fitted = calibration(session)
+    queued = {frozenset((p["record_a"]["ref"], p["record_b"]["ref"])) for p in after["pairs"]}
+    assert len(made) == 24 and not queued & made, "a decided pair is never queued again"
+    assert fitted is not None and fitted.decisions == 24
+
+
+def _decided_refs(store) -> list[tuple[str, str]]:
+    from dadkhah.link.review import list_decisions
+
+    with store.session() as session:
+        return [(d["record_a"], d["record_b"]) for d in list_decisions(session) if d["replaced_by"] is None]
+
+
+def test_the_queue_is_read_again_when_a_new_run_replaces_it(copy_of_linked):
+    """The latest run's queue is kept between calls (it is written once, with its run): a new run's
+    queue is read afresh, pair for pair."""
+    with copy_of_linked.session() as session:
+        first = review_queue(session, limit=None)
+    run_linkage(copy_of_linked, actor=TESTER, review_band=(0.001, 0.9999))
+    with copy_of_linked.session() as session:
+        second = review_queue(session, limit=None)
+        stored = set(session.scalars(sa.select(ReviewPair.id).where(ReviewPair.run_id == second["run_id"])))
+    assert second["run_id"] != first["run_id"]
+    assert second["total"] == len(stored) > first["total"]
+    assert {p["id"] for p in second["pairs"]} == stored

@@ -109,7 +109,7 @@ class ReviewPair(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(sa.ForeignKey("linkage_runs.id"), index=True)
-    record_l: Mapped[int] = mapped_column(sa.ForeignKey("records.id"))
+    record_l: Mapped[int] = mapped_column(sa.ForeignKey("records.id"), index=True)  # (decisions' earlier scorings)
     record_r: Mapped[int] = mapped_column(sa.ForeignKey("records.id"))
     match_probability: Mapped[float] = mapped_column(sa.Float)
     match_weight: Mapped[float] = mapped_column(sa.Float)
