@@ -23,7 +23,7 @@ from dadkhah.chain import HashChain
 from dadkhah.model import AuditEvent
 from dadkhah.store import Store
 
-CHANNELS = ("cli", "web", "api-token")
+CHANNELS = ("cli", "web", "api-token", "schedule")
 
 AUDIT_CHAIN = HashChain(
     name="audit",
@@ -41,7 +41,9 @@ class Actor:
     """Who acts, and through which shell: ``cli`` (the user is ``DADKHAH_USER`` or the operating
     system's user), ``web`` (the logged-in user, with the client's address) or ``api-token`` (a
     program holding one of the user's API tokens, with the client's address and the token's public
-    id, which every event it causes carries in its details as ``token``)."""
+    id, which every event it causes carries in its details as ``token``) or ``schedule`` (what the
+    software does by itself when it is due, such as the appeals' promised erasure: the actor is the
+    worker process that did it, ``host:pid``)."""
 
     name: str
     channel: str

@@ -100,3 +100,52 @@ def test_email_addresses_are_normalised_per_provider():
     assert normalise_email("jane+appeal@unknown.example")[1] == "jane+appeal@unknown.example"  # + may be the name
     assert normalise_email("  Someone@Bücher.example ")[1] == "someone@xn--bcher-kva.example"
     assert normalise_email("Jane@Example.org") == ("Jane@Example.org", "jane@example.org")
+
+
+def _closed_long_ago(ws, slug: str) -> None:
+    """Close the appeal and move its closing back past its --keep-days (the promised erasure is due)."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from dadkhah.model import Appeal
+    from dadkhah.model.base import utcnow
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+
+    _json(run("appeal", "close", slug, "--json", workspace=ws))
+    with open_store(load_workspace(ws)) as store, store.session() as session:
+        appeal = session.scalars(sa.select(Appeal).where(Appeal.slug == slug)).one()
+        appeal.closed_at = utcnow() - timedelta(days=appeal.keep_days + 1)
+
+
+def test_the_promised_erasure_from_the_command_line_and_by_the_worker_leaves_the_same_trail(tmp_path):
+    from dadkhah.audit import list_audit
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+
+    ws = _workspace(tmp_path)
+    letter = write(tmp_path / "l.txt", LETTER)
+    for slug in ("first", "second", "open"):
+        _json(run("appeal", "create", "--slug", slug, "--title", "T", "--text", str(letter), "--addressee", "X",
+                  "--keep-days", "30", "--json", workspace=ws))
+        _json(run("appeal", "publish", slug, "--json", workspace=ws))
+        _json(run("appeal", "sign", slug, "--name", "Sara Ahmadi", "--verified-by", "m", "--json", workspace=ws))
+    assert _json(run("appeal", "purge-due", "--json", workspace=ws)) == {"purged": []}, "nothing is due yet"
+    _closed_long_ago(ws, "first")
+    by_hand = _json(run("appeal", "purge-due", "--json", workspace=ws))["purged"]
+    assert [(p["id"], p["erased"], p["verified"]) for p in by_hand] == [("A-0001", 1, 1)]
+    assert _json(run("appeal", "purge-due", "--json", workspace=ws)) == {"purged": []}, "done once, not again"
+    _closed_long_ago(ws, "second")
+    worked = _json(run("worker", "--once", "--json", workspace=ws))
+    assert [(p["id"], p["erased"]) for p in worked["appeals_purged"]] == [("A-0002", 1)]
+    with open_store(load_workspace(ws)) as store, store.session() as session:
+        trail = {appeal: [e for e in list_audit(session, object_id=appeal) if e["action"] == "appeal purged"]
+                 for appeal in ("A-0001", "A-0002", "A-0003")}
+    (cli,), (scheduled,), untouched = trail["A-0001"], trail["A-0002"], trail["A-0003"]
+    assert untouched == [], "an open appeal keeps its signers' details"
+    assert cli["details"].keys() == scheduled["details"].keys()
+    assert cli["channel"] == "cli" and scheduled["channel"] == "schedule"
+    assert scheduled["actor"] == worked["worker"], "the worker that erased them is named"
+    shown = _json(run("appeal", "show", "second", "--json", workspace=ws))
+    assert not shown["purge_due"] and shown["counts"]["verified"] == 1

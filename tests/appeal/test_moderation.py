@@ -108,6 +108,36 @@ def test_purge_keeps_the_counts_and_public_names_and_erases_the_rest(store, keys
     assert [p["name"] for p in public_page(store, "inquiry")["signatories"]] == ["Ava Rahimi"]
 
 
+def test_the_promised_erasure_happens_when_due_once_and_only_for_due_appeals(store, keys, appeal, mailbox):
+    from dadkhah.appeal import create_appeal, publish_appeal, purge_due_appeals
+    from dadkhah.audit import Actor
+
+    scheduler = Actor("host:4242", "schedule")
+    _web(store, keys, "named@example.org", "Ava Rahimi", public_name=True)
+    _confirm_all(store, keys, mailbox)
+    other = create_appeal(store, actor=TESTER, slug="other", title="Other", text="A second synthetic letter.",
+                          addressee="Nobody real")
+    publish_appeal(store, other["id"], actor=TESTER)
+    add_paper_signature(store, keys, "other", actor=TESTER, name="Babak Tehrani", verified_by="m")
+    assert purge_due_appeals(store, actor=scheduler) == [], "open appeals keep their signers' details"
+    close_appeal(store, "inquiry", actor=TESTER)
+    close_appeal(store, "other", actor=TESTER)
+    assert purge_due_appeals(store, actor=scheduler) == [], "closed, but not for keep_days yet"
+    with store.session() as session:
+        session.execute(sa.update(Appeal).where(Appeal.slug == "inquiry")
+                        .values(closed_at=utcnow() - timedelta(days=90)))
+    done = purge_due_appeals(store, actor=scheduler)
+    assert [(d["id"], d["erased"], d["verified"], d["public_names"]) for d in done] == [("A-0001", 1, 1, 1)]
+    assert purge_due_appeals(store, actor=scheduler) == [], "purged once; nothing left to erase"
+    assert not show_appeal(store, "inquiry")["purge_due"]
+    with store.session() as session:
+        erased = {r.appeal_pk: r.identity_sealed is None for r in session.scalars(sa.select(Signature))}
+        events = [e for e in list_audit(session, limit=None) if e["action"] == "appeal purged"]
+    assert sorted(erased.values()) == [False, True], "the other appeal, closed too recently, keeps its signer"
+    assert [(e["object_id"], e["actor"], e["channel"]) for e in events] == [("A-0001", "host:4242", "schedule")]
+    assert verify_audit(store)["intact"]
+
+
 def test_a_delivery_is_recorded_with_its_proof_in_the_vault(store, keys, appeal, tmp_path):
     add_paper_signature(store, keys, "inquiry", actor=TESTER, name="Jane Roe", verified_by="m")
     proof = tmp_path / "receipt.txt"

@@ -118,6 +118,37 @@ def test_a_failing_job_keeps_its_reason_and_the_worker_goes_on(store, counting):
     assert failed["progress"]["done"] == 1 and done["status"] == "done"
 
 
+def test_a_worker_does_its_chores_when_due_and_goes_on_when_one_fails(store, counting, caplog):
+    """Chores run when the worker starts, then every ``every`` seconds between jobs; one that fails is
+    logged and tried again after ``retry`` seconds, and the jobs go on."""
+    import time
+
+    from dadkhah.jobs import Chore
+
+    done: list[tuple[str, object]] = []
+    hourly = Chore("hourly", 3600, lambda: "swept")
+    assert run_worker(store, once=True, chores=[hourly], on_chore=lambda *told: done.append(told)) == 0
+    assert done == [("hourly", "swept")]
+    assert run_worker(store, once=True, chores=[hourly], on_chore=lambda *told: done.append(told)) == 0
+    assert done == [("hourly", "swept")], "not due again within the hour"
+
+    tries = []
+
+    def failing():
+        tries.append(time.monotonic())
+        raise RuntimeError("the chore's database is away")
+
+    broken = Chore("broken", 3600, failing, retry=0.05)
+    with caplog.at_level("WARNING", logger="dadkhah.jobs.worker"), worker_thread(store, chores=[broken]):
+        job_id = submit_job(store, actor=TESTER, kind=counting, parameters={"steps": 1})
+        assert wait_for(store, job_id, lambda job: job["status"] == "done")["status"] == "done"
+        deadline = time.monotonic() + 10
+        while len(tries) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(tries) >= 3, "a failed chore is tried again after its retry delay, not an hour later"
+    assert any("chore (broken) failed" in r.getMessage() for r in caplog.records)
+
+
 def test_a_queued_job_is_cancelled_at_once_and_no_worker_takes_it(store, counting):
     job_id = submit_job(store, actor=TESTER, kind=counting, parameters={"steps": 1})
     cancelled = cancel_job(store, actor=ANALYST, job_id=job_id)

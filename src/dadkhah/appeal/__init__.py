@@ -28,6 +28,7 @@ from dadkhah.appeal.signatures import (
     moderation_queue,
     public_page,
     purge,
+    purge_due_appeals,
     sign,
     withdraw,
 )
@@ -36,5 +37,5 @@ __all__ = [
     "DEFAULT_LIMITS", "ORDERS", "CountsCache", "MailSettings", "SigningLimits", "Throttled", "add_paper_signature", "close_appeal",
     "confirm", "create_appeal", "decide", "deliver_appeal", "export_appeal", "find_appeal", "forget_addresses",
     "invalidate", "list_appeals", "mail_settings", "moderation_queue", "normalise_email", "public_page",
-    "publish_appeal", "purge", "revise_appeal", "send_queued_mail", "show_appeal", "sign", "withdraw",
+    "publish_appeal", "purge", "purge_due_appeals", "revise_appeal", "send_queued_mail", "show_appeal", "sign", "withdraw",
 ]

@@ -37,6 +37,7 @@ from dadkhah.appeal.appeals import (
     deliveries,
     find_appeal,
     public_signatories,
+    purge_due,
 )
 from dadkhah.appeal.mail import email_domain, normalise_domain, normalise_email, queue_confirmation
 from dadkhah.audit import Actor, record_audit
@@ -608,10 +609,11 @@ def invalidate(store: Store, keys: VaultKeys | None, ref: str, *, actor: Actor, 
         return {"id": appeal.appeal_id} | details
 
 
-def purge(store: Store, ref: str, *, actor: Actor, older_than_days: int) -> dict:
+def purge(store: Store, ref: str, *, actor: Actor, older_than_days: int, only_if_due: bool = False) -> dict | None:
     """Erase what a closed appeal no longer needs from signatures untouched for ``older_than_days``:
     sealed names and emails, keyed hashes, links, the mail queue, the client addresses. The counts,
-    and the names of verified signatories who asked to be named, stay."""
+    and the names of verified signatories who asked to be named, stay. ``only_if_due``: only if the
+    appeal's promised erasure is due (else None, nothing written), decided under the appeal's lock."""
     try:
         days = int(older_than_days)
     except (TypeError, ValueError):
@@ -621,6 +623,8 @@ def purge(store: Store, ref: str, *, actor: Actor, older_than_days: int) -> dict
     cutoff = utcnow() - timedelta(days=days)
     with store.session() as session:
         appeal = find_appeal(session, ref, lock=True)
+        if only_if_due and not purge_due(session, appeal):  # (another process purged it first)
+            return None
         if appeal.status != "closed":
             raise InputError(f"{appeal.appeal_id} is {appeal.status}: close it first (signers' details are "
                              "needed while it takes signatures)", field="appeal")
@@ -652,6 +656,20 @@ def purge(store: Store, ref: str, *, actor: Actor, older_than_days: int) -> dict
         record_audit(session, store, actor, action="appeal purged", object_kind="appeal",
                      object_id=appeal.appeal_id, details=details)
         return {"id": appeal.appeal_id} | details
+
+
+def purge_due_appeals(store: Store, *, actor: Actor) -> list[dict]:
+    """Keep the promise every appeal's page makes: signers' details are erased ``keep_days`` after it
+    closed. Each closed appeal whose time has come and which still holds such details is purged
+    whole (:func:`purge`, untouched for 0 days: every signature), each in its own transaction with
+    its "appeal purged" event. Appeals not yet due, or purged already, are left as they are and
+    leave no event: answers the purges made, oldest appeal first. ``dadkhah worker`` (and so ``dadkhah
+    serve``) runs this every hour; ``dadkhah appeal purge-due`` runs it now."""
+    with store.session() as session:
+        closed = session.scalars(sa.select(Appeal).where(Appeal.status == "closed").order_by(Appeal.id)).all()
+        due = [appeal.appeal_id for appeal in closed if purge_due(session, appeal)]
+    done = (purge(store, appeal_id, actor=actor, older_than_days=0, only_if_due=True) for appeal_id in due)
+    return [purged for purged in done if purged is not None]
 
 
 def public_page(store: Store, slug: str, *, limit: int = 100, offset: int = 0, order: str | None = None,

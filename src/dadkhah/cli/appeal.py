@@ -22,6 +22,7 @@ from dadkhah.appeal import (
     moderation_queue,
     publish_appeal,
     purge,
+    purge_due_appeals,
     revise_appeal,
     send_queued_mail,
     show_appeal,
@@ -181,8 +182,8 @@ def appeal_show(ctx: typer.Context, appeal: AppealArg, as_json: JsonOption = Fal
         out.print(f"  mail: {document['mail']['queued']:,} queued, {document['mail']['failed']:,} failed")
     if document["purge_due"]:
         err.print(f"It closed {document['keep_days']} days ago or more and still keeps signers' details, which its page "
-                  f"promised to erase by then: run `dadkhah appeal purge {document['id']} --older-than "
-                  f"{document['keep_days']}`.", markup=False, highlight=False)
+                  "promised to erase by then: a running worker (`dadkhah serve`, `dadkhah worker`) erases them within "
+                  "the hour, or run `dadkhah appeal purge-due` now.", markup=False, highlight=False)
 
 
 @appeal_app.command("sign")
@@ -312,6 +313,28 @@ def appeal_purge(
         return
     out.print(f"erased the details of {document['erased']:,} signatures; verified {document['verified']:,}, "
               f"named {document['public_names']:,}")
+
+
+@appeal_app.command("purge-due")
+@handle_errors
+def appeal_purge_due(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Purge every closed appeal whose page's promise is due: signers' details erased --keep-days after closing.
+
+    The worker (`dadkhah worker`, and so `dadkhah serve`) does this every hour by itself; run this
+    where no worker runs (from cron, say). Appeals not yet due, or purged already, are left alone.
+
+    Example: dadkhah appeal purge-due --json
+    """
+    with opened_store(ctx) as store:
+        done = purge_due_appeals(store, actor=cli_actor(ctx))
+    if as_json:
+        emit_json({"purged": done})
+        return
+    if not done:
+        out.print("No appeal's promised erasure is due.", markup=False)
+    for document in done:
+        out.print(f"{document['id']}: erased the details of {document['erased']:,} signatures; verified "
+                  f"{document['verified']:,}, named {document['public_names']:,}", markup=False)
 
 
 @appeal_app.command("deliver")

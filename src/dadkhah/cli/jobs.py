@@ -22,6 +22,8 @@ from dadkhah.cli.common import (
 jobs_app = typer.Typer(help="Background jobs: long estimates run by a worker, with their progress, cancellation "
                             "and result.", no_args_is_help=True)
 
+APPEALS_ERASURE_EVERY = 3600.0  # seconds between two looks for appeals whose signers' details are due to go
+
 
 def _progress(job: dict) -> str:
     done, total = job["progress"]["done"], job["progress"]["total"]
@@ -144,10 +146,17 @@ def worker_command(
 
     stop = threading.Event()
     finished: list[dict] = []
+    purged: list[dict] = []
 
     def on_finish(job: dict) -> None:
         finished.append(job)
         err.print(f"job {job['id']} ({job['kind']}): {job['status']}", markup=False, highlight=False)
+
+    def on_chore(_name: str, done: list[dict]) -> None:
+        purged.extend(done)
+        for appeal in done:
+            err.print(f"{appeal['id']}: its promised erasure was due; {appeal['erased']} signers' details erased.",
+                      markup=False, highlight=False)
 
     def stopping(signum, _frame) -> None:
         stop.set()
@@ -164,11 +173,23 @@ def worker_command(
                           "(set DADKHAH_PASSPHRASE to sign them).", markup=False, highlight=False)
             if not once:
                 err.print(f"Worker {worker_name()} waiting for jobs (Ctrl-C stops).", markup=False, highlight=False)
-            ran = run_worker(store, once=once, poll=poll, stop_event=stop, on_finish=on_finish)
+            ran = run_worker(store, once=once, poll=poll, stop_event=stop, on_finish=on_finish,
+                             chores=[_appeals_erasure(store)], on_chore=on_chore)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if as_json:
-        emit_json({"worker": worker_name(), "ran": ran, "jobs": finished})
+        emit_json({"worker": worker_name(), "ran": ran, "jobs": finished, "appeals_purged": purged})
     elif once:
         out.print(f"Ran {ran} job{'s' if ran != 1 else ''}.", markup=False)
+
+
+def _appeals_erasure(store):
+    """The worker's hourly chore: erase signers' details where an appeal's page promised it by now."""
+    from dadkhah.appeal import purge_due_appeals
+    from dadkhah.audit import Actor
+    from dadkhah.jobs import Chore, worker_name
+
+    return Chore("the appeals' promised erasure", APPEALS_ERASURE_EVERY,
+                 lambda: purge_due_appeals(store, actor=Actor(worker_name(), "schedule")))
+

@@ -25,7 +25,7 @@ from dadkhah.jobs.queue import (
     submit_job,
     worker_name,
 )
-from dadkhah.jobs.worker import Cancelled, Stopped, run_job, run_worker
+from dadkhah.jobs.worker import Cancelled, Chore, Stopped, run_job, run_worker
 
 __all__ = [
     "ACTIVE",
@@ -33,6 +33,7 @@ __all__ = [
     "KINDS",
     "STALE_SECONDS",
     "Cancelled",
+    "Chore",
     "JobKind",
     "Stopped",
     "cancel_job",

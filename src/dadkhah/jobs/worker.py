@@ -7,6 +7,9 @@ cancellation was asked for: the work then stops there (:class:`Cancelled` is rai
 progress callback, and nothing the job was doing is stored, since the action writes only at its
 end, in one transaction). Asked to stop (``stop_event``), the worker fails the job it is running at
 its next report the same way, and claims no other.
+
+Between jobs the worker also does its *chores*: work due on a schedule rather than asked for (the
+command line gives it the appeals' promised erasure, hourly).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from dadkhah.errors import DadkhahError, KeysOutdated
 from dadkhah.jobs.kinds import KINDS
@@ -106,13 +110,51 @@ def run_job(store: Store, job: dict, worker: str, *, stop_event: threading.Event
     return status
 
 
+@dataclass
+class Chore:
+    """Work the worker does every ``every`` seconds between jobs, the first time when it starts.
+
+    ``run()`` is an action of the core, which writes its own audit events (as an actor of the channel
+    ``schedule``); what it answers is given to the worker's ``on_chore``. If it fails, the worker says
+    so in its log and tries again after ``retry`` seconds; keys rotated under the worker stop it, as
+    for a job."""
+
+    name: str
+    every: float
+    run: Callable[[], object]
+    retry: float = 300.0
+    due: float = float("-inf")  # (time.monotonic() from which it is due)
+
+
+def _do_chores(chores: Sequence[Chore], on_chore: Callable[[str, object], None] | None, *, once: bool) -> None:
+    for chore in chores:
+        now = time.monotonic()
+        if now < chore.due:
+            continue
+        try:
+            outcome = chore.run()
+        except KeysOutdated:
+            raise
+        except Exception:
+            if once:
+                raise
+            log.warning("the worker's chore (%s) failed; trying again in %d s", chore.name, chore.retry, exc_info=True)
+            chore.due = now + chore.retry
+            continue
+        chore.due = now + chore.every
+        if on_chore is not None:
+            on_chore(chore.name, outcome)
+
+
 def run_worker(store: Store, *, once: bool = False, poll: float = 1.0, stop_event: threading.Event | None = None,
                name: str | None = None, stale_seconds: float = STALE_SECONDS, progress_every: float = PROGRESS_EVERY,
-               heartbeat_every: float = HEARTBEAT_EVERY, on_finish: Callable[[dict], None] | None = None) -> int:
+               heartbeat_every: float = HEARTBEAT_EVERY, on_finish: Callable[[dict], None] | None = None,
+               chores: Sequence[Chore] = (), on_chore: Callable[[str, object], None] | None = None) -> int:
     """Claim and run queued jobs, one at a time, until ``stop_event`` is set (or, with ``once``, until
     none is waiting); looks for new ones every ``poll`` seconds. Before each claim, running jobs
-    whose worker is gone are marked failed. ``on_finish(job)`` is told of each job it ran (its id,
-    kind and how it ended). Answers how many jobs it ran.
+    whose worker is gone are marked failed, and the ``chores`` that are due are done (with ``once``:
+    each once, first). ``on_finish(job)`` is told of each job it ran (its id, kind and how it ended),
+    ``on_chore(name, answer)`` of each chore done. Answers how many jobs it ran.
 
     A job refused because the workspace's keys were rotated after this worker loaded them
     (:class:`~dadkhah.errors.KeysOutdated`) is failed, and the worker stops by raising it: every later
@@ -122,6 +164,7 @@ def run_worker(store: Store, *, once: bool = False, poll: float = 1.0, stop_even
     worker = name or worker_name()
     ran = 0
     while not stop.is_set():
+        _do_chores(chores, on_chore, once=once)
         try:
             fail_stale(store, stale_seconds=stale_seconds)
             job = claim_next(store, worker)
