@@ -21,9 +21,10 @@ def validate_source_name(name: str) -> str:
     """Source names appear in ``SOURCE:RECORD_ID`` references, so they may not hold a colon."""
     cleaned = (name or "").strip()
     if not cleaned:
-        raise DadkhahError("a source needs a name")
+        raise InputError("a source needs a name", field="source")
     if ":" in cleaned or "\n" in cleaned or len(cleaned) > 200:
-        raise DadkhahError(f"source name {name!r} may not contain ':' or a line break, nor exceed 200 characters")
+        raise InputError(f"a source's name may not contain ':' or a line break, nor exceed 200 characters: {name!r}",
+                         field="source")
     return cleaned
 
 
