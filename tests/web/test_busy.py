@@ -62,8 +62,12 @@ def test_the_server_keeps_serving_while_a_long_import_runs(impatient_server, web
     out, err = importing.communicate()
     assert importing.returncode == 0, err
     assert rounds >= 3, "the requests were made while the import ran"
+    # A login is a write (its audit event): had it waited for the import's write lock longer than the
+    # server's three seconds, it would have been answered 503 (busy), which this refuses.
     assert set(answers) <= {200, 303}, answers
-    assert slowest < 3, f"a request waited {slowest:.1f} s"
+    # Beyond that, time measures the machine's load (the test suite runs beside it on two cores, and
+    # the import in two processes): only a stall is refused here, not a slow moment.
+    assert slowest < 10, f"a request waited {slowest:.1f} s"
 
 
 def _log_in(base: str, username: str) -> httpx.Response:
