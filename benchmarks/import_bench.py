@@ -5,7 +5,7 @@ that does not grow with the file: the same import of half the rows peaks at abou
 resident memory. (Its caches are bounded: SQLite's page cache at 64 MB, each value cache at
 65,536 entries; all fill early, and rows stream through in batches of a few thousand.)
 
-    python benchmarks/import_bench.py [--rows 1000000] [--keep DIR] [--databases sqlite,postgres]
+    python benchmarks/import_bench.py [--rows 1000000] [--keep DIR] [--databases sqlite,sqlite-thread,postgres]
                                       [--postgres-url URL]
 
 The list is generated once (a synthetic case whose one list records every victim), then damaged
@@ -14,7 +14,8 @@ cell, no name, a record_id an earlier row used) and about 0.4% keep a warning (a
 an unknown place or gender); a few cells hold quotes. Each import runs in a fresh child process so
 that its peak resident memory is its own. PostgreSQL (the machine's server, by default
 postgresql://postgres@127.0.0.1:5432/test) gets a fresh schema per import, dropped afterwards; when
-it does not answer, its entry says why.
+it does not answer, its entry says why. ``sqlite-thread`` is SQLite imported from another thread, as
+the web server imports an upload (its second part is then read by a fresh interpreter, not a fork).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ TARGET_ROWS_PER_S = 50_000
 POSTGRES_URL = os.environ.get("DADKHAH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def child(list_path: str, workspace: str, database_url: str) -> None:
-    """Import ``list_path`` into a new workspace and print seconds and peak memory."""
+def child(list_path: str, workspace: str, database_url: str, how: str = "main") -> None:
+    """Import ``list_path`` into a new workspace and print seconds and peak memory; ``how``: "thread" imports
+    from another thread, as the web server does with an upload."""
     from dadkhah.audit import Actor
     from dadkhah.ingest.importer import import_file
     from dadkhah.store import open_store
@@ -45,7 +47,17 @@ def child(list_path: str, workspace: str, database_url: str) -> None:
 
     store = open_store(create_workspace(workspace, database_url=database_url or None))
     started, cpu_started = time.perf_counter(), time.process_time() + children_cpu()
-    summary = import_file(store, list_path, source="bench", actor=Actor("benchmark", "cli"))
+    if how == "thread":
+        import threading
+
+        done = {}
+        reader = threading.Thread(target=lambda: done.update(summary=import_file(
+            store, list_path, source="bench", actor=Actor("benchmark", "cli"))))
+        reader.start()
+        reader.join()
+        summary = done["summary"]
+    else:
+        summary = import_file(store, list_path, source="bench", actor=Actor("benchmark", "cli"))
     # With the CPU of the process that read the second part of a large list (dadkhah.ingest.parallel).
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() + children_cpu() - cpu_started
     store.close()
@@ -75,10 +87,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_child(list_path: Path, workspace: Path, database_url: str = "") -> dict:
+def run_child(list_path: Path, workspace: Path, database_url: str = "", how: str = "main") -> dict:
     env = os.environ.copy()
     env.pop("DADKHAH_DATABASE_URL", None)
-    done = subprocess.run([sys.executable, __file__, "--child", str(list_path), str(workspace), database_url],
+    done = subprocess.run([sys.executable, __file__, "--child", str(list_path), str(workspace), database_url, how],
                           capture_output=True, text=True, env=env)
     if done.returncode:
         raise RuntimeError(f"the import failed:\n{done.stderr[-3000:]}")
@@ -165,7 +177,7 @@ def measure(database: str, full_list: Path, half_list: Path, folder: Path, postg
             if problem:
                 return {"database": database, "error": problem}
         try:
-            results[name] = run_child(path, workspace, url)
+            results[name] = run_child(path, workspace, url, "thread" if database == "sqlite-thread" else "main")
         finally:
             drop()
             shutil.rmtree(workspace, ignore_errors=True)
@@ -195,9 +207,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", help="folder to keep the generated list in (reused when present)")
-    parser.add_argument("--databases", default="sqlite,postgres", help="which to measure (comma-separated)")
+    parser.add_argument("--databases", default="sqlite,sqlite-thread,postgres",
+                        help="which to measure (comma-separated; sqlite-thread: SQLite, imported from a thread as the web does)")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)

@@ -175,3 +175,19 @@ def index_rows(session) -> dict[str, list[tuple]]:
 
     return {table.__tablename__: sorted(tuple(row) for row in session.execute(sa.select(*table.__table__.columns)))
             for table in (PersonSearch, PersonSearchKey, PersonSearchTerm)}
+
+
+@pytest.fixture
+def second_parts(monkeypatch) -> list:
+    """The second parts the imports started (each the real child process), to see that they did."""
+    from dadkhah.ingest import parallel
+
+    started = []
+
+    class Watched(parallel.SecondPart):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(parallel, "SecondPart", Watched)
+    return started

@@ -297,22 +297,6 @@ def _workspace_reading_in_parts(path: Path):
     return workspace.reloaded()
 
 
-@pytest.fixture
-def second_parts(monkeypatch) -> list:
-    """The second parts the imports started (each the real child process), to see that they did."""
-    from dadkhah.ingest import parallel
-
-    started = []
-
-    class Watched(parallel.SecondPart):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            started.append(self)
-
-    monkeypatch.setattr(parallel, "SecondPart", Watched)
-    return started
-
-
 def test_a_list_read_in_two_parts_at_once_stores_what_the_reference_gives(tmp_path, all_lists, second_parts):
     """Records, ids, warnings, the quarantine report and counts are those of the row-by-row reference,
     including record_ids repeated across the cut (each part sees only its own) and a cell with a line
@@ -408,21 +392,75 @@ def test_the_row_limit_counts_the_rows_of_both_parts(tmp_path, second_parts):
     assert second.part.rows_read < 600 and 1000 - second.part.rows_read < 600  # neither part alone is over
 
 
-def test_an_import_run_in_a_thread_reads_the_list_whole(tmp_path, second_parts):
-    """A web server imports an upload in a thread while its other threads use SQLite: no second process
-    is forked there (see dadkhah.ingest.parallel), and the list is imported all the same."""
+def _in_a_thread(work):
+    """``work()`` run in another thread (as a web server imports an upload): its answer, or its error raised."""
     import threading
 
+    done = {}
+
+    def run():
+        try:
+            done["answer"] = work()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+            done["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in done:
+        raise done["error"]
+    return done["answer"]
+
+
+def test_an_import_run_in_a_thread_reads_the_second_part_in_a_fresh_interpreter(tmp_path, second_parts):
+    """A web server imports an upload in a thread while its other threads use SQLite: no fork there (see
+    dadkhah.ingest.parallel), the second part is read by a fresh interpreter, with the result of reading
+    the list whole: records, warnings, refused rows (a repeat across the cut, a row without a name) and
+    the lines they name."""
+    from dadkhah.store import open_store
+    from dadkhah.workspace import create_workspace
+
+    rows = [f"r{i},Given{i},Family{i},{'1367/05/08' if i % 7 else '1367/13/40'},Rasht" for i in range(2000)]
+    rows += ["r5,Again,Repeated,1367/05/08,Rasht", "r9999,,,1367/05/08,Rasht"]
+    path = tmp_path / "upload.csv"
+    path.write_text("record_id,given_name,family_name,death_date,city\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    results = []
+    for workspace in (_workspace_reading_in_parts(tmp_path / "parts"), create_workspace(tmp_path / "whole")):
+        with open_store(workspace) as store:
+            summary = _in_a_thread(lambda store=store: import_file(store, path, actor=TESTER, source="up"))
+            with open(summary.quarantine, encoding="utf-8-sig", newline="") as handle:
+                refused = list(csv.reader(handle))[1:]
+            results.append((summary.rows, summary.imported, summary.rejected, refused, stored(store, summary.import_id)[:2]))
+            assert not list(workspace.private_dir.glob("import-*")), "nothing of the import is left behind"
+    [second] = second_parts
+    assert second._fresh is not None and second.exit_code == 0 and second.part.clean
+    assert results[0] == results[1] and results[0][:3] == (2002, 2000, 2)
+    assert sorted(row[0] for row in results[0][3]) == ["2002", "2003"], "the refused rows' lines as the whole file numbers them"
+
+
+def test_a_fresh_interpreter_that_is_killed_stops_the_import_and_keeps_nothing(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from dadkhah.ingest import parallel
     from dadkhah.store import open_store
 
-    path = tmp_path / "upload.csv"
-    path.write_text("id,name\n" + "".join(f"r{i},Name{i}\n" for i in range(1000)), encoding="utf-8")
-    done = {}
-    with open_store(_workspace_reading_in_parts(tmp_path / "ws")) as store:
-        thread = threading.Thread(target=lambda: done.update(summary=import_file(store, path, actor=TESTER, source="up")))
-        thread.start()
-        thread.join()
-    assert done["summary"].imported == 1000 and second_parts == []
+    class Killed(parallel.SecondPart):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            os.kill(self.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(parallel, "SecondPart", Killed)
+    path = tmp_path / "list.csv"
+    path.write_text("id,name\n" + "".join(f"r{i},Name{i}\n" for i in range(3000)), encoding="utf-8")
+    workspace = _workspace_reading_in_parts(tmp_path / "ws")
+    with open_store(workspace) as store:
+        with pytest.raises(RuntimeError, match=r"(?s)second part of .*list\.csv failed; nothing was imported.*"
+                                               r"stopped \(exit code -9\)"):
+            _in_a_thread(lambda: import_file(store, path, actor=TESTER, source="list"))
+        with store.session() as session:
+            assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0
+        assert not list(workspace.private_dir.glob("import-*")) and not list((workspace.path / "quarantine").glob("*"))
 
 
 @pytest.mark.parametrize("how", ["fails", "is killed"])

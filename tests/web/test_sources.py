@@ -382,3 +382,27 @@ def test_a_viewer_may_not_describe_a_source(app, as_role):
     assert viewer.post(f"/api/v1/sources/{name}/details", json={"producer": "x"},
                        headers={"X-CSRF-Token": viewer.csrf}).status_code == 403
     assert viewer.get("/api/v1/sources").json()["sources"][0]["producer"] != "x"
+
+
+def test_a_large_upload_is_read_in_two_parts_by_a_fresh_interpreter(web_store_path, second_parts):
+    """The server imports an upload in a thread: a list large enough to be cut (here every list:
+    import.parallel_from_mb = 0) has its second part read by a fresh interpreter, never a fork of the
+    server, and the import counts and numbers every row as reading it whole would."""
+    config = web_store_path / "dadkhah.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("parallel_from_mb = 8", "parallel_from_mb = 0"),
+                      encoding="utf-8")
+    body = "record_id,given_name,family_name,death_date,city\n" + "".join(
+        f"L-{i},Given{i},Family{i},1367/05/{i % 28 + 1:02d},Rasht\n" for i in range(3000)) + "L-7,Again,Repeated,,\n"
+    application = create_app(WebSettings(workspace=web_store_path))
+    try:
+        client = login(application, "analyst")
+        answer = _upload_api(client, "large.csv", body.encode(), source="large")
+        assert answer.status_code == 200, answer.text
+        summary = answer.json()
+        assert (summary["rows"], summary["imported"], summary["rejected"]) == (3001, 3000, 1)
+        report = client.get(f"/sources/imports/{summary['import_id']}/quarantine.csv")
+        assert list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))[1][0] == "3002"
+    finally:
+        application.state.store.close()
+    [second] = second_parts
+    assert second._fresh is not None and second.exit_code == 0 and second.part.clean

@@ -358,7 +358,8 @@ def _import(store: Store, path: Path, *, actor: Actor, source: str, format, enco
         part = split.part if split is not None else None
         try:
             return _import_rows(store, stream, part, actor=actor, source=source, mapping=mapping, incident=incident,
-                                progress=progress, started=started, limits=limits, sha256=sha256, size=size)
+                                progress=progress, started=started, limits=limits, sha256=sha256, size=size,
+                                fresh=split is not None and split.fresh)
         except parallel.CutInsideRow:
             pass  # read whole, below (once this file is closed)
     return _import(store, path, actor=actor, source=source, format=format, encoding=encoding, mapping=mapping,
@@ -366,8 +367,9 @@ def _import(store: Store, path: Path, *, actor: Actor, source: str, format, enco
 
 
 def _import_rows(store: Store, stream: RowStream, part, *, actor: Actor, source: str, mapping, incident, progress,
-                 started: float, limits: ReadLimits, sha256: str, size: int) -> ImportSummary:
-    """Stage the rows (two parts at once when ``part`` cuts the file), then move them in one transaction."""
+                 started: float, limits: ReadLimits, sha256: str, size: int, fresh: bool = False) -> ImportSummary:
+    """Stage the rows (two parts at once when ``part`` cuts the file; ``fresh``: the second part in a fresh
+    interpreter, see :mod:`dadkhah.ingest.parallel`), then move them in one transaction."""
     path = stream.path
     with Staging(store) as staging:
         with staging.session() as session:
@@ -382,7 +384,8 @@ def _import_rows(store: Store, stream: RowStream, part, *, actor: Actor, source:
                 second = parallel.SecondPart(
                     _stage_rows, part=part, staged=staging.new_part(), path=path, encoding=stream.encoding,
                     header=stream.header, limits=limits,
-                    options={"record_columns": RECORD_COLUMNS, "warning_columns": WARNING_COLUMNS, "stage": stage})
+                    options={"record_columns": RECORD_COLUMNS, "warning_columns": WARNING_COLUMNS, "stage": stage},
+                    fresh=fresh)
             read = (lambda: stream.bytes_read + second.bytes_read) if second else (lambda: stream.bytes_read)
             report = (lambda: progress(read(), size)) if progress is not None else None
             with staging.session() as session, collector_paused():
@@ -641,11 +644,17 @@ def _database_values(session: Session):
     """How a date and a row's cells are given to the staging tables on this database: on SQLite as the
     columns' own bind processors make them (so stored exactly as SQLAlchemy would store them); on
     PostgreSQL, whose staging is written with COPY, dates as they are and the cells as JSON text."""
-    dialect = session.connection().dialect
-    if dialect.name == "sqlite":
-        process = Record.__table__.c.birth_earliest.type._cached_bind_processor(dialect) or _same
-        return process, raw_json
+    if session.connection().dialect.name == "sqlite":
+        return sqlite_values()
     return _same, raw_json
+
+
+def sqlite_values():
+    """:func:`_database_values` on SQLite (also for the process reading a list's second part)."""
+    from sqlalchemy.dialects import sqlite
+
+    process = Record.__table__.c.birth_earliest.type._cached_bind_processor(sqlite.dialect()) or _same
+    return process, raw_json
 
 
 def _quarantine_repeated_ids(session: Session, staging: Staging, quarantine: Quarantine) -> int:

@@ -19,10 +19,12 @@ records with the same ids, lines, warnings, quarantine report and counts.
   database lies in the import's private folder, which is swept.
 
 SQLite only: on PostgreSQL the staged rows are temporary tables of the import's own connection,
-which another process cannot write, and the time goes to the server, not to reading. And only from
-a program's main thread (the command line): a web server imports in a thread while its other
-threads use SQLite, and a fork taken while one of them holds SQLite's own locks would leave the
-child waiting on them for ever, so there the file is read whole.
+which another process cannot write, and the time goes to the server, not to reading. From a
+program's main thread (the command line) the child is a plain fork. A web server imports in a
+thread while its other threads use SQLite, and a fork taken while one of them holds SQLite's own
+locks would leave the child waiting on them for ever: there the child is a fresh interpreter
+(started as ``python -c``, which runs no Python code of the parent's between fork and exec), given
+its work as a file in the import's private folder, and answering through another.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ import json
 import mmap
 import multiprocessing
 import os
+import pickle
 import signal
 import sqlite3
 import struct
+import subprocess
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -61,17 +66,18 @@ def splitter(store, path: Path, format: str | None):
     if not isinstance(from_mb, (int, float)) or isinstance(from_mb, bool) or from_mb < 0:
         raise InputError(f"import.parallel_from_mb must be a number of megabytes (0 or more), not {from_mb!r}",
                          file="dadkhah.toml", field="parallel_from_mb")
-    possible = (store.engine.dialect.name == "sqlite" and (os.cpu_count() or 1) >= 2 and hasattr(os, "fork")
-                and threading.current_thread() is threading.main_thread())
+    possible = store.engine.dialect.name == "sqlite" and (os.cpu_count() or 1) >= 2 and hasattr(os, "fork")
     if (not possible or not path.is_file() or path.stat().st_size < from_mb * (1 << 20)
             or (format or path.suffix.lower().lstrip(".")) not in ("csv", "tsv", "txt")):
         return None
-    return _Splitter(path)
+    return _Splitter(path, fresh=threading.current_thread() is not threading.main_thread())
 
 
 class _Splitter:
-    def __init__(self, path: Path):
-        self.path = path
+    """``fresh``: the second part is to be read by a fresh interpreter, not a fork (see above)."""
+
+    def __init__(self, path: Path, *, fresh: bool):
+        self.path, self.fresh = path, fresh
         self.part: CsvPart | None = None
 
     def __call__(self, encoding: str) -> CsvPart | None:
@@ -94,14 +100,22 @@ def _die_with_parent(parent: int) -> None:
 class SecondPart:
     """The child process staging the file's second part, and what it sends back.
 
-    A plain ``fork`` (no multiprocessing bootstrap): the child runs the row loop on what it inherited
-    (the gazetteer, the column plan), writes only its own database and pipe, and ends with
-    ``os._exit``, flushing no stream another thread of the parent may have held at the fork.
+    From the main thread, a plain ``fork`` (no multiprocessing bootstrap): the child runs the row loop
+    on what it inherited (the gazetteer, the column plan), writes only its own database and pipe, and
+    ends with ``os._exit``, flushing no stream another thread of the parent may have held at the fork.
+    With ``fresh`` (a program's other thread), a fresh interpreter: see :class:`_FreshChild`.
     """
 
     def __init__(self, stage_rows, *, part: CsvPart, staged: StagedPart, path: Path, encoding: str, header: list[str],
-                 limits, options: dict):
+                 limits, options: dict, fresh: bool = False):
         self.part, self.staged, self.path = part, staged, path
+        self.exit_code = None
+        if fresh:
+            self._fresh = _FreshChild(stage_rows, part=part, staged=staged, path=path, encoding=encoding,
+                                      header=header, limits=limits, options=options)
+            self.pid, self._progress = self._fresh.process.pid, self._fresh.progress
+            return
+        self._fresh = None
         self._progress = mmap.mmap(-1, 8)  # shared with the child: the bytes it has read
         receiving, sending = multiprocessing.Pipe(duplex=False)
         parent = os.getpid()
@@ -115,7 +129,7 @@ class SecondPart:
                 code = 0
             finally:
                 os._exit(code)
-        self.pid, self.exit_code = pid, None
+        self.pid = pid
         self._receiving = receiving
         sending.close()
 
@@ -125,24 +139,42 @@ class SecondPart:
 
     def _ended(self, block: bool = False) -> bool:
         if self.exit_code is None:
-            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
-            if pid:
-                self.exit_code = os.waitstatus_to_exitcode(status)
+            if self._fresh is not None:
+                self.exit_code = self._fresh.process.wait() if block else self._fresh.process.poll()
+            else:
+                pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+                if pid:
+                    self.exit_code = os.waitstatus_to_exitcode(status)
         return self.exit_code is not None
+
+    def _said(self) -> bool:
+        """Whether the child has answered (waiting a tenth of a second for it)."""
+        if self._fresh is not None:
+            threading.Event().wait(0.1)
+            return self._fresh.answered()
+        return self._receiving.poll(0.1)
+
+    def _answer(self) -> tuple | None:
+        """What the child said (None: it ended without a word, killed)."""
+        if self._fresh is not None:
+            self._ended(block=True)
+            return self._fresh.answer()
+        try:
+            return self._receiving.recv()
+        except EOFError:
+            return None
 
     def wait(self, report=None) -> tuple[dict, list[str]]:
         """The child's counts and repeated record_ids, once it is done; its error raised here (with the
         line as the whole file numbers it), nothing imported."""
-        while not self._receiving.poll(0.1) and not self._ended():
+        while not self._said() and not self._ended():
             if report is not None:
                 report()
-        try:
-            message = self._receiving.recv()
-        except EOFError:  # it ended without a word (killed)
-            message = None
+        message = self._answer()
         self._ended(block=True)
         if message is None:
-            message = ("fault", f"it stopped (exit code {self.exit_code}) before it said why")
+            message = ("fault", f"it stopped (exit code {self.exit_code}) before it said why"
+                       + (self._fresh.said_on_stderr() if self._fresh is not None else ""))
         kind, *rest = message
         if kind == "error":
             error = rest[0]
@@ -161,7 +193,95 @@ class SecondPart:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
             self._ended(block=True)
-        self._receiving.close()
+        if self._fresh is not None:
+            self._fresh.close()
+        else:
+            self._receiving.close()
+
+
+class _FreshChild:
+    """The second part read by a fresh interpreter: its work pickled into a file beside the part's
+    staging database (the import's private folder, mode 0700, swept with it), its progress in an
+    8-byte file both map, its answer pickled into a third file once done, what it printed in a
+    fourth. The converters are made again there (a SQLite column's bind processor does not pickle)."""
+
+    def __init__(self, stage_rows, *, part, staged, path, encoding, header, limits, options):
+        base = staged.path.with_suffix("")
+        self.job, self.result = base.with_suffix(".job"), base.with_suffix(".answer")
+        self.progress_file, self.stderr_file = base.with_suffix(".progress"), base.with_suffix(".stderr")
+        stage = dict(options["stage"], converters=None)
+        work = {"stage_rows": stage_rows, "part": part, "staged": staged, "path": path, "encoding": encoding,
+                "header": header, "limits": limits, "options": dict(options, stage=stage), "parent": os.getpid(),
+                "progress": str(self.progress_file), "result": str(self.result)}
+        with os.fdopen(os.open(self.job, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            pickle.dump(work, out, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(os.open(self.progress_file, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), "r+b") as shared:
+            shared.write(bytes(8))
+            shared.flush()
+            self.progress = mmap.mmap(shared.fileno(), 8)
+        self._stderr = os.fdopen(os.open(self.stderr_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from dadkhah.ingest.parallel import fresh_child; fresh_child(sys.argv[1])",
+             str(self.job)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, close_fds=True)
+
+    def answered(self) -> bool:
+        return self.result.exists()
+
+    def answer(self) -> tuple | None:
+        try:
+            with open(self.result, "rb") as said:
+                return pickle.load(said)
+        except FileNotFoundError:
+            return None
+
+    def said_on_stderr(self) -> str:
+        with contextlib.suppress(OSError):
+            said = self.stderr_file.read_text(encoding="utf-8", errors="replace").strip()
+            if said:
+                return ":\n" + said[-4000:]
+        return ""
+
+    def close(self) -> None:
+        self._stderr.close()
+        self.progress.close()
+        for leftover in (self.job, self.result, self.progress_file, self.stderr_file):
+            leftover.unlink(missing_ok=True)
+
+
+class _AnswerFile:
+    """What a fresh child sends: one message, pickled to a file under a temporary name, then renamed."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+
+    def send(self, message) -> None:
+        writing = self.path.with_suffix(".writing")
+        with os.fdopen(os.open(writing, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(writing, self.path)
+
+    def close(self) -> None:
+        pass
+
+
+def fresh_child(job: str) -> None:
+    """The fresh interpreter's work (see :class:`_FreshChild`): stage the second part, answer, end."""
+    from dadkhah.ingest.importer import sqlite_values
+
+    with open(job, "rb") as given:
+        work = pickle.load(given)  # (written by the parent into its private folder, readable by this user alone)
+    work["options"]["stage"]["converters"] = sqlite_values()
+    with open(work["progress"], "r+b") as shared:
+        progress = mmap.mmap(shared.fileno(), 8)
+    code = 1
+    try:
+        _child(_AnswerFile(work["result"]), work["parent"], work["stage_rows"], work["part"], work["staged"],
+               work["path"], work["encoding"], work["header"], work["limits"], work["options"], progress)
+        code = 0
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 class _PartSink:
