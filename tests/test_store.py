@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from dadkhah.audit import list_audit
 from dadkhah.errors import DadkhahError, WorkspaceError
 from dadkhah.model import Place, PlaceName, Setting, Source
 from dadkhah.places import add_place_alias, list_places, load_gazetteer
@@ -19,6 +20,7 @@ from dadkhah.store import (
     sync_gazetteer,
 )
 from dadkhah.workspace import CONFIG_NAME, create_workspace, find_workspace, load_workspace
+from tests.conftest import TESTER
 
 
 def test_init_lays_out_the_workspace(tmp_path, monkeypatch):
@@ -89,8 +91,13 @@ def test_the_gazetteer_is_copied_once_and_user_aliases_survive_updates(store):
         places = session.scalar(sa.select(sa.func.count()).select_from(Place))
         names = session.scalar(sa.select(sa.func.count()).select_from(PlaceName))
         assert places > 200 and names > places
-        result = add_place_alias(session, "city:rasht", "Rasht-e Gilan")
-        assert result["added"]
+    result = add_place_alias(store, "city:rasht", "Rasht-e Gilan", actor=TESTER)
+    assert result["added"]
+    assert not add_place_alias(store, "city:rasht", "Rasht-e Gilan", actor=TESTER)["added"], "known already"
+    with store.session() as session:
+        events = [e for e in list_audit(session, object_id="city:rasht")]
+    assert [(e["action"], e["details"]["alias"], e["actor"]) for e in events] == [
+        ("place alias added", "Rasht-e Gilan", TESTER.name)], "added once, audited once"
     assert not sync_gazetteer(store.engine)  # unchanged: nothing written
     with store.session() as session:  # pretend the shipped gazetteer changed
         session.execute(sa.update(Setting).where(Setting.key == GAZETTEER_SETTING).values(value="old"))
@@ -101,10 +108,13 @@ def test_the_gazetteer_is_copied_once_and_user_aliases_survive_updates(store):
 
 
 def test_an_alias_may_not_name_two_places(store):
-    with store.session() as session, pytest.raises(DadkhahError, match="already names city:tabriz"):
-        add_place_alias(session, "city:rasht", "Tabriz")
-    with store.session() as session, pytest.raises(DadkhahError, match="no place"):
-        add_place_alias(session, "city:nowhere", "Nowhere")
+    with pytest.raises(DadkhahError, match="already names city:tabriz") as refused:
+        add_place_alias(store, "city:rasht", "Tabriz", actor=TESTER)
+    assert refused.value.field == "alias"
+    with pytest.raises(DadkhahError, match="no place"):
+        add_place_alias(store, "city:nowhere", "Nowhere", actor=TESTER)
+    with store.session() as session:
+        assert list_audit(session, object_id="city:rasht") == [], "nothing refused is logged"
 
 
 def test_list_places_by_type(store):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.errors import DadkhahError, NotFound
+from dadkhah.audit import Actor, record_audit
+from dadkhah.errors import InputError, NotFound
 from dadkhah.model import Place, PlaceName
 from dadkhah.normalize.places import Gazetteer, place_lookup_key
+from dadkhah.store import Store
 
 
 def load_gazetteer(session: Session) -> Gazetteer:
@@ -24,19 +26,29 @@ def get_place(session: Session, place_id: str) -> Place:
     return place
 
 
-def add_place_alias(session: Session, place_id: str, alias: str) -> dict:
-    """Teach the gazetteer another spelling of a place. Refuses a spelling that names another place."""
+def add_place_alias(store: Store, place_id: str, alias: str, *, actor: Actor) -> dict:
+    """Teach the gazetteer another spelling of a place (audited as "place alias added"; a spelling it
+    knows already changes nothing and logs nothing). Refuses a spelling that names another place."""
+    with store.session() as session:
+        added = _add_place_alias(session, place_id, alias)
+        if added["added"]:
+            record_audit(session, store, actor, action="place alias added", object_kind="place",
+                         object_id=added["place_id"], details={"alias": added["alias"], "normalized": added["normalized"]})
+        return added
+
+
+def _add_place_alias(session: Session, place_id: str, alias: str) -> dict:
     place = get_place(session, place_id)
     normalized = place_lookup_key(alias or "")
     if not normalized:
-        raise DadkhahError("an alias needs some letters")
+        raise InputError("needs some letters", field="alias")
     clash = session.execute(
         sa.select(PlaceName.place_id)
         .join(Place)
         .where(PlaceName.normalized == normalized, Place.type == place.type, PlaceName.place_id != place.id)
     ).first()
     if clash:
-        raise DadkhahError(f"{alias!r} already names {clash[0]}; an alias must name one place only")
+        raise InputError(f"{alias!r} already names {clash[0]}; an alias must name one place only", field="alias")
     existing = session.scalar(
         sa.select(PlaceName).where(PlaceName.place_id == place.id, PlaceName.normalized == normalized)
     )

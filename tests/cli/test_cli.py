@@ -177,7 +177,15 @@ def test_link_persons_and_review_commands(ws, small_case):
     missing = run("persons", "show", "P-999999", "--json", workspace=ws)
     assert missing.exit_code == 1 and "no person" in json.loads(missing.stdout)["error"]["message"]
     exported = json.loads(run("persons", "export", "--out", str(ws / "registry.csv"), "--json", workspace=ws).stdout)
-    assert exported["rows"] == summary["records"]
+    assert exported["rows"] == summary["records"] and exported["persons"] == summary["persons"]
+    import hashlib
+
+    assert exported["sha256"] == hashlib.sha256((ws / "registry.csv").read_bytes()).hexdigest()
+    audit = json.loads(run("audit", "list", "--json", workspace=ws).stdout)
+    [event] = [e for e in audit if e["action"] == "registry exported"]
+    assert (event["object_id"], event["channel"]) == (exported["sha256"], "cli"), "who took the registry out, and which file"
+    assert event["details"] == {"rows": exported["rows"], "persons": exported["persons"], "file": "registry.csv"}
+    assert not list(ws.glob(".registry.csv.*")), "no temporary file is left beside it"
     queue = json.loads(run("review", "list", "--limit", "3", "--json", workspace=ws).stdout)
     assert queue["run_id"] == 1 and len(queue["pairs"]) <= 3
     pair = queue["pairs"][0]

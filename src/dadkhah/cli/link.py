@@ -23,7 +23,7 @@ from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD
 from dadkhah.link.review import decide, list_decisions, review_queue
 from dadkhah.registry.persons import (
     describe_person,
-    export_persons,
+    export_registry,
     list_persons,
     release_person,
     withhold_person,
@@ -237,16 +237,18 @@ def persons_export(
     out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
     as_json: JsonOption = False,
 ) -> None:
-    """One row per record: person_id, source, record_id, then the person's best attributes.
+    """One row per record: person_id, source, record_id, then the person's best attributes (the whole
+    registry, restricted sources too: for the team; `export persons` gives what may be published).
 
     Example: dadkhah persons export --out registry.csv
     """
-    with opened_store(ctx) as store, store.session() as session:
-        result = export_persons(session, out_file)
+    with opened_store(ctx) as store:
+        result = export_registry(store, out_file, actor=cli_actor(ctx))
     if as_json:
         emit_json(result)
     else:
-        out.print(f"{result['rows']:,} records of {result['persons']:,} persons written to {result['file']}.", markup=False)
+        out.print(f"{result['rows']:,} records of {result['persons']:,} persons written to {result['file']} "
+                  f"(SHA-256 {result['sha256']}).", markup=False)
 
 
 @review_app.command("list")

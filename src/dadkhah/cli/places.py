@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dadkhah.cli.common import JsonOption, emit_json, handle_errors, opened_store, out
+from dadkhah.cli.common import JsonOption, cli_actor, emit_json, handle_errors, opened_store, out
 from dadkhah.places import add_place_alias, list_places, load_gazetteer
 
 places_app = typer.Typer(help="The gazetteer: provinces, cities, prisons, cemeteries, grave sites.", no_args_is_help=True)
@@ -48,8 +48,8 @@ def places_add_alias(
 
     Example: dadkhah places add-alias city:rasht "Rasht-e Gilan"
     """
-    with opened_store(ctx) as store, store.session() as session:
-        result = add_place_alias(session, place_id, alias)
+    with opened_store(ctx) as store:
+        result = add_place_alias(store, place_id, alias, actor=cli_actor(ctx))
     if as_json:
         emit_json(result)
     else:

@@ -17,9 +17,7 @@ audited is removed, and an existing file is replaced only when asked (``overwrit
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,10 +25,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from dadkhah import outfiles
 from dadkhah.accountability.claims import chunks, claim_public_id
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.model import Entity, Place
+from dadkhah.outfiles import checked_out
 from dadkhah.publish.policy import (
     person_name,
     public_claims,
@@ -50,72 +50,12 @@ SEPARATOR = "; "  # between several values in one cell of a table
 _KINDS = ("institution", "official", "relation", "post", "official-status", "involvement")
 
 
-# --- the file: checked, written beside its place, moved in --------------------------------------
-
-def checked_out(out: str | os.PathLike, *, overwrite: bool) -> Path:
-    """The file to write: not a folder, in a folder that exists, new unless ``overwrite``."""
-    target = Path(out).expanduser()
-    if target.is_dir():
-        raise InputError("is a folder: name the file to write", file=str(target), field="out")
-    if not target.parent.is_dir():
-        raise InputError("is in a folder that does not exist", file=str(target), field="out")
-    if (target.exists() or target.is_symlink()) and not overwrite:
-        raise InputError("exists: choose another name, or say that it may be replaced", file=str(target),
-                         field="out")
-    return target
-
+# --- the file: checked, written beside its place, moved in (dadkhah.outfiles) ----------------------
 
 def deliver(store: Store, target: Path, *, overwrite: bool, write: Callable[[Session, Path], dict],
             audit: Callable[[Session, str, dict], None]) -> dict:
-    """Write the export with ``write(session, partial)`` into a temporary file beside ``target``,
-    record it with ``audit(session, sha256, counts)``, and move it into place before the transaction
-    commits; if anything fails, nothing is left behind (the file is removed with its event).
-
-    Without ``overwrite`` the file is linked into place, which fails if another appeared meanwhile.
-    """
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    os.close(handle)
-    partial, placed = Path(name), False
-    try:
-        with store.session() as session:
-            counts = write(session, partial)
-            digest = _sha256(partial)
-            audit(session, digest, counts)
-            session.flush()
-            _place(partial, target, overwrite=overwrite)
-            placed = True
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        if placed:
-            target.unlink(missing_ok=True)
-        raise
-    return {"out": str(target), "sha256": digest, "bytes": target.stat().st_size, "audience": AUDIENCE} | counts
-
-
-def _place(partial: Path, target: Path, *, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(partial, target)
-        return
-    try:
-        os.link(partial, target)  # fails when the name was taken meanwhile
-    except FileExistsError:
-        raise InputError("exists: choose another name, or say that it may be replaced", file=str(target),
-                         field="out") from None
-    except OSError:  # a file system without hard links (a USB stick's FAT)
-        if target.exists():
-            raise InputError("exists: choose another name, or say that it may be replaced", file=str(target),
-                             field="out") from None
-        os.replace(partial, target)
-        return
-    partial.unlink()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """:func:`dadkhah.outfiles.deliver`, for the public."""
+    return outfiles.deliver(store, target, overwrite=overwrite, write=write, audit=audit) | {"audience": AUDIENCE}
 
 
 # --- what of the accountability record may be published ------------------------------------------

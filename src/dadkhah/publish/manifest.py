@@ -21,19 +21,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dadkhah import __version__
 from dadkhah.errors import InputError
+from dadkhah.outfiles import sha256_of
 from dadkhah.vault.keys import VaultKeys, fingerprint
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 FORMAT = 1
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _files(folder: Path) -> tuple[list[str], list[str]]:
@@ -66,7 +59,7 @@ def sign_site(folder: str | os.PathLike, keys: VaultKeys) -> dict:
                          file=str(folder), field="out")
     manifest = {"format": FORMAT, "generator": f"dadkhah {__version__}",
                 "signed_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-                "fingerprint": keys.fingerprint, "files": {name: _sha256(folder / name) for name in files}}
+                "fingerprint": keys.fingerprint, "files": {name: sha256_of(folder / name) for name in files}}
     body = json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8") + b"\n"
     (folder / MANIFEST).write_bytes(body)
     signature = {"algorithm": "Ed25519", "public_key": base64.b64encode(keys.public_key).decode("ascii"),
@@ -131,7 +124,7 @@ def verify_site(folder: str | os.PathLike, *, expect_key: str | None = None) -> 
             problems.append(_problem(name, "a path outside the folder: refused"))
         elif name not in present:
             problems.append(_problem(name, "listed in the manifest but missing"))
-        elif _sha256(folder / name) != expected:
+        elif sha256_of(folder / name) != expected:
             problems.append(_problem(name, "its SHA-256 differs from the manifest's: altered"))
     return {"intact": not problems, "folder": str(folder), "fingerprint": found, "files": len(listed),
             "signed_at": manifest.get("signed_at"), "problems": problems}
