@@ -69,6 +69,16 @@ def test_the_graph_export_keeps_hidden_coordinates_out(tmp_path):
     assert len(document["nodes"]) == as_json["nodes"] and len(document["edges"]) == as_json["edges"]
     again = run("accountability", "graph", "--out", str(tmp_path / "g.json"), "--json", workspace=ws)
     assert again.exit_code != 0 and "exists" in again.stdout
+    # Each export is in the audit log: who took the network out, to which audience, which file.
+    import hashlib
+
+    audit = _json(run("audit", "list", "--json", workspace=ws))
+    exported = [e for e in audit if e["action"] == "network exported"]
+    assert [e["object_id"] for e in exported] == [hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+                                                  for name in ("g.json", "g.graphml")]  # newest first
+    assert exported[0]["details"] == {"format": "json", "audience": "public", "nodes": as_json["nodes"],
+                                      "edges": as_json["edges"], "file": "g.json"}
+    assert as_json["sha256"] == exported[0]["object_id"]
 
 
 def test_a_file_without_its_id_column_is_named_with_the_line_and_field(tmp_path):

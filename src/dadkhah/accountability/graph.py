@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -21,8 +20,11 @@ from sqlalchemy.orm import Session
 
 from dadkhah.accountability.claims import chunks, claim_public_id
 from dadkhah.accountability.queries import site_summary, victims_of
+from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.model import Claim, Entity
+from dadkhah.outfiles import checked_out, deliver
+from dadkhah.store import Store
 
 FORMATS = ("graphml", "json")
 _EDGE_KINDS = {"relation": "relation", "post": "post", "involvement": "involvement"}
@@ -101,28 +103,28 @@ def _graphml(graph: dict) -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
-def export_graph(session: Session, out: str | os.PathLike, *, format: str = "graphml", audience: str = "public") -> dict:
-    """Write the network to ``out`` (a new file) as GraphML or JSON."""
+def export_graph(store: Store, out: str | os.PathLike, *, actor: Actor, format: str = "graphml",
+                 audience: str = "public") -> dict:
+    """Write the network to ``out`` (a new file) as GraphML or JSON, with the audit event "network
+    exported" (the file's SHA-256, its audience, nodes and edges) in the same transaction: the file is
+    written beside its place and moved in, and removed if it cannot be recorded."""
     if format not in FORMATS:
         raise InputError(f"must be one of {', '.join(FORMATS)}, not {format!r}", field="format")
-    target = Path(out).expanduser()
-    if target.exists() or target.is_symlink():
-        raise InputError("exists; choose another name", file=str(target))
-    if not target.parent.is_dir():
-        raise InputError("its folder does not exist", file=str(target))
-    graph = build_graph(session, audience=audience)
-    handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
+    target = checked_out(out, overwrite=False)
+
+    def write(session: Session, partial: Path) -> dict:
+        graph = build_graph(session, audience=audience)
+        with open(partial, "wb") as stream:
             if format == "json":
                 stream.write(json.dumps(graph, ensure_ascii=False, indent=1).encode("utf-8"))
             else:
                 tree = _graphml(graph)
                 ET.indent(tree)
                 tree.write(stream, encoding="utf-8", xml_declaration=True)
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return {"out": str(target), "format": format, "audience": audience, "nodes": len(graph["nodes"]),
-            "edges": len(graph["edges"])}
+        return {"format": format, "audience": audience, "nodes": len(graph["nodes"]), "edges": len(graph["edges"])}
+
+    def audit(session: Session, digest: str, counts: dict) -> None:
+        record_audit(session, store, actor, action="network exported", object_kind="export", object_id=digest,
+                     details=counts | {"file": target.name})
+
+    return deliver(store, target, overwrite=False, write=write, audit=audit)

@@ -160,8 +160,8 @@ def accountability_graph(
 
     Example: dadkhah accountability graph --out network.graphml --format graphml
     """
-    with opened_store(ctx) as store, store.session() as session:
-        result = export_graph(session, out_path, format=format_, audience=_audience(audience))
+    with opened_store(ctx) as store:
+        result = export_graph(store, out_path, actor=cli_actor(ctx), format=format_, audience=_audience(audience))
     if as_json:
         emit_json(result)
     else:
