@@ -292,6 +292,24 @@ def test_the_upload_form_in_a_browser_shows_progress_and_lands_on_the_summary(br
     page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
 
 
+def test_describing_a_source_in_a_browser(browser_page):
+    """The form folded under each source opens, saves, and the page then shows what was said."""
+    page = browser_page
+    log_in(page, "analyst")
+    page.goto("/sources")
+    first = page.locator("section.source").first
+    name = first.locator(".source-name").inner_text()
+    first.locator("details.describe summary").click()
+    first.locator("input[name=producer]").fill("A synthetic NGO")
+    first.locator("select[name=reliability]").select_option("C")
+    first.locator("select[name=credibility]").select_option("3")
+    first.locator("details.describe button[type=submit]").click()
+    page.wait_for_url("**/sources")
+    shown = page.locator("section.source", has=page.locator(".source-name", has_text=name)).first
+    assert "A synthetic NGO" in shown.locator(".source-details").inner_text()
+    assert "C3" in shown.locator(".source-details").inner_text()
+
+
 def test_review_and_estimate_pages_in_a_browser(browser_page):
     page = browser_page
     log_in(page, "analyst")
