@@ -366,6 +366,8 @@ class _RunColumns:
     pairs, reading them took 120 ms of each decision's 230). Known by the run's id and times, so a
     new run, or another workspace at the same address, is read afresh."""
 
+    DATABASES = 4  # the most kept at once
+
     def __init__(self):
         self._lock = threading.Lock()
         self._kept: dict[str, tuple[tuple, dict[str, np.ndarray]]] = {}
@@ -395,7 +397,10 @@ class _RunColumns:
         for column in read.values():
             column.flags.writeable = False
         with self._lock:
+            self._kept.pop(database, None)
             self._kept[database] = (key, read)
+            while len(self._kept) > self.DATABASES:  # (a process that opens many workspaces: the oldest go)
+                del self._kept[next(iter(self._kept))]
         return read
 
 
