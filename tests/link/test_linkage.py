@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -16,7 +17,7 @@ from dadkhah.link.features import record_features
 from dadkhah.link.model import DEFAULT_MODEL
 from dadkhah.link.review import decide, review_queue
 from dadkhah.link.run import evaluate_linkage, run_linkage
-from dadkhah.model import RegistryEvent
+from dadkhah.model import LinkageRun, RegistryEvent
 from dadkhah.registry.persons import describe_person, export_persons, iter_memberships
 from dadkhah.store import open_store
 from dadkhah.workspace import create_workspace, load_workspace
@@ -197,3 +198,28 @@ def test_a_tiny_workspace_says_why_it_cannot_link(store, tmp_path):
     assert "import more lists" in str(refused.value)
     with store.session() as session:
         assert [e["action"] for e in list_audit(session)] == ["list imported"], "a failed run records nothing"
+
+
+def test_a_whole_name_split_at_another_place_is_weighed_once_not_as_two_disagreements(copy_of_linked, tmp_path):
+    """"Ali | Abbassadeghpour" and "Aliabbas | Sadeghpour", killed the same day, are one person. Counted as a
+    given name and a family name that both differ, the name outweighed the day; weighed whole, it does not."""
+    store = copy_of_linked
+    listed = tmp_path / "memorial.csv"
+    listed.write_text("record_id,given_name,family_name,death_date\n"
+                      "M-1,علی,عباس‌صادق‌پور,1367/05/10\n"
+                      "M-2,علی‌عباس,صادق‌پور,1367/05/10\n", encoding="utf-8")
+    import_file(store, listed, source="memorial", actor=TESTER)
+    run_linkage(store, actor=TESTER)
+    persons = memberships(store)
+    assert persons["memorial:M-1"] == persons["memorial:M-2"]
+    with store.session() as session:
+        features = record_features(session)
+        trained = session.scalar(sa.select(LinkageRun.model).order_by(LinkageRun.id.desc()).limit(1))
+    pair = features.to_pandas().set_index("record_id").loc[["M-1", "M-2"]]
+    # Both parts differ (not a typo: the cut is elsewhere), the letters of the whole name do not.
+    assert pair.given_key.nunique() == pair.family_key.nunique() == 2 and pair.full_coarse.nunique() == 1
+    with engine.score(features, DEFAULT_MODEL, trained=trained) as scoring:
+        weights = scoring.details(pa.table({"unique_id_l": [int(pair.unique_id.min())],
+                                            "unique_id_r": [int(pair.unique_id.max())]})).to_pylist()[0]
+    assert weights["mw_given_name"] == weights["mw_family_name"] == 0  # neither part counts against
+    assert weights["mw_full_name"] > 0  # the whole name counts for

@@ -11,7 +11,8 @@ Why these comparisons (see docs/methods.md for the plain-language account):
   on "Mohammad" says less than agreeing on a rare name), then the cross-script key (محمد =
   Mohammad), the coarse key (Muhammad), string similarity of keys (typos), and a level for given
   and family name written in each other's place.
-* A full name compared whole only when one record lacks a given or family name of its own.
+* A full name compared whole when one record lacks a given or family name of its own, or when the
+  two records cut the same whole name at different places (weighed by how common the whole name is).
 * Father's name: often the only thing that tells two namesakes apart in Iranian records.
 * Dates as intervals: overlapping, within a year (a Jalali year straddles two Gregorian ones),
   within a few days (transcription), within a month.
@@ -85,6 +86,15 @@ def _typo(left: str, right: str) -> str:
     return f"damerau_levenshtein({left}, {right}) <= 1"
 
 
+# The whole name the same, its parts split at another place: "Ali | Abbassadeghpour" and "Aliabbas |
+# Sadeghpour". Both parts then differ, and counted as two disagreements they would outweigh a father's
+# name and a date of death in common. So the name is weighed once, whole, by the full-name comparison.
+SPLIT_ELSEWHERE = (
+    "(full_key_l = full_key_r OR (full_coarse_l = full_coarse_r AND abs(length(given_key_l) - length(given_key_r)) >= 2)) "
+    "AND given_key_l <> given_key_r AND family_key_l <> family_key_r"
+)
+
+
 def _name_levels(part: str, other: str, *, swap_counted_here: bool) -> tuple[Level, ...]:
     swapped = f"{part}_key_l = {other}_key_r AND {other}_key_l = {part}_key_r"
     swapped_typo = (
@@ -101,6 +111,7 @@ def _name_levels(part: str, other: str, *, swap_counted_here: bool) -> tuple[Lev
         swaps = (Level("swapped (counted under given name)", "null", sql=f"({swapped}) OR ({swapped_typo})"),)
     return (
         _null(f"{part}_key"),
+        Level("whole name the same, split elsewhere (counted under full name)", "null", sql=SPLIT_ELSEWHERE),
         Level("same spelling", "exact", column=f"{part}_norm", tf_column=f"{part}_norm"),
         Level("same cross-script key", "exact", column=f"{part}_key", tf_column=f"{part}_key"),
         *swaps,
@@ -127,17 +138,19 @@ FAMILY_NAME = Comparison("family_name", "Family name", _name_levels("family", "g
 
 FULL_NAME = Comparison(
     "full_name",
-    "Full name, compared whole only when a record has no separate given or family name",
+    "Full name, compared whole when a record has no separate given or family name, or when the two "
+    "split the same name at different places",
     (
         Level(
-            "not needed (both records have given and family names) or missing",
+            "not needed (both records have given and family names, split alike) or missing",
             "null",
             sql=(
-                "(given_key_l IS NOT NULL AND family_key_l IS NOT NULL AND given_key_r IS NOT NULL "
-                "AND family_key_r IS NOT NULL) OR full_key_l IS NULL OR full_key_r IS NULL"
+                "((given_key_l IS NOT NULL AND family_key_l IS NOT NULL AND given_key_r IS NOT NULL "
+                f"AND family_key_r IS NOT NULL) AND NOT coalesce({SPLIT_ELSEWHERE}, false)) "
+                "OR full_key_l IS NULL OR full_key_r IS NULL"
             ),
         ),
-        Level("same full key", "exact", column="full_key", m_prior=0.6, u_prior=0.0005),
+        Level("same full key", "exact", column="full_key", tf_column="full_key", m_prior=0.6, u_prior=0.0005),
         Level("same coarse full key", "exact", column="full_coarse", m_prior=0.1, u_prior=0.001),
         Level(
             "one name is the other's given or family name",
