@@ -235,7 +235,7 @@ def explain(weights: dict[str, float | None], labels: dict[str, list[tuple[float
             continue
         total = (weight or 0.0) + (weights.get(f"tf:{name}") or 0.0)
         if weight is None or weight == 0:
-            explained.append({"comparison": name, "level": "missing or not applicable", "weight": 0.0, "verdict": "no evidence"})
+            explained.append({"comparison": name, "level": "missing, or weighed under another comparison", "weight": 0.0, "verdict": "no evidence"})
             continue
         options = labels.get(name) or [(weight, "?")]
         label = min(options, key=lambda option: abs(option[0] - weight))[1]
