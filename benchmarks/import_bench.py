@@ -6,7 +6,7 @@ resident memory. (Its caches are bounded: SQLite's page cache at 64 MB, each val
 65,536 entries; all fill early, and rows stream through in batches of a few thousand.)
 
     python benchmarks/import_bench.py [--rows 1000000] [--keep DIR] [--databases sqlite,sqlite-thread,postgres]
-                                      [--postgres-url URL]
+                                      [--postgres-url URL] [--postgres-setting NAME=VALUE ...]
 
 The list is generated once (a synthetic case whose one list records every victim), then damaged
 on purpose so that every path of the importer runs: about 0.5% of the rows are refused (a missing
@@ -32,6 +32,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 TARGET_ROWS_PER_S = 50_000
 POSTGRES_URL = os.environ.get("DADKHAH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -146,8 +147,9 @@ def head(path: Path, out: Path, rows: int) -> Path:
     return out
 
 
-def postgres_schema_url(base: str) -> tuple[str | None, str | None, object]:
-    """A fresh schema on the server: (url, problem, function that drops it)."""
+def postgres_schema_url(base: str, settings: tuple[str, ...] = ()) -> tuple[str | None, str | None, object]:
+    """A fresh schema on the server: (url, problem, function that drops it); ``settings`` (``name=value``)
+    are set for the import's connections."""
     import sqlalchemy as sa
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
@@ -164,16 +166,18 @@ def postgres_schema_url(base: str) -> tuple[str | None, str | None, object]:
         admin.dispose()
 
     separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options=-csearch_path%3D{schema}", None, drop
+    options = "%20".join(f"-c{quote(setting, safe='')}" for setting in (f"search_path={schema}", *settings))
+    return f"{base}{separator}options={options}", None, drop
 
 
-def measure(database: str, full_list: Path, half_list: Path, folder: Path, postgres_url: str) -> dict:
+def measure(database: str, full_list: Path, half_list: Path, folder: Path, postgres_url: str,
+            postgres_settings: tuple[str, ...] = ()) -> dict:
     results = {}
     for name, path in (("half", half_list), ("full", full_list)):
         workspace = folder / f"ws-{database}-{name}"
         url, drop = "", (lambda: None)
         if database == "postgres":
-            url, problem, drop = postgres_schema_url(postgres_url)
+            url, problem, drop = postgres_schema_url(postgres_url, postgres_settings)
             if problem:
                 return {"database": database, "error": problem}
         try:
@@ -210,6 +214,9 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,sqlite-thread,postgres",
                         help="which to measure (comma-separated; sqlite-thread: SQLite, imported from a thread as the web does)")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
+    parser.add_argument("--postgres-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a server setting for the import's connections, e.g. session_replication_role=replica "
+                             "(a superuser's: the per-row foreign-key checks then do not run) to see what they cost")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -230,7 +237,7 @@ def main() -> None:
     generated = time.perf_counter() - started
     half = head(damaged, folder / f"half-{args.rows}.csv", args.rows // 2)
     try:
-        databases = [measure(name.strip(), damaged, half, folder, args.postgres_url)
+        databases = [measure(name.strip(), damaged, half, folder, args.postgres_url, tuple(args.postgres_setting))
                      for name in args.databases.split(",") if name.strip()]
     finally:
         if not args.keep:
@@ -242,6 +249,7 @@ def main() -> None:
         "generate_seconds": round(generated, 1),
         "target_rows_per_s": TARGET_ROWS_PER_S,
         "databases": databases,
+        "postgres_settings": args.postgres_setting,
         "meets_target": all(d.get("meets_target") for d in databases),
     }, ensure_ascii=False))
 
