@@ -200,6 +200,31 @@ def test_a_tiny_workspace_says_why_it_cannot_link(store, tmp_path):
         assert [e["action"] for e in list_audit(session)] == ["list imported"], "a failed run records nothing"
 
 
+def test_the_same_agreement_counts_for_less_within_one_list_than_across_two(copy_of_linked, tmp_path):
+    """A list seldom names one person twice: the same name and day of death, given twice by one list, are more
+    likely two namesakes than when two lists give them. How much more is learnt from the records."""
+    store = copy_of_linked
+    for source, ids in (("memorial", ("M-1", "M-2")), ("annex", ("U-1",))):
+        listed = tmp_path / f"{source}.csv"
+        listed.write_text("record_id,given_name,family_name,death_date\n"
+                          + "".join(f"{i},رحیم,فرخ‌زاده,1367/05/10\n" for i in ids), encoding="utf-8")
+        import_file(store, listed, source=source, actor=TESTER)
+    with store.session() as session:
+        features = record_features(session)
+        trained = session.scalar(sa.select(LinkageRun.model).order_by(LinkageRun.id.desc()).limit(1))
+    uid = {(s, r): u for s, r, u in zip(features["source"].to_pylist(), features["record_id"].to_pylist(),
+                                        features["unique_id"].to_pylist(), strict=True)}
+    one = uid[("memorial", "M-1")]
+    two, other = uid[("memorial", "M-2")], uid[("annex", "U-1")]
+    with engine.score(features, DEFAULT_MODEL, trained=trained) as scoring:
+        scored = {row["unique_id_r"]: row for row in scoring.details(pa.table({"unique_id_l": [one, one],
+                                                                               "unique_id_r": [two, other]})).to_pylist()}
+    within, across = scored[two], scored[other]
+    assert within["mw_list"] < 0 < across["mw_list"]
+    others = [k for k in within if k.startswith("mw_") and k != "mw_list"]
+    assert [within[k] for k in others] == [across[k] for k in others]  # everything else agrees alike
+
+
 def test_a_whole_name_split_at_another_place_is_weighed_once_not_as_two_disagreements(copy_of_linked, tmp_path):
     """"Ali | Abbassadeghpour" and "Aliabbas | Sadeghpour", killed the same day, are one person. Counted as a
     given name and a family name that both differ, the name outweighed the day; weighed whole, it does not."""

@@ -272,7 +272,8 @@ def comparison_titles(model: LinkageModel) -> dict[str, str]:
 # Splink's messages that change nothing a user should do: the u-sample's size is chosen on purpose
 # (dadkhah.link.model.TRAINING), and an EM pass that finds no pair says so in a note of its own.
 _NOT_FOR_USERS = ("default value for `max_pairs`", "[EM sampling]",
-                  "does not yet fully support pandas")  # PySpark's advice to its own developers
+                  "does not yet fully support pandas",  # PySpark's advice to its own developers
+                  "No null level found")  # (a comparison of a value every record has: the list)
 
 
 def plain_notes(messages: list[str], titles: dict[str, str]) -> list[str]:

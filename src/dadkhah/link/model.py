@@ -17,6 +17,7 @@ Why these comparisons (see docs/methods.md for the plain-language account):
 * Dates as intervals: overlapping, within a year (a Jalali year straddles two Gregorian ones),
   within a few days (transcription), within a month.
 * City, then province; prison; gender.
+* Whether the two records come from one list (a list seldom names one person twice).
 """
 
 from __future__ import annotations
@@ -245,6 +246,15 @@ GENDER = Comparison(
     (_null("gender"), Level("same", "exact", column="gender"), Level("different", "else")),
 )
 
+# Two records of one list are seldom one person (a list is mostly one line per person), while two
+# records of different lists often are: how seldom is learnt from the records (EM), list by list
+# being no different, so a list that repeats its people is not held against it.
+LIST = Comparison(
+    "list",
+    "List the records come from",
+    (Level("same list", "exact", column="source_id"), Level("different lists", "else")),
+)
+
 # Pairs are only scored when they agree on one of these; each survives script and
 # transliteration because it uses keys, not spellings. Their union is what is compared.
 # Pairs are only scored when they agree on one of these; each survives script and
@@ -298,7 +308,7 @@ TRAINING = TrainingPlan(
 )
 
 DEFAULT_MODEL = LinkageModel(
-    comparisons=(GIVEN_NAME, FAMILY_NAME, FULL_NAME, FATHER_NAME, BIRTH_DATE, DEATH_DATE, CITY, PRISON, GENDER),
+    comparisons=(GIVEN_NAME, FAMILY_NAME, FULL_NAME, FATHER_NAME, BIRTH_DATE, DEATH_DATE, CITY, PRISON, GENDER, LIST),
     blocking_rules=BLOCKING_RULES,
     training=TRAINING,
 )
