@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import shutil
@@ -99,10 +100,11 @@ def timed(command: list[str], env: dict, keep: Path | None = None) -> float:
 
 
 def _small_list(case: Path, out: Path, rows: int = 1000) -> Path:
-    """A list of ``rows`` records re-listing people of list 5 under new ids; returns the truth including it."""
+    """A list of ``rows`` records (all of list 5's, if it has fewer) re-listing people of list 5 under new ids;
+    returns the truth including it."""
     with open(case / "list-5.csv", encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        fields, records = reader.fieldnames, [next(reader) for _ in range(rows)]
+        fields, records = reader.fieldnames, list(itertools.islice(reader, rows))
     with open(case / "truth.csv", encoding="utf-8", newline="") as handle:
         truth = list(csv.DictReader(handle))
     person = {(r["source"], r["record_id"]): r["person_id"] for r in truth}
