@@ -172,6 +172,38 @@ def test_what_counts_as_a_material_change_in_the_records():
     assert _changes(trained, new_script) == [
         "20% of records are in the arabic script, 0% when the model was trained",
         "45% of records are in the persian script, 60% when the model was trained"]
+    lists = {"lists": 4, "same_list": 0.27}
+    assert _changes(trained | lists, a_small_list | {"lists": 5, "same_list": 0.25}) == []
+    assert _changes(trained | lists, a_small_list | {"lists": 4, "same_list": 0.4}) == [
+        "two records come from one list 40% of the time, 27% when the model was trained"]
+    # Trained on one list, the model never saw two records of different lists: a second list, however small, retrains.
+    assert _changes(trained | {"lists": 1, "same_list": 1.0}, a_small_list | {"lists": 2, "same_list": 0.96}) == [
+        "the model was trained on the records of one list; they now come from 2"]
+
+
+def test_a_model_trained_on_one_list_is_trained_again_when_a_second_list_comes(small_case, tmp_path, monkeypatch):
+    """What two records of different lists are worth cannot be learnt from one list: a small second list
+    (too small to change the records' number or make-up otherwise) makes the next run train again."""
+    import csv
+
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.store import open_store
+    from dadkhah.workspace import create_workspace
+
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    with open_store(create_workspace(tmp_path / "ws")) as store:
+        import_file(store, small_case / "list-1.csv", source="list-1", actor=TESTER)
+        first = run_linkage(store, actor=TESTER)
+        assert first.training["retrained"] is True
+        with open(small_case / "list-2.csv", encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        few = tmp_path / "few.csv"
+        with open(few, "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows(rows[:6])  # the header and five records
+        import_file(store, few, source="list-2", actor=TESTER)
+        again = run_linkage(store, actor=TESTER)
+    assert again.training == {"retrained": True, "trained_in_run": again.run_id,
+                              "reason": "the model was trained on the records of one list; they now come from 2"}
 
 
 def test_decisions_hold_in_the_queue_and_its_calibration_across_a_corrected_list(copy_of_linked, small_case, tmp_path):

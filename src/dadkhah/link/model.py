@@ -247,8 +247,9 @@ GENDER = Comparison(
 )
 
 # Two records of one list are seldom one person (a list is mostly one line per person), while two
-# records of different lists often are: how seldom is learnt from the records (EM), list by list
-# being no different, so a list that repeats its people is not held against it.
+# records of different lists often are. How seldom is learnt from the records (EM), one weight for
+# every list: where the lists do repeat their people, the weight learnt is smaller. (A model trained
+# on a single list never saw two lists: see dadkhah.link.run._changes.)
 LIST = Comparison(
     "list",
     "List the records come from",

@@ -262,12 +262,15 @@ PROFILED = {"given_key": "the given name", "family_key": "the family name", "ful
 
 
 def data_profile(features: pa.Table) -> dict:
-    """The records' make-up as far as training cares: how many, what is missing, in which scripts."""
+    """The records' make-up as far as training cares: how many, what is missing, in which scripts, in
+    how many lists, and how likely two records are to come from one list (which the model weighs)."""
     n = max(1, features.num_rows)
     scripts = pc.value_counts(features["script"].fill_null("none")).to_pylist()
+    lists = [item["counts"] / n for item in pc.value_counts(features["source_id"]).to_pylist()]
     return {"records": features.num_rows,
             "missing": {column: round(features[column].null_count / n, 4) for column in PROFILED},
-            "scripts": {str(item["values"]): round(item["counts"] / n, 4) for item in scripts}}
+            "scripts": {str(item["values"]): round(item["counts"] / n, 4) for item in scripts},
+            "lists": len(lists), "same_list": round(sum(share * share for share in lists), 4)}
 
 
 @dataclasses.dataclass
@@ -292,6 +295,14 @@ def _changes(trained: dict, now: dict) -> list[str]:
         was, share = trained["scripts"].get(script, 0.0), now["scripts"].get(script, 0.0)
         if abs(share - was) > RETRAIN_SHARE_CHANGE:
             changes.append(f"{share:.0%} of records are in the {script} script, {was:.0%} when the model was trained")
+    # A model trained on one list has never seen two records of different lists: what that is worth
+    # would come from smoothing alone. (Profiles kept before lists were profiled name none: their
+    # models lack the comparison of lists, and are retrained for that.)
+    if trained.get("lists") == 1 and now.get("lists", 1) > 1:
+        changes.append(f"the model was trained on the records of one list; they now come from {now['lists']}")
+    elif "same_list" in trained and abs(now.get("same_list", 0.0) - trained["same_list"]) > RETRAIN_SHARE_CHANGE:
+        changes.append(f"two records come from one list {now['same_list']:.0%} of the time, "
+                       f"{trained['same_list']:.0%} when the model was trained")
     return changes
 
 
@@ -304,7 +315,8 @@ def training_choice(session: Session, profile: dict, model: LinkageModel, *, see
     time. It is redone when asked, when the model's definition, the seed, the engine or Splink's
     version differ (a model trained on one engine's SQL is not read by the other), or when the
     records have changed materially since the model was trained: their number by more than 25%, or
-    the share missing a field, or written in a script, by more than 10 points.
+    the share missing a field, or written in a script, or the chance that two records come from one
+    list, by more than 10 points, or a first list joined by others.
     Adding a small list changes none of these; the prior (how many pairs are matches) is
     re-estimated on every run in any case.
     """
