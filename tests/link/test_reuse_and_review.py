@@ -179,6 +179,45 @@ def test_what_counts_as_a_material_change_in_the_records():
     # Trained on one list, the model never saw two records of different lists: a second list, however small, retrains.
     assert _changes(trained | {"lists": 1, "same_list": 1.0}, a_small_list | {"lists": 2, "same_list": 0.96}) == [
         "the model was trained on the records of one list; they now come from 2"]
+    # Trained on records of one gender, the model never saw two records differ on it (nor two cities, two prisons).
+    assert _changes(trained | {"one_value": ["gender"]}, a_small_list | {"one_value": []}) == [
+        "every record gave the same value for the gender when the model was trained; now they differ"]
+    assert _changes(trained | {"one_value": ["gender"]}, a_small_list | {"one_value": ["gender"]}) == []
+
+
+def test_a_model_trained_on_men_only_is_trained_again_when_women_are_listed(small_case, tmp_path, monkeypatch):
+    """Trained on records that all say "male", a model would weigh a different gender by smoothing alone: +13 bits
+    *for* one person, so that a brother and a sister of one father would become one. A short list naming women
+    (too short to change the records' number or make-up otherwise) makes the next run train again."""
+    import csv
+
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.store import open_store
+    from dadkhah.workspace import create_workspace
+
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    women = {"زن", "F", "female"}
+
+    def rows_of(name: str, keep):
+        with open(small_case / f"{name}.csv", encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames, [row for row in reader if keep(row)]
+        path = tmp_path / f"{name}.csv"
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        return path
+
+    with open_store(create_workspace(tmp_path / "ws")) as store:
+        for name in ("list-1", "list-2", "list-4"):
+            import_file(store, rows_of(name, lambda row: row["gender"] not in women), source=name, actor=TESTER)
+        first = run_linkage(store, actor=TESTER)
+        import_file(store, rows_of("list-3", lambda row: row["gender"] in women), source="list-3", actor=TESTER)
+        again = run_linkage(store, actor=TESTER)
+    assert first.training["retrained"] is True
+    assert again.training == {"retrained": True, "trained_in_run": again.run_id, "reason":
+                              "every record gave the same value for the gender when the model was trained; now they differ"}
 
 
 def test_a_model_trained_on_one_list_is_trained_again_when_a_second_list_comes(small_case, tmp_path, monkeypatch):

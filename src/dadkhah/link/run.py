@@ -259,18 +259,24 @@ RETRAIN_SHARE_CHANGE = 0.10  # a field's missing share, or a script's share, mov
 PROFILED = {"given_key": "the given name", "family_key": "the family name", "full_key": "the full name",
             "father_key": "the father's name", "birth_lo": "the birth date", "death_lo": "the date of death",
             "city_id": "the city", "prison_id": "the prison", "gender": "the gender"}
+# Compared fields whose records may all give one value (one gender, one city, one prison): a model
+# trained so never saw two records differ on it, and the weight of a difference would come from
+# smoothing alone (+13 bits, for a disagreement). A second value retrains.
+ONE_VALUE = {"gender": "the gender", "city_id": "the city", "prison_id": "the prison"}
 
 
 def data_profile(features: pa.Table) -> dict:
     """The records' make-up as far as training cares: how many, what is missing, in which scripts, in
-    how many lists, and how likely two records are to come from one list (which the model weighs)."""
+    how many lists, how likely two records are to come from one list (which the model weighs), and
+    which compared fields give a single value."""
     n = max(1, features.num_rows)
     scripts = pc.value_counts(features["script"].fill_null("none")).to_pylist()
     lists = [item["counts"] / n for item in pc.value_counts(features["source_id"]).to_pylist()]
     return {"records": features.num_rows,
             "missing": {column: round(features[column].null_count / n, 4) for column in PROFILED},
             "scripts": {str(item["values"]): round(item["counts"] / n, 4) for item in scripts},
-            "lists": len(lists), "same_list": round(sum(share * share for share in lists), 4)}
+            "lists": len(lists), "same_list": round(sum(share * share for share in lists), 4),
+            "one_value": [column for column in ONE_VALUE if pc.count_distinct(features[column]).as_py() == 1]}
 
 
 @dataclasses.dataclass
@@ -295,9 +301,14 @@ def _changes(trained: dict, now: dict) -> list[str]:
         was, share = trained["scripts"].get(script, 0.0), now["scripts"].get(script, 0.0)
         if abs(share - was) > RETRAIN_SHARE_CHANGE:
             changes.append(f"{share:.0%} of records are in the {script} script, {was:.0%} when the model was trained")
-    # A model trained on one list has never seen two records of different lists: what that is worth
-    # would come from smoothing alone. (Profiles kept before lists were profiled name none: their
-    # models lack the comparison of lists, and are retrained for that.)
+    # A model trained on one list has never seen two records of different lists, nor one trained on
+    # one gender (city, prison) two that differ: what that is worth would come from smoothing alone.
+    # (Profiles kept before these were profiled name none: their models lack the comparison of
+    # lists, and are retrained for that.)
+    for column in trained.get("one_value", ()):
+        if column not in now.get("one_value", ()) and now["missing"].get(column, 0.0) < 1.0:
+            changes.append(f"every record gave the same value for {ONE_VALUE[column]} when the model was trained; "
+                           "now they differ")
     if trained.get("lists") == 1 and now.get("lists", 1) > 1:
         changes.append(f"the model was trained on the records of one list; they now come from {now['lists']}")
     elif "same_list" in trained and abs(now.get("same_list", 0.0) - trained["same_list"]) > RETRAIN_SHARE_CHANGE:
@@ -316,7 +327,8 @@ def training_choice(session: Session, profile: dict, model: LinkageModel, *, see
     version differ (a model trained on one engine's SQL is not read by the other), or when the
     records have changed materially since the model was trained: their number by more than 25%, or
     the share missing a field, or written in a script, or the chance that two records come from one
-    list, by more than 10 points, or a first list joined by others.
+    list, by more than 10 points, or a first list joined by others, or a second value where the records
+    all gave one (a gender, a city, a prison).
     Adding a small list changes none of these; the prior (how many pairs are matches) is
     re-estimated on every run in any case.
     """
