@@ -12,7 +12,13 @@ The oracle is the best ranking the comparisons allow, up to the noise of learnin
 ranks nearly as well has no weight left to correct, and what it misses needs evidence the
 comparisons do not hold. For each ranking: the best pairwise F1 over all cut-offs and the share of
 true pairs found at a precision of 0.97, before any clustering (a run's clustering then joins
-records through chains, which is why its own F1 is higher). Prints one JSON line.
+records through chains, which is why its own F1 is higher).
+
+It also says whether the model's probabilities mean what they say (``calibration``): the pairs in
+bands of match probability, with the number of true pairs the probabilities promise (their sum) and
+the number the truth holds. Where these differ, the review queue's chances and the linkage
+uncertainty inside an estimate's interval (both read from these probabilities) are off by as much.
+Prints one JSON line.
 
     python benchmarks/link_ceiling.py WORKSPACE TRUTH.csv
 """
@@ -47,6 +53,21 @@ def ranked(scores, truth, true_pairs: int) -> dict:
     return {"best_f1": round(float(f1[best]), 4), "recall_at_best_f1": round(float(found[best] / true_pairs), 4),
             "precision_at_best_f1": round(float(precision[best]), 4),
             "recall_at_precision_0.97": round(float(found[precise[-1]] / true_pairs), 4) if len(precise) else 0.0}
+
+
+CALIBRATION_BANDS = (0.0, 1e-4, 1e-3, 0.01, 0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 0.99, 1.0)
+
+
+def calibration(probability, truth) -> list[dict]:
+    """Per band of match probability: pairs, the true pairs the probabilities promise, the true pairs."""
+    import numpy as np
+
+    band = np.clip(np.searchsorted(CALIBRATION_BANDS, probability, side="right") - 1, 0, len(CALIBRATION_BANDS) - 2)
+    pairs = np.bincount(band, minlength=len(CALIBRATION_BANDS) - 1)
+    promised = np.bincount(band, weights=probability, minlength=len(CALIBRATION_BANDS) - 1)
+    found = np.bincount(band, weights=truth.astype(float), minlength=len(CALIBRATION_BANDS) - 1)
+    return [{"from": lo, "to": hi, "pairs": int(n), "expected_true": round(float(e), 1), "true": int(t)}
+            for lo, hi, n, e, t in zip(CALIBRATION_BANDS, CALIBRATION_BANDS[1:], pairs, promised, found, strict=False) if n]
 
 
 def main() -> None:
@@ -117,6 +138,7 @@ def main() -> None:
         "benchmark": "link_ceiling", "records": features.num_rows, "true_pairs": true_pairs,
         "pairs_scored": len(left), "true_pairs_scored": int(same.sum()), "outcomes": len(cells),
         "model": ranked(weight, same, true_pairs), "oracle": ranked(oracle, same, true_pairs),
+        "calibration": calibration(1.0 / (1.0 + np.exp2(-weight)), same),
         "seconds": round(time.perf_counter() - started, 1),
     }))
 

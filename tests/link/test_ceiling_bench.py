@@ -28,3 +28,10 @@ def test_the_ceiling_benchmark_ranks_the_compared_pairs_of_a_linked_case(linked,
     for ranking in ("model", "oracle"):  # each a ranking of real pairs, the model's a good one on this easy case
         assert 0 < result[ranking]["recall_at_precision_0.97"] <= result["true_pairs_scored"] / result["true_pairs"]
     assert result["model"]["best_f1"] >= 0.95
+    # The calibration table accounts for every scored pair and every true pair among them, band by band.
+    bands = result["calibration"]
+    assert sum(b["pairs"] for b in bands) == result["pairs_scored"]
+    assert sum(b["true"] for b in bands) == result["true_pairs_scored"]
+    assert all(b["from"] < b["to"] and 0 <= b["true"] <= b["pairs"] and 0 <= b["expected_true"] <= b["pairs"] for b in bands)
+    assert [b["from"] for b in bands] == sorted(b["from"] for b in bands)
+    assert bands[-1]["true"] > 0.9 * bands[-1]["pairs"]  # pairs the model is sure of are mostly one person
