@@ -111,10 +111,12 @@ def test_an_import_without_rejected_rows_has_no_report_to_download(app, as_role)
     assert answer.status_code == 303 and answer.headers["location"] == f"/sources/imports/{import_id}"
 
 
-def test_a_quarantine_path_outside_the_workspace_is_not_served(app, as_role):
+def test_a_quarantine_path_outside_the_workspace_is_not_served(app, as_role, tmp_path_factory):
     client = as_role("analyst")
     import_id = int(_upload_form(client, "victims.csv", LIST.encode()).headers["location"].rsplit("/", 1)[-1])
-    secret = Path(tempfile.mkdtemp()) / "outside.csv"
+    # A folder of its own (pytest's, removed with its other temporary folders), outside the workspace.
+    secret = tmp_path_factory.mktemp("outside") / "outside.csv"
+    assert not secret.is_relative_to(app.state.store.workspace.path)
     secret.write_text("not for the web\n", encoding="utf-8")
     with app.state.store.session() as session:
         session.get(Import, import_id).quarantine_path = str(secret)
