@@ -23,6 +23,14 @@ from dadkhah.workspace import CONFIG_NAME, create_workspace, find_workspace, loa
 from tests.conftest import TESTER
 
 
+@pytest.fixture
+def store(workspace):
+    """Unlike the shared fixture (tests/conftest.py), no template: these tests are about what opening
+    an empty database does (migrations, gazetteer), so here it starts empty."""
+    with open_store(workspace) as opened:
+        yield opened
+
+
 def test_init_lays_out_the_workspace(tmp_path, monkeypatch):
     monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
     workspace = create_workspace(tmp_path / "case")
