@@ -36,8 +36,32 @@ from tests.vault.conftest import make_persons
 runner = CliRunner()
 
 
+@pytest.fixture(scope="session")
+def dropping():
+    """Drops the tests' databases in a thread of its own, and waits for the last at the session's end
+    (pytest -n spreads this module's tests among others, so a module's end can come at any time).
+
+    PostgreSQL 15 makes DROP DATABASE wait for a full checkpoint (every dirty page written): alone,
+    about a second; beside the rest of the suite, up to 30 s, during which the test's teardown held
+    its worker. The database is dropped just the same, only while the next tests run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+    def drop(name: str) -> None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-database") as pool:
+        drops = []
+        yield lambda name: drops.append(pool.submit(drop, name))
+    for done in drops:
+        done.result()  # a failed drop fails here, as it failed the test's teardown before
+    admin.dispose()
+
+
 @pytest.fixture
-def fresh_database():
+def fresh_database(dropping):
     """A new, empty PostgreSQL database (its URL), dropped afterwards."""
     from tests.conftest import _postgres_available
 
@@ -47,12 +71,11 @@ def fresh_database():
     admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
     url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     yield url
     sa.create_engine(url).dispose()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    dropping(name)
 
 
 @pytest.fixture
