@@ -14,13 +14,13 @@ import sqlalchemy as sa
 import dadkhah.link.engine as engine_module
 from dadkhah.ingest.importer import import_file
 from dadkhah.link.engine import INCREMENTAL_AT_MOST, EarlierPairs, score
-from dadkhah.link.features import features_context, record_features
+from dadkhah.link.features import features_context
 from dadkhah.link.model import DEFAULT_MODEL, Blocking, LinkageModel
 from dadkhah.link.run import _blocking_digest, earlier_blocking, run_linkage
 from dadkhah.model import LinkageRun, ReviewPair
 from dadkhah.registry.persons import iter_memberships
 from dadkhah.store import open_store
-from dadkhah.workspace import create_workspace, load_workspace
+from dadkhah.workspace import load_workspace
 from tests.conftest import TESTER
 from tests.link.test_features_reuse import _new_version_of_a_list
 
@@ -32,21 +32,6 @@ def _ids(table: pa.Table) -> set[tuple[int, int]]:
 def _scores(table: pa.Table) -> dict[tuple[int, int], float]:
     return dict(zip(zip(table["unique_id_l"].to_pylist(), table["unique_id_r"].to_pylist(), strict=True),
                     table["match_probability"].to_pylist(), strict=True))
-
-
-@pytest.fixture(scope="module")
-def hard_store_features(hard_case, tmp_path_factory):
-    """The hard case (typos in both names, swapped names, lists without a city) imported, its
-    features and a trained model."""
-    folder = tmp_path_factory.mktemp("incremental") / "ws"
-    with open_store(create_workspace(folder)) as store:
-        for path in sorted(hard_case.glob("list-*.csv")):
-            import_file(store, path, source=path.stem, actor=TESTER)
-        run_linkage(store, actor=TESTER)
-        with store.session() as session:
-            features = record_features(session)
-            model = session.scalar(sa.select(LinkageRun.model).order_by(LinkageRun.id.desc()).limit(1))
-    return features, model
 
 
 @pytest.mark.parametrize("share", [0.02, 0.2])
