@@ -458,7 +458,7 @@ def _blocked_afresh(connection, table_name: str, features: pa.Table, model: Link
                     & set(features.column_names))
     # The columns the rules read, copied once from Arrow into DuckDB's own table (each rule's join
     # would otherwise convert the records' lists again).
-    connection.execute(f'CREATE OR REPLACE TEMP TABLE dadkhah_records AS SELECT unique_id, {", ".join(needed)} '  # noqa: S608
+    connection.execute(f'CREATE OR REPLACE TEMP TABLE dadkhah_records AS SELECT {", ".join(["unique_id", *needed])} '  # noqa: S608
                        f'FROM "{table_name}"')
     # One rule at a time: all of them in one statement run side by side, and took 14 GB at a million
     # records where this takes under 4.
