@@ -163,8 +163,12 @@ FULL_NAME = Comparison(
                 "OR full_key_l IS NULL OR full_key_r IS NULL"
             ),
         ),
-        Level("same full key", "exact", column="full_key", tf_column="full_key", m_prior=0.6, u_prior=0.0005),
-        Level("same coarse full key", "exact", column="full_coarse", m_prior=0.1, u_prior=0.001),
+        # Few pairs are compared whole, too few for training: the priors decide. u: how often two
+        # different persons' whole names agree so (counted with the random pairs that do apply, see
+        # dadkhah.link.engine.U_PRIOR_PAIRS). m: one person's name cut at two places keeps its
+        # letters, so most matches have the same key or the same coarse key, few a different name.
+        Level("same full key", "exact", column="full_key", tf_column="full_key", m_prior=0.5, u_prior=0.0005),
+        Level("same coarse full key", "exact", column="full_coarse", m_prior=0.3, u_prior=0.001),
         Level(
             "one name is the other's given or family name",
             "sql",
@@ -175,8 +179,8 @@ FULL_NAME = Comparison(
             m_prior=0.1,
             u_prior=0.01,
         ),
-        Level("full keys similar", "jaro_winkler", column="full_key", threshold=0.88, m_prior=0.1, u_prior=0.005),
-        Level("different", "else", m_prior=0.1, u_prior=0.98),
+        Level("full keys similar", "jaro_winkler", column="full_key", threshold=0.88, m_prior=0.05, u_prior=0.005),
+        Level("different", "else", m_prior=0.05, u_prior=0.98),
     ),
 )
 
