@@ -134,18 +134,21 @@ def main() -> None:
                     import_file(store, path, source=path.stem, actor=Actor("benchmark", "cli"))
             (workspace / "imported").touch()
         second_list = not (workspace / "second-list").exists()
+        # The small list and the truth with it, kept per case: one --keep folder may hold several.
+        extra = folder / f"list-7-{args.victims}-{args.difficulty}"
+        truth = case / "truth.csv" if second_list else extra / "truth-with-list-7.csv"  # (the workspace holds it)
         run = _linked(workspace)
         with open_store(load_workspace(workspace)) as store:
-            quality = evaluate_linkage(store, case / "truth.csv")
+            quality = evaluate_linkage(store, truth)
         second = second_quality = None
-        truth = case / "truth.csv" if second_list else folder / "truth-with-list-7.csv"  # (the workspace holds it)
         if second_list:  # the first run on this workspace: add a small list and link again
             sys.path.insert(0, str(Path(__file__).parent))
             from link_compare_bench import _small_list
 
-            truth = _small_list(case, folder / "list-7.csv")
+            extra.mkdir(exist_ok=True)
+            truth = _small_list(case, extra / "list-7.csv")
             with open_store(load_workspace(workspace)) as store:
-                import_file(store, folder / "list-7.csv", source="list-7", actor=Actor("benchmark", "cli"))
+                import_file(store, extra / "list-7.csv", source="list-7", actor=Actor("benchmark", "cli"))
             (workspace / "second-list").touch()
             second = _linked(workspace)
             with open_store(load_workspace(workspace)) as store:  # the second run links as well as a first would
