@@ -112,6 +112,7 @@ bench: install
 	$(BIN)/python benchmarks/import_bench.py
 	$(BIN)/python benchmarks/link_compare_bench.py
 	$(BIN)/python benchmarks/review_band_bench.py
+	$(BIN)/python benchmarks/review_queue_bench.py
 	$(BIN)/python benchmarks/link_bench.py
 	$(BIN)/python benchmarks/lcmcr_bench.py
 	$(BIN)/python benchmarks/evidence_bench.py

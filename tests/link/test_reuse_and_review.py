@@ -60,6 +60,46 @@ def test_calibration_recovers_how_often_the_model_is_right():
     assert separated is not None and np.isfinite([separated.a, separated.b]).all()
 
 
+def test_calibration_is_not_misled_by_the_order_the_queue_shows_pairs_in():
+    """The queue shows first the pairs whose decision would move the most records; when the run's
+    clustering says something the model's probability does not (joined pairs are mostly one person,
+    pairs between large persons mostly not), a fit on the probability alone reads that choice as the
+    model's error. With the clustering in the fit, the chances of the pairs left are right."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    p = rng.uniform(0.38, 0.62, n)  # a review band: the model says little here
+    together = rng.random(n) < 0.55
+    affected = rng.integers(2, 17, n).astype(float)
+    truth = Calibration(decisions=0, a=0.8, b=0.5, c=2.0, d=-1.0)
+    same = rng.random(n) < truth(p, together, affected)
+    # Reviewers take the pairs in the queue's order: chance wrong x records moved, the chance read
+    # through the calibration of the decisions so far once there is one (ten decisions at a time).
+
+    def reviewed(fit):
+        shown = np.zeros(n, dtype=bool)
+        calibrated = None
+        for _ in range(20):
+            chance = p if calibrated is None else calibrated(p, together, affected)
+            impact = np.where(together, 1 - chance, chance) * affected
+            shown[np.argsort(np.where(shown, np.inf, -impact), kind="stable")[:10]] = True
+            calibrated = fit(shown)
+        return shown, calibrated
+
+    shown, clustered = reviewed(lambda s: fit_calibration(p[s], same[s], together[s], affected[s]))
+    alone_shown, alone = reviewed(lambda s: fit_calibration(p[s], same[s]))
+    assert clustered is not None and alone is not None
+    left, alone_left = ~shown, ~alone_shown
+    def error(left, chance):
+        """How far the expected number of decisions left that would change the registry is from the truth."""
+        wrong = np.where(together[left], ~same[left], same[left]).sum()
+        return abs(np.where(together[left], 1 - chance, chance).sum() - wrong) / wrong
+
+    # (The decisions are of the largest persons, so what holds for the smallest is extrapolated: 0.14 off.)
+    assert error(left, clustered(p[left], together[left], affected[left])) < 0.25
+    assert error(alone_left, alone(p[alone_left])) > 0.5, "the fit on the probability alone is misled (0.71 off)"
+    assert abs(clustered.c - 2.0) < 0.6 and clustered.d < -0.2
+
+
 def test_decisions_calibrate_the_queue(copy_of_linked):
     """Once the team has decided enough pairs, the queue's chances are read through their calibration."""
     run_linkage(copy_of_linked, actor=TESTER, review_band=(0.001, 0.9999))  # the small case's band holds 4 pairs
@@ -75,7 +115,8 @@ def test_decisions_calibrate_the_queue(copy_of_linked):
     assert fitted is not None and fitted.decisions == 24
     assert after["calibration"] == fitted.to_dict()
     assert after["total"] == queue["total"] - 24
-    calibrated = fitted(np.array([p["match_probability"] for p in after["pairs"]]))
+    calibrated = fitted(np.array([p["match_probability"] for p in after["pairs"]]), np.array([p["together"] for p in after["pairs"]]),
+                        np.array([p["records_affected"] for p in after["pairs"]]))
     for p, c in zip(after["pairs"], calibrated, strict=True):
         assert abs(p["chance_wrong"] - (1 - c if p["together"] else c)) < 1e-3
 

@@ -210,7 +210,8 @@ def test_linking_again_from_the_review_page_obeys_the_decisions_and_is_audited(a
 
 
 def test_the_queue_page_shows_the_calibration_the_decisions_give(app, as_role):
-    """With enough decisions the page says how often the team found "same" at the model's 0.3, 0.5, 0.7."""
+    """With enough decisions the page says how often the team found "same" at the model's 0.3, 0.5, 0.7,
+    for pairs the run joined and pairs it kept apart."""
     from dadkhah.link.run import run_linkage
 
     store = app.state.store
@@ -225,4 +226,6 @@ def test_the_queue_page_shows_the_calibration_the_decisions_give(app, as_role):
     for lang in ("en", "fa"):
         text = BeautifulSoup(client.get(f"/review?lang={lang}").text, "html.parser").find(id="calibration").text
         assert "24" in text or "۲۴" in text
-        assert f"{round(shares['0.5'] * 100)}%" in text
+        for kind in ("joined", "kept_apart"):
+            assert f"{round(shares[kind]['0.5'] * 100)}%" in text
+        assert ("when the run joined them" if lang == "en" else "وقتی اجرا آن‌ها را یکی کرده بود") in text
