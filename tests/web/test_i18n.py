@@ -41,6 +41,18 @@ def test_every_string_shown_has_a_persian_translation():
     assert all(role in persian for role in ROLES)
 
 
+def test_every_level_of_the_linkage_model_has_a_persian_translation():
+    """A review pair's page names the level each comparison fell in by the model's own label."""
+    from dadkhah.link.model import DEFAULT_MODEL
+    from dadkhah.link.review import explain
+
+    persian = catalogue("fa")
+    labels = {level.label for comparison in DEFAULT_MODEL.comparisons for level in comparison.levels}
+    labels.add(explain({"given_name": None}, {})[0]["level"])  # (a comparison that gave no evidence)
+    missing = sorted(label for label in labels if label not in persian)
+    assert not missing, f"add these to src/dadkhah/web/locale/fa/work.po: {missing}"
+
+
 def test_persian_dates_show_jalali_beside_gregorian():
     try:
         set_language("fa")

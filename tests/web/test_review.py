@@ -183,6 +183,12 @@ def test_the_review_pages_in_persian(app, as_role):
     page = BeautifulSoup(client.get(f"/review/{pair_id}?lang=fa").text, "html.parser")
     assert page.html["dir"] == "rtl"
     assert page.find("form", id="decide-form").find("button").text == "ثبت تصمیم"
+    # What agreed and what did not, in Persian: the comparisons and the levels they fell in.
+    rows = page.find("table", id="comparisons").find("tbody").find_all("tr")
+    assert rows
+    for row in rows:
+        comparison, level = (cell.text for cell in row.find_all("td")[:2])
+        assert not any(ch.isascii() and ch.isalpha() for ch in comparison + level), (comparison, level)
 
 
 def test_linking_again_from_the_review_page_obeys_the_decisions_and_is_audited(app, as_role):

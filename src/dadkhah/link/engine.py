@@ -46,7 +46,7 @@ def _level_creator(level: Level):
     if level.kind == "null":
         return cll.CustomLevel(level.sql, level.label, base_dialect_str="duckdb").configure(is_null_level=True)
     if level.kind == "else":
-        return cll.ElseLevel()
+        return cll.ElseLevel().configure(label_for_charts=level.label)
     if level.kind == "exact":
         created = cll.ExactMatchLevel(level.column)
         if level.tf_column:
@@ -290,6 +290,7 @@ def plain_notes(messages: list[str], titles: dict[str, str]) -> list[str]:
         found = _NOT_OBSERVED.search(text)
         if found:
             levels = unseen.setdefault(titles.get(found["comparison"], found["comparison"]), [])
+            # (a last level Splink named itself: models trained before the model's labels were given it)
             level = "different" if found["level"] == "All other comparisons" else found["level"]
             if level not in levels:
                 levels.append(level)
@@ -866,8 +867,7 @@ def u_from_counts(model_json: dict, model: LinkageModel, counts: list[dict[int, 
             count = seen.get(len(levels) - 1 - position, 0) + (prior_pairs * level.u_prior / sum(priors) if prior_pairs else 0)
             level_json["u_probability"] = count / total if count else floor
             if not count:
-                label = "All other comparisons" if level.kind == "else" else level.label
-                unseen.append(f"Level {label} on comparison {comparison.name} not observed in dataset, unable to train u value")
+                unseen.append(f"Level {level.label} on comparison {comparison.name} not observed in dataset, unable to train u value")
     return unseen
 
 
