@@ -121,6 +121,24 @@ def test_decisions_calibrate_the_queue(copy_of_linked):
         assert abs(p["chance_wrong"] - (1 - c if p["together"] else c)) < 1e-3
 
 
+def test_linking_again_after_the_decisions_leaves_their_calibration_as_it_was(copy_of_linked):
+    """The next run obeys the decisions, so its clustering of a decided pair would say what was
+    decided, not what the reviewer saw: it does not queue decided pairs, and the calibration reads
+    each decision against the queue it was taken from, unchanged by linking again."""
+    run_linkage(copy_of_linked, actor=TESTER, review_band=(0.001, 0.9999))
+    with copy_of_linked.session() as session:
+        pairs = review_queue(session, limit=None)["pairs"]
+    assert decide_alternately(copy_of_linked, pairs, 24) == 24
+    with copy_of_linked.session() as session:
+        before = calibration(session)
+    run_linkage(copy_of_linked, actor=TESTER, review_band=(0.001, 0.9999))
+    with copy_of_linked.session() as session:
+        after = calibration(session)
+        runs = set(session.scalars(sa.select(ReviewPair.run_id)))
+    assert len(runs) >= 3, "the second run queued pairs too"
+    assert before is not None and after == before
+
+
 def test_a_second_run_reuses_the_model_unless_told_or_the_records_changed(copy_of_linked):
     first = run_linkage(copy_of_linked, actor=TESTER, retrain=True)
     again = run_linkage(copy_of_linked, actor=TESTER)
