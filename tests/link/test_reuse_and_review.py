@@ -119,6 +119,18 @@ def test_decisions_calibrate_the_queue(copy_of_linked):
                         np.array([p["records_affected"] for p in after["pairs"]]))
     for p, c in zip(after["pairs"], calibrated, strict=True):
         assert abs(p["chance_wrong"] - (1 - c if p["together"] else c)) < 1e-3
+    # `review list` says it, for joined pairs and for pairs kept apart.
+    from typer.testing import CliRunner
+
+    from dadkhah.cli import app
+
+    said = CliRunner().invoke(app, ["--workspace", str(copy_of_linked.workspace.path), "review", "list", "--limit", "1"],
+                              catch_exceptions=False).stdout
+    said = " ".join(said.split())
+    shares = fitted.to_dict()["same_person_share_at"]
+    assert "Calibrated on 24 decisions" in said
+    assert f"{shares['joined']['0.5']:.0%} and {shares['joined']['0.7']:.0%} of the time when the run joined them" in said
+    assert f"{shares['kept_apart']['0.5']:.0%} and {shares['kept_apart']['0.7']:.0%} when it kept them apart" in said
 
 
 def test_linking_again_after_the_decisions_leaves_their_calibration_as_it_was(copy_of_linked):

@@ -281,8 +281,8 @@ def review_list(
         joined, apart = calibrated["same_person_share_at"]["joined"], calibrated["same_person_share_at"]["kept_apart"]
         out.print(f"Calibrated on {calibrated['decisions']} decisions: pairs the model scores 0.3, 0.5 and 0.7 were the "
                   f"same person {joined['0.3']:.0%}, {joined['0.5']:.0%} and {joined['0.7']:.0%} of the time when the run "
-                  f"joined them, {apart['0.3']:.0%}, {apart['0.5']:.0%} and {apart['0.7']:.0%} when it kept them apart.",
-                  markup=False)
+                  f"joined them, {apart['0.3']:.0%}, {apart['0.5']:.0%} and {apart['0.7']:.0%} when it kept them apart "
+                  f"(for a decision that moves {calibrated['records_moved']:g} records, typical of those decided).", markup=False)
     else:
         out.print("Uncalibrated: the chances are the model's own until the team has decided enough pairs.", markup=False)
     for pair in queue["pairs"]:
