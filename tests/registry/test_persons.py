@@ -67,3 +67,30 @@ def test_records_moving_between_existing_persons_are_recorded(store, tmp_path):
     moved, ids = run(store, {keys[0]: 1, keys[1]: 1, keys[2]: 4, keys[3]: 4, keys[4]: 4, keys[5]: 4})
     assert ids["3"] == "P-000002" and ids["1"] == "P-000001" and moved.records_moved == 1
     assert events(store, "split") == [("P-000001", "P-000002")]
+
+
+def test_persons_untouched_by_a_run_are_kept_beside_those_it_changes(store, tmp_path):
+    """Most persons of a run that adds a list keep exactly their records: they are found all at once,
+    while the few that change are decided as ever (kept, merged, split, given new records)."""
+    text = "id,given_name,family_name,death_date,city\n" + "".join(
+        f"{i},Name{i},Family{i},1367/05/0{i % 9 + 1},Rasht\n" for i in range(1, 15))
+    import_file(store, write(tmp_path / "l.csv", text), source="s", actor=TESTER)
+    with store.session() as session:
+        source = session.scalar(sa.select(Source.id))
+    key = {i: (source, str(i)) for i in range(1, 15)}
+    first, ids = run(store, {key[i]: label for i, label in
+                             {1: 1, 2: 1, 3: 3, 4: 4, 5: 4, 6: 6, 7: 7, 8: 7, 9: 9, 10: 9, 11: 9}.items()})
+    assert first.created == 6 and len(set(ids.values())) == 6
+    # 1-2 and 3 untouched; 4-5 and 6 merged; 7-8 split; 9-10-11 loses 11, which joins a new record
+    # (12); 13 and 14 are new, each alone.
+    second, ids2 = run(store, {key[i]: label for i, label in
+                               {1: 1, 2: 1, 3: 3, 4: 4, 5: 4, 6: 4, 7: 7, 8: 8, 9: 9, 10: 9, 11: 11, 12: 11,
+                                13: 13, 14: 14}.items()})
+    assert second.unchanged == 2  # 1-2 and 3: nothing decided or written for them
+    assert (ids2["1"], ids2["2"], ids2["3"]) == (ids["1"], ids["2"], ids["3"])
+    assert ids2["4"] == ids2["5"] == ids2["6"] == ids["4"] and second.merged == 1
+    assert ids2["7"] == ids["7"] and ids2["8"] != ids["7"]
+    assert ids2["9"] == ids2["10"] == ids["9"] and ids2["11"] == ids2["12"] != ids["9"]
+    assert second.split == 2 and second.created == 2 and second.persons == 9
+    assert events(store, "merged") == [(ids["6"], ids["4"])]
+    assert sorted(events(store, "split")) == sorted([(ids["7"], ids2["8"]), (ids["9"], ids2["11"])])

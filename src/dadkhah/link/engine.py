@@ -736,7 +736,9 @@ def _score(features: pa.Table, model: LinkageModel, *, engine: str, seed: int, m
         step = time.perf_counter()
         lean = json.loads(json.dumps(model_json))
         lean["retain_intermediate_calculation_columns"] = False  # millions of pairs: weights only
-        linker = Linker(table, lean, log_level=logging.WARNING)
+        # The settings' columns were checked against the records' when the model was trained (the
+        # model's definition digest holds the features' version): checking again costs 0.1 s a run.
+        linker = Linker(table, lean, log_level=logging.WARNING, validate_settings=False)
         if blocked is not None:
             registered = linker.table_management.register_blocked_pairs_for_predict(db_api.register(blocked))
             # Scored as Splink scores the pairs of its own blocking. Splink takes a registered table
@@ -901,7 +903,7 @@ def _train(table, features: pa.Table, model: LinkageModel, seed: int, connection
     model_json = linker.misc.save_model_to_json()
     messages.extend(u_from_counts(model_json, model, level_counts(linker, table.physical_name, pairs, connection, spark),
                                   floor=1.0 / training.u_max_pairs))
-    linker = Linker(table, model_json, log_level=logging.WARNING)
+    linker = Linker(table, model_json, log_level=logging.WARNING, validate_settings=False)  # checked just above
     notes = []
     trained = 0
     for rule in training.em_blocking_rules:
@@ -916,7 +918,7 @@ def _train(table, features: pa.Table, model: LinkageModel, seed: int, connection
             trained += 1
         except EMTrainingException:
             # No pair of records meets this training rule (a small or narrow case): nothing to learn here.
-            linker = Linker(table, before, log_level=logging.WARNING)
+            linker = Linker(table, before, log_level=logging.WARNING, validate_settings=False)
             notes.append(f"training blocked on [{rule}] was skipped: no pair of records meets it")
         except ValueError as exc:
             # Splink refuses an m-probability of exactly 0, which EM can reach on small or
@@ -926,7 +928,7 @@ def _train(table, features: pa.Table, model: LinkageModel, seed: int, connection
                 raise _cannot_train(records, "too few pairs of them agree for the model to learn from") from None
             if "below the minimum allowed" not in str(exc):
                 raise
-            linker = Linker(table, before, log_level=logging.WARNING)
+            linker = Linker(table, before, log_level=logging.WARNING, validate_settings=False)
             notes.append(f"training blocked on [{rule}] was skipped: expectation maximisation drove a level's m-probability to zero")
     if not trained:
         raise _cannot_train(records, "too few pairs of them agree for the model to learn from")
