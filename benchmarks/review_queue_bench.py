@@ -3,8 +3,8 @@
 Generates a synthetic case (by default the 31,500-victim, six-list case of ``link_compare_bench``:
 about 56,000 records, seed 55), imports it, runs ``link run`` once, and then decides the queue's
 pairs one at a time in the order the queue gives (as the web does: the next pair after each
-decision), each as the generator's truth says. After 20, 50, 100 and 200 decisions it compares
-what the queue says of the pairs left with what the truth says of them:
+decision), each as the generator's truth says. Before the first decision, and after 20, 50, 100 and
+200, it compares what the queue says of the pairs left with what the truth says of them:
 
 * ``expected_changes`` (the queue's sum of the chances that the run's answer is wrong) against
   ``actual_changes`` (how many of the pairs left the truth says the run has wrong);
@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-CHECKPOINTS = (20, 50, 100, 200)
+CHECKPOINTS = (0, 20, 50, 100, 200)
 
 
 def main() -> None:
@@ -75,16 +75,7 @@ def main() -> None:
                 queue = review_queue(session, limit=None)
             together = {pair["id"]: pair["together"] for pair in queue["pairs"]}
             queued, changed, decided = queue["total"], 0, 0
-            while decided < CHECKPOINTS[-1]:
-                with store.session() as session:
-                    pair_id = next_pair(session)
-                    if pair_id is None:
-                        break
-                    pair = review_pair(session, pair_id)
-                answer = same(pair)
-                changed += answer != together[pair_id]
-                decide(store, "same" if answer else "different", actor=actor, reason="benchmark", pair_id=pair_id)
-                decided += 1
+            while True:
                 if decided in CHECKPOINTS:
                     with store.session() as session:
                         left = review_queue(session, limit=None)
@@ -96,6 +87,17 @@ def main() -> None:
                         "brier": round(float(np.mean((chance - wrong) ** 2)), 3) if wrong.size else None,
                         "calibrated": left["calibration"] is not None,
                     })
+                if decided >= CHECKPOINTS[-1]:
+                    break
+                with store.session() as session:
+                    pair_id = next_pair(session)
+                    if pair_id is None:
+                        break
+                    pair = review_pair(session, pair_id)
+                answer = same(pair)
+                changed += answer != together[pair_id]
+                decide(store, "same" if answer else "different", actor=actor, reason="benchmark", pair_id=pair_id)
+                decided += 1
         print(json.dumps({"benchmark": "review_queue", "cores": os.cpu_count(), "records": records,
                           "difficulty": args.difficulty, "queued": queued, "checkpoints": checkpoints,
                           "seconds": round(time.perf_counter() - started, 1)}))

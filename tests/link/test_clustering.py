@@ -1,8 +1,9 @@
 """Clustering obeys decisions and the model's strong negatives; labels are deterministic."""
 
 import numpy as np
+import pytest
 
-from dadkhah.link.clustering import cluster_records
+from dadkhah.link.clustering import cluster_records, other_paths
 
 
 def pairs(*scored):
@@ -62,3 +63,23 @@ def test_reviewers_same_overrides_the_models_negative():
 def test_records_with_no_pair_stay_alone_and_unknown_ids_in_decisions_are_ignored():
     result = cluster_records([7, 8], *pairs(), threshold=0.5, same=[(7, 99)], different=[(8, 98)])
     assert groups(result.labels) == [[7], [8]]
+
+
+def test_other_paths_are_the_best_chain_of_the_persons_other_links():
+    """A joined pair's other path is the most probable chain of the cluster's other links between its
+    records (never its own link); a pair kept apart has none; a "same" decision is a sure link."""
+    left = np.array([1, 2, 1, 4, 1, 5, 6])
+    right = np.array([2, 3, 3, 3, 4, 6, 7])
+    probability = np.array([0.9, 0.8, 0.55, 0.95, 0.6, 0.3, 0.7])
+    clustering = cluster_records([1, 2, 3, 4, 5, 6, 7], left, right, probability, threshold=0.5, same=[(5, 6)])
+    assert len({clustering.labels[r] for r in (1, 2, 3, 4)}) == 1 and clustering.labels[5] == clustering.labels[7]
+    paths = other_paths(clustering.labels, left, right, probability, threshold=0.5, same=[(5, 6)],
+                        pairs=[(1, 3), (1, 2), (5, 7), (6, 7), (1, 5), (2, 4)])
+    # 1-3: through 2 (0.72) or through 4 (0.57): the better; never 1-3's own 0.55.
+    assert paths[0] == pytest.approx(0.9 * 0.8)
+    # 1-2: through 3 (0.55 x 0.8 = 0.44) or through 4 and 3 (0.6 x 0.95 x 0.8 = 0.456).
+    assert paths[1] == pytest.approx(0.6 * 0.95 * 0.8)
+    assert paths[2] == pytest.approx(1.0 * 0.7)  # 5-7 through the decision 5-6, then 6-7
+    assert paths[3] == 0.0  # 6-7 has no other path
+    assert paths[4] is None  # kept apart
+    assert paths[5] == pytest.approx(0.8 * 0.95)  # a pair with no link of its own

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import sqlalchemy as sa
 
-from dadkhah.link.review import Calibration, calibration, fit_calibration, review_queue
+from dadkhah.link.review import (
+    Calibration,
+    calibration,
+    chance_same,
+    fit_calibration,
+    latest_run,
+    review_queue,
+)
 from dadkhah.link.run import run_linkage
 from dadkhah.model import ReviewPair
 from tests.conftest import TESTER, decide_alternately
@@ -22,8 +29,11 @@ def test_the_queue_puts_first_the_pairs_whose_decision_would_move_the_most(copy_
     for p in pairs:
         row = stored[p["id"]]
         assert p["together"] == row.together and p["records_affected"] == row.records_affected >= 2
-        # Uncalibrated, the chance the run is wrong is the model's own probability of the other answer.
-        expected = 1 - row.match_probability if row.together else row.match_probability
+        # Uncalibrated, the chance the run is wrong is the model's own probability of the other
+        # answer, or for a joined pair the chance of the person's other links, when higher.
+        assert (row.other_path is None) == (not row.together)
+        same = row.match_probability if row.other_path is None else max(row.match_probability, row.other_path)
+        expected = 1 - same if row.together else same
         assert abs(p["chance_wrong"] - expected) < 1e-3
     assert queue["calibration"] is None
     assert abs(queue["expected_changes"] - sum(p["chance_wrong"] for p in pairs)) <= 0.05 + 0.0005 * len(pairs)
@@ -100,6 +110,47 @@ def test_calibration_is_not_misled_by_the_order_the_queue_shows_pairs_in():
     assert abs(clustered.c - 2.0) < 0.6 and clustered.d < -0.2
 
 
+def test_calibration_reads_pairs_held_apart_and_pairs_other_links_join():
+    """Two things the run knows of a queued pair besides its score: other links of the person that
+    join its records (then it is more likely one person), and being held apart although scored above
+    the threshold (joining it would have joined records the model scored as strongly different: then
+    less likely). With both in the fit, decisions taken in the queue's order leave the pairs left
+    with the right expectation; without them, not."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    p = rng.uniform(0.38, 0.62, n)
+    together = rng.random(n) < 0.5
+    linked = p >= 0.5
+    path = np.where(together & (rng.random(n) < 0.6), rng.uniform(0.3, 0.99, n), np.nan)
+    affected = rng.integers(2, 9, n).astype(float)
+    truth = Calibration(decisions=0, a=0.5, b=1.0, c=0.5, d=-0.8, e=1.5, f=-2.0)
+    same = rng.random(n) < truth(p, together, affected, path, linked)
+    assert abs(Calibration(0, 0.0, 1.0)(p, together, affected, path, linked) - chance_same(p, path)).max() < 1e-9, \
+        "with no decisions, the chances are what the run says"
+
+    def reviewed(fit):
+        shown = np.zeros(n, dtype=bool)
+        calibrated = None
+        for _ in range(30):
+            chance = chance_same(p, path) if calibrated is None else calibrated(p, together, affected, path, linked)
+            impact = np.where(together, 1 - chance, chance) * affected
+            shown[np.argsort(np.where(shown, np.inf, -impact), kind="stable")[:10]] = True
+            calibrated = fit(shown)
+        return shown, calibrated
+
+    def error(shown, chance):
+        left = ~shown
+        wrong = np.where(together[left], ~same[left], same[left]).sum()
+        return abs(np.where(together[left], 1 - chance[left], chance[left]).sum() - wrong) / wrong
+
+    shown, full = reviewed(lambda s: fit_calibration(p[s], same[s], together[s], affected[s], path[s], linked[s]))
+    assert full.f < -0.5 and full.e > 0.5
+    full_error = error(shown, full(p, together, affected, path, linked))
+    assert full_error < 0.12  # (0.06; over six seeds 0.01-0.09)
+    blind_shown, blind = reviewed(lambda s: fit_calibration(p[s], same[s], together[s], affected[s]))
+    assert error(blind_shown, blind(p, together, affected)) > 2 * full_error, "without them the fit is misled (0.25)"
+
+
 def test_decisions_calibrate_the_queue(copy_of_linked):
     """Once the team has decided enough pairs, the queue's chances are read through their calibration."""
     run_linkage(copy_of_linked, actor=TESTER, review_band=(0.001, 0.9999))  # the small case's band holds 4 pairs
@@ -115,8 +166,13 @@ def test_decisions_calibrate_the_queue(copy_of_linked):
     assert fitted is not None and fitted.decisions == 24
     assert after["calibration"] == fitted.to_dict()
     assert after["total"] == queue["total"] - 24
-    calibrated = fitted(np.array([p["match_probability"] for p in after["pairs"]]), np.array([p["together"] for p in after["pairs"]]),
-                        np.array([p["records_affected"] for p in after["pairs"]]))
+    with copy_of_linked.session() as session:
+        threshold = latest_run(session).threshold
+    probability = np.array([p["match_probability"] for p in after["pairs"]])
+    calibrated = fitted(probability, np.array([p["together"] for p in after["pairs"]]),
+                        np.array([p["records_affected"] for p in after["pairs"]]),
+                        np.array([np.nan if p["other_path"] is None else p["other_path"] for p in after["pairs"]]),
+                        probability >= threshold)
     for p, c in zip(after["pairs"], calibrated, strict=True):
         assert abs(p["chance_wrong"] - (1 - c if p["together"] else c)) < 1e-3
     # `review list` says it, for joined pairs and for pairs kept apart.

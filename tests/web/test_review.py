@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
 
@@ -175,6 +176,24 @@ def test_a_pair_that_does_not_exist_is_404(app, as_role):
     answer = client.post("/api/v1/review/99999999/decide", json={"decision": "same", "reason": "x"},
                          headers={"X-CSRF-Token": client.csrf})
     assert answer.status_code == 404
+
+
+def test_a_joined_pair_shows_the_chain_of_the_persons_other_links(app, as_role):
+    """A queued pair the run joined through other records too says how likely that chain is right,
+    on the page and in its JSON; the queue's chance that the run is wrong starts from it."""
+    client = as_role("analyst")
+    pairs = _queue(client, per_page=200)["pairs"]
+    chained = [p for p in pairs if p["other_path"] and p["other_path"] > p["match_probability"]]
+    assert chained, "the case has joined pairs that other links hold together more surely than their own score"
+    pair = chained[0]
+    assert pair["together"] and pair["chance_wrong"] == pytest.approx(1 - pair["other_path"], abs=1e-3)
+    data = client.get(f"/api/v1/review/{pair['id']}").json()
+    assert data["other_path"] == pair["other_path"] and data["together"] is True
+    page = BeautifulSoup(client.get(f"/review/{pair['id']}").text, "html.parser")
+    assert f"{round(pair['other_path'] * 100)}%" in page.find(id="other-path").text
+    plain = next((p for p in pairs if not p["other_path"]), None)
+    if plain is not None:  # (a pair with no other path says nothing of one)
+        assert BeautifulSoup(client.get(f"/review/{plain['id']}").text, "html.parser").find(id="other-path") is None
 
 
 def test_the_review_pages_in_persian(app, as_role):

@@ -284,7 +284,7 @@ def review_list(
                   f"joined them, {apart['0.3']:.0%}, {apart['0.5']:.0%} and {apart['0.7']:.0%} when it kept them apart "
                   f"(for a decision that moves {calibrated['records_moved']:g} records, typical of those decided).", markup=False)
     else:
-        out.print("Uncalibrated: the chances are the model's own until the team has decided enough pairs.", markup=False)
+        out.print("Uncalibrated: the chances are what the run says (the model's probability, or the person's other links where they say more) until the team has decided enough pairs.", markup=False)
     for pair in queue["pairs"]:
         a, b = pair["record_a"], pair["record_b"]
         now = "now one person" if pair["together"] else "now two persons"

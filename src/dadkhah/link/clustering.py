@@ -14,6 +14,7 @@ bind, so only those are kept.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -151,3 +152,63 @@ def _within_components(ids, left, right, neg_left, neg_right, forest: _Forest) -
         if a in probe.parent and b in probe.parent and probe.find(a) == probe.find(b):
             kept.append((a, b))
     return kept
+
+
+def other_paths(
+    labels: dict[int, int],
+    left: np.ndarray,
+    right: np.ndarray,
+    probability: np.ndarray,
+    *,
+    threshold: float,
+    same: Iterable[tuple[int, int]] = (),
+    pairs: Sequence[tuple[int, int]],
+) -> list[float | None]:
+    """For each of ``pairs`` that the clustering joined (``labels``), the chance that the best chain
+    of the cluster's *other* links between its two records is right: the largest product of the
+    links' probabilities along a path (a "same" decision counts 1), not using the pair's own link;
+    0.0 when there is no other path. None for a pair the clustering kept apart.
+
+    If every link of such a chain is right, the two records are one person, whatever their own
+    score: so a joined pair is one person with at least about this chance, besides its own.
+    """
+    wanted = {labels[a] for a, b in pairs if labels.get(a) is not None and labels.get(a) == labels.get(b)}
+    graph: dict[int, dict[int, float]] = {}
+
+    def link(a: int, b: int, p: float) -> None:
+        if labels.get(a) in wanted and labels.get(a) == labels.get(b):
+            for x, y in ((a, b), (b, a)):
+                edges = graph.setdefault(x, {})
+                edges[y] = max(edges.get(y, 0.0), p)
+
+    keep = probability >= threshold
+    for a, b, p in zip(left[keep].tolist(), right[keep].tolist(), probability[keep].tolist(), strict=True):
+        link(a, b, p)
+    for a, b in same:
+        link(a, b, 1.0)
+    found: list[float | None] = []
+    for a, b in pairs:
+        if labels.get(a) is None or labels.get(a) != labels.get(b):
+            found.append(None)
+            continue
+        # Dijkstra on -log p: the most probable chain, every step a link other than (a, b) itself.
+        best = {a: 1.0}
+        heap = [(-1.0, a)]
+        result = 0.0
+        while heap:
+            chance, node = heapq.heappop(heap)
+            chance = -chance
+            if node == b:
+                result = chance
+                break
+            if chance < best.get(node, 0.0):
+                continue
+            for other, p in graph.get(node, {}).items():
+                if (node == a and other == b) or (node == b and other == a):
+                    continue
+                reach = chance * p
+                if reach > best.get(other, 0.0):
+                    best[other] = reach
+                    heapq.heappush(heap, (-reach, other))
+        found.append(result)
+    return found

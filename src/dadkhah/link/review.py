@@ -256,28 +256,68 @@ def expit(x):
     return logistic(x)
 
 
+def chance_same(probability, other_path) -> np.ndarray:
+    """What the run itself says of queued pairs' chances of being one person, before any decision:
+    the model's probability or, for a pair the run joined, the chance that the best chain of the
+    person's other links between its two records is right (``other_path``, None where there is
+    none to read), whichever is higher. If every link of such a chain is right, the two records
+    are one person, whatever their own score says.
+
+    On the 56,074-record synthetic case, with the model's probability alone the queue expected 580
+    of its 1,216 pairs to be wrong where 220 were (see docs/methods.md).
+    """
+    return np.fmax(np.asarray(probability, dtype=float), _paths(other_path, len(probability)))
+
+
+def _paths(other_path, size: int) -> np.ndarray:
+    """Other paths as numbers, NaN where there is none."""
+    if other_path is None:
+        return np.full(size, np.nan)
+    return np.array([np.nan if v is None else v for v in other_path], dtype=float)
+
+
+def _logit(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+def _lift(p, other_path) -> np.ndarray:
+    """How far a pair's other links raise its chance, in log-odds (0 where they do not)."""
+    p = np.asarray(p, dtype=float)
+    if other_path is None:
+        return np.zeros(p.shape)
+    return _logit(chance_same(p, other_path)) - _logit(p)
+
+
 # Calibration needs this many decisions on scored pairs, with at least MIN_EACH of each kind.
 MIN_DECISIONS = 20
 MIN_EACH = 5
-# How strongly the fit holds the two clustering terms at nothing while decisions are few: a ridge
-# in log-odds units, small beside what 20 decisions weigh (about 20 x 0.25 = 5 when half are "same").
+# How strongly the fit holds the terms beyond the model's probability at what chance_same says
+# while decisions are few: a ridge in log-odds units, small beside what 20 decisions weigh (about 20 x 0.25 = 5 when half are "same").
 CLUSTERING_RIDGE = 0.5
 
 
 @dataclass(frozen=True)
 class Calibration:
     """What the team's decisions say a queued pair's chance of being one person is:
-    P(same) = expit(a + b logit(p) + c together + d log2(records a decision would move / 2)).
+    P(same) = expit(a + b logit(p) + c together + d log2(records a decision would move / 2) + e lift
+    + f held), where p is the model's probability, ``lift`` how far the person's other links raise
+    it (logit of :func:`chance_same` less logit p: nothing for a pair kept apart) and ``held`` whether
+    the run kept apart a pair scored at or above its threshold. With no decisions (a = c = d = f = 0,
+    b = e = 1) this is :func:`chance_same`.
 
-    Besides the model's probability p, the run's clustering: whether the run joined the pair's
-    records into one person (``together``) and how many records a decision would move. They say
-    much: on a 57,074-record synthetic case, queued pairs with p between 0.38 and 0.62 were one
-    person mostly 82-91% of the time when the run had joined them, and 0-76% when it had kept them
-    apart, less the larger the persons. And the queue chooses pairs by them, so a fit on p alone would
-    read the queue's choice as the model's error (there: every early decision "different", and a
-    fit that said a higher p meant a smaller chance). Given everything the choice depends on, it
-    does not bias the fit. ``affected`` is the decided pairs' typical number of records moved (the
-    geometric mean), at which :meth:`to_dict` states the shares.
+    Besides the model's probability and the other links, the run's clustering: whether the run
+    joined the pair's records into one person (``together``), how many records a decision would
+    move, and whether it held the pair apart against its own score. They say much: on a
+    57,074-record synthetic case, queued pairs with p between 0.38 and 0.62 were one person mostly
+    82-91% of the time when the run had joined them, and 0-76% when it had kept them apart, less the
+    larger the persons; on the 56,074-record case of benchmarks/review_queue_bench.py, kept apart
+    with 4 records to move, 45% below the threshold and 17% at or above it (held apart: joining them would have joined records the model scored as strongly
+    different). And the queue chooses pairs by all of these, so a fit on p alone would read the
+    queue's choice as the model's error (there: every early decision "different", and a fit that
+    said a higher p meant a smaller chance). Given everything the choice depends on, it does not
+    bias the fit. ``affected`` is the decided pairs' typical number of records moved (the geometric
+    mean), at which :meth:`to_dict` states the shares.
     """
 
     decisions: int
@@ -286,30 +326,43 @@ class Calibration:
     c: float = 0.0
     d: float = 0.0
     affected: float = 2.0
+    e: float = 1.0
+    f: float = 0.0
 
-    def __call__(self, p: np.ndarray, together: np.ndarray | bool = False, affected: np.ndarray | float | None = None) -> np.ndarray:
-        p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    def __call__(self, p: np.ndarray, together: np.ndarray | bool = False, affected: np.ndarray | float | None = None,
+                 other_path: np.ndarray | None = None, linked: np.ndarray | bool = False) -> np.ndarray:
+        p = np.asarray(p, dtype=float)
+        together = np.asarray(together, dtype=float)
         moved = np.log2(np.maximum(np.asarray(self.affected if affected is None else affected, dtype=float), 2.0) / 2)
-        return expit(self.a + self.b * np.log(p / (1 - p)) + self.c * np.asarray(together, dtype=float) + self.d * moved)
+        held = np.asarray(linked, dtype=float) * (1 - together)
+        return expit(self.a + self.b * _logit(p) + self.c * together + self.d * moved
+                     + self.e * _lift(p, other_path) + self.f * held)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, threshold: float = 0.5) -> dict:
+        """The numbers, and the shares they give for pairs scored 0.3, 0.5 and 0.7 with no other path
+        between them, joined or kept apart by a run whose threshold is ``threshold`` (a pair kept apart
+        at or above it was held apart: joining it would have joined records the model scored as
+        strongly different)."""
         shares = {}
+        scores = np.array([0.3, 0.5, 0.7])
         for name, together in (("joined", True), ("kept_apart", False)):
-            at = self(np.array([0.3, 0.5, 0.7]), together)
+            at = self(scores, together, linked=scores >= threshold)
             shares[name] = {"0.3": round(float(at[0]), 3), "0.5": round(float(at[1]), 3), "0.7": round(float(at[2]), 3)}
         return {"decisions": self.decisions, "intercept": round(self.a, 3), "slope": round(self.b, 3),
                 "joined": round(self.c, 3), "per_doubling_of_records_moved": round(self.d, 3),
+                "other_links": round(self.e, 3), "held_apart": round(self.f, 3),
                 "records_moved": round(self.affected, 1), "same_person_share_at": shares}
 
 
 def fit_calibration(probability: np.ndarray, same: np.ndarray, together: np.ndarray | None = None,
-                    affected: np.ndarray | None = None) -> Calibration | None:
+                    affected: np.ndarray | None = None, other_path: np.ndarray | None = None,
+                    linked: np.ndarray | None = None) -> Calibration | None:
     """A logistic fit of the decisions on the log-odds the model gave and, when given, the run's
     clustering of each decided pair (see :class:`Calibration`); None if too few decisions.
 
     Found by Newton's method with a small ridge on the first two numbers, so that decisions that all
     agree with the model (perfect separation) still give an answer, and :data:`CLUSTERING_RIDGE` on
-    the other two. Reviewers see the pairs the queue chose, by the model's probability and the run's
+    the others (towards what :func:`chance_same` says). Reviewers see the pairs the queue chose, by the model's probability and the run's
     clustering; the fit is of "same" given exactly these, which choosing by them does not bias.
     """
     probability = np.asarray(probability, dtype=float)
@@ -318,12 +371,13 @@ def fit_calibration(probability: np.ndarray, same: np.ndarray, together: np.ndar
         return None
     together = np.zeros(probability.size) if together is None else np.asarray(together, dtype=float)
     affected = np.full(probability.size, 2.0) if affected is None else np.maximum(np.asarray(affected, dtype=float), 2.0)
-    clipped = np.clip(probability, 1e-9, 1 - 1e-9)
     # (records moved counted from two, the fewest a decision moves: its term is then nothing)
-    x = np.column_stack([np.ones_like(clipped), np.log(clipped / (1 - clipped)), together, np.log2(affected / 2)])
-    start = np.array([0.0, 1.0, 0.0, 0.0])
+    x = np.column_stack([np.ones_like(probability), _logit(probability), together, np.log2(affected / 2),
+                         _lift(probability, other_path),
+                         (np.zeros(probability.size) if linked is None else np.asarray(linked, dtype=float)) * (1 - together)])
+    start = np.array([0.0, 1.0, 0.0, 0.0, 1.0, 0.0])
     beta = start.copy()
-    ridge = np.diag([1e-3, 1e-3, CLUSTERING_RIDGE, CLUSTERING_RIDGE])
+    ridge = np.diag([1e-3, 1e-3] + [CLUSTERING_RIDGE] * 4)
     for _ in range(50):
         fitted = expit(x @ beta)
         gradient = x.T @ (same - fitted) - ridge @ (beta - start)
@@ -332,7 +386,8 @@ def fit_calibration(probability: np.ndarray, same: np.ndarray, together: np.ndar
         beta = beta + step
         if np.max(np.abs(step)) < 1e-8:
             break
-    return Calibration(int(probability.size), *(float(v) for v in beta), affected=float(np.exp2(np.log2(affected).mean())))
+    a, b, c, d, e, f = (float(v) for v in beta)
+    return Calibration(int(probability.size), a, b, c, d, affected=float(np.exp2(np.log2(affected).mean())), e=e, f=f)
 
 
 def _record_ids(session: Session, keys: set[RecordKey]) -> dict[RecordKey, list[int]]:
@@ -378,16 +433,17 @@ def calibration(session: Session, decisions: tuple[Decided, dict] | None = None)
     scored: dict[tuple[RecordKey, RecordKey], tuple] = {}
     for start in range(0, len(ids), 5000):
         query = (sa.select(ReviewPair.record_l, ReviewPair.record_r, ReviewPair.match_probability, ReviewPair.together,
-                           ReviewPair.linked, ReviewPair.records_affected)
+                           ReviewPair.linked, ReviewPair.records_affected, ReviewPair.other_path)
                  .where(ReviewPair.record_l.in_(ids[start:start + 5000])).order_by(ReviewPair.run_id))
-        for left, right, p, together, linked, affected in session.connection().execute(query):
+        for left, right, p, together, linked, affected, path in session.connection().execute(query):
             pair = rows.get((left, right) if left < right else (right, left))
             if pair is not None:
                 # (queues kept before the clustering was: whether the run linked the pair, two records)
-                scored[pair] = (p, linked if together is None else together, affected or 2)  # newer runs overwrite older ones
-    shown = np.array(list(scored.values()), dtype=float).reshape(-1, 3)
+                scored[pair] = (p, linked if together is None else together, affected or 2,  # newer runs overwrite older ones
+                                np.nan if path is None else path, linked)
+    shown = np.array(list(scored.values()), dtype=float).reshape(-1, 5)
     same = np.array([decided[pair] == "same" for pair in scored], dtype=float)
-    return fit_calibration(shown[:, 0], same, shown[:, 1], shown[:, 2])
+    return fit_calibration(shown[:, 0], same, shown[:, 1], shown[:, 2], shown[:, 3], shown[:, 4])
 
 
 class _RunColumns:
@@ -411,12 +467,15 @@ class _RunColumns:
             return kept[1]
         rows = session.connection().execute(
             sa.select(ReviewPair.id, ReviewPair.match_probability, ReviewPair.together, ReviewPair.records_affected,
-                      ReviewPair.record_l, ReviewPair.record_r).where(ReviewPair.run_id == run.id)).all()
-        columns = list(zip(*rows, strict=True)) if rows else [()] * 6
+                      ReviewPair.record_l, ReviewPair.record_r, ReviewPair.other_path)
+            .where(ReviewPair.run_id == run.id)).all()
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 7
         probability = np.array(columns[1], dtype=float)
         read = {
             "id": np.array(columns[0], dtype=np.int64),
             "probability": probability,
+            "other_path": _paths(columns[6], probability.size),
+            "linked": probability >= run.threshold,
             # (runs before the queue kept the clustering: whether the probability reached the threshold)
             "together": np.array([probability[i] >= run.threshold if t is None else t for i, t in enumerate(columns[2])],
                                  dtype=bool),
@@ -438,8 +497,8 @@ _run_columns = _RunColumns()
 
 
 def _queued_columns(session: Session, run: LinkageRun, decided: Mapping[tuple[int, int], object]) -> dict[str, np.ndarray]:
-    """The latest run's queued pairs not yet decided, as columns: id, probability, together (the
-    run's clustering) and records affected."""
+    """The latest run's queued pairs not yet decided, as columns: id, probability, other path (see
+    :func:`chance_same`; NaN where none), together (the run's clustering) and records affected."""
     columns = _run_columns(session, run)
     keep = np.ones(columns["id"].size, dtype=bool)
     if decided:  # only pairs of two decided records' rows can be decided pairs
@@ -448,15 +507,15 @@ def _queued_columns(session: Session, run: LinkageRun, decided: Mapping[tuple[in
         for i in np.flatnonzero(np.isin(left, rows_decided) & np.isin(right, rows_decided)):
             a, b = int(left[i]), int(right[i])
             keep[i] = ((a, b) if a < b else (b, a)) not in decided
-    return {name: columns[name][keep] for name in ("id", "probability", "together", "affected")}
+    return {name: columns[name][keep] for name in ("id", "probability", "other_path", "linked", "together", "affected")}
 
 
 def review_queue(session: Session, *, limit: int | None = 50, offset: int = 0) -> dict:
     """Undecided pairs of the latest run's review band, those whose decision would change the most first.
 
     Each pair's *chance the run is wrong* is the probability that its records are one person when
-    the run kept them apart, or two when it joined them; the model's probability, corrected by
-    :func:`calibration` once the team's decisions allow it. Multiplied by the records a decision
+    the run kept them apart, or two when it joined them; what the run says (:func:`chance_same`),
+    corrected by :func:`calibration` once the team's decisions allow it. Multiplied by the records a decision
     would move, it orders the queue (the pairs of runs before this was kept: by closeness to even
     odds). ``expected_changes`` is the sum of the chances: how many of the decisions left are
     expected to change the registry.
@@ -470,7 +529,9 @@ def review_queue(session: Session, *, limit: int | None = 50, offset: int = 0) -
     left, right = sa.orm.aliased(Record), sa.orm.aliased(Record)
     probability = queued["probability"]
     together = queued["together"]
-    same = calibrated(probability, together, queued["affected"]) if calibrated is not None else probability
+    paths = queued["other_path"]
+    same = calibrated(probability, together, queued["affected"], paths, queued["linked"]) if calibrated is not None else \
+        chance_same(probability, paths)
     wrong = np.where(together, 1 - same, same)
     affected = queued["affected"]
     order = np.lexsort((queued["id"], np.abs(probability - 0.5), -(wrong * affected)))
@@ -490,6 +551,7 @@ def review_queue(session: Session, *, limit: int | None = 50, offset: int = 0) -
             "match_weight": round(pair.match_weight, 2),
             "linked": pair.linked,
             "together": bool(together[i]),
+            "other_path": None if pair.other_path is None else round(pair.other_path, 4),
             "chance_wrong": round(float(wrong[i]), 3),
             "records_affected": int(affected[i]),
             "record_a": _brief(a, names),
@@ -499,7 +561,7 @@ def review_queue(session: Session, *, limit: int | None = 50, offset: int = 0) -
     return {"run_id": run.id, "threshold": run.threshold, "band": [run.review_low, run.review_high],
             "total": int(queued["id"].size),
             "expected_changes": round(float(wrong.sum()), 1),
-            "calibration": calibrated.to_dict() if calibrated is not None else None, "pairs": pairs}
+            "calibration": calibrated.to_dict(run.threshold) if calibrated is not None else None, "pairs": pairs}
 
 
 def _brief(record: Record, names: dict[int, str]) -> dict:
@@ -592,6 +654,8 @@ def review_pair(session: Session, pair_id: int) -> dict:
         "match_probability": round(pair.match_probability, 4),
         "match_weight": round(pair.match_weight, 2),
         "linked": pair.linked,
+        "together": pair.together,
+        "other_path": None if pair.other_path is None else round(pair.other_path, 4),
         "record_a": {"ref": f"{names[a.source_id]}:{a.record_id}", "source": names[a.source_id], "record_id": a.record_id,
                      "line": a.line, "version": a.version, "raw": full_a["raw"]},
         "record_b": {"ref": f"{names[b.source_id]}:{b.record_id}", "source": names[b.source_id], "record_id": b.record_id,

@@ -30,7 +30,7 @@ from dadkhah import __version__
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD, UNCERTAIN_BAND
-from dadkhah.link.clustering import cluster_records, components
+from dadkhah.link.clustering import cluster_records, components, other_paths
 from dadkhah.link.engine import EarlierPairs, score
 from dadkhah.link.evaluate import evaluate_clusters
 from dadkhah.link.features import (
@@ -40,7 +40,7 @@ from dadkhah.link.features import (
     record_features,
 )
 from dadkhah.link.model import DEFAULT_MODEL, LinkageModel
-from dadkhah.link.review import active_decisions
+from dadkhah.link.review import active_decisions, chance_same
 from dadkhah.model import LinkageRun, ReviewPair
 from dadkhah.model.base import utcnow
 from dadkhah.registry.persons import assign_persons, iter_memberships
@@ -202,7 +202,10 @@ def run_linkage(
 
         report(4, 5, "filling the review queue")
         step = time.perf_counter()
-        review_rows = _review_rows(run.id, pairs, details, threshold, clustering.labels)
+        queued = list(zip(details["unique_id_l"].to_pylist(), details["unique_id_r"].to_pylist(), strict=True)) \
+            if details.num_rows else []
+        paths = other_paths(clustering.labels, left, right, probability, threshold=threshold, same=same, pairs=queued)
+        review_rows = _review_rows(run.id, pairs, details, threshold, clustering.labels, paths)
         for start in range(0, len(review_rows), 5000):
             insert_rows(session, ReviewPair.__table__, review_rows[start:start + 5000])
         stages["review"] = time.perf_counter() - step
@@ -220,8 +223,9 @@ def run_linkage(
             run_id=run.id, engine=engine, records=features.num_rows, persons=assignment.persons,
             pairs_planned=planned, pairs_scored=pairs.num_rows,
             pairs_linked=clustering.linked_pairs, pairs_for_review=len(review_rows),
-            review_expected_changes=round(sum(1 - r["match_probability"] if r["together"] else r["match_probability"]
-                                              for r in review_rows), 1),
+            review_expected_changes=round(sum(1 - c if r["together"] else c for r, c in zip(review_rows, chance_same(
+                [r["match_probability"] for r in review_rows], [r["other_path"] for r in review_rows]).tolist(),
+                strict=True)), 1),
             threshold=threshold,
             review_band=(low, high), created=assignment.created, merged=assignment.merged, split=assignment.split,
             unchanged=assignment.unchanged, records_moved=assignment.records_moved,
@@ -586,12 +590,15 @@ def kept_pairs(store: Store, run_id: int) -> bool:
     return _kept_folder(store.workspace.path, run_id) is not None
 
 
-def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: float, labels: dict[int, int]) -> list[dict]:
+def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: float, labels: dict[int, int],
+                 paths: list[float | None]) -> list[dict]:
     """Review-queue rows: each pair with its probability, each comparison's weight, and what a decision would move.
 
     ``labels`` is the run's clustering (record -> cluster): a pair whose records ended in one person
     would move that person's records if decided "different"; a pair left apart would bring both
-    persons' records together if decided "same".
+    persons' records together if decided "same". ``paths``: for each pair of ``details``, in order,
+    the chance of the best chain of the person's other links between its records
+    (:func:`~dadkhah.link.clustering.other_paths`).
     """
     if details.num_rows == 0:
         return []
@@ -612,7 +619,7 @@ def _review_rows(run_id: int, pairs: pa.Table, details: pa.Table, threshold: flo
         affected = size[labels[a]] if together else size[labels[a]] + size[labels[b]]
         rows.append({"run_id": run_id, "record_l": a, "record_r": b, "match_probability": float(p),
                      "match_weight": float(w), "weights": weights, "linked": bool(p >= threshold),
-                     "together": together, "records_affected": affected})
+                     "together": together, "records_affected": affected, "other_path": paths[i]})
     return rows
 
 

@@ -119,6 +119,9 @@ class ReviewPair(Base):
     # that would move (the one person's records, or both persons' records). None on older runs.
     together: Mapped[bool | None] = mapped_column(sa.Boolean, nullable=True)
     records_affected: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # For a pair the run joined: the chance that the best chain of the person's other links between
+    # the two records is right (0 when there is none). None for pairs kept apart, and on older runs.
+    other_path: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
 
 
 class PersonWithholding(Base):
