@@ -271,11 +271,12 @@ def test_link_run_says_whether_it_trained_and_prints_no_engine_chatter(linked, t
     target = tmp_path / "ws"
     shutil.copytree(linked[0], target)
     env = {k: v for k, v in os.environ.items() if k != "DADKHAH_DATABASE_URL"}
-    done = subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(target), "link", "run"],
+    done = subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(target), "link", "run", "--review-band", "0.2,0.9"],
                           capture_output=True, text=True, env=env, check=True)
     assert "Model: the one run 1 trained, used again" in done.stdout
     said = " ".join(done.stdout.split())
     assert "pairs its rules made among records still current (the new records made 0 more)" in said, said
+    assert "by the run's own reckoning (the model's probabilities, and the persons' other links) about" in said, said
     assert "WARNING" not in done.stdout + done.stderr and "Level " not in done.stdout + done.stderr
     retrained = subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(target), "link", "run", "--retrain"],
                                capture_output=True, text=True, env=env, check=True)

@@ -93,9 +93,10 @@ def link_run(
     for note in summary.training_notes:
         out.print(f"Note: {note}.", markup=False)
     if summary.pairs_for_review:
-        out.print(f"Review the uncertain pairs with `dadkhah review list`: by the model's own reckoning about "
-                  f"{summary.review_expected_changes:,.0f} of the {summary.pairs_for_review:,} decisions would change "
-                  "the registry.", markup=False)
+        out.print(f"Review the uncertain pairs with `dadkhah review list`: by the run's own reckoning (the model's "
+                  f"probabilities, and the persons' other links) about {summary.review_expected_changes:,.0f} of the "
+                  f"{summary.pairs_for_review:,} decisions would change the registry; the team's decisions will "
+                  "correct that.", markup=False)
 
 
 @link_app.command("evaluate")
