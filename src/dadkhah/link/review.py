@@ -264,7 +264,7 @@ def chance_same(probability, other_path) -> np.ndarray:
     are one person, whatever their own score says.
 
     On the 56,074-record synthetic case, with the model's probability alone the queue expected 580
-    of its 1,216 pairs to be wrong where 220 were (see docs/methods.md).
+    of its 1,216 pairs to be wrong where 224 were; with the chains, 379 (see docs/methods.md).
     """
     return np.fmax(np.asarray(probability, dtype=float), _paths(other_path, len(probability)))
 
@@ -293,7 +293,10 @@ def _lift(p, other_path) -> np.ndarray:
 MIN_DECISIONS = 20
 MIN_EACH = 5
 # How strongly the fit holds the terms beyond the model's probability at what chance_same says
-# while decisions are few: a ridge in log-odds units, small beside what 20 decisions weigh (about 20 x 0.25 = 5 when half are "same").
+# while decisions are few: a ridge in log-odds units, small beside what 20 decisions weigh (about
+# 20 x 0.25 = 5 when half are "same"). At 2, the simulated queue of tests/link/test_reuse_and_review.py
+# kept the clustering's terms near nothing where the decided pairs said little of them, and the
+# chances of the pairs left were worse.
 CLUSTERING_RIDGE = 0.5
 
 
@@ -312,8 +315,9 @@ class Calibration:
     57,074-record synthetic case, queued pairs with p between 0.38 and 0.62 were one person mostly
     82-91% of the time when the run had joined them, and 0-76% when it had kept them apart, less the
     larger the persons; on the 56,074-record case of benchmarks/review_queue_bench.py, kept apart
-    with 4 records to move, 45% below the threshold and 17% at or above it (held apart: joining them would have joined records the model scored as strongly
-    different). And the queue chooses pairs by all of these, so a fit on p alone would read the
+    with 4 records to move, 45% below the threshold and 17% at or above it (held apart: joining
+    them would have joined records the model scored as strongly different). And the queue chooses
+    pairs by all of these, so a fit on p alone would read the
     queue's choice as the model's error (there: every early decision "different", and a fit that
     said a higher p meant a smaller chance). Given everything the choice depends on, it does not
     bias the fit. ``affected`` is the decided pairs' typical number of records moved (the geometric
@@ -362,8 +366,9 @@ def fit_calibration(probability: np.ndarray, same: np.ndarray, together: np.ndar
 
     Found by Newton's method with a small ridge on the first two numbers, so that decisions that all
     agree with the model (perfect separation) still give an answer, and :data:`CLUSTERING_RIDGE` on
-    the others (towards what :func:`chance_same` says). Reviewers see the pairs the queue chose, by the model's probability and the run's
-    clustering; the fit is of "same" given exactly these, which choosing by them does not bias.
+    the others (towards what :func:`chance_same` says). Reviewers see the pairs the queue chose, by
+    the model's probability, the other links and the run's clustering; the fit is of "same" given
+    exactly these, which choosing by them does not bias.
     """
     probability = np.asarray(probability, dtype=float)
     same = np.asarray(same, dtype=float)
@@ -515,8 +520,8 @@ def review_queue(session: Session, *, limit: int | None = 50, offset: int = 0) -
 
     Each pair's *chance the run is wrong* is the probability that its records are one person when
     the run kept them apart, or two when it joined them; what the run says (:func:`chance_same`),
-    corrected by :func:`calibration` once the team's decisions allow it. Multiplied by the records a decision
-    would move, it orders the queue (the pairs of runs before this was kept: by closeness to even
+    corrected by :func:`calibration` once the team's decisions allow it. Multiplied by the records a
+    decision would move, it orders the queue (the pairs of runs before this was kept: by closeness to even
     odds). ``expected_changes`` is the sum of the chances: how many of the decisions left are
     expected to change the registry.
     """
