@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -72,6 +74,25 @@ def test_opening_migrates_to_head_and_is_idempotent(store):
         assert current_revision(again.engine) == head_revision()
     inspector = sa.inspect(store.engine)
     assert {"sources", "imports", "import_warnings", "records", "places", "place_names", "incidents"} <= set(inspector.get_table_names())
+
+
+def test_the_newest_revision_is_read_from_the_file_names_as_alembic_reads_it_from_the_scripts():
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    assert scripts.get_heads() == [head_revision()]  # one line of migrations, its end the highest number
+    for script in scripts.walk_revisions():
+        assert Path(script.path).name.startswith(f"{script.revision}_")
+
+
+def test_opening_a_current_database_does_not_load_the_migration_tool(store):
+    import subprocess
+    import sys
+
+    code = ("import sys; from dadkhah.store import open_store; from dadkhah.workspace import load_workspace; "
+            f"open_store(load_workspace({str(store.workspace.path)!r}, database_url={store.workspace.database_url!r})).close(); "
+            "print('alembic' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip() == "False"
 
 
 def test_an_older_database_is_migrated_and_keeps_its_rows(workspace):

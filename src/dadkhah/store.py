@@ -26,10 +26,6 @@ except ImportError:  # Windows: SQLite's own lock alone
     fcntl = None
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session, sessionmaker
 
 from dadkhah.errors import Busy, WorkspaceError
@@ -84,7 +80,13 @@ def create_engine(url: str, *, busy_seconds: float = 30) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
 
 
-def _alembic_config(connection: sa.Connection | None = None) -> Config:
+# Alembic (and its reading of every migration script) is loaded only when a database is to be
+# migrated: opening a current one, as nearly every command does, reads its revision with one query.
+
+
+def _alembic_config(connection: sa.Connection | None = None):
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -93,17 +95,28 @@ def _alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    """The newest schema revision this version knows. The migrations are one numbered line, each
+    file named for its revision (``0017_….py`` holds revision ``0017``), so the newest is the
+    highest number (tests/test_store.py checks this against Alembic's own reading of the scripts)."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
 
 
 def current_revision(engine: sa.Engine) -> str | None:
+    """The database's schema revision, None for a database no migration has touched."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def migrate(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Bring the database to ``revision``; returns (before, after). Refuses a newer database."""
     before = current_revision(engine)
+    if revision == "head" and before == head_revision():
+        return before, before
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(_alembic_config())
     if before is not None and before not in {script.revision for script in scripts.walk_revisions()}:
         raise WorkspaceError(

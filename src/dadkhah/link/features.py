@@ -187,7 +187,9 @@ def record_features(session: Session, *, batch_size: int = 50_000, earlier: pa.T
         earlier = None
     only, older = None, []
     if earlier is not None:
-        current = pa.array(session.scalars(sa.select(Record.id).where(Record.superseded_by.is_(None))).all(), pa.int64())
+        # (Through the connection: the ORM's result handling cost twice as long for 58,000 ids.)
+        current = pa.array(session.connection().execute(sa.select(Record.id).where(Record.superseded_by.is_(None)))
+                           .scalars().all(), pa.int64())
         earlier = earlier.filter(pc.is_in(earlier["unique_id"], value_set=current))
         known = earlier["unique_id"]
         newest = pc.max(known).as_py() if len(known) else None

@@ -412,7 +412,7 @@ def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.T
     (ids and match probability of every pair scored at or above the kept floor),
     ``negatives.parquet`` (the strong negatives), ``records.parquet`` (each record id's lasting
     identity: source and record_id) and, given the ``context`` they were worked out in,
-    ``features.parquet`` (every record's features: the next run reuses them, see
+    ``features.arrow`` (every record's features, in Arrow's file format: the next run reuses them, see
     :func:`earlier_features`) and, given the ``blocking_key`` they were made under, ``blocked.parquet``
     (the ids of every pair scored: the next run's blocking starts from them, see :func:`earlier_blocking`).
     """
@@ -426,14 +426,30 @@ def save_run_pairs(workspace: Path, run_id: int, features: pa.Table, pairs: pa.T
     written = {"pairs.parquet": pairs.select(["unique_id_l", "unique_id_r", "match_probability"]),
                "negatives.parquet": negatives,
                "records.parquet": features.select(["unique_id", "source_id", "record_id"])}
-    if context is not None:
-        written["features.parquet"] = features.replace_schema_metadata({_CONTEXT_KEY: context})
     if blocked is not None and blocking_key is not None:
         written["blocked.parquet"] = blocked.replace_schema_metadata({_BLOCKING_KEY: blocking_key})
     for name, table in written.items():
         pq.write_table(table, folder / name, compression="zstd")
         os.chmod(folder / name, 0o600)  # the workspace's files are its owner's alone, whatever the umask
+    if context is not None:
+        # In Arrow's own file format: written and read in a quarter of Parquet's time (0.04 s against
+        # 0.15 s each way at 57,000 records), and only ever read back by the next run.
+        path = folder / "features.arrow"
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(
+                sink, features.schema.with_metadata({_CONTEXT_KEY: context}),
+                options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:
+            writer.write_table(features.replace_schema_metadata({_CONTEXT_KEY: context}))
+        os.chmod(path, 0o600)
     return folder
+
+
+def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One of a run's files, whole. (Not ``pq.read_table``: its first call imports Arrow's dataset
+    machinery, half a second of every ``link run`` for files that are one piece each.)"""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as kept:
+        return kept.read(columns=columns)
 
 
 def publish_run_pairs(part: Path, final: Path) -> None:
@@ -477,36 +493,34 @@ def earlier_blocking(workspace: Path, session: Session, key: str) -> EarlierPair
     try:
         if (pq.read_schema(folder / "blocked.parquet").metadata or {}).get(_BLOCKING_KEY) != key.encode():
             return None
-        return EarlierPairs(pairs=pq.read_table(folder / "blocked.parquet"),
-                            records=pq.read_table(folder / "records.parquet", columns=["unique_id"])["unique_id"].combine_chunks())
+        return EarlierPairs(pairs=_read_parquet(folder / "blocked.parquet"),
+                            records=_read_parquet(folder / "records.parquet", columns=["unique_id"])["unique_id"].combine_chunks())
     except (OSError, pa.ArrowException):
         return None  # unreadable: blocked afresh
 
 
 def earlier_features(workspace: Path, session: Session, context: str) -> pa.Table | None:
     """The features the latest committed run kept, if they were worked out in ``context``; else None."""
-    import pyarrow.parquet as pq
-
     folder = _latest_kept_folder(workspace, session)
-    if folder is None or not (folder / "features.parquet").exists():
-        return None
+    if folder is None or not (folder / "features.arrow").exists():
+        return None  # (runs before this version kept them as features.parquet: worked out afresh once)
     try:
-        if (pq.read_schema(folder / "features.parquet").metadata or {}).get(_CONTEXT_KEY) != context.encode():
-            return None
-        return pq.read_table(folder / "features.parquet")
+        with pa.OSFile(str(folder / "features.arrow")) as source:
+            kept = pa.ipc.open_file(source)
+            if (kept.schema.metadata or {}).get(_CONTEXT_KEY) != context.encode():
+                return None
+            return kept.read_all()
     except (OSError, pa.ArrowException):
         return None  # unreadable: worked out afresh
 
 
 def load_run_pairs(workspace: Path, run_id: int) -> tuple[pa.Table, pa.Table, pa.Table]:
     """(pairs, negatives, records) of a run, as saved by :func:`save_run_pairs`."""
-    import pyarrow.parquet as pq
-
     folder = _kept_folder(workspace, run_id)
     if folder is None:
         raise DadkhahError(f"linkage run {run_id} kept no scored pairs (runs before this version did not); run `dadkhah link run` again")
-    return (pq.read_table(folder / "pairs.parquet"), pq.read_table(folder / "negatives.parquet"),
-            pq.read_table(folder / "records.parquet"))
+    return (_read_parquet(folder / "pairs.parquet"), _read_parquet(folder / "negatives.parquet"),
+            _read_parquet(folder / "records.parquet"))
 
 
 class _KeptPairs:
