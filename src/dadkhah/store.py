@@ -98,7 +98,7 @@ def head_revision() -> str:
     """The newest schema revision this version knows. The migrations are one numbered line, each
     file named for its revision (``0017_….py`` holds revision ``0017``), so the newest is the
     highest number (tests/test_store.py checks this against Alembic's own reading of the scripts)."""
-    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+    return max((path.name.split("_", 1)[0] for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py")), key=int)
 
 
 def current_revision(engine: sa.Engine) -> str | None:
