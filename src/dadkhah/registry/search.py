@@ -181,9 +181,14 @@ def _fill_keys(session: Session, dialect: str) -> None:
 
     fields = ((m.given_key, whole_or_part(m.given_key, 1, 3)), (m.family_key, whole_or_part(m.family_key, 2, 4)),
               (m.full_key, sa.literal(5)), (m.father_key, sa.literal(6)))
+    # A key of one word is its own term; only keys of several words are split into words, one by one
+    # (most keys are one word: at a million records the build took a tenth less time than when every
+    # key went through the splitting).
+    single = [sa.select(sa.cast(column, sa.Text).label("term"), m.person_pk, sa.cast(field, sa.SmallInteger).label("field"))
+              .where(column.is_not(None), column != "", position(column, " ") == 0) for column, field in fields]
     anchors = [sa.select(m.person_pk.label("person_pk"), sa.cast(field, sa.SmallInteger).label("field"),
                          sa.cast(sa.literal(""), sa.Text).label("word"),
-                         sa.cast(column + " ", sa.Text).label("rest")).where(column.is_not(None))
+                         sa.cast(column + " ", sa.Text).label("rest")).where(column.is_not(None), position(column, " ") > 0)
                for column, field in fields]
     named = sa.union_all(*anchors).subquery("keys")
     words = sa.select(named.c.person_pk, named.c.field, named.c.word, named.c.rest).cte("words", recursive=True)
@@ -194,6 +199,7 @@ def _fill_keys(session: Session, dialect: str) -> None:
         .where(words.c.rest != ""))
     none = sa.cast(sa.literal(0), sa.SmallInteger)
     terms = sa.union_all(
+        *single,
         sa.select(words.c.word.label("term"), words.c.person_pk, words.c.field).where(words.c.word != ""),
         sa.select(sa.literal(WHOLE_NAME) + sa.func.substr(m.full_key, 1, 199), m.person_pk, none)
         .where(m.full_key.is_not(None)),
