@@ -42,6 +42,27 @@ def _postgres_available() -> str | None:
     return _postgres_state["error"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashes():
+    """Passwords hashed by argon2id at its lowest cost (8 KiB, one pass) inside the test process.
+
+    At the product's cost (64 MiB, three passes: ``dadkhah.users``) each hash or check takes about
+    0.2 s, and the suite makes some 600 of them (a user per role in most web tests, then their
+    logins): a tenth of its time, spent on a cost no test is about. The hashes are still argon2id
+    made and checked by the same code. Commands and servers the tests start as processes of their
+    own keep the product's cost, and tests/test_users_audit.py checks, in such a process, that a
+    stored hash carries it."""
+    from argon2 import PasswordHasher
+
+    import dadkhah.users as users
+
+    kept = users._hasher, users._DUMMY_HASH
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    users._DUMMY_HASH = users._hasher.hash("not a password of anyone")
+    yield
+    users._hasher, users._DUMMY_HASH = kept
+
+
 @pytest.fixture(autouse=True)
 def keys_outside_home(tmp_path_factory, monkeypatch):
     """Key files go to a temporary config folder, never to the real ~/.config."""

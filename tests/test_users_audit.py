@@ -4,6 +4,8 @@ and their commands."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pyotp
 import pytest
@@ -12,6 +14,7 @@ import sqlalchemy as sa
 from dadkhah.audit import Actor, list_audit, record_audit, verify_audit
 from dadkhah.errors import InputError
 from dadkhah.model import AuditEvent, User
+from dadkhah.store import open_store
 from dadkhah.users import (
     LoginRefused,
     LoginThrottled,
@@ -25,6 +28,7 @@ from dadkhah.users import (
     session_user,
     set_language,
 )
+from dadkhah.workspace import load_workspace
 from tests.cli.test_cli import run
 from tests.conftest import TESTER, write
 
@@ -187,6 +191,24 @@ def test_an_audited_action_that_fails_leaves_no_event(store):
     add_user(store, "xy", actor=TESTER, role="viewer", password=PASSWORD)
     with store.session() as session:
         assert [e["action"] for e in list_audit(session)] == ["user added"]
+
+
+def test_a_user_added_by_the_command_gets_a_hash_at_the_products_cost(tmp_path):
+    """The suite hashes passwords cheaply in its own process (tests/conftest.py); the command,
+    run as users run it, stores argon2id at 64 MiB, three passes, four lanes, and that hash opens
+    a session."""
+    workspace = tmp_path / "ws"
+    assert run("init", str(workspace), "--json").exit_code == 0
+    password = write(tmp_path / "pw.txt", PASSWORD + "\n")
+    command = [sys.executable, "-c", "from dadkhah.cli import main; main()", "--workspace", str(workspace),
+               "users", "add", "maryam", "--role", "analyst", "--password-file", str(password), "--json"]
+    added = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert added.returncode == 0, added.stderr
+    with open_store(load_workspace(workspace)) as store:
+        with store.session() as session:
+            stored = session.scalar(sa.select(User.password_hash).where(User.username == "maryam"))
+        assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        assert log_in(store, "maryam", PASSWORD, address="127.0.0.1")[1].token
 
 
 def test_users_and_audit_commands(tmp_path):

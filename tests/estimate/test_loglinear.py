@@ -34,6 +34,8 @@ from dadkhah.estimate.loglinear_fit import (
     _design,
     _fit,
     _full_counts,
+    _mle_exists,
+    _mle_exists_lp,
     check_model,
 )
 from tests.estimate.conftest import published, table
@@ -351,3 +353,40 @@ def test_random_three_list_tables(counts):
     assert result.estimate >= made.observed
     lo, hi = result.interval
     assert lo <= result.estimate <= hi or math.isclose(lo, result.estimate, rel_tol=1e-9)
+
+
+def test_the_existence_check_answers_as_the_linear_program_on_random_sparse_tables():
+    """The quick existence check (null space of the non-empty cells' rows, then a sign or angle
+    test) against Fienberg & Rinaldo's linear program, on every candidate model of random sparse
+    tables of three to five lists, models with empty overlaps and rank-deficient matrices included.
+    Each route of the quick check is taken, with both answers."""
+    rng = np.random.default_rng(20261207)
+    seen: dict[tuple[str, bool], int] = {}
+    for n_lists, tables, models_per_table in ((3, 30, None), (4, 12, None), (5, 3, 40)):
+        patterns = _all_patterns(n_lists)
+        models = list(_candidate_models(n_lists, 3 if n_lists == 3 else 2))
+        for _ in range(tables):
+            mean = rng.choice([0.3, 1.0, 3.0]) * rng.gamma(0.7, size=len(patterns)) * 2.0
+            y = rng.poisson(mean).astype(float)
+            y[rng.random(len(patterns)) < rng.uniform(0, 0.5)] = 0.0
+            if y.sum() == 0:
+                continue
+            chosen = models if models_per_table is None else [models[i] for i in rng.choice(len(models), models_per_table, replace=False)]
+            for terms in chosen:
+                design = _design(patterns, y, terms)
+                X, kept = design.X, y[design.keep]
+                if not (kept > 0).any():
+                    continue
+                quick = _mle_exists(X, kept)
+                assert quick == _mle_exists_lp(X, kept), (n_lists, terms, y.tolist())
+                null = X.shape[1] - np.linalg.matrix_rank(X[kept > 0])
+                if (kept > 0).all():
+                    route = "all counts"
+                elif np.linalg.matrix_rank(X) < X.shape[1]:
+                    route = "rank deficient"
+                else:
+                    route = f"null space {min(null, 3)}"
+                seen[route, quick] = seen.get((route, quick), 0) + 1
+    for route in ("null space 1", "null space 2", "null space 3"):
+        assert seen.get((route, True)) and seen.get((route, False)), seen
+    assert seen.get(("null space 0", True)) and seen.get(("rank deficient", False)), seen

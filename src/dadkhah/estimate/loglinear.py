@@ -343,7 +343,6 @@ class _Replicates:
         self.failed = self.dropped_lists = 0
         self.models: dict[str, int] = {}
         self.batched: dict[int, object] = {}
-        self.checks: dict[tuple, np.ndarray] = {}
         self.original = y
 
     def _batched(self, n_lists: int):
@@ -366,13 +365,7 @@ class _Replicates:
             self.dropped_lists += dropped
             engine = self._batched(patterns.shape[1])
             if engine is not None:
-                support = (patterns.shape[1], np.flatnonzero(y).tobytes())  # the checks depend on it only
-                usable = self.checks.get(support)
-                if usable is None:
-                    usable = engine.usable(y)
-                    if len(self.checks) < _CACHE_SIZE // 100:
-                        self.checks[support] = usable
-                n_hat, chosen = engine.select(y, usable)
+                n_hat, chosen = engine.select(y)
             elif self.reselect:
                 fit, _ = self.procedure.run(patterns, y)
                 n_hat, chosen = fit.n_hat, fit.terms

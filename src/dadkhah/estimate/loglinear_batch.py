@@ -29,6 +29,12 @@ from dadkhah.estimate.loglinear_fit import (
     _overlap,
 )
 
+# Which models pass the checks, by which cells are empty: the answer depends on nothing else, so it
+# is kept for the life of the process, for every estimate that searches the same models (the strata
+# of a run, their replicates, their resamples): at most this many answers per set of models.
+_USABLE_KEPT = 2_000
+_usable_by_support: dict[tuple, dict[bytes, np.ndarray]] = {}
+
 
 class BatchedSelection:
     """The exhaustive search over ``models`` (in candidate order) on tables of ``n_lists`` lists."""
@@ -53,6 +59,7 @@ class BatchedSelection:
         K = self.X.shape[1]
         self.XX = (self.X[:, :, None] * self.X[:, None, :]).reshape(len(cells), K * K)  # Hessians by one product
         self.start: np.ndarray | None = None  # every model's coefficients on the original table
+        self.usable_kept = _usable_by_support.setdefault((n_lists, tuple(self.models)), {})
 
     def usable(self, y: np.ndarray) -> np.ndarray:
         """Which models have a maximum likelihood estimate and are identifiable on counts ``y``.
@@ -60,7 +67,12 @@ class BatchedSelection:
         The rule of ``_Procedure._precheck`` (largest models first; a submodel of one that passes,
         with the same empty overlaps, passes without a linear program), with the inheritance done
         on bit masks for all models at once: a few checks per table instead of a loop over 1,024.
+        The answer (read-only) is remembered by the table's empty cells.
         """
+        support = np.flatnonzero(y).tobytes()
+        known = self.usable_kept.get(support)
+        if known is not None:
+            return known
         empty = 0
         for t in self.pairs:
             if _overlap(self.patterns, y, t) == 0:
@@ -76,6 +88,9 @@ class BatchedSelection:
                 inside = (group == group[m]) & ((self.masks & ~self.masks[m]) == 0)
                 usable |= inside
                 resolved |= inside
+        usable.flags.writeable = False
+        if len(self.usable_kept) < _USABLE_KEPT:
+            self.usable_kept[support] = usable
         return usable
 
     def warm_start(self, y: np.ndarray) -> None:

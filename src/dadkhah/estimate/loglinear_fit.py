@@ -98,18 +98,54 @@ def _design(patterns: np.ndarray, y: np.ndarray, terms) -> _Design:
 
 
 def _mle_exists(X: np.ndarray, y: np.ndarray) -> bool:
+    """Does the model with matrix ``X`` have a maximum likelihood estimate on counts ``y``?
+
+    It has one unless some change of its parameters leaves the fit of every non-empty cell as it
+    is and raises the fit of some empty cells without lowering any (Haberman 1974; Fienberg &
+    Rinaldo 2012): that is, a direction d with X_S d = 0 on the cells S with counts and X_Z d >= 0,
+    not all zero, on the empty cells Z. Only which cells are empty matters, not the counts.
+    Such a d is N c for a basis N of the null space of X_S, and the question is whether B c >= 0,
+    not all zero, for some c, where B = X_Z N:
+    - no null space (X_S already fixes every parameter): the estimate exists;
+    - one dimension: it fails exactly when B's one column has no two entries of opposite sign;
+    - two dimensions: it fails exactly when B's rows lie in a closed half-plane, that is when
+      their directions leave a gap of at least half a turn;
+    - more: Fienberg & Rinaldo's linear program (:func:`_mle_exists_lp`).
+    On the tables bootstraps draw, the first three cases are nineteen in twenty of the checks
+    (a linear program costs about 1.5 ms, these about 0.1 ms); tests compare them with the
+    program on random sparse tables.
+    """
+    if (y > 0).all():
+        return True
+    if (X.T @ y == 0).any():  # a parameter whose cells are all empty: it goes to -infinity
+        return False
+    support = y > 0
+    observed = X[support]
+    _, singular, vt = np.linalg.svd(observed)
+    tolerance = singular.max(initial=0.0) * max(observed.shape) * np.finfo(float).eps
+    null = vt[int((singular > tolerance).sum()):].T
+    if null.shape[1] == 0:
+        return True
+    B = X[~support] @ null
+    if null.shape[1] <= 2 and np.linalg.matrix_rank(B) == null.shape[1]:  # else X itself is rank deficient
+        small = 1e-9 * np.abs(B).max()
+        if null.shape[1] == 1:
+            return bool((B[:, 0] > small).any() and (B[:, 0] < -small).any())
+        rows = B[np.abs(B).max(axis=1) > small]
+        angles = np.sort(np.arctan2(rows[:, 1], rows[:, 0]))
+        gaps = np.diff(np.append(angles, angles[0] + 2 * math.pi))
+        return bool(gaps.max() < math.pi - 1e-9)
+    return _mle_exists_lp(X, y)
+
+
+def _mle_exists_lp(X: np.ndarray, y: np.ndarray) -> bool:
     """Fienberg & Rinaldo's linear program: is there y' > 0 with the same sufficient statistics?
 
     Maximise t subject to X^T y' = X^T y and y'_i >= t >= 0 (``checkident`` in SparseMSE); the
     MLE exists iff the optimum is positive. Solved as y' = s + t with s >= 0, the same program with
-    equality constraints only, three times faster. With every kept count positive, y' = y already
-    shows it, so no program is solved.
+    equality constraints only, three times faster.
     """
-    if (y > 0).all():
-        return True
     A = X.T
-    if (A @ y == 0).any():  # a parameter whose cells are all empty: it goes to -infinity
-        return False
     objective = np.zeros(X.shape[0] + 1)
     objective[-1] = -1.0
     result = optimize.linprog(objective, A_eq=np.hstack([A, A.sum(axis=1, keepdims=True)]), b_eq=A @ y,
