@@ -26,6 +26,7 @@ from dadkhah.estimate.loglinear import (
     _Procedure,
     loglinear,
 )
+from dadkhah.estimate.loglinear_batch import BatchedSelection
 from dadkhah.estimate.loglinear_fit import (
     NotIdentifiable,
     _all_patterns,
@@ -36,6 +37,7 @@ from dadkhah.estimate.loglinear_fit import (
     _full_counts,
     _mle_exists,
     _mle_exists_lp,
+    check_matrix,
     check_model,
 )
 from tests.estimate.conftest import published, table
@@ -357,14 +359,17 @@ def test_random_three_list_tables(counts):
 
 def test_the_existence_check_answers_as_the_linear_program_on_random_sparse_tables():
     """The quick existence check (null space of the non-empty cells' rows, then a sign or angle
-    test) against Fienberg & Rinaldo's linear program, on every candidate model of random sparse
-    tables of three to five lists, models with empty overlaps and rank-deficient matrices included.
-    Each route of the quick check is taken, with both answers."""
+    test) against Fienberg & Rinaldo's linear program and the rank of the model matrix, on every
+    candidate model of random sparse tables of three to five lists, models with empty overlaps and
+    rank-deficient matrices included. Each route of the quick check is taken, with both answers;
+    and the batched search's usable models, found by inheritance up and down, are those that
+    pass the checks one by one."""
     rng = np.random.default_rng(20261207)
     seen: dict[tuple[str, bool], int] = {}
     for n_lists, tables, models_per_table in ((3, 30, None), (4, 12, None), (5, 3, 40)):
         patterns = _all_patterns(n_lists)
         models = list(_candidate_models(n_lists, 3 if n_lists == 3 else 2))
+        engine = BatchedSelection(n_lists, models, "bic")
         for _ in range(tables):
             mean = rng.choice([0.3, 1.0, 3.0]) * rng.gamma(0.7, size=len(patterns)) * 2.0
             y = rng.poisson(mean).astype(float)
@@ -379,6 +384,8 @@ def test_the_existence_check_answers_as_the_linear_program_on_random_sparse_tabl
                     continue
                 quick = _mle_exists(X, kept)
                 assert quick == _mle_exists_lp(X, kept), (n_lists, terms, y.tolist())
+                identifiable = X.shape[0] >= X.shape[1] and np.linalg.matrix_rank(X) == X.shape[1]
+                assert check_matrix(X, kept) == ((quick, True) if identifiable else (False, False))
                 null = X.shape[1] - np.linalg.matrix_rank(X[kept > 0])
                 if (kept > 0).all():
                     route = "all counts"
@@ -387,6 +394,13 @@ def test_the_existence_check_answers_as_the_linear_program_on_random_sparse_tabl
                 else:
                     route = f"null space {min(null, 3)}"
                 seen[route, quick] = seen.get((route, quick), 0) + 1
+            if models_per_table is None:
+                one_by_one = [check_matrix(*_kept(_design(patterns, y, terms), y)) == (True, True) for terms in models]
+                assert engine.usable(y).tolist() == one_by_one, (n_lists, y.tolist())
     for route in ("null space 1", "null space 2", "null space 3"):
         assert seen.get((route, True)) and seen.get((route, False)), seen
     assert seen.get(("null space 0", True)) and seen.get(("rank deficient", False)), seen
+
+
+def _kept(design, y):
+    return design.X, y[design.keep]

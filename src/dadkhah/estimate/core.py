@@ -13,6 +13,7 @@ method, parameters, the input's digest and the software versions: what reports a
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -152,13 +153,20 @@ def read_table(path: str | Path) -> CaptureTable:
 
 
 def software_versions() -> dict[str, str]:
-    found = {}
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process (each read searches the installed packages' metadata, 7 ms): the
+    code a process runs is the code it loaded, whatever is installed later."""
+    found = []
     for package in ("dadkhah", "numpy", "numba", "scipy", "statsmodels", "arviz"):
         try:
-            found[package] = version(package)
+            found.append((package, version(package)))
         except PackageNotFoundError:
             continue
-    return found
+    return tuple(found)
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,11 @@ from scipy import special
 
 from dadkhah.estimate.loglinear_fit import (
     _all_patterns,
-    _check_design,
-    _design,
     _fit,
     _model_name,
     _ModelFails,
     _overlap,
+    check_matrix,
 )
 
 # Which models pass the checks, by which cells are empty: the answer depends on nothing else, so it
@@ -55,7 +54,9 @@ class BatchedSelection:
         self.pairs = [t for t in terms if len(t) == 2]
         self.bit = {t: 1 << k for k, t in enumerate(terms)}
         self.masks = np.array([sum(self.bit[t] for t in m) for m in self.models], dtype=np.int64)
-        self.order = sorted(range(len(self.models)), key=lambda m: len(self.models[m]), reverse=True)
+        self.ascending = sorted(range(len(self.models)), key=lambda m: len(self.models[m]))
+        largest_first = self.ascending[::-1]
+        self.alternating = [largest_first[k // 2] if k % 2 == 0 else self.ascending[k // 2] for k in range(len(self.models))]
         K = self.X.shape[1]
         self.XX = (self.X[:, :, None] * self.X[:, None, :]).reshape(len(cells), K * K)  # Hessians by one product
         self.start: np.ndarray | None = None  # every model's coefficients on the original table
@@ -64,9 +65,12 @@ class BatchedSelection:
     def usable(self, y: np.ndarray) -> np.ndarray:
         """Which models have a maximum likelihood estimate and are identifiable on counts ``y``.
 
-        The rule of ``_Procedure._precheck`` (largest models first; a submodel of one that passes,
-        with the same empty overlaps, passes without a linear program), with the inheritance done
-        on bit masks for all models at once: a few checks per table instead of a loop over 1,024.
+        Among models with the same empty overlaps (so the same cells), a submodel of one that
+        passes passes too (``_Procedure._precheck``), and a model holding one that fails fails
+        too: its matrix has the failing model's columns and more, so the same direction shows the
+        failure. Each check so settles many models, done on bit masks for all models at once.
+        Which to check first: on a table mostly empty, where most models fail, the smallest
+        (each failure settles every model above it); else the largest and smallest in turn.
         The answer (read-only) is remembered by the table's empty cells.
         """
         support = np.flatnonzero(y).tobytes()
@@ -78,16 +82,20 @@ class BatchedSelection:
             if _overlap(self.patterns, y, t) == 0:
                 empty |= self.bit[t]
         group = self.masks & empty
+        active, keep, _ = self._masks(y)
         resolved = np.zeros(len(self.models), dtype=bool)
         usable = np.zeros(len(self.models), dtype=bool)
-        for m in self.order:
+        for m in self.ascending if 2 * np.count_nonzero(y == 0) > len(y) else self.alternating:
             if resolved[m]:
                 continue
             resolved[m] = True
-            if _check_design(_design(self.patterns, y, self.models[m]), y, lazy=True) == (True, True):
-                inside = (group == group[m]) & ((self.masks & ~self.masks[m]) == 0)
+            same = group == group[m]
+            if check_matrix(self.X[keep[m]][:, active[m]], y[keep[m]]) == (True, True):
+                inside = same & ((self.masks & ~self.masks[m]) == 0)
                 usable |= inside
                 resolved |= inside
+            else:
+                resolved |= same & ((self.masks[m] & ~self.masks) == 0)
         usable.flags.writeable = False
         if len(self.usable_kept) < _USABLE_KEPT:
             self.usable_kept[support] = usable
