@@ -122,6 +122,8 @@ bench: install
 	$(BIN)/python benchmarks/review_queue_bench.py
 	$(BIN)/python benchmarks/link_bench.py
 	$(BIN)/python benchmarks/lcmcr_bench.py
+	$(BIN)/python benchmarks/bootstrap_bench.py
+	$(BIN)/python benchmarks/bootstrap_bench.py --by city
 	$(BIN)/python benchmarks/evidence_bench.py
 	$(BIN)/python benchmarks/accountability_bench.py
 	$(BIN)/python benchmarks/audit_bench.py
