@@ -8,7 +8,7 @@ With ``--by city`` (or gender, province, month) it times instead what a user run
 registry: a synthetic case (``--victims``, four lists) imported and linked, then ``estimate run
 --method loglinear --by city`` (each stratum's bootstrap, each of three imputation replicates).
 The strata's tables are small and sparse, so there most of the time went to deciding which models
-can be fitted at all (465 s by city on 600 victims before that was made quick; 29 s after).
+can be fitted at all (614 s by city on 600 victims before that was made quick; 34 s after).
 
     python benchmarks/bootstrap_bench.py [--replicates 1000] [--workers 2] [--seed 1]
     python benchmarks/bootstrap_bench.py --by city [--victims 600] [--seed 7]
