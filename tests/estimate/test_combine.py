@@ -73,3 +73,48 @@ def test_with_no_value_anywhere_everyone_stays_unknown():
     patterns, values = patterns_and_values([((1, 0), None, 5), ((1, 1), None, 2)])
     drawn, imputed = impute_strata(patterns, values, np.random.default_rng(1))
     assert imputed == 0 and dict(drawn) == {"unknown": Counter({(1, 0): 5, (1, 1): 2})}
+
+
+def test_replicates_warnings_are_said_once_and_few_draws_judged_on_all_their_draws():
+    """Ten linkage replicates each warned of few effective draws with its own figure: the combined
+    estimate printed ten warnings (the demo did). The combined interval averages the replicates'
+    uncertainty, so its Monte Carlo error is that of all their draws together."""
+    from dadkhah.estimate.lcmcr import ENOUGH_DRAWS, FEW_DRAWS, lcmcr
+    from dadkhah.estimate.registry import _combined
+    from tests.estimate.conftest import published
+
+    korea = published("korea_comfort_women")
+    judged = set()
+    for thin, replicates in ((2, 10), (1, 3)):  # short chains: too few draws in each replicate
+        results = [lcmcr(korea, iterations=600, burn_in=200, thin=thin, chains=2, random_state=seed)
+                   for seed in range(replicates)]
+        each = [r.diagnostics["ess_bulk"] for r in results]
+        assert all(any(w.startswith(FEW_DRAWS) for w in r.warnings) for r in results)
+        assert len({w for r in results for w in r.warnings if w.startswith(FEW_DRAWS)}) > 1  # their own figures
+        warnings = _combined(results, observed=korea.observed, linkage=True, impute=False, seed=0).warnings
+        few = [w for w in warnings if w.startswith(FEW_DRAWS)]
+        judged.add(sum(each) < ENOUGH_DRAWS)
+        if sum(each) < ENOUGH_DRAWS:
+            assert few == [f"{FEW_DRAWS} ({sum(each):.0f} over {replicates} replicates); run more iterations"]
+        else:
+            assert few == []
+        assert len(warnings) == len(set(warnings)) <= 3
+    assert judged == {True, False}  # enough draws together in one case, not in the other
+
+
+def test_a_warning_some_replicates_give_says_in_how_many():
+    import dataclasses
+
+    from dadkhah.estimate.registry import _combined
+
+    def warned(*texts):
+        return dataclasses.replace(result(100, 90, 110), warnings=texts)
+
+    results = [warned("the chains disagree (R-hat 1.31): run longer"), warned(),
+               warned("the chains disagree (R-hat 1.12): run longer", "nearly all of the 10 latent classes are in use"),
+               warned("nearly all of the 10 latent classes are in use")]
+    warnings = _combined(results, observed=80, linkage=True, impute=False, seed=0).warnings
+    assert warnings == ("the chains disagree (R-hat 1.31): run longer (in 2 of 4 replicates; the figures are the first one's)",
+                        "nearly all of the 10 latent classes are in use (in 2 of 4 replicates)")
+    alone = _combined(results[:1], observed=80, linkage=True, impute=False, seed=0).warnings
+    assert alone == ("the chains disagree (R-hat 1.31): run longer",)

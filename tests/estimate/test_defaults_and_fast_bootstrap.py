@@ -106,3 +106,39 @@ def test_the_one_at_a_time_replicates_give_the_same_estimates():
     slow = _Replicates(procedure, patterns, fit.terms, True, y)
     slow._batched = lambda n_lists: None
     assert np.allclose(fast.estimate_all(resamples, workers=1), [slow.estimate(s) for s in resamples], rtol=1e-8)
+
+
+_SCRIPT = """import sys
+print("top level ran", file=sys.stderr)
+from dadkhah.estimate import read_table
+from dadkhah.estimate.loglinear import LogLinear
+def main():
+    fit = LogLinear(interval="bootstrap", model_uncertainty=True, n_bootstrap=120, random_state=2, workers=2)
+    print(fit.fit(read_table({path!r})).result_.interval)
+{call}
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_estimating_on_both_cores_works_under_a_main_guard_and_says_so_without(tmp_path, guarded):
+    """Each worker process starts by running the main script again: without the guard it estimates
+    again inside the worker and the pool breaks. The error must say why and what to do, not
+    'A process in the process pool was terminated abruptly'."""
+    import subprocess
+    import sys
+
+    call = 'if __name__ == "__main__":\n    main()' if guarded else "main()"
+    script = tmp_path / "estimate.py"
+    script.write_text(_SCRIPT.format(path=str(MSE / "uk_modern_slavery_5list.csv"), call=call))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    if guarded:
+        assert done.returncode == 0, done.stderr
+        alone = LogLinear(interval="bootstrap", model_uncertainty=True, n_bootstrap=120, random_state=2,
+                          workers=1).fit(published("uk_modern_slavery_5list")).result_
+        assert done.stdout.strip() == str(alone.interval)  # the same numbers as in one process
+        assert done.stderr.count("top level ran") == 3  # the script, then each worker importing it
+    else:
+        assert done.returncode != 0
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("dadkhah.estimate.core.EstimationError: the bootstrap's 2 worker processes stopped")
+        assert str(script) in last and 'if __name__ == "__main__":' in last and "workers=1" in last

@@ -96,6 +96,19 @@ def test_run_by_city_with_linkage_thresholds(linked, tmp_path, monkeypatch):
     assert "unknown" in {s["stratum"] for s in kept["strata"]}  # some people of this case have no city
     text = run("estimate", "run", "--by", "city", "--method", "chao", workspace=ws).stdout
     assert "Tehran" in text and "named on the lists" in text and "Combined over 10 versions of the data" in text
+    noted = [s for s in document["strata"] if s["warnings"]]
+    assert noted, "this case has strata with notes (else the check below is empty)"
+    words = set(text.replace("│", " ").split())
+    for stratum in noted:  # each note in full, however the table wraps it (it was cut at 80 characters)
+        assert set("; ".join(stratum["warnings"]).split()) <= words, stratum
+    header = next(line for line in text.splitlines() if "stratum" in line)
+    assert header.split() == ["┃", "stratum", "┃", "named", "┃", "estimate", "┃", "interval", "┃", "lists", "┃", "note", "┃"]
+    quiet_args = ("estimate", "run", "--method", "loglinear", "--interval", "profile", "--by", "gender")
+    by_gender = json.loads(run(*quiet_args, "--json", workspace=ws).stdout)
+    assert not any(s["warnings"] for s in by_gender["strata"]), [s["warnings"] for s in by_gender["strata"]]
+    quiet = run(*quiet_args, workspace=ws).stdout
+    header = next(line for line in quiet.splitlines() if "stratum" in line)
+    assert "note" not in header and "lists" in header  # no column of empty notes
     bad = run("estimate", "run", "--linkage-thresholds", "high", "--json", workspace=ws)
     assert bad.exit_code != 0 and json.loads(bad.stdout)["error"]["option"] == "--linkage-thresholds"
     assert "--linkage-thresholds: takes probabilities" in bad.stderr

@@ -89,14 +89,15 @@ def _show(document: dict) -> None:
         err.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True, highlight=False)
     strata = document.get("strata") or []
     if strata:
-        table = Table("stratum", "named", "estimate", "interval", "lists", "note")
-        for s in strata:
+        noted = any(s.get("warnings") for s in strata)
+        table = Table("stratum", "named", "estimate", "interval", "lists", *(("note",) if noted else ()))
+        for s in strata:  # (names and notes are data, not rich markup)
+            note = (escape("; ".join(s.get("warnings") or [])),) if noted else ()
             if s.get("estimate") is None:
-                table.add_row(str(s["name"]), _count(s.get("observed")), "", "", "", "; ".join(s["warnings"]))
+                table.add_row(escape(str(s["name"])), _count(s.get("observed")), "", "", "", *note)
             else:
-                table.add_row(str(s["name"]), _count(s["observed"]), f"{s['estimate']:,.0f}",
-                              f"[{s['interval'][0]:,.0f}, {s['interval'][1]:,.0f}]", str(len(s["lists"])),
-                              "; ".join(s["warnings"])[:80])
+                table.add_row(escape(str(s["name"])), _count(s["observed"]), f"{s['estimate']:,.0f}",
+                              escape(f"[{s['interval'][0]:,.0f}, {s['interval'][1]:,.0f}]"), str(len(s["lists"])), *note)
         out.print(table)
         total = document["strata_total"]
         out.print(f"Sum over strata: [bold]{total['estimate']:,.0f}[/] ({total['strata_estimated']} of {total['strata']} "

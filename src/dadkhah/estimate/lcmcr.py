@@ -28,6 +28,14 @@ from dadkhah.estimate.core import CaptureTable, EstimateResult, EstimationError,
 
 WARMUP = 500  # sweeps before α is sampled, as in the reference implementation
 SAMPLER = "fast"  # see sample_lcmcr
+ENOUGH_DRAWS = 400  # effective draws of N (bulk, over the chains) below which an estimate warns
+FEW_DRAWS = "few effective draws"
+
+
+def few_draws_warning(effective: float, replicates: int = 1) -> str:
+    """The warning for too few effective draws; over ``replicates`` versions of the data, their sum."""
+    over = f" over {replicates} replicates" if replicates > 1 else ""
+    return f"{FEW_DRAWS} ({effective:.0f}{over}); run more iterations"
 
 
 @numba.njit(cache=True)
@@ -1026,8 +1034,8 @@ class LCMCR(Estimator):
                 "the posterior has more than one mode (near " + " and ".join(f"{m:,.0f}" for m in sorted(modes))
                 + "): the interval pools them; report both and explain"
             )
-        if diagnostics["ess_bulk"] < 400:
-            messages.append(f"few effective draws ({diagnostics['ess_bulk']:.0f}); run more iterations")
+        if diagnostics["ess_bulk"] < ENOUGH_DRAWS:
+            messages.append(few_draws_warning(diagnostics["ess_bulk"]))
         if draws_k.mean() >= 0.9 * k_classes:
             messages.append(f"nearly all of the {k_classes} latent classes are in use: consider more latent classes")
         self.draws_ = draws_n

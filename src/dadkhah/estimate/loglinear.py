@@ -26,7 +26,9 @@ import itertools
 import math
 import multiprocessing
 import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy import optimize, special, stats
@@ -392,9 +394,12 @@ class _Replicates:
             return np.array([self.estimate(y, record) for y in resamples], dtype=float)
         chunks = np.array_split(np.arange(len(resamples)), used * 4)
         context = _worker_context()
-        with concurrent.futures.ProcessPoolExecutor(used, mp_context=context) as pool:
-            parts = list(pool.map(_replicate_chunk, [(self, [resamples[i] for i in chunk], record)
-                                                      for chunk in chunks if len(chunk)]))
+        try:
+            with concurrent.futures.ProcessPoolExecutor(used, mp_context=context) as pool:
+                parts = list(pool.map(_replicate_chunk, [(self, [resamples[i] for i in chunk], record)
+                                                          for chunk in chunks if len(chunk)]))
+        except concurrent.futures.process.BrokenProcessPool:
+            raise EstimationError(_broken_pool_message(used)) from None
         out = []
         for values, failed, dropped, models in parts:
             out.extend(values)
@@ -406,6 +411,26 @@ class _Replicates:
 
     def __getstate__(self):  # sent to a worker: its own counts, the warm starts kept
         return {**self.__dict__, "failed": 0, "dropped_lists": 0, "models": {}}
+
+
+def _broken_pool_message(used: int) -> str:
+    """Why the bootstrap's worker processes died, as far as this process can tell, and what to do.
+
+    Each worker process starts by running the main script again (Python's multiprocessing, for
+    spawned and fork-server processes). A script with no ``if __name__ == "__main__":`` guard then
+    estimates again inside the worker, which multiprocessing forbids: the commonest cause."""
+    message = f"the bootstrap's {used} worker processes stopped before finishing"
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None) if getattr(main, "__spec__", None) is None else None
+    try:
+        unguarded = bool(script) and "__main__" not in Path(script).read_text(errors="replace")
+    except OSError:
+        unguarded = False
+    if unguarded:
+        return (f"{message}: each worker starts by running the script {script} again, and that script has no "
+                "`if __name__ == \"__main__\":` guard. Put the script's work under that guard (or pass workers=1 "
+                "to estimate in one process)")
+    return f"{message}: one ran out of memory or was stopped (workers=1 estimates in one process)"
 
 
 def _worker_context():

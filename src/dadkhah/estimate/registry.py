@@ -13,6 +13,7 @@ pairs the linkage run kept, and the spread is reported.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
@@ -430,7 +431,7 @@ def _combined(results: list[EstimateResult], *, observed, linkage: bool, impute:
                                                           "replicate_observed")} | {"drawn": what, "seed": seed}
     if "iterations" in first.parameters:
         diagnostics["replicates"]["iterations_each"] = first.parameters["iterations"]
-    warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
+    warnings = _replicate_warnings(results)
     chosen = sorted({r.method for r in results})
     return dataclasses.replace(
         first, estimate=combined["estimate"], interval=combined["interval"], observed=int(round(observed)),
@@ -438,6 +439,32 @@ def _combined(results: list[EstimateResult], *, observed, linkage: bool, impute:
         diagnostics=diagnostics, warnings=tuple(warnings),
         parameters=first.parameters | {k: v for k, v in (asked or {}).items() if k in first.parameters}
         | {"replicates": combined["replicates"]})
+
+
+def _replicate_warnings(results: list[EstimateResult]) -> list[str]:
+    """The replicates' warnings, each said once.
+
+    Warnings that differ only in their figures are one warning, said with the first replicate's
+    figures and in how many replicates it arose. Too few effective draws is judged on the
+    replicates together: the combined interval averages their uncertainty, so its Monte Carlo error
+    is that of all their draws (the sum of their effective draws), not of one replicate's."""
+    from dadkhah.estimate.lcmcr import ENOUGH_DRAWS, FEW_DRAWS, few_draws_warning
+
+    m = len(results)
+    said: dict[str, list[str]] = {}
+    for result in results:
+        for warning in result.warnings:
+            if m == 1 or not warning.startswith(FEW_DRAWS):
+                said.setdefault(re.sub(r"\d[\d,.]*", "#", warning), []).append(warning)
+    warnings = []
+    effective = [r.diagnostics.get("ess_bulk") for r in results]
+    if m > 1 and all(isinstance(e, (int, float)) for e in effective) and sum(effective) < ENOUGH_DRAWS:
+        warnings.append(few_draws_warning(sum(effective), m))
+    for texts in said.values():
+        warnings.append(texts[0] if m == 1 or len(texts) == m and len(set(texts)) == 1
+                        else f"{texts[0]} (in {len(texts)} of {m} replicates"
+                        + ("; the figures are the first one's)" if len(set(texts)) > 1 else ")"))
+    return warnings
 
 
 def _sensitivity(store: Store, run, thresholds, estimate, report, done: int, steps: int) -> list[dict]:
