@@ -91,7 +91,10 @@ def test_replicates_warnings_are_said_once_and_few_draws_judged_on_all_their_dra
         each = [r.diagnostics["ess_bulk"] for r in results]
         assert all(any(w.startswith(FEW_DRAWS) for w in r.warnings) for r in results)
         assert len({w for r in results for w in r.warnings if w.startswith(FEW_DRAWS)}) > 1  # their own figures
-        warnings = _combined(results, observed=korea.observed, linkage=True, impute=False, seed=0).warnings
+        combined = _combined(results, observed=korea.observed, linkage=True, impute=False, seed=0)
+        warnings = combined.warnings
+        assert combined.diagnostics["ess_bulk"] == min(each)  # the worst replicate, as before
+        assert combined.diagnostics["ess_bulk_all_replicates"] == pytest.approx(sum(each))
         few = [w for w in warnings if w.startswith(FEW_DRAWS)]
         judged.add(sum(each) < ENOUGH_DRAWS)
         if sum(each) < ENOUGH_DRAWS:

@@ -387,7 +387,7 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
                       **({"chosen_because": part.chosen_because} if part.chosen_because else {}),
                       "replicates": part.diagnostics["replicates"],
                       "diagnostics": {k: v for k, v in part.diagnostics.items()
-                                      if k in ("rhat", "ess_bulk", "modes", "classes_in_use")}}
+                                      if k in ("rhat", "ess_bulk", "ess_bulk_all_replicates", "modes", "classes_in_use")}}
         strata.append(entry)
     sensitivity = _sensitivity(store, run, thresholds, estimate, report, done, steps)
     uncertainty = {"replicates": replicates, "seed": seed, "linkage": linkage, "missing_strata_imputed": impute,
@@ -423,6 +423,9 @@ def _combined(results: list[EstimateResult], *, observed, linkage: bool, impute:
         values = [r.diagnostics[key] for r in results if isinstance(r.diagnostics.get(key), (int, float))]
         if values:
             diagnostics[key] = worst(values)
+    effective = [r.diagnostics.get("ess_bulk") for r in results]
+    if len(results) > 1 and all(isinstance(e, (int, float)) for e in effective):
+        diagnostics["ess_bulk_all_replicates"] = float(sum(effective))  # (what the warning is judged on)
     modes = [r.diagnostics["modes"] for r in results if r.diagnostics.get("modes")]
     if modes:
         diagnostics["modes"] = max(modes, key=len)
