@@ -89,16 +89,23 @@ def _show(document: dict) -> None:
         err.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True, highlight=False)
     strata = document.get("strata") or []
     if strata:
-        noted = any(s.get("warnings") for s in strata)
-        table = Table("stratum", "named", "estimate", "interval", "lists", *(("note",) if noted else ()))
-        for s in strata:  # (names and notes are data, not rich markup)
-            note = (escape("; ".join(s.get("warnings") or [])),) if noted else ()
+        # A note is numbered in the table and said in full below it (a long note would make a tall row);
+        # the same note in several strata has one number. (Names and notes are data, not rich markup.)
+        numbered: dict[str, int] = {}
+        for s in strata:
+            for warning in s.get("warnings") or []:
+                numbered.setdefault(warning, len(numbered) + 1)
+        table = Table("stratum", "named", "estimate", "interval", "lists", *(("notes",) if numbered else ()))
+        for s in strata:
+            note = (", ".join(str(numbered[w]) for w in s.get("warnings") or []),) if numbered else ()
             if s.get("estimate") is None:
                 table.add_row(escape(str(s["name"])), _count(s.get("observed")), "", "", "", *note)
             else:
                 table.add_row(escape(str(s["name"])), _count(s["observed"]), f"{s['estimate']:,.0f}",
                               escape(f"[{s['interval'][0]:,.0f}, {s['interval'][1]:,.0f}]"), str(len(s["lists"])), *note)
         out.print(table)
+        for warning, number in numbered.items():
+            out.print(f"  {number}. {warning}", markup=False, highlight=False)
         total = document["strata_total"]
         out.print(f"Sum over strata: [bold]{total['estimate']:,.0f}[/] ({total['strata_estimated']} of {total['strata']} "
                   f"strata estimated; {_count(total['observed_in_unestimated_strata'])} named in the others, counted as named).")

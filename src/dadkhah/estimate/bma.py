@@ -322,7 +322,7 @@ class BMA(Estimator):
                     f"{other['median']:,.0f} [{other['interval'][0]:,.0f}, {other['interval'][1]:,.0f}] instead of "
                     f"{summary['median']:,.0f} with δ = {shown}; the table is too sparse for the data alone to "
                     "settle how the lists overlap, so report both or gather more overlap")
-        if found["tail_mass"] > TAIL_MASS:
+        if found["grid_end"] >= MAX_GRID and found["tail_mass"] > TAIL_MASS:  # (else the grid was long enough)
             warnings.append(f"the posterior of N still has {found['tail_mass']:.1e} of its mass near the largest "
                             f"total considered ({found['totals'][-1]:,}): the upper end of the interval is uncertain")
         graphs = found["posterior"].graphs
