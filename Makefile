@@ -124,6 +124,7 @@ bench: install
 	$(BIN)/python benchmarks/lcmcr_bench.py
 	$(BIN)/python benchmarks/bootstrap_bench.py
 	$(BIN)/python benchmarks/bootstrap_bench.py --by city
+	$(BIN)/python benchmarks/bootstrap_bench.py --by city --method auto --lists 5 --victims 3000
 	$(BIN)/python benchmarks/evidence_bench.py
 	$(BIN)/python benchmarks/accountability_bench.py
 	$(BIN)/python benchmarks/audit_bench.py

@@ -128,6 +128,46 @@ def test_grid_start_does_not_matter_when_the_posterior_is_away_from_the_observed
     assert quantiles(my, 1 / 32, first_unseen=0) == quantiles(my, 1 / 32, first_unseen=1) == [590, 618, 656]
 
 
+def test_a_small_grid_decided_on_every_point_gives_the_same_posterior_as_the_blocks():
+    """A grid of at most 4,001 points is wholly computed while its end is decided; those sums are
+    used as the grid's own. They must equal the grid computed afresh, block by block."""
+    from dadkhah.estimate.bma import _by_block, _threads
+
+    my = published("madigan_york_5list")
+    found = posterior_of_n(my, 1 / 32)
+    assert found["grid_end"] + 1 <= 4_001  # (the route under test)
+    unseen = np.arange(0, found["grid_end"] + 1)
+    by_n, by_graph = _by_block(_Posterior(my, 1 / 32), unseen, _threads())
+    assert np.allclose(found["probabilities"], np.exp(by_n - np.logaddexp.reduce(by_n)), rtol=1e-12, atol=0)
+    weights = np.exp(np.logaddexp.reduce(np.column_stack(by_graph), axis=1) - np.logaddexp.reduce(by_n))
+    assert np.allclose(found["graph_weights"], weights, rtol=1e-12, atol=1e-300)
+
+
+def test_a_posterior_summarised_once_is_remembered_by_table_and_prior():
+    """Replicates of an estimate by stratum often hold the same table for a stratum: its posterior
+    is remembered, and the answer is the one computed afresh."""
+    from dadkhah.estimate import bma as module
+
+    module._summaries.clear()
+    korea = published("korea_comfort_women")
+    first = bma(korea)
+    kept = dict(module._summaries)
+    assert len(kept) == 2  # δ = 1/8 and the comparison with δ = 1
+    again = bma(korea)
+    assert dict(module._summaries).keys() == kept.keys()
+    assert (again.estimate, again.interval, again.warnings) == (first.estimate, first.interval, first.warnings)
+    fresh = posterior_of_n(korea, 1 / 8)
+    cdf = np.cumsum(fresh["probabilities"])
+    assert [first.interval[0], first.estimate, first.interval[1]] == [_quantile(cdf, fresh["totals"], q)
+                                                                       for q in (0.025, 0.5, 0.975)]
+    other = bma(korea, level=0.9)  # another level, another summary
+    assert other.interval[1] < first.interval[1] and len(module._summaries) == 4
+    assert not BMA().fit(korea).graph_weights_.flags.writeable  # shared: nobody may change it
+    for count in range(3, 3 + module.SUMMARIES_KEPT):  # at most SUMMARIES_KEPT are kept
+        bma(table("ABC", p100=count, p010=20, p001=30, p110=5, p101=4, p011=6, p111=2))
+    assert len(module._summaries) == module.SUMMARIES_KEPT
+
+
 # --- the prior's weight, refusals, plumbing -------------------------------------------------------
 
 
