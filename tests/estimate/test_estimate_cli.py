@@ -94,7 +94,17 @@ def test_run_by_city_with_linkage_thresholds(linked, tmp_path, monkeypatch):
                           "--no-linkage-uncertainty", "--json", workspace=ws).stdout)
     assert "uncertainty" not in kept and sum(s["observed"] for s in kept["strata"]) == kept["observed"]
     assert "unknown" in {s["stratum"] for s in kept["strata"]}  # some people of this case have no city
+    shown = run("estimate", "show", str(document["id"]), "--json", workspace=ws)
+    assert shown.exit_code == 0, shown.output
+    stored = json.loads(shown.stdout)
+    for key in ("id", "method", "estimate", "interval", "strata", "strata_total", "uncertainty", "warnings"):
+        assert stored[key] == document[key], key
+    assert stored["linkage_sensitivity"]["runs"] == document["linkage_sensitivity"]["runs"]
+    missing = run("estimate", "show", "999", "--json", workspace=ws)
+    assert missing.exit_code != 0 and "no estimate with id 999" in json.loads(missing.stdout)["error"]["message"]
     text = run("estimate", "run", "--by", "city", "--method", "chao", workspace=ws).stdout
+    latest = json.loads(run("estimate", "list", "--json", workspace=ws).stdout)[0]["id"]
+    assert run("estimate", "show", str(latest), workspace=ws).stdout == text  # as it was printed
     assert "Tehran" in text and "named on the lists" in text and "Combined over 10 versions of the data" in text
     noted = [s for s in document["strata"] if s["warnings"]]
     assert noted, "this case has strata with notes (else the check below is empty)"

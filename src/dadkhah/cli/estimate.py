@@ -83,8 +83,9 @@ def _show(document: dict) -> None:
     out.print(f"[bold]{escape(document['method'])}[/] ({escape(document['model'])}): [bold]{document['estimate']:,.0f}[/] "
               f"[{document['interval'][0]:,.0f}, {document['interval'][1]:,.0f}] at {document['level']:.0%}; "
               f"{document['observed']:,} named on the lists.")
-    if document.get("chosen_because"):
-        err.print(f"method {document['method']} chosen: {document['chosen_because']}", markup=False, highlight=False)
+    because = document.get("chosen_because") or (document.get("diagnostics") or {}).get("chosen_because")
+    if because:
+        err.print(f"method {document['method']} chosen: {because}", markup=False, highlight=False)
     for warning in document.get("warnings", []):
         err.print(f"[bold yellow]warning:[/] {escape(warning)}", markup=True, highlight=False)
     strata = document.get("strata") or []
@@ -240,6 +241,27 @@ def _submit_estimate(ctx: typer.Context, *, method: str, by: str | None, thresho
     show_job_text(job)
     err.print(f"Queued as job {job_id}: a worker runs it (`dadkhah worker`, or the one `dadkhah serve` starts); "
               f"follow it with `dadkhah jobs show {job_id}`.", markup=False, highlight=False)
+
+
+@estimate_app.command("show")
+@handle_errors
+def estimate_show(
+    ctx: typer.Context,
+    estimate_id: Annotated[int, typer.Argument(help="the estimate's number (see `dadkhah estimate list`)")],
+    as_json: JsonOption = False,
+) -> None:
+    """One stored estimate as it was made: the figure, its interval, warnings, strata and sensitivity.
+
+    Example: dadkhah estimate show 3 --json
+    """
+    from dadkhah.estimate.stored import estimate_report
+
+    with opened_store(ctx) as store, store.session() as session:
+        document = estimate_report(session, estimate_id)
+    if as_json:
+        emit_json(document)
+        return
+    _show(document)
 
 
 @estimate_app.command("list")

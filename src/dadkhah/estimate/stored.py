@@ -1,4 +1,5 @@
-"""Stored estimates, read back: the CLI's ``estimate list``, the dashboard and the estimates pages."""
+"""Stored estimates, read back: the CLI's ``estimate list`` and ``estimate show``, the dashboard and the
+estimates pages."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def estimate_report(session: Session, estimate_id: int) -> dict:
                                     "observed": sum(s.get("observed") or 0 for s in strata),
                                     "observed_in_unestimated_strata": unestimated,
                                     "strata_estimated": len(estimable), "strata": len(strata)}
+    if "uncertainty" in (document.get("parameters") or {}):
+        document["uncertainty"] = document["parameters"]["uncertainty"]
     runs = document.get("sensitivity") or []
     document["linkage_sensitivity"] = None
     if runs:
