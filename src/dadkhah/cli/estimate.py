@@ -109,7 +109,9 @@ def _show(document: dict) -> None:
             out.print(f"  {number}. {warning}", markup=False, highlight=False)
         total = document["strata_total"]
         out.print(f"Sum over strata: [bold]{total['estimate']:,.0f}[/] ({total['strata_estimated']} of {total['strata']} "
-                  f"strata estimated; {_count(total['observed_in_unestimated_strata'])} named in the others, counted as named).")
+                  f"strata estimated; {_count(total['observed_in_unestimated_strata'])} named in the others, counted as named). "
+                  "A sum of the strata's medians, not an estimate of the total (docs/methods.md: why the strata need "
+                  "not add up to the total).")
     uncertainty = document.get("uncertainty")
     if uncertainty:
         drawn = [w for w, on in (("the linkage", uncertainty["linkage"]),
