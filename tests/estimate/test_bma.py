@@ -247,3 +247,33 @@ def test_cli_runs_bma_with_delta(tmp_path, monkeypatch):
     document = json.loads(result.stdout)
     assert document["method"] == "bma" and document["parameters"]["delta"] == 0.5
     assert close(document["estimate"], 616) and document["diagnostics"]["top_graphs"]
+
+
+def test_a_forked_child_estimates_with_threads_of_its_own():
+    """The block threads are started once per process; a child forked after that (the importer
+    forks) has none of them, and must start its own rather than wait on the parent's forever."""
+    import os
+
+    from dadkhah.estimate import bma as module
+
+    module._summaries.clear()
+    korea = published("korea_comfort_women")
+    expected = bma(korea).estimate  # the parent's threads now exist
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            module._summaries.clear()
+            os.write(write, str(bma(korea).estimate).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 120
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child waited on its parent's threads")
+    with os.fdopen(read) as answer:
+        assert os.waitstatus_to_exitcode(done[1]) == 0 and float(answer.read()) == expected

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -235,6 +236,16 @@ def _threads() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="dadkhah-bma")
         return _pool
+
+
+def _forget_threads() -> None:
+    """In a forked child: the parent's threads are not there, so start new ones if needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads)
 
 
 def _by_block(posterior: _Posterior, points: np.ndarray, pool: ThreadPoolExecutor) -> tuple[np.ndarray, list]:
