@@ -121,3 +121,7 @@ def test_a_warning_some_replicates_give_says_in_how_many():
                         "nearly all of the 10 latent classes are in use (in 2 of 4 replicates)")
     alone = _combined(results[:1], observed=80, linkage=True, impute=False, seed=0).warnings
     assert alone == ("the chains disagree (R-hat 1.31): run longer",)
+    twice = [warned("two peaks, near 10 and 20", "two peaks, near 30 and 40"), warned()]  # one replicate, one kind twice
+    assert _combined(twice, observed=8, linkage=True, impute=False, seed=0).warnings == (
+        "two peaks, near 10 and 20 (in 1 of 2 replicates; the figures are the first one's)",)
+    assert _combined(twice[:1], observed=8, linkage=True, impute=False, seed=0).warnings == twice[0].warnings

@@ -454,19 +454,26 @@ def _replicate_warnings(results: list[EstimateResult]) -> list[str]:
     from dadkhah.estimate.lcmcr import ENOUGH_DRAWS, FEW_DRAWS, few_draws_warning
 
     m = len(results)
-    said: dict[str, list[str]] = {}
-    for result in results:
+    said: dict[str, dict[str, set]] = {}  # template -> text -> the replicates that said it
+    for r, result in enumerate(results):
         for warning in result.warnings:
             if m == 1 or not warning.startswith(FEW_DRAWS):
-                said.setdefault(re.sub(r"\d[\d,.]*", "#", warning), []).append(warning)
+                said.setdefault(re.sub(r"\d[\d,.]*", "#", warning), {}).setdefault(warning, set()).add(r)
     warnings = []
     effective = [r.diagnostics.get("ess_bulk") for r in results]
     if m > 1 and all(isinstance(e, (int, float)) for e in effective) and sum(effective) < ENOUGH_DRAWS:
         warnings.append(few_draws_warning(sum(effective), m))
     for texts in said.values():
-        warnings.append(texts[0] if m == 1 or len(texts) == m and len(set(texts)) == 1
-                        else f"{texts[0]} (in {len(texts)} of {m} replicates"
-                        + ("; the figures are the first one's)" if len(set(texts)) > 1 else ")"))
+        first = next(iter(texts))
+        if m == 1 and len(texts) == 1:
+            warnings.append(first)
+            continue
+        if m == 1:  # (one replicate, several warnings of one kind: each is its own)
+            warnings.extend(texts)
+            continue
+        count = len(set().union(*texts.values()))
+        warnings.append(first if count == m and len(texts) == 1 else
+                        f"{first} (in {count} of {m} replicates" + ("; the figures are the first one's)" if len(texts) > 1 else ")"))
     return warnings
 
 
