@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.estimate.core import CaptureTable, EstimateResult, EstimationError
+from dadkhah.estimate.stored import sums
 from dadkhah.link.review import latest_run
 from dadkhah.link.run import kept_floor, kept_pairs, recluster, sample_clusterings
 from dadkhah.model import Estimate, Person, PersonRecord, Place, Record, Source
@@ -528,18 +529,8 @@ def _store_and_document(store: Store, actor: Actor, result: EstimateResult, run,
                                       thresholds=thresholds)
     document = result.to_dict() | {"id": estimate_id, "linkage_run_id": run.id, "by": by, "strata": _jsonable(strata)}
     document = _jsonable(document)
-    estimable = [s for s in strata if s.get("estimate") is not None]
-    if strata:
-        # Strata that cannot be estimated still hold people: they are added as counted, a floor.
-        unestimated = sum(s["observed"] for s in strata if s.get("estimate") is None)
-        document["strata_total"] = {"estimate": sum(s["estimate"] for s in estimable) + unestimated,
-                                    "observed": sum(s["observed"] for s in strata),
-                                    "observed_in_unestimated_strata": unestimated,
-                                    "strata_estimated": len(estimable), "strata": len(strata)}
-    if sensitivity:
-        estimates = [s["estimate"] for s in sensitivity]
-        document["linkage_sensitivity"] = {"runs": sensitivity, "spread": max(estimates) - min(estimates),
-                                           "lowest": min(estimates), "highest": max(estimates)}
+    # (strata that cannot be estimated still hold people: they are added as counted, a floor)
+    document |= {key: value for key, value in sums(document["strata"], sensitivity).items() if value is not None}
     if "uncertainty" in result.parameters:
         document["uncertainty"] = result.parameters["uncertainty"]
     return document

@@ -48,27 +48,29 @@ def latest_estimate(session: Session, *, overall: bool = True) -> dict | None:
 
 
 def estimate_report(session: Session, estimate_id: int) -> dict:
-    """One stored estimate (as :func:`get_estimate`) with what its strata and sensitivity add up to.
-
-    ``strata_total`` sums the estimable strata and adds the people named in the others as counted
-    (a floor); ``linkage_sensitivity`` gives the spread of the estimate across linkage thresholds.
-    """
+    """One stored estimate (as :func:`get_estimate`) with what its strata and sensitivity add up to
+    (see :func:`sums`) and the uncertainty its replicates drew."""
     document = get_estimate(session, estimate_id)
-    strata = document.get("strata") or []
-    document["strata_total"] = None
+    document |= sums(document.get("strata") or [], document.get("sensitivity") or [])
+    if "uncertainty" in (document.get("parameters") or {}):
+        document["uncertainty"] = document["parameters"]["uncertainty"]
+    return document
+
+
+def sums(strata: list[dict], sensitivity: list[dict]) -> dict:
+    """``strata_total``: the estimable strata summed, the people named in the others added as counted
+    (a floor); ``linkage_sensitivity``: the spread of the estimate across linkage thresholds. Each
+    None when there is nothing to sum. (The same for an estimate just made and one read back.)"""
+    found = {"strata_total": None, "linkage_sensitivity": None}
     if strata:
         estimable = [s for s in strata if s.get("estimate") is not None]
         unestimated = sum(s.get("observed") or 0 for s in strata if s.get("estimate") is None)
-        document["strata_total"] = {"estimate": sum(s["estimate"] for s in estimable) + unestimated,
-                                    "observed": sum(s.get("observed") or 0 for s in strata),
-                                    "observed_in_unestimated_strata": unestimated,
-                                    "strata_estimated": len(estimable), "strata": len(strata)}
-    if "uncertainty" in (document.get("parameters") or {}):
-        document["uncertainty"] = document["parameters"]["uncertainty"]
-    runs = document.get("sensitivity") or []
-    document["linkage_sensitivity"] = None
-    if runs:
-        estimates = [r["estimate"] for r in runs]
-        document["linkage_sensitivity"] = {"runs": runs, "spread": max(estimates) - min(estimates),
-                                           "lowest": min(estimates), "highest": max(estimates)}
-    return document
+        found["strata_total"] = {"estimate": sum(s["estimate"] for s in estimable) + unestimated,
+                                 "observed": sum(s.get("observed") or 0 for s in strata),
+                                 "observed_in_unestimated_strata": unestimated,
+                                 "strata_estimated": len(estimable), "strata": len(strata)}
+    if sensitivity:
+        estimates = [r["estimate"] for r in sensitivity]
+        found["linkage_sensitivity"] = {"runs": sensitivity, "spread": max(estimates) - min(estimates),
+                                        "lowest": min(estimates), "highest": max(estimates)}
+    return found
