@@ -110,7 +110,7 @@ def _show(document: dict) -> None:
         total = document["strata_total"]
         out.print(f"Sum over strata: [bold]{total['estimate']:,.0f}[/] ({total['strata_estimated']} of {total['strata']} "
                   f"strata estimated; {_count(total['observed_in_unestimated_strata'])} named in the others, counted as named). "
-                  "A sum of the strata's medians, not an estimate of the total (docs/methods.md: why the strata need "
+                  "A sum of the strata's estimates, not an estimate of the total (docs/methods.md: why the strata need "
                   "not add up to the total).")
     uncertainty = document.get("uncertainty")
     if uncertainty:
