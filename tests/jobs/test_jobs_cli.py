@@ -55,6 +55,9 @@ def test_a_background_estimate_is_queued_run_by_the_worker_and_shown(ws):
     assert listed[0]["id"] == estimate_id and listed[0]["by"] == "gender" and listed[0]["created_by"] == "maryam"
     shown = run("jobs", "show", str(job["id"]), workspace=ws)
     assert f"result: estimate {estimate_id} (chao)" in shown.stdout and "done" in shown.stdout
+    assert f"`dadkhah estimate show {estimate_id}`" in shown.stdout  # where the whole of it is
+    whole = run("estimate", "show", str(estimate_id), workspace=ws)
+    assert whole.exit_code == 0 and "named on the lists" in whole.stdout and "Sum over strata" in whole.stdout
     table = run("jobs", "list", workspace=ws).stdout
     assert "done" in table and "maryam" in table
     assert "Ran 0 jobs." in run("worker", "--once", workspace=ws).stdout

@@ -47,7 +47,7 @@ def show_job_text(job: dict) -> None:
     result = job["result"] or {}
     if "estimate_id" in result:
         out.print(f"  result: estimate {result['estimate_id']} ({result['method']}): {result['estimate']:,.0f} "
-                  f"[{result['interval'][0]:,.0f}, {result['interval'][1]:,.0f}]; see `dadkhah estimate list`",
+                  f"[{result['interval'][0]:,.0f}, {result['interval'][1]:,.0f}]; `dadkhah estimate show {result['estimate_id']}` shows it whole",
                   markup=False)
     if job["error"]:
         out.print(f"  error: {job['error']}", markup=False)
