@@ -144,3 +144,23 @@ def test_linkage_uncertainty_is_inside_the_default_interval(copy_of_linked):
     without = run_registry_estimate(copy_of_linked, actor=TESTER, method="lcmcr", seed=5, iterations=20_000,
                                     burn_in=2_000, thin=20, linkage_uncertainty=False)
     assert "uncertainty" not in without and "replicates" not in without["diagnostics"]
+
+
+def test_persons_are_read_in_a_fixed_order_however_the_database_stores_them(copy_of_linked):
+    """Missing strata are drawn person by person from one seed: the persons must come in the same
+    order whatever order the database returns rows in (PostgreSQL returns rows moved by an update
+    last; here a person's rows are written again, so that they lie last)."""
+    from dadkhah.estimate.registry import clusters_from_registry
+    from dadkhah.model import PersonRecord
+
+    store = copy_of_linked
+    table = PersonRecord.__table__
+    with store.session() as session:
+        first = session.scalar(sa.select(sa.func.min(table.c.person_pk)))
+        rows = [dict(r._mapping) for r in session.execute(sa.select(table).where(table.c.person_pk == first))]
+        session.execute(table.delete().where(table.c.person_pk == first))
+        session.execute(table.insert(), rows)
+    with store.session() as session:
+        clusters = clusters_from_registry(session)
+    assert list(clusters) == sorted(clusters) and next(iter(clusters)) == first
+    assert all(keys == sorted(keys) for keys in clusters.values())

@@ -57,10 +57,13 @@ def _most_common(values: Iterable) -> str:
 
 
 def clusters_from_registry(session: Session) -> dict[int, list[RecordKey]]:
-    """Current persons and the records each holds."""
+    """Current persons and the records each holds, in a fixed order (by person, then record): the
+    draws of missing strata go person by person, so the same seed must meet the persons in the
+    same order, whatever order the database returns its rows in."""
     clusters: dict[int, list[RecordKey]] = defaultdict(list)
     query = (sa.select(PersonRecord.person_pk, PersonRecord.source_id, PersonRecord.record_id)
-             .join(Person, Person.id == PersonRecord.person_pk).where(Person.status == "active"))
+             .join(Person, Person.id == PersonRecord.person_pk).where(Person.status == "active")
+             .order_by(PersonRecord.person_pk, PersonRecord.source_id, PersonRecord.record_id))
     for person_pk, source_id, record_id in session.execute(query):
         clusters[person_pk].append((source_id, record_id))
     return clusters
