@@ -61,21 +61,35 @@ def dropping():
 
 
 @pytest.fixture
-def fresh_database(dropping):
-    """A new, empty PostgreSQL database (its URL), dropped afterwards."""
+def new_database(dropping):
+    """Makes new, empty PostgreSQL databases, as ``createdb`` does (their URLs), dropped afterwards."""
     from tests.conftest import _postgres_available
 
-    if _postgres_available():
-        pytest.skip("PostgreSQL unreachable")
-    name = f"dadkhah_restore_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    yield url
-    sa.create_engine(url).dispose()
-    dropping(name)
+    problem = _postgres_available()
+    if problem:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {POSTGRES_URL}: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    made = []
+
+    def new() -> str:
+        name = f"dadkhah_restore_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        made.append(name)
+        return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    yield new
+    for name in made:
+        dropping(name)
+
+
+@pytest.fixture
+def fresh_database(new_database):
+    """A new, empty PostgreSQL database (its URL), dropped afterwards."""
+    return new_database()
 
 
 @pytest.fixture
@@ -169,6 +183,36 @@ def test_postgresql_restores_into_a_fresh_database(postgres_url, fresh_database,
     check_restored(restored, original, case, tmp_path, database_url=fresh_database)
     with pytest.raises(InputError, match="not empty"):
         restore_backup(tmp_path / "pg.backup", tmp_path / "again", actor=TESTER, database_url=fresh_database)
+
+
+@pytest.mark.postgres
+def test_a_workspace_in_a_databases_own_schema_restores_into_a_database_made_by_createdb(new_database, tmp_path):
+    """The usual deployment: a database of the case's own, its tables in the schema "public" that
+    every new database already has (the dump creates it too)."""
+    from dadkhah.vault.keys import create_keys
+    from dadkhah.workspace import create_workspace
+
+    original_url, into_url = new_database(), new_database()
+    workspace = create_workspace(tmp_path / "ws", database_url=original_url)
+    create_keys(workspace)
+    workspace = workspace.reloaded()
+    with open_store(workspace) as store:
+        keys = load_keys(workspace)
+        store.use_keys(keys)
+        persons = make_persons(store, tmp_path, count=2)
+        testimony = add_testimony(store, keys, actor=TESTER, witness_name="Synthetic Mu",
+                                  transcript=write(tmp_path / "t.txt", "synthetic transcript\n"), language="fa",
+                                  consent="courts", about=persons[:1])
+        (tmp_path / "e.bin").write_bytes(os.urandom(3000))
+        evidence = add_evidence(store, keys, [tmp_path / "e.bin"], actor=TESTER)
+        with store.session() as session:
+            assert session.scalar(sa.text("SELECT current_schema()")) == "public"
+        made = make_backup(store, keys, tmp_path / "pg.backup", actor=TESTER)
+        original = summary_of(workspace)
+    assert made["method"] == "pg_dump"
+    restored = restore_backup(tmp_path / "pg.backup", tmp_path / "restored", actor=TESTER, database_url=into_url)
+    case = {"testimony": testimony["id"], "evidence": evidence[0]["id"], "file": tmp_path / "e.bin"}
+    check_restored(restored, original, case, tmp_path, database_url=into_url)
 
 
 @pytest.mark.postgres

@@ -495,10 +495,22 @@ def _pg_restore(url: str, dump: Path, source_schema: str) -> None:
                     sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"), {"s": source_schema}):
                 raise InputError(f"the database already holds tables in the schema {source_schema!r} the backup "
                                  "restores into", field="database_url")
+            schema_exists = bool(connection.scalar(sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"),
+                                                   {"s": source_schema}))
         libpq, env = _libpq(engine.url)
         # -O -x: no owners, no grants (the restoring user owns it all); -1: one transaction; -e: stop at an error.
-        done = subprocess.run(["pg_restore", "-O", "-x", "-1", "-e", "-d", libpq, str(dump)], env=env,
-                              capture_output=True, text=True, check=False)
+        command = ["pg_restore", "-O", "-x", "-1", "-e", "-d", libpq]
+        if schema_exists:
+            # The dump creates its schema (and comments on it). A new database made by createdb already has
+            # "public", where a workspace usually lies: restore into it rather than fail on creating it.
+            listing = subprocess.run(["pg_restore", "-l", str(dump)], capture_output=True, text=True, check=False)
+            if listing.returncode != 0:
+                raise BackupError(f"pg_restore could not read the database dump: {(listing.stderr or '').strip()[-500:]}")
+            contents = dump.with_name("restore.list")
+            contents.write_text("".join(line + "\n" for line in listing.stdout.splitlines()
+                                        if not _creates_schema(line, source_schema)), encoding="utf-8")
+            command += ["-L", str(contents)]
+        done = subprocess.run([*command, str(dump)], env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise BackupError(f"pg_restore refused the database dump: {(done.stderr or '').strip()[-500:]}")
         if source_schema != target_schema:
@@ -509,6 +521,16 @@ def _pg_restore(url: str, dump: Path, source_schema: str) -> None:
                     connection.execute(sa.text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
+
+
+def _creates_schema(entry: str, schema: str) -> bool:
+    """Whether a line of ``pg_restore -l`` creates the schema, or comments on it
+    ("4; 2615 2200 SCHEMA - public owner", "3947; 0 0 COMMENT - SCHEMA public owner")."""
+    words = entry.split()
+    if entry.lstrip().startswith(";") or len(words) < 6 or not words[0].rstrip(";").isdigit() or words[4] != "-":
+        return False
+    return (words[3] == "SCHEMA" and words[5] == schema) or (
+        words[3] == "COMMENT" and len(words) > 6 and words[5] == "SCHEMA" and words[6] == schema)
 
 
 def _jsonl_rows(archive: tarfile.TarFile, name: str):
