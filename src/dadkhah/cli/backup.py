@@ -11,6 +11,7 @@ import typer
 from dadkhah.cli.common import (
     JsonOption,
     cli_actor,
+    counted,
     emit_json,
     err,
     handle_errors,
@@ -39,9 +40,8 @@ def backup_command(
         emit_json(result)
         return
     counts = result["counts"]
-    out.print(f"Backup at {result['out']}: {result['size_bytes']:,} bytes, {result['files']:,} files; "
-              f"{counts['records']:,} records, {counts['persons']:,} persons, {counts['testimonies']:,} testimonies, "
-              f"{counts['evidence']:,} evidence items. SHA-256 {result['sha256']}.", markup=False)
+    out.print(f"Backup at {result['out']}: {result['size_bytes']:,} bytes, {counted(result['files'], 'file')}; "
+              f"{_contents(counts)}. SHA-256 {result['sha256']}.", markup=False)
     err.print("Test it now and then: dadkhah restore FILE --into a new folder, then dadkhah custody verify there.",
               markup=False)
 
@@ -67,13 +67,16 @@ def restore_command(
         emit_json(result)
         return
     counts = result["counts"]
-    out.print(f"Restored into {result['into']} ({result['database']}): {counts['records']:,} records, "
-              f"{counts['persons']:,} persons, {counts['testimonies']:,} testimonies, {counts['evidence']:,} evidence "
-              f"items as of {result['made_at']}. Custody chain {'intact' if result['custody_intact'] else 'BROKEN'}, "
-              f"audit log {'intact' if result['audit_intact'] else 'BROKEN'}.", markup=False)
+    out.print(f"Restored into {result['into']} ({result['database']}): {_contents(counts)} as of {result['made_at']}. "
+              f"Custody chain {'intact' if result['custody_intact'] else 'BROKEN'}, audit log {'intact' if result['audit_intact'] else 'BROKEN'}.", markup=False)
     later = {k: v for k, v in result["events_after_backup"].items() if v}
     if later:
         err.print("The original recorded events after this backup that the restored workspace lacks: "
                   + ", ".join(f"{n:,} {chain}" for chain, n in later.items()) + ".", markup=False)
     if result["database"] == "postgresql":
         err.print("Open it with DADKHAH_DATABASE_URL set to that database.", markup=False)
+
+
+def _contents(counts: dict) -> str:
+    return (f"{counted(counts['records'], 'record')}, {counted(counts['persons'], 'person')}, "
+            f"{counted(counts['testimonies'], 'testimony', 'testimonies')}, {counted(counts['evidence'], 'evidence item')}")

@@ -91,6 +91,11 @@ def emit_json_array(items: Iterable) -> None:
     sys.stdout.flush()
 
 
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """"1 testimony", "2 testimonies", "1,204 persons": a count with its noun."""
+    return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
+
+
 def fail(message: str, *, as_json: bool, detail: dict | None = None, code: int = 1):
     if as_json:
         emit_json({"error": detail or {"message": message}})

@@ -16,6 +16,7 @@ from rich.table import Table
 from dadkhah.cli.common import (
     JsonOption,
     cli_actor,
+    counted,
     emit_json,
     err,
     handle_errors,
@@ -556,8 +557,8 @@ def export_casefile_command(
         emit_json(result)
     else:
         officials_part = f"{len(result['officials'])} officials' dossiers, " if result["officials"] else ""
-        out.print(f"Case file {result['casefile']} at {result['out']}: {officials_part}{result['persons']} persons, "
-                  f"{result['testimonies']} testimonies, {result['evidence']} evidence items; signed by "
+        out.print(f"Case file {result['casefile']} at {result['out']}: {officials_part}{counted(result['persons'], 'person')}, "
+                  f"{counted(result['testimonies'], 'testimony', 'testimonies')}, {counted(result['evidence'], 'evidence item')}; signed by "
                   f"{result['fingerprint']}.", markup=False)
         for stamp in result["timestamps"]:
             out.print(f"Signature timestamped at {stamp['time']} by {stamp['name']} ({stamp['authority']}).", markup=False)
