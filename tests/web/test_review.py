@@ -59,6 +59,9 @@ def test_a_pair_shows_both_records_side_by_side_with_the_evidence(app, as_role):
         assert comparison["verdict"].replace(" ", "-") in row["class"]
     verdicts = {c["verdict"] for c in data["comparisons"]}
     assert verdicts & {"agrees", "disagrees"}, "agreeing and disagreeing comparisons are marked"
+    # Said by the weight's sign: a level named "intervals overlap" that weighs against is not called "agrees".
+    shown = {row.select_one("td[class^=verdict-]").text for row in page.select("#comparisons tbody tr")}
+    assert shown <= {"for", "against", "neutral", "no evidence"} and shown & {"for", "against"}
     raw_a = page.select("dl.raw")[0]
     assert data["record_a"]["ref"] in raw_a.text
     assert all(value in raw_a.text for value in data["record_a"]["raw"].values())

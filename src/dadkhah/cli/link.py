@@ -289,7 +289,7 @@ def review_list(
     for pair in queue["pairs"]:
         a, b = pair["record_a"], pair["record_b"]
         now = "now one person" if pair["together"] else "now two persons"
-        table = Table("", a["ref"], b["ref"], "evidence", title=f"probability {pair['match_probability']:.3f}; {now}; "
+        table = Table("", a["ref"], b["ref"], "evidence for or against one person", title=f"probability {pair['match_probability']:.3f}; {now}; "
                       f"chance that is wrong {pair['chance_wrong']:.0%}; a decision would move up to "
                       f"{pair['records_affected']} records", title_justify="left")
         evidence = {c["comparison"]: c for c in pair["comparisons"]}
@@ -297,10 +297,15 @@ def review_list(
                                   ("father_name", "father_name"), ("birth_date", "birth_date"), ("death_date", "death_date"),
                                   ("city", "city"), ("prison", "prison"), ("gender", "gender")):
             c = evidence.get(comparison)
-            shown = f"{c['verdict']}: {c['level']} ({c['weight']:+.1f})" if c and c["weight"] else ""
+            shown = f"{_VERDICTS.get(c['verdict'], c['verdict'])}: {c['level']} ({c['weight']:+.1f})" if c and c["weight"] else ""
             table.add_row(field, _field(a.get(field)), _field(b.get(field)), shown)
         out.print(table)
         out.print(f"  dadkhah review decide {a['ref']} {b['ref']} same|different --reason ...", markup=False)
+
+
+# A comparison's weight of evidence, said by its sign (not by the level's name: "intervals overlap" can weigh
+# against one person); the API keeps "agrees" and "disagrees".
+_VERDICTS = {"agrees": "for", "disagrees": "against"}
 
 
 def _field(value) -> str:
