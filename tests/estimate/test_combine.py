@@ -40,6 +40,15 @@ def test_the_lower_end_is_never_below_the_people_seen():
     assert combined["interval"][0] >= 100 and combined["estimate"] >= 100
 
 
+def test_the_centre_is_never_below_the_people_seen_on_average():
+    """A small stratum whose missing members are drawn: 9 named in some replicates, 12 in others, each
+    estimated at its own count. The geometric mean (10.4) would lie below the 10.5 named on average."""
+    parts = [result(n, n, n + 6, observed=n) for n in (9, 12, 9, 12)]
+    combined = combine(parts)
+    assert combined["estimate"] == 10.5
+    assert combined["interval"][0] == 9
+
+
 def patterns_and_values(groups):
     """groups: (pattern, values Counter or None, how many persons)."""
     patterns, values = [], []

@@ -78,6 +78,12 @@ def _count(value) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def _stratum_estimate(value: float) -> str:
+    """A stratum's estimate as the web shows it: to one decimal below 100, so that a small stratum's
+    estimate (never below its average number named) does not read as fewer than those named."""
+    return f"{value:,.0f}" if value >= 100 or float(value).is_integer() else f"{value:,.1f}"
+
+
 def _show(document: dict) -> None:
     # the model's own text may hold brackets ([12][345]) that rich would read as markup
     out.print(f"[bold]{escape(document['method'])}[/] ({escape(document['model'])}): [bold]{document['estimate']:,.0f}[/] "
@@ -102,7 +108,7 @@ def _show(document: dict) -> None:
             if s.get("estimate") is None:
                 table.add_row(escape(str(s["name"])), _count(s.get("observed")), "", "", "", *note)
             else:
-                table.add_row(escape(str(s["name"])), _count(s["observed"]), f"{s['estimate']:,.0f}",
+                table.add_row(escape(str(s["name"])), _count(s["observed"]), _stratum_estimate(s['estimate']),
                               escape(f"[{s['interval'][0]:,.0f}, {s['interval'][1]:,.0f}]"), str(len(s["lists"])), *note)
         out.print(table)
         for warning, number in numbered.items():

@@ -35,7 +35,8 @@ from dadkhah.estimate.core import EstimateResult
 def combine(results: Sequence[EstimateResult], *, level: float | None = None) -> dict:
     """Combine replicate estimates: ``estimate``, ``interval``, ``level``, the replicates' own
     figures and ``between_share`` (the part of the interval's width that the disagreement between
-    replicates adds, from 0 to 1). The lower end is never below the fewest persons a replicate saw."""
+    replicates adds, from 0 to 1). The lower end is never below the fewest persons a replicate saw,
+    the centre never below the persons they saw on average."""
     from scipy import stats
 
     if not results:
@@ -71,7 +72,10 @@ def combine(results: Sequence[EstimateResult], *, level: float | None = None) ->
     width = interval[1] - interval[0]
     without = max(math.exp(q + up_within) - max(math.exp(q - down_within), floor), 0.0)
     between_share = 0.0 if width <= 0 else max(0.0, min(1.0, 1 - without / width))
-    estimate = max(math.exp(q), floor)
+    # Never below the number named (on average over the replicates, as the tables show it): each
+    # replicate's estimate is at least its own count, but the geometric mean of counts that differ
+    # (a stratum whose missing members are drawn) lies below their average.
+    estimate = max(math.exp(q), float(np.mean([r.observed for r in results])))
     return {"estimate": round(estimate, 1), "interval": (round(interval[0], 1), round(interval[1], 1)),
             "level": level, "replicates": m, "between_share": round(between_share, 3),
             "replicate_estimates": [round(float(r.estimate), 1) for r in results],
