@@ -47,6 +47,7 @@ def test_the_centre_is_never_below_the_people_seen_on_average():
     combined = combine(parts)
     assert combined["estimate"] == 10.5
     assert combined["interval"][0] == 9
+    assert all(isinstance(end, float) for end in combined["interval"])  # shown alike: "9.0 – 16.5", not "9 – 16.5"
 
 
 def patterns_and_values(groups):

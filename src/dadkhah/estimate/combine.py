@@ -68,7 +68,7 @@ def combine(results: Sequence[EstimateResult], *, level: float | None = None) ->
     down, down_within = side(within_low)
     up, up_within = side(within_high)
     floor = min(r.observed for r in results)
-    interval = (max(math.exp(q - down), floor), math.exp(q + up))
+    interval = (float(max(math.exp(q - down), floor)), math.exp(q + up))  # (a float, as the upper end: shown alike)
     width = interval[1] - interval[0]
     without = max(math.exp(q + up_within) - max(math.exp(q - down_within), floor), 0.0)
     between_share = 0.0 if width <= 0 else max(0.0, min(1.0, 1 - without / width))
