@@ -18,6 +18,7 @@ from dadkhah.store import (
     create_engine,
     current_revision,
     head_revision,
+    migrate,
     open_store,
     sync_gazetteer,
 )
@@ -165,3 +166,32 @@ def test_the_migrations_build_exactly_the_tables_the_models_describe(store):
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_the_latin_name_keys_migration_gives_the_keys_an_import_gives_now(store, tmp_path):
+    """0018: keys of Latin spellings that an earlier version made (Dariush DRYW, not DRYUW like
+    داریوش) are recomputed from the normalised names to exactly what importing them now gives; the
+    search index is rebuilt at the next search."""
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.model import Record
+    from tests.conftest import write
+
+    write(tmp_path / "l.csv", "id,given_name,family_name,father_name,full_name\n"
+          "1,Dariush,Makouei,Kiumars,\n2,داریوش,ماکویی,کیومرث,\n3,,,Pouya,Seyyed Dariush Oskouei\n"
+          "4,Mohammad,Mousavi-Tehrani,,\n5,,,,Hosseini\n6,Ali Asghar,,,\n")
+    import_file(store, tmp_path / "l.csv", source="s", actor=TESTER)
+    key_columns = [Record.given_name_key, Record.family_name_key, Record.full_name_key, Record.father_name_key]
+    with store.session() as session:
+        imported = session.execute(sa.select(Record.record_id, *key_columns).order_by(Record.record_id)).all()
+    assert imported[0][1:] == ("DRYUW", "MKUI", "DRYUW MKUI", "KYUMRS") and imported[0][1:] == imported[1][1:]
+    with store.engine.begin() as connection:  # as an earlier version keyed them
+        connection.execute(sa.text("UPDATE records SET given_name_key = 'DRYW', full_name_key = 'DRYW MKI', "
+                                   "family_name_key = 'MKI', father_name_key = 'KYMRS' WHERE record_id = '1'"))
+        connection.execute(sa.text("UPDATE records SET full_name_key = 'DRYW SKI', father_name_key = 'PY' "
+                                   "WHERE record_id = '3'"))
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0017'"))
+        connection.execute(sa.insert(Setting).values(key="person_search_built_for", value='{"run": 0, "import": 1}'))
+    migrate(store.engine)
+    with store.session() as session:
+        assert session.execute(sa.select(Record.record_id, *key_columns).order_by(Record.record_id)).all() == imported
+        assert session.get(Setting, "person_search_built_for") is None

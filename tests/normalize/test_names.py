@@ -30,6 +30,13 @@ SAME_KEY = [
     ["عبدالله", "عبد الله", "Abdollah", "Abdolah", "Abdallah"],
     ["اسماعیل", "Esmail", "Ismail", "Esmaeil"],
     ["ژاله", "Zhaleh", "Jaleh"],
+    # ی then و, و then ی: both long vowels of a Latin vowel group, in order (Dariush gave DRYW, not DRYUW).
+    ["داریوش", "Dariush", "Daryoush", "Darioush", "Dariyoush"],
+    ["کیومرث", "Kiumars", "Kioumars", "Kiyoumars", "Kayoumars"],
+    ["نیوشا", "Niusha", "Niousha"],
+    ["پویا", "Pouya", "Pooya"],
+    # French "gui": the u keeps the g hard and is no vowel.
+    ["جهانگیر", "Jahangir", "Jahanguir"],
 ]
 SAME_FAMILY_KEY = [
     ["موسوی", "Mousavi", "Moosavi", "Musavi", "Moussavi", "Mousawi"],
@@ -40,6 +47,9 @@ SAME_FAMILY_KEY = [
     ["قاسمی", "Ghasemi", "Qasemi"],
     ["کاظمی", "كاظمي", "Kazemi"],
     ["رئیسی", "رییسی", "Raisi", "Raeesi", "Ra'isi"],
+    ["اسکویی", "Oskouei", "Oskooei", "Oskui"],  # و before the final ی
+    ["ماکویی", "Makouei", "Makui"],
+    ["گیلانی", "Gilani", "Guilani"],
 ]
 
 

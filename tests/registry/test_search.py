@@ -109,6 +109,9 @@ def test_a_query_gives_the_same_keys_in_either_script():
     assert query_terms("Hossein Zadeh") == query_terms("حسین زاده") == [[token_key("hosseinzadeh")]]
     assert query_terms("Seyyed Ali Mousavi") == query_terms("سید علی موسوی"), "titles are dropped, as on import"
     assert query_terms("   ") == [] and query_terms("???") == []
+    # Two long vowels written together, kept in order: "Dariush" finds داریوش (it gave DRYW, not DRYUW).
+    assert query_terms("Dariush Oskouei") == query_terms("داریوش اسکویی") == query_terms("Daryoush Oskoui")
+    assert query_terms("Pouya") == query_terms("پویا") and query_terms("Kiumars") == query_terms("کیومرث")
 
 
 def test_a_latin_query_finds_persons_known_only_in_persian_script_and_back(copy_of_linked, small_case):

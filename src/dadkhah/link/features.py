@@ -59,7 +59,7 @@ SCHEMA = pa.schema(
 
 
 # Raise when a feature is computed differently: a model trained on the old features is then retrained.
-FEATURES_VERSION = 2  # 2: full_coarse without "I" and as one word
+FEATURES_VERSION = 3  # 2: full_coarse without "I" and as one word; 3: Latin keys write ی and و in order (Dariush DRYUW)
 
 
 def day_number(value: dt.date | None) -> int | None:

@@ -125,8 +125,8 @@ def token_key(token: str) -> str:
     Short vowels are dropped because transliterations disagree on them. The long vowels written in
     Persian are kept as one letter each, because they tell common names apart: ی inside a word is
     ``Y`` (Hossein ``HSYN`` is not Hassan ``HSN``), at the end ``I`` (Mohammadi ``MHMDI``); و is ``U``
-    (Mahmoud ``MHMUD`` is not Mohammad ``MHMD``). Latin vowel groups holding i, y or ee stand for ی,
-    and ou, oo, u, v and w for و. Deleting ``U`` and ``Y`` from a key gives a coarser key that
+    (Mahmoud ``MHMUD`` is not Mohammad ``MHMD``). In a Latin vowel group, i, y and ee stand for ی,
+    ou, oo and u for و, each in its order (Dariush ``DRYUW`` as داریوش); v and w are و too. Deleting ``U`` and ``Y`` from a key gives a coarser key that
     also meets Arabic-style spellings (Muhammad, Husayn).
     """
     if not token:
@@ -169,15 +169,23 @@ _LATIN_GROUPS = re.compile(r"^dj|tch|kh|gh|sh|ch|zh|ph|ck|[aeiouy]+|.")
 
 
 def _vowel_code(group: str, *, initial: bool, final: bool) -> str:
-    long_i = "i" in group or "y" in group or "ee" in group
-    long_u = "u" in group or "oo" in group
     if initial:
-        return "U" if long_u else ""
-    if final and group.endswith(("i", "y", "ee", "ie")):
-        return "I"
-    if long_i:
-        return "Y"
-    return "U" if long_u else ""
+        return "U" if "u" in group or "oo" in group else ""
+    # Each long vowel in the group, in order: Dariush, Daryoush and داریوش all write ی then و (YU),
+    # Pouya and پویا و then ی (UY), Makouei and ماکویی a و before the final ی.
+    ending = final and group.endswith(("i", "y", "ee", "ie"))
+    rest = group[:-2] if ending and group.endswith(("ee", "ie")) else group[:-1] if ending else group
+    codes: list[str] = []
+    index = 0
+    while index < len(rest):
+        two = rest[index:index + 2]
+        if two in ("ee", "oo"):
+            code, index = ("Y" if two == "ee" else "U"), index + 2
+        else:
+            code, index = {"i": "Y", "y": "Y", "u": "U"}.get(rest[index], ""), index + 1
+        if code and (not codes or codes[-1] != code):
+            codes.append(code)
+    return "".join(codes) + ("I" if ending else "")
 
 
 def _latin_key(token: str) -> str:
@@ -187,9 +195,12 @@ def _latin_key(token: str) -> str:
     last = len(parts) - 1
     for index, part in enumerate(parts):
         if part[0] in _LATIN_VOWELS:
+            if index and parts[index - 1] == "g" and part[:2] in ("ui", "ue"):
+                part = part[1:]  # French "gui", "gue": the u only keeps the g hard (Jahanguir, Guilani)
             code = _vowel_code(part, initial=index == 0, final=index == last)
-            if code == "I" and index == last:
-                final = code
+            if code.endswith("I") and index == last:
+                codes.append(code[:-1])
+                final = "I"
             else:
                 codes.append(code)
         elif part in ("v", "w"):

@@ -77,20 +77,26 @@
     return finishKey(codes, final);
   }
   function vowelCode(group, initial, final) {
-    var longI = group.indexOf("i") >= 0 || group.indexOf("y") >= 0 || group.indexOf("ee") >= 0;
-    var longU = group.indexOf("u") >= 0 || group.indexOf("oo") >= 0;
-    if (initial) return longU ? "U" : "";
-    if (final && /(i|y|ee|ie)$/.test(group)) return "I";
-    if (longI) return "Y";
-    return longU ? "U" : "";
+    if (initial) return (group.indexOf("u") >= 0 || group.indexOf("oo") >= 0) ? "U" : "";
+    var ending = final && /(i|y|ee|ie)$/.test(group);
+    var rest = ending ? group.slice(0, /(ee|ie)$/.test(group) ? -2 : -1) : group;
+    var codes = [], index = 0;
+    while (index < rest.length) {
+      var two = rest.slice(index, index + 2), code;
+      if (two === "ee" || two === "oo") { code = two === "ee" ? "Y" : "U"; index += 2; }
+      else { code = {i: "Y", y: "Y", u: "U"}[rest[index]] || ""; index += 1; }
+      if (code && (!codes.length || codes[codes.length - 1] !== code)) codes.push(code);
+    }
+    return codes.join("") + (ending ? "I" : "");
   }
   function latinKey(token) {
     var parts = token.toLowerCase().match(/^dj|tch|kh|gh|sh|ch|zh|ph|ck|[aeiouy]+|./g) || [];
     var codes = [], final = "", last = parts.length - 1;
     parts.forEach(function (part, index) {
       if ("aeiouy".indexOf(part[0]) >= 0) {
+        if (index && parts[index - 1] === "g" && (part.slice(0, 2) === "ui" || part.slice(0, 2) === "ue")) part = part.slice(1);
         var code = vowelCode(part, index === 0, index === last);
-        if (code === "I" && index === last) final = code; else codes.push(code);
+        if (index === last && code.slice(-1) === "I") { codes.push(code.slice(0, -1)); final = "I"; } else codes.push(code);
       } else if (part === "v" || part === "w") {
         codes.push("U");
       } else {
