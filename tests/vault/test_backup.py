@@ -156,12 +156,13 @@ def test_a_backup_restores_into_a_workspace_that_verifies_and_sums_up_alike(stor
     check_restored(restored, original, case, tmp_path)
 
 
-@pytest.mark.postgres
-def test_postgresql_restores_into_a_fresh_database(postgres_url, fresh_database, tmp_path):
+def pg_case_backed_up(database_url: str, tmp_path) -> tuple[dict, dict, dict]:
+    """A workspace on PostgreSQL with persons, a testimony and an evidence file, backed up with
+    pg_dump: (what the backup said, the workspace's summary, the case to check a restore by)."""
     from dadkhah.vault.keys import create_keys
     from dadkhah.workspace import create_workspace
 
-    workspace = create_workspace(tmp_path / "ws", database_url=postgres_url)
+    workspace = create_workspace(tmp_path / "ws", database_url=database_url)
     create_keys(workspace)
     workspace = workspace.reloaded()
     with open_store(workspace) as store:
@@ -174,12 +175,20 @@ def test_postgresql_restores_into_a_fresh_database(postgres_url, fresh_database,
         (tmp_path / "e.bin").write_bytes(os.urandom(5000))
         evidence = add_evidence(store, keys, [tmp_path / "e.bin"], actor=TESTER)
         made = make_backup(store, keys, tmp_path / "pg.backup", actor=TESTER)
+        with store.session() as session:
+            made["schema_seen"] = session.scalar(sa.text("SELECT current_schema()"))
         original = summary_of(workspace)
     assert made["method"] == "pg_dump" and made["database"] == "postgresql"
+    return made, original, {"testimony": testimony["id"], "evidence": evidence[0]["id"], "file": tmp_path / "e.bin"}
+
+
+@pytest.mark.postgres
+def test_postgresql_restores_into_a_fresh_database(postgres_url, fresh_database, tmp_path):
+    made, original, case = pg_case_backed_up(postgres_url, tmp_path)
+    assert made["schema_seen"] != "public"  # the tests' own schema, renamed on the way
     with pytest.raises(InputError, match="PostgreSQL dump"):
         restore_backup(tmp_path / "pg.backup", tmp_path / "r0", actor=TESTER)
     restored = restore_backup(tmp_path / "pg.backup", tmp_path / "restored", actor=TESTER, database_url=fresh_database)
-    case = {"testimony": testimony["id"], "evidence": evidence[0]["id"], "file": tmp_path / "e.bin"}
     check_restored(restored, original, case, tmp_path, database_url=fresh_database)
     with pytest.raises(InputError, match="not empty"):
         restore_backup(tmp_path / "pg.backup", tmp_path / "again", actor=TESTER, database_url=fresh_database)
@@ -189,29 +198,10 @@ def test_postgresql_restores_into_a_fresh_database(postgres_url, fresh_database,
 def test_a_workspace_in_a_databases_own_schema_restores_into_a_database_made_by_createdb(new_database, tmp_path):
     """The usual deployment: a database of the case's own, its tables in the schema "public" that
     every new database already has (the dump creates it too)."""
-    from dadkhah.vault.keys import create_keys
-    from dadkhah.workspace import create_workspace
-
     original_url, into_url = new_database(), new_database()
-    workspace = create_workspace(tmp_path / "ws", database_url=original_url)
-    create_keys(workspace)
-    workspace = workspace.reloaded()
-    with open_store(workspace) as store:
-        keys = load_keys(workspace)
-        store.use_keys(keys)
-        persons = make_persons(store, tmp_path, count=2)
-        testimony = add_testimony(store, keys, actor=TESTER, witness_name="Synthetic Mu",
-                                  transcript=write(tmp_path / "t.txt", "synthetic transcript\n"), language="fa",
-                                  consent="courts", about=persons[:1])
-        (tmp_path / "e.bin").write_bytes(os.urandom(3000))
-        evidence = add_evidence(store, keys, [tmp_path / "e.bin"], actor=TESTER)
-        with store.session() as session:
-            assert session.scalar(sa.text("SELECT current_schema()")) == "public"
-        made = make_backup(store, keys, tmp_path / "pg.backup", actor=TESTER)
-        original = summary_of(workspace)
-    assert made["method"] == "pg_dump"
+    made, original, case = pg_case_backed_up(original_url, tmp_path)
+    assert made["schema_seen"] == "public"
     restored = restore_backup(tmp_path / "pg.backup", tmp_path / "restored", actor=TESTER, database_url=into_url)
-    case = {"testimony": testimony["id"], "evidence": evidence[0]["id"], "file": tmp_path / "e.bin"}
     check_restored(restored, original, case, tmp_path, database_url=into_url)
 
 
