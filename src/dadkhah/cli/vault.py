@@ -556,7 +556,8 @@ def export_casefile_command(
     if as_json:
         emit_json(result)
     else:
-        officials_part = f"{len(result['officials'])} officials' dossiers, " if result["officials"] else ""
+        dossiers = counted(len(result["officials"]), "official's dossier", "officials' dossiers")
+        officials_part = f"{dossiers}, " if result["officials"] else ""
         out.print(f"Case file {result['casefile']} at {result['out']}: {officials_part}{counted(result['persons'], 'person')}, "
                   f"{counted(result['testimonies'], 'testimony', 'testimonies')}, {counted(result['evidence'], 'evidence item')}; signed by "
                   f"{result['fingerprint']}.", markup=False)
