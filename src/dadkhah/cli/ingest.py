@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dadkhah.cli.common import (
     JsonOption,
     cli_actor,
+    counted,
     database_url,
     emit_json,
     emit_json_array,
@@ -96,8 +98,8 @@ def import_(
         err.print(f"{file} was already imported into {summary.source!r} (import {summary.import_id}); nothing added.")
         return
     out.print(
-        f"[bold]{summary.source}[/]: {summary.rows} rows, {summary.imported} imported, "
-        f"{summary.rejected} refused, {summary.warning_count} warnings ({summary.seconds:.1f} s)."
+        f"[bold]{escape(summary.source)}[/]: {counted(summary.rows, 'row')}, {summary.imported:,} imported, "
+        f"{summary.rejected:,} refused, {counted(summary.warning_count, 'warning')} ({summary.seconds:.1f} s)."
     )
     for warning in summary.warnings[:10]:
         out.print(f"  line {warning['line']}, {warning['field']}: {warning['message']}", markup=False)
