@@ -105,3 +105,15 @@ def test_persons_show_names_the_acts_and_where_the_person_may_lie(tmp_path):
     assert burial["site"]["location"] == {"publication": "hidden", "withheld": "location"}
     text = run("persons", "show", persons["V2"], workspace=ws).stdout
     assert "Act A-000001 execution" in text and "location withheld (hidden)" in text
+
+
+def test_names_print_as_given_even_with_brackets(tmp_path):
+    """A name is data, not markup: "[Haj] Bahram" keeps its brackets in the dossier's text."""
+    ws = _workspace(tmp_path)
+    assert run("accountability", "import", str(write_set(tmp_path / "acc")), "--source", "r", workspace=ws).exit_code == 0
+    added = run("accountability", "add", "officials", "--cell", "official_id=OF9", "--cell", "name=[Haj] Bahram [bold]Synth",
+                "--cell", "aliases=[b]Alias", "--source", "r", workspace=ws)
+    assert added.exit_code == 0, added.output
+    shown = run("officials", "show", "OF9", workspace=ws)
+    assert shown.exit_code == 0, shown.output
+    assert "[Haj] Bahram [bold]Synth" in shown.stdout and "[b]Alias" in shown.stdout

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dadkhah.accountability import (
@@ -170,7 +171,8 @@ def accountability_graph(
 
 
 def _names(item: dict) -> str:
-    return " / ".join(n for n in (item.get("name"), item.get("name_fa")) if n) or ""
+    """An item's names, for a line that is read as rich markup (a name is data: its brackets are kept)."""
+    return escape(" / ".join(n for n in (item.get("name"), item.get("name_fa")) if n) or "")
 
 
 def _citations(claim: dict) -> str:
@@ -267,7 +269,7 @@ def officials_show(
         emit_json(dossier)
         return
     person = dossier["official"]
-    out.print(f"[bold]{person['id']}[/] {_names(person)}" + (f" (also {', '.join(person['aliases'])})"
+    out.print(f"[bold]{person['id']}[/] {_names(person)}" + (f" (also {escape(', '.join(person['aliases']))})"
                                                                 if person["aliases"] else ""))
     posts = Table("from", "to", "role", "institution", "status", "citations", title="Posts")
     later = {p["claim"] for p in dossier["later_posts"]}
