@@ -190,12 +190,14 @@ def test_link_persons_and_review_commands(ws, small_case):
     assert queue["run_id"] == 1 and len(queue["pairs"]) <= 3
     pair = queue["pairs"][0]
     decided = json.loads(run("review", "decide", pair["record_a"]["ref"], pair["record_b"]["ref"], "different",
-                             "--reason", "different fathers", "--json", workspace=ws).stdout)
+                             "--reason", "different fathers [see letter] [/x]", "--json", workspace=ws).stdout)
     assert decided["decision"] == "different" and decided["effective"].startswith("at the next")
     bad = run("review", "decide", pair["record_a"]["ref"], pair["record_b"]["ref"], "maybe", "--reason", "x", "--json", workspace=ws)
     assert bad.exit_code == 1 and "same' or 'different" in json.loads(bad.stdout)["error"]["message"]
     decisions = json.loads(run("review", "decisions", "--json", workspace=ws).stdout)
     assert [d["decision"] for d in decisions] == ["different"]
+    shown = run("review", "decisions", workspace=ws)  # a reason is data: printed as written, never read as markup
+    assert shown.exit_code == 0 and "[see" in shown.stdout and "[/x]" in shown.stdout, shown.output
     assert "probability" in run("review", "list", "--limit", "1", workspace=ws).stdout
     again = run("link", "run", workspace=ws).stdout  # the decision applies: the run says what it reused
     assert f"what {summary['records']:,} records offer for comparison" in again and "search index was updated for" in again

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dadkhah.appeal import (
     add_paper_signature,
@@ -28,6 +27,7 @@ from dadkhah.appeal import (
     show_appeal,
 )
 from dadkhah.cli.common import (
+    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -236,12 +236,12 @@ def appeal_queue(
     if as_json:
         emit_json(document)
         return
-    table = Table("#", "status", "why", "kind", "name", "email domain", "country", "same name as")
+    table = DataTable("#", "status", "why", "kind", "name", "email domain", "country", "same name as")
     for s in document["signatures"]:
         twin = s["duplicate_of"]
-        table.add_row(str(s["id"]), s["status"], _plain(s["flag_detail"] or ""), s["kind"], _plain(s["name"] or ""),
-                      _plain(s["email_domain"] or ""), _plain(s["country"] or ""),
-                      f"{twin['id']} {_plain(twin['name'] or '')} ({twin['status']})" if twin else "")
+        table.add_row(str(s["id"]), s["status"], s["flag_detail"] or "", s["kind"], s["name"] or "",
+                      s["email_domain"] or "", s["country"] or "",
+                      f"{twin['id']} {twin['name'] or ''} ({twin['status']})" if twin else "")
     out.print(table)
     err.print(f"{document['total']:,} in all.")
 

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from dadkhah.cli.common import (
+    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -102,14 +102,14 @@ def _show(document: dict) -> None:
         for s in strata:
             for warning in s.get("warnings") or []:
                 numbered.setdefault(warning, len(numbered) + 1)
-        table = Table("stratum", "named", "estimate", "interval", "lists", *(("notes",) if numbered else ()))
+        table = DataTable("stratum", "named", "estimate", "interval", "lists", *(("notes",) if numbered else ()))
         for s in strata:
             note = (", ".join(str(numbered[w]) for w in s.get("warnings") or []),) if numbered else ()
             if s.get("estimate") is None:
-                table.add_row(escape(str(s["name"])), _count(s.get("observed")), "", "", "", *note)
+                table.add_row(str(s["name"]), _count(s.get("observed")), "", "", "", *note)
             else:
-                table.add_row(escape(str(s["name"])), _count(s["observed"]), _stratum_estimate(s['estimate']),
-                              escape(f"[{s['interval'][0]:,.0f}, {s['interval'][1]:,.0f}]"), str(len(s["lists"])), *note)
+                table.add_row(str(s["name"]), _count(s["observed"]), _stratum_estimate(s['estimate']),
+                              f"[{s['interval'][0]:,.0f}, {s['interval'][1]:,.0f}]", str(len(s["lists"])), *note)
         out.print(table)
         for warning, number in numbered.items():
             out.print(f"  {number}. {warning}", markup=False, highlight=False)
@@ -286,7 +286,7 @@ def estimate_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(listed)
         return
-    table = Table("#", "when", "method", "by", "named", "estimate", "interval")
+    table = DataTable("#", "when", "method", "by", "named", "estimate", "interval")
     table.add_column("from", overflow="fold")
     for r in listed:
         table.add_row(str(r["id"]), r["created_at"][:16], r["method"], r["by"] or "", f"{r['observed']:,}",

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from dadkhah.cli.common import (
+    DataTable,
     JsonOption,
     cli_actor,
     counted,
@@ -128,7 +128,7 @@ def records_list(
             emit_json_array(iter_records(session, source=source, include_superseded=include_superseded, limit=limit, offset=offset))
             return
         total = count_records(session, source=source)
-        table = Table("source", "record", "line", "given", "family", "father", "death", "city", title=f"{total} records")
+        table = DataTable("source", "record", "line", "given", "family", "father", "death", "city", title=f"{total} records")
         for record in iter_records(session, source=source, include_superseded=include_superseded, limit=20 if limit is None else limit, offset=offset):
             def norm(field, record=record):
                 value = record[field]
@@ -156,7 +156,7 @@ def sources_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(sources)
         return
-    table = Table("source", "records", "imports", "producer", "grade", "obtained")
+    table = DataTable("source", "records", "imports", "producer", "grade", "obtained")
     for s in sources:
         grade = f"{s['reliability'] or '?'}{s['credibility'] or '?'}" if s["reliability"] or s["credibility"] else ""
         table.add_row(s["name"], str(s["records"]), str(s["imports"]), s["producer"] or "", grade, s["obtained_on"] or "")

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from dadkhah.cli.common import (
+    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -117,7 +118,7 @@ def link_evaluate(
     if as_json:
         emit_json(result)
         return
-    table = Table("metric", "precision", "recall", "F1", title=f"{result['records']:,} records: {result['clusters']:,} persons found, {result['persons']:,} true")
+    table = DataTable("metric", "precision", "recall", "F1", title=f"{result['records']:,} records: {result['clusters']:,} persons found, {result['persons']:,} true")
     for name in ("pairwise", "bcubed"):
         m = result[name]
         table.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}")
@@ -152,7 +153,7 @@ def persons_show(
     if person["withheld"]:
         err.print(f"Withheld from publication since {person['withheld']['at'][:10]} by {person['withheld']['by']}: "
                   f"{person['withheld']['reason']}", markup=False, highlight=False)
-    table = Table("attribute", "value", "records", "conflict")
+    table = DataTable("attribute", "value", "records", "conflict")
     for name, attribute in person["attributes"].items():
         for i, value in enumerate(attribute["values"]):
             shown = value.get("value") or f"{value.get('earliest')} … {value.get('latest')}"
@@ -225,7 +226,7 @@ def persons_list(
     if as_json:
         emit_json(persons)
         return
-    table = Table("person", "records", "sources")
+    table = DataTable("person", "records", "sources")
     for p in persons:
         table.add_row(p["person_id"], str(p["records"]), str(p["sources"]))
     out.print(table)
@@ -289,7 +290,7 @@ def review_list(
     for pair in queue["pairs"]:
         a, b = pair["record_a"], pair["record_b"]
         now = "now one person" if pair["together"] else "now two persons"
-        table = Table("", a["ref"], b["ref"], "evidence for or against one person", title=f"probability {pair['match_probability']:.3f}; {now}; "
+        table = DataTable("", escape(a["ref"]), escape(b["ref"]), "evidence for or against one person", title=f"probability {pair['match_probability']:.3f}; {now}; "
                       f"chance that is wrong {pair['chance_wrong']:.0%}; a decision would move up to "
                       f"{pair['records_affected']} records", title_justify="left")
         evidence = {c["comparison"]: c for c in pair["comparisons"]}
@@ -348,7 +349,7 @@ def review_decisions(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(decisions)
         return
-    table = Table("#", "record a", "record b", "decision", "reason", "by", "replaced by")
+    table = DataTable("#", "record a", "record b", "decision", "reason", "by", "replaced by")
     for d in decisions:
         table.add_row(str(d["id"]), d["record_a"], d["record_b"], d["decision"], d["reason"], d["decided_by"], str(d["replaced_by"] or ""))
     out.print(table)

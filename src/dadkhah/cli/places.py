@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from dadkhah.cli.common import JsonOption, cli_actor, emit_json, handle_errors, opened_store, out
+from dadkhah.cli.common import (
+    DataTable,
+    JsonOption,
+    cli_actor,
+    emit_json,
+    handle_errors,
+    opened_store,
+    out,
+)
 from dadkhah.places import add_place_alias, list_places, load_gazetteer
 
 places_app = typer.Typer(help="The gazetteer: provinces, cities, prisons, cemeteries, grave sites.", no_args_is_help=True)
@@ -29,7 +36,7 @@ def places_list(
     if as_json:
         emit_json(places)
         return
-    table = Table("id", "type", "English", "Persian", "in", "other names")
+    table = DataTable("id", "type", "English", "Persian", "in", "other names")
     for p in places:
         others = [n for n in p["names"] if n not in (p["name_en"], p["name_fa"])]
         table.add_row(p["id"], p["type"], p["name_en"], p["name_fa"] or "", p["parent_id"] or "", ", ".join(others))

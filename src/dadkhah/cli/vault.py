@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dadkhah.cli.common import (
+    DataTable,
     JsonOption,
     cli_actor,
     counted,
@@ -131,7 +131,7 @@ def evidence_list(
     if as_json:
         emit_json(items)
         return
-    table = Table("id", "sha256", "bytes", "type", "description", "about")
+    table = DataTable("id", "sha256", "bytes", "type", "description", "about")
     for item in items:
         table.add_row(item["id"], item["sha256"][:16] + "…", f"{item['size_bytes']:,}", item["media_type"],
                       item["description"] or "", ", ".join(item["about"]))
@@ -281,7 +281,7 @@ def testimony_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(items)
         return
-    table = Table("id", "witness", "language", "consent", "about", "place")
+    table = DataTable("id", "witness", "language", "consent", "about", "place")
     for item in items:
         table.add_row(item["id"], item["witness"], item["language"], ", ".join(item["consent"]), ", ".join(item["about"]),
                       item["place"] or "")
@@ -406,7 +406,7 @@ def custody_log(ctx: typer.Context, item: Annotated[str, typer.Argument(help="E-
     if as_json:
         emit_json(events)
         return
-    table = Table("#", "when", "who", "action", "details")
+    table = DataTable("#", "when", "who", "action", "details")
     for event in events:
         table.add_row(str(event["seq"]), event["occurred_at"][:19], event["actor"], event["action"],
                       json.dumps(event["details"], ensure_ascii=False))
