@@ -238,3 +238,17 @@ def test_every_command_knows_the_words_of_its_options_and_arguments():
                 assert set(param.opts) & words, (callback.__name__, param.opts, words)
                 checked += 1
     assert checked > 60
+
+
+def test_names_and_paths_print_as_written_not_as_markup(ws, tmp_path):
+    """Text from the data (a source's name, a cell, a file's name) keeps its brackets: the terminal
+    never reads it as rich markup, where "[b]" vanished and "[/b]" stopped the command."""
+    assert run("sources", "add", "[b]list[/b]", "--producer", "NGO [draft]", workspace=ws).exit_code == 0
+    path = write(tmp_path / "[x] list.csv", "id,given_name,family_name\n1,Ali,Karimi\n")
+    imported = run("import", str(path), "--source", "[b]list[/b]", workspace=ws)
+    assert imported.exit_code == 0, imported.output
+    assert "[b]list[/b]: 1 row, 1 imported" in imported.stdout
+    listed = run("sources", "list", workspace=ws)
+    assert listed.exit_code == 0 and "[b]list[/b]" in listed.stdout and "NGO [draft]" in listed.stdout, listed.output
+    records = run("records", "list", "--source", "[b]list[/b]", workspace=ws)
+    assert records.exit_code == 0 and "1 record\n" in records.stdout and "[b]list[/b]" in records.stdout, records.output

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from dadkhah.accountability import (
     AUDIENCES,
@@ -24,7 +25,6 @@ from dadkhah.accountability import (
 from dadkhah.accountability.graph import export_graph
 from dadkhah.accountability.rows import FILES
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -78,7 +78,7 @@ def accountability_import(
         err.print(f"{path} was already imported for {summary.source!r} (import {summary.import_id}); nothing added.",
                   markup=False)
         return
-    table = DataTable("file", "rows", "imported", "refused", title=f"{escape(summary.source)}: {summary.rows:,} rows")
+    table = Table("file", "rows", "imported", "refused", title=f"{summary.source}: {summary.rows:,} rows")
     for name, counts in summary.files.items():
         table.add_row(name, f"{counts['rows']:,}", f"{counts['imported']:,}", f"{counts['rejected']:,}")
     out.print(table)
@@ -199,7 +199,7 @@ def _list(kind: str):
         if as_json:
             emit_json(result)
             return
-        table = DataTable("id", "files' id", "name", "kind", title=f"{result['total']:,} {kind}s")
+        table = Table("id", "files' id", "name", "kind", title=f"{result['total']:,} {kind}s")
         for item in result["items"]:
             table.add_row(item["id"], item["external_id"] or "", _names(item), item["category"] or "")
         out.print(table)
@@ -233,8 +233,8 @@ def institutions_chart(
     if as_json:
         emit_json(chart)
         return
-    table = DataTable("unit", "official", "role", "from", "to", "on the day", "status", "citations",
-                  title=f"{escape(_names(chart['institution']))} on {chart['on']}")
+    table = Table("unit", "official", "role", "from", "to", "on the day", "status", "citations",
+                  title=f"{_names(chart['institution'])} on {chart['on']}")
     for unit in chart["units"]:
         for post in unit["posts"] or [None]:
             unit_name = "  " * unit["depth"] + (_names(unit) or unit["id"])
@@ -269,8 +269,8 @@ def officials_show(
         return
     person = dossier["official"]
     out.print(f"[bold]{person['id']}[/] {escape(_names(person))}" + (f" (also {escape(', '.join(person['aliases']))})"
-                                                                if person["aliases"] else ""))
-    posts = DataTable("from", "to", "role", "institution", "status", "citations", title="Posts")
+                                                                if person["aliases"] else ""), markup=True)
+    posts = Table("from", "to", "role", "institution", "status", "citations", title="Posts")
     later = {p["claim"] for p in dossier["later_posts"]}
     for post in dossier["posts"]:
         role = post["role"] + (" (after the acts)" if post["claim"] in later else "")
@@ -279,7 +279,7 @@ def officials_show(
                       _citations(post))
     out.print(posts)
     victims = dossier["victims"]
-    acts = DataTable("act", "type", "date", "degree", "likelihood", "victims", "status",
+    acts = Table("act", "type", "date", "degree", "likelihood", "victims", "status",
                  title=f"Acts: {dossier['acts_total']:,} ({victims['named_total']:,} named victims, "
                        f"{victims['unnamed_total']:,} unnamed)")
     for act in dossier["acts"]:
@@ -321,7 +321,7 @@ def acts_list(
     if as_json:
         emit_json(result)
         return
-    table = DataTable("act", "type", "date", "place", "victims", "involved", "status", title=f"{result['total']:,} acts")
+    table = Table("act", "type", "date", "place", "victims", "involved", "status", title=f"{result['total']:,} acts")
     for act in result["acts"]:
         for claim in act["claims"]:
             named = ", ".join(v.get("person") or v.get("record") or "" for v in claim["victims"])
@@ -358,14 +358,14 @@ def sites_show(
     if location.get("withheld"):
         where += f" [{location['withheld']} withheld: publication {location['publication']}]"
     out.print(f"[bold]{result['id']}[/] {escape(_names(result))}: {result['kind']}, {', '.join(result['certainty'])}",
-              highlight=False)
+              highlight=False, markup=True)
     out.print(f"Location: {where.strip()}", markup=False)
-    history = DataTable("observed", "status", "method", "review", "citations", title="Status over time")
+    history = Table("observed", "status", "method", "review", "citations", title="Status over time")
     for item in result["status_history"]:
         history.add_row(_interval(item.get("from")), item["value"], (item.get("data") or {}).get("method", ""),
                         item["review_status"], _citations(item))
     out.print(history)
-    burials = DataTable("victim", "likelihood", "review", "citations",
+    burials = Table("victim", "likelihood", "review", "citations",
                     title=f"Burial claims: {result['burials_total']:,}")
     for item in result["burials"]:
         victim = item.get("victim") or {}

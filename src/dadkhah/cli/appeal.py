@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from dadkhah.appeal import (
     add_paper_signature,
@@ -27,7 +28,6 @@ from dadkhah.appeal import (
     show_appeal,
 )
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -50,7 +50,7 @@ AppealArg = Annotated[str, typer.Argument(metavar="APPEAL", help="The appeal's i
 
 def _summary(document: dict) -> None:
     out.print(f"[bold]{document['id']}[/] {document['slug']}  {document['status']}  version {document['version']}  "
-              f"{_plain(document['title'])}")
+              f"{_plain(document['title'])}", markup=True)
     if "counts" in document:
         c = document["counts"]
         out.print(f"  verified {c['verified']:,} (named {c['public_names']:,}), pending {c['pending']:,} "
@@ -170,14 +170,14 @@ def appeal_show(ctx: typer.Context, appeal: AppealArg, as_json: JsonOption = Fal
         return
     _summary(document)
     if document["by_country"]:
-        out.print("  by country: " + ", ".join(f"{_plain(k)} {v:,}" for k, v in document["by_country"].items()))
+        out.print("  by country: " + ", ".join(f"{k} {v:,}" for k, v in document["by_country"].items()))
     for version in document["versions"]:
         out.print(f"  version {version['version']} of {version['created_at']:%Y-%m-%d} sha256 {version['sha256'][:16]}…")
     for delivery in document["deliveries"]:
-        out.print(f"  delivered to {_plain(delivery['to'])} on {delivery['on']} with {delivery['verified']:,} signatures"
+        out.print(f"  delivered to {delivery['to']} on {delivery['on']} with {delivery['verified']:,} signatures"
                   + (f" (proof {delivery['evidence']})" if delivery["evidence"] else ""))
     for correction in document["corrections"]:
-        out.print(f"  correction {correction['at'][:16]}: {correction['action']} {_plain(correction['details'])}")
+        out.print(f"  correction {correction['at'][:16]}: {correction['action']} {correction['details']}")
     if document["mail"]["queued"] or document["mail"]["failed"]:
         out.print(f"  mail: {document['mail']['queued']:,} queued, {document['mail']['failed']:,} failed")
     if document["purge_due"]:
@@ -236,7 +236,7 @@ def appeal_queue(
     if as_json:
         emit_json(document)
         return
-    table = DataTable("#", "status", "why", "kind", "name", "email domain", "country", "same name as")
+    table = Table("#", "status", "why", "kind", "name", "email domain", "country", "same name as")
     for s in document["signatures"]:
         twin = s["duplicate_of"]
         table.add_row(str(s["id"]), s["status"], s["flag_detail"] or "", s["kind"], s["name"] or "",
@@ -360,7 +360,7 @@ def appeal_deliver(
     if as_json:
         emit_json(document)
         return
-    out.print(f"{document['id']} delivered to {_plain(document['to'])} on {document['on']} "
+    out.print(f"{document['id']} delivered to {document['to']} on {document['on']} "
               f"({document['verified']:,} signatures)" + (f", proof {document['evidence']}" if document["evidence"] else ""))
 
 

@@ -35,8 +35,6 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
-from rich.text import Text
 
 from dadkhah.audit import Actor
 from dadkhah.errors import DadkhahError, InputError
@@ -46,19 +44,12 @@ from dadkhah.workspace import Workspace, find_workspace
 ENV_DATABASE_URL = "DADKHAH_DATABASE_URL"  # PostgreSQL for a shared server; the workspace's SQLite file otherwise
 ENV_USER = "DADKHAH_USER"  # who is acting, when not the operating system's user
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Text is data unless a line asks for markup (markup=True, its data escaped): a name, reason or path
+# printed with brackets keeps them.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
-
-
-class DataTable(Table):
-    """A table whose cells are data: a text cell is shown as written, never read as rich markup (a
-    review decision's reason "see [letter]" or a name "[Haj] Bahram" keeps its brackets, and a
-    closing tag in a cell no longer stops the command)."""
-
-    def add_row(self, *renderables, **kwargs) -> None:
-        super().add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in renderables), **kwargs)
 
 
 def setup_logging(verbose: bool) -> None:

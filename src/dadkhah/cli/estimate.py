@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -88,7 +88,7 @@ def _show(document: dict) -> None:
     # the model's own text may hold brackets ([12][345]) that rich would read as markup
     out.print(f"[bold]{escape(document['method'])}[/] ({escape(document['model'])}): [bold]{document['estimate']:,.0f}[/] "
               f"[{document['interval'][0]:,.0f}, {document['interval'][1]:,.0f}] at {document['level']:.0%}; "
-              f"{document['observed']:,} named on the lists.")
+              f"{document['observed']:,} named on the lists.", markup=True)
     because = document.get("chosen_because") or (document.get("diagnostics") or {}).get("chosen_because")
     if because:
         err.print(f"method {document['method']} chosen: {because}", markup=False, highlight=False)
@@ -102,7 +102,7 @@ def _show(document: dict) -> None:
         for s in strata:
             for warning in s.get("warnings") or []:
                 numbered.setdefault(warning, len(numbered) + 1)
-        table = DataTable("stratum", "named", "estimate", "interval", "lists", *(("notes",) if numbered else ()))
+        table = Table("stratum", "named", "estimate", "interval", "lists", *(("notes",) if numbered else ()))
         for s in strata:
             note = (", ".join(str(numbered[w]) for w in s.get("warnings") or []),) if numbered else ()
             if s.get("estimate") is None:
@@ -117,7 +117,7 @@ def _show(document: dict) -> None:
         out.print(f"Sum over strata: [bold]{total['estimate']:,.0f}[/] ({total['strata_estimated']} of {total['strata']} "
                   f"strata estimated; {_count(total['observed_in_unestimated_strata'])} named in the others, counted as named). "
                   "A sum of the strata's estimates, not an estimate of the total (docs/methods.md: why the strata need "
-                  "not add up to the total).")
+                  "not add up to the total).", markup=True)
     uncertainty = document.get("uncertainty")
     if uncertainty:
         drawn = [w for w, on in (("the linkage", uncertainty["linkage"]),
@@ -286,7 +286,7 @@ def estimate_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(listed)
         return
-    table = DataTable("#", "when", "method", "by", "named", "estimate", "interval")
+    table = Table("#", "when", "method", "by", "named", "estimate", "interval")
     table.add_column("from", overflow="fold")
     for r in listed:
         table.add_row(str(r["id"]), r["created_at"][:16], r["method"], r["by"] or "", f"{r['observed']:,}",

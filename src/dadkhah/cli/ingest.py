@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     counted,
@@ -65,7 +65,8 @@ def init(
     if as_json:
         emit_json(result)
     else:
-        out.print(f"Workspace ready at [bold]{workspace.path}[/] (database {result['database']}).")
+        out.print(f"Workspace ready at [bold]{escape(str(workspace.path))}[/] (database {escape(result['database'])}).",
+                  markup=True)
         out.print(f"Keys: {keys['key_file']}{' (new)' if keys['created'] else ''}, signing key {keys['fingerprint']}. "
                   "Back the key file up apart from the workspace: without it nothing encrypted can be read.", markup=False)
 
@@ -99,7 +100,8 @@ def import_(
         return
     out.print(
         f"[bold]{escape(summary.source)}[/]: {counted(summary.rows, 'row')}, {summary.imported:,} imported, "
-        f"{summary.rejected:,} refused, {counted(summary.warning_count, 'warning')} ({summary.seconds:.1f} s)."
+        f"{summary.rejected:,} refused, {counted(summary.warning_count, 'warning')} ({summary.seconds:.1f} s).",
+        markup=True,
     )
     for warning in summary.warnings[:10]:
         out.print(f"  line {warning['line']}, {warning['field']}: {warning['message']}", markup=False)
@@ -128,7 +130,7 @@ def records_list(
             emit_json_array(iter_records(session, source=source, include_superseded=include_superseded, limit=limit, offset=offset))
             return
         total = count_records(session, source=source)
-        table = DataTable("source", "record", "line", "given", "family", "father", "death", "city", title=f"{total} records")
+        table = Table("source", "record", "line", "given", "family", "father", "death", "city", title=counted(total, "record"))
         for record in iter_records(session, source=source, include_superseded=include_superseded, limit=20 if limit is None else limit, offset=offset):
             def norm(field, record=record):
                 value = record[field]
@@ -156,7 +158,7 @@ def sources_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(sources)
         return
-    table = DataTable("source", "records", "imports", "producer", "grade", "obtained")
+    table = Table("source", "records", "imports", "producer", "grade", "obtained")
     for s in sources:
         grade = f"{s['reliability'] or '?'}{s['credibility'] or '?'}" if s["reliability"] or s["credibility"] else ""
         table.add_row(s["name"], str(s["records"]), str(s["imports"]), s["producer"] or "", grade, s["obtained_on"] or "")

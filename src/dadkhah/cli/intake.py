@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -141,7 +141,7 @@ def intake_list_command(
     if as_json:
         emit_json(intakes)
         return
-    table = DataTable("id", "tool", "form", "file", "rows", "taken in", "before", "refused", "source", "when")
+    table = Table("id", "tool", "form", "file", "rows", "taken in", "before", "refused", "source", "when")
     for i in intakes:
         table.add_row(str(i["id"]), i["tool"], i["form_id"] or "", i["file"], str(i["rows"]), str(i["imported"]),
                       str(i["already_held"]), str(i["rejected"]), i["source"] or "", (i["started_at"] or "")[:19])

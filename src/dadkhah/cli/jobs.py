@@ -7,9 +7,9 @@ import threading
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -72,7 +72,7 @@ def jobs_list(
     if as_json:
         emit_json(listed)
         return
-    table = DataTable("#", "kind", "status", "progress", "asked by", "asked at", "finished", "result")
+    table = Table("#", "kind", "status", "progress", "asked by", "asked at", "finished", "result")
     for job in listed:
         result = job["result"] or {}
         table.add_row(str(job["id"]), job["kind"], job["status"] + (" (stopping)" if job["cancel_requested"] and

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
+from rich.table import Table
 
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -73,7 +72,8 @@ def link_run(
     out.print(
         f"[bold]{summary.records:,}[/] records -> [bold]{summary.persons:,}[/] persons "
         f"({summary.pairs_planned:,} pairs compared, {summary.pairs_linked:,} links, "
-        f"{summary.pairs_for_review:,} pairs for review) in {summary.seconds:.1f} s."
+        f"{summary.pairs_for_review:,} pairs for review) in {summary.seconds:.1f} s.",
+        markup=True,
     )
     out.print(f"Persons: {summary.created:,} new, {summary.merged:,} merged, {summary.split:,} split, {summary.unchanged:,} unchanged.")
     training = summary.training
@@ -118,7 +118,7 @@ def link_evaluate(
     if as_json:
         emit_json(result)
         return
-    table = DataTable("metric", "precision", "recall", "F1", title=f"{result['records']:,} records: {result['clusters']:,} persons found, {result['persons']:,} true")
+    table = Table("metric", "precision", "recall", "F1", title=f"{result['records']:,} records: {result['clusters']:,} persons found, {result['persons']:,} true")
     for name in ("pairwise", "bcubed"):
         m = result[name]
         table.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}")
@@ -149,11 +149,11 @@ def persons_show(
     if person["status"] == "merged":
         out.print(f"{person['person_id']} was merged into {person['merged_into']}.")
         return
-    out.print(f"[bold]{person['person_id']}[/] — {len(person['records'])} records in {len(person['sources'])} sources")
+    out.print(f"[bold]{person['person_id']}[/] — {len(person['records'])} records in {len(person['sources'])} sources", markup=True)
     if person["withheld"]:
         err.print(f"Withheld from publication since {person['withheld']['at'][:10]} by {person['withheld']['by']}: "
                   f"{person['withheld']['reason']}", markup=False, highlight=False)
-    table = DataTable("attribute", "value", "records", "conflict")
+    table = Table("attribute", "value", "records", "conflict")
     for name, attribute in person["attributes"].items():
         for i, value in enumerate(attribute["values"]):
             shown = value.get("value") or f"{value.get('earliest')} … {value.get('latest')}"
@@ -226,7 +226,7 @@ def persons_list(
     if as_json:
         emit_json(persons)
         return
-    table = DataTable("person", "records", "sources")
+    table = Table("person", "records", "sources")
     for p in persons:
         table.add_row(p["person_id"], str(p["records"]), str(p["sources"]))
     out.print(table)
@@ -290,7 +290,7 @@ def review_list(
     for pair in queue["pairs"]:
         a, b = pair["record_a"], pair["record_b"]
         now = "now one person" if pair["together"] else "now two persons"
-        table = DataTable("", escape(a["ref"]), escape(b["ref"]), "evidence for or against one person", title=f"probability {pair['match_probability']:.3f}; {now}; "
+        table = Table("", a["ref"], b["ref"], "evidence for or against one person", title=f"probability {pair['match_probability']:.3f}; {now}; "
                       f"chance that is wrong {pair['chance_wrong']:.0%}; a decision would move up to "
                       f"{pair['records_affected']} records", title_justify="left")
         evidence = {c["comparison"]: c for c in pair["comparisons"]}
@@ -349,7 +349,7 @@ def review_decisions(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(decisions)
         return
-    table = DataTable("#", "record a", "record b", "decision", "reason", "by", "replaced by")
+    table = Table("#", "record a", "record b", "decision", "reason", "by", "replaced by")
     for d in decisions:
         table.add_row(str(d["id"]), d["record_a"], d["record_b"], d["decision"], d["reason"], d["decided_by"], str(d["replaced_by"] or ""))
     out.print(table)

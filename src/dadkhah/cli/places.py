@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -36,7 +36,7 @@ def places_list(
     if as_json:
         emit_json(places)
         return
-    table = DataTable("id", "type", "English", "Persian", "in", "other names")
+    table = Table("id", "type", "English", "Persian", "in", "other names")
     for p in places:
         others = [n for n in p["names"] if n not in (p["name_en"], p["name_fa"])]
         table.add_row(p["id"], p["type"], p["name_en"], p["name_fa"] or "", p["parent_id"] or "", ", ".join(others))

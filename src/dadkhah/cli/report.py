@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -43,21 +43,21 @@ def report_summary(
     title = f"{summary['records']:,} records in {len(summary['sources'])} sources"
     if summary["persons"]:
         title += f", linked into {summary['persons']:,} persons"
-    sources = DataTable("source", "records", "persons", "imports", "refused rows", "warnings", title=title)
+    sources = Table("source", "records", "persons", "imports", "refused rows", "warnings", title=title)
     for s in summary["sources"]:
         sources.add_row(s["name"], f"{s['records']:,}", f"{s['persons']:,}" if s["persons"] is not None else "",
                         str(s["imports"]), f"{s['rejected']:,}", f"{s['warnings']:,}")
     out.print(sources)
-    cities = DataTable("city", "نام", "records", title=f"Records per city ({summary['distinct_cities']} cities resolved)")
+    cities = Table("city", "نام", "records", title=f"Records per city ({summary['distinct_cities']} cities resolved)")
     for c in summary["cities"]:
         cities.add_row(c["name"], c["name_fa"] or "", f"{c['records']:,}")
     out.print(cities)
-    warnings = DataTable("field", "warnings", title="Warnings by field (records kept, value left empty)")
+    warnings = Table("field", "warnings", title="Warnings by field (records kept, value left empty)")
     for w in summary["warnings_by_field"]:
         warnings.add_row(w["field"], f"{w['warnings']:,}")
     out.print(warnings)
     if summary["incidents"]:
-        incidents = DataTable("incident", "records", title="Records per incident")
+        incidents = Table("incident", "records", title="Records per incident")
         for i in summary["incidents"]:
             incidents.add_row(i["name"], f"{i['records']:,}")
         out.print(incidents)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Column
+from rich.table import Column, Table
 
-from dadkhah.cli.common import DataTable, JsonOption, emit_json, handle_errors, opened_store, out
+from dadkhah.cli.common import JsonOption, emit_json, handle_errors, opened_store, out
 from dadkhah.cli.link import persons_app
 
 
@@ -39,7 +39,7 @@ def persons_search(
     if as_json:
         emit_json(found)
         return
-    table = DataTable(Column("person", no_wrap=True), "name", Column("matched", no_wrap=True), "city", "death",
+    table = Table(Column("person", no_wrap=True), "name", Column("matched", no_wrap=True), "city", "death",
                   Column("records", justify="right"), "sources")
     for hit in found["hits"]:
         names = " / ".join(n for n in (hit["name_fa"], hit["name_latin"]) if n)

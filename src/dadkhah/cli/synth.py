@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from dadkhah.cli.common import DataTable, JsonOption, emit_json, handle_errors, out, progress_bar
+from dadkhah.cli.common import JsonOption, emit_json, handle_errors, out, progress_bar
 from dadkhah.synth import generate_case
 
 
@@ -34,7 +35,7 @@ def synth(
     if as_json:
         emit_json(case.to_dict())
         return
-    table = DataTable("list", "kind", "script", "names", "dates", "rows", "persons", title=f"{case.observed:,} of {case.victims:,} victims appear on a list")
+    table = Table("list", "kind", "script", "names", "dates", "rows", "persons", title=f"{case.observed:,} of {case.victims:,} victims appear on a list")
     for item in case.lists:
         table.add_row(item["name"], item["kind"], item["script"], item["names"], item["date_style"], f"{item['rows']:,}", f"{item['persons']:,}")
     out.print(table)

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     counted,
@@ -111,7 +111,8 @@ def evidence_add(
         return
     for item in added:
         note = " (already held: this submission was recorded in its custody)" if item["already_held"] else ""
-        out.print(f"[bold]{item['id']}[/] {item['sha256']}  {item['size_bytes']:,} bytes  {item['media_type']}{note}")
+        out.print(f"[bold]{item['id']}[/] {item['sha256']}  {item['size_bytes']:,} bytes  {_escape(item['media_type'])}{note}",
+                  markup=True)
 
 
 @evidence_app.command("list")
@@ -131,7 +132,7 @@ def evidence_list(
     if as_json:
         emit_json(items)
         return
-    table = DataTable("id", "sha256", "bytes", "type", "description", "about")
+    table = Table("id", "sha256", "bytes", "type", "description", "about")
     for item in items:
         table.add_row(item["id"], item["sha256"][:16] + "…", f"{item['size_bytes']:,}", item["media_type"],
                       item["description"] or "", ", ".join(item["about"]))
@@ -266,7 +267,7 @@ def testimony_add(
         emit_json(result)
     else:
         out.print(f"[bold]{result['id']}[/] by witness [bold]{result['witness']}[/]"
-                  + (" (new)" if result["new_witness"] else "") + f"; consent: {', '.join(result['consent'])}.")
+                  + (" (new)" if result["new_witness"] else "") + f"; consent: {', '.join(result['consent'])}.", markup=True)
 
 
 @testimony_app.command("list")
@@ -281,7 +282,7 @@ def testimony_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(items)
         return
-    table = DataTable("id", "witness", "language", "consent", "about", "place")
+    table = Table("id", "witness", "language", "consent", "about", "place")
     for item in items:
         table.add_row(item["id"], item["witness"], item["language"], ", ".join(item["consent"]), ", ".join(item["about"]),
                       item["place"] or "")
@@ -305,7 +306,7 @@ def testimony_show(
     if as_json:
         emit_json(item)
         return
-    out.print(f"[bold]{item['id']}[/] by {item['witness']} ({item['language']}; consent {', '.join(item['consent'])})")
+    out.print(f"[bold]{item['id']}[/] by {item['witness']} ({item['language']}; consent {', '.join(item['consent'])})", markup=True)
     if reveal_witness:
         out.print(f"Witness: {item['witness_name']}  contact: {item.get('witness_contact') or '-'}", markup=False)
     out.print(item["transcript"], markup=False)
@@ -322,7 +323,7 @@ def _say_timestamps(timestamps: list[dict], *, root_given: bool) -> None:
         about = f" ({stamp['covers']})" if stamp.get("covers") else ""
         if not stamp["valid"]:
             err.print(f"[bold red]Timestamp {stamp['number']}{_escape(about)} by "
-                      f"{_escape(str(stamp['name'] or stamp['authority']))} does not hold.[/]", highlight=False)
+                      f"{_escape(str(stamp['name'] or stamp['authority']))} does not hold.[/]", highlight=False, markup=True)
             continue
         checked = ("its certificate chains to the trusted root given" if stamp["root_checked"]
                    else "its certificate chain was NOT checked against a trusted root (give --tsa-root)")
@@ -346,14 +347,14 @@ def custody_verify(ctx: typer.Context, tsa_root: TsaRootOption = None, as_json: 
     else:
         if report["valid"]:
             out.print(f"[bold green]The chain of custody is intact[/]: {report['events']:,} events, signed by "
-                      f"{report['fingerprint']}.")
+                      f"{report['fingerprint']}.", markup=True)
         _say_timestamps(report["timestamps"], root_given=tsa_root is not None)
     if not report["valid"]:
         for problem in report["problems"]:
             timestamp = problem["position"] is None and problem.get("action") == "timestamped"
             where = "timestamp" if timestamp else f"position {problem['position']}"
             err.print(f"[bold red]{where}[/] (event {problem['seq']}, "
-                      f"{_escape(str(problem.get('item_id') or '-'))}): {_escape(problem['problem'])}", highlight=False)
+                      f"{_escape(str(problem.get('item_id') or '-'))}): {_escape(problem['problem'])}", highlight=False, markup=True)
         raise typer.Exit(1)
 
 
@@ -406,7 +407,7 @@ def custody_log(ctx: typer.Context, item: Annotated[str, typer.Argument(help="E-
     if as_json:
         emit_json(events)
         return
-    table = DataTable("#", "when", "who", "action", "details")
+    table = Table("#", "when", "who", "action", "details")
     for event in events:
         table.add_row(str(event["seq"]), event["occurred_at"][:19], event["actor"], event["action"],
                       json.dumps(event["details"], ensure_ascii=False))
@@ -581,7 +582,7 @@ def verify(
         emit_json(report)
     elif report["valid"]:
         checked = "the expected key" if report["key_checked"] else "key"
-        out.print(f"[bold green]Valid[/]: complete, unaltered, signed by {checked} {report['fingerprint']}.")
+        out.print(f"[bold green]Valid[/]: complete, unaltered, signed by {checked} {report['fingerprint']}.", markup=True)
         if not report["key_checked"]:
             out.print("Compare that fingerprint with the one the sender gave you by another channel (or pass --expect-key).")
         if not report["timestamps"]:
@@ -589,6 +590,6 @@ def verify(
         _say_timestamps(report["timestamps"], root_given=tsa_root is not None)
     if not report["valid"]:
         for problem in report["problems"]:
-            err.print(f"[bold red]{_escape(problem['file'])}[/]: {_escape(problem['problem'])}", highlight=False)
-        err.print(f"[bold red]The case file at {_escape(str(path))} failed verification.[/]", highlight=False)
+            err.print(f"[bold red]{_escape(problem['file'])}[/]: {_escape(problem['problem'])}", highlight=False, markup=True)
+        err.print(f"[bold red]The case file at {_escape(str(path))} failed verification.[/]", highlight=False, markup=True)
         raise typer.Exit(1)

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Column
+from rich.table import Column, Table
 
 from dadkhah.cli.common import (
-    DataTable,
     JsonOption,
     cli_actor,
     emit_json,
@@ -155,7 +154,7 @@ def users_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(listed)
         return
-    table = DataTable("user", "role", "second factor", "language", "active", "last login")
+    table = Table("user", "role", "second factor", "language", "active", "last login")
     for u in listed:
         active = "yes" if u["active"] else "no"
         if u.get("reset_pending"):
@@ -210,7 +209,7 @@ def tokens_list(
     if as_json:
         emit_json(listed)
         return
-    table = DataTable(Column("id", no_wrap=True, min_width=12), "user", "name", "scope", "status", "made", "expires",
+    table = Table(Column("id", no_wrap=True, min_width=12), "user", "name", "scope", "status", "made", "expires",
                   "last used")
     for t in listed:
         table.add_row(t["id"], t["user"], t["name"] or "", t["scope"], t["status"], (t["created_at"] or "")[:16],
@@ -259,7 +258,7 @@ def audit_list(
     if as_json:
         emit_json(listed)
         return
-    table = DataTable("#", "when", "who", "via", "what", "object", "from", "signed")
+    table = Table("#", "when", "who", "via", "what", "object", "from", "signed")
     for e in listed:
         table.add_row(str(e["seq"]), e["occurred_at"][:19], e["actor"], e["channel"] or "", e["action"],
                       f"{e['object_kind']} {e['object_id'] or ''}", e["address"] or "", "yes" if e["signed"] else "no")
