@@ -248,3 +248,13 @@ def test_a_whole_name_split_at_another_place_is_weighed_once_not_as_two_disagree
                                             "unique_id_r": [int(pair.unique_id.max())]})).to_pylist()[0]
     assert weights["mw_given_name"] == weights["mw_family_name"] == 0  # neither part counts against
     assert weights["mw_full_name"] > 0  # the whole name counts for
+
+
+def test_a_reviewers_field_verdict_calls_a_month_and_a_day_in_it_overlapping_not_different():
+    from dadkhah.link.review import field_verdict
+
+    month, day = ("1988-07-23", "1988-08-22"), ("1988-08-19", "1988-08-19")  # Mordad 1367; 28 Mordad 1367
+    assert field_verdict(month, day) == field_verdict(day, month) == "overlaps"
+    assert field_verdict(day, day) == "same" and field_verdict(day, ("1988-09-01", "1988-09-01")) == "different"
+    assert field_verdict(month, None) == "missing" and field_verdict("MHMD", "MHMD") == "same"
+    assert field_verdict("MHMD", "MHMUD") == "different"

@@ -600,6 +600,19 @@ def _field_view(value) -> dict:
     return {"given": value.get("original"), "normalized": normalized, "compare": value.get("key") or normalized}
 
 
+def field_verdict(left, right) -> str:
+    """How two records' values of one field compare: "missing" (either has none), "same", "overlaps"
+    (two dates as ranges that share a day without being equal: a month and a day within it do not
+    contradict each other) or "different"."""
+    if left is None or right is None:
+        return "missing"
+    if left == right:
+        return "same"
+    if isinstance(left, tuple) and isinstance(right, tuple) and left[0] <= right[1] and right[0] <= left[1]:
+        return "overlaps"
+    return "different"
+
+
 def _active_decision(session: Session, a: Record, b: Record) -> MatchDecision | None:
     first, second = _ordered((a.source_id, a.record_id), (b.source_id, b.record_id))
     return session.scalar(
@@ -636,11 +649,7 @@ def review_pair(session: Session, pair_id: int) -> dict:
     fields = []
     for name in PAIR_FIELDS:
         left, right = _field_view(full_a[name]), _field_view(full_b[name])
-        compare_l, compare_r = left.pop("compare", None), right.pop("compare", None)
-        if compare_l is None or compare_r is None:
-            verdict = "missing"
-        else:
-            verdict = "same" if compare_l == compare_r else "different"
+        verdict = field_verdict(left.pop("compare", None), right.pop("compare", None))
         fields.append({"field": name, "a": left, "b": right, "verdict": verdict})
     decision = _active_decision(session, a, b)
     history = session.scalars(
