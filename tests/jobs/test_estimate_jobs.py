@@ -13,6 +13,7 @@ from dadkhah.jobs.kinds import (
     ESTIMATE_STRATA,
     LOGLINEAR_INTERVALS,
     LOGLINEAR_SELECTIONS,
+    validate_estimate,
 )
 from dadkhah.model import Estimate
 
@@ -33,6 +34,13 @@ def test_the_kinds_parameters_are_the_estimates_own():
     run = inspect.signature(run_registry_estimate).parameters
     own = {name for name, p in run.items() if p.kind is p.KEYWORD_ONLY} - {"actor", "thresholds", "progress"}
     assert set(ESTIMATE_PARAMETERS) == settings | own | {"linkage_thresholds"}
+    every = {"seed": 7, "level": 0.9, "iterations": 10, "latent_classes": 3, "burn_in": 5, "thin": 2, "chains": 2,
+             "selection": "aic", "max_order": 2, "interval": "profile", "model_uncertainty": False, "delta": 0.1}
+    for method in ESTIMATE_METHODS:  # a job keeps the settings its method takes, as a run does
+        taken = set(method_parameters(method, **every)) - {"random_state", "seed", "level"}
+        kept = set(validate_estimate({"method": method, **every})) - {"method", "by", "linkage_thresholds", "seed",
+                                                                      "level"}
+        assert kept == taken, method
 
 
 def test_an_estimate_job_is_stored_and_audited_for_the_user_who_asked(copy_of_linked):

@@ -46,6 +46,13 @@ ESTIMATE_PARAMETERS = ("method", "by", "linkage_thresholds", "seed", "level", "i
                        "burn_in", "thin", "chains", "selection", "max_order", "interval", "model_uncertainty",
                        "delta", "replicates", "linkage_uncertainty", "keep_unknown")
 _FLAGS = ("model_uncertainty", "linkage_uncertainty", "keep_unknown")
+# The settings only one kind of estimator takes; "auto" may choose any, so it keeps them all. A job
+# keeps only the settings its method takes, so that its page lists what shaped its result (the shells
+# send every setting, most at their defaults).
+_LCMCR = ("iterations", "latent_classes", "burn_in", "thin", "chains")
+_LOGLINEAR = ("selection", "max_order", "interval", "model_uncertainty")
+_OWN_SETTINGS = {"lcmcr": _LCMCR, "loglinear": _LOGLINEAR, "bma": ("delta",), "chao": (), "lincoln-petersen": (),
+                 "auto": (*_LCMCR, *_LOGLINEAR, "delta")}
 MAX_SEED = 2**32 - 1
 
 
@@ -74,7 +81,9 @@ def validate_estimate(parameters: dict) -> dict:
     :func:`dadkhah.estimate.registry.run_registry_estimate` by their field names (``method``, ``by``,
     ``linkage_thresholds``, the replicates' ``replicates``, ``linkage_uncertainty`` and
     ``keep_unknown``, and the method's settings: ``seed``, ``level``, ``iterations``, ...).
-    Whether the linkage run kept pairs down to each threshold is known only when it runs."""
+    Settings the method does not take (an LCMCR's ``iterations`` for ``chao``) are left out unchecked,
+    as a run leaves them unused. Whether the linkage run kept pairs down to each threshold is known
+    only when it runs."""
     if not isinstance(parameters, dict):
         raise InputError("the parameters are a mapping of field names to values", field="parameters")
     unknown = sorted(set(parameters) - set(ESTIMATE_PARAMETERS))
@@ -82,7 +91,10 @@ def validate_estimate(parameters: dict) -> dict:
         raise InputError(f"an estimate takes no {unknown[0]!r}; it takes {', '.join(ESTIMATE_PARAMETERS)}",
                          field=unknown[0])
     given = {k: v for k, v in parameters.items() if v is not None}
-    checked: dict = {"method": _choice(given.get("method", "auto"), "method", ESTIMATE_METHODS),
+    method = _choice(given.get("method", "auto"), "method", ESTIMATE_METHODS)
+    others = set(_LCMCR + _LOGLINEAR + ("delta",)) - set(_OWN_SETTINGS[method])
+    given = {k: v for k, v in given.items() if k not in others}
+    checked: dict = {"method": method,
                      "by": _choice(given["by"], "by", ESTIMATE_STRATA) if given.get("by") else None}
     thresholds = given.get("linkage_thresholds") or []
     if not isinstance(thresholds, (list, tuple)):
