@@ -89,6 +89,10 @@ def test_dashboard_page_and_its_json_twin_agree(app):
     page = BeautifulSoup(client.get("/").text, "html.parser")
     assert page.find(id="total-records").text.replace(",", "") == str(data["records"])
     assert data["latest_estimate"]["method"] == "chao"
+    # no list of this case was imported with an incident: a sentence says so, not an empty table
+    assert data["incidents"] == [] and page.find(id="no-incident") is not None
+    headers = [th.text for th in page.find_all("th")]
+    assert "Incident" not in headers and "City" in headers
 
 
 def test_persian_pages_are_right_to_left(app):
