@@ -119,6 +119,14 @@ def test_places_commands(ws):
     added = json.loads(run("places", "add-alias", "city:rasht", "Rasht-e Gilan", "--json", workspace=ws).stdout)
     assert added["added"] is True
     assert json.loads(run("places", "resolve", "Rasht-e Gilan", "--json", workspace=ws).stdout)["place_id"] == "city:rasht"
+    typo = json.loads(run("places", "resolve", "تهرات", "--json", workspace=ws).stdout)
+    assert typo["place_id"] is None and [c["place_id"] for c in typo["close"]] == ["city:tehran"]
+    assert "تهرات: unknown; close to city:tehran (Tehran)" in run("places", "resolve", "تهرات", workspace=ws).stdout
+    path = write(ws.parent / "typo.csv", "id,given_name,family_name,city\n1,Ali,Rahimi,تهرات\n")
+    imported = run("import", str(path), "--source", "typo-list", workspace=ws)
+    assert imported.exit_code == 0, imported.output
+    assert ("line 2, city: unknown place 'تهرات', kept as given; did you mean Tehran (city:tehran)? (if so, teach "
+            "it with `dadkhah places add-alias city:tehran 'تهرات'`)") in imported.output
     prisons = json.loads(run("places", "list", "--type", "prison", "--json", workspace=ws).stdout)
     assert {p["type"] for p in prisons} == {"prison"} and any(p["id"] == "prison:evin" for p in prisons)
 

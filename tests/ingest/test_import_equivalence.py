@@ -116,8 +116,7 @@ def reference_import(path: Path, gazetteer, import_id: int):
         for name, types in (("city", ("city", "province")), ("prison", ("prison",))):
             match = gazetteer.resolve(v[name], types) if v[name] else None
             if v[name] and match is None:
-                row_warnings.append((name, f"unknown place {v[name]!r}, kept as given (teach it with "
-                                           "`dadkhah places add-alias`)", v[name]))
+                row_warnings.append((name, gazetteer.unknown_place(v[name], types), v[name]))
             record[f"{name}_place_id"] = match.place_id if match else None
         record["affiliation_norm"] = fold_text(v["affiliation"]) if v["affiliation"] else None
         record_id = v["record_id"]

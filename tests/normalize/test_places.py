@@ -93,3 +93,31 @@ def test_the_builtin_gazetteer_is_consistent():
     assert len(documented) >= 32  # enough for a 32-city case
     assert {p["type"] for p in places} <= {"country", "province", "city", "prison", "cemetery", "mass_grave"}
     assert sum(1 for p in places if p["type"] == "province" and p.get("province_now")) == 31
+
+
+@pytest.mark.parametrize(
+    ("text", "types", "close"),
+    [
+        ("تهرات", ("city", "province"), ["city:tehran"]),  # one letter off; the province of the same name is not said twice
+        ("گرکان", ("city",), ["city:gorgan"]),
+        ("Kermanshahh", ("city", "province"), ["city:kermanshah"]),
+        ("زندان قزلحصاد", ("prison",), ["prison:ghezel-hesar"]),
+        ("Atlantis", ("city", "province"), []),
+        ("رشد", ("city",), []),  # one letter from رشت, but under four letters: too short to guess from
+    ],
+)
+def test_an_unknown_place_is_close_to_the_places_it_may_be_a_typo_of(gazetteer, text, types, close):
+    assert gazetteer.resolve(text, types) is None, "a suggestion is for a person to confirm, never resolved by itself"
+    assert [m.place_id for m in gazetteer.close_to(text, types)] == close
+
+
+def test_the_warning_for_an_unknown_place_says_what_it_may_be_and_how_to_teach_it(gazetteer):
+    one = gazetteer.unknown_place("تهرات", ("city", "province"))
+    assert one == ("unknown place 'تهرات', kept as given; did you mean Tehran (city:tehran)? (if so, teach it with "
+                   "`dadkhah places add-alias city:tehran 'تهرات'`)")
+    several = gazetteer.unknown_place("تابل", ("city",))
+    assert "did you mean" in several and " or " in several and "add-alias PLACE 'تابل'" in several
+    assert gazetteer.unknown_place("Atlantis", ("city",)) == (
+        "unknown place 'Atlantis', kept as given (teach it with `dadkhah places add-alias PLACE Atlantis`)")
+    quoted = gazetteer.unknown_place("Tehran'; rm -rf ~", ("city",))  # a cell is data, even in a command shown
+    assert "add-alias" in quoted and "'Tehran'\"'\"'; rm -rf ~'" in quoted

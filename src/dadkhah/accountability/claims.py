@@ -208,7 +208,7 @@ class Lookups:
             return text, None
         match = self.gazetteer.resolve(text, types)
         if match is None:
-            return None, f"unknown place {text!r}, kept as written (teach it with `dadkhah places add-alias`)"
+            return None, self.gazetteer.unknown_place(text, types)
         return match.place_id, None
 
     # -- one draft ------------------------------------------------------------------------------

@@ -75,11 +75,18 @@ def places_resolve(
 
     Example: dadkhah places resolve Resht
     """
+    types = tuple(type_ or ("city", "province"))
     with opened_store(ctx) as store, store.session() as session:
-        match = load_gazetteer(session).resolve(name, tuple(type_ or ("city", "province")))
+        gazetteer = load_gazetteer(session)
+        match = gazetteer.resolve(name, types)
+        close = [] if match else gazetteer.close_to(name, types)
     result = {"name": name, "place_id": match.place_id if match else None, "type": match.type if match else None,
-              "display": match.name if match else None, "how": match.how if match else None}
+              "display": match.name if match else None, "how": match.how if match else None,
+              "close": [{"place_id": m.place_id, "type": m.type, "display": m.name} for m in close]}
     if as_json:
         emit_json(result)
+    elif match:
+        out.print(f"{name} -> {match.place_id} ({match.name}, by {match.how})", markup=False)
     else:
-        out.print(f"{name} -> {match.place_id} ({match.name}, by {match.how})" if match else f"{name}: unknown", markup=False)
+        out.print(f"{name}: unknown" + (f"; close to {', '.join(f'{m.place_id} ({m.name})' for m in close)}"
+                                         if close else ""), markup=False)

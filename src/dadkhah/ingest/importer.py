@@ -167,7 +167,7 @@ class RowNormaliser:
     def _place_outcome(self, text: str, types: tuple[str, ...]) -> tuple[str | None, str | None]:
         match = self.gazetteer.resolve(text, types)
         if match is None:
-            return None, f"unknown place {text!r}, kept as given (teach it with `dadkhah places add-alias`)"
+            return None, self.gazetteer.unknown_place(text, types)
         return match.place_id, None
 
     def row(self, cells: list[str], line: int | None = None, record_id: str | None = None

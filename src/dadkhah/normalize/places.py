@@ -7,9 +7,11 @@ file and builds a look-up index from (name, place id, type) triples, wherever th
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
+import shlex
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,7 +46,7 @@ class PlaceMatch:
     place_id: str
     type: str
     name: str
-    how: str  # "name" (a known spelling) or "key" (same consonant skeleton, unambiguous)
+    how: str  # "name" (a known spelling), "key" (same consonant skeleton, unambiguous) or "close" (a suggestion)
 
 
 def place_lookup_key(name: str) -> str:
@@ -71,6 +73,9 @@ class Gazetteer:
                 self._by_key[(place_type, skeleton)].add(place_id)
             self._display.setdefault(place_id, name)
         self._cache: dict[tuple[str, tuple[str, ...]], PlaceMatch | None] = {}
+        self._spellings: dict[str, list[str]] = defaultdict(list)  # type -> the looked-up spellings
+        for place_type, lookup in self._by_name:
+            self._spellings[place_type].append(lookup)
 
     def display_name(self, place_id: str) -> str:
         return self._display.get(place_id, place_id)
@@ -92,6 +97,32 @@ class Gazetteer:
         if len(self._cache) < 100_000:
             self._cache[cache_key] = match
         return match
+
+    def close_to(self, text: str, types: tuple[str, ...] = ("city",), limit: int = 3) -> list[PlaceMatch]:
+        """Places among ``types`` with a spelling a typo or two away from ``text`` ("تهرات" is close to
+        تهران), most alike first: suggestions for a person to confirm, never resolved by themselves
+        (two towns may differ by one letter). Short names (under four letters) get none."""
+        lookup = place_lookup_key(text)
+        if len(lookup) < 4:
+            return []
+        close: dict[str, PlaceMatch] = {}  # by name: a city and its province of the same name, the city
+        for place_type in types:
+            for spelling in difflib.get_close_matches(lookup, self._spellings.get(place_type, ()), n=limit, cutoff=0.75):
+                for place_id in sorted(self._by_name[(place_type, spelling)]):
+                    name = self.display_name(place_id)
+                    close.setdefault(name, PlaceMatch(place_id, place_type, name, "close"))
+        return list(close.values())[:limit]
+
+    def unknown_place(self, text: str, types: tuple[str, ...] = ("city",)) -> str:
+        """The warning for a place ``text`` that names nothing known: kept as given, with the places
+        it may be a typo of, and the command that teaches the gazetteer this spelling."""
+        close = self.close_to(text, types)
+        if not close:
+            return f"unknown place {text!r}, kept as given (teach it with `dadkhah places add-alias PLACE {shlex.quote(text)}`)"
+        named = [f"{m.name} ({m.place_id})" for m in close]
+        named = " or ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+        return (f"unknown place {text!r}, kept as given; did you mean {named}? (if so, teach it with "
+                f"`dadkhah places add-alias {close[0].place_id if len(close) == 1 else 'PLACE'} {shlex.quote(text)}`)")
 
     def _resolve_whole(self, text: str, types: tuple[str, ...]) -> PlaceMatch | None:
         match = None
