@@ -137,6 +137,49 @@ def test_the_gazetteer_is_copied_once_and_user_aliases_survive_updates(store):
         assert load_gazetteer(session).resolve("Rasht-e Gilan").place_id == "city:rasht"
 
 
+def test_teaching_a_spelling_resolves_the_records_imported_with_it(store, tmp_path):
+    """An alias resolves the records already imported whose place it names (left unresolved then),
+    as an import would today; their text is untouched; linkage works its features out again and
+    search rebuilds its index; the audit event says how many."""
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.link.features import features_context
+    from dadkhah.model import Record
+    from tests.conftest import write
+
+    write(tmp_path / "l.csv", "id,given_name,family_name,city,prison\n1,Ali,Rahimi,تهرات,\n2,Reza,Karimi,تهرات,Evin\n"
+          "3,Hassan,Moradi,Rasht,\n4,Mina,Ahmadi,Atlantis,قزلحصاد\n5,Sara,Karimi,تهرات (Tehran),\n")
+    import_file(store, tmp_path / "l.csv", source="s", actor=TESTER)
+    with store.session() as session:
+        before = features_context(session)
+        session.add(Setting(key="person_search_built_for", value='{"run": 0, "import": 0}'))
+
+    def places():
+        with store.session() as session:
+            return session.execute(sa.select(Record.record_id, Record.city, Record.city_place_id, Record.prison,
+                                             Record.prison_place_id).order_by(Record.record_id)).all()
+
+    imported = places()
+    assert [r[2] for r in imported] == [None, None, "city:rasht", None, "city:tehran"]  # 5: its other part
+    taught = add_place_alias(store, "city:tehran", "تهرات", actor=TESTER)
+    assert taught["added"] and taught["records_resolved"] == {"city": 2}
+    after = places()
+    assert [r[2] for r in after] == ["city:tehran", "city:tehran", "city:rasht", None, "city:tehran"]
+    assert [r[1] for r in after] == [r[1] for r in imported], "the text as given stays"
+    assert [r[3:] for r in after] == [r[3:] for r in imported], "a city's alias touches no prison"
+    with store.session() as session:
+        assert features_context(session) != before, "the next linkage run works the features out again"
+        assert session.get(Setting, "person_search_built_for") is None, "the next search rebuilds its index"
+        [event] = list_audit(session, object_id="city:tehran")
+    assert event["action"] == "place alias added" and event["details"]["records_resolved"] == {"city": 2}
+
+    prison = add_place_alias(store, "prison:ghezel-hesar", "قزلحصاد", actor=TESTER)
+    assert prison["records_resolved"] == {"prison": 1} and places()[3][4] == "prison:ghezel-hesar"
+    nothing = add_place_alias(store, "city:rasht", "Rasht-e Gilan", actor=TESTER)
+    assert nothing["added"] and nothing["records_resolved"] == {}
+    with store.session() as session:
+        assert session.get(Setting, "records_places_revision").value == "2", "only what changed records counts"
+
+
 def test_an_alias_may_not_name_two_places(store):
     with pytest.raises(DadkhahError, match="already names city:tabriz") as refused:
         add_place_alias(store, "city:rasht", "Tabriz", actor=TESTER)

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError, NotFound
-from dadkhah.model import Place, PlaceName
+from dadkhah.model import PLACE_FIELD_TYPES, Place, PlaceName, Record, Setting
+from dadkhah.model.search import SEARCH_INDEX_SETTING
 from dadkhah.normalize.places import Gazetteer, place_lookup_key
 from dadkhah.store import Store
 
@@ -26,15 +27,62 @@ def get_place(session: Session, place_id: str) -> Place:
     return place
 
 
+# A number that grows each time records' places are resolved anew: what linkage features were worked
+# out under (dadkhah.link.features.features_context), so that the next run works them out again.
+PLACES_REVISION_SETTING = "records_places_revision"
+_UPDATE_AT_ONCE = 500  # spellings per UPDATE statement (bound parameters stay far below any limit)
+
+
 def add_place_alias(store: Store, place_id: str, alias: str, *, actor: Actor) -> dict:
-    """Teach the gazetteer another spelling of a place (audited as "place alias added"; a spelling it
-    knows already changes nothing and logs nothing). Refuses a spelling that names another place."""
+    """Teach the gazetteer another spelling of a place, and resolve to it the records already
+    imported whose place was left unresolved and now names it (as an import would today).
+
+    Audited as "place alias added", with how many records of each field were resolved; a spelling it
+    knows already changes nothing and logs nothing. Refuses a spelling that names another place.
+    The answer's ``records_resolved`` maps a field (``city``, ``prison``) to its count."""
     with store.session() as session:
         added = _add_place_alias(session, place_id, alias)
+        added["records_resolved"] = {}
         if added["added"]:
+            added["records_resolved"] = resolve_records_again(session, added["place_id"])
             record_audit(session, store, actor, action="place alias added", object_kind="place",
-                         object_id=added["place_id"], details={"alias": added["alias"], "normalized": added["normalized"]})
+                         object_id=added["place_id"], details={"alias": added["alias"], "normalized": added["normalized"],
+                                                               "records_resolved": added["records_resolved"]})
         return added
+
+
+def resolve_records_again(session: Session, place_id: str) -> dict[str, int]:
+    """Resolve to ``place_id`` every record whose place field (of the kinds that place may be) was
+    left unresolved and whose text the gazetteer now resolves to it; in the caller's transaction.
+
+    The record's text is untouched: only the gazetteer id worked out from it changes, as a new
+    import of the same row would give it now. When any record changes, the linkage's next run works
+    its features out again and the next search rebuilds its index. Answers the count per field."""
+    place = get_place(session, place_id)
+    gazetteer = load_gazetteer(session)
+    resolved: dict[str, int] = {}
+    for field, types in PLACE_FIELD_TYPES.items():
+        if place.type not in types:
+            continue
+        text, place_column = getattr(Record, field), getattr(Record, f"{field}_place_id")
+        unresolved = session.scalars(sa.select(text).where(text.is_not(None), place_column.is_(None)).distinct())
+        spellings = [t for t in unresolved if (match := gazetteer.resolve(t, types)) and match.place_id == place.id]
+        count = 0
+        for start in range(0, len(spellings), _UPDATE_AT_ONCE):
+            count += session.execute(
+                sa.update(Record).where(text.in_(spellings[start:start + _UPDATE_AT_ONCE]), place_column.is_(None))
+                .values({place_column: place.id}).execution_options(synchronize_session=False)).rowcount
+        if count:
+            resolved[field] = count
+    if resolved:
+        revision = session.get(Setting, PLACES_REVISION_SETTING)
+        if revision is None:
+            session.add(Setting(key=PLACES_REVISION_SETTING, value="1"))
+        else:
+            revision.value = str(int(revision.value) + 1)
+        session.execute(sa.delete(Setting).where(Setting.key == SEARCH_INDEX_SETTING))
+        session.flush()
+    return resolved
 
 
 def _add_place_alias(session: Session, place_id: str, alias: str) -> dict:

@@ -94,6 +94,8 @@ def test_every_operation_leaves_the_same_trail_from_the_command_line_and_the_web
                         "--reason", "synthetic: the fathers differ"),
             lambda: web("POST", f"/api/v1/review/{pairs[1]['id']}/decide",
                         json={"decision": "different", "reason": "synthetic: the fathers differ"})),
+        "place alias added": (lambda: cli("places", "add-alias", "city:rasht", "Rasht-e Gilan"),
+                              lambda: web("POST", "/api/v1/places/city:rasht/aliases", json={"alias": "Rasht-e Shomali"})),
         "link run": (lambda: cli("link", "run"), lambda: web("POST", "/api/v1/link/run", json={})),
         # The web submits an estimate as a job, as `--background` does at the terminal; the worker (the
         # real one, `dadkhah worker`) then runs each for the user who asked: the same two events each.

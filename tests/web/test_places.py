@@ -159,3 +159,46 @@ def test_places_need_a_login(app):
     assert anonymous.get("/places").headers["location"] == "/login"
     assert anonymous.get("/api/v1/places").status_code == 401
     assert anonymous.get("/api/v1/places/city:tehran").status_code == 401
+
+
+def _an_unresolved_city(app) -> tuple[str, int]:
+    """A city spelling some records give and the gazetteer does not know, and how many give it."""
+    with app.state.store.session() as session:
+        return session.execute(sa.select(Record.city, sa.func.count()).where(
+            Record.city.is_not(None), Record.city_place_id.is_(None)).group_by(Record.city)
+            .order_by(sa.func.count().desc(), Record.city)).first()
+
+
+def test_an_analyst_teaches_a_spelling_from_the_place_page_and_the_records_with_it_resolve(app, as_role):
+    spelling, records = _an_unresolved_city(app)
+    viewer = as_role("viewer")
+    page = _soup(viewer.get("/places/city:tabriz"))
+    assert page.select_one("#alias-form") is None, "a viewer is not offered the form"
+    refused = viewer.post("/places/city:tabriz/aliases", data={"alias": spelling, "csrf_token": viewer.csrf})
+    assert refused.status_code == 403
+
+    analyst = as_role("analyst")
+    form = _soup(analyst.get("/places/city:tabriz")).select_one("#alias-form")
+    assert form["action"] == "/places/city%3Atabriz/aliases"
+    answer = analyst.post(form["action"], data={"alias": spelling, "csrf_token": analyst.csrf})
+    assert answer.status_code == 303 and answer.headers["location"] == f"/places/city:tabriz?taught={records}"
+    shown = _soup(analyst.get(answer.headers["location"]))
+    assert f": {records}." in shown.select_one("#alias-taught").get_text()
+    assert spelling in [s.get_text() for s in shown.select("#place-names span")]
+    with app.state.store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).where(Record.city == spelling,
+                                                               Record.city_place_id == "city:tabriz")) == records
+
+    clash = analyst.post("/places/city:rasht/aliases", data={"alias": spelling, "csrf_token": analyst.csrf})
+    assert clash.status_code == 400
+    error = BeautifulSoup(clash.text, "html.parser").select_one("#alias-error")
+    assert error["data-field"] == "alias" and "already names city:tabriz" in error.get_text()
+    api = analyst.post("/api/v1/places/city:rasht/aliases", json={"alias": spelling},
+                       headers={"X-CSRF-Token": analyst.csrf})
+    assert api.status_code == 400 and api.json()["error"]["field"] == "alias"
+    again = analyst.post("/api/v1/places/city:tabriz/aliases", json={"alias": spelling},
+                         headers={"X-CSRF-Token": analyst.csrf}).json()
+    assert again == {"place_id": "city:tabriz", "alias": spelling, "normalized": again["normalized"], "added": False,
+                     "records_resolved": {}}
+    assert analyst.post("/api/v1/places/city:nowhere/aliases", json={"alias": "Nowhere"},
+                        headers={"X-CSRF-Token": analyst.csrf}).status_code == 404

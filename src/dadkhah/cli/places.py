@@ -10,6 +10,7 @@ from rich.table import Table
 from dadkhah.cli.common import (
     JsonOption,
     cli_actor,
+    counted,
     emit_json,
     handle_errors,
     opened_store,
@@ -51,7 +52,8 @@ def places_add_alias(
     alias: Annotated[str, typer.Argument(help="Another spelling of the place.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Teach the gazetteer another spelling of a place; later imports resolve it.
+    """Teach the gazetteer another spelling of a place: later imports resolve it, and so do the
+    records already imported with that spelling left unresolved.
 
     Example: dadkhah places add-alias city:rasht "Rasht-e Gilan"
     """
@@ -59,8 +61,16 @@ def places_add_alias(
         result = add_place_alias(store, place_id, alias, actor=cli_actor(ctx))
     if as_json:
         emit_json(result)
-    else:
-        out.print(f"{alias!r} now names {result['place_id']}." if result["added"] else f"{alias!r} already named {result['place_id']}.", markup=False)
+        return
+    if not result["added"]:
+        out.print(f"{alias!r} already named {result['place_id']}.", markup=False)
+        return
+    out.print(f"{alias!r} now names {result['place_id']}.", markup=False)
+    resolved = result["records_resolved"]
+    if resolved:
+        fields = " and ".join(f"{counted(n, 'record')} by its {field}" for field, n in resolved.items())
+        out.print(f"Resolved to it: {fields}, imported before with this spelling (the next `link run` and "
+                  f"estimates use them).", markup=False)
 
 
 @places_app.command("resolve")

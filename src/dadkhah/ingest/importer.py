@@ -40,7 +40,7 @@ from dadkhah.ingest.limits import ReadLimits
 from dadkhah.ingest.quarantine import Quarantine
 from dadkhah.ingest.readers import RowStream, open_rows
 from dadkhah.ingest.staging import Staging, take_write_lock
-from dadkhah.model import DATE_FIELDS, FieldWarning, Import, Record
+from dadkhah.model import DATE_FIELDS, PLACE_FIELD_TYPES, FieldWarning, Import, Record
 from dadkhah.model.base import utcnow
 from dadkhah.normalize.dates import DateParseError, parse_date
 from dadkhah.normalize.gender import GenderParseError, parse_gender
@@ -222,8 +222,8 @@ class RowNormaliser:
         return row, warnings, None
 
 
-_CITY_TYPES = ("city", "province")
-_PRISON_TYPES = ("prison",)
+_CITY_TYPES = PLACE_FIELD_TYPES["city"]
+_PRISON_TYPES = PLACE_FIELD_TYPES["prison"]
 _NO_NAME = (None, None)
 # (calendar, precision, earliest, latest, warning, earliest and latest as the database is given them)
 _NO_DATE = (None, None, None, None, None, None, None)

@@ -18,8 +18,9 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.model import Place, Record, Source
+from dadkhah.model import Place, Record, Setting, Source
 from dadkhah.normalize.names import coarse_key, looks_swapped
+from dadkhah.places import PLACES_REVISION_SETTING
 from dadkhah.store import collector_paused
 
 EPOCH = dt.date(1970, 1, 1)
@@ -179,9 +180,9 @@ def record_features(session: Session, *, batch_size: int = 50_000, earlier: pa.T
     """Features of every current record, in record-id order.
 
     ``earlier`` is a table this function gave before, under the same :func:`features_context` (a
-    run keeps its own): a record's row never changes once imported (a correction is a new record),
-    so the rows of records still current are taken from it, and only the others are worked out.
-    The result is the same table either way.
+    run keeps its own): a record's row never changes once imported (a correction is a new record;
+    places resolved anew change the context), so the rows of records still current are taken from
+    it, and only the others are worked out. The result is the same table either way.
     """
     if earlier is not None and earlier.schema.remove_metadata() != SCHEMA:
         earlier = None
@@ -226,13 +227,17 @@ _OLDER_AT_MOST = 5_000  # bound parameters of one statement: SQLite allows 32,76
 
 def features_context(session: Session) -> str:
     """What a record's features depend on besides the record itself: how they are computed (this
-    module's version and the software's) and each place's province. Features kept under another
+    module's version and the software's), each place's province, and how many times records' places
+    were resolved anew (:func:`dadkhah.places.resolve_records_again`). Features kept under another
     context are not reused. (Sources' names are read afresh: adding a list does not change them.)"""
     from dadkhah import __version__
 
+    revision = session.get(Setting, PLACES_REVISION_SETTING)
     digest = hashlib.sha256(json.dumps({
         "features": FEATURES_VERSION, "software": __version__,
         "provinces": sorted(tuple(p) for p in session.execute(sa.select(Place.id, Place.province_now))),
+        # records whose places were resolved anew (an alias taught) since: their rows changed
+        **({"places_revision": revision.value} if revision is not None else {}),
     }, default=str).encode())
     return digest.hexdigest()
 

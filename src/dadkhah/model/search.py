@@ -14,6 +14,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dadkhah.model.base import Base
 
+# The setting that says what the index was built for; without it the next search rebuilds the index
+# (what a change to many persons' records at once, such as places resolved anew, does).
+SEARCH_INDEX_SETTING = "person_search_built_for"
+
 
 class PersonSearch(Base):
     """What a search hit shows about one active person, read from the person's current records.

@@ -99,6 +99,8 @@ class FieldWarning(Base):
 NAME_FIELDS = ("given_name", "family_name", "full_name", "father_name")
 DATE_FIELDS = ("birth_date", "death_date")
 PLACE_FIELDS = ("city", "prison")
+# The kinds of place a record's field may name, tried in order (a city cell may name a province).
+PLACE_FIELD_TYPES = {"city": ("city", "province"), "prison": ("prison",)}
 CANONICAL_FIELDS = (
     "record_id",
     "given_name",

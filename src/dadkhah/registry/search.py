@@ -60,13 +60,14 @@ from dadkhah.model import (
     Setting,
     Source,
 )
+from dadkhah.model.search import SEARCH_INDEX_SETTING
 from dadkhah.normalize.dates import DateParseError, parse_date
 from dadkhah.normalize.names import normalize_name, token_key
 from dadkhah.normalize.script import to_ascii_digits
 from dadkhah.registry.persons import format_person_id, get_person, surviving_person_id
 from dadkhah.store import Store
 
-INDEX_SETTING = "person_search_built_for"
+INDEX_SETTING = SEARCH_INDEX_SETTING
 SOURCES_SEPARATOR = "\x1f"
 # A term naming more persons than this, whose keys are several, is not used to start a search
 # (its rows would have to be sorted); the search walks persons in order instead.

@@ -11,9 +11,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from dadkhah.errors import DadkhahError, NotFound, Unavailable
 from dadkhah.report.boundaries import EAST, NORTH, SOUTH, WEST, map_height, project
 from dadkhah.web.i18n import current_language
 from dadkhah.web.i18n import gettext as _
@@ -173,14 +176,57 @@ def place_document(store, place_id: str) -> dict:
 
 
 @router.get("/places/{place_id}", include_in_schema=False)
-async def place_page(request: Request, place_id: str, viewer: Viewer = require("registry")):
+async def place_page(request: Request, place_id: str, taught: int | None = None, viewer: Viewer = require("registry")):
+    document = await run_in_threadpool(place_document, request.app.state.store, place_id)
+    return await _render_place(request, document | ({"taught": taught} if taught is not None else {}))
+
+
+async def _render_place(request: Request, document: dict, status_code: int = 200):
     from dadkhah.report.maps import province_map
 
-    document = await run_in_threadpool(place_document, request.app.state.store, place_id)
     # The provinces and neighbours under the place's own marker (drawn by the page, places_map.html).
     base = province_map(None, [], width=MAP_WIDTH, language=current_language(), title=_("Where it is"),
                         element_id="place-map", standalone=False, legend=False)
-    return await render(request, "places_detail.html", document, map_svg=base)
+    return await render(request, "places_detail.html", document, map_svg=base, status_code=status_code)
+
+
+class Alias(BaseModel):
+    """Another spelling of a place, as lists write it."""
+
+    alias: str = Field(max_length=300)
+
+
+def _teach(store, viewer: Viewer, place_id: str, alias: str) -> dict:
+    from dadkhah.places import add_place_alias
+
+    return add_place_alias(store, place_id, alias, actor=viewer.actor)
+
+
+@router.post("/places/{place_id}/aliases", include_in_schema=False)
+async def alias_page(request: Request, place_id: str, alias: str = Form("", max_length=300),
+                     viewer: Viewer = require("sources")):
+    store = request.app.state.store
+    try:
+        taught = await run_in_threadpool(_teach, store, viewer, place_id, alias)
+    except (Unavailable, NotFound):  # the 503 and the 404, not a form's 400
+        raise
+    except DadkhahError as exc:
+        document = await run_in_threadpool(place_document, store, place_id)
+        return await _render_place(request, document | {"alias_error": exc.to_dict(), "alias_given": alias},
+                                   status_code=400)
+    resolved = sum(taught["records_resolved"].values())
+    return RedirectResponse(f"/places/{quote(place_id, safe=':')}?taught={resolved}", status_code=303)
+
+
+@router.post("/api/v1/places/{place_id}/aliases",
+             summary="Teach another spelling of a place; records imported with it and left unresolved resolve to it")
+async def alias_api(request: Request, place_id: str, body: Alias, viewer: Viewer = require("sources")):
+    try:
+        return await run_in_threadpool(_teach, request.app.state.store, viewer, place_id, body.alias)
+    except (Unavailable, NotFound):
+        raise
+    except DadkhahError as exc:
+        return JSONResponse({"error": exc.to_dict()}, status_code=400)
 
 
 @router.get("/api/v1/places/{place_id}", summary="One place: gazetteer entry, names, places within it, record counts")
