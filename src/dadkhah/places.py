@@ -106,6 +106,28 @@ def _add_place_alias(session: Session, place_id: str, alias: str) -> dict:
     return {"place_id": place.id, "alias": alias.strip(), "normalized": normalized, "added": existing is None}
 
 
+def unknown_spellings(session: Session, *, field: str = "city", limit: int | None = 50) -> dict:
+    """The spellings of a record field (``city`` or ``prison``) that name no known place, most
+    records first, each with the places it is a typo or two away from (for a person to confirm
+    with :func:`add_place_alias`). Current records only. Answers the field, how many spellings and
+    records there are in all, and the first ``limit`` spellings (all when None)."""
+    if field not in PLACE_FIELD_TYPES:
+        raise InputError(f"one of {', '.join(PLACE_FIELD_TYPES)}, not {field!r}", field="field")
+    if limit is not None and limit < 1:
+        raise InputError(f"at least 1, not {limit}", field="limit")
+    text, place_column = getattr(Record, field), getattr(Record, f"{field}_place_id")
+    unresolved = (sa.select(text.label("spelling"), sa.func.count().label("records"))
+                  .where(text.is_not(None), place_column.is_(None), Record.superseded_by.is_(None)).group_by(text))
+    totals = session.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.literal_column("records")), 0))
+                             .select_from(unresolved.subquery())).one()
+    rows = session.execute(unresolved.order_by(sa.func.count().desc(), text).limit(limit)).all()
+    gazetteer, types = load_gazetteer(session), PLACE_FIELD_TYPES[field]
+    return {"field": field, "spellings": totals[0], "records": int(totals[1]),
+            "unknown": [{"spelling": spelling, "records": n,
+                         "close": [{"place_id": m.place_id, "type": m.type, "name": m.name}
+                                   for m in gazetteer.close_to(spelling, types)]} for spelling, n in rows]}
+
+
 def list_places(session: Session, *, place_type: str | None = None) -> list[dict]:
     query = sa.select(Place).order_by(Place.type, Place.id)
     if place_type:

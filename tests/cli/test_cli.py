@@ -127,8 +127,13 @@ def test_places_commands(ws):
     assert imported.exit_code == 0, imported.output
     assert ("line 2, city: unknown place 'تهرات', kept as given; did you mean Tehran (city:tehran)? (if so, teach "
             "it with `dadkhah places add-alias city:tehran 'تهرات'`)") in imported.output
+    unknown = json.loads(run("places", "unknown", "--json", workspace=ws).stdout)
+    assert unknown["unknown"] == [{"spelling": "تهرات", "records": 1,
+                                   "close": [{"place_id": "city:tehran", "type": "city", "name": "Tehran"}]}]
+    assert "1 spelling names no known place, in 1 record" in run("places", "unknown", workspace=ws).stdout
     taught = run("places", "add-alias", "city:tehran", "تهرات", workspace=ws)
     assert "Resolved to it: 1 record by its city, imported before with this spelling" in taught.stdout
+    assert "Every city the records give names a known place." in run("places", "unknown", workspace=ws).stdout
     prisons = json.loads(run("places", "list", "--type", "prison", "--json", workspace=ws).stdout)
     assert {p["type"] for p in prisons} == {"prison"} and any(p["id"] == "prison:evin" for p in prisons)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
@@ -177,7 +178,16 @@ def test_an_analyst_teaches_a_spelling_from_the_place_page_and_the_records_with_
     refused = viewer.post("/places/city:tabriz/aliases", data={"alias": spelling, "csrf_token": viewer.csrf})
     assert refused.status_code == 403
 
+    listed = viewer.get("/api/v1/places").json()["unknown"]["city"]
+    assert listed["unknown"][0] == {"spelling": spelling, "records": records, "close": listed["unknown"][0]["close"]}
+    row = _soup(viewer.get("/places")).select("table#unknown-city tbody tr")[0]
+    assert [td.get_text() for td in row.select("td")][:2] == [spelling, str(records)]
+    for link, close in zip(row.select("a"), listed["unknown"][0]["close"], strict=True):  # to the place, spelling offered
+        assert link["href"] == f"/places/{quote(close['place_id'])}?alias={quote(spelling)}"
+
     analyst = as_role("analyst")
+    offered = _soup(analyst.get("/places/city:tabriz", params={"alias": spelling}))
+    assert offered.select_one('#alias-form input[name="alias"]')["value"] == spelling
     form = _soup(analyst.get("/places/city:tabriz")).select_one("#alias-form")
     assert form["action"] == "/places/city%3Atabriz/aliases"
     answer = analyst.post(form["action"], data={"alias": spelling, "csrf_token": analyst.csrf})
@@ -185,6 +195,9 @@ def test_an_analyst_teaches_a_spelling_from_the_place_page_and_the_records_with_
     shown = _soup(analyst.get(answer.headers["location"]))
     assert f": {records}." in shown.select_one("#alias-taught").get_text()
     assert spelling in [s.get_text() for s in shown.select("#place-names span")]
+    after = viewer.get("/api/v1/places").json()["unknown"]["city"]
+    assert spelling not in [u["spelling"] for u in after["unknown"]]
+    assert (after["spellings"], after["records"]) == (listed["spellings"] - 1, listed["records"] - records)
     with app.state.store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).where(Record.city == spelling,
                                                                Record.city_place_id == "city:tabriz")) == records

@@ -73,6 +73,41 @@ def places_add_alias(
                   f"estimates use them).", markup=False)
 
 
+@places_app.command("unknown")
+@handle_errors
+def places_unknown(
+    ctx: typer.Context,
+    field: Annotated[str, typer.Option("--field", help="The records' city or prison.")] = "city",
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many spellings, most records first.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Spellings the records give that name no known place, most records first, with the places each
+    may be a typo of: teach the right ones with `places add-alias`.
+
+    Example: dadkhah places unknown --field prison
+    """
+    from dadkhah.places import unknown_spellings
+
+    with opened_store(ctx) as store, store.session() as session:
+        found = unknown_spellings(session, field=field, limit=limit)
+    if as_json:
+        emit_json(found)
+        return
+    if not found["spellings"]:
+        out.print(f"Every {field} the records give names a known place.", markup=False)
+        return
+    table = Table(field, "records", "close to")
+    for row in found["unknown"]:
+        table.add_row(row["spelling"], f"{row['records']:,}", ", ".join(f"{c['place_id']} ({c['name']})" for c in row["close"]))
+    out.print(table)
+    shown = len(found["unknown"])
+    verb = "names" if found["spellings"] == 1 else "name"
+    out.print(f"{counted(found['spellings'], 'spelling')} {verb} no known place, in {counted(found['records'], 'record')}"
+              + (f" (the {shown} most frequent shown; --limit shows more)" if shown < found["spellings"] else "")
+              + ". Teach one with `dadkhah places add-alias PLACE SPELLING`: the records with it resolve too.",
+              markup=False)
+
+
 @places_app.command("resolve")
 @handle_errors
 def places_resolve(

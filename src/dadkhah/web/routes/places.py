@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +26,7 @@ from dadkhah.web.templating import render
 router = APIRouter()
 
 MAPPED_TYPES = ("city", "prison", "cemetery", "mass_grave")
+UNKNOWN_SHOWN = 25  # spellings naming no known place, per field, most records first
 MAP_WIDTH = 800
 MAP_HEIGHT = map_height(width=MAP_WIDTH)
 
@@ -71,14 +72,16 @@ def persons_per_province(session) -> dict[str, int]:
 
 def places_document(store, *, audience: str | None = None) -> dict:
     """Cities, prisons and grave sites with coordinates, map positions and how many records name each;
+    the spellings of cities and prisons that name no known place (``unknown``, the most given first);
     with an ``audience``, the accountability sites too, each located only as that audience may see it."""
-    from dadkhah.places import list_places
+    from dadkhah.places import list_places, unknown_spellings
     from dadkhah.registry.records import place_record_counts
 
     with store.session() as session:
         places = [p for p in list_places(session) if p["type"] in MAPPED_TYPES]
         counts = place_record_counts(session)
         per_province = persons_per_province(session)
+        unknown = {field: unknown_spellings(session, field=field, limit=UNKNOWN_SHOWN) for field in ("city", "prison")}
     rows = []
     for place in places:
         count = counts.get(place["id"], {"as_city": 0, "as_prison": 0})
@@ -89,7 +92,7 @@ def places_document(store, *, audience: str | None = None) -> dict:
     order = {t: i for i, t in enumerate(MAPPED_TYPES)}
     rows.sort(key=lambda p: (order[p["type"]], -(p["records_as_city"] + p["records_as_prison"]), p["name_en"]))
     document = {"places": rows, "map": map_frame(), "persons_by_province": dict(sorted(per_province.items())),
-                "totals": {t: sum(1 for p in rows if p["type"] == t) for t in MAPPED_TYPES}}
+                "totals": {t: sum(1 for p in rows if p["type"] == t) for t in MAPPED_TYPES}, "unknown": unknown}
     if audience is not None:
         from dadkhah.accountability import list_sites
 
@@ -176,9 +179,13 @@ def place_document(store, place_id: str) -> dict:
 
 
 @router.get("/places/{place_id}", include_in_schema=False)
-async def place_page(request: Request, place_id: str, taught: int | None = None, viewer: Viewer = require("registry")):
+async def place_page(request: Request, place_id: str, taught: int | None = None,
+                     alias: str = Query("", max_length=300), viewer: Viewer = require("registry")):
+    """``alias``: a spelling to offer in the form (from the list of unknown spellings); ``taught``:
+    how many records the spelling just added resolved."""
     document = await run_in_threadpool(place_document, request.app.state.store, place_id)
-    return await _render_place(request, document | ({"taught": taught} if taught is not None else {}))
+    return await _render_place(request, document | ({"taught": taught} if taught is not None else {})
+                               | ({"alias_given": alias} if alias else {}))
 
 
 async def _render_place(request: Request, document: dict, status_code: int = 200):
