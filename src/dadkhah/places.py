@@ -37,43 +37,51 @@ def add_place_alias(store: Store, place_id: str, alias: str, *, actor: Actor) ->
     """Teach the gazetteer another spelling of a place, and resolve to it the records already
     imported whose place was left unresolved and now names it (as an import would today).
 
-    Audited as "place alias added", with how many records of each field were resolved; a spelling it
-    knows already changes nothing and logs nothing. Refuses a spelling that names another place.
-    The answer's ``records_resolved`` maps a field (``city``, ``prison``) to its count."""
+    Audited as "place alias added", with how many records of each field were resolved and which
+    spellings they gave; a spelling it knows already changes nothing and logs nothing. Refuses a
+    spelling that names another place. The answer's ``records_resolved`` maps a field (``city``,
+    ``prison``) to its count; ``spellings_resolved`` maps it to each spelling resolved and its count:
+    the alias itself, and any other the gazetteer now reads as it (a Latin "Msahad" reads as the
+    Persian alias مسهد: the same consonants)."""
     with store.session() as session:
         added = _add_place_alias(session, place_id, alias)
-        added["records_resolved"] = {}
+        added |= {"records_resolved": {}, "spellings_resolved": {}}
         if added["added"]:
-            added["records_resolved"] = resolve_records_again(session, added["place_id"])
+            spellings = resolve_records_again(session, added["place_id"])
+            added |= {"records_resolved": {field: sum(counts.values()) for field, counts in spellings.items()},
+                      "spellings_resolved": spellings}
             record_audit(session, store, actor, action="place alias added", object_kind="place",
                          object_id=added["place_id"], details={"alias": added["alias"], "normalized": added["normalized"],
-                                                               "records_resolved": added["records_resolved"]})
+                                                               "records_resolved": added["records_resolved"],
+                                                               "spellings_resolved": spellings})
         return added
 
 
-def resolve_records_again(session: Session, place_id: str) -> dict[str, int]:
+def resolve_records_again(session: Session, place_id: str) -> dict[str, dict[str, int]]:
     """Resolve to ``place_id`` every record whose place field (of the kinds that place may be) was
     left unresolved and whose text the gazetteer now resolves to it; in the caller's transaction.
 
     The record's text is untouched: only the gazetteer id worked out from it changes, as a new
     import of the same row would give it now. When any record changes, the linkage's next run works
-    its features out again and the next search rebuilds its index. Answers the count per field."""
+    its features out again and the next search rebuilds its index. Answers, per field, each
+    spelling resolved and how many records gave it (fields and spellings with none left out)."""
     place = get_place(session, place_id)
     gazetteer = load_gazetteer(session)
-    resolved: dict[str, int] = {}
+    resolved: dict[str, dict[str, int]] = {}
     for field, types in PLACE_FIELD_TYPES.items():
         if place.type not in types:
             continue
         text, place_column = getattr(Record, field), getattr(Record, f"{field}_place_id")
-        unresolved = session.scalars(sa.select(text).where(text.is_not(None), place_column.is_(None)).distinct())
-        spellings = [t for t in unresolved if (match := gazetteer.resolve(t, types)) and match.place_id == place.id]
-        count = 0
+        unresolved = session.execute(sa.select(text, sa.func.count()).where(text.is_not(None), place_column.is_(None))
+                                     .group_by(text))
+        counts = {t: n for t, n in unresolved if (match := gazetteer.resolve(t, types)) and match.place_id == place.id}
+        spellings = sorted(counts)
         for start in range(0, len(spellings), _UPDATE_AT_ONCE):
-            count += session.execute(
+            session.execute(
                 sa.update(Record).where(text.in_(spellings[start:start + _UPDATE_AT_ONCE]), place_column.is_(None))
-                .values({place_column: place.id}).execution_options(synchronize_session=False)).rowcount
-        if count:
-            resolved[field] = count
+                .values({place_column: place.id}).execution_options(synchronize_session=False))
+        if counts:
+            resolved[field] = {t: counts[t] for t in sorted(counts, key=lambda t: (-counts[t], t))}
     if resolved:
         revision = session.get(Setting, PLACES_REVISION_SETTING)
         if revision is None:

@@ -132,7 +132,8 @@ def test_places_commands(ws):
                                    "close": [{"place_id": "city:tehran", "type": "city", "name": "Tehran"}]}]
     assert "1 spelling names no known place, in 1 record" in run("places", "unknown", workspace=ws).stdout
     taught = run("places", "add-alias", "city:tehran", "تهرات", workspace=ws)
-    assert "Resolved to it: 1 record by its city, imported before with this spelling" in taught.stdout
+    assert ("Resolved to it: 1 record whose city named no known place: 1 written 'تهرات'. The next `link run` and "
+            "estimates use them.") in taught.stdout
     assert "Every city the records give names a known place." in run("places", "unknown", workspace=ws).stdout
     prisons = json.loads(run("places", "list", "--type", "prison", "--json", workspace=ws).stdout)
     assert {p["type"] for p in prisons} == {"prison"} and any(p["id"] == "prison:evin" for p in prisons)

@@ -212,6 +212,6 @@ def test_an_analyst_teaches_a_spelling_from_the_place_page_and_the_records_with_
     again = analyst.post("/api/v1/places/city:tabriz/aliases", json={"alias": spelling},
                          headers={"X-CSRF-Token": analyst.csrf}).json()
     assert again == {"place_id": "city:tabriz", "alias": spelling, "normalized": again["normalized"], "added": False,
-                     "records_resolved": {}}
+                     "records_resolved": {}, "spellings_resolved": {}}
     assert analyst.post("/api/v1/places/city:nowhere/aliases", json={"alias": "Nowhere"},
                         headers={"X-CSRF-Token": analyst.csrf}).status_code == 404

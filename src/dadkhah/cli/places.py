@@ -66,11 +66,14 @@ def places_add_alias(
         out.print(f"{alias!r} already named {result['place_id']}.", markup=False)
         return
     out.print(f"{alias!r} now names {result['place_id']}.", markup=False)
-    resolved = result["records_resolved"]
-    if resolved:
-        fields = " and ".join(f"{counted(n, 'record')} by its {field}" for field, n in resolved.items())
-        out.print(f"Resolved to it: {fields}, imported before with this spelling (the next `link run` and "
-                  f"estimates use them).", markup=False)
+    for field, spellings in result["spellings_resolved"].items():
+        others = {t: n for t, n in spellings.items() if t != result["alias"]}
+        written = [f"{spellings[result['alias']]:,} written {result['alias']!r}"] if result["alias"] in spellings else []
+        if others:
+            read = ", ".join(f"{t!r} {n:,}" for t, n in others.items())
+            written.append(f"{sum(others.values()):,} written in a spelling the gazetteer now reads as it ({read})")
+        out.print(f"Resolved to it: {counted(result['records_resolved'][field], 'record')} whose {field} named no known "
+                  f"place: {'; '.join(written)}. The next `link run` and estimates use them.", markup=False)
 
 
 @places_app.command("unknown")
