@@ -127,6 +127,7 @@ def test_places_commands(ws):
     assert imported.exit_code == 0, imported.output
     assert ("line 2, city: unknown place 'تهرات', kept as given; did you mean Tehran (city:tehran)? (if so, teach "
             "it with `dadkhah places add-alias city:tehran 'تهرات'`)") in imported.output
+    assert "`dadkhah places unknown --field city` lists them all" in imported.output
     unknown = json.loads(run("places", "unknown", "--json", workspace=ws).stdout)
     assert unknown["unknown"] == [{"spelling": "تهرات", "records": 1,
                                    "close": [{"place_id": "city:tehran", "type": "city", "name": "Tehran"}]}]

@@ -25,6 +25,7 @@ from dadkhah.cli.common import (
     workspace_path,
 )
 from dadkhah.ingest.importer import import_file
+from dadkhah.normalize.places import UNKNOWN_PLACE
 from dadkhah.registry.records import count_records, iter_records
 from dadkhah.sources import describe_source, list_sources, set_release
 from dadkhah.store import current_revision, open_store
@@ -107,6 +108,10 @@ def import_(
         out.print(f"  line {warning['line']}, {warning['field']}: {warning['message']}", markup=False)
     if summary.warning_count > 10:
         out.print(f"  ... and {summary.warning_count - 10} more (dadkhah import --json lists them all)")
+    unknown = {w["field"] for w in summary.warnings if w["field"] in ("city", "prison") and w["message"].startswith(UNKNOWN_PLACE)}
+    for field in sorted(unknown):
+        out.print(f"Spellings of a {field} that name no known place: `dadkhah places unknown --field {field}` lists "
+                  f"them all, most given first, with the places each may be.", markup=False)
     if summary.quarantine:
         out.print(f"Refused rows, with reasons: {summary.quarantine}", markup=False)
 

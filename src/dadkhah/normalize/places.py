@@ -26,6 +26,7 @@ from dadkhah.normalize.script import ZWNJ, fold_text
 _GENERIC_FIRST = frozenset({"زندان", "شهر", "شهرستان", "استان", "قبرستان", "گورستان", "آرامستان", "ندامتگاه", "the"})
 _GENERIC_LAST = frozenset({"prison", "jail", "gaol", "city", "town", "province", "ostan", "cemetery", "graveyard"})
 _GENERIC_ANYWHERE = frozenset({"central", "مرکزی", "of", "e", "ye"})
+UNKNOWN_PLACE = "unknown place"  # how the warning for a place no spelling names begins
 _SPLIT = re.compile(r"[\s,./()\-]+")
 # Cells that name two places ("Evin Prison, Tehran", "Rasht (Gilan)"): tried part by part.
 _PARTS = re.compile(r"\s*(?:[,،;؛/()\[\]]|\s[-–]\s)\s*")
@@ -118,10 +119,10 @@ class Gazetteer:
         it may be a typo of, and the command that teaches the gazetteer this spelling."""
         close = self.close_to(text, types)
         if not close:
-            return f"unknown place {text!r}, kept as given (teach it with `dadkhah places add-alias PLACE {shlex.quote(text)}`)"
+            return f"{UNKNOWN_PLACE} {text!r}, kept as given (teach it with `dadkhah places add-alias PLACE {shlex.quote(text)}`)"
         named = [f"{m.name} ({m.place_id})" for m in close]
         named = " or ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
-        return (f"unknown place {text!r}, kept as given; did you mean {named}? (if so, teach it with "
+        return (f"{UNKNOWN_PLACE} {text!r}, kept as given; did you mean {named}? (if so, teach it with "
                 f"`dadkhah places add-alias {close[0].place_id if len(close) == 1 else 'PLACE'} {shlex.quote(text)}`)")
 
     def _resolve_whole(self, text: str, types: tuple[str, ...]) -> PlaceMatch | None:
