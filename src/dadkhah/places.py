@@ -64,25 +64,33 @@ def resolve_records_again(session: Session, place_id: str) -> dict[str, dict[str
     The record's text is untouched: only the gazetteer id worked out from it changes, as a new
     import of the same row would give it now. When any record changes, the linkage's next run works
     its features out again and the next search rebuilds its index. Answers, per field, each
-    spelling resolved and how many records gave it (fields and spellings with none left out)."""
+    spelling resolved and how many current records gave it (fields and spellings with none left out:
+    earlier versions of corrected records are resolved too, but not counted)."""
     place = get_place(session, place_id)
     gazetteer = load_gazetteer(session)
     resolved: dict[str, dict[str, int]] = {}
+    spellings_updated = False
     for field, types in PLACE_FIELD_TYPES.items():
         if place.type not in types:
             continue
         text, place_column = getattr(Record, field), getattr(Record, f"{field}_place_id")
-        unresolved = session.execute(sa.select(text, sa.func.count()).where(text.is_not(None), place_column.is_(None))
+        # Every version of a record is resolved alike; the counts are of current records, as
+        # `places unknown` counts them (an earlier version of a corrected record is not one more).
+        current = sa.func.sum(sa.case((Record.superseded_by.is_(None), 1), else_=0))
+        unresolved = session.execute(sa.select(text, current).where(text.is_not(None), place_column.is_(None))
                                      .group_by(text))
-        counts = {t: n for t, n in unresolved if (match := gazetteer.resolve(t, types)) and match.place_id == place.id}
+        counts = {t: int(n or 0) for t, n in unresolved
+                  if (match := gazetteer.resolve(t, types)) and match.place_id == place.id}
         spellings = sorted(counts)
         for start in range(0, len(spellings), _UPDATE_AT_ONCE):
             session.execute(
                 sa.update(Record).where(text.in_(spellings[start:start + _UPDATE_AT_ONCE]), place_column.is_(None))
                 .values({place_column: place.id}).execution_options(synchronize_session=False))
+        spellings_updated = spellings_updated or bool(spellings)
+        counts = {t: n for t, n in counts.items() if n}
         if counts:
             resolved[field] = {t: counts[t] for t in sorted(counts, key=lambda t: (-counts[t], t))}
-    if resolved:
+    if spellings_updated:
         revision = session.get(Setting, PLACES_REVISION_SETTING)
         if revision is None:
             session.add(Setting(key=PLACES_REVISION_SETTING, value="1"))
