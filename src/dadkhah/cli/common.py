@@ -198,11 +198,10 @@ def say_what_was_swept(swept: dict) -> None:
     """One line on stderr when opening the workspace cleaned up after interrupted runs."""
     parts = []
     if swept.get("files"):
-        parts.append(f"{swept['files']:,} temporary file{'s' if swept['files'] != 1 else ''} or folders "
+        parts.append(f"{counted(swept['files'], 'temporary file or folder', 'temporary files or folders')} "
                      f"({swept['bytes'] / 2**20:,.1f} MB)")
     if swept.get("quarantine_reports"):
-        parts.append(f"{swept['quarantine_reports']:,} quarantine report{'s' if swept['quarantine_reports'] != 1 else ''} "
-                     "no import names")
+        parts.append(f"{counted(swept['quarantine_reports'], 'quarantine report')} no import names")
     if parts:
         err.print(f"Removed what interrupted runs left in the workspace: {' and '.join(parts)}.", markup=False,
                   highlight=False)
