@@ -83,3 +83,38 @@ def test_other_paths_are_the_best_chain_of_the_persons_other_links():
     assert paths[3] == 0.0  # 6-7 has no other path
     assert paths[4] is None  # kept apart
     assert paths[5] == pytest.approx(0.8 * 0.95)  # a pair with no link of its own
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_drawn_clusterings_are_what_clustering_each_draw_whole_gives(seed):
+    """ClusteringDraws does the sure links once; each draw must equal cluster_records on that draw's
+    links (decisions, conflicting ones too, and strong negatives included), with namesake chains."""
+    from dadkhah.link.clustering import ClusteringDraws
+
+    rng = np.random.default_rng(seed)
+    ids = list(range(1, 61))
+    n = 150
+    left = rng.integers(1, 61, n)
+    right = rng.integers(1, 61, n)
+    left, right = np.minimum(left, right)[left != right], np.maximum(left, right)[left != right]
+    probability = rng.choice([0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99], size=len(left))
+    same = [tuple(int(x) for x in rng.choice(ids, 2, replace=False)) for _ in range(4)]
+    different = [tuple(int(x) for x in rng.choice(ids, 2, replace=False)) for _ in range(4)] + [same[0]]
+    negatives = (rng.integers(1, 61, 25), rng.integers(1, 61, 25))
+    draws = ClusteringDraws(ids, left, right, probability, sure=0.9, unsure=0.05, same=same, different=different,
+                            negatives=negatives)
+    for _ in range(5):
+        picked = rng.random(len(left)) < probability
+        linked = (probability >= 0.9) | ((probability >= 0.05) & picked)
+        whole = cluster_records(ids, left, right, np.where(linked, probability, 0.0), threshold=np.nextafter(0.0, 1.0),
+                                same=same, different=different, negatives=negatives)
+        assert draws.draw(picked) == whole.labels
+
+
+def test_a_strong_negative_binds_on_a_record_a_same_decision_joined():
+    """1 and 2 are one person by decision; the model is sure 2 and 4 are not. The chain 2-3-4 must
+    stop before 4 (it went through when the negative was filed under 2, no longer a cluster's root)."""
+    left, right, probability = pairs((2, 3, 0.95), (3, 4, 0.9))
+    clustering = cluster_records([1, 2, 3, 4], left, right, probability, threshold=0.5, same=[(1, 2)],
+                                 negatives=(np.array([2]), np.array([4])))
+    assert groups(clustering.labels) == [[1, 2, 3], [4]] and clustering.held_apart == 1

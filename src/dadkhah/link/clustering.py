@@ -49,6 +49,39 @@ class _Forest:
         small, large = (a, b) if len(self.apart.get(a, ())) <= len(self.apart.get(b, ())) else (b, a)
         return any(self.find(x) == large for x in self.apart.get(small, ()))
 
+    def copy(self) -> _Forest:
+        """An independent copy (unions on it leave this one as it is)."""
+        other = _Forest(())
+        other.parent, other.size = dict(self.parent), dict(self.size)
+        other.apart = {root: set(records) for root, records in self.apart.items()}
+        return other
+
+    def join_in_order(self, left: list[int], right: list[int], joined: list[int] | None = None) -> tuple[int, int]:
+        """Join each pair in turn unless it is joined already or forbidden: (joined, held apart).
+        ``joined``, when given, gets the two roots of every join."""
+        linked = held = 0
+        for a, b in zip(left, right, strict=True):
+            ra, rb = self.find(a), self.find(b)
+            if ra == rb:
+                continue
+            if self.apart and self.forbidden(ra, rb):
+                held += 1
+                continue
+            self.union(ra, rb)
+            linked += 1
+            if joined is not None:
+                joined += (ra, rb)
+        return linked, held
+
+    def labels(self, ids: Sequence[int]) -> dict[int, int]:
+        """record -> the smallest record id in its cluster."""
+        smallest: dict[int, int] = {}
+        roots = [self.find(record) for record in ids]
+        for record, root in zip(ids, roots, strict=True):
+            if root not in smallest or record < smallest[root]:
+                smallest[root] = record
+        return {record: smallest[root] for record, root in zip(ids, roots, strict=True)}
+
     def union(self, a: int, b: int) -> None:
         if self.size[a] < self.size[b]:
             a, b = b, a
@@ -76,14 +109,31 @@ def cluster_records(
     decisions, but only after the reviewers' "same" decisions have been applied.
     """
     ids = list(record_ids)
+    keep = probability >= threshold
+    forest, conflicts = _decided(ids, left[keep], right[keep], same, different, negatives)
+    order = _strongest_first(left[keep], right[keep], probability[keep])
+    linked, held = forest.join_in_order(left[keep][order].tolist(), right[keep][order].tolist())
+    return Clustering(labels=forest.labels(ids), linked_pairs=linked, held_apart=held, conflicts=conflicts)
+
+
+def _strongest_first(left: np.ndarray, right: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    return np.lexsort((right, left, -probability))  # ties by id
+
+
+def _decided(ids: list[int], left: np.ndarray, right: np.ndarray, same, different, negatives) -> tuple[_Forest, list]:
+    """The forest before any scored link: reviewers' decisions applied, and the "different" pairs and
+    the model's strong negatives (those within a component of the links given) kept apart."""
     forest = _Forest(ids)
     known = forest.parent.keys()
 
     def keep_apart(pairs) -> None:
+        # Filed under each record's root: forbidden() reads the roots' sets only, so a pair filed
+        # under a record that a "same" decision had already joined to another was seen from one
+        # side only, and bound or not depending on which cluster had fewer such pairs.
         for a, b in pairs:
             if a in known and b in known:
-                forest.apart.setdefault(a, set()).add(b)
-                forest.apart.setdefault(b, set()).add(a)
+                forest.apart.setdefault(forest.find(a), set()).add(b)
+                forest.apart.setdefault(forest.find(b), set()).add(a)
 
     keep_apart(different)
     conflicts = []
@@ -97,27 +147,59 @@ def cluster_records(
             conflicts.append((a, b))
             continue
         forest.union(ra, rb)
-    keep = probability >= threshold
     if negatives is not None and len(negatives[0]):
-        keep_apart(_within_components(ids, left[keep], right[keep], *negatives, forest))
-    order = np.lexsort((right[keep], left[keep], -probability[keep]))  # strongest first, ties by id
-    linked = held = 0
-    for a, b in zip(left[keep][order].tolist(), right[keep][order].tolist(), strict=True):
-        ra, rb = forest.find(a), forest.find(b)
-        if ra == rb:
-            continue
-        if forest.apart and forest.forbidden(ra, rb):
-            held += 1
-            continue
-        forest.union(ra, rb)
-        linked += 1
-    smallest: dict[int, int] = {}
-    for record in ids:
-        root = forest.find(record)
-        if root not in smallest or record < smallest[root]:
-            smallest[root] = record
-    labels = {record: smallest[forest.find(record)] for record in ids}
-    return Clustering(labels=labels, linked_pairs=linked, held_apart=held, conflicts=conflicts)
+        keep_apart(_within_components(ids, left, right, *negatives, forest))
+    return forest, conflicts
+
+
+class ClusteringDraws:
+    """Clusterings of the same records in which the pairs from ``sure`` on are always linked and each
+    pair of ``unsure`` only when a draw says so: what :func:`cluster_records` gives for each draw,
+    with the shared part done once.
+
+    Every sure pair is stronger than every unsure one, so each draw's links start with the same sure
+    ones in the same order: the forest after them is worked out once and copied for each draw. The
+    strong negatives kept are those within a component of *all* the pairs (sure and unsure): a
+    superset of a draw's own, and an extra negative can never bind (its two records are never
+    brought together in that draw), so the clustering is the same.
+    """
+
+    def __init__(self, record_ids: Iterable[int], left: np.ndarray, right: np.ndarray, probability: np.ndarray, *,
+                 sure: float, unsure: float, same: Iterable[tuple[int, int]] = (),
+                 different: Iterable[tuple[int, int]] = (), negatives: tuple[np.ndarray, np.ndarray] | None = None):
+        self.ids = list(record_ids)
+        considered = probability >= unsure
+        self._base, _ = _decided(self.ids, left[considered], right[considered], same, different, negatives)
+        certain = probability >= sure
+        order = _strongest_first(left[certain], right[certain], probability[certain])
+        self._base.join_in_order(left[certain][order].tolist(), right[certain][order].tolist())
+        # The unsure pairs, strongest first: a draw links those of them it picks, in this order.
+        self.unsure = np.flatnonzero(considered & ~certain)
+        self._order = self.unsure[_strongest_first(left[self.unsure], right[self.unsure], probability[self.unsure])]
+        self._left, self._right = left, right
+        # The clusters after the sure links: each draw only joins some of them, and relabels those.
+        self._labels = self._base.labels(self.ids)
+        self._members: dict[int, list[int]] = {}
+        for record in self.ids:
+            self._members.setdefault(self._base.find(record), []).append(record)
+
+    def draw(self, linked: np.ndarray) -> dict[int, int]:
+        """record -> cluster label, when of the unsure pairs exactly those ``linked`` (a boolean per
+        pair, indexed like the pairs given) are linked."""
+        forest = self._base.copy()
+        picked = self._order[linked[self._order]]
+        joined: list[int] = []  # roots of the sure clusters this draw joins (a join's roots are such roots)
+        forest.join_in_order(self._left[picked].tolist(), self._right[picked].tolist(), joined)
+        merged: dict[int, list[int]] = {}
+        for root in set(joined):
+            merged.setdefault(forest.find(root), []).append(root)
+        labels = dict(self._labels)
+        for roots in merged.values():
+            label = min(self._labels[root] for root in roots)  # a cluster's label is its smallest record
+            for root in roots:
+                for record in self._members[root]:
+                    labels[record] = label
+        return labels
 
 
 def components(ids: Sequence[int], left: np.ndarray, right: np.ndarray, same: Iterable[tuple[int, int]] = ()) -> dict[int, int]:

@@ -30,7 +30,7 @@ from dadkhah import __version__
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.link import DEFAULT_REVIEW_BAND, DEFAULT_THRESHOLD, UNCERTAIN_BAND
-from dadkhah.link.clustering import cluster_records, components, other_paths
+from dadkhah.link.clustering import ClusteringDraws, cluster_records, components, other_paths
 from dadkhah.link.engine import EarlierPairs, score
 from dadkhah.link.evaluate import evaluate_clusters
 from dadkhah.link.features import (
@@ -577,12 +577,12 @@ def sample_clusterings(store: Store, run_id: int, replicates: int, rng: np.rando
     """
     kept = _KeptPairs(store, run_id)
     low, high = kept.band
-    sure = kept.probability >= high
-    unsure = (kept.probability >= low) & ~sure
+    # Drawn links keep their probability, so that the strongest are still taken first.
+    draws = ClusteringDraws(kept.ids, kept.left, kept.right, kept.probability, sure=high, unsure=low,
+                            same=kept.same, different=kept.different, negatives=kept.negatives)
     for _ in range(replicates):
-        linked = sure | (unsure & (rng.random(kept.probability.shape[0]) < kept.probability))
-        # Drawn links keep their probability, so that the strongest are still taken first.
-        yield kept.cluster(np.where(linked, kept.probability, 0.0), threshold=np.nextafter(0.0, 1.0))
+        labels = draws.draw(rng.random(kept.probability.shape[0]) < kept.probability)
+        yield {key: labels[uid] for key, uid in kept.uid_of.items()}
 
 
 def kept_floor(run: LinkageRun) -> float:
