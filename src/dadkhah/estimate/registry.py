@@ -157,11 +157,14 @@ def capture_tables(session: Session, clusters: Mapping, by: str | None, *,
     return _tables(session, clusters, by, rng=rng)[:2]
 
 
-def _tables(session: Session, clusters: Mapping, by: str | None, *, rng: np.random.Generator | None = None):
+def _tables(session: Session, clusters: Mapping, by: str | None, *, rng: np.random.Generator | None = None,
+            attributes: Mapping | None = None):
+    """``attributes``: :func:`_record_attributes`, when the caller read them already (read here if not)."""
     if by is not None and by not in STRATA:
         raise InputError(f"stratify by one of {', '.join(STRATA)} (or nothing), not {by!r}", field="by")
     names = dict(session.execute(sa.select(Source.id, Source.name)).all())
-    attributes = _record_attributes(session) if by else {}
+    if attributes is None:
+        attributes = _record_attributes(session) if by else {}
     sources = sorted({source for keys in clusters.values() for source, _ in keys}, key=lambda s: names[s])
     column = {source: i for i, source in enumerate(sources)}
     lists = tuple(names[s] for s in sources)
@@ -323,7 +326,8 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
                 raise InputError(f"linkage threshold {threshold} is outside what run {run.id} kept: "
                                  f"use values from {floor} up to (not including) 1", field="linkage_thresholds")
         clusters = clusters_from_registry(session)
-        table, strata_tables, _ = _tables(session, clusters, by)
+        attributes = _record_attributes(session) if by else {}  # once: each replicate's tables use them
+        table, strata_tables, _ = _tables(session, clusters, by, attributes=attributes)
         labels = stratum_names(session, by)
     has_pairs = kept_pairs(store, run.id)
     if linkage_uncertainty and not has_pairs:
@@ -341,10 +345,11 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
     rng = np.random.default_rng(seed)
     drawn = list(sample_clusterings(store, run.id, replicates, rng)) if linkage else [None] * replicates
     versions = []
+    unseen = _unseen_by_run(drawn[0], clusters) if linkage else {}
     with store.session() as session:
         for partition in drawn:
-            grouped = _regroup(partition, clusters) if partition is not None else clusters
-            versions.append(_tables(session, grouped, by, rng=rng if impute else None))
+            grouped = _regroup(partition, unseen) if partition is not None else clusters
+            versions.append(_tables(session, grouped, by, rng=rng if impute else None, attributes=attributes))
     strata_names = sorted({name for _, parts, _ in versions for name in parts})
     steps = replicates * ((1 if linkage else 0) + len(strata_names)) + (0 if linkage else 1) + len(thresholds)
     done = 0
@@ -402,15 +407,25 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
     return _store_and_document(store, actor, result, run, by, strata, sensitivity, thresholds)
 
 
-def _regroup(partition: Mapping, clusters: Mapping) -> dict:
-    """A drawn clustering as persons; records the run did not see keep today's person."""
-    grouped: dict = defaultdict(list)
-    for key, label in partition.items():
-        grouped[("drawn", label)].append(key)
+def _unseen_by_run(partition: Mapping, clusters: Mapping) -> dict:
+    """Today's persons' records that the run did not see (imported since), by person: the same for
+    every drawn clustering, since each draw clusters the run's own records."""
+    unseen: dict = defaultdict(list)
     for person, keys in clusters.items():
         for key in keys:
             if key not in partition:
-                grouped[("today", person)].append(key)
+                unseen[("today", person)].append(key)
+    return unseen
+
+
+def _regroup(partition: Mapping, unseen: Mapping) -> dict:
+    """A drawn clustering as persons, then the records the run did not see, each with today's
+    person (:func:`_unseen_by_run`); in this order, which the drawing of missing strata follows."""
+    grouped: dict = defaultdict(list)
+    for key, label in partition.items():
+        grouped[("drawn", label)].append(key)
+    for person, keys in unseen.items():
+        grouped[person] = list(keys)
     return grouped
 
 
