@@ -196,6 +196,9 @@ def test_an_alias_may_not_name_two_places(store):
     assert refused.value.field == "alias"
     with pytest.raises(DadkhahError, match="no place"):
         add_place_alias(store, "city:nowhere", "Nowhere", actor=TESTER)
+    with pytest.raises(DadkhahError, match="at most 300 characters, not 301") as long:  # not the database's error
+        add_place_alias(store, "city:rasht", "R" * 301, actor=TESTER)
+    assert long.value.field == "alias"
     with store.session() as session:
         assert list_audit(session, object_id="city:rasht") == [], "nothing refused is logged"
 

@@ -30,6 +30,7 @@ def get_place(session: Session, place_id: str) -> Place:
 # A number that grows each time records' places are resolved anew: what linkage features were worked
 # out under (dadkhah.link.features.features_context), so that the next run works them out again.
 PLACES_REVISION_SETTING = "records_places_revision"
+ALIAS_MAX = 300  # characters: place_names.name
 _UPDATE_AT_ONCE = 500  # spellings per UPDATE statement (bound parameters stay far below any limit)
 
 
@@ -103,6 +104,8 @@ def resolve_records_again(session: Session, place_id: str) -> dict[str, dict[str
 
 def _add_place_alias(session: Session, place_id: str, alias: str) -> dict:
     place = get_place(session, place_id)
+    if len((alias or "").strip()) > ALIAS_MAX:
+        raise InputError(f"is at most {ALIAS_MAX} characters, not {len(alias.strip())}", field="alias")
     normalized = place_lookup_key(alias or "")
     if not normalized:
         raise InputError("needs some letters", field="alias")
