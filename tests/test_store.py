@@ -11,7 +11,7 @@ from alembic import command
 from dadkhah.audit import list_audit
 from dadkhah.errors import DadkhahError, WorkspaceError
 from dadkhah.model import Place, PlaceName, Setting, Source
-from dadkhah.places import add_place_alias, list_places, load_gazetteer
+from dadkhah.places import add_place_alias, list_places, load_gazetteer, unknown_spellings
 from dadkhah.store import (
     GAZETTEER_SETTING,
     _alembic_config,
@@ -164,6 +164,11 @@ def test_teaching_a_spelling_resolves_the_records_imported_with_it(store, tmp_pa
 
     imported = places()
     assert [r[2] for r in imported] == [None, None, "city:rasht", None, "city:tehran", None]  # 5: its other part
+    with store.session() as session:
+        unknown = unknown_spellings(session, field="city")
+    assert (unknown["spellings"], unknown["records"]) == (3, 4)  # current records only (1 was corrected)
+    assert [(u["spelling"], u["records"]) for u in unknown["unknown"]] == [("تهرات", 2), ("Atlantis", 1), ("Tehrat", 1)]
+    assert [c["place_id"] for c in unknown["unknown"][0]["close"]] == ["city:tehran"]
     taught = add_place_alias(store, "city:tehran", "تهرات", actor=TESTER)
     # 6: "Tehrat" has the consonants of تهرات, so an import today reads it as the alias too
     assert taught["added"] and taught["records_resolved"] == {"city": 3}
