@@ -77,9 +77,7 @@ def resolve_records_again(session: Session, place_id: str) -> dict[str, dict[str
         text, place_column = getattr(Record, field), getattr(Record, f"{field}_place_id")
         # Every version of a record is resolved alike; the counts are of current records, as
         # `places unknown` counts them (an earlier version of a corrected record is not one more).
-        current = sa.func.sum(sa.case((Record.superseded_by.is_(None), 1), else_=0))
-        unresolved = session.execute(sa.select(text, current).where(text.is_not(None), place_column.is_(None))
-                                     .group_by(text))
+        unresolved = session.execute(_unresolved(field).add_columns(_current_records()))
         counts = {t: int(n or 0) for t, n in unresolved
                   if (match := gazetteer.resolve(t, types)) and match.place_id == place.id}
         spellings = sorted(counts)
@@ -125,6 +123,21 @@ def _add_place_alias(session: Session, place_id: str, alias: str) -> dict:
     return {"place_id": place.id, "alias": alias.strip(), "normalized": normalized, "added": existing is None}
 
 
+def _unresolved(field: str) -> sa.Select:
+    """The spellings of ``field`` that name no known place, one row each (every version of a record).
+
+    Written so that the partial index on them (ix_records_unresolved_city, _prison) is the one a
+    database takes: a condition on ``superseded_by`` here made SQLite read the index of current
+    records instead, every record (0.23 s against 0.01 s at 215,172 records)."""
+    text, place_column = getattr(Record, field), getattr(Record, f"{field}_place_id")
+    return sa.select(text).where(text.is_not(None), place_column.is_(None)).group_by(text)
+
+
+def _current_records():
+    """How many of a group's records are current (not an earlier version of a corrected record)."""
+    return sa.func.sum(sa.case((Record.superseded_by.is_(None), 1), else_=0))
+
+
 def unknown_spellings(session: Session, *, field: str = "city", limit: int | None = 50) -> dict:
     """The spellings of a record field (``city`` or ``prison``) that name no known place, most
     records first, each with the places it is a typo or two away from (for a person to confirm
@@ -134,12 +147,12 @@ def unknown_spellings(session: Session, *, field: str = "city", limit: int | Non
         raise InputError(f"one of {', '.join(PLACE_FIELD_TYPES)}, not {field!r}", field="field")
     if limit is not None and limit < 1:
         raise InputError(f"at least 1, not {limit}", field="limit")
-    text, place_column = getattr(Record, field), getattr(Record, f"{field}_place_id")
-    unresolved = (sa.select(text.label("spelling"), sa.func.count().label("records"))
-                  .where(text.is_not(None), place_column.is_(None), Record.superseded_by.is_(None)).group_by(text))
+    text = getattr(Record, field)
+    current = _current_records()
+    unresolved = _unresolved(field).add_columns(current.label("records")).having(current > 0)
     totals = session.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.literal_column("records")), 0))
                              .select_from(unresolved.subquery())).one()
-    rows = session.execute(unresolved.order_by(sa.func.count().desc(), text).limit(limit)).all()
+    rows = session.execute(unresolved.order_by(current.desc(), text).limit(limit)).all()
     gazetteer, types = load_gazetteer(session), PLACE_FIELD_TYPES[field]
     return {"field": field, "spellings": totals[0], "records": int(totals[1]),
             "unknown": [{"spelling": spelling, "records": n,
