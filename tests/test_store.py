@@ -195,6 +195,44 @@ def test_teaching_a_spelling_resolves_the_records_imported_with_it(store, tmp_pa
         assert session.get(Setting, "records_places_revision").value == "2", "only what changed records counts"
 
 
+def test_a_newer_shipped_gazetteer_resolves_the_records_an_older_one_left_unresolved(store, workspace, tmp_path):
+    """Records imported when the shipped gazetteer did not know a spelling are resolved when a
+    version that knows it opens the workspace, as an import would read them today; places already
+    resolved and spellings it still does not know stay as they were; the opening says how many."""
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.link.features import features_context
+    from dadkhah.model import Record
+    from tests.conftest import write
+
+    with store.session() as session:  # the older gazetteer: it knew no name of Rasht
+        session.execute(sa.delete(PlaceName).where(PlaceName.place_id == "city:rasht"))
+    write(tmp_path / "l.csv", "id,given_name,family_name,city\n1,Ali,Rahimi,رشت\n2,Reza,Karimi,رشت\n"
+          "3,Hassan,Moradi,Tabriz\n4,Mina,Ahmadi,Atlantis\n")
+    import_file(store, tmp_path / "l.csv", source="s", actor=TESTER)
+    write(tmp_path / "correction.csv", "id,given_name,family_name,city\n2,Reza,Karimi-Gilani,رشت\n")
+    import_file(store, tmp_path / "correction.csv", source="s", actor=TESTER)  # record 2, version 2
+
+    def cities(opened):
+        with opened.session() as session:
+            return session.execute(sa.select(Record.record_id, Record.city_place_id).order_by(Record.id)).all()
+
+    assert cities(store) == [("1", None), ("2", None), ("3", "city:tabriz"), ("4", None), ("2", None)]
+    with store.session() as session:
+        before = features_context(session)
+        session.add(Setting(key="person_search_built_for", value='{"run": 0, "import": 0}'))
+        session.execute(sa.update(Setting).where(Setting.key == GAZETTEER_SETTING).values(value="older"))
+    store.close()
+    with open_store(workspace) as reopened:  # this version's gazetteer knows its names
+        assert reopened.places_resolved == {"city": 2}, "current records: 1 and the correction of 2"
+        assert cities(reopened) == [("1", "city:rasht"), ("2", "city:rasht"), ("3", "city:tabriz"), ("4", None),
+                                    ("2", "city:rasht")]
+        with reopened.session() as session:
+            assert features_context(session) != before, "the next linkage run works the features out again"
+            assert session.get(Setting, "person_search_built_for") is None, "the next search rebuilds its index"
+    with open_store(workspace) as again:
+        assert again.places_resolved == {}, "said once: the gazetteer is current now"
+
+
 def test_an_alias_may_not_name_two_places(store):
     with pytest.raises(DadkhahError, match="already names city:tabriz") as refused:
         add_place_alias(store, "city:rasht", "Tabriz", actor=TESTER)

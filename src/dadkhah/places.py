@@ -7,17 +7,15 @@ from sqlalchemy.orm import Session
 
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError, NotFound
-from dadkhah.model import PLACE_FIELD_TYPES, Place, PlaceName, Record, Setting
-from dadkhah.model.search import SEARCH_INDEX_SETTING
-from dadkhah.normalize.places import Gazetteer, place_lookup_key
-from dadkhah.store import Store
-
-
-def load_gazetteer(session: Session) -> Gazetteer:
-    """A look-up index over every place name in the database, built-in and user-added."""
-    rows = session.execute(sa.select(PlaceName.name, PlaceName.place_id, Place.type).join(Place))
-    display = dict(session.execute(sa.select(Place.id, Place.name_en)).all())
-    return Gazetteer(((name, place_id, place_type) for name, place_id, place_type in rows), display)
+from dadkhah.model import PLACE_FIELD_TYPES, Place, PlaceName, Record
+from dadkhah.normalize.places import place_lookup_key
+from dadkhah.store import (
+    Store,
+    current_records,
+    load_gazetteer,
+    resolve_places_anew,
+    unresolved_spellings,
+)
 
 
 def get_place(session: Session, place_id: str) -> Place:
@@ -27,11 +25,7 @@ def get_place(session: Session, place_id: str) -> Place:
     return place
 
 
-# A number that grows each time records' places are resolved anew: what linkage features were worked
-# out under (dadkhah.link.features.features_context), so that the next run works them out again.
-PLACES_REVISION_SETTING = "records_places_revision"
 ALIAS_MAX = 300  # characters: place_names.name
-_UPDATE_AT_ONCE = 500  # spellings per UPDATE statement (bound parameters stay far below any limit)
 
 
 def add_place_alias(store: Store, place_id: str, alias: str, *, actor: Actor) -> dict:
@@ -60,44 +54,13 @@ def add_place_alias(store: Store, place_id: str, alias: str, *, actor: Actor) ->
 
 def resolve_records_again(session: Session, place_id: str) -> dict[str, dict[str, int]]:
     """Resolve to ``place_id`` every record whose place field (of the kinds that place may be) was
-    left unresolved and whose text the gazetteer now resolves to it; in the caller's transaction.
-
-    The record's text is untouched: only the gazetteer id worked out from it changes, as a new
-    import of the same row would give it now. When any record changes, the linkage's next run works
-    its features out again and the next search rebuilds its index. Answers, per field, each
-    spelling resolved and how many current records gave it (fields and spellings with none left out:
-    earlier versions of corrected records are resolved too, but not counted)."""
+    left unresolved and whose text the gazetteer now resolves to it; in the caller's transaction
+    (:func:`dadkhah.store.resolve_places_anew`). Answers, per field, each spelling resolved and how
+    many current records gave it (fields and spellings with none left out: earlier versions of
+    corrected records are resolved too, but not counted)."""
     place = get_place(session, place_id)
-    gazetteer = load_gazetteer(session)
-    resolved: dict[str, dict[str, int]] = {}
-    spellings_updated = False
-    for field, types in PLACE_FIELD_TYPES.items():
-        if place.type not in types:
-            continue
-        text, place_column = getattr(Record, field), getattr(Record, f"{field}_place_id")
-        # Every version of a record is resolved alike; the counts are of current records, as
-        # `places unknown` counts them (an earlier version of a corrected record is not one more).
-        unresolved = session.execute(_unresolved(field).add_columns(_current_records()))
-        counts = {t: int(n or 0) for t, n in unresolved
-                  if (match := gazetteer.resolve(t, types)) and match.place_id == place.id}
-        spellings = sorted(counts)
-        for start in range(0, len(spellings), _UPDATE_AT_ONCE):
-            session.execute(
-                sa.update(Record).where(text.in_(spellings[start:start + _UPDATE_AT_ONCE]), place_column.is_(None))
-                .values({place_column: place.id}).execution_options(synchronize_session=False))
-        spellings_updated = spellings_updated or bool(spellings)
-        counts = {t: n for t, n in counts.items() if n}
-        if counts:
-            resolved[field] = {t: counts[t] for t in sorted(counts, key=lambda t: (-counts[t], t))}
-    if spellings_updated:
-        revision = session.get(Setting, PLACES_REVISION_SETTING)
-        if revision is None:
-            session.add(Setting(key=PLACES_REVISION_SETTING, value="1"))
-        else:
-            revision.value = str(int(revision.value) + 1)
-        session.execute(sa.delete(Setting).where(Setting.key == SEARCH_INDEX_SETTING))
-        session.flush()
-    return resolved
+    resolved = resolve_places_anew(session, load_gazetteer(session), place=place)
+    return {field: {spelling: n for spelling, (_, n) in spellings.items()} for field, spellings in resolved.items()}
 
 
 def _add_place_alias(session: Session, place_id: str, alias: str) -> dict:
@@ -123,21 +86,6 @@ def _add_place_alias(session: Session, place_id: str, alias: str) -> dict:
     return {"place_id": place.id, "alias": alias.strip(), "normalized": normalized, "added": existing is None}
 
 
-def _unresolved(field: str) -> sa.Select:
-    """The spellings of ``field`` that name no known place, one row each (every version of a record).
-
-    Written so that the partial index on them (ix_records_unresolved_city, _prison) is the one a
-    database takes: a condition on ``superseded_by`` here made SQLite read the index of current
-    records instead, every record (0.23 s against 0.01 s at 215,172 records)."""
-    text, place_column = getattr(Record, field), getattr(Record, f"{field}_place_id")
-    return sa.select(text).where(text.is_not(None), place_column.is_(None)).group_by(text)
-
-
-def _current_records():
-    """How many of a group's records are current (not an earlier version of a corrected record)."""
-    return sa.func.sum(sa.case((Record.superseded_by.is_(None), 1), else_=0))
-
-
 def unknown_spellings(session: Session, *, field: str = "city", limit: int | None = 50) -> dict:
     """The spellings of a record field (``city`` or ``prison``) that name no known place, most
     records first, each with the places it is a typo or two away from (for a person to confirm
@@ -148,8 +96,8 @@ def unknown_spellings(session: Session, *, field: str = "city", limit: int | Non
     if limit is not None and limit < 1:
         raise InputError(f"at least 1, not {limit}", field="limit")
     text = getattr(Record, field)
-    current = _current_records()
-    unresolved = _unresolved(field).add_columns(current.label("records")).having(current > 0)
+    current = current_records()
+    unresolved = unresolved_spellings(field).add_columns(current.label("records")).having(current > 0)
     totals = session.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.literal_column("records")), 0))
                              .select_from(unresolved.subquery())).one()
     rows = session.execute(unresolved.order_by(current.desc(), text).limit(limit)).all()

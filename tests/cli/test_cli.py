@@ -140,6 +140,33 @@ def test_places_commands(ws):
     assert {p["type"] for p in prisons} == {"prison"} and any(p["id"] == "prison:evin" for p in prisons)
 
 
+def test_a_newer_gazetteer_says_what_it_resolved(ws):
+    """Opening the workspace with a newer shipped gazetteer that knows the records' spellings an older
+    one did not says so once, on stderr (stdout keeps its one JSON document); `init` says it in its JSON."""
+    import sqlalchemy as sa
+
+    from dadkhah.model import PlaceName, Record, Setting
+    from dadkhah.store import GAZETTEER_SETTING, open_store
+    from dadkhah.workspace import load_workspace
+
+    def older_gazetteer():  # as an older version, which knew no name of Rasht, would have left it
+        with open_store(load_workspace(ws)) as store, store.session() as session:
+            session.execute(sa.delete(PlaceName).where(PlaceName.place_id == "city:rasht"))
+            session.execute(sa.update(Record).where(Record.city_place_id == "city:rasht").values(city_place_id=None))
+            session.execute(sa.update(Setting).where(Setting.key == GAZETTEER_SETTING).values(value="older"))
+
+    path = write(ws.parent / "l.csv", "id,given_name,family_name,city\n1,Ali,Rahimi,Rasht\n2,Reza,Karimi,رشت\n")
+    assert run("import", str(path), "--source", "l", workspace=ws).exit_code == 0
+    older_gazetteer()
+    listed = run("places", "unknown", "--json", workspace=ws)  # this version's gazetteer, at this opening
+    assert ("This version's gazetteer knows places it did not: the city of 2 records now name a known place"
+            in listed.stderr)
+    assert json.loads(listed.stdout)["records"] == 0
+    assert "gazetteer" not in run("places", "unknown", "--json", workspace=ws).stderr, "said once"
+    older_gazetteer()
+    assert json.loads(run("init", str(ws), "--json").stdout)["places_resolved"] == {"city": 2}
+
+
 def test_synth_json(tmp_path):
     result = run("synth", "--victims", "50", "--lists", "2", "--seed", "1", "--out", str(tmp_path / "case"), "--json")
     case = json.loads(result.stdout)

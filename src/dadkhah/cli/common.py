@@ -207,6 +207,15 @@ def say_what_was_swept(swept: dict) -> None:
                   highlight=False)
 
 
+def say_what_the_gazetteer_resolved(resolved: dict) -> None:
+    """One line on stderr when opening the workspace brought in a newer shipped gazetteer that
+    resolved records whose city or prison named no known place."""
+    if resolved:
+        parts = [f"the {field} of {counted(n, 'record')}" for field, n in resolved.items()]
+        err.print(f"This version's gazetteer knows places it did not: {' and '.join(parts)} now name a known "
+                  "place (the next `dadkhah link run` takes them into account).", markup=False, highlight=False)
+
+
 @contextmanager
 def opened_store(ctx: typer.Context) -> Iterator[Store]:
     """The workspace's store. The audit log is signed with the workspace's keys when they can be had
@@ -216,6 +225,7 @@ def opened_store(ctx: typer.Context) -> Iterator[Store]:
     workspace = cli_workspace(ctx)
     store = open_store(workspace, keys=lambda: load_keys_unattended(workspace))
     say_what_was_swept(store.swept)
+    say_what_the_gazetteer_resolved(store.places_resolved)
     try:
         yield store
     finally:

@@ -22,6 +22,7 @@ from dadkhah.cli.common import (
     opened_store,
     out,
     progress_bar,
+    say_what_the_gazetteer_resolved,
     workspace_path,
 )
 from dadkhah.ingest.importer import import_file
@@ -60,9 +61,11 @@ def init(
             "database": store.engine.url.render_as_string(hide_password=True),
             "schema_revision": current_revision(store.engine),
             "keys": keys,
+            "places_resolved": store.places_resolved,
         }
     finally:
         store.close()
+    say_what_the_gazetteer_resolved(result["places_resolved"])
     if as_json:
         emit_json(result)
     else:

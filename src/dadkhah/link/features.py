@@ -18,9 +18,8 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.model import Place, Record, Setting, Source
+from dadkhah.model import PLACES_REVISION_SETTING, Place, Record, Setting, Source
 from dadkhah.normalize.names import coarse_key, looks_swapped
-from dadkhah.places import PLACES_REVISION_SETTING
 from dadkhah.store import collector_paused
 
 EPOCH = dt.date(1970, 1, 1)

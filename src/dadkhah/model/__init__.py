@@ -21,7 +21,7 @@ from dadkhah.model.base import Base, Setting
 from dadkhah.model.estimates import Estimate
 from dadkhah.model.intake import Intake, IntakeSubmission
 from dadkhah.model.jobs import JOB_STATUSES, Job
-from dadkhah.model.places import Place, PlaceName
+from dadkhah.model.places import PLACES_REVISION_SETTING, Place, PlaceName
 from dadkhah.model.registry import (
     LinkageRun,
     MatchDecision,
@@ -75,6 +75,7 @@ __all__ = [
     "NAME_FIELDS",
     "PLACE_FIELDS",
     "PLACE_FIELD_TYPES",
+    "PLACES_REVISION_SETTING",
     "Estimate",
     "Intake",
     "IntakeSubmission",

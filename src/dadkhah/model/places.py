@@ -7,6 +7,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dadkhah.model.base import Base
 
+# A number that grows each time records' places are resolved anew (a spelling taught, a newer shipped
+# gazetteer): what linkage features were worked out under (dadkhah.link.features.features_context),
+# so that the next run works them out again.
+PLACES_REVISION_SETTING = "records_places_revision"
+
 
 class Place(Base):
     """One place. Ids are readable and stable: ``city:rasht``, ``prison:evin``."""

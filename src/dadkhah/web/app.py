@@ -54,6 +54,9 @@ def create_app(settings: WebSettings) -> FastAPI:
                                  busy_seconds=settings.busy_seconds)
     if any(app.state.store.swept.values()):
         log.warning("removed what interrupted runs left in the workspace: %s", app.state.store.swept)
+    if app.state.store.places_resolved:
+        log.warning("the newer shipped gazetteer resolved records that named no known place: %s",
+                    app.state.store.places_resolved)
     app.state.public_counts = counts_cache(settings)  # the appeals' public pages: counts kept a moment
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for router in ROUTERS:
