@@ -75,7 +75,7 @@ class RegistryEvent(Base):
     run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("linkage_runs.id"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20))
     person_id: Mapped[str] = mapped_column(sa.String(20), index=True)
-    other_person_id: Mapped[str | None] = mapped_column(sa.String(20))
+    other_person_id: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     details: Mapped[dict | None] = mapped_column(sa.JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -128,7 +128,7 @@ class Record(Base):
     line: Mapped[int] = mapped_column(sa.Integer)
     record_id: Mapped[str] = mapped_column(sa.String(200))
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
-    superseded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("imports.id"), index=True)
+    superseded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("imports.id"))
     raw: Mapped[list] = mapped_column(sa.JSON)  # the row's cells exactly as given, in the import's header order
 
     # Names: original text, normalised form, cross-script comparison key.
@@ -173,6 +173,10 @@ class Record(Base):
 
     __table_args__ = (
         sa.Index("ix_records_source_record", "source_id", "record_id"),
+        # Only the records a correction replaced: nearly every record is current, and a full index
+        # made SQLite (no statistics) read every current record to find one person's (0020).
+        sa.Index("ix_records_superseded_by", "superseded_by", sqlite_where=sa.text("superseded_by IS NOT NULL"),
+                 postgresql_where=sa.text("superseded_by IS NOT NULL")),
         # The few records whose city or prison names no known place, by their text: what `places
         # unknown` lists and teaching a spelling resolves, found without reading every record.
         sa.Index("ix_records_unresolved_city", "city", sqlite_where=sa.text("city_place_id IS NULL AND city IS NOT NULL"),

@@ -1,0 +1,37 @@
+"""Two indexes that reading one person needs at scale, measured at 215,172 records.
+
+- A person's registry events are found by either of the event's two person ids: the second one is
+  indexed too. A person's page, `persons show` and each person a case file describes read a few
+  rows instead of every event (94,939).
+- The index on ``records.superseded_by`` (0015) keeps only the records a correction replaced. Nearly
+  every record is current, so the full index said nothing useful, and SQLite, which keeps no
+  statistics, took it to be selective: reading one person's current records, it read every current
+  record (a case file about 5,163 persons took minutes). The search's question, the latest import
+  that replaced a record, still reads it.
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-12-07 10:00:00.000000
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0020'
+down_revision = '0019'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_registry_events_other_person_id", "registry_events", ["other_person_id"])
+    op.drop_index("ix_records_superseded_by", table_name="records")
+    replaced = sa.text("superseded_by IS NOT NULL")
+    op.create_index("ix_records_superseded_by", "records", ["superseded_by"], sqlite_where=replaced,
+                    postgresql_where=replaced)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_records_superseded_by", table_name="records")
+    op.create_index("ix_records_superseded_by", "records", ["superseded_by"])
+    op.drop_index("ix_registry_events_other_person_id", table_name="registry_events")
