@@ -49,7 +49,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[str] = mapped_column(sa.String(20), unique=True)
     status: Mapped[str] = mapped_column(sa.String(10), default="active")  # active | merged | retired
-    merged_into: Mapped[str | None] = mapped_column(sa.String(20))
+    merged_into: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     created_in_run: Mapped[int | None] = mapped_column(sa.ForeignKey("linkage_runs.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_in_run: Mapped[int | None] = mapped_column(sa.ForeignKey("linkage_runs.id"))
