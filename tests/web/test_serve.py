@@ -19,8 +19,25 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _as_an_older_version_left_it(workspace_path) -> None:
+    """The shipped gazetteer of an older version, which knew no name of Rasht, and what it left."""
+    import sqlalchemy as sa
+
+    from dadkhah.model import PlaceName, Record, Setting
+    from dadkhah.store import GAZETTEER_SETTING, open_store
+    from dadkhah.workspace import load_workspace
+
+    with open_store(load_workspace(workspace_path)) as store, store.session() as session:
+        session.execute(sa.delete(PlaceName).where(PlaceName.place_id == "city:rasht"))
+        session.execute(sa.update(Record).where(Record.city_place_id == "city:rasht").values(city_place_id=None))
+        session.execute(sa.update(Setting).where(Setting.key == GAZETTEER_SETTING).values(value="older"))
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_answers_on_loopback_and_prints_one_json_document(web_store_path, workers):
+    """After an upgrade, serve brings the database up to date once, in its own process, and says so
+    there, before any server process starts (with --workers, they all opened it at once)."""
+    _as_an_older_version_left_it(web_store_path)
     port = _free_port()
     command = [sys.executable, "-m", "dadkhah", "--workspace", str(web_store_path), "serve", "--port", str(port),
                "--workers", str(workers), "--json"]
@@ -40,9 +57,11 @@ def test_serve_answers_on_loopback_and_prints_one_json_document(web_store_path, 
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/dashboard").status_code == 401
     finally:
         server.terminate()
-        out, _ = server.communicate(timeout=20)
+        out, said = server.communicate(timeout=20)
     assert json.loads(out) == {"address": f"http://127.0.0.1:{port}/", "workspace": str(web_store_path.resolve()),
                                "vault": True, "workers": workers, "worker": True}
+    assert said.count("This version's gazetteer knows places it did not: the city of") == 1, said
+    assert "resolved records that named no known place" not in said, "no server process had to"
 
 
 def test_serve_refuses_an_outside_address_without_secure_cookies(web_store_path):

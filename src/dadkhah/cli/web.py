@@ -347,6 +347,11 @@ def serve(
     if mail is not None and keys is None:
         err.print("Without the keys the server sends no confirmation emails: they wait in the queue.",
                   markup=False, highlight=False)
+    # Open the workspace once here, before any server process or the worker: after an upgrade this
+    # migrates the database, brings in the shipped gazetteer and sweeps what interrupted runs left, once
+    # and said here, rather than in every process at once (--workers N opened it N + 1 times together).
+    with opened_store(ctx):
+        pass
     # Uploads the web framework spools to disk, and any other temporary file of the server, go to the
     # workspace's private space (swept when the workspace is next opened), never to the system's /tmp.
     spool = workspace.private_dir / f"server-{os.getpid()}-spool"
