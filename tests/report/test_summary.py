@@ -1,0 +1,43 @@
+"""The case summary (`report summary`, the dashboard): every count, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from dadkhah.ingest.importer import import_file
+from dadkhah.model import LinkageRun, Source
+from dadkhah.registry.persons import assign_persons
+from dadkhah.report.summary import case_summary
+from tests.conftest import TESTER, write
+
+
+def test_the_summary_counts_current_records_by_source_city_and_incident(store, tmp_path):
+    import_file(store, write(tmp_path / "a.csv", "id,given_name,family_name,city,death_date\n"
+                             "1,Ali,Rahimi,Rasht,1367/05/08\n2,Reza,Karimi,Rasht,\n3,Sara,Ahmadi,Tehran,\n"
+                             "4,Mina,Moradi,Atlantis,\n5,Hassan,Karimi,,\n"), source="a", actor=TESTER,
+                incident="Summer executions")
+    import_file(store, write(tmp_path / "b.csv", "id,given_name,family_name,city\n1,Ali,Rahimi,رشت\n2,Leila,Nouri,تبریز\n"),
+                source="b", actor=TESTER, incident="Autumn executions")
+    # a correction of a's record 3: it moves to Tabriz; version 1 no longer counts anywhere
+    import_file(store, write(tmp_path / "a2.csv", "id,given_name,family_name,city\n3,Sara,Ahmadi,Tabriz\n"), source="a",
+                actor=TESTER, incident="Summer executions")
+    with store.session() as session:
+        ids = dict(session.execute(sa.select(Source.name, Source.id)).all())
+        run = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={}, run_by="t",
+                         software_version="0", finished_at=datetime.now(UTC))
+        session.add(run)
+        session.flush()
+        assign_persons(session, run.id, {(ids["a"], "1"): 1, (ids["b"], "1"): 1, (ids["a"], "2"): 2,
+                                         (ids["a"], "3"): 3, (ids["a"], "4"): 4, (ids["a"], "5"): 5, (ids["b"], "2"): 6})
+    with store.session() as session:
+        summary = case_summary(session)
+    assert (summary["records"], summary["persons"]) == (7, 6)
+    assert [(s["name"], s["records"], s["persons"], s["imports"]) for s in summary["sources"]] == [
+        ("a", 5, 5, 2), ("b", 2, 2, 1)]
+    assert [(c["place_id"], c["name"], c["records"]) for c in summary["cities"]] == [
+        ("city:rasht", "Rasht", 3), ("city:tabriz", "Tabriz", 2),
+        (None, "(unresolved or empty)", 2)]  # Atlantis and the empty cell: no place either
+    assert summary["distinct_cities"] == 2
+    assert summary["incidents"] == [{"name": "Autumn executions", "records": 2}, {"name": "Summer executions", "records": 5}]
