@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from dadkhah.ingest.importer import import_file
@@ -96,6 +97,7 @@ def test_persons_untouched_by_a_run_are_kept_beside_those_it_changes(store, tmp_
     assert sorted(events(store, "split")) == sorted([(ids["7"], ids2["8"]), (ids["9"], ids2["11"])])
 
 
+@pytest.mark.parametrize("database", ["sqlite"])  # SQLite's plans: PostgreSQL plans with statistics
 def test_reading_one_person_reads_no_table_whole(store, tmp_path):
     """A person's page and each person a case file describes read that person's rows through indexes:
     no statement scans records, person records or registry events whole. SQLite plans without
@@ -104,10 +106,6 @@ def test_reading_one_person_reads_no_table_whole(store, tmp_path):
     from dadkhah.accountability.queries import person_accountability
     from dadkhah.registry.dossier import person_details
 
-    if not store.workspace.is_sqlite:
-        import pytest
-
-        pytest.skip("the query plans checked are SQLite's (PostgreSQL plans with statistics)")
     keys = setup_records(store, tmp_path)
     import_file(store, write(tmp_path / "c.csv", "id,given_name,family_name,father_name,death_date,city\n"
                              "1,Reza,Karimi-Rashti,Ali,1367/05/02,Rasht\n"), source="s", actor=TESTER)  # a correction
