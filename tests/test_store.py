@@ -290,7 +290,8 @@ def test_the_latin_name_keys_migration_gives_the_keys_an_import_gives_now(store,
                                    "WHERE record_id = '3'"))
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0017'"))
         for index in ("ix_records_unresolved_city", "ix_records_unresolved_prison",  # 0019's, made again
-                      "ix_registry_events_other_person_id", "ix_persons_merged_into"):  # 0020's
+                      "ix_registry_events_other_person_id", "ix_persons_merged_into",
+                      "ix_person_search_person_id"):  # 0020's
             connection.execute(sa.text(f"DROP INDEX {index}"))
         connection.execute(sa.insert(Setting).values(key="person_search_built_for", value='{"run": 0, "import": 1}'))
     migrate(store.engine)

@@ -31,7 +31,7 @@ class PersonSearch(Base):
     __tablename__ = "person_search"
 
     person_pk: Mapped[int] = mapped_column(sa.ForeignKey("persons.id"), primary_key=True, autoincrement=False)
-    person_id: Mapped[str] = mapped_column(sa.String(20))
+    person_id: Mapped[str] = mapped_column(sa.String(20), index=True)
     name_fa: Mapped[str | None] = mapped_column(sa.Text)
     name_latin: Mapped[str | None] = mapped_column(sa.Text)
     city_place_id: Mapped[str | None] = mapped_column(sa.String(100))
