@@ -144,6 +144,11 @@ def test_one_place_has_its_page_and_twin_and_unknown_places_are_404(as_role):
     client = as_role("viewer")
     data = client.get("/api/v1/places/city:tehran").json()
     assert data["type"] == "city" and data["records_as_city"] > 0 and "تهران" in data["names"]
+    listed = {p["id"]: p for p in client.get("/api/v1/places").json()["places"]}
+    for place_id in ("city:tehran", "prison:evin"):  # counted for the one place as in the list of all
+        one = client.get(f"/api/v1/places/{place_id}").json()
+        assert (one["records_as_city"], one["records_as_prison"]) == (
+            listed[place_id]["records_as_city"], listed[place_id]["records_as_prison"])
     page = _soup(client.get("/places/city:tehran"))
     assert page.select_one("#place-id").get_text() == "city:tehran"
     assert page.select_one("#records-as-city").get_text().startswith(str(data["records_as_city"]))

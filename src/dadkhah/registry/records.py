@@ -134,12 +134,13 @@ def count_records(session: Session, *, source: str | None = None) -> int:
     return session.scalar(query)
 
 
-def place_record_counts(session: Session) -> dict[str, dict[str, int]]:
-    """For each place named by current records: how many name it as their city, and as their prison."""
+def place_record_counts(session: Session, *, place_id: str | None = None) -> dict[str, dict[str, int]]:
+    """For each place named by current records (or only ``place_id``): how many name it as their
+    city, and as their prison."""
     counts: dict[str, dict[str, int]] = {}
     for column, label in ((Record.city_place_id, "as_city"), (Record.prison_place_id, "as_prison")):
-        query = (sa.select(column, sa.func.count()).where(column.is_not(None), Record.superseded_by.is_(None))
-                 .group_by(column))
-        for place_id, n in session.execute(query):
-            counts.setdefault(place_id, {"as_city": 0, "as_prison": 0})[label] = n
+        named = column.is_not(None) if place_id is None else column == place_id
+        query = sa.select(column, sa.func.count()).where(named, Record.superseded_by.is_(None)).group_by(column)
+        for named_id, n in session.execute(query):
+            counts.setdefault(named_id, {"as_city": 0, "as_prison": 0})[label] = n
     return counts

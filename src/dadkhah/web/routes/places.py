@@ -172,7 +172,7 @@ def place_document(store, place_id: str) -> dict:
         within = [{"id": pid, "type": kind, "name_en": en, "name_fa": fa} for pid, kind, en, fa in session.execute(
             sa.select(Place.id, Place.type, Place.name_en, Place.name_fa).where(Place.parent_id == place["id"])
             .order_by(Place.type, Place.name_en))]
-        count = place_record_counts(session).get(place["id"], {"as_city": 0, "as_prison": 0})
+        count = place_record_counts(session, place_id=place["id"]).get(place["id"], {"as_city": 0, "as_prison": 0})
     return place | {"names": names, "within": within, "records_as_city": count["as_city"],
                     "records_as_prison": count["as_prison"], "map": _marker(place) if place["type"] in MAPPED_TYPES else None,
                     "frame": map_frame()}
