@@ -248,6 +248,22 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
+def link_by_hand(store, mapping: dict[tuple[str, str], int]) -> None:
+    """A linkage run by hand: (source name, record id) -> cluster label; the persons it gives are assigned."""
+    from datetime import UTC, datetime
+
+    from dadkhah.model import LinkageRun, Source
+    from dadkhah.registry.persons import assign_persons
+
+    with store.session() as session:
+        ids = dict(session.execute(sa.select(Source.name, Source.id)).all())
+        run = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={}, run_by="t",
+                         software_version="0", finished_at=datetime.now(UTC))
+        session.add(run)
+        session.flush()
+        assign_persons(session, run.id, {(ids[source], record): label for (source, record), label in mapping.items()})
+
+
 def decide_alternately(store, pairs, count: int) -> int:
     """Decide ``count`` of the queued ``pairs`` in turn "same", "different", "same", … whatever the
     model said (as a calibration test needs), skipping a pair whose decision the core refuses as

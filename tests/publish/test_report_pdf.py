@@ -17,7 +17,6 @@ import json
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,15 +31,14 @@ from dadkhah.errors import InputError
 from dadkhah.estimate import estimate_table
 from dadkhah.estimate.registry import estimate_registry
 from dadkhah.ingest.importer import import_file
-from dadkhah.model import LinkageRun, Record, Source
+from dadkhah.model import Record, Source
 from dadkhah.publish import published_persons
 from dadkhah.publish.report import print_report
-from dadkhah.registry.persons import assign_persons
 from dadkhah.sources import set_release
 from dadkhah.synth import generate_case
 from tests.accountability.conftest import FILES, VICTIMS, write_set
 from tests.cli.test_cli import run
-from tests.conftest import TESTER, write
+from tests.conftest import TESTER, link_by_hand, write
 from tests.publish.test_policy import MARKERS, _case
 
 needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="Poppler's pdftotext is not installed")
@@ -63,17 +61,6 @@ def read_back(path: Path) -> str:
     return (pdftotext(path) + "\n" + text) if shutil.which("pdftotext") else text
 
 
-def _link(store, mapping: dict[tuple[str, str], int]) -> None:
-    """A linkage run by hand: (source name, record id) -> cluster label."""
-    with store.session() as session:
-        ids = dict(session.execute(sa.select(Source.name, Source.id)).all())
-        run_row = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={}, run_by="t",
-                             software_version="0", finished_at=datetime.now(UTC))
-        session.add(run_row)
-        session.flush()
-        assign_persons(session, run_row.id, {(ids[source], record): label for (source, record), label in mapping.items()})
-
-
 @pytest.fixture
 def case(store, tmp_path):
     """The policy's case (a public list, a restricted one, a withheld person, sealed material, all with
@@ -89,7 +76,7 @@ def case(store, tmp_path):
     mapping = {("public-list", "p1"): 1, ("restricted-source-marker", "r1"): 1, ("public-list", "p2"): 2,
                ("public-list", "p3"): 3, ("restricted-source-marker", "r9"): 4}
     mapping |= {("ngo-persian", record): 100 + i for i, record in enumerate(persian)}
-    _link(store, mapping)
+    link_by_hand(store, mapping)
     set_release(store, "ngo-persian", "public", actor=TESTER)
     estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)
     return store
@@ -187,7 +174,7 @@ def dossier_case(store, tmp_path):
     """The hand-written accountability set (tests/accountability) from a public report, its victims'
     list public and linked; some claims accepted, some not; one accepted claim from a restricted source."""
     import_file(store, write(tmp_path / "victims.csv", VICTIMS), source="s", actor=TESTER)
-    _link(store, {("s", f"V{i}"): i for i in range(1, 9)})
+    link_by_hand(store, {("s", f"V{i}"): i for i in range(1, 9)})
     import_accountability(store, write_set(tmp_path / "set", FILES), actor=TESTER, source="report-1")
     from dadkhah.accountability import add_claim
 

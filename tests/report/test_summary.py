@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import sqlalchemy as sa
-
 from dadkhah.ingest.importer import import_file
-from dadkhah.model import LinkageRun, Source
-from dadkhah.registry.persons import assign_persons
 from dadkhah.report.summary import case_summary
-from tests.conftest import TESTER, write
+from tests.conftest import TESTER, link_by_hand, write
 
 
 def test_the_summary_counts_current_records_by_source_city_and_incident(store, tmp_path):
@@ -23,14 +17,8 @@ def test_the_summary_counts_current_records_by_source_city_and_incident(store, t
     # a correction of a's record 3: it moves to Tabriz; version 1 no longer counts anywhere
     import_file(store, write(tmp_path / "a2.csv", "id,given_name,family_name,city\n3,Sara,Ahmadi,Tabriz\n"), source="a",
                 actor=TESTER, incident="Summer executions")
-    with store.session() as session:
-        ids = dict(session.execute(sa.select(Source.name, Source.id)).all())
-        run = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={}, run_by="t",
-                         software_version="0", finished_at=datetime.now(UTC))
-        session.add(run)
-        session.flush()
-        assign_persons(session, run.id, {(ids["a"], "1"): 1, (ids["b"], "1"): 1, (ids["a"], "2"): 2,
-                                         (ids["a"], "3"): 3, (ids["a"], "4"): 4, (ids["a"], "5"): 5, (ids["b"], "2"): 6})
+    link_by_hand(store, {("a", "1"): 1, ("b", "1"): 1, ("a", "2"): 2, ("a", "3"): 3, ("a", "4"): 4, ("a", "5"): 5,
+                         ("b", "2"): 6})
     with store.session() as session:
         summary = case_summary(session)
     assert (summary["records"], summary["persons"]) == (7, 6)
