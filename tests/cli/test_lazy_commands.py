@@ -49,3 +49,13 @@ def test_a_command_does_not_load_the_others():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "Link records into persons" in done.stdout or "link" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_reading_stored_estimates_does_not_load_the_estimators():
+    """`estimate list`, `estimate show` and the web's estimate pages read stored results: numba and
+    scipy (about a second to load) come only with an estimator, when one is asked for by name."""
+    probe = ("import sys\nimport dadkhah.estimate.stored\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('numba', 'scipy'))))\n"
+             "from dadkhah.estimate import LCMCR, chao\nprint(LCMCR.__name__, chao.__name__, 'numba' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "LCMCR chao True"]

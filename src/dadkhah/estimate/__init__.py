@@ -1,6 +1,9 @@
 """Estimating how many were killed in total from several incomplete lists (multiple systems estimation).
 
 Each method is an estimator class with a function twin; :func:`estimate_table` runs one by name.
+The estimators are imported when first used (LCMCR brings numba, the others scipy: about a second),
+so that reading stored estimates (``dadkhah.estimate.stored``, the web's estimate pages, ``estimate
+list``) does not load them.
 """
 
 from __future__ import annotations
@@ -15,8 +18,20 @@ from dadkhah.estimate.core import (
     Estimator,
     read_table,
 )
-from dadkhah.estimate.lcmcr import LCMCR, lcmcr
-from dadkhah.estimate.simple import Chao, LincolnPetersen, chao, lincoln_petersen
+
+# The estimators, by name, and the module each comes from: loaded on first use (see __getattr__).
+_ESTIMATORS = {"LCMCR": "lcmcr", "lcmcr": "lcmcr", "Chao": "simple", "chao": "simple",
+               "LincolnPetersen": "simple", "lincoln_petersen": "simple"}
+
+
+def __getattr__(name: str):
+    if name in _ESTIMATORS:
+        import importlib
+
+        value = getattr(importlib.import_module(f"dadkhah.estimate.{_ESTIMATORS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 METHODS = ("lcmcr", "loglinear", "bma", "chao", "lincoln-petersen")
 AUTO = "auto"  # no method named: :func:`choose_method` picks one from the number of lists
@@ -46,6 +61,8 @@ def choose_method(n_lists: int) -> tuple[str, str]:
 def estimator_for(method: str, **params) -> Estimator:
     """A fresh estimator of ``method`` with ``params`` (unknown parameters are refused)."""
     if method == "lcmcr":
+        from dadkhah.estimate.lcmcr import LCMCR
+
         return LCMCR(**params)
     if method == "loglinear":
         from dadkhah.estimate.loglinear import LogLinear
@@ -56,8 +73,12 @@ def estimator_for(method: str, **params) -> Estimator:
 
         return BMA(**params)
     if method == "chao":
+        from dadkhah.estimate.simple import Chao
+
         return Chao(**params)
     if method == "lincoln-petersen":
+        from dadkhah.estimate.simple import LincolnPetersen
+
         return LincolnPetersen(**params)
     raise InputError(f"the method must be one of {', '.join(METHODS)}, not {method!r}", field="method")
 
