@@ -58,6 +58,20 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+# Signatures this process has already found valid, as digests of (key, event hash, signature). An
+# event whose content still matches its hash (checked every time) and whose signature was verified
+# for that hash with that key needs no second Ed25519 check, which is two thirds of a verification
+# (about 110 µs an event on two cores: 3.4 s for 20,000 events, at every load of the audit page). An
+# edited or forged event has another hash or another signature, so it is checked afresh. Kept in
+# this process's memory only: nothing written to the database can add to it.
+_VERIFIED: set[bytes] = set()
+_VERIFIED_MAX = 500_000  # digests of 16 bytes: some 50 MB at most; emptied when full
+
+
+def _verified_digest(key_raw: bytes, event_sha256: str, signature: str) -> bytes:
+    return hashlib.blake2b(b"%b|%b|%b" % (key_raw, event_sha256.encode(), signature.encode()), digest_size=16).digest()
+
+
 @dataclass(frozen=True)
 class HashChain:
     """One chain: its table, the fields its hash covers, and whether every event must be signed.
@@ -89,21 +103,35 @@ class HashChain:
         body |= {k: event[k] for k in self.later_fields if event.get(k) is not None}
         return canonical_json(body).encode("utf-8")
 
-    def check(self, event: Mapping, public_key: Ed25519PublicKey | None) -> list[str]:
-        """What is wrong with one event on its own: its hash, and its signature when there is one."""
+    def check(self, event: Mapping, public_key: Ed25519PublicKey | None, *, key_raw: bytes | None = None) -> list[str]:
+        """What is wrong with one event on its own: its hash, and its signature when there is one.
+
+        ``key_raw``: ``public_key``'s raw bytes, when the caller has them at hand (a signature this
+        process verified before for the same key and event hash is not verified again)."""
         problems = []
         body = self.canonical(event)
-        if hashlib.sha256(body).hexdigest() != event.get("event_sha256"):
+        hash_fits = hashlib.sha256(body).hexdigest() == event.get("event_sha256")
+        if not hash_fits:
             problems.append("its content does not match its hash: the event was edited")
         signature = event.get("signature")
         if signature is None:
             if self.signatures_required:
                 problems.append("it is not signed: the event was forged or edited")
         elif public_key is not None:
+            remembered = None
+            if hash_fits and isinstance(signature, str):
+                remembered = _verified_digest(key_raw or public_key_raw(public_key), event["event_sha256"], signature)
+                if remembered in _VERIFIED:
+                    return problems
             try:
                 public_key.verify(base64.b64decode(signature), body)
             except (InvalidSignature, ValueError, TypeError):
                 problems.append("its signature is not this instance's: the event was forged or edited")
+            else:
+                if remembered is not None:
+                    if len(_VERIFIED) >= _VERIFIED_MAX:
+                        _VERIFIED.clear()
+                    _VERIFIED.add(remembered)
         return problems
 
     # ----- writing ---------------------------------------------------------------------------
@@ -254,9 +282,10 @@ class HashChain:
         trusted = keys.public_key if keys is not None and keys.public_key else None
         problems: list[dict] = []
         public_key = None
+        key_raw = None
         if trusted is not None:
             first, line_problems = self.first_key(session, trusted)
-            public_key = Ed25519PublicKey.from_public_bytes(first)
+            public_key, key_raw = Ed25519PublicKey.from_public_bytes(first), first
             problems += [{"position": None, "seq": None, "id": None} | dict.fromkeys(self.where) | {"problem": problem}
                          for problem in line_problems]
         columns = (*self.fields, *self.later_fields, "event_sha256", "signature")
@@ -268,14 +297,14 @@ class HashChain:
             count, last = position, row
             event = {k: getattr(row, k) for k in columns}
             where = {"position": position, "seq": row.seq, "id": row.id} | {k: getattr(row, k) for k in self.where}
-            problems.extend(where | {"problem": problem} for problem in self.check(event, public_key))
+            problems.extend(where | {"problem": problem} for problem in self.check(event, public_key, key_raw=key_raw))
             if public_key is not None and self.is_key_change(row):
                 change = parse_key_change(row.details)
                 if change is None or change["old"] != public_key_raw(public_key) or not change["vouched"]:
                     problems.append(where | {"problem": "this key change is not signed by both the key in force and "
                                                         "the key it introduces"})
                 else:
-                    public_key = Ed25519PublicKey.from_public_bytes(change["new"])
+                    public_key, key_raw = Ed25519PublicKey.from_public_bytes(change["new"]), change["new"]
             signed = signed or row.signature is not None
             if row.signature is None and not self.signatures_required:
                 if unsigned and unsigned[-1]["to"] == row.seq - 1:

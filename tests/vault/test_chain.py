@@ -56,6 +56,26 @@ def test_a_forged_or_edited_event_fails_its_signature(store, keys):
     assert [(p["seq"], "signature" in p["problem"]) for p in problems if p["seq"] == 3 and p["position"]] == [(3, True)]
 
 
+def test_a_verification_that_remembers_signatures_still_catches_what_is_changed_after_it(store, keys):
+    """The signatures a verification found valid are not checked again (the audit page verifies at
+    every load); an event edited afterwards, its hash made to fit, or given another event's
+    signature, is caught all the same."""
+    store.use_keys(keys)
+    read(store, 4)
+    assert verify_audit(store)["intact"]  # every signature checked, and remembered
+    assert verify_audit(store)["intact"]  # again, from memory
+    with store.session() as session:
+        row = session.scalar(sa.select(AuditEvent).where(AuditEvent.seq == 2))
+        row.actor = "someone else"
+        event = {k: getattr(row, k) for k in (*AUDIT_CHAIN.fields, *AUDIT_CHAIN.later_fields)}
+        row.event_sha256 = hashlib.sha256(AUDIT_CHAIN.canonical(event)).hexdigest()
+        fourth = session.scalar(sa.select(AuditEvent).where(AuditEvent.seq == 4))
+        fourth.signature = session.scalar(sa.select(AuditEvent.signature).where(AuditEvent.seq == 1))
+    problems = [(p["seq"], p["problem"]) for p in verify_audit(store)["problems"] if p["position"]]
+    assert (2, "its signature is not this instance's: the event was forged or edited") in problems
+    assert (4, "its signature is not this instance's: the event was forged or edited") in problems
+
+
 @pytest.mark.parametrize("later", [0, 2])
 def test_removing_the_newest_events_stays_reported_after_later_actions(store, keys, later):
     store.use_keys(keys)
