@@ -63,6 +63,27 @@ def test_invalidating_a_domain_in_bulk_is_a_correction_the_public_page_shows(sto
     assert send_queued_mail(store, keys, mailbox.settings)["sent"] == 0
 
 
+def test_the_history_shown_is_the_newest_and_corrections_older_than_it_are_still_found(store, keys, appeal,
+                                                                                       monkeypatch):
+    """`appeal show` and the team's page list the newest events of the appeal (each paper signature
+    is one: a large appeal has tens of thousands) and say how many there are; the public page's
+    corrections come from every event, however old."""
+    import dadkhah.appeal.appeals as appeals
+
+    monkeypatch.setattr(appeals, "HISTORY_SHOWN", 3)
+    add_paper_signature(store, keys, "A-0001", actor=TESTER, name="Forged One", email="f@forged.example", verified_by="m")
+    invalidate(store, keys, "inquiry", actor=TESTER, domain="@forged.example", reason="a forged one")
+    for i in range(4):
+        add_paper_signature(store, keys, "A-0001", actor=TESTER, name=f"Signer {i}", verified_by="maryam")
+    shown = show_appeal(store, "inquiry")
+    assert shown["history_total"] == 8  # created, published, 5 signatures added, 1 invalidation
+    assert [e["action"] for e in shown["history"]] == ["signature added"] * 3
+    assert [e["seq"] for e in shown["history"]] == sorted(e["seq"] for e in shown["history"]), "oldest first"
+    for document in (shown, public_page(store, "inquiry")):
+        assert [(c["action"], c["details"]["reason"]) for c in document["corrections"]] == [
+            ("signatures invalidated", "a forged one")]
+
+
 def test_invalidating_a_time_window(store, keys, appeal):
     for i, name in enumerate(["Ava Rahimi", "Babak Tehrani", "Cyrus Navabi"]):
         _web(store, keys, f"w{i}@example.org", name)

@@ -620,6 +620,23 @@ def test_an_investigator_creates_publishes_revises_delivers_and_closes_an_appeal
                        "appeal closed", "appeal purged"]
 
 
+
+def test_the_team_page_lists_the_newest_history_and_says_where_the_rest_is(app, as_role, monkeypatch):
+    import dadkhah.appeal.appeals as appeals
+
+    staff = as_role("investigator")
+    assert _api(staff, "/api/v1/appeals", {"slug": "long", "title": "Long", "addressee": "X", "text": "T."}).status_code == 201
+    _api(staff, "/api/v1/appeals/long/publish")
+    _api(staff, "/api/v1/appeals/long/close")
+    monkeypatch.setattr(appeals, "HISTORY_SHOWN", 2)
+    shown = staff.get("/api/v1/appeals/long").json()
+    assert [e["action"] for e in shown["history"]] == ["appeal published", "appeal closed"] and shown["history_total"] == 3
+    page = _page(staff.get("/appeals/long/manage"))
+    assert page.find(id="history-shown").get_text(" ", strip=True) == (
+        f"The newest 2 of 3 events. The audit log holds every one: dadkhah audit list --object {shown['id']}")
+    assert len(page.find(id="history").find("tbody").find_all("tr")) == 2
+
+
 def test_the_api_creates_and_names_the_field_of_a_mistake(app, as_role):
     staff = as_role("investigator")
     body = {"slug": "via-api", "title": "Via the API", "addressee": "Someone", "text": "Text.", "keep_days": 30}

@@ -293,13 +293,29 @@ def list_appeals(session: Session) -> list[dict]:
             for a in session.scalars(sa.select(Appeal).order_by(Appeal.id))]
 
 
-def history(session: Session, appeal: Appeal) -> list[dict]:
-    """What happened to the appeal, oldest first: every audited action about it (no personal data)."""
-    events = session.scalars(sa.select(AuditEvent).where(AuditEvent.object_kind == "appeal",
-                                                         AuditEvent.object_id == appeal.appeal_id)
-                             .order_by(AuditEvent.seq)).all()
+HISTORY_SHOWN = 200  # the newest events of an appeal's history that `appeal show` and its page list
+
+
+def _events_about(appeal: Appeal):
+    return (AuditEvent.object_kind == "appeal", AuditEvent.object_id == appeal.appeal_id)
+
+
+def history(session: Session, appeal: Appeal, *, actions: tuple[str, ...] | None = None,
+            newest: int | None = None) -> list[dict]:
+    """What happened to the appeal, oldest first: the audited actions about it (no personal data);
+    only ``actions`` when given, only the ``newest`` when given."""
+    query = sa.select(AuditEvent).where(*_events_about(appeal))
+    if actions is not None:
+        query = query.where(AuditEvent.action.in_(actions))
+    if newest is not None:
+        query = query.order_by(AuditEvent.seq.desc()).limit(newest)
+    events = sorted(session.scalars(query).all(), key=lambda e: e.seq)
     return [{"seq": e.seq, "at": e.occurred_at, "action": e.action, "actor": e.actor,
              "details": json.loads(e.details)} for e in events]
+
+
+def history_total(session: Session, appeal: Appeal) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(*_events_about(appeal)))
 
 
 CORRECTIONS = ("signatures invalidated", "signature decided", "appeal revised")
@@ -307,10 +323,12 @@ CORRECTIONS = ("signatures invalidated", "signature decided", "appeal revised")
 
 def corrections(session: Session, appeal: Appeal) -> list[dict]:
     """Changes after publication that a reader of the counts should know of: rejections of counted
-    signatures, invalidations in bulk, new versions of the text."""
+    signatures, invalidations in bulk, new versions of the text. Reads only those events and the
+    publication (the public page asks at every request; an appeal's history holds an event for each
+    signature added on paper and each moderation decision)."""
     found = []
     published = False
-    for event in history(session, appeal):
+    for event in history(session, appeal, actions=(*CORRECTIONS, "appeal published")):
         published = published or event["action"] == "appeal published"
         if not published or event["action"] not in CORRECTIONS:
             continue
@@ -339,7 +357,9 @@ def deliveries(session: Session, appeal: Appeal) -> list[dict]:
 
 
 def show_appeal(store: Store, ref: str) -> dict:
-    """The appeal with its counts, versions, deliveries and history (what ``appeal show`` prints)."""
+    """The appeal with its counts, versions, deliveries, corrections and history (what ``appeal show``
+    prints): the newest :data:`HISTORY_SHOWN` events of it, and ``history_total``, how many there are
+    (the audit log holds every one: ``audit list --object`` and the appeal's id)."""
     from dadkhah.appeal.mail import queued_mail
 
     with store.session() as session:
@@ -348,7 +368,8 @@ def show_appeal(store: Store, ref: str) -> dict:
         return (appeal_summary(session, appeal) | counts(session, appeal)
                 | {"as_of": utcnow(), "text": text.text, "text_fa": text.text_fa, "sha256": text.sha256,
                    "versions": versions(session, appeal), "deliveries": deliveries(session, appeal),
-                   "corrections": corrections(session, appeal), "history": history(session, appeal),
+                   "corrections": corrections(session, appeal),
+                   "history": history(session, appeal, newest=HISTORY_SHOWN), "history_total": history_total(session, appeal),
                    "mail": queued_mail(session), "purge_due": purge_due(session, appeal)})
 
 
