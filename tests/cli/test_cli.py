@@ -159,7 +159,7 @@ def test_a_newer_gazetteer_says_what_it_resolved(ws):
     assert run("import", str(path), "--source", "l", workspace=ws).exit_code == 0
     older_gazetteer()
     listed = run("places", "unknown", "--json", workspace=ws)  # this version's gazetteer, at this opening
-    assert ("This version's gazetteer knows places it did not: the city of 2 records now name a known place"
+    assert ("This version's gazetteer knows places it did not: 2 records now have a known city (the next"
             in listed.stderr)
     assert json.loads(listed.stdout)["records"] == 0
     assert "gazetteer" not in run("places", "unknown", "--json", workspace=ws).stderr, "said once"

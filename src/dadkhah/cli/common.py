@@ -211,9 +211,9 @@ def say_what_the_gazetteer_resolved(resolved: dict) -> None:
     """One line on stderr when opening the workspace brought in a newer shipped gazetteer that
     resolved records whose city or prison named no known place."""
     if resolved:
-        parts = [f"the {field} of {counted(n, 'record')}" for field, n in resolved.items()]
-        err.print(f"This version's gazetteer knows places it did not: {' and '.join(parts)} now name a known "
-                  "place (the next `dadkhah link run` takes them into account).", markup=False, highlight=False)
+        parts = [f"{counted(n, 'record')} now {'has' if n == 1 else 'have'} a known {field}" for field, n in resolved.items()]
+        err.print(f"This version's gazetteer knows places it did not: {' and '.join(parts)} (the next "
+                  "`dadkhah link run` takes them into account).", markup=False, highlight=False)
 
 
 @contextmanager
