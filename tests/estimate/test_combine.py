@@ -165,3 +165,19 @@ def test_people_counted_as_arrays_agree_with_counting_person_by_person():
             expected[(*people.names, "unknown")[label]][tuple(patterns[i].tolist())] += 1
         assert tallied == expected
         assert all(list(tallied[k]) == list(expected[k]) for k in expected)  # the same order, not only counts
+
+
+def test_a_drawn_clustering_numbers_its_persons_in_the_order_they_come():
+    """The drawing of missing strata goes person by person, so the same seed must meet the persons of
+    a drawn clustering in the same order: by each label's first record, then those the run did not see."""
+    from dadkhah.estimate.registry import Membership
+
+    partition = {(1, "a"): 40, (1, "b"): 7, (2, "c"): 40, (2, "d"): 3, (1, "e"): 7}
+    unseen = {("today", 9): [(3, "x"), (3, "y")], ("today", 2): [(3, "z")]}
+    members = Membership.drawn(partition, unseen)
+    persons: dict[int, list] = defaultdict(list)
+    for key, person in zip(members.keys, members.person.tolist(), strict=True):
+        persons[person].append(key)
+    assert members.persons == 5
+    assert dict(persons) == {0: [(1, "a"), (2, "c")], 1: [(1, "b"), (1, "e")], 2: [(2, "d")],
+                             3: [(3, "x"), (3, "y")], 4: [(3, "z")]}

@@ -129,7 +129,7 @@ def _distinct_patterns(patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return rows, inverse.reshape(-1), counts
 
 
-def _stated(persons: list[int], values: list[str], records: list[int]) -> tuple[tuple[str, ...], np.ndarray]:
+def _stated(persons: Iterable[int], values: list[str], records: list[int]) -> tuple[tuple[str, ...], np.ndarray]:
     """(names, stated) from one entry per (person, value) or per record saying it (``records`` 1)."""
     names = tuple(sorted(set(values)))
     if not names:
@@ -142,23 +142,50 @@ def _stated(persons: list[int], values: list[str], records: list[int]) -> tuple[
     return names, np.column_stack([unique // len(names), unique % len(names), n])
 
 
-def _people(clusters: Mapping, column: Mapping, attributes: Mapping, position: int | None) -> People:
+@dataclasses.dataclass(frozen=True)
+class Membership:
+    """Which person each record belongs to: ``keys[i]`` to person ``person[i]``, the persons numbered
+    from 0 in the order they come (the order the drawing of missing strata follows)."""
+
+    keys: list[RecordKey]
+    person: np.ndarray
+    persons: int
+
+    @classmethod
+    def of(cls, clusters: Mapping) -> Membership:
+        """From person -> its records."""
+        keys = [key for members in clusters.values() for key in members]
+        sizes = np.fromiter((len(members) for members in clusters.values()), np.int64, len(clusters))
+        return cls(keys, np.repeat(np.arange(len(clusters), dtype=np.int64), sizes), len(clusters))
+
+    @classmethod
+    def drawn(cls, partition: Mapping, unseen: Mapping) -> Membership:
+        """A drawn clustering (record -> an integer label) as persons in the order their labels first
+        come, then the records the run did not see, each with today's person (:func:`_unseen_by_run`)."""
+        keys = list(partition)
+        labels = np.fromiter(partition.values(), np.int64, len(partition))
+        _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+        rank = np.empty(len(first), dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+        person = [rank[inverse.reshape(-1)]]
+        for number, members in enumerate(unseen.values(), start=len(first)):
+            keys.extend(members)
+            person.append(np.full(len(members), number, dtype=np.int64))
+        return cls(keys, np.concatenate(person), len(first) + len(unseen))
+
+
+def _people(members: Membership, column: Mapping, attributes: Mapping, position: int | None) -> People:
     """The persons of a clustering: each one's capture pattern and, with a stratum (``position`` in
     :func:`_record_attributes`), the values its records give."""
-    persons, columns, stated_by, values = [], [], [], []
-    for person, keys in enumerate(clusters.values()):
-        for key in keys:
-            persons.append(person)
-            columns.append(column[key[0]])
-            if position is not None and (value := attributes.get(key, _NOTHING)[position]):
-                stated_by.append(person)
-                values.append(value)
-    patterns = np.zeros((len(clusters), len(column)), dtype=np.int8)
-    patterns[np.asarray(persons, dtype=np.int64), np.asarray(columns, dtype=np.int64)] = 1
+    columns = np.fromiter((column[source] for source, _ in members.keys), np.int64, len(members.keys))
+    patterns = np.zeros((members.persons, len(column)), dtype=np.int8)
+    patterns[members.person, columns] = 1
     rows, pattern_of, counts = _distinct_patterns(patterns)
     if position is None:
         return People(rows, pattern_of, counts)
-    return People(rows, pattern_of, counts, *_stated(stated_by, values, [1] * len(values)))
+    values = [attributes.get(key, _NOTHING)[position] for key in members.keys]
+    said = [i for i, value in enumerate(values) if value]
+    return People(rows, pattern_of, counts, *_stated(members.person[said], [values[i] for i in said], [1] * len(said)))
 
 
 _NOTHING = (None,) * len(STRATA)
@@ -248,20 +275,22 @@ def capture_tables(session: Session, clusters: Mapping, by: str | None, *,
     return _tables(session, clusters, by, rng=rng)[:2]
 
 
-def _tables(session: Session, clusters: Mapping, by: str | None, *, rng: np.random.Generator | None = None,
+def _tables(session: Session, clusters: Mapping | Membership, by: str | None, *, rng: np.random.Generator | None = None,
             attributes: Mapping | None = None):
-    """``attributes``: :func:`_record_attributes`, when the caller read them already (read here if not)."""
+    """``clusters``: person -> its records, or a :class:`Membership`. ``attributes``:
+    :func:`_record_attributes`, when the caller read them already (read here if not)."""
     if by is not None and by not in STRATA:
         raise InputError(f"stratify by one of {', '.join(STRATA)} (or nothing), not {by!r}", field="by")
     names = dict(session.execute(sa.select(Source.id, Source.name)).all())
     if attributes is None:
         attributes = _record_attributes(session) if by else {}
-    sources = sorted({source for keys in clusters.values() for source, _ in keys}, key=lambda s: names[s])
+    members = clusters if isinstance(clusters, Membership) else Membership.of(clusters)
+    sources = sorted({source for source, _ in members.keys}, key=lambda s: names[s])
     column = {source: i for i, source in enumerate(sources)}
     lists = tuple(names[s] for s in sources)
     if len(lists) < 2:
         raise EstimationError("the registry holds fewer than two sources: estimation needs at least two lists")
-    people = _people(clusters, column, attributes, STRATA.index(by) if by else None)
+    people = _people(members, column, attributes, STRATA.index(by) if by else None)
     table = CaptureTable.from_patterns(lists, people.rows, people.counts)
     imputed = 0
     by_stratum: dict[str, Counter] = defaultdict(Counter)
@@ -439,7 +468,7 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
     unseen = _unseen_by_run(drawn[0], clusters) if linkage else {}
     with store.session() as session:
         for partition in drawn:
-            grouped = _regroup(partition, unseen) if partition is not None else clusters
+            grouped = Membership.drawn(partition, unseen) if partition is not None else clusters
             versions.append(_tables(session, grouped, by, rng=rng if impute else None, attributes=attributes))
     strata_names = sorted({name for _, parts, _ in versions for name in parts})
     steps = replicates * ((1 if linkage else 0) + len(strata_names)) + (0 if linkage else 1) + len(thresholds)
@@ -507,17 +536,6 @@ def _unseen_by_run(partition: Mapping, clusters: Mapping) -> dict:
             if key not in partition:
                 unseen[("today", person)].append(key)
     return unseen
-
-
-def _regroup(partition: Mapping, unseen: Mapping) -> dict:
-    """A drawn clustering as persons, then the records the run did not see, each with today's
-    person (:func:`_unseen_by_run`); in this order, which the drawing of missing strata follows."""
-    grouped: dict = defaultdict(list)
-    for key, label in partition.items():
-        grouped[("drawn", label)].append(key)
-    for person, keys in unseen.items():
-        grouped[person] = list(keys)
-    return grouped
 
 
 def _combined(results: list[EstimateResult], *, observed, linkage: bool, impute: bool, seed: int,
