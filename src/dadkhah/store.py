@@ -35,6 +35,7 @@ from dadkhah.model import (
     EvidenceItem,
     Import,
     Intake,
+    Job,
     LinkageRun,
     Place,
     PlaceName,
@@ -318,7 +319,8 @@ def sweep_leftovers(store: Store) -> dict:
     workspace such a folder names: a case file being copied to another drive); so does a sealed file that such a
     process had moved into the blob store (noted in ``blobs/incoming/<pid>-….placing``) when no
     evidence row names it, its transaction having died with it; a quarantine report no import (nor
-    intake) names goes when it is over an hour old (an import names its report only as it commits).
+    intake) names goes when it is over an hour old (an import names its report only as it commits);
+    so does a list uploaded for a background import that no waiting or running job names.
     Returns ``{"files", "bytes", "quarantine_reports", "linkage_put_in_place"}``.
     """
     workspace = store.workspace
@@ -367,6 +369,8 @@ def sweep_leftovers(store: Store) -> dict:
                 remove(path)
     if incoming.is_dir():
         _sweep_placed(store, incoming, remove)
+    if workspace.uploads_dir.is_dir():
+        _sweep_uploads(store, remove)
     if workspace.quarantine_dir.is_dir():
         with store.session() as session:
             named = {Path(p).name for table in (Import, Intake)
@@ -384,6 +388,22 @@ def sweep_leftovers(store: Store) -> dict:
                 if report.name not in named and time.time() - report.stat().st_mtime > STALE_SECONDS:
                     remove(report, "quarantine_reports")
     return swept
+
+
+def _sweep_uploads(store: Store, remove) -> None:
+    """Lists uploaded for a background import (``uploads/<folder>/``) that no waiting or running
+    import names, over an hour old: their job ended without removing them (its worker was killed),
+    or was never submitted (the process that moved them in died first)."""
+    folders = [path for path in store.workspace.uploads_dir.iterdir() if path.is_dir()
+               and time.time() - path.stat().st_mtime > STALE_SECONDS]
+    if not folders:
+        return
+    with store.session() as session:
+        waiting = {str((parameters or {}).get("upload", "")).split("/")[0] for parameters in session.scalars(
+            sa.select(Job.parameters).where(Job.kind == "list import", Job.status.in_(("queued", "running"))))}
+    for folder in folders:
+        if folder.name not in waiting:
+            remove(folder)
 
 
 def _sweep_placed(store: Store, incoming: Path, remove) -> None:

@@ -53,6 +53,12 @@ class Workspace:
         return self.path / "quarantine"
 
     @property
+    def uploads_dir(self) -> Path:
+        """Where a list uploaded through the web waits for the background job that imports it
+        (:mod:`dadkhah.jobs.kinds`), one folder per upload; the job removes it when it ends."""
+        return self.path / "uploads"
+
+    @property
     def private_dir(self) -> Path:
         """Where plaintext passes through on its way to being sealed or handed over (see :func:`private_space`)."""
         return self.path / "private"

@@ -128,3 +128,20 @@ def test_the_worker_process_runs_jobs_as_they_come_and_stops_when_asked(ws):
     document = json.loads(out)
     assert document["ran"] == 1 and document["jobs"][0]["status"] == "done"
     assert document["worker"].endswith(f":{worker.pid}")
+
+
+def test_a_list_uploaded_on_the_web_and_queued_is_imported_by_the_worker_and_shown(ws, tmp_path):
+    from dadkhah.audit import Actor
+    from dadkhah.jobs import queue_list_import
+
+    upload = tmp_path / "upload-1" / "late-list.csv"
+    upload.parent.mkdir()
+    upload.write_text("record_id,given_name,family_name\nL-1,Roya,Sample\nL-2,,\n", encoding="utf-8")
+    with open_store(load_workspace(ws)) as store:
+        job_id = queue_list_import(store, actor=Actor("analyst", "web", "192.0.2.7"), path=upload, source="late")
+    assert _json("worker", "--once", workspace=ws)["ran"] == 1
+    shown = run("jobs", "show", str(job_id), workspace=ws, env=USER)
+    assert shown.exit_code == 0, shown.output
+    assert f"Job {job_id} (list import), asked for by analyst (web)" in shown.stdout
+    assert "of late-list.csv into late: 2 rows: 1 imported, 1 rejected" in shown.stdout
+    assert not any((ws / "uploads").iterdir())

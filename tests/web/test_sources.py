@@ -426,3 +426,44 @@ def test_a_large_upload_is_read_in_two_parts_by_a_fresh_interpreter(web_store_pa
         application.state.store.close()
     [second] = second_parts
     assert second._fresh is not None and second.exit_code == 0 and second.part.clean
+
+
+def test_a_large_list_is_imported_by_a_background_job_and_the_answer_comes_at_once(app, as_role, monkeypatch):
+    """A list above the workspace's [import] web_in_request_mb is queued: the API answers 202 with the
+    job, the form goes to the job's page; a worker imports it for the uploader, and the job's page
+    then leads to the import. (Here every list is "large": the limit is set to 0.)"""
+    from dadkhah.jobs import run_worker
+
+    monkeypatch.setitem(app.state.store.workspace.config, "import", {"web_in_request_mb": 0})
+    client = as_role("analyst")
+    before = _counts(app)
+    api = _upload_api(client, "queued-api.csv", LIST.encode(), source="queued")
+    assert api.status_code == 202, api.text
+    job = api.json()
+    assert api.headers["location"] == job["links"]["api"] == f"/api/v1/jobs/{job['id']}"
+    assert (job["kind"], job["status"], job["requested_by"]) == ("list import", "queued", "analyst")
+    form = _upload_form(client, "queued-form.csv", LIST.replace("W-", "F-").encode(), source="queued")
+    assert form.status_code == 303 and form.headers["location"].startswith("/jobs/")
+    assert _counts(app) == before, "nothing is imported before a worker runs the jobs"
+    page = BeautifulSoup(client.get(form.headers["location"]).text, "html.parser")
+    assert page.find(id="cancel-form") is not None, "the uploader may cancel it"
+
+    assert run_worker(app.state.store, once=True) == 2
+    done = client.get(job["links"]["api"]).json()
+    assert done["status"] == "done", done["error"]
+    summary = client.get(done["links"]["result_api"]).json()
+    assert (summary["file"], summary["rows"], summary["imported"], summary["rejected"]) == ("queued-api.csv", 5, 3, 2)
+    assert summary["imported_by"] == "analyst"
+    page = BeautifulSoup(client.get(form.headers["location"]).text, "html.parser")
+    link = page.select_one("#job-result a")
+    assert link["href"].startswith("/sources/imports/") and client.get(link["href"]).status_code == 200
+    assert _counts(app) == (before[0] + 2, before[1] + 6)
+    assert not any(app.state.store.workspace.uploads_dir.iterdir()), "no uploaded list is left behind"
+
+    viewer = login(app, "viewer")  # may read jobs, not cancel an import
+    queued = _upload_api(client, "queued-3.csv", LIST.replace("W-", "V-").encode(), source="queued").json()
+    assert viewer.post(f"/api/v1/jobs/{queued['id']}/cancel", headers={"X-CSRF-Token": viewer.csrf}).status_code == 403
+    assert client.post(f"/api/v1/jobs/{queued['id']}/cancel",
+                       headers={"X-CSRF-Token": client.csrf}).json()["status"] == "cancelled"
+    assert not any(app.state.store.workspace.uploads_dir.iterdir())
+

@@ -49,6 +49,11 @@ def show_job_text(job: dict) -> None:
         out.print(f"  result: estimate {result['estimate_id']} ({result['method']}): {result['estimate']:,.0f} "
                   f"[{result['interval'][0]:,.0f}, {result['interval'][1]:,.0f}]; `dadkhah estimate show {result['estimate_id']}` shows it whole",
                   markup=False)
+    if "import_id" in result:
+        counts = ("the file was already imported into this source: nothing was added" if result["already_imported"]
+                  else f"{result['rows']:,} rows: {result['imported']:,} imported, {result['rejected']:,} rejected")
+        out.print(f"  result: import {result['import_id']} of {result['file']} into {result['source']}: {counts}",
+                  markup=False)
     if job["error"]:
         out.print(f"  error: {job['error']}", markup=False)
 

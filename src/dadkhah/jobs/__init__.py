@@ -1,6 +1,7 @@
 """Background jobs: long work that outlives the request that asked for it.
 
-A long estimate (LCMCR by city with long chains, linkage replicates) is submitted as a job
+A long estimate (LCMCR by city with long chains, linkage replicates), or a large list uploaded
+through the web (:func:`queue_list_import`), is submitted as a job
 (:func:`submit_job`, audited "job submitted") and runs in a worker process (:func:`run_worker`:
 ``dadkhah worker``, or the one ``dadkhah serve`` starts), which writes its progress, honours its
 cancellation (:func:`cancel_job`, audited "job cancelled") and keeps its result. The job table is in
@@ -21,6 +22,7 @@ from dadkhah.jobs.queue import (
     fail_stale,
     job_to_dict,
     list_jobs,
+    queue_list_import,
     show_job,
     submit_job,
     worker_name,
@@ -42,6 +44,7 @@ __all__ = [
     "job_kind",
     "job_to_dict",
     "list_jobs",
+    "queue_list_import",
     "run_job",
     "run_worker",
     "show_job",

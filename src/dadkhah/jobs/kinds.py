@@ -15,12 +15,17 @@ before anyone may ask for or cancel one.
 from __future__ import annotations
 
 import math
+import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from dadkhah.audit import Actor
 from dadkhah.errors import InputError
+from dadkhah.sources import validate_source_name
 from dadkhah.store import Store
+from dadkhah.workspace import Workspace
 
 Progress = Callable[[int, int], None]
 
@@ -56,6 +61,15 @@ _OWN_SETTINGS = {"lcmcr": _LCMCR, "loglinear": _LOGLINEAR, "bma": ("delta",), "c
 MAX_SEED = 2**32 - 1
 
 
+def _only(parameters, names: tuple[str, ...], what: str) -> None:
+    """Refuse parameters that are not a mapping, or that name a field ``what`` does not take."""
+    if not isinstance(parameters, dict):
+        raise InputError("the parameters are a mapping of field names to values", field="parameters")
+    unknown = sorted(set(parameters) - set(names))
+    if unknown:
+        raise InputError(f"{what} takes no {unknown[0]!r}; it takes {', '.join(names)}", field=unknown[0])
+
+
 def _integer(value, field: str, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(f"must be a whole number, not {value!r}", field=field)
@@ -84,12 +98,7 @@ def validate_estimate(parameters: dict) -> dict:
     Settings the method does not take (an LCMCR's ``iterations`` for ``chao``) are left out unchecked,
     as a run leaves them unused. Whether the linkage run kept pairs down to each threshold is known
     only when it runs."""
-    if not isinstance(parameters, dict):
-        raise InputError("the parameters are a mapping of field names to values", field="parameters")
-    unknown = sorted(set(parameters) - set(ESTIMATE_PARAMETERS))
-    if unknown:
-        raise InputError(f"an estimate takes no {unknown[0]!r}; it takes {', '.join(ESTIMATE_PARAMETERS)}",
-                         field=unknown[0])
+    _only(parameters, ESTIMATE_PARAMETERS, "an estimate")
     given = {k: v for k, v in parameters.items() if v is not None}
     method = _choice(given.get("method", "auto"), "method", ESTIMATE_METHODS)
     others = set(_LCMCR + _LOGLINEAR + ("delta",)) - set(_OWN_SETTINGS[method])
@@ -143,8 +152,75 @@ def run_estimate(store: Store, actor: Actor, parameters: dict, progress: Progres
             **({"strata_total": document["strata_total"]["estimate"]} if document.get("strata_total") else {})}
 
 
+# A list waiting in the workspace's uploads: "<32 hex>/<the file's name>" (one folder per upload).
+UPLOAD = re.compile(r"^(?P<folder>[0-9a-f]{32})/(?P<name>[^/\\\x00-\x1f\x7f]{1,255})\Z")
+LIST_IMPORT_PARAMETERS = ("upload", "source", "incident")
+
+
+def _upload(upload) -> re.Match:
+    match = UPLOAD.match(upload) if isinstance(upload, str) else None
+    if match is None or match["name"] in (".", ".."):
+        raise InputError(f"not an upload waiting in a workspace: {upload!r}", field="upload")
+    return match
+
+
+def upload_path(workspace: Workspace, upload: str) -> Path:
+    """The file an upload names, inside the workspace's uploads folder (never anywhere else)."""
+    match = _upload(upload)
+    return workspace.uploads_dir / match["folder"] / match["name"]
+
+
+def validate_list_import(parameters: dict) -> dict:
+    """The parameters of a list's import: the ``upload`` waiting for it (see :data:`UPLOAD`), the
+    ``source`` it goes into and the ``incident`` (or None), as :func:`dadkhah.ingest.importer.import_file`
+    takes them."""
+    _only(parameters, LIST_IMPORT_PARAMETERS, "a list's import")
+    upload = parameters.get("upload")
+    _upload(upload)
+    incident = parameters.get("incident")
+    if incident is not None and (not isinstance(incident, str) or not incident.strip() or len(incident) > 500):
+        raise InputError(f"an incident is a name of at most 500 characters, not {incident!r}", field="incident")
+    source = parameters.get("source")
+    if not isinstance(source, str):
+        raise InputError(f"a source is a name, not {source!r}", field="source")
+    return {"upload": upload, "source": validate_source_name(source), "incident": incident.strip() if incident else None}
+
+
+def remove_upload(workspace: Workspace, upload: str) -> None:
+    """Remove an upload's folder (its job has ended, or was never submitted)."""
+    shutil.rmtree(upload_path(workspace, upload).parent, ignore_errors=True)
+
+
+def run_list_import(store: Store, actor: Actor, parameters: dict, progress: Progress) -> dict:
+    """Import the uploaded list for ``actor`` (its audit event "list imported" is theirs), then remove
+    the upload, whether the import was kept, refused or stopped: an import is one transaction, so
+    nothing of a stopped one is stored, and the list must be uploaded again."""
+    from dadkhah.ingest.importer import import_file
+
+    path = upload_path(store.workspace, parameters["upload"])
+    name = path.name
+
+    def told(done: int, total: int) -> None:  # bytes read: shown as a percentage
+        progress(done * 100 // total if total else 0, 100)
+
+    try:
+        if not path.is_file():
+            raise InputError("the uploaded list is no longer in the workspace: upload it again", file=name)
+        summary = import_file(store, path, actor=actor, source=parameters["source"],
+                              incident=parameters.get("incident"), progress=told)
+    except InputError as exc:  # the file as the user knows it, never the folder it waited in
+        raise InputError(exc.message, file=name, line=exc.line, field=exc.field) from None
+    finally:
+        remove_upload(store.workspace, parameters["upload"])
+    return {"import_id": summary.import_id, "source": summary.source, "file": summary.file, "rows": summary.rows,
+            "imported": summary.imported, "rejected": summary.rejected, "blank": summary.blank,
+            "warnings": summary.warning_count, "already_imported": summary.already_imported,
+            "quarantine": bool(summary.quarantine)}
+
+
 KINDS: dict[str, JobKind] = {
     "estimate run": JobKind("estimate run", "estimates", validate_estimate, run_estimate),
+    "list import": JobKind("list import", "sources", validate_list_import, run_list_import),
 }
 
 

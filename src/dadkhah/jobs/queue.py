@@ -10,15 +10,17 @@ as busy.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import DadkhahError, NotFound
-from dadkhah.jobs.kinds import job_kind
+from dadkhah.jobs.kinds import job_kind, remove_upload, upload_path
 from dadkhah.model import JOB_STATUSES, Job
 from dadkhah.model.base import utcnow
 from dadkhah.store import Store
@@ -64,6 +66,25 @@ def submit_job(store: Store, *, actor: Actor, kind: str, parameters: dict) -> in
         return job.id
 
 
+def queue_list_import(store: Store, *, actor: Actor, path: Path, source: str, incident: str | None = None) -> int:
+    """Have a list imported in the background for ``actor``: the file at ``path`` (checked already, and
+    named as the user knows it) is moved into the workspace's uploads, and the job "list import" is
+    submitted (audited "job submitted"); answers its id. The job removes the file when it ends; if the
+    job cannot be submitted, the file is removed at once (and a file left by a process that died in
+    between, by :func:`dadkhah.store.sweep_leftovers`)."""
+    upload = f"{secrets.token_hex(16)}/{Path(path).name}"
+    parameters = job_kind("list import").validate({"upload": upload, "source": source, "incident": incident})
+    target = upload_path(store.workspace, upload)
+    store.workspace.uploads_dir.mkdir(mode=0o700, exist_ok=True)
+    target.parent.mkdir(mode=0o700)
+    try:
+        os.replace(path, target)
+        return submit_job(store, actor=actor, kind="list import", parameters=parameters)
+    except BaseException:
+        remove_upload(store.workspace, upload)
+        raise
+
+
 def _get(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id) if isinstance(job_id, int) and 0 < job_id < 2**63 else None
     if job is None:
@@ -98,10 +119,11 @@ def cancel_job(store: Store, *, actor: Actor, job_id: int) -> dict:
     """Cancel a job, with the audit event "job cancelled": a queued one at once; a running one is told
     to stop, and its worker stops it at its next progress report (nothing it was doing is stored).
     Asking again while a running job is stopping changes nothing and records nothing. A finished
-    job cannot be cancelled. Answers the job."""
+    job cannot be cancelled. Answers the job. A queued list import's uploaded list is removed."""
     now = utcnow()
     with store.session() as session:
         job = _get(session, job_id)
+        taken = 0
         if job.status == "queued":
             taken = session.execute(sa.update(Job).where(Job.id == job.id, Job.status == "queued")
                                     .values(status="cancelled", cancel_requested=True, finished_at=now)
@@ -109,14 +131,17 @@ def cancel_job(store: Store, *, actor: Actor, job_id: int) -> dict:
             session.refresh(job)
             if taken:
                 _audit_cancel(session, store, actor, job, "queued")
-                return job_to_dict(job)
-        if job.status in FINISHED:
-            raise DadkhahError(f"job {job.id} is already {job.status}: there is nothing to cancel")
-        if not job.cancel_requested:
-            job.cancel_requested = True
-            session.flush()
-            _audit_cancel(session, store, actor, job, "running")
-        return job_to_dict(job)
+        if not taken:
+            if job.status in FINISHED:  # (a queued one may have run and ended while we looked)
+                raise DadkhahError(f"job {job.id} is already {job.status}: there is nothing to cancel")
+            if not job.cancel_requested:
+                job.cancel_requested = True
+                session.flush()
+                _audit_cancel(session, store, actor, job, "running")
+        answer = job_to_dict(job)
+    if taken and answer["kind"] == "list import":  # it will never run: its list goes now, once that is stored
+        remove_upload(store.workspace, answer["parameters"]["upload"])
+    return answer
 
 
 def _audit_cancel(session: Session, store: Store, actor: Actor, job: Job, was: str) -> None:

@@ -9,7 +9,7 @@ seconds while the job is active (a ``<meta http-equiv="refresh">``, which the Co
 leaves alone), and has a link to do so.
 
 Reading jobs needs what reading estimates needs; cancelling one, what asking for it needed (for an
-estimate, the permission ``estimates``).
+estimate, the permission ``estimates``; for a list's import, ``sources``).
 """
 
 from __future__ import annotations
@@ -33,10 +33,20 @@ STATUS_FILTER = r"^(active|queued|running|done|failed|cancelled)$"
 def links(job: dict) -> dict:
     """Where a job is shown, and, once done, what it made."""
     found = {"page": f"/jobs/{job['id']}", "api": f"/api/v1/jobs/{job['id']}"}
-    estimate_id = (job.get("result") or {}).get("estimate_id")
-    if job["status"] == "done" and estimate_id is not None:
-        found |= {"result_page": f"/estimates/{estimate_id}", "result_api": f"/api/v1/estimates/{estimate_id}"}
+    result = job.get("result") or {}
+    if job["status"] == "done" and result.get("estimate_id") is not None:
+        found |= {"result_page": f"/estimates/{result['estimate_id']}",
+                  "result_api": f"/api/v1/estimates/{result['estimate_id']}"}
+    if job["status"] == "done" and result.get("import_id") is not None:
+        found |= {"result_page": f"/sources/imports/{result['import_id']}",
+                  "result_api": f"/api/v1/sources/imports/{result['import_id']}"}
     return found
+
+
+def cancel_permission(kind: str) -> str:
+    """What cancelling a job of ``kind`` needs: what asking for it needed (a kind this version does
+    not know: managing users)."""
+    return KINDS[kind].permission if kind in KINDS else "users"
 
 
 def job_document(store, job_id: int) -> dict:
@@ -55,8 +65,7 @@ def jobs_document(store, page: Page, status: str | None = None) -> dict:
 def _cancel(store, viewer: Viewer, job_id: int) -> dict:
     """Cancel, for whoever may ask for a job of its kind."""
     with store.session() as session:
-        kind = show_job(session, job_id)["kind"]
-    permission = KINDS[kind].permission if kind in KINDS else "users"
+        permission = cancel_permission(show_job(session, job_id)["kind"])
     if not viewer.can(permission):
         raise Forbidden(permission)
     cancel_job(store, actor=viewer.actor, job_id=job_id)
@@ -80,7 +89,7 @@ async def jobs_api(request: Request, page: Paging, viewer: Viewer = require("reg
 @router.get("/jobs/{job_id}", include_in_schema=False)
 async def job_page(request: Request, job_id: RowId, viewer: Viewer = require("registry")):
     document = await run_in_threadpool(job_document, request.app.state.store, job_id)
-    return await render(request, "job.html", document, error=None)
+    return await render(request, "job.html", document, error=None, may_cancel=viewer.can(cancel_permission(document["kind"])))
 
 
 @router.get("/api/v1/jobs/{job_id}", summary="One background job: its status, progress, and its result (or why it failed)")
@@ -89,7 +98,7 @@ async def job_api(request: Request, job_id: RowId, viewer: Viewer = require("reg
 
 
 @router.post("/jobs/{job_id}/cancel", include_in_schema=False)
-async def cancel_page(request: Request, job_id: RowId, viewer: Viewer = require("estimates")):
+async def cancel_page(request: Request, job_id: RowId, viewer: Viewer = require("registry")):
     store = request.app.state.store
     try:
         await run_in_threadpool(_cancel, store, viewer, job_id)
@@ -97,11 +106,12 @@ async def cancel_page(request: Request, job_id: RowId, viewer: Viewer = require(
         raise
     except DadkhahError as exc:
         document = await run_in_threadpool(job_document, store, job_id)
-        return await render(request, "job.html", document, error=exc.to_dict(), status_code=400)
+        return await render(request, "job.html", document, error=exc.to_dict(), status_code=400,
+                            may_cancel=viewer.can(cancel_permission(document["kind"])))
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
 @router.post("/api/v1/jobs/{job_id}/cancel",
              summary="Cancel a background job: a queued one at once, a running one at its next progress report")
-async def cancel_api(request: Request, job_id: RowId, viewer: Viewer = require("estimates")) -> dict:
+async def cancel_api(request: Request, job_id: RowId, viewer: Viewer = require("registry")) -> dict:
     return await run_in_threadpool(_cancel, request.app.state.store, viewer, job_id)

@@ -1,4 +1,10 @@
-"""Sources and their imports; uploading a list (CSV, TSV or XLSX) and the import's summary."""
+"""Sources and their imports; uploading a list (CSV, TSV or XLSX) and the import's summary.
+
+A list up to ``[import] web_in_request_mb`` (the workspace's settings; 16 MB unless set) is imported
+while the upload waits, and answered with its import; a larger one is handed to a background job
+(:func:`dadkhah.jobs.queue_list_import`), and answered at once with the job (the page goes to the
+job's page; the API answers 202 with the job and its address in ``Location``), so that a long import
+outlives the request, a proxy's timeout and a closed browser."""
 
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from dadkhah.workspace import new_private_folder
 router = APIRouter()
 
 MAX_NAME = 120
+IN_REQUEST_MB = 16  # about 100,000 rows: a few seconds' import
 
 
 def upload_name(given: str | None) -> str:
@@ -46,11 +53,19 @@ def import_document(store, import_id: int, page: Page) -> dict:
         "quarantine_url": f"/sources/imports/{import_id}/quarantine.csv" if document["quarantine"] else None}
 
 
+def in_request_mb(store) -> float:
+    """How large a list the web imports while its upload waits (larger ones: a background job)."""
+    return float((store.workspace.config.get("import") or {}).get("web_in_request_mb", IN_REQUEST_MB))
+
+
 def _save_and_import(store, viewer: Viewer, upload: UploadFile, *, source: str, incident: str | None,
                      max_bytes: int) -> dict:
-    """Save the upload in a private folder under a safe name, check it, import it, remove the folder."""
+    """Save the upload in a private folder under a safe name, check it, and import it (answers the
+    import) or, if it is large, queue its import (answers ``{"job": ...}``); remove the folder."""
     from dadkhah.ingest.importer import check_list_file, import_file
+    from dadkhah.jobs import queue_list_import
     from dadkhah.sources import validate_source_name
+    from dadkhah.web.routes.jobs import job_document
 
     name = upload_name(upload.filename)
     try:
@@ -72,6 +87,9 @@ def _save_and_import(store, viewer: Viewer, upload: UploadFile, *, source: str, 
                                      file=name, field="file")
                 out.write(chunk)
         check_list_file(path, name=name)
+        if size > in_request_mb(store) * 2**20:
+            job_id = queue_list_import(store, actor=viewer.actor, path=path, source=source, incident=incident or None)
+            return {"job": job_document(store, job_id)}
         try:
             summary = import_file(store, path, actor=viewer.actor, source=source, incident=incident or None)
         except InputError as exc:
@@ -121,15 +139,23 @@ async def upload_page(request: Request, file: UploadFile | None = File(None), so
         document = await run_in_threadpool(sources_document, request.app.state.store)
         document |= {"error": exc.to_dict(), "form": {"source": source, "incident": incident}}
         return await render(request, "sources.html", document, status_code=refused_status(exc))
+    if "job" in summary:
+        return RedirectResponse(summary["job"]["links"]["page"], status_code=303)
     target = summary["url"] + ("?already_imported=1" if summary["already_imported"] else "")
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/api/v1/sources/upload", summary="Upload a list (multipart: file, source, incident) and import it")
+@router.post("/api/v1/sources/upload",
+             summary="Upload a list (multipart: file, source, incident) and import it: answered with the import, or, "
+                     "for a list larger than the workspace's [import] web_in_request_mb, at once (202) with the "
+                     "background job that imports it and its address in Location")
 async def upload_api(request: Request, file: UploadFile | None = File(None), source: str = Form(""),
                      incident: str = Form(""), viewer: Viewer = require("sources")):
     try:
-        return await _upload(request, viewer, file, source, incident)
+        answer = await _upload(request, viewer, file, source, incident)
+        if "job" in answer:
+            return JSONResponse(answer["job"], status_code=202, headers={"location": answer["job"]["links"]["api"]})
+        return answer
     except Unavailable:  # the 503 (Busy: with Retry-After), not a form's 400
         raise
     except DadkhahError as exc:
