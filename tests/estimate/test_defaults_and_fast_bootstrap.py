@@ -31,6 +31,24 @@ def test_auto_says_why_in_the_result_and_warns_on_two_lists():
     assert two.method == "lincoln-petersen" and any("independent" in w for w in two.warnings)
 
 
+def test_a_list_that_records_nobody_is_left_out_with_a_warning():
+    """A table file whose lists c, d, e, f and g name nobody: kept, they made the default method
+    LCMCR (7 lists) and Chao's (t - 1)/t factor 6/7; left out, the table is the two lists it is."""
+    from dadkhah.estimate import CaptureTable, EstimationError
+
+    wide = CaptureTable(tuple("abcdefg"), np.array([[1, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0]]),
+                        np.array([5, 4, 1]))
+    narrow = table("ab", p10=5, p01=4, p11=1)
+    for method in (AUTO, "chao"):
+        result, alone = (estimate_table(t, method, **method_parameters(method)) for t in (wide, narrow))
+        assert (result.method, result.estimate, result.interval) == (alone.method, alone.estimate, alone.interval)
+        assert result.lists == ("a", "b")
+        assert result.warnings[0].startswith("lists c, d, e, f and g record nobody in this table: left out")
+        assert result.warnings[1:] == alone.warnings
+    with pytest.raises(EstimationError, match="only list a records anyone"):
+        estimate_table(CaptureTable(("a", "b"), np.array([[1, 0]]), np.array([3])), AUTO, **method_parameters(AUTO))
+
+
 def test_loglinear_carries_model_uncertainty_by_default_and_can_be_turned_off():
     assert method_parameters("loglinear")["interval"] == "bootstrap"
     assert method_parameters("loglinear")["model_uncertainty"] is True

@@ -32,6 +32,7 @@ def test_count_column_may_sit_anywhere_and_zero_counts_are_dropped(tmp_path):
     ("A,B,count\n1,0,4\n0,1,-3\n", 3, "count", "whole number"),
     ("A,B,count\n1,0,4.5\n", 2, "count", "whole number"),
     ("A,B,count\n1,0,many\n", 2, "count", "not a number"),
+    ("A,B,count\n1,0,1e300\n", 2, "count", "more people"),
     ("A,B,count\n1,0,4\n1,1,2\n1,0,3\n", 4, None, "repeats line 2"),
     ("A,B,count\n1,0,4\n0,0,9\n", 3, None, "no list"),
     ("A,count\n1,4\n", 1, None, "at least two list"),
@@ -48,6 +49,29 @@ def test_bad_tables_are_refused_naming_the_line(tmp_path, body, line, field, wor
     assert caught.value.line == line
     if field:
         assert caught.value.field == field
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("semicolons.csv", "زندان;دادگاه;Count\r\n1;0;40\r\n0;1;30\r\n1;1;2\r\n".encode("utf-8-sig")),
+    ("tabs.tsv", "زندان\tدادگاه\tcount\n1\t0\t40\n0\t1\t30\n1\t1\t2\n".encode("utf-16")),
+    ("windows.csv", "زندان,دادگاه,COUNT\n1,0,40\n0,1,30\n1,1,2\n".encode("cp1256")),
+])
+def test_a_table_saved_by_a_spreadsheet_is_read_as_written(tmp_path, name, data):
+    """Semicolons (where the comma is the decimal mark), tabs, UTF-16 or Windows-1256, 'Count': read
+    as the list importer reads a list, not refused (nor a traceback, as a Windows-1256 file gave)."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    read = read_table(path)
+    assert read.lists == ("زندان", "دادگاه") and read.list_sizes() == {"زندان": 42, "دادگاه": 32}
+
+
+def test_a_file_that_changes_encoding_is_refused_naming_it(tmp_path):
+    path = tmp_path / "mixed.csv"
+    blank = b"\n" * (1 << 20)  # past the part the encoding is told from
+    path.write_bytes(b"A,B,count\n1,0,4\n" + b"0,1,3\n" + blank + b"1,1,\xff\n")
+    with pytest.raises(InputError) as caught:
+        read_table(path)
+    assert "mixed.csv" in str(caught.value) and "encoding" in caught.value.message
 
 
 def test_missing_file_is_named(tmp_path):

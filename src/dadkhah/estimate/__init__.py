@@ -115,13 +115,24 @@ def method_parameters(method: str, *, seed: int | None = None, level: float = 0.
     return {k: v for k, v in given.items() if v is not None}
 
 
+def _named(lists: tuple[str, ...]) -> str:
+    return f"list {lists[0]}" if len(lists) == 1 else "lists " + ", ".join(lists[:-1]) + " and " + lists[-1]
+
+
 def estimate_table(table: CaptureTable, method: str, **params) -> EstimateResult:
-    """Run ``method`` on ``table`` and return its result.
+    """Run ``method`` on ``table`` and return its result. Lists that record nobody in the table are
+    left out first, with a warning (:meth:`CaptureTable.without_empty_lists`).
 
     With ``method="auto"``, ``params`` are :func:`method_parameters`' arguments (``seed``,
     ``iterations``, ...); the method is chosen by :func:`choose_method` and the result says why
     (``chosen_because``, also in its diagnostics).
     """
+    table, empty = table.without_empty_lists()
+    if empty:
+        result = estimate_table(table, method, **params)
+        left_out = (f"{_named(empty)} {'records' if len(empty) == 1 else 'record'} nobody in this table: left out, as a "
+                    "list that names nobody says nothing about whom the other lists missed")
+        return dataclasses.replace(result, warnings=(left_out, *result.warnings))
     if method == AUTO:
         chosen, because = choose_method(table.n_lists)
         result = estimate_table(table, chosen, **method_parameters(chosen, **params))

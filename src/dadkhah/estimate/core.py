@@ -70,6 +70,24 @@ class CaptureTable:
         hits = self.patterns.sum(axis=1)
         return np.array([int(self.counts[hits == k].sum()) for k in range(1, self.n_lists + 1)])
 
+    def without_empty_lists(self) -> tuple[CaptureTable, tuple[str, ...]]:
+        """The table without the lists that record nobody in it, and their names.
+
+        A list that names nobody here says nothing about whom the other lists missed; kept, it
+        would count as a list that missed everyone (and change the method chosen, Chao's factor
+        (t - 1)/t, or leave a log-linear model unidentifiable). Fewer than two lists left: refused.
+        """
+        recorded = self.patterns.astype(bool).any(axis=0) if len(self.counts) else np.zeros(self.n_lists, dtype=bool)
+        if recorded.all():
+            return self, ()
+        if recorded.sum() < 2:
+            named = [name for name, on in zip(self.lists, recorded, strict=True) if on]
+            raise EstimationError(f"only {'list ' + named[0] if named else 'no list'} records anyone in this table: "
+                                  "estimation needs at least two lists that do")
+        kept = tuple(name for name, on in zip(self.lists, recorded, strict=True) if on)
+        empty = tuple(name for name, on in zip(self.lists, recorded, strict=True) if not on)
+        return CaptureTable(kept, self.patterns[:, recorded], self.counts), empty
+
     def to_dict(self) -> dict:
         return {"lists": list(self.lists), "observed": self.observed,
                 "cells": [{"pattern": "".join(map(str, p)), "count": int(c)} for p, c in zip(self.patterns, self.counts, strict=True)]}
@@ -94,61 +112,84 @@ class CaptureTable:
 
 
 def read_table(path: str | Path) -> CaptureTable:
-    """Read a capture table CSV: one 0/1 column per list and a ``count`` column.
+    """Read a capture table CSV: one 0/1 column per list and a ``count`` column (any case). As a list
+    file is read: its encoding found the same way (a BOM, UTF-8, UTF-16, else Windows-1256 or 1252),
+    and the columns separated by commas, or by the semicolons or tabs a spreadsheet saves instead.
 
     Refused, with the line and column named: a cell that is not 0 or 1, a count that is negative
     or not a whole number, a pattern that repeats an earlier line, the all-zero pattern (those
     people are the unknown), fewer than two lists.
     """
+    from dadkhah.ingest.readers import detect_encoding
+
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found" if not path.exists() else "is not a file", file=str(path))
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise InputError("the table is empty", file=str(path), line=1)
-        header = [h.strip() for h in header]
-        if "count" not in header:
-            raise InputError("the table needs a 'count' column", file=str(path), line=1)
-        count_at = header.index("count")
-        lists = tuple(h for i, h in enumerate(header) if i != count_at)
-        if len(lists) < 2:
-            raise InputError("the table needs at least two list columns besides 'count'", file=str(path), line=1)
-        if len(set(lists)) != len(lists):
-            raise InputError("two list columns have the same name", file=str(path), line=1)
-        seen: dict[tuple, int] = {}
-        patterns, counts = [], []
-        for line, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise InputError(f"the line has {len(row)} cells but the header has {len(header)} columns", file=str(path), line=line)
-            pattern = []
-            for i, cell in enumerate(row):
-                value = cell.strip()
-                if i == count_at:
-                    try:
-                        number = float(value)
-                    except ValueError:
-                        raise InputError(f"the count {value!r} is not a number", file=str(path), line=line, field="count") from None
-                    if number < 0 or not number.is_integer():
-                        raise InputError(f"the count {value!r} must be a whole number of people, 0 or more", file=str(path), line=line, field="count")
-                    count = int(number)
-                elif value in ("0", "1"):
-                    pattern.append(int(value))
-                else:
-                    raise InputError(f"{value!r} is not 0 or 1", file=str(path), line=line, field=header[i])
-            key = tuple(pattern)
-            if not any(key):
-                raise InputError("the pattern on no list is the unknown being estimated; remove this line", file=str(path), line=line)
-            if key in seen:
-                raise InputError(f"this pattern repeats line {seen[key]}", file=str(path), line=line)
-            seen[key] = line
-            patterns.append(pattern)
-            counts.append(count)
+    encoding = detect_encoding(path)
+    with open(path, encoding=encoding, newline="") as handle:
+        try:
+            return _read_table(handle, str(path))
+        except UnicodeDecodeError:
+            raise InputError(f"the file is not text in one encoding (read as {encoding.removesuffix('-sig')}, it "
+                             "breaks further on): save it again as UTF-8", file=str(path)) from None
+
+
+MAX_COUNT = 10**12  # more people than that in one cell is a mistake, not a count
+
+
+def _read_table(handle, name: str) -> CaptureTable:
+    first = handle.readline()
+    handle.seek(0)
+    # Commas, or what a spreadsheet saved instead: semicolons (where the comma is the decimal mark) or tabs.
+    delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
+    reader = csv.reader(handle, delimiter=delimiter)
+    header = next(reader, None)
+    if not header:
+        raise InputError("the table is empty", file=name, line=1)
+    header = [h.strip() for h in header]
+    named_count = [i for i, h in enumerate(header) if h.casefold() == "count"]
+    if not named_count:
+        raise InputError("the table needs a 'count' column", file=name, line=1)
+    count_at = named_count[0]
+    lists = tuple(h for i, h in enumerate(header) if i != count_at)
+    if len(lists) < 2:
+        raise InputError("the table needs at least two list columns besides 'count'", file=name, line=1)
+    if len(set(lists)) != len(lists):
+        raise InputError("two list columns have the same name", file=name, line=1)
+    seen: dict[tuple, int] = {}
+    patterns, counts = [], []
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise InputError(f"the line has {len(row)} cells but the header has {len(header)} columns", file=name, line=line)
+        pattern = []
+        for i, cell in enumerate(row):
+            value = cell.strip()
+            if i == count_at:
+                try:
+                    number = float(value)
+                except ValueError:
+                    raise InputError(f"the count {value!r} is not a number", file=name, line=line, field="count") from None
+                if number < 0 or not number.is_integer():
+                    raise InputError(f"the count {value!r} must be a whole number of people, 0 or more", file=name, line=line, field="count")
+                if number > MAX_COUNT:
+                    raise InputError(f"the count {value!r} is more people than ever lived", file=name, line=line, field="count")
+                count = int(number)
+            elif value in ("0", "1"):
+                pattern.append(int(value))
+            else:
+                raise InputError(f"{value!r} is not 0 or 1", file=name, line=line, field=header[i])
+        key = tuple(pattern)
+        if not any(key):
+            raise InputError("the pattern on no list is the unknown being estimated; remove this line", file=name, line=line)
+        if key in seen:
+            raise InputError(f"this pattern repeats line {seen[key]}", file=name, line=line)
+        seen[key] = line
+        patterns.append(pattern)
+        counts.append(count)
     if not patterns:
-        raise InputError("the table has no rows", file=str(path), line=2)
+        raise InputError("the table has no rows", file=name, line=2)
     return CaptureTable(lists, np.array(patterns), np.array(counts))
 
 

@@ -96,7 +96,7 @@ class LincolnPetersen(Estimator):
         interval = _log_normal_interval(table.observed, estimate, variance, self.level)
         warnings = ["assumes the two lists record people independently of each other"]
         if m < 7:
-            warnings.append(f"only {m} people are on both lists: the estimate is unstable (Chapman's bias correction needs about 7 or more)")
+            warnings.append(f"only {m} {'person is' if m == 1 else 'people are'} on both lists: the estimate is unstable (Chapman's bias correction needs about 7 or more)")
         self.n_hat_ = estimate
         self.interval_ = interval
         self.result_ = EstimateResult(
