@@ -206,6 +206,22 @@ def test_json_stdout_is_exactly_one_document_in_a_real_process(ws, tmp_path):
     assert "missing.csv" in failed.stderr
 
 
+def test_a_bug_still_leaves_one_json_document_on_stdout(tmp_path, monkeypatch):
+    """An unexpected exception (a bug) keeps its traceback, on stderr; with --json, stdout still holds
+    one document saying so, for the script that reads it."""
+    import dadkhah.estimate
+
+    def broken(path):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(dadkhah.estimate, "read_table", broken)
+    answer = CliRunner().invoke(app, ["estimate", "table", str(write(tmp_path / "t.csv", "a,b,count\n1,0,1\n")),
+                                      "--json"])
+    assert answer.exit_code == 1 and isinstance(answer.exception, ZeroDivisionError)
+    error = json.loads(answer.stdout)["error"]
+    assert error["bug"] is True and "ZeroDivisionError: a bug" in error["message"]
+
+
 def test_link_persons_and_review_commands(ws, small_case):
     for path in sorted(small_case.glob("list-*.csv"))[:3]:
         assert run("import", str(path), "--source", path.stem, "--json", workspace=ws).exit_code == 0

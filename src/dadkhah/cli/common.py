@@ -142,7 +142,8 @@ def describe_error(exc: DadkhahError, command: Callable | None = None) -> tuple[
 
 
 def handle_errors(command: Callable) -> Callable:
-    """Turn library errors into a clean message and exit status; bugs still show a traceback."""
+    """Turn library errors into a clean message and exit status; bugs still show a traceback (and,
+    with ``--json``, an error document on stdout, as scripts expect one)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -154,6 +155,12 @@ def handle_errors(command: Callable) -> Callable:
             fail(_escape(message), as_json=as_json, detail=detail)
         except KeyboardInterrupt:
             fail("interrupted; nothing was written by the unfinished step", as_json=as_json, code=130)
+        except Exception as exc:  # a bug: its traceback goes to stderr; with --json, stdout still holds one document
+            if as_json:
+                emit_json({"error": {"message": f"unexpected error ({type(exc).__name__}: {exc}); this is a bug in "
+                                                "Dadkhah: please report it with the traceback printed on standard error",
+                                     "bug": True}})
+            raise
 
     return wrapper
 
