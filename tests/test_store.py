@@ -298,3 +298,15 @@ def test_the_latin_name_keys_migration_gives_the_keys_an_import_gives_now(store,
     with store.session() as session:
         assert session.execute(sa.select(Record.record_id, *key_columns).order_by(Record.record_id)).all() == imported
         assert session.get(Setting, "person_search_built_for") is None
+
+
+@pytest.mark.parametrize("database", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_nul_character_postgresql_refuses_is_a_clear_input_error(store):
+    """What gives text refuses a NUL (code 0) first (the importer, the web); anything that still
+    reaches PostgreSQL with one is refused as bad input, not answered as a database failure."""
+    from dadkhah.errors import InputError
+
+    with pytest.raises(InputError, match="NUL character"), store.session() as session:
+        session.add(Source(name="a\x00b"))
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Source)) == 0

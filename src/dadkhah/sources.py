@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -17,14 +18,28 @@ RELIABILITY_GRADES = "ABCDEF"
 RELEASES = ("public", "restricted")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def validate_source_name(name: str) -> str:
     """Source names appear in ``SOURCE:RECORD_ID`` references, so they may not hold a colon."""
     cleaned = (name or "").strip()
     if not cleaned:
         raise InputError("a source needs a name", field="source")
-    if ":" in cleaned or "\n" in cleaned or len(cleaned) > 200:
-        raise InputError(f"a source's name may not contain ':' or a line break, nor exceed 200 characters: {name!r}",
-                         field="source")
+    if ":" in cleaned or _CONTROL.search(cleaned) or len(cleaned) > 200:
+        raise InputError(f"a source's name may not contain ':', a line break or another control character, nor "
+                         f"exceed 200 characters: {name!r}", field="source")
+    return cleaned
+
+
+def validate_incident_name(name: str | None) -> str | None:
+    """An incident's name as given (None or blank: no incident); one line, at most 500 characters."""
+    cleaned = (name or "").strip()
+    if not cleaned:
+        return None
+    if _CONTROL.search(cleaned) or len(cleaned) > 500:
+        raise InputError(f"an incident's name is one line of at most 500 characters, without control characters: "
+                         f"{name!r}", field="incident")
     return cleaned
 
 
@@ -110,7 +125,7 @@ def set_release(store: Store, name: str, release: str, *, actor: Actor) -> dict:
 
 
 def ensure_incident(session: Session, name: str) -> Incident:
-    name = (name or "").strip()
+    name = validate_incident_name(name)
     if not name:
         raise DadkhahError("an incident needs a name")
     incident = session.scalar(sa.select(Incident).where(Incident.name == name))

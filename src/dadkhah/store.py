@@ -28,7 +28,7 @@ except ImportError:  # Windows: SQLite's own lock alone
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from dadkhah.errors import Busy, WorkspaceError
+from dadkhah.errors import Busy, InputError, WorkspaceError
 from dadkhah.model import (
     PLACE_FIELD_TYPES,
     PLACES_REVISION_SETTING,
@@ -86,6 +86,14 @@ def is_busy(error: BaseException) -> bool:
 # Persian stays readable (and half the size) in raw rows: no \u escapes. One encoder, built once:
 # json.dumps with non-default options builds a new one per call, a tenth of an import's time.
 _json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+NUL_REFUSED = "a text given holds a NUL character (code 0), which no text may hold; nothing was changed"
+
+
+def holds_nul(error: BaseException) -> bool:
+    """Whether the database refused a text for holding a NUL character (PostgreSQL does)."""
+    return "NUL (0x00)" in str(getattr(error, "orig", error))
 
 
 def create_engine(url: str, *, busy_seconds: float = 30) -> sa.Engine:
@@ -197,6 +205,10 @@ class Store:
             if is_busy(exc):
                 raise Busy("the case's database is busy saving another's work (a large import or a linkage "
                            "run); nothing was changed: try again in a few seconds") from exc
+            raise
+        except sa.exc.DataError as exc:
+            if holds_nul(exc):  # PostgreSQL's text cannot hold one; what gives text should have refused it
+                raise InputError(NUL_REFUSED) from exc
             raise
 
     @contextlib.contextmanager

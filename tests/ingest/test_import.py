@@ -295,6 +295,33 @@ def test_source_names_may_not_hold_a_colon(store, tmp_path):
         import_file(store, write(tmp_path / "a.csv", "name\nReza\n"), source="un:2020", actor=TESTER)
 
 
+def test_a_row_holding_a_nul_character_is_quarantined_on_either_database(store, tmp_path):
+    """A NUL (code 0) in a cell is damage, not a name: PostgreSQL cannot store it, and the import
+    failed there with a database error. The row goes to the quarantine, the rest is imported, and a
+    header holding one refuses the file, naming its line."""
+    text = "record_id,given_name,family_name\nN1,Reza,Karimi\nN2,Ha\x00ssan,Ahmadi\nN3,Ali,Jafari\n"
+    summary = import_file(store, write(tmp_path / "nul.csv", text), source="s", actor=TESTER)
+    assert (summary.rows, summary.imported, summary.rejected) == (3, 2, 1)
+    [_, row] = read_quarantine(summary.quarantine)
+    assert row[0] == "3" and "NUL character" in row[1] and row[3:] == ["N2", "Hassan", "Ahmadi"]
+    lines = '{"record_id": "J1", "given_name": "Reza"}\n{"record_id": "J2", "given_name": "Re\\u0000za"}\n'
+    summary = import_file(store, write(tmp_path / "nul.jsonl", lines), source="j", actor=TESTER)
+    assert (summary.imported, summary.rejected) == (1, 1)
+    assert set(records_by_id(store)) == {"N1", "N3", "J1"}
+    with pytest.raises(InputError) as refused:
+        import_file(store, write(tmp_path / "head.csv", "given\x00name,family_name\nReza,Karimi\n"), source="h",
+                    actor=TESTER)
+    assert refused.value.line == 1 and "NUL" in refused.value.message
+
+
+@pytest.mark.parametrize(("source", "incident", "field"), [("un\x00", None, "source"), ("a\tb", None, "source"),
+                                                            ("s", "1988\x00", "incident"), ("s", "a\nb", "incident")])
+def test_source_and_incident_names_hold_no_control_character(store, tmp_path, source, incident, field):
+    with pytest.raises(InputError) as refused:
+        import_file(store, write(tmp_path / "a.csv", "name\nReza\n"), source=source, incident=incident, actor=TESTER)
+    assert refused.value.field == field
+
+
 def test_titles_above_the_header_are_passed_over(store, tmp_path):
     text = "List of victims compiled by a family association,,\nLast updated 2019,,\n,,\nID,Name,City\n7,Reza Karimi,Rasht\n"
     summary = import_file(store, write(tmp_path / "t.csv", text), source="t", actor=TESTER)

@@ -27,3 +27,30 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(web_store_path):
         assert "big" not in sources
     finally:
         app.state.store.close()
+
+
+def test_a_text_holding_a_nul_character_is_refused_naming_its_field(app, as_role):
+    """PostgreSQL cannot store a NUL (code 0) and answered 500; SQLite stored it. Now every database
+    refuses it with a 400 naming the field (a query, a JSON body, a form), and nothing is changed;
+    an uploaded file's bytes are left to the importer."""
+    import sqlalchemy as sa
+
+    from dadkhah.model import AuditEvent
+
+    client = as_role("analyst")
+    with app.state.store.session() as session:
+        before = session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    query = client.get("/api/v1/persons", params={"q": "Re\x00za"})
+    assert query.status_code == 400 and "'q'" in query.json()["error"]["message"]
+    body = client.post("/api/v1/review/decisions", json={"record_a": "a:1", "record_b": "a:2", "decision": "same",
+                                                          "reason": "the same\x00"}, headers={"X-CSRF-Token": client.csrf})
+    assert body.status_code == 400 and "'reason'" in body.json()["error"]["message"]
+    form = client.post("/login", data={"username": "an\x00alyst", "password": "x", "csrf_token": client.csrf})
+    assert form.status_code == 400 and "NUL character" in form.text and form.headers["content-type"].startswith("text/html")
+    with app.state.store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == before
+    upload = client.post("/api/v1/sources/upload", data={"source": "binary-ok"}, headers={"X-CSRF-Token": client.csrf},
+                         files={"file": ("l.csv", b"given_name,family_name\nReza,Karimi\nHa\x00ssan,Ahmadi\n", "text/csv")})
+    # The upload's bytes reach the importer's own check of the file (it takes a NUL for binary data).
+    assert upload.status_code == 422 and upload.json()["error"]["field"] == "file"
+    assert "binary" in upload.json()["error"]["message"]

@@ -48,7 +48,13 @@ from dadkhah.normalize.names import normalize_name, split_full_name
 from dadkhah.normalize.places import Gazetteer
 from dadkhah.normalize.script import fold_text
 from dadkhah.places import load_gazetteer
-from dadkhah.sources import ensure_incident, ensure_source, find_source, validate_source_name
+from dadkhah.sources import (
+    ensure_incident,
+    ensure_source,
+    find_source,
+    validate_incident_name,
+    validate_source_name,
+)
 from dadkhah.store import Store, append_rows, collector_paused, insert_rows, json_text
 
 BATCH_ROWS = 5000
@@ -329,7 +335,8 @@ def import_file(
     (``already_imported``), since nothing was added.
     """
     return _import(store, Path(path), actor=actor, source=validate_source_name(source), format=format,
-                   encoding=encoding, mapping=load_mapping(mapping) if mapping else None, incident=incident,
+                   encoding=encoding, mapping=load_mapping(mapping) if mapping else None,
+                   incident=validate_incident_name(incident),
                    sheet=sheet, progress=progress, started=time.perf_counter(), in_parts=True)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dadkhah.audit import Actor
 from dadkhah.errors import InputError
-from dadkhah.sources import validate_source_name
+from dadkhah.sources import validate_incident_name, validate_source_name
 from dadkhah.store import Store
 from dadkhah.workspace import Workspace
 
@@ -177,13 +177,11 @@ def validate_list_import(parameters: dict) -> dict:
     _only(parameters, LIST_IMPORT_PARAMETERS, "a list's import")
     upload = parameters.get("upload")
     _upload(upload)
-    incident = parameters.get("incident")
-    if incident is not None and (not isinstance(incident, str) or not incident.strip() or len(incident) > 500):
-        raise InputError(f"an incident is a name of at most 500 characters, not {incident!r}", field="incident")
-    source = parameters.get("source")
-    if not isinstance(source, str):
-        raise InputError(f"a source is a name, not {source!r}", field="source")
-    return {"upload": upload, "source": validate_source_name(source), "incident": incident.strip() if incident else None}
+    incident, source = parameters.get("incident"), parameters.get("source")
+    for field, value in (("incident", incident), ("source", source)):
+        if not isinstance(value, str) and (value is not None or field == "source"):
+            raise InputError(f"a name, not {value!r}", field=field)
+    return {"upload": upload, "source": validate_source_name(source), "incident": validate_incident_name(incident)}
 
 
 def remove_upload(workspace: Workspace, upload: str) -> None:

@@ -18,7 +18,7 @@ from dadkhah.errors import Busy, DadkhahError, KeysOutdated, LimitExceeded, NotF
 from dadkhah.store import open_store
 from dadkhah.users import PERMISSIONS, THROTTLE_MINUTES
 from dadkhah.web.i18n import gettext as _
-from dadkhah.web.limits import BodyLimit, SecurityHeaders, TrustedProxies, Unhandled
+from dadkhah.web.limits import BodyLimit, NoNul, SecurityHeaders, TrustedProxies, Unhandled
 from dadkhah.web.security import (
     BearerRefused,
     CsrfRefused,
@@ -62,6 +62,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: api_schema(app)
+    app.add_middleware(NoNul)  # inside BodyLimit: the bodies it reads whole are bounded first
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_mb * 1024 * 1024)
     app.add_middleware(SecurityHeaders, https_only=settings.secure_cookies)
     if settings.trusted_proxies:

@@ -1,5 +1,6 @@
-"""ASGI middleware: a bound on request bodies, security headers on every answer, the client's real
-address when the app sits behind a reverse proxy it trusts, and the app's own answer to a bug."""
+"""ASGI middleware: a bound on request bodies, no NUL character in what a request gives, security
+headers on every answer, the client's real address when the app sits behind a reverse proxy it
+trusts, and the app's own answer to a bug."""
 
 from __future__ import annotations
 
@@ -79,6 +80,83 @@ class BodyLimit:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+_NUL_CHECKED_BODIES = {b"application/json": b"\\u0000", b"application/x-www-form-urlencoded": b"%00"}
+
+
+class NoNul:
+    """Refuse (400) a request that gives a text holding a NUL character (code 0): in its path, its
+    query string, or a JSON or form body (a file's bytes, in a multipart upload, may hold any).
+
+    No name, reason or date holds one; PostgreSQL's text cannot, so it answered such a request with a
+    500 (SQLite stored it). Refused here, the answer is the same on both databases, names the field
+    where it can, and nothing is changed. The body is read whole to be checked (the bodies checked are
+    small; :class:`BodyLimit`, outside this, bounds them) and then given to the app as it came.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        query = scope.get("query_string") or b""
+        if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
+            return await _refuse(send, 400, _nul_message("the address", _query_field(query)), scope)
+        kind = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip().lower()
+        marker = _NUL_CHECKED_BODIES.get(kind)
+        if marker is None:
+            return await self.app(scope, receive, send)
+        messages, body = [], b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if marker in body or b"\x00" in body:
+            field = _query_field(body) if marker == b"%00" else _json_field(body)
+            return await _refuse(send, 400, _nul_message("the form" if marker == b"%00" else "the JSON body", field),
+                                 scope)
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)
+
+
+def _nul_message(where: str, field: str | None) -> str:
+    named = f" (in {field!r})" if field else ""
+    return f"{where} gives a text holding a NUL character (code 0){named}, which no text may hold; nothing was changed"
+
+
+def _query_field(encoded: bytes) -> str | None:
+    from urllib.parse import parse_qsl
+
+    pairs = parse_qsl(encoded.decode("latin-1"), keep_blank_values=True)
+    return next((key.replace("\x00", "") for key, value in pairs if "\x00" in key or "\x00" in value), None)
+
+
+def _json_field(body: bytes) -> str | None:
+    def holding(value, path: str) -> str | None:
+        if isinstance(value, str):
+            return path if "\x00" in value else None
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return here.replace("\x00", "")
+            if (found := holding(item, here)) is not None:
+                return found
+        return None
+
+    try:
+        return holding(json.loads(body), "")
+    except (ValueError, RecursionError):
+        return None
 
 
 async def _too_large(send, limit: int, scope) -> None:
