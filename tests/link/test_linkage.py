@@ -258,3 +258,19 @@ def test_a_reviewers_field_verdict_calls_a_month_and_a_day_in_it_overlapping_not
     assert field_verdict(day, day) == "same" and field_verdict(day, ("1988-09-01", "1988-09-01")) == "different"
     assert field_verdict(month, None) == "missing" and field_verdict("MHMD", "MHMD") == "same"
     assert field_verdict("MHMD", "MHMUD") == "different"
+
+
+def test_a_truth_file_is_read_as_saved_and_a_record_given_two_persons_is_refused(tmp_path):
+    """A truth file saved by a spreadsheet (UTF-16, semicolons, its columns capitalised) is read; a
+    record given to two persons is refused naming both lines (the last one silently won before)."""
+    from dadkhah.errors import InputError
+    from dadkhah.link.run import read_truth
+
+    saved = tmp_path / "truth.csv"
+    saved.write_text("Source;Record_ID;Person_ID\r\nlist-1;A1;P1\r\nlist-2;B7;P1\r\n", encoding="utf-16")
+    assert read_truth(saved) == {("list-1", "A1"): "P1", ("list-2", "B7"): "P1"}
+    twice = tmp_path / "twice.csv"
+    twice.write_text("source,record_id,person_id\nlist-1,A1,P1\nlist-1,A2,P2\nlist-1,A1,P3\n", encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        read_truth(twice)
+    assert refused.value.line == 4 and "line 2" in refused.value.message

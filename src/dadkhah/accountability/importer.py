@@ -219,7 +219,9 @@ def _read_table(table: _Table, lookups: Lookups, items: list[Prepared], warnings
     with stream:
         header = [c.strip().lower() for c in stream.header]
         if expected[0] not in header:
-            raise InputError(f"has no column {expected[0]!r} (its columns: {', '.join(expected + CITATION_COLUMNS)})",
+            given = ", ".join(c.strip() for c in stream.header if c.strip()) or "none"
+            raise InputError(f"has no column {expected[0]!r} (the columns of a {table.kind} file: "
+                             f"{', '.join(expected + CITATION_COLUMNS)}; this file's: {given})",
                              file=table.shown, line=stream.header_line, field=expected[0])
         known = set(expected) | set(CITATION_COLUMNS)
         extras = [(i, name) for i, name in enumerate(stream.header) if header[i] not in known and name.strip()]

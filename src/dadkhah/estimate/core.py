@@ -12,7 +12,6 @@ method, parameters, the input's digest and the software versions: what reports a
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import json
@@ -120,30 +119,20 @@ def read_table(path: str | Path) -> CaptureTable:
     or not a whole number, a pattern that repeats an earlier line, the all-zero pattern (those
     people are the unknown), fewer than two lists.
     """
-    from dadkhah.ingest.readers import detect_encoding
+    from dadkhah.ingest.readers import small_table
 
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found" if not path.exists() else "is not a file", file=str(path))
-    encoding = detect_encoding(path)
-    with open(path, encoding=encoding, newline="") as handle:
-        try:
-            return _read_table(handle, str(path))
-        except UnicodeDecodeError:
-            raise InputError(f"the file is not text in one encoding (read as {encoding.removesuffix('-sig')}, it "
-                             "breaks further on): save it again as UTF-8", file=str(path)) from None
+    with small_table(path) as rows:
+        return _read_table(rows, str(path))
 
 
 MAX_COUNT = 10**12  # more people than that in one cell is a mistake, not a count
 
 
-def _read_table(handle, name: str) -> CaptureTable:
-    first = handle.readline()
-    handle.seek(0)
-    # Commas, or what a spreadsheet saved instead: semicolons (where the comma is the decimal mark) or tabs.
-    delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
-    reader = csv.reader(handle, delimiter=delimiter)
-    header = next(reader, None)
+def _read_table(rows, name: str) -> CaptureTable:
+    _, header = next(rows, (1, None))
     if not header:
         raise InputError("the table is empty", file=name, line=1)
     header = [h.strip() for h in header]
@@ -158,7 +147,7 @@ def _read_table(handle, name: str) -> CaptureTable:
         raise InputError("two list columns have the same name", file=name, line=1)
     seen: dict[tuple, int] = {}
     patterns, counts = [], []
-    for line, row in enumerate(reader, start=2):
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):

@@ -12,6 +12,7 @@ a child process whose memory is capped, so that even a reader fault cannot take 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -73,6 +74,32 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         raise InputError("cannot tell the text encoding; give it as utf-8, utf-16 or cp1256", file=str(path),
                          field="encoding")
     return found
+
+
+@contextlib.contextmanager
+def small_table(path: Path) -> Iterator[Iterator[tuple[int, list[str]]]]:
+    """The rows of a small CSV table that is not a list (a capture table, a truth file), each with
+    the line it starts on, read as a list is: its encoding found alike (a BOM, UTF-8, UTF-16, else
+    Windows-1256 or 1252), and its cells separated by commas, or by the semicolons or tabs a
+    spreadsheet may save instead. Text that breaks its encoding further on is refused, naming the line."""
+    encoding = detect_encoding(path)
+    with open(path, encoding=encoding, newline="") as handle:
+        first = handle.readline()
+        handle.seek(0)
+        delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
+        reader = csv.reader(handle, delimiter=delimiter)
+
+        def rows() -> Iterator[tuple[int, list[str]]]:
+            line = 1
+            try:
+                for cells in reader:
+                    yield line, cells
+                    line = reader.line_num + 1
+            except UnicodeDecodeError:
+                raise InputError(f"the file is not text in one encoding (read as {encoding.removesuffix('-sig')}, "
+                                 "it breaks here): save it again as UTF-8", file=str(path), line=line) from None
+
+        yield rows()
 
 
 def text_encoding(head: bytes, *, complete: bool = True) -> str | None:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import hashlib
 import json
@@ -654,16 +653,28 @@ def read_truth(path: str | Path) -> dict[tuple[str, str], str]:
     path = Path(path)
     if not path.is_file():
         raise InputError("truth file not found", file=str(path))
-    truth = {}
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"source", "record_id", "person_id"} - set(reader.fieldnames or ())
+    from dadkhah.ingest.readers import small_table
+
+    truth: dict[tuple[str, str], str] = {}
+    given_on: dict[tuple[str, str], int] = {}
+    with small_table(path) as rows:
+        _, header = next(rows, (1, []))
+        columns = {name.strip().casefold(): i for i, name in reversed(list(enumerate(header)))}
+        missing = {"source", "record_id", "person_id"} - set(columns)
         if missing:
             raise InputError(f"the truth file needs the columns source, record_id, person_id (missing {sorted(missing)})", file=str(path), line=1)
-        for line, row in enumerate(reader, start=2):
-            if not row["source"] or not row["record_id"] or not row["person_id"]:
+        at = [columns["source"], columns["record_id"], columns["person_id"]]
+        for line, cells in rows:
+            if not any(cell.strip() for cell in cells):
+                continue
+            source, record_id, person_id = (cells[i].strip() if i < len(cells) else "" for i in at)
+            if not source or not record_id or not person_id:
                 raise InputError("empty source, record_id or person_id", file=str(path), line=line)
-            truth[(row["source"], row["record_id"])] = row["person_id"]
+            key = (source, record_id)
+            if key in truth and truth[key] != person_id:
+                raise InputError(f"{source}:{record_id} is given to person {truth[key]} on line {given_on[key]} and to "
+                                 f"{person_id} here: a record is one person", file=str(path), line=line)
+            truth[key], given_on[key] = person_id, line
     return truth
 
 
