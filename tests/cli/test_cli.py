@@ -220,6 +220,9 @@ def test_a_bug_still_leaves_one_json_document_on_stdout(tmp_path, monkeypatch):
     assert answer.exit_code == 1 and isinstance(answer.exception, ZeroDivisionError)
     error = json.loads(answer.stdout)["error"]
     assert error["bug"] is True and "ZeroDivisionError: a bug" in error["message"]
+    # A command that gives its document, then its own exit status, is not a bug: one document still.
+    unsigned = CliRunner().invoke(app, ["verify-site", str(tmp_path), "--json"])
+    assert unsigned.exit_code == 1 and json.loads(unsigned.stdout)["intact"] is False
 
 
 def test_link_persons_and_review_commands(ws, small_case):

@@ -155,6 +155,8 @@ def handle_errors(command: Callable) -> Callable:
             fail(_escape(message), as_json=as_json, detail=detail)
         except KeyboardInterrupt:
             fail("interrupted; nothing was written by the unfinished step", as_json=as_json, code=130)
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            raise  # the command's own way out (its document, if any, is already on stdout)
         except Exception as exc:  # a bug: its traceback goes to stderr; with --json, stdout still holds one document
             if as_json:
                 emit_json({"error": {"message": f"unexpected error ({type(exc).__name__}: {exc}); this is a bug in "
