@@ -225,6 +225,20 @@ def test_a_bug_still_leaves_one_json_document_on_stdout(tmp_path, monkeypatch):
     assert unsigned.exit_code == 1 and json.loads(unsigned.stdout)["intact"] is False
 
 
+def test_a_command_line_that_cannot_run_still_answers_one_json_document(tmp_path):
+    """An option out of range, missing or unknown is refused before any command runs (status 2); with
+    --json, stdout still holds one error document naming the option, and stderr the usual message."""
+    env = os.environ | {"COLUMNS": "80"}
+    for args, option, words in ((["synth", "--victims", "0", "--lists", "3", "--seed", "1"], "--victims", "greater than"),
+                                (["import", str(tmp_path / "l.csv"), "--source", "s", "--colour", "red"], None, "--colour")):
+        done = subprocess.run([sys.executable, "-m", "dadkhah", *args, "--json"], capture_output=True, text=True,
+                              env=env, check=False, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        error = json.loads(done.stdout)["error"]
+        assert error["usage"] is True and error["option"] == option and words in error["message"]
+        assert words in done.stderr
+
+
 def test_link_persons_and_review_commands(ws, small_case):
     for path in sorted(small_case.glob("list-*.csv"))[:3]:
         assert run("import", str(path), "--source", path.stem, "--json", workspace=ws).exit_code == 0

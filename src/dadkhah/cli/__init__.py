@@ -143,7 +143,7 @@ def main() -> None:
     """``dadkhah``: only the command asked for is loaded (everything for --help or a mistyped name)."""
     chosen = command_named(sys.argv[1:])
     try:
-        command_line(None if chosen is None else [chosen])()
+        _run(command_line(None if chosen is None else [chosen]), as_json="--json" in sys.argv[1:])
     finally:
         # The command is done. Python's last garbage collection at exit would walk every object the
         # libraries made (a quarter of a second after `link run`): objects are then freed one by
@@ -151,3 +151,30 @@ def main() -> None:
         # only objects caught in reference cycles are left to the operating system (Python does
         # not promise their finalizers at exit anyway; every file a command writes is closed by it).
         gc.freeze()
+
+
+def _run(command: typer.Typer, *, as_json: bool) -> None:
+    """Run the command line. With ``--json``, a command line that cannot be run as written (an unknown
+    option, a value out of range, a missing one) still leaves one error document on stdout, naming
+    the option, as every other error does; the usual message goes to stderr, and the status is 2."""
+    if not as_json:
+        command()
+        return
+    from typer import rich_utils
+
+    from dadkhah.cli.common import emit_json
+
+    try:
+        status = command(standalone_mode=False)
+    except typer.exceptions.TyperException as exc:  # the command line as written cannot run (click's usage errors)
+        parameter = getattr(exc, "param", None)
+        option = max(parameter.opts, key=len) if parameter is not None and getattr(parameter, "opts", None) else None
+        emit_json({"error": {"message": exc.format_message(), "option": option, "usage": True}})
+        rich_utils.rich_format_error(exc)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("Aborted!", file=sys.stderr)
+        sys.exit(1)
+    if isinstance(status, int) and status:
+        sys.exit(status)
+
