@@ -207,7 +207,7 @@ def run_list_import(store: Store, actor: Actor, parameters: dict, progress: Prog
         summary = import_file(store, path, actor=actor, source=parameters["source"],
                               incident=parameters.get("incident"), progress=told)
     except InputError as exc:  # the file as the user knows it, never the folder it waited in
-        raise InputError(exc.message, file=name, line=exc.line, field=exc.field) from None
+        raise type(exc)(exc.message, file=name, line=exc.line, field=exc.field) from None
     finally:
         remove_upload(store.workspace, parameters["upload"])
     return {"import_id": summary.import_id, "source": summary.source, "file": summary.file, "rows": summary.rows,
