@@ -108,15 +108,16 @@ class NoNul:
         marker = _NUL_CHECKED_BODIES.get(kind)
         if marker is None:
             return await self.app(scope, receive, send)
-        messages, body = [], b""
+        messages, parts = [], []
         while True:
             message = await receive()
             messages.append(message)
             if message["type"] != "http.request":
                 break
-            body += message.get("body", b"")
+            parts.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
+        body = b"".join(parts)
         if marker in body or b"\x00" in body:
             field = _query_field(body) if marker == b"%00" else _json_field(body)
             return await _refuse(send, 400, _nul_message("the form" if marker == b"%00" else "the JSON body", field),
