@@ -267,3 +267,31 @@ def test_an_official_is_named_as_the_public_sources_name_them(dossier_case, tmp_
     print_report(store, out, actor=TESTER, language="en", official="OF1")
     text = squash(read_back(out))
     assert squash("Kamran Testari") in text and squash("Markerov") not in text and b"Markerov" not in out.read_bytes()
+
+
+@needs_pdftotext
+def test_a_long_list_printed_in_parts_names_the_same_persons_and_nothing_else(case, tmp_path, monkeypatch):
+    """Past the part size the report is set in parts and joined: the same persons in the same order
+    as one document gives, Persian names read back whole, the policy's markers absent, the audited
+    digest the file's."""
+    whole = tmp_path / "whole.pdf"
+    print_report(case, whole, actor=TESTER, language="fa")
+    monkeypatch.setattr("dadkhah.typeset.report.PART_ROWS", 15)
+    out = tmp_path / "parts.pdf"
+    told = []
+    result = print_report(case, out, actor=TESTER, language="fa", progress=lambda done, total: told.append(total))
+    assert told[-1] >= 6, "three parts or more, each set twice"
+    ids = re.compile(r"P-\d{6}")
+    assert ids.findall(pdftotext(out)) == ids.findall(pdftotext(whole))
+    assert "/StructTreeRoot" not in str(PdfReader(out).trailer["/Root"].keys())
+    lines = {squash(line) for line in pdftotext(out).splitlines()}
+    with case.session() as session:
+        names = [r["full_name"] or f"{r['given_name']} {r['family_name']}" for p in published_persons(session)
+                 for r in p["records"] if r["script"] == "fa"]
+    assert [name for name in names if not UNRELIABLE.search(name) and squash(name) not in lines] == []
+    text, data = read_back(out), out.read_bytes()
+    for marker in MARKERS:
+        assert marker not in text and marker.encode() not in data, marker
+    with case.session() as session:
+        [event] = [e for e in list_audit(session) if e["action"] == "report printed" and e["object_id"] != hashlib.sha256(whole.read_bytes()).hexdigest()]
+    assert event["object_id"] == hashlib.sha256(out.read_bytes()).hexdigest() == result["sha256"]

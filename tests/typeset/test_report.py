@@ -5,12 +5,15 @@ is refused naming the field."""
 from __future__ import annotations
 
 import hashlib
+import io
+import re
 
 import pytest
 from pypdf import PdfReader
 
 from dadkhah.errors import InputError
 from dadkhah.typeset import render_report, report_pdf
+from dadkhah.typeset.report import _parts
 from tests.typeset.test_letter import HOSTILE
 
 
@@ -82,3 +85,99 @@ def test_a_malformed_report_is_refused_naming_the_field(tmp_path, changes, field
         report_pdf(report(**changes), tmp_path / "bad.pdf")
     assert raised.value.field == field
     assert not (tmp_path / "bad.pdf").exists()
+
+
+# --- a long report, set in parts ------------------------------------------------------------------
+
+def long_report(cities: dict[str, int]) -> dict:
+    """A report listing, city by city, as many persons as ``cities`` says (ids P-000001 onwards)."""
+    blocks, number = [{"kind": "heading", "level": 2, "text": "Summary"},
+                      {"kind": "paragraph", "text": "Synthetic persons, listed by city."},
+                      {"kind": "page-break"}, {"kind": "heading", "level": 2, "text": "The list"}], 0
+    for city, count in cities.items():
+        rows = [[f"P-{number + i:06d}", f"Synthetic Person {number + i}"] for i in range(1, count + 1)]
+        number += count
+        blocks += [{"kind": "heading", "level": 3, "text": f"{city} ({count})"},
+                   {"kind": "table", "columns": ["Id", "Name"], "rows": rows}]
+    return report(blocks=blocks)
+
+
+def outline_of(reader: PdfReader, outline=None, depth: int = 1) -> list[tuple[int, str, int]]:
+    """(depth, title, page index) of every bookmark, in order."""
+    found = []
+    for entry in reader.outline if outline is None else outline:
+        if isinstance(entry, list):
+            found += outline_of(reader, entry, depth + 1)
+        else:
+            found.append((depth, entry.title, reader.get_destination_page_number(entry)))
+    return found
+
+
+def test_a_long_report_is_set_in_parts_numbered_and_bookmarked_as_one(tmp_path):
+    """Parts of at most 60 rows: every person once and in order, "Page k of n" on every page with
+    one n, a city cut between parts keeps its column headings, bookmarks nested by heading level
+    across the parts, the same bytes twice, and the progress told part by part."""
+    document = long_report({"Aleppo": 70, "Basra": 20, "Cairo": 45, "Dhaka": 130})
+    told = []
+    pdf = render_report(document, part_rows=60, progress=lambda done, total: told.append((done, total)))
+    assert pdf == render_report(document, part_rows=60)
+    out = tmp_path / "long.pdf"
+    out.write_bytes(pdf)
+    reader = PdfReader(out)
+    pages = [page.extract_text() for page in reader.pages]
+    text = "\n".join(pages)
+    ids = re.findall(r"P-\d{6}", text)
+    assert ids == [f"P-{n:06d}" for n in range(1, 266)], "every person once, in order"
+    assert [re.search(r"Page (\d+) of (\d+)", page).groups() for page in pages] == \
+        [(str(k), str(len(pages))) for k in range(1, len(pages) + 1)]
+    parts = told[-1][1] // 2
+    assert parts >= 5 and told == [(k, 2 * parts) for k in range(1, 2 * parts + 1)]
+    assert all(page.count("Id") >= 1 for page in pages if re.search(r"P-\d{6}", page)), "headings on every page"
+    assert text.count("A synthetic report") == len(pages) + 1, "the title opens the report once (and is in each footer)"
+    marks = outline_of(reader)
+    assert [(depth, title) for depth, title, _ in marks] == [
+        (1, "A synthetic report"), (2, "Summary"), (2, "The list"),
+        (3, "Aleppo (70)"), (3, "Basra (20)"), (3, "Cairo (45)"), (3, "Dhaka (130)")]
+    for _, title, page in marks[3:]:
+        assert title.split(" (")[0] in pages[page], f"{title}'s bookmark leads to its page"
+    root = reader.trailer["/Root"]
+    assert root["/Lang"] == "en" and reader.metadata.title == "A synthetic report"
+
+
+def test_a_persian_report_in_parts_reads_right_to_left():
+    pdf = render_report(long_report({"Tabriz": 50, "Shiraz": 50}) | {"language": "fa"}, part_rows=40)
+    root = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+    assert root["/Lang"] == "fa" and root["/ViewerPreferences"]["/Direction"] == "/R2L"
+
+
+def test_a_report_under_the_limit_is_one_tagged_document():
+    """Within the limit nothing changes: one document, tagged for screen readers."""
+    pdf = render_report(long_report({"Aleppo": 30}), part_rows=60)
+    assert "/StructTreeRoot" in PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+
+
+@pytest.mark.parametrize("rows_per_part", [1, 7, 60, 1000])
+def test_parts_keep_every_block_and_row_in_order_within_the_limit(rows_per_part):
+    document = long_report({"Aleppo": 70, "Basra": 0, "Cairo": 45, "Dhaka": 130})
+    blocks = document["blocks"]
+    parts = _parts(blocks, rows_per_part)
+    tables = [b for part in parts for b in part if b["kind"] == "table"]
+    assert [row for table in tables for row in table["rows"]] == [row for b in blocks if b["kind"] == "table"
+                                                                  for row in b["rows"]]
+    assert [b for part in parts for b in part if b["kind"] != "table"] == [b for b in blocks if b["kind"] != "table"]
+    assert all(sum(len(b["rows"]) for b in part if b["kind"] == "table") <= rows_per_part for part in parts)
+    for part in parts[:-1]:
+        assert part[-1]["kind"] == "table", "a heading goes with its table into the next part"
+    if rows_per_part >= 245:
+        assert len(parts) == 1
+
+
+def test_a_part_ends_between_tables_once_half_full():
+    """50 rows of 60 taken: Basra's 20 would not fit, so the part ends before Basra's heading rather
+    than cutting its table; 20 taken: Cairo's 45 would not fit, and the part is cut inside it."""
+    blocks = long_report({"Aleppo": 50, "Basra": 20})["blocks"]
+    first, second = _parts(blocks, 60)
+    assert [b.get("text") for b in second] == ["Basra (20)", None] and len(first[-1]["rows"]) == 50
+    blocks = long_report({"Aleppo": 20, "Cairo": 45})["blocks"]
+    first, second = _parts(blocks, 60)
+    assert len(first[-1]["rows"]) == 40 and len(second) == 1 and len(second[0]["rows"]) == 5

@@ -80,7 +80,7 @@ def report_pdf_command(
     """
     from dadkhah.publish.report import print_report
 
-    with opened_store(ctx) as store, progress_bar("gathering the published persons") as progress:
+    with opened_store(ctx) as store, progress_bar("printing the report") as progress:
         result = print_report(store, out, actor=cli_actor(ctx), language=language, city=city, incident=incident,
                               official=official, progress=progress)
     if as_json:

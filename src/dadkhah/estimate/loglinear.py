@@ -24,11 +24,8 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import math
-import multiprocessing
 import os
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy import optimize, special, stats
@@ -51,6 +48,7 @@ from dadkhah.estimate.loglinear_fit import (
     _term_names,
     check_model,
 )
+from dadkhah.processes import broken_pool_message, worker_context
 
 __all__ = ["LogLinear", "NotIdentifiable", "check_model", "loglinear"]
 
@@ -393,13 +391,14 @@ class _Replicates:
         if used == 1:
             return np.array([self.estimate(y, record) for y in resamples], dtype=float)
         chunks = np.array_split(np.arange(len(resamples)), used * 4)
-        context = _worker_context()
+        context = worker_context(["dadkhah.estimate.loglinear", "dadkhah.estimate.loglinear_batch"])
         try:
             with concurrent.futures.ProcessPoolExecutor(used, mp_context=context) as pool:
                 parts = list(pool.map(_replicate_chunk, [(self, [resamples[i] for i in chunk], record)
                                                           for chunk in chunks if len(chunk)]))
         except concurrent.futures.process.BrokenProcessPool:
-            raise EstimationError(_broken_pool_message(used)) from None
+            raise EstimationError(broken_pool_message(f"the bootstrap's {used} worker processes",
+                                                      "pass workers=1 to estimate in one process")) from None
         out = []
         for values, failed, dropped, models in parts:
             out.extend(values)
@@ -411,36 +410,6 @@ class _Replicates:
 
     def __getstate__(self):  # sent to a worker: its own counts, the warm starts kept
         return {**self.__dict__, "failed": 0, "dropped_lists": 0, "models": {}}
-
-
-def _broken_pool_message(used: int) -> str:
-    """Why the bootstrap's worker processes died, as far as this process can tell, and what to do.
-
-    Each worker process starts by running the main script again (Python's multiprocessing, for
-    spawned and fork-server processes). A script with no ``if __name__ == "__main__":`` guard then
-    estimates again inside the worker, which multiprocessing forbids: the commonest cause."""
-    message = f"the bootstrap's {used} worker processes stopped before finishing"
-    main = sys.modules.get("__main__")
-    script = getattr(main, "__file__", None) if getattr(main, "__spec__", None) is None else None
-    try:
-        unguarded = bool(script) and "__main__" not in Path(script).read_text(errors="replace")
-    except OSError:
-        unguarded = False
-    if unguarded:
-        return (f"{message}: each worker starts by running the script {script} again, and that script has no "
-                "`if __name__ == \"__main__\":` guard. Put the script's work under that guard (or pass workers=1 "
-                "to estimate in one process)")
-    return f"{message}: one ran out of memory or was stopped (workers=1 estimates in one process)"
-
-
-def _worker_context():
-    """Processes started by a fork server that has imported the fits once (not forked from this
-    process, which may be a web server with threads); spawned ones where there is no fork server."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dadkhah.estimate.loglinear", "dadkhah.estimate.loglinear_batch"])
-    return context
 
 
 def _replicate_chunk(job):

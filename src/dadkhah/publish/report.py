@@ -258,7 +258,7 @@ def print_report(store: Store, out: str | os.PathLike, *, actor: Actor, language
             report = {"language": language, "title": words["title"],
                       "subtitle": words["printed"].format(date=day_words(as_of.date(), language, both=True)),
                       "as_of": as_of.isoformat(), "footer": words["footer"], "blocks": blocks}
-            pdf = render_report(report)
+            pdf = render_report(report, progress=progress)
             digest = hashlib.sha256(pdf).hexdigest()
             details = {"language": language, "city": place.id if place is not None else None, "incident": event,
                        "official": dossier_id, "persons": 0 if official else len(listed), "published": len(persons),

@@ -56,10 +56,10 @@ MONTHS = {
 _UNPRINTABLE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202d\u202e]")
 
 
-def compile_pdf(template: Path, inputs: dict[str, object], *, moment: datetime) -> bytes:
+def compile_pdf(template: Path, inputs: dict[str, object], *, moment: datetime, tagged: bool = True) -> bytes:
     """``template`` (a ``.typ`` file beside this module) compiled with ``inputs``, each passed as one
     JSON string in ``sys.inputs``; ``moment`` is the PDF's creation date, so one input gives the
-    same bytes every time."""
+    same bytes every time. ``tagged``: with the structure screen readers follow (Typst's default)."""
     return typst.compile(
         str(template),
         root=str(HERE),
@@ -68,6 +68,7 @@ def compile_pdf(template: Path, inputs: dict[str, object], *, moment: datetime) 
         sys_inputs={name: json.dumps(value, ensure_ascii=False) for name, value in inputs.items()},
         timestamp=int(moment.timestamp()),
         format="pdf",
+        pdf_tags=tagged,
     )
 
 

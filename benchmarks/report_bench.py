@@ -1,0 +1,117 @@
+"""The printed report of a long list: `dadkhah report pdf` listing 100,000 published victims, its time,
+pages and peak memory (the command's process and the processes setting its parts, added up). Prints
+one JSON line.
+
+Typst holds a whole document while it sets it, about 75 KB a listed victim, so the report is set in
+parts of 3,000 rows (dadkhah.typeset.report): the target is memory that does not grow with the list,
+under 1.5 GB at 100,000 victims, where one document would need about 7.5 GB.
+
+    python benchmarks/report_bench.py [--persons 100000] [--language fa] [--folder DIR] [--keep]
+
+The workspace is the web benchmark's (:func:`web_bench.build`: a synthetic case of two lists, one in
+Persian script and one in Latin script, imported with the real importer, persons assigned from the
+known truth), both lists released for publication.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import web_bench  # noqa: E402 (the benchmark beside this one builds the workspace)
+
+
+def tree_rss_kb(root: int) -> int:
+    """The resident memory of ``root`` and every process descending from it, in KB."""
+    parents, rss = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        parents[int(entry.name)] = int(fields.get("PPid", "0"))
+        rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0])
+    total, found = 0, {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in found and pid not in found:
+                found.add(pid)
+                changed = True
+    for pid in found:
+        total += rss.get(pid, 0)
+    return total
+
+
+def run_measured(command: list[str], env: dict) -> tuple[dict, float, float]:
+    """``command``'s JSON answer, its seconds, and the peak of its process tree's memory in MB
+    (sampled every 50 ms)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak = [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_rss_kb(process.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    seconds = time.perf_counter() - started
+    sampler.join()
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{err}")
+    return json.loads(out), seconds, peak[0] / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--language", choices=("fa", "en"), default="fa")
+    parser.add_argument("--folder", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="reuse a workspace built before in --folder")
+    args = parser.parse_args()
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="dadkhah-report-bench-"))
+    env = dict(os.environ, DADKHAH_USER="benchmark", XDG_CONFIG_HOME=str(folder / "config"))
+    os.environ.update(XDG_CONFIG_HOME=env["XDG_CONFIG_HOME"])
+    dadkhah = [sys.executable, "-c", "from dadkhah.cli import main\nif __name__ == '__main__':\n    main()",
+               "--workspace", str(folder / "ws")]
+    if not (args.keep and (folder / "built.json").exists()):
+        built = web_bench.build(folder, args.persons, seed=1988)
+    else:
+        built = json.loads((folder / "built.json").read_text(encoding="utf-8"))
+    for source in ("list-1", "list-2"):
+        subprocess.run([*dadkhah, "sources", "set", source, "--release", "public", "--json"], env=env, check=True,
+                       capture_output=True)
+    out = folder / f"report-{args.language}.pdf"
+    printed, seconds, peak_mb = run_measured([*dadkhah, "report", "pdf", "--out", str(out), "--lang", args.language,
+                                              "--json"], env)
+    result = {
+        "benchmark": "report", "cores": os.cpu_count(), "language": args.language, "persons": printed["persons"],
+        "records": built["records"], "pages": printed["pages"], "megabytes": round(printed["bytes"] / 2**20, 1),
+        "seconds": round(seconds, 1), "peak_mb": round(peak_mb),
+        "kb_per_person": round(peak_mb * 1024 / max(printed["persons"], 1), 1),
+        "targets": {"peak_mb": 1536}, "met": peak_mb < 1536,
+    }
+    print(json.dumps(result))
+    if not args.folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
