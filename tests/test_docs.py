@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 
+import typer
+from typer._click.exceptions import ClickException, UsageError  # Typer's own copy of click
+
+from dadkhah.cli import app
 from dadkhah.model import CANONICAL_FIELDS, Base
 from tests.cli.test_cli import all_commands
 
@@ -52,3 +58,67 @@ def test_every_table_and_column_is_in_the_data_model():
 def test_the_readme_opens_with_the_two_commands():
     opening = "\n".join((DOCS.parent / "README.md").read_text(encoding="utf-8").splitlines()[:10])
     assert "make demo" in opening and "make test" in opening
+
+
+def _examples() -> list[tuple[str, str]]:
+    """(file, command line) of every `dadkhah` line in the docs' code blocks: continuation lines
+    joined, comments, output redirections and pipes cut off."""
+    found = []
+    for path in sorted(DOCS.glob("*.md")) + [DOCS.parent / "README.md"]:
+        inside, block = False, []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip().startswith("```"):
+                if inside:
+                    for command in re.sub(r"\\\n\s*", " ", "\n".join(block)).splitlines():
+                        command = command.strip().removeprefix("$ ")
+                        if command.startswith("dadkhah "):
+                            found.append((path.name, command))
+                    block = []
+                inside = not inside
+            elif inside:
+                block.append(line)
+    return found
+
+
+def _words(command: str) -> tuple[list[str], list[str]]:
+    """The arguments of an example, and the options its synopsis shows as optional (``[--limit N]``,
+    taken out of the arguments: ``N`` stands for a value); a shell substitution (``$(date +%F)``)
+    stands for one word, and the shell's operators end the command."""
+    command = re.sub(r"\s+#.*$", "", command)
+    command = re.sub(r"\$\([^)]*\)", "X", command)
+    optional = re.findall(r"\[(--[\w-]+)[^\]]*\]", command)
+    words = shlex.split(re.sub(r"\[--[^\]]*\]", " ", command))[1:]
+    for index, word in enumerate(words):
+        if word in ("|", ">", ">>", "<", "&&", ";", "2>", "2>&1"):
+            return words[:index], optional
+    return words, optional
+
+
+def test_every_example_in_the_docs_is_a_command_line_the_program_takes():
+    """Each example names commands and options that exist, with the arguments they take: parsed,
+    not run (they name files of the reader's)."""
+    root = typer.main.get_command(app)
+    examples = _examples()
+    assert len(examples) > 100
+    refused = []
+    for file, command in examples:
+        try:
+            words, optional = _words(command)
+            parent, group = None, root
+            while True:
+                context = group.make_context("dadkhah", list(words), parent=parent)
+                if not hasattr(group, "commands"):
+                    break
+                words = [*context._protected_args, *context.args]
+                if not words:
+                    break
+                name, *words = words
+                if name not in group.commands:
+                    raise UsageError(f"no command {name!r}")
+                parent, group = context, group.commands[name]
+            known = {option for param in group.params for option in param.opts}
+            if unknown := [option for option in optional if option not in known]:
+                raise UsageError(f"no option {', '.join(unknown)}")
+        except ClickException as exc:
+            refused.append(f"{file}: {command}: {exc.format_message()}")
+    assert refused == []
