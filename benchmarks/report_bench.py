@@ -1,16 +1,18 @@
-"""The printed report of a long list: `dadkhah report pdf` listing 100,000 published victims, its time,
-pages and peak memory (the command's process and the processes setting its parts, added up). Prints
-one JSON line.
+"""Long printed documents: `dadkhah report pdf` listing 100,000 published victims, or `dadkhah appeal
+export --format pdf` of a letter with 100,000 signatures; the time, pages and peak memory (the
+command's process and the processes setting its parts, added up). Prints one JSON line.
 
-Typst holds a whole document while it sets it, about 75 KB a listed victim, so the report is set in
-parts of 3,000 rows (dadkhah.typeset.report): the target is memory that does not grow with the list,
-under 1.5 GB at 100,000 victims, where one document would need about 7.5 GB.
+Typst holds a whole document while it sets it, about 75 KB a listed victim (60 KB a signatory), so
+a long one is set in parts of 3,000 rows (dadkhah.typeset.parts): the target is memory that does not
+grow with the list as Typst's would, under 1.5 GB at 100,000 victims, where one document took 7.3 GB.
 
-    python benchmarks/report_bench.py [--persons 100000] [--language fa] [--folder DIR] [--keep]
+    python benchmarks/report_bench.py [--document report|letter] [--persons 100000] [--language fa]
+                                      [--folder DIR] [--keep]
 
-The workspace is the web benchmark's (:func:`web_bench.build`: a synthetic case of two lists, one in
-Persian script and one in Latin script, imported with the real importer, persons assigned from the
-known truth), both lists released for publication.
+The report's workspace is the web benchmark's (:func:`web_bench.build`: a synthetic case of two
+lists, one in Persian script and one in Latin script, imported with the real importer, persons
+assigned from the known truth), both lists released for publication. The letter's is the appeal
+benchmark's (:func:`appeal_bench.build`: ``--persons`` verified signatures, two in three named).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import web_bench  # noqa: E402 (the benchmark beside this one builds the workspace)
+import appeal_bench  # noqa: E402 (the benchmarks beside this one build the workspaces)
+import web_bench  # noqa: E402
 
 
 def tree_rss_kb(root: int) -> int:
@@ -81,7 +84,8 @@ def run_measured(command: list[str], env: dict) -> tuple[dict, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--document", choices=("report", "letter"), default="report")
+    parser.add_argument("--persons", type=int, default=100_000, help="victims listed, or signatures")
     parser.add_argument("--language", choices=("fa", "en"), default="fa")
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="reuse a workspace built before in --folder")
@@ -91,21 +95,31 @@ def main() -> None:
     os.environ.update(XDG_CONFIG_HOME=env["XDG_CONFIG_HOME"])
     dadkhah = [sys.executable, "-c", "from dadkhah.cli import main\nif __name__ == '__main__':\n    main()",
                "--workspace", str(folder / "ws")]
-    if not (args.keep and (folder / "built.json").exists()):
-        built = web_bench.build(folder, args.persons, seed=1988)
+    if args.document == "letter":
+        if not (args.keep and (folder / "ws").exists()):
+            appeal_bench.build(folder, args.persons)
+        out = folder / f"letter-{args.language}.pdf"
+        printed, seconds, peak_mb = run_measured([*dadkhah, "appeal", "export", appeal_bench.SLUG, "--format", "pdf",
+                                                  "--language", args.language, "--out", str(out), "--json"], env)
+        listed, extra = printed["signatories"], {"signatures": args.persons}
+        megabytes = out.stat().st_size / 2**20
     else:
-        built = json.loads((folder / "built.json").read_text(encoding="utf-8"))
-    for source in ("list-1", "list-2"):
-        subprocess.run([*dadkhah, "sources", "set", source, "--release", "public", "--json"], env=env, check=True,
-                       capture_output=True)
-    out = folder / f"report-{args.language}.pdf"
-    printed, seconds, peak_mb = run_measured([*dadkhah, "report", "pdf", "--out", str(out), "--lang", args.language,
-                                              "--json"], env)
+        if not (args.keep and (folder / "built.json").exists()):
+            built = web_bench.build(folder, args.persons, seed=1988)
+        else:
+            built = json.loads((folder / "built.json").read_text(encoding="utf-8"))
+        for source in ("list-1", "list-2"):
+            subprocess.run([*dadkhah, "sources", "set", source, "--release", "public", "--json"], env=env,
+                           check=True, capture_output=True)
+        out = folder / f"report-{args.language}.pdf"
+        printed, seconds, peak_mb = run_measured([*dadkhah, "report", "pdf", "--out", str(out), "--lang",
+                                                  args.language, "--json"], env)
+        listed, extra = printed["persons"], {"records": built["records"]}
+        megabytes = printed["bytes"] / 2**20
     result = {
-        "benchmark": "report", "cores": os.cpu_count(), "language": args.language, "persons": printed["persons"],
-        "records": built["records"], "pages": printed["pages"], "megabytes": round(printed["bytes"] / 2**20, 1),
-        "seconds": round(seconds, 1), "peak_mb": round(peak_mb),
-        "kb_per_person": round(peak_mb * 1024 / max(printed["persons"], 1), 1),
+        "benchmark": "report", "document": args.document, "cores": os.cpu_count(), "language": args.language,
+        "listed": listed, **extra, "pages": printed["pages"], "megabytes": round(megabytes, 1),
+        "seconds": round(seconds, 1), "peak_mb": round(peak_mb), "kb_per_listed": round(peak_mb * 1024 / max(listed, 1), 1),
         "targets": {"peak_mb": 1536}, "met": peak_mb < 1536,
     }
     print(json.dumps(result))

@@ -27,9 +27,9 @@ def worker_context(preload: list[str]):
     return context
 
 
-def broken_pool_message(what: str, alone: str) -> str:
+def broken_pool_message(what: str, alone: str | None = None) -> str:
     """Why ``what`` (say, "the bootstrap's 2 worker processes") stopped, as far as this process can
-    tell, and what to do; ``alone`` says how to do the work in one process instead.
+    tell, and what to do; ``alone``, when given, says how to do the work with less at once.
 
     Each worker process starts by running the main script again (Python's multiprocessing, for
     spawned and fork-server processes). A script with no ``if __name__ == "__main__":`` guard then
@@ -43,6 +43,6 @@ def broken_pool_message(what: str, alone: str) -> str:
         unguarded = False
     if unguarded:
         return (f"{message}: each worker starts by running the script {script} again, and that script has no "
-                "`if __name__ == \"__main__\":` guard. Put the script's work under that guard (or "
-                f"{alone})")
-    return f"{message}: one ran out of memory or was stopped ({alone})"
+                "`if __name__ == \"__main__\":` guard. Put the script's work under that guard"
+                + (f" (or {alone})" if alone else ""))
+    return f"{message}: one ran out of memory or was stopped" + (f" ({alone})" if alone else "")

@@ -301,3 +301,50 @@ def test_the_fonts_are_described_in_the_data_sources():
     sources = (DOCS / "data-sources.md").read_text(encoding="utf-8")
     for path in sorted(FONTS.iterdir()):
         assert f"`{path.name}` | `{hashlib.sha256(path.read_bytes()).hexdigest()}` |" in sources
+
+
+def test_a_letter_with_many_signatories_is_set_in_parts_and_reads_as_one(tmp_path):
+    """Parts of at most 50 signatories: the letter itself once, every signatory once and in order,
+    "Page k of n" on every page, a group cut between parts going on without its heading, the
+    bookmarks of the letter and of each group, and the same bytes twice."""
+    organisations = [{"name": f"Observatory {i:03d}", "kind": "organisation", "country": "Chile"} for i in range(30)]
+    people = [{"name": f"Signer {i:03d}", "kind": "person", "country": "Peru"} for i in range(170)]
+    letter = english(signatories=organisations + people)
+    told = []
+    written = letter_pdf(letter, tmp_path / "long.pdf", part_rows=50, progress=lambda done, total: told.append(total))
+    assert told and told[-1] >= 8, "four parts or more, each set twice"
+    pdf = (tmp_path / "long.pdf").read_bytes()
+    letter_pdf(letter, tmp_path / "again.pdf", part_rows=50)
+    assert (tmp_path / "again.pdf").read_bytes() == pdf
+    reader = PdfReader(tmp_path / "long.pdf")
+    pages = [page.extract_text() for page in reader.pages]
+    text = "\n".join(pages)
+    names = re.findall(r"(?:Observatory|Signer) \d{3}", text)
+    assert names == [s["name"] for s in organisations + people]
+    assert [re.search(r"Page (\d+) of (\d+)", page).groups() for page in pages] == \
+        [(str(k), str(written["pages"])) for k in range(1, written["pages"] + 1)]
+    assert text.count("We, the undersigned, ask for an inquiry.") == 1
+    assert [line for line in text.splitlines() if line in ("Organisations", "People")] == ["Organisations", "People"]
+    marks = []
+
+    def walk(outline, depth):
+        for entry in outline:
+            if isinstance(entry, list):
+                walk(entry, depth + 1)
+            else:
+                marks.append((depth, entry.title))
+
+    walk(reader.outline, 1)
+    assert marks == [(1, letter["title"]), (2, "Signatories"), (3, "Organisations"), (3, "People")]
+
+
+def test_a_persian_letter_in_parts_keeps_its_direction_and_digits(tmp_path):
+    letter = persian()
+    letter["signatories"] = [{"name": f"امضاکننده {i}", "kind": "person"} for i in range(120)]
+    written = letter_pdf(letter, tmp_path / "fa.pdf", part_rows=40)
+    reader = PdfReader(tmp_path / "fa.pdf")
+    root = reader.trailer["/Root"]
+    assert root["/Lang"] == "fa" and root["/ViewerPreferences"]["/Direction"] == "/R2L"
+    last = reader.pages[-1].extract_text()
+    total = str(written["pages"]).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert f"از {total}" in last

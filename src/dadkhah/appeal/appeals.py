@@ -464,9 +464,10 @@ def public_signatories(session: Session, appeal: Appeal, *, order: str | None = 
 
 
 def export_appeal(store: Store, ref: str, *, actor: Actor, format: str, out, language: str = "en",
-                  order: str | None = None) -> dict:
+                  order: str | None = None, progress=None) -> dict:
     """Write the letter with its public signatories: ``csv`` (one row per signatory) or ``pdf``
-    (the letter in ``language``, then the names). Only what the public page shows is written."""
+    (the letter in ``language``, then the names). Only what the public page shows is written.
+    ``progress`` is told (parts set, parts to set) when a long letter is set in parts."""
     if format not in ("csv", "pdf"):
         raise InputError(f"is csv or pdf, not {format!r}", field="format")
     if language not in ("en", "fa"):
@@ -501,7 +502,7 @@ def export_appeal(store: Store, ref: str, *, actor: Actor, format: str, out, lan
                 "version": appeal.version, "as_of": as_of.isoformat(),
                 "counts": {"verified": tally["counts"]["verified"], "public_names": tally["counts"]["public_names"]},
                 "signatories": [{k: p[k] for k in ("name", "kind", "role", "affiliation", "country")} for p in people],
-            }, out)
+            }, out, progress=progress)
         sha = hashlib.sha256(out.read_bytes()).hexdigest()
         record_audit(session, store, actor, action="appeal exported", object_kind="appeal", object_id=appeal.appeal_id,
                      details={"format": format, "language": language, "signatories": len(people), "sha256": sha,

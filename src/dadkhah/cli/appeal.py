@@ -35,6 +35,7 @@ from dadkhah.cli.common import (
     handle_errors,
     opened_store,
     out,
+    progress_bar,
 )
 from dadkhah.cli.vault import unlocked
 from dadkhah.errors import InputError
@@ -379,9 +380,9 @@ def appeal_export(
 
     Example: dadkhah appeal export A-0001 --format pdf --language fa --out letter-fa.pdf
     """
-    with opened_store(ctx) as store:
+    with opened_store(ctx) as store, progress_bar("printing the letter") as progress:
         document = export_appeal(store, appeal, actor=cli_actor(ctx), format=format, out=out_path, language=language,
-                                 order=order)
+                                 order=order, progress=progress)
     if as_json:
         emit_json(document)
         return

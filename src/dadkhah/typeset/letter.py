@@ -9,12 +9,17 @@ The signatories are printed as tables, one per group, a field to a cell: each ce
 paragraph for the bidirectional algorithm, so an English affiliation in a Persian letter (or a
 Persian name in an English one) stays in place, and bidirectional control characters in one field
 cannot reorder another.
+
+A letter with more signatories than :data:`~dadkhah.typeset.parts.PART_ROWS` is set in parts and
+joined (:mod:`dadkhah.typeset.parts`): Typst would hold the whole of it while setting it, about 60 KB
+a signatory.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from dadkhah.typeset.compile import (
     printable,
     write_pdf,
 )
+from dadkhah.typeset.parts import PART_ROWS, compile_in_parts, cut
 
 __all__ = ["DEFAULT_HEADINGS", "FONTS", "LANGUAGES", "letter_pdf"]
 
@@ -74,7 +80,8 @@ _GROUP_HEADING = {"person": "people", "organisation": "organisations"}
 _FIELDS = ("role", "affiliation", "country")
 
 
-def letter_pdf(letter: dict, out: str | os.PathLike) -> dict:
+def letter_pdf(letter: dict, out: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None,
+               part_rows: int | None = None) -> dict:
     """Write the letter as a PDF; returns {"path", "pages", "sha256", "bytes"}.
 
     ``letter`` holds:
@@ -100,6 +107,12 @@ def letter_pdf(letter: dict, out: str | os.PathLike) -> dict:
     Every string is printed as text, never read as markup. Raises :class:`InputError` naming the
     field when ``letter`` is malformed.
 
+    With more than ``part_rows`` signatories (:data:`PART_ROWS` unless given) the letter is set in
+    parts and joined (:mod:`dadkhah.typeset.parts`: pages numbered across the whole, a bookmark per
+    heading, not tagged for screen readers); ``progress`` is then told (parts set, parts to set). A
+    part ends between the organisations and the people when it is at least half full, else inside a
+    group, which goes on in the next part under the table's column headings.
+
     Example:
         >>> letter_pdf({"language": "en", "title": "Justice for the victims", "addressee": "The UN",
         ...             "text": "We ask...", "version": 1, "as_of": "2025-12-05T10:00:00+00:00",
@@ -111,7 +124,16 @@ def letter_pdf(letter: dict, out: str | os.PathLike) -> dict:
     if language not in LANGUAGES:
         raise InputError(f"must be one of {', '.join(LANGUAGES)}, not {language!r}", field="language")
     as_of = moment_of(letter.get("as_of"))
-    pdf = compile_pdf(TEMPLATE, {"letter": _document(letter, language, as_of)}, moment=as_of)
+    document = _document(letter, language, as_of)
+    parts = cut(document["groups"], part_rows or PART_ROWS, rows_of=lambda group: group["rows"],
+                continued=lambda group: group | {"heading": ""})
+    if len(parts) == 1:
+        return write_pdf(compile_pdf(TEMPLATE, {"letter": document}, moment=as_of), out)
+    documents = [document | {"groups": groups, "opening": number == 0} for number, groups in enumerate(parts)]
+    levels = [([1, 2] if part["opening"] else []) + [3 for group in part["groups"] if group["heading"]]
+              for part in documents]
+    pdf = compile_in_parts(TEMPLATE, "letter", documents, moment=as_of, levels=levels, progress=progress,
+                           what="the letter")
     return write_pdf(pdf, out)
 
 

@@ -7,8 +7,8 @@ file's summary (:mod:`dadkhah.vault.casefile`) only what the case file holds. Ho
 safely is said in :mod:`dadkhah.typeset.compile`: the document goes into the fixed template
 ``report.typ`` as one JSON string, and every string is printed as text, never read as markup.
 
-A long report is set in parts (:func:`render_report`): Typst holds the whole of a document while
-it sets it, about 75 KB a row of a table, so a list of 100,000 victims would need 7 GB at once.
+A long report is set in parts and joined (:mod:`dadkhah.typeset.parts`): Typst holds the whole of a
+document while it sets it, about 75 KB a row of a table, so a list of 100,000 victims needed 7.3 GB.
 
 A chart is an SVG image (:func:`dadkhah.report.charts.estimate_chart` draws one); Typst draws its
 words with the bundled Vazirmatn, shaped, and they copy out of the PDF as text. An SVG may not refer
@@ -18,17 +18,14 @@ refused rather than given to the SVG reader.
 
 from __future__ import annotations
 
-import concurrent.futures
-import io
 import os
 import re
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
-from dadkhah.errors import DadkhahError, InputError
-from dadkhah.processes import broken_pool_message, worker_context
-from dadkhah.typeset.compile import cell, compile_pdf, moment_of, page_count, printable, write_pdf
+from dadkhah.errors import InputError
+from dadkhah.typeset.compile import cell, compile_pdf, moment_of, printable, write_pdf
+from dadkhah.typeset.parts import PART_ROWS, compile_in_parts, cut
 
 HERE = Path(__file__).parent
 TEMPLATE = HERE / "report.typ"
@@ -37,9 +34,6 @@ LANGUAGES = ("en", "fa")
 KINDS = ("heading", "paragraph", "note", "facts", "table", "chart", "page-break")
 DEFAULT_FOOTER = {"en": "Page {page} of {pages}", "fa": "صفحهٔ {page} از {pages}"}
 MAX_COLUMNS = 8
-# Table rows in a part of a long report. A part needs about 250 MB while it is set, in a process of
-# its own (one per core), which gives that memory back when the part is done.
-PART_ROWS = 3000
 _OUTSIDE = re.compile(r"href\s*=|<\s*(?:image|use|foreignObject|style|script)\b|url\s*\(", re.IGNORECASE)
 
 
@@ -83,13 +77,11 @@ def render_report(report: dict, *, progress: Callable[[int, int], None] | None =
     what it printed before the file is put in place.
 
     A report whose tables hold more than ``part_rows`` rows in all (:data:`PART_ROWS` unless given)
-    is set in parts, each in a process of its own, two at a time on two cores, so that the memory
-    it needs is a part's, not the whole report's; ``progress`` is then told (parts set, parts to set). Each part is set twice:
-    once to count its pages, then numbered within the whole ("Page 1,234 of 2,000"). A part starts
-    on a new page; a table cut between two parts repeats its column headings. The parts are joined
-    into one PDF with the bookmarks of every heading, and the same report gives the same bytes. The
-    joined PDF is not tagged for screen readers (Typst tags each part, and the tags of separate
-    parts cannot be joined): a report printed by city or incident, under the limit, is tagged."""
+    is set in parts, in processes of their own, and joined (:mod:`dadkhah.typeset.parts`: pages
+    numbered across the whole, a bookmark per heading, not tagged for screen readers); ``progress``
+    is then told (parts set, parts to set). A part ends between two tables when it is at least half
+    full, else inside a table, whose column headings the next part repeats; a table's headings go
+    with it. A report within the limit is one document, tagged, as before."""
     language = _language(report.get("language"), "language")
     as_of = moment_of(report.get("as_of"))
     footer = printable(report.get("footer") or DEFAULT_FOOTER[language], "footer")
@@ -104,117 +96,18 @@ def render_report(report: dict, *, progress: Callable[[int, int], None] | None =
     parts = _parts(document["blocks"], part_rows or PART_ROWS)
     if len(parts) == 1:
         return compile_pdf(TEMPLATE, {"report": document}, moment=as_of)
-    return _in_parts(document, parts, as_of, progress)
+    documents = [document | {"blocks": blocks, "opening": number == 0} for number, blocks in enumerate(parts)]
+    levels = [([1] if part["opening"] else []) + [b["level"] for b in part["blocks"] if b["kind"] == "heading"]
+              for part in documents]
+    return compile_in_parts(TEMPLATE, "report", documents, moment=as_of, levels=levels, progress=progress,
+                            what="the report", alone="print the list by city or by incident")
 
 
 def _parts(blocks: list[dict], rows_per_part: int) -> list[list[dict]]:
-    """``blocks`` cut into parts of at most ``rows_per_part`` table rows. A part ends between two
-    tables when it is at least half full, else inside the table that fills it; the headings that
-    introduce a table go with it into the next part."""
-    parts, current, rows = [], [], 0
-    for block in blocks:
-        if block["kind"] != "table" or not block["rows"]:
-            current.append(block)
-            continue
-        remaining = block["rows"]
-        while remaining:
-            room = rows_per_part - rows
-            if rows and (room <= 0 or (len(remaining) > room and rows >= rows_per_part // 2)):
-                cut = len(current)
-                while current[cut - 1]["kind"] in ("heading", "page-break"):
-                    cut -= 1
-                parts.append(current[:cut])
-                current, rows = current[cut:], 0
-                continue
-            taken = min(len(remaining), room)
-            current.append(block | {"rows": remaining[:taken]})
-            rows, remaining = rows + taken, remaining[taken:]
-    return [*parts, current]
-
-
-def _in_parts(document: dict, parts: list[list[dict]], as_of: datetime, progress) -> bytes:
-    """The report set part by part in worker processes, numbered across the parts, then joined."""
-    inputs = [document | {"blocks": blocks, "opening": number == 0} for number, blocks in enumerate(parts)]
-    done = [0]
-
-    def step() -> None:
-        done[0] += 1
-        if progress:
-            progress(done[0], 2 * len(parts))
-
-    counts = _set_parts([(part, as_of, True) for part in inputs], step)
-    starts = [1 + sum(counts[:number]) for number in range(len(counts))]
-    numbered = [part | {"first-page": start, "pages-in-all": sum(counts)} for part, start in zip(inputs, starts, strict=True)]
-    pdfs = _set_parts([(part, as_of, False) for part in numbered], step)
-    if [page_count(pdf) for pdf in pdfs] != counts:  # the footer lies in the margin and moves nothing
-        raise RuntimeError("a part of the report came out with other pages when numbered")
-    levels = [([1] if part["opening"] else []) + [b["level"] for b in part["blocks"] if b["kind"] == "heading"]
-              for part in inputs]
-    return _joined(pdfs, levels, document["lang"])
-
-
-def _set_parts(jobs: list[tuple], step: Callable[[], None]) -> list:
-    """Each job set in a process of its own (a fresh one per part, so that the memory a part needed
-    is given back), as many at once as there are cores; the results in the jobs' order."""
-    workers = min(os.cpu_count() or 1, len(jobs))
-    context = worker_context(["dadkhah.typeset.compile"])
-    try:
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
-            futures = [pool.submit(_set_part, job) for job in jobs]
-            for _ in concurrent.futures.as_completed(futures):
-                step()
-            return [future.result() for future in futures]
-    except concurrent.futures.process.BrokenProcessPool:
-        raise DadkhahError(broken_pool_message(f"the {workers} processes setting the report's parts",
-                                               "print the list by city or by incident")) from None
-
-
-def _set_part(job: tuple) -> int | bytes:
-    """In a worker process: one part set, untagged (the join would drop the tags); its page count
-    when ``count`` is true, else its PDF."""
-    document, as_of, count = job
-    pdf = compile_pdf(TEMPLATE, {"report": document}, moment=as_of, tagged=False)
-    return page_count(pdf) if count else pdf
-
-
-def _joined(pdfs: list[bytes], levels: list[list[int]], language: str) -> bytes:
-    """The parts' PDFs as one: their pages in order, the first part's document information, language
-    and reading direction, and one bookmark per heading, nested by level across the parts."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import NameObject, TextStringObject
-
-    writer = PdfWriter()
-    readers = [PdfReader(io.BytesIO(pdf)) for pdf in pdfs]
-    open_items: list[tuple[int, object]] = []  # the bookmarks a deeper heading may nest under
-    for reader, heading_levels in zip(readers, levels, strict=True):
-        first = len(writer.pages)
-        writer.append(reader, import_outline=False)
-        marks = list(_bookmarks(reader, reader.outline, 1))
-        if len(marks) != len(heading_levels):  # not expected: keep the part's own nesting
-            heading_levels = [depth for _, _, depth in marks]
-        for (title, page, _), level in zip(marks, heading_levels, strict=True):
-            while open_items and open_items[-1][0] >= level:
-                open_items.pop()
-            item = writer.add_outline_item(title=title, page_number=first + page,
-                                           parent=open_items[-1][1] if open_items else None)
-            open_items.append((level, item))
-    root = readers[0].trailer["/Root"]
-    writer.add_metadata(readers[0].metadata)
-    writer._root_object[NameObject("/Lang")] = TextStringObject(language)
-    if "/ViewerPreferences" in root:
-        writer._root_object[NameObject("/ViewerPreferences")] = root["/ViewerPreferences"].get_object().clone(writer)
-    joined = io.BytesIO()
-    writer.write(joined)
-    return joined.getvalue()
-
-
-def _bookmarks(reader, outline: list, depth: int):
-    """(title, page index, depth) of each bookmark of ``outline``, in the document's order."""
-    for entry in outline:
-        if isinstance(entry, list):
-            yield from _bookmarks(reader, entry, depth + 1)
-        else:
-            yield entry.title, reader.get_destination_page_number(entry), depth
+    """``blocks`` cut into parts of at most ``rows_per_part`` table rows (:func:`parts.cut`): the
+    headings and page breaks that introduce a table go with it into the next part."""
+    return cut(blocks, rows_per_part, rows_of=lambda block: block["rows"] if block["kind"] == "table" else None,
+               carried=lambda block: block["kind"] in ("heading", "page-break"))
 
 
 def _language(value: object, field: str) -> str:
