@@ -277,6 +277,7 @@ def test_a_long_list_printed_in_parts_names_the_same_persons_and_nothing_else(ca
     whole = tmp_path / "whole.pdf"
     print_report(case, whole, actor=TESTER, language="fa")
     monkeypatch.setattr("dadkhah.typeset.report.PART_ROWS", 15)
+    monkeypatch.setattr("dadkhah.typeset.report.WHOLE_ROWS", 15)
     out = tmp_path / "parts.pdf"
     told = []
     result = print_report(case, out, actor=TESTER, language="fa", progress=lambda done, total: told.append(total))

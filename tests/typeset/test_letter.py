@@ -311,10 +311,10 @@ def test_a_letter_with_many_signatories_is_set_in_parts_and_reads_as_one(tmp_pat
     people = [{"name": f"Signer {i:03d}", "kind": "person", "country": "Peru"} for i in range(170)]
     letter = english(signatories=organisations + people)
     told = []
-    written = letter_pdf(letter, tmp_path / "long.pdf", part_rows=50, progress=lambda done, total: told.append(total))
+    written = letter_pdf(letter, tmp_path / "long.pdf", part_rows=50, whole_rows=50, progress=lambda done, total: told.append(total))
     assert told and told[-1] >= 8, "four parts or more, each set twice"
     pdf = (tmp_path / "long.pdf").read_bytes()
-    letter_pdf(letter, tmp_path / "again.pdf", part_rows=50)
+    letter_pdf(letter, tmp_path / "again.pdf", part_rows=50, whole_rows=50)
     assert (tmp_path / "again.pdf").read_bytes() == pdf
     reader = PdfReader(tmp_path / "long.pdf")
     pages = [page.extract_text() for page in reader.pages]
@@ -341,7 +341,7 @@ def test_a_letter_with_many_signatories_is_set_in_parts_and_reads_as_one(tmp_pat
 def test_a_persian_letter_in_parts_keeps_its_direction_and_digits(tmp_path):
     letter = persian()
     letter["signatories"] = [{"name": f"امضاکننده {i}", "kind": "person"} for i in range(120)]
-    written = letter_pdf(letter, tmp_path / "fa.pdf", part_rows=40)
+    written = letter_pdf(letter, tmp_path / "fa.pdf", part_rows=40, whole_rows=40)
     reader = PdfReader(tmp_path / "fa.pdf")
     root = reader.trailer["/Root"]
     assert root["/Lang"] == "fa" and root["/ViewerPreferences"]["/Direction"] == "/R2L"

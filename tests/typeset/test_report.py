@@ -13,7 +13,8 @@ from pypdf import PdfReader
 
 from dadkhah.errors import InputError
 from dadkhah.typeset import render_report, report_pdf
-from dadkhah.typeset.report import _parts
+from dadkhah.typeset.compile import compile_pdf, moment_of
+from dadkhah.typeset.report import TEMPLATE, _blocks, _parts
 from tests.typeset.test_letter import HOSTILE
 
 
@@ -119,8 +120,8 @@ def test_a_long_report_is_set_in_parts_numbered_and_bookmarked_as_one(tmp_path):
     across the parts, the same bytes twice, and the progress told part by part."""
     document = long_report({"Aleppo": 70, "Basra": 20, "Cairo": 45, "Dhaka": 130})
     told = []
-    pdf = render_report(document, part_rows=60, progress=lambda done, total: told.append((done, total)))
-    assert pdf == render_report(document, part_rows=60)
+    pdf = render_report(document, part_rows=60, whole_rows=60, progress=lambda done, total: told.append((done, total)))
+    assert pdf == render_report(document, part_rows=60, whole_rows=60)
     out = tmp_path / "long.pdf"
     out.write_bytes(pdf)
     reader = PdfReader(out)
@@ -145,15 +146,23 @@ def test_a_long_report_is_set_in_parts_numbered_and_bookmarked_as_one(tmp_path):
 
 
 def test_a_persian_report_in_parts_reads_right_to_left():
-    pdf = render_report(long_report({"Tabriz": 50, "Shiraz": 50}) | {"language": "fa"}, part_rows=40)
+    pdf = render_report(long_report({"Tabriz": 50, "Shiraz": 50}) | {"language": "fa"}, part_rows=40, whole_rows=40)
     root = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
     assert root["/Lang"] == "fa" and root["/ViewerPreferences"]["/Direction"] == "/R2L"
 
 
-def test_a_report_under_the_limit_is_one_tagged_document():
-    """Within the limit nothing changes: one document, tagged for screen readers."""
-    pdf = render_report(long_report({"Aleppo": 30}), part_rows=60)
+def test_a_report_within_the_limit_is_one_tagged_document():
+    """Up to the limit for a whole document (more rows than a part holds), nothing changes: one
+    document, tagged for screen readers, the bytes a report set whole has always had."""
+    document = long_report({"Aleppo": 100, "Basra": 50})
+    pdf = render_report(document, part_rows=60, whole_rows=150)
     assert "/StructTreeRoot" in PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+    assert pdf == compile_pdf(TEMPLATE, {"report": {"lang": "en", "digits": "1", "title": document["title"],
+                                                    "subtitle": document["subtitle"], "footer": "Page {page} of {pages}",
+                                                    "blocks": _blocks(document["blocks"], "en")}},
+                              moment=moment_of(document["as_of"]))
+    assert "/StructTreeRoot" not in PdfReader(io.BytesIO(render_report(document, part_rows=60, whole_rows=149))
+                                              ).trailer["/Root"]
 
 
 @pytest.mark.parametrize("rows_per_part", [1, 7, 60, 1000])

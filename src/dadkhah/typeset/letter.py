@@ -10,7 +10,7 @@ paragraph for the bidirectional algorithm, so an English affiliation in a Persia
 Persian name in an English one) stays in place, and bidirectional control characters in one field
 cannot reorder another.
 
-A letter with more signatories than :data:`~dadkhah.typeset.parts.PART_ROWS` is set in parts and
+A letter with more signatories than :data:`~dadkhah.typeset.parts.WHOLE_ROWS` is set in parts and
 joined (:mod:`dadkhah.typeset.parts`): Typst would hold the whole of it while setting it, about 60 KB
 a signatory.
 """
@@ -34,7 +34,7 @@ from dadkhah.typeset.compile import (
     printable,
     write_pdf,
 )
-from dadkhah.typeset.parts import PART_ROWS, compile_in_parts, cut
+from dadkhah.typeset.parts import PART_ROWS, WHOLE_ROWS, compile_in_parts, plan
 
 __all__ = ["DEFAULT_HEADINGS", "FONTS", "LANGUAGES", "letter_pdf"]
 
@@ -81,7 +81,7 @@ _FIELDS = ("role", "affiliation", "country")
 
 
 def letter_pdf(letter: dict, out: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None,
-               part_rows: int | None = None) -> dict:
+               part_rows: int | None = None, whole_rows: int | None = None) -> dict:
     """Write the letter as a PDF; returns {"path", "pages", "sha256", "bytes"}.
 
     ``letter`` holds:
@@ -107,8 +107,8 @@ def letter_pdf(letter: dict, out: str | os.PathLike, *, progress: Callable[[int,
     Every string is printed as text, never read as markup. Raises :class:`InputError` naming the
     field when ``letter`` is malformed.
 
-    With more than ``part_rows`` signatories (:data:`PART_ROWS` unless given) the letter is set in
-    parts and joined (:mod:`dadkhah.typeset.parts`: pages numbered across the whole, a bookmark per
+    With more than ``whole_rows`` signatories (:data:`WHOLE_ROWS` unless given) the letter is set in
+    parts of ``part_rows`` (:data:`PART_ROWS`) and joined (:mod:`dadkhah.typeset.parts`: pages numbered across the whole, a bookmark per
     heading, not tagged for screen readers); ``progress`` is then told (parts set, parts to set). A
     part ends between the organisations and the people when it is at least half full, else inside a
     group, which goes on in the next part under the table's column headings.
@@ -125,8 +125,8 @@ def letter_pdf(letter: dict, out: str | os.PathLike, *, progress: Callable[[int,
         raise InputError(f"must be one of {', '.join(LANGUAGES)}, not {language!r}", field="language")
     as_of = moment_of(letter.get("as_of"))
     document = _document(letter, language, as_of)
-    parts = cut(document["groups"], part_rows or PART_ROWS, rows_of=lambda group: group["rows"],
-                continued=lambda group: group | {"heading": ""})
+    parts = plan(document["groups"], rows_of=lambda group: group["rows"], whole_rows=whole_rows or WHOLE_ROWS,
+                 part_rows=part_rows or PART_ROWS, continued=lambda group: group | {"heading": ""})
     if len(parts) == 1:
         return write_pdf(compile_pdf(TEMPLATE, {"letter": document}, moment=as_of), out)
     documents = [document | {"groups": groups, "opening": number == 0} for number, groups in enumerate(parts)]

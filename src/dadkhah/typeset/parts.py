@@ -2,7 +2,8 @@
 
 Typst holds the whole of a document while it sets it, about 60 to 75 KB a row of a table: a printed
 list of 100,000 victims needed 7.3 GB, a letter with 100,000 signatories would need about 6 GB. So
-a document whose tables hold more than :data:`PART_ROWS` rows is cut into parts (:func:`cut`), each
+a document whose tables hold more than :data:`WHOLE_ROWS` rows is cut into parts of
+:data:`PART_ROWS` rows (:func:`cut`), each
 part set by a process of its own, as many at once as there are cores, each process ended when its
 part is done so that its memory is given back; then the parts are joined with pypdf
 (:func:`compile_in_parts`).
@@ -32,8 +33,20 @@ from dadkhah.errors import DadkhahError
 from dadkhah.processes import broken_pool_message, worker_context
 from dadkhah.typeset.compile import compile_pdf, page_count
 
-# Table rows in a part. A part needs about 250 MB while it is set.
-PART_ROWS = 3000
+# Table rows a document may hold and still be set whole, as one tagged PDF (about 0.8 GB while it is
+# set): a list of the size of most cases, printed for screen readers too.
+WHOLE_ROWS = 10_000
+# Table rows in a part of a longer one. A part needs about 250 MB while it is set.
+PART_ROWS = 3_000
+
+
+def plan(items: list[dict], *, rows_of: Callable[[dict], list | None], whole_rows: int, part_rows: int,
+         **how) -> list[list[dict]]:
+    """``items`` as one part when their rows number ``whole_rows`` or fewer, else :func:`cut` into
+    parts of ``part_rows`` (``how``: its ``carried`` and ``continued``)."""
+    if sum(len(rows_of(item) or ()) for item in items) <= whole_rows:
+        return [items]
+    return cut(items, part_rows, rows_of=rows_of, **how)
 
 
 def cut(items: list[dict], rows_per_part: int, *, rows_of: Callable[[dict], list | None],

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dadkhah.errors import InputError
 from dadkhah.typeset.compile import cell, compile_pdf, moment_of, printable, write_pdf
-from dadkhah.typeset.parts import PART_ROWS, compile_in_parts, cut
+from dadkhah.typeset.parts import PART_ROWS, WHOLE_ROWS, compile_in_parts, cut, plan
 
 HERE = Path(__file__).parent
 TEMPLATE = HERE / "report.typ"
@@ -72,12 +72,12 @@ def report_pdf(report: dict, out: str | os.PathLike) -> dict:
 
 
 def render_report(report: dict, *, progress: Callable[[int, int], None] | None = None,
-                  part_rows: int | None = None) -> bytes:
+                  part_rows: int | None = None, whole_rows: int | None = None) -> bytes:
     """The PDF of ``report`` (as :func:`report_pdf` takes it), as bytes: for a caller that records
     what it printed before the file is put in place.
 
-    A report whose tables hold more than ``part_rows`` rows in all (:data:`PART_ROWS` unless given)
-    is set in parts, in processes of their own, and joined (:mod:`dadkhah.typeset.parts`: pages
+    A report whose tables hold more than ``whole_rows`` rows in all (:data:`WHOLE_ROWS` unless
+    given) is set in parts of ``part_rows`` (:data:`PART_ROWS`), in processes of their own, and joined (:mod:`dadkhah.typeset.parts`: pages
     numbered across the whole, a bookmark per heading, not tagged for screen readers); ``progress``
     is then told (parts set, parts to set). A part ends between two tables when it is at least half
     full, else inside a table, whose column headings the next part repeats; a table's headings go
@@ -93,7 +93,8 @@ def render_report(report: dict, *, progress: Callable[[int, int], None] | None =
         "footer": footer,
         "blocks": _blocks(report.get("blocks"), language),
     }
-    parts = _parts(document["blocks"], part_rows or PART_ROWS)
+    parts = plan(document["blocks"], rows_of=_table_rows, whole_rows=whole_rows or WHOLE_ROWS,
+                 part_rows=part_rows or PART_ROWS, carried=_introduces)
     if len(parts) == 1:
         return compile_pdf(TEMPLATE, {"report": document}, moment=as_of)
     documents = [document | {"blocks": blocks, "opening": number == 0} for number, blocks in enumerate(parts)]
@@ -106,8 +107,15 @@ def render_report(report: dict, *, progress: Callable[[int, int], None] | None =
 def _parts(blocks: list[dict], rows_per_part: int) -> list[list[dict]]:
     """``blocks`` cut into parts of at most ``rows_per_part`` table rows (:func:`parts.cut`): the
     headings and page breaks that introduce a table go with it into the next part."""
-    return cut(blocks, rows_per_part, rows_of=lambda block: block["rows"] if block["kind"] == "table" else None,
-               carried=lambda block: block["kind"] in ("heading", "page-break"))
+    return cut(blocks, rows_per_part, rows_of=_table_rows, carried=_introduces)
+
+
+def _table_rows(block: dict) -> list | None:
+    return block["rows"] if block["kind"] == "table" else None
+
+
+def _introduces(block: dict) -> bool:
+    return block["kind"] in ("heading", "page-break")
 
 
 def _language(value: object, field: str) -> str:
