@@ -33,7 +33,7 @@ from dadkhah.errors import DadkhahError
 from dadkhah.processes import broken_pool_message, worker_context
 from dadkhah.typeset.compile import compile_pdf, page_count
 
-# Table rows a document may hold and still be set whole, as one tagged PDF (about 0.8 GB while it is
+# Table rows a document may hold and still be set whole, as one tagged PDF (about 1 GB while it is
 # set): a list of the size of most cases, printed for screen readers too.
 WHOLE_ROWS = 10_000
 # Table rows in a part of a longer one. A part needs about 250 MB while it is set.
