@@ -108,7 +108,10 @@ def compile_in_parts(template: Path, name: str, documents: list[dict], *, moment
                     for part, start in zip(documents, starts, strict=True)], False)
     if [page_count(pdf) for pdf in pdfs] != counts:
         raise RuntimeError(f"a part of {what} came out with other pages when numbered")
-    return _joined(pdfs, levels, documents[0]["lang"])
+    joined = _joined(pdfs, levels, documents[0]["lang"])
+    if page_count(joined) != sum(counts):
+        raise RuntimeError(f"the parts of {what} joined into other pages than theirs")
+    return joined
 
 
 def _set_parts(jobs: list[tuple], step: Callable[[], None], what: str, alone: str | None) -> list:
