@@ -70,7 +70,7 @@ def cut(items: list[dict], rows_per_part: int, *, rows_of: Callable[[dict], list
             room = rows_per_part - rows
             if rows and (room <= 0 or (len(remaining) > room and rows >= rows_per_part // 2)):
                 end = len(current)
-                while carried(current[end - 1]):
+                while end > 1 and carried(current[end - 1]):
                     end -= 1
                 parts.append(current[:end])
                 current, rows = current[end:], 0
