@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from pathlib import Path
@@ -94,31 +95,58 @@ def _words(command: str) -> tuple[list[str], list[str]]:
     return words, optional
 
 
+@functools.cache
+def _program():
+    return typer.main.get_command(app)
+
+
+def _command_of(command: str) -> str:
+    """The name of the command an example runs ("report pdf"), after parsing it as the program does;
+    raises the program's own usage error when it would refuse it."""
+    words, optional = _words(command)
+    parent, group, names = None, _program(), []
+    while True:
+        context = group.make_context("dadkhah", list(words), parent=parent)
+        if not hasattr(group, "commands"):
+            break
+        words = [*context._protected_args, *context.args]
+        if not words:
+            break
+        name, *words = words
+        if name not in group.commands:
+            raise UsageError(f"no command {name!r}")
+        parent, group = context, group.commands[name]
+        names.append(name)
+    known = {option for param in group.params for option in param.opts}
+    if unknown := [option for option in optional if option not in known]:
+        raise UsageError(f"no option {', '.join(unknown)}")
+    return " ".join(names)
+
+
 def test_every_example_in_the_docs_is_a_command_line_the_program_takes():
     """Each example names commands and options that exist, with the arguments they take: parsed,
     not run (they name files of the reader's)."""
-    root = typer.main.get_command(app)
     examples = _examples()
     assert len(examples) > 100
     refused = []
     for file, command in examples:
         try:
-            words, optional = _words(command)
-            parent, group = None, root
-            while True:
-                context = group.make_context("dadkhah", list(words), parent=parent)
-                if not hasattr(group, "commands"):
-                    break
-                words = [*context._protected_args, *context.args]
-                if not words:
-                    break
-                name, *words = words
-                if name not in group.commands:
-                    raise UsageError(f"no command {name!r}")
-                parent, group = context, group.commands[name]
-            known = {option for param in group.params for option in param.opts}
-            if unknown := [option for option in optional if option not in known]:
-                raise UsageError(f"no option {', '.join(unknown)}")
+            _command_of(command)
         except ClickException as exc:
             refused.append(f"{file}: {command}: {exc.format_message()}")
     assert refused == []
+
+
+def test_every_command_s_help_ends_with_an_example_of_itself_that_it_takes():
+    """``dadkhah X --help`` shows an example; it runs X (not another command), and X takes it."""
+    wrong = []
+    for name, command in all_commands():
+        found = re.search(r"Example:\s*(?:[A-Z_]+=\S+\s+)*(dadkhah [^\n]+)", command.help or "")
+        try:
+            if found is None:
+                wrong.append(f"{name}: no example")
+            elif (runs := _command_of(found.group(1))) != name:
+                wrong.append(f"{name}: its example runs {runs!r}")
+        except ClickException as exc:
+            wrong.append(f"{name}: {found.group(1)}: {exc.format_message()}")
+    assert wrong == []
