@@ -677,6 +677,32 @@ def test_exports_are_downloads_recorded_in_the_audit_log(app, appeal, mailbox, a
         assert answer.headers["content-type"] == "application/pdf"
 
 
+
+def test_a_letter_with_more_signatories_than_one_document_holds_downloads_whole(app, appeal, as_role, monkeypatch):
+    """Past the limit for one document, the letter is set in parts by processes of its own, started
+    from the server's request: the download is one PDF, every name in it, numbered as one."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    monkeypatch.setattr("dadkhah.typeset.letter.WHOLE_ROWS", 10)
+    monkeypatch.setattr("dadkhah.typeset.letter.PART_ROWS", 10)
+    admin = as_role("admin")
+    names = [f"Paper Signer {chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(32)]
+    for name in names:
+        answer = admin.post(f"/api/v1/appeals/{SLUG}/signatures", json={"name": name, "verified_by": "m"},
+                            headers={"X-CSRF-Token": admin.csrf})
+        assert answer.status_code in (200, 201), answer.text
+    listed = [line.split(",")[0] for line in
+              admin.get(f"/api/v1/appeals/{SLUG}/export?format=csv").content.decode("utf-8-sig").splitlines()[1:]]
+    assert len(listed) > 20, "most are counted at once (a name close to another's waits for a moderator)"
+    answer = admin.get(f"/api/v1/appeals/{SLUG}/export?format=pdf&language=en")
+    assert answer.status_code == 200 and answer.content.startswith(b"%PDF")
+    pages = [page.extract_text() for page in PdfReader(BytesIO(answer.content)).pages]
+    text = "\n".join(pages)
+    assert sorted(re.findall(r"Paper Signer [A-Z]{2}", text)) == sorted(listed), "the names the CSV lists, once each"
+    assert all(f"of {len(pages)}" in page for page in pages) and len(pages) >= 3
+
 # ----- every appeal route, with every role ------------------------------------------------------------
 
 
