@@ -329,3 +329,24 @@ def test_names_and_paths_print_as_written_not_as_markup(ws, tmp_path):
     assert listed.exit_code == 0 and "[b]list[/b]" in listed.stdout and "NGO [draft]" in listed.stdout, listed.output
     records = run("records", "list", "--source", "[b]list[/b]", workspace=ws)
     assert records.exit_code == 0 and "1 record\n" in records.stdout and "[b]list[/b]" in records.stdout, records.output
+
+
+def test_a_progress_bar_draws_a_total_not_yet_known_as_a_count_without_an_end(monkeypatch):
+    """Work that reads before it knows how much there is says (done, 0): the bar shows "1000/?",
+    never "1000/0"; once a total comes, "3/8"."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from dadkhah.cli import common
+
+    screen = io.StringIO()
+    monkeypatch.setattr(common, "err", Console(file=screen, force_terminal=True, width=100, highlight=False))
+    with common.progress_bar("printing the report") as progress:
+        progress(1000, 0)
+        time.sleep(0.3)  # the bar redraws itself ten times a second
+        drawn_reading = screen.getvalue()
+        progress(3, 8)
+    drawn = screen.getvalue()
+    assert "1000/?" in drawn_reading and "1000/0" not in drawn

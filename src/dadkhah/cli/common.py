@@ -257,6 +257,8 @@ def progress_bar(description: str, *, unit: str = "items") -> Iterator[Callable[
     with progress:
 
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            # A total of 0 means "not known yet" (persons read before they are counted): drawn as a
+            # count without an end, not as "1,000/0".
+            progress.update(task, completed=done, total=total or None)
 
         yield update
