@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 
 import pytest
 from pypdf import PdfReader
 
-from dadkhah.errors import InputError
+from dadkhah.errors import DadkhahError, InputError
 from dadkhah.typeset import render_report, report_pdf
 from dadkhah.typeset.compile import compile_pdf, moment_of
 from dadkhah.typeset.report import TEMPLATE, _blocks, _parts
@@ -190,3 +191,17 @@ def test_a_part_ends_between_tables_once_half_full():
     blocks = long_report({"Aleppo": 20, "Cairo": 45})["blocks"]
     first, second = _parts(blocks, 60)
     assert len(first[-1]["rows"]) == 40 and len(second) == 1 and len(second[0]["rows"]) == 5
+
+
+def _die(job):
+    """A part's process dying as one out of memory would (killed, nothing sent back)."""
+    os._exit(9)
+
+
+def test_a_part_whose_process_dies_is_a_clear_error_not_a_traceback(monkeypatch, tmp_path):
+    monkeypatch.setattr("dadkhah.typeset.parts._set_part", _die)
+    with pytest.raises(DadkhahError) as raised:
+        render_report(long_report({"Aleppo": 130}), part_rows=60, whole_rows=60)
+    message = str(raised.value)
+    assert "processes setting the parts of the report stopped before finishing" in message
+    assert "print the list by city or by incident" in message
