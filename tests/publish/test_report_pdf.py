@@ -101,6 +101,7 @@ def test_a_persian_report_copies_out_as_the_same_persian_words(case, tmp_path):
         assert squash(word) in squashed, word
     assert re.search("[۰-۹]", copied), "Persian digits"
     assert result["pages"] == len(PdfReader(out).pages) and result["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert result["tagged"] is True, "a list within the limit is one document, tagged for screen readers"
 
 
 @needs_pdftotext
@@ -282,6 +283,7 @@ def test_a_long_list_printed_in_parts_names_the_same_persons_and_nothing_else(ca
     told = []
     result = print_report(case, out, actor=TESTER, language="fa", progress=lambda done, total: told.append(total))
     assert told[-1] >= 6, "three parts or more, each set twice"
+    assert result["tagged"] is False
     ids = re.compile(r"P-\d{6}")
     assert ids.findall(pdftotext(out)) == ids.findall(pdftotext(whole))
     assert "/StructTreeRoot" not in str(PdfReader(out).trailer["/Root"].keys())

@@ -111,6 +111,7 @@ def test_an_english_letter_reads_back_as_written(tmp_path):
     assert lines.index("Organisations") < lines.index("People")
     data = out.read_bytes()
     assert written == {"path": str(out), "pages": len(PdfReader(out).pages), "sha256": hashlib.sha256(data).hexdigest(),
+                       "tagged": True,
                        "bytes": len(data)}
 
 
@@ -313,6 +314,7 @@ def test_a_letter_with_many_signatories_is_set_in_parts_and_reads_as_one(tmp_pat
     told = []
     written = letter_pdf(letter, tmp_path / "long.pdf", part_rows=50, whole_rows=50, progress=lambda done, total: told.append(total))
     assert told and told[-1] >= 8, "four parts or more, each set twice"
+    assert written["tagged"] is False
     pdf = (tmp_path / "long.pdf").read_bytes()
     letter_pdf(letter, tmp_path / "again.pdf", part_rows=50, whole_rows=50)
     assert (tmp_path / "again.pdf").read_bytes() == pdf

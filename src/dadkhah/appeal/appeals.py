@@ -509,4 +509,4 @@ def export_appeal(store: Store, ref: str, *, actor: Actor, format: str, out, lan
                               "version": appeal.version})
         return {"id": appeal.appeal_id, "format": format, "language": language, "path": str(out),
                 "signatories": len(people), "sha256": sha, "as_of": as_of,
-                **{k: v for k, v in written.items() if k == "pages"}}
+                **{k: v for k, v in written.items() if k in ("pages", "tagged")}}

@@ -271,6 +271,7 @@ def print_report(store: Store, out: str | os.PathLike, *, actor: Actor, language
             Path(written["path"]).unlink(missing_ok=True)
         raise
     return {"out": written["path"], "language": language, "pages": written["pages"], "bytes": written["bytes"],
+            "tagged": written["tagged"],
             "sha256": written["sha256"], "persons": details["persons"], "published": len(persons),
             "sources": naming, "city": details["city"], "incident": event, "official": dossier_id,
             "estimate": details["estimate"]}

@@ -79,7 +79,7 @@ def fonts() -> typst.Fonts:
 
 def write_pdf(pdf: bytes, out: str | os.PathLike) -> dict:
     """Write ``pdf`` at ``out`` whole or not at all (a temporary file beside it, then renamed), so a
-    reader never opens half a report; returns {"path", "pages", "sha256", "bytes"}."""
+    reader never opens half a report; returns {"path", "pages", "sha256", "bytes", "tagged"}."""
     path = Path(out)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
@@ -89,7 +89,14 @@ def write_pdf(pdf: bytes, out: str | os.PathLike) -> dict:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return {"path": str(path), "pages": page_count(pdf), "sha256": hashlib.sha256(pdf).hexdigest(), "bytes": len(pdf)}
+    return {"path": str(path), "pages": page_count(pdf), "sha256": hashlib.sha256(pdf).hexdigest(), "bytes": len(pdf),
+            "tagged": tagged(pdf)}
+
+
+def tagged(pdf: bytes) -> bool:
+    """Whether the PDF carries the structure screen readers follow (a document set whole does; one
+    joined from parts does not, see :mod:`dadkhah.typeset.parts`)."""
+    return re.search(rb"/StructTreeRoot\s", pdf) is not None
 
 
 def page_count(pdf: bytes) -> int:

@@ -82,7 +82,7 @@ _FIELDS = ("role", "affiliation", "country")
 
 def letter_pdf(letter: dict, out: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None,
                part_rows: int | None = None, whole_rows: int | None = None) -> dict:
-    """Write the letter as a PDF; returns {"path", "pages", "sha256", "bytes"}.
+    """Write the letter as a PDF; returns {"path", "pages", "sha256", "bytes", "tagged"}.
 
     ``letter`` holds:
 

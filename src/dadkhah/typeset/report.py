@@ -38,7 +38,7 @@ _OUTSIDE = re.compile(r"href\s*=|<\s*(?:image|use|foreignObject|style|script)\b|
 
 
 def report_pdf(report: dict, out: str | os.PathLike) -> dict:
-    """Write ``report`` as a PDF at ``out`` (whole or not at all); returns {"path", "pages", "sha256", "bytes"}.
+    """Write ``report`` as a PDF at ``out`` (whole or not at all); returns {"path", "pages", "sha256", "bytes", "tagged"}.
 
     ``report`` holds:
 
