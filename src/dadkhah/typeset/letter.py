@@ -108,10 +108,11 @@ def letter_pdf(letter: dict, out: str | os.PathLike, *, progress: Callable[[int,
     field when ``letter`` is malformed.
 
     With more than ``whole_rows`` signatories (:data:`WHOLE_ROWS` unless given) the letter is set in
-    parts of ``part_rows`` (:data:`PART_ROWS`) and joined (:mod:`dadkhah.typeset.parts`: pages numbered across the whole, a bookmark per
-    heading, not tagged for screen readers); ``progress`` is then told (parts set, parts to set). A
-    part ends between the organisations and the people when it is at least half full, else inside a
-    group, which goes on in the next part under the table's column headings.
+    parts of ``part_rows`` (:data:`PART_ROWS`) and joined (:mod:`dadkhah.typeset.parts`: pages
+    numbered across the whole, a bookmark per heading, not tagged for screen readers); ``progress``
+    is then told (parts set, parts to set). A part ends between the organisations and the people
+    when it is at least half full, else inside a group, which goes on in the next part under the
+    table's column headings.
 
     Example:
         >>> letter_pdf({"language": "en", "title": "Justice for the victims", "addressee": "The UN",
