@@ -150,3 +150,23 @@ def test_every_command_s_help_ends_with_an_example_of_itself_that_it_takes():
         except ClickException as exc:
             wrong.append(f"{name}: {found.group(1)}: {exc.format_message()}")
     assert wrong == []
+
+
+def test_every_api_path_the_docs_name_is_a_route_of_the_server():
+    """``POST /api/v1/claims/{claim}/review`` in a guide is a route the server has, for that method;
+    a path with a real id (``/api/v1/evidence/E-000001/file``) matches its route's pattern."""
+    from fastapi.routing import APIRoute
+
+    from dadkhah.web.routes import ROUTERS
+
+    routes = [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
+    named = set()
+    for path in sorted(DOCS.glob("*.md")) + [DOCS.parent / "README.md"]:
+        for method, where in re.findall(r"(?:\b(GET|POST|PUT|PATCH|DELETE) )?(/api/v1/[\w{}.:/-]*[\w}])",
+                                        path.read_text(encoding="utf-8")):
+            named.add((path.name, method, where))
+    assert len(named) > 20
+    unknown = [f"{file}: {method or 'any'} {where}" for file, method, where in sorted(named)
+               if not any(route.path_regex.match(where) and (not method or method in route.methods)
+                          for route in routes)]
+    assert unknown == []
