@@ -170,3 +170,22 @@ def test_every_api_path_the_docs_name_is_a_route_of_the_server():
                if not any(route.path_regex.match(where) and (not method or method in route.methods)
                           for route in routes)]
     assert unknown == []
+
+
+# Read by the program but for its own use, not a user's: how `serve` hands its settings to the
+# processes it starts, and the hook the key rotation's crash test kills it with.
+INTERNAL_VARIABLES = {"DADKHAH_WEB_SETTINGS", "DADKHAH_TEST_CRASH_AT"}
+
+
+def test_every_environment_variable_is_documented_and_every_documented_one_is_read():
+    root = DOCS.parent
+    variable = re.compile(r"DADKHAH_[A-Z0-9_]+")
+
+    def named(paths) -> set[str]:
+        return {name for path in paths for name in variable.findall(path.read_text(encoding="utf-8"))}
+
+    documented = named([*DOCS.glob("*.md"), root / "README.md"])
+    read = named((root / "src").rglob("*.py"))
+    tested = named((root / "tests").rglob("*.py"))
+    assert sorted(read - documented - INTERNAL_VARIABLES) == [], "read by the program, said nowhere in the docs"
+    assert sorted(documented - read - tested) == [], "named in the docs, read by nothing"
