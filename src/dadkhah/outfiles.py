@@ -6,6 +6,7 @@ asked (``overwrite``)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -73,6 +74,16 @@ def _place(partial: Path, target: Path, *, overwrite: bool) -> None:
         os.replace(partial, target)
         return
     partial.unlink()
+
+
+def write_json(path: Path, value, *, end: str = "\n", **options) -> None:
+    """``value`` as indented JSON (one space, letters as they are) at ``path``, written as it is
+    encoded: the whole text at once (``json.dumps``) takes as much memory again as the document, in
+    millions of small pieces before they are joined. The same bytes as ``json.dumps`` gives, then
+    ``end``. ``options`` are ``json.dump``'s (``default``, say)."""
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(value, stream, ensure_ascii=False, indent=1, **options)
+        stream.write(end)
 
 
 def sha256_of(path: Path) -> str:

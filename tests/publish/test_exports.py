@@ -391,3 +391,19 @@ def test_the_commands_print_one_json_document_and_name_options_in_errors(case, d
     bad = run("export", "uwazi", "--template", "sites", "--out", str(tmp_path / "s.zip"), "--json",
               workspace=workspace, env=env)
     assert bad.exit_code != 0 and json.loads(bad.stdout)["error"]["option"] == "--template"
+
+
+def test_json_written_as_it_is_encoded_is_the_text_json_dumps_gives(tmp_path):
+    """Large JSON files (Popolo, a case file, the network) are written piece by piece, to save the
+    memory of the whole text at once: the bytes are those the whole text would have had."""
+    from dadkhah.outfiles import write_json
+
+    document = {"persons": [{"id": f"P-{i:06d}", "name_fa": "مریم کریمی", "died": date(1988, 8, 1 + i % 28),
+                             "sources": [{"name": "list-1", "page": i}]} for i in range(500)],
+                "extra": {"note": "synthetic", "empty": [], "none": None, "float": 0.1}}
+    write_json(tmp_path / "a.json", document, default=str)
+    assert (tmp_path / "a.json").read_bytes() == (json.dumps(document, ensure_ascii=False, indent=1, default=str)
+                                                  + "\n").encode("utf-8")
+    write_json(tmp_path / "b.json", document["extra"], end="")
+    assert (tmp_path / "b.json").read_text(encoding="utf-8") == json.dumps(document["extra"], ensure_ascii=False,
+                                                                             indent=1)

@@ -10,7 +10,6 @@ chosen audience may see (public by default).
 
 from __future__ import annotations
 
-import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -23,7 +22,7 @@ from dadkhah.accountability.queries import site_summary, victims_of
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError
 from dadkhah.model import Claim, Entity
-from dadkhah.outfiles import checked_out, deliver
+from dadkhah.outfiles import checked_out, deliver, write_json
 from dadkhah.store import Store
 
 FORMATS = ("graphml", "json")
@@ -114,12 +113,12 @@ def export_graph(store: Store, out: str | os.PathLike, *, actor: Actor, format: 
 
     def write(session: Session, partial: Path) -> dict:
         graph = build_graph(session, audience=audience)
-        with open(partial, "wb") as stream:
-            if format == "json":
-                stream.write(json.dumps(graph, ensure_ascii=False, indent=1).encode("utf-8"))
-            else:
-                tree = _graphml(graph)
-                ET.indent(tree)
+        if format == "json":
+            write_json(partial, graph, end="")
+        else:
+            tree = _graphml(graph)
+            ET.indent(tree)
+            with open(partial, "wb") as stream:
                 tree.write(stream, encoding="utf-8", xml_declaration=True)
         return {"format": format, "audience": audience, "nodes": len(graph["nodes"]), "edges": len(graph["edges"])}
 

@@ -18,7 +18,6 @@ than the sources are.
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from dadkhah import __version__
 from dadkhah.audit import Actor, record_audit
+from dadkhah.outfiles import write_json
 from dadkhah.publish.exports import (
     AUDIENCE,
     actor_names,
@@ -201,7 +201,7 @@ def export_popolo(store: Store, out: str | os.PathLike, *, actor: Actor, overwri
 
     def write(session: Session, partial: Path) -> dict:
         document = build_popolo(session)
-        partial.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        write_json(partial, document)
         return {key: len(document[key]) for key in ("persons", "organizations", "posts", "memberships", "events")}
 
     def audit(session: Session, digest: str, counts: dict) -> None:

@@ -54,6 +54,7 @@ from dadkhah.model import (
     Testimony,
     TestimonyPerson,
 )
+from dadkhah.outfiles import write_json
 from dadkhah.registry.persons import describe_person
 from dadkhah.store import Store
 from dadkhah.typeset import report_pdf
@@ -228,8 +229,7 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
             included = ({row.evidence_id for row in evidence} | {row.testimony_id for row in testimonies}
                         | {casefile_id, "signing-key"})
             _write_custody(session, staging / "custody.jsonl", included)
-            (staging / "casefile.json").write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str),
-                                                   encoding="utf-8")
+            write_json(staging / "casefile.json", document, end="", default=str)
             bagit.make_bag(str(staging), bag_info={
                 "Source-Organization": "Dadkhah instance " + keys.fingerprint,
                 "External-Identifier": casefile_id,
