@@ -80,8 +80,8 @@ def write_json(path: Path, value, *, end: str = "\n", **options) -> None:
     """``value`` as indented JSON (one space, letters as they are) at ``path``, written as it is
     encoded: the whole text at once (``json.dumps``) takes as much memory again as the document, in
     millions of small pieces before they are joined. The same bytes as ``json.dumps`` gives, then
-    ``end``. ``options`` are ``json.dump``'s (``default``, say)."""
-    with open(path, "w", encoding="utf-8") as stream:
+    ``end``, with line feeds on every system. ``options`` are ``json.dump``'s (``default``, say)."""
+    with open(path, "w", encoding="utf-8", newline="\n") as stream:
         json.dump(value, stream, ensure_ascii=False, indent=1, **options)
         stream.write(end)
 
