@@ -91,6 +91,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse a workspace built before in --folder")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="dadkhah-report-bench-"))
+    if args.document == "letter":  # the appeal benchmark's build empties its folder: one of its own
+        folder = folder / "letter"
     env = dict(os.environ, DADKHAH_USER="benchmark", XDG_CONFIG_HOME=str(folder / "config"))
     os.environ.update(XDG_CONFIG_HOME=env["XDG_CONFIG_HOME"])
     dadkhah = [sys.executable, "-c", "from dadkhah.cli import main\nif __name__ == '__main__':\n    main()",
@@ -124,7 +126,7 @@ def main() -> None:
     }
     print(json.dumps(result))
     if not args.folder:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder if args.document == "report" else folder.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
