@@ -90,10 +90,10 @@ def write_pdf(pdf: bytes, out: str | os.PathLike) -> dict:
         Path(temporary).unlink(missing_ok=True)
         raise
     return {"path": str(path), "pages": page_count(pdf), "sha256": hashlib.sha256(pdf).hexdigest(), "bytes": len(pdf),
-            "tagged": tagged(pdf)}
+            "tagged": is_tagged(pdf)}
 
 
-def tagged(pdf: bytes) -> bool:
+def is_tagged(pdf: bytes) -> bool:
     """Whether the PDF carries the structure screen readers follow (a document set whole does; one
     joined from parts does not, see :mod:`dadkhah.typeset.parts`)."""
     return re.search(rb"/StructTreeRoot\s", pdf) is not None
