@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 try:
@@ -42,6 +43,7 @@ from dadkhah.model import (
     Record,
     Setting,
 )
+from dadkhah.model.base import utcnow
 from dadkhah.model.search import SEARCH_INDEX_SETTING
 from dadkhah.normalize.places import (
     Gazetteer,
@@ -301,6 +303,7 @@ _FOLDER_OWNER = re.compile(r"^[a-z]+-(\d+)-")
 _PLACING_OWNER = re.compile(r"^(\d+)-[0-9a-f]+\.placing$")
 _SEALED_NAME = re.compile(r"^blobs/[0-9a-f]{2}/[0-9a-f]{64}(\.[0-9a-f]{16})?\.sealed$")
 STALE_SECONDS = 3600  # a leftover that names no process counts as abandoned after an hour
+PRINTED_KEEP_DAYS = 7  # a report printed by a job is kept this long after it was printed
 
 
 def _size(path: Path) -> int:
@@ -332,7 +335,9 @@ def sweep_leftovers(store: Store) -> dict:
     process had moved into the blob store (noted in ``blobs/incoming/<pid>-….placing``) when no
     evidence row names it, its transaction having died with it; a quarantine report no import (nor
     intake) names goes when it is over an hour old (an import names its report only as it commits);
-    so does a list uploaded for a background import that no waiting or running job names.
+    so does a list uploaded for a background import that no waiting or running job names, and a
+    report printed by a job that no job names (its worker was killed); a printed report whose job
+    ended more than :data:`PRINTED_KEEP_DAYS` days ago goes too.
     Returns ``{"files", "bytes", "quarantine_reports", "linkage_put_in_place"}``.
     """
     workspace = store.workspace
@@ -383,6 +388,8 @@ def sweep_leftovers(store: Store) -> dict:
         _sweep_placed(store, incoming, remove)
     if workspace.uploads_dir.is_dir():
         _sweep_uploads(store, remove)
+    if workspace.printed_dir.is_dir():
+        _sweep_printed(store, remove)
     if workspace.quarantine_dir.is_dir():
         with store.session() as session:
             named = {Path(p).name for table in (Import, Intake)
@@ -400,6 +407,26 @@ def sweep_leftovers(store: Store) -> dict:
                 if report.name not in named and time.time() - report.stat().st_mtime > STALE_SECONDS:
                     remove(report, "quarantine_reports")
     return swept
+
+
+def _sweep_printed(store: Store, remove) -> None:
+    """Reports printed by background jobs (``printed/<folder>/``): those whose job ended more than
+    :data:`PRINTED_KEEP_DAYS` days ago, and, over an hour old, those no waiting, running or finished
+    job names (a job that failed, or was cancelled, removes its folder itself; these are left by a
+    worker that was killed)."""
+    folders = [path for path in store.workspace.printed_dir.iterdir()
+               if time.time() - path.stat().st_mtime > STALE_SECONDS]
+    if not folders:
+        return
+    kept_from = utcnow() - timedelta(days=PRINTED_KEEP_DAYS)
+    with store.session() as session:
+        rows = session.execute(sa.select(Job.parameters, Job.status, Job.finished_at).where(
+            Job.kind == "report print", Job.status.in_(("queued", "running", "done")))).all()
+    kept = {str((parameters or {}).get("folder", "")) for parameters, status, finished in rows
+            if status != "done" or finished is None or finished > kept_from}
+    for folder in folders:
+        if folder.name not in kept:
+            remove(folder)
 
 
 def _sweep_uploads(store: Store, remove) -> None:

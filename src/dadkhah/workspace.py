@@ -59,6 +59,13 @@ class Workspace:
         return self.path / "uploads"
 
     @property
+    def printed_dir(self) -> Path:
+        """Where a report printed by a background job waits to be downloaded (:mod:`dadkhah.jobs.kinds`),
+        one folder per job, named when the job is submitted; :func:`dadkhah.store.sweep_leftovers`
+        removes it some days after its job ended, or when its job failed."""
+        return self.path / "printed"
+
+    @property
     def private_dir(self) -> Path:
         """Where plaintext passes through on its way to being sealed or handed over (see :func:`private_space`)."""
         return self.path / "private"

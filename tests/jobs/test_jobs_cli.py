@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,20 @@ def test_a_list_uploaded_on_the_web_and_queued_is_imported_by_the_worker_and_sho
     assert f"Job {job_id} (list import), asked for by analyst (web)" in shown.stdout
     assert "of late-list.csv into late: 2 rows: 1 imported, 1 rejected" in shown.stdout
     assert not any((ws / "uploads").iterdir())
+
+
+def test_a_report_asked_for_on_the_web_is_printed_by_the_worker_and_shown_with_where_it_is_kept(ws):
+    from dadkhah.audit import Actor
+    from dadkhah.jobs import queue_report_print
+
+    assert run("sources", "set", "list-1", "--release", "public", workspace=ws, env=USER).exit_code == 0
+    with open_store(load_workspace(ws)) as store:
+        job_id = queue_report_print(store, actor=Actor("investigator", "web", "192.0.2.7"), language="en")
+    assert _json("worker", "--once", workspace=ws)["ran"] == 1
+    job = _json("jobs", "show", str(job_id), workspace=ws)
+    assert job["status"] == "done" and job["printed_file"].startswith(str(ws / "printed"))
+    assert Path(job["printed_file"]).read_bytes().startswith(b"%PDF")
+    shown = run("jobs", "show", str(job_id), workspace=ws, env=USER)
+    assert shown.exit_code == 0, shown.output
+    assert f"result: the printed report, {job['result']['pages']} pages in en, " in shown.stdout
+    assert job["printed_file"] in shown.stdout.replace("\n", "")

@@ -54,6 +54,11 @@ def show_job_text(job: dict) -> None:
                   else f"{result['rows']:,} rows: {result['imported']:,} imported, {result['rejected']:,} rejected")
         out.print(f"  result: import {result['import_id']} of {result['file']} into {result['source']}: {counts}",
                   markup=False)
+    if "printed_file" in job:
+        what = f"the dossier of {result['official']}" if result.get("official") else f"{result['persons']:,} victims"
+        where = job["printed_file"] or "removed from the workspace since (ask for it again)"
+        out.print(f"  result: the printed report, {result['pages']:,} pages in {result['language']}, {what}: {where}",
+                  markup=False)
     if job["error"]:
         out.print(f"  error: {job['error']}", markup=False)
 
@@ -98,10 +103,13 @@ def jobs_show(
 
     Example: dadkhah jobs show 3 --json
     """
-    from dadkhah.jobs import show_job
+    from dadkhah.jobs import printed_file, show_job
 
     with opened_store(ctx) as store, store.session() as session:
         job = show_job(session, job_id)
+        if job["kind"] == "report print" and job["status"] == "done":  # where the PDF is kept, while it is
+            path = printed_file(store.workspace, job["result"])
+            job["printed_file"] = str(path) if path is not None else None
     if as_json:
         emit_json(job)
     else:

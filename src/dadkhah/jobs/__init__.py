@@ -1,7 +1,8 @@
 """Background jobs: long work that outlives the request that asked for it.
 
-A long estimate (LCMCR by city with long chains, linkage replicates), or a large list uploaded
-through the web (:func:`queue_list_import`), is submitted as a job
+A long estimate (LCMCR by city with long chains, linkage replicates), a large list uploaded
+through the web (:func:`queue_list_import`), or the printed report asked for on the web
+(:func:`queue_report_print`), is submitted as a job
 (:func:`submit_job`, audited "job submitted") and runs in a worker process (:func:`run_worker`:
 ``dadkhah worker``, or the one ``dadkhah serve`` starts), which writes its progress, honours its
 cancellation (:func:`cancel_job`, audited "job cancelled") and keeps its result. The job table is in
@@ -12,7 +13,7 @@ The worker runs each job with the same core function a shell would call, for the
 exactly as if they had waited for it.
 """
 
-from dadkhah.jobs.kinds import KINDS, JobKind, job_kind
+from dadkhah.jobs.kinds import KINDS, JobKind, job_kind, printed_file
 from dadkhah.jobs.queue import (
     ACTIVE,
     FINISHED,
@@ -23,6 +24,7 @@ from dadkhah.jobs.queue import (
     job_to_dict,
     list_jobs,
     queue_list_import,
+    queue_report_print,
     show_job,
     submit_job,
     worker_name,
@@ -44,7 +46,9 @@ __all__ = [
     "job_kind",
     "job_to_dict",
     "list_jobs",
+    "printed_file",
     "queue_list_import",
+    "queue_report_print",
     "run_job",
     "run_worker",
     "show_job",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,9 +217,95 @@ def run_list_import(store: Store, actor: Actor, parameters: dict, progress: Prog
             "quarantine": bool(summary.quarantine)}
 
 
+# A report printed by a job waits in the workspace's printed/ folder: "<32 hex>/report.pdf", the
+# folder named when the job is submitted (so that what is in the folder can be told to be a job's).
+PRINTED_FOLDER = re.compile(r"^[0-9a-f]{32}\Z")
+PRINTED_NAME = "report.pdf"
+REPORT_LANGUAGES = ("fa", "en")  # dadkhah.publish.report.LANGUAGES (tests/jobs compares them)
+REPORT_PARAMETERS = ("language", "city", "incident", "official", "folder")
+MAX_NAME = 300  # characters in a city's, an incident's or an official's name or id, as asked for
+
+
+def printed_folder(workspace: Workspace, folder: str) -> Path:
+    """The folder a job's printed report is written into, inside the workspace's printed/ (never
+    anywhere else)."""
+    if not isinstance(folder, str) or not PRINTED_FOLDER.match(folder):
+        raise InputError(f"not a printed report's folder: {folder!r}", field="folder")
+    return workspace.printed_dir / folder
+
+
+def _name(value, field: str) -> str | None:
+    """A name asked for (a city, an incident, an official): text without control characters, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"a name, not {value!r}", field=field)
+    text = " ".join(value.split())
+    if len(text) > MAX_NAME:
+        raise InputError(f"at most {MAX_NAME} characters, not {len(text)}", field=field)
+    if re.search(r"[\x00-\x1f\x7f]", text):
+        raise InputError("holds a control character", field=field)
+    return text or None
+
+
+def validate_report_print(parameters: dict) -> dict:
+    """The parameters of a printed report, as :func:`dadkhah.publish.report.print_report` takes them
+    (``language``, ``city``, ``incident``, ``official``), and the ``folder`` it is written into,
+    chosen here when not given. Whether the city, incident and official are known is checked by
+    :func:`dadkhah.jobs.queue.queue_report_print` before it submits, and again when the job runs."""
+    _only(parameters, REPORT_PARAMETERS, "a printed report")
+    checked = {"language": _choice(parameters.get("language") or "fa", "language", REPORT_LANGUAGES)}
+    for field in ("city", "incident", "official"):
+        checked[field] = _name(parameters.get(field), field)
+    if checked["official"] and (checked["city"] or checked["incident"]):
+        raise InputError("prints one official's dossier; a city or an incident narrows the list of victims, "
+                         "which that report does not print", field="official")
+    folder = parameters.get("folder") or secrets.token_hex(16)
+    if not isinstance(folder, str) or not PRINTED_FOLDER.match(folder):
+        raise InputError(f"not a printed report's folder: {folder!r}", field="folder")
+    checked["folder"] = folder
+    return checked
+
+
+def run_report_print(store: Store, actor: Actor, parameters: dict, progress: Progress) -> dict:
+    """Print the report for ``actor`` (its audit event "report printed" is theirs) into the job's
+    folder of printed/; a report that is not printed (refused, cancelled, stopped) leaves no folder."""
+    from dadkhah.publish.report import print_report
+
+    folder = printed_folder(store.workspace, parameters["folder"])
+    store.workspace.printed_dir.mkdir(mode=0o700, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        raise InputError("this report's folder is taken already: ask for the report again", field="folder") from None
+    try:
+        printed = print_report(store, folder / PRINTED_NAME, actor=actor, language=parameters["language"],
+                               city=parameters.get("city"), incident=parameters.get("incident"),
+                               official=parameters.get("official"), progress=progress)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return {"file": f"{parameters['folder']}/{PRINTED_NAME}", "language": printed["language"],
+            "pages": printed["pages"], "bytes": printed["bytes"], "sha256": printed["sha256"],
+            "tagged": printed["tagged"], "persons": printed["persons"], "published": printed["published"],
+            "sources": len(printed["sources"]), "city": printed["city"], "incident": printed["incident"],
+            "official": printed["official"], "estimate": printed["estimate"]}
+
+
+def printed_file(workspace: Workspace, result: dict | None) -> Path | None:
+    """The PDF a finished "report print" job wrote (its result's ``file``), or None when it is gone."""
+    file = (result or {}).get("file")
+    folder, _, name = file.partition("/") if isinstance(file, str) else ("", "", "")
+    if name != PRINTED_NAME or not PRINTED_FOLDER.match(folder):
+        return None
+    path = printed_folder(workspace, folder) / name
+    return path if path.is_file() else None
+
+
 KINDS: dict[str, JobKind] = {
     "estimate run": JobKind("estimate run", "estimates", validate_estimate, run_estimate),
     "list import": JobKind("list import", "sources", validate_list_import, run_list_import),
+    "report print": JobKind("report print", "publication", validate_report_print, run_report_print),
 }
 
 

@@ -85,6 +85,24 @@ def queue_list_import(store: Store, *, actor: Actor, path: Path, source: str, in
         raise
 
 
+def queue_report_print(store: Store, *, actor: Actor, language: str = "fa", city: str | None = None,
+                       incident: str | None = None, official: str | None = None) -> int:
+    """Have the printed report (:func:`dadkhah.publish.report.print_report`) made in the background
+    for ``actor``: what is asked is checked against the workspace first (an unknown city, incident
+    or official is an InputError naming the field, and nothing is submitted), then the job "report
+    print" is submitted (audited "job submitted"); answers its id. The worker prints it, for the
+    user who asked, into a folder of the workspace's ``printed/`` named now; the job's result names
+    the file (:func:`dadkhah.jobs.kinds.printed_file`)."""
+    from dadkhah.publish.report import check_report
+
+    parameters = job_kind("report print").validate({"language": language, "city": city, "incident": incident,
+                                                    "official": official})
+    with store.session() as session:
+        check_report(session, language=parameters["language"], city=parameters["city"],
+                     incident=parameters["incident"], official=parameters["official"])
+    return submit_job(store, actor=actor, kind="report print", parameters=parameters)
+
+
 def _get(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id) if isinstance(job_id, int) and 0 < job_id < 2**63 else None
     if job is None:

@@ -38,7 +38,7 @@ import jdatetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dadkhah.accountability.queries import official_casefile
+from dadkhah.accountability.queries import find_entity, official_casefile
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError, NotFound
 from dadkhah.estimate.stored import latest_estimate
@@ -212,11 +212,7 @@ def print_report(store: Store, out: str | os.PathLike, *, actor: Actor, language
         >>> print_report(store, "report.pdf", actor=Actor("ana", "cli"), language="fa", city="Rasht")
         {'out': 'report.pdf', 'language': 'fa', 'persons': 12, 'pages': 3, 'sha256': '…', …}
     """
-    if language not in LANGUAGES:
-        raise InputError(f"must be one of {', '.join(LANGUAGES)}, not {language!r}", field="language")
-    if official and (city or incident):
-        raise InputError("prints one official's dossier; a city or an incident narrows the list of victims, "
-                         "which that report does not print", field="official")
+    _check_asked(language, city, incident, official)
     path = _checked_out(out)
     as_of = (as_of or datetime.now(UTC)).replace(microsecond=0)
     if as_of.tzinfo is None:
@@ -231,6 +227,8 @@ def print_report(store: Store, out: str | os.PathLike, *, actor: Actor, language
                 persons.append(person_summary(published))
                 if progress and number % 1000 == 0:
                     progress(number, 0)
+            if progress:  # all read (and a cancelled job stops here, before the typesetting)
+                progress(len(persons), 0)
             places = {row.id: row for row in session.execute(sa.select(Place.id, Place.name_en, Place.name_fa,
                                                                        Place.province_now, Place.lat, Place.lon))}
             place = _find_city(session, city) if city else None
@@ -275,6 +273,32 @@ def print_report(store: Store, out: str | os.PathLike, *, actor: Actor, language
             "sha256": written["sha256"], "persons": details["persons"], "published": len(persons),
             "sources": naming, "city": details["city"], "incident": event, "official": dossier_id,
             "estimate": details["estimate"]}
+
+
+def check_report(session: Session, *, language: str = "fa", city: str | None = None, incident: str | None = None,
+                 official: str | None = None) -> None:
+    """Refuse now what :func:`print_report` would refuse in what it is asked: a language it does not
+    print in, a city or an incident with an official's dossier, a city, incident or official the
+    workspace does not know (an :class:`InputError` naming the field). Whether an official has
+    anything published is known only when the dossier is read."""
+    _check_asked(language, city, incident, official)
+    if city:
+        _find_city(session, city)
+    if incident:
+        _find_incident(session, incident)
+    if official:
+        try:
+            find_entity(session, "official", official)
+        except NotFound as exc:
+            raise InputError(str(exc), field="official") from None
+
+
+def _check_asked(language: str, city: str | None, incident: str | None, official: str | None) -> None:
+    if language not in LANGUAGES:
+        raise InputError(f"must be one of {', '.join(LANGUAGES)}, not {language!r}", field="language")
+    if official and (city or incident):
+        raise InputError("prints one official's dossier; a city or an incident narrows the list of victims, "
+                         "which that report does not print", field="official")
 
 
 def _checked_out(out: str | os.PathLike) -> Path:

@@ -122,8 +122,12 @@ def _set_parts(jobs: list[tuple], step: Callable[[], None], what: str, alone: st
     try:
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
             futures = [pool.submit(_set_part, job) for job in jobs]
-            for _ in concurrent.futures.as_completed(futures):
-                step()
+            try:
+                for _ in concurrent.futures.as_completed(futures):
+                    step()
+            except BaseException:  # stopped (a job cancelled from its progress): the parts not begun are not set
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             return [future.result() for future in futures]
     except concurrent.futures.process.BrokenProcessPool:
         raise DadkhahError(broken_pool_message(f"the {workers} processes setting the parts of {what}",
