@@ -6,6 +6,7 @@ its estimate."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import subprocess
@@ -108,3 +109,29 @@ def test_a_finished_job_links_to_its_estimate(browser_page, worker):
     page.wait_for_url(re.compile(r".*/estimates/\d+$"))
     assert page.locator("h1").inner_text().startswith("Estimate #")
     assert page.locator("#method").inner_text() == "chao"
+
+
+def test_a_printed_report_asked_for_on_the_sources_page_is_downloaded_from_its_jobs_page(browser_page, worker,
+                                                                                         web_store_path, tmp_path):
+    from tests.cli.test_cli import run
+
+    assert run("sources", "set", "list-1", "--release", "public", workspace=web_store_path).exit_code == 0
+    page = browser_page
+    log_in(page, "investigator")
+    page.goto("/sources")
+    page.select_option("#print-form select[name=language]", "en")
+    page.click("#print-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/jobs/\d+$"))
+    assert "Printed report" in page.locator("h1").inner_text()
+    # The worker prints it; the page, following the job by itself, then offers the PDF.
+    page.wait_for_selector("#job-result a", timeout=60000)
+    assert page.get_attribute("#job", "data-status") == "done"
+    with page.expect_download() as downloading:
+        page.click("#job-result a")
+    download = downloading.value
+    assert re.fullmatch(r"dadkhah-report-en-\d{4}-\d\d-\d\d\.pdf", download.suggested_filename)
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    pdf = saved.read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert hashlib.sha256(pdf).hexdigest() == page.locator("#job-result code").inner_text()

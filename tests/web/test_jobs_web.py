@@ -4,6 +4,8 @@ in this process) runs what was asked for as the user who asked."""
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
 
@@ -106,3 +108,73 @@ def test_a_bad_request_makes_no_job(app, as_role):
                           headers={"X-CSRF-Token": client.csrf})
     assert refused.status_code == 400 and refused.json()["error"]["field"] == "linkage_thresholds"
     assert _count(app, Job) == jobs
+
+
+def _publish(app) -> None:
+    from dadkhah.sources import set_release
+    from tests.conftest import TESTER
+
+    set_release(app.state.store, "list-1", "public", actor=TESTER)
+
+
+def test_the_printed_report_is_asked_for_on_the_sources_page_and_downloaded_from_its_jobs_page(app, as_role):
+    import hashlib
+
+    _publish(app)
+    investigator, analyst, viewer = as_role("investigator"), as_role("analyst"), as_role("viewer")
+    page = BeautifulSoup(investigator.get("/sources").text, "html.parser")
+    assert page.select_one("#print-form select[name=language]") is not None
+    assert BeautifulSoup(analyst.get("/sources").text, "html.parser").find(id="print-form") is None
+    assert analyst.post("/reports/print", data={"csrf_token": analyst.csrf}).status_code == 403
+    jobs = _count(app, Job)
+    answer = investigator.post("/reports/print", data={"csrf_token": investigator.csrf, "language": "en"})
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/jobs/"), answer.text[:300]
+    address = answer.headers["location"]
+    job_id = int(address.rsplit("/", 1)[1])
+    assert _count(app, Job) == jobs + 1
+    assert investigator.get(f"{address}/file").status_code == 400, "not printed yet: nothing to download"
+
+    assert run_worker(app.state.store, once=True) == 1
+    page = BeautifulSoup(investigator.get(address).text, "html.parser")
+    link = page.select_one("#job-result a")
+    assert link["href"] == f"{address}/file" and "pages" in page.find(id="job-result").text
+    assert "folder" not in page.find(id="job-parameters").text, "the job's folder is not the user's business"
+    download = investigator.get(link["href"])
+    assert download.status_code == 200 and download.headers["content-type"] == "application/pdf"
+    assert download.content.startswith(b"%PDF")
+    assert download.headers["x-dadkhah-sha256"] == hashlib.sha256(download.content).hexdigest()
+    assert re.search(r'attachment; filename="dadkhah-report-en-\d{4}-\d\d-\d\d\.pdf"',
+                     download.headers["content-disposition"])
+    job = investigator.get(f"/api/v1/jobs/{job_id}").json()
+    assert job["links"]["file_api"] == f"/api/v1/jobs/{job_id}/file" and job["file_kept"] is True
+    assert investigator.get(job["links"]["file_api"]).content == download.content
+    with app.state.store.session() as session:
+        printed = next(e for e in list_audit(session, limit=5) if e["action"] == "report printed")
+    assert (printed["actor"], printed["channel"], printed["object_id"]) == ("investigator", "web",
+                                                                           download.headers["x-dadkhah-sha256"])
+    # Whoever may not ask for a printed report may not take one either.
+    assert viewer.get(address).status_code == 200 and viewer.get(f"{address}/file").status_code == 403
+    assert analyst.get(f"/api/v1/jobs/{job_id}/file").status_code == 403
+
+
+def test_a_printed_report_asked_for_badly_makes_no_job_and_says_why(app, as_role):
+    _publish(app)
+    investigator = as_role("investigator")
+    jobs = _count(app, Job)
+    answer = investigator.post("/reports/print", data={"csrf_token": investigator.csrf, "city": "Atlantis"})
+    assert answer.status_code == 400
+    page = BeautifulSoup(answer.text, "html.parser")
+    assert "Atlantis" in page.find(id="print-error").text
+    assert page.select_one("#print-form input[name=city]")["value"] == "Atlantis", "what was typed is kept"
+    headers = {"X-CSRF-Token": investigator.csrf}
+    refused = investigator.post("/api/v1/reports/print", json={"official": "O-999999"}, headers=headers)
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "official"
+    refused = investigator.post("/api/v1/reports/print", json={"official": "O-000001", "incident": "x"}, headers=headers)
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "official"
+    assert investigator.post("/api/v1/reports/print", json={"language": "de"}, headers=headers).status_code in (400, 422)
+    assert _count(app, Job) == jobs
+    accepted = investigator.post("/api/v1/reports/print", json={"language": "fa"}, headers=headers)
+    assert accepted.status_code == 202 and accepted.headers["location"] == accepted.json()["links"]["api"]
+    # Only a report-printing job has a file; an estimate's job has none.
+    estimate = _submit(as_role("analyst"))
+    assert investigator.get(f"{estimate}/file").status_code == 404

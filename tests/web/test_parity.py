@@ -402,3 +402,26 @@ def test_the_json_document_of_an_audit_event_says_its_channel(shells):
     cli, _ = shells
     [event] = cli("estimate", "run", "--method", "chao")
     assert json.loads(json.dumps(event))["channel"] == "cli" and event["signed"] is True
+
+
+def test_the_printed_report_leaves_the_same_trail_from_the_command_line_and_the_web(app, shells, tmp_path):
+    """At the terminal the report is printed at once; on the web a worker prints it for the user who
+    asked: the event of the printing is the same, the job's submission comes before it."""
+    from dadkhah.jobs import run_worker
+
+    cli, web = shells
+    cli("sources", "set", "list-1", "--release", "public")
+    from_cli = cli("report", "pdf", "--out", str(tmp_path / "report.pdf"), "--lang", "en")
+    submitted = web("POST", "/api/v1/reports/print", json={"language": "en"})
+    before = _last_seq(app)
+    assert run_worker(app.state.store, once=True) == 1
+    from_web = _events_after(app, before)
+    assert [e["action"] for e in submitted] == ["job submitted"] and submitted[0]["details"]["kind"] == "report print"
+    assert [_digests_as_shapes(e) for e in from_cli] == [_digests_as_shapes(e) for e in from_web]
+    # The same report: the same counts, language and estimate; its size may differ by the moment printed.
+    same = {k: v for k, v in from_cli[0]["details"].items() if k != "bytes"}
+    assert same == {k: v for k, v in from_web[0]["details"].items() if k != "bytes"} and same["persons"] > 0
+    assert (from_cli[0]["actor"], from_cli[0]["channel"]) == (CLI_USER, "cli")
+    assert (from_web[0]["actor"], from_web[0]["channel"]) == ("admin", "web") and from_web[0]["address"]
+    assert from_web[0]["address"] == submitted[0]["address"], "the worker acts from where the user asked"
+    assert verify_audit(app.state.store)["intact"]

@@ -44,8 +44,9 @@ def api_routes(app) -> list[tuple[str, str, APIRoute]]:
 
 def sample_values(app) -> dict[str, str]:
     from dadkhah.appeal import create_appeal, publish_appeal
-    from dadkhah.jobs import submit_job
+    from dadkhah.jobs import queue_report_print, run_worker
     from dadkhah.model import Appeal, Job
+    from dadkhah.sources import set_release
     from tests.conftest import TESTER
 
     with app.state.store.session() as session:
@@ -60,8 +61,10 @@ def sample_values(app) -> dict[str, str]:
         publish_appeal(app.state.store, appeal, actor=TESTER)
     with app.state.store.session() as session:
         job = session.scalar(sa.select(Job.id).limit(1))
-    if job is None:  # a queued job, for its page (no worker runs in these tests)
-        job = submit_job(app.state.store, actor=TESTER, kind="estimate run", parameters={"method": "chao"})
+    if job is None:  # a printed report, for the job's pages and its file (the worker runs it here)
+        set_release(app.state.store, "list-1", "public", actor=TESTER)
+        job = queue_report_print(app.state.store, actor=TESTER, language="en")
+        assert run_worker(app.state.store, once=True) == 1
     return {"job_id": str(job), "person_id": "P-000001", "testimony_id": "T-0001", "evidence_id": "E-000001", "estimate_id": "1",
             "import_id": "1", "pair_id": str(pair), "username": "viewer", "place_id": place,
             "official": "O-000001", "institution": "I-000001", "act": "A-000001", "site": "S-000003",

@@ -1,4 +1,5 @@
-"""Handing a file the core wrote in a private folder over as a download, leaving nothing behind."""
+"""Handing a file over as a download: one the core wrote in a private folder (leaving nothing behind),
+or one the workspace keeps."""
 
 from __future__ import annotations
 
@@ -19,9 +20,18 @@ def hand_over(folder: Path, file: Path, *, name: str, media_type: str, headers: 
     left on disk if the client goes away)."""
     try:
         handle = open(file, "rb")  # closed when the stream ends
-        size = os.fstat(handle.fileno()).st_size
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    return _streamed(handle, name, media_type, headers)
+
+
+def send_kept(file: Path, *, name: str, media_type: str, headers: dict | None = None) -> StreamingResponse:
+    """Stream ``file``, which the workspace keeps (a report printed by a job), as a download named ``name``."""
+    return _streamed(open(file, "rb"), name, media_type, headers)  # closed when the stream ends
+
+
+def _streamed(handle, name: str, media_type: str, headers: dict | None) -> StreamingResponse:
+    size = os.fstat(handle.fileno()).st_size
 
     def chunks():
         try:

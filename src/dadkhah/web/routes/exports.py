@@ -1,9 +1,14 @@
 """The standard exports of what may be published, as downloads: persons, records and acts as CSV or
-XLSX, the accountability record as Popolo JSON, Uwazi's CSV import.
+XLSX, the accountability record as Popolo JSON, Uwazi's CSV import; and the printed report.
 
 Each is one call into :mod:`dadkhah.publish` (``export_table``, ``export_popolo``, ``export_uwazi``),
 which writes the file and its audit event in one transaction; the file is written into a folder of
 the workspace's ``private/`` space and streamed back from a handle whose path is already gone.
+
+The printed report (:func:`dadkhah.publish.report.print_report`) takes tens of seconds and up to a
+gigabyte for a long list, so it is not made in the request: the form and its API twin submit the
+job "report print" (:func:`dadkhah.jobs.queue_report_print`) and answer at once with the job, whose
+page offers the PDF once a worker has printed it (``routes.jobs``).
 
 Who may: the permission ``publication`` (investigators and admins), the people who decide what may
 be published (a source's release, withholding a person). What an export holds is public by
@@ -18,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from dadkhah.errors import DadkhahError, InputError, Unavailable
@@ -105,6 +110,63 @@ class ExportRequest(BaseModel):
                                                                     "or xlsx")
     template: Literal["persons", "acts", "officials"] | None = Field(None, description="uwazi: which template "
                                                                                       "(required)")
+
+
+def print_report_job(store, viewer: Viewer, asked: PrintRequest) -> dict:
+    """Submit the printed report as a background job for the viewer; answers the job."""
+    from dadkhah.jobs import queue_report_print
+    from dadkhah.web.routes.jobs import job_document
+
+    job_id = queue_report_print(store, actor=viewer.actor, language=asked.language, city=asked.city,
+                                incident=asked.incident, official=asked.official)
+    return job_document(store, job_id)
+
+
+class PrintRequest(BaseModel):
+    """What the printed report holds: the victims (of one city, or of one incident), or one official's dossier."""
+
+    language: Literal["fa", "en"] = Field("fa", description="fa (Persian, right to left) or en")
+    city: str | None = Field(None, max_length=300, description="list only the victims of this city (a place id "
+                                                                "or a name the gazetteer knows)")
+    incident: str | None = Field(None, max_length=300, description="list only the victims of this incident (its name)")
+    official: str | None = Field(None, max_length=300, description="print this official's public dossier instead "
+                                                                    "of the list (id or name)")
+
+
+@router.post("/reports/print", include_in_schema=False)
+async def print_page(request: Request, language: str = Form("fa"), city: str = Form(""), incident: str = Form(""),
+                     official: str = Form(""), viewer: Viewer = require("publication")):
+    """The print form on the sources page: to the job's page, or the page again with the error."""
+    from dadkhah.web.routes.sources import sources_document
+
+    store = request.app.state.store
+    form = {"language": language, "city": city, "incident": incident, "official": official}
+    try:
+        asked = PrintRequest.model_validate({k: v.strip() or None for k, v in form.items()})
+        job = await run_in_threadpool(print_report_job, store, viewer, asked)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        error = InputError(problem.get("msg", "invalid"), field=".".join(str(p) for p in problem.get("loc", ())))
+        document = await run_in_threadpool(sources_document, store)
+        return await render(request, "sources.html", document | {"print_error": error.to_dict(), "print_form": form},
+                            status_code=400)
+    except Unavailable:
+        raise
+    except DadkhahError as exc:
+        document = await run_in_threadpool(sources_document, store)
+        return await render(request, "sources.html", document | {"print_error": exc.to_dict(), "print_form": form},
+                            status_code=400)
+    return RedirectResponse(job["links"]["page"], status_code=303)
+
+
+@router.post("/api/v1/reports/print", status_code=202,
+             summary="Ask for the printed report (PDF) of what may be published: a background job, answered at once "
+                     "(202) with the job and its address in Location; once done, the job's links name the file")
+async def print_api(request: Request, response: Response, body: PrintRequest | None = None,
+                    viewer: Viewer = require("publication")) -> dict:
+    job = await run_in_threadpool(print_report_job, request.app.state.store, viewer, body or PrintRequest())
+    response.headers["location"] = job["links"]["api"]
+    return job
 
 
 @router.post("/api/v1/exports/{kind}", response_class=StreamingResponse,

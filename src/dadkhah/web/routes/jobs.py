@@ -9,18 +9,23 @@ seconds while the job is active (a ``<meta http-equiv="refresh">``, which the Co
 leaves alone), and has a link to do so.
 
 Reading jobs needs what reading estimates needs; cancelling one, what asking for it needed (for an
-estimate, the permission ``estimates``; for a list's import, ``sources``).
+estimate, the permission ``estimates``; for a list's import, ``sources``; for a printed report,
+``publication``). Downloading a printed report (``/jobs/{id}/file``) needs what asking for it needed.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from dadkhah.errors import DadkhahError, NotFound
-from dadkhah.jobs import KINDS, cancel_job, list_jobs, show_job
+from dadkhah.errors import DadkhahError, InputError, NotFound
+from dadkhah.jobs import KINDS, cancel_job, list_jobs, printed_file, show_job
 from dadkhah.model import JOB_STATUSES
+from dadkhah.store import PRINTED_KEEP_DAYS
+from dadkhah.web.downloads import send_kept
 from dadkhah.web.params import Page, Paging, RowId
 from dadkhah.web.security import Forbidden, Viewer, require
 from dadkhah.web.templating import render
@@ -40,6 +45,8 @@ def links(job: dict) -> dict:
     if job["status"] == "done" and result.get("import_id") is not None:
         found |= {"result_page": f"/sources/imports/{result['import_id']}",
                   "result_api": f"/api/v1/sources/imports/{result['import_id']}"}
+    if job["status"] == "done" and job["kind"] == "report print" and result.get("file"):
+        found |= {"file": f"/jobs/{job['id']}/file", "file_api": f"/api/v1/jobs/{job['id']}/file"}
     return found
 
 
@@ -52,7 +59,37 @@ def cancel_permission(kind: str) -> str:
 def job_document(store, job_id: int) -> dict:
     with store.session() as session:
         job = show_job(session, job_id)
-    return job | {"links": links(job)}
+    document = job | {"links": links(job)}
+    if "file" in document["links"]:  # a printed report is kept some days (dadkhah.store.PRINTED_KEEP_DAYS)
+        document["file_kept"] = printed_file(store.workspace, job["result"]) is not None
+    return document
+
+
+def printed(store, viewer: Viewer, job_id: int) -> tuple[Path, dict]:
+    """The PDF a done "report print" job wrote, for whoever may ask for one, and its job."""
+    with store.session() as session:
+        job = show_job(session, job_id)
+    if job["kind"] != "report print":
+        raise NotFound(f"job {job_id} prints no report: it is a {job['kind']}")
+    permission = cancel_permission(job["kind"])
+    if not viewer.can(permission):
+        raise Forbidden(permission)
+    if job["status"] != "done":
+        raise InputError(f"the report is not printed: the job is {job['status']}", field="job")
+    path = printed_file(store.workspace, job["result"])
+    if path is None:
+        raise NotFound(f"the report job {job_id} printed was removed ({PRINTED_KEEP_DAYS} days after it was "
+                       "printed): ask for it again")
+    return path, job
+
+
+def _download(store, viewer: Viewer, job_id: int):
+    path, job = printed(store, viewer, job_id)
+    result = job["result"]
+    day = (job["finished_at"] or "")[:10]
+    what = f"-{result['official']}" if result.get("official") else ""
+    return send_kept(path, name=f"dadkhah-report-{result['language']}{what}-{day}.pdf", media_type="application/pdf",
+                     headers={"x-dadkhah-sha256": result["sha256"], "cache-control": "no-store"})
 
 
 def jobs_document(store, page: Page, status: str | None = None) -> dict:
@@ -95,6 +132,19 @@ async def job_page(request: Request, job_id: RowId, viewer: Viewer = require("re
 @router.get("/api/v1/jobs/{job_id}", summary="One background job: its status, progress, and its result (or why it failed)")
 async def job_api(request: Request, job_id: RowId, viewer: Viewer = require("registry")) -> dict:
     return await run_in_threadpool(job_document, request.app.state.store, job_id)
+
+
+@router.get("/jobs/{job_id}/file", include_in_schema=False)
+async def file_page(request: Request, job_id: RowId, viewer: Viewer = require("publication")):
+    return await run_in_threadpool(_download, request.app.state.store, viewer, job_id)
+
+
+@router.get("/api/v1/jobs/{job_id}/file", response_class=StreamingResponse,
+            summary="The PDF a done report-printing job wrote (kept some days after it was printed); "
+                    "`X-Dadkhah-SHA256` is its SHA-256, the one its audit event names",
+            responses={200: {"description": "The PDF, as an attachment", "content": {"application/pdf": {}}}})
+async def file_api(request: Request, job_id: RowId, viewer: Viewer = require("publication")):
+    return await run_in_threadpool(_download, request.app.state.store, viewer, job_id)
 
 
 @router.post("/jobs/{job_id}/cancel", include_in_schema=False)
