@@ -93,6 +93,18 @@ _json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 NUL_REFUSED = "a text given holds a NUL character (code 0), which no text may hold; nothing was changed"
 
 
+def _refuse_nul(_connection, _cursor, _statement, parameters, _context, executemany) -> None:
+    """SQLite would store a text holding a NUL character, which PostgreSQL refuses (see
+    :meth:`Store.session`): refused here as well, so that both databases answer alike (a text field
+    of a multipart form, an evidence file's description say, is not read by the web's own check).
+    Bulk writes are not looked at: an import sets such rows aside before it writes."""
+    if executemany or not parameters:
+        return
+    for value in parameters.values() if isinstance(parameters, dict) else parameters:
+        if isinstance(value, str) and "\x00" in value:
+            raise InputError(NUL_REFUSED)
+
+
 def holds_nul(error: BaseException) -> bool:
     """Whether the database refused a text for holding a NUL character (PostgreSQL does)."""
     return "NUL (0x00)" in str(getattr(error, "orig", error))
@@ -104,6 +116,7 @@ def create_engine(url: str, *, busy_seconds: float = 30) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, json_serializer=_json_dumps)
         sa.event.listen(engine, "connect", _sqlite_pragmas(busy_seconds * 1000))
+        sa.event.listen(engine, "before_cursor_execute", _refuse_nul)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
 

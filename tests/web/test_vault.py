@@ -604,3 +604,20 @@ def test_a_server_left_running_through_a_key_rotation_refuses_to_seal_or_sign_an
     with app.state.store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(EvidenceItem)) == 1
     assert not list(private_tmp.iterdir())
+
+
+def test_a_nul_character_in_a_multipart_forms_text_is_refused_and_nothing_is_added(app, as_role, private_tmp,
+                                                                                   web_store_path):
+    """The web's own check reads JSON and plain forms, not a multipart upload's fields: the store
+    refuses the NUL there, as PostgreSQL does, on SQLite too (it stored it before)."""
+    client = as_role("investigator")
+    before = client.get("/api/v1/evidence").json()["evidence"]
+    sealed = sorted((web_store_path / "blobs").rglob("*.sealed"))
+    answer = client.post("/evidence", data={
+        "csrf_token": client.csrf, "source": "family-archive", "description": "a damaged\x00 description",
+        "acquired_how": "handed over", "release": ["investigators"]},
+        files=[("files", ("photo.png", b"\x89PNG\r\n\x1a\n synthetic image bytes", "image/png"))])
+    assert answer.status_code == 400 and "NUL character" in answer.text
+    assert client.get("/api/v1/evidence").json()["evidence"] == before
+    assert sorted((web_store_path / "blobs").rglob("*.sealed")) == sealed, "no sealed file is left behind"
+    assert not list(private_tmp.iterdir()) and not [e for e in _audit(app) if e["action"] == "evidence added"]

@@ -866,8 +866,8 @@ def check_list_file(path: str | os.PathLike, *, name: str | None = None) -> str:
     """Refuse what is not a CSV, TSV or XLSX list by its extension *and* its content; returns the format.
 
     An XLSX file must be a zip archive; a CSV or TSV file must decode as text in an encoding the
-    importer reads (see :func:`dadkhah.ingest.readers.detect_encoding`) and hold no binary control
-    bytes. ``name`` is the name to show in messages (the file as the user knows it).
+    importer reads (see :func:`dadkhah.ingest.readers.detect_encoding`) and hold no more control
+    bytes than a damaged cell or two (a binary file holds them everywhere). ``name`` is the name to show in messages (the file as the user knows it).
     """
     from dadkhah.ingest.readers import detect_encoding
 
@@ -895,8 +895,10 @@ def check_list_file(path: str | os.PathLike, *, name: str | None = None) -> str:
     except InputError as exc:
         raise InputError(f"this is not a text file the importer can read: {exc.message}", file=shown, field="file") from None
     text = head.decode(encoding, errors="replace")
+    # A binary file is full of control bytes; a list with a damaged cell or two (a NUL, say) is not:
+    # its import sets those rows aside in the quarantine report, as the command line does.
     controls = sum(1 for ch in text if ch < " " and ch not in _TEXT_CONTROLS)
-    if "\x00" in text or controls > max(2, len(text) // 200):
+    if controls > max(2, len(text) // 200):
         raise InputError("this is not a text list: it holds binary data (is it a PDF, an image or an old .xls file?)",
                          file=shown, field="file")
     return fmt
