@@ -423,7 +423,7 @@ def sweep_leftovers(store: Store) -> dict:
 
 
 def _sweep_printed(store: Store, remove) -> None:
-    """Reports printed by background jobs (``printed/<folder>/``): those whose job ended more than
+    """Reports printed and memorial sites zipped by background jobs (``printed/<folder>/``): those whose job ended more than
     :data:`PRINTED_KEEP_DAYS` days ago, and, over an hour old, those no waiting, running or finished
     job names (a job that failed, or was cancelled, removes its folder itself; these are left by a
     worker that was killed)."""
@@ -434,7 +434,7 @@ def _sweep_printed(store: Store, remove) -> None:
     kept_from = utcnow() - timedelta(days=PRINTED_KEEP_DAYS)
     with store.session() as session:
         rows = session.execute(sa.select(Job.parameters, Job.status, Job.finished_at).where(
-            Job.kind == "report print", Job.status.in_(("queued", "running", "done")))).all()
+            Job.kind.in_(("report print", "memorial build")), Job.status.in_(("queued", "running", "done")))).all()
     kept = {str((parameters or {}).get("folder", "")) for parameters, status, finished in rows
             if status != "done" or finished is None or finished > kept_from}
     for folder in folders:

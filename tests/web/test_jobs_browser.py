@@ -135,3 +135,31 @@ def test_a_printed_report_asked_for_on_the_sources_page_is_downloaded_from_its_j
     pdf = saved.read_bytes()
     assert pdf.startswith(b"%PDF")
     assert hashlib.sha256(pdf).hexdigest() == page.locator("#job-result code").inner_text()
+
+
+def test_a_memorial_site_asked_for_on_the_sources_page_is_built_by_the_worker_and_downloaded(browser_page, worker,
+                                                                                             web_store_path, tmp_path):
+    import zipfile
+
+    from dadkhah.publish import verify_site
+    from tests.cli.test_cli import run
+
+    assert run("sources", "set", "list-1", "--release", "public", workspace=web_store_path).exit_code == 0
+    page = browser_page
+    log_in(page, "investigator")
+    page.goto("/sources")
+    page.uncheck("#memorial-form input[name=languages][value=fa]")
+    page.fill("#memorial-form input[name=contact]", "corrections@example.org")
+    page.click("#memorial-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/jobs/\d+$"))
+    # The worker `dadkhah serve` would start (here on its own) holds the keys: it builds and signs the site.
+    page.wait_for_selector("#job-result a", timeout=60000)
+    with page.expect_download() as downloading:
+        page.click("#job-result a")
+    saved = tmp_path / downloading.value.suggested_filename
+    downloading.value.save_as(saved)
+    with zipfile.ZipFile(saved) as zipped:
+        zipped.extractall(tmp_path / "unzipped")
+    site = tmp_path / "unzipped" / "memorial"
+    assert verify_site(site, expect_key=page.locator("#job-result code").first.inner_text())["intact"]
+    assert (site / "en" / "index.html").is_file() and not (site / "fa").exists()

@@ -178,3 +178,46 @@ def test_a_printed_report_asked_for_badly_makes_no_job_and_says_why(app, as_role
     # Only a report-printing job has a file; an estimate's job has none.
     estimate = _submit(as_role("analyst"))
     assert investigator.get(f"{estimate}/file").status_code == 404
+
+
+def test_the_memorial_site_is_asked_for_on_the_sources_page_and_its_signed_zip_downloaded(app, as_role, tmp_path):
+    import io
+    import zipfile
+
+    from dadkhah.publish import verify_site
+
+    _publish(app)
+    investigator, analyst = as_role("investigator"), as_role("analyst")
+    assert BeautifulSoup(analyst.get("/sources").text, "html.parser").find(id="memorial-form") is None
+    assert analyst.post("/memorial/build", data={"csrf_token": analyst.csrf}).status_code == 403
+    jobs = _count(app, Job)
+    refused = investigator.post("/memorial/build", data={"csrf_token": investigator.csrf, "languages": ["fa"],
+                                                         "contact": "call the office"})
+    assert refused.status_code == 400 and _count(app, Job) == jobs
+    page = BeautifulSoup(refused.text, "html.parser")
+    assert page.find(id="memorial-error")["data-field"] == "contact"
+    assert page.select_one("#memorial-form input[name=contact]")["value"] == "call the office"
+    none = investigator.post("/memorial/build", data={"csrf_token": investigator.csrf, "title": "x"})
+    assert none.status_code == 400 and _count(app, Job) == jobs, "no language chosen: nothing to build"
+
+    answer = investigator.post("/memorial/build", data={"csrf_token": investigator.csrf, "languages": ["fa", "en"],
+                                                        "contact": "https://example.org/corrections"})
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/jobs/"), answer.text[:300]
+    address = answer.headers["location"]
+    assert run_worker(app.state.store, once=True) == 1  # the app's store holds the unlocked keys, as the server's
+    page = BeautifulSoup(investigator.get(address).text, "html.parser")
+    assert "Memorial site" in page.find("h1").text
+    link = page.select_one("#job-result a")
+    assert link["href"] == f"{address}/file"
+    download = investigator.get(link["href"])
+    assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
+    assert re.search(r'filename="dadkhah-memorial-\d{4}-\d\d-\d\d\.zip"', download.headers["content-disposition"])
+    with zipfile.ZipFile(io.BytesIO(download.content)) as zipped:
+        zipped.extractall(tmp_path)
+    fingerprint = page.select_one("#job-result code").text
+    assert verify_site(tmp_path / "memorial", expect_key=fingerprint)["intact"]
+    assert (tmp_path / "memorial" / "fa" / "index.html").is_file() and (tmp_path / "memorial" / "en").is_dir()
+    api = investigator.post("/api/v1/memorial/build", json={"languages": ["en"]},
+                            headers={"X-CSRF-Token": investigator.csrf})
+    assert api.status_code == 202 and api.json()["kind"] == "memorial build"
+    assert analyst.get(f"/api/v1/jobs/{api.json()['id']}/file").status_code == 403

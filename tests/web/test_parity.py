@@ -425,3 +425,25 @@ def test_the_printed_report_leaves_the_same_trail_from_the_command_line_and_the_
     assert (from_web[0]["actor"], from_web[0]["channel"]) == ("admin", "web") and from_web[0]["address"]
     assert from_web[0]["address"] == submitted[0]["address"], "the worker acts from where the user asked"
     assert verify_audit(app.state.store)["intact"]
+
+
+def test_the_memorial_site_leaves_the_same_trail_from_the_command_line_and_the_web(app, shells, tmp_path):
+    from dadkhah.jobs import run_worker
+
+    cli, web = shells
+    cli("sources", "set", "list-1", "--release", "public")
+    from_cli = cli("publish", "memorial", "--out", str(tmp_path / "site"), "--languages", "en")
+    submitted = web("POST", "/api/v1/memorial/build", json={"languages": ["en"]})
+    before = _last_seq(app)
+    assert run_worker(app.state.store, once=True) == 1
+    from_web = _events_after(app, before)
+    assert [e["action"] for e in submitted] == ["job submitted"]
+
+    def shape(event: dict) -> tuple:  # a site is named by 12 hex digits of its folder's path
+        return _shape(event | {"object_id": re.sub(r"^[0-9a-f]{12}$", "FOLDER", event["object_id"] or "")})
+
+    assert [shape(e) for e in from_cli] == [shape(e) for e in from_web]
+    same = ("languages", "persons", "cities", "incidents", "sites", "acts", "files", "fingerprint")
+    assert {k: from_cli[0]["details"][k] for k in same} == {k: from_web[0]["details"][k] for k in same}
+    assert (from_web[0]["actor"], from_web[0]["channel"]) == ("admin", "web")
+    assert from_web[0]["address"] == submitted[0]["address"]

@@ -55,10 +55,14 @@ def show_job_text(job: dict) -> None:
         out.print(f"  result: import {result['import_id']} of {result['file']} into {result['source']}: {counts}",
                   markup=False)
     if "printed_file" in job:
-        what = f"the dossier of {result['official']}" if result.get("official") else f"{result['persons']:,} victims"
         where = job["printed_file"] or "removed from the workspace since (ask for it again)"
-        out.print(f"  result: the printed report, {result['pages']:,} pages in {result['language']}, {what}: {where}",
-                  markup=False)
+        if job["kind"] == "memorial build":
+            out.print(f"  result: the memorial site in {', '.join(result['languages'])}, {result['persons']:,} persons, "
+                      f"{result['files']:,} files signed by {result['fingerprint']}, zipped: {where}", markup=False)
+        else:
+            what = f"the dossier of {result['official']}" if result.get("official") else f"{result['persons']:,} victims"
+            out.print(f"  result: the printed report, {result['pages']:,} pages in {result['language']}, {what}: {where}",
+                      markup=False)
     if job["error"]:
         out.print(f"  error: {job['error']}", markup=False)
 
@@ -107,7 +111,7 @@ def jobs_show(
 
     with opened_store(ctx) as store, store.session() as session:
         job = show_job(session, job_id)
-        if job["kind"] == "report print" and job["status"] == "done":  # where the PDF is kept, while it is
+        if job["kind"] in ("report print", "memorial build") and job["status"] == "done":  # where it is kept, while it is
             path = printed_file(store.workspace, job["result"])
             job["printed_file"] = str(path) if path is not None else None
     if as_json:

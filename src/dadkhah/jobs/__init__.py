@@ -1,8 +1,8 @@
 """Background jobs: long work that outlives the request that asked for it.
 
 A long estimate (LCMCR by city with long chains, linkage replicates), a large list uploaded
-through the web (:func:`queue_list_import`), or the printed report asked for on the web
-(:func:`queue_report_print`), is submitted as a job
+through the web (:func:`queue_list_import`), the printed report or the memorial site asked for on
+the web (:func:`queue_report_print`, :func:`queue_memorial_build`), is submitted as a job
 (:func:`submit_job`, audited "job submitted") and runs in a worker process (:func:`run_worker`:
 ``dadkhah worker``, or the one ``dadkhah serve`` starts), which writes its progress, honours its
 cancellation (:func:`cancel_job`, audited "job cancelled") and keeps its result. The job table is in
@@ -24,6 +24,7 @@ from dadkhah.jobs.queue import (
     job_to_dict,
     list_jobs,
     queue_list_import,
+    queue_memorial_build,
     queue_report_print,
     show_job,
     submit_job,
@@ -48,6 +49,7 @@ __all__ = [
     "list_jobs",
     "printed_file",
     "queue_list_import",
+    "queue_memorial_build",
     "queue_report_print",
     "run_job",
     "run_worker",

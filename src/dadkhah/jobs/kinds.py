@@ -14,11 +14,12 @@ before anyone may ask for or cancel one.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,32 +218,40 @@ def run_list_import(store: Store, actor: Actor, parameters: dict, progress: Prog
             "quarantine": bool(summary.quarantine)}
 
 
-# A report printed by a job waits in the workspace's printed/ folder: "<32 hex>/report.pdf", the
-# folder named when the job is submitted (so that what is in the folder can be told to be a job's).
+# What a job publishes (a printed report, a memorial site) waits in the workspace's printed/ folder
+# for its download: "<32 hex>/report.pdf" or "<32 hex>/memorial.zip", the folder named when the job
+# is submitted (so that what is in the folder can be told to be a job's).
 PRINTED_FOLDER = re.compile(r"^[0-9a-f]{32}\Z")
 PRINTED_NAME = "report.pdf"
-REPORT_LANGUAGES = ("fa", "en")  # dadkhah.publish.report.LANGUAGES (tests/jobs compares them)
+MEMORIAL_NAME = "memorial.zip"
+PRINTED_NAMES = {"report print": PRINTED_NAME, "memorial build": MEMORIAL_NAME}
+REPORT_LANGUAGES = ("fa", "en")  # dadkhah.publish.report.LANGUAGES and memorial.LANGUAGES (tests/jobs compares them)
 REPORT_PARAMETERS = ("language", "city", "incident", "official", "folder")
+MEMORIAL_PARAMETERS = ("languages", "title", "contact", "folder")
 MAX_NAME = 300  # characters in a city's, an incident's or an official's name or id, as asked for
+
+
+def _folder(folder) -> str:
+    if not isinstance(folder, str) or not PRINTED_FOLDER.match(folder):
+        raise InputError(f"not a printed report's folder: {folder!r}", field="folder")
+    return folder
 
 
 def printed_folder(workspace: Workspace, folder: str) -> Path:
     """The folder a job's printed report is written into, inside the workspace's printed/ (never
     anywhere else)."""
-    if not isinstance(folder, str) or not PRINTED_FOLDER.match(folder):
-        raise InputError(f"not a printed report's folder: {folder!r}", field="folder")
-    return workspace.printed_dir / folder
+    return workspace.printed_dir / _folder(folder)
 
 
-def _name(value, field: str) -> str | None:
-    """A name asked for (a city, an incident, an official): text without control characters, or None."""
+def _name(value, field: str, longest: int = MAX_NAME) -> str | None:
+    """A name asked for (a city, an incident, an official, a title): text without control characters, or None."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise InputError(f"a name, not {value!r}", field=field)
     text = " ".join(value.split())
-    if len(text) > MAX_NAME:
-        raise InputError(f"at most {MAX_NAME} characters, not {len(text)}", field=field)
+    if len(text) > longest:
+        raise InputError(f"at most {longest} characters, not {len(text)}", field=field)
     if re.search(r"[\x00-\x1f\x7f]", text):
         raise InputError("holds a control character", field=field)
     return text or None
@@ -260,11 +269,25 @@ def validate_report_print(parameters: dict) -> dict:
     if checked["official"] and (checked["city"] or checked["incident"]):
         raise InputError("prints one official's dossier; a city or an incident narrows the list of victims, "
                          "which that report does not print", field="official")
-    folder = parameters.get("folder") or secrets.token_hex(16)
-    if not isinstance(folder, str) or not PRINTED_FOLDER.match(folder):
-        raise InputError(f"not a printed report's folder: {folder!r}", field="folder")
-    checked["folder"] = folder
+    checked["folder"] = _folder(parameters.get("folder") or secrets.token_hex(16))
     return checked
+
+
+@contextlib.contextmanager
+def _publishing(store: Store, folder_name: str) -> Iterator[Path]:
+    """The job's new folder in printed/, removed again if what it publishes is not made (refused,
+    cancelled, stopped)."""
+    folder = printed_folder(store.workspace, folder_name)
+    store.workspace.printed_dir.mkdir(mode=0o700, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        raise InputError("this job's folder is taken already: ask for it again", field="folder") from None
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def run_report_print(store: Store, actor: Actor, parameters: dict, progress: Progress) -> dict:
@@ -272,19 +295,10 @@ def run_report_print(store: Store, actor: Actor, parameters: dict, progress: Pro
     folder of printed/; a report that is not printed (refused, cancelled, stopped) leaves no folder."""
     from dadkhah.publish.report import print_report
 
-    folder = printed_folder(store.workspace, parameters["folder"])
-    store.workspace.printed_dir.mkdir(mode=0o700, exist_ok=True)
-    try:
-        folder.mkdir(mode=0o700)
-    except FileExistsError:
-        raise InputError("this report's folder is taken already: ask for the report again", field="folder") from None
-    try:
+    with _publishing(store, parameters["folder"]) as folder:
         printed = print_report(store, folder / PRINTED_NAME, actor=actor, language=parameters["language"],
                                city=parameters.get("city"), incident=parameters.get("incident"),
                                official=parameters.get("official"), progress=progress)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
     return {"file": f"{parameters['folder']}/{PRINTED_NAME}", "language": printed["language"],
             "pages": printed["pages"], "bytes": printed["bytes"], "sha256": printed["sha256"],
             "tagged": printed["tagged"], "persons": printed["persons"], "published": printed["published"],
@@ -292,11 +306,58 @@ def run_report_print(store: Store, actor: Actor, parameters: dict, progress: Pro
             "official": printed["official"], "estimate": printed["estimate"]}
 
 
+def validate_memorial_build(parameters: dict) -> dict:
+    """The parameters of a memorial site, as :func:`dadkhah.publish.memorial.build_memorial` takes them
+    (``languages``: ``fa``, ``en`` or both; ``title``; ``contact``, where readers send corrections),
+    and the ``folder`` its zip is written into, chosen here when not given. The contact address is
+    checked whole by :func:`dadkhah.jobs.queue.queue_memorial_build` before it submits."""
+    _only(parameters, MEMORIAL_PARAMETERS, "a memorial site")
+    languages = parameters.get("languages") or list(REPORT_LANGUAGES)
+    if isinstance(languages, str):
+        languages = languages.split(",")
+    if not isinstance(languages, (list, tuple)):
+        raise InputError(f"fa, en or both, not {languages!r}", field="languages")
+    codes = dict.fromkeys(code.strip() if isinstance(code, str) else code for code in languages)
+    checked = {"languages": [_choice(code, "languages", REPORT_LANGUAGES) for code in codes if code != ""]}
+    if not checked["languages"]:
+        raise InputError("fa, en or both, not none", field="languages")
+    checked["title"] = _name(parameters.get("title"), "title", 200)
+    checked["contact"] = _name(parameters.get("contact"), "contact")
+    checked["folder"] = _folder(parameters.get("folder") or secrets.token_hex(16))
+    return checked
+
+
+def run_memorial_build(store: Store, actor: Actor, parameters: dict, progress: Progress) -> dict:
+    """Build the memorial site for ``actor`` (its audit event "memorial published" is theirs), signed
+    with the workspace's keys, and zip it into the job's folder of printed/ (the site's own folder
+    is removed once zipped); nothing is left if it is not made."""
+    from dadkhah.outfiles import sha256_of, zip_folder
+    from dadkhah.publish.memorial import build_memorial
+
+    keys = store.chain_keys
+    if keys is None or getattr(keys, "signing_key", None) is None:
+        raise InputError("a memorial site is signed, and this worker holds no unlocked keys: start the worker with "
+                         "DADKHAH_PASSPHRASE set (or with a key file without a passphrase), or build the site at the "
+                         "command line (dadkhah publish memorial)", field="keys")
+    with _publishing(store, parameters["folder"]) as folder:
+        site, archive = folder / "site", folder / MEMORIAL_NAME
+        built = build_memorial(store, keys, site, actor=actor, languages=parameters["languages"],
+                               title=parameters.get("title"), contact=parameters.get("contact"), progress=progress)
+        zip_folder(site, archive, root="memorial", progress=progress)
+        shutil.rmtree(site)
+    return {"file": f"{parameters['folder']}/{MEMORIAL_NAME}", "languages": built["languages"],
+            "persons": built["persons"], "cities": built["cities"], "incidents": built["incidents"],
+            "sites": built["sites"], "acts": built["acts"], "files": built["files"],
+            "fingerprint": built["fingerprint"], "manifest_sha256": built["manifest_sha256"],
+            "bytes": archive.stat().st_size, "sha256": sha256_of(archive)}
+
+
 def printed_file(workspace: Workspace, result: dict | None) -> Path | None:
-    """The PDF a finished "report print" job wrote (its result's ``file``), or None when it is gone."""
+    """What a finished "report print" or "memorial build" job wrote (its result's ``file``: the PDF,
+    or the site's zip), or None when it is gone."""
     file = (result or {}).get("file")
     folder, _, name = file.partition("/") if isinstance(file, str) else ("", "", "")
-    if name != PRINTED_NAME or not PRINTED_FOLDER.match(folder):
+    if name not in PRINTED_NAMES.values() or not PRINTED_FOLDER.match(folder):
         return None
     path = printed_folder(workspace, folder) / name
     return path if path.is_file() else None
@@ -306,6 +367,7 @@ KINDS: dict[str, JobKind] = {
     "estimate run": JobKind("estimate run", "estimates", validate_estimate, run_estimate),
     "list import": JobKind("list import", "sources", validate_list_import, run_list_import),
     "report print": JobKind("report print", "publication", validate_report_print, run_report_print),
+    "memorial build": JobKind("memorial build", "publication", validate_memorial_build, run_memorial_build),
 }
 
 

@@ -103,6 +103,21 @@ def queue_report_print(store: Store, *, actor: Actor, language: str = "fa", city
     return submit_job(store, actor=actor, kind="report print", parameters=parameters)
 
 
+def queue_memorial_build(store: Store, *, actor: Actor, languages=("fa", "en"), title: str | None = None,
+                         contact: str | None = None) -> int:
+    """Have the memorial site (:func:`dadkhah.publish.memorial.build_memorial`) built in the
+    background for ``actor``, signed and zipped for download: the languages and the contact address
+    are checked first (an InputError naming the field, and nothing is submitted), then the job
+    "memorial build" is submitted (audited "job submitted"); answers its id. The worker needs the
+    workspace's keys unlocked to sign the site."""
+    from dadkhah.publish.memorial import check_memorial
+
+    parameters = job_kind("memorial build").validate({"languages": languages, "title": title, "contact": contact})
+    languages, contact = check_memorial(parameters["languages"], parameters["contact"])
+    parameters |= {"languages": list(languages), "contact": contact}
+    return submit_job(store, actor=actor, kind="memorial build", parameters=parameters)
+
+
 def _get(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id) if isinstance(job_id, int) and 0 < job_id < 2**63 else None
     if job is None:

@@ -125,6 +125,17 @@ def _contact_link(contact: str | None, person_id: str) -> str | None:
     return f"mailto:{contact}?subject=Correction%3A%20{person_id}"
 
 
+def check_memorial(languages=LANGUAGES, contact: str | None = None) -> tuple[tuple[str, ...], str | None]:
+    """The site's languages (``fa``, ``en`` or both, as a list or ``"fa,en"``) and the address readers
+    send corrections to, as :func:`build_memorial` takes them: checked (an :class:`InputError` naming
+    ``languages`` or ``contact``) and tidied."""
+    asked = languages.split(",") if isinstance(languages, str) else languages
+    languages = tuple(dict.fromkeys(code.strip() for code in asked if isinstance(code, str) and code.strip()))
+    if not languages or any(language not in LANGUAGES for language in languages):
+        raise InputError(f"takes fa, en or both (fa,en), not {','.join(languages) or 'nothing'}", field="languages")
+    return languages, _check_contact(contact)
+
+
 def _check_contact(contact: str | None) -> str | None:
     contact = (contact or "").strip() or None
     if contact is None:
@@ -179,11 +190,7 @@ def build_memorial(store: Store, keys: VaultKeys, out: str | os.PathLike, *, act
                    progress=None) -> dict:
     """Write (or rebuild) the memorial site into ``out`` and sign it; returns what was done."""
     out = Path(out)
-    asked = languages.split(",") if isinstance(languages, str) else languages
-    languages = tuple(dict.fromkeys(code.strip() for code in asked if code.strip()))
-    if not languages or any(language not in LANGUAGES for language in languages):
-        raise InputError(f"takes fa, en or both (fa,en), not {','.join(languages) or 'nothing'}", field="languages")
-    contact = _check_contact(contact)
+    languages, contact = check_memorial(languages, contact)
     _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARK).write_text("A memorial site written by dadkhah publish memorial; rebuilt in place.\n",

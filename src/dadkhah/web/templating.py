@@ -48,7 +48,8 @@ FIELD_LABELS = {
     "incident": "Incident", "victims": "Victims", "unnamed_victims": "Victims known by number only",
     "actor_id": "Id of the official or institution", "degree": "Degree of involvement", "likelihood": "Likelihood",
     "observed_on": "Observed on", "status": "Status", "evidence": "Evidence", "victim": "Victim",
-    "locator": "Where in the source", "review_status": "Review status", "claim": "Claim", "official": "Official", "city": "City",
+    "locator": "Where in the source", "review_status": "Review status", "claim": "Claim", "official": "Official",
+    "city": "City", "languages": "Languages", "contact": "Where readers send corrections",
     "institution": "Institution", "person": "Person", "site": "Site", "type": "Type", "on": "On the date",
     "act": "Act", "cells": "Cells", "officials": "Officials",
     # appeals (dadkhah.appeal): the letter, its signatories, moderation, deliveries, purges

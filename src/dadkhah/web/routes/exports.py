@@ -1,5 +1,6 @@
 """The standard exports of what may be published, as downloads: persons, records and acts as CSV or
-XLSX, the accountability record as Popolo JSON, Uwazi's CSV import; and the printed report.
+XLSX, the accountability record as Popolo JSON, Uwazi's CSV import; the printed report and the
+memorial site.
 
 Each is one call into :mod:`dadkhah.publish` (``export_table``, ``export_popolo``, ``export_uwazi``),
 which writes the file and its audit event in one transaction; the file is written into a folder of
@@ -8,7 +9,9 @@ the workspace's ``private/`` space and streamed back from a handle whose path is
 The printed report (:func:`dadkhah.publish.report.print_report`) takes tens of seconds and up to a
 gigabyte for a long list, so it is not made in the request: the form and its API twin submit the
 job "report print" (:func:`dadkhah.jobs.queue_report_print`) and answer at once with the job, whose
-page offers the PDF once a worker has printed it (``routes.jobs``).
+page offers the PDF once a worker has printed it (``routes.jobs``). The memorial site is asked for
+the same way (the job "memorial build", :func:`dadkhah.jobs.queue_memorial_build`): the worker
+builds it, signs it with the workspace's keys and zips it.
 
 Who may: the permission ``publication`` (investigators and admins), the people who decide what may
 be published (a source's release, withholding a person). What an export holds is public by
@@ -144,17 +147,11 @@ async def print_page(request: Request, language: str = Form("fa"), city: str = F
     try:
         asked = PrintRequest.model_validate({k: v.strip() or None for k, v in form.items()})
         job = await run_in_threadpool(print_report_job, store, viewer, asked)
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        error = InputError(problem.get("msg", "invalid"), field=".".join(str(p) for p in problem.get("loc", ())))
+    except (ValidationError, DadkhahError) as exc:
+        if isinstance(exc, Unavailable):
+            raise
         document = await run_in_threadpool(sources_document, store)
-        return await render(request, "sources.html", document | {"print_error": error.to_dict(), "print_form": form},
-                            status_code=400)
-    except Unavailable:
-        raise
-    except DadkhahError as exc:
-        document = await run_in_threadpool(sources_document, store)
-        return await render(request, "sources.html", document | {"print_error": exc.to_dict(), "print_form": form},
+        return await render(request, "sources.html", document | {"print_error": _form_error(exc), "print_form": form},
                             status_code=400)
     return RedirectResponse(job["links"]["page"], status_code=303)
 
@@ -167,6 +164,68 @@ async def print_api(request: Request, response: Response, body: PrintRequest | N
     job = await run_in_threadpool(print_report_job, request.app.state.store, viewer, body or PrintRequest())
     response.headers["location"] = job["links"]["api"]
     return job
+
+
+def build_memorial_job(store, viewer: Viewer, asked: MemorialRequest) -> dict:
+    """Submit the memorial site as a background job for the viewer; answers the job."""
+    from dadkhah.jobs import queue_memorial_build
+    from dadkhah.web.routes.jobs import job_document
+
+    job_id = queue_memorial_build(store, actor=viewer.actor, languages=asked.languages, title=asked.title,
+                                  contact=asked.contact)
+    return job_document(store, job_id)
+
+
+class MemorialRequest(BaseModel):
+    """The memorial site: its languages, its title, and where readers send corrections."""
+
+    languages: list[Literal["fa", "en"]] = Field(["fa", "en"], min_length=1, max_length=2,
+                                                 description="fa, en or both (the first is the site's front page)")
+    title: str | None = Field(None, max_length=200, description="the site's title (else the site's own)")
+    contact: str | None = Field(None, max_length=300, description="an https:// address or an email address where "
+                                                                   "readers send corrections")
+
+
+@router.post("/memorial/build", include_in_schema=False)
+async def memorial_page(request: Request, languages: list[str] = Form([]), title: str = Form(""),
+                        contact: str = Form(""), viewer: Viewer = require("publication")):
+    """The memorial form on the sources page: to the job's page, or the page again with the error."""
+    from dadkhah.web.routes.sources import sources_document
+
+    store = request.app.state.store
+    form = {"languages": languages, "title": title, "contact": contact}
+    try:
+        asked = MemorialRequest.model_validate({"languages": languages, "title": title.strip() or None,
+                                                "contact": contact.strip() or None})
+        job = await run_in_threadpool(build_memorial_job, store, viewer, asked)
+    except (ValidationError, DadkhahError) as exc:
+        if isinstance(exc, Unavailable):
+            raise
+        error = _form_error(exc)
+        document = await run_in_threadpool(sources_document, store)
+        return await render(request, "sources.html", document | {"memorial_error": error, "memorial_form": form},
+                            status_code=400)
+    return RedirectResponse(job["links"]["page"], status_code=303)
+
+
+@router.post("/api/v1/memorial/build", status_code=202,
+             summary="Ask for the memorial site of what may be published, signed and zipped: a background job, "
+                     "answered at once (202) with the job and its address in Location; once done, the job's links "
+                     "name the zip")
+async def memorial_api(request: Request, response: Response, body: MemorialRequest | None = None,
+                       viewer: Viewer = require("publication")) -> dict:
+    job = await run_in_threadpool(build_memorial_job, request.app.state.store, viewer, body or MemorialRequest())
+    response.headers["location"] = job["links"]["api"]
+    return job
+
+
+def _form_error(exc: Exception) -> dict:
+    """A refusal as the forms show it: the core's own, or the first of a request model's."""
+    if isinstance(exc, ValidationError):
+        problem = exc.errors()[0]
+        loc = [str(p) for p in problem.get("loc", ()) if not isinstance(p, int)]
+        return InputError(problem.get("msg", "invalid"), field=".".join(loc) or None).to_dict()
+    return exc.to_dict()
 
 
 @router.post("/api/v1/exports/{kind}", response_class=StreamingResponse,

@@ -10,7 +10,8 @@ leaves alone), and has a link to do so.
 
 Reading jobs needs what reading estimates needs; cancelling one, what asking for it needed (for an
 estimate, the permission ``estimates``; for a list's import, ``sources``; for a printed report,
-``publication``). Downloading a printed report (``/jobs/{id}/file``) needs what asking for it needed.
+``publication``; for a memorial site, ``publication``). Downloading what a job made (a printed
+report, a memorial site's zip: ``/jobs/{id}/file``) needs what asking for it needed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dadkhah.web.templating import render
 router = APIRouter()
 
 STATUS_FILTER = r"^(active|queued|running|done|failed|cancelled)$"
+PUBLISHED = ("report print", "memorial build")  # the kinds of job whose result is a file to download
 
 
 def links(job: dict) -> dict:
@@ -45,7 +47,7 @@ def links(job: dict) -> dict:
     if job["status"] == "done" and result.get("import_id") is not None:
         found |= {"result_page": f"/sources/imports/{result['import_id']}",
                   "result_api": f"/api/v1/sources/imports/{result['import_id']}"}
-    if job["status"] == "done" and job["kind"] == "report print" and result.get("file"):
+    if job["status"] == "done" and job["kind"] in PUBLISHED and result.get("file"):
         found |= {"file": f"/jobs/{job['id']}/file", "file_api": f"/api/v1/jobs/{job['id']}/file"}
     return found
 
@@ -60,26 +62,27 @@ def job_document(store, job_id: int) -> dict:
     with store.session() as session:
         job = show_job(session, job_id)
     document = job | {"links": links(job)}
-    if "file" in document["links"]:  # a printed report is kept some days (dadkhah.store.PRINTED_KEEP_DAYS)
+    if "file" in document["links"]:  # kept some days (dadkhah.store.PRINTED_KEEP_DAYS)
         document["file_kept"] = printed_file(store.workspace, job["result"]) is not None
     return document
 
 
 def printed(store, viewer: Viewer, job_id: int) -> tuple[Path, dict]:
-    """The PDF a done "report print" job wrote, for whoever may ask for one, and its job."""
+    """What a done "report print" or "memorial build" job made (the PDF, the site's zip), for whoever
+    may ask for one, and its job."""
     with store.session() as session:
         job = show_job(session, job_id)
-    if job["kind"] != "report print":
-        raise NotFound(f"job {job_id} prints no report: it is a {job['kind']}")
+    if job["kind"] not in PUBLISHED:
+        raise NotFound(f"job {job_id} makes no file to download: it is a {job['kind']}")
     permission = cancel_permission(job["kind"])
     if not viewer.can(permission):
         raise Forbidden(permission)
     if job["status"] != "done":
-        raise InputError(f"the report is not printed: the job is {job['status']}", field="job")
+        raise InputError(f"it is not made yet: the job is {job['status']}", field="job")
     path = printed_file(store.workspace, job["result"])
     if path is None:
-        raise NotFound(f"the report job {job_id} printed was removed ({PRINTED_KEEP_DAYS} days after it was "
-                       "printed): ask for it again")
+        raise NotFound(f"what job {job_id} made was removed ({PRINTED_KEEP_DAYS} days after it was made): "
+                       "ask for it again")
     return path, job
 
 
@@ -87,8 +90,12 @@ def _download(store, viewer: Viewer, job_id: int):
     path, job = printed(store, viewer, job_id)
     result = job["result"]
     day = (job["finished_at"] or "")[:10]
-    what = f"-{result['official']}" if result.get("official") else ""
-    return send_kept(path, name=f"dadkhah-report-{result['language']}{what}-{day}.pdf", media_type="application/pdf",
+    if job["kind"] == "memorial build":
+        name, media_type = f"dadkhah-memorial-{day}.zip", "application/zip"
+    else:
+        what = f"-{result['official']}" if result.get("official") else ""
+        name, media_type = f"dadkhah-report-{result['language']}{what}-{day}.pdf", "application/pdf"
+    return send_kept(path, name=name, media_type=media_type,
                      headers={"x-dadkhah-sha256": result["sha256"], "cache-control": "no-store"})
 
 
@@ -140,9 +147,10 @@ async def file_page(request: Request, job_id: RowId, viewer: Viewer = require("p
 
 
 @router.get("/api/v1/jobs/{job_id}/file", response_class=StreamingResponse,
-            summary="The PDF a done report-printing job wrote (kept some days after it was printed); "
-                    "`X-Dadkhah-SHA256` is its SHA-256, the one its audit event names",
-            responses={200: {"description": "The PDF, as an attachment", "content": {"application/pdf": {}}}})
+            summary="What a done job made for download: the printed report's PDF, or the memorial site's zip (kept "
+                    "some days after it was made); `X-Dadkhah-SHA256` is its SHA-256",
+            responses={200: {"description": "The file, as an attachment",
+                             "content": {"application/pdf": {}, "application/zip": {}}}})
 async def file_api(request: Request, job_id: RowId, viewer: Viewer = require("publication")):
     return await run_in_threadpool(_download, request.app.state.store, viewer, job_id)
 
