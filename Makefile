@@ -132,6 +132,7 @@ bench: install
 	$(BIN)/python benchmarks/appeal_bench.py
 	$(BIN)/python benchmarks/memorial_bench.py
 	$(BIN)/python benchmarks/report_bench.py
+	$(BIN)/python benchmarks/report_bench.py --via job
 	$(BIN)/python benchmarks/report_bench.py --document letter
 	$(BIN)/python benchmarks/backup_bench.py
 	$(BIN)/python benchmarks/web_load_bench.py
