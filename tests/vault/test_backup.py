@@ -467,3 +467,33 @@ def test_a_backup_made_before_a_rotation_restores_with_the_key_file_of_its_time(
     with open_store(workspace, keys=opened) as restored_store:
         assert show_testimony(restored_store, opened, case["testimony"], actor=TESTER)["transcript"] == \
             "synthetic transcript\n"
+
+
+def test_what_jobs_made_for_download_is_left_out_and_a_file_removed_meanwhile_is_a_clear_error(store, keys, case,
+                                                                                               tmp_path, monkeypatch):
+    import dadkhah.vault.backup as backup
+
+    printed = store.workspace.printed_dir / ("a" * 32)  # a report a job printed, kept for its download
+    printed.mkdir(parents=True)
+    (printed / "report.pdf").write_bytes(b"%PDF-1.7 synthetic")
+    made = make_backup(store, keys, tmp_path / "case.backup", actor=TESTER)
+    with tarfile.open(tmp_path / "case.backup") as opened:
+        names = opened.getnames()
+    assert "workspace/dadkhah.toml" in names and not [n for n in names if n.startswith("workspace/printed")]
+    assert made["sha256"]
+
+    # A list waiting for its import when the backup lists the files, removed by its job before it is read.
+    upload = store.workspace.uploads_dir / ("b" * 32) / "list.csv"
+    upload.parent.mkdir(parents=True)
+    upload.write_text("given_name,family_name\nReza,Karimi\n", encoding="utf-8")
+    listed = backup._workspace_files
+
+    def listed_then_removed(root, out):
+        files = listed(root, out)
+        upload.unlink()
+        return files
+
+    monkeypatch.setattr(backup, "_workspace_files", listed_then_removed)
+    with pytest.raises(backup.BackupError, match="was removed while the backup was made"):
+        make_backup(store, keys, tmp_path / "again.backup", actor=TESTER)
+    assert not (tmp_path / "again.backup").exists() and not list(tmp_path.glob(".again.backup*"))

@@ -9,7 +9,8 @@ A backup (:func:`make_backup`) is one tar file holding
   here (one JSON-lines file per table, read in that same repeatable-read transaction);
 * ``workspace/``: every file of the workspace folder: the configuration, the sealed blobs
   (evidence files, intake attachments), quarantine reports; not the live database, ``private/``
-  (plaintext in passing), nor temporary files;
+  (plaintext in passing), ``printed/`` (reports and memorial sites made by jobs for download, of
+  what may be published: made again on request), nor temporary files;
 * ``manifest.json``: every member with its SHA-256 and size, the database's kind, schema revision
   and row counts, the chains' newest events (*heads*), when; and ``manifest.sig``, the workspace's
   Ed25519 signature over the manifest's exact bytes.
@@ -81,10 +82,10 @@ from dadkhah.workspace import CONFIG_NAME, DATABASE_NAME, load_workspace
 FORMAT = "dadkhah-backup/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
-# What a backup leaves out of the workspace folder: the live database, plaintext in passing, and
-# what runs in progress write.
+# What a backup leaves out of the workspace folder: the live database, plaintext in passing, what
+# jobs made for download (made again on request), and what runs in progress write.
 _SKIPPED_TOP = {DATABASE_NAME, f"{DATABASE_NAME}-wal", f"{DATABASE_NAME}-shm", f"{DATABASE_NAME}-journal",
-                f"{DATABASE_NAME}-writer", "private"}
+                f"{DATABASE_NAME}-writer", "private", "printed"}
 _SKIPPED_SUFFIXES = (".part", ".rewrap", ".new", ".lock", ".tmp")
 COUNTED = {"persons": "persons", "records": "records", "sources": "sources", "testimonies": "testimonies",
            "witnesses": "witnesses", "evidence": "evidence_items", "custody_events": "custody_events",
@@ -252,6 +253,12 @@ def _workspace_files(root: Path, out: Path) -> list[tuple[str, Path]]:
     return files
 
 
+def _removed(path) -> BackupError:
+    """A file listed for the backup was gone when it was read: a job that ended meanwhile removed it
+    (a list uploaded for import, say)."""
+    return BackupError(f"{path} was removed while the backup was made (a background job ended, say): try again")
+
+
 class _Hashing(io.RawIOBase):
     """A file read through once, its SHA-256 taken on the way (into the tar)."""
 
@@ -293,16 +300,23 @@ def make_backup(store: Store, keys: VaultKeys, out, *, actor: Actor, force: bool
         else:
             database_members, database = _snapshot_postgres(store, folder)
         members = database_members + _workspace_files(workspace.path, target)
-        total = sum(path.stat().st_size for _name, path in members) or 1
+        try:
+            total = sum(path.stat().st_size for _name, path in members) or 1
+        except FileNotFoundError as exc:
+            raise _removed(exc.filename) from None
         done = 0
         listed = []
         with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as raw, \
                 tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
             for name, path in members:
-                with open(path, "rb") as handle:
+                try:
+                    handle = open(path, "rb")
+                except FileNotFoundError:
+                    raise _removed(path) from None
+                with handle:
                     info = tarfile.TarInfo(name)
-                    info.size = os.fstat(handle.fileno()).st_size
-                    info.mode, info.mtime = 0o600, int(path.stat().st_mtime)
+                    opened = os.fstat(handle.fileno())  # (the file as opened, even if removed since)
+                    info.size, info.mode, info.mtime = opened.st_size, 0o600, int(opened.st_mtime)
                     hashing = _Hashing(handle)
                     archive.addfile(info, hashing)
                     if hashing.size != info.size:
