@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,21 +84,6 @@ def write_json(path: Path, value, *, end: str = "\n", **options) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as stream:
         json.dump(value, stream, ensure_ascii=False, indent=1, **options)
         stream.write(end)
-
-
-def zip_folder(folder: Path, target: Path, *, root: str, progress: Callable[[int, int], None] | None = None) -> None:
-    """Zip ``folder`` under ``root/`` into ``target`` (a new file): folders and files in sorted order,
-    so the same folder zips alike; ``progress(files, all files)`` is told every thousand files."""
-    entries = sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix())
-    with zipfile.ZipFile(target, "x", compression=zipfile.ZIP_DEFLATED) as archive:
-        for number, path in enumerate(entries, start=1):
-            name = f"{root}/{path.relative_to(folder).as_posix()}"
-            if path.is_dir():
-                archive.writestr(zipfile.ZipInfo(name + "/"), b"")
-            else:
-                archive.write(path, name)
-            if progress and (number % 1000 == 0 or number == len(entries)):
-                progress(number, len(entries))
 
 
 def sha256_of(path: Path) -> str:

@@ -162,3 +162,29 @@ def test_the_list_of_everyone_is_in_pages_each_linking_to_the_others(store, tmp_
     assert "P-000001" in first and "P-000002" not in first and "P-000002" in second
     assert 'href="../../en/persons/2/index.html"' in first and 'href="../../../en/persons/index.html"' in second
     assert 'href="../../../fa/persons/2/index.html"' in second and '<ol class="persons" start="2">' in second
+
+
+def test_a_zipped_build_unzips_into_the_folder_a_build_writes_and_verifies_alike(built, tmp_path):
+    import zipfile
+
+    store, keys, out, result = built
+    archive = tmp_path / "site.zip"
+    zipped = build_memorial(store, keys, archive, actor=TESTER, contact="corrections@example.org", zipped=True)
+    assert {k: v for k, v in zipped.items() if k not in ("out", "manifest_sha256", "pages_unchanged")} == \
+        {k: v for k, v in result.items() if k not in ("out", "manifest_sha256", "pages_unchanged")}
+    with zipfile.ZipFile(archive) as opened:
+        assert all(name.startswith("memorial/") for name in opened.namelist())
+        opened.extractall(tmp_path / "unzipped")
+    unzipped = tmp_path / "unzipped" / "memorial"
+    assert verify_site(unzipped, expect_key=keys.fingerprint)["intact"]
+    mine, theirs = _pages(out), _pages(unzipped)
+    assert mine.keys() == theirs.keys() and mine == theirs, "the same pages, byte for byte"
+    assert (unzipped / ".dadkhah-memorial").is_file(), "the command line may rebuild an unzipped site in place"
+    again = build_memorial(store, keys, unzipped, actor=TESTER, contact="corrections@example.org")
+    assert again["pages_written"] == 0 and verify_site(unzipped, expect_key=keys.fingerprint)["intact"]
+    with pytest.raises(InputError) as refused:  # a zip is written new, never over a file
+        build_memorial(store, keys, archive, actor=TESTER, zipped=True)
+    assert refused.value.field == "out"
+    with pytest.raises(InputError) as refused:  # no keys: refused before anything is built
+        build_memorial(store, None, tmp_path / "unsigned.zip", actor=TESTER, zipped=True)
+    assert refused.value.field == "keys" and not (tmp_path / "unsigned.zip").exists()

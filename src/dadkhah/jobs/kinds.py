@@ -329,9 +329,9 @@ def validate_memorial_build(parameters: dict) -> dict:
 
 def run_memorial_build(store: Store, actor: Actor, parameters: dict, progress: Progress) -> dict:
     """Build the memorial site for ``actor`` (its audit event "memorial published" is theirs), signed
-    with the workspace's keys, and zip it into the job's folder of printed/ (the site's own folder
-    is removed once zipped); nothing is left if it is not made."""
-    from dadkhah.outfiles import sha256_of, zip_folder
+    with the workspace's keys, straight into a zip in the job's folder of printed/; nothing is left
+    if it is not made."""
+    from dadkhah.outfiles import sha256_of
     from dadkhah.publish.memorial import build_memorial
 
     keys = store.chain_keys
@@ -340,11 +340,10 @@ def run_memorial_build(store: Store, actor: Actor, parameters: dict, progress: P
                          "DADKHAH_PASSPHRASE set (or with a key file without a passphrase), or build the site at the "
                          "command line (dadkhah publish memorial)", field="keys")
     with _publishing(store, parameters["folder"]) as folder:
-        site, archive = folder / "site", folder / MEMORIAL_NAME
-        built = build_memorial(store, keys, site, actor=actor, languages=parameters["languages"],
-                               title=parameters.get("title"), contact=parameters.get("contact"), progress=progress)
-        zip_folder(site, archive, root="memorial", progress=progress)
-        shutil.rmtree(site)
+        archive = folder / MEMORIAL_NAME
+        built = build_memorial(store, keys, archive, actor=actor, languages=parameters["languages"],
+                               title=parameters.get("title"), contact=parameters.get("contact"), progress=progress,
+                               zipped=True)
     return {"file": f"{parameters['folder']}/{MEMORIAL_NAME}", "languages": built["languages"],
             "persons": built["persons"], "cities": built["cities"], "incidents": built["incidents"],
             "sites": built["sites"], "acts": built["acts"], "files": built["files"],

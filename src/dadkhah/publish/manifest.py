@@ -51,23 +51,37 @@ def sign_site(folder: str | os.PathLike, keys: VaultKeys) -> dict:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("is not a folder", file=str(folder), field="out")
-    if keys is None or keys.signing_key is None:
-        raise InputError("the workspace's keys are needed to sign what is published", field="keys")
+    check_signing_keys(keys)
     files, odd = _files(folder)
     if odd:
         raise InputError(f"holds links or special files, which a mirror cannot check: {', '.join(odd[:5])}",
                          file=str(folder), field="out")
+    body, signature, signed = signed_manifest({name: sha256_of(folder / name) for name in files}, keys)
+    (folder / MANIFEST).write_bytes(body)
+    (folder / SIGNATURE).write_bytes(signature)
+    return {"folder": str(folder)} | signed
+
+
+def check_signing_keys(keys: VaultKeys | None) -> None:
+    """Refuse, before anything is written, keys that cannot sign what is published."""
+    if keys is None or keys.signing_key is None:
+        raise InputError("the workspace's keys are needed to sign what is published", field="keys")
+
+
+def signed_manifest(digests: dict[str, str], keys: VaultKeys) -> tuple[bytes, bytes, dict]:
+    """``manifest.json`` and ``manifest.sig`` (their bytes) for the files whose SHA-256 ``digests``
+    gives by POSIX path, and what was signed (``files``, ``fingerprint``, ``manifest_sha256``): what
+    :func:`sign_site` writes into a folder, for a site written elsewhere (into a zip)."""
+    check_signing_keys(keys)
     manifest = {"format": FORMAT, "generator": f"dadkhah {__version__}",
                 "signed_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-                "fingerprint": keys.fingerprint, "files": {name: sha256_of(folder / name) for name in files}}
+                "fingerprint": keys.fingerprint, "files": dict(sorted(digests.items()))}
     body = json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8") + b"\n"
-    (folder / MANIFEST).write_bytes(body)
     signature = {"algorithm": "Ed25519", "public_key": base64.b64encode(keys.public_key).decode("ascii"),
                  "fingerprint": keys.fingerprint, "signed_file": MANIFEST,
                  "signature": base64.b64encode(keys.signing_key.sign(body)).decode("ascii")}
-    (folder / SIGNATURE).write_text(json.dumps(signature, indent=1) + "\n", encoding="utf-8")
-    return {"folder": str(folder), "files": len(files), "fingerprint": keys.fingerprint,
-            "manifest_sha256": hashlib.sha256(body).hexdigest()}
+    return body, (json.dumps(signature, indent=1) + "\n").encode("utf-8"), {
+        "files": len(digests), "fingerprint": keys.fingerprint, "manifest_sha256": hashlib.sha256(body).hexdigest()}
 
 
 def _problem(file: str, problem: str) -> dict:

@@ -34,6 +34,7 @@ import mimetypes
 import os
 import shutil
 import uuid
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,7 +54,7 @@ from dadkhah.model import (
     Testimony,
     TestimonyPerson,
 )
-from dadkhah.outfiles import write_json, zip_folder
+from dadkhah.outfiles import write_json
 from dadkhah.registry.persons import describe_person
 from dadkhah.store import Store
 from dadkhah.typeset import report_pdf
@@ -341,6 +342,18 @@ def _write_summary(path: Path, document: dict, summary: dict, fingerprint_: str,
         ]
     return report_pdf({"language": "en", "title": SUMMARY_WORDS["en"]["title"].format(casefile=document["casefile"]),
                        "as_of": document["created_at"], "blocks": blocks}, path)
+
+
+def zip_folder(folder: Path, target: Path, *, root: str) -> None:
+    """Zip ``folder`` under ``root/``: folders and files in sorted order, so the same case file zips alike."""
+    entries = sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix())
+    with zipfile.ZipFile(target, "x", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in entries:
+            name = f"{root}/{path.relative_to(folder).as_posix()}"
+            if path.is_dir():
+                archive.writestr(zipfile.ZipInfo(name + "/"), b"")
+            else:
+                archive.write(path, name)
 
 
 def _write_payload(session: Session, store: Store, keys: VaultKeys, folder: Path, *, casefile_id, recipient, scope,
