@@ -52,3 +52,47 @@ def test_the_web_application_on_each_database(workspace, database_url):
         assert {e.channel for e in _events(app.state.store)} == {"cli", "web"}
     finally:
         app.state.store.close()
+
+
+def test_the_printed_report_and_the_memorial_asked_for_on_the_web_on_each_database(workspace, database_url, tmp_path):
+    import hashlib
+    import io
+    import zipfile
+
+    from dadkhah.ingest.importer import import_file
+    from dadkhah.jobs import run_worker
+    from dadkhah.publish import verify_site
+    from dadkhah.sources import set_release
+    from dadkhah.vault.keys import create_keys, load_keys
+    from tests.conftest import write
+
+    create_keys(workspace)
+    workspace = workspace.reloaded()
+    keys = load_keys(workspace)
+    with open_store(workspace) as store:
+        add_user(store, "investigator", actor=TESTER, role="investigator", password=PASSWORD)
+        for name, body in (("persian", PERSIAN_LIST), ("latin", LATIN_LIST)):
+            import_file(store, write(tmp_path / f"{name}.csv", body), source=name, actor=TESTER)
+        run_linkage(store, actor=TESTER)
+        set_release(store, "persian", "public", actor=TESTER)
+    app = create_app(WebSettings(workspace=workspace.path, database_url=database_url, keys=keys))
+    try:
+        investigator = login(app, "investigator")
+        headers = {"X-CSRF-Token": investigator.csrf}
+        report = investigator.post("/api/v1/reports/print", json={"language": "fa"}, headers=headers)
+        memorial = investigator.post("/api/v1/memorial/build", json={"languages": ["fa"]}, headers=headers)
+        assert report.status_code == memorial.status_code == 202, (report.text, memorial.text)
+        assert run_worker(app.state.store, once=True) == 2
+        pdf = investigator.get(f"/api/v1/jobs/{report.json()['id']}/file")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert hashlib.sha256(pdf.content).hexdigest() == pdf.headers["x-dadkhah-sha256"]
+        site = investigator.get(f"/api/v1/jobs/{memorial.json()['id']}/file")
+        assert site.status_code == 200
+        with zipfile.ZipFile(io.BytesIO(site.content)) as zipped:
+            zipped.extractall(tmp_path / "site")
+        assert verify_site(tmp_path / "site" / "memorial", expect_key=keys.fingerprint)["intact"]
+        assert verify_audit(app.state.store)["intact"]
+        actions = [e.action for e in _events(app.state.store) if e.actor == "investigator"]
+        assert {"job submitted", "report printed", "memorial published"} <= set(actions)
+    finally:
+        app.state.store.close()
