@@ -63,6 +63,18 @@ def quick_password_hashes():
     users._hasher, users._DUMMY_HASH = kept
 
 
+@pytest.fixture
+def keyed_store(store):
+    """The store with its workspace's keys made and in use, as `dadkhah init` leaves a workspace (the
+    key file keeps the login key that seals second-factor secrets), on SQLite and PostgreSQL."""
+    from dadkhah.vault.keys import create_keys, load_keys
+
+    create_keys(store.workspace)
+    store.workspace = store.workspace.reloaded()  # the configuration now names the keys
+    store.use_keys(load_keys(store.workspace))
+    return store
+
+
 @pytest.fixture(autouse=True)
 def keys_outside_home(tmp_path_factory, monkeypatch):
     """Key files go to a temporary config folder, never to the real ~/.config."""

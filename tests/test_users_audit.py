@@ -88,7 +88,8 @@ def test_one_address_may_fail_twenty_times_in_all(store):
     assert log_in(store, "nasrin", PASSWORD, address="10.0.0.7")[0]["username"] == "nasrin"
 
 
-def test_totp_second_factor(store):
+def test_totp_second_factor(keyed_store):
+    store = keyed_store
     secret = add_user(store, "nasrin", actor=TESTER, role="admin", password=PASSWORD, totp=True)["totp_secret"]
     with pytest.raises(LoginRefused):
         log_in(store, "nasrin", PASSWORD, totp_code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
@@ -111,7 +112,8 @@ def test_bad_users_are_refused_by_field_and_leave_no_event(store):
         assert [e["action"] for e in list_audit(session)] == ["user added"]
 
 
-def test_every_change_to_a_user_is_one_event_by_its_actor_and_channel(store):
+def test_every_change_to_a_user_is_one_event_by_its_actor_and_channel(keyed_store):
+    store = keyed_store
     admin = Actor("nasrin", "web", "10.0.0.7")
     add_user(store, "nasrin", actor=TESTER, role="admin", password=PASSWORD)
     add_user(store, "reza", actor=admin, role="viewer", password=PASSWORD, totp=True)

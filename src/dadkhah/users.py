@@ -10,19 +10,30 @@ An admin's password reset (:func:`reset_password`) gives the user a temporary pa
 to the admin, ends their sessions and revokes their API tokens; their next login then opens only a
 short session in which they must choose a new password (:func:`change_password`) before any page
 or API call works (:func:`session_user` refuses such a user).
+
+A TOTP secret is kept sealed (AES-256-GCM, bound to the user's name) under the *login key* of the
+workspace's key file, which the server reads at login without a passphrase: a copy of the database
+(a dump, a backup, the workspace folder) holds no usable second factor. Secrets kept in clear by an
+older version are sealed by :func:`seal_totp_secrets`, which `dadkhah serve` runs when it starts.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import logging
+import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
 from dadkhah.audit import Actor, record_audit
@@ -68,6 +79,8 @@ MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 # argon2id at the library's RFC 9106 "low memory" profile: 64 MiB, 3 passes.
 _hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)
+SEALED_TOTP = "sealed1:"  # a TOTP secret sealed under the login key: this, then base64(nonce + ciphertext)
+log = logging.getLogger(__name__)
 
 
 class LoginRefused(DadkhahError):
@@ -132,6 +145,66 @@ def totp_qr_svg(uri: str) -> str:
                                    title="TOTP")
 
 
+def _login_key(store: Store, *, create: bool) -> bytes:
+    """The login key of the workspace's key file (``create``: added to an older key file that lacks it)."""
+    keys = store.chain_keys
+    if keys is None or not callable(getattr(keys, "login_key", None)):
+        raise DadkhahError(f"a second factor's secret is sealed with the login key kept in the workspace's key file, "
+                           f"and {store.workspace.path} has no key file at hand (`dadkhah init` makes one)")
+    return keys.login_key(create=create)
+
+
+def _totp_aad(username: str) -> bytes:
+    return f"dadkhah-totp:{username}".encode()
+
+
+def seal_totp(key: bytes, secret: str, username: str) -> str:
+    """``secret`` sealed for ``username``'s row: opened only with ``key`` and only for that name."""
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, secret.encode("ascii"), _totp_aad(username))
+    return SEALED_TOTP + base64.b64encode(nonce + sealed).decode("ascii")
+
+
+def open_totp(key: bytes, stored: str, username: str) -> str:
+    """The TOTP secret kept as ``stored`` for ``username`` (a :class:`DadkhahError` when ``key`` does
+    not open it: another key file's login key, or a row that was altered or moved to another name)."""
+    try:
+        raw = base64.b64decode(stored[len(SEALED_TOTP):], validate=True)
+        return AESGCM(key).decrypt(raw[:12], raw[12:], _totp_aad(username)).decode("ascii")
+    except (InvalidTag, ValueError) as exc:
+        raise DadkhahError(f"the second-factor secret of {username!r} does not open with the key file's login key "
+                           f"({type(exc).__name__}): the key file is not the one it was sealed with, or the row was "
+                           "altered; an admin gives the user a new one (a password reset with a new second factor)") from None
+
+
+def _new_totp_secret(store: Store, username: str) -> tuple[str, str]:
+    """A new TOTP secret: (as shown to the user once, as kept)."""
+    import pyotp
+
+    key = _login_key(store, create=True)
+    secret = pyotp.random_base32()
+    return secret, seal_totp(key, secret, username)
+
+
+def seal_totp_secrets(store: Store, *, actor: Actor) -> dict:
+    """Seal every TOTP secret still kept in clear (written by a version before sealing), with the
+    audit event "second factors sealed" naming the users; nothing when there is none. Codes the
+    users' apps make are unchanged. Returns ``{"sealed": [names]}``."""
+    with store.session() as session:
+        clear = list(session.scalars(sa.select(User).where(User.totp_secret.is_not(None),
+                                                           ~User.totp_secret.startswith(SEALED_TOTP))
+                                     .order_by(User.username)))
+        if not clear:
+            return {"sealed": []}
+        key = _login_key(store, create=True)
+        for user in clear:
+            user.totp_secret = seal_totp(key, user.totp_secret, user.username)
+        names = [user.username for user in clear]
+        record_audit(session, store, actor, action="second factors sealed", object_kind="user", object_id=None,
+                     details={"users": names})
+    return {"sealed": names}
+
+
 def add_user(store: Store, username: str, *, actor: Actor, role: str, password: str, totp: bool = False,
              language: str = "en") -> dict:
     """Create a user, with the audit event "user added" (role, TOTP, language; never a secret).
@@ -144,15 +217,13 @@ def add_user(store: Store, username: str, *, actor: Actor, role: str, password: 
     if language not in LANGUAGES:
         raise InputError(f"unknown language {language!r}; choose one of {', '.join(LANGUAGES)}", field="language")
     password = validate_password(password)
-    secret = None
+    secret = kept = None
     if totp:
-        import pyotp
-
-        secret = pyotp.random_base32()
+        secret, kept = _new_totp_secret(store, username)
     with store.session() as session:
         if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
             raise InputError(f"a user named {username!r} already exists", field="username")
-        user = User(username=username, role=role, password_hash=_hasher.hash(password), totp_secret=secret,
+        user = User(username=username, role=role, password_hash=_hasher.hash(password), totp_secret=kept,
                     language=language, active=True, created_by=actor.name)
         session.add(user)
         session.flush()
@@ -218,18 +289,34 @@ def login_delay(store: Store, username: str) -> float:
                                                                   MAX_DELAY_SECONDS))
 
 
-def _totp_ok(secret: str, code: str | None) -> bool:
+def _totp_ok(user: User, code: str | None, login_key: Callable[[], bytes] | None) -> bool:
+    """Whether ``code`` is the user's TOTP code now (a step either side). A sealed secret that cannot
+    be opened (no login key at hand, another key file's) refuses the login, and the server's log
+    says why: the person logging in is told only that the login failed."""
     import pyotp
 
     code = (code or "").strip().replace(" ", "")
-    return bool(code) and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if not code:
+        return False
+    secret = user.totp_secret
+    if secret.startswith(SEALED_TOTP):
+        try:
+            if login_key is None:
+                raise DadkhahError("no login key was given to open it")
+            secret = open_totp(login_key(), secret, user.username)
+        except DadkhahError as exc:
+            log.error("cannot check the second factor of %s: %s", user.username, exc)
+            return False
+    return pyotp.TOTP(secret).verify(code, valid_window=1)
 
 
-def authenticate(session: Session, username: str, password: str, *, totp_code: str | None = None) -> User | None:
+def authenticate(session: Session, username: str, password: str, *, totp_code: str | None = None,
+                 login_key: Callable[[], bytes] | None = None) -> User | None:
     """The active user whose name, password and (when set) TOTP code these are, else None.
 
-    Spends the same time on a name that does not exist, so timing does not tell which names do.
-    Counting and throttling are :func:`log_in`'s.
+    ``login_key`` gives the key that opens sealed TOTP secrets (asked only for a user who has one,
+    once the password is right). Spends the same time on a name that does not exist, so timing does
+    not tell which names do. Counting and throttling are :func:`log_in`'s.
     """
     username = (username or "").strip()[:100]
     user = session.scalar(sa.select(User).where(User.username == username))
@@ -240,7 +327,7 @@ def authenticate(session: Session, username: str, password: str, *, totp_code: s
         except (VerificationError, InvalidHashError):
             ok = False
         if ok and user.totp_secret:
-            ok = _totp_ok(user.totp_secret, totp_code)
+            ok = _totp_ok(user, totp_code, login_key)
     else:
         try:
             _hasher.verify(_DUMMY_HASH, password or "")
@@ -364,18 +451,18 @@ def reset_password(store: Store, username: str, *, actor: Actor, totp: bool = Fa
     """
     username = (username or "").strip()
     password = temporary_password()
-    secret = None
+    secret = kept = None
     if totp:
-        import pyotp
-
-        secret = pyotp.random_base32()
+        with store.session() as session:
+            get_user(session, username)  # an unknown name is refused before the key file is touched
+        secret, kept = _new_totp_secret(store, username)
     now = datetime.now(UTC)
     with store.session() as session:
         user = get_user(session, username)
         user.password_hash = _hasher.hash(password)
         user.must_change_password = True
-        if secret:
-            user.totp_secret = secret
+        if kept:
+            user.totp_secret = kept
         ended = session.execute(sa.delete(WebSession).where(WebSession.user_id == user.id)).rowcount or 0
         tokens = list(session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id,
                                                                 ApiToken.revoked_at.is_(None))
@@ -474,7 +561,8 @@ def log_in(store: Store, username: str, password: str, *, totp_code: str | None 
             session.execute(sa.delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
         raise LoginThrottled(f"too many failed logins; try again in {THROTTLE_MINUTES} minutes")
     with store.session() as session:
-        user = authenticate(session, username, password, totp_code=totp_code)
+        user = authenticate(session, username, password, totp_code=totp_code,
+                            login_key=lambda: _login_key(store, create=False))
         if user is None:
             raise LoginRefused("wrong user name, password or code")
         session.execute(sa.delete(LoginAttempt).where(LoginAttempt.username == username, _same_address(address)))

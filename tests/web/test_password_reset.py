@@ -108,7 +108,8 @@ def test_a_reset_gives_a_temporary_password_that_only_leads_to_choosing_a_new_on
     assert verify_audit(store)["intact"]
 
 
-def test_the_second_factor_is_kept_unless_a_new_one_is_asked_for(store):
+def test_the_second_factor_is_kept_unless_a_new_one_is_asked_for(keyed_store):
+    store = keyed_store
     secret = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
     kept = reset_password(store, "reza", actor=ADMIN)
     assert kept["totp_second_factor"] == "kept" and "totp_secret" not in kept

@@ -10,7 +10,9 @@ import sys
 import time
 
 import httpx
+import pyotp
 import pytest
+from bs4 import BeautifulSoup
 
 
 def _free_port() -> int:
@@ -19,24 +21,45 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+CLEAR_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # a TOTP secret as versions before sealing kept it
+
+
 def _as_an_older_version_left_it(workspace_path) -> None:
-    """The shipped gazetteer of an older version, which knew no name of Rasht, and what it left."""
+    """The shipped gazetteer of an older version, which knew no name of Rasht, and what it left; and a
+    user's second-factor secret in clear, as it kept it."""
     import sqlalchemy as sa
 
-    from dadkhah.model import PlaceName, Record, Setting
+    from dadkhah.model import PlaceName, Record, Setting, User
     from dadkhah.store import GAZETTEER_SETTING, open_store
+    from dadkhah.users import add_user
+    from dadkhah.workspace import load_workspace
+    from tests.conftest import TESTER
+
+    with open_store(load_workspace(workspace_path)) as store:
+        add_user(store, "older", actor=TESTER, role="viewer", password="a long enough passphrase")
+        with store.session() as session:
+            session.execute(sa.update(User).where(User.username == "older").values(totp_secret=CLEAR_SECRET))
+            session.execute(sa.delete(PlaceName).where(PlaceName.place_id == "city:rasht"))
+            session.execute(sa.update(Record).where(Record.city_place_id == "city:rasht").values(city_place_id=None))
+            session.execute(sa.update(Setting).where(Setting.key == GAZETTEER_SETTING).values(value="older"))
+
+
+def _kept_secret(workspace_path, username: str) -> str:
+    import sqlalchemy as sa
+
+    from dadkhah.model import User
+    from dadkhah.store import open_store
     from dadkhah.workspace import load_workspace
 
     with open_store(load_workspace(workspace_path)) as store, store.session() as session:
-        session.execute(sa.delete(PlaceName).where(PlaceName.place_id == "city:rasht"))
-        session.execute(sa.update(Record).where(Record.city_place_id == "city:rasht").values(city_place_id=None))
-        session.execute(sa.update(Setting).where(Setting.key == GAZETTEER_SETTING).values(value="older"))
+        return session.scalar(sa.select(User.totp_secret).where(User.username == username))
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_answers_on_loopback_and_prints_one_json_document(web_store_path, workers):
     """After an upgrade, serve brings the database up to date once, in its own process, and says so
-    there, before any server process starts (with --workers, they all opened it at once)."""
+    there, before any server process starts (with --workers, they all opened it at once); second-factor
+    secrets kept in clear are sealed then, and their users still log in with their app's codes."""
     _as_an_older_version_left_it(web_store_path)
     port = _free_port()
     command = [sys.executable, "-m", "dadkhah", "--workspace", str(web_store_path), "serve", "--port", str(port),
@@ -55,12 +78,18 @@ def test_serve_answers_on_loopback_and_prints_one_json_document(web_store_path, 
         assert answer.status_code == 200 and "csrf_token" in answer.text
         assert "content-security-policy" in answer.headers and "server" not in answer.headers
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/dashboard").status_code == 401
+        assert _kept_secret(web_store_path, "older").startswith("sealed1:")
+        login = {"username": "older", "password": "a long enough passphrase", "totp": pyotp.TOTP(CLEAR_SECRET).now(),
+                 "csrf_token": BeautifulSoup(answer.text, "html.parser").find("input", {"name": "csrf_token"})["value"]}
+        logged_in = httpx.post(f"http://127.0.0.1:{port}/login", data=login, cookies=answer.cookies)
+        assert logged_in.status_code == 303 and "dadkhah_session" in logged_in.cookies
     finally:
         server.terminate()
         out, said = server.communicate(timeout=20)
     assert json.loads(out) == {"address": f"http://127.0.0.1:{port}/", "workspace": str(web_store_path.resolve()),
                                "vault": True, "workers": workers, "worker": True}
     assert said.count("This version's gazetteer knows places it did not: ") == 1, said
+    assert said.count("Sealed the second-factor secrets of 1 user (kept in clear by an older version)") == 1, said
     assert "resolved records that named no known place" not in said, "no server process had to"
 
 

@@ -321,6 +321,7 @@ def serve(
     from dadkhah.cli.appeal import ENV_MAIL_FROM, ENV_SMTP_URL
     from dadkhah.cli.common import cli_workspace
     from dadkhah.cli.vault import ask_passphrase, tsa_authorities_from_environment
+    from dadkhah.users import seal_totp_secrets
     from dadkhah.vault.keys import ENV_PASSPHRASE, is_protected, load_keys, workspace_id
     from dadkhah.web import WebSettings, create_app
     from dadkhah.web.app import SETTINGS_ENV
@@ -350,8 +351,19 @@ def serve(
     # Open the workspace once here, before any server process or the worker: after an upgrade this
     # migrates the database, brings in the shipped gazetteer and sweeps what interrupted runs left, once
     # and said here, rather than in every process at once (--workers N opened it N + 1 times together).
-    with opened_store(ctx):
-        pass
+    # Second-factor secrets an older version kept in clear are sealed now, under the key file's login key.
+    with opened_store(ctx) as store:
+        if keys is not None:
+            store.use_keys(keys)  # unlocked above: the event is signed
+        try:
+            sealed = seal_totp_secrets(store, actor=cli_actor(ctx))["sealed"]
+        except DadkhahError as exc:
+            sealed = []
+            err.print(f"The users' second-factor secrets stay in clear in the database: {exc}", markup=False,
+                      highlight=False)
+    if sealed:
+        err.print(f"Sealed the second-factor secrets of {len(sealed)} user{'' if len(sealed) == 1 else 's'} "
+                  "(kept in clear by an older version) under the key file's login key.", markup=False, highlight=False)
     # Uploads the web framework spools to disk, and any other temporary file of the server, go to the
     # workspace's private space (swept when the workspace is next opened), never to the system's /tmp.
     spool = workspace.private_dir / f"server-{os.getpid()}-spool"

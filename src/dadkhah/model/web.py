@@ -25,7 +25,9 @@ class User(Base):
     username: Mapped[str] = mapped_column(sa.String(100), unique=True)
     role: Mapped[str] = mapped_column(sa.String(20))
     password_hash: Mapped[str] = mapped_column(sa.String(200))  # argon2id, PHC string
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))  # base32; None when no second factor
+    # Sealed ("sealed1:...", AES-GCM under the key file's login key: dadkhah.users); base32 in clear
+    # before revision 0021, until `dadkhah serve` seals it. None: no second factor.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(128))
     language: Mapped[str] = mapped_column(sa.String(10), default="en")
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_by: Mapped[str] = mapped_column(sa.String(200))

@@ -41,14 +41,12 @@ share is named before anything is combined.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import re
 import signal
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +78,7 @@ from dadkhah.vault.keys import (
     VaultKeys,
     fingerprint,
     head_tag,
+    key_file_lock,
     key_file_path,
     keys_from_secrets,
     public_key_bytes,
@@ -218,23 +217,9 @@ def _database_rotated(session, new_public: bytes) -> bool:
     return last is not None and last["new"] == new_public
 
 
-@contextlib.contextmanager
-def _one_rotation(path: Path) -> Iterator[None]:
+def _one_rotation(path: Path):
     """One rotation at a time for a key file (a lock file beside it); a second is refused at once."""
-    try:
-        import fcntl
-    except ImportError:  # not on POSIX
-        yield
-        return
-    with open(os.open(path.with_name(path.name + ".rotate-lock"), os.O_RDWR | os.O_CREAT, 0o600), "r+b") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise VaultKeyError(f"another key rotation of {path} is running: let it finish") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return key_file_lock(path, f"another key rotation of {path} is running: let it finish")
 
 
 def rotate_keys(store: Store, *, actor: Actor, passphrase: str | None = None, progress=None) -> dict:

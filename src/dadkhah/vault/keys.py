@@ -10,14 +10,21 @@ recipients of case files need it).
 
 Losing the key file (or its passphrase) loses every encrypted item for good: nobody, including the
 developers, can recover them. Back it up, separately from the workspace.
+
+The key file also keeps, in clear beside the public key, the *login key*: the key that seals the web
+users' second-factor (TOTP) secrets in the database (see :func:`read_login_key`). It is outside the
+passphrase because the server checks a code at every login, with or without the passphrase; it is in
+the key file so that a copy of the database, or of the workspace, holds no usable second factor.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +43,7 @@ from dadkhah.workspace import Workspace
 ENV_KEY_FILE = "DADKHAH_KEY_FILE"
 ENV_PASSPHRASE = "DADKHAH_PASSPHRASE"
 KEY_FILE_FORMAT = 1
+LOGIN_KEY = "login_key"  # the key file's field holding the login key (32 bytes, base64, in clear)
 # argon2id parameters for the passphrase (RFC 9106's second recommended option: 64 MiB, 3 passes).
 ARGON2 = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
 
@@ -76,6 +84,13 @@ class VaultKeys:
             return None
         tag = f".{self.head_tag}" if self.head_tag else ""
         return self.key_file.with_name(f"{self.key_file.name}{tag}.{chain}-head")
+
+    def login_key(self, *, create: bool = False) -> bytes:
+        """The key that seals second-factor secrets, from the key file (see :func:`read_login_key`)."""
+        if self.key_file is None:
+            raise VaultKeyError("the key file is not at hand, and it keeps the key that seals second-factor (TOTP) "
+                                "secrets")
+        return read_login_key(self.key_file, self.workspace_id, create=create)
 
     @property
     def index_key(self) -> bytes:
@@ -168,6 +183,7 @@ def create_keys(workspace: Workspace, *, key_file: str | os.PathLike | None = No
         "format": KEY_FILE_FORMAT, "workspace_id": ident, "workspace": str(workspace.path),
         "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "public_key": _b64(public), "fingerprint": fingerprint(public), "secrets": secrets,
+        LOGIN_KEY: _b64(os.urandom(32)),
     }
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -311,6 +327,60 @@ def write_key_document(path: Path, document: dict, *, replace: bool) -> None:
             os.close(folder)
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def key_file_lock(path: Path, busy: str) -> Iterator[None]:
+    """One change at a time to a key file (a lock file beside it): another one is refused at once
+    with ``busy``, a :class:`VaultKeyError`."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX
+        yield
+        return
+    with open(os.open(path.with_name(path.name + ".rotate-lock"), os.O_RDWR | os.O_CREAT, 0o600), "r+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise VaultKeyError(busy) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def read_login_key(path: Path, workspace_id: str, *, create: bool = False) -> bytes:
+    """The login key kept in the key file at ``path``: it seals the web users' second-factor (TOTP)
+    secrets in the database (:mod:`dadkhah.users`), so that a copy of the database or of the workspace
+    holds no usable second factor. It is kept in clear (no passphrase: the server checks codes without
+    one), travels with the key file (its backups and shares) and is kept by a key rotation.
+
+    A key file made before the login key existed has none: ``create`` adds one (under the key file's
+    lock, written by one rename). Without ``create`` a missing login key is a :class:`VaultKeyError`
+    that says what is lost (the second factors, not the data) and how to recover.
+    """
+    document = _read_key_file(path)
+    if document.get("workspace_id") != workspace_id:
+        raise VaultKeyError(f"{path} belongs to another workspace ({document.get('workspace_id')}), not to {workspace_id}")
+    if not document.get(LOGIN_KEY):
+        if not create:
+            raise VaultKeyError(f"the key file {path} keeps no login key, which sealed the users' second-factor (TOTP) "
+                                "secrets: it is an older copy, or was rebuilt from shares made before the login key "
+                                "existed. No data is lost, but those second factors cannot be checked: an admin gives "
+                                "each such user a new one (a password reset with a new second factor)")
+        with key_file_lock(path, f"the key file {path} is being changed (a key rotation is running): try again when "
+                                 "it has finished"):
+            document = _read_key_file(path)
+            if not document.get(LOGIN_KEY):
+                document = document | {LOGIN_KEY: _b64(os.urandom(32))}
+                write_key_document(path, document, replace=True)
+    try:
+        key = _unb64(document[LOGIN_KEY])
+    except (ValueError, TypeError):
+        key = b""
+    if len(key) != 32:
+        raise VaultKeyError(f"{path}: the key file's login key is damaged")
+    return key
 
 
 def read_key_document(path: Path, workspace: Workspace | None = None) -> dict:

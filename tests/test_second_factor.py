@@ -1,0 +1,151 @@
+"""Second-factor (TOTP) secrets are kept sealed under the login key of the workspace's key file: a
+copy of the database holds no usable second factor, on SQLite and PostgreSQL. Secrets an older
+version kept in clear still work and are sealed once; a key file that cannot open them refuses the
+login and says why in the server's log, never to the person logging in."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import stat
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+
+from dadkhah.audit import list_audit, verify_audit
+from dadkhah.model import User
+from dadkhah.users import (
+    SEALED_TOTP,
+    LoginRefused,
+    add_user,
+    log_in,
+    reset_password,
+    seal_totp_secrets,
+)
+from dadkhah.vault.keycare import join_shares, rotate_keys, split_keys
+from dadkhah.vault.keys import LOGIN_KEY, VaultKeyError, key_file_path, read_login_key
+from tests.conftest import TESTER
+
+PASSWORD = "a long enough passphrase"
+
+
+def _kept(store, username: str) -> str:
+    with store.session() as session:
+        return session.scalar(sa.select(User.totp_secret).where(User.username == username))
+
+
+def _set_kept(store, username: str, value: str) -> None:
+    with store.session() as session:
+        session.execute(sa.update(User).where(User.username == username).values(totp_secret=value))
+
+
+def _key_document(store) -> dict:
+    return json.loads(key_file_path(store.workspace).read_text())
+
+
+def _write_key_document(store, document: dict) -> None:
+    key_file_path(store.workspace).write_text(json.dumps(document))
+
+
+def _every_users_row(store) -> str:
+    with store.session() as session:
+        return json.dumps([list(row) for row in session.execute(sa.select(User.__table__))], default=str)
+
+
+def test_the_secret_is_kept_sealed_and_the_code_from_it_logs_in(keyed_store):
+    store = keyed_store
+    added = add_user(store, "nasrin", actor=TESTER, role="admin", password=PASSWORD, totp=True)
+    secret = added["totp_secret"]
+    kept = _kept(store, "nasrin")
+    assert kept.startswith(SEALED_TOTP) and secret not in _every_users_row(store)
+    with store.session() as session:
+        assert secret not in json.dumps(list_audit(session, limit=None))
+    if store.workspace.is_sqlite:  # the database's files themselves, as a copy of the workspace would carry them
+        files = list(store.workspace.path.glob("dadkhah.db*"))
+        assert files and not any(secret.encode() in f.read_bytes() for f in files)
+    with pytest.raises(LoginRefused):
+        log_in(store, "nasrin", PASSWORD)
+    assert log_in(store, "nasrin", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["totp"] is True
+    renewed = reset_password(store, "nasrin", actor=TESTER, totp=True)
+    assert _kept(store, "nasrin").startswith(SEALED_TOTP) and renewed["totp_secret"] not in _every_users_row(store)
+
+
+def test_a_sealed_secret_opens_only_for_its_own_user(keyed_store, caplog):
+    """Whoever may write to the database cannot give one user another's second factor."""
+    store = keyed_store
+    known = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
+    add_user(store, "maryam", actor=TESTER, role="admin", password=PASSWORD, totp=True)
+    _set_kept(store, "maryam", _kept(store, "reza"))
+    with caplog.at_level(logging.ERROR, logger="dadkhah.users"), pytest.raises(LoginRefused) as refused:
+        log_in(store, "maryam", PASSWORD, totp_code=pyotp.TOTP(known).now())
+    assert str(refused.value) == "wrong user name, password or code", "the person logging in learns nothing more"
+    assert "second factor of maryam" in caplog.text and "does not open with the key file's login key" in caplog.text
+
+
+def test_a_key_file_without_the_login_key_refuses_the_login_and_the_log_says_how_to_recover(keyed_store, caplog):
+    store = keyed_store
+    secret = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
+    document = _key_document(store)
+    _write_key_document(store, {k: v for k, v in document.items() if k != LOGIN_KEY})  # an older copy
+    with caplog.at_level(logging.ERROR, logger="dadkhah.users"), pytest.raises(LoginRefused):
+        log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())
+    assert "keeps no login key" in caplog.text and "a password reset with a new second factor" in caplog.text
+    # Another key's login key (a key file of another time) does not open it either.
+    _write_key_document(store, document | {LOGIN_KEY: base64.b64encode(os.urandom(32)).decode()})
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="dadkhah.users"), pytest.raises(LoginRefused):
+        log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())
+    assert "does not open with the key file's login key" in caplog.text
+    _write_key_document(store, document)
+    assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["username"] == "reza"
+
+
+def test_an_older_key_file_gets_a_login_key_the_first_time_one_is_needed(keyed_store):
+    store = keyed_store
+    path = key_file_path(store.workspace)
+    document = _key_document(store)
+    older = {k: v for k, v in document.items() if k != LOGIN_KEY}
+    _write_key_document(store, older)
+    path.chmod(0o600)
+    with pytest.raises(VaultKeyError, match="keeps no login key"):
+        read_login_key(path, older["workspace_id"])
+    secret = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
+    now = _key_document(store)
+    assert {k: v for k, v in now.items() if k != LOGIN_KEY} == older, "nothing else in the key file changed"
+    assert len(base64.b64decode(now[LOGIN_KEY])) == 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["username"] == "reza"
+
+
+def test_secrets_an_older_version_kept_in_clear_work_and_are_sealed_once(keyed_store):
+    store = keyed_store
+    add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD)
+    add_user(store, "maryam", actor=TESTER, role="viewer", password=PASSWORD)
+    clear = pyotp.random_base32()
+    _set_kept(store, "reza", clear)  # as versions before sealing kept it
+    assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(clear).now())[0]["username"] == "reza"
+    assert seal_totp_secrets(store, actor=TESTER) == {"sealed": ["reza"]}
+    assert _kept(store, "reza").startswith(SEALED_TOTP) and clear not in _every_users_row(store)
+    assert _kept(store, "maryam") is None, "a user without a second factor gets none"
+    assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(clear).now())[0]["username"] == "reza", \
+        "the codes the user's app makes are unchanged"
+    with pytest.raises(LoginRefused):
+        log_in(store, "reza", PASSWORD)
+    assert seal_totp_secrets(store, actor=TESTER) == {"sealed": []}
+    with store.session() as session:
+        sealed = [e for e in list_audit(session, limit=None) if e["action"] == "second factors sealed"]
+    assert [(e["actor"], e["details"]) for e in sealed] == [(TESTER.name, {"users": ["reza"]})]
+    assert clear not in json.dumps(sealed) and verify_audit(store)["intact"]
+
+
+def test_a_rotation_and_a_key_file_rebuilt_from_shares_keep_the_login_key(keyed_store, tmp_path, monkeypatch):
+    store = keyed_store
+    secret = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
+    files = split_keys(store, shares=3, threshold=2, out=tmp_path / "shares", actor=TESTER)["files"]
+    rotate_keys(store, actor=TESTER)
+    assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["username"] == "reza"
+    rebuilt = tmp_path / "rebuilt.key"
+    join_shares(files[1:], rebuilt)
+    assert json.loads(rebuilt.read_text())[LOGIN_KEY] == _key_document(store)[LOGIN_KEY]
