@@ -308,5 +308,8 @@ def test_a_nul_character_is_a_clear_input_error_on_each_database(store):
 
     with pytest.raises(InputError, match="NUL character"), store.session() as session:
         session.add(Source(name="a\x00b"))
+    # Many rows in one statement (an executemany): the one holding a NUL refuses them all.
+    with pytest.raises(InputError, match="NUL character"), store.session() as session:
+        session.execute(sa.insert(Source), [{"name": "clean"}, {"name": "also clean"}, {"name": "c\x00d"}])
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Source)) == 0

@@ -96,13 +96,15 @@ NUL_REFUSED = "a text given holds a NUL character (code 0), which no text may ho
 def _refuse_nul(_connection, _cursor, _statement, parameters, _context, executemany) -> None:
     """SQLite would store a text holding a NUL character, which PostgreSQL refuses (see
     :meth:`Store.session`): refused here as well, so that both databases answer alike (a text field
-    of a multipart form, an evidence file's description say, is not read by the web's own check).
-    Bulk writes are not looked at: an import sets such rows aside before it writes."""
-    if executemany or not parameters:
+    of a multipart form, an evidence file's description say, is not read by the web's own check),
+    for one row or many. (An import writes its rows through the driver itself, not through here:
+    it sets such rows aside before it writes.)"""
+    if not parameters:
         return
-    for value in parameters.values() if isinstance(parameters, dict) else parameters:
-        if isinstance(value, str) and "\x00" in value:
-            raise InputError(NUL_REFUSED)
+    for row in parameters if executemany else (parameters,):
+        for value in row.values() if isinstance(row, dict) else row:
+            if value.__class__ is str and "\x00" in value:
+                raise InputError(NUL_REFUSED)
 
 
 def holds_nul(error: BaseException) -> bool:
