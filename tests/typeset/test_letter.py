@@ -27,6 +27,7 @@ from pypdf import PdfReader
 from dadkhah.errors import InputError
 from dadkhah.typeset import DEFAULT_HEADINGS, letter_pdf
 from dadkhah.typeset.letter import FONTS
+from tests.typeset.structure import check_structure, reading_order
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PRESENTATION_FORMS = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]")
@@ -307,15 +308,19 @@ def test_the_fonts_are_described_in_the_data_sources():
 def test_a_letter_with_many_signatories_is_set_in_parts_and_reads_as_one(tmp_path):
     """Parts of at most 50 signatories: the letter itself once, every signatory once and in order,
     "Page k of n" on every page, a group cut between parts going on without its heading, the
-    bookmarks of the letter and of each group, and the same bytes twice."""
+    bookmarks of the letter and of each group, the same bytes twice, and one structure tree a screen
+    reader follows through every part."""
     organisations = [{"name": f"Observatory {i:03d}", "kind": "organisation", "country": "Chile"} for i in range(30)]
     people = [{"name": f"Signer {i:03d}", "kind": "person", "country": "Peru"} for i in range(170)]
     letter = english(signatories=organisations + people)
     told = []
     written = letter_pdf(letter, tmp_path / "long.pdf", part_rows=50, whole_rows=50, progress=lambda done, total: told.append(total))
     assert told and told[-1] >= 8, "four parts or more, each set twice"
-    assert written["tagged"] is False
+    assert written["tagged"] is True
     pdf = (tmp_path / "long.pdf").read_bytes()
+    check_structure(pdf)
+    order = reading_order(tmp_path / "long.pdf", r"(?:Observatory|Signer) \d{3}")
+    assert order is None or order == [s["name"] for s in organisations + people], "a screen reader reads them all"
     letter_pdf(letter, tmp_path / "again.pdf", part_rows=50, whole_rows=50)
     assert (tmp_path / "again.pdf").read_bytes() == pdf
     reader = PdfReader(tmp_path / "long.pdf")

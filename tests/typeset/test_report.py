@@ -16,6 +16,7 @@ from dadkhah.errors import DadkhahError, InputError
 from dadkhah.typeset import render_report, report_pdf
 from dadkhah.typeset.compile import compile_pdf, moment_of
 from dadkhah.typeset.report import TEMPLATE, _blocks, _parts
+from tests.typeset.structure import check_structure, reading_order
 from tests.typeset.test_letter import HOSTILE
 
 
@@ -118,7 +119,8 @@ def outline_of(reader: PdfReader, outline=None, depth: int = 1) -> list[tuple[in
 def test_a_long_report_is_set_in_parts_numbered_and_bookmarked_as_one(tmp_path):
     """Parts of at most 60 rows: every person once and in order, "Page k of n" on every page with
     one n, a city cut between parts keeps its column headings, bookmarks nested by heading level
-    across the parts, the same bytes twice, and the progress told part by part."""
+    across the parts, the same bytes twice, the progress told part by part, and one structure tree
+    that a screen reader follows through every part in order."""
     document = long_report({"Aleppo": 70, "Basra": 20, "Cairo": 45, "Dhaka": 130})
     told = []
     pdf = render_report(document, part_rows=60, whole_rows=60, progress=lambda done, total: told.append((done, total)))
@@ -144,6 +146,35 @@ def test_a_long_report_is_set_in_parts_numbered_and_bookmarked_as_one(tmp_path):
         assert title.split(" (")[0] in pages[page], f"{title}'s bookmark leads to its page"
     root = reader.trailer["/Root"]
     assert root["/Lang"] == "en" and reader.metadata.title == "A synthetic report"
+    structure = check_structure(pdf)
+    assert structure["identifiers"] > 2 * 2, "each part's column headings keep identifiers of their own"
+    order = reading_order(out, r"P-\d{6}")
+    if order is not None:
+        assert order == [f"P-{n:06d}" for n in range(1, 266)], "a screen reader reads every person once, in order"
+
+
+def test_text_that_looks_like_pdf_syntax_survives_the_join(tmp_path):
+    """Headings are kept in the structure tree and the bookmarks as text: the join renumbers
+    references and renames identifiers around such text and leaves the text itself as it was."""
+    import pikepdf
+
+    cities = {"Qom (5 0 R)": 40, "Ilam \\ 12 0 R )": 40, "/ID (U1x0y0) /Headers [(U1x0y0)]": 40, "Arak 7 0 obj": 40}
+    pdf = render_report(long_report(cities), part_rows=30, whole_rows=30)
+    check_structure(pdf)
+    out = tmp_path / "odd.pdf"
+    out.write_bytes(pdf)
+    titles = [title for _, title, _ in outline_of(PdfReader(out))]
+    assert titles[3:] == [f"{city} (40)" for city in cities]
+    with pikepdf.open(out) as document:
+        headings, stack = [], [document.Root.StructTreeRoot]
+        while stack:
+            element = stack.pop()
+            if str(element.get("/S")) == "/H3":
+                headings.append(str(element.T))
+            kids = element.get("/K")
+            kids = list(kids) if isinstance(kids, pikepdf.Array) else [kids] if kids is not None else []
+            stack += reversed([kid for kid in kids if isinstance(kid, pikepdf.Dictionary)])
+    assert headings == [f"{city} (40)" for city in cities]
 
 
 def test_a_persian_report_in_parts_reads_right_to_left():
@@ -154,7 +185,8 @@ def test_a_persian_report_in_parts_reads_right_to_left():
 
 def test_a_report_within_the_limit_is_one_tagged_document():
     """Up to the limit for a whole document (more rows than a part holds), nothing changes: one
-    document, tagged for screen readers, the bytes a report set whole has always had."""
+    document, tagged for screen readers, the bytes a report set whole has always had. Past it, the
+    parts are joined, and tagged as well."""
     document = long_report({"Aleppo": 100, "Basra": 50})
     pdf = render_report(document, part_rows=60, whole_rows=150)
     assert "/StructTreeRoot" in PdfReader(io.BytesIO(pdf)).trailer["/Root"]
@@ -162,8 +194,9 @@ def test_a_report_within_the_limit_is_one_tagged_document():
                                                     "subtitle": document["subtitle"], "footer": "Page {page} of {pages}",
                                                     "blocks": _blocks(document["blocks"], "en")}},
                               moment=moment_of(document["as_of"]))
-    assert "/StructTreeRoot" not in PdfReader(io.BytesIO(render_report(document, part_rows=60, whole_rows=149))
-                                              ).trailer["/Root"]
+    joined = render_report(document, part_rows=60, whole_rows=149)
+    assert joined != pdf and check_structure(joined)["pages"] > check_structure(pdf)["pages"], \
+        "one row past the limit, set in parts and joined, tagged too"
 
 
 @pytest.mark.parametrize("rows_per_part", [1, 7, 60, 1000])

@@ -79,7 +79,6 @@ def report_pdf_command(
     Example: dadkhah report pdf --out report-fa.pdf --lang fa --city Rasht
     """
     from dadkhah.publish.report import print_report
-    from dadkhah.typeset.parts import WHOLE_ROWS
 
     with opened_store(ctx) as store, progress_bar("printing the report") as progress:
         result = print_report(store, out, actor=cli_actor(ctx), language=language, city=city, incident=incident,
@@ -90,9 +89,6 @@ def report_pdf_command(
     what = f"the dossier of {result['official']}" if result["official"] else f"{result['persons']:,} victims"
     console.print(f"Wrote {result['out']}: {result['pages']:,} pages in {result['language']}, {what}, from "
               f"{len(result['sources'])} public sources.", markup=False, highlight=False)
-    if not result["tagged"]:
-        err.print("So long a list was printed in parts and joined, so the PDF is not tagged for screen readers; "
-                  f"a list of {WHOLE_ROWS:,} or fewer (`--city`, `--incident`) is.", markup=False, highlight=False)
     if not result["sources"]:
         err.print("No public source names anyone yet, so no victim is named: see "
                   "`dadkhah sources set SOURCE --release public`.", markup=False, highlight=False)

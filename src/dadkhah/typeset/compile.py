@@ -25,6 +25,7 @@ marks the font cannot draw; next to one another some of them make Typst 0.15 pan
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -94,14 +95,21 @@ def write_pdf(pdf: bytes, out: str | os.PathLike) -> dict:
 
 
 def is_tagged(pdf: bytes) -> bool:
-    """Whether the PDF carries the structure screen readers follow (a document set whole does; one
-    joined from parts does not, see :mod:`dadkhah.typeset.parts`)."""
+    """Whether the PDF carries the structure screen readers follow (a document set whole does, and
+    one joined from tagged parts, see :mod:`dadkhah.typeset.parts`)."""
     return re.search(rb"/StructTreeRoot\s", pdf) is not None
 
 
 def page_count(pdf: bytes) -> int:
-    """The page tree's /Count, as Typst writes it (a test checks it against a PDF reader)."""
-    return int(re.search(rb"/Type\s*/Pages\s*/Count\s+(\d+)", pdf).group(1))
+    """The page tree's /Count, as Typst writes it (a test checks it against a PDF reader); of another
+    PDF (one joined from parts), as a PDF reader counts its pages."""
+    found = re.search(rb"/Type\s*/Pages\s*/Count\s+(\d+)", pdf)
+    if found:
+        return int(found.group(1))
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        return len(document.pages)
 
 
 # --- text -----------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def letter_pdf(letter: dict, out: str | os.PathLike, *, progress: Callable[[int,
 
     With more than ``whole_rows`` signatories (:data:`WHOLE_ROWS` unless given) the letter is set in
     parts of ``part_rows`` (:data:`PART_ROWS`) and joined (:mod:`dadkhah.typeset.parts`: pages
-    numbered across the whole, a bookmark per heading, not tagged for screen readers); ``progress``
+    numbered across the whole, a bookmark per heading, one structure tree for screen readers); ``progress``
     is then told (parts set, parts to set). A part ends between the organisations and the people
     when it is at least half full, else inside a group, which goes on in the next part under the
     table's column headings.

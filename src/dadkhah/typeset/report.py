@@ -80,8 +80,8 @@ def render_report(report: dict, *, progress: Callable[[int, int], None] | None =
     A report whose tables hold more than ``whole_rows`` rows in all (:data:`WHOLE_ROWS` unless
     given) is set in parts of ``part_rows`` (:data:`PART_ROWS`), in processes of their own, and
     joined (:mod:`dadkhah.typeset.parts`: pages numbered across the whole, a bookmark per heading,
-    not tagged for screen readers); ``progress`` is then told (parts set, parts to set). A part ends between two tables when it is at least half
-    full, else inside a table, whose column headings the next part repeats; a table's headings go
+    one structure tree for screen readers); ``progress`` is then told (parts set, parts to set). A
+    part ends between two tables when it is at least half full, else inside a table, whose column headings the next part repeats; a table's headings go
     with it. A report within the limit is one document, tagged, as before."""
     language = _language(report.get("language"), "language")
     as_of = moment_of(report.get("as_of"))
