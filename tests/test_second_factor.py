@@ -26,7 +26,7 @@ from dadkhah.users import (
     seal_totp_secrets,
 )
 from dadkhah.vault.keycare import join_shares, rotate_keys, split_keys
-from dadkhah.vault.keys import LOGIN_KEY, VaultKeyError, key_file_path, read_login_key
+from dadkhah.vault.keys import LOGIN_KEY, VaultKeyError, key_file_path, load_keys, read_login_key
 from tests.conftest import TESTER
 
 PASSWORD = "a long enough passphrase"
@@ -47,7 +47,10 @@ def _key_document(store) -> dict:
 
 
 def _write_key_document(store, document: dict) -> None:
+    """The key file rewritten, and the store's keys read from it again (a process started anew: one
+    already running keeps the login key it read)."""
     key_file_path(store.workspace).write_text(json.dumps(document))
+    store.use_keys(load_keys(store.workspace))
 
 
 def _every_users_row(store) -> str:
@@ -108,8 +111,9 @@ def test_an_older_key_file_gets_a_login_key_the_first_time_one_is_needed(keyed_s
     path = key_file_path(store.workspace)
     document = _key_document(store)
     older = {k: v for k, v in document.items() if k != LOGIN_KEY}
-    _write_key_document(store, older)
+    path.write_text(json.dumps(older))
     path.chmod(0o600)
+    store.use_keys(load_keys(store.workspace))
     with pytest.raises(VaultKeyError, match="keeps no login key"):
         read_login_key(path, older["workspace_id"])
     secret = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
@@ -149,3 +153,16 @@ def test_a_rotation_and_a_key_file_rebuilt_from_shares_keep_the_login_key(keyed_
     rebuilt = tmp_path / "rebuilt.key"
     join_shares(files[1:], rebuilt)
     assert json.loads(rebuilt.read_text())[LOGIN_KEY] == _key_document(store)[LOGIN_KEY]
+
+
+def test_a_server_goes_on_checking_codes_when_the_key_file_is_taken_away_after_it_started(keyed_store, tmp_path):
+    """An operator may start the server from a key file on a removable drive and then take the drive
+    away: the login key was read with the keys, and second factors are still checked."""
+    store = keyed_store
+    secret = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
+    store.use_keys(load_keys(store.workspace))  # as `serve` unlocks them when it starts
+    path = key_file_path(store.workspace)
+    path.rename(tmp_path / "on-the-drive-taken-away.key")
+    assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["username"] == "reza"
+    with pytest.raises(LoginRefused):
+        log_in(store, "reza", PASSWORD, totp_code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")

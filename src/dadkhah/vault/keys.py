@@ -25,7 +25,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,6 +76,8 @@ class VaultKeys:
     key_file: Path | None = None  # the chains' newest events are remembered beside it
     index_secret: bytes = b""  # what blind indexes derive from, when the key file keeps it apart
     head_tag: str | None = None  # a restored workspace remembers its chains' heads apart from the original's
+    # The login key, as read with the keys (empty: read from the key file when first needed).
+    login_secret: bytes = field(default=b"", compare=False, repr=False)
 
     def head_path(self, chain: str) -> Path | None:
         """Where the newest event of ``chain`` (custody, audit) is remembered: beside the key file
@@ -86,11 +88,17 @@ class VaultKeys:
         return self.key_file.with_name(f"{self.key_file.name}{tag}.{chain}-head")
 
     def login_key(self, *, create: bool = False) -> bytes:
-        """The key that seals second-factor secrets, from the key file (see :func:`read_login_key`)."""
+        """The key that seals second-factor secrets (see :func:`read_login_key`): as read with the
+        keys, so that a server goes on checking codes when the key file's drive is taken away after
+        it started; else from the key file, and then kept."""
+        if self.login_secret:
+            return self.login_secret
         if self.key_file is None:
             raise VaultKeyError("the key file is not at hand, and it keeps the key that seals second-factor (TOTP) "
                                 "secrets")
-        return read_login_key(self.key_file, self.workspace_id, create=create)
+        key = read_login_key(self.key_file, self.workspace_id, create=create)
+        object.__setattr__(self, "login_secret", key)  # frozen, but for this one field, read once
+        return key
 
     @property
     def index_key(self) -> bytes:
@@ -229,6 +237,7 @@ def load_public_keys(workspace: Workspace) -> VaultKeys:
     document = _read_key_file(path, workspace)
     _check_belongs(document, workspace, path)
     return VaultKeys(workspace_id=document["workspace_id"], public_key=_unb64(document["public_key"]), key_file=path,
+                     login_secret=_login_secret(document),
                      head_tag=head_tag(workspace))
 
 
@@ -271,7 +280,8 @@ def keys_from_secrets(document: dict, inner: dict, path: Path | None, *, tag: st
         raise VaultKeyError(f"{path}: the public key does not match the signing key; the file has been altered")
     index = _unb64(inner["index_key"]) if inner.get("index_key") else b""
     return VaultKeys(workspace_id=document["workspace_id"], master_key=_unb64(inner["master_key"]), signing_key=signing,
-                     public_key=public, key_file=path, index_secret=index, head_tag=tag)
+                     public_key=public, key_file=path, index_secret=index, head_tag=tag,
+                     login_secret=_login_secret(document))
 
 
 def load_keys(workspace: Workspace, *, passphrase: str | None = None) -> VaultKeys:
@@ -347,6 +357,16 @@ def key_file_lock(path: Path, busy: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _login_secret(document: dict) -> bytes:
+    """A key file's login key as it is read with the keys (empty when it has none, or a damaged one:
+    :func:`read_login_key` then says which)."""
+    try:
+        key = _unb64(document.get(LOGIN_KEY) or "")
+    except (ValueError, TypeError):
+        return b""
+    return key if len(key) == 32 else b""
 
 
 def read_login_key(path: Path, workspace_id: str, *, create: bool = False) -> bytes:
