@@ -93,7 +93,7 @@ _json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 NUL_REFUSED = "a text given holds a NUL character (code 0), which no text may hold; nothing was changed"
 
 
-def _refuse_nul(_connection, _cursor, _statement, parameters, _context, executemany) -> None:
+def _refuse_nul(_connection, _cursor, _statement, parameters, _context, _executemany) -> None:
     """SQLite would store a text holding a NUL character, which PostgreSQL refuses (see
     :meth:`Store.session`): refused here as well, so that both databases answer alike (a text field
     of a multipart form, an evidence file's description say, is not read by the web's own check),
@@ -101,7 +101,10 @@ def _refuse_nul(_connection, _cursor, _statement, parameters, _context, executem
     it sets such rows aside before it writes.)"""
     if not parameters:
         return
-    for row in parameters if executemany else (parameters,):
+    # Many rows come as a list of rows; one row as a tuple or a dictionary (also when SQLAlchemy sends
+    # the rows of a bulk insert that returns ids one at a time, with ``executemany`` still true).
+    many = isinstance(parameters, list) and isinstance(parameters[0], (tuple, list, dict))
+    for row in parameters if many else (parameters,):
         for value in row.values() if isinstance(row, dict) else row:
             if value.__class__ is str and "\x00" in value:
                 raise InputError(NUL_REFUSED)
