@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from dadkhah.audit import list_audit, verify_audit
+from dadkhah.errors import DadkhahError
 from dadkhah.model import User
 from dadkhah.users import (
     SEALED_TOTP,
@@ -144,15 +145,41 @@ def test_secrets_an_older_version_kept_in_clear_work_and_are_sealed_once(keyed_s
     assert clear not in json.dumps(sealed) and verify_audit(store)["intact"]
 
 
-def test_a_rotation_and_a_key_file_rebuilt_from_shares_keep_the_login_key(keyed_store, tmp_path, monkeypatch):
+def test_a_rotation_renews_the_login_key_and_seals_every_second_factor_anew(keyed_store, tmp_path):
+    """After a key file was taken, a rotation must shut its holder out: the login key is renewed and
+    every second factor sealed anew under it (the codes users' apps make are unchanged). Shares made
+    before rebuild the old key file, with its old login key; shares made after, the new."""
+    from dadkhah.users import open_totp
+
     store = keyed_store
     secret = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
-    files = split_keys(store, shares=3, threshold=2, out=tmp_path / "shares", actor=TESTER)["files"]
-    rotate_keys(store, actor=TESTER)
+    before, sealed_before = _key_document(store)[LOGIN_KEY], _kept(store, "reza")
+    old_shares = split_keys(store, shares=3, threshold=2, out=tmp_path / "old", actor=TESTER)["files"]
+    rotated = rotate_keys(store, actor=TESTER)
+    assert rotated["second_factors"] == 1 and rotated["second_factors_unreadable"] == []
+    after = _key_document(store)[LOGIN_KEY]
+    assert after != before and "rotation" not in _key_document(store)
+    with pytest.raises(DadkhahError):
+        open_totp(base64.b64decode(before), _kept(store, "reza"), "reza")
+    assert _kept(store, "reza") != sealed_before
     assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["username"] == "reza"
-    rebuilt = tmp_path / "rebuilt.key"
-    join_shares(files[1:], rebuilt)
-    assert json.loads(rebuilt.read_text())[LOGIN_KEY] == _key_document(store)[LOGIN_KEY]
+    with store.session() as session:
+        [event] = [e for e in list_audit(session, limit=None) if e["action"] == "keys rotated"]
+    assert event["details"]["second_factors"] == 1
+    join_shares(old_shares[1:], tmp_path / "old.key")
+    assert json.loads((tmp_path / "old.key").read_text())[LOGIN_KEY] == before
+    new_shares = split_keys(store, shares=3, threshold=2, out=tmp_path / "new", actor=TESTER)["files"]
+    join_shares(new_shares[:2], tmp_path / "new.key")
+    assert json.loads((tmp_path / "new.key").read_text())[LOGIN_KEY] == after
+
+
+def test_a_second_factor_whose_login_key_was_lost_is_named_by_a_rotation_not_carried(keyed_store):
+    store = keyed_store
+    add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)
+    lost = _key_document(store)
+    _write_key_document(store, lost | {LOGIN_KEY: base64.b64encode(os.urandom(32)).decode()})
+    rotated = rotate_keys(store, actor=TESTER)
+    assert rotated["second_factors"] == 0 and rotated["second_factors_unreadable"] == ["reza"]
 
 
 def test_a_server_goes_on_checking_codes_when_the_key_file_is_taken_away_after_it_started(keyed_store, tmp_path):

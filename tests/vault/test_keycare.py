@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,6 +29,7 @@ from dadkhah.model import (
     Testimony as StoredTestimony,  # a name pytest does not take for a test class
 )
 from dadkhah.store import open_store
+from dadkhah.users import add_user, log_in
 from dadkhah.vault.casefile import export_casefile
 from dadkhah.vault.crypto import MAGIC, DecryptionError, blob_key_opens, read_header, unwrap_key
 from dadkhah.vault.custody import append_event, verify_chain
@@ -245,6 +247,8 @@ def test_a_rotation_killed_at_any_step_finishes_when_run_again(store, keys, fill
     if database_url:
         env["DADKHAH_DATABASE_URL"] = database_url
     old = keys
+    secret = add_user(store, "reza", actor=TESTER, role="viewer", password="a long enough passphrase",
+                      totp=True)["totp_secret"]
     killed = cli(store.workspace.path, "keys", "rotate", "--json", env=env | {"DADKHAH_TEST_CRASH_AT": point},
                  check=False)
     assert killed.returncode == -9, killed.stderr
@@ -258,6 +262,8 @@ def test_a_rotation_killed_at_any_step_finishes_when_run_again(store, keys, fill
     new = load_keys(store.workspace)
     store.use_keys(new)
     everything_opens(store, new, filled, tmp_path)
+    assert log_in(store, "reza", "a long enough passphrase", totp_code=pyotp.TOTP(secret).now())[0]["totp"], \
+        "the second factor was sealed anew under the new login key, once"
     with store.session() as session:
         assert verify_chain(session, new)["valid"]
         assert session.scalar(sa.select(sa.func.count()).select_from(CustodyEvent)

@@ -456,8 +456,13 @@ def keys_rotate(ctx: typer.Context, as_json: JsonOption = False) -> None:
         emit_json(result)
         return
     out.print(f"{'Finished the interrupted rotation' if result['resumed'] else 'Keys rotated'}: "
-              f"{result['data_keys']:,} data keys and {result['blobs']:,} sealed files wrapped anew. Signing key "
+              f"{result['data_keys']:,} data keys and {result['blobs']:,} sealed files wrapped anew, "
+              f"{result['second_factors']:,} second factors sealed anew. Signing key "
               f"{result['old_fingerprint']} → {result['new_fingerprint']}.", markup=False)
+    if result["second_factors_unreadable"]:
+        err.print(f"The second factors of {', '.join(result['second_factors_unreadable'])} could not be opened (their "
+                  "login key was lost before): give each a new one (dadkhah users reset-password NAME --totp).",
+                  markup=False, highlight=False)
     err.print("Give recipients the new fingerprint by another channel, make new key shares (dadkhah keys split), "
               "and restart the web server and any worker so that they load the new keys.", markup=False)
 

@@ -63,6 +63,7 @@ from dadkhah.chain import canonical_json, key_change_details, parse_key_change
 from dadkhah.errors import InputError
 from dadkhah.model import CustodyEvent, EvidenceItem, Signature, Testimony, Witness
 from dadkhah.store import Store, process_alive
+from dadkhah.users import reseal_totp_secrets
 from dadkhah.vault.crypto import (
     DecryptionError,
     blob_key_opens,
@@ -74,6 +75,7 @@ from dadkhah.vault.crypto import (
 )
 from dadkhah.vault.custody import CUSTODY_CHAIN, append_event
 from dadkhah.vault.keys import (
+    LOGIN_KEY,
     VaultKeyError,
     VaultKeys,
     fingerprint,
@@ -85,6 +87,7 @@ from dadkhah.vault.keys import (
     read_key_document,
     seal_secrets,
     set_vault_config,
+    stored_login_key,
     unlock_secrets,
     write_key_document,
 )
@@ -247,21 +250,26 @@ def _rotate(store: Store, path: Path, *, actor: Actor, passphrase: str | None, p
                "index_key": inner.get("index_key") or _b64(index_root(_unb64(inner["master_key"])))}
     old_keys = keys_from_secrets(document, current, path, tag=tag)
     _preflight(store, old_keys.master_key, _unb64(inner["next"]["master_key"]) if resumed else None)
+    # The login key (second factors) is renewed too, kept in clear beside the others as the key file keeps it.
+    old_login = stored_login_key(document)
     if not resumed:
         signing = Ed25519PrivateKey.generate()
         following = {"master_key": _b64(os.urandom(32)), "signing_key": _b64(_private_bytes(signing))}
         public = public_key_bytes(signing)
         document = document | {"rotation": {"started_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-                                            "new_public_key": _b64(public), "new_fingerprint": fingerprint(public)},
+                                            "new_public_key": _b64(public), "new_fingerprint": fingerprint(public),
+                                            LOGIN_KEY: _b64(os.urandom(32))},
                                "secrets": seal_secrets(current | {"next": following}, document["workspace_id"], passphrase)}
         write_key_document(path, document, replace=True)
     else:
         following = inner["next"]
+    # A rotation begun by a version that did not renew the login key keeps it.
+    new_login = stored_login_key(document["rotation"]) or old_login or os.urandom(32)
     _checkpoint("key-file")
     new_signing = Ed25519PrivateKey.from_private_bytes(_unb64(following["signing_key"]))
     new_keys = VaultKeys(workspace_id=document["workspace_id"], master_key=_unb64(following["master_key"]),
                          signing_key=new_signing, public_key=public_key_bytes(new_signing), key_file=path,
-                         index_secret=_unb64(current["index_key"]), head_tag=tag)
+                         index_secret=_unb64(current["index_key"]), head_tag=tag, login_secret=new_login)
     _sweep_rewrap_leftovers(workspace.path)
     blobs = _rewrap_blobs(workspace.path, old_keys.master_key, new_keys.master_key, progress, crash_point="first-blob")
     data_keys = 0
@@ -270,7 +278,8 @@ def _rotate(store: Store, path: Path, *, actor: Actor, passphrase: str | None, p
         rotated_before = _database_rotated(session, new_keys.public_key)
         if not rotated_before:
             data_keys = _rewrap_rows(session, workspace.path, old_keys.master_key, new_keys.master_key)
-            counts = {"data_keys": data_keys, "blobs": len(_blobs(workspace.path))}
+            factors = reseal_totp_secrets(session, old_login, new_login)
+            counts = {"data_keys": data_keys, "blobs": len(_blobs(workspace.path)), "second_factors": factors["sealed"]}
             change = key_change_details(old_keys.signing_key, new_keys.signing_key)
             said = {"old_fingerprint": old_keys.fingerprint, "new_fingerprint": new_keys.fingerprint} | counts
             append_event(session, old_keys, actor, item_kind="keys", item_id="signing-key",
@@ -284,17 +293,21 @@ def _rotate(store: Store, path: Path, *, actor: Actor, passphrase: str | None, p
     late_blobs = _rewrap_blobs(workspace.path, old_keys.master_key, new_keys.master_key)
     with store.session() as session:
         late_rows = _rewrap_rows(session, workspace.path, old_keys.master_key, new_keys.master_key)
+        late_factors = reseal_totp_secrets(session, old_login, new_login)
     _checkpoint("swept")
     set_vault_config(workspace, {"public_key": _b64(new_keys.public_key), "fingerprint": new_keys.fingerprint})
     final = {k: v for k, v in document.items() if k != "rotation"} | {
         "public_key": _b64(new_keys.public_key), "fingerprint": new_keys.fingerprint,
         "rotated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "previous_fingerprints": [*document.get("previous_fingerprints", []), old_keys.fingerprint],
+        LOGIN_KEY: _b64(new_login),
         "secrets": seal_secrets({"master_key": following["master_key"], "signing_key": following["signing_key"],
                                  "index_key": current["index_key"]}, document["workspace_id"], passphrase)}
     write_key_document(path, final, replace=True)
     return {"key_file": str(path), "old_fingerprint": old_keys.fingerprint, "new_fingerprint": new_keys.fingerprint,
             "data_keys": data_keys + late_rows, "blobs": blobs + late_blobs, "resumed": resumed,
+            "second_factors": (0 if rotated_before else factors["sealed"]) + late_factors["sealed"],
+            "second_factors_unreadable": late_factors["unreadable"],
             "database_rotated_before": rotated_before, "protected": protected, "index_key": "kept"}
 
 

@@ -237,7 +237,7 @@ def load_public_keys(workspace: Workspace) -> VaultKeys:
     document = _read_key_file(path, workspace)
     _check_belongs(document, workspace, path)
     return VaultKeys(workspace_id=document["workspace_id"], public_key=_unb64(document["public_key"]), key_file=path,
-                     login_secret=_login_secret(document),
+                     login_secret=stored_login_key(document),
                      head_tag=head_tag(workspace))
 
 
@@ -281,7 +281,7 @@ def keys_from_secrets(document: dict, inner: dict, path: Path | None, *, tag: st
     index = _unb64(inner["index_key"]) if inner.get("index_key") else b""
     return VaultKeys(workspace_id=document["workspace_id"], master_key=_unb64(inner["master_key"]), signing_key=signing,
                      public_key=public, key_file=path, index_secret=index, head_tag=tag,
-                     login_secret=_login_secret(document))
+                     login_secret=stored_login_key(document))
 
 
 def load_keys(workspace: Workspace, *, passphrase: str | None = None) -> VaultKeys:
@@ -359,7 +359,7 @@ def key_file_lock(path: Path, busy: str) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _login_secret(document: dict) -> bytes:
+def stored_login_key(document: dict) -> bytes:
     """A key file's login key as it is read with the keys (empty when it has none, or a damaged one:
     :func:`read_login_key` then says which)."""
     try:
@@ -373,7 +373,8 @@ def read_login_key(path: Path, workspace_id: str, *, create: bool = False) -> by
     """The login key kept in the key file at ``path``: it seals the web users' second-factor (TOTP)
     secrets in the database (:mod:`dadkhah.users`), so that a copy of the database or of the workspace
     holds no usable second factor. It is kept in clear (no passphrase: the server checks codes without
-    one), travels with the key file (its backups and shares) and is kept by a key rotation.
+    one), travels with the key file (its backups and shares) and is renewed by a key rotation, which
+    seals every second factor anew (:func:`dadkhah.vault.keycare.rotate_keys`).
 
     A key file made before the login key existed has none: ``create`` adds one (under the key file's
     lock, written by one rename). Without ``create`` a missing login key is a :class:`VaultKeyError`
