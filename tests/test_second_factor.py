@@ -193,3 +193,36 @@ def test_a_server_goes_on_checking_codes_when_the_key_file_is_taken_away_after_i
     assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["username"] == "reza"
     with pytest.raises(LoginRefused):
         log_in(store, "reza", PASSWORD, totp_code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+
+
+def test_keys_show_says_how_the_second_factors_stand_with_the_key_file(tmp_path, monkeypatch):
+    """An operator who rebuilt the key file from old shares learns from `keys show` who cannot log in,
+    before they say so."""
+    from typer.testing import CliRunner
+
+    from dadkhah.cli import app
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    runner, ws = CliRunner(), tmp_path / "ws"
+
+    def run(*args, json_out=True):
+        done = runner.invoke(app, ["--workspace", str(ws), *args, *(["--json"] if json_out else [])],
+                             catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+        return json.loads(done.stdout) if json_out else done
+
+    run("init", str(ws))
+    (tmp_path / "pw.txt").write_text(PASSWORD + "\n")
+    for name in ("maryam", "reza", "older"):
+        run("users", "add", name, "--role", "viewer", "--password-file", str(tmp_path / "pw.txt"), "--totp")
+    shown = run("keys", "show")
+    assert shown["login_key"] is True and shown["second_factors"] == {"sealed": 3, "clear": 0, "unreadable": []}
+    with open_store(load_workspace(ws)) as store:
+        _set_kept(store, "older", pyotp.random_base32())  # as an older version kept it
+        _set_kept(store, "reza", _kept(store, "maryam"))  # sealed for another user: opens for no one
+    assert run("keys", "show")["second_factors"] == {"sealed": 1, "clear": 1, "unreadable": ["reza"]}
+    said = run("keys", "show", json_out=False)
+    assert "1 sealed under the key file's login key, 1 in clear" in said.stdout
+    assert "does not open the second factors of reza" in said.stderr

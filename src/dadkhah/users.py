@@ -213,6 +213,23 @@ def _opened(key: bytes, stored: str, username: str) -> str | None:
         return None
 
 
+def second_factors(session: Session, key: bytes) -> dict:
+    """How the users' second factors stand with the login key ``key`` (empty: the key file has none):
+    ``sealed`` (they open with it), ``clear`` (kept in clear by an older version, until `serve` seals
+    them) and ``unreadable`` (the users whose second factor it cannot open, who cannot log in until an
+    admin gives them a new one). Nothing is changed and no secret is shown."""
+    sealed, clear, unreadable = 0, 0, []
+    for username, stored in session.execute(sa.select(User.username, User.totp_secret)
+                                            .where(User.totp_secret.is_not(None)).order_by(User.username)):
+        if not stored.startswith(SEALED_TOTP):
+            clear += 1
+        elif _opened(key, stored, username) is not None:
+            sealed += 1
+        else:
+            unreadable.append(username)
+    return {"sealed": sealed, "clear": clear, "unreadable": unreadable}
+
+
 def reseal_totp_secrets(session: Session, old: bytes, new: bytes) -> dict:
     """For a rotation of the keys: every TOTP secret sealed under the login key ``old`` sealed anew
     under ``new``, in the caller's transaction; one already under ``new`` is left as it is (a rotation

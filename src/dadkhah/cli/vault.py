@@ -421,14 +421,17 @@ def keys_show(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Example: dadkhah keys show --json
     """
+    from dadkhah.users import second_factors
     from dadkhah.vault.keycare import latest_key_change
 
     with opened_store(ctx) as store:
         public = load_public_keys(store.workspace)
         with store.session() as session:
             rotated = latest_key_change(session)
+            factors = second_factors(session, public.login_secret)
         result = {"key_file": str(key_file_path(store.workspace)), "protected": is_protected(store.workspace),
-                  "fingerprint": public.fingerprint, "workspace_id": public.workspace_id, "last_rotation": rotated}
+                  "fingerprint": public.fingerprint, "workspace_id": public.workspace_id, "last_rotation": rotated,
+                  "login_key": bool(public.login_secret), "second_factors": factors}
     if as_json:
         emit_json(result)
     else:
@@ -436,6 +439,13 @@ def keys_show(ctx: typer.Context, as_json: JsonOption = False) -> None:
                   f"signing key {result['fingerprint']}. Give recipients this fingerprint by another channel.", markup=False)
         if rotated:
             out.print(f"Last rotated {rotated['occurred_at'][:19]} (from {rotated['old_fingerprint']}).", markup=False)
+        out.print(f"Second factors: {factors['sealed']:,} sealed under the key file's login key"
+                  f"{'' if result['login_key'] else ' (it has none yet)'}, {factors['clear']:,} in clear "
+                  "(`dadkhah serve` seals them).", markup=False)
+        if factors["unreadable"]:
+            err.print(f"This key file's login key does not open the second factors of {', '.join(factors['unreadable'])}: "
+                      "they cannot log in until each is given a new one (dadkhah users reset-password NAME --totp).",
+                      markup=False, highlight=False)
 
 
 @keys_app.command("rotate")
