@@ -183,8 +183,14 @@ def _counted(pdf: bytes) -> dict:
 
     with pikepdf.open(io.BytesIO(pdf)) as part:
         tree = part.Root.get("/StructTreeRoot")
-        return {"pages": len(part.pages), "objects": int(part.trailer.Size),
-                "keys": int(tree.ParentTreeNextKey) if tree is not None and "/ParentTreeNextKey" in tree else 0}
+        return {"pages": len(part.pages), "objects": int(part.trailer.Size), "keys": _keys(tree) if tree else 0}
+
+
+def _keys(tree) -> int:
+    """How many keys into its parent tree a part uses (the pages' and their links')."""
+    if "/ParentTreeNextKey" in tree:
+        return int(tree.ParentTreeNextKey)
+    return max((key for key, _ in _tree_items(tree.ParentTree, "/Nums", int)), default=-1) + 1
 
 
 def _places(counted: list[dict]) -> list[dict]:
@@ -197,7 +203,7 @@ def _places(counted: list[dict]) -> list[dict]:
         base += part["objects"] * 2 // OBJECTS_PER_STREAM + part["objects"] + 64
     whole = dict(zip(_WHOLE, range(base, base + len(_WHOLE)), strict=True))
     return [{"index": index, "base": bases[index], "room": bases[index + 1] if index + 1 < len(bases) else base,
-             "key": sum(part["keys"] for part in counted[:index]), "whole": whole}
+             "key": sum(part["keys"] for part in counted[:index]), "keys": counted[index]["keys"], "whole": whole}
             for index in range(len(counted))]
 
 
@@ -261,6 +267,8 @@ def _relocated(pdf: bytes, place: dict) -> dict:
         [document] = _kids(tree.K)
         if set(root.Pages.keys()) - {"/Type", "/Kids", "/Count"} or str(document.get("/S")) != "/Document":
             raise RuntimeError("a part is not laid out as Typst writes one")
+        if _keys(tree) > place["keys"] or base + int(part.trailer.Size) >= place["room"]:
+            raise RuntimeError("a part holds more than when its pages were counted")
         redirect = {root.Pages.objgen[0]: whole["pages"], tree.objgen[0]: whole["tree"],
                     document.objgen[0]: whole["document"]}
         left_out = {root.Pages.objgen[0], tree.objgen[0], document.objgen[0], *_tree_objects(tree.ParentTree)}
