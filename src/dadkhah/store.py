@@ -97,8 +97,9 @@ def _refuse_nul(_connection, _cursor, _statement, parameters, _context, _execute
     """SQLite would store a text holding a NUL character, which PostgreSQL refuses (see
     :meth:`Store.session`): refused here as well, so that both databases answer alike (a text field
     of a multipart form, an evidence file's description say, is not read by the web's own check),
-    for one row or many. (An import writes its rows through the driver itself, not through here:
-    it sets such rows aside before it writes.)"""
+    for one row or many. An import sets such rows aside before it writes; the rows it then writes
+    are looked at again here, but for the second part of a large CSV file, which its own process
+    writes through the driver (measured: no change in import speed)."""
     if not parameters:
         return
     # Many rows come as a list of rows; one row as a tuple or a dictionary (also when SQLAlchemy sends
