@@ -265,8 +265,9 @@ def _relocated(pdf: bytes, place: dict) -> dict:
         root = part.Root
         tree = root.StructTreeRoot
         [document] = _kids(tree.K)
-        if set(root.Pages.keys()) - {"/Type", "/Kids", "/Count"} or str(document.get("/S")) != "/Document":
-            raise RuntimeError("a part is not laid out as Typst writes one")
+        if (set(root.Pages.keys()) - {"/Type", "/Kids", "/Count"} or str(document.get("/S")) != "/Document"
+                or any(page.obj.Parent.objgen != root.Pages.objgen for page in part.pages)):
+            raise RuntimeError("a part is not laid out as Typst writes one (one page tree node, one document element)")
         if _keys(tree) > place["keys"] or base + int(part.trailer.Size) >= place["room"]:
             raise RuntimeError("a part holds more than when its pages were counted")
         redirect = {root.Pages.objgen[0]: whole["pages"], tree.objgen[0]: whole["tree"],
