@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from dadkhah.audit import list_audit, verify_audit
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import DadkhahError, KeysOutdated
 from dadkhah.model import User
 from dadkhah.users import (
     SEALED_TOTP,
@@ -193,6 +193,29 @@ def test_a_server_goes_on_checking_codes_when_the_key_file_is_taken_away_after_i
     assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["username"] == "reza"
     with pytest.raises(LoginRefused):
         log_in(store, "reza", PASSWORD, totp_code="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+
+
+def test_a_server_left_running_through_a_rotation_says_so_at_a_login_with_a_code(keyed_store):
+    """A rotation seals every second factor under a new login key. A server started before it holds the
+    old one: a code-checked login there must say that the server has to be started again (as every other
+    action does), not "wrong code"; and the attempt must not count against the user's name."""
+    from dadkhah.model import LoginAttempt
+    from dadkhah.store import open_store
+
+    store = keyed_store
+    secret = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
+    with open_store(store.workspace) as other:  # the rotation, as another process runs it
+        rotate_keys(other, actor=TESTER)
+    with pytest.raises(KeysOutdated, match="rotated after this process loaded them"):
+        log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now(), address="192.0.2.7")
+    with pytest.raises(LoginRefused):  # a wrong password is still just refused, and counted
+        log_in(store, "reza", "not the password", address="192.0.2.7")
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt)) == 1
+    # Started again with the key file as it is now, the same code logs in.
+    store.workspace = store.workspace.reloaded()
+    store.use_keys(load_keys(store.workspace))
+    assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(secret).now())[0]["username"] == "reza"
 
 
 def test_keys_show_says_how_the_second_factors_stand_with_the_key_file(tmp_path, monkeypatch):

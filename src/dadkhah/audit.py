@@ -83,6 +83,13 @@ def record_audit(session: Session, store: Store, actor: Actor, *, action: str, o
                               object_id=object_id, details=details)
 
 
+def refuse_outdated_keys(session: Session, store: Store) -> None:
+    """Raise :class:`~dadkhah.errors.KeysOutdated` when this process holds keys that a key rotation
+    has replaced since it loaded them (nothing to refuse without keys)."""
+    if store.chain_keys is not None:
+        AUDIT_CHAIN.refuse_outdated_keys(session, store.chain_keys)
+
+
 def audit_to_dict(row: AuditEvent) -> dict:
     return {"seq": row.seq, "actor": row.actor, "channel": row.channel, "action": row.action,
             "object_kind": row.object_kind, "object_id": row.object_id, "address": row.address,

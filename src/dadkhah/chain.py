@@ -175,6 +175,15 @@ class HashChain:
         slot = f"dadkhah.chain.{self.name}.key_checked"
         if self.key_change is None or session.info.get(slot) is keys:
             return
+        self.refuse_outdated_keys(session, keys)
+        session.info[slot] = keys
+        sa.event.listen(session, "after_transaction_end", lambda s, _t: s.info.pop(slot, None), once=True)
+
+    def refuse_outdated_keys(self, session: Session, keys: ChainKeys) -> None:
+        """Raise :class:`KeysOutdated` when the chain's newest key change hands over from ``keys``
+        (a process that loaded them before ``dadkhah keys rotate``). A read: no lock is taken."""
+        if self.key_change is None:
+            return
         column, value, action = self.key_change
         details = session.scalar(sa.select(self.table.details)
                                  .where(getattr(self.table, column) == value, self.table.action == action)
@@ -184,8 +193,6 @@ class HashChain:
             raise KeysOutdated(f"the workspace's keys were rotated after this process loaded them: the signing key "
                                f"in force is {fingerprint(in_force)}, not {fingerprint(keys.public_key)}. "
                                "Nothing was saved; start it again with the key file as it is now")
-        session.info[slot] = keys
-        sa.event.listen(session, "after_transaction_end", lambda s, _t: s.info.pop(slot, None), once=True)
 
     def _remember(self, session: Session, keys: ChainKeys | None, last_seq: int, head: dict) -> None:
         """Move the head to ``head`` once the transaction commits (once per transaction, however many

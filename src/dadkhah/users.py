@@ -36,8 +36,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
-from dadkhah.audit import Actor, record_audit
-from dadkhah.errors import DadkhahError, InputError, NotFound
+from dadkhah.audit import Actor, record_audit, refuse_outdated_keys
+from dadkhah.errors import DadkhahError, InputError, KeysOutdated, NotFound
 from dadkhah.model import ApiToken, LoginAttempt, User, WebSession
 from dadkhah.store import Store
 
@@ -338,10 +338,12 @@ def login_delay(store: Store, username: str) -> float:
                                                                   MAX_DELAY_SECONDS))
 
 
-def _totp_ok(user: User, code: str | None, login_key: Callable[[], bytes] | None) -> bool:
+def _totp_ok(user: User, code: str | None, login_key: Callable[[], bytes] | None,
+             unopened: Callable[[], None] | None = None) -> bool:
     """Whether ``code`` is the user's TOTP code now (a step either side). A sealed secret that cannot
     be opened (no login key at hand, another key file's) refuses the login, and the server's log
-    says why: the person logging in is told only that the login failed."""
+    says why: the person logging in is told only that the login failed. ``unopened`` is called
+    first in that case: it may raise instead (a server whose keys a rotation replaced)."""
     import pyotp
 
     code = (code or "").strip().replace(" ", "")
@@ -354,17 +356,20 @@ def _totp_ok(user: User, code: str | None, login_key: Callable[[], bytes] | None
                 raise DadkhahError("no login key was given to open it")
             secret = open_totp(login_key(), secret, user.username)
         except DadkhahError as exc:
+            if unopened is not None:
+                unopened()
             log.error("cannot check the second factor of %s: %s", user.username, exc)
             return False
     return pyotp.TOTP(secret).verify(code, valid_window=1)
 
 
 def authenticate(session: Session, username: str, password: str, *, totp_code: str | None = None,
-                 login_key: Callable[[], bytes] | None = None) -> User | None:
+                 login_key: Callable[[], bytes] | None = None, unopened: Callable[[], None] | None = None
+                 ) -> User | None:
     """The active user whose name, password and (when set) TOTP code these are, else None.
 
     ``login_key`` gives the key that opens sealed TOTP secrets (asked only for a user who has one,
-    once the password is right). Spends the same time on a name that does not exist, so timing does
+    once the password is right); ``unopened`` is called when it does not open one (see :func:`_totp_ok`). Spends the same time on a name that does not exist, so timing does
     not tell which names do. Counting and throttling are :func:`log_in`'s.
     """
     username = (username or "").strip()[:100]
@@ -376,7 +381,7 @@ def authenticate(session: Session, username: str, password: str, *, totp_code: s
         except (VerificationError, InvalidHashError):
             ok = False
         if ok and user.totp_secret:
-            ok = _totp_ok(user, totp_code, login_key)
+            ok = _totp_ok(user, totp_code, login_key, unopened)
     else:
         try:
             _hasher.verify(_DUMMY_HASH, password or "")
@@ -609,19 +614,27 @@ def log_in(store: Store, username: str, password: str, *, totp_code: str | None 
         with store.session() as session:
             session.execute(sa.delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
         raise LoginThrottled(f"too many failed logins; try again in {THROTTLE_MINUTES} minutes")
-    with store.session() as session:
-        user = authenticate(session, username, password, totp_code=totp_code,
-                            login_key=lambda: _login_key(store, create=False))
-        if user is None:
-            raise LoginRefused("wrong user name, password or code")
-        session.execute(sa.delete(LoginAttempt).where(LoginAttempt.username == username, _same_address(address)))
-        must_change = bool(user.must_change_password)
-        record_audit(session, store, Actor(user.username, channel, address), action="login", object_kind="user",
-                     object_id=user.username, details={"reset_pending": True} if must_change else None)
-        # With a temporary password, the session is short and opens only the change of password.
-        started = start_session(session, user, address=address,
-                                hours=PASSWORD_CHANGE_MINUTES / 60 if must_change else SESSION_HOURS)
-        document = user_to_dict(user)
+    try:
+        with store.session() as session:
+            user = authenticate(session, username, password, totp_code=totp_code,
+                                login_key=lambda: _login_key(store, create=False),
+                                unopened=lambda: refuse_outdated_keys(session, store))
+            if user is None:
+                raise LoginRefused("wrong user name, password or code")
+            session.execute(sa.delete(LoginAttempt).where(LoginAttempt.username == username, _same_address(address)))
+            must_change = bool(user.must_change_password)
+            record_audit(session, store, Actor(user.username, channel, address), action="login", object_kind="user",
+                         object_id=user.username, details={"reset_pending": True} if must_change else None)
+            # With a temporary password, the session is short and opens only the change of password.
+            started = start_session(session, user, address=address,
+                                    hours=PASSWORD_CHANGE_MINUTES / 60 if must_change else SESSION_HOURS)
+            document = user_to_dict(user)
+    except KeysOutdated:
+        # This process holds keys a rotation replaced: the server is at fault, not the person, so the
+        # attempt does not count against the name (nothing of it is kept).
+        with store.session() as session:
+            session.execute(sa.delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
+        raise
     return document, started
 
 
