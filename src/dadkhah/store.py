@@ -449,16 +449,18 @@ def _sweep_printed(store: Store, remove) -> None:
 
 
 def _sweep_uploads(store: Store, remove) -> None:
-    """Lists uploaded for a background import (``uploads/<folder>/``) that no waiting or running
-    import names, over an hour old: their job ended without removing them (its worker was killed),
-    or was never submitted (the process that moved them in died first)."""
+    """Lists (and field tools' files) uploaded for a background import or intake
+    (``uploads/<folder>/``) that no waiting or running job names, over an hour old: their job ended
+    without removing them (its worker was killed), or was never submitted (the process that moved
+    them in died first)."""
     folders = [path for path in store.workspace.uploads_dir.iterdir() if path.is_dir()
                and time.time() - path.stat().st_mtime > STALE_SECONDS]
     if not folders:
         return
     with store.session() as session:
         waiting = {str((parameters or {}).get("upload", "")).split("/")[0] for parameters in session.scalars(
-            sa.select(Job.parameters).where(Job.kind == "list import", Job.status.in_(("queued", "running"))))}
+            sa.select(Job.parameters).where(Job.kind.in_(("list import", "intake")),
+                                            Job.status.in_(("queued", "running"))))}
     for folder in folders:
         if folder.name not in waiting:
             remove(folder)

@@ -1,7 +1,8 @@
 """Background jobs: long work that outlives the request that asked for it.
 
 A long estimate (LCMCR by city with long chains, linkage replicates), a large list uploaded
-through the web (:func:`queue_list_import`), the printed report or the memorial site asked for on
+through the web (:func:`queue_list_import`), a large field tool's export uploaded through the web
+(:func:`queue_intake`), the printed report or the memorial site asked for on
 the web (:func:`queue_report_print`, :func:`queue_memorial_build`), is submitted as a job
 (:func:`submit_job`, audited "job submitted") and runs in a worker process (:func:`run_worker`:
 ``dadkhah worker``, or the one ``dadkhah serve`` starts), which writes its progress, honours its
@@ -23,6 +24,7 @@ from dadkhah.jobs.queue import (
     fail_stale,
     job_to_dict,
     list_jobs,
+    queue_intake,
     queue_list_import,
     queue_memorial_build,
     queue_report_print,
@@ -48,6 +50,7 @@ __all__ = [
     "job_to_dict",
     "list_jobs",
     "printed_file",
+    "queue_intake",
     "queue_list_import",
     "queue_memorial_build",
     "queue_report_print",

@@ -9,13 +9,15 @@ that submits never runs one). ``run(store, actor, parameters, progress)`` does t
 ``progress(done, total)`` as it goes, and answers a small JSON result.
 
 A new kind is one entry in :data:`KINDS`, a row in the user guide, and a permission the web checks
-before anyone may ask for or cancel one.
+before anyone may ask for or cancel one (and, for a kind whose jobs hold what not every reader of
+the jobs may see, one to see them at all).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 import secrets
 import shutil
@@ -40,6 +42,9 @@ class JobKind:
     permission: str  # a permission of dadkhah.users.PERMISSIONS: who may ask for it, or cancel it
     validate: Callable[[dict], dict]
     run: Callable[[Store, Actor, dict, Progress], dict]
+    # Who may see such a job at all (its parameters, result and error), when not everyone who reads
+    # the jobs may: an intake's result names testimonies and what refused submissions said.
+    read_permission: str | None = None
 
 
 # What the estimate's parameters may be. Kept here, not imported from dadkhah.estimate, so that
@@ -218,6 +223,146 @@ def run_list_import(store: Store, actor: Actor, parameters: dict, progress: Prog
             "quarantine": bool(summary.quarantine)}
 
 
+# Files from a field tool waiting in the workspace's uploads for their intake: the folder
+# "<32 hex>" (one per upload) and, inside it, the export, the mapping and the attachments at relative
+# paths of safe names (as the web saved them, :class:`dadkhah.web.routes.intake.Uploads`).
+UPLOAD_FOLDER = re.compile(r"^[0-9a-f]{32}\Z")
+_UPLOAD_PART = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}\Z")
+INTAKE_TOOLS = ("odk", "kobo", "tella")
+INTAKE_PARAMETERS = ("tool", "upload", "export", "mapping", "attachments", "source", "incident", "description",
+                     "release", "shown")
+MAX_DESCRIPTION = 10_000
+
+
+def upload_folder(workspace: Workspace, folder: str) -> Path:
+    """An upload's folder inside the workspace's uploads folder (never anywhere else)."""
+    if not isinstance(folder, str) or not UPLOAD_FOLDER.match(folder):
+        raise InputError(f"not an upload waiting in a workspace: {folder!r}", field="upload")
+    return workspace.uploads_dir / folder
+
+
+def _inside(value, field: str) -> str:
+    """A relative path inside an upload's folder: safe names, no '..', at most eight deep."""
+    parts = value.split("/") if isinstance(value, str) else []
+    if not parts or len(parts) > 8 or any(not _UPLOAD_PART.match(p) or p in (".", "..") for p in parts):
+        raise InputError(f"not a file of the upload: {value!r}", field=field)
+    return value
+
+
+def validate_intake(parameters: dict) -> dict:
+    """The parameters of an intake from a field tool (``tool``: odk, kobo or tella), as
+    :mod:`dadkhah.vault.intake` takes them: the ``upload`` folder waiting for it, and inside it the
+    ``export`` (ODK's ZIP, Kobo's JSON, Tella's shared folder), the ``mapping`` (ODK, Kobo) and the
+    ``attachments`` folder (Kobo); ``source``, ``incident`` (ODK, Kobo), ``description`` and ``release``
+    (Tella); ``shown``, the name each of those paths is shown by (as its user knows it)."""
+    from dadkhah.vault.evidence import parse_scopes
+
+    _only(parameters, INTAKE_PARAMETERS, "an intake")
+    tool = _choice(parameters.get("tool"), "tool", INTAKE_TOOLS)
+    checked = {"tool": tool, "upload": parameters.get("upload"), "export": _inside(parameters.get("export"), "export")}
+    if not isinstance(checked["upload"], str) or not UPLOAD_FOLDER.match(checked["upload"]):
+        raise InputError(f"not an upload waiting in a workspace: {checked['upload']!r}", field="upload")
+    wanted = {"odk": ("mapping",), "kobo": ("mapping", "attachments"), "tella": ()}[tool]
+    for field in ("mapping", "attachments"):
+        value = parameters.get(field)
+        if field in wanted:
+            checked[field] = _inside(value, field)
+        elif value is not None:
+            raise InputError(f"an intake from {tool} takes no {field}", field=field)
+    source = parameters.get("source")
+    checked["source"] = validate_source_name(source) if isinstance(source, str) and source.strip() else None
+    if tool == "tella":
+        if parameters.get("incident") is not None:
+            raise InputError("an intake from tella takes no incident", field="incident")
+        description = parameters.get("description")
+        if description is not None and (not isinstance(description, str) or len(description) > MAX_DESCRIPTION
+                                        or "\x00" in description):
+            raise InputError(f"a text of at most {MAX_DESCRIPTION:,} characters", field="description")
+        checked["description"] = (description.strip() or None) if description is not None else None
+        checked["release"] = parse_scopes(parameters.get("release") or [], field="release")
+    else:
+        for field in ("description", "release"):
+            if parameters.get(field) is not None:
+                raise InputError(f"an intake from {tool} takes no {field}", field=field)
+        incident = parameters.get("incident")
+        if incident is not None and not isinstance(incident, str):
+            raise InputError(f"a name, not {incident!r}", field="incident")
+        checked["incident"] = validate_incident_name(incident)
+    shown = parameters.get("shown") or {}
+    if not isinstance(shown, dict) or len(shown) > 8 or not all(
+            isinstance(v, str) and 0 < len(v) <= 255 and _inside(k, "shown") for k, v in shown.items()):
+        raise InputError("names for the upload's files, at most eight", field="shown")
+    checked["shown"] = dict(shown)
+    return checked
+
+
+def remove_upload_folder(workspace: Workspace, folder: str) -> None:
+    """Remove an upload's folder (its job has ended, or was never submitted)."""
+    shutil.rmtree(upload_folder(workspace, folder), ignore_errors=True)
+
+
+def run_intake(store: Store, actor: Actor, parameters: dict, progress: Progress) -> dict:
+    """Take the uploaded export in for ``actor`` (its audit and custody events are theirs), with the
+    keys this worker holds, then remove the upload, whether the intake was kept, refused or stopped
+    (an intake is one transaction: nothing of a stopped one is stored). Errors name the files as
+    their user knows them, never the folder they waited in."""
+    from dadkhah.vault.intake import intake_kobo, intake_odk, intake_tella, load_mapping
+
+    folder = upload_folder(store.workspace, parameters["upload"])
+    shown = {str(folder / path): name for path, name in parameters.get("shown", {}).items()}
+
+    def named(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for path in sorted(shown, key=len, reverse=True):
+            text = text.replace(path, shown[path])
+        return text.replace(f"{folder}{os.sep}", "").replace(str(folder), "")
+
+    keys = store.chain_keys
+    try:
+        if keys is None or getattr(keys, "master_key", None) is None:
+            raise InputError("an intake seals what it takes in, and this worker holds no unlocked keys: start the "
+                             "worker with DADKHAH_PASSPHRASE set (or with a key file without a passphrase)",
+                             field="keys")
+        export = folder / parameters["export"]
+        if not export.exists():
+            raise InputError("the uploaded files are no longer in the workspace: upload them again",
+                             file=shown.get(str(export)), field="export")
+        tool = parameters["tool"]
+        if tool == "tella":
+            summary = intake_tella(store, keys, export, actor=actor, source=parameters.get("source"),
+                                   description=parameters.get("description"), release=parameters["release"],
+                                   progress=progress)
+        else:
+            plan = load_mapping(folder / parameters["mapping"])
+            plan.path = shown.get(str(folder / parameters["mapping"]), Path(parameters["mapping"]).name)
+            take = intake_odk if tool == "odk" else intake_kobo
+            extra = {"attachments": folder / parameters["attachments"]} if tool == "kobo" else {}
+            summary = take(store, keys, export, actor=actor, mapping=plan, source=parameters.get("source"),
+                           incident=parameters.get("incident"), progress=progress, **extra)
+    except InputError as exc:
+        raise type(exc)(named(exc.message), file=named(exc.file), line=exc.line, field=exc.field) from None
+    finally:
+        remove_upload_folder(store.workspace, parameters["upload"])
+    quarantine = None
+    if summary.quarantine:
+        with contextlib.suppress(ValueError):
+            quarantine = Path(summary.quarantine).resolve().relative_to(store.workspace.path.resolve()).as_posix()
+    result = {"intake_id": summary.intake_id, "tool": summary.tool, "file": named(summary.file),
+              "file_sha256": summary.file_sha256, "form_id": summary.form_id, "source": summary.source,
+              "rows": summary.rows, "imported": summary.imported, "already_held": summary.already_held,
+              "rejected": summary.rejected, "records": summary.records, "import_id": summary.import_id,
+              "quarantine": quarantine, "nothing_new": summary.nothing_new}
+    # A job's result stays small: the first of each list, and how many there are (the quarantine
+    # report holds every refusal; the intakes' page and the vault, every testimony and item).
+    for name, first in (("testimonies", 200), ("evidence", 200), ("warnings", 50), ("rejections", 100)):
+        items = getattr(summary, name)
+        result |= {name: [named(i) if isinstance(i, str) else {k: named(v) if isinstance(v, str) else v
+                                                                for k, v in i.items()} if isinstance(i, dict) else i
+                          for i in items[:first]], f"{name}_count": len(items)}
+    return result
+
+
 # What a job publishes (a printed report, a memorial site) waits in the workspace's printed/ folder
 # for its download: "<32 hex>/report.pdf" or "<32 hex>/memorial.zip", the folder named when the job
 # is submitted (so that what is in the folder can be told to be a job's).
@@ -367,6 +512,7 @@ KINDS: dict[str, JobKind] = {
     "list import": JobKind("list import", "sources", validate_list_import, run_list_import),
     "report print": JobKind("report print", "publication", validate_report_print, run_report_print),
     "memorial build": JobKind("memorial build", "publication", validate_memorial_build, run_memorial_build),
+    "intake": JobKind("intake", "vault", validate_intake, run_intake, read_permission="vault"),
 }
 
 

@@ -20,10 +20,16 @@ from sqlalchemy.orm import Session
 
 from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import DadkhahError, NotFound
-from dadkhah.jobs.kinds import job_kind, remove_upload, upload_path
+from dadkhah.jobs.kinds import (
+    job_kind,
+    remove_upload,
+    remove_upload_folder,
+    upload_folder,
+    upload_path,
+)
 from dadkhah.model import JOB_STATUSES, Job
 from dadkhah.model.base import utcnow
-from dadkhah.store import Store
+from dadkhah.store import Store, is_busy
 from dadkhah.workspace import process_alive
 
 ACTIVE = ("queued", "running")
@@ -85,6 +91,25 @@ def queue_list_import(store: Store, *, actor: Actor, path: Path, source: str, in
         raise
 
 
+def queue_intake(store: Store, *, actor: Actor, folder: Path, parameters: dict) -> int:
+    """Have a field tool's export taken in in the background for ``actor``: the folder its files were
+    saved in (checked already; ``parameters`` name them inside it, see
+    :func:`dadkhah.jobs.kinds.validate_intake`) is moved into the workspace's uploads, and the job
+    "intake" is submitted (audited "job submitted"); answers its id. The job removes the folder when
+    it ends, and so does cancelling it before it runs; if the job cannot be submitted, the folder is
+    removed at once (and one left by a process that died in between, by
+    :func:`dadkhah.store.sweep_leftovers`)."""
+    upload = secrets.token_hex(16)
+    checked = job_kind("intake").validate(dict(parameters) | {"upload": upload})
+    store.workspace.uploads_dir.mkdir(mode=0o700, exist_ok=True)
+    try:
+        os.replace(folder, upload_folder(store.workspace, upload))
+        return submit_job(store, actor=actor, kind="intake", parameters=checked)
+    except BaseException:
+        remove_upload_folder(store.workspace, upload)
+        raise
+
+
 def queue_report_print(store: Store, *, actor: Actor, language: str = "fa", city: str | None = None,
                        incident: str | None = None, official: str | None = None) -> int:
     """Have the printed report (:func:`dadkhah.publish.report.print_report`) made in the background
@@ -131,10 +156,12 @@ def show_job(session: Session, job_id: int) -> dict:
 
 
 def list_jobs(session: Session, *, status: str | None = None, kind: str | None = None, limit: int | None = 100,
-              offset: int = 0) -> list[dict]:
+              offset: int = 0, hidden_kinds: tuple[str, ...] = ()) -> list[dict]:
     """Jobs, newest first; only those with ``status`` (one of queued, running, done, failed, cancelled,
-    or ``active``: queued or running) or of ``kind``."""
+    or ``active``: queued or running) or of ``kind``; none of ``hidden_kinds``."""
     query = sa.select(Job).order_by(Job.id.desc()).offset(offset)
+    if hidden_kinds:
+        query = query.where(Job.kind.not_in(hidden_kinds))
     if status == "active":
         query = query.where(Job.status.in_(ACTIVE))
     elif status is not None:
@@ -152,7 +179,8 @@ def cancel_job(store: Store, *, actor: Actor, job_id: int) -> dict:
     """Cancel a job, with the audit event "job cancelled": a queued one at once; a running one is told
     to stop, and its worker stops it at its next progress report (nothing it was doing is stored).
     Asking again while a running job is stopping changes nothing and records nothing. A finished
-    job cannot be cancelled. Answers the job. A queued list import's uploaded list is removed."""
+    job cannot be cancelled. Answers the job. A queued list import's uploaded list is removed (an
+    intake's uploaded files too)."""
     now = utcnow()
     with store.session() as session:
         job = _get(session, job_id)
@@ -174,6 +202,8 @@ def cancel_job(store: Store, *, actor: Actor, job_id: int) -> dict:
         answer = job_to_dict(job)
     if taken and answer["kind"] == "list import":  # it will never run: its list goes now, once that is stored
         remove_upload(store.workspace, answer["parameters"]["upload"])
+    if taken and answer["kind"] == "intake":  # likewise the field tool's files
+        remove_upload_folder(store.workspace, answer["parameters"]["upload"])
     return answer
 
 
@@ -242,15 +272,39 @@ def job_actor(store: Store, job_id: int) -> Actor:
 
 
 def report_progress(store: Store, job_id: int, worker: str, done: int | None = None,
-                    total: int | None = None) -> bool:
-    """Write a running job's progress (when given) and heartbeat; answers whether its cancellation was asked for."""
+                    total: int | None = None, *, wait: bool = True) -> bool:
+    """Write a running job's progress (when given) and heartbeat; answers whether its cancellation was asked for.
+
+    ``wait=False``: on SQLite, when another writer holds the database, the write is left out rather
+    than waited for. The job's own work may be that writer: an intake reports its progress while its
+    transaction is open, and waiting for it would wait for ever (until :class:`Busy`). Progress is
+    then shown again once the work's transaction ends; whether the job was cancelled is read all the
+    same (a read never waits on SQLite)."""
     values: dict = {"heartbeat_at": utcnow()}
     if done is not None:
         values |= {"progress_done": done, "progress_total": total}
-    with store.session() as session:
-        session.execute(sa.update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
-                        .values(**values).execution_options(synchronize_session=False))
-        return bool(session.scalar(sa.select(Job.cancel_requested).where(Job.id == job_id)))
+    update = (sa.update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+              .values(**values).execution_options(synchronize_session=False))
+    if wait or store.engine.dialect.name != "sqlite":
+        with store.session() as session:
+            session.execute(update)
+            return bool(session.scalar(sa.select(Job.cancel_requested).where(Job.id == job_id)))
+    with store.engine.connect() as connection:
+        waits = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+        connection.commit()
+        try:
+            connection.execute(update)
+            connection.commit()
+        except sa.exc.OperationalError as exc:
+            connection.rollback()
+            if not is_busy(exc):
+                raise
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(waits)}")
+        cancelled = bool(connection.scalar(sa.select(Job.cancel_requested).where(Job.id == job_id)))
+        connection.rollback()
+        return cancelled
 
 
 def finish_job(store: Store, job_id: int, worker: str, *, status: str, result: dict | None = None,

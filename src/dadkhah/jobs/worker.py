@@ -62,7 +62,7 @@ class _Reporter:
         if now - self.last < self.every and done < total:
             return
         self.last = now
-        if report_progress(self.store, self.job_id, self.worker, done, total):
+        if report_progress(self.store, self.job_id, self.worker, done, total, wait=False):
             raise Cancelled()
 
 

@@ -12,6 +12,7 @@ the vault may use the importer below it, never the other way round.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -25,13 +26,14 @@ from dadkhah.store import Store
 from dadkhah.vault.evidence import DEFAULT_RELEASE, parse_scopes
 from dadkhah.vault.intake.kobo import read_kobo
 from dadkhah.vault.intake.mapping import Answer, IntakeMapping, load_mapping
-from dadkhah.vault.intake.odk import read_odk
+from dadkhah.vault.intake.odk import count_odk, read_odk
 from dadkhah.vault.intake.take import IntakeSummary, take_in
-from dadkhah.vault.intake.tella import read_tella
+from dadkhah.vault.intake.tella import is_tella_metadata, read_tella
 from dadkhah.vault.keys import VaultKeys
 from dadkhah.workspace import private_space
 
-__all__ = ["IntakeSummary", "intake_kobo", "intake_odk", "intake_tella", "list_intakes", "load_mapping"]
+__all__ = ["IntakeSummary", "count_submissions", "intake_kobo", "intake_odk", "intake_tella", "list_intakes",
+           "load_mapping"]
 
 
 def _mapping(mapping: str | os.PathLike | IntakeMapping | None) -> IntakeMapping:
@@ -84,6 +86,28 @@ def intake_tella(store: Store, keys: VaultKeys | None, folder: str | os.PathLike
                   **({"description": Answer("description", value=description)} if description else {})})
     export = read_tella(folder)
     return take_in(store, keys, export, plan, actor=actor, source=source, progress=progress)
+
+
+def count_submissions(tool: str, path: str | os.PathLike, *, up_to: int) -> int | None:
+    """How many submissions an export holds (ODK's ZIP, Kobo's JSON, Tella's folder: its files with
+    their verification CSVs), counted no further than ``up_to + 1``; None when it cannot be told
+    without reading the export (reading it says why). Cheap beside taking it in: the web uses it to
+    send a long intake to a background job."""
+    if tool == "odk":
+        return count_odk(path, up_to=up_to)
+    if tool == "kobo":
+        try:
+            document = json.loads(Path(path).read_bytes().decode("utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return None
+        items = document.get("results") if isinstance(document, dict) else document
+        return len(items) if isinstance(items, list) else None
+    if tool == "tella":
+        folder = Path(path)
+        if folder.is_symlink() or not folder.is_dir():
+            return None
+        return sum(1 for p in folder.iterdir() if p.is_file() and not p.is_symlink() and is_tella_metadata(p))
+    raise ValueError(f"no such tool: {tool!r}")
 
 
 def list_intakes(session, *, limit: int | None = None, offset: int = 0) -> list[dict]:

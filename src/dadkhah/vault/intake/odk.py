@@ -86,6 +86,30 @@ def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> list[str]:
     return next(csv.reader(line), []) if line else []
 
 
+def count_odk(path: str | Path, *, up_to: int) -> int | None:
+    """How many submissions the download holds, counted no further than ``up_to + 1`` (the web asks
+    whether it is too many to take in while a request waits); None when it cannot tell (reading the
+    download then says why)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            top = [i for i in archive.infolist() if not i.is_dir() and "/" not in i.filename.strip("/")
+                   and i.filename.lower().endswith(".csv")]
+            roots = [i for i in top if _is_root(_head(archive, i))]
+            if len(roots) != 1:
+                return None
+            with archive.open(roots[0]) as member:
+                reader = csv.reader(io.TextIOWrapper(member, encoding="utf-8-sig", newline=""))
+                next(reader, None)
+                count = 0
+                for cells in reader:
+                    count += any(c.strip() for c in cells)
+                    if count > up_to:
+                        break
+                return count
+    except (OSError, RuntimeError, NotImplementedError, zipfile.BadZipFile, UnicodeDecodeError, csv.Error, EOFError):
+        return None
+
+
 def read_odk(path: str | Path, *, workdir: Path, limits: ReadLimits | None = None) -> Export:
     """Read an ODK Central submissions ZIP; attachments are copied out to ``workdir`` as they are asked for."""
     path = checked_input_file(path)

@@ -8,9 +8,10 @@ and reloads the page when the job ends; without JavaScript the page refreshes it
 seconds while the job is active (a ``<meta http-equiv="refresh">``, which the Content-Security-Policy
 leaves alone), and has a link to do so.
 
-Reading jobs needs what reading estimates needs; cancelling one, what asking for it needed (for an
+Reading jobs needs what reading estimates needs, and, for an intake from a field tool (whose result
+names testimonies and what refused submissions said), ``vault``; cancelling one, what asking for it needed (for an
 estimate, the permission ``estimates``; for a list's import, ``sources``; for a printed report,
-``publication``; for a memorial site, ``publication``). Downloading what a job made (a printed
+``publication``; for a memorial site, ``publication``; for an intake from a field tool, ``vault``). Downloading what a job made (a printed
 report, a memorial site's zip: ``/jobs/{id}/file``) needs what asking for it needed.
 """
 
@@ -44,6 +45,8 @@ def links(job: dict) -> dict:
     if job["status"] == "done" and result.get("estimate_id") is not None:
         found |= {"result_page": f"/estimates/{result['estimate_id']}",
                   "result_api": f"/api/v1/estimates/{result['estimate_id']}"}
+    if job["status"] == "done" and job["kind"] == "intake":
+        return found | {"result_page": "/intake", "result_api": "/api/v1/intake"}
     if job["status"] == "done" and result.get("import_id") is not None:
         found |= {"result_page": f"/sources/imports/{result['import_id']}",
                   "result_api": f"/api/v1/sources/imports/{result['import_id']}"}
@@ -58,9 +61,18 @@ def cancel_permission(kind: str) -> str:
     return KINDS[kind].permission if kind in KINDS else "users"
 
 
-def job_document(store, job_id: int) -> dict:
+def hidden_kinds(viewer: Viewer | None) -> tuple[str, ...]:
+    """The kinds of job ``viewer`` may not see (None: the server itself, which sees every kind)."""
+    return tuple(name for name, kind in KINDS.items()
+                 if viewer is not None and kind.read_permission and not viewer.can(kind.read_permission))
+
+
+def job_document(store, job_id: int, viewer: Viewer | None = None) -> dict:
+    """One job, for ``viewer``: a kind they may not see is refused (403), as if asked for by its permission."""
     with store.session() as session:
         job = show_job(session, job_id)
+    if job["kind"] in hidden_kinds(viewer):
+        raise Forbidden(KINDS[job["kind"]].read_permission)
     document = job | {"links": links(job)}
     if "file" in document["links"]:  # kept some days (dadkhah.store.PRINTED_KEEP_DAYS)
         document["file_kept"] = printed_file(store.workspace, job["result"]) is not None
@@ -99,9 +111,10 @@ def _download(store, viewer: Viewer, job_id: int):
                      headers={"x-dadkhah-sha256": result["sha256"], "cache-control": "no-store"})
 
 
-def jobs_document(store, page: Page, status: str | None = None) -> dict:
+def jobs_document(store, page: Page, status: str | None = None, viewer: Viewer | None = None) -> dict:
     with store.session() as session:
-        rows = list_jobs(session, status=status, limit=page.fetch, offset=page.offset)
+        rows = list_jobs(session, status=status, limit=page.fetch, offset=page.offset,
+                         hidden_kinds=hidden_kinds(viewer))
     return page.document("jobs", [job | {"links": links(job)} for job in rows]) | {
         "status": status, "statuses": ["active", *JOB_STATUSES]}
 
@@ -119,7 +132,7 @@ def _cancel(store, viewer: Viewer, job_id: int) -> dict:
 @router.get("/jobs", include_in_schema=False)
 async def jobs_page(request: Request, page: Paging, viewer: Viewer = require("registry"),
                     status: str | None = Query(None, pattern=STATUS_FILTER)):
-    document = await run_in_threadpool(jobs_document, request.app.state.store, page, status)
+    document = await run_in_threadpool(jobs_document, request.app.state.store, page, status, viewer)
     return await render(request, "jobs.html", document)
 
 
@@ -127,18 +140,18 @@ async def jobs_page(request: Request, page: Paging, viewer: Viewer = require("re
                                     "failed or cancelled)")
 async def jobs_api(request: Request, page: Paging, viewer: Viewer = require("registry"),
                    status: str | None = Query(None, pattern=STATUS_FILTER)) -> dict:
-    return await run_in_threadpool(jobs_document, request.app.state.store, page, status)
+    return await run_in_threadpool(jobs_document, request.app.state.store, page, status, viewer)
 
 
 @router.get("/jobs/{job_id}", include_in_schema=False)
 async def job_page(request: Request, job_id: RowId, viewer: Viewer = require("registry")):
-    document = await run_in_threadpool(job_document, request.app.state.store, job_id)
+    document = await run_in_threadpool(job_document, request.app.state.store, job_id, viewer)
     return await render(request, "job.html", document, error=None, may_cancel=viewer.can(cancel_permission(document["kind"])))
 
 
 @router.get("/api/v1/jobs/{job_id}", summary="One background job: its status, progress, and its result (or why it failed)")
 async def job_api(request: Request, job_id: RowId, viewer: Viewer = require("registry")) -> dict:
-    return await run_in_threadpool(job_document, request.app.state.store, job_id)
+    return await run_in_threadpool(job_document, request.app.state.store, job_id, viewer)
 
 
 @router.get("/jobs/{job_id}/file", include_in_schema=False)
@@ -163,7 +176,7 @@ async def cancel_page(request: Request, job_id: RowId, viewer: Viewer = require(
     except (NotFound, Forbidden):
         raise
     except DadkhahError as exc:
-        document = await run_in_threadpool(job_document, store, job_id)
+        document = await run_in_threadpool(job_document, store, job_id, viewer)
         return await render(request, "job.html", document, error=exc.to_dict(), status_code=400,
                             may_cancel=viewer.can(cancel_permission(document["kind"])))
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
