@@ -72,6 +72,19 @@ def _verified_digest(key_raw: bytes, event_sha256: str, signature: str) -> bytes
     return hashlib.blake2b(b"%b|%b|%b" % (key_raw, event_sha256.encode(), signature.encode()), digest_size=16).digest()
 
 
+def _this_transactions(session: Session, slot: str):
+    """What :func:`_for_this_transaction` kept in ``slot`` during the session's current transaction
+    (None in another transaction, or none yet). Its flushes, which SQLAlchemy runs as transactions of
+    their own inside it, do not end it."""
+    kept = session.info.get(slot)
+    current = session.get_transaction()
+    return kept[1] if kept is not None and current is not None and kept[0] is current else None
+
+
+def _for_this_transaction(session: Session, slot: str, value) -> None:
+    session.info[slot] = (session.get_transaction(), value)
+
+
 @dataclass(frozen=True)
 class HashChain:
     """One chain: its table, the fields its hash covers, and whether every event must be signed.
@@ -173,11 +186,10 @@ class HashChain:
         committed before it (refused here) or waits for it (its late pass wraps what it added anew).
         """
         slot = f"dadkhah.chain.{self.name}.key_checked"
-        if self.key_change is None or session.info.get(slot) is keys:
+        if self.key_change is None or _this_transactions(session, slot) is keys:
             return
         self.refuse_outdated_keys(session, keys)
-        session.info[slot] = keys
-        sa.event.listen(session, "after_transaction_end", lambda s, _t: s.info.pop(slot, None), once=True)
+        _for_this_transaction(session, slot, keys)
 
     def refuse_outdated_keys(self, session: Session, keys: ChainKeys) -> None:
         """Raise :class:`KeysOutdated` when the chain's newest key change hands over from ``keys``
@@ -232,11 +244,15 @@ class HashChain:
         return list(session.scalars(query))
 
     def lock(self, session: Session) -> None:
-        """Become the one writer of this chain until the transaction ends (taking it again is harmless).
+        """Become the one writer of this chain until the transaction ends (taken once per transaction:
+        asking again in the same transaction costs nothing).
 
         Whatever numbers a new item from the rows already there (the next E-/T-/W- id, the next event)
         must hold this first, or two writers at once take the same number.
         """
+        slot = f"dadkhah.chain.{self.name}.locked"
+        if _this_transactions(session, slot):
+            return  # held to the transaction's end: an intake appends thousands of events in one
         if session.get_bind().dialect.name == "postgresql":
             # One writer at a time extends the chain; the unique seq and prev_sha256 also refuse a fork.
             session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.lock_key})
@@ -245,6 +261,7 @@ class HashChain:
             # read would otherwise read outside the lock, and two processes could both take the same
             # next number).
             session.execute(sa.update(self.table).where(sa.false()).values(seq=self.table.seq))
+        _for_this_transaction(session, slot, True)
 
     def is_key_change(self, row) -> bool:
         if self.key_change is None:

@@ -174,3 +174,28 @@ def test_a_missing_head_where_signed_events_exist_is_reported(store, keys):
 def test_a_log_written_without_any_keys_needs_no_head(store):
     read(store, 3)
     assert verify_audit(store)["intact"], "no keys were ever at hand: nothing could have been remembered"
+
+
+def test_the_chain_is_locked_and_its_key_checked_once_per_transaction_not_per_event(store, keys):
+    """An intake appends thousands of events in one transaction: the lock (held to its end) and the
+    check of the key in force are taken once, not again after each flush; a new transaction takes them anew."""
+    store.use_keys(keys)
+    statements = []
+
+    def seen(_connection, _cursor, statement, _parameters, _context, _executemany):
+        flat = " ".join(statement.split())
+        if "pg_advisory_xact_lock" in flat or flat.startswith("UPDATE audit_events SET seq=audit_events.seq"):
+            statements.append("lock")
+        elif flat.startswith("SELECT audit_events.details FROM audit_events"):
+            statements.append("key in force")
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        read(store, 40)
+        once = len(statements)
+        read(store, 1)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+    assert statements[:once] == ["lock", "key in force"], statements  # for forty events
+    assert statements[once:] == ["lock", "key in force"], "a new transaction locks and checks again"
+    assert verify_audit(store)["intact"]
