@@ -161,3 +161,40 @@ def test_submissions_are_counted_without_taking_the_export_in(tmp_path):
     for n in range(3):
         tella_file(shared, f"IMG_{n}.jpg", jpeg((n, 2, 3)))
     assert count_submissions("tella", shared, up_to=100) == 3
+
+
+def test_an_intake_cancelled_while_it_writes_keeps_nothing(keyed_store, tmp_path, monkeypatch):
+    """Cancelled halfway through writing (testimonies sealed, files placed), the intake's one transaction
+    is rolled back: no intake, testimony or evidence row, no sealed file, no upload left. (On SQLite the
+    intake's transaction holds the database while it writes, so a cancellation, itself a write, waits
+    for it: there it is asked for while the submissions are read.)"""
+    import dadkhah.jobs.worker as worker
+    from dadkhah.model import EvidenceItem, Testimony
+
+    store = keyed_store
+    folder = tmp_path / "upload"
+    (folder / "export").mkdir(parents=True)
+    (folder / "mapping").mkdir()
+    odk_zip(folder / "export" / "witness_statement.zip", [odk_submission(n) for n in range(1, 7)])
+    write(folder / "mapping" / "odk.toml", ODK_MAPPING)
+    job_id = queue_intake(store, actor=UPLOADER, folder=folder, parameters=ODK)
+    told = []
+    writing = store.engine.dialect.name == "postgresql"
+
+    def cancelled_halfway(store_, job, name, done=None, total=None, **options):
+        told.append(done)
+        if done is not None and done > (total * 3 // 4 if writing else 2):  # past the first submissions written
+            with store_.session() as session:
+                session.execute(sa.update(Job).where(Job.id == job).values(cancel_requested=True))
+        return report_progress(store_, job, name, done, total, **options)
+
+    monkeypatch.setattr(worker, "report_progress", cancelled_halfway)
+    assert run_worker(store, once=True, progress_every=0) == 1
+    with store.session() as session:
+        assert show_job(session, job_id)["status"] == "cancelled"
+        assert [session.scalar(sa.select(sa.func.count()).select_from(t)) for t in (Intake, Testimony, EvidenceItem)] \
+            == [0, 0, 0]
+    assert max(d for d in told if d is not None) > (6 if writing else 2), "cancelled too early to tell"
+    blobs = store.workspace.path / "blobs"
+    assert not blobs.exists() or not [p for p in blobs.rglob("*") if p.is_file()]
+    assert _waiting(store) == []
