@@ -234,11 +234,15 @@ INTAKE_PARAMETERS = ("tool", "upload", "export", "mapping", "attachments", "sour
 MAX_DESCRIPTION = 10_000
 
 
-def upload_folder(workspace: Workspace, folder: str) -> Path:
-    """An upload's folder inside the workspace's uploads folder (never anywhere else)."""
+def _upload_folder_name(folder) -> str:
     if not isinstance(folder, str) or not UPLOAD_FOLDER.match(folder):
         raise InputError(f"not an upload waiting in a workspace: {folder!r}", field="upload")
-    return workspace.uploads_dir / folder
+    return folder
+
+
+def upload_folder(workspace: Workspace, folder: str) -> Path:
+    """An upload's folder inside the workspace's uploads folder (never anywhere else)."""
+    return workspace.uploads_dir / _upload_folder_name(folder)
 
 
 def _inside(value, field: str) -> str:
@@ -259,9 +263,8 @@ def validate_intake(parameters: dict) -> dict:
 
     _only(parameters, INTAKE_PARAMETERS, "an intake")
     tool = _choice(parameters.get("tool"), "tool", INTAKE_TOOLS)
-    checked = {"tool": tool, "upload": parameters.get("upload"), "export": _inside(parameters.get("export"), "export")}
-    if not isinstance(checked["upload"], str) or not UPLOAD_FOLDER.match(checked["upload"]):
-        raise InputError(f"not an upload waiting in a workspace: {checked['upload']!r}", field="upload")
+    checked = {"tool": tool, "upload": _upload_folder_name(parameters.get("upload")),
+               "export": _inside(parameters.get("export"), "export")}
     wanted = {"odk": ("mapping",), "kobo": ("mapping", "attachments"), "tella": ()}[tool]
     for field in ("mapping", "attachments"):
         value = parameters.get(field)
