@@ -9,13 +9,14 @@ in one transaction. These routes only save the uploads, call it and render its s
 The uploads go to a folder of the workspace's ``private/`` space (mode 0700, files 0600) that is
 removed before the answer is sent. Uploads larger than ``[import] web_intake_in_request_mb`` (64 MB
 unless set), or of more than ``[import] web_intake_in_request_submissions`` submissions (200), are
-not taken in while the request waits: their folder is moved to the workspace's
-``uploads/`` and a background job "intake" takes them in (:func:`dadkhah.jobs.queue_intake`); the
-answer is the job (the form goes to its page; the API answers 202). The job removes the folder. Each is checked here for what only the web can get wrong: a
-name that is a path, a size beyond the workspace's limits (the smaller of the server's upload limit
-and ``import.max_file_mb``), the wrong kind of file for its field. What the files hold is checked by
-the core (an ODK ZIP's member names and sizes, Kobo's attachment paths staying inside their folder,
-Tella's hashes). A ZIP of Kobo attachments or of Tella's shared folder is unpacked here, by
+not taken in while the request waits: their folder is moved to the workspace's ``uploads/`` and a
+background job "intake" takes them in (:func:`dadkhah.jobs.queue_intake`); the answer is the job
+(the form goes to its page; the API answers 202). The job removes the folder.
+
+Each upload is checked here for what only the web can get wrong: a name that is a path, a size
+beyond the workspace's limits (the smaller of the server's upload limit and ``import.max_file_mb``),
+the wrong kind of file for its field. What the files hold is checked by the core (an ODK ZIP's
+member names and sizes, Kobo's attachment paths staying inside their folder, Tella's hashes). A ZIP of Kobo attachments or of Tella's shared folder is unpacked here, by
 :func:`dadkhah.vault.files.unpack_zip`, which refuses a member that would land outside its folder.
 Errors and summaries name the files as their user knows them, never the private folder.
 
