@@ -52,7 +52,7 @@ router = APIRouter()
 # Measured (2 cores, SQLite): about 15 ms a submission with a photo, whatever the photo's size (a
 # 59 MB download of 2,000 submissions with 30 KB photos took 30 s; 20 with 3 MB recordings, 2 s), so
 # 200 submissions keep a request waiting some 3 s.
-IN_REQUEST_MB = 64  # all the upload's files together, a ZIP as unpacked
+IN_REQUEST_MB = 64  # all the upload's files together (a ZIP of attachments or of Tella's folder as unpacked)
 IN_REQUEST_SUBMISSIONS = 200
 TELLA_FOLDER = "shared-files"  # the folder loose Tella files are put in: the default source is tella-shared-files
 _CHUNK = 1 << 20
