@@ -163,3 +163,35 @@ def test_a_report_asked_for_on_the_web_is_printed_by_the_worker_and_shown_with_w
     assert shown.exit_code == 0, shown.output
     assert f"result: the printed report, {job['result']['pages']} pages in en, " in shown.stdout
     assert job["printed_file"] in shown.stdout.replace("\n", "")
+
+
+def test_an_intake_uploaded_on_the_web_and_queued_is_taken_in_by_the_worker_and_shown(tmp_path):
+    """The worker a command starts opens the key file itself (an intake seals what it takes in)."""
+    from dadkhah.audit import Actor
+    from dadkhah.jobs import queue_intake
+    from dadkhah.vault.keys import load_keys
+    from tests.vault.intake_files import ODK_MAPPING, odk_submission, odk_zip
+
+    ws = tmp_path / "ws"
+    assert run("init", str(ws), env=USER).exit_code == 0
+    folder = tmp_path / "upload"
+    (folder / "export").mkdir(parents=True)
+    (folder / "mapping").mkdir()
+    odk_zip(folder / "export" / "statements.zip", [odk_submission(1), odk_submission(2, language="??")])
+    (folder / "mapping" / "odk.toml").write_text(ODK_MAPPING, encoding="utf-8")
+    workspace = load_workspace(ws)
+    with open_store(workspace, keys=load_keys(workspace)) as store:
+        job_id = queue_intake(store, actor=Actor("investigator", "web", "192.0.2.7"), folder=folder,
+                              parameters={"tool": "odk", "export": "export/statements.zip",
+                                          "mapping": "mapping/odk.toml",
+                                          "shown": {"export/statements.zip": "statements.zip"}})
+    assert _json("worker", "--once", workspace=ws)["ran"] == 1
+    shown = run("jobs", "show", str(job_id), workspace=ws, env=USER)
+    assert shown.exit_code == 0, shown.output
+    assert f"Job {job_id} (intake), asked for by investigator (web)" in shown.stdout
+    job = _json("jobs", "show", str(job_id), workspace=ws)
+    assert (job["status"], job["result"]["rejections_count"]) == ("done", 1)
+    assert (f"result: intake {job['result']['intake_id']} of statements.zip: 2 submissions: 1 taken in, 0 taken in "
+            "before, 1 refused; 1 testimonies, 1 evidence items, 1 victim records") in " ".join(shown.stdout.split())
+    listed = run("jobs", "list", workspace=ws, env=USER)
+    assert listed.exit_code == 0 and f"intake {job['result']['intake_id']}" in listed.stdout

@@ -49,7 +49,15 @@ def show_job_text(job: dict) -> None:
         out.print(f"  result: estimate {result['estimate_id']} ({result['method']}): {result['estimate']:,.0f} "
                   f"[{result['interval'][0]:,.0f}, {result['interval'][1]:,.0f}]; `dadkhah estimate show {result['estimate_id']}` shows it whole",
                   markup=False)
-    if "import_id" in result:
+    if job["kind"] == "intake" and result:
+        counts = ("nothing new: every submission in it was taken in before" if result["nothing_new"] else
+                  f"{result['rows']:,} submissions: {result['imported']:,} taken in, {result['already_held']:,} "
+                  f"taken in before, {result['rejected']:,} refused; {result['testimonies_count']:,} testimonies, "
+                  f"{result['evidence_count']:,} evidence items, {result['records']:,} victim records")
+        out.print(f"  result: intake {result['intake_id']} of {result['file']}: {counts}", markup=False)
+        if result.get("quarantine"):
+            out.print(f"  refused submissions, with their reasons: {result['quarantine']}", markup=False)
+    elif "import_id" in result:
         counts = ("the file was already imported into this source: nothing was added" if result["already_imported"]
                   else f"{result['rows']:,} rows: {result['imported']:,} imported, {result['rejected']:,} rejected")
         out.print(f"  result: import {result['import_id']} of {result['file']} into {result['source']}: {counts}",
@@ -92,7 +100,9 @@ def jobs_list(
         table.add_row(str(job["id"]), job["kind"], job["status"] + (" (stopping)" if job["cancel_requested"] and
                                                                    job["status"] == "running" else ""),
                       _progress(job), job["requested_by"], job["created_at"][:16], (job["finished_at"] or "")[:16],
-                      f"estimate {result['estimate_id']}" if "estimate_id" in result else (job["error"] or "")[:60])
+                      f"estimate {result['estimate_id']}" if "estimate_id" in result else
+                      f"intake {result['intake_id']}" if job["kind"] == "intake" and result.get("intake_id") else
+                      f"import {result['import_id']}" if "import_id" in result else (job["error"] or "")[:60])
     out.print(table)
 
 
