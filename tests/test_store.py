@@ -293,6 +293,8 @@ def test_the_latin_name_keys_migration_gives_the_keys_an_import_gives_now(store,
                       "ix_registry_events_other_person_id", "ix_persons_merged_into",
                       "ix_person_search_person_id"):  # 0020's
             connection.execute(sa.text(f"DROP INDEX {index}"))
+        connection.execute(sa.text("DROP INDEX ix_records_import_places"))  # 0022's, and the index it replaced
+        connection.execute(sa.text("CREATE INDEX ix_records_import_id ON records (import_id)"))
         connection.execute(sa.insert(Setting).values(key="person_search_built_for", value='{"run": 0, "import": 1}'))
     migrate(store.engine)
     with store.session() as session:

@@ -124,7 +124,7 @@ class Record(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(sa.ForeignKey("sources.id"))
-    import_id: Mapped[int] = mapped_column(sa.ForeignKey("imports.id"), index=True)
+    import_id: Mapped[int] = mapped_column(sa.ForeignKey("imports.id"))  # indexed by ix_records_import_places
     line: Mapped[int] = mapped_column(sa.Integer)
     record_id: Mapped[str] = mapped_column(sa.String(200))
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
@@ -173,6 +173,10 @@ class Record(Base):
 
     __table_args__ = (
         sa.Index("ix_records_source_record", "source_id", "record_id"),
+        # An import's records; and every count of current records by import, source, city, prison
+        # or incident (the dashboard, Places, `report summary`) read from this index alone, in its
+        # order, without reading a record or sorting (0022).
+        sa.Index("ix_records_import_places", "import_id", "city_place_id", "prison_place_id", "superseded_by"),
         # Only the records a correction replaced: nearly every record is current, and a full index
         # made SQLite (no statistics) read every current record to find one person's (0020).
         sa.Index("ix_records_superseded_by", "superseded_by", sqlite_where=sa.text("superseded_by IS NOT NULL"),
