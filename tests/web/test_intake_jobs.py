@@ -87,6 +87,8 @@ def test_a_large_odk_upload_is_a_job_that_takes_it_in_as_the_request_would_and_l
     assert result["testimonies"] and result["testimonies_count"] == len(result["testimonies"])
     assert result["evidence_count"] >= 1
     assert done["links"]["result_page"] == "/intake"
+    listed_jobs = investigator.get("/jobs")  # the list of jobs failed on a done intake
+    assert listed_jobs.status_code == 200 and '<a href="/intake">' in listed_jobs.text
     assert _waiting(app) == [], "the uploaded files are removed once taken in"
     assert not any(w in json.dumps(done) for w in WITNESSES) and "uploads" not in json.dumps(result)
     listed = investigator.get("/api/v1/intake").json()["intakes"]

@@ -152,8 +152,14 @@ def test_the_printed_report_is_asked_for_on_the_sources_page_and_downloaded_from
         printed = next(e for e in list_audit(session, limit=5) if e["action"] == "report printed")
     assert (printed["actor"], printed["channel"], printed["object_id"]) == ("investigator", "web",
                                                                            download.headers["x-dadkhah-sha256"])
-    # Whoever may not ask for a printed report may not take one either.
+    listed = BeautifulSoup(investigator.get("/jobs").text, "html.parser")
+    assert listed.select_one(f"tr[data-job='{job_id}'] a[download]")["href"] == f"{address}/file"
+    # Whoever may not ask for a printed report may not take one either, and is not offered it.
     assert viewer.get(address).status_code == 200 and viewer.get(f"{address}/file").status_code == 403
+    for page in (viewer.get(address), viewer.get("/jobs")):
+        assert page.status_code == 200 and f"{address}/file" not in page.text
+    assert "Only users who may publish" in BeautifulSoup(viewer.get(address).text, "html.parser").find(id="job-result").text
+    assert "file" not in viewer.get(f"/api/v1/jobs/{job_id}").json()["links"]
     assert analyst.get(f"/api/v1/jobs/{job_id}/file").status_code == 403
 
 

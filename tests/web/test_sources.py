@@ -457,6 +457,12 @@ def test_a_large_list_is_imported_by_a_background_job_and_the_answer_comes_at_on
     page = BeautifulSoup(client.get(form.headers["location"]).text, "html.parser")
     link = page.select_one("#job-result a")
     assert link["href"].startswith("/sources/imports/") and client.get(link["href"]).status_code == 200
+    for language in ("en", "fa"):  # the list of jobs names each import it leads to (it failed on a done one)
+        listed = client.get(f"/jobs?lang={language}")
+        assert listed.status_code == 200, listed.text[-500:]
+        results = [a["href"] for a in BeautifulSoup(listed.text, "html.parser").select("#jobs tbody td a[href^='/sources']")]
+        imports = [j["links"]["result_page"] for j in client.get("/api/v1/jobs?status=done").json()["jobs"]]
+        assert len(imports) == 2 and sorted(results) == sorted(imports) and link["href"] in results
     assert _counts(app) == (before[0] + 2, before[1] + 6)
     assert not any(app.state.store.workspace.uploads_dir.iterdir()), "no uploaded list is left behind"
 

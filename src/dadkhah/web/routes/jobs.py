@@ -38,8 +38,9 @@ STATUS_FILTER = r"^(active|queued|running|done|failed|cancelled)$"
 PUBLISHED = ("report print", "memorial build")  # the kinds of job whose result is a file to download
 
 
-def links(job: dict) -> dict:
-    """Where a job is shown, and, once done, what it made."""
+def links(job: dict, viewer: Viewer | None = None) -> dict:
+    """Where a job is shown, and, once done, what it made (the file it made only for whoever may
+    download it: ``viewer`` None is the server itself)."""
     found = {"page": f"/jobs/{job['id']}", "api": f"/api/v1/jobs/{job['id']}"}
     result = job.get("result") or {}
     if job["status"] == "done" and result.get("estimate_id") is not None:
@@ -50,7 +51,8 @@ def links(job: dict) -> dict:
     if job["status"] == "done" and result.get("import_id") is not None:
         found |= {"result_page": f"/sources/imports/{result['import_id']}",
                   "result_api": f"/api/v1/sources/imports/{result['import_id']}"}
-    if job["status"] == "done" and job["kind"] in PUBLISHED and result.get("file"):
+    if (job["status"] == "done" and job["kind"] in PUBLISHED and result.get("file")
+            and (viewer is None or viewer.can(cancel_permission(job["kind"])))):
         found |= {"file": f"/jobs/{job['id']}/file", "file_api": f"/api/v1/jobs/{job['id']}/file"}
     return found
 
@@ -73,7 +75,7 @@ def job_document(store, job_id: int, viewer: Viewer | None = None) -> dict:
         job = show_job(session, job_id)
     if job["kind"] in hidden_kinds(viewer):
         raise Forbidden(KINDS[job["kind"]].read_permission)
-    document = job | {"links": links(job)}
+    document = job | {"links": links(job, viewer)}
     if "file" in document["links"]:  # kept some days (dadkhah.store.PRINTED_KEEP_DAYS)
         document["file_kept"] = printed_file(store.workspace, job["result"]) is not None
     return document
@@ -115,7 +117,7 @@ def jobs_document(store, page: Page, status: str | None = None, viewer: Viewer |
     with store.session() as session:
         rows = list_jobs(session, status=status, limit=page.fetch, offset=page.offset,
                          hidden_kinds=hidden_kinds(viewer))
-    return page.document("jobs", [job | {"links": links(job)} for job in rows]) | {
+    return page.document("jobs", [job | {"links": links(job, viewer)} for job in rows]) | {
         "status": status, "statuses": ["active", *JOB_STATUSES]}
 
 
@@ -126,7 +128,7 @@ def _cancel(store, viewer: Viewer, job_id: int) -> dict:
     if not viewer.can(permission):
         raise Forbidden(permission)
     cancel_job(store, actor=viewer.actor, job_id=job_id)
-    return job_document(store, job_id)
+    return job_document(store, job_id, viewer)
 
 
 @router.get("/jobs", include_in_schema=False)
