@@ -16,11 +16,17 @@ from sqlalchemy.orm import Session
 
 from dadkhah.errors import InputError
 from dadkhah.store import Store
+from dadkhah.workspace import Workspace
 
 
-def checked_out(out: str | os.PathLike, *, overwrite: bool) -> Path:
-    """The file to write: not a folder, in a folder that exists, new unless ``overwrite``."""
+def checked_out(out: str | os.PathLike, *, overwrite: bool, workspace: Workspace | None = None) -> Path:
+    """The file to write: not a folder, in a folder that exists, new unless ``overwrite``, and never
+    one of ``workspace``'s own files (its database, configuration, key file, blobs…), even when
+    ``overwrite``."""
     target = Path(out).expanduser()
+    if workspace is not None and workspace.owns(target):
+        raise InputError("is one of the workspace's own files (its database, configuration, keys, sealed files, "
+                         "quarantine reports or uploads): write the file elsewhere", file=str(target), field="out")
     if target.is_dir():
         raise InputError("is a folder: name the file to write", file=str(target), field="out")
     if not target.parent.is_dir():
@@ -38,7 +44,9 @@ def deliver(store: Store, target: Path, *, overwrite: bool, write: Callable[[Ses
     commits; if anything fails, nothing is left behind (the file is removed with its event).
 
     Without ``overwrite`` the file is linked into place, which fails if another appeared meanwhile.
+    One of the workspace's own files is refused whatever is asked (:meth:`Workspace.owns`).
     """
+    checked_out(target, overwrite=True, workspace=store.workspace)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     os.close(handle)
     partial, placed = Path(name), False

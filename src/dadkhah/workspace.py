@@ -28,6 +28,7 @@ from dadkhah.errors import WorkspaceError
 
 CONFIG_NAME = "dadkhah.toml"
 DATABASE_NAME = "dadkhah.db"
+ENV_KEY_FILE = "DADKHAH_KEY_FILE"  # names the key file, over the configuration
 FOLDERS = ("blobs", "quarantine", "private")
 WORKSPACE_FORMAT = 1
 
@@ -74,9 +75,44 @@ class Workspace:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def key_file_location(self) -> Path | None:
+        """Where the workspace's key file is: ``DADKHAH_KEY_FILE``, the configuration, else the
+        default folder under the workspace's id (None: no keys yet)."""
+        chosen = os.environ.get(ENV_KEY_FILE) or (self.config.get("vault") or {}).get("key_file")
+        if chosen:
+            return Path(chosen).expanduser()
+        ident = (self.config.get("vault") or {}).get("workspace_id")
+        if not ident:
+            return None
+        return key_folder() / f"{ident}.key"
+
+    def owns(self, path: str | os.PathLike) -> bool:
+        """Whether ``path`` is one of the files the workspace keeps for itself, which no export may
+        write over: its database (and SQLite's files beside it), its configuration, the key file it
+        names and the files beside it, its sealed blobs, its quarantine reports and the uploads waiting
+        for a job. (Its private and printed folders are the writers' own, not the user's to name.)"""
+        target = Path(path).expanduser().resolve()
+        root = self.path.resolve()
+        kept = [root / CONFIG_NAME]
+        if self.is_sqlite:
+            kept.append(root / DATABASE_NAME)
+        key_file = self.key_file_location()
+        if key_file is not None:
+            kept.append(key_file.resolve())
+        if any(target.parent == k.parent and target.name.startswith(k.name) for k in kept):
+            return True  # the file itself, or one beside it named after it (dadkhah.db-wal, the key's chain heads)
+        return any(target.is_relative_to(folder.resolve())
+                   for folder in (self.blobs_dir, self.quarantine_dir, self.uploads_dir))
+
     def reloaded(self) -> Workspace:
         """The same workspace on the same database, with its configuration read again (after keys are made)."""
         return load_workspace(self.path, database_url=self.database_url)
+
+
+def key_folder() -> Path:
+    """The default folder of key files: dadkhah/keys in the user's configuration folder."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "dadkhah" / "keys"
 
 
 def database_url_for(path: Path, database_url: str | None = None) -> str:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 import threading
 import time
 from datetime import UTC, date, datetime
@@ -26,6 +27,7 @@ from dadkhah.errors import InputError, NotFound
 from dadkhah.ingest.readers import text_encoding
 from dadkhah.model import Appeal, AppealDelivery, AppealVersion, AuditEvent, Signature
 from dadkhah.model.base import utcnow
+from dadkhah.outfiles import checked_out
 from dadkhah.spreadsheet import SafeWriter
 from dadkhah.store import Store
 from dadkhah.vault.evidence import add_evidence_in, next_public_id
@@ -464,17 +466,17 @@ def public_signatories(session: Session, appeal: Appeal, *, order: str | None = 
 
 
 def export_appeal(store: Store, ref: str, *, actor: Actor, format: str, out, language: str = "en",
-                  order: str | None = None, progress=None) -> dict:
+                  order: str | None = None, overwrite: bool = False, progress=None) -> dict:
     """Write the letter with its public signatories: ``csv`` (one row per signatory) or ``pdf``
     (the letter in ``language``, then the names). Only what the public page shows is written.
+    ``out`` is written whole or not at all; an existing file is replaced only when ``overwrite``,
+    and one of the workspace's own never (:func:`dadkhah.outfiles.checked_out`).
     ``progress`` is told (parts set, parts to set) when a long letter is set in parts."""
     if format not in ("csv", "pdf"):
         raise InputError(f"is csv or pdf, not {format!r}", field="format")
     if language not in ("en", "fa"):
         raise InputError(f"is en or fa, not {language!r}", field="language")
-    out = Path(out)
-    if out.exists() and out.is_dir():
-        raise InputError("is a folder: name the file to write", field="out")
+    out = checked_out(out, overwrite=overwrite, workspace=store.workspace)
     with store.session() as session:
         appeal = find_appeal(session, ref)
         if appeal.status == "draft":
@@ -483,14 +485,19 @@ def export_appeal(store: Store, ref: str, *, actor: Actor, format: str, out, lan
         people = public_signatories(session, appeal, order=order)
         tally = counts(session, appeal)
         as_of = utcnow()
-        out.parent.mkdir(parents=True, exist_ok=True)
         if format == "csv":
-            with open(out, "w", encoding="utf-8-sig", newline="") as handle:
-                writer = SafeWriter(handle)
-                writer.writerow(["name", "kind", "role", "affiliation", "country", "signed_on", "version"])
-                for p in people:
-                    writer.writerow([p["name"], p["kind"], p["role"], p["affiliation"], p["country"], p["signed_on"],
-                                     p["version"]])
+            handle, partial = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8-sig", newline="") as stream:
+                    writer = SafeWriter(stream)
+                    writer.writerow(["name", "kind", "role", "affiliation", "country", "signed_on", "version"])
+                    for p in people:
+                        writer.writerow([p["name"], p["kind"], p["role"], p["affiliation"], p["country"],
+                                         p["signed_on"], p["version"]])
+                os.replace(partial, out)  # whole or not at all
+            except BaseException:
+                Path(partial).unlink(missing_ok=True)
+                raise
             written = {"path": str(out), "rows": len(people)}
         else:
             from dadkhah.typeset import letter_pdf

@@ -371,9 +371,10 @@ def appeal_export(
     ctx: typer.Context,
     appeal: AppealArg,
     format: Annotated[str, typer.Option("--format", help="pdf (the letter and its named signatories) or csv.")],
-    out_path: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    out_path: Annotated[Path, typer.Option("--out", help="The file to write (refused if it exists, unless --force).")],
     language: Annotated[str, typer.Option("--language", help="en or fa (right to left).")] = "en",
     order: Annotated[str | None, typer.Option("--order", help="organisations-first, people-first, alphabetical or signed (default: the appeal's).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Write the letter with its public signatories (only what the public page shows).
@@ -382,7 +383,7 @@ def appeal_export(
     """
     with opened_store(ctx) as store, progress_bar("printing the letter") as progress:
         document = export_appeal(store, appeal, actor=cli_actor(ctx), format=format, out=out_path, language=language,
-                                 order=order, progress=progress)
+                                 order=order, overwrite=force, progress=progress)
     if as_json:
         emit_json(document)
         return

@@ -67,11 +67,12 @@ def report_summary(
 @handle_errors
 def report_pdf_command(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="The PDF file to write (replaced whole if it exists).")],
+    out: Annotated[Path, typer.Option("--out", help="The PDF file to write (refused if it exists, unless --force).")],
     language: Annotated[str, typer.Option("--lang", help="fa (Persian, right to left) or en.")] = "fa",
     city: Annotated[str | None, typer.Option("--city", help="List only the victims of this city (a place id or name).")] = None,
     incident: Annotated[str | None, typer.Option("--incident", help="List only the victims of this incident (its name).")] = None,
     official: Annotated[str | None, typer.Option("--official", help="Print this official's dossier instead of the list (id or name).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Print a PDF report of what may be published: summary, estimate with chart, method, and the victims by city or an official's dossier.
@@ -82,7 +83,7 @@ def report_pdf_command(
 
     with opened_store(ctx) as store, progress_bar("printing the report") as progress:
         result = print_report(store, out, actor=cli_actor(ctx), language=language, city=city, incident=incident,
-                              official=official, progress=progress)
+                              official=official, overwrite=force, progress=progress)
     if as_json:
         emit_json(result)
         return

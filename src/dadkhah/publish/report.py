@@ -43,6 +43,7 @@ from dadkhah.audit import Actor, record_audit
 from dadkhah.errors import InputError, NotFound
 from dadkhah.estimate.stored import latest_estimate
 from dadkhah.model import Incident, Place
+from dadkhah.outfiles import checked_out
 from dadkhah.places import load_gazetteer
 from dadkhah.publish.maps import published_map
 from dadkhah.publish.policy import (
@@ -199,8 +200,9 @@ _COMMA = {"en": ", ", "fa": "، "}
 
 def print_report(store: Store, out: str | os.PathLike, *, actor: Actor, language: str = "fa",
                  city: str | None = None, incident: str | None = None, official: str | None = None,
-                 as_of: datetime | None = None, progress=None) -> dict:
-    """Write the printed report as a PDF at ``out``; returns what was printed.
+                 as_of: datetime | None = None, overwrite: bool = False, progress=None) -> dict:
+    """Write the printed report as a PDF at ``out`` (an existing file only when ``overwrite``, and
+    never one of the workspace's own); returns what was printed.
 
     ``language`` is ``fa`` or ``en``. ``city`` (a place id or a name the gazetteer knows) and
     ``incident`` (its name) narrow the list of victims; ``official`` (a registry id, the files' id,
@@ -213,7 +215,7 @@ def print_report(store: Store, out: str | os.PathLike, *, actor: Actor, language
         {'out': 'report.pdf', 'language': 'fa', 'persons': 12, 'pages': 3, 'sha256': '…', …}
     """
     _check_asked(language, city, incident, official)
-    path = _checked_out(out)
+    path = checked_out(out, overwrite=overwrite, workspace=store.workspace)
     as_of = (as_of or datetime.now(UTC)).replace(microsecond=0)
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
@@ -299,15 +301,6 @@ def _check_asked(language: str, city: str | None, incident: str | None, official
     if official and (city or incident):
         raise InputError("prints one official's dossier; a city or an incident narrows the list of victims, "
                          "which that report does not print", field="official")
-
-
-def _checked_out(out: str | os.PathLike) -> Path:
-    path = Path(out)
-    if path.is_dir():
-        raise InputError("is a folder: name the PDF file to write", file=str(path), field="out")
-    if not path.parent.is_dir():
-        raise InputError("is in a folder that does not exist", file=str(path), field="out")
-    return path
 
 
 # --- the published persons -----------------------------------------------------------------------

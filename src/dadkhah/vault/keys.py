@@ -38,9 +38,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from dadkhah.chain import fingerprint
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.vault.crypto import index_root
-from dadkhah.workspace import Workspace
+from dadkhah.workspace import ENV_KEY_FILE, Workspace, key_folder
 
-ENV_KEY_FILE = "DADKHAH_KEY_FILE"
 ENV_PASSPHRASE = "DADKHAH_PASSPHRASE"
 KEY_FILE_FORMAT = 1
 LOGIN_KEY = "login_key"  # the key file's field holding the login key (32 bytes, base64, in clear)
@@ -118,8 +117,7 @@ class VaultKeys:
 
 
 def _config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "dadkhah" / "keys"
+    return key_folder()
 
 
 def workspace_id(workspace: Workspace) -> str | None:
@@ -134,13 +132,10 @@ def head_tag(workspace: Workspace) -> str | None:
 
 def key_file_path(workspace: Workspace) -> Path:
     """Where this workspace's key file is: the environment, the configuration, else the default."""
-    chosen = os.environ.get(ENV_KEY_FILE) or (workspace.config.get("vault") or {}).get("key_file")
-    if chosen:
-        return Path(chosen).expanduser()
-    ident = workspace_id(workspace)
-    if not ident:
+    found = workspace.key_file_location()
+    if found is None:
         raise VaultKeyError(f"{workspace.path} has no keys yet: run `dadkhah init {workspace.path}` to create them")
-    return _config_dir() / f"{ident}.key"
+    return found
 
 
 def _inside(path: Path, folder: Path) -> bool:
