@@ -33,6 +33,7 @@ from dadkhah.errors import Busy, InputError, WorkspaceError
 from dadkhah.model import (
     PLACE_FIELD_TYPES,
     PLACES_REVISION_SETTING,
+    ClaimImport,
     EvidenceItem,
     Import,
     Intake,
@@ -413,6 +414,9 @@ def sweep_leftovers(store: Store) -> dict:
         with store.session() as session:
             named = {Path(p).name for table in (Import, Intake)
                      for p in session.scalars(sa.select(table.quarantine_path).where(table.quarantine_path.is_not(None)))}
+            # an accountability import keeps one report per file it refused rows of, named in its files
+            named |= {Path(counts["quarantine"]).name for files in session.scalars(sa.select(ClaimImport.files))
+                      for counts in (files or {}).values() if isinstance(counts, dict) and counts.get("quarantine")}
         for note in workspace.quarantine_dir.glob("*.naming"):  # a report about to be named (dadkhah.ingest.quarantine)
             with contextlib.suppress(OSError, ValueError):
                 report_name, pid = note.name.rsplit(".", 2)[0], int(note.name.rsplit(".", 2)[1])

@@ -42,6 +42,24 @@ def test_import_counts_every_row_and_names_the_field_of_each_refusal(victims, ac
         assert event is not None and event.object_id == str(summary.import_id)
 
 
+def test_the_quarantine_reports_outlive_the_next_command(victims, accountability_set):
+    """Every command begins by sweeping what interrupted runs left; an accountability import's reports
+    are its own, not a dead import's (the sweep removed them: the refused rows were lost)."""
+    import os
+
+    from dadkhah.store import sweep_leftovers
+
+    summary = import_accountability(victims, accountability_set, actor=TESTER, source="report-1")
+    reports = sorted(summary.quarantine.values())
+    assert reports and all(os.path.isfile(r) for r in reports), reports
+    folder = victims.workspace.quarantine_dir
+    assert not list(folder.glob("*.naming")), "the import says it has named them"
+    for report in reports:  # as an earlier version left them: the note of a process now gone
+        (folder / f"{os.path.basename(report)}.999999999.naming").touch()
+    sweep_leftovers(victims)
+    assert all(os.path.isfile(r) for r in reports) and not list(folder.glob("*.naming"))
+
+
 def test_importing_the_same_files_again_adds_nothing(victims, accountability_set, tmp_path):
     first = import_accountability(victims, accountability_set, actor=TESTER, source="report-1")
     again = import_accountability(victims, accountability_set, actor=TESTER, source="report-1")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from dadkhah import __version__
 from dadkhah.accountability.claims import (
@@ -191,10 +192,13 @@ def import_accountability(store: Store, path: str | os.PathLike, *, actor: Actor
             for name, report in paths.items():
                 counts[name]["quarantine"] = report
             batch.files = dict(counts)
+            flag_modified(batch, "files")  # changed inside: the reports' names are kept (the sweep keeps what they name)
             batch.finished_at = utcnow()
             session.flush()
             _audit(session, store, actor, batch, already=False, written=written)
             session.commit()
+            for quarantine in quarantines.values():  # named by the import now: no sweep takes it for a dead one's
+                quarantine.committed()
             return _summary(batch, source, warnings=warnings, already=False, claims=_claims_counts(written),
                             started=started)
     except BaseException:
