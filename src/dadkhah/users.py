@@ -502,8 +502,15 @@ def reset_password(store: Store, username: str, *, actor: Actor, totp: bool = Fa
     one. The second factor is kept, unless ``totp``: then a new TOTP secret replaces it (or is given to
     a user who had none), in the answer with its URI this once. The event's details say which
     (``totp``: kept, new or none), how many sessions ended and which tokens were revoked; never a secret.
+
+    Nobody resets themselves through the web or a token: whoever holds an admin's session or token
+    could otherwise take the account over, second factor and all (a user who knows their password
+    changes it instead). On the command line, whoever runs it already holds the workspace: an admin
+    locked out resets themselves there.
     """
     username = (username or "").strip()
+    if username == actor.name and actor.channel != "cli":
+        raise InputError("you cannot reset your own password; change it, or ask another admin", field="user")
     password = temporary_password()
     secret = kept = None
     if totp:

@@ -211,6 +211,15 @@ def test_the_api_resets_with_a_new_second_factor_and_only_admins_may(app, as_rol
     assert reset["totp_second_factor"] == "new" and reset["totp_uri"].startswith("otpauth://")
     assert admin.post("/api/v1/users/nobody/reset-password", json={},
                       headers={"X-CSRF-Token": admin.csrf}).status_code == 404
+    # Nobody resets themselves through the web: a stolen session or token could take the account over.
+    own = admin.post("/api/v1/users/admin/reset-password", json={"totp": True}, headers={"X-CSRF-Token": admin.csrf})
+    assert own.status_code == 400 and "your own password" in own.json()["error"]["message"], own.text
+    page = admin.post("/users/admin/reset-password", data={"csrf_token": admin.csrf})
+    assert page.status_code == 400 and "your own password" in page.text
+    assert admin.get("/api/v1/me").status_code == 200, "the admin's own session goes on"
+    with app.state.store.session() as session:
+        resets = [e["object_id"] for e in list_audit(session, limit=10) if e["action"] == "password reset"]
+    assert resets == ["analyst"], resets
     client = TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
     csrf = CSRF_INPUT.search(client.get("/login").text).group(1)
     answer = client.post("/login", data={"username": "analyst", "password": reset["temporary_password"],
