@@ -92,6 +92,43 @@ def test_errors_name_the_option_and_leave_stdout_one_document(tmp_path):
     assert no_mail.exit_code == 1 and "DADKHAH_SMTP_URL" in json.loads(no_mail.stdout)["error"]["message"]
 
 
+def test_a_delivery_on_an_earlier_day_keeps_that_days_count_and_version(tmp_path):
+    """`appeal deliver --on DAY` records that day's verified count and version, and refuses a day
+    before publication (naming --on) instead of recording today's numbers under it."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from dadkhah.model import Appeal
+    from dadkhah.model.base import utcnow
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+
+    ws = _workspace(tmp_path)
+    letter, revised = write(tmp_path / "l.txt", LETTER), write(tmp_path / "r.txt", "A second version.")
+    _json(run("appeal", "create", "--slug", "a", "--title", "T", "--text", str(letter), "--addressee", "X", "--json",
+              workspace=ws))
+    _json(run("appeal", "publish", "a", "--json", workspace=ws))
+    for name in ("Sara Ahmadi", "Jane Roe"):
+        _json(run("appeal", "sign", "a", "--name", name, "--verified-by", "m", "--json", workspace=ws))
+    early = run("appeal", "deliver", "a", "--to", "The Office", "--on", "2020-01-01", "--json", workspace=ws)
+    assert early.exit_code == 1
+    error = json.loads(early.stdout)["error"]
+    assert error["option"] == "--on" and "before A-0001 was published" in error["message"]
+    # The letter was published three days ago; it is revised today.
+    with open_store(load_workspace(ws)) as store, store.session() as session:
+        session.scalars(sa.select(Appeal).where(Appeal.slug == "a")).one().published_at = utcnow() - timedelta(days=3)
+    _json(run("appeal", "revise", "a", "--text", str(revised), "--json", workspace=ws))
+    before = (utcnow() - timedelta(days=2)).date().isoformat()
+    then = _json(run("appeal", "deliver", "a", "--to", "The Office", "--on", before, "--json", workspace=ws))
+    assert (then["on"], then["version"], then["verified"]) == (before, 1, 0)
+    today = _json(run("appeal", "deliver", "a", "--to", "The Council", "--on", utcnow().date().isoformat(),
+                      "--json", workspace=ws))
+    assert (today["version"], today["verified"]) == (2, 2)
+    printed = run("appeal", "show", "a", workspace=ws).stdout
+    assert f"on {before} with 0 signatures" in printed
+
+
 def test_email_addresses_are_normalised_per_provider():
     same = {normalise_email(a)[1] for a in ("First.Last+x@gmail.com", "firstlast@GMAIL.com", "firstlast@googlemail.com",
                                             "F.I.R.S.T.L.A.S.T@gmail.com")}

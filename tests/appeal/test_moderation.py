@@ -15,13 +15,14 @@ from dadkhah.appeal import (
     invalidate,
     public_page,
     purge,
+    revise_appeal,
     send_queued_mail,
     show_appeal,
     sign,
 )
 from dadkhah.audit import list_audit, verify_audit
 from dadkhah.errors import InputError
-from dadkhah.model import Appeal, Base, Signature
+from dadkhah.model import Appeal, AppealVersion, Base, Signature
 from dadkhah.model.base import utcnow
 from dadkhah.vault.custody import events_for
 from tests.appeal.conftest import BASE_URL
@@ -163,19 +164,89 @@ def test_a_delivery_is_recorded_with_its_proof_in_the_vault(store, keys, appeal,
     add_paper_signature(store, keys, "inquiry", actor=TESTER, name="Jane Roe", verified_by="m")
     proof = tmp_path / "receipt.txt"
     proof.write_text("Received by the registry office.", encoding="utf-8")
-    done = deliver_appeal(store, "inquiry", actor=TESTER, to="Office of the High Commissioner", on="2026-12-01",
+    today = utcnow().date().isoformat()
+    done = deliver_appeal(store, "inquiry", actor=TESTER, to="Office of the High Commissioner", on=today,
                           evidence=proof, keys=keys)
     assert done["verified"] == 1 and done["evidence"] == "E-000001"
     with store.session() as session:
         assert [e["action"] for e in events_for(session, "E-000001")] == ["added"]
     shown = show_appeal(store, "inquiry")
-    assert shown["deliveries"][0]["on"] == "2026-12-01" and shown["deliveries"][0]["evidence"] == "E-000001"
+    assert shown["deliveries"][0]["on"] == today and shown["deliveries"][0]["evidence"] == "E-000001"
     assert public_page(store, "inquiry")["deliveries"] == [
-        {"to": "Office of the High Commissioner", "on": "2026-12-01", "version": 1, "verified": 1}]
+        {"to": "Office of the High Commissioner", "on": today, "version": 1, "verified": 1}]
     with pytest.raises(InputError) as future:
         deliver_appeal(store, "inquiry", actor=TESTER, to="Someone", on="2999-01-01")
     assert future.value.field == "on"
     assert verify_audit(store)["intact"]
+
+
+
+def _backdate(store, **moments) -> None:
+    """Move the appeal's publication, its versions and its signatures back in time, as if the letter
+    had run for weeks: ``published``, ``version_2`` (when version 2 was made), ``signature_<id>``
+    (when it was confirmed) and ``withdrawn_<id>`` (when its signer withdrew it)."""
+    with store.session() as session:
+        appeal = session.scalars(sa.select(Appeal).where(Appeal.slug == "inquiry")).one()
+        for key, moment in moments.items():
+            kind, _, number = key.partition("_")
+            if kind == "published":
+                appeal.published_at = moment
+            elif kind == "version":
+                session.execute(sa.update(AppealVersion).where(AppealVersion.appeal_pk == appeal.id,
+                                                               AppealVersion.version == int(number))
+                                .values(created_at=moment))
+            elif kind == "signature":
+                session.get(Signature, int(number)).confirmed_at = moment
+            else:
+                signature = session.get(Signature, int(number))
+                signature.status, signature.withdrawn_at = "withdrawn", moment
+
+
+def test_a_delivery_keeps_the_count_and_the_version_of_its_day_not_todays(store, keys, appeal, tmp_path):
+    """Recorded later, a delivery states what was handed over that day: the verified signatures at the
+    end of that day (one withdrawn since still counts; one confirmed since does not) and the text's
+    version then; a day before publication or after today is refused, naming the field."""
+    now = utcnow()
+    published = now - timedelta(days=30)
+
+    def day(offset: int) -> str:
+        return (published + timedelta(days=offset)).date().isoformat()
+
+    for name in ("Ava Rahimi", "Babak Tehrani", "Cyrus Navabi", "Dina Kamali"):
+        add_paper_signature(store, keys, "inquiry", actor=TESTER, name=name, verified_by="m")
+    revised = tmp_path / "revised.txt"
+    revised.write_text("A second version of the letter.", encoding="utf-8")
+    revise_appeal(store, "inquiry", actor=TESTER, text=revised)
+    # Ava and Babak signed in the first week; version 2 came on day 8; Cyrus signed on day 10 and
+    # withdrew on day 12; Dina signed today.
+    _backdate(store, published=published, signature_1=published + timedelta(days=1),
+              signature_2=published + timedelta(days=5), version_2=published + timedelta(days=8),
+              signature_3=published + timedelta(days=10), withdrawn_3=published + timedelta(days=12))
+    assert show_appeal(store, "inquiry")["counts"]["verified"] == 3 and show_appeal(store, "inquiry")["version"] == 2
+
+    first = deliver_appeal(store, "inquiry", actor=TESTER, to="The Office", on=day(6))
+    assert (first["on"], first["verified"], first["version"]) == (day(6), 2, 1)
+    second = deliver_appeal(store, "inquiry", actor=TESTER, to="The Rapporteur", on=day(11))
+    assert (second["verified"], second["version"]) == (3, 2), "Cyrus withdrew only the next day"
+    third = deliver_appeal(store, "inquiry", actor=TESTER, to="The Council", on=now.date().isoformat())
+    assert (third["verified"], third["version"]) == (3, 2), "today: Cyrus withdrawn, Dina counted"
+    opening = deliver_appeal(store, "inquiry", actor=TESTER, to="The Press", on=day(0))
+    assert (opening["verified"], opening["version"]) == (0, 1), "nobody had signed on the day it was published"
+    assert [(d["to"], d["verified"], d["version"]) for d in public_page(store, "inquiry")["deliveries"]] == [
+        ("The Press", 0, 1), ("The Office", 2, 1), ("The Rapporteur", 3, 2), ("The Council", 3, 2)]
+    with store.session() as session:
+        [event] = [e for e in list_audit(session, object_id="A-0001")
+                   if e["action"] == "appeal delivered" and e["details"]["to"] == "The Office"]
+    assert (event["details"]["verified"], event["details"]["version"]) == (2, 1)
+
+    for refused in (day(-1), "2020-01-01", (now + timedelta(days=2)).date().isoformat()):
+        with pytest.raises(InputError) as wrong:
+            deliver_appeal(store, "inquiry", actor=TESTER, to="Someone", on=refused)
+        assert wrong.value.field == "on"
+    with pytest.raises(InputError) as early:
+        deliver_appeal(store, "inquiry", actor=TESTER, to="Someone", on=day(-1))
+    assert f"before A-0001 was published, on {day(0)}" in early.value.message
+    assert len(public_page(store, "inquiry")["deliveries"]) == 4, "a refused delivery records nothing"
 
 
 MARKERS = ("planted.signer.marker@example.org", "Hiddenname Markerson", "Quietrole Marker", "Sealedaffil Marker")

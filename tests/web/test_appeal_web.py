@@ -26,6 +26,7 @@ from dadkhah.appeal import (
 )
 from dadkhah.audit import list_audit
 from dadkhah.model import AppealMail, Signature
+from dadkhah.model.base import utcnow
 from dadkhah.users import ROLES, allowed
 from dadkhah.vault.keys import load_keys
 from dadkhah.web import WebSettings, create_app
@@ -592,17 +593,26 @@ def test_an_investigator_creates_publishes_revises_delivers_and_closes_an_appeal
     answer = staff.post("/appeals/a-letter/revise", data={"title": "A letter", "text": "Dear all, again.",
                                                           "csrf_token": staff.csrf})
     assert answer.status_code == 400 and "nothing would change" in answer.text
-    # A delivery, with its proof kept in the vault; then as JSON through the API.
-    answer = staff.post("/appeals/a-letter/deliver", data={"to": "The Office", "on": "2024-01-02",
+    # A delivery, with its proof kept in the vault; then as JSON through the API. The form's date runs
+    # from the day the letter was published to today; a day outside is refused beside the field.
+    today = utcnow().date().isoformat()
+    day_field = _page(staff.get("/appeals/a-letter/manage")).find("form", id="deliver-form").find(
+        "input", attrs={"name": "on"})
+    assert day_field["min"] <= today <= day_field["max"]
+    answer = staff.post("/appeals/a-letter/deliver", data={"to": "The Office", "on": today,
                                                            "csrf_token": staff.csrf},
                         files={"evidence": ("receipt.txt", b"received, with thanks", "text/plain")})
     assert answer.status_code == 303, answer.text
-    answer = staff.post("/appeals/a-letter/deliver", data={"to": "The Office", "on": "2999-01-01",
-                                                           "csrf_token": staff.csrf})
-    assert answer.status_code == 400 and _page(answer).find(id="error-on")
-    api = staff.post("/api/v1/appeals/a-letter/deliver", json={"to": "Another Office", "on": "2024-02-03"},
+    for wrong in ("2999-01-01", "2024-01-02"):  # in the future; before the letter was published
+        answer = staff.post("/appeals/a-letter/deliver", data={"to": "The Office", "on": wrong,
+                                                               "csrf_token": staff.csrf})
+        assert answer.status_code == 400 and _page(answer).find(id="error-on"), wrong
+    refused = staff.post("/api/v1/appeals/a-letter/deliver", json={"to": "Another Office", "on": "2024-02-03"},
+                         headers={"x-csrf-token": staff.csrf})
+    assert refused.status_code == 400 and "before A-0001 was published" in refused.text
+    api = staff.post("/api/v1/appeals/a-letter/deliver", json={"to": "Another Office", "on": today},
                      headers={"x-csrf-token": staff.csrf})
-    assert api.status_code == 200 and api.json()["evidence"] is None
+    assert api.status_code == 200 and api.json()["evidence"] is None and api.json()["version"] == 2
     shown = staff.get("/api/v1/appeals/A-0001").json()
     assert [d["to"] for d in shown["deliveries"]] == ["The Office", "Another Office"]
     assert shown["deliveries"][0]["evidence"].startswith("E-")

@@ -16,7 +16,7 @@ import re
 import tempfile
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -393,10 +393,39 @@ def _parse_day(text: str | None, *, field: str) -> str:
         raise InputError(f"takes a date as YYYY-MM-DD, not {text!r}", field=field) from None
 
 
+def counted_until(session: Session, appeal: Appeal, end: datetime) -> int:
+    """How many signatures counted as verified at the moment ``end``, as far as the signatures' rows tell.
+
+    A signature counted from the moment it was confirmed (web or paper) or, when a moderator had to
+    look at it first (it carries a flag), from their approval; it stopped counting when it was
+    withdrawn or rejected (one by one or in bulk). One that counted at ``end`` and was withdrawn or
+    rejected later is counted: it was on the list that day. The rows keep only the latest decision,
+    so a flagged signature approved and later rejected is not counted for days before its rejection.
+    """
+    became_counted = sa.case((Signature.flag.is_(None), Signature.confirmed_at), else_=Signature.decided_at)
+    still_then = sa.or_(
+        Signature.status == "verified",
+        sa.and_(Signature.status == "withdrawn", Signature.withdrawn_at >= end),
+        sa.and_(Signature.status == "rejected", Signature.decided_at >= end),
+    )
+    return session.scalar(sa.select(sa.func.count()).select_from(Signature).where(
+        Signature.appeal_pk == appeal.id, became_counted.is_not(None), became_counted < end, still_then)) or 0
+
+
+def version_on(session: Session, appeal: Appeal, end: datetime) -> int:
+    """The version of the text in force at the moment ``end``: the newest one made before it."""
+    return session.scalar(sa.select(sa.func.max(AppealVersion.version)).where(
+        AppealVersion.appeal_pk == appeal.id, AppealVersion.created_at < end)) or 1
+
+
 def deliver_appeal(store: Store, ref: str, *, actor: Actor, to: str, on: str, evidence=None,
                    keys: VaultKeys | None = None) -> dict:
     """Record that the letter was delivered to ``to`` on the day ``on``; ``evidence`` (a file: the
-    covering email, a receipt, a photo) goes into the vault with its chain of custody."""
+    covering email, a receipt, a photo) goes into the vault with its chain of custody.
+
+    The delivery keeps the count of verified signatures at the end of that day (UTC) and the version
+    of the text in force then, not today's. The day is neither before the letter was published nor
+    after today (UTC)."""
     to = _clean(to)
     if to is None:
         raise InputError("say to whom the letter was delivered", field="to")
@@ -407,21 +436,27 @@ def deliver_appeal(store: Store, ref: str, *, actor: Actor, to: str, on: str, ev
         raise InputError("the vault's keys are needed to keep the proof of delivery", field="evidence")
     with store.session() as session:
         appeal = find_appeal(session, ref, lock=True)
-        if appeal.status == "draft":
+        if appeal.status == "draft" or appeal.published_at is None:
             raise InputError(f"{appeal.appeal_id} has not been published", field="appeal")
+        published = appeal.published_at.astimezone(UTC).date()
+        if day < published.isoformat():
+            raise InputError(f"{day} is before {appeal.appeal_id} was published, on {published.isoformat()}: "
+                             "a letter is delivered after it is published", field="on")
+        end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         evidence_id = None
         if evidence is not None:
             item = add_evidence_in(session, store, keys, [evidence], actor=actor,
                                    description=f"Delivery of appeal {appeal.appeal_id} to {to} on {day}",
                                    acquired_how="proof of delivery of an appeal")[0]
             evidence_id = item["id"]
-        verified = counts(session, appeal)["counts"]["verified"]
-        session.add(AppealDelivery(appeal_pk=appeal.id, version=appeal.version, delivered_to=to, delivered_on=day,
+        verified = counted_until(session, appeal, end)
+        version = version_on(session, appeal, end)
+        session.add(AppealDelivery(appeal_pk=appeal.id, version=version, delivered_to=to, delivered_on=day,
                                    verified_count=verified, evidence_id=evidence_id, recorded_by=actor.name))
         record_audit(session, store, actor, action="appeal delivered", object_kind="appeal", object_id=appeal.appeal_id,
-                     details={"to": to, "on": day, "version": appeal.version, "verified": verified,
+                     details={"to": to, "on": day, "version": version, "verified": verified,
                               "evidence": evidence_id})
-        return {"id": appeal.appeal_id, "to": to, "on": day, "version": appeal.version, "verified": verified,
+        return {"id": appeal.appeal_id, "to": to, "on": day, "version": version, "verified": verified,
                 "evidence": evidence_id}
 
 

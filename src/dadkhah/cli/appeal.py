@@ -344,11 +344,12 @@ def appeal_deliver(
     ctx: typer.Context,
     appeal: AppealArg,
     to: Annotated[str, typer.Option("--to", help="To whom it was delivered.")],
-    on: Annotated[str, typer.Option("--on", help="The day it was delivered: YYYY-MM-DD.")],
+    on: Annotated[str, typer.Option("--on", help="The day it was delivered: YYYY-MM-DD (UTC), from the day it was published to today.")],
     evidence: Annotated[Path | None, typer.Option("--evidence", help="A proof of delivery (kept sealed in the vault, with custody).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record a delivery of the letter, with the signature count on that day.
+    """Record a delivery of the letter, with the verified signatures at the end of that day and the
+    version of the text in force then.
 
     Example: dadkhah appeal deliver A-0001 --to "Office of the High Commissioner" --on 2026-12-10 --evidence receipt.pdf
     """
@@ -362,7 +363,7 @@ def appeal_deliver(
         emit_json(document)
         return
     out.print(f"{document['id']} delivered to {document['to']} on {document['on']} "
-              f"({document['verified']:,} signatures)" + (f", proof {document['evidence']}" if document["evidence"] else ""))
+              f"({document['verified']:,} verified signatures, version {document['version']})" + (f", proof {document['evidence']}" if document["evidence"] else ""))
 
 
 @appeal_app.command("export")
