@@ -463,6 +463,32 @@ def test_the_background_sender_mails_the_confirmation(web_store_path, mailbox):
         app.state.store.close()
 
 
+
+@pytest.mark.parametrize("public_url", [None, "https://appeal.example.org"])
+def test_a_forged_host_header_never_names_the_links_in_the_email(web_store_path, mailbox, public_url):
+    """Anyone may send a signing request with Host: attacker.example; the email the organisation then
+    sends carries the signer's confirm and withdraw tokens, so its links name the configured public
+    address or, without one, the address the server was started on, never the request's host."""
+    own = "http://127.0.0.1:8123"
+    app = make_app(web_store_path, listen_url=own, **({"public_url": public_url} if public_url else {}))
+    try:
+        add_appeal(app.state.store)
+        forged = TestClient(app, base_url="http://attacker.example", follow_redirects=False)
+        answer = sign_as(forged, name="Sara Example", email="sara@example.org")
+        assert answer.status_code == 200 and forged.get(f"/appeals/{SLUG}").status_code == 200
+        with app.state.store.session() as session:
+            assert session.scalars(sa.select(AppealMail.base_url)).all() == [public_url or own]
+        deliver_mail(app, mailbox)
+        body = mailbox.messages[0].get_payload(decode=True).decode("utf-8")
+        assert "attacker.example" not in body
+        links = mailbox.links("confirm") + mailbox.links("withdraw")
+        assert len(links) == 2 and all(link.startswith(f"{public_url or own}/appeals/{SLUG}/") for link in links)
+        assert press(anonymous(app), link_path(mailbox, "confirm")).status_code == 200
+        assert counts(app)["verified"] == 1
+    finally:
+        app.state.store.close()
+
+
 # ----- staff: moderation -------------------------------------------------------------------------
 
 
@@ -767,12 +793,14 @@ def test_the_workers_take_the_mail_settings_from_the_serve_command(web_store_pat
 
     monkeypatch.setenv(SETTINGS_ENV, json.dumps({
         "workspace": str(web_store_path), "vault": True, "smtp_url": "smtp://127.0.0.1:2525",
-        "mail_from": "appeal@example.org", "public_url": "https://appeal.example.org"}))
+        "mail_from": "appeal@example.org", "public_url": "https://appeal.example.org",
+        "listen_url": "http://127.0.0.1:9999"}))
     app = app_from_environment()
     try:
         settings = app.state.settings
         assert settings.mail.host == "127.0.0.1" and settings.mail.port == 2525
         assert settings.mail.mail_from == "appeal@example.org" and settings.public_url == "https://appeal.example.org"
+        assert settings.listen_url == "http://127.0.0.1:9999"
         assert settings.keys is not None
     finally:
         app.state.store.close()

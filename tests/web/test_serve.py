@@ -186,3 +186,59 @@ def _done_by_a_worker(server, store, job_id: int) -> int:
         assert job["status"] in ("queued", "running"), job
         assert time.monotonic() < deadline, f"no worker ran the job: {job}"
         time.sleep(0.2)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_without_a_public_url_mails_links_to_its_own_address_not_a_forged_host(web_store_path, workers):
+    """Started with mail but no DADKHAH_PUBLIC_URL, serve says so on stderr; a signing request with a
+    forged Host header then gets an email whose links name the address serve listens on."""
+    from aiosmtpd.controller import Controller
+
+    from dadkhah.appeal import create_appeal, publish_appeal
+    from dadkhah.store import open_store
+    from dadkhah.workspace import load_workspace
+    from tests.appeal.conftest import LETTER, Mailbox
+    from tests.conftest import TESTER
+
+    with open_store(load_workspace(web_store_path)) as store:
+        made = create_appeal(store, actor=TESTER, slug="inquiry", title="For an inquiry", text=LETTER, addressee="X")
+        publish_appeal(store, made["id"], actor=TESTER)
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    port = _free_port()
+    env = os.environ.copy() | {"DADKHAH_SMTP_URL": f"smtp://127.0.0.1:{controller.port}",
+                               "DADKHAH_MAIL_FROM": "appeal@example.org"}
+    env.pop("DADKHAH_PUBLIC_URL", None)
+    server = subprocess.Popen([sys.executable, "-m", "dadkhah", "--workspace", str(web_store_path), "serve",
+                               "--port", str(port), "--workers", str(workers), "--no-worker"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    forged = {"host": "attacker.example"}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stderr.read()
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/appeals/inquiry", headers=forged, timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not answer"
+                time.sleep(0.2)
+        token = BeautifulSoup(page.text, "html.parser").find("input", {"name": "csrf_token"})["value"]
+        signed = httpx.post(f"http://127.0.0.1:{port}/appeals/inquiry/sign", headers=forged, cookies=page.cookies,
+                            data={"name": "Sara Example", "email": "sara@example.org", "kind": "person",
+                                  "csrf_token": token})
+        assert signed.status_code == 200
+        while not box.messages:
+            assert time.monotonic() < deadline, "no confirmation email came"
+            time.sleep(0.1)
+    finally:
+        server.terminate()
+        _, said = server.communicate(timeout=20)
+        controller.stop()
+    body = box.messages[0].get_payload(decode=True).decode("utf-8")
+    assert "attacker.example" not in body
+    links = box.links("confirm") + box.links("withdraw")
+    assert len(links) == 2 and all(link.startswith(f"http://127.0.0.1:{port}/appeals/inquiry/") for link in links)
+    assert f"DADKHAH_PUBLIC_URL is not set: the links in appeals' confirmation emails will point at " \
+           f"http://127.0.0.1:{port}," in said, said

@@ -325,6 +325,7 @@ def serve(
     from dadkhah.vault.keys import ENV_PASSPHRASE, is_protected, load_keys, workspace_id
     from dadkhah.web import WebSettings, create_app
     from dadkhah.web.app import SETTINGS_ENV
+    from dadkhah.web.settings import listen_url
 
     workspace = cli_workspace(ctx)
     if host not in ("127.0.0.1", "::1", "localhost") and not secure_cookies:
@@ -336,13 +337,19 @@ def serve(
         passphrase = ask_passphrase() if is_protected(workspace) else None
         keys = load_keys(workspace, passphrase=passphrase)
     # Appeals: confirmation emails go through DADKHAH_SMTP_URL from DADKHAH_MAIL_FROM (the server sends
-    # them itself, with the keys), their links on DADKHAH_PUBLIC_URL (else the address each request came to).
+    # them itself, with the keys), their links on DADKHAH_PUBLIC_URL, else on the address served here
+    # (never a request's Host header, which anyone can forge).
     smtp_url, mail_from = os.environ.get(ENV_SMTP_URL) or None, os.environ.get(ENV_MAIL_FROM) or None
     mail = mail_settings(smtp_url, mail_from)
     public_url = (os.environ.get("DADKHAH_PUBLIC_URL") or "").strip().rstrip("/") or None
     if public_url and not public_url.startswith(("https://", "http://")):
         raise DadkhahError(f"DADKHAH_PUBLIC_URL is the address the public reaches the app at (https://...), "
                            f"not {public_url!r}")
+    own_url = listen_url(host, port)
+    if public_url is None and (mail is not None or host not in ("127.0.0.1", "::1", "localhost")):
+        err.print(f"DADKHAH_PUBLIC_URL is not set: the links in appeals' confirmation emails will point at "
+                  f"{own_url}, the address this server listens on. Set it to the address the public reaches "
+                  "the site at (behind a proxy it must be set).", markup=False, highlight=False)
     # The time-stamping authorities the custody page's Timestamp asks, as `dadkhah timestamp` does.
     tsa_urls = tsa_authorities_from_environment()
     if mail is not None and keys is None:
@@ -376,13 +383,13 @@ def serve(
         app = create_app(WebSettings(workspace=workspace.path, database_url=workspace.database_url, keys=keys,
                                      secure_cookies=secure_cookies, max_upload_mb=max_upload_mb,
                                      trusted_proxies=tuple(trusted_proxy or ()), mail=mail, public_url=public_url,
-                                     tsa_urls=tuple(tsa_urls)))
+                                     listen_url=own_url, tsa_urls=tuple(tsa_urls)))
     else:
         os.environ[SETTINGS_ENV] = json.dumps({"workspace": str(workspace.path), "database_url": workspace.database_url,
                                                "vault": keys is not None, "trusted_proxies": trusted_proxy or [],
                                                "secure_cookies": secure_cookies, "max_upload_mb": max_upload_mb,
                                                "smtp_url": smtp_url, "mail_from": mail_from, "public_url": public_url,
-                                               "tsa_urls": tsa_urls})
+                                               "listen_url": own_url, "tsa_urls": tsa_urls})
         app, options = "dadkhah.web.app:app_from_environment", options | {"factory": True, "workers": workers}
     if as_json:
         emit_json({"address": address, "workspace": str(workspace.path), "vault": keys is not None, "workers": workers,

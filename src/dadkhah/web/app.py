@@ -114,7 +114,7 @@ def app_from_environment() -> FastAPI:
     The settings come as JSON in ``DADKHAH_WEB_SETTINGS``; each worker unlocks the keys itself
     (a protected key file needs ``DADKHAH_PASSPHRASE``). Sessions and login throttling live in
     the database, so the workers share them. Appeals' mail comes as ``smtp_url`` and ``mail_from``,
-    the public address as ``public_url``, the time-stamping authorities as ``tsa_urls``.
+    the public address as ``public_url`` (and the server's own as ``listen_url``), the time-stamping authorities as ``tsa_urls``.
     """
     import json
     import os
@@ -134,6 +134,7 @@ def app_from_environment() -> FastAPI:
                                   max_upload_mb=int(given.get("max_upload_mb", 200)),
                                   mail=mail_settings(given.get("smtp_url"), given.get("mail_from")),
                                   public_url=given.get("public_url") or None,
+                                  **({"listen_url": given["listen_url"]} if given.get("listen_url") else {}),
                                   tsa_urls=tuple(given.get("tsa_urls") or ())))
 
 

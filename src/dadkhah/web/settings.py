@@ -21,7 +21,10 @@ class WebSettings:
 
     Appeals: ``mail`` is where confirmation emails go (None: they wait in the queue; with the keys
     set too, a background task sends them); ``public_url`` the address the public reaches the app
-    at, for the links in those emails (None: the address each request came to);
+    at, for the links in those emails (``DADKHAH_PUBLIC_URL``; it must be set behind a proxy); without
+    it the links name ``listen_url``, the address ``dadkhah serve`` was started on (its --host and
+    --port). A request's own Host header is never used: anyone can forge it, and the links carry
+    signers' one-time tokens;
     ``signing_limits`` how much one client address may ask of a public signing page;
     ``public_counts_seconds`` how old the counts a public page shows may be (0: counted at every
     request), so that a page read many times a second does not count every signature each time.
@@ -40,7 +43,18 @@ class WebSettings:
     busy_seconds: float = 10  # how long a request's write waits for another writer before "busy, try again"
     mail: MailSettings | None = None
     public_url: str | None = None
+    listen_url: str = "http://127.0.0.1:8000"
     signing_limits: SigningLimits = DEFAULT_LIMITS
     mail_interval: float = 1.0  # seconds between two looks at the mail queue
     public_counts_seconds: float = 2.0
     tsa_urls: tuple[str, ...] = ()
+
+    @property
+    def links_url(self) -> str:
+        """Where the links in appeals' emails point: the public address, else the server's own."""
+        return self.public_url or self.listen_url
+
+
+def listen_url(host: str, port: int) -> str:
+    """The address a server started on ``host`` and ``port`` answers at (``http://[::1]:8000`` for IPv6)."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"

@@ -145,7 +145,9 @@ async def sign_page(request: Request, slug: Slug, name: str = Form(""), email: s
     values = {"name": name[:_ECHO], "email": email[:_ECHO], "affiliation": affiliation[:_ECHO], "role": role[:_ECHO],
               "country": country[:_ECHO], "kind": kind if kind in ("person", "organisation") else "person",
               "public_name": _ticked(public_name)}
-    base_url = settings.public_url or str(request.base_url)
+    # The links in the email name the configured public address (else the server's own), never the
+    # request's Host header: a forged one would send signers' confirm and withdraw tokens elsewhere.
+    base_url = settings.links_url
     try:
         await run_in_threadpool(
             lambda: sign(store, settings.keys, slug, name=name, email=email, base_url=base_url,
