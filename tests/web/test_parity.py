@@ -15,6 +15,7 @@ import re
 import pytest
 
 from dadkhah.audit import list_audit, verify_audit
+from dadkhah.model.base import utcnow
 from tests.cli.test_cli import run
 from tests.conftest import write
 from tests.web.conftest import PASSWORD
@@ -182,8 +183,10 @@ def test_appeal_actions_leave_the_same_trail_from_the_command_line_and_the_web(s
                                json={"signatures": [2], "decision": "reject", "reason": "test"})),
         "invalidate": (lambda: cli("appeal", "invalidate", "parity-cli", "--since", "2000-01-01", "--reason", "r"),
                        lambda: web("POST", f"{api}/parity-web/invalidate", json={"since": "2000-01-01", "reason": "r"})),
-        "deliver": (lambda: cli("appeal", "deliver", "parity-cli", "--to", "A body", "--on", "2026-12-01"),
-                    lambda: web("POST", f"{api}/parity-web/deliver", json={"to": "A body", "on": "2026-12-01"})),
+        # (the day it was published: a delivery is refused before then)
+        "deliver": (lambda: cli("appeal", "deliver", "parity-cli", "--to", "A body", "--on", utcnow().date().isoformat()),
+                    lambda: web("POST", f"{api}/parity-web/deliver",
+                                json={"to": "A body", "on": utcnow().date().isoformat()})),
         "export": (lambda: cli("appeal", "export", "parity-cli", "--format", "csv", "--out", str(tmp_path / "s.csv")),
                    lambda: web("GET", f"{api}/parity-web/export", params={"format": "csv"})),
         "close": (lambda: cli("appeal", "close", "parity-cli"), lambda: web("POST", f"{api}/parity-web/close")),
