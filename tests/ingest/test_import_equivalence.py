@@ -376,6 +376,34 @@ def test_a_bad_byte_names_its_own_line_whether_the_list_is_read_whole_or_in_part
     assert len(second_parts) == 1 and second_parts[0].part.clean
 
 
+@pytest.mark.parametrize("at", [3, 1800])
+def test_a_quote_never_closed_refuses_the_list_naming_its_row_whether_read_whole_or_in_parts(tmp_path, second_parts,
+                                                                                            at):
+    """A stray quote opening a cell (row ``at``: in the first part, or past the cut) that nothing closes
+    would make every row after it one cell: the rows were lost without a word. The import stops, naming
+    the row and the column, and keeps nothing; a quote inside a cell that is closed is read as before."""
+    from dadkhah.errors import InputError
+    from dadkhah.store import open_store
+    from dadkhah.workspace import create_workspace
+
+    rows = [f"r{i},Given{i},Family{i}" for i in range(1, 2001)]
+    rows[at - 2] = f'r{at - 1},Given{at - 1},"Family{at - 1}'
+    path = tmp_path / "unclosed.csv"
+    path.write_text("record_id,given_name,family_name\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    for workspace in (_workspace_reading_in_parts(tmp_path / "parts"), create_workspace(tmp_path / "whole")):
+        with open_store(workspace) as store:
+            with pytest.raises(InputError, match="never closed") as refused:
+                import_file(store, path, source="unclosed", actor=TESTER)
+            with store.session() as session:
+                assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0
+        assert (refused.value.line, refused.value.field, refused.value.file) == (at, "family_name", str(path))
+    closed = tmp_path / "closed.csv"
+    closed.write_text('record_id,given_name,family_name\nr1,Ali,"Mo""sav\ni"\nr2,Reza,Tehrani\n', encoding="utf-8")
+    with open_store(create_workspace(tmp_path / "fine")) as store:
+        summary = import_file(store, closed, source="closed", actor=TESTER)
+        assert (summary.rows, summary.imported) == (2, 2)
+
+
 def test_the_row_limit_counts_the_rows_of_both_parts(tmp_path, second_parts):
     from dadkhah.errors import LimitExceeded
     from dadkhah.store import open_store

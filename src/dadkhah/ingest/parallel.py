@@ -338,7 +338,7 @@ def _child(sending, parent: int, stage_rows, part: CsvPart, staged: StagedPart, 
         # (a web server on the same machine answering people), this process gives way.
         os.nice(10)
     try:
-        stream = open_csv_rest(path, encoding, part, limits)
+        stream = open_csv_rest(path, encoding, part, limits, header)
         stream.header = header
         sink = _PartSink(staged, options["record_columns"], options["warning_columns"])
 

@@ -87,12 +87,12 @@ def small_table(path: Path) -> Iterator[Iterator[tuple[int, list[str]]]]:
         first = handle.readline()
         handle.seek(0)
         delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(itertools.chain(handle, [_FILE_END + "\n"]), delimiter=delimiter)
 
         def rows() -> Iterator[tuple[int, list[str]]]:
             line = 1
             try:
-                for cells in reader:
+                for cells in _to_the_end(reader, path, lambda: line):  # noqa: B023 - the row being read then
                     yield line, cells
                     line = reader.line_num + 1
             except UnicodeDecodeError:
@@ -341,6 +341,26 @@ def _sniff_delimiter(path: Path, encoding: str, limits: ReadLimits) -> str:
 
 # A row no list holds: what the first part of a file split in two ends with (see CsvPart).
 _PART_END = "\ufdd0dadkhah: end of the first part\ufdd0"
+# And what a file read to its end ends with: read into a cell, a quote opened in that cell was never
+# closed, and every row after it would be read as that one cell (see _to_the_end).
+_FILE_END = "\ufdd0dadkhah: end of the file\ufdd0"
+
+
+def _to_the_end(rows: Iterator[list[str]], path: Path, row_number, header: list | None = None) -> Iterator[list[str]]:
+    """The rows of a CSV reader whose lines end with :data:`_FILE_END`, without it; a row whose last
+    cell swallowed it (a quote opened and never closed) is refused, naming the row it began on and,
+    once the header is known, its column. Python's reader would otherwise give the rest of the file
+    as that one cell, and the rows in it would be lost without a word."""
+    for cells in rows:
+        if cells and _FILE_END in cells[-1]:
+            if cells == [_FILE_END]:
+                return
+            column = len(cells) - 1
+            field = header[column] if header and column < len(header) else None
+            raise InputError("a quote (\") opens a cell here and is never closed, so every row after it would be "
+                             "read into that one cell: close the quote, or remove it", file=str(path),
+                             line=row_number(), field=field)
+        yield cells
 
 
 @dataclass
@@ -400,8 +420,11 @@ def open_csv(path: Path, encoding: str, is_header=None, limits: ReadLimits | Non
     lines = _lines(text, limits, path, lambda: state["index"] + 1)
     if part is not None:
         part.delimiter = delimiter
-        lines = itertools.chain(lines, [_PART_END + "\n"])
+    lines = itertools.chain(lines, [(_PART_END if part is not None else _FILE_END) + "\n"])
+    known: list[str] = []  # the header, once read
     reader = csv.reader(lines, delimiter=delimiter)
+    if part is None:
+        reader = _to_the_end(reader, path, lambda: state["index"] + 1, known)
 
     def records() -> Iterator[tuple[int, list[str], str | None]]:
         for cells in reader:
@@ -423,17 +446,21 @@ def open_csv(path: Path, encoding: str, is_header=None, limits: ReadLimits | Non
     if not header:
         text.close()
         raise InputError("the file has no header row (it is empty)", file=str(path), line=1)
+    known.extend(header)
     size = path.stat().st_size
     return RowStream(path, "csv", encoding, header, header_line, itertools.chain(replay, guarded), size, counter, [text.close])
 
 
-def open_csv_rest(path: Path, encoding: str, part: CsvPart, limits: ReadLimits | None = None) -> RowStream:
+def open_csv_rest(path: Path, encoding: str, part: CsvPart, limits: ReadLimits | None = None,
+                  header: list[str] | None = None) -> RowStream:
     """The rows of a CSV file's second part (from ``part.end``; see :class:`CsvPart`), numbered from 1:
-    the caller adds the first part's ``rows_read``."""
+    the caller adds the first part's ``rows_read``. ``header`` is the file's, read by the first part."""
     limits = limits or ReadLimits()
     text, counter = _text_stream(path, encoding, start=part.end)
     state = {"index": 0}
-    reader = csv.reader(_lines(text, limits, path, lambda: state["index"] + 1), delimiter=part.delimiter)
+    lines = itertools.chain(_lines(text, limits, path, lambda: state["index"] + 1), [_FILE_END + "\n"])
+    reader = _to_the_end(csv.reader(lines, delimiter=part.delimiter), path, lambda: state["index"] + 1,
+                         header)
 
     def records() -> Iterator[tuple[int, list[str], str | None]]:
         for cells in reader:
