@@ -377,6 +377,31 @@ def test_describing_a_source_through_the_form_and_the_api(app, as_role):
         assert [e["action"] for e in list_audit(session, object_id="web-described")] == ["source added"]
 
 
+def test_a_source_whose_name_holds_a_slash_is_described_and_released_from_its_form_and_the_api(app, as_role):
+    """"UN/OHCHR 2024" is a fine name for a source; its forms answered 404 (the slash split the address)."""
+    analyst, investigator = as_role("analyst"), as_role("investigator")
+    name = "UN/OHCHR 2024"
+    assert _upload_api(analyst, "un.csv", LIST.encode(), source=name).status_code == 200
+    page = BeautifulSoup(investigator.get("/sources").text, "html.parser")
+    describe = page.find("form", attrs={"action": "/sources/UN/OHCHR%202024/describe"})
+    release = page.find("form", attrs={"action": "/sources/UN/OHCHR%202024/release"})
+    assert describe is not None and release is not None
+    answer = investigator.post(describe["action"], data={"csrf_token": investigator.csrf, "producer": "A synthetic body"})
+    assert answer.status_code == 303, answer.text[-300:]
+    answer = investigator.post(release["action"], data={"csrf_token": investigator.csrf, "release": "public"})
+    assert answer.status_code == 303, answer.text[-300:]
+    shown = next(s for s in investigator.get("/api/v1/sources").json()["sources"] if s["name"] == name)
+    assert (shown["producer"], shown["release"]) == ("A synthetic body", "public")
+    answer = investigator.post("/api/v1/sources/UN%2FOHCHR%202024/release", json={"release": "restricted"},
+                               headers={"X-CSRF-Token": investigator.csrf})
+    assert answer.status_code == 200, answer.text
+    answer = investigator.post("/api/v1/sources/UN/OHCHR%202024/details", json={"credibility": 3},
+                               headers={"X-CSRF-Token": investigator.csrf})
+    assert answer.status_code == 200 and answer.json()["changed"] == ["credibility"]
+    shown = next(s for s in investigator.get("/api/v1/sources").json()["sources"] if s["name"] == name)
+    assert (shown["release"], shown["credibility"]) == ("restricted", 3)
+
+
 def test_a_source_description_that_cannot_be_read_names_its_field_and_changes_nothing(app, as_role):
     analyst = as_role("analyst")
     name = analyst.get("/api/v1/sources").json()["sources"][0]["name"]

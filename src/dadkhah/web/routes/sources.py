@@ -206,14 +206,14 @@ def _set_release(store, viewer: Viewer, source: str, release: str) -> dict:
     return set_release(store, source, release, actor=viewer.actor)
 
 
-@router.post("/sources/{source}/release", include_in_schema=False)
+@router.post("/sources/{source:path}/release", include_in_schema=False)
 async def release_page(request: Request, source: str, release: str = Form(""),
                        viewer: Viewer = require("publication")):
     await run_in_threadpool(_set_release, request.app.state.store, viewer, source, release)
     return RedirectResponse("/sources", status_code=303)
 
 
-@router.post("/api/v1/sources/{source}/release",
+@router.post("/api/v1/sources/{source:path}/release",
              summary="Say whether a source's records may be published (public) or not (restricted)")
 async def release_api(request: Request, source: str, body: Release, viewer: Viewer = require("publication")) -> dict:
     return await run_in_threadpool(_set_release, request.app.state.store, viewer, source, body.release)
@@ -252,7 +252,7 @@ def _details_from_form(producer: str, description: str, obtained_on: str, reliab
                          restrictions=restrictions.strip() or None)
 
 
-@router.post("/sources/{source}/describe", include_in_schema=False)
+@router.post("/sources/{source:path}/describe", include_in_schema=False)
 async def describe_page(request: Request, source: str, producer: str = Form("", max_length=500),
                         description: str = Form("", max_length=5000), obtained_on: str = Form("", max_length=40),
                         reliability: str = Form("", max_length=5), credibility: str = Form("", max_length=5),
@@ -270,7 +270,7 @@ async def describe_page(request: Request, source: str, producer: str = Form("", 
     return RedirectResponse("/sources", status_code=303)
 
 
-@router.post("/api/v1/sources/{source}/details",
+@router.post("/api/v1/sources/{source:path}/details",
              summary="Create a source or describe it: producer, date obtained, Admiralty grading, restrictions")
 async def describe_api(request: Request, source: str, body: SourceDetails, viewer: Viewer = require("sources")) -> dict:
     return await run_in_threadpool(_describe, request.app.state.store, viewer, source, body)
