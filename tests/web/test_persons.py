@@ -167,6 +167,8 @@ def test_the_person_page_shows_every_record_side_by_side_with_conflicts_marked(a
     assert headers == [f"{r['source']}:{r['record_id']}" for r in person["records"]]
     rows = {tr["data-field"]: tr for tr in page.select("table#comparison tbody tr")}
     assert set(rows) == {row["field"] for row in person["comparison"]}
+    # each value takes its own direction: on a Persian page "19 August 1988" read "August 1988 19"
+    assert {td.get("dir") for td in page.select("table#comparison td[data-record]")} == {"auto"}
     for row in person["comparison"]:
         cells = rows[row["field"]].select("td")
         for cell, value in zip(cells, row["values"], strict=True):
