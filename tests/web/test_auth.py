@@ -99,6 +99,8 @@ def test_persian_pages_are_right_to_left(app):
     client = login(app, "viewer")
     page = BeautifulSoup(client.get("/?lang=fa").text, "html.parser")
     assert page.html["dir"] == "rtl" and page.html["lang"] == "fa"
+    assert any(c["place_id"] is None for c in client.get("/api/v1/dashboard").json()["cities"])
+    assert "(نامعلوم یا خالی)" in page.text and "unresolved" not in page.text
     again = BeautifulSoup(client.get("/").text, "html.parser")
     assert again.html["dir"] == "rtl", "the choice is kept in a cookie"
 

@@ -176,6 +176,11 @@ def test_an_admin_resets_a_password_on_the_users_page_and_the_user_must_choose_a
     assert client.get("/api/v1/me").status_code == 401
     form = _page(client.get("/password"))
     token = form.select_one("#password-change input[name=csrf_token]")["value"]
+    with app.state.store.session() as session:  # the page is in the user's own language (it was always English)
+        session.execute(sa.text("UPDATE users SET language = 'fa' WHERE username = 'viewer'"))
+        session.commit()
+    assert _page(client.get("/password")).html["lang"] == "fa"
+    assert _page(client.get("/password?lang=en")).html["lang"] == "en", "unless the page is asked for in another"
     assert client.post("/password", data={"password": NEW_PASSWORD, "password_again": NEW_PASSWORD}).status_code == 403
     refused = client.post("/password", data={"password": NEW_PASSWORD, "password_again": "something else entirely",
                                               "csrf_token": token})

@@ -61,14 +61,25 @@ async def _login_form(request: Request, *, message: str | None = None, status_co
     return response
 
 
-def _pending_change(request: Request) -> tuple[str, str] | None:
-    """(user name, the short session's CSRF token) when the cookie's session awaits a new password."""
+def _pending_user(request: Request) -> tuple[str, str, str | None] | None:
+    """(user name, the short session's CSRF token, the user's language) when the cookie's session
+    awaits a new password."""
     store, token = request.app.state.store, request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     with store.session() as session:
         found = password_change_pending(session, token)
-        return (found[0].username, found[1].csrf_token) if found else None
+        return (found[0].username, found[1].csrf_token, found[0].language) if found else None
+
+
+async def _pending_change(request: Request) -> tuple[str, str] | None:
+    """(user name, the short session's CSRF token) when the cookie's session awaits a new password;
+    the page is then in the user's language, unless the request or its cookie asks for another."""
+    pending = await run_in_threadpool(_pending_user, request)
+    if pending is None:
+        return None
+    choose_language(request, pending[2])
+    return pending[0], pending[1]
 
 
 @router.get("/login", include_in_schema=False)
@@ -76,7 +87,7 @@ async def login_page(request: Request):
     choose_language(request)
     if await current_viewer(request):
         return RedirectResponse("/", status_code=303)
-    if await run_in_threadpool(_pending_change, request):
+    if await _pending_change(request):
         return RedirectResponse("/password", status_code=303)
     return await _login_form(request)
 
@@ -129,7 +140,7 @@ async def _password_form(request: Request, username: str, csrf_token: str, *, er
 async def password_page(request: Request):
     """Choosing a new password after an admin's reset: the only page a temporary password opens."""
     choose_language(request)
-    pending = await run_in_threadpool(_pending_change, request)
+    pending = await _pending_change(request)
     if pending is None:
         return RedirectResponse("/login", status_code=303)
     return await _password_form(request, *pending)
@@ -139,7 +150,7 @@ async def password_page(request: Request):
 async def password_change(request: Request, password: str = Form(""), password_again: str = Form(""),
                           csrf_token: str = Form("")):
     choose_language(request)
-    pending = await run_in_threadpool(_pending_change, request)
+    pending = await _pending_change(request)
     if pending is None:
         return RedirectResponse("/login", status_code=303)
     username, expected = pending
@@ -164,7 +175,7 @@ async def password_change(request: Request, password: str = Form(""), password_a
 @router.post("/password/cancel", include_in_schema=False)
 async def password_change_cancel(request: Request, csrf_token: str = Form("")):
     """Leave without choosing a password (a shared computer): the short session ends ("logout")."""
-    pending = await run_in_threadpool(_pending_change, request)
+    pending = await _pending_change(request)
     if pending is not None:
         username, expected = pending
         if not csrf_token or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
