@@ -406,12 +406,14 @@ def test_a_source_description_that_cannot_be_read_names_its_field_and_changes_no
     analyst = as_role("analyst")
     name = analyst.get("/api/v1/sources").json()["sources"][0]["name"]
     before = analyst.get("/api/v1/sources").json()
-    for field, value in (("obtained_on", "1 March"), ("credibility", "seven")):
+    for field, value, label in (("obtained_on", "1 March", "Obtained on"),
+                                ("credibility", "seven", "Credibility of the information"),
+                                ("reliability", "Z", "Reliability of the source")):
         answer = analyst.post(f"/sources/{name}/describe", data={"csrf_token": analyst.csrf, field: value,
                                                                  "producer": "Changed?"})
         assert answer.status_code == 400
         error = BeautifulSoup(answer.text, "html.parser").select_one("#describe-error")
-        assert error is not None and value in error.text
+        assert error is not None and value in error.text and label in error.text, error
     bad = analyst.post(f"/api/v1/sources/{name}/details", json={"credibility": 9}, headers={"X-CSRF-Token": analyst.csrf})
     assert bad.status_code == 400 and "1-6" in bad.json()["error"]["message"]
     bad = analyst.post("/api/v1/sources/a:b/details", json={"producer": "x"}, headers={"X-CSRF-Token": analyst.csrf})

@@ -66,6 +66,12 @@ FIELD_LABELS = {
     "template": "Template", "mapping": "Mapping file (.toml)", "attachments": "Attached files",
     "attachments_zip": "ZIP of the attachments", "files_zip": "ZIP of the shared folder",
     "authorities": "Time-stamping authorities",
+    # sources' grades, places' spellings, estimates and linkage, users, jobs
+    "alias": "Spelling", "credibility": "Credibility of the information (1–6)",
+    "reliability": "Reliability of the source (A–F)", "obtained_on": "Obtained on", "replicates": "Replicates",
+    "linkage_uncertainty": "Linkage uncertainty", "delta": "The prior's δ", "table": "Table", "user": "User",
+    "threshold": "Threshold", "review_band": "Review band", "person_id": "Person's id", "record_id": "Record id",
+    "job": "Job",
 }
 
 
