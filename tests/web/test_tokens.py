@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from dadkhah.audit import list_audit
@@ -234,6 +235,10 @@ def test_each_user_manages_their_own_tokens_and_an_admin_everyones(app, as_role)
     assert refused.status_code == 404, "another's token is not found"
     assert {t["user"] for t in admin.get("/api/v1/tokens").json()["tokens"]} == {"viewer", "analyst"}
     assert [t["id"] for t in admin.get("/api/v1/tokens", params={"user": "analyst"}).json()["tokens"]] == [other_id]
+    # the page answers as its JSON twin: one user's tokens for an admin, a refusal for anyone else
+    page = BeautifulSoup(admin.get("/tokens", params={"user": "analyst"}).text, "html.parser")
+    assert other_id in page.text and mine.json()["id"] not in page.text
+    assert viewer.get("/tokens", params={"user": "analyst"}).status_code == 403
     revoked = admin.post(f"/api/v1/tokens/{other_id}/revoke", headers={"X-CSRF-Token": admin.csrf})
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked" and revoked.json()["revoked_by"] == "admin"
     assert _bearer(app, others).get("/api/v1/me").status_code == 401

@@ -44,8 +44,8 @@ def _revoke(store, viewer: Viewer, token_id: str) -> dict:
 
 @router.get("/tokens", include_in_schema=False)
 async def tokens_page(request: Request, viewer: Viewer = require("registry"),
-                      revoked: str | None = Query(None, pattern=_TOKEN_ID)):
-    document = await run_in_threadpool(tokens_document, request.app.state.store, viewer)
+                      revoked: str | None = Query(None, pattern=_TOKEN_ID), user: str | None = Query(None, max_length=100)):
+    document = await run_in_threadpool(tokens_document, request.app.state.store, viewer, user=user)
     return await render(request, "tokens.html", document, revoked=revoked, error=None, values={})
 
 
