@@ -65,6 +65,18 @@ def test_a_manifest_edited_to_match_breaks_its_signature(site, keys):
     assert [p["file"] for p in report["problems"]] == ["manifest.json"]
 
 
+def test_a_damaged_manifest_or_signature_is_named_for_itself(site, keys, tmp_path):
+    import shutil
+
+    for damaged in ("manifest.json", "manifest.sig"):
+        copy = tmp_path / f"copy-{damaged}"
+        shutil.copytree(site, copy)
+        with open(copy / damaged, "a", encoding="utf-8") as handle:
+            handle.write("x")
+        report = verify_site(copy, expect_key=keys.fingerprint)
+        assert not report["intact"] and [p["file"] for p in report["problems"]] == [damaged], report
+
+
 def test_an_unsigned_folder_links_and_paths_outside_are_refused(site, keys, tmp_path):
     bare = tmp_path / "bare"
     bare.mkdir()

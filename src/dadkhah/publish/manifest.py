@@ -105,21 +105,23 @@ def verify_site(folder: str | os.PathLike, *, expect_key: str | None = None) -> 
     if not folder.is_dir():
         raise InputError("is not a folder", file=str(folder), field="folder")
     problems: list[dict] = []
+    reading = MANIFEST  # the file being read: the one a problem names
     try:
         body = (folder / MANIFEST).read_bytes()
-        signature = json.loads((folder / SIGNATURE).read_text(encoding="utf-8"))
         manifest = json.loads(body)
-        public = base64.b64decode(signature["public_key"], validate=True)
-        signed = base64.b64decode(signature["signature"], validate=True)
         listed = manifest["files"]
         if not isinstance(listed, dict):
             raise TypeError("files is not a mapping")
+        reading = SIGNATURE
+        signature = json.loads((folder / SIGNATURE).read_text(encoding="utf-8"))
+        public = base64.b64decode(signature["public_key"], validate=True)
+        signed = base64.b64decode(signature["signature"], validate=True)
     except FileNotFoundError as exc:
         return {"intact": False, "folder": str(folder), "fingerprint": None, "files": 0,
                 "problems": [_problem(Path(exc.filename).name, "missing: the folder is not signed")]}
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         return {"intact": False, "folder": str(folder), "fingerprint": None, "files": 0,
-                "problems": [_problem(MANIFEST, f"cannot be read ({type(exc).__name__}): it was damaged or altered")]}
+                "problems": [_problem(reading, f"cannot be read ({type(exc).__name__}): it was damaged or altered")]}
     found = fingerprint(public) if len(public) == 32 else None
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signed, body)
