@@ -45,6 +45,22 @@ def test_init_lays_out_the_workspace(tmp_path, monkeypatch):
     assert (workspace.path / "dadkhah.db").exists()
 
 
+@pytest.mark.parametrize("content", [b"garbage\n", b"SQLite format 3\x00" + b"\x00" * 200])
+def test_a_database_file_that_is_not_one_says_so_and_how_to_recover(tmp_path, content):
+    """A workspace whose dadkhah.db was damaged or written over: every command failed with a traceback
+    and "this is a bug in Dadkhah"; now it names the file and the way back."""
+    from dadkhah.store import open_store
+
+    workspace = create_workspace(tmp_path / "ws")
+    open_store(workspace).close()
+    (workspace.path / "dadkhah.db").write_bytes(content)
+    for suffix in ("-wal", "-shm"):
+        (workspace.path / f"dadkhah.db{suffix}").unlink(missing_ok=True)
+    with pytest.raises(WorkspaceError, match="cannot be read") as refused:
+        open_store(workspace)
+    assert str(workspace.path / "dadkhah.db") in str(refused.value) and "restore" in str(refused.value)
+
+
 def test_a_folder_without_configuration_is_not_a_workspace(tmp_path):
     with pytest.raises(WorkspaceError, match="not a Dadkhah workspace"):
         load_workspace(tmp_path)

@@ -290,6 +290,13 @@ def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None, busy_se
     except sa.exc.OperationalError as exc:
         engine.dispose()
         raise WorkspaceError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+    except sa.exc.DatabaseError as exc:  # SQLite: "file is not a database", "database disk image is malformed"
+        engine.dispose()
+        if not workspace.is_sqlite:
+            raise
+        raise WorkspaceError(f"the database {engine.url.database} cannot be read ({exc.orig}): it was damaged, or "
+                             "replaced by another file. Restore it from a backup (`dadkhah restore`) or from a copy "
+                             "of the workspace") from exc
     except Exception:
         engine.dispose()
         raise
