@@ -79,6 +79,12 @@ def test_the_graph_export_keeps_hidden_coordinates_out(tmp_path):
     assert exported[0]["details"] == {"format": "json", "audience": "public", "nodes": as_json["nodes"],
                                       "edges": as_json["edges"], "file": "g.json"}
     assert as_json["sha256"] == exported[0]["object_id"]
+    # Replaced when asked (the error offered to, and no option did); the workspace's database never.
+    replaced = _json(run("accountability", "graph", "--out", str(tmp_path / "g.json"), "--force", "--json", workspace=ws))
+    assert replaced["nodes"] == as_json["nodes"] and replaced["out"] == str(tmp_path / "g.json")
+    over = run("accountability", "graph", "--out", str(ws / "dadkhah.db"), "--force", "--json", workspace=ws)
+    assert over.exit_code != 0 and "workspace's own files" in json.loads(over.stdout)["error"]["message"]
+    assert _json(run("audit", "verify", "--json", workspace=ws))["intact"] is True, "the database is still itself"
 
 
 def test_a_file_without_its_id_column_is_named_with_the_line_and_field(tmp_path):

@@ -163,3 +163,8 @@ def test_exports_refuse_unsafe_destinations_and_empty_selections(store, keys, tm
         assert refused.value.field == field
     assert not (tmp_path / "none").exists() and not list(tmp_path.glob(".none*"))
     assert os.listdir(full) == ["x"]
+    taken = tmp_path / "taken.zip"
+    taken.write_text("x")
+    with pytest.raises(InputError) as refused:  # a case file is always a new file: nothing offers to replace one
+        export_casefile(store, keys, taken, recipient="R", scope="courts", everything=True, actor=TESTER, as_zip=True)
+    assert refused.value.field == "out" and "replace" not in refused.value.message and taken.read_text() == "x"

@@ -103,13 +103,13 @@ def _graphml(graph: dict) -> ET.ElementTree:
 
 
 def export_graph(store: Store, out: str | os.PathLike, *, actor: Actor, format: str = "graphml",
-                 audience: str = "public") -> dict:
-    """Write the network to ``out`` (a new file) as GraphML or JSON, with the audit event "network
+                 audience: str = "public", overwrite: bool = False) -> dict:
+    """Write the network to ``out`` (a new file, or one replaced when ``overwrite``) as GraphML or JSON, with the audit event "network
     exported" (the file's SHA-256, its audience, nodes and edges) in the same transaction: the file is
     written beside its place and moved in, and removed if it cannot be recorded."""
     if format not in FORMATS:
         raise InputError(f"must be one of {', '.join(FORMATS)}, not {format!r}", field="format")
-    target = checked_out(out, overwrite=False)
+    target = checked_out(out, overwrite=overwrite, workspace=store.workspace)
 
     def write(session: Session, partial: Path) -> dict:
         graph = build_graph(session, audience=audience)
@@ -126,4 +126,4 @@ def export_graph(store: Store, out: str | os.PathLike, *, actor: Actor, format: 
         record_audit(session, store, actor, action="network exported", object_kind="export", object_id=digest,
                      details=counts | {"file": target.name})
 
-    return deliver(store, target, overwrite=False, write=write, audit=audit)
+    return deliver(store, target, overwrite=overwrite, write=write, audit=audit)

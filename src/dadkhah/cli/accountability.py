@@ -152,9 +152,10 @@ def accountability_review(
 @handle_errors
 def accountability_graph(
     ctx: typer.Context,
-    out_path: Annotated[Path, typer.Option("--out", help="File to write (it must not exist).")],
+    out_path: Annotated[Path, typer.Option("--out", help="File to write (refused if it exists, unless --force).")],
     format_: Annotated[str, typer.Option("--format", help="graphml or json.")] = "graphml",
     audience: AudienceOption = "public",
+    overwrite: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Export the network of officials, institutions, acts, victims and sites for analysts' tools.
@@ -162,7 +163,8 @@ def accountability_graph(
     Example: dadkhah accountability graph --out network.graphml --format graphml
     """
     with opened_store(ctx) as store:
-        result = export_graph(store, out_path, actor=cli_actor(ctx), format=format_, audience=_audience(audience))
+        result = export_graph(store, out_path, actor=cli_actor(ctx), format=format_, audience=_audience(audience),
+                              overwrite=overwrite)
     if as_json:
         emit_json(result)
     else:

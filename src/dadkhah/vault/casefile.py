@@ -192,7 +192,7 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
     if not everything and not persons and not officials:
         raise InputError("name the persons or officials the case file is about, or ask for everything", field="persons")
     urls = checked_authorities(authorities) if authorities else []
-    target = checked_output_path(out, workspace=store.workspace.path, folder=not as_zip)
+    target = checked_output_path(out, workspace=store.workspace.path, folder=not as_zip, force=None)
     target.parent.mkdir(parents=True, exist_ok=True)
     # The case file is made in the workspace's private space (decrypted evidence and transcripts pass
     # only there; if the process dies, the next opening of the workspace sweeps it), and moved to

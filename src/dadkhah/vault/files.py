@@ -31,9 +31,11 @@ def checked_input_file(path: str | os.PathLike) -> Path:
     return given
 
 
-def checked_output_path(path: str | os.PathLike, *, workspace: Path, force: bool = False, folder: bool = False) -> Path:
+def checked_output_path(path: str | os.PathLike, *, workspace: Path, force: bool | None = False,
+                        folder: bool = False) -> Path:
     """Where decrypted content may be written: never inside the workspace (but for its private space,
-    where it passes on its way to a download and is removed), never over a file unasked."""
+    where it passes on its way to a download and is removed), never over a file unasked (``force`` None:
+    never over one, and the error does not offer to)."""
     target = Path(path).expanduser()
     resolved = target.resolve()
     if resolved.is_relative_to(workspace.resolve()) and not resolved.is_relative_to((workspace / "private").resolve()):
@@ -44,6 +46,8 @@ def checked_output_path(path: str | os.PathLike, *, workspace: Path, force: bool
     if folder:
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise InputError("exists and is not an empty folder", file=str(target))
+    elif target.exists() and force is None:  # what the caller never replaces
+        raise InputError("exists; choose another name", file=str(target), field="out")
     elif target.exists() and not force:
         raise InputError("exists; choose another name, or say to replace it", file=str(target), field="force")
     elif target.exists() and not target.is_file():
