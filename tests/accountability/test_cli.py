@@ -31,6 +31,10 @@ def test_import_then_ask_each_question_as_json(tmp_path):
     assert summary["rows"] == summary["imported"] + summary["rejected"] == 37
     chart = _json(run("institutions", "chart", "JUD", "--on", "1367/05/25", "--json", workspace=ws))
     assert chart["on"] == "1988-08-16" and chart["posts"] == 3
+    for span in ("1367", "summer 1367", "1988-08"):  # a span is not a day: it was taken as its first
+        refused = run("institutions", "chart", "JUD", "--on", span, "--json", workspace=ws)
+        error = json.loads(refused.stdout)["error"]
+        assert refused.exit_code != 0 and error["option"] == "--on" and "not one day" in error["message"], error
     dossier = _json(run("officials", "show", "OF1", "--json", workspace=ws))
     assert dossier["acts_total"] == 2 and dossier["victims"]["unnamed_total"] == 3
     acts = _json(run("acts", "list", "--official", "O-000001", "--type", "execution", "--json", workspace=ws))

@@ -159,6 +159,8 @@ def test_an_institution_on_a_date_in_either_calendar_and_without_one(as_role):
     error = _page(bad, 400).select_one("#error")
     assert error["data-field"] == "on" and error.find_parent("form")["id"] == "date-form"
     assert _json(client.get("/api/v1/institutions/JUD", params={"on": "the day after"}), 400)["error"]["field"] == "on"
+    spanned = _json(client.get("/api/v1/institutions/JUD", params={"on": "1367/05"}), 400)["error"]
+    assert spanned["field"] == "on" and "not one day" in spanned["message"]
     assert client.get("/institutions/NOPE").status_code == 404
     assert client.get("/api/v1/institutions/NOPE").status_code == 404
     listed = _json(client.get("/api/v1/institutions"))

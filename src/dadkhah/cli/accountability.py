@@ -35,7 +35,7 @@ from dadkhah.cli.common import (
     progress_bar,
 )
 from dadkhah.errors import InputError
-from dadkhah.registry.search import parse_search_date
+from dadkhah.registry.search import parse_one_day
 
 accountability_app = typer.Typer(help="Who did what: import institutions, officials, acts and sites; review claims; "
                                       "export the network.", no_args_is_help=True)
@@ -377,7 +377,7 @@ def sites_show(
 
 
 def parse_day(text: str, *, field: str) -> dt.date:
-    day = parse_search_date(text, field=field, end=False)
+    day = parse_one_day(text, field=field)
     if day is None:
         raise InputError("is required", field=field)
     return day

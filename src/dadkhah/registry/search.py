@@ -428,6 +428,23 @@ def parse_search_date(text: str | None, *, field: str, end: bool) -> date | None
     return value.latest if end else value.earliest
 
 
+def parse_one_day(text: str | None, *, field: str) -> date | None:
+    """One day, as :func:`parse_search_date` reads it (ISO, Jalali, …); a date naming a span (1367,
+    summer 1367, 1988-08) is refused, since the question is about one day (who held which post on it)."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        value = parse_date(str(text).strip())
+    except DateParseError as exc:
+        raise InputError(str(exc), field=field) from None
+    if value is None:
+        return None
+    if value.earliest != value.latest:
+        raise InputError(f"{str(text).strip()!r} names the days from {value.earliest.isoformat()} to "
+                         f"{value.latest.isoformat()}, not one day: give the day (1988-08-06, 1367/05/15)", field=field)
+    return value.earliest
+
+
 def find_persons(store: Store, **search) -> dict:
     """:func:`search_persons` on a store: one transaction when the index is current, else built first."""
     with store.session() as session:

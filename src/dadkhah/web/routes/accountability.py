@@ -191,11 +191,11 @@ def institution_document(store, ref: str, on: str | None, page: Page) -> dict:
     """The institution; with a date ``on`` (Gregorian or Jalali), who held which post in it and its
     sub-units that day (every unit with its count, a page of the posts)."""
     from dadkhah.accountability.queries import entity_to_dict
-    from dadkhah.registry.search import parse_search_date
+    from dadkhah.registry.search import parse_one_day
 
     day = None
     if on is not None and on.strip():
-        day = parse_search_date(on, field="on", end=False)
+        day = parse_one_day(on, field="on")
         if day is None:
             raise InputError(f"{on.strip()!r} is not a date", field="on")
     with store.session() as session:
