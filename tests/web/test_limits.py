@@ -16,6 +16,11 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(web_store_path):
         page = client.post("/sources/upload", data={"source": "big", "csrf_token": client.csrf},
                            files={"file": ("big.csv", big, "text/csv")})
         assert page.status_code == 413 and "limit of 1 MB" in page.text and page.headers["content-type"].startswith("text/html")
+        client.get("/?lang=fa")  # a reader of the Persian pages is answered in Persian (the cookie says so)
+        page = client.post("/sources/upload", data={"source": "big", "csrf_token": client.csrf},
+                           files={"file": ("big.csv", big, "text/csv")})
+        assert page.status_code == 413 and "از سقف 1 مگابایت" in page.text and 'lang="fa" dir="rtl"' in page.text
+        client.get("/?lang=en")
         api = client.post("/api/v1/sources/upload", data={"source": "big"}, files={"file": ("big.csv", big, "text/csv")},
                           headers={"X-CSRF-Token": client.csrf})
         assert api.status_code == 413 and "limit" in api.json()["error"]["message"]
@@ -57,3 +62,16 @@ def test_a_text_holding_a_nul_character_is_refused_naming_its_field(app, as_role
     assert (upload.json()["imported"], upload.json()["rejected"], upload.json()["quarantine"]) == (1, 1, True)
     report = client.get(f"/sources/imports/{upload.json()['import_id']}/quarantine.csv")
     assert report.status_code == 200 and "NUL character" in report.text and "Hassan" in report.text
+
+
+def test_a_typed_transcript_over_what_a_form_may_send_says_to_give_it_as_a_file(app, as_role):
+    """A form's text field holds at most 1 MB (the form parser's limit); the bare "Part exceeded
+    maximum size" page, in English on a Persian page, said neither why nor what to do."""
+    client = as_role("investigator")
+    form = {"csrf_token": client.csrf, "witness_name": "W", "language": "fa", "consent": "investigators",
+            "transcript": "x" * (1024 * 1024 + 10)}
+    answer = client.post("/testimonies", files={k: (None, v) for k, v in form.items()})
+    assert answer.status_code == 400 and "as a file instead" in answer.text
+    client.get("/?lang=fa")
+    answer = client.post("/testimonies", files={k: (None, v) for k, v in form.items()})
+    assert answer.status_code == 400 and "به صورت پرونده" in answer.text and 'lang="fa"' in answer.text

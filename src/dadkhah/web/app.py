@@ -25,6 +25,8 @@ from dadkhah.web.security import (
     Forbidden,
     LoginRequired,
     TokenForbidden,
+    choose_language,
+    current_viewer,
     is_api,
 )
 from dadkhah.web.settings import WebSettings
@@ -190,10 +192,22 @@ def api_schema(app: FastAPI) -> dict:
     return schema
 
 
-def _error(request: Request, status: int, message: str, detail: dict | None = None):
+async def _page_language(request: Request) -> None:
+    """An error page in the language of its reader: as every page chooses it (``?lang=``, the cookie,
+    the user's setting), also when the request failed before its page could choose (a form that
+    could not be read)."""
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is None:
+        with contextlib.suppress(Exception):  # an error page must not fail for want of a viewer
+            viewer = await current_viewer(request)
+    choose_language(request, viewer.language if viewer else None)
+
+
+async def _error(request: Request, status: int, message: str, detail: dict | None = None):
     if is_api(request):
         return JSONResponse({"error": detail or {"message": message}}, status_code=status)
-    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    await _page_language(request)
+    return await render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -263,7 +277,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return await _maybe_await(_error(request, exc.status_code, str(exc.detail)))
+        message = str(exc.detail)
+        if exc.status_code == 400 and message.startswith("Part exceeded maximum size"):  # Starlette's form parser
+            await _page_language(request)
+            message = _("A field of the form holds more than 1 MB of text, more than a form may send: give a "
+                              "long text (a transcript) as a file instead. Nothing was saved.")
+        return await _maybe_await(_error(request, exc.status_code, message))
 
 
 async def _maybe_await(value):

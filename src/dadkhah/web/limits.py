@@ -161,16 +161,46 @@ def _json_field(body: bytes) -> str | None:
 
 
 async def _too_large(send, limit: int, scope) -> None:
-    await _refuse(send, 413, f"the upload is larger than the limit of {limit // (1024 * 1024)} MB", scope)
+    await _refuse(send, 413, "the upload is larger than the limit of %(mb)s MB", scope, mb=limit // (1024 * 1024))
 
 
-async def _refuse(send, status: int, message: str, scope) -> None:
+def _asked_language(scope) -> str | None:
+    """The language a page asked for, as every page reads it (``?lang=``, else the cookie): this
+    answer comes before any page has read the request."""
+    from http.cookies import SimpleCookie
+    from urllib.parse import parse_qs
+
+    from dadkhah.web.i18n import LANGUAGES
+    from dadkhah.web.security import LANG_COOKIE
+
+    asked = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[0]
+    if asked not in LANGUAGES:
+        cookies = SimpleCookie()
+        for name, value in scope.get("headers") or ():
+            if name == b"cookie":
+                try:
+                    cookies.load(value.decode("latin-1"))
+                except Exception:  # a cookie header that cannot be read: English
+                    break
+        asked = cookies[LANG_COOKIE].value if LANG_COOKIE in cookies else None
+    return asked if asked in LANGUAGES else None
+
+
+async def _refuse(send, status: int, message: str, scope, **values) -> None:
+    """Refuse before the app reads the request: ``message`` (a catalogue's msgid on a page, in the
+    language asked for) formatted with ``values``."""
+    from dadkhah.web.i18n import RTL, catalogue
+
     if scope.get("path", "").startswith("/api/"):
-        body, kind = json.dumps({"error": {"message": message}}).encode(), b"application/json"
+        body, kind = json.dumps({"error": {"message": message % values if values else message}}).encode(), b"application/json"
     else:
-        body = (f'<!doctype html><html><head><meta charset="utf-8"><title>{status}</title>'
+        language = _asked_language(scope) or "en"
+        text = catalogue(language).get(message, message) if language != "en" else message
+        text = text % {k: (f"{v:,}" if isinstance(v, int) else v) for k, v in values.items()} if values else text
+        body = (f'<!doctype html><html lang="{language}" dir="{"rtl" if language in RTL else "ltr"}"><head>'
+                f'<meta charset="utf-8"><title>{status}</title>'
                 f'<link rel="stylesheet" href="/static/app.css"></head><body><main><h1>{status}</h1>'
-                f'<p class="message error" role="alert">{html.escape(message)}</p>'
+                f'<p class="message error" role="alert">{html.escape(text)}</p>'
                 '<p><a href="/">Dadkhah</a></p></main></body></html>').encode()
         kind = b"text/html; charset=utf-8"
     headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
