@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 from pathlib import Path
@@ -126,8 +127,12 @@ def serving(web_store_path: Path, **settings):
     """The app for the served case (with ``settings``) served by uvicorn in a thread on a free loopback
     port; yields its base address."""
     workspace = load_workspace(web_store_path)
+    with socket.socket() as probe:  # a free port, known before the app is made: its links name it (listen_url)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.setdefault("listen_url", f"http://127.0.0.1:{port}")
     app = create_app(WebSettings(workspace=web_store_path, keys=load_keys(workspace), **settings))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
