@@ -417,26 +417,26 @@ def parse_search_date(text: str | None, *, field: str, end: bool) -> date | None
 
     A date that names a span (1367/05, 1988) counts from its first day, or to its last (``end``).
     """
-    if text is None or not str(text).strip():
-        return None
-    try:
-        value = parse_date(str(text).strip())
-    except DateParseError as exc:
-        raise InputError(str(exc), field=field) from None
+    value = _date_given(text, field=field)
     if value is None:
         return None
     return value.latest if end else value.earliest
 
 
-def parse_one_day(text: str | None, *, field: str) -> date | None:
-    """One day, as :func:`parse_search_date` reads it (ISO, Jalali, …); a date naming a span (1367,
-    summer 1367, 1988-08) is refused, since the question is about one day (who held which post on it)."""
+def _date_given(text: str | None, *, field: str):
+    """The date ``text`` gives, as the importer reads dates (None: nothing given)."""
     if text is None or not str(text).strip():
         return None
     try:
-        value = parse_date(str(text).strip())
+        return parse_date(str(text).strip())
     except DateParseError as exc:
         raise InputError(str(exc), field=field) from None
+
+
+def parse_one_day(text: str | None, *, field: str) -> date | None:
+    """One day, as :func:`parse_search_date` reads it (ISO, Jalali, …); a date naming a span (1367,
+    summer 1367, 1988-08) is refused, since the question is about one day (who held which post on it)."""
+    value = _date_given(text, field=field)
     if value is None:
         return None
     if value.earliest != value.latest:
