@@ -94,8 +94,9 @@ class Workspace:
         target = Path(path).expanduser().resolve()
         root = self.path.resolve()
         kept = [root / CONFIG_NAME]
-        if self.is_sqlite:
-            kept.append(root / DATABASE_NAME)
+        if self.is_sqlite:  # the workspace's own file, or the one DADKHAH_DATABASE_URL names
+            named = self.database_url.split(":///", 1)[1].split("?", 1)[0] if ":///" in self.database_url else ""
+            kept.append(Path(named).resolve() if named and named != ":memory:" else root / DATABASE_NAME)
         key_file = self.key_file_location()
         if key_file is not None:
             kept.append(key_file.resolve())
