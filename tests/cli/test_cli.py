@@ -80,6 +80,16 @@ def test_import_then_list_records_and_sources(ws, tmp_path):
     assert "Records per city" in run("report", "summary", workspace=ws).stdout
 
 
+def test_a_thing_not_found_names_the_option_or_argument_that_named_it(ws):
+    """Errors name the field: "no person P-999999" says which of the command's values was not found."""
+    for args, option, field in ((["records", "list", "--source", "nope"], "--source", "source"),
+                                (["persons", "show", "P-999999"], "PERSON_ID", "person_id"),
+                                (["acts", "list", "--person", "P-999999"], "--person", "person")):
+        result = run(*args, "--json", workspace=ws)
+        error = json.loads(result.stdout)["error"]
+        assert result.exit_code == 1 and (error["option"], error["field"]) == (option, field), error
+
+
 def test_sources_add_validates_the_admiralty_grade(ws):
     ok = run("sources", "add", "un-2020", "--producer", "A UN office", "--reliability", "b", "--credibility", "2",
              "--obtained-on", "2020-12-09", "--json", workspace=ws)

@@ -18,6 +18,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ from rich.progress import (
 )
 
 from dadkhah.audit import Actor
-from dadkhah.errors import DadkhahError, InputError
+from dadkhah.errors import DadkhahError, InputError, NotFound
 from dadkhah.store import Store, open_store
 from dadkhah.workspace import Workspace, find_workspace
 
@@ -123,9 +124,34 @@ def parameter_words(command: Callable) -> dict[str, str]:
     return words
 
 
-def describe_error(exc: DadkhahError, command: Callable | None = None) -> tuple[str, dict]:
-    """The message for people and the error document, with the field in ``command``'s own words."""
+def _naming(exc: NotFound, command: Callable | None, given: dict | None) -> tuple[str, str] | None:
+    """The one option or argument whose value a "not found" error names ("no person P-999999": the
+    value given to ``--person``), in ``command``'s words: (parameter, option)."""
+    if command is None or not given:
+        return None
+    message = str(exc)
+    named = []
+    for name, value in given.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, str) and v.strip() and re.search(rf"(?<![\w-]){re.escape(v.strip())}(?![\w-])", message)
+               for v in values):  # the value as a whole word: "en" is not named by "no evidence"
+            named.append(name)
+    if len(named) != 1:
+        return None
+    try:
+        word = parameter_words(command).get(named[0])
+    except (NameError, TypeError, ValueError):
+        return None
+    return (named[0], word) if word else None
+
+
+def describe_error(exc: DadkhahError, command: Callable | None = None, given: dict | None = None) -> tuple[str, dict]:
+    """The message for people and the error document, with the field in ``command``'s own words
+    (for a thing not found, the option whose value named it, among the ``given`` values)."""
     detail = exc.to_dict()
+    if isinstance(exc, NotFound) and (found := _naming(exc, command, given)):
+        detail |= {"field": found[0], "option": found[1]}
+        return f"{found[1]}: {exc}", detail
     if not isinstance(exc, InputError):
         return str(exc), detail
     try:
@@ -151,7 +177,7 @@ def handle_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except DadkhahError as exc:
-            message, detail = describe_error(exc, wrapper)
+            message, detail = describe_error(exc, wrapper, kwargs)
             fail(_escape(message), as_json=as_json, detail=detail)
         except KeyboardInterrupt:
             fail("interrupted; nothing was written by the unfinished step", as_json=as_json, code=130)
