@@ -109,6 +109,27 @@ def test_a_second_source_corroborates_or_conflicts_and_a_correction_supersedes(v
         assert old.superseded_by is not None  # kept, not edited
 
 
+def test_one_source_that_describes_an_act_twice_differently_in_one_file_is_a_conflict(victims, accountability_set,
+                                                                                      tmp_path):
+    """Two rows of one acts.csv giving act A1 two types were two version-1 claims, neither marked: the
+    act then fell out of `acts list --type execution`. A source contradicting itself is a disagreement
+    like any other. Two stints of one post in one file (other dates) are not."""
+    from dadkhah.accountability.queries import show_act
+
+    files = dict(FILES)
+    files["acts.csv"] += "A1,torture,1367/05/01,Lakan,Synthetic prison executions,s:V1|s:V2,3,,p. 31\n"
+    files["posts.csv"] += "OF2,COM-G,prosecutor,1990-01-01,1991-01-01,,p. 32\n"
+    summary = import_accountability(victims, write_set(tmp_path / "twice", files), actor=TESTER, source="report-1")
+    assert summary.claims["conflicts"] == 1
+    with victims.session() as session:
+        act = show_act(session, "A1")
+        assert act["conflict"] is True
+        assert sorted((c["value"], c["review_status"]) for c in act["claims"]) == [
+            ("execution", "conflict"), ("torture", "conflict")], act["claims"]
+        posts = [p for p in show_official(session, "OF2")["posts"] if p["role"] == "prosecutor"]
+        assert len(posts) == 2 and "conflict" not in {p["review_status"] for p in posts}
+
+
 def test_review_sets_the_status_with_a_reason_and_refuses_a_superseded_claim(victims, accountability_set):
     import_accountability(victims, accountability_set, actor=TESTER, source="report-1")
     with victims.session() as session:

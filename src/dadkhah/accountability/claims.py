@@ -269,6 +269,11 @@ def _date_text(value) -> str | None:
     return value.original if value is not None else None
 
 
+# The kinds of claim about something that has one value at a time, whatever the dates: two rows of one
+# import that give it differently disagree. (A post or a relation may be held twice, in two periods.)
+_ONE_VALUE = frozenset({"act", "institution", "official", "site", "involvement"})
+
+
 def claim_key(kind: str, subject: int, obj: int | None, part: str) -> str:
     return hashlib.sha256(f"{kind}|{subject}|{obj or ''}|{part}".encode()).hexdigest()
 
@@ -407,7 +412,11 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
             continue
         pk = next(claim_ids)
         replaced = [h for h in current if h.source_id == source_id and (h.import_id != import_id or h.import_id is None)]
-        others = [h for h in current if h not in replaced and h.source_id != source_id and h.content != content]
+        # another source that says otherwise; or, on one thing that holds one value (an act, an official's
+        # or institution's or site's description, a degree of involvement), the same source saying
+        # otherwise in this same import: a source contradicting itself, not a correction
+        others = [h for h in current if h not in replaced and h.content != content
+                  and (h.source_id != source_id or (item.kind in _ONE_VALUE and h.import_id == import_id))]
         status = "conflict" if others else (item.review_status or "work-needed")
         version = 1 + max((h.version for h in replaced), default=0)  # a source's corrections are its versions
         for h in replaced:
