@@ -37,6 +37,21 @@ def checked_out(out: str | os.PathLike, *, overwrite: bool, workspace: Workspace
     return target
 
 
+def format_for(out: str | os.PathLike, given: str | None, *, extensions: dict[str, str], default: str) -> str:
+    """The format to write ``out`` in: ``given``, else the one its extension names (``extensions``:
+    ".csv" → "csv"…), else ``default``. A format that its name's extension contradicts is refused:
+    an XLSX named ``.csv`` cannot be opened by what the name promises."""
+    formats = sorted(set(extensions.values()))
+    if given is not None and given not in formats:
+        raise InputError(f"must be one of {', '.join(formats)}, not {given!r}", field="format")
+    suffix = Path(out).suffix.lower()
+    named = extensions.get(suffix)
+    if given is not None and named is not None and named != given:
+        raise InputError(f"is {given} but the file's name ends in {suffix}, which is for {named}: name the file "
+                         f"for its format, or leave the format out", field="format")
+    return given or named or default
+
+
 def deliver(store: Store, target: Path, *, overwrite: bool, write: Callable[[Session, Path], dict],
             audit: Callable[[Session, str, dict], None]) -> dict:
     """Write the export with ``write(session, partial)`` into a temporary file beside ``target``,

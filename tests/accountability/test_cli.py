@@ -59,7 +59,7 @@ def test_the_graph_export_keeps_hidden_coordinates_out(tmp_path):
     ws = _workspace(tmp_path)
     assert run("accountability", "import", str(write_set(tmp_path / "acc")), "--source", "r", workspace=ws).exit_code == 0
     graph = _json(run("accountability", "graph", "--out", str(tmp_path / "g.graphml"), "--json", workspace=ws))
-    assert graph["audience"] == "public" and graph["nodes"] > 0
+    assert graph["audience"] == "team" and graph["nodes"] > 0
     text = (tmp_path / "g.graphml").read_text(encoding="utf-8")
     assert "37.123456" not in text and "37.21" not in text and "37.25" in text
     root = ET.parse(tmp_path / "g.graphml").getroot()
@@ -80,7 +80,7 @@ def test_the_graph_export_keeps_hidden_coordinates_out(tmp_path):
     exported = [e for e in audit if e["action"] == "network exported"]
     assert [e["object_id"] for e in exported] == [hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
                                                   for name in ("g.json", "g.graphml")]  # newest first
-    assert exported[0]["details"] == {"format": "json", "audience": "public", "nodes": as_json["nodes"],
+    assert exported[0]["details"] == {"format": "json", "audience": "team", "nodes": as_json["nodes"],
                                       "edges": as_json["edges"], "file": "g.json"}
     assert as_json["sha256"] == exported[0]["object_id"]
     # Replaced when asked (the error offered to, and no option did); the workspace's database never.

@@ -58,3 +58,14 @@ def test_an_existing_file_is_replaced_only_when_asked(store, keys, appeal, tmp_p
         export_appeal(store, "inquiry", actor=TESTER, format="csv", out=tmp_path / "nowhere" / "letter.csv")
     assert not (tmp_path / "nowhere").exists(), "no folder is made for it"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [], "no partial file is left"
+
+
+def test_a_file_is_written_in_the_format_its_name_says(store, keys, appeal, tmp_path):
+    for format, name in (("pdf", "letter.csv"), ("csv", "letter.pdf")):
+        with pytest.raises(InputError, match="name ends in") as refused:
+            export_appeal(store, "inquiry", actor=TESTER, format=format, out=tmp_path / name)
+        assert refused.value.field == "format" and not (tmp_path / name).exists()
+    with pytest.raises(InputError, match="name ends in"):
+        export_table(store, tmp_path / "persons.csv", table="persons", actor=TESTER, format="xlsx")
+    written = export_appeal(store, "inquiry", actor=TESTER, format="csv", out=tmp_path / "signatories.txt")
+    assert Path(written["path"]).read_text(encoding="utf-8-sig").startswith("name,"), "any other name: as asked"

@@ -30,6 +30,7 @@ from dadkhah.errors import InputError
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import LinkageRun, Source
 from dadkhah.publish.exports import export_table
+from dadkhah.publish.network import export_graph
 from dadkhah.publish.popolo import build_popolo, export_popolo, popolo_date
 from dadkhah.publish.uwazi import PROPERTIES, columns, export_uwazi, geolocation
 from dadkhah.registry.persons import assign_persons
@@ -111,6 +112,8 @@ def _all_exports(store, folder: Path) -> dict[str, Path]:
     for template in ("persons", "acts", "officials"):
         written[f"uwazi-{template}.zip"] = Path(export_uwazi(store, folder / f"uwazi-{template}.zip",
                                                              template=template, actor=TESTER)["out"])
+    for name in ("network.graphml", "network.json"):
+        written[name] = Path(export_graph(store, folder / name, audience="public", actor=TESTER)["out"])
     return written
 
 
@@ -128,6 +131,44 @@ def test_no_export_holds_anything_the_policy_keeps_in(case, tmp_path):
     persons = (folder / "persons.csv").read_text(encoding="utf-8-sig")
     assert "P-000001" in persons and "P-000002" in persons and "P-000005" in persons
     assert "P-000003" not in persons and "P-000004" not in persons  # withheld; named by a restricted list only
+
+
+def test_the_public_network_holds_what_may_be_published_and_the_teams_holds_everything(case, tmp_path):
+    # an accepted public act and burial naming a withheld person and a person only a restricted list names
+    _claims(case, "acts", {"act_id": "A9", "act_type": "execution", "date": "1367/05/09",
+                           "victims": "public-list:p3|restricted-source-marker:r9"}, "public-book")
+    _claims(case, "burials", {"site_id": "G-OPEN", "victim": "public-list:p3", "likelihood": "maybe"}, "public-book")
+    public = json.loads(Path(export_graph(case, tmp_path / "public.json", audience="public",
+                                          actor=TESTER)["out"]).read_text(encoding="utf-8"))
+    team = json.loads(Path(export_graph(case, tmp_path / "team.json", actor=TESTER)["out"]).read_text(encoding="utf-8"))
+    assert team["audience"] == "team" and public["audience"] == "public"
+    registry = {n.get("external_id") or n["id"]: n["id"] for n in team["nodes"]}  # the files' ids → the registry's
+    ids = {audience: {n["id"] for n in graph["nodes"]} for audience, graph in (("public", public), ("team", team))}
+    kept_in = {"P-000003", "P-000004", registry["G-HID"]}
+    assert kept_in <= ids["team"], "the team's network is the whole network"
+    assert not kept_in & ids["public"]
+    assert {"P-000001", "P-000002", *(registry[i] for i in ("G-OPEN", "G-CITY", "A1", "A9", "OF1"))} <= ids["public"]
+    public_text, team_text = (json.dumps(g, ensure_ascii=False) for g in (public, team))
+    for marker in ("prosecutor", "NOT-ACCEPTED-MARKER", "Hiddenofficial Markerman", "Hiddengrave Marker", "49.61"):
+        assert marker not in public_text, marker
+    assert all(marker in team_text for marker in ("prosecutor", "Hiddenofficial Markerman", "Hiddengrave Marker"))
+    edges = {(e["kind"], e["source"], e["target"]) for e in public["edges"]}
+    a1, a9, g_open = registry["A1"], registry["A9"], registry["G-OPEN"]
+    assert {("victim", a1, "P-000001"), ("victim", a1, "P-000002")} <= edges
+    assert not [e for e in edges if e[0] == "victim" and e[1] == a9], "A9 names no published person"
+    assert ("burial", "P-000001", g_open) in edges and ("burial", "P-000003", g_open) not in edges
+    assert ("post", registry["OF1"], registry["COM"]) in edges
+    assert ("relation", registry["UNIT"], registry["COM"]) in edges and ("involvement", registry["OF1"], a1) in edges
+    assert {e["review_status"] for e in public["edges"]} == {"accepted"}
+    assert all(e["target"] in ids["public"] and e["source"] in ids["public"] for e in public["edges"])
+    # OF2 took part, a public book says; only a restricted source names him: his id, not his name
+    [of2] = [n for n in public["nodes"] if n["id"] == registry["OF2"]]
+    assert of2["label"] == of2["id"] and of2["name"] is None
+    # a network file's format is the one its name says
+    with pytest.raises(InputError) as raised:
+        export_graph(case, tmp_path / "net.json", format="graphml", actor=TESTER)
+    assert raised.value.field == "format" and not (tmp_path / "net.json").exists()
+    assert export_graph(case, tmp_path / "net.graphml", actor=TESTER)["format"] == "graphml"
 
 
 def test_acts_name_published_victims_and_count_the_others(case, tmp_path):
@@ -349,7 +390,8 @@ def test_each_export_is_audited_with_its_files_digest(case, tmp_path):
     written = _all_exports(case, tmp_path)
     with case.session() as session:
         events = [e for e in list_audit(session, limit=None) if e["object_kind"] == "export"]
-    assert {e["action"] for e in events} == {"table exported", "popolo exported", "uwazi exported"}
+    assert {e["action"] for e in events} == {"table exported", "popolo exported", "uwazi exported",
+                                             "network exported"}
     digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in written.values()}
     assert {e["object_id"] for e in events} == digests and len(events) == len(written)
     assert all(e["details"]["audience"] == "public" and e["actor"] == "tester" for e in events)
@@ -363,7 +405,7 @@ def test_an_existing_file_is_replaced_only_when_asked_and_nothing_is_left_on_err
     assert raised.value.field == "out" and out.read_text() == "keep me"
     export_table(case, out, table="persons", actor=TESTER, overwrite=True)
     assert out.read_text(encoding="utf-8-sig").startswith("person_id,")
-    for bad in ({"table": "victims"}, {"table": "persons", "format": "ods"}):
+    for bad in ({"table": "victims"}, {"table": "persons", "format": "ods"}, {"table": "persons", "format": "xlsx"}):
         with pytest.raises(InputError):
             export_table(case, tmp_path / "bad.csv", actor=TESTER, **bad)
     with pytest.raises(InputError) as raised:

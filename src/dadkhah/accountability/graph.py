@@ -5,12 +5,14 @@ record ``SOURCE:RECORD_ID`` while no linkage run has placed it in a person); edg
 the current claims: ``relation`` (unit → parent), ``post`` (official → institution), ``involvement``
 (official or institution → act), ``victim`` (act → person) and ``burial`` (person → site), each with
 its claim id, review status, likelihood and dates. A site carries only what of its location the
-chosen audience may see (public by default).
+chosen audience may see. This is the team's network, every current claim whatever its review
+status or source; what of it may be published (the audience ``public``) is
+:func:`dadkhah.publish.network.public_graph`, and the export, either way,
+:func:`dadkhah.publish.network.export_graph`.
 """
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,17 +21,14 @@ from sqlalchemy.orm import Session
 
 from dadkhah.accountability.claims import chunks, claim_public_id
 from dadkhah.accountability.queries import site_summary, victims_of
-from dadkhah.audit import Actor, record_audit
-from dadkhah.errors import InputError
 from dadkhah.model import Claim, Entity
-from dadkhah.outfiles import checked_out, deliver, write_json
-from dadkhah.store import Store
+from dadkhah.outfiles import write_json
 
-FORMATS = ("graphml", "json")
+FORMATS = {".graphml": "graphml", ".xml": "graphml", ".json": "json"}  # by the file's extension
 _EDGE_KINDS = {"relation": "relation", "post": "post", "involvement": "involvement"}
 
 
-def build_graph(session: Session, *, audience: str = "public") -> dict:
+def build_graph(session: Session, *, audience: str = "team") -> dict:
     """The network as ``{"nodes": [...], "edges": [...]}``."""
     nodes, edges = [], []
     entities = {}
@@ -102,28 +101,12 @@ def _graphml(graph: dict) -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
-def export_graph(store: Store, out: str | os.PathLike, *, actor: Actor, format: str = "graphml",
-                 audience: str = "public", overwrite: bool = False) -> dict:
-    """Write the network to ``out`` (a new file, or one replaced when ``overwrite``) as GraphML or JSON, with the audit event "network
-    exported" (the file's SHA-256, its audience, nodes and edges) in the same transaction: the file is
-    written beside its place and moved in, and removed if it cannot be recorded."""
-    if format not in FORMATS:
-        raise InputError(f"must be one of {', '.join(FORMATS)}, not {format!r}", field="format")
-    target = checked_out(out, overwrite=overwrite, workspace=store.workspace)
-
-    def write(session: Session, partial: Path) -> dict:
-        graph = build_graph(session, audience=audience)
-        if format == "json":
-            write_json(partial, graph, end="")
-        else:
-            tree = _graphml(graph)
-            ET.indent(tree)
-            with open(partial, "wb") as stream:
-                tree.write(stream, encoding="utf-8", xml_declaration=True)
-        return {"format": format, "audience": audience, "nodes": len(graph["nodes"]), "edges": len(graph["edges"])}
-
-    def audit(session: Session, digest: str, counts: dict) -> None:
-        record_audit(session, store, actor, action="network exported", object_kind="export", object_id=digest,
-                     details=counts | {"file": target.name})
-
-    return deliver(store, target, overwrite=overwrite, write=write, audit=audit)
+def write_graph(path: Path, graph: dict, format: str) -> None:
+    """Write ``graph`` (:func:`build_graph`'s shape) to ``path`` as ``graphml`` or ``json``."""
+    if format == "json":
+        write_json(path, graph, end="")
+        return
+    tree = _graphml(graph)
+    ET.indent(tree)
+    with open(path, "wb") as stream:
+        tree.write(stream, encoding="utf-8", xml_declaration=True)

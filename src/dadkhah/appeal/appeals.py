@@ -27,7 +27,7 @@ from dadkhah.errors import InputError, NotFound
 from dadkhah.ingest.readers import text_encoding
 from dadkhah.model import Appeal, AppealDelivery, AppealVersion, AuditEvent, Signature
 from dadkhah.model.base import utcnow
-from dadkhah.outfiles import checked_out
+from dadkhah.outfiles import checked_out, format_for
 from dadkhah.spreadsheet import SafeWriter
 from dadkhah.store import Store
 from dadkhah.vault.evidence import add_evidence_in, next_public_id
@@ -507,8 +507,7 @@ def export_appeal(store: Store, ref: str, *, actor: Actor, format: str, out, lan
     ``out`` is written whole or not at all; an existing file is replaced only when ``overwrite``,
     and one of the workspace's own never (:func:`dadkhah.outfiles.checked_out`).
     ``progress`` is told (parts set, parts to set) when a long letter is set in parts."""
-    if format not in ("csv", "pdf"):
-        raise InputError(f"is csv or pdf, not {format!r}", field="format")
+    format = format_for(out, format, extensions={".csv": "csv", ".pdf": "pdf"}, default="pdf")
     if language not in ("en", "fa"):
         raise InputError(f"is en or fa, not {language!r}", field="language")
     out = checked_out(out, overwrite=overwrite, workspace=store.workspace)

@@ -22,7 +22,6 @@ from dadkhah.accountability import (
     show_official,
     show_site,
 )
-from dadkhah.accountability.graph import export_graph
 from dadkhah.accountability.rows import FILES
 from dadkhah.cli.common import (
     JsonOption,
@@ -35,6 +34,7 @@ from dadkhah.cli.common import (
     progress_bar,
 )
 from dadkhah.errors import InputError
+from dadkhah.publish.network import export_graph
 from dadkhah.registry.search import parse_one_day
 
 accountability_app = typer.Typer(help="Who did what: import institutions, officials, acts and sites; review claims; "
@@ -153,14 +153,17 @@ def accountability_review(
 def accountability_graph(
     ctx: typer.Context,
     out_path: Annotated[Path, typer.Option("--out", help="File to write (refused if it exists, unless --force).")],
-    format_: Annotated[str, typer.Option("--format", help="graphml or json.")] = "graphml",
-    audience: AudienceOption = "public",
+    format_: Annotated[str | None, typer.Option(
+        "--format", help="graphml or json (default: from the file's extension, else graphml).")] = None,
+    audience: Annotated[str, typer.Option(
+        "--audience", help="team (every current claim, whatever its review or source), investigators (the same, "
+                           "with every site's coordinates) or public (only what may be published).")] = "team",
     overwrite: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Export the network of officials, institutions, acts, victims and sites for analysts' tools.
 
-    Example: dadkhah accountability graph --out network.graphml --format graphml
+    Example: dadkhah accountability graph --out network.graphml --audience public
     """
     with opened_store(ctx) as store:
         result = export_graph(store, out_path, actor=cli_actor(ctx), format=format_, audience=_audience(audience),

@@ -145,10 +145,13 @@ def actor_names(record: dict, actor_id: str) -> tuple[str | None, str | None]:
     return described.get("name"), described.get("name_fa")
 
 
-def published_victims(session: Session, record: dict) -> dict[str, dict]:
-    """The published persons among the victims the record's acts name: id → names in both scripts.
-    The others (withheld, named by no public source) are only counted."""
+def published_victims(session: Session, record: dict, *, burials: bool = False) -> dict[str, dict]:
+    """The published persons among the victims the record's acts name (and, with ``burials``, those
+    said to lie at its sites): id → names in both scripts. The others (withheld, named by no public
+    source) are only counted."""
     wanted = {p for act in record["acts"].values() for account in act["accounts"] for p in account["persons"]}
+    if burials:
+        wanted |= {p for site in record["sites"].values() for p in site["persons"]}
     found = {}
     if wanted:
         for published in published_persons(session):
@@ -271,9 +274,7 @@ def export_table(store: Store, out: str | os.PathLike, *, table: str, actor: Act
     """
     if table not in TABLES:
         raise InputError(f"must be one of {', '.join(TABLES)}, not {table!r}", field="table")
-    format = format or ("xlsx" if Path(out).suffix.lower() == ".xlsx" else "csv")
-    if format not in TABLE_FORMATS:
-        raise InputError(f"must be one of {', '.join(TABLE_FORMATS)}, not {format!r}", field="format")
+    format = outfiles.format_for(out, format, extensions={".csv": "csv", ".xlsx": "xlsx"}, default="csv")
     target = checked_out(out, overwrite=overwrite)
 
     def rows(session: Session) -> Iterator[list]:

@@ -225,7 +225,7 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
     victims among those named (``persons``: the persons the site publishes; others are only counted
     in ``unnamed``), who is alleged to have taken part and how, and the public sources saying so. A
     site: its name, kind, certainty, what of its location its policy allows, its status history and
-    the published persons claimed to lie there.
+    the published persons claimed to lie there (``persons``, and claim by claim in ``burials``).
     """
     public = public_sources(session)
     empty = {"acts": {}, "sites": {}, "acts_by_person": {}, "burials_by_person": {}}
@@ -276,7 +276,7 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
         sites[entity.entity_id] = {"id": entity.entity_id, "slug": entity.entity_id, "name": name,
                                    "name_fa": name_fa, "kind": row.value,
                                    "certainty": data.get("certainty"), "location": location, "status": [],
-                                   "persons": [], "unnamed": 0, "sources": sourced(cited, row)}
+                                   "persons": [], "unnamed": 0, "burials": [], "sources": sourced(cited, row)}
     acts: dict[str, dict] = {}
     acts_by_person: dict[str, set[str]] = defaultdict(set)
     burials_by_person: dict[str, set[str]] = defaultdict(set)
@@ -290,6 +290,7 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
             shown, unnamed = named(row)
             site["persons"] = sorted(set(site["persons"]) | set(shown))
             site["unnamed"] += unnamed
+            site["burials"].append({"claim": claim_public_id(row.id), "persons": shown, "likelihood": row.likelihood})
             for person in shown:
                 burials_by_person[person].add(subject.entity_id)
         elif row.kind == "act":
