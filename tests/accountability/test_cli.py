@@ -53,6 +53,13 @@ def test_import_then_ask_each_question_as_json(tmp_path):
                       "observed_on=2020", "--cell", "status=sanctioned", "--source", "report-2", "--json",
                       workspace=ws))
     assert added["added"] == 1
+    again = _json(run("accountability", "add", "official_status", "--cell", "official_id=OF2", "--cell",
+                      "observed_on=2020", "--cell", "status=sanctioned", "--source", "report-3", "--json",
+                      workspace=ws))
+    assert again["claims"] == [] and again["held"] == added["claims"] and again["corroborated"] == 1
+    said = run("accountability", "add", "official_status", "--cell", "official_id=OF2", "--cell",
+               "observed_on=2020", "--cell", "status=sanctioned", "--source", "report-3", workspace=ws)
+    assert f"Held already, saying the same: {added['claims'][0]} (it cites this already)" in said.stdout
 
 
 def test_the_graph_export_keeps_hidden_coordinates_out(tmp_path):

@@ -442,6 +442,14 @@ def test_backup_and_restore_commands(tmp_path, monkeypatch):
     assert ok("custody", "verify", workspace=tmp_path / "restored")["valid"]
     assert ok("report", "summary", workspace=tmp_path / "restored") == ok("report", "summary")
     assert ok("testimony", "show", "T-0001", workspace=tmp_path / "restored")["transcript"] == "synthetic\n"
+    # a file that is not a backup, or one cut short: the error names it, for scripts as for people
+    write(tmp_path / "not.backup", "not a tar file")
+    cut = tmp_path / "cut.backup"
+    cut.write_bytes((tmp_path / "ws.backup").read_bytes()[:5000])
+    for bad in (tmp_path / "not.backup", cut):
+        refused = runner.invoke(app, ["restore", str(bad), "--into", str(tmp_path / "again"), "--json"])
+        error = json.loads(refused.stdout)["error"]
+        assert refused.exit_code == 1 and error["file"] == str(bad), error
 
 
 def test_a_backup_made_before_a_rotation_restores_with_the_key_file_of_its_time(store, keys, case, tmp_path,

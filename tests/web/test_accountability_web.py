@@ -318,10 +318,12 @@ def test_an_investigator_adds_a_post_through_the_form_and_through_the_api(as_rol
     again = _post(client, "/accountability/add/posts", {"official_id": "O-000002", "institution_id": "PR-L",
                                                          "role": "deputy head of prison", "from": "1367/06/01",
                                                          "to": "1370", "locator": "p. 99", "source": "field-notes"})
-    assert "Nothing new" in _page(client.get(again.headers["location"])).select_one("#added").text
+    said = _page(client.get(again.headers["location"])).select_one("#added")
+    assert "Nothing new" in said.text and [a.text for a in said.select("a")] == [added], "names the claim held"
     events = _claims_events(app, "claim added")
-    assert [(e["actor"], e["channel"], e["object_id"]) for e in events[:2]] == [
-        ("investigator", "web", added), ("investigator", "web", made["claims"][0])]
+    assert [(e["actor"], e["channel"], e["object_id"]) for e in events[:3]] == [
+        ("investigator", "web", added), ("investigator", "web", made["claims"][0]), ("investigator", "web", added)]
+    assert events[2]["details"]["claims"] == [] and events[2]["details"]["held"] == [added]
 
 
 def test_a_bad_row_shows_the_error_next_to_the_field_it_names(as_role, app):

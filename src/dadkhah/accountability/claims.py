@@ -334,6 +334,7 @@ class Written:
     conflicts: int = 0
     entities: dict[str, int] = field(default_factory=dict)
     new_claim_ids: list[int] = field(default_factory=list)
+    held_claim_ids: list[int] = field(default_factory=list)  # claims already held that say the same
 
 
 @dataclass(slots=True)
@@ -395,6 +396,7 @@ def write_claims(session: Session, items: list[Prepared], new_entities: Iterable
         if mine is None and same and not any(h.source_id == source_id for h in same):
             mine = same[0]  # another source's claim, corroborated
         if mine is not None:
+            result.held_claim_ids.append(mine.pk)
             if citation in citations_held[mine.pk]:
                 result.unchanged += 1
             else:

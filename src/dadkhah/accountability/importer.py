@@ -318,7 +318,8 @@ def add_claim(store: Store, file: str, cells: dict[str, str | None], *, actor: A
     """Add what one row of ``file`` (``posts``, ``acts``, …, as in an import) says, as a form does.
 
     The row is read and checked exactly as an import reads it; a row an import would refuse raises
-    :class:`InputError` naming the field. Returns the claims written (or corroborated).
+    :class:`InputError` naming the field. Returns the claims written (``claims``) and those already
+    held that say the same (``held``: the row's citation was added to them, or they cite it already).
     """
     if file not in FILES:
         raise InputError(f"must be one of {', '.join(FILES)}, not {file!r}", field="file")
@@ -341,8 +342,9 @@ def add_claim(store: Store, file: str, cells: dict[str, str | None], *, actor: A
         from dadkhah.accountability.claims import claim_public_id
 
         claims = [claim_public_id(pk) for pk in written.new_claim_ids]
+        held = list(dict.fromkeys(claim_public_id(pk) for pk in written.held_claim_ids))
         record_audit(session, store, actor, action="claim added", object_kind="claim",
-                     object_id=claims[0] if claims else None,
-                     details={"file": file, "claims": claims} | _claims_counts(written))
+                     object_id=claims[0] if claims else (held[0] if held else None),
+                     details={"file": file, "claims": claims, "held": held} | _claims_counts(written))
         session.commit()
-        return {"file": file, "claims": claims, "warnings": warnings} | _claims_counts(written)
+        return {"file": file, "claims": claims, "held": held, "warnings": warnings} | _claims_counts(written)

@@ -121,8 +121,9 @@ def accountability_add(
         return
     if result["claims"]:
         out.print(f"Added {', '.join(result['claims'])}.", markup=False)
-    else:
-        out.print("Nothing new: the same claim is held already (its citation was added if it was new).")
+    if result["held"]:
+        cited = "this citation was added to it" if result["corroborated"] else "it cites this already"
+        out.print(f"Held already, saying the same: {', '.join(result['held'])} ({cited}).", markup=False)
     for warning in result["warnings"]:
         out.print(f"  {warning['field']}: {warning['message']}", markup=False)
 

@@ -93,7 +93,15 @@ COUNTED = {"persons": "persons", "records": "records", "sources": "sources", "te
 
 
 class BackupError(DadkhahError):
-    """A backup cannot be made or restored (the message says which file or member, and why)."""
+    """A backup cannot be made or restored (the message says which file or member, and why; ``file``
+    names the backup when it is at fault)."""
+
+    def __init__(self, message: str, file: str | None = None):
+        super().__init__(message)
+        self.file = file
+
+    def to_dict(self) -> dict:
+        return {"message": str(self)} | ({"file": self.file} if self.file else {})
 
 
 # ----- small helpers -----------------------------------------------------------------------------------
@@ -367,7 +375,7 @@ def _safe_member_name(name: str, shown: str) -> PurePosixPath:
     if (not name or name.startswith("/") or "\\" in name or "\x00" in name or any(p in ("", ".", "..") for p in name.split("/"))
             or (path.parts[0] not in ("database", "workspace") and name not in (MANIFEST, SIGNATURE))):
         raise BackupError(f"{shown}: holds the member {name!r}, whose name could land outside the folder it is "
-                          "restored into: nothing was restored")
+                          "restored into: nothing was restored", file=shown)
     return path
 
 
@@ -383,56 +391,56 @@ def read_backup(path, *, public_key: bytes | None = None, check_files: bool = Tr
     try:
         archive = tarfile.open(source, mode="r:")
     except (tarfile.TarError, OSError) as exc:
-        raise BackupError(f"{shown}: not a Dadkhah backup (not a tar file: {exc})") from None
+        raise BackupError(f"{shown}: not a Dadkhah backup (not a tar file: {exc})", file=shown) from None
     with archive:
         try:
             members = archive.getmembers()
         except (tarfile.TarError, OSError, EOFError) as exc:
-            raise BackupError(f"{shown}: the backup is damaged or cut short ({exc})") from None
+            raise BackupError(f"{shown}: the backup is damaged or cut short ({exc})", file=shown) from None
         seen: dict[str, tarfile.TarInfo] = {}
         for member in members:
             _safe_member_name(member.name, shown)
             if not member.isfile():
                 raise BackupError(f"{shown}: the member {member.name} is not a plain file (a link or a device): "
-                                  "nothing was restored")
+                                  "nothing was restored", file=shown)
             if member.name in seen:
-                raise BackupError(f"{shown}: holds the member {member.name} twice: nothing was restored")
+                raise BackupError(f"{shown}: holds the member {member.name} twice: nothing was restored", file=shown)
             seen[member.name] = member
         if MANIFEST not in seen or SIGNATURE not in seen:
-            raise BackupError(f"{shown}: not a Dadkhah backup (no {MANIFEST} and {SIGNATURE})")
+            raise BackupError(f"{shown}: not a Dadkhah backup (no {MANIFEST} and {SIGNATURE})", file=shown)
         body = archive.extractfile(seen[MANIFEST]).read()
         try:
             signature = json.loads(archive.extractfile(seen[SIGNATURE]).read())
             signer = base64.b64decode(signature["public_key"], validate=True)
             Ed25519PublicKey.from_public_bytes(signer).verify(base64.b64decode(signature["signature"], validate=True), body)
         except (InvalidSignature, ValueError, KeyError, TypeError):
-            raise BackupError(f"{shown}: {MANIFEST} does not match its signature: the backup was altered") from None
+            raise BackupError(f"{shown}: {MANIFEST} does not match its signature: the backup was altered", file=shown) from None
         if public_key is not None and signer != public_key:
             raise BackupError(f"{shown}: signed by the key {fingerprint(signer)}, not by this key file's "
                               f"{fingerprint(public_key)}. Use the key file that was current when the backup was made "
-                              "(keep old key files, or their shares, as long as the backups made with them)")
+                              "(keep old key files, or their shares, as long as the backups made with them)", file=shown)
         manifest = json.loads(body)
         if manifest.get("format") != FORMAT:
-            raise BackupError(f"{shown}: a backup of a format this version does not read ({manifest.get('format')!r})")
+            raise BackupError(f"{shown}: a backup of a format this version does not read ({manifest.get('format')!r})", file=shown)
         listed = {entry["path"]: entry for entry in manifest["files"]}
         if not check_files:  # the signature only (to learn whose backup it is)
             manifest["_signer"] = signer
             return manifest
         for name in seen:
             if name not in listed and name not in (MANIFEST, SIGNATURE):
-                raise BackupError(f"{shown}: the member {name} is not in the signed manifest: it was added")
+                raise BackupError(f"{shown}: the member {name} is not in the signed manifest: it was added", file=shown)
         for name, entry in listed.items():
             _safe_member_name(name, shown)
             member = seen.get(name)
             if member is None:
-                raise BackupError(f"{shown}: the member {name} is listed in the manifest but missing")
+                raise BackupError(f"{shown}: the member {name} is listed in the manifest but missing", file=shown)
             digest = hashlib.sha256()
             handle = archive.extractfile(member)
             while block := handle.read(1 << 20):
                 digest.update(block)
             if member.size != entry["size"] or digest.hexdigest() != entry["sha256"]:
                 raise BackupError(f"{shown}: the member {name} differs from the manifest (its SHA-256 or size): the "
-                                  "backup was altered or damaged; nothing was restored")
+                                  "backup was altered or damaged; nothing was restored", file=shown)
         manifest["_signer"] = signer
         return manifest
 
@@ -656,7 +664,7 @@ def restore_backup(path, into, *, actor: Actor, database_url: str | None = None,
                 else:
                     destination = scratch.joinpath(*name.parts[1:])
                 if not destination.resolve().is_relative_to((staging if destination.is_relative_to(staging) else scratch).resolve()):
-                    raise BackupError(f"{source}: the member {entry['path']} would land outside the folder")
+                    raise BackupError(f"{source}: the member {entry['path']} would land outside the folder", file=str(source))
                 destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 digest = hashlib.sha256()
                 with archive.extractfile(archive.getmember(entry["path"])) as member, \
@@ -666,7 +674,7 @@ def restore_backup(path, into, *, actor: Actor, database_url: str | None = None,
                         out.write(block)
                 if digest.hexdigest() != entry["sha256"]:
                     raise BackupError(f"{source}: the member {entry['path']} changed while it was restored: the backup "
-                                      "file is being altered; nothing usable was restored")
+                                      "file is being altered; nothing usable was restored", file=str(source))
                 done += entry["size"]
                 if progress:
                     progress(done, total)

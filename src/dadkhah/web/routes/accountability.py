@@ -96,7 +96,9 @@ def _flash(request: Request) -> dict:
     """What the page says about the claims just added or reviewed (from its query string)."""
     added = request.query_params.get("added") or ""
     reviewed = request.query_params.get("reviewed") or ""
+    held = request.query_params.get("held") or ""
     return {"added": ([] if added == "nothing" else added.split(",")) if _ADDED.match(added) else None,
+            "held": held.split(",") if held != "nothing" and _ADDED.match(held) else [],
             "reviewed": reviewed if _REVIEWED.match(reviewed) else None}
 
 
@@ -354,7 +356,7 @@ def _back(text: str | None, fallback: str) -> str:
 def _with(url: str, **params: str) -> str:
     """``url`` with ``params`` in its query string, in place of any earlier flash."""
     parts = urlsplit(url)
-    kept = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("added", "reviewed", "lang")]
+    kept = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("added", "held", "reviewed", "lang")]
     return parts.path + "?" + urlencode(kept + list(params.items()))
 
 
@@ -465,11 +467,12 @@ async def add_page(request: Request, file: str, viewer: Viewer = require("claims
     flash = ",".join(added["claims"]) or "nothing"
     if added["entity"]:
         target = entity_url(added["entity"]["kind"], added["entity"]["id"])
-    elif added["claims"]:
-        target = f"/claims/{added['claims'][0]}"
+    elif added["claims"] or added["held"]:
+        target = f"/claims/{(added['claims'] or added['held'])[0]}"
     else:
         target = f"/accountability/add/{file}"
-    return RedirectResponse(_with(target, added=flash), status_code=303)
+    return RedirectResponse(_with(target, added=flash, **({"held": ",".join(added["held"][:50])} if added["held"] else {})),
+                            status_code=303)
 
 
 class NewClaim(BaseModel):
