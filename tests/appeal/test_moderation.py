@@ -3,7 +3,7 @@ and what a database dump can tell about signers (nothing)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from dadkhah.appeal import (
     close_appeal,
     deliver_appeal,
     invalidate,
+    latest_day,
     public_page,
     purge,
     revise_appeal,
@@ -177,6 +178,13 @@ def test_a_delivery_is_recorded_with_its_proof_in_the_vault(store, keys, appeal,
     with pytest.raises(InputError) as future:
         deliver_appeal(store, "inquiry", actor=TESTER, to="Someone", on="2999-01-01")
     assert future.value.field == "on"
+    # after 10:00 UTC, tomorrow's UTC date has begun east of it: a campaigner there records their own date
+    assert latest_day(datetime(2026, 12, 8, 9, 59, tzinfo=UTC)) == date(2026, 12, 8)
+    assert latest_day(datetime(2026, 12, 8, 10, 0, tzinfo=UTC)) == date(2026, 12, 9)
+    assert latest_day(datetime(2026, 12, 8, 13, 0, tzinfo=timezone(timedelta(hours=3, minutes=30)))) == date(2026, 12, 8)
+    assert deliver_appeal(store, "inquiry", actor=TESTER, to="East", on=latest_day().isoformat())["verified"] == 1
+    with pytest.raises(InputError, match="in the future"):
+        deliver_appeal(store, "inquiry", actor=TESTER, to="Someone", on=(latest_day() + timedelta(days=1)).isoformat())
     assert verify_audit(store)["intact"]
 
 

@@ -10,6 +10,7 @@ from dadkhah.appeal.appeals import (
     deliver_appeal,
     export_appeal,
     find_appeal,
+    latest_day,
     list_appeals,
     publish_appeal,
     revise_appeal,
@@ -35,7 +36,7 @@ from dadkhah.appeal.signatures import (
 
 __all__ = [
     "DEFAULT_LIMITS", "ORDERS", "CountsCache", "MailSettings", "SigningLimits", "Throttled", "add_paper_signature", "close_appeal",
-    "confirm", "create_appeal", "decide", "deliver_appeal", "export_appeal", "find_appeal", "forget_addresses",
+    "confirm", "create_appeal", "decide", "deliver_appeal", "latest_day", "export_appeal", "find_appeal", "forget_addresses",
     "invalidate", "list_appeals", "mail_settings", "moderation_queue", "normalise_email", "public_page",
     "publish_appeal", "purge", "purge_due_appeals", "revise_appeal", "send_queued_mail", "show_appeal", "sign", "withdraw",
 ]

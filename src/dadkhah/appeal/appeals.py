@@ -418,6 +418,12 @@ def version_on(session: Session, appeal: Appeal, end: datetime) -> int:
         AppealVersion.appeal_pk == appeal.id, AppealVersion.created_at < end)) or 1
 
 
+def latest_day(now: datetime | None = None) -> date:
+    """The latest date it is anywhere on Earth now: in UTC+14 (Kiribati's Line Islands), where a new day
+    begins first. A day after it has not begun anywhere."""
+    return ((now or datetime.now(UTC)).astimezone(UTC) + timedelta(hours=14)).date()
+
+
 def deliver_appeal(store: Store, ref: str, *, actor: Actor, to: str, on: str, evidence=None,
                    keys: VaultKeys | None = None) -> dict:
     """Record that the letter was delivered to ``to`` on the day ``on``; ``evidence`` (a file: the
@@ -425,12 +431,13 @@ def deliver_appeal(store: Store, ref: str, *, actor: Actor, to: str, on: str, ev
 
     The delivery keeps the count of verified signatures at the end of that day (UTC) and the version
     of the text in force then, not today's. The day is neither before the letter was published nor
-    after today (UTC)."""
+    after today anywhere on Earth (UTC+14: a campaigner east of UTC, just after their midnight, records
+    their own date)."""
     to = _clean(to)
     if to is None:
         raise InputError("say to whom the letter was delivered", field="to")
     day = _parse_day(on, field="on")
-    if day > datetime.now(UTC).date().isoformat():
+    if day > latest_day().isoformat():
         raise InputError(f"{day} is in the future: record a delivery once it has happened", field="on")
     if evidence is not None and (keys is None or not keys.master_key):
         raise InputError("the vault's keys are needed to keep the proof of delivery", field="evidence")

@@ -34,6 +34,7 @@ from dadkhah.appeal import (
     deliver_appeal,
     export_appeal,
     invalidate,
+    latest_day,
     list_appeals,
     moderation_queue,
     publish_appeal,
@@ -156,7 +157,7 @@ async def appeal_create_api(request: Request, body: NewAppeal, viewer: Viewer = 
 
 def manage_document(store, ref: str) -> dict:
     """The appeal as ``appeal show`` prints it: counts, versions, deliveries, corrections, history, mail."""
-    return show_appeal(store, ref) | {"orders": list(ORDERS)}
+    return show_appeal(store, ref) | {"orders": list(ORDERS), "latest_day": latest_day().isoformat()}
 
 
 async def _manage(request: Request, ref: str, *, status_code: int = 200, error: dict | None = None,
