@@ -344,7 +344,7 @@ def appeal_deliver(
     ctx: typer.Context,
     appeal: AppealArg,
     to: Annotated[str, typer.Option("--to", help="To whom it was delivered.")],
-    on: Annotated[str, typer.Option("--on", help="The day it was delivered: YYYY-MM-DD (UTC), from the day it was published to today.")],
+    on: Annotated[str, typer.Option("--on", help="The day it was delivered: YYYY-MM-DD, from the day it was published to today (your date; its count is at the end of that day in UTC).")],
     evidence: Annotated[Path | None, typer.Option("--evidence", help="A proof of delivery (kept sealed in the vault, with custody).")] = None,
     as_json: JsonOption = False,
 ) -> None:
