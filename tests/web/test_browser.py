@@ -67,3 +67,24 @@ def test_search_in_latin_finds_the_person_written_in_persian(browser_page, web_s
     row.locator(f"a[href='/persons/{person_id}']").click()
     page.wait_for_url(f"**/persons/{person_id}")
     assert person_id in page.locator("h1").inner_text()
+
+
+WIDE_PAGES = ["/", "/acts", "/appeals", "/audit", "/casefile", "/custody", "/estimates", "/evidence", "/institutions",
+              "/intake", "/jobs", "/officials", "/persons", "/places", "/review", "/sites", "/sources", "/testimonies",
+              "/tokens", "/users", "/persons/P-000001"]
+
+
+def test_no_page_scrolls_sideways_on_a_laptop_screen(browser_page):
+    """At 1,280 pixels wide, in English and in Persian, every page fits across: the audit log's
+    details (digests, lists of ids) wrap inside their cell instead of widening the table."""
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, "admin")
+    wide = {}
+    for language in ("en", "fa"):
+        for path in WIDE_PAGES:
+            assert page.goto(f"{path}?lang={language}").status == 200, path
+            scroll, client = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            if scroll > client:
+                wide[f"{path}?lang={language}"] = scroll
+    assert not wide, f"pages wider than the screen (1,280 px): {wide}"
