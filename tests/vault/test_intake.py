@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import zipfile
 
 import pytest
 import sqlalchemy as sa
@@ -220,6 +221,27 @@ def test_an_odk_zip_that_is_not_a_submissions_download_is_refused(store, keys, t
         intake_odk(store, keys, tmp_path / "other.zip", mapping=mapping, actor=TESTER)
     with pytest.raises(InputError, match="is not a ZIP file"):
         intake_odk(store, keys, write(tmp_path / "not.zip", "hello"), mapping=mapping, actor=TESTER)
+
+
+def test_an_odk_table_with_a_quote_never_closed_is_refused_naming_it(store, keys, tmp_path):
+    """Central quotes its cells itself, but a download edited by hand may not: a quote opened and never
+    closed would read every row after it into one cell; the download is refused, naming the table."""
+    mapping = write(tmp_path / "odk.toml", ODK_MAPPING)
+    good = odk_zip(tmp_path / "good.zip", [odk_submission(1), odk_submission(2)])
+    with zipfile.ZipFile(good) as archive, zipfile.ZipFile(tmp_path / "edited.zip", "w") as edited:
+        for info in archive.infolist():
+            data = archive.read(info)
+            if info.filename == "witness_statement.csv":
+                text = data.decode("utf-8")
+                cut = text.rindex("synthetic field phone 1")  # in the last submission's row
+                data = (text[:cut] + '"' + text[cut:]).encode("utf-8")
+            edited.writestr(info, data)
+    with pytest.raises(InputError, match="witness_statement.csv in the ZIP: a quote") as refused:
+        intake_odk(store, keys, tmp_path / "edited.zip", mapping=mapping, actor=TESTER)
+    # the line the row begins on in the file (the first statement holds a line break: it spans lines 2 and 3)
+    assert refused.value.file == str(tmp_path / "edited.zip") and refused.value.line == 4
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0, "nothing taken in"
 
 
 # ----- KoboToolbox -------------------------------------------------------------------------------

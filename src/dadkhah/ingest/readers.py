@@ -87,19 +87,30 @@ def small_table(path: Path) -> Iterator[Iterator[tuple[int, list[str]]]]:
         first = handle.readline()
         handle.seek(0)
         delimiter = max((",", ";", "\t"), key=first.count) if any(d in first for d in ",;\t") else ","
-        reader = csv.reader(itertools.chain(handle, [_FILE_END + "\n"]), delimiter=delimiter)
-
         def rows() -> Iterator[tuple[int, list[str]]]:
-            line = 1
+            rows = NumberedRows(handle, path, delimiter=delimiter)
             try:
-                for cells in _to_the_end(reader, path, lambda: line):  # noqa: B023 - the row being read then
-                    yield line, cells
-                    line = reader.line_num + 1
+                yield from rows
             except UnicodeDecodeError:
                 raise InputError(f"the file is not text in one encoding (read as {encoding.removesuffix('-sig')}, "
-                                 "it breaks here): save it again as UTF-8", file=str(path), line=line) from None
+                                 "it breaks here): save it again as UTF-8", file=str(path), line=rows.line) from None
 
         yield rows()
+
+
+class NumberedRows:
+    """The CSV rows of the text ``lines`` (as :func:`csv.reader` reads them), each with the line it
+    starts on; a quote opened and never closed is refused (:func:`_to_the_end`), naming ``path`` and
+    the line. ``line`` is the line of the row being read (to name it when decoding fails)."""
+
+    def __init__(self, lines, path: Path | str, *, delimiter: str = ","):
+        self.line, self._reader, self._path = 1, csv.reader(itertools.chain(lines, [_FILE_END + "\n"]),
+                                                            delimiter=delimiter), Path(path)
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        for cells in _to_the_end(self._reader, self._path, lambda: self.line):
+            yield self.line, cells
+            self.line = self._reader.line_num + 1
 
 
 def text_encoding(head: bytes, *, complete: bool = True) -> str | None:

@@ -30,7 +30,8 @@ import zipfile
 from pathlib import Path
 
 from dadkhah.errors import InputError
-from dadkhah.ingest.limits import ReadLimits
+from dadkhah.ingest.limits import LimitExceeded, ReadLimits
+from dadkhah.ingest.readers import NumberedRows
 from dadkhah.vault.files import checked_input_file, safe_file_name
 from dadkhah.vault.intake.export import Export, Located, Submission, sha256_of
 
@@ -53,16 +54,20 @@ def _rows(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, limits: R
     with member:
         text = io.TextIOWrapper(member, encoding="utf-8-sig", newline="")
         try:
-            reader = csv.reader(text)
-            header = next(reader, None)
+            reader = iter(NumberedRows(text, path))
+            header = next(reader, (1, None))[1]
             if header is None:
                 return [], []
             rows = []
-            for number, cells in enumerate(reader, start=2):
+            for number, (_, cells) in enumerate(reader, start=2):
                 if number > limits.max_rows + 1:
                     raise limits.refuse(f"{info.filename} has more than {limits.max_rows:,} rows", "max_rows", path)
                 if any(c.strip() for c in cells):
                     rows.append((number, cells))
+        except LimitExceeded:
+            raise
+        except InputError as exc:  # a quote never closed: name the table inside the ZIP
+            raise InputError(f"{info.filename} in the ZIP: {exc.message}", file=exc.file, line=exc.line) from None
         except UnicodeDecodeError:
             raise InputError(f"{info.filename} in the ZIP is not UTF-8 text, as ODK Central writes it",
                              file=str(path)) from None
