@@ -42,7 +42,6 @@ from dadkhah.spreadsheet import SafeWriter, SafeXlsxWriter
 from dadkhah.store import Store
 
 TABLES = ("persons", "records", "acts")
-TABLE_FORMATS = ("csv", "xlsx")
 AUDIENCE = "public"
 SEPARATOR = "; "  # between several values in one cell of a table
 
