@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from dadkhah.audit import list_audit
 from dadkhah.errors import InputError
-from dadkhah.model import LinkageRun, Person, Source
+from dadkhah.model import LinkageRun, Person, PersonRecord, Source
 from dadkhah.registry.persons import (
     assign_persons,
     describe_person,
@@ -84,3 +84,43 @@ def test_the_commands_set_a_release_and_withhold_a_person(store, tmp_path, datab
     shown = run("persons", "show", "P-000001", "--json", workspace=ws, env=env)
     assert '"reason": "family request"' in shown.stdout
     assert run("persons", "release", "P-000001", "--json", workspace=ws, env=env).exit_code == 0
+
+
+def test_a_withheld_person_split_in_two_stays_withheld_in_both(store, tmp_path):
+    """A reviewer's "different" splits a withheld person: the records that leave go to a new (or
+    another) person, who is withheld too, since nobody can tell which half the family asked about; a
+    split before the withholding does not carry it."""
+    first, second, third = make_persons(store, tmp_path, 3)
+    with store.session() as session:
+        source_id = session.scalar(sa.select(Source.id))
+
+    def run_(clusters):
+        with store.session() as session:
+            run_row = LinkageRun(engine="hand", threshold=0.5, review_low=0.2, review_high=0.9, parameters={},
+                                 run_by="t", software_version="0")
+            session.add(run_row)
+            session.flush()
+            return assign_persons(session, run_row.id, {(source_id, r): c for r, c in clusters.items()})
+
+    run_({"r1": 1, "r2": 1, "r3": 3})  # r1 and r2 one person
+    with store.session() as session:
+        together = session.scalar(sa.select(Person.person_id).join(PersonRecord, PersonRecord.person_pk == Person.id)
+                                  .where(PersonRecord.record_id == "r2"))
+    withhold_person(store, together, actor=TESTER, reason="the family asked")
+    split = run_({"r1": 1, "r2": 2, "r3": 3})
+    assert split.split == 1
+    with store.session() as session:
+        owners = dict(session.execute(sa.select(PersonRecord.record_id, Person.person_id)
+                                      .join(Person, Person.id == PersonRecord.person_pk)).all())
+        assert owners["r1"] != owners["r2"]
+        assert withheld_persons(session) == {owners["r1"], owners["r2"]}, "both halves"
+        assert describe_person(session, owners["r2"] if owners["r2"] != together else owners["r1"])["withheld"]["as"] == together
+        assert owners["r3"] not in withheld_persons(session)
+    other = owners["r2"] if owners["r2"] != together else owners["r1"]
+    with pytest.raises(InputError, match=f"withheld as {together}"):
+        release_person(store, other, actor=TESTER)
+    # withheld again after the split: the half that left before is another person by then
+    release_person(store, together, actor=TESTER)
+    withhold_person(store, together, actor=TESTER, reason="the family asked again")
+    with store.session() as session:
+        assert withheld_persons(session) == {together}

@@ -483,6 +483,12 @@ def release_person(store: Store, person_id: str, *, actor: Actor, reason: str | 
         person = get_person(session, person_id)
         held = _active_withholding(session, person.person_id)
         if held is None:
+            inherited = _withholdings(session).get(person.person_id)
+            if inherited is not None:
+                raise InputError(f"{person.person_id} is withheld as {inherited.person_id}, whose records it holds since "
+                                 f"a merge or a split: release {inherited.person_id} (every person its records went "
+                                 "to is released with it), then withhold again any that should stay withheld",
+                                 field="person_id")
             raise InputError(f"{person.person_id} is not withheld", field="person_id")
         held.released_by, held.released_at, held.release_reason = actor.name, utcnow(), reason
         record_audit(session, store, actor, action="person released", object_kind="person",
@@ -491,7 +497,10 @@ def release_person(store: Store, person_id: str, *, actor: Actor, reason: str | 
 
 
 def _withholdings(session: Session) -> dict[str, PersonWithholding]:
-    """Each withheld person's id, and the ids they have since been merged into, with its withholding."""
+    """Each withheld person's id, with its withholding, and every id the person's records have gone
+    to since it was withheld: the person they were merged into, and each person a linkage run split
+    some of their records off to (new or existing). Nobody can tell which half of a split person the
+    family asked about, so both stay withheld until someone releases one."""
     rows = session.scalars(sa.select(PersonWithholding).where(PersonWithholding.released_at.is_(None))
                            .order_by(PersonWithholding.id)).all()
     if not rows:
@@ -499,18 +508,32 @@ def _withholdings(session: Session) -> dict[str, PersonWithholding]:
     merged = dict(session.execute(sa.select(Person.person_id, Person.merged_into)
                                   .where(Person.status == "merged", Person.merged_into.is_not(None))).all())
     found: dict[str, PersonWithholding] = {}
-    for row in rows:
-        person_id, seen = row.person_id, set()
-        while person_id is not None and person_id not in seen:
-            seen.add(person_id)
+    frontier = [(row.person_id, row) for row in rows]
+    seen: set[tuple[str, int]] = set()
+    while frontier:
+        frontier = [(p, row) for p, row in frontier if (p, row.id) not in seen]
+        seen.update((p, row.id) for p, row in frontier)
+        for person_id, row in frontier:
             found.setdefault(person_id, row)
-            person_id = merged.get(person_id)
+        following = [(merged[p], row) for p, row in frontier if p in merged]
+        splits: dict[str, list[tuple]] = defaultdict(list)
+        origins = sorted({p for p, _ in frontier})
+        for chunk in (origins[start:start + 5000] for start in range(0, len(origins), 5000)):
+            for origin, other, at in session.execute(
+                    sa.select(RegistryEvent.person_id, RegistryEvent.other_person_id, RegistryEvent.at)
+                    .where(RegistryEvent.kind == "split", RegistryEvent.person_id.in_(chunk),
+                           RegistryEvent.other_person_id.is_not(None))):
+                splits[origin].append((other, at))
+        following += [(other, row) for p, row in frontier for other, at in splits.get(p, ())
+                      if at >= row.withheld_at]
+        frontier = following
     return found
 
 
 def withheld_persons(session: Session) -> set[str]:
-    """Every person id that may not be published: those withheld, and the persons they have since
-    been merged into (a withholding follows the person, whatever id they now bear)."""
+    """Every person id that may not be published: those withheld, and the persons their records have
+    since gone to, by a merge or a split (a withholding follows the person's records, whatever id
+    they now bear)."""
     return set(_withholdings(session))
 
 
