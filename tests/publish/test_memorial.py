@@ -16,7 +16,7 @@ from dadkhah.model import LinkageRun, Source
 from dadkhah.publish import verify_site
 from dadkhah.publish.memorial import build_memorial
 from dadkhah.registry.persons import assign_persons
-from tests.conftest import TESTER
+from tests.conftest import TESTER, link_by_hand
 from tests.publish.test_policy import MARKERS, _case
 
 
@@ -188,3 +188,57 @@ def test_a_zipped_build_unzips_into_the_folder_a_build_writes_and_verifies_alike
     with pytest.raises(InputError) as refused:  # no keys: refused before anything is built
         build_memorial(store, None, tmp_path / "unsigned.zip", actor=TESTER, zipped=True)
     assert refused.value.field == "keys" and not (tmp_path / "unsigned.zip").exists()
+
+
+def test_an_estimate_the_estimator_flagged_is_published_with_a_caution(store, tmp_path):
+    """The site said nothing when the estimator had warned about the estimate it showed (the printed
+    report did): it now says that it was flagged and how often, never what was said (a warning may
+    name a source); the build tells the team the warnings themselves."""
+    from dadkhah.estimate import estimate_table
+    from dadkhah.estimate.registry import estimate_registry
+    from dadkhah.model import Estimate
+
+    keys = _case(store, tmp_path)["keys"]
+    link_by_hand(store, {("public-list", "p1"): 1, ("restricted-source-marker", "r1"): 1, ("public-list", "p2"): 2,
+                         ("public-list", "p3"): 3, ("restricted-source-marker", "r9"): 4})
+    estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)
+
+    def warned(said: list[str]) -> None:  # what the estimator said (Chao's always warns that it is a floor)
+        with store.session() as session:
+            session.scalars(sa.select(Estimate).order_by(Estimate.id.desc())).first().warnings = said
+
+    warned([])
+    clean = build_memorial(store, keys, tmp_path / "clean", actor=TESTER)
+    assert clean["estimate_warnings"] == []
+    assert 'id="estimate"' in _pages(tmp_path / "clean")["en/numbers/index.html"]
+    assert not any("estimate-warnings" in page for page in _pages(tmp_path / "clean").values())
+    said = ["the chains disagree (R-hat 1.30) on restricted-source-marker", "few effective draws"]
+    warned(said)
+    flagged = build_memorial(store, keys, tmp_path / "flagged", actor=TESTER)
+    assert flagged["estimate_warnings"] == said
+    pages = _pages(tmp_path / "flagged")
+    for name in ("en/index.html", "en/numbers/index.html", "fa/index.html", "fa/numbers/index.html"):
+        caution = re.search(r'<p class="warning" id="estimate-warnings">([^<]*)</p>', pages[name])
+        assert caution, name
+        assert ("2 warnings" in caution.group(1)) if name.startswith("en") else ("۲ هشدار" in caution.group(1))
+    assert not any("R-hat" in page or "restricted-source-marker" in page for page in pages.values())
+    assert pages["en/numbers/index.html"].count("These figures are not final") == 1, "said once, in the footer"
+
+
+@pytest.mark.parametrize("contact, link", [
+    ("corrections@example.org", "mailto:corrections@example.org?subject=Correction%3A%20P-000001"),
+    ("https://example.org/form?lang=en", "https://example.org/form?lang=en&amp;entry=P-000001"),
+    ("http://example.org/form", None),  # what readers write would travel unencrypted
+    ("a@b.example?subject=<x>", None),  # a second query in the mail link
+    ("https://example.org/form#top", None),  # the entry would land in the fragment
+    ("call the office", None),
+])
+def test_corrections_go_to_an_https_address_or_a_plain_email(store, tmp_path, contact, link):
+    keys = _case(store, tmp_path)["keys"]
+    if link is None:
+        with pytest.raises(InputError) as refused:
+            build_memorial(store, keys, tmp_path / "site", actor=TESTER, contact=contact)
+        assert refused.value.field == "contact"
+        return
+    build_memorial(store, keys, tmp_path / "site", actor=TESTER, contact=contact)
+    assert f'href="{link}"' in _pages(tmp_path / "site")["en/p/P-000001/index.html"]

@@ -75,6 +75,11 @@ def publish_memorial(
               f"{result['acts']:,} acts and {result['sites']:,} sites (accepted claims of public sources); "
               f"{result['pages_written']:,} pages written, {result['pages_unchanged']:,} unchanged, "
               f"{result['files_removed']:,} removed; signed by {result['fingerprint']}.", markup=False, highlight=False)
+    if result["estimate_warnings"]:
+        err.print(f"The estimate the site publishes came with {len(result['estimate_warnings'])} warning(s) from the "
+                  "estimator; the site says that it was flagged, not what was said:", markup=False, highlight=False)
+        for warning in result["estimate_warnings"]:
+            err.print(f"  - {warning}", markup=False, highlight=False)
     err.print(f"Open {Path(result['out']).resolve() / 'index.html'} in a browser, or copy the folder to any static "
               f"host. A mirror checks itself with: dadkhah verify-site FOLDER --expect-key {result['fingerprint']}",
               markup=False, highlight=False)

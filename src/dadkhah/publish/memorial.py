@@ -16,10 +16,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import shutil
 import zipfile
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 import sqlalchemy as sa
@@ -67,6 +69,10 @@ WORDS = {
         "sources": "Named in", "correct": "Correct or complete this entry", "persons": "Victims",
         "father": "Father's name", "unknown": "unknown", "language": "فارسی", "moved": "This entry is now",
         "not_final": "These figures are not final: lists are still being gathered and checked.",
+        "estimate_flagged": ("The software that made this estimate raised {n} warnings about it (its model may not "
+                             "fit these lists well): treat it with more caution than its interval suggests."),
+        "estimate_flagged_one": ("The software that made this estimate raised a warning about it (its model may not "
+                                 "fit these lists well): treat it with more caution than its interval suggests."),
         "method": ("The lists were compared with each other; records that name the same person were joined, "
                    "with uncertain pairs checked by people. The total was estimated from how the lists overlap "
                    "(multiple systems estimation)."),
@@ -95,6 +101,10 @@ WORDS = {
         "prison": "زندان", "sources": "نام‌برده در", "correct": "درست یا کامل کردن این مدخل",
         "persons": "جان‌باختگان", "father": "نام پدر", "unknown": "نامعلوم", "language": "English",
         "moved": "این مدخل اکنون اینجاست", "not_final": "این شمارها نهایی نیستند: فهرست‌ها هنوز گردآوری و بررسی می‌شوند.",
+        "estimate_flagged": ("نرم‌افزاری که این برآورد را ساخت {n} هشدار دربارهٔ آن داده است (شاید مدلش با این "
+                             "فهرست‌ها خوب جور نباشد): بیش از آنچه بازه‌اش نشان می‌دهد با احتیاط به آن بنگرید."),
+        "estimate_flagged_one": ("نرم‌افزاری که این برآورد را ساخت یک هشدار دربارهٔ آن داده است (شاید مدلش با این "
+                                 "فهرست‌ها خوب جور نباشد): بیش از آنچه بازه‌اش نشان می‌دهد با احتیاط به آن بنگرید."),
         "method": ("فهرست‌ها با هم سنجیده شدند؛ سابقه‌هایی که از یک تن نام می‌برند یکی شدند و جفت‌های نامطمئن را "
                    "آدم‌ها بررسی کردند. شمار کل از چگونگی هم‌پوشانی فهرست‌ها برآورد شد (برآورد چندسامانه‌ای)."),
         "observed": "تن که نامشان در فهرست‌های به‌کاررفته آمده است", "method_name": "روش",
@@ -128,7 +138,7 @@ def _environment() -> jinja2.Environment:
 def _contact_link(contact: str | None, person_id: str) -> str | None:
     if not contact:
         return None
-    if contact.startswith(("https://", "http://")):
+    if contact.startswith("https://"):
         separator = "&" if "?" in contact else "?"
         return f"{contact}{separator}entry={person_id}"
     return f"mailto:{contact}?subject=Correction%3A%20{person_id}"
@@ -145,13 +155,27 @@ def check_memorial(languages=LANGUAGES, contact: str | None = None) -> tuple[tup
     return languages, _check_contact(contact)
 
 
+_EMAIL = re.compile(r"[^@\s?&#<>\"',;:/\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
 def _check_contact(contact: str | None) -> str | None:
+    """An https address (a correction form; the entry's id is added to its query) or a plain email
+    address (a subject naming the entry is added). Plain http is refused: what a reader writes about a
+    victim, and that they write at all, would travel unencrypted."""
     contact = (contact or "").strip() or None
     if contact is None:
         return None
-    if contact.startswith(("https://", "http://")) or ("@" in contact and " " not in contact and ":" not in contact):
+    if contact.lower().startswith("http://"):
+        raise InputError("is a plain http:// address: what readers send would travel unencrypted; give an https:// "
+                         "address", field="contact")
+    if contact.startswith("https://"):
+        parts = urlsplit(contact)
+        if parts.netloc and not parts.fragment and not any(c.isspace() or c in '<>"' for c in contact):
+            return contact
+    elif _EMAIL.fullmatch(contact):
         return contact
-    raise InputError("is an https:// address or an email address, where readers send corrections", field="contact")
+    raise InputError("is an https:// address or an email address (name@example.org), where readers send corrections",
+                     field="contact")
 
 
 def _check_out(out: Path) -> None:
@@ -373,7 +397,9 @@ def _build(store: Store, keys: VaultKeys, writer: _Writer | _ZipWriter, *, langu
             "incidents": len(incidents), "sites": len(site_list), "acts": len(acts), "search": searched,
             "redirects": len(moved), "pages_written": writer.written, "pages_unchanged": writer.unchanged,
             "files_removed": removed, "files": signed["files"], "fingerprint": signed["fingerprint"],
-            "manifest_sha256": signed["manifest_sha256"]}
+            "manifest_sha256": signed["manifest_sha256"],
+            # for the team (the site says only how many): the estimator's warnings on the estimate published
+            "estimate_warnings": list((estimate or {}).get("warnings") or [])}
 
 
 def _link(kind: str, slug: str) -> str:

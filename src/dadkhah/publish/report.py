@@ -84,6 +84,8 @@ WORDS = {
                           "of them."),
         "estimate_warnings": ("The estimator gave {n} warnings with this estimate; read them (in the registry, with the "
                               "estimate) before quoting the number."),
+        "estimate_warning": ("The estimator gave a warning with this estimate; read it (in the registry, with the "
+                             "estimate) before quoting the number."),
         "no_estimate": "No estimate has been made yet.",
         "chart_caption": "The bar is how many people the lists name; the dot is the estimated total and the line its interval.",
         "method": "How the numbers were made, and what they cannot say",
@@ -149,6 +151,8 @@ WORDS = {
                           "{observed} تن از آنان را آورده‌اند."),
         "estimate_warnings": ("برآوردگر همراه این برآورد {n} هشدار داده است؛ پیش از نقل این شمار آن‌ها را (در "
                               "سامانه، کنار برآورد) بخوانید."),
+        "estimate_warning": ("برآوردگر همراه این برآورد یک هشدار داده است؛ پیش از نقل این شمار آن را (در "
+                             "سامانه، کنار برآورد) بخوانید."),
         "no_estimate": "هنوز برآوردی انجام نشده است.",
         "chart_caption": "ستون شمار کسانی است که فهرست‌ها نام برده‌اند؛ نقطه برآورد کل است و خط بازهٔ آن.",
         "method": "شمارها چگونه به دست آمدند و چه چیزی را نمی‌توانند بگویند",
@@ -397,8 +401,9 @@ def _estimate(estimate: dict | None, language: str) -> list[dict]:
                {"kind": "chart", "svg": estimate_chart({**estimate, "strata": None}, language=language, text_scale=1.3),
                 "caption": words["chart_caption"]}]
     if estimate.get("warnings"):
-        blocks.append({"kind": "note", "text": words["estimate_warnings"].format(
-            n=digits(len(estimate["warnings"]), language))})
+        count = len(estimate["warnings"])
+        blocks.append({"kind": "note", "text": words["estimate_warning"] if count == 1 else
+                       words["estimate_warnings"].format(n=digits(count, language))})
     return blocks
 
 
