@@ -469,7 +469,9 @@ def deliver_appeal(store: Store, ref: str, *, actor: Actor, to: str, on: str, ev
 
 def public_signatories(session: Session, appeal: Appeal, *, order: str | None = None, limit: int | None = None,
                        offset: int = 0, named_by_kind: dict | None = None) -> list[dict]:
-    """The verified signatories who asked to be named, in the appeal's order (or ``order``).
+    """The verified signatories who asked to be named, in the appeal's order (or ``order``): what the
+    public sees of each, and no row id (their gaps and order would tell of the signers who are only
+    counted, pending or refused, and when they signed).
 
     Each page is read along an index (by kind and name, by name, or by when they signed), so the
     hundredth page costs what the first does. ``named_by_kind`` (from :func:`counts`) saves a count
@@ -502,7 +504,7 @@ def public_signatories(session: Session, appeal: Appeal, *, order: str | None = 
         rows = read(order_by=(Signature.public_name, Signature.id), skip=offset, take=limit)
     else:
         rows = read(order_by=(Signature.id,), skip=offset, take=limit)
-    return [{"id": r.id, "kind": r.kind, "name": r.public_name, "role": r.public_role,
+    return [{"kind": r.kind, "name": r.public_name, "role": r.public_role,
              "affiliation": r.public_affiliation, "country": r.country, "version": r.version,
              "signed_on": r.confirmed_at.date().isoformat() if r.confirmed_at else None} for r in rows]
 
