@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dadkhah.errors import InputError
+from dadkhah.registry.persons import withhold_person
 from dadkhah.vault.casefile import export_casefile
 from dadkhah.vault.custody import events_for
 from dadkhah.vault.evidence import add_evidence
@@ -84,6 +85,26 @@ def test_scope_follows_consent_and_public_files_carry_no_private_metadata(store,
     assert [t["id"] for t in document["testimonies"]] == ["T-0002"] and "interviewer" not in document["testimonies"][0]
     assert [e["id"] for e in document["evidence"]] == ["E-000002"] and "metadata" not in document["evidence"][0]
     assert public["persons"] == 2 and verify_casefile(tmp_path / "public")["valid"]
+
+
+def test_a_public_case_file_holds_no_withheld_person(store, keys, tmp_path):
+    """Withheld at the family's request, a person is kept out of everything published: a case file for
+    the public refuses them by name and leaves them out of "everything", saying how many; a case
+    file for investigators still holds them."""
+    persons = _case(store, keys, tmp_path)
+    withhold_person(store, persons[0], actor=TESTER, reason="WITHHELD-REASON-MARKER")
+    with pytest.raises(InputError, match=f"{persons[0]} withheld") as refused:
+        export_casefile(store, keys, tmp_path / "named", recipient="Press", scope="public", persons=persons, actor=TESTER)
+    assert refused.value.field == "persons" and not (tmp_path / "named").exists()
+    public = export_casefile(store, keys, tmp_path / "public", recipient="Press", scope="public", everything=True,
+                             actor=TESTER)
+    assert (public["persons"], public["withheld_left_out"]) == (1, 1)
+    document = json.loads((tmp_path / "public" / "data" / "casefile.json").read_text())
+    assert [p["person_id"] for p in document["persons"]] == [persons[1]]
+    assert b"WITHHELD-REASON-MARKER" not in all_bytes(tmp_path / "public")
+    investigators = export_casefile(store, keys, tmp_path / "inv", recipient="UN", scope="investigators",
+                                    persons=persons, actor=TESTER)
+    assert investigators["persons"] == 2 and investigators["withheld_left_out"] == 0
 
 
 def test_a_one_byte_change_is_caught_and_the_file_named(casefile):

@@ -577,6 +577,9 @@ def export_casefile_command(
         out.print(f"Case file {result['casefile']} at {result['out']}: {officials_part}{counted(result['persons'], 'person')}, "
                   f"{counted(result['testimonies'], 'testimony', 'testimonies')}, {counted(result['evidence'], 'evidence item')}; signed by "
                   f"{result['fingerprint']}.", markup=False)
+        if result["withheld_left_out"]:
+            out.print(f"Left out: {counted(result['withheld_left_out'], 'withheld person')} (a case file for the "
+                      "public holds nobody withheld from publication).", markup=False)
         for stamp in result["timestamps"]:
             out.print(f"Signature timestamped at {stamp['time']} by {stamp['name']} ({stamp['authority']}).", markup=False)
 

@@ -9,7 +9,10 @@ edits a file and rewrites the manifests still fails the signature, unless they s
 their own; which is why the recipient should check the key's fingerprint against one received
 another way (``dadkhah verify --expect-key``).
 
-Only testimonies whose witness consented to the scope are included, and evidence released to it.
+Only testimonies whose witness consented to the scope are included, and evidence released to it. A
+case file for the public holds no withheld person (:func:`dadkhah.registry.persons.withhold_person`):
+one named is refused, and those an official's acts or "everything" would bring are left out and
+counted.
 Witness names and contacts are never exported; interviewers' names and evidence metadata (EXIF,
 C2PA: places, devices) are left out of public case files.
 
@@ -55,7 +58,7 @@ from dadkhah.model import (
     TestimonyPerson,
 )
 from dadkhah.outfiles import write_json
-from dadkhah.registry.persons import describe_person
+from dadkhah.registry.persons import describe_person, withheld_persons
 from dadkhah.store import Store
 from dadkhah.typeset import report_pdf
 from dadkhah.typeset.compile import day_words, number
@@ -204,10 +207,17 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
     try:
         with store.session() as session:
             chosen = [] if everything else resolve_persons(session, persons, field="persons")
+            withheld = withheld_persons(session) if scope == "public" else set()
+            if refused := [p for p in chosen if p in withheld]:
+                raise InputError(f"{', '.join(refused)} withheld from everything published (persons withhold): a "
+                                 "case file for the public cannot hold them; make it for investigators or courts, or "
+                                 "leave them out", field="persons")
             dossiers = [official_casefile(session, ref, audience=audience_for(scope)) for ref in officials]
             chosen = sorted(set(chosen) | {p for d in dossiers for p in d["persons"]})
             chosen, evidence, testimonies = _select(session, scope, chosen, everything,
                                                     cited=_cited(dossiers))
+            left_out = len([p for p in chosen if p in withheld])
+            chosen = [p for p in chosen if p not in withheld]
             casefile_id = _casefile_id(session)
             document = _write_payload(session, store, keys, staging, casefile_id=casefile_id, recipient=recipient,
                                       scope=scope, persons=chosen, evidence=evidence, testimonies=testimonies,
@@ -216,6 +226,8 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
                 document["officials"] = [_official_entry(d, evidence, testimonies) for d in dossiers]
             summary = {"recipient": recipient, "scope": scope, "persons": len(chosen), "testimonies": len(testimonies),
                        "evidence": len(evidence), "officials": [d["dossier"]["official"]["id"] for d in dossiers]}
+            if scope == "public":
+                summary["withheld_left_out"] = left_out
             written = _write_summary(staging / SUMMARY, document, summary, keys.fingerprint,
                                      [d["dossier"]["official"] for d in dossiers])
             document["summary"] = {"path": f"data/{SUMMARY}", "sha256": written["sha256"],
@@ -252,7 +264,8 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
             _deliver(made, target, scratch)
             delivered = True
             return {"casefile": casefile_id, "out": str(target), "recipient": recipient, "scope": scope,
-                    "persons": len(chosen), "testimonies": len(testimonies), "evidence": len(evidence),
+                    "persons": len(chosen), "withheld_left_out": left_out, "testimonies": len(testimonies),
+                    "evidence": len(evidence),
                     "officials": summary["officials"], "timestamps": timestamps,
                     "fingerprint": keys.fingerprint, "exported_by": actor.name}
     except BaseException:
