@@ -214,6 +214,11 @@ def test_a_bad_address_or_name_is_refused_with_its_field(store, keys, appeal):
     with pytest.raises(InputError) as refused:
         _sign(store, keys, "ok@example.org", kind="robot")
     assert refused.value.field == "kind"
+    # a name that would show reversed (a right-to-left override) or hold a terminal's escape
+    for name in ("Jane\u202eeoR", "Jane \u2067Roe\u2069", "Jane\x1b[31mRoe"):
+        with pytest.raises(InputError, match="text-direction") as refused:
+            _sign(store, keys, "ok@example.org", name=name)
+        assert refused.value.field == "name"
 
 
 def test_signing_needs_the_keys(store, appeal):

@@ -111,6 +111,27 @@ def test_field_problems_keep_the_record_and_warn(store, tmp_path):
     assert record["prison"]["place_id"] == "prison:evin"
 
 
+def test_control_and_text_direction_characters_leave_names_with_a_warning(store, tmp_path):
+    """A right-to-left override shows a name reversed; a terminal's escape sequence recolours it. They
+    are taken out of the fields, each removal a warning on its field; the row as given keeps them."""
+    text = ("record_id,given_name,family_name,city,notes\n"
+            "1,علی\u202eرضایی,Karimi,Rasht,\n"
+            "2,Ctl\x01name,Name\x1b[31m,Tabriz,rang\x07twice\n"
+            "3,Plain,Name\u200c,Qom,\u200fkept\n")
+    summary = import_file(store, write(tmp_path / "c.csv", text), source="c", actor=TESTER)
+    assert (summary.rows, summary.imported, summary.rejected) == (3, 3, 0)
+    assert sorted((w["line"], w["field"]) for w in summary.warnings) == [
+        (2, "given_name"), (3, "family_name"), (3, "given_name"), (3, "notes")]
+    assert all("text-direction" in w["message"] for w in summary.warnings)
+    records = records_by_id(store)
+    assert records["1"]["given_name"]["original"] == "علیرضایی"
+    assert (records["2"]["given_name"]["original"], records["2"]["family_name"]["original"]) == ("Ctlname", "Name[31m")
+    assert records["3"]["family_name"]["original"] == "Name\u200c", "a joiner (ZWNJ) is Persian writing: kept"
+    with store.session() as session:
+        given = session.scalar(sa.select(Record.raw).where(Record.record_id == "1"))
+    assert any("\u202e" in cell for cell in given), "the row as given keeps them"
+
+
 def test_reimporting_the_same_file_adds_nothing(store, tmp_path):
     path = write(tmp_path / "ngo.csv", PERSIAN_LIST)
     first = import_file(store, path, source="ngo", actor=TESTER)

@@ -30,6 +30,7 @@ from dadkhah.errors import InputError
 from dadkhah.normalize.dates import DateParseError, DateValue, parse_date
 from dadkhah.normalize.gender import parse_gender
 from dadkhah.normalize.names import normalize_name
+from dadkhah.normalize.script import visible_text
 
 # The files of an import, in the order they are read (a later file may name what an earlier defines),
 # with their columns: the first is required on every row.
@@ -103,9 +104,11 @@ class Draft:
 
 
 def clean(value: str | None) -> str | None:
+    """A cell as written, trimmed; without control and text-direction override characters, which
+    could hide or reverse a name where it is shown (:data:`~dadkhah.normalize.script.INVISIBLE`)."""
     if value is None:
         return None
-    value = value.strip()
+    value = visible_text(value)[0].strip()
     return value or None
 
 

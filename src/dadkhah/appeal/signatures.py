@@ -45,6 +45,7 @@ from dadkhah.errors import DadkhahError, InputError, NotFound
 from dadkhah.model import Appeal, AppealMail, AppealRequest, Signature
 from dadkhah.model.base import utcnow
 from dadkhah.normalize.names import normalize_name
+from dadkhah.normalize.script import INVISIBLE
 from dadkhah.store import Store
 from dadkhah.vault.crypto import blind_index, new_data_key, open_sealed, seal, unwrap_key, wrap_key
 from dadkhah.vault.keys import VaultKeys
@@ -89,8 +90,8 @@ class Throttled(DadkhahError):
 def _field(value: str | None, *, field: str, required: bool = False) -> str | None:
     value = unicodedata.normalize("NFC", (value or "")).strip()
     value = " ".join(value.split())
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise InputError("holds control characters", field=field)
+    if INVISIBLE.search(value):  # a control character, or one that reverses how the public list shows a name
+        raise InputError("holds control or text-direction characters", field=field)
     if len(value) > MAX_FIELD:
         raise InputError(f"is longer than {MAX_FIELD} characters", field=field)
     if required and not value:

@@ -46,7 +46,7 @@ from dadkhah.normalize.dates import DateParseError, parse_date
 from dadkhah.normalize.gender import GenderParseError, parse_gender
 from dadkhah.normalize.names import normalize_name, split_full_name
 from dadkhah.normalize.places import Gazetteer
-from dadkhah.normalize.script import fold_text
+from dadkhah.normalize.script import INVISIBLE, fold_text, visible_text
 from dadkhah.places import load_gazetteer
 from dadkhah.sources import (
     ensure_incident,
@@ -181,12 +181,14 @@ class RowNormaliser:
         """(record columns in :data:`RECORD_COLUMNS` order, warnings as (field, message, value), reason
         to refuse the row or None)."""
         count = len(cells)
-        (given, family, full, father, gender, birth, death, city, prison, affiliation, notes, _) = [
-            (cells[p].strip() or None) if p < count else None for p in self._positions]
+        warnings: list[tuple[str, str, str | None]] = []
+        values = [(cells[p].strip() or None) if p < count else None for p in self._positions]
+        if INVISIBLE.search("\t".join(cells)):  # rare: one search of the row decides
+            values = self._visible(values, warnings)
+        (given, family, full, father, gender, birth, death, city, prison, affiliation, notes, _) = values
         names = _names_outcome(given, family, full)
         if names is None:
             return None, [], "no name: the given, family and full name are all empty or marked unknown"
-        warnings: list[tuple[str, str, str | None]] = []
         father_norm, father_key = self._father(father) if father else _NO_NAME
         gender_norm = None
         if gender:
@@ -217,6 +219,20 @@ class RowNormaliser:
                 birth, b[0], b[1], b[5], b[6], death, d[0], d[1], d[5], d[6],
                 city, city_id, prison, prison_id, affiliation, self._fold(affiliation) if affiliation else None,
                 notes), warnings, None
+
+    @staticmethod
+    def _visible(values: list, warnings: list) -> list:
+        """The cells without control and bidi-override characters (:data:`INVISIBLE`), each removal a
+        warning; the row as given keeps them."""
+        cleaned = []
+        for name, value in zip(_FIELDS, values, strict=True):
+            if value is not None and INVISIBLE.search(value):
+                shown, removed = visible_text(value)
+                warnings.append((name, f"{removed} invisible control or text-direction character(s) removed: they "
+                                        "could hide or reverse what is shown", value))
+                value = shown.strip() or None
+            cleaned.append(value)
+        return cleaned
 
     def __call__(self, cells: list[str]) -> tuple[dict | None, list[tuple[str, str, str | None]], str | None]:
         """(record columns by name, warnings as (field, message, value), reason to refuse the row or None)."""

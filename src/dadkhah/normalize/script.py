@@ -100,6 +100,20 @@ _LATIN_SPECIAL = str.maketrans(
 )
 
 
+# Characters that are never part of a name or a place as written, and that change how text around them
+# shows: C0 and C1 controls (a terminal's escape sequences among them; tab and line breaks are
+# whitespace and stay) and the bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069),
+# with which a name can be made to show reversed. The marks LRM and RLM, and ZWNJ, stay: Persian
+# text uses them.
+INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_text(text: str) -> tuple[str, int]:
+    """``text`` without :data:`INVISIBLE` characters, and how many were removed."""
+    cleaned, removed = INVISIBLE.subn("", text)
+    return cleaned, removed
+
+
 def to_ascii_digits(text: str) -> str:
     """Persian and Arabic-Indic digits to ASCII, nothing else touched."""
     return text.translate(DIGITS_TABLE)
