@@ -117,9 +117,25 @@ def holds_nul(error: BaseException) -> bool:
     return "NUL (0x00)" in str(getattr(error, "orig", error))
 
 
+def checked_database_url(url: str) -> str:
+    """``url`` normalised (:func:`normalise_database_url`), if it names a database Dadkhah can use: a
+    SQLite file or a PostgreSQL database; else a :class:`WorkspaceError` saying what is wrong with
+    it (never the password it may hold)."""
+    url = normalise_database_url(url.strip())
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        raise WorkspaceError("DADKHAH_DATABASE_URL is not a database address: give postgresql://USER@HOST:PORT/DATABASE "
+                             "(or leave it unset for the workspace's own SQLite file)") from None
+    if parsed.drivername not in ("sqlite", "postgresql+psycopg"):
+        raise WorkspaceError(f"DADKHAH_DATABASE_URL names a {parsed.get_backend_name()} database: Dadkhah works with "
+                             "PostgreSQL (postgresql://…) or its own SQLite file (leave it unset)")
+    return url
+
+
 def create_engine(url: str, *, busy_seconds: float = 30) -> sa.Engine:
     """An engine for ``url``; on SQLite a writer waits up to ``busy_seconds`` for another to finish."""
-    url = normalise_database_url(url)
+    url = checked_database_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, json_serializer=_json_dumps)
         sa.event.listen(engine, "connect", _sqlite_pragmas(busy_seconds * 1000))
@@ -270,12 +286,23 @@ class Store:
         self.close()
 
 
-def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None, busy_seconds: float = 30) -> Store:
+def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None, busy_seconds: float = 30,
+               claim: bool = False, create: bool = True) -> Store:
     """Open the workspace's database, migrating it to this version's schema when it is older.
 
     ``keys`` sign the audit log: the keys themselves, or a function that finds them when needed.
     ``busy_seconds``: how long a write waits for another (SQLite) before :class:`Busy`.
+    ``claim`` (as the command line and the web open a workspace): the database must be this
+    workspace's (:func:`claim_database`). Without ``create``, a missing SQLite file is an error, not a
+    new empty database: the workspace's database may be on a server the environment no longer names.
     """
+    if not create and workspace.is_sqlite:
+        database = sa.make_url(checked_database_url(workspace.database_url)).database
+        if database and database != ":memory:" and not Path(database).exists():
+            raise WorkspaceError(
+                f"{workspace.path} has no database: {database} is missing. If the case's database is on a PostgreSQL "
+                "server, set DADKHAH_DATABASE_URL to it; if the file was moved or deleted, restore it from a backup "
+                f"(`dadkhah restore`); `dadkhah init {workspace.path}` makes a new, empty one")
     engine = create_engine(workspace.database_url, busy_seconds=busy_seconds)
     try:
         if upgrade:
@@ -300,6 +327,12 @@ def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None, busy_se
     except Exception:
         engine.dispose()
         raise
+    if claim:
+        try:
+            claim_database(engine, workspace)
+        except BaseException:
+            engine.dispose()
+            raise
     store = Store(workspace=workspace, engine=engine, keys=keys)
     if synced:
         store.places_resolved = synced["records_resolved"]
@@ -307,6 +340,35 @@ def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None, busy_se
         make_private(workspace.path)
         store.swept = sweep_leftovers(store)
     return store
+
+
+WORKSPACE_SETTING = "workspace"  # the workspace whose database this is (Workspace.uid)
+
+
+def claim_database(engine: sa.Engine, workspace: Workspace) -> None:
+    """Check that the database is ``workspace``'s, naming the workspace in it when it names none yet
+    (a new database, or one from before databases named their workspace). A database that names
+    another workspace is refused: commands would read and write another case, and its audit log
+    would look tampered with from here."""
+    table = Setting.__table__
+    with engine.connect() as connection:
+        held = connection.scalar(sa.select(table.c.value).where(table.c.key == WORKSPACE_SETTING))
+    if held is None:
+        try:
+            with engine.begin() as connection:
+                connection.execute(table.insert().values(key=WORKSPACE_SETTING, value=workspace.uid))
+            return
+        except sa.exc.IntegrityError:  # another process claimed it first: read what it wrote
+            with engine.connect() as connection:
+                held = connection.scalar(sa.select(table.c.value).where(table.c.key == WORKSPACE_SETTING))
+    if held != workspace.uid:
+        named = engine.url.render_as_string(hide_password=True)
+        raise WorkspaceError(
+            f"the database {named} belongs to another workspace, not to {workspace.path}: "
+            + ("DADKHAH_DATABASE_URL names another case's database; set it to this workspace's, or unset it for a "
+               "workspace whose database is its own SQLite file" if not workspace.is_sqlite or
+               os.environ.get("DADKHAH_DATABASE_URL") else
+               "the database file was replaced by another workspace's; restore this workspace's from a backup"))
 
 
 def _keep_private(engine: sa.Engine) -> None:

@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 import tomllib
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,6 +75,13 @@ class Workspace:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def uid(self) -> str:
+        """What tells this workspace from every other, as its database records it
+        (:func:`dadkhah.store.claim_database`): the id written into the configuration when it was
+        made; a workspace from before that is told by the moment it was made."""
+        return str(self.config.get("workspace_uid") or self.config.get("created_at") or "")
 
     def key_file_location(self) -> Path | None:
         """Where the workspace's key file is: ``DADKHAH_KEY_FILE``, the configuration, else the
@@ -142,6 +150,8 @@ def create_workspace(path: str | os.PathLike, *, database_url: str | None = None
             "# The database is dadkhah.db in this folder unless DADKHAH_DATABASE_URL names another.\n"
             f"workspace_format = {WORKSPACE_FORMAT}\n"
             f'created_at = "{created}"\n'
+            "# Which workspace this is: its database records it, and refuses to serve another.\n"
+            f'workspace_uid = "{uuid.uuid4().hex}"\n'
             "\n[import]\n"
             "# Largest file `dadkhah import` accepts, in megabytes.\n"
             "max_file_mb = 4096\n"

@@ -258,7 +258,7 @@ def opened_store(ctx: typer.Context) -> Iterator[Store]:
     from dadkhah.vault.keys import load_keys_unattended
 
     workspace = cli_workspace(ctx)
-    store = open_store(workspace, keys=lambda: load_keys_unattended(workspace))
+    store = open_store(workspace, keys=lambda: load_keys_unattended(workspace), claim=True, create=False)
     say_what_was_swept(store.swept)
     say_what_the_gazetteer_resolved(store.places_resolved)
     try:

@@ -29,7 +29,7 @@ from dadkhah.ingest.importer import import_file
 from dadkhah.normalize.places import UNKNOWN_PLACE
 from dadkhah.registry.records import count_records, iter_records
 from dadkhah.sources import describe_source, list_sources, set_release
-from dadkhah.store import current_revision, open_store
+from dadkhah.store import checked_database_url, current_revision, open_store
 from dadkhah.workspace import create_workspace
 
 sources_app = typer.Typer(help="Sources: where records came from.", no_args_is_help=True)
@@ -51,8 +51,10 @@ def init(
     from dadkhah.cli.vault import ask_passphrase
     from dadkhah.vault.keys import create_keys, workspace_id
 
+    if database_url(ctx):  # a bad address is said before any folder is made
+        checked_database_url(database_url(ctx))
     workspace = create_workspace(path or workspace_path(ctx) or Path.cwd(), database_url=database_url(ctx))
-    store = open_store(workspace)
+    store = open_store(workspace, claim=True)
     try:
         secret = ask_passphrase(confirm=True) if passphrase and not workspace_id(workspace) else None
         keys = create_keys(workspace, key_file=key_file, passphrase=secret)

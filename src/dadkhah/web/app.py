@@ -53,7 +53,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     # The audit log is signed with the unlocked keys; served without them, only the public key is
     # read, to check signatures and remember the newest event.
     app.state.store = open_store(workspace, keys=settings.keys or (lambda: find_public_keys(workspace)),
-                                 busy_seconds=settings.busy_seconds)
+                                 busy_seconds=settings.busy_seconds, claim=True, create=False)
     if any(app.state.store.swept.values()):
         log.warning("removed what interrupted runs left in the workspace: %s", app.state.store.swept)
     if app.state.store.places_resolved:
