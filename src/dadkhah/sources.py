@@ -91,6 +91,12 @@ def describe_source(
     with store.session() as session:
         existing = find_source(session, validate_source_name(name))
         before = source_to_dict(existing) if existing is not None else {}
+        for detail in ("producer", "description", "restrictions"):  # text: as written, trimmed
+            if given[detail] is not None:
+                given[detail] = given[detail].strip() or None
+                if given[detail] is None and before.get(detail):
+                    raise InputError("cannot be emptied once given, only replaced: give the new text (the audit log "
+                                     "keeps every earlier one)", field=detail)
         source = ensure_source(session, name)
         for detail, value in given.items():
             if value is not None:

@@ -121,6 +121,14 @@ def test_adding_and_describing_a_source_is_in_the_audit_log_with_what_changed(ws
     assert events[1]["details"] == {"producer": "A UN office", "credibility": 2}
     assert events[0]["details"] == {"credibility": {"before": 2, "after": 3}}
     assert {(e["actor"], e["channel"]) for e in events} == {(events[0]["actor"], "cli")}
+    # a detail given cannot be emptied, only replaced (a restriction on use was wiped by --restrictions "")
+    run("sources", "add", "un-2020", "--restrictions", "  not for publication ", workspace=ws)
+    for detail in ("--producer", "--restrictions"):
+        for empty in ("", "   "):
+            refused = run("sources", "add", "un-2020", detail, empty, "--json", workspace=ws)
+            assert refused.exit_code != 0 and json.loads(refused.stdout)["error"]["option"] == detail
+    kept = json.loads(run("sources", "add", "un-2020", "--json", workspace=ws).stdout)
+    assert (kept["producer"], kept["restrictions"]) == ("A UN office", "not for publication"), "trimmed, kept"
 
 
 def test_places_commands(ws):
