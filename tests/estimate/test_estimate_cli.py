@@ -126,3 +126,34 @@ def test_run_by_city_with_linkage_thresholds(linked, tmp_path, monkeypatch):
     bad = run("estimate", "run", "--linkage-thresholds", "high", "--json", workspace=ws)
     assert bad.exit_code != 0 and json.loads(bad.stdout)["error"]["option"] == "--linkage-thresholds"
     assert "--linkage-thresholds: takes probabilities" in bad.stderr
+
+
+def test_a_seed_or_a_count_out_of_range_is_a_usage_error_not_a_crash(tmp_path, monkeypatch):
+    """A negative seed crashed NumPy with a traceback; an LCMCR run of 0 iterations ran 2,000 and stored 0."""
+    monkeypatch.chdir(tmp_path)
+    for args in (("--method", "loglinear", "--seed", "-1"), ("--method", "lcmcr", "--seed", str(2**32)),
+                 ("--method", "lcmcr", "--iterations", "0"), ("--method", "lcmcr", "--thin", "0")):
+        result = run("estimate", "table", KOREA, *args, "--json")
+        assert result.exit_code == 2 and f"Invalid value for '{args[2]}'" in result.output, result.output
+    from dadkhah.estimate import EstimationError, estimate_table, read_table
+
+    with pytest.raises(EstimationError, match="seed"):
+        estimate_table(read_table(KOREA), "loglinear", random_state=-1)
+
+
+def test_a_chart_is_an_svg_file_and_never_lands_on_another_file(tmp_path, monkeypatch):
+    """Asked for chart.png, the chart went to chart.svg over whatever was there, making any folder it
+    named; now the file is checked before anything is estimated."""
+    monkeypatch.chdir(tmp_path)
+    mine = write(tmp_path / "chart.svg", "my own notes, not a chart")
+    for plot, said in (("chart.png", "drawn as SVG"), (str(mine), "not a chart"),
+                       (str(tmp_path / "nowhere" / "c.svg"), "does not exist")):
+        result = run("estimate", "table", KOREA, "--method", "chao", "--plot", plot, "--json")
+        error = json.loads(result.stdout)["error"]
+        assert result.exit_code != 0 and said in error["message"] and error["option"] == "--plot", error
+    assert mine.read_text() == "my own notes, not a chart" and not (tmp_path / "nowhere").exists()
+    drawn = tmp_path / "toll.svg"
+    for _ in range(2):  # a chart drawn before is replaced
+        result = run("estimate", "table", KOREA, "--method", "chao", "--plot", str(drawn), "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["plot"] == str(drawn) and "<svg" in drawn.read_text(encoding="utf-8")

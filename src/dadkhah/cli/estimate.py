@@ -24,7 +24,7 @@ from dadkhah.cli.common import (
 )
 from dadkhah.errors import InputError, WorkspaceError
 from dadkhah.report.charts import LANGUAGES as CHART_LANGUAGES
-from dadkhah.report.charts import plot_estimate, stratum_labels
+from dadkhah.report.charts import checked_chart_path, plot_estimate, stratum_labels
 
 # The estimators pull in numba and scipy (about a second and 150 MB): they are imported by the
 # commands that use them, so that every other command starts quickly and stays small.
@@ -35,11 +35,11 @@ estimate_app = typer.Typer(help="Estimates of the total toll: multiple systems e
 ESTIMATE_OPTIONS = {
     "method": (Annotated[str, typer.Option("--method", help="auto (the default: bma for 3-5 lists, lcmcr for 6 or more, lincoln-petersen for 2, with the reason printed), lcmcr, loglinear, bma, chao or lincoln-petersen.")], "auto"),
     "latent_classes": (Annotated[int | None, typer.Option("--latent-classes", help="LCMCR: latent classes K (default min(2^lists - 1, 15)).")], None),
-    "iterations": (Annotated[int, typer.Option("--iterations", help="LCMCR: sweeps kept after burn-in, per chain.")], 100_000),
-    "burn_in": (Annotated[int, typer.Option("--burn-in", help="LCMCR: sweeps discarded first, per chain.")], 10_000),
-    "thin": (Annotated[int, typer.Option("--thin", help="LCMCR: keep one sweep in this many.")], 100),
-    "chains": (Annotated[int, typer.Option("--chains", help="LCMCR: independent chains, compared for agreement.")], 4),
-    "seed": (Annotated[int | None, typer.Option("--seed", help="Random seed (same seed, same result).")], None),
+    "iterations": (Annotated[int, typer.Option("--iterations", min=1, help="LCMCR: sweeps kept after burn-in, per chain.")], 100_000),
+    "burn_in": (Annotated[int, typer.Option("--burn-in", min=0, help="LCMCR: sweeps discarded first, per chain.")], 10_000),
+    "thin": (Annotated[int, typer.Option("--thin", min=1, help="LCMCR: keep one sweep in this many.")], 100),
+    "chains": (Annotated[int, typer.Option("--chains", min=1, help="LCMCR: independent chains, compared for agreement.")], 4),
+    "seed": (Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed, 0 to 4294967295 (same seed, same result).")], None),
     "selection": (Annotated[str, typer.Option("--selection", help="Log-linear: bic, aic, stepwise or main.")], "bic"),
     "max_order": (Annotated[int, typer.Option("--max-order", help="Log-linear: 2 for pairwise interactions, 3 to add three-way ones (up to 5 lists).")], 2),
     "interval": (Annotated[str | None, typer.Option("--interval", help="Log-linear: bootstrap (the default), bca, or profile (conditional on the selected model).")], None),
@@ -155,6 +155,8 @@ def estimate_table_command(
     from dadkhah.estimate.registry import record_table_estimate
 
     plot, plot_language, method = options.pop("plot"), _plot_language(options.pop("plot_language")), options.pop("method")
+    if plot:
+        checked_chart_path(plot)
     table = read_table(file)
     params = method_parameters(method, **options)
     with progress_bar(f"estimating ({method})") as progress:
@@ -211,6 +213,8 @@ def estimate_run(
         raise InputError(f"takes probabilities separated by commas, not {linkage_thresholds!r}",
                          field="linkage_thresholds") from None
     options |= {"replicates": replicates, "linkage_uncertainty": linkage_uncertainty, "keep_unknown": keep_unknown}
+    if plot:
+        checked_chart_path(plot)  # before the estimate, which may take minutes
     if background:
         _submit_estimate(ctx, method=method, by=by, thresholds=thresholds, options=options, plot=plot, as_json=as_json)
         return
@@ -220,7 +224,8 @@ def estimate_run(
         if plot:
             with store.session() as session:
                 names = stratum_labels(session, by, plot_language)
-            document["plot"] = plot_estimate(document, plot, language=plot_language, names=names)
+            document["plot"] = plot_estimate(document, plot, language=plot_language, names=names,
+                                             workspace=store.workspace)
     if as_json:
         emit_json(document)
     else:

@@ -127,6 +127,9 @@ def estimate_table(table: CaptureTable, method: str, **params) -> EstimateResult
     ``iterations``, ...); the method is chosen by :func:`choose_method` and the result says why
     (``chosen_because``, also in its diagnostics).
     """
+    for name in ("seed", "random_state"):  # NumPy's generators take 0 to 2^32 - 1 (a negative seed crashed them)
+        if params.get(name) is not None and not 0 <= int(params[name]) <= 2**32 - 1:
+            raise EstimationError(f"the seed is a whole number from 0 to 4294967295, not {params[name]}")
     table, empty = table.without_empty_lists()
     if empty:
         result = estimate_table(table, method, **params)

@@ -400,7 +400,10 @@ def _replicate_parameters(method: str, parameters: dict, replicates: int, r: int
     if method in ("auto", "lcmcr"):
         defaults = LCMCR()
         thin = given.get("thin", defaults.thin)
-        given["iterations"] = max(given.get("iterations", defaults.iterations) // replicates, 20 * thin)
+        asked = given.get("iterations", defaults.iterations)
+        if thin < 1 or asked < thin:  # refused as the estimator refuses it, before a replicate is shared out
+            raise InputError(f"must be at least thin ({thin}), and thin at least 1, not {asked}", field="iterations")
+        given["iterations"] = max(asked // replicates, 20 * thin)
     if method == "loglinear" and given.get("interval") in ("bootstrap", "bca"):
         given["n_bootstrap"] = max(LogLinear().n_bootstrap // replicates, 100)
     return given

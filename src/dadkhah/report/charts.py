@@ -26,6 +26,7 @@ security policy has nothing to forbid.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +34,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from dadkhah.errors import InputError
 from dadkhah.model import Place
+from dadkhah.outfiles import checked_out
 from dadkhah.report.maps import SVG_NAMESPACE, format_number
 
 LANGUAGES = ("en", "fa")
@@ -290,12 +293,34 @@ def stratum_labels(session: Session, by: str | None, language: str) -> dict[str,
             if name_en or name_fa}
 
 
+def checked_chart_path(out: str | Path, *, workspace=None) -> Path:
+    """Where a chart may be drawn (checked before the estimate is made): a ``.svg`` file in a folder that
+    exists, new or an SVG file (a chart drawn before, replaced), never one of the workspace's own
+    files. (A chart asked as ``.png`` went to the ``.svg`` beside it, over whatever was there.)"""
+    try:
+        target = checked_out(out, overwrite=True, workspace=workspace)
+    except InputError as exc:
+        raise InputError(exc.message, file=exc.file, field="plot") from None
+    if target.suffix.lower() != ".svg":
+        raise InputError("is drawn as SVG: name the file ….svg", file=str(target), field="plot")
+    if target.exists():
+        with open(target, "rb") as handle:
+            head = handle.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
+        if not head.startswith((b"<svg", b"<?xml")) or b"<svg" not in head:
+            raise InputError("exists and is not a chart (an SVG file): name another file", file=str(target),
+                             field="plot")
+    return target
+
+
 def plot_estimate(document: Mapping, out: str | Path, *, language: str = "en",
-                  names: Mapping[str, str] | None = None) -> str:
-    """Write the chart of ``document`` to ``out`` as an SVG file (its suffix made ``.svg``); returns the path."""
-    out = Path(out)
-    if out.suffix.lower() != ".svg":
-        out = out.with_suffix(".svg")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(estimate_chart(document, language=language, names=names) + "\n", encoding="utf-8")
-    return str(out)
+                  names: Mapping[str, str] | None = None, workspace=None) -> str:
+    """Write the chart of ``document`` to ``out`` (:func:`checked_chart_path`) as an SVG file, whole or
+    not at all; returns the path."""
+    target = checked_chart_path(out, workspace=workspace)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        partial.write_text(estimate_chart(document, language=language, names=names) + "\n", encoding="utf-8")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return str(target)
