@@ -154,7 +154,7 @@ def main() -> None:
         ours = timed([sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "link", "run", "--json"], env,
                      keep=folder / "first.json")
         first = json.loads((folder / "first.json").read_text())
-        subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "persons", "export", "--out",
+        subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "persons", "export", "--force", "--out",
                         str(folder / "ours.csv")], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         small = folder / "list-7.csv"
         truth = _small_list(case, small)
@@ -163,7 +163,7 @@ def main() -> None:
         again = timed([sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "link", "run", "--json"], env,
                       keep=folder / "second.json")
         second = json.loads((folder / "second.json").read_text())
-        subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "persons", "export", "--out",
+        subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(workspace), "persons", "export", "--force", "--out",
                         str(folder / "ours-again.csv")], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         plain = timed([sys.executable, __file__, "--plain", str(case), str(folder / "plain.csv")], env)
         result = {

@@ -281,6 +281,9 @@ def test_link_persons_and_review_commands(ws, small_case):
     assert (event["object_id"], event["channel"]) == (exported["sha256"], "cli"), "who took the registry out, and which file"
     assert event["details"] == {"rows": exported["rows"], "persons": exported["persons"], "file": "registry.csv"}
     assert not list(ws.glob(".registry.csv.*")), "no temporary file is left beside it"
+    again = run("persons", "export", "--out", str(ws / "registry.csv"), "--json", workspace=ws)
+    assert again.exit_code != 0 and json.loads(again.stdout)["error"]["option"] == "--out", "replaced only if asked"
+    assert run("persons", "export", "--out", str(ws / "registry.csv"), "--force", workspace=ws).exit_code == 0
     queue = json.loads(run("review", "list", "--limit", "3", "--json", workspace=ws).stdout)
     assert queue["run_id"] == 1 and len(queue["pairs"]) <= 3
     pair = queue["pairs"][0]
@@ -368,3 +371,13 @@ def test_a_progress_bar_draws_a_total_not_yet_known_as_a_count_without_an_end(mo
         progress(3, 8)
     drawn = screen.getvalue()
     assert "1000/?" in drawn_reading and "1000/0" not in drawn
+
+
+def test_the_records_list_counts_what_it_lists(tmp_path):
+    ws = tmp_path / "ws"
+    assert run("init", str(ws)).exit_code == 0
+    run("import", str(write(tmp_path / "l1.csv", "id,name\n1,Ali\n2,Reza\n")), "--source", "l1", workspace=ws)
+    run("import", str(write(tmp_path / "l1b.csv", "id,name\n1,Ali Rezaie\n")), "--source", "l1", workspace=ws)
+    assert "2 records" in run("records", "list", "--source", "l1", workspace=ws).stdout
+    listed = run("records", "list", "--source", "l1", "--include-superseded", workspace=ws).stdout
+    assert "3 records" in listed, "the title counts the older version it lists"

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from dadkhah.audit import list_audit
-from dadkhah.errors import DadkhahError
+from dadkhah.errors import DadkhahError, InputError
 from dadkhah.ingest.importer import import_file
 from dadkhah.link import engine
 from dadkhah.link.features import record_features
@@ -21,7 +21,7 @@ from dadkhah.model import LinkageRun, RegistryEvent
 from dadkhah.registry.persons import describe_person, export_persons, iter_memberships
 from dadkhah.store import open_store
 from dadkhah.workspace import create_workspace, load_workspace
-from tests.conftest import TESTER
+from tests.conftest import TESTER, write
 
 
 def read(path):
@@ -34,7 +34,7 @@ def memberships(store) -> dict[str, str]:
         return {f"{s}:{r}": p for s, r, p in iter_memberships(session)}
 
 
-def test_linkage_finds_the_persons_of_a_realistic_case(linked, small_case, monkeypatch):
+def test_linkage_finds_the_persons_of_a_realistic_case(linked, small_case, monkeypatch, tmp_path):
     monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
     folder, summary = linked
     truth = read(small_case / "truth.csv")
@@ -44,6 +44,14 @@ def test_linkage_finds_the_persons_of_a_realistic_case(linked, small_case, monke
         result = evaluate_linkage(store, small_case / "truth.csv")
     assert result["pairwise"]["f1"] >= 0.95, result["pairwise"]
     assert result["bcubed"]["f1"] >= 0.97, result["bcubed"]
+    # a truth file naming none of the registry's records (a misspelt source) scored a perfect 1.0
+    for name, text, said in (("wrong.csv", "source,record_id,person_id\nnosuch,X,V1\n", "none of its 1 records"),
+                             ("empty.csv", "source,record_id,person_id\n", "names no record")):
+        with open_store(load_workspace(folder)) as store, pytest.raises(InputError, match=said) as refused:
+            evaluate_linkage(store, write(tmp_path / name, text))
+        assert refused.value.file == str(tmp_path / name)
+        if name == "wrong.csv":
+            assert "nosuch" in refused.value.message and "list-1" in refused.value.message
 
 
 def test_a_rerun_on_unchanged_data_changes_no_id(copy_of_linked):

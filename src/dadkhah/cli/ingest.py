@@ -139,7 +139,7 @@ def records_list(
         if as_json:
             emit_json_array(iter_records(session, source=source, include_superseded=include_superseded, limit=limit, offset=offset))
             return
-        total = count_records(session, source=source)
+        total = count_records(session, source=source, include_superseded=include_superseded)
         table = Table("source", "record", "line", "given", "family", "father", "death", "city", title=counted(total, "record"))
         for record in iter_records(session, source=source, include_superseded=include_superseded, limit=20 if limit is None else limit, offset=offset):
             def norm(field, record=record):

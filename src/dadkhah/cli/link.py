@@ -236,7 +236,8 @@ def persons_list(
 @handle_errors
 def persons_export(
     ctx: typer.Context,
-    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write (refused if it exists, unless --force).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """One row per record: person_id, source, record_id, then the person's best attributes (the whole
@@ -244,12 +245,16 @@ def persons_export(
 
     Example: dadkhah persons export --out registry.csv
     """
+    from dadkhah.cli.common import (
+        out as console,  # (``out`` is the option, named as the core's field)
+    )
+
     with opened_store(ctx) as store:
-        result = export_registry(store, out_file, actor=cli_actor(ctx))
+        result = export_registry(store, out, actor=cli_actor(ctx), overwrite=force)
     if as_json:
         emit_json(result)
     else:
-        out.print(f"{result['rows']:,} records of {result['persons']:,} persons written to {result['file']} "
+        console.print(f"{result['rows']:,} records of {result['persons']:,} persons written to {result['file']} "
                   f"(SHA-256 {result['sha256']}).", markup=False)
 
 

@@ -686,4 +686,13 @@ def evaluate_linkage(store: Store, truth_path: str | Path) -> dict:
         run = session.scalar(sa.select(LinkageRun.id).where(LinkageRun.finished_at.is_not(None)).order_by(LinkageRun.id.desc()).limit(1))
     if not predicted:
         raise DadkhahError("no persons yet: run `dadkhah link run` first")
+    if not truth:
+        raise InputError("names no record: nothing to score against", file=str(truth_path))
+    if not any(key in predicted for key in truth):  # 0 of 0 pairs right is no score of 1.0
+        named = sorted({source for source, _ in truth})
+        held = sorted({source for source, _ in predicted})
+        raise InputError(f"none of its {len(truth):,} records is one of the registry's: it names the sources "
+                         f"{', '.join(named[:10])}{'…' if len(named) > 10 else ''}, the registry holds "
+                         f"{', '.join(held[:10])}{'…' if len(held) > 10 else ''} (check the sources' names and the "
+                         "record ids as the lists give them)", file=str(truth_path))
     return {"run_id": run, "truth": str(truth_path)} | evaluate_clusters(predicted, truth)

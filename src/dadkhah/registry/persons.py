@@ -420,19 +420,20 @@ def export_persons(session: Session, out: str | Path, *, batch: int = 2000) -> d
     return {"file": str(out), "rows": rows_written, "persons": len(person_pks)}
 
 
-def export_registry(store: Store, out: str | Path, *, actor: Actor) -> dict:
+def export_registry(store: Store, out: str | Path, *, actor: Actor, overwrite: bool = False) -> dict:
     """:func:`export_persons` as the action ``persons export``: the whole registry (every current
     person, restricted sources included: for the team, not the public) written beside ``out`` and
-    moved into place (an existing file is replaced, as this command always did), with its audit event
-    "registry exported" naming the file's SHA-256, rows and persons, in one transaction: a file that
-    could not be recorded is removed. (What may be published: ``export persons``.)"""
-    target = checked_out(out, overwrite=True)
+    moved into place (an existing file is replaced only when ``overwrite``, and one of the
+    workspace's own never), with its audit event "registry exported" naming the file's SHA-256, rows
+    and persons, in one transaction: a file that could not be recorded is removed. (What may be
+    published: ``export persons``.)"""
+    target = checked_out(out, overwrite=overwrite, workspace=store.workspace)
 
     def audit(session: Session, digest: str, counts: dict) -> None:
         record_audit(session, store, actor, action="registry exported", object_kind="export", object_id=digest,
                      details={"rows": counts["rows"], "persons": counts["persons"], "file": target.name})
 
-    written = deliver(store, target, overwrite=True, write=lambda session, partial: {
+    written = deliver(store, target, overwrite=overwrite, write=lambda session, partial: {
         k: v for k, v in export_persons(session, partial).items() if k != "file"}, audit=audit)
     return written | {"file": written["out"]}
 

@@ -127,8 +127,11 @@ def _stream(session, query, place_names, *, include_superseded, limit, offset, b
     session.expunge_all()
 
 
-def count_records(session: Session, *, source: str | None = None) -> int:
-    query = sa.select(sa.func.count()).select_from(Record).where(Record.superseded_by.is_(None))
+def count_records(session: Session, *, source: str | None = None, include_superseded: bool = False) -> int:
+    """How many current records (with ``include_superseded``, every version) the registry holds, or ``source`` does."""
+    query = sa.select(sa.func.count()).select_from(Record)
+    if not include_superseded:
+        query = query.where(Record.superseded_by.is_(None))
     if source is not None:
         query = query.where(Record.source_id == get_source(session, source).id)
     return session.scalar(query)
