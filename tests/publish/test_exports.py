@@ -29,7 +29,7 @@ from dadkhah.audit import list_audit
 from dadkhah.errors import InputError
 from dadkhah.ingest.importer import import_file
 from dadkhah.model import LinkageRun, Source
-from dadkhah.publish.exports import export_table
+from dadkhah.publish.exports import export_table, public_record
 from dadkhah.publish.network import export_graph
 from dadkhah.publish.popolo import build_popolo, export_popolo, popolo_date
 from dadkhah.publish.uwazi import PROPERTIES, columns, export_uwazi, geolocation
@@ -169,6 +169,20 @@ def test_the_public_network_holds_what_may_be_published_and_the_teams_holds_ever
         export_graph(case, tmp_path / "net.json", format="graphml", actor=TESTER)
     assert raised.value.field == "format" and not (tmp_path / "net.json").exists()
     assert export_graph(case, tmp_path / "net.graphml", actor=TESTER)["format"] == "graphml"
+
+
+def test_a_site_published_by_city_shows_its_city_even_when_its_place_is_a_cemetery(case):
+    """A site whose place is a cemetery in the gazetteer, published by city only, showed the cemetery,
+    and the memorial's map drew it at the cemetery's own coordinates."""
+    _claims(case, "sites", {"site_id": "G-KHAV", "name": "Synthetic Grave", "kind": "mass-grave", "place": "cemetery:khavaran",
+                            "latitude": "35.612345", "longitude": "51.543210", "certainty": "probable",
+                            "publication": "city"}, "public-book")
+    with case.session() as session:
+        sites = {site["name"]: site for site in public_record(session)["sites"].values()}
+    location = sites["Synthetic Grave"]["location"]
+    assert location["place"]["id"] == "city:tehran" and "lat" not in location, location
+    assert "Khavaran" not in json.dumps(sites["Synthetic Grave"])
+    assert sites["Open Grave"]["location"]["place"]["id"] == "city:rasht", "a city is its own city"
 
 
 def test_acts_name_published_victims_and_count_the_others(case, tmp_path):

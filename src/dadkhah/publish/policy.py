@@ -243,10 +243,26 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
     names = {row.subject_pk: ((row.data or {}).get("name"), (row.data or {}).get("name_fa"))
              for row, _ in claims if row.kind in ("official", "institution", "site")}
     places = {}
-    for chunk in chunks(sorted(place_ids)):
-        places.update((p.id, {"id": p.id, "name": p.name_en, "name_fa": p.name_fa, "lat": p.lat, "lon": p.lon})
-                      for p in session.execute(sa.select(Place.id, Place.name_en, Place.name_fa, Place.lat, Place.lon)
-                                               .where(Place.id.in_(chunk))))
+    kinds: dict[str, tuple[str, str | None]] = {}  # place -> (type, parent), to find a site's city
+    wanted = set(place_ids)
+    while wanted:  # the claims' places, then their parents in turn (a cemetery's city, a city's province)
+        for chunk in chunks(sorted(wanted)):
+            for p in session.execute(sa.select(Place.id, Place.type, Place.parent_id, Place.name_en, Place.name_fa,
+                                               Place.lat, Place.lon).where(Place.id.in_(chunk))):
+                places[p.id] = {"id": p.id, "name": p.name_en, "name_fa": p.name_fa, "lat": p.lat, "lon": p.lon}
+                kinds[p.id] = (p.type, p.parent_id)
+        wanted = {parent for _, parent in kinds.values() if parent and parent not in kinds} - wanted
+
+    def city_of(place_id: str | None) -> dict | None:
+        """The city (else the province) a place lies in: what a site published by city may show. A
+        cemetery or a prison in the gazetteer is itself a location, with its own coordinates."""
+        seen = set()
+        while place_id and place_id in kinds and place_id not in seen:
+            seen.add(place_id)
+            if kinds[place_id][0] in ("city", "province"):
+                return places[place_id]
+            place_id = kinds[place_id][1]
+        return None
     victims = {}
     for chunk in chunks([r.id for r, _ in claims if r.kind in ("act", "burial")], 5000):
         victims.update(victims_of(session, chunk))
@@ -268,8 +284,10 @@ def published_accountability(session: Session, persons: set[str] | None = None) 
             continue
         data = row.data or {}
         place = places.get(row.place_id) if row.place_id else None
+        if entity.publication == "city" and place is not None:
+            place = city_of(row.place_id)
         location = {"publication": entity.publication, "place": place,
-                    "place_text": None if place else data.get("place")}
+                    "place_text": None if row.place_id else data.get("place")}
         if entity.publication == "exact" and data.get("latitude") is not None:
             location["lat"], location["lon"] = data["latitude"], data["longitude"]
         name, name_fa = names[row.subject_pk]
