@@ -164,3 +164,17 @@ def test_persons_are_read_in_a_fixed_order_however_the_database_stores_them(copy
         clusters = clusters_from_registry(session)
     assert list(clusters) == sorted(clusters) and next(iter(clusters)) == first
     assert all(keys == sorted(keys) for keys in clusters.values())
+
+
+def test_records_no_linkage_run_has_placed_are_named_in_the_estimates_warnings(copy_of_linked, tmp_path):
+    """Imported after the last linkage run, a list's records are in no person, and an estimate from the
+    registry left them out without a word."""
+    quick = dict(method="chao", linkage_uncertainty=False)
+    before = run_registry_estimate(copy_of_linked, actor=TESTER, **quick)
+    assert not [w for w in before["warnings"] if "since linkage run" in w]
+    import_file(copy_of_linked, write(tmp_path / "late.csv", "id,name,city\n1,Late Arrival,Rasht\n2,Later Still,Qom\n"),
+                source="late-list", actor=TESTER)
+    after = run_registry_estimate(copy_of_linked, actor=TESTER, **quick)
+    [said] = [w for w in after["warnings"] if "since linkage run" in w]
+    assert said.startswith("2 records imported since linkage run 1") and "link run" in said
+    assert after["observed"] == before["observed"], "they are not counted: the warning says so"

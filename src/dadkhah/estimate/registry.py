@@ -651,9 +651,23 @@ def _single(store: Store, actor: Actor, estimate, run, by, table, strata_tables,
     return _store_and_document(store, actor, result, run, by, strata, sensitivity, thresholds)
 
 
+def unlinked_records(session: Session) -> int:
+    """How many current records no linkage run has placed in a person yet (imported since the last run):
+    an estimate from the registry does not count them."""
+    R, P = Record.__table__, PersonRecord.__table__
+    placed = sa.select(P.c.record_id).where(P.c.source_id == R.c.source_id, P.c.record_id == R.c.record_id)
+    return session.scalar(sa.select(sa.func.count()).select_from(R)
+                          .where(R.c.superseded_by.is_(None), ~sa.exists(placed))) or 0
+
+
 def _store_and_document(store: Store, actor: Actor, result: EstimateResult, run, by, strata, sensitivity,
                         thresholds) -> dict:
     with store.session() as session:
+        if unlinked := unlinked_records(session):
+            result = dataclasses.replace(result, warnings=(*result.warnings, (
+                f"{unlinked:,} record{'s' if unlinked != 1 else ''} imported since linkage run {run.id} "
+                f"{'are' if unlinked != 1 else 'is'} in no person yet, so not in this estimate: run `dadkhah link "
+                "run`, then estimate again")))
         estimate_id = _store_estimate(session, store, actor, result, source="registry", linkage_run_id=run.id, by=by,
                                       strata=_jsonable(strata) or None, sensitivity=sensitivity or None,
                                       thresholds=thresholds)
