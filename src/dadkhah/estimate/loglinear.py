@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, special, stats
 
+from dadkhah.errors import InputError
 from dadkhah.estimate.core import CaptureTable, EstimateResult, EstimationError, Estimator
 from dadkhah.estimate.loglinear_fit import (
     NotIdentifiable,
@@ -473,16 +474,20 @@ class LogLinear(Estimator):
         self.workers = workers
 
     def _validate(self, n_lists: int) -> tuple:
+        # (bad options name their field, as the command line and the web give them)
         if self.selection not in _SELECTIONS:
-            raise EstimationError(f"selection must be one of {_SELECTIONS}, not {self.selection!r}")
+            chosen = [name for name in _SELECTIONS if name != "given"]  # (given: terms named by a program)
+            raise InputError(f"is one of {', '.join(chosen[:-1])} or {chosen[-1]}, not {self.selection!r}",
+                             field="selection")
         if (self.selection == "given") != (self.terms is not None):
             raise EstimationError("terms are given exactly when selection='given'")
         if self.max_order not in (2, 3):
-            raise EstimationError("max_order must be 2 or 3")
+            raise InputError(f"is 2 (pairwise interactions) or 3 (three-way ones too), not {self.max_order!r}",
+                             field="max_order")
         if self.interval not in _INTERVALS:
-            raise EstimationError(f"interval must be one of {_INTERVALS}, not {self.interval!r}")
+            raise InputError(f"is one of {', '.join(_INTERVALS)}, not {self.interval!r}", field="interval")
         if not 0 < self.level < 1:
-            raise EstimationError("level must be between 0 and 1")
+            raise InputError(f"is between 0 and 1 (0.95 for a 95% interval), not {self.level!r}", field="level")
         if not 0 <= self.pthresh <= 1:
             raise EstimationError("pthresh must be between 0 and 1")
         if self.interval != "profile" and int(self.n_bootstrap) < 20:
