@@ -29,6 +29,7 @@ def test_auto_says_why_in_the_result_and_warns_on_two_lists():
     assert result.to_dict()["chosen_because"] == result.diagnostics["chosen_because"]
     two = estimate_table(table("AB", p10=10, p01=20, p11=5), AUTO, **method_parameters(AUTO))
     assert two.method == "lincoln-petersen" and any("independent" in w for w in two.warnings)
+    assert len([w for w in two.warnings if "independent" in w]) == 1, "said once, not twice in other words"
 
 
 def test_a_list_that_records_nobody_is_left_out_with_a_warning():

@@ -139,7 +139,11 @@ def estimate_table(table: CaptureTable, method: str, **params) -> EstimateResult
     if method == AUTO:
         chosen, because = choose_method(table.n_lists)
         result = estimate_table(table, chosen, **method_parameters(chosen, **params))
-        warnings = result.warnings + ((TWO_LISTS_WARNING,) if chosen == "lincoln-petersen" else ())
+        warnings = result.warnings
+        if chosen == "lincoln-petersen":  # (which says, and more, what the estimator's own warning says)
+            from dadkhah.estimate.simple import INDEPENDENCE_WARNING
+
+            warnings = tuple(w for w in warnings if w != INDEPENDENCE_WARNING) + (TWO_LISTS_WARNING,)
         return dataclasses.replace(result, chosen_because=because, warnings=warnings,
                                    diagnostics=result.diagnostics | {"method_requested": AUTO, "chosen_because": because})
     try:

@@ -14,6 +14,8 @@ from scipy.stats import norm
 
 from dadkhah.estimate.core import CaptureTable, EstimateResult, EstimationError, Estimator
 
+INDEPENDENCE_WARNING = "assumes the two lists record people independently of each other"
+
 
 def _log_normal_interval(observed: int, estimate: float, variance: float, level: float) -> tuple[float, float]:
     """Chao's (1987) interval: the unseen count is log-normal; the bound never goes below the observed."""
@@ -94,7 +96,7 @@ class LincolnPetersen(Estimator):
         estimate = (n1 + 1) * (n2 + 1) / (m + 1) - 1
         variance = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
         interval = _log_normal_interval(table.observed, estimate, variance, self.level)
-        warnings = ["assumes the two lists record people independently of each other"]
+        warnings = [INDEPENDENCE_WARNING]
         if m < 7:
             warnings.append(f"only {m} {'person is' if m == 1 else 'people are'} on both lists: the estimate is unstable (Chapman's bias correction needs about 7 or more)")
         self.n_hat_ = estimate
