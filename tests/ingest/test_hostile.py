@@ -121,3 +121,11 @@ def test_a_csv_line_without_end_or_a_row_of_endless_cells_is_refused(tmp_path):
     with pytest.raises(LimitExceeded, match="max_columns") as refused, open_rows(wide, limits=limits) as stream:
         list(stream.rows)
     assert refused.value.line == 2
+    # JSON Lines count physical lines: the first line too long is line 1 (it was called line 2)
+    for lines, at in (('{"id":"1","name":"' + "x" * 100_000 + '"}\n', 1),
+                      ('{"id":"1","name":"a"}\n{"id":"2","name":"' + "x" * 100_000 + '"}\n', 2)):
+        jsonl = tmp_path / "long.jsonl"
+        jsonl.write_text(lines, encoding="utf-8")
+        with pytest.raises(LimitExceeded, match="max_line_kb") as refused, open_rows(jsonl, limits=limits) as stream:
+            list(stream.rows)
+        assert refused.value.line == at

@@ -613,7 +613,7 @@ def open_json(path: Path, encoding: str, *, lines: bool, limits: ReadLimits | No
     text, counter = _text_stream(path, encoding)
     header: list[str] = []
     index: dict[str, int] = {}
-    state = {"line": 1}
+    state = {"line": 0}  # the last line read (the one being read is the next)
 
     def to_cells(item) -> tuple[list[str], str | None]:
         if not isinstance(item, dict):
