@@ -132,6 +132,16 @@ def test_control_and_text_direction_characters_leave_names_with_a_warning(store,
     assert any("\u202e" in cell for cell in given), "the row as given keeps them"
 
 
+def test_a_json_lines_file_none_of_whose_lines_is_a_row_is_refused_saying_why(store, tmp_path):
+    """It said "the file holds no rows"; a file with some such lines quarantines them, as before."""
+    with pytest.raises(InputError, match="none of its 2 rows can be read.*not valid JSON") as refused:
+        import_file(store, write(tmp_path / "g.jsonl", "garbage\nmore\n"), source="g", actor=TESTER)
+    assert refused.value.line == 1
+    summary = import_file(store, write(tmp_path / "h.jsonl", 'garbage\n{"id": "1", "name": "Ali"}\n'), source="h",
+                          actor=TESTER)
+    assert (summary.rows, summary.imported, summary.rejected) == (2, 1, 1)
+
+
 def test_reimporting_the_same_file_adds_nothing(store, tmp_path):
     path = write(tmp_path / "ngo.csv", PERSIAN_LIST)
     first = import_file(store, path, source="ngo", actor=TESTER)

@@ -592,6 +592,7 @@ def _stage_rows(stream: RowStream, *, mapping, gazetteer: Gazetteer, quarantine,
     records, notes = batch.records, batch.warnings
     seen = _Sieve()
     rows = blank = rejected = flushed = noted = 0
+    first_refused: tuple[int, str] | None = None
     max_rows = limits.max_rows
     file_warnings = [(f, m) for f, m in plan.warnings] if plan else []
     json_format = stream.format in ("json", "jsonl")
@@ -615,6 +616,7 @@ def _stage_rows(stream: RowStream, *, mapping, gazetteer: Gazetteer, quarantine,
         if problem:
             quarantine.add(line, problem, cells)
             rejected += 1
+            first_refused = first_refused or (line, problem)
             continue
         if len(cells) != width:
             if len(cells) > width and not "".join(cells[width:]).strip():
@@ -650,6 +652,10 @@ def _stage_rows(stream: RowStream, *, mapping, gazetteer: Gazetteer, quarantine,
             if report is not None and time.perf_counter() - last_report > 0.1:
                 report()
                 last_report = time.perf_counter()
+    if plan is None and first_refused:  # every row refused, none with named fields: not such a list at all
+        line, problem = first_refused
+        raise InputError(f"none of its {rejected:,} rows can be read as a list's row (the first: {problem}): is it "
+                         f"{'JSON Lines' if stream.format == 'jsonl' else 'JSON'}?", file=file, line=line)
     if plan is None:
         raise InputError("the file holds no rows", file=file)
     sink.write(batch)
