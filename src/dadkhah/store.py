@@ -52,7 +52,13 @@ from dadkhah.normalize.places import (
     place_lookup_key,
     place_names,
 )
-from dadkhah.workspace import Workspace, make_private, outside_partial, process_alive
+from dadkhah.workspace import (
+    Workspace,
+    database_url_for,
+    make_private,
+    outside_partial,
+    process_alive,
+)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -366,8 +372,8 @@ def claim_database(engine: sa.Engine, workspace: Workspace) -> None:
         raise WorkspaceError(
             f"the database {named} belongs to another workspace, not to {workspace.path}: "
             + ("DADKHAH_DATABASE_URL names another case's database; set it to this workspace's, or unset it for a "
-               "workspace whose database is its own SQLite file" if not workspace.is_sqlite or
-               os.environ.get("DADKHAH_DATABASE_URL") else
+               "workspace whose database is its own SQLite file"
+               if workspace.database_url != database_url_for(workspace.path) else
                "the database file was replaced by another workspace's; restore this workspace's from a backup"))
 
 
