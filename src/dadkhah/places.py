@@ -109,8 +109,13 @@ def unknown_spellings(session: Session, *, field: str = "city", limit: int | Non
 
 
 def list_places(session: Session, *, place_type: str | None = None) -> list[dict]:
+    """Every place of the gazetteer (or of one type: a type it has none of is an error naming the
+    types it has, not an empty list) with all its names."""
     query = sa.select(Place).order_by(Place.type, Place.id)
     if place_type:
+        types = sorted(session.scalars(sa.select(Place.type).distinct()))
+        if place_type not in types:
+            raise InputError(f"is one of {', '.join(types)}, not {place_type!r}", field="place_type")
         query = query.where(Place.type == place_type)
     places = list(session.scalars(query))
     names: dict[str, list[str]] = {}

@@ -132,6 +132,9 @@ def test_adding_and_describing_a_source_is_in_the_audit_log_with_what_changed(ws
 
 
 def test_places_commands(ws):
+    wrong = run("places", "list", "--type", "foo", "--json", workspace=ws)
+    assert wrong.exit_code != 0 and json.loads(wrong.stdout)["error"]["option"] == "--type", "not an empty list"
+    assert json.loads(run("places", "list", "--type", "prison", "--json", workspace=ws).stdout)
     assert json.loads(run("places", "resolve", "Resht", "--json", workspace=ws).stdout)["place_id"] == "city:rasht"
     assert json.loads(run("places", "resolve", "Gilan-e Gharb", "--json", workspace=ws).stdout)["place_id"] is None
     added = json.loads(run("places", "add-alias", "city:rasht", "Rasht-e Gilan", "--json", workspace=ws).stdout)

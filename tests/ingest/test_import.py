@@ -291,6 +291,13 @@ def test_a_bad_mapping_is_refused_naming_file_and_column(store, tmp_path, mappin
     assert failure.value.file == str(path) and failure.value.field == field
 
 
+def test_a_mapping_that_is_not_toml_is_refused_naming_its_line(store, tmp_path):
+    mapping = write(tmp_path / "m.toml", "[columns]\nname = \n")
+    with pytest.raises(InputError, match="not valid TOML") as refused:
+        import_file(store, write(tmp_path / "l.csv", "id,name\n1,Ali\n"), source="l", mapping=mapping, actor=TESTER)
+    assert (refused.value.file, refused.value.line) == (str(mapping), 2)
+
+
 def test_a_name_column_is_required_and_ambiguous_columns_are_refused(store, tmp_path):
     with pytest.raises(InputError, match="no column holds a name") as failure:
         import_file(store, write(tmp_path / "a.csv", "id,city\n1,Rasht\n"), source="a", actor=TESTER)

@@ -25,7 +25,7 @@ places_app = typer.Typer(help="The gazetteer: provinces, cities, prisons, cemete
 @handle_errors
 def places_list(
     ctx: typer.Context,
-    type_: Annotated[str | None, typer.Option("--type", help="Only this type: province, city, prison, cemetery, mass_grave.")] = None,
+    place_type: Annotated[str | None, typer.Option("--type", help="Only this type: province, city, prison, cemetery, mass_grave.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List places with all their names.
@@ -33,7 +33,7 @@ def places_list(
     Example: dadkhah places list --type prison
     """
     with opened_store(ctx) as store, store.session() as session:
-        places = list_places(session, place_type=type_)
+        places = list_places(session, place_type=place_type)
     if as_json:
         emit_json(places)
         return

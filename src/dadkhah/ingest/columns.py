@@ -123,7 +123,8 @@ def load_mapping(path: str | Path) -> Mapping:
     except FileNotFoundError:
         raise InputError("mapping file not found", file=path) from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=path) from None
+        where = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        raise InputError(f"not valid TOML: {exc}", file=path, line=int(where.group(1)) if where else None) from None
     unknown = set(data) - {"columns", "dates"}
     if unknown:
         raise InputError(f"unknown section(s) {sorted(unknown)}; expected [columns] and [dates]", file=path)
