@@ -316,7 +316,7 @@ def _decode_guard(rows: Iterator, path: Path, encoding: str, where, locate=None)
         yield from rows
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"the file is not valid {encoding} here ({exc.reason}); say which encoding it uses",
+            f"the file is not valid {encoding.removesuffix('-sig')} here ({exc.reason}); say which encoding it uses",
             file=str(path),
             line=(locate() if locate else None) or where(),
             field="encoding",
