@@ -96,6 +96,10 @@ def test_decisions_bind_every_later_run(copy_of_linked, small_case):
     unlinked_pair = (apart[0][0], apart[1][0])
     decide(store, "different", actor=TESTER, reason="different fathers in the family file", records=tuple(linked_pair))
     decide(store, "same", actor=TESTER, reason="same prison registry number", records=unlinked_pair)
+    with store.session() as session:  # the person holding both records has the decision once (it was listed twice)
+        person = memberships(store)[linked_pair[0]]
+        said = [e for e in describe_person(session, person)["events"] if e["kind"] == "decision"]
+    assert len(said) == 1, said
     for _ in range(2):  # the decisions hold on every later run, not just the next
         run_linkage(store, actor=TESTER)
         after = memberships(store)

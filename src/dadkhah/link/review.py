@@ -186,6 +186,8 @@ def _decide(session: Session, ref_a: str, ref_b: str, decision: str, *, reason: 
     ).all()
     by_key = {(s, r): p for s, r, p in persons}
     for key in (first, second):
+        if key == second and by_key.get(first) == by_key.get(second):
+            continue  # both records in one person: one event of theirs, not the same one twice
         if key in by_key:
             session.add(RegistryEvent(run_id=None, kind="decision", person_id=by_key[key],
                                       other_person_id=by_key.get(second if key == first else first),
