@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from pypdf import PdfReader
 
+from dadkhah.errors import InputError
 from dadkhah.report.charts import estimate_chart, nice_ticks, plot_estimate, stratum_labels
 from dadkhah.report.maps import SVG_NAMESPACE
 from dadkhah.typeset import report_pdf
@@ -104,9 +105,12 @@ def test_nice_ticks_and_the_svg_file(tmp_path):
     assert nice_ticks(5810) == [0, 2000, 4000, 6000]
     assert nice_ticks(41) == [0, 10, 20, 30, 40, 50]
     assert nice_ticks(0) == [0.0, 1.0]
-    written = plot_estimate(document(), tmp_path / "toll.png", language="fa")
+    written = plot_estimate(document(), tmp_path / "toll.svg", language="fa")
     assert written == str(tmp_path / "toll.svg")
     assert ET.parse(written).getroot().tag == f"{{{SVG_NAMESPACE}}}svg"
+    with pytest.raises(InputError, match="drawn as SVG") as refused:  # it went to toll.svg, over what was there
+        plot_estimate(document(), tmp_path / "toll.png", language="fa")
+    assert refused.value.field == "plot" and not (tmp_path / "toll.png").exists()
 
 
 def test_strata_that_are_places_are_named_in_the_charts_language(store):
