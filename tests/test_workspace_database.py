@@ -77,3 +77,26 @@ def test_an_address_that_is_no_database_is_said_before_anything_is_made(tmp_path
             env={"DADKHAH_DATABASE_URL": ""}))
     assert "is not a database address" in _error(run("sources", "list", "--json", workspace=tmp_path / "ws",
                                                       env={"DADKHAH_DATABASE_URL": "not a url"}))
+
+
+def test_a_database_from_before_goes_only_to_the_workspace_its_audit_log_began_in(tmp_path):
+    """A database named by no workspace yet (made before databases named theirs) went to whichever
+    workspace opened it first, locking its own out; now only the one its audit log began in takes it."""
+    own, other = tmp_path / "own", tmp_path / "other"
+    for ws in (own, other):
+        _ok(run("init", str(ws), "--key-file", str(tmp_path / f"{ws.name}.key"), "--json",
+                env={"DADKHAH_DATABASE_URL": ""}))
+    _ok(run("import", str(write(tmp_path / "p.csv", "id,name\n1,Ali Rezaei\n")), "--source", "ngo", "--json",
+            workspace=own, env={"DADKHAH_DATABASE_URL": ""}))
+    database = own / "dadkhah.db"
+    engine = sa.create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:  # as a database from before this check
+        connection.execute(sa.text("DELETE FROM settings WHERE key = :k"), {"k": WORKSPACE_SETTING})
+    engine.dispose()
+    elsewhere = {"DADKHAH_DATABASE_URL": f"sqlite:///{database}"}
+    assert "belongs to another workspace" in _error(run("sources", "list", "--json", workspace=other, env=elsewhere))
+    assert _ok(run("report", "summary", "--json", workspace=own, env={"DADKHAH_DATABASE_URL": ""}))["records"] == 1
+    for memory in ("sqlite://", "sqlite:///:memory:"):  # keeps nothing: an import there was lost without a word
+        said = _error(run("import", str(tmp_path / "p.csv"), "--source", "m", "--json", workspace=own,
+                          env={"DADKHAH_DATABASE_URL": memory}))
+        assert "in memory" in said

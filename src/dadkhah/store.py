@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from dadkhah.errors import Busy, InputError, WorkspaceError
 from dadkhah.model import (
     PLACE_FIELD_TYPES,
     PLACES_REVISION_SETTING,
+    AuditEvent,
     ClaimImport,
     EvidenceItem,
     Import,
@@ -304,7 +306,10 @@ def open_store(workspace: Workspace, *, upgrade: bool = True, keys=None, busy_se
     """
     if not create and workspace.is_sqlite:
         database = sa.make_url(checked_database_url(workspace.database_url)).database
-        if database and database != ":memory:" and not Path(database).exists():
+        if not database or database == ":memory:":
+            raise WorkspaceError("DADKHAH_DATABASE_URL names a database in memory, which keeps nothing once the "
+                                 "command ends: name the case's database, or unset it for the workspace's own file")
+        if not Path(database).exists():
             raise WorkspaceError(
                 f"{workspace.path} has no database: {database} is missing. If the case's database is on a PostgreSQL "
                 "server, set DADKHAH_DATABASE_URL to it; if the file was moved or deleted, restore it from a backup "
@@ -359,6 +364,14 @@ def claim_database(engine: sa.Engine, workspace: Workspace) -> None:
     table = Setting.__table__
     with engine.connect() as connection:
         held = connection.scalar(sa.select(table.c.value).where(table.c.key == WORKSPACE_SETTING))
+        if held is None:  # named by no workspace yet: this one's only if its audit log began here (or is empty)
+            events = AuditEvent.__table__
+            first = connection.scalar(sa.select(events.c.prev_sha256).order_by(events.c.seq).limit(1))
+            idents = [workspace.config.get("created_at"), (workspace.config.get("vault") or {}).get("workspace_id")]
+            began_here = {hashlib.sha256(f"dadkhah-audit-genesis:{ident}".encode()).hexdigest()
+                          for ident in idents if ident}  # (dadkhah.chain.HashChain.genesis of the audit chain)
+            if first is not None and first not in began_here:
+                held = "another workspace"
     if held is None:
         try:
             with engine.begin() as connection:
