@@ -102,6 +102,17 @@ def test_a_public_case_file_holds_no_withheld_person(store, keys, tmp_path):
     document = json.loads((tmp_path / "public" / "data" / "casefile.json").read_text())
     assert [p["person_id"] for p in document["persons"]] == [persons[1]]
     assert b"WITHHELD-REASON-MARKER" not in all_bytes(tmp_path / "public")
+    # nor what is about them: the poster released to the public, being about the withheld person, stays out
+    assert document["evidence"] == [] and [t["id"] for t in document["testimonies"]] == ["T-0002"]
+    # nor an official's victims naming them (their names came along in the dossier)
+    from dadkhah.vault.casefile import _without
+
+    dossier = {"acts": [{"claims": [{"victims": [{"person": persons[0], "name": "Withheld Name"},
+                                                 {"person": persons[1], "name": "Shown Name"}]}]}],
+               "victims_as_persons": [persons[0], persons[1]], "burial": {"victim": {"person": persons[0]}}}
+    assert _without(dossier, {persons[0]}) == {
+        "acts": [{"claims": [{"victims": [{"person": persons[1], "name": "Shown Name"}]}]}],
+        "victims_as_persons": [persons[1]], "burial": {"victim": None}}
     investigators = export_casefile(store, keys, tmp_path / "inv", recipient="UN", scope="investigators",
                                     persons=persons, actor=TESTER)
     assert investigators["persons"] == 2 and investigators["withheld_left_out"] == 0

@@ -165,6 +165,29 @@ def _select(session: Session, scope: str, persons: list[str], everything: bool, 
     return persons, evidence, testimonies
 
 
+def _without(node, withheld: set[str]):
+    """``node`` (an official's dossier) without the withheld persons: a victim entry naming one is
+    left out of its list (or emptied where it stands alone), and their ids out of lists of ids."""
+    def named(value) -> bool:
+        return (isinstance(value, dict) and value.get("person") in withheld) or (isinstance(value, str) and value in withheld)
+
+    if isinstance(node, list):
+        return [_without(item, withheld) for item in node if not named(item)]
+    if isinstance(node, dict):
+        return {key: None if named(value) else _without(value, withheld) for key, value in node.items()}
+    return node
+
+
+def _not_about(session: Session, evidence: list, testimonies: list, withheld: set[str]) -> tuple[list, list]:
+    """The evidence items and testimonies about none of the ``withheld`` persons."""
+    about = sorted(withheld)
+    evidence_pks = set(session.scalars(sa.select(EvidencePerson.evidence_pk).where(EvidencePerson.person_id.in_(about))))
+    testimony_pks = set(session.scalars(sa.select(TestimonyPerson.testimony_pk)
+                                        .where(TestimonyPerson.person_id.in_(about))))
+    return ([row for row in evidence if row.id not in evidence_pks],
+            [row for row in testimonies if row.id not in testimony_pks])
+
+
 def _casefile_id(session: Session) -> str:
     made = session.scalar(sa.select(sa.func.count()).select_from(CustodyEvent)
                           .where(CustodyEvent.item_kind == "casefile", CustodyEvent.action == "created")) or 0
@@ -218,6 +241,9 @@ def export_casefile(store: Store, keys: VaultKeys, out, *, actor: Actor, recipie
                                                     cited=_cited(dossiers))
             left_out = len([p for p in chosen if p in withheld])
             chosen = [p for p in chosen if p not in withheld]
+            if withheld:  # nor the victims' entries naming them, nor what is about them
+                dossiers = [_without(d, withheld) for d in dossiers]
+                evidence, testimonies = _not_about(session, evidence, testimonies, withheld)
             casefile_id = _casefile_id(session)
             document = _write_payload(session, store, keys, staging, casefile_id=casefile_id, recipient=recipient,
                                       scope=scope, persons=chosen, evidence=evidence, testimonies=testimonies,
