@@ -37,7 +37,8 @@ def checked_out(out: str | os.PathLike, *, overwrite: bool, workspace: Workspace
     return target
 
 
-def format_for(out: str | os.PathLike, given: str | None, *, extensions: dict[str, str], default: str) -> str:
+def format_for(out: str | os.PathLike, given: str | None, *, extensions: dict[str, str], default: str,
+               may_omit: bool = True) -> str:
     """The format to write ``out`` in: ``given``, else the one its extension names (``extensions``:
     ".csv" → "csv"…), else ``default``. A format that its name's extension contradicts is refused:
     an XLSX named ``.csv`` cannot be opened by what the name promises."""
@@ -48,7 +49,7 @@ def format_for(out: str | os.PathLike, given: str | None, *, extensions: dict[st
     named = extensions.get(suffix)
     if given is not None and named is not None and named != given:
         raise InputError(f"is {given} but the file's name ends in {suffix}, which is for {named}: name the file "
-                         f"for its format, or leave the format out", field="format")
+                         f"for its format{', or leave the format out' if may_omit else ''}", field="format")
     return given or named or default
 
 

@@ -146,12 +146,14 @@ def test_a_chart_is_an_svg_file_and_never_lands_on_another_file(tmp_path, monkey
     named; now the file is checked before anything is estimated."""
     monkeypatch.chdir(tmp_path)
     mine = write(tmp_path / "chart.svg", "my own notes, not a chart")
-    for plot, said in (("chart.png", "drawn as SVG"), (str(mine), "not a chart"),
+    logo = write(tmp_path / "logo.svg", '<svg xmlns="http://www.w3.org/2000/svg"><text>ORG LOGO</text></svg>\n')
+    for plot, said in (("chart.png", "drawn as SVG"), (str(mine), "not a chart"), (str(logo), "not a chart"),
                        (str(tmp_path / "nowhere" / "c.svg"), "does not exist")):
         result = run("estimate", "table", KOREA, "--method", "chao", "--plot", plot, "--json")
         error = json.loads(result.stdout)["error"]
         assert result.exit_code != 0 and said in error["message"] and error["option"] == "--plot", error
     assert mine.read_text() == "my own notes, not a chart" and not (tmp_path / "nowhere").exists()
+    assert "ORG LOGO" in logo.read_text(), "an SVG this tool did not draw is kept"
     drawn = tmp_path / "toll.svg"
     for _ in range(2):  # a chart drawn before is replaced
         result = run("estimate", "table", KOREA, "--method", "chao", "--plot", str(drawn), "--json")

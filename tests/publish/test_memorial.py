@@ -231,6 +231,8 @@ def test_an_estimate_the_estimator_flagged_is_published_with_a_caution(store, tm
     ("http://example.org/form", None),  # what readers write would travel unencrypted
     ("a@b.example?subject=<x>", None),  # a second query in the mail link
     ("https://example.org/form#top", None),  # the entry would land in the fragment
+    ("https://alice:s3cret@example.org/form", None),  # on every page
+    ("HTTPS://example.org/form", "https://example.org/form?entry=P-000001"),
     ("call the office", None),
 ])
 def test_corrections_go_to_an_https_address_or_a_plain_email(store, tmp_path, contact, link):

@@ -516,7 +516,7 @@ def export_appeal(store: Store, ref: str, *, actor: Actor, format: str, out, lan
     ``out`` is written whole or not at all; an existing file is replaced only when ``overwrite``,
     and one of the workspace's own never (:func:`dadkhah.outfiles.checked_out`).
     ``progress`` is told (parts set, parts to set) when a long letter is set in parts."""
-    format = format_for(out, format, extensions={".csv": "csv", ".pdf": "pdf"}, default="pdf")
+    format = format_for(out, format, extensions={".csv": "csv", ".pdf": "pdf"}, default="pdf", may_omit=False)
     if language not in ("en", "fa"):
         raise InputError(f"is en or fa, not {language!r}", field="language")
     out = checked_out(out, overwrite=overwrite, workspace=store.workspace)

@@ -151,8 +151,10 @@ def persons_show(
         return
     out.print(f"[bold]{person['person_id']}[/] — {len(person['records'])} records in {len(person['sources'])} sources", markup=True)
     if person["withheld"]:
-        err.print(f"Withheld from publication since {person['withheld']['at'][:10]} by {person['withheld']['by']}: "
-                  f"{person['withheld']['reason']}", markup=False, highlight=False)
+        held = person["withheld"]
+        inherited = f" (as {held['as']}, whose records it holds)" if held.get("as") != person["person_id"] else ""
+        err.print(f"Withheld from publication{inherited} since {held['at'][:10]} by {held['by']}: {held['reason']}",
+                  markup=False, highlight=False)
     table = Table("attribute", "value", "records", "conflict")
     for name, attribute in person["attributes"].items():
         for i, value in enumerate(attribute["values"]):

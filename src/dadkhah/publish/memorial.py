@@ -168,10 +168,13 @@ def _check_contact(contact: str | None) -> str | None:
     if contact.lower().startswith("http://"):
         raise InputError("is a plain http:// address: what readers send would travel unencrypted; give an https:// "
                          "address", field="contact")
-    if contact.startswith("https://"):
+    if contact.lower().startswith("https://"):
         parts = urlsplit(contact)
+        if parts.username is not None or parts.password is not None:  # it would be on every page
+            raise InputError("holds a user name or password (user:secret@…): every page would publish it; give the "
+                             "address readers may see", field="contact")
         if parts.netloc and not parts.fragment and not any(c.isspace() or c in '<>"' for c in contact):
-            return contact
+            return "https://" + contact[len("https://"):]
     elif _EMAIL.fullmatch(contact):
         return contact
     raise InputError("is an https:// address or an email address (name@example.org), where readers send corrections",

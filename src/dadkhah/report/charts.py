@@ -295,7 +295,7 @@ def stratum_labels(session: Session, by: str | None, language: str) -> dict[str,
 
 def checked_chart_path(out: str | Path, *, workspace=None) -> Path:
     """Where a chart may be drawn (checked before the estimate is made): a ``.svg`` file in a folder that
-    exists, new or an SVG file (a chart drawn before, replaced), never one of the workspace's own
+    exists, new or a chart drawn before (replaced; any other SVG is kept), never one of the workspace's own
     files. (A chart asked as ``.png`` went to the ``.svg`` beside it, over whatever was there.)"""
     try:
         target = checked_out(out, overwrite=True, workspace=workspace)
@@ -306,8 +306,8 @@ def checked_chart_path(out: str | Path, *, workspace=None) -> Path:
     if target.exists():
         with open(target, "rb") as handle:
             head = handle.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
-        if not head.startswith((b"<svg", b"<?xml")) or b"<svg" not in head:
-            raise InputError("exists and is not a chart (an SVG file): name another file", file=str(target),
+        if not head.startswith(b"<svg") or b'class="estimate-chart"' not in head:  # (what estimate_chart writes)
+            raise InputError("exists and is not a chart this tool drew: name another file", file=str(target),
                              field="plot")
     return target
 
