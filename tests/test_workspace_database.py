@@ -9,6 +9,7 @@ on the other case, whose audit log then looked tampered with.
 from __future__ import annotations
 
 import json
+import time
 
 import sqlalchemy as sa
 
@@ -49,6 +50,9 @@ def test_a_database_serves_only_its_own_workspace(tmp_path, postgres_url):
     for args in (("audit", "verify"), ("sources", "list")):
         said = _error(run(*args, "--json", workspace=other, env=server))
         assert "belongs to another workspace" in said and "DADKHAH_DATABASE_URL" in said
+    refused = run("init", str(tmp_path / "new"), "--key-file", str(tmp_path / "k" / "n.key"), "--json", env=server)
+    assert "belongs to another workspace" in _error(refused)
+    assert not (tmp_path / "new").exists(), "a refused init leaves no half-made workspace"
     # a SQLite file copied over from another workspace is refused alike
     (other / "dadkhah.db").unlink()
     third = tmp_path / "third"
@@ -86,6 +90,7 @@ def test_a_database_from_before_goes_only_to_the_workspace_its_audit_log_began_i
     for ws in (own, other):
         _ok(run("init", str(ws), "--key-file", str(tmp_path / f"{ws.name}.key"), "--json",
                 env={"DADKHAH_DATABASE_URL": ""}))
+        time.sleep(1.1)  # an audit log begins with the second its workspace was made: made in different seconds
     _ok(run("import", str(write(tmp_path / "p.csv", "id,name\n1,Ali Rezaei\n")), "--source", "ngo", "--json",
             workspace=own, env={"DADKHAH_DATABASE_URL": ""}))
     database = own / "dadkhah.db"

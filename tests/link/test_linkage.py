@@ -44,6 +44,17 @@ def test_linkage_finds_the_persons_of_a_realistic_case(linked, small_case, monke
         result = evaluate_linkage(store, small_case / "truth.csv")
     assert result["pairwise"]["f1"] >= 0.95, result["pairwise"]
     assert result["bcubed"]["f1"] >= 0.97, result["bcubed"]
+    assert result["warnings"] == []
+    # a truth file most of whose records are misspelt: the scores of the few left come with a warning
+    rows = read(small_case / "truth.csv")
+    mostly = tmp_path / "mostly.csv"
+    with open(mostly, "w", encoding="utf-8", newline="") as handle:
+        handle.write("source,record_id,person_id\n")
+        for i, row in enumerate(rows):
+            handle.write(f"{row['source'] if i < 2 else 'xx-' + row['source']},{row['record_id']},{row['person_id']}\n")
+    with open_store(load_workspace(folder)) as store:
+        partial = evaluate_linkage(store, mostly)
+    assert partial["records"] == 2 and any("only 2 of" in w for w in partial["warnings"])
     # a truth file naming none of the registry's records (a misspelt source) scored a perfect 1.0
     for name, text, said in (("wrong.csv", "source,record_id,person_id\nnosuch,X,V1\n", "none of its 1 records"),
                              ("empty.csv", "source,record_id,person_id\n", "names no record")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -53,8 +54,15 @@ def init(
 
     if database_url(ctx):  # a bad address is said before any folder is made
         checked_database_url(database_url(ctx))
-    workspace = create_workspace(path or workspace_path(ctx) or Path.cwd(), database_url=database_url(ctx))
-    store = open_store(workspace, claim=True)
+    folder = Path(path or workspace_path(ctx) or Path.cwd()).expanduser()
+    made = not folder.exists()
+    workspace = create_workspace(folder, database_url=database_url(ctx))
+    try:
+        store = open_store(workspace, claim=True)
+    except BaseException:
+        if made:  # refused (another case's database, say): leave no half-made workspace behind
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     try:
         secret = ask_passphrase(confirm=True) if passphrase and not workspace_id(workspace) else None
         keys = create_keys(workspace, key_file=key_file, passphrase=secret)

@@ -124,6 +124,8 @@ def link_evaluate(
         table.add_row(name, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}")
     out.print(table)
     out.print(f"Persons reconstructed exactly: {result['exact_clusters']:.1%}")
+    for warning in result["warnings"]:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 @persons_app.command("show")

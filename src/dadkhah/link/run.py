@@ -695,4 +695,12 @@ def evaluate_linkage(store: Store, truth_path: str | Path) -> dict:
                          f"{', '.join(named[:10])}{'…' if len(named) > 10 else ''}, the registry holds "
                          f"{', '.join(held[:10])}{'…' if len(held) > 10 else ''} (check the sources' names and the "
                          "record ids as the lists give them)", file=str(truth_path))
-    return {"run_id": run, "truth": str(truth_path)} | evaluate_clusters(predicted, truth)
+    scores = evaluate_clusters(predicted, truth)
+    warnings = []
+    if scores["truth_records_not_predicted"] > scores["records"]:
+        warnings.append(f"only {scores['records']:,} of the truth file's {len(truth):,} records are in the registry: "
+                        "the scores are of those alone (check the other records' sources and ids)")
+    if not scores["pairwise"]["true_pairs"] or not scores["pairwise"]["predicted_pairs"]:
+        warnings.append("no two of the records scored are one person, in the truth file or in the registry: a pairwise "
+                        "score of 1.0 then means nothing was there to get wrong")
+    return {"run_id": run, "truth": str(truth_path)} | scores | {"warnings": warnings}
