@@ -46,7 +46,7 @@ def test_a_list_that_records_nobody_is_left_out_with_a_warning():
         assert result.lists == ("a", "b")
         assert result.warnings[0].startswith("lists c, d, e, f and g record nobody in this table: left out")
         assert result.warnings[1:] == alone.warnings
-    with pytest.raises(EstimationError, match="only list a records anyone"):
+    with pytest.raises(EstimationError, match="only list 'a' records anyone"):
         estimate_table(CaptureTable(("a", "b"), np.array([[1, 0]]), np.array([3])), AUTO, **method_parameters(AUTO))
 
 

@@ -39,6 +39,8 @@ def test_count_column_may_sit_anywhere_and_zero_counts_are_dropped(tmp_path):
     ("A,B,total\n1,0,4\n", 1, None, "'count' column"),
     ("A,B,count\n1,0\n", 2, None, "2 cells"),
     ("A,B,count\n", 2, None, "no rows"),
+    ("A,B,count\n1,0,0\n0,1,0\n", 2, "count", "records nobody"),
+    ("A,B,C,count\n1,0,0,5\n0,1,0,0\n1,0,1,0\n", 1, None, "only list 'A' records anyone"),
 ])
 def test_bad_tables_are_refused_naming_the_line(tmp_path, body, line, field, words):
     path = write(tmp_path / "bad.csv", body)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from dadkhah.errors import InputError
 from dadkhah.ingest import importer
-from dadkhah.ingest.importer import import_file
+from dadkhah.ingest.importer import NO_NAME, import_file
 from dadkhah.model import FieldWarning, Import, Record
 from dadkhah.registry.records import iter_records
 from tests.conftest import TESTER, write
@@ -80,7 +80,7 @@ def test_row_problems_are_quarantined_with_line_and_reason(store, tmp_path):
     rows = read_quarantine(summary.quarantine)
     assert rows[0] == ["line", "reason", "field", "record_id", "given_name", "family_name", "death_date"]
     by_line = {int(r[0]): r for r in rows[1:]}
-    assert set(by_line) == {3, 4, 6, 7, 9}
+    assert [int(r[0]) for r in rows[1:]] == [3, 4, 6, 7, 9], "in the file's order, the repeated id at its own line"
     assert "3 cells" in by_line[3][1] and by_line[3][3:] == ["A2", "Hassan", "Ahmadi"]
     assert "no name" in by_line[4][1]
     assert "repeats line 2" in by_line[6][1] and by_line[6][2] == "record_id" and by_line[6][3:] == ["A1", "Reza", "Karimi", "1988-07-31"]
@@ -88,6 +88,27 @@ def test_row_problems_are_quarantined_with_line_and_reason(store, tmp_path):
     assert "no name" in by_line[9][1]
     assert set(records_by_id(store)) == {"A1", "A6"}
     assert records_by_id(store)["A1"]["death_date"]["earliest"] == "1988-07-30"  # the first A1 is kept
+
+
+def test_a_name_of_digits_alone_is_no_name(store, tmp_path):
+    """A number in a name column (a list's row number pasted there) gives nothing to match a person on:
+    alone, the row is refused as having no name; beside another name, it is left out of matching with
+    a warning, and kept as given."""
+    text = (
+        "record_id,given_name,full_name\n"
+        "1,,12345\n"          # digits alone
+        "2,#12,(7)\n"         # signs and digits
+        "3,Ali,۱۲۳۴\n"        # Persian digits beside a given name
+        "4,,Reza Karimi\n"
+    )
+    summary = import_file(store, write(tmp_path / "d.csv", text), source="d", actor=TESTER)
+    assert (summary.imported, summary.rejected) == (2, 2)
+    refused = read_quarantine(summary.quarantine)[1:]
+    assert [(r[0], r[1]) for r in refused] == [("2", NO_NAME), ("3", NO_NAME)]
+    assert {(w["line"], w["field"]): w["message"] for w in summary.warnings} == {
+        (4, "full_name"): "the full name holds no letters; not used for matching"}
+    record = records_by_id(store)["3"]
+    assert record["full_name"]["original"] == "۱۲۳۴" and record["full_name"]["normalized"] == "ali"
 
 
 def test_field_problems_keep_the_record_and_warn(store, tmp_path):
@@ -301,7 +322,8 @@ def test_a_mapping_that_is_not_toml_is_refused_naming_its_line(store, tmp_path):
 def test_a_name_column_is_required_and_ambiguous_columns_are_refused(store, tmp_path):
     with pytest.raises(InputError, match="no column holds a name") as failure:
         import_file(store, write(tmp_path / "a.csv", "id,city\n1,Rasht\n"), source="a", actor=TESTER)
-    assert failure.value.line == 1
+    assert (failure.value.line, failure.value.field) == (1, "full_name")
+    assert "this file's columns: 'id', 'city'" in failure.value.message
     with pytest.raises(InputError, match="both look like family_name"):
         import_file(store, write(tmp_path / "b.csv", "surname,last name\nKarimi,Karimi\n"), source="b", actor=TESTER)
     with store.session() as session:

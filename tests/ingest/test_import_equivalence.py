@@ -37,6 +37,13 @@ def _names(given_text, family_text, full_text) -> dict | None:
     given = normalize_name(given_text, "given") if given_text else None
     family = normalize_name(family_text, "family") if family_text else None
     full = split_full_name(full_text) if full_text else None
+    # A name without a letter ("12345", "#12") is left out, as if empty.
+    letterless = [field for field, value in (("given_name", given), ("family_name", family),
+                                             ("full_name", full.full if full else None))
+                  if value is not None and not any(c.isalpha() for c in value.normalized or "")]
+    given = None if "given_name" in letterless else given
+    family = None if "family_name" in letterless else family
+    full = None if "full_name" in letterless else full
     if given is None and family is None and full is None:
         return None
     given_v = given or (full.given if full else None)
@@ -57,6 +64,7 @@ def _names(given_text, family_text, full_text) -> dict | None:
         "full_name_norm": full_norm, "full_name_key": full_key,
         "name_script": (scripts.pop() if len(scripts) == 1 else "mixed") if scripts else None,
         "titles": titles, "aliases": json.dumps(aliases, ensure_ascii=False) if aliases else None,
+        "letterless": letterless,
     }
 
 
@@ -84,9 +92,11 @@ def reference_import(path: Path, gazetteer, import_id: int):
         v = {name: (cells[position[name]].strip() or None) if name in position else None for name in FIELDS}
         names = _names(v["given_name"], v["family_name"], v["full_name"])
         if names is None:
-            refused.append([line, "no name: the given, family and full name are all empty or marked unknown", "", *cells])
+            refused.append([line, "no name: the given, family and full name are all empty, marked unknown or hold no letters", "", *cells])
             continue
         row_warnings = []
+        for field in names.pop("letterless"):
+            row_warnings.append((field, f"the {field.replace('_', ' ')} holds no letters; not used for matching", v[field]))
         father = normalize_name(v["father_name"], "father") if v["father_name"] else None
         record = {"line": line, "raw": list(cells), **names,
                   "father_name_norm": father.normalized if father else None, "father_name_key": father.key if father else None}
@@ -134,7 +144,8 @@ def reference_import(path: Path, gazetteer, import_id: int):
         record.update(record_id=record_id or f"#{import_id}.{line}", version=1, superseded_by=None)
         records.append(record)
         warnings.extend((line, *w) for w in row_warnings)
-    return records, warnings, refused + repeated
+    # The report lists refused rows in the file's order, a repeated id at its own line.
+    return records, warnings, sorted(refused + repeated, key=lambda row: row[0])
 
 
 # --- the lists ------------------------------------------------------------------------------------
@@ -190,6 +201,11 @@ def damaged(source: Path, out: Path, *, approximate: bool = True) -> Path:
             row[col["birth_date"]] = row[col["death_date"]] = "1367/05/10"  # born and died the same day
         elif kind == 19:
             row[col["death_date"]] = "Mordad 1367"  # a month
+        elif kind == 20:
+            for i in name_cols:
+                row[i] = "12345"  # a number where the name should be: no name
+        elif kind == 21 and len(name_cols) > 1:
+            row[name_cols[-1]] = "#۱۲۳۴"  # a name of a sign and digits beside another name
         out_rows.append(row)
     with open(out, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows(out_rows)
@@ -244,7 +260,7 @@ def test_import_stores_what_the_row_by_row_reference_gives(store, lists):
         # Warnings: each one, in the order they were found.
         assert got_warnings == warnings
         assert batch.warning_count == len(warnings)
-        # The quarantine report: every refused row with its reason and cells, in the import's order.
+        # The quarantine report: every refused row with its reason and cells, in the file's line order.
         with open(summary.quarantine, encoding="utf-8-sig", newline="") as handle:
             report = list(csv.reader(handle))
         assert report[0][:3] == ["line", "reason", "field"]

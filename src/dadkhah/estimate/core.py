@@ -81,8 +81,8 @@ class CaptureTable:
             return self, ()
         if recorded.sum() < 2:
             named = [name for name, on in zip(self.lists, recorded, strict=True) if on]
-            raise EstimationError(f"only {'list ' + named[0] if named else 'no list'} records anyone in this table: "
-                                  "estimation needs at least two lists that do")
+            raise EstimationError(f"{'only list ' + repr(named[0]) if named else 'no list'} records anyone in this "
+                                  "table: estimation needs at least two lists that do")
         kept = tuple(name for name, on in zip(self.lists, recorded, strict=True) if on)
         empty = tuple(name for name, on in zip(self.lists, recorded, strict=True) if not on)
         return CaptureTable(kept, self.patterns[:, recorded], self.counts), empty
@@ -179,7 +179,14 @@ def _read_table(rows, name: str) -> CaptureTable:
         counts.append(count)
     if not patterns:
         raise InputError("the table has no rows", file=name, line=2)
-    return CaptureTable(lists, np.array(patterns), np.array(counts))
+    table = CaptureTable(lists, np.array(patterns), np.array(counts))
+    if table.observed == 0:
+        raise InputError("every count is 0: the table records nobody", file=name, line=2, field="count")
+    try:
+        table.without_empty_lists()
+    except EstimationError as refused:
+        raise InputError(str(refused), file=name, line=1) from None
+    return table
 
 
 def software_versions() -> dict[str, str]:

@@ -202,11 +202,12 @@ def plan_columns(header: list[str], mapping: Mapping | None = None, *, file: str
         if key not in keys:
             plan.warnings.append((written, f"the mapping names column {written!r}, which this file does not have"))
     if not any(s is not None and s.field in ("given_name", "family_name", "full_name") for s in specs):
+        given = ", ".join(repr(column) for column in header if column.strip()) or "none"
         raise InputError(
             "no column holds a name (looked for headers such as name, full name, given name, surname, "
-            "نام، نام خانوادگی); name the columns in a mapping file",
+            f"نام، نام خانوادگی; this file's columns: {given}); name the columns in a mapping file",
             file=file,
             line=1,
-            field="mapping",
+            field="full_name",
         )
     return plan

@@ -188,7 +188,10 @@ class RowNormaliser:
         (given, family, full, father, gender, birth, death, city, prison, affiliation, notes, _) = values
         names = _names_outcome(given, family, full)
         if names is None:
-            return None, [], "no name: the given, family and full name are all empty or marked unknown"
+            return None, [], NO_NAME
+        for field_name in names[9]:  # rare: a name column holding a number
+            warnings.append((field_name, f"the {field_name.replace('_', ' ')} holds no letters; not used for "
+                                         "matching", values[_FIELDS.index(field_name)]))
         father_norm, father_key = self._father(father) if father else _NO_NAME
         gender_norm = None
         if gender:
@@ -212,7 +215,7 @@ class RowNormaliser:
             prison_id, problem = self._place(prison, _PRISON_TYPES)
             if problem:
                 warnings.append(("prison", problem, prison))
-        (given_norm, given_key, family_norm, family_key, full_norm, full_key, script, titles, aliases) = names
+        (given_norm, given_key, family_norm, family_key, full_norm, full_key, script, titles, aliases, _) = names
         return (line, record_id, self._raw_value(cells),
                 given, given_norm, given_key, family, family_norm, family_key, full, full_norm, full_key,
                 father, father_norm, father_key, script, titles, aliases, gender, gender_norm,
@@ -247,6 +250,8 @@ class RowNormaliser:
 _CITY_TYPES = PLACE_FIELD_TYPES["city"]
 _PRISON_TYPES = PLACE_FIELD_TYPES["prison"]
 _NO_NAME = (None, None)
+_LETTER = re.compile(r"[^\W\d_]")
+NO_NAME = "no name: the given, family and full name are all empty, marked unknown or hold no letters"
 # (calendar, precision, earliest, latest, warning, earliest and latest as the database is given them)
 _NO_DATE = (None, None, None, None, None, None, None)
 
@@ -279,10 +284,19 @@ def _father_outcome(text: str) -> tuple[str | None, str | None]:
 
 def _names_outcome(given_text, family_text, full_text) -> tuple | None:
     """The name columns of a record (given, family and full name, each normalised and keyed; the
-    script, titles and aliases), or None when it has no name at all."""
+    script, titles and aliases, and the name fields left out for holding no letters), or None
+    when it has no name at all."""
     given = normalize_name(given_text, "given") if given_text else None
     family = normalize_name(family_text, "family") if family_text else None
     full = split_full_name(full_text) if full_text else None
+    # A name of digits or signs alone ("12345", "#12") gives nothing to match a person on.
+    letterless = tuple(name for name, value in (("given_name", given), ("family_name", family),
+                                                ("full_name", full.full if full else None))
+                       if value is not None and not _LETTER.search(value.normalized or ""))
+    if letterless:
+        given = None if "given_name" in letterless else given
+        family = None if "family_name" in letterless else family
+        full = None if "full_name" in letterless else full
     if full is not None:
         # A full name fills in the given and family name a list did not give separately.
         given_v = given or full.given
@@ -313,7 +327,7 @@ def _names_outcome(given_text, family_text, full_text) -> tuple | None:
     return (given_v.normalized if given_v else None, given_v.key if given_v else None,
             family_v.normalized if family_v else None, family_v.key if family_v else None,
             full_norm, full_key, (scripts.pop() if len(scripts) == 1 else "mixed") if scripts else None,
-            titles, aliases)
+            titles, aliases, letterless)
 
 
 @dataclass

@@ -7,6 +7,7 @@ in place and import the corrected file as a new list.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import uuid
@@ -40,6 +41,8 @@ class Quarantine:
         self._handle = None
         self._writer = None
         self._naming: Path | None = None
+        self._last_line = 0
+        self._in_order = True
 
     def add(self, line: int, reason: str, cells: list[str], field: str = "") -> None:
         if self._writer is None:
@@ -50,6 +53,8 @@ class Quarantine:
             self._writer.writerow(["line", "reason", "field", *self.header])
         self._writer.writerow([line, reason, field, *cells])
         self.count += 1
+        self._in_order = self._in_order and line >= self._last_line
+        self._last_line = max(self._last_line, line)
 
     def set_header(self, header: list[str]) -> None:
         """JSON lists discover their columns as they go; the report uses the widest header seen."""
@@ -62,11 +67,27 @@ class Quarantine:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+            if not self._in_order:
+                self._put_in_line_order()
             self.path = self.folder / f"{self.name}-{kind}{import_id}-{self.stamp}.csv"
             self._naming = self.path.with_name(f"{self.path.name}.{os.getpid()}.naming")
             os.close(os.open(self._naming, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
             os.replace(self._writing, self.path)
         return str(self.path) if self.count else None
+
+    def _put_in_line_order(self) -> None:
+        """Rows refused late (a record id repeated, rows of a list's second part) are moved to their
+        place in the file's order, so a documenter correcting the report reads it top to bottom
+        beside the list. The cells were made safe for spreadsheets when first written and are
+        copied as they are."""
+        with open(self._writing, encoding="utf-8-sig", newline="") as handle:
+            rows = csv.reader(handle)
+            header = next(rows)
+            body = sorted(rows, key=lambda row: int(row[0]))  # stable: a line's reasons keep their order
+        with open(self._writing, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\r\n")
+            writer.writerow(header)
+            writer.writerows(body)
 
     def committed(self) -> None:
         """The import that names the report has committed: the note is no longer needed."""
