@@ -28,6 +28,13 @@ def test_lincoln_petersen_refuses_other_than_two_lists_and_warns_on_small_overla
     assert any("only 3 people are on both" in w for w in few.warnings)
 
 
+def test_lincoln_petersen_gives_no_number_for_lists_that_never_overlap():
+    """Chapman's formula gives 50·40 - 1 = 1,999 with a finite interval for two lists no person is on
+    together; the data put no upper bound on the total, so no figure is the honest answer."""
+    with pytest.raises(EstimationError, match="no one is on both lists"):
+        lincoln_petersen(table("AB", p10=49, p01=39, p11=0))
+
+
 def test_chao_by_hand():
     # f1 = 40+30+20 = 90, f2 = 10+5+5 = 20, t = 3: unseen = (2/3) * 90^2 / (2*20) = 135.
     three = table("ABC", p100=40, p010=30, p001=20, p110=10, p101=5, p011=5, p111=2)

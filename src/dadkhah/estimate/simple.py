@@ -93,6 +93,11 @@ class LincolnPetersen(Estimator):
         n1, n2 = table.list_sizes().values()
         both = table.patterns.sum(axis=1) == 2
         m = int(table.counts[both].sum())
+        if m == 0:
+            raise EstimationError(
+                "no one is on both lists: two lists that never name the same person say nothing about how many "
+                "people both missed (there is no upper bound); Chapman's formula would still give a number, so "
+                "none is given")
         estimate = (n1 + 1) * (n2 + 1) / (m + 1) - 1
         variance = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
         interval = _log_normal_interval(table.observed, estimate, variance, self.level)
