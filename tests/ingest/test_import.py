@@ -111,6 +111,25 @@ def test_a_name_of_digits_alone_is_no_name(store, tmp_path):
     assert record["full_name"]["original"] == "۱۲۳۴" and record["full_name"]["normalized"] == "ali"
 
 
+def test_a_date_column_in_month_first_order_is_not_read_day_first_in_silence(store, tmp_path):
+    """'08/27/1988' can only be month first; read one value at a time, '03/04/1988' beside it was
+    taken as 3 April. The list is refused until a mapping says the order, and then read that way."""
+    text = "record_id,full_name,death_date\n1,Reza Karimi,03/04/1988\n2,Ali Jafari,08/27/1988\n3,Hassan Ahmadi,1988-08-01\n"
+    path = write(tmp_path / "us.csv", text)
+    with pytest.raises(InputError, match="'08/27/1988' month first, while '03/04/1988' \\(line 2\\)") as refused:
+        import_file(store, path, source="us", actor=TESTER)
+    assert (refused.value.file, refused.value.line, refused.value.field) == (str(path), 3, "death_date")
+    assert records_by_id(store) == {}
+    mapping = write(tmp_path / "m.toml", '[dates]\norder = "mdy"\n')
+    assert import_file(store, path, source="us", mapping=mapping, actor=TESTER).imported == 3
+    assert records_by_id(store)["1"]["death_date"]["earliest"] == "1988-03-04"
+    # Day first throughout ('13/04/1988' can only be day first): read as before, without a word.
+    dmy = write(tmp_path / "eu.csv", "record_id,full_name,death_date\n1,Reza Karimi,03/04/1988\n2,Ali Jafari,27/08/1988\n")
+    summary = import_file(store, dmy, source="eu", actor=TESTER)
+    assert (summary.imported, summary.warning_count) == (2, 0)
+    assert records_by_id(store, "eu")["1"]["death_date"]["earliest"] == "1988-04-03"
+
+
 def test_field_problems_keep_the_record_and_warn(store, tmp_path):
     text = (
         "record_id,full_name,gender,birth_date,death_date,city,prison\n"

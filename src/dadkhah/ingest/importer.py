@@ -42,7 +42,7 @@ from dadkhah.ingest.readers import RowStream, open_rows
 from dadkhah.ingest.staging import Staging, take_write_lock
 from dadkhah.model import DATE_FIELDS, PLACE_FIELD_TYPES, FieldWarning, Import, Record
 from dadkhah.model.base import utcnow
-from dadkhah.normalize.dates import DateParseError, parse_date
+from dadkhah.normalize.dates import DateParseError, parse_date, year_last_layout
 from dadkhah.normalize.gender import GenderParseError, parse_gender
 from dadkhah.normalize.names import normalize_name, split_full_name
 from dadkhah.normalize.places import Gazetteer
@@ -447,6 +447,7 @@ def _import_rows(store: Store, stream: RowStream, part, *, actor: Actor, source:
                 if progress is not None:
                     progress(size, size)
                 counts["duplicates"] = _quarantine_repeated_ids(session, staging, quarantine) if candidates else 0
+                _check_date_orders(session, staging, plan_columns(stream.header, mapping), path)
                 session.commit()
             with staging.session() as session:
                 take_write_lock(session)
@@ -462,6 +463,31 @@ def _import_rows(store: Store, stream: RowStream, part, *, actor: Actor, source:
             if second is not None:
                 second.stop()
     return summary
+
+
+def _check_date_orders(session: Session, staging: Staging, plan: ColumnPlan, path: Path) -> None:
+    """Refuse a list whose date column can only be month first somewhere (``04/13/1988``) while other
+    dates in it could be read either way (``03/04/1988``): read one value at a time, those would be
+    taken day first, in silence, and wrong. The mapping file's date order settles it. Each
+    distinct date is looked at once, with the first line that holds it."""
+    for column, spec in zip(plan.header, plan.specs, strict=True):
+        if spec is None or spec.field not in DATE_FIELDS or spec.order != "auto":
+            continue
+        first: dict[str, tuple[int, str]] = {}  # layout -> (line, text) of its first date
+        for records, _, offset in staging.sections():
+            value = records.c[spec.field]
+            for text, line in session.execute(sa.select(value, sa.func.min(records.c.line)).where(value.is_not(None))
+                                              .group_by(value)):
+                layout = year_last_layout(text)
+                if layout is not None and (layout not in first or line + offset < first[layout][0]):
+                    first[layout] = (line + offset, text)
+        if "mdy" in first and "either" in first:
+            (line, text), (either_line, either) = first["mdy"], first["either"]
+            raise InputError(
+                f"the column {column!r} writes {text!r} month first, while {either!r} (line {either_line}) and "
+                "other dates in it could be read day first or month first; say which in a mapping file "
+                "([dates] order = \"mdy\" for month first, \"dmy\" for day first) and import again",
+                file=str(path), line=line, field=column)
 
 
 def _with_second_part(session: Session, staged, quarantine: Quarantine, counts: dict, more: dict, limits: ReadLimits,

@@ -32,7 +32,7 @@ import jdatetime
 
 from dadkhah.normalize.script import PERSIAN_FOLD
 
-__all__ = ["DateParseError", "DateValue", "parse_date"]
+__all__ = ["DateParseError", "DateValue", "parse_date", "year_last_layout"]
 
 JALALI = "jalali"
 GREGORIAN = "gregorian"
@@ -351,6 +351,26 @@ def parse_date(
     if result.newest_start > datetime.date.today():
         raise DateParseError(f"{_quote(text)}: {result.newest_start.isoformat()} is in the future")
     return result.value
+
+
+_YEAR_LAST = re.compile(r"\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(?:\d{2}|\d{4})\s*")
+
+
+def year_last_layout(text: str) -> str | None:
+    """How an all-numeric date with the year last can be read, in any script's digits: ``"dmy"``
+    when only day first can be meant (``13/04/1988``), ``"mdy"`` when only month first
+    (``04/13/1988``), ``"either"`` when both can (``03/04/1988``; the same number twice is not in
+    doubt), None for any other text. ``order="auto"`` reads "either" day first, one value at a time:
+    a column that elsewhere can only be month first is then read wrongly (see the importer)."""
+    match = _YEAR_LAST.fullmatch(text)
+    if match is None:
+        return None
+    first, second = int(match[1]), int(match[2])
+    if first > 12:
+        return "dmy" if second <= 12 else None
+    if second > 12:
+        return "mdy"
+    return "either" if first != second else None
 
 
 @functools.lru_cache(maxsize=65536)
