@@ -465,6 +465,9 @@ def _import_rows(store: Store, stream: RowStream, part, *, actor: Actor, source:
     return summary
 
 
+_DATE_SEPARATORS = ("/", "-", ".")
+
+
 def _check_date_orders(session: Session, staging: Staging, plan: ColumnPlan, path: Path) -> None:
     """Refuse a list whose date column can only be month first somewhere (``04/13/1988``) while other
     dates in it could be read either way (``03/04/1988``): read one value at a time, those would be
@@ -476,7 +479,8 @@ def _check_date_orders(session: Session, staging: Staging, plan: ColumnPlan, pat
         first: dict[str, tuple[int, str]] = {}  # layout -> (line, text) of its first date
         for records, _, offset in staging.sections():
             value = records.c[spec.field]
-            for text, line in session.execute(sa.select(value, sa.func.min(records.c.line)).where(value.is_not(None))
+            year_last = sa.or_(*(sa.func.substr(value, at, 1).in_(_DATE_SEPARATORS) for at in (2, 3)))  # 3/4/1988, 03/04/…
+            for text, line in session.execute(sa.select(value, sa.func.min(records.c.line)).where(year_last)
                                               .group_by(value)):
                 layout = year_last_layout(text)
                 if layout is not None and (layout not in first or line + offset < first[layout][0]):
