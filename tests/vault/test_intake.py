@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import zipfile
 
 import pytest
@@ -240,6 +241,29 @@ def test_an_odk_table_with_a_quote_never_closed_is_refused_naming_it(store, keys
         intake_odk(store, keys, tmp_path / "edited.zip", mapping=mapping, actor=TESTER)
     # the line the row begins on in the file (the first statement holds a line break: it spans lines 2 and 3)
     assert refused.value.file == str(tmp_path / "edited.zip") and refused.value.line == 4
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0, "nothing taken in"
+
+
+@pytest.mark.parametrize(("key", "words"), [
+    ("uuid:99/victims[1]", "names the submission 'uuid:99', which is not in witness_statement.csv"),
+    ("", "has no KEY, so it names no submission"),
+])
+def test_an_odk_repeat_row_of_no_submission_is_refused_not_dropped(store, keys, tmp_path, key, words):
+    """A victim named in the repeat group's table under a submission the download does not hold was
+    left out without a word: not taken in, not refused, in no report."""
+    mapping = write(tmp_path / "odk.toml", ODK_MAPPING)
+    good = odk_zip(tmp_path / "good.zip", [odk_submission(1), odk_submission(2)])
+    with zipfile.ZipFile(good) as archive, zipfile.ZipFile(tmp_path / "edited.zip", "w") as edited:
+        for info in archive.infolist():
+            data = archive.read(info)
+            if info.filename == "witness_statement-victims.csv":
+                data += f"Orphan,Testi,,1988-09-01,Tehran,{key.split('/')[0]},{key}\n".encode()
+            edited.writestr(info, data)
+    with pytest.raises(InputError, match=re.escape(words)) as refused:
+        intake_odk(store, keys, tmp_path / "edited.zip", mapping=mapping, actor=TESTER)
+    assert (refused.value.file, refused.value.line, refused.value.field) == (str(tmp_path / "edited.zip"), 4, "KEY")
+    assert "witness_statement-victims.csv (inside the ZIP), line 4" in refused.value.message
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0, "nothing taken in"
 

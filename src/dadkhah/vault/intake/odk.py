@@ -140,6 +140,7 @@ def read_odk(path: str | Path, *, workdir: Path, limits: ReadLimits | None = Non
     header, rows = _rows(archive, root, path, limits)
     repeat_fields: dict[str, set[str]] = {}
     repeat_rows: dict[str, dict[str, list[tuple[str, dict[str, str]]]]] = {}
+    first_line: dict[tuple[str, str], tuple[str, int]] = {}  # (group, submission) -> (table, line) first naming it
     for info in top:
         stem = info.filename[:-4]
         if info is root or not stem.startswith(form_id + "-"):
@@ -153,7 +154,9 @@ def read_odk(path: str | Path, *, workdir: Path, limits: ReadLimits | None = Non
         for _line, cells in entries:
             entry = dict(zip(repeat_header, cells, strict=False))
             key = entry.get("KEY", "")
-            by_submission.setdefault(key.split("/", 1)[0], []).append((key, entry))
+            owner = key.split("/", 1)[0].strip()
+            by_submission.setdefault(owner, []).append((key, entry))
+            first_line.setdefault((name, owner), (info.filename, _line))
 
     media = {i.filename[len("media/"):]: i for i in archive.infolist()
              if i.filename.startswith("media/") and not i.is_dir()}
@@ -186,6 +189,15 @@ def read_odk(path: str | Path, *, workdir: Path, limits: ReadLimits | None = Non
             submission.problem = "rejected in ODK Central's review (ReviewState rejected)"
             submission.problem_field = "ReviewState"
         submissions.append(submission)
+
+    keys = {submission.submission_id for submission in submissions}
+    for (name, owner), (table, line) in first_line.items():
+        if owner not in keys:  # an answer no submission holds would be left out without a word
+            archive.close()
+            said = f"names the submission {owner!r}, which" if owner else "has no KEY, so it names no submission; it"
+            raise InputError(f"{table} (inside the ZIP), line {line}: this row of the repeat group {name!r} {said} "
+                             f"is not in {root.filename}; the download is incomplete or was edited. Download it "
+                             "again from ODK Central", file=str(path), line=line, field="KEY")
 
     copied: dict[str, Path] = {}
 
