@@ -252,6 +252,14 @@ def test_the_encoding_can_be_forced(store, tmp_path):
         import_file(store, write(tmp_path / "enc2.csv", text + "3,x,y,,\n", "cp1256"), source="t", encoding="utf-8", actor=TESTER)
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-16"])
+def test_utf16_can_be_forced_with_or_without_a_byte_order_mark(store, tmp_path, codec):
+    """Without a BOM, --encoding utf-16 ended in a traceback ('UTF-16 stream does not start with BOM')."""
+    summary = import_file(store, write(tmp_path / "u16.csv", SAMPLE, codec), source=codec, encoding="utf-16", actor=TESTER)
+    assert (summary.imported, summary.rejected, summary.warning_count) == (2, 0, 0)
+    assert records_by_id(store, codec)["1"]["family_name"]["normalized"] == "کریمی"
+
+
 def test_semicolon_and_tab_delimited_lists(store, tmp_path):
     import_file(store, write(tmp_path / "a.csv", "id;name;city\n1;Reza Karimi;Tabriz\n"), source="a", actor=TESTER)
     import_file(store, write(tmp_path / "b.tsv", "id\tname\tcity\n1\tAli Jafari\tShiraz\n"), source="b", actor=TESTER)
@@ -286,6 +294,24 @@ def test_xlsx_rows_keep_their_sheet_line_numbers(store, tmp_path):
     assert records["101"]["birth_date"]["calendar"] == "jalali"
     assert records["103"]["birth_date"] == {"original": "1961", "calendar": "gregorian", "precision": "year", "earliest": "1961-01-01", "latest": "1961-12-31"}
     assert records["101"]["city"]["place_id"] == "city:ahvaz" and records["103"]["city"]["place_id"] == "city:isfahan"
+    assert read_quarantine(summary.quarantine)[1][0] == "5"
+
+
+def test_xlsx_line_numbers_count_the_empty_rows_above_the_header(store, tmp_path):
+    """A sheet whose first rows are empty: the header on row 3 was reported on row 6 and every record
+    and refused row three rows below where it is in the spreadsheet."""
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet["A3"], sheet["B3"], sheet["C3"] = "id", "name", "surname"
+    sheet["A4"], sheet["B4"], sheet["C4"] = "1", "Reza", "Karimi"
+    sheet["A5"], sheet["D5"] = "2", "stray"
+    path = tmp_path / "offset.xlsx"
+    workbook.save(path)
+    summary = import_file(store, path, source="o", actor=TESTER)
+    assert (summary.imported, summary.rejected) == (1, 1)
+    assert summary.to_dict()["header_line"] == 3
+    assert records_by_id(store)["1"]["line"] == 4
     assert read_quarantine(summary.quarantine)[1][0] == "5"
 
 

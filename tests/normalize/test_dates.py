@@ -248,6 +248,8 @@ ERRORS = [
     ("30 Esfand 1367", {}, ["day 30", "Esfand", "not a leap year"]),
     ("۱۳۷۶/۱۲/۳۰", {}, ["day 30", "1376", "not a leap year"]),
     ("29 February 1989", {}, ["day 29", "February", "not a leap year"]),
+    ("1988-02-30", {}, ["day 30 does not exist in Gregorian month 2 (February) 1988"]),  # 1988 is a leap year
+    ("1366/12/31", {}, ["day 31 does not exist in Jalali month 12 (Esfand) 1366"]),  # 1366 is a leap year
     ("31/04/1988", {}, ["day 31", "April"]),
     ("1419/01/01", {}, ["future"]),
     ("2099", {}, ["future"]),

@@ -65,10 +65,15 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         raise InputError(f"must be one of {', '.join(ENCODINGS)}, not {requested!r}", file=str(path), field="encoding")
     if requested == "utf-8":
         return "utf-8-sig"  # also accepts (and drops) a BOM
-    if requested != "auto":
+    if requested == "cp1256":
         return requested
     with open(path, "rb") as handle:
         head = handle.read(_SAMPLE)
+    if requested == "utf-16":
+        # Python's codec needs a BOM to tell the byte order; without one, it is found from the text.
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        return _utf16_without_bom(head) or "utf-16-le"
     found = text_encoding(head, complete=len(head) < _SAMPLE)
     if found is None:
         raise InputError("cannot tell the text encoding; give it as utf-8, utf-16 or cp1256", file=str(path),
@@ -511,10 +516,11 @@ def _workbook_rows(connection, path: str, sheet: str | None, memory_bytes: int) 
             connection.send(("error", f"no sheet named {sheet!r}; sheets: {', '.join(names)}"))
             return
         data = workbook.get_sheet_by_name(sheet) if sheet else workbook.get_sheet_by_index(0)
-        first_row = data.start[0] if data.start else 0
         batch = []
+        # iter_rows() gives the sheet from its first row, the empty ones above the data included
+        # (data.start names the first row holding a cell): its count is the spreadsheet's row number.
         for offset, row in enumerate(data.iter_rows()):
-            batch.append((first_row + offset + 1, [cell_text(v) for v in row]))
+            batch.append((offset + 1, [cell_text(v) for v in row]))
             if len(batch) == 2000:
                 connection.send(("rows", batch))
                 batch = []

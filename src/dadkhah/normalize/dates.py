@@ -754,7 +754,8 @@ def _resolve(r: _Reading, calendar: str) -> _Interval:
         reason = (
             f"day {r.day} does not exist in {cal.title()} month {month} ({names[month - 1]}) {year}"
         )
-        if month in (2, 12) and r.day == length + 1 and (month == 12) == (cal == JALALI):
+        if month in (2, 12) and r.day == length + 1 and length == (29 if cal == JALALI else 28) \
+                and (month == 12) == (cal == JALALI):
             reason += f": {year} is not a leap year"
         raise _Problem(reason)
     day = _to_gregorian(cal, year, month, r.day)
