@@ -83,7 +83,7 @@ def test_a_read_token_cannot_write_even_when_its_user_could(app):
     token = _token(app, "admin", scope="read")
     before = _last_seq(app)
     for method, path, body in [("POST", "/api/v1/estimates/run", {"method": "chao"}),
-                               ("POST", "/api/v1/users", {"username": "x1", "role": "viewer", "password": "p" * 12}),
+                               ("POST", "/api/v1/persons/P-000001/withhold", {"reason": "asked by the family"}),
                                ("POST", "/api/v1/testimonies/T-0001/reveal-witness", None)]:
         answer = _bearer(app, token).request(method, path, json=body)
         assert answer.status_code == 403, (path, answer.text)
@@ -220,6 +220,20 @@ def test_tokens_are_managed_by_a_logged_in_person_never_by_a_token(app, as_role)
         answer = client.post(path, json=body)
         assert answer.status_code == 403 and answer.json()["error"]["reason"] == "needs a session", path
     assert client.get("/api/v1/tokens").status_code == 200, "listing them is a read"
+
+
+def test_users_are_managed_by_a_logged_in_person_never_by_a_token(app, as_role):
+    """An admin's write token made a new admin account (which outlives the token) and reset another
+    admin's password and second factor: a stolen token made itself a successor after all."""
+    token = _token(app, "admin", scope="write")
+    client = _bearer(app, token)
+    for path, body in [("/api/v1/users", {"username": "minted", "role": "admin", "password": "Minted-by-a-token-123",
+                                          "language": "en"}),
+                       ("/api/v1/users/analyst", {"role": "admin"}),
+                       ("/api/v1/users/analyst/reset-password", {"totp": True})]:
+        answer = client.post(path, json=body)
+        assert answer.status_code == 403 and answer.json()["error"]["reason"] == "needs a session", path
+    assert "minted" not in client.get("/api/v1/users").text, "listing them is a read"
 
 
 def test_each_user_manages_their_own_tokens_and_an_admin_everyones(app, as_role):

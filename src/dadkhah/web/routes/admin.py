@@ -77,7 +77,7 @@ async def users_api(request: Request, viewer: Viewer = require("users")) -> dict
 
 
 @router.post("/users", include_in_schema=False)
-async def user_add_page(request: Request, viewer: Viewer = require("users"), username: str = Form(""),
+async def user_add_page(request: Request, viewer: Viewer = require("users", tokens=False), username: str = Form(""),
                         role: str = Form("viewer"), password: str = Form(""), password_again: str = Form(""),
                         totp: bool = Form(False), language: str = Form("en")):
     store = request.app.state.store
@@ -105,14 +105,14 @@ class NewUser(BaseModel):
 
 
 @router.post("/api/v1/users", status_code=201, summary="Add a user (with totp: the secret is in this answer only)")
-async def user_add_api(request: Request, body: NewUser, viewer: Viewer = require("users")) -> dict:
+async def user_add_api(request: Request, body: NewUser, viewer: Viewer = require("users", tokens=False)) -> dict:
     return await run_in_threadpool(create_user, request.app.state.store, viewer, username=body.username,
                                    role=body.role, password=body.password, password_again=None, totp=body.totp,
                                    language=body.language)
 
 
 @router.post("/users/{username}", include_in_schema=False)
-async def user_change_page(request: Request, username: str, viewer: Viewer = require("users"),
+async def user_change_page(request: Request, username: str, viewer: Viewer = require("users", tokens=False),
                            role: str = Form(""), active: str = Form("")):
     store = request.app.state.store
     try:
@@ -135,13 +135,13 @@ class UserChange(BaseModel):
 
 
 @router.post("/api/v1/users/{username}", summary="Change a user's role or deactivate/reactivate them")
-async def user_change_api(request: Request, username: str, body: UserChange, viewer: Viewer = require("users")) -> dict:
+async def user_change_api(request: Request, username: str, body: UserChange, viewer: Viewer = require("users", tokens=False)) -> dict:
     return await run_in_threadpool(lambda: change_user(request.app.state.store, username, actor=viewer.actor,
                                                        role=body.role, active=body.active))
 
 
 @router.post("/users/{username}/reset-password", include_in_schema=False)
-async def user_reset_password_page(request: Request, username: str, viewer: Viewer = require("users"),
+async def user_reset_password_page(request: Request, username: str, viewer: Viewer = require("users", tokens=False),
                                    totp: bool = Form(False)):
     """The answer shows the temporary password (and a new TOTP secret, with its QR code) this once."""
     store = request.app.state.store
@@ -167,7 +167,7 @@ class PasswordReset(BaseModel):
              summary="Reset a user's password: a temporary one in this answer only; their sessions end, their "
                      "API tokens are revoked, and they must choose a new password at their next login")
 async def user_reset_password_api(request: Request, username: str, body: PasswordReset | None = None,
-                                  viewer: Viewer = require("users")) -> dict:
+                                  viewer: Viewer = require("users", tokens=False)) -> dict:
     totp = body.totp if body else False
     return await run_in_threadpool(lambda: reset_password(request.app.state.store, username, actor=viewer.actor,
                                                           totp=totp))
