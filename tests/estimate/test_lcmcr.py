@@ -57,6 +57,17 @@ def test_seed_is_reported_when_not_given_so_the_run_can_be_repeated():
     assert first.estimate == again.estimate and first.interval == again.interval
 
 
+def test_too_few_draws_to_check_are_said_and_give_no_nan():
+    """One kept draw a chain: R-hat and the effective draws are undefined. They came out as NaN, which
+    no comparison caught (no warning) and which is not JSON; now None, with a warning."""
+    import json
+
+    result = LCMCR(iterations=100, burn_in=10, random_state=1).fit(published("korea_comfort_women")).result_
+    assert result.diagnostics["rhat"] is None and result.diagnostics["ess_bulk"] is None
+    assert any(w.startswith("too few draws (1 per chain)") for w in result.warnings)
+    json.loads(json.dumps(result.to_dict(), allow_nan=False))
+
+
 def test_bad_parameters_are_refused():
     made = table("AB", p10=5, p01=4, p11=3)
     with pytest.raises(EstimationError, match="latent_classes"):

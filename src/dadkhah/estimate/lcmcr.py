@@ -947,16 +947,20 @@ def _modes(draws: np.ndarray) -> list[float]:
 
 
 def _diagnostics(draws_n: np.ndarray) -> dict:
+    if draws_n.shape[1] < 4:  # arviz needs four draws a chain (and says so on the terminal)
+        return {"rhat": None, "ess_bulk": None, "ess_tail": None}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import arviz
 
-        chains = draws_n.astype(float)
-        return {
-            "rhat": float(arviz.rhat(np.log(chains))) if chains.shape[0] > 1 else None,
-            "ess_bulk": float(arviz.ess(np.log(chains), method="bulk")),
-            "ess_tail": float(arviz.ess(np.log(chains), method="tail")),
+        chains = np.log(draws_n.astype(float))
+        found = {
+            "rhat": float(arviz.rhat(chains)) if chains.shape[0] > 1 else None,
+            "ess_bulk": float(arviz.ess(chains, method="bulk")),
+            "ess_tail": float(arviz.ess(chains, method="tail")),
         }
+    # Too few draws per chain (fewer than four) leave them undefined (NaN, which is not JSON): None.
+    return {name: value if value is None or math.isfinite(value) else None for name, value in found.items()}
 
 
 class LCMCR(Estimator):
@@ -1034,7 +1038,10 @@ class LCMCR(Estimator):
                 "the posterior has more than one mode (near " + " and ".join(f"{m:,.0f}" for m in sorted(modes))
                 + "): the interval pools them; report both and explain"
             )
-        if diagnostics["ess_bulk"] < ENOUGH_DRAWS:
+        if diagnostics["ess_bulk"] is None:
+            messages.append(f"too few draws ({draws_n.shape[1]} per chain) to tell whether the chains agree or how "
+                            "many of the draws count: run much longer chains before relying on this estimate")
+        elif diagnostics["ess_bulk"] < ENOUGH_DRAWS:
             messages.append(few_draws_warning(diagnostics["ess_bulk"]))
         if draws_k.mean() >= 0.9 * k_classes:
             messages.append(f"nearly all of the {k_classes} latent classes are in use: consider more latent classes")
