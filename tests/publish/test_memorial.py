@@ -201,9 +201,9 @@ def test_an_estimate_the_estimator_flagged_is_published_with_a_caution(store, tm
     keys = _case(store, tmp_path)["keys"]
     link_by_hand(store, {("public-list", "p1"): 1, ("restricted-source-marker", "r1"): 1, ("public-list", "p2"): 2,
                          ("public-list", "p3"): 3, ("restricted-source-marker", "r9"): 4})
-    estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)
+    estimate_registry(store, estimate=lambda table: estimate_table(table, "lincoln-petersen"), actor=TESTER)
 
-    def warned(said: list[str]) -> None:  # what the estimator said (Chao's always warns that it is a floor)
+    def warned(said: list[str]) -> None:  # what the estimator said (Lincoln-Petersen always warns of independence)
         with store.session() as session:
             session.scalars(sa.select(Estimate).order_by(Estimate.id.desc())).first().warnings = said
 
@@ -223,6 +223,32 @@ def test_an_estimate_the_estimator_flagged_is_published_with_a_caution(store, tm
         assert ("2 warnings" in caution.group(1)) if name.startswith("en") else ("۲ هشدار" in caution.group(1))
     assert not any("R-hat" in page or "restricted-source-marker" in page for page in pages.values())
     assert pages["en/numbers/index.html"].count("These figures are not final") == 1, "said once, in the footer"
+
+
+def test_a_lower_bound_is_never_published_as_the_total_and_a_stale_estimate_says_so(store, tmp_path):
+    """Whatever estimate was made last was published as "how many were killed", Chao's lower bound
+    included; and an estimate made before the lists were linked again said nothing of it."""
+    from dadkhah.estimate import estimate_table
+    from dadkhah.estimate.registry import estimate_registry
+
+    keys = _case(store, tmp_path)["keys"]
+    people = {("public-list", "p1"): 1, ("restricted-source-marker", "r1"): 1, ("public-list", "p2"): 2,
+              ("public-list", "p3"): 3, ("restricted-source-marker", "r9"): 4}
+    link_by_hand(store, people)
+    floor = estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)
+    build_memorial(store, keys, tmp_path / "floor", actor=TESTER)
+    assert 'id="estimate"' not in _pages(tmp_path / "floor")["en/numbers/index.html"]
+    total = estimate_registry(store, estimate=lambda table: estimate_table(table, "lincoln-petersen"), actor=TESTER)
+    estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)  # made later
+    build_memorial(store, keys, tmp_path / "total", actor=TESTER)
+    shown = re.search(r'<p id="estimate"><strong>([^<]*)</strong>', _pages(tmp_path / "total")["en/numbers/index.html"])
+    assert shown and shown.group(1) == f"{round(total['estimate']):,}" and total["estimate"] != floor["estimate"]
+    assert not any("estimate-stale" in page for page in _pages(tmp_path / "total").values())
+    link_by_hand(store, people)  # the lists linked again
+    build_memorial(store, keys, tmp_path / "stale", actor=TESTER)
+    pages = _pages(tmp_path / "stale")
+    for name in ("en/index.html", "en/numbers/index.html", "fa/index.html", "fa/numbers/index.html"):
+        assert 'id="estimate-stale"' in pages[name], name
 
 
 @pytest.mark.parametrize("contact, link", [

@@ -82,7 +82,7 @@ def site(tmp_path_factory) -> Path:
                          (second, "s3"): 99}
             assign_persons(session, run.id, clusters)
         set_release(store, "public-list", "public", actor=TESTER)
-        estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)
+        estimate_registry(store, estimate=lambda table: estimate_table(table, "lincoln-petersen"), actor=TESTER)
         build_memorial(store, load_keys(workspace), folder / "site", actor=TESTER)
     return folder / "site"
 

@@ -79,7 +79,7 @@ def case(store, tmp_path):
     mapping |= {("ngo-persian", record): 100 + i for i, record in enumerate(persian)}
     link_by_hand(store, mapping)
     set_release(store, "ngo-persian", "public", actor=TESTER)
-    estimate_registry(store, estimate=lambda table: estimate_table(table, "chao"), actor=TESTER)
+    estimate_registry(store, estimate=lambda table: estimate_table(table, "bma"), actor=TESTER)
     return store
 
 

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from dadkhah.errors import NotFound
+from dadkhah.link.review import latest_run
 from dadkhah.model import Estimate
 
 
@@ -38,13 +39,26 @@ def get_estimate(session: Session, estimate_id: int) -> dict:
     return estimate_to_dict(row, full=True)
 
 
-def latest_estimate(session: Session, *, overall: bool = True) -> dict | None:
-    """The newest estimate from the registry (unstratified unless ``overall`` is False), or None."""
+LOWER_BOUNDS = ("chao",)  # methods whose figure is a floor under the total, not an estimate of it
+
+
+def latest_estimate(session: Session, *, overall: bool = True, of_the_total: bool = False) -> dict | None:
+    """The newest estimate from the registry (unstratified unless ``overall`` is False), or None.
+
+    ``of_the_total``: never a lower bound (Chao's), which a printed report or a memorial would
+    otherwise give as how many were killed in all. ``stale`` in the answer: a linkage run has
+    finished since, so the registry the estimate was made from is no longer the registry."""
     query = sa.select(Estimate).where(Estimate.source == "registry")
+    if of_the_total:
+        query = query.where(Estimate.method.not_in(LOWER_BOUNDS))
     if overall:
         query = query.where(Estimate.stratified_by.is_(None))
     row = session.scalars(query.order_by(Estimate.id.desc()).limit(1)).first()
-    return estimate_to_dict(row, full=True) if row is not None else None
+    if row is None:
+        return None
+    newest = latest_run(session)
+    return estimate_to_dict(row, full=True) | {
+        "stale": newest is not None and row.linkage_run_id is not None and newest.id != row.linkage_run_id}
 
 
 def estimate_report(session: Session, estimate_id: int) -> dict:

@@ -69,10 +69,12 @@ WORDS = {
         "sources": "Named in", "correct": "Correct or complete this entry", "persons": "Victims",
         "father": "Father's name", "unknown": "unknown", "language": "فارسی", "moved": "This entry is now",
         "not_final": "These figures are not final: lists are still being gathered and checked.",
-        "estimate_flagged": ("The software that made this estimate raised {n} warnings about it (its model may not "
-                             "fit these lists well): treat it with more caution than its interval suggests."),
-        "estimate_flagged_one": ("The software that made this estimate raised a warning about it (its model may not "
-                                 "fit these lists well): treat it with more caution than its interval suggests."),
+        "estimate_flagged": ("The software that made this estimate raised {n} warnings about it: treat it with "
+                             "more caution than its interval suggests."),
+        "estimate_flagged_one": ("The software that made this estimate raised a warning about it: treat it with "
+                                 "more caution than its interval suggests."),
+        "estimate_stale": ("The lists have been linked again since this estimate was made: it counts the victims "
+                           "as they were then, and a new estimate may differ."),
         "method": ("The lists were compared with each other; records that name the same person were joined, "
                    "with uncertain pairs checked by people. The total was estimated from how the lists overlap "
                    "(multiple systems estimation)."),
@@ -101,10 +103,12 @@ WORDS = {
         "prison": "زندان", "sources": "نام‌برده در", "correct": "درست یا کامل کردن این مدخل",
         "persons": "جان‌باختگان", "father": "نام پدر", "unknown": "نامعلوم", "language": "English",
         "moved": "این مدخل اکنون اینجاست", "not_final": "این شمارها نهایی نیستند: فهرست‌ها هنوز گردآوری و بررسی می‌شوند.",
-        "estimate_flagged": ("نرم‌افزاری که این برآورد را ساخت {n} هشدار دربارهٔ آن داده است (شاید مدلش با این "
-                             "فهرست‌ها خوب جور نباشد): بیش از آنچه بازه‌اش نشان می‌دهد با احتیاط به آن بنگرید."),
-        "estimate_flagged_one": ("نرم‌افزاری که این برآورد را ساخت یک هشدار دربارهٔ آن داده است (شاید مدلش با این "
-                                 "فهرست‌ها خوب جور نباشد): بیش از آنچه بازه‌اش نشان می‌دهد با احتیاط به آن بنگرید."),
+        "estimate_flagged": ("نرم‌افزاری که این برآورد را ساخت {n} هشدار دربارهٔ آن داده است: بیش از آنچه بازه‌اش "
+                             "نشان می‌دهد با احتیاط به آن بنگرید."),
+        "estimate_flagged_one": ("نرم‌افزاری که این برآورد را ساخت یک هشدار دربارهٔ آن داده است: بیش از آنچه "
+                                 "بازه‌اش نشان می‌دهد با احتیاط به آن بنگرید."),
+        "estimate_stale": ("پس از این برآورد، فهرست‌ها دوباره به هم پیوند داده شده‌اند: این برآورد جان‌باختگان را "
+                           "چنان می‌شمارد که آن هنگام بودند و برآورد تازه ممکن است دیگر باشد."),
         "method": ("فهرست‌ها با هم سنجیده شدند؛ سابقه‌هایی که از یک تن نام می‌برند یکی شدند و جفت‌های نامطمئن را "
                    "آدم‌ها بررسی کردند. شمار کل از چگونگی هم‌پوشانی فهرست‌ها برآورد شد (برآورد چندسامانه‌ای)."),
         "observed": "تن که نامشان در فهرست‌های به‌کاررفته آمده است", "method_name": "روش",
@@ -300,7 +304,7 @@ def _build(store: Store, keys: VaultKeys, writer: _Writer | _ZipWriter, *, langu
     """Write every file of the site with ``writer``, sign it, and answer what was done."""
     env = _environment()
     with store.session() as session:
-        estimate = latest_estimate(session)
+        estimate = latest_estimate(session, of_the_total=True)
         incidents = [{"id": i.id, "slug": f"incident-{i.id}", "name": i.name, "description": i.description}
                      for i in session.scalars(sa.select(Incident).order_by(Incident.id))]
         persons = []

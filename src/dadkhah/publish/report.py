@@ -86,7 +86,9 @@ WORDS = {
                               "estimate) before quoting the number."),
         "estimate_warning": ("The estimator gave a warning with this estimate; read it (in the registry, with the "
                              "estimate) before quoting the number."),
-        "no_estimate": "No estimate has been made yet.",
+        "no_estimate": "No estimate of the total has been made yet.",
+        "estimate_stale": ("The lists have been linked again since this estimate was made: it counts the persons "
+                           "as they were then. Estimate again before quoting the number."),
         "chart_caption": "The bar is how many people the lists name; the dot is the estimated total and the line its interval.",
         "method": "How the numbers were made, and what they cannot say",
         "method_text": (
@@ -153,7 +155,9 @@ WORDS = {
                               "سامانه، کنار برآورد) بخوانید."),
         "estimate_warning": ("برآوردگر همراه این برآورد یک هشدار داده است؛ پیش از نقل این شمار آن را (در "
                              "سامانه، کنار برآورد) بخوانید."),
-        "no_estimate": "هنوز برآوردی انجام نشده است.",
+        "no_estimate": "هنوز برآوردی از شمار کل انجام نشده است.",
+        "estimate_stale": ("پس از این برآورد، فهرست‌ها دوباره به هم پیوند داده شده‌اند: این برآورد کسان را چنان "
+                           "می‌شمارد که آن هنگام بودند. پیش از نقل این شمار، دوباره برآورد کنید."),
         "chart_caption": "ستون شمار کسانی است که فهرست‌ها نام برده‌اند؛ نقطه برآورد کل است و خط بازهٔ آن.",
         "method": "شمارها چگونه به دست آمدند و چه چیزی را نمی‌توانند بگویند",
         "method_text": (
@@ -241,7 +245,7 @@ def print_report(store: Store, out: str | os.PathLike, *, actor: Actor, language
             event = _find_incident(session, incident) if incident else None
             listed = [p for p in persons if (place is None or (p["city"] or {}).get("place_id") == place.id)
                       and (event is None or event in p["incidents"])]
-            estimate = latest_estimate(session)
+            estimate = latest_estimate(session, of_the_total=True)
             filters = {}
             if place is not None:
                 filters[words["filter_city"]] = _place_name(place, language)
@@ -400,6 +404,8 @@ def _estimate(estimate: dict | None, language: str) -> list[dict]:
     blocks += [{"kind": "paragraph", "text": text},
                {"kind": "chart", "svg": estimate_chart({**estimate, "strata": None}, language=language, text_scale=1.3),
                 "caption": words["chart_caption"]}]
+    if estimate.get("stale"):
+        blocks.append({"kind": "note", "text": words["estimate_stale"]})
     if estimate.get("warnings"):
         count = len(estimate["warnings"])
         blocks.append({"kind": "note", "text": words["estimate_warning"] if count == 1 else
