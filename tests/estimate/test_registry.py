@@ -66,6 +66,19 @@ def test_capture_histories_and_strata_from_the_registry(store, tmp_path):
     assert document["estimate"] == pytest.approx(8 + (2 / 3) * 16 / 6)
 
 
+def test_a_month_of_death_only_from_a_date_within_one_gregorian_month(store, tmp_path):
+    """'Mordad 1367' runs from 23 July to 22 August 1988: it was counted in July, although most of it
+    is August (775 records of the demo). It now gives no month, and is drawn like any missing one."""
+    from dadkhah.estimate.registry import _record_attributes
+
+    rows = {"d1": "1367/05/10", "d2": "Mordad 1367", "d3": "July 1988", "d4": "1988-07-25 - 1988-08-03", "d5": ""}
+    body = "".join(f"{rid},Name{rid},Family{rid},Father,{date},Rasht\n" for rid, date in rows.items())
+    import_file(store, write(tmp_path / "d.csv", HEADER + body), source="d", actor=TESTER)
+    with store.session() as session:
+        months = {record_id: attributes[2] for (_, record_id), attributes in _record_attributes(session).items()}
+    assert months == {"d1": "1988-08", "d2": None, "d3": "1988-07", "d4": None, "d5": None}
+
+
 def test_estimates_are_stored_with_what_reproduces_them(store, tmp_path):
     run_id = hand_linked(store, tmp_path)
     document = estimate_registry(store, estimate=chao, actor=TESTER)

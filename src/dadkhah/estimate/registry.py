@@ -43,7 +43,10 @@ def _record_attributes(session: Session) -> dict[RecordKey, tuple]:
     )
     attributes = {}
     for source_id, record_id, city, earliest, latest, gender in rows:
-        month = earliest.strftime("%Y-%m") if earliest and latest and (latest - earliest).days <= 31 else None
+        # A month only when the date falls in one Gregorian month: "Mordad 1367" (23 July to 22 August)
+        # would otherwise count in July although most of it is August; such a date gives no month.
+        month = (earliest.strftime("%Y-%m") if earliest and latest and (earliest.year, earliest.month)
+                 == (latest.year, latest.month) else None)
         attributes[(source_id, record_id)] = (city, province.get(city) if city else None, month, gender)
     return attributes
 
