@@ -52,7 +52,9 @@ class ListsOutOfRange(EstimationError, InputError):
 
 MIN_LISTS, MAX_LISTS = 3, 5
 TAIL_MASS = 1e-6  # posterior mass allowed beyond the grid's end (see _grid_end)
-MAX_GRID = 2_000_000  # unseen counts considered at most (a bound that large is itself reported)
+MAX_GRID = 2_000_000  # points of the grid of unseen counts at most: one person apart up to there, wider beyond
+LEFT_MASS = 1e-4  # the upper half's mass, exactly, above which the grid's sparse probe stopped it too soon
+MAX_UNSEEN = 1_000_000_000  # unseen counts considered at most (a bound that large is itself reported)
 THREADS = 2
 CHUNK = 8_192  # grid points per block of the matrix product (graphs × CHUNK doubles in memory)
 SUMMARIES_KEPT = 64  # posteriors summarised, remembered by table and prior (see _summarised)
@@ -248,9 +250,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_threads)
 
 
-def _by_block(posterior: _Posterior, points: np.ndarray, pool: ThreadPoolExecutor) -> tuple[np.ndarray, list]:
+def _by_block(posterior: _Posterior, points: np.ndarray, pool: ThreadPoolExecutor,
+              log_spacing: np.ndarray | None = None) -> tuple[np.ndarray, list]:
     """The log posterior of each point summed over the graphs, and of each graph summed over the
     points of each block, the points cut into blocks of at most CHUNK shared between the threads.
+    With ``log_spacing`` (the log of how many counts each point stands for), masses, not densities.
 
     One exponential per graph and point, relative to the block's largest; what underflows is below
     e^-700 of it and of no consequence. numpy releases the GIL, so the blocks run side by side."""
@@ -259,6 +263,8 @@ def _by_block(posterior: _Posterior, points: np.ndarray, pool: ThreadPoolExecuto
     def block(start):
         with np.errstate(divide="ignore"):
             weights = posterior.log_weights(points[start:start + size])
+            if log_spacing is not None:
+                weights += log_spacing[start:start + size]
             top = weights.max()
             scaled = np.exp(weights - top, out=weights)
             return np.log(scaled.sum(axis=0)) + top, np.log(scaled.sum(axis=1)) + top
@@ -283,8 +289,8 @@ def _grid_end(posterior: _Posterior, first: int, pool: ThreadPoolExecutor) -> tu
         by_point, by_graph = _by_block(posterior, probe, pool)
         by_n = by_point + np.log(np.gradient(probe.astype(float)))
         share = np.exp(_log_sum_exp(by_n[probe > end // 2]) - _log_sum_exp(by_n))
-        if share < TAIL_MASS or end >= MAX_GRID:
-            end = min(end, MAX_GRID)
+        if share < TAIL_MASS or end >= MAX_UNSEEN:
+            end = min(end, MAX_UNSEEN)
             return end, (by_point, by_graph) if probe.size == end - first + 1 and probe[-1] == end else None
         end *= 2
 
@@ -304,14 +310,26 @@ def posterior_of_n(table: CaptureTable, delta: float, *, first_unseen: int = 0) 
     posterior = _Posterior(table, delta)
     pool = _threads()
     end, whole = _grid_end(posterior, first_unseen, pool)
-    unseen = np.arange(first_unseen, end + 1)
+    if end - first_unseen < MAX_GRID:
+        unseen, log_spacing, step = np.arange(first_unseen, end + 1), None, 1.0
+    else:
+        # Independent lists of 5,000,000 people leave some 2.5 million unseen: a grid cut off at two
+        # million strips the graphs whose posterior lies beyond it of their weight, and the average
+        # settled on the others (715,427 [713,125, 1,861,711]). Beyond MAX_GRID points, the points
+        # are spaced more than one apart, each standing for the counts around it: the first half of
+        # them one apart (where a posterior piled up near the observed count changes fastest), the
+        # rest evenly spaced up to the end.
+        half = first_unseen + MAX_GRID // 2
+        unseen = np.unique(np.concatenate([np.arange(first_unseen, half),
+                                           np.linspace(half, end, MAX_GRID // 2).round().astype(np.int64)]))
+        log_spacing, step = np.log(np.gradient(unseen.astype(float))), (end - half) / (MAX_GRID // 2 - 1)
     # (when the grid's end was decided on every point of it, those sums are the grid's)
-    by_n, by_graph = whole if whole is not None else _by_block(posterior, unseen, pool)
+    by_n, by_graph = whole if whole is not None else _by_block(posterior, unseen, pool, log_spacing)
     log_total = _log_sum_exp(by_n)
     graph_weights = np.exp(_log_sum_exp(np.column_stack(by_graph), axis=1) - log_total)
     probabilities = np.exp(by_n - log_total)
     return {"posterior": posterior, "totals": table.observed + unseen, "probabilities": probabilities,
-            "graph_weights": graph_weights, "grid_end": int(end),
+            "graph_weights": graph_weights, "grid_end": int(end), "grid_step": float(step),
             "tail_mass": float(probabilities[unseen > end // 2].sum())}
 
 
@@ -342,7 +360,7 @@ def _summarised(table: CaptureTable, delta: float, level: float) -> dict:
     found = posterior_of_n(table, delta)
     kept = _summary(found, level) | {"graph_weights": found["graph_weights"], "graphs": found["posterior"].graphs,
                                       "largest_total": int(found["totals"][-1]), "grid_end": found["grid_end"],
-                                      "tail_mass": found["tail_mass"]}
+                                      "tail_mass": found["tail_mass"], "grid_step": found["grid_step"]}
     kept["graph_weights"].flags.writeable = False
     with _summaries_lock:
         _summaries[key] = kept
@@ -398,7 +416,7 @@ class BMA(Estimator):
                     f"{other['median']:,.0f} [{other['interval'][0]:,.0f}, {other['interval'][1]:,.0f}] instead of "
                     f"{summary['median']:,.0f} with δ = {shown}; the table is too sparse for the data alone to "
                     "settle how the lists overlap, so report both or gather more overlap")
-        if found["grid_end"] >= MAX_GRID and found["tail_mass"] > TAIL_MASS:  # (else the grid was long enough)
+        if found["tail_mass"] > (TAIL_MASS if found["grid_end"] >= MAX_UNSEEN else LEFT_MASS):  # (else the grid was long enough)
             warnings.append(f"the posterior of N still has {found['tail_mass']:.1e} of its mass near the largest "
                             f"total considered ({found['largest_total']:,}): the upper end of the interval is uncertain")
         graphs = found["graphs"]
@@ -420,7 +438,7 @@ class BMA(Estimator):
                   f"weight {best['weight']:.2f})",
             parameters=self.get_params() | {"delta": delta},
             diagnostics={"mean": summary["mean"], "mode": summary["mode"], "graphs": len(graphs), "top_graphs": top,
-                         "grid": {"largest_total": found["largest_total"], "step": 1,
+                         "grid": {"largest_total": found["largest_total"], "step": found["grid_step"],
                                   "tail_mass": found["tail_mass"]},
                          "delta_comparison": comparison, "seconds": round(time.perf_counter() - started, 3)},
             input_sha256=table.digest(), lists=table.lists, warnings=tuple(warnings),
