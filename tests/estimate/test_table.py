@@ -32,6 +32,8 @@ def test_count_column_may_sit_anywhere_and_zero_counts_are_dropped(tmp_path):
     ("A,B,count\n1,0,4\n0,1,-3\n", 3, "count", "whole number"),
     ("A,B,count\n1,0,4.5\n", 2, "count", "whole number"),
     ("A,B,count\n1,0,many\n", 2, "count", "not a number"),
+    ("A,B,count\n1,0,1_000\n", 2, "count", "not a number"),  # Python's float() reads it as 1000
+    ("A,B,count\n1,0,inf\n", 2, "count", "not a number"),
     ("A,B,count\n1,0,1e300\n", 2, "count", "more people"),
     ("A,B,count\n1,0,4\n1,1,2\n1,0,3\n", 4, None, "repeats line 2"),
     ("A,B,count\n1,0,4\n0,0,9\n", 3, None, "no list"),
@@ -51,6 +53,12 @@ def test_bad_tables_are_refused_naming_the_line(tmp_path, body, line, field, wor
     assert caught.value.line == line
     if field:
         assert caught.value.field == field
+
+
+def test_persian_digits_are_read_in_patterns_as_in_counts(tmp_path):
+    """'۱' in a list's column was refused as "not 0 or 1" while '۵۰' was read as a count."""
+    read = read_table(write(tmp_path / "fa.csv", "A,B,count\n۱,۰,۵۰\n0,1,40\n١,١,10\n"))
+    assert {cell["pattern"]: cell["count"] for cell in read.to_dict()["cells"]} == {"10": 50, "01": 40, "11": 10}
 
 
 @pytest.mark.parametrize(("name", "data"), [

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -128,6 +129,8 @@ def read_table(path: str | Path) -> CaptureTable:
         return _read_table(rows, str(path))
 
 
+_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")  # Persian and Arabic-Indic digits
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 MAX_COUNT = 10**12  # more people than that in one cell is a mistake, not a count
 
 
@@ -154,9 +157,11 @@ def _read_table(rows, name: str) -> CaptureTable:
             raise InputError(f"the line has {len(row)} cells but the header has {len(header)} columns", file=name, line=line)
         pattern = []
         for i, cell in enumerate(row):
-            value = cell.strip()
+            value = cell.strip().translate(_DIGITS)
             if i == count_at:
                 try:
+                    if not _NUMBER.fullmatch(value):  # float() also reads "1_000", "nan" and "inf"
+                        raise ValueError(value)
                     number = float(value)
                 except ValueError:
                     raise InputError(f"the count {value!r} is not a number", file=name, line=line, field="count") from None
