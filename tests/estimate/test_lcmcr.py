@@ -70,8 +70,9 @@ def test_too_few_draws_to_check_are_said_and_give_no_nan():
 
 def test_bad_parameters_are_refused():
     made = table("AB", p10=5, p01=4, p11=3)
-    with pytest.raises(EstimationError, match="latent_classes"):
-        LCMCR(latent_classes=1).fit(made)
+    for classes in (1, 0):  # 0 ran with the default number of classes, without a word
+        with pytest.raises(EstimationError, match="latent_classes"):
+            LCMCR(latent_classes=classes).fit(made)
     with pytest.raises(EstimationError, match="thin"):
         LCMCR(iterations=5, thin=10).fit(made)
     with pytest.raises(EstimationError, match="level"):

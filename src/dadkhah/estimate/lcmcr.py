@@ -988,7 +988,7 @@ class LCMCR(Estimator):
 
     def fit(self, table: CaptureTable) -> LCMCR:
         self._check(table)
-        k_classes = self.latent_classes or min(2 ** table.n_lists - 1, 15)
+        k_classes = self.latent_classes if self.latent_classes is not None else min(2 ** table.n_lists - 1, 15)
         if k_classes < 2:
             raise EstimationError("latent_classes must be at least 2")
         if self.iterations < self.thin or self.thin < 1 or self.burn_in < 0 or self.chains < 1:
