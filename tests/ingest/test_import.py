@@ -130,6 +130,21 @@ def test_a_date_column_in_month_first_order_is_not_read_day_first_in_silence(sto
     assert records_by_id(store, "eu")["1"]["death_date"]["earliest"] == "1988-04-03"
 
 
+def test_a_list_without_ids_imported_beside_earlier_records_says_both_are_current(store, tmp_path):
+    """A corrected copy of a list without a record_id column doubled the source in silence: every person
+    twice, the wrong father still current, the list sizes the estimates use inflated."""
+    text = "given name,family name,father\nArash,Kaveh,Bahram\nBijan,Lavi,Cyrus\n"
+    first = import_file(store, write(tmp_path / "noid.csv", text), source="noid", actor=TESTER)
+    assert first.warning_count == 0, "nothing to replace yet"
+    again = import_file(store, write(tmp_path / "noid-2.csv", text.replace("Cyrus", "Kourosh")), source="noid",
+                        actor=TESTER)
+    [warning] = again.warnings
+    assert (warning["line"], warning["field"]) == (1, "record_id") and "both are now current" in warning["message"]
+    assert len(records_by_id(store, "noid")) == 4
+    other = import_file(store, write(tmp_path / "other.csv", text), source="other", actor=TESTER)
+    assert other.warning_count == 0, "a source of its own holds nothing earlier"
+
+
 def test_field_problems_keep_the_record_and_warn(store, tmp_path):
     text = (
         "record_id,full_name,gender,birth_date,death_date,city,prison\n"

@@ -532,6 +532,14 @@ def _publish(session: Session, store: Store, staging: Staging, actor: Actor, *, 
         _audit_import(session, store, actor, earlier, already=True)
         return _summary(session, earlier, source, already=True, seconds=time.perf_counter() - started)
     incident_row = ensure_incident(session, incident) if incident else None
+    if "record_id" not in counts["columns"].values() and session.scalar(
+            sa.select(Record.id).where(Record.source_id == source_row.id, Record.superseded_by.is_(None)).limit(1)):
+        # Without ids, no row can be matched to one the source already holds: a corrected copy of an
+        # earlier list would stand beside it, every person twice and the old values still current.
+        counts["file_warnings"] = [*counts["file_warnings"], (
+            "record_id", f"this list has no record_id column, so its records cannot replace any that {source!r} "
+            "already holds: both are now current. If it corrects an earlier list, give both a record_id column "
+            "(a corrected list then replaces its earlier records), or import it into a source of its own")]
     duplicates = counts["duplicates"]
     batch_row = Import(
         source_id=source_row.id, incident_id=incident_row.id if incident_row else None, file_name=path.name,
