@@ -330,6 +330,26 @@ def test_xlsx_line_numbers_count_the_empty_rows_above_the_header(store, tmp_path
     assert read_quarantine(summary.quarantine)[1][0] == "5"
 
 
+def test_a_hidden_first_sheet_is_not_read_as_the_list(store, tmp_path):
+    """A workbook whose first sheet is a hidden look-up table: its one row ('Tehran') was imported as a
+    victim, without a word; the list a person sees is the first visible sheet."""
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    lookup = workbook.active
+    lookup.title, lookup.sheet_state = "lookup", "hidden"
+    lookup.append(["name", "code"])
+    lookup.append(["Tehran", 1])
+    victims = workbook.create_sheet("Victims")
+    victims.append(["id", "name", "surname"])
+    victims.append(["1", "Reza", "Karimi"])
+    workbook.active = 1
+    workbook.save(tmp_path / "hidden.xlsx")
+    summary = import_file(store, tmp_path / "hidden.xlsx", source="h", actor=TESTER)
+    assert summary.imported == 1 and records_by_id(store)["1"]["family_name"]["original"] == "Karimi"
+    asked = import_file(store, tmp_path / "hidden.xlsx", source="l", sheet="lookup", actor=TESTER)
+    assert asked.imported == 1 and [r["full_name"]["original"] for r in records_by_id(store, "l").values()] == ["Tehran"]
+
+
 def test_json_and_json_lines(store, tmp_path):
     items = [{"id": "1", "name": "Reza Karimi", "city": "Rasht"}, {"id": "2", "name": "Ali Jafari", "age": 31}, ["not", "an", "object"]]
     array = import_file(store, write(tmp_path / "l.json", json.dumps(items)), source="j", actor=TESTER)

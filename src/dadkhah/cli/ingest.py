@@ -94,7 +94,7 @@ def import_(
     encoding: Annotated[str, typer.Option("--encoding", help="auto, utf-8, utf-16 or cp1256.")] = "auto",
     mapping: Annotated[Path | None, typer.Option("--mapping", help="TOML file naming columns, calendars and date orders.")] = None,
     incident: Annotated[str | None, typer.Option("--incident", help="Incident the list is about (created if new).")] = None,
-    sheet: Annotated[str | None, typer.Option("--sheet", help="Worksheet of an XLSX file (default: the first).")] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="Worksheet of an XLSX file (default: the first one not hidden).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import a list of victims into a source: all rows or none; refused rows go to a quarantine report.

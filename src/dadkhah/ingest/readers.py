@@ -515,6 +515,12 @@ def _workbook_rows(connection, path: str, sheet: str | None, memory_bytes: int) 
         if sheet is not None and sheet not in names:
             connection.send(("error", f"no sheet named {sheet!r}; sheets: {', '.join(names)}"))
             return
+        if sheet is None:
+            # The first sheet a person sees: a hidden one (a look-up table, say) was read as the list.
+            shown = [m.name for m in workbook.sheets_metadata
+                     if m.visible == python_calamine.SheetVisibleEnum.Visible
+                     and m.typ == python_calamine.SheetTypeEnum.WorkSheet]
+            sheet = shown[0] if shown else None
         data = workbook.get_sheet_by_name(sheet) if sheet else workbook.get_sheet_by_index(0)
         batch = []
         # iter_rows() gives the sheet from its first row, the empty ones above the data included
