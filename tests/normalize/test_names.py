@@ -141,6 +141,14 @@ def test_placeholders_are_no_name(text):
         ("Reza Pour Mohammadi", "reza", "pourmohammadi"),
         ("Reza Al e Ahmad", "reza", "aleahmad"),
         ("Ali Al Karimi", "ali", "alkarimi"),
+        # "Servant of the" and "father of the" begin a given name whatever follows (they were split
+        # off as the given name, the rest taken for the family name)
+        ("Abdol Reza Nourbakhshi", "abdolreza", "nourbakhshi"),
+        ("Abol Ghasem Kiani", "abolghasem", "kiani"),
+        ("Abdul Karim Bahadori", "abdulkarim", "bahadori"),
+        ("عبد الحسین طاهرپور", "عبدالحسین", "طاهرپور"),
+        ("ابو الفضل رضایی", "ابوالفضل", "رضایی"),
+        ("Abdol Karimi", "abdol", "karimi"),  # two words: a given and a family name, as ever
     ],
 )
 def test_split_full_name(text, given, family):

@@ -332,6 +332,10 @@ _COMPOUND_FIRST_KEYS = frozenset(
     token_key(n) for n in ("غلام", "محمد", "علی", "عبد", "امیر", "حسین", "حسن", "ابو", "اسد", "فتح",
                            "نصرت", "نور", "عزت", "شوکت", "فاطمه", "سید", "میر", "ولی", "قربان", "رمضان", "محمود")
 )
+# "Servant of the" and "father of the", written with the article: never a name alone, always the first
+# half of a given name ("Abdol Reza", "Abol Ghasem", "عبد الحسین" with the next word's ال).
+_WITH_ARTICLE = frozenset({"abdol", "abdul", "abdel", "abdal", "abol", "abul", "abel", "abal"})
+_BEFORE_ARTICLE = frozenset({"عبد", "ابو"})
 # Particles that continue a given name: "Jalal ed-Din", "Nosrat ol-lah", "Zein al-Abedin".
 # Written as one word with the particle ("ed-din"), they continue the given name on their own;
 # written apart ("al", "ol"), they take the next word with them ("al Abedin", "ol lah").
@@ -429,8 +433,10 @@ def split_full_name(text: str | None) -> FullName | None:
             given_tokens, family_tokens = [], _join_prefixes(tokens)
         else:
             n_given = 1
-            if (len(tokens) >= 3 and token_key(tokens[0]) in _COMPOUND_FIRST_KEYS
-                    and token_key(tokens[1]) in _COMPOUND_SECOND_KEYS):
+            if len(tokens) >= 3 and (
+                    (token_key(tokens[0]) in _COMPOUND_FIRST_KEYS and token_key(tokens[1]) in _COMPOUND_SECOND_KEYS)
+                    or tokens[0] in _WITH_ARTICLE
+                    or (tokens[0] in _BEFORE_ARTICLE and tokens[1].startswith("ال"))):
                 n_given = 2
             # A particle (ed-din, ol-lah), with the word after it when that is itself a particle's
             # object ("Zein al Abedin"), stays with the given name.
