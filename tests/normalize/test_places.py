@@ -68,6 +68,14 @@ def test_a_city_name_is_preferred_to_the_province_of_the_same_name(gazetteer):
     assert gazetteer.resolve("Kurdistan", ("city", "province")).place_id == "province:kurdistan"
 
 
+@pytest.mark.parametrize("text", ["Tehran/Karaj", "Ahvaz; Shiraz", "تهران - کرج", "Rasht, Tabriz (Gilan)"])
+def test_a_cell_naming_two_places_of_a_kind_is_not_resolved_to_the_first(gazetteer, text):
+    """'Tehran/Karaj' was resolved to Tehran without a word: a guess. It names no one place; the
+    warning says which it names."""
+    assert gazetteer.resolve(text, ("city", "province")) is None
+    assert "names more than one place" in gazetteer.unknown_place(text, ("city", "province"))
+
+
 @pytest.mark.parametrize("text", ["Atlantis", "Karaj prison", "زندان", "xyz"])
 def test_unknown_or_ambiguous_names_stay_unresolved(gazetteer, text):
     assert gazetteer.resolve(text, ("prison",)) is None

@@ -92,12 +92,25 @@ class Gazetteer:
             return self._cache[cache_key]
         match = self._resolve_whole(text, types)
         if match is None:
-            parts = [p for p in _PARTS.split(text) if p.strip()]
-            if len(parts) > 1:
-                match = next((m for m in (self._resolve_whole(p, types) for p in parts) if m), None)
+            found = self._parts(text, types)
+            match = found[0] if found and len(self._rivals(found)) < 2 else None
         if len(self._cache) < 100_000:
             self._cache[cache_key] = match
         return match
+
+    def _parts(self, text: str, types: tuple[str, ...]) -> list[PlaceMatch]:
+        """The places the parts of a cell name, in order (none when it has one part)."""
+        parts = [p for p in _PARTS.split(text) if p.strip()]
+        if len(parts) < 2:
+            return []
+        return [m for m in (self._resolve_whole(p, types) for p in parts) if m]
+
+    @staticmethod
+    def _rivals(found: list[PlaceMatch]) -> list[PlaceMatch]:
+        """Different places of the first one's kind: "Tehran/Karaj" names two cities, and taking the
+        first would be a guess; "Rasht (Gilan)" names a city and its province, which is one place."""
+        first = found[0]
+        return list({m.place_id: m for m in found if m.type == first.type}.values())
 
     def close_to(self, text: str, types: tuple[str, ...] = ("city",), limit: int = 3) -> list[PlaceMatch]:
         """Places among ``types`` with a spelling a typo or two away from ``text`` ("تهرات" is close to
@@ -117,6 +130,10 @@ class Gazetteer:
     def unknown_place(self, text: str, types: tuple[str, ...] = ("city",)) -> str:
         """The warning for a place ``text`` that names nothing known: kept as given, with the places
         it may be a typo of, and the command that teaches the gazetteer this spelling."""
+        found = self._parts(text, types)
+        if found and len(rivals := self._rivals(found)) > 1:
+            return (f"{text!r} names more than one place ({', '.join(m.name for m in rivals)}): kept as given, none "
+                    "chosen; a record names one place")
         close = self.close_to(text, types)
         if not close:
             return f"{UNKNOWN_PLACE} {text!r}, kept as given (teach it with `dadkhah places add-alias PLACE {shlex.quote(text)}`)"
