@@ -159,6 +159,21 @@ def test_linkage_uncertainty_is_inside_the_default_interval(copy_of_linked):
     assert "uncertainty" not in without and "replicates" not in without["diagnostics"]
 
 
+def test_drawn_linkages_far_from_the_registry_are_said(copy_of_linked):
+    """A run at a threshold of 0.999 leaves more persons than the draws, which link each pair by its
+    probability: the estimate said "N named" of the registry while it estimated other lists."""
+    from dadkhah.link.run import run_linkage
+
+    plain = run_registry_estimate(copy_of_linked, actor=TESTER, method="chao", seed=3, replicates=4)
+    assert not [w for w in plain["warnings"] if "linkages drawn" in w]
+    run_linkage(copy_of_linked, actor=TESTER, threshold=0.999, review_band=(0.2, 0.9))
+    strict = run_registry_estimate(copy_of_linked, actor=TESTER, method="chao", seed=3, replicates=4)
+    drawn = sum(strict["diagnostics"]["replicates"]["replicate_observed"]) / 4
+    assert strict["observed"] - drawn > 0.01 * strict["observed"]
+    [said] = [w for w in strict["warnings"] if "linkages drawn" in w]
+    assert f"{drawn:,.0f} persons on average, the registry {strict['observed']:,}" in said and "0.999" in said
+
+
 def test_persons_are_read_in_a_fixed_order_however_the_database_stores_them(copy_of_linked):
     """Missing strata are drawn person by person from one seed: the persons must come in the same
     order whatever order the database returns rows in (PostgreSQL returns rows moved by an update

@@ -487,6 +487,14 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
             done += 1
             report(done, steps)
         result = _combined(overall, observed=table.observed, linkage=linkage, impute=False, seed=seed, asked=asked)
+        drawn_persons = float(np.mean([r.observed for r in overall]))
+        if abs(drawn_persons - table.observed) > max(1.0, 0.01 * table.observed):
+            # The draws link each uncertain pair by its probability, whatever threshold the run used.
+            result = dataclasses.replace(result, warnings=(*result.warnings, (
+                f"the linkages drawn hold {drawn_persons:,.0f} persons on average, the registry {table.observed:,}: "
+                f"its run linked pairs at a threshold of {run.threshold:g}, the draws by each pair's probability; the "
+                "estimate is of the lists as the draws link them (--no-linkage-uncertainty estimates the registry "
+                "as it is)")))
     else:
         result = estimate(table)
         done += 1
