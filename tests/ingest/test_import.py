@@ -145,6 +145,18 @@ def test_a_list_without_ids_imported_beside_earlier_records_says_both_are_curren
     assert other.warning_count == 0, "a source of its own holds nothing earlier"
 
 
+@pytest.mark.parametrize("text", [
+    "Victims of 1988; compiled 2019\nid,given name,family name,city\n1,Arash,Kaveh,Tehran\n2,Bijan,Lavi,Rasht\n",
+    "Victims of 1988, compiled 2019\nid;given name;family name;city\n1;Arash;Kaveh;Tehran\n2;Bijan;Lavi;Rasht\n",
+])
+def test_a_title_line_does_not_decide_the_separator(store, tmp_path, text):
+    """The separator was the one the first line used most: a title holding a ';' made a comma-separated
+    list one column wide, and it was refused for having no name column."""
+    summary = import_file(store, write(tmp_path / "titled.csv", text), source="t", actor=TESTER)
+    assert (summary.imported, summary.rejected, summary.to_dict()["header_line"]) == (2, 0, 2)
+    assert records_by_id(store)["2"]["city"]["place_id"] == "city:rasht"
+
+
 def test_field_problems_keep_the_record_and_warn(store, tmp_path):
     text = (
         "record_id,full_name,gender,birth_date,death_date,city,prison\n"

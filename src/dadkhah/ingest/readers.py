@@ -22,6 +22,7 @@ import os
 import re
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -344,15 +345,28 @@ def _undecodable_row(path: Path, encoding: str, delimiter: str, start: int = 0) 
     return None
 
 
+SNIFFED_LINES = 20
+
+
 def _sniff_delimiter(path: Path, encoding: str, limits: ReadLimits) -> str:
-    """The delimiter the header line uses most among , ; tab and |."""
+    """The delimiter among , ; tab and | that the most of the first lines use the same number of
+    times (the more times, the better, on a tie): a title line above the header ("Victims of 1988;
+    compiled 2019") does not decide it, the header and the rows under it do."""
+    lines = []
     with open(path, encoding=encoding, newline="", errors="replace") as handle:
         for line in iter(lambda: handle.readline(limits.max_line_kb * 1024), ""):
             if line.strip():
-                counts = {d: line.count(d) for d in ",;\t|"}
-                best = max(counts, key=counts.get)
-                return best if counts[best] else ","
-    return ","
+                lines.append(line)
+                if len(lines) == SNIFFED_LINES:
+                    break
+    best, best_score = ",", (0, 0)
+    for delimiter in ",;\t|":
+        counts = Counter(n for n in (line.count(delimiter) for line in lines) if n)
+        if counts:
+            times, agreeing = max(counts.items(), key=lambda item: (item[1], item[0]))
+            if (agreeing, times) > best_score:
+                best, best_score = delimiter, (agreeing, times)
+    return best
 
 
 # A row no list holds: what the first part of a file split in two ends with (see CsvPart).
