@@ -174,8 +174,12 @@ def _spark_api(temp_dir: str | None):
     return SparkAPI(spark_session=spark), spark
 
 
-def smooth_model(model_json: dict, alpha: float, u_floor: float) -> dict:
-    """Add ``alpha`` to every m-probability of a comparison and renormalise; floor the u-probabilities.
+ORDERED = ("birth_date", "death_date")  # comparisons whose levels go from closest to furthest apart
+
+
+def smooth_model(model_json: dict, alpha: float, u_floor: float, ordered: tuple[str, ...] = ORDERED) -> dict:
+    """Add ``alpha`` to every m-probability of a comparison and renormalise; floor the u-probabilities;
+    in the ``ordered`` comparisons, never let a level weigh more than a closer one (:func:`_in_order`).
 
     EM on a finite sample gives m = 0 to levels it never saw among matches (a different gender, a
     different prison), which would make one disagreement veto any match. Real lists disagree for
@@ -193,7 +197,32 @@ def smooth_model(model_json: dict, alpha: float, u_floor: float) -> dict:
             level["m_probability"] = (m + alpha) / total
             u = level.get("u_probability")
             level["u_probability"] = max(u_floor, u if u is not None else u_floor)
+        if comparison.get("output_column_name") in ordered:
+            _in_order(levels)
     return smoothed
+
+
+def _in_order(levels: list[dict]) -> None:
+    """Pool adjacent levels whose evidence runs the wrong way (pool-adjacent-violators on the Bayes
+    factor m/u): two deaths a month apart must not count as more against a match than two deaths
+    further apart (EM gave -5.03 and -4.22 bits on the demo, so deaths 92 days apart scored above
+    deaths 26 days apart). A pooled block's factor is its m's sum over its u's sum; each level keeps
+    its u, and the m's still add up to what they did."""
+    blocks: list[list[int]] = []
+    for index in range(len(levels)):
+        blocks.append([index])
+        while len(blocks) > 1 and _factor(levels, blocks[-2]) < _factor(levels, blocks[-1]):
+            last = blocks.pop()
+            blocks[-1].extend(last)
+    for block in blocks:
+        if len(block) > 1:
+            factor = _factor(levels, block)
+            for index in block:
+                levels[index]["m_probability"] = factor * levels[index]["u_probability"]
+
+
+def _factor(levels: list[dict], block: list[int]) -> float:
+    return sum(levels[i]["m_probability"] for i in block) / sum(levels[i]["u_probability"] for i in block)
 
 
 def estimate_prior(weights, total_pairs: int, prior: float, *, iterations: int = 50) -> float:
