@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from dadkhah.chain import HashChain
+from dadkhah.chain import HEAD_BESIDE_KEY_FILE, HashChain
 from dadkhah.model import AuditEvent
 from dadkhah.store import Store
 
@@ -117,5 +117,11 @@ def verify_audit(store: Store) -> dict:
     in itself, but those events rest on the hash chain alone.
     """
     with store.session() as session:
-        return AUDIT_CHAIN.verify(session, workspace_ident(store.workspace), store.chain_keys,
-                                  earlier_ids=_earlier_idents(store.workspace))
+        return check_audit_chain(session, store.workspace, store.chain_keys)
+
+
+def check_audit_chain(session: Session, workspace, keys, *, head=HEAD_BESIDE_KEY_FILE) -> dict:
+    """:func:`verify_audit` on what ``session`` sees (a backup's snapshot, say), with ``keys``, against
+    ``head`` when it was read beforehand (:meth:`dadkhah.chain.HashChain.verify`)."""
+    return AUDIT_CHAIN.verify(session, workspace_ident(workspace), keys, earlier_ids=_earlier_idents(workspace),
+                              head=head)

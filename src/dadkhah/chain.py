@@ -85,6 +85,11 @@ def _for_this_transaction(session: Session, slot: str, value) -> None:
     session.info[slot] = (session.get_transaction(), value)
 
 
+# What :meth:`HashChain.verify` compares the chain with unless told otherwise: the head as it is
+# read beside the key file when the check ends.
+HEAD_BESIDE_KEY_FILE = object()
+
+
 @dataclass(frozen=True)
 class HashChain:
     """One chain: its table, the fields its hash covers, and whether every event must be signed.
@@ -294,7 +299,7 @@ class HashChain:
         return changes[0]["old"], problems
 
     def verify(self, session: Session, workspace_id: str, keys: ChainKeys | None, *,
-               earlier_ids: tuple[str, ...] = ()) -> dict:
+               earlier_ids: tuple[str, ...] = (), head=HEAD_BESIDE_KEY_FILE) -> dict:
         """Check every event's hash, signature and link, and the head kept outside the workspace.
 
         Positions count from 1 in the order of ``seq``. The first event may also point back to the
@@ -302,6 +307,10 @@ class HashChain:
         the chain). ``unsigned`` lists the stretches of events
         that carry no signature (where signatures are optional); ``signatures_checked`` says
         whether a public key was at hand to check the others.
+
+        ``head``: the head to compare with, as read beside the key file *before* the events were
+        (a backup reads it before its snapshot: writers may move it on past the snapshot
+        meanwhile, never back); by default it is read here.
         """
         trusted = keys.public_key if keys is not None and keys.public_key else None
         problems: list[dict] = []
@@ -344,7 +353,8 @@ class HashChain:
                                                     "the one before was replaced"})
             expected_prev, expected_seq = row.event_sha256, row.seq + 1
         head_path = keys.head_path(self.name) if keys is not None else None
-        head = read_head(head_path)
+        if head is HEAD_BESIDE_KEY_FILE:
+            head = read_head(head_path)
         blank = {"id": None} | dict.fromkeys(self.where)
         if head is None and head_path is not None and signed:
             # Signed events mean the keys were at hand, and with them the head was kept: it was removed.

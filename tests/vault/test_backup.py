@@ -24,7 +24,13 @@ from dadkhah.cli import app
 from dadkhah.errors import InputError
 from dadkhah.report.summary import case_summary
 from dadkhah.store import open_store
-from dadkhah.vault.backup import BackupError, make_backup, read_backup, restore_backup
+from dadkhah.vault.backup import (
+    BackupError,
+    BackupRefused,
+    make_backup,
+    read_backup,
+    restore_backup,
+)
 from dadkhah.vault.custody import verify_chain
 from dadkhah.vault.evidence import add_evidence, get_evidence
 from dadkhah.vault.keys import key_file_path, load_keys, load_public_keys
@@ -505,3 +511,118 @@ def test_what_jobs_made_for_download_is_left_out_and_a_file_removed_meanwhile_is
     with pytest.raises(backup.BackupError, match="was removed while the backup was made"):
         make_backup(store, keys, tmp_path / "again.backup", actor=TESTER)
     assert not (tmp_path / "again.backup").exists() and not list(tmp_path.glob(".again.backup*"))
+
+
+def no_backup_written(tmp_path: Path, name: str) -> bool:
+    """Neither the backup nor anything of its making (the partial file, the snapshot's folder) is left."""
+    return not (tmp_path / name).exists() and not list(tmp_path.glob(f".{name}*"))
+
+
+def test_a_workspace_whose_newest_events_were_removed_is_not_backed_up(store, keys, case, tmp_path):
+    """Putting an older copy of the database back removes the newest custody and audit events: the
+    verifications see it against the heads kept beside the key file, and so must the backup, which
+    would otherwise carry the shortened chains into a copy that verifies as intact."""
+    from dadkhah.model import AuditEvent, CustodyEvent
+
+    tables = {"custody_events": CustodyEvent, "audit_events": AuditEvent}
+    with store.session() as session:
+        kept = {name: session.scalar(sa.select(sa.func.max(table.seq))) for name, table in tables.items()}
+    show_testimony(store, keys, case["testimony"], actor=TESTER, reveal_witness=True)  # custody and audit events
+    with store.session() as session:
+        recorded = {name: session.scalar(sa.select(sa.func.max(table.seq))) for name, table in tables.items()}
+        for name, table in tables.items():  # what an older copy of the database put back lacks
+            session.execute(sa.delete(table).where(table.seq > kept[name]))
+    with pytest.raises(BackupRefused) as refused:
+        make_backup(store, keys, tmp_path / "rolled.backup", actor=TESTER)
+    message = str(refused.value)
+    assert message.startswith("No backup was made.")
+    assert (f"The chain of custody is not intact: event {kept['custody_events'] + 1}: the chain ends at event "
+            f"{kept['custody_events']} but event {recorded['custody_events']} was recorded: the last events were "
+            "removed") in message
+    assert (f"The audit log is not intact: event {kept['audit_events'] + 1}: the chain ends at event "
+            f"{kept['audit_events']} but event {recorded['audit_events']} was recorded") in message
+    assert {p["chain"] for p in refused.value.problems} == {"custody", "audit"}
+    assert no_backup_written(tmp_path, "rolled.backup")
+    with store.session() as session:  # a refused backup records nothing
+        assert not [e for e in list_audit(session, limit=None) if e["action"] == "backup made"]
+
+
+def test_the_backup_command_refuses_a_database_put_back_by_hand(tmp_path, monkeypatch):
+    """The tester's report: an older copy of the database put back, then `backup` (it exited 0)."""
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    ws = tmp_path / "ws"
+
+    def run(*args):
+        return runner.invoke(app, ["--workspace", str(ws), *args, "--json"])
+
+    assert run("init", str(ws)).exit_code == 0
+    write(tmp_path / "t.txt", "synthetic\n")
+    write(tmp_path / "w.toml", 'name = "Synthetic Witness Omicron"\n')
+    assert run("testimony", "add", "--witness-file", str(tmp_path / "w.toml"), "--transcript", str(tmp_path / "t.txt"),
+               "--language", "en", "--consent", "investigators").exit_code == 0
+    import sqlite3
+
+    with sqlite3.connect(ws / "dadkhah.db") as live, sqlite3.connect(tmp_path / "old.db") as old:
+        live.backup(old)
+    assert run("testimony", "show", "T-0001", "--reveal-witness").exit_code == 0
+    for suffix in ("-wal", "-shm"):
+        Path(f"{ws / 'dadkhah.db'}{suffix}").unlink(missing_ok=True)
+    (ws / "dadkhah.db").write_bytes((tmp_path / "old.db").read_bytes())
+    # (in a process of its own: this one may still hold the database it replaced open)
+    refused = subprocess.run([sys.executable, "-m", "dadkhah", "--workspace", str(ws), "backup", "--out",
+                              str(tmp_path / "ws.backup"), "--json"], capture_output=True, text=True, check=False,
+                             env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")})
+    assert refused.returncode == 1, refused.stderr
+    error = json.loads(refused.stdout)["error"]
+    assert "chain of custody is not intact" in error["message"] and "audit log is not intact" in error["message"]
+    assert any("the last events were removed" in p["problem"] for p in error["problems"] if p["chain"] == "custody")
+    assert no_backup_written(tmp_path, "ws.backup")
+
+
+def older_version_backup(source: Path, target: Path, keys) -> None:
+    """``source`` as a version that did not check the chains first made it: no remembered heads in its
+    manifest (signed again with the workspace's key, as that version signed it)."""
+    def drop_heads(info, data):
+        if info.name == "manifest.json":
+            manifest = json.loads(data)
+            manifest.pop("remembered_heads")
+            data = (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+            drop_heads.body = data
+        elif info.name == "manifest.sig":
+            signature = json.loads(data)
+            signature["signature"] = base64.b64encode(keys.signing_key.sign(drop_heads.body)).decode("ascii")
+            data = (json.dumps(signature, indent=1) + "\n").encode()
+        return info, data
+
+    rewrite(source, target, drop_heads)
+
+
+def test_restore_says_events_came_after_the_backup_only_when_the_backup_checked_the_chains(
+        store, keys, case, tmp_path, monkeypatch, database_url, request):
+    urls = {name: request.getfixturevalue("new_database")() if database_url else None for name in ("checked", "older")}
+    make_backup(store, keys, tmp_path / "checked.backup", actor=TESTER)
+    older_version_backup(tmp_path / "checked.backup", tmp_path / "older.backup", keys)
+    show_testimony(store, keys, case["testimony"], actor=TESTER)  # the original goes on after both
+    monkeypatch.delenv("DADKHAH_DATABASE_URL", raising=False)
+    said = {}
+    for name, url in urls.items():
+        result = runner.invoke(app, ["restore", str(tmp_path / f"{name}.backup"), "--into", str(tmp_path / name),
+                                     *(["--database-url", url] if url else [])])
+        assert result.exit_code == 0, result.output
+        said[name] = result.stderr
+    # 1 custody event (the testimony read), 2 audit events ("backup made", "testimony read")
+    assert "The original recorded events after this backup that the restored workspace lacks: 1 custody, 2 audit." \
+        in said["checked"]
+    # An older backup may have been made of a database put back by hand: what it lacks may have been
+    # removed before it, and restore must not say they were recorded after it.
+    assert "recorded events after this backup" not in said["older"]
+    assert "made by an older version of Dadkhah, which did not check the chains first" in said["older"]
+    restored = load_workspace(tmp_path / "older", database_url=urls["older"])
+    with open_store(restored) as opened, opened.session() as session:
+        event = next(e for e in list_audit(session, limit=None) if e["action"] == "workspace restored")
+    assert event["details"]["chains_checked_when_made"] is False
+    # A restored workspace keeps its heads apart from the original's, and is backed up like any other.
+    copied = load_workspace(tmp_path / "checked", database_url=urls["checked"])
+    restored_keys = load_keys(copied)
+    with open_store(copied, keys=restored_keys) as copy:
+        assert make_backup(copy, restored_keys, tmp_path / "of-the-copy.backup", actor=TESTER)["sha256"]

@@ -32,6 +32,8 @@ def backup_command(
     """Back up the workspace while it is in use: a consistent snapshot of the database, every sealed file and a
     signed manifest, in one file. Never the keys: keep the key file (or its shares) apart.
 
+    Refused, with nothing written, when the chain of custody or the audit log is not intact.
+
     Example: dadkhah backup --out /media/usb/case-2026-12-05.dadkhah-backup
     """
     with unlocked(ctx) as (store, keys), progress_bar("writing the backup", unit="bytes") as progress:
@@ -70,9 +72,15 @@ def restore_command(
     out.print(f"Restored into {result['into']} ({result['database']}): {_contents(counts)} as of {result['made_at']}. "
               f"Custody chain {'intact' if result['custody_intact'] else 'BROKEN'}, audit log {'intact' if result['audit_intact'] else 'BROKEN'}.", markup=False)
     later = {k: v for k, v in result["events_after_backup"].items() if v}
-    if later:
+    if later and result["chains_checked_when_made"]:
         err.print("The original recorded events after this backup that the restored workspace lacks: "
                   + ", ".join(f"{n:,} {chain}" for chain, n in later.items()) + ".", markup=False)
+    elif later:
+        err.print("The original remembers events beyond the newest of this backup, which the restored workspace "
+                  "lacks: " + ", ".join(f"{n:,} {chain}" for chain, n in later.items()) + ". This backup was made by "
+                  "an older version of Dadkhah, which did not check the chains first: those events were recorded "
+                  "after it, or removed from the original before it was made. dadkhah custody verify and dadkhah "
+                  "audit verify in the original workspace report such a removal.", markup=False)
     if result["database"] == "postgresql":
         err.print("Open it with DADKHAH_DATABASE_URL set to that database.", markup=False)
 

@@ -12,11 +12,18 @@ A backup (:func:`make_backup`) is one tar file holding
   (plaintext in passing), ``printed/`` (reports and memorial sites made by jobs for download, of
   what may be published: made again on request), nor temporary files;
 * ``manifest.json``: every member with its SHA-256 and size, the database's kind, schema revision
-  and row counts, the chains' newest events (*heads*), when; and ``manifest.sig``, the workspace's
-  Ed25519 signature over the manifest's exact bytes.
+  and row counts, the chains' newest events (*heads*) and the heads remembered beside the key file
+  that they were checked against, when; and ``manifest.sig``, the workspace's Ed25519 signature over
+  the manifest's exact bytes.
 
 Never the key file, the keys or a passphrase: a backup opens nothing sealed without the key file
 (kept, and backed up, apart; or split into shares).
+
+**What is checked before anything is written.** A backup must not carry damage that, restored, would
+no longer show: both chains are verified in the snapshot itself, as ``custody verify`` and ``audit
+verify`` do, against the heads remembered beside the key file (read before the snapshot is taken,
+since writers move them on meanwhile, never back), so a database put back from an older copy is
+refused. Each problem is named (:class:`BackupRefused`).
 
 Restoring (:func:`restore_backup`) checks the signature against the key file the user names and
 every member's SHA-256 and size against the manifest, refuses any member the manifest does not list
@@ -32,7 +39,9 @@ the original report one). So a restored workspace remembers its heads under a na
 the heads the signed manifest records. A real rollback stays visible: the original's heads are left
 untouched (the original, or a copy of its database put back by hand, is still checked against
 them), and the restored workspace's audit log begins its new life with "workspace restored", which
-names the backup and how many custody and audit events the original recorded after it.
+names the backup and how many custody and audit events the original recorded after it (for a backup
+made before backups checked the chains, those may instead have been removed before it: it says
+whether the backup recorded the heads it was checked against).
 """
 
 from __future__ import annotations
@@ -55,9 +64,10 @@ from pathlib import Path, PurePosixPath
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.orm import Session
 
 from dadkhah import __version__
-from dadkhah.audit import AUDIT_CHAIN, Actor, record_audit
+from dadkhah.audit import AUDIT_CHAIN, Actor, check_audit_chain, record_audit
 from dadkhah.chain import advance_head, read_head
 from dadkhah.errors import DadkhahError, InputError
 from dadkhah.store import (
@@ -68,7 +78,7 @@ from dadkhah.store import (
     normalise_database_url,
     open_store,
 )
-from dadkhah.vault.custody import CUSTODY_CHAIN
+from dadkhah.vault.custody import CUSTODY_CHAIN, verify_chain
 from dadkhah.vault.keys import (
     ENV_KEY_FILE,
     VaultKeys,
@@ -102,6 +112,18 @@ class BackupError(DadkhahError):
 
     def to_dict(self) -> dict:
         return {"message": str(self)} | ({"file": self.file} if self.file else {})
+
+
+class BackupRefused(BackupError):
+    """The workspace cannot be backed up as it is, and nothing was written: a chain is not intact.
+    ``problems`` lists each: ``{"chain", "seq", "problem"}``."""
+
+    def __init__(self, message: str, problems: list[dict]):
+        super().__init__(message)
+        self.problems = problems
+
+    def to_dict(self) -> dict:
+        return super().to_dict() | {"problems": self.problems}
 
 
 # ----- small helpers -----------------------------------------------------------------------------------
@@ -185,7 +207,7 @@ def _counts_and_heads(connection: sa.Connection) -> tuple[dict, dict, dict]:
 # ----- making a backup ---------------------------------------------------------------------------------
 
 
-def _snapshot_sqlite(store: Store, folder: Path) -> tuple[list[tuple[str, Path]], dict]:
+def _snapshot_sqlite(store: Store, folder: Path, inspect) -> tuple[list[tuple[str, Path]], dict]:
     database = Path(store.engine.url.database)
     copy = folder / DATABASE_NAME
     source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
@@ -203,11 +225,12 @@ def _snapshot_sqlite(store: Store, folder: Path) -> tuple[list[tuple[str, Path]]
         with engine.connect() as connection:
             tables, counts, heads = _counts_and_heads(connection)
             revision = connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
+            inspected = inspect(connection)
     finally:
         engine.dispose()
     return [(f"database/{DATABASE_NAME}", copy)], {"kind": "sqlite", "method": "sqlite-backup", "schema": None,
                                                    "schema_revision": revision, "tables": tables, "counts": counts,
-                                                   "heads": heads}
+                                                   "heads": heads, "inspected": inspected}
 
 
 def _logical_dump(connection: sa.Connection, folder: Path) -> list[tuple[str, Path]]:
@@ -225,13 +248,16 @@ def _logical_dump(connection: sa.Connection, folder: Path) -> list[tuple[str, Pa
     return members
 
 
-def _snapshot_postgres(store: Store, folder: Path) -> tuple[list[tuple[str, Path]], dict]:
+def _snapshot_postgres(store: Store, folder: Path, inspect) -> tuple[list[tuple[str, Path]], dict]:
     with store.engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
         schema = connection.scalar(sa.text("SELECT current_schema()"))
         revision = connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
         tables, counts, heads = _counts_and_heads(connection)
         info = {"kind": "postgresql", "schema": schema, "schema_revision": revision, "tables": tables,
-                "counts": counts, "heads": heads}
+                "counts": counts, "heads": heads, "inspected": inspect(connection)}
+        if info["inspected"]["problems"]:
+            connection.rollback()
+            return [], info  # refused before anything is dumped
         snapshot = connection.scalar(sa.text("SELECT pg_export_snapshot()"))
         if shutil.which("pg_dump"):
             url, env = _libpq(store.engine.url)
@@ -283,10 +309,52 @@ class _Hashing(io.RawIOBase):
         return block
 
 
+# ----- what a backup checks before it writes ------------------------------------------------------------
+
+_CHAINS = {"custody": "the chain of custody", "audit": "the audit log"}
+
+
+def _inspect_snapshot(connection: sa.Connection, store: Store, keys: VaultKeys, remembered: dict) -> dict:
+    """What the snapshot holds that the backup must check: both chains, verified as ``custody verify``
+    and ``audit verify`` do, against the heads ``remembered`` beside the key file before the snapshot
+    was taken (problems as ``{"chain", "seq", "problem"}``)."""
+    with Session(bind=connection) as session:
+        reports = {"custody": verify_chain(session, keys, head=remembered["custody"]),
+                   "audit": check_audit_chain(session, store.workspace, keys, head=remembered["audit"])}
+    problems = [{"chain": chain, "seq": p.get("seq"), "problem": p["problem"]}
+                for chain, report in reports.items() for p in report["problems"]]
+    return {"problems": problems}
+
+
+def _refusal(problems: list[dict]) -> BackupRefused:
+    """One message naming every problem found (a few of each kind; ``problems`` holds them all)."""
+
+    def some(found: list[dict], say) -> str:
+        shown = "; ".join(say(p) for p in found[:5])
+        return shown + (f"; and {len(found) - 5:,} more" if len(found) > 5 else "")
+
+    sentences = []
+    for chain, name in _CHAINS.items():
+        found = [p for p in problems if p.get("chain") == chain]
+        if found:
+            sentences.append(f"{name[0].upper()}{name[1:]} is not intact: "
+                             + some(found, lambda p: (f"event {p['seq']}: " if p["seq"] is not None else "") + p["problem"])
+                             + ".")
+    if sentences:
+        sentences.append("A backup would carry this damage and, restored, show the chains as intact: find out what "
+                         "happened first (dadkhah custody verify and dadkhah audit verify say the same; see the "
+                         "operator's guide, Backups).")
+    return BackupRefused("No backup was made. " + " ".join(sentences), problems)
+
+
 def make_backup(store: Store, keys: VaultKeys, out, *, actor: Actor, force: bool = False, progress=None) -> dict:
     """Write a backup of the workspace to the new file ``out`` (outside the workspace) and record
     "backup made" in its audit log. ``keys`` (unlocked) sign the manifest; they are not in the backup.
-    ``progress(done, total)`` follows the bytes written."""
+    ``progress(done, total)`` follows the bytes written.
+
+    Before writing it, checks what it would hold and refuses (:class:`BackupRefused`, naming every
+    problem) when the chain of custody or the audit log in the snapshot is not intact (compared with
+    the newest events remembered beside the key file, as their verifications do)."""
     if keys is None or keys.signing_key is None:
         raise BackupError("a backup is signed with the workspace's signing key: unlock the keys first")
     workspace = store.workspace
@@ -300,13 +368,18 @@ def make_backup(store: Store, keys: VaultKeys, out, *, actor: Actor, force: bool
         raise InputError("exists; choose another name, or say to replace it", file=str(target), field="force")
     if not target.parent.is_dir():
         raise InputError("its folder does not exist", file=str(target), field="out")
+    # The heads are read before the snapshot: a writer may move them on past it meanwhile, never back.
+    remembered = {chain: read_head(keys.head_path(chain)) for chain in _CHAINS}
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))  # 0700; beside the backup
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
-        if store.engine.dialect.name == "sqlite":
-            database_members, database = _snapshot_sqlite(store, folder)
-        else:
-            database_members, database = _snapshot_postgres(store, folder)
+        snapshot = _snapshot_sqlite if store.engine.dialect.name == "sqlite" else _snapshot_postgres
+        database_members, database = snapshot(store, folder, lambda connection: _inspect_snapshot(
+            connection, store, keys, remembered))
+        inspected = database.pop("inspected")
+        problems = inspected["problems"]
+        if problems:
+            raise _refusal(problems)
         members = database_members + _workspace_files(workspace.path, target)
         try:
             total = sum(path.stat().st_size for _name, path in members) or 1
@@ -337,7 +410,9 @@ def make_backup(store: Store, keys: VaultKeys, out, *, actor: Actor, force: bool
                         "workspace_id": keys.workspace_id, "workspace_created_at": str(workspace.config.get("created_at", "")),
                         "fingerprint": keys.fingerprint, "database": {k: v for k, v in database.items() if k != "counts"
                                                                       and k != "heads"},
-                        "counts": database["counts"], "heads": database["heads"], "files": listed}
+                        "counts": database["counts"], "heads": database["heads"],
+                        # the newest events remembered beside the key file, which the chains were checked against
+                        "remembered_heads": remembered, "files": listed}
             body = (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
             signature = {"algorithm": "Ed25519", "signed_file": MANIFEST, "fingerprint": keys.fingerprint,
                          "public_key": base64.b64encode(keys.public_key).decode("ascii"),
@@ -713,10 +788,14 @@ def restore_backup(path, into, *, actor: Actor, database_url: str | None = None,
             advance_head(public.head_path(chain), head)
         remembered = read_head(original.head_path(chain))
         later[chain] = max(0, remembered["seq"] - (head or {}).get("seq", 0)) if remembered else None
+    # A backup made since backups check the chains first records the heads it checked them against:
+    # whatever the original remembers beyond the backup's newest events was recorded after it. An
+    # older backup may have been made of a database put back by hand (its newest events removed):
+    # what it lacks may then have been removed before it, which only the original's own check shows.
     details = {"backup_sha256": _sha256_file(source)[0], "made_at": manifest["made_at"],
                "fingerprint": manifest["fingerprint"], "database": "postgresql" if url else "sqlite",
                "method": database["method"], "counts": manifest["counts"], "heads": manifest["heads"],
-               "events_after_backup": later}
+               "chains_checked_when_made": "remembered_heads" in manifest, "events_after_backup": later}
     with open_store(workspace, keys=lambda: load_keys_unattended(workspace)) as store:
         with store.session() as session:
             record_audit(session, store, actor, action="workspace restored", object_kind="backup",

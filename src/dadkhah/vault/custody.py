@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
 from dadkhah.audit import Actor, record_audit
-from dadkhah.chain import HashChain
+from dadkhah.chain import HEAD_BESIDE_KEY_FILE, HashChain
 from dadkhah.model import CustodyEvent
 from dadkhah.store import Store
 from dadkhah.vault.keys import VaultKeys
@@ -67,16 +67,17 @@ def check_event(event: dict, public_key: Ed25519PublicKey) -> list[str]:
     return CUSTODY_CHAIN.check(event, public_key)
 
 
-def verify_chain(session: Session, keys: VaultKeys, *, tsa_roots=None) -> dict:
+def verify_chain(session: Session, keys: VaultKeys, *, tsa_roots=None, head=HEAD_BESIDE_KEY_FILE) -> dict:
     """Check every event's hash, signature and link; report each problem with its position.
 
     Positions count from 1 in the order of ``seq``. Also compares the newest event with the one
     remembered outside the workspace, which catches the removal of the last events, and checks
     every recorded timestamp (``timestamps``: who, when, what it covers; each one's chain to
     ``tsa_roots`` too, certificates loaded with :func:`dadkhah.vault.tsa.load_roots`, when given).
-    A timestamp that does not match is a problem like an edited event.
+    A timestamp that does not match is a problem like an edited event. ``head``: the newest event
+    remembered, when it was read beforehand (:meth:`dadkhah.chain.HashChain.verify`).
     """
-    report = CUSTODY_CHAIN.verify(session, keys.workspace_id, keys)
+    report = CUSTODY_CHAIN.verify(session, keys.workspace_id, keys, head=head)
     timestamps, problems = check_timestamp_events(session, tsa_roots)
     report["problems"].extend(problems)
     return report | {"valid": not report["problems"], "fingerprint": keys.fingerprint, "timestamps": timestamps,
