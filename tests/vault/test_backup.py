@@ -626,3 +626,28 @@ def test_restore_says_events_came_after_the_backup_only_when_the_backup_checked_
     restored_keys = load_keys(copied)
     with open_store(copied, keys=restored_keys) as copy:
         assert make_backup(copy, restored_keys, tmp_path / "of-the-copy.backup", actor=TESTER)["sha256"]
+
+
+def test_missing_or_damaged_sealed_files_are_not_backed_up(store, keys, case, tmp_path):
+    """A sealed file gone from the blob store, cut short or replaced by another item's: the backup
+    names each item and file instead of carrying it into a copy where only `evidence get` fails."""
+    for name in ("f.bin", "g.bin", "h.bin"):
+        (tmp_path / name).write_bytes(os.urandom(3_000_000))  # three chunks each, the same size
+    added = add_evidence(store, keys, [tmp_path / n for n in ("f.bin", "g.bin", "h.bin")], actor=TESTER)
+    with store.session() as session:
+        blobs = dict(session.execute(sa.text("SELECT evidence_id, blob_path FROM evidence_items")).all())
+    first, cut, swapped = case["evidence"], added[0]["id"], added[1]["id"]
+    root = store.workspace.path
+    (root / blobs[first]).unlink()
+    with open(root / blobs[cut], "r+b") as handle:
+        handle.truncate(handle.seek(0, 2) - 100)
+    (root / blobs[swapped]).write_bytes((root / blobs[added[2]["id"]]).read_bytes())
+    with pytest.raises(BackupRefused) as refused:
+        make_backup(store, keys, tmp_path / "blobs.backup", actor=TESTER)
+    message = str(refused.value)
+    assert f"{first} ({blobs[first]}): the sealed file is missing from the blob store" in message
+    assert f"{cut} ({blobs[cut]}): the sealed file is damaged" in message
+    assert f"{swapped} ({blobs[swapped]}): the sealed file is not this item's" in message
+    assert {(p["evidence_id"], p["file"]) for p in refused.value.problems} == \
+        {(first, blobs[first]), (cut, blobs[cut]), (swapped, blobs[swapped])}
+    assert no_backup_written(tmp_path, "blobs.backup")

@@ -23,7 +23,9 @@ Never the key file, the keys or a passphrase: a backup opens nothing sealed with
 no longer show: both chains are verified in the snapshot itself, as ``custody verify`` and ``audit
 verify`` do, against the heads remembered beside the key file (read before the snapshot is taken,
 since writers move them on meanwhile, never back), so a database put back from an older copy is
-refused. Each problem is named (:class:`BackupRefused`).
+refused; and every evidence item's sealed file is checked cheaply (present, the size its recorded
+content needs, a header whose label opens the item's wrapped key: nothing is decrypted). Each
+problem is named (:class:`BackupRefused`).
 
 Restoring (:func:`restore_backup`) checks the signature against the key file the user names and
 every member's SHA-256 and size against the manifest, refuses any member the manifest does not list
@@ -70,6 +72,7 @@ from dadkhah import __version__
 from dadkhah.audit import AUDIT_CHAIN, Actor, check_audit_chain, record_audit
 from dadkhah.chain import advance_head, read_head
 from dadkhah.errors import DadkhahError, InputError
+from dadkhah.model import EvidenceItem
 from dadkhah.store import (
     Store,
     create_engine,
@@ -78,6 +81,7 @@ from dadkhah.store import (
     normalise_database_url,
     open_store,
 )
+from dadkhah.vault.crypto import MAGIC, TAG, DecryptionError, read_header, unwrap_key
 from dadkhah.vault.custody import CUSTODY_CHAIN, verify_chain
 from dadkhah.vault.keys import (
     ENV_KEY_FILE,
@@ -115,8 +119,9 @@ class BackupError(DadkhahError):
 
 
 class BackupRefused(BackupError):
-    """The workspace cannot be backed up as it is, and nothing was written: a chain is not intact.
-    ``problems`` lists each: ``{"chain", "seq", "problem"}``."""
+    """The workspace cannot be backed up as it is, and nothing was written: a chain is not intact, or a
+    sealed file is missing or damaged. ``problems`` lists each: ``{"chain", "seq", "problem"}`` or
+    ``{"evidence_id", "file", "problem"}`` (the file relative to the workspace)."""
 
     def __init__(self, message: str, problems: list[dict]):
         super().__init__(message)
@@ -317,13 +322,52 @@ _CHAINS = {"custody": "the chain of custody", "audit": "the audit log"}
 def _inspect_snapshot(connection: sa.Connection, store: Store, keys: VaultKeys, remembered: dict) -> dict:
     """What the snapshot holds that the backup must check: both chains, verified as ``custody verify``
     and ``audit verify`` do, against the heads ``remembered`` beside the key file before the snapshot
-    was taken (problems as ``{"chain", "seq", "problem"}``)."""
+    was taken (problems as ``{"chain", "seq", "problem"}``); and the evidence items, whose sealed
+    files are checked against the workspace folder afterwards."""
     with Session(bind=connection) as session:
         reports = {"custody": verify_chain(session, keys, head=remembered["custody"]),
                    "audit": check_audit_chain(session, store.workspace, keys, head=remembered["audit"])}
     problems = [{"chain": chain, "seq": p.get("seq"), "problem": p["problem"]}
                 for chain, report in reports.items() for p in report["problems"]]
-    return {"problems": problems}
+    items = connection.execute(sa.select(EvidenceItem.evidence_id, EvidenceItem.blob_path, EvidenceItem.size_bytes,
+                                         EvidenceItem.wrapped_key).order_by(EvidenceItem.id)).all()
+    return {"problems": problems, "evidence": items}
+
+
+def _sealed_file_problem(root: Path, item, listed: set[str], master_key: bytes) -> str | None:
+    """What is wrong with the sealed file of one evidence item, by cheap checks (nothing is decrypted
+    but its data key): it is in the folder and goes into the backup, it begins as a sealed file does,
+    its size is the one its content's recorded size needs, and its header goes with the key the
+    database keeps for the item (not another item's file put in its place)."""
+    evidence_id, relative, size, wrapped = item
+    path = root / relative
+    if f"workspace/{PurePosixPath(relative).as_posix()}" not in listed:
+        if path.is_symlink():
+            return "the sealed file is a link to another place, which a backup does not follow"
+        return "the sealed file is missing from the blob store"
+    try:
+        with open(path, "rb") as handle:
+            header, raw = read_header(handle, name=relative)
+            actual = os.fstat(handle.fileno()).st_size
+    except DecryptionError:
+        return "the sealed file is damaged: it does not begin as a sealed file does"
+    except OSError as exc:
+        return f"the sealed file cannot be read ({exc.strerror})"
+    chunk, label = header.get("chunk") if isinstance(header, dict) else None, \
+        header.get("label") if isinstance(header, dict) else None
+    if not isinstance(chunk, int) or chunk <= 0 or not isinstance(label, str):
+        return "the sealed file is damaged: its header is incomplete"
+    expected = len(MAGIC) + 4 + len(raw) + size + TAG * max(1, -(-size // chunk))
+    if actual != expected:
+        return (f"the sealed file is damaged: it holds {actual:,} bytes where a sealed file of {size:,} bytes holds "
+                f"{expected:,} (cut short, or altered)")
+    if master_key:
+        try:
+            unwrap_key(master_key, bytes(wrapped), label=label)
+        except DecryptionError:
+            return ("the sealed file is not this item's: its header does not go with the key the database keeps for "
+                    "it (another file was put in its place, or the header was altered)")
+    return None
 
 
 def _refusal(problems: list[dict]) -> BackupRefused:
@@ -344,6 +388,12 @@ def _refusal(problems: list[dict]) -> BackupRefused:
         sentences.append("A backup would carry this damage and, restored, show the chains as intact: find out what "
                          "happened first (dadkhah custody verify and dadkhah audit verify say the same; see the "
                          "operator's guide, Backups).")
+    found = [p for p in problems if "evidence_id" in p]
+    if found:
+        sentences.append("Sealed files of evidence are missing or damaged: "
+                         + some(found, lambda p: f"{p['evidence_id']} ({p['file']}): {p['problem']}")
+                         + ". Put them back from an older backup or from where they were first taken in; until then "
+                           "these items cannot be opened.")
     return BackupRefused("No backup was made. " + " ".join(sentences), problems)
 
 
@@ -354,7 +404,8 @@ def make_backup(store: Store, keys: VaultKeys, out, *, actor: Actor, force: bool
 
     Before writing it, checks what it would hold and refuses (:class:`BackupRefused`, naming every
     problem) when the chain of custody or the audit log in the snapshot is not intact (compared with
-    the newest events remembered beside the key file, as their verifications do)."""
+    the newest events remembered beside the key file, as their verifications do), or when the sealed
+    file of an evidence item is missing or damaged."""
     if keys is None or keys.signing_key is None:
         raise BackupError("a backup is signed with the workspace's signing key: unlock the keys first")
     workspace = store.workspace
@@ -377,10 +428,16 @@ def make_backup(store: Store, keys: VaultKeys, out, *, actor: Actor, force: bool
         database_members, database = snapshot(store, folder, lambda connection: _inspect_snapshot(
             connection, store, keys, remembered))
         inspected = database.pop("inspected")
+        files = _workspace_files(workspace.path, target)
+        listed_names = {name for name, _path in files}
         problems = inspected["problems"]
+        for item in inspected["evidence"]:
+            problem = _sealed_file_problem(workspace.path, item, listed_names, keys.master_key)
+            if problem:
+                problems.append({"evidence_id": item[0], "file": item[1], "problem": problem})
         if problems:
             raise _refusal(problems)
-        members = database_members + _workspace_files(workspace.path, target)
+        members = database_members + files
         try:
             total = sum(path.stat().st_size for _name, path in members) or 1
         except FileNotFoundError as exc:
