@@ -651,3 +651,29 @@ def test_missing_or_damaged_sealed_files_are_not_backed_up(store, keys, case, tm
     assert {(p["evidence_id"], p["file"]) for p in refused.value.problems} == \
         {(first, blobs[first]), (cut, blobs[cut]), (swapped, blobs[swapped])}
     assert no_backup_written(tmp_path, "blobs.backup")
+
+
+def test_a_key_file_or_share_left_in_the_workspace_is_not_backed_up(store, keys, case, tmp_path):
+    """"Never the keys": a copy of the key file or a key share inside the workspace folder, whatever its
+    name, is named, and the backup refused until it is moved out."""
+    from dadkhah.vault.keycare import split_keys
+
+    shares = split_keys(store, shares=2, threshold=2, out=tmp_path / "shares", actor=TESTER)["files"]
+    notes = store.workspace.path / "notes"
+    notes.mkdir()
+    (notes / "keep-this.txt").write_bytes(key_file_path(store.workspace).read_bytes())
+    (store.workspace.path / "quarantine" / "share.json").write_bytes(Path(shares[0]).read_bytes())
+    write(notes / "ordinary.json", json.dumps({"format": 1, "secrets": "none here", "share": 1}))
+    with pytest.raises(BackupRefused) as refused:
+        make_backup(store, keys, tmp_path / "keys.backup", actor=TESTER)
+    message = str(refused.value)
+    assert "notes/keep-this.txt is a key file" in message and "quarantine/share.json is a key share" in message
+    assert "move it out of the workspace folder" in message
+    assert [(p["key"], p["file"]) for p in refused.value.problems] == [("key file", "notes/keep-this.txt"),
+                                                                     ("key share", "quarantine/share.json")]
+    assert no_backup_written(tmp_path, "keys.backup")
+    (notes / "keep-this.txt").unlink()
+    (store.workspace.path / "quarantine" / "share.json").unlink()
+    make_backup(store, keys, tmp_path / "keys.backup", actor=TESTER)
+    with tarfile.open(tmp_path / "keys.backup") as opened:
+        assert "workspace/notes/ordinary.json" in opened.getnames()

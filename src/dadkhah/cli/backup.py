@@ -32,8 +32,8 @@ def backup_command(
     """Back up the workspace while it is in use: a consistent snapshot of the database, every sealed file and a
     signed manifest, in one file. Never the keys: keep the key file (or its shares) apart.
 
-    Refused, with nothing written, when the chain of custody or the audit log is not intact, or when a sealed
-    file is missing or damaged.
+    Refused, with nothing written, when the chain of custody or the audit log is not intact, when a sealed
+    file is missing or damaged, or when a key file or key share lies in the workspace folder.
 
     Example: dadkhah backup --out /media/usb/case-2026-12-05.dadkhah-backup
     """

@@ -23,9 +23,10 @@ Never the key file, the keys or a passphrase: a backup opens nothing sealed with
 no longer show: both chains are verified in the snapshot itself, as ``custody verify`` and ``audit
 verify`` do, against the heads remembered beside the key file (read before the snapshot is taken,
 since writers move them on meanwhile, never back), so a database put back from an older copy is
-refused; and every evidence item's sealed file is checked cheaply (present, the size its recorded
-content needs, a header whose label opens the item's wrapped key: nothing is decrypted). Each
-problem is named (:class:`BackupRefused`).
+refused; every evidence item's sealed file is checked cheaply (present, the size its recorded
+content needs, a header whose label opens the item's wrapped key: nothing is decrypted); and no file
+of the workspace folder may be a key file or a key share, recognised by its content. Each problem is
+named (:class:`BackupRefused`).
 
 Restoring (:func:`restore_backup`) checks the signature against the key file the user names and
 every member's SHA-256 and size against the manifest, refuses any member the manifest does not list
@@ -83,10 +84,12 @@ from dadkhah.store import (
 )
 from dadkhah.vault.crypto import MAGIC, TAG, DecryptionError, read_header, unwrap_key
 from dadkhah.vault.custody import CUSTODY_CHAIN, verify_chain
+from dadkhah.vault.keycare import is_share_document
 from dadkhah.vault.keys import (
     ENV_KEY_FILE,
     VaultKeys,
     fingerprint,
+    is_key_document,
     load_keys_unattended,
     read_key_document,
     set_vault_config,
@@ -119,9 +122,10 @@ class BackupError(DadkhahError):
 
 
 class BackupRefused(BackupError):
-    """The workspace cannot be backed up as it is, and nothing was written: a chain is not intact, or a
-    sealed file is missing or damaged. ``problems`` lists each: ``{"chain", "seq", "problem"}`` or
-    ``{"evidence_id", "file", "problem"}`` (the file relative to the workspace)."""
+    """The workspace cannot be backed up as it is, and nothing was written: a chain is not intact, a
+    sealed file is missing or damaged, or a key file (or key share) lies in the workspace folder.
+    ``problems`` lists each: ``{"chain", "seq", "problem"}``, ``{"evidence_id", "file", "problem"}``
+    or ``{"key", "file", "problem"}`` (files relative to the workspace)."""
 
     def __init__(self, message: str, problems: list[dict]):
         super().__init__(message)
@@ -370,6 +374,25 @@ def _sealed_file_problem(root: Path, item, listed: set[str], master_key: bytes) 
     return None
 
 
+def _key_material(path: Path) -> str | None:
+    """``key file`` or ``key share`` when the file at ``path`` is one, by its content (whatever its name)."""
+    try:
+        if path.stat().st_size > 1 << 20:  # a key file or a share is a few kilobytes
+            return None
+        with open(path, "rb") as handle:
+            start = handle.read(64)
+            if not start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+                return None
+            document = json.loads((start + handle.read()).decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if is_key_document(document):
+        return "key file"
+    if is_share_document(document):
+        return "key share"
+    return None
+
+
 def _refusal(problems: list[dict]) -> BackupRefused:
     """One message naming every problem found (a few of each kind; ``problems`` holds them all)."""
 
@@ -394,6 +417,11 @@ def _refusal(problems: list[dict]) -> BackupRefused:
                          + some(found, lambda p: f"{p['evidence_id']} ({p['file']}): {p['problem']}")
                          + ". Put them back from an older backup or from where they were first taken in; until then "
                            "these items cannot be opened.")
+    found = [p for p in problems if "key" in p]
+    if found:
+        sentences.append(some(found, lambda p: f"{p['file']} is a {p['key']}") + " inside the workspace folder, and "
+                         "a backup never holds the keys: move it out of the workspace folder (keep it apart, as the "
+                         "key file is kept), then back up again.")
     return BackupRefused("No backup was made. " + " ".join(sentences), problems)
 
 
@@ -404,8 +432,8 @@ def make_backup(store: Store, keys: VaultKeys, out, *, actor: Actor, force: bool
 
     Before writing it, checks what it would hold and refuses (:class:`BackupRefused`, naming every
     problem) when the chain of custody or the audit log in the snapshot is not intact (compared with
-    the newest events remembered beside the key file, as their verifications do), or when the sealed
-    file of an evidence item is missing or damaged."""
+    the newest events remembered beside the key file, as their verifications do), when the sealed file
+    of an evidence item is missing or damaged, or when a key file or key share lies in the workspace."""
     if keys is None or keys.signing_key is None:
         raise BackupError("a backup is signed with the workspace's signing key: unlock the keys first")
     workspace = store.workspace
@@ -435,6 +463,11 @@ def make_backup(store: Store, keys: VaultKeys, out, *, actor: Actor, force: bool
             problem = _sealed_file_problem(workspace.path, item, listed_names, keys.master_key)
             if problem:
                 problems.append({"evidence_id": item[0], "file": item[1], "problem": problem})
+        for name, path in files:
+            kind = _key_material(path)
+            if kind:
+                problems.append({"key": kind, "file": name.removeprefix("workspace/"),
+                                 "problem": f"a {kind} inside the workspace folder"})
         if problems:
             raise _refusal(problems)
         members = database_members + files

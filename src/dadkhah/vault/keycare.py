@@ -314,6 +314,11 @@ def _rotate(store: Store, path: Path, *, actor: Actor, passphrase: str | None, p
 # ----- shares ------------------------------------------------------------------------------------------
 
 
+def is_share_document(document) -> bool:
+    """Whether a JSON document read from a file is a key share's (of this format or another)."""
+    return isinstance(document, dict) and str(document.get("format", "")).startswith(SHARE_FORMAT.split("/")[0] + "/")
+
+
 def _share_checksum(share: dict) -> str:
     return hashlib.sha256(canonical_json({k: v for k, v in share.items() if k != "checksum"}).encode()).hexdigest()
 

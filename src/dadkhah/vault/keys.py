@@ -220,6 +220,13 @@ def _read_key_file(path: Path, workspace: Workspace | None = None) -> dict:
     return document
 
 
+def is_key_document(document) -> bool:
+    """Whether a JSON document read from a file is a key file's (of this format or another): what
+    every key file holds, the workspace's id and its secrets (sealed or in clear)."""
+    return isinstance(document, dict) and isinstance(document.get("workspace_id"), str) and \
+        isinstance(document.get("secrets"), dict)
+
+
 def _check_belongs(document: dict, workspace: Workspace, path: Path) -> None:
     if document.get("workspace_id") != workspace_id(workspace):
         raise VaultKeyError(f"{path} belongs to another workspace ({document.get('workspace_id')}), "
