@@ -668,7 +668,7 @@ def test_a_key_file_or_share_left_in_the_workspace_is_not_backed_up(store, keys,
         make_backup(store, keys, tmp_path / "keys.backup", actor=TESTER)
     message = str(refused.value)
     assert "notes/keep-this.txt is a key file" in message and "quarantine/share.json is a key share" in message
-    assert "move it out of the workspace folder" in message
+    assert "move them out of the workspace folder" in message
     assert [(p["key"], p["file"]) for p in refused.value.problems] == [("key file", "notes/keep-this.txt"),
                                                                      ("key share", "quarantine/share.json")]
     assert no_backup_written(tmp_path, "keys.backup")

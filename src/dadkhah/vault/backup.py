@@ -419,9 +419,10 @@ def _refusal(problems: list[dict]) -> BackupRefused:
                            "these items cannot be opened.")
     found = [p for p in problems if "key" in p]
     if found:
+        them = "it" if len(found) == 1 else "them"
         sentences.append(some(found, lambda p: f"{p['file']} is a {p['key']}") + " inside the workspace folder, and "
-                         "a backup never holds the keys: move it out of the workspace folder (keep it apart, as the "
-                         "key file is kept), then back up again.")
+                         f"a backup never holds the keys: move {them} out of the workspace folder (keep {them} apart, "
+                         "as the key file is kept), then back up again.")
     return BackupRefused("No backup was made. " + " ".join(sentences), problems)
 
 
