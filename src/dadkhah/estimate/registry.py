@@ -493,8 +493,8 @@ def estimate_registry(store: Store, *, actor: Actor, estimate, by: str | None = 
             result = dataclasses.replace(result, warnings=(*result.warnings, (
                 f"the linkages drawn hold {drawn_persons:,.0f} persons on average, the registry {table.observed:,}: "
                 f"its run linked pairs at a threshold of {run.threshold:g}, the draws by each pair's probability; the "
-                "estimate is of the lists as the draws link them (--no-linkage-uncertainty estimates the registry "
-                "as it is)")))
+                "estimate is of the lists as the draws link them (an estimate without linkage uncertainty is of the "
+                "registry as it is)")))
     else:
         result = estimate(table)
         done += 1
