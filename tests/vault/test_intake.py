@@ -130,6 +130,24 @@ def test_an_odk_export_is_taken_in_whole_then_once(store, keys, tmp_path):
     assert actions.count("field submissions taken in") == 3
 
 
+def test_a_submission_naming_a_witness_held_before_is_reported_and_keeps_the_earlier_contact(store, keys, tmp_path):
+    """A field intake whose witness's name matches one recorded before says so, by line, testimony and
+    witness; the witness's earlier contact is kept beside the new one, never replaced."""
+    mapping = write(tmp_path / "odk.toml", ODK_MAPPING)
+    intake_odk(store, keys, odk_zip(tmp_path / "first.zip", [odk_submission(1)]), mapping=mapping, actor=TESTER)
+    later = odk_submission(4, **{"witness-name": WITNESSES[0].upper(), "witness-contact": "synthetic-contact-9999@example.org"})
+    summary = intake_odk(store, keys, odk_zip(tmp_path / "later.zip", [later]), mapping=mapping, actor=TESTER)
+    assert summary.testimonies == ["T-0002"]
+    assert summary.matched_witnesses == [{"line": 2, "submission": later["KEY"], "testimony": "T-0002",
+                                          "witness": "W-0001", "earlier_testimonies": ["T-0001"], "contact": "added"}]
+    assert any("matched witness W-0001" in w and "nothing was replaced" in w for w in summary.warnings)
+    assert show_testimony(store, keys, "T-0001", reveal_witness=True, actor=TESTER)["witness_contact"] == CONTACTS[0]
+    assert show_testimony(store, keys, "T-0002", reveal_witness=True, actor=TESTER)["witness_contact"] == "synthetic-contact-9999@example.org"
+    with store.session() as session:
+        [taken] = [e for e in list_audit(session) if e["action"] == "field submissions taken in"][:1]
+    assert taken["details"]["matched_witnesses"] == [{"testimony": "T-0002", "witness": "W-0001", "contact": "added"}]
+
+
 def test_odk_refuses_a_submission_whole_and_reports_it_without_sealed_answers(store, keys, tmp_path):
     mapping = write(tmp_path / "odk.toml", ODK_MAPPING)
     submissions = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -76,3 +78,35 @@ def test_transcripts_in_other_encodings_and_bad_inputs(store, keys, tmp_path):
     assert show_testimony(store, keys, uploaded["id"], actor=TESTER)["transcript"] == persian
     with store.session() as session:
         assert len(list_testimonies(session)) == 2
+
+
+def test_a_witness_found_by_name_is_reported_and_no_contact_is_ever_replaced(store, keys, tmp_path):
+    """Two people may share a name: the second testimony joins the first one's witness (the merge by
+    name is documented) but says so, and the first contact, maybe the only way to reach the first
+    witness, is kept; each testimony reveals the contact it was given with, beside the others."""
+    text = write(tmp_path / "t.txt", TRANSCRIPT)
+    first = add_testimony(store, keys, witness_name="Synthetic Parvaneh Example", witness_contact="+00 111 0000",
+                          transcript=text, language="en", consent="investigators", actor=TESTER)
+    assert (first["name_matched"], first["contact"]) == (None, "first")
+    second = add_testimony(store, keys, witness_name="Synthetic  Parvaneh  EXAMPLE", witness_contact="+00 222 0000",
+                           transcript=text, language="en", consent="investigators", actor=TESTER)
+    assert second["witness"] == first["witness"] == "W-0001" and not second["new_witness"]
+    assert (second["name_matched"], second["earlier_testimonies"], second["contact"]) == ("W-0001", ["T-0001"], "added")
+    again = add_testimony(store, keys, witness_name="synthetic parvaneh example", witness_contact="+00 111 0000",
+                          transcript=text, language="en", consent="investigators", actor=TESTER)
+    assert (again["earlier_testimonies"], again["contact"]) == (["T-0001", "T-0002"], "known")
+
+    of_first = show_testimony(store, keys, "T-0001", reveal_witness=True, actor=TESTER)
+    assert of_first["witness_contact"] == "+00 111 0000"
+    assert of_first["witness_contacts"] == [{"contact": "+00 111 0000", "testimony": "T-0001"},
+                                            {"contact": "+00 222 0000", "testimony": "T-0002"}]
+    assert show_testimony(store, keys, "T-0002", reveal_witness=True, actor=TESTER)["witness_contact"] == "+00 222 0000"
+    assert show_testimony(store, keys, "T-0003", reveal_witness=True, actor=TESTER)["witness_contact"] == "+00 111 0000"
+    with store.session() as session:
+        assert [e["action"] for e in events_for(session, "W-0001")][:2] == ["recorded", "contact added"]
+        added = session.scalars(sa.select(model.AuditEvent).where(model.AuditEvent.action == "testimony added")
+                                .order_by(model.AuditEvent.id)).all()
+        for row in session.scalars(sa.select(model.Testimony)):
+            assert b"+00" not in (row.witness_contact_sealed or b"")
+    assert [(json.loads(a.details)["name_matched"], json.loads(a.details)["contact"]) for a in added] == [
+        (None, "first"), ("W-0001", "added"), ("W-0001", "known")]

@@ -81,6 +81,26 @@ def test_evidence_testimony_custody_and_casefile_end_to_end(ws, tmp_path):
     assert f"data/testimonies/{victim.name}" in failed.stderr
 
 
+def test_a_witness_matched_by_name_is_said_and_the_first_contact_is_kept(ws, tmp_path):
+    """Two invented women of one name: the second testimony is told it joined witness W-0001 (on
+    stderr, and in --json), and the first woman's contact is still there."""
+    transcript = write(tmp_path / "t.txt", "synthetic testimony text\n")
+    common = ["testimony", "add", "--transcript", str(transcript), "--language", "en", "--consent", "courts"]
+    first = write(tmp_path / "a.toml", 'name = "Synthetic Golnar Sample"\ncontact = "+00 912 000 0000"\n')
+    second = write(tmp_path / "b.toml", 'name = "Synthetic  Golnar  SAMPLE"\ncontact = "+00 935 000 0000"\n')
+    assert ok(*common, "--witness-file", str(first), workspace=ws)["name_matched"] is None
+    said = run(*common, "--witness-file", str(second), workspace=ws)
+    assert said.exit_code == 0, said.output
+    assert "matched witness W-0001" in said.stderr and "T-0001" in said.stderr and "nothing was replaced" in said.stderr
+    again = ok(*common, "--witness-file", str(second), workspace=ws)
+    assert (again["name_matched"], again["earlier_testimonies"], again["contact"]) == ("W-0001", ["T-0001", "T-0002"],
+                                                                                      "known")
+    assert ok("testimony", "show", "T-0001", "--reveal-witness", workspace=ws)["witness_contact"] == "+00 912 000 0000"
+    shown = run("testimony", "show", "T-0002", "--reveal-witness", workspace=ws)
+    assert "contact: +00 935 000 0000" in shown.stdout and "+00 912 000 0000 (given with T-0001)" in shown.stdout
+    assert [e["action"] for e in ok("custody", "log", "W-0001", workspace=ws)][:2] == ["recorded", "contact added"]
+
+
 def test_custody_verify_fails_on_an_edited_row(ws, tmp_path):
     write(tmp_path / "n.txt", "synthetic\n")
     ok("evidence", "add", str(tmp_path / "n.txt"), workspace=ws)

@@ -217,6 +217,33 @@ def test_a_transcript_can_be_a_text_file_and_a_witness_named_again_keeps_their_p
     assert client.get(f"/api/v1/testimonies/{added['id']}").json()["transcript"] == text
 
 
+def test_a_witness_found_by_name_is_said_and_their_earlier_contact_is_kept(app, as_role):
+    """The form's answer says which witness the name matched, so the user can check it is the same
+    person; a second contact is kept beside the first, and revealing shows both."""
+    client = as_role("investigator")
+    for contact in ("synthetic contact 1111", "synthetic contact 2222"):
+        fields = _new_testimony_form(client) | {"witness_name": "SYNTHETIC   witness", "witness_contact": contact,
+                                                "transcript": "Synthetic account.", "language": "en",
+                                                "consent": ["courts"]}
+        answer = client.post("/testimonies", data=fields,
+                             files={"transcript_file": ("", b"", "application/octet-stream")})
+        assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/testimonies?added=T-0003&matched=W-0001&contact=added"
+    said = _page(client.get(answer.headers["location"])).select_one("#witness-matched").text
+    assert "matched witness W-0001" in said and "nothing was replaced" in said
+    shown = _page(client.post("/testimonies/T-0002/reveal-witness", data={"csrf_token": client.csrf}))
+    assert shown.select_one("#witness-contact").text == "synthetic contact 1111"
+    assert "synthetic contact 2222" in shown.select_one("#witness-other-contacts").text
+    data = client.post("/api/v1/testimonies/T-0003/reveal-witness", headers={"X-CSRF-Token": client.csrf}).json()
+    assert data["witness_contact"] == "synthetic contact 2222"
+    assert [c["contact"] for c in data["witness_contacts"]] == ["synthetic contact 1111", "synthetic contact 2222"]
+    api = client.post("/api/v1/testimonies", headers={"X-CSRF-Token": client.csrf},
+                      json={"witness_name": "synthetic witness", "witness_contact": "synthetic contact 1111",
+                            "transcript": "Synthetic.", "language": "en", "consent": ["courts"]}).json()
+    assert (api["name_matched"], api["earlier_testimonies"], api["contact"]) == (
+        "W-0001", ["T-0001", "T-0002", "T-0003"], "known")
+
+
 def test_a_bad_testimony_form_is_shown_again_with_the_error_and_nothing_is_added(app, as_role):
     client = as_role("investigator")
     base = _new_testimony_form(client) | {"witness_name": "Synthetic Person", "transcript": "Synthetic words.",

@@ -41,7 +41,12 @@ from dadkhah.vault.keys import (
     load_keys,
     load_public_keys,
 )
-from dadkhah.vault.testimony import add_testimony, list_testimonies, show_testimony
+from dadkhah.vault.testimony import (
+    add_testimony,
+    list_testimonies,
+    show_testimony,
+    witness_match_warning,
+)
 from dadkhah.vault.verify import verify_casefile
 
 evidence_app = typer.Typer(help="Evidence files: kept by content, sealed, every access recorded.", no_args_is_help=True)
@@ -268,6 +273,8 @@ def testimony_add(
     else:
         out.print(f"[bold]{result['id']}[/] by witness [bold]{result['witness']}[/]"
                   + (" (new)" if result["new_witness"] else "") + f"; consent: {', '.join(result['consent'])}.", markup=True)
+        if result["name_matched"]:
+            err.print(witness_match_warning(result), markup=False, highlight=False)
 
 
 @testimony_app.command("list")
@@ -309,6 +316,10 @@ def testimony_show(
     out.print(f"[bold]{item['id']}[/] by {item['witness']} ({item['language']}; consent {', '.join(item['consent'])})", markup=True)
     if reveal_witness:
         out.print(f"Witness: {item['witness_name']}  contact: {item.get('witness_contact') or '-'}", markup=False)
+        others = [c for c in item.get("witness_contacts", []) if c["contact"] != item.get("witness_contact")]
+        for other in others:
+            out.print(f"  other contact of {item['witness']}: {other['contact']} (given with {other['testimony']})",
+                      markup=False)
     out.print(item["transcript"], markup=False)
 
 

@@ -358,7 +358,8 @@ def run_intake(store: Store, actor: Actor, parameters: dict, progress: Progress)
               "quarantine": quarantine, "nothing_new": summary.nothing_new}
     # A job's result stays small: the first of each list, and how many there are (the quarantine
     # report holds every refusal; the intakes' page and the vault, every testimony and item).
-    for name, first in (("testimonies", 200), ("evidence", 200), ("warnings", 50), ("rejections", 100)):
+    for name, first in (("testimonies", 200), ("matched_witnesses", 200), ("evidence", 200), ("warnings", 50),
+                        ("rejections", 100)):
         items = getattr(summary, name)
         result |= {name: [named(i) if isinstance(i, str) else {k: named(v) if isinstance(v, str) else v
                                                                 for k, v in i.items()} if isinstance(i, dict) else i

@@ -60,7 +60,7 @@ class Witness(Base):
     name_index: Mapped[str] = mapped_column(sa.String(64), unique=True)  # keyed hash: finds the same witness again
     wrapped_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
     name_sealed: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    contact_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    contact_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # the first contact given; never replaced
     created_by: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -81,6 +81,9 @@ class Testimony(Base):
     transcript_sealed: Mapped[bytes] = mapped_column(sa.LargeBinary)
     transcript_sha256: Mapped[str] = mapped_column(sa.String(64))
     interviewer_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # A contact given with this testimony for a witness recorded before, when it is not one already
+    # known: sealed under the witness's data key, kept beside the witness's first contact, never over it.
+    witness_contact_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     recorded_by: Mapped[str] = mapped_column(sa.String(200))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

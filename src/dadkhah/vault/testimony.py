@@ -2,6 +2,8 @@
 
 A witness named again (in any spelling that folds to the same text) is recognised through a keyed
 hash of the name, so their testimonies share one pseudonym without the name being stored in clear.
+Since two people may share a name, the match is reported, and a contact given with a later
+testimony is kept beside the earlier ones, never over them: it may be the only way to reach someone.
 Reading a transcript, or revealing who a witness is, is recorded in the chain of custody.
 """
 
@@ -72,14 +74,11 @@ def _witness_key(name: str) -> str:
     return folded
 
 
-def _witness(session: Session, keys: VaultKeys, actor: Actor, name: str, contact: str | None) -> tuple[Witness, bool]:
+def _witness(session: Session, keys: VaultKeys, actor: Actor, name: str) -> tuple[Witness, bool]:
+    """The witness of that name (recorded before: ``False``), or a new one without a contact yet."""
     index = blind_index(keys.index_key, _witness_key(name), purpose="witness-name")
     witness = session.scalar(sa.select(Witness).where(Witness.name_index == index))
     if witness is not None:
-        if contact:
-            data_key = unwrap_key(keys.master_key, witness.wrapped_key, label=f"witness:{witness.pseudonym}")
-            witness.contact_sealed = seal(data_key, contact.encode("utf-8"), label=f"witness:{witness.pseudonym}:contact")
-            append_event(session, keys, actor, item_kind="witness", item_id=witness.pseudonym, action="contact updated")
         return witness, False
     pseudonym = next_public_id(session, Witness.pseudonym, "W-", 4)
     data_key = new_data_key()
@@ -87,13 +86,53 @@ def _witness(session: Session, keys: VaultKeys, actor: Actor, name: str, contact
         pseudonym=pseudonym, name_index=index,
         wrapped_key=wrap_key(keys.master_key, data_key, label=f"witness:{pseudonym}"),
         name_sealed=seal(data_key, name.strip().encode("utf-8"), label=f"witness:{pseudonym}:name"),
-        contact_sealed=seal(data_key, contact.encode("utf-8"), label=f"witness:{pseudonym}:contact") if contact else None,
         created_by=actor.name,
     )
     session.add(witness)
     session.flush()
     append_event(session, keys, actor, item_kind="witness", item_id=pseudonym, action="recorded")
     return witness, True
+
+
+def _contact_label(pseudonym: str, testimony_id: str) -> str:
+    return f"witness:{pseudonym}:contact:{testimony_id}"
+
+
+def witness_contacts(session: Session, keys: VaultKeys, witness: Witness) -> list[dict]:
+    """Every contact the witness was given with, decrypted, oldest first: ``contact`` and
+    ``testimony`` (the one it came with; the first contact, kept on the witness, is given the
+    witness's first testimony). The caller records the reveal."""
+    data_key = unwrap_key(keys.master_key, witness.wrapped_key, label=f"witness:{witness.pseudonym}")
+    rows = session.execute(sa.select(Testimony.testimony_id, Testimony.witness_contact_sealed)
+                           .where(Testimony.witness_pk == witness.id).order_by(Testimony.id)).all()
+    found = []
+    if witness.contact_sealed:
+        found.append({"contact": open_sealed(data_key, witness.contact_sealed,
+                                             label=f"witness:{witness.pseudonym}:contact").decode("utf-8"),
+                      "testimony": rows[0][0] if rows else None})
+    for testimony_id, sealed in rows:
+        if sealed:
+            found.append({"contact": open_sealed(data_key, sealed, label=_contact_label(witness.pseudonym, testimony_id))
+                          .decode("utf-8"), "testimony": testimony_id})
+    return found
+
+
+def _keep_contact(session: Session, keys: VaultKeys, witness: Witness, new_witness: bool, row: Testimony,
+                  contact: str | None) -> str:
+    """Keep the contact given with testimony ``row``, never over one known before; says what became
+    of it: ``none`` (none given), ``first`` (the witness's first contact), ``known`` (one the witness
+    already has) or ``added`` (kept beside the witness's earlier contacts)."""
+    if not contact:
+        return "none"
+    data_key = unwrap_key(keys.master_key, witness.wrapped_key, label=f"witness:{witness.pseudonym}")
+    if new_witness:
+        witness.contact_sealed = seal(data_key, contact.encode("utf-8"), label=f"witness:{witness.pseudonym}:contact")
+        return "first"
+    if contact in {c["contact"] for c in witness_contacts(session, keys, witness)}:
+        return "known"
+    row.witness_contact_sealed = seal(data_key, contact.encode("utf-8"),
+                                      label=_contact_label(witness.pseudonym, row.testimony_id))
+    return "added"
 
 
 def check_testimony(*, witness_name: str, transcript: str | os.PathLike | bytes, language: str, consent) -> dict:
@@ -116,6 +155,11 @@ def add_testimony(store: Store, keys: VaultKeys, *, actor: Actor, witness_name: 
 
     ``transcript`` is a text file's path, or its bytes. Custody records the witness (when new) and
     the testimony; the audit log records "testimony added"; all in one transaction.
+
+    A name that folds to one recorded before gives that witness: ``name_matched`` says which (and
+    ``earlier_testimonies`` theirs), for the user to check it is the same person. A contact is never
+    replaced: one not known for that witness is kept beside the earlier ones, with this testimony
+    (``contact``: ``none``, ``first``, ``known`` or ``added``).
     """
     checked = check_testimony(witness_name=witness_name, transcript=transcript, language=language, consent=consent)
     with store.session() as session:
@@ -136,7 +180,9 @@ def add_testimony_in(session: Session, store: Store, keys: VaultKeys, *, actor: 
     interviewer = (interviewer or "").strip() or None
     persons = resolve_persons(session, about)
     place_id = resolve_place(session, place)
-    witness, new_witness = _witness(session, keys, actor, witness_name, witness_contact)
+    witness, new_witness = _witness(session, keys, actor, witness_name)
+    earlier = [] if new_witness else list(session.scalars(
+        sa.select(Testimony.testimony_id).where(Testimony.witness_pk == witness.id).order_by(Testimony.id)))
     testimony_id = next_public_id(session, Testimony.testimony_id, "T-", 4)
     data_key = new_data_key()
     body = text.encode("utf-8")
@@ -149,6 +195,7 @@ def add_testimony_in(session: Session, store: Store, keys: VaultKeys, *, actor: 
         if interviewer else None,
         recorded_by=actor.name,
     )
+    contact = _keep_contact(session, keys, witness, new_witness, row, witness_contact)
     session.add(row)
     session.flush()
     for person_id in persons:
@@ -157,10 +204,26 @@ def add_testimony_in(session: Session, store: Store, keys: VaultKeys, *, actor: 
                  details={"witness": witness.pseudonym, "language": language, "consent": scopes, "about": persons,
                           "place": place, "transcript_sha256": row.transcript_sha256,
                           "file_sha256": file_sha256, "characters": len(text)} | (custody or {}))
+    if contact == "added":
+        append_event(session, keys, actor, item_kind="witness", item_id=witness.pseudonym, action="contact added",
+                     details={"for": testimony_id, "kept": "beside the earlier contacts"})
     record_audit(session, store, actor, action="testimony added", object_kind="testimony", object_id=testimony_id,
-                 details={"witness": witness.pseudonym, "new_witness": new_witness, "language": language,
-                          "consent": scopes, "about": persons})
-    return testimony_to_dict(session, row) | {"new_witness": new_witness}
+                 details={"witness": witness.pseudonym, "new_witness": new_witness,
+                          "name_matched": None if new_witness else witness.pseudonym, "contact": contact,
+                          "language": language, "consent": scopes, "about": persons})
+    return testimony_to_dict(session, row) | {
+        "new_witness": new_witness, "name_matched": None if new_witness else witness.pseudonym,
+        "earlier_testimonies": earlier, "contact": contact}
+
+
+def witness_match_warning(added: dict) -> str:
+    """What to tell the user when a testimony's witness was found by name (``add_testimony``'s answer)."""
+    earlier = ", ".join(added["earlier_testimonies"]) or "none"
+    kept = {"added": " The contact given was kept beside the earlier one; nothing was replaced.",
+            "known": " The contact given is one this witness already had."}.get(added["contact"], "")
+    return (f"{added['id']}: the witness's name matched witness {added['name_matched']}, recorded before "
+            f"(testimonies {earlier}); check it is the same person (reveal the witness of {added['id']})."
+            + kept)
 
 
 def testimony_to_dict(session: Session, row: Testimony) -> dict:
@@ -216,8 +279,11 @@ def show_testimony(store: Store, keys: VaultKeys, testimony_id: str, *, actor: A
             witness = session.get(Witness, row.witness_pk)
             data_key = unwrap_key(keys.master_key, witness.wrapped_key, label=f"witness:{witness.pseudonym}")
             document["witness_name"] = open_sealed(data_key, witness.name_sealed, label=f"witness:{witness.pseudonym}:name").decode("utf-8")
-            document["witness_contact"] = (open_sealed(data_key, witness.contact_sealed, label=f"witness:{witness.pseudonym}:contact")
-                                           .decode("utf-8") if witness.contact_sealed else None)
+            contacts = witness_contacts(session, keys, witness)
+            given = [c["contact"] for c in contacts if c["testimony"] == row.testimony_id]
+            # The contact given with this testimony; else the witness's first one.
+            document["witness_contact"] = given[-1] if given else contacts[0]["contact"] if contacts else None
+            document["witness_contacts"] = contacts
             append_event(session, keys, actor, item_kind="witness", item_id=witness.pseudonym, action="identity revealed",
                          details={"for": row.testimony_id})
             record_audit(session, store, actor, action="witness identity revealed", object_kind="witness",

@@ -39,7 +39,7 @@ from dadkhah.vault.evidence import DEFAULT_RELEASE, add_evidence_in, parse_momen
 from dadkhah.vault.intake.export import Export, Submission, first_seen
 from dadkhah.vault.intake.mapping import Answer, IntakeMapping
 from dadkhah.vault.keys import VaultKeys
-from dadkhah.vault.testimony import add_testimony_in, check_testimony
+from dadkhah.vault.testimony import add_testimony_in, check_testimony, witness_match_warning
 
 WITHHELD = "(sealed: not written here)"
 _UNSAFE_SOURCE = re.compile(r"[:\n\r]+")
@@ -60,6 +60,8 @@ class IntakeSummary:
     already_held: int
     rejected: int
     testimonies: list[str] = field(default_factory=list)
+    # testimonies whose witness's name matched a witness recorded before: line, submission, testimony, witness, contact
+    matched_witnesses: list[dict] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     records: int = 0
     import_id: int | None = None
@@ -277,12 +279,19 @@ def take_in(store: Store, keys: VaultKeys | None, export: Export, mapping: Intak
             session.flush()
             # Custody before the audit log, as every action appends them: two writers on PostgreSQL then
             # take the two chains' locks in the same order.
-            testimonies, evidence, made = [], [], []
+            testimonies, evidence, made, matched = [], [], [], []
             for number, plan in enumerate(plans, start=1):
                 if progress is not None:
                     progress(total + number * total // max(len(plans), 1), total * 2)
-                testimony_id, evidence_ids = _write(session, store, keys, actor, plan, source_row)
+                testimony, evidence_ids = _write(session, store, keys, actor, plan, source_row)
+                testimony_id = testimony["id"] if testimony else None
                 testimonies += [testimony_id] if testimony_id else []
+                if testimony and testimony["name_matched"]:
+                    matched.append({"line": plan.submission.line, "submission": plan.submission.submission_id or None,
+                                    "testimony": testimony_id, "witness": testimony["name_matched"],
+                                    "earlier_testimonies": testimony["earlier_testimonies"],
+                                    "contact": testimony["contact"]})
+                    warnings.append(f"line {plan.submission.line}: {witness_match_warning(testimony)}")
                 evidence += evidence_ids
                 made.append((plan, testimony_id, evidence_ids))
             imported_records = _import_records(session, store, actor, export, plans, checked, source_name, incident,
@@ -305,12 +314,15 @@ def take_in(store: Store, keys: VaultKeys | None, export: Export, mapping: Intak
                                           rejected=len(rejected), nothing_new=False) | {
                              "intake_id": intake.id, "source": source_row.name if source_row else None,
                              "testimonies": testimonies, "evidence": first_seen(evidence),
+                             "matched_witnesses": [{k: m[k] for k in ("testimony", "witness", "contact")}
+                                                   for m in matched],
                              "import_id": intake.import_id,
                              "records": imported_records.imported if imported_records else 0})
             summary = IntakeSummary(
                 tool=export.tool, intake_id=intake.id, file=export.path.name, file_sha256=export.file_sha256,
                 form_id=export.form_id, source=source_row.name if source_row else None, rows=total,
                 imported=len(plans), already_held=len(already), rejected=len(rejected), testimonies=testimonies,
+                matched_witnesses=matched,
                 evidence=first_seen(evidence), records=imported_records.imported if imported_records else 0,
                 import_id=intake.import_id, quarantine=intake.quarantine_path,
                 record_warnings=imported_records.warnings if imported_records else [],
@@ -389,13 +401,12 @@ def _write(session: Session, store: Store, keys: VaultKeys | None, actor: Actor,
     """One accepted submission's testimony and evidence, in the intake's transaction."""
     s = plan.submission
     clear = {k: v for k, v in s.clear.items() if v not in (None, "")}
-    testimony_id = None
+    testimony = None
     if plan.testimony:
         t = plan.testimony
-        added = add_testimony_in(session, store, keys, actor=actor, witness_name=t["witness_name"], checked=t["checked"],
-                                 witness_contact=t["witness_contact"], interviewer=t["interviewer"], place=t["place"],
-                                 custody={"intake": clear})
-        testimony_id = added["id"]
+        testimony = add_testimony_in(session, store, keys, actor=actor, witness_name=t["witness_name"],
+                                     checked=t["checked"], witness_contact=t["witness_contact"],
+                                     interviewer=t["interviewer"], place=t["place"], custody={"intake": clear})
     evidence_ids = []
     for item in plan.files:
         path: Path = item["path"]
@@ -406,7 +417,7 @@ def _write(session: Session, store: Store, keys: VaultKeys | None, actor: Actor,
             custody={"intake": clear | item["clear"] | ({"sealed": sorted(s.sealed)} if s.sealed else {})},
             sealed_metadata={"intake": s.sealed} if s.sealed else None, names={path.name: item["name"]})
         evidence_ids.append(added[0]["id"])
-    return testimony_id, evidence_ids
+    return testimony, evidence_ids
 
 
 def _quarantine(store: Store, export: Export, mapping: IntakeMapping, rejected: list[_Plan], source: str) -> Quarantine:

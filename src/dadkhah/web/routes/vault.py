@@ -102,9 +102,11 @@ def _transcript(text: str, upload) -> bytes:
 
 @router.get("/testimonies", include_in_schema=False)
 async def testimonies_page(request: Request, page: Paging, viewer: Viewer = require("vault"),
-                           keys: VaultKeys = Depends(vault_keys), added: str | None = Query(None, pattern=_IDS)):
+                           keys: VaultKeys = Depends(vault_keys), added: str | None = Query(None, pattern=_IDS),
+                           matched: str | None = Query(None, pattern=_IDS),
+                           contact: str | None = Query(None, pattern=r"^(none|first|known|added)$")):
     document = await run_in_threadpool(testimonies_document, request.app.state.store, page)
-    return await render(request, "testimonies.html", document, added=added)
+    return await render(request, "testimonies.html", document, added=added, matched=matched, contact=contact)
 
 
 @router.get("/api/v1/testimonies", summary="Testimonies by pseudonym: language, consent, persons (nothing decrypted)")
@@ -145,7 +147,9 @@ async def testimony_add_page(request: Request, viewer: Viewer = require("vault")
         values = {"witness_name": witness_name, "witness_contact": witness_contact, "transcript": transcript,
                   "language": language, "consent": consent, "about": about, "place": place, "interviewer": interviewer}
         return await render(request, "testimony_new.html", _testimony_form(values, exc), status_code=400)
-    return RedirectResponse(f"/testimonies?added={quote(added['id'])}", status_code=303)
+    # A witness found by name is said, for the user to check it is the same person.
+    matched = f"&matched={quote(added['name_matched'])}&contact={added['contact']}" if added["name_matched"] else ""
+    return RedirectResponse(f"/testimonies?added={quote(added['id'])}{matched}", status_code=303)
 
 
 class NewTestimony(BaseModel):
