@@ -85,9 +85,26 @@ def test_a_count_only_signer_is_counted_and_never_named(store, keys, appeal, mai
     assert _confirm_all(store, keys, mailbox) == [{"status": "verified", "public": False, "version": 1}]
     page = public_page(store, "inquiry")
     assert page["counts"]["verified"] == 1 and page["counts"]["public_names"] == 0
-    assert page["by_country"] == {"Iran": 1} and page["signatories"] == []
+    assert page["named_by_country"] == {} and page["signatories"] == []
     with store.session() as session:
         assert session.scalar(sa.select(Signature.public_name)) is None
+
+
+def test_the_public_counts_by_country_do_not_tell_that_someone_of_a_country_signed_unnamed(store, keys, appeal,
+                                                                                          mailbox):
+    """Counts by country of every signer, beside the named signers' countries, told that one more
+    person of Norway signed than Norway's names: the public see only the named signers' countries;
+    the total stays whole, and the campaign's team still see every country."""
+    _sign(store, keys, "named.one@example.org", name="Synthetic Named One", public_name=True, country="Norway")
+    _sign(store, keys, "quiet.one@example.org", name="Synthetic Quiet One", public_name=False, country="Norway")
+    _sign(store, keys, "quiet.two@example.org", name="Synthetic Quiet Two", public_name=False, country="Chile")
+    _confirm_all(store, keys, mailbox)
+    page = public_page(store, "inquiry")
+    assert page["counts"]["verified"] == 3 and page["counts"]["public_names"] == 1
+    assert page["named_by_country"] == {"Norway": 1} and "by_country" not in page
+    assert "Chile" not in repr(page)
+    assert [p["country"] for p in page["signatories"]] == ["Norway"]
+    assert show_appeal(store, "inquiry")["by_country"] == {"Norway": 2, "Chile": 1}
 
 
 def test_withdrawal_stops_the_count_and_erases_the_signer(store, keys, appeal, mailbox):

@@ -228,9 +228,12 @@ def close_appeal(store: Store, ref: str, *, actor: Actor) -> dict:
 
 
 def counts(session: Session, appeal: Appeal) -> dict:
-    """The counts of signatures by status, and of verified ones by kind and by country.
+    """The counts of signatures by status, and of verified ones by kind and by country; of the named
+    ones (the verified who asked to be named) by kind and by country. For the campaign's team:
+    :func:`public_counts` says what of it is published.
 
-    Both queries read an index alone (``ix_signatures_counts``, ``ix_signatures_public``).
+    The first query reads an index alone (``ix_signatures_counts``); the second the named ones'
+    rows (``ix_signatures_public`` finds them).
     """
     rows = session.execute(
         sa.select(Signature.status, Signature.kind, Signature.country, sa.func.count())
@@ -248,13 +251,30 @@ def counts(session: Session, appeal: Appeal) -> dict:
             by_kind[kind] = by_kind.get(kind, 0) + n
             key = country or "unknown"
             by_country[key] = by_country.get(key, 0) + n
-    named = dict(session.execute(
-        sa.select(Signature.kind, sa.func.count()).where(
-            Signature.appeal_pk == appeal.id, Signature.status == "verified", Signature.public_name.is_not(None))
-        .group_by(Signature.kind)).all())
+    named: dict[str, int] = {}
+    named_by_country: dict[str, int] = {}
+    for kind, country, n in session.execute(
+            sa.select(Signature.kind, Signature.country, sa.func.count()).where(
+                Signature.appeal_pk == appeal.id, Signature.status == "verified", Signature.public_name.is_not(None))
+            .group_by(Signature.kind, Signature.country)):
+        named[kind] = named.get(kind, 0) + n
+        named_by_country[country or "unknown"] = named_by_country.get(country or "unknown", 0) + n
     return {"counts": totals | {"public_names": sum(named.values()), "awaiting_moderation": held},
             "by_kind": by_kind, "named_by_kind": dict.fromkeys(KINDS, 0) | named,
-            "by_country": dict(sorted(by_country.items(), key=lambda item: (-item[1], item[0])))}
+            "by_country": _by_count(by_country), "named_by_country": _by_count(named_by_country)}
+
+
+def _by_count(counted: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+
+
+def public_counts(tally: dict) -> dict:
+    """What of :func:`counts` the public may see. Not ``by_country``, which counts the signers who
+    asked to be counted only: set beside the named signatories' countries, it would tell that
+    someone of a country signed without their name (one more in Norway than Norway's names). The
+    public get ``named_by_country`` instead, the countries of the names they can read anyway; those
+    counted only are in ``counts.verified`` and nowhere else, as the page promised them."""
+    return {k: v for k, v in tally.items() if k != "by_country"}
 
 
 class CountsCache:

@@ -36,6 +36,7 @@ from dadkhah.appeal.appeals import (
     current_text,
     deliveries,
     find_appeal,
+    public_counts,
     public_signatories,
     purge_due,
 )
@@ -689,7 +690,7 @@ def public_page(store: Store, slug: str, *, limit: int = 100, offset: int = 0, o
         return {"id": appeal.appeal_id, "slug": appeal.slug, "status": appeal.status, "version": appeal.version,
                 "title": text.title, "title_fa": text.title_fa, "text": text.text, "text_fa": text.text_fa,
                 "addressee": appeal.addressee, "keep_days": appeal.keep_days, "published_at": appeal.published_at,
-                "closed_at": appeal.closed_at, "as_of": as_of, **tally,
+                "closed_at": appeal.closed_at, "as_of": as_of, **public_counts(tally),
                 "corrections": corrections(session, appeal), "deliveries": [
                     {k: d[k] for k in ("to", "on", "version", "verified")} for d in deliveries(session, appeal)],
                 "signatories": people[:limit], "has_more": len(people) > limit, "limit": limit, "offset": offset}
