@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import stat
+import time
+from datetime import UTC, datetime
 
 import pyotp
 import pytest
@@ -77,6 +79,31 @@ def test_the_secret_is_kept_sealed_and_the_code_from_it_logs_in(keyed_store):
     assert _kept(store, "nasrin").startswith(SEALED_TOTP) and renewed["totp_secret"] not in _every_users_row(store)
 
 
+def test_a_code_logs_in_once_and_never_after_a_later_one(keyed_store):
+    """RFC 6238, 5.2: a code seen over a shoulder or in a proxy's log must not log in again, however
+    quickly it is sent; nor may a code older than one already used. A step either side of now is
+    still taken (a phone's clock a little off)."""
+    store = keyed_store
+    secret = add_user(store, "reza", actor=TESTER, role="viewer", password=PASSWORD, totp=True)["totp_secret"]
+    totp, now = pyotp.TOTP(secret), time.time()
+    assert log_in(store, "reza", PASSWORD, totp_code=totp.at(now))[0]["username"] == "reza"
+    with pytest.raises(LoginRefused):
+        log_in(store, "reza", PASSWORD, totp_code=totp.at(now))
+    with pytest.raises(LoginRefused):
+        log_in(store, "reza", PASSWORD, totp_code=totp.at(now - 30))  # the step before: older than the one used
+    assert log_in(store, "reza", PASSWORD, totp_code=totp.at(now + 30))[0]["username"] == "reza"
+    with pytest.raises(LoginRefused):
+        log_in(store, "reza", PASSWORD, totp_code=totp.at(now + 30))
+    with store.session() as session:
+        assert session.scalar(sa.select(User.totp_last_step).where(User.username == "reza")) == totp.timecode(
+            datetime.fromtimestamp(now + 30, UTC))
+        actions = [e["action"] for e in list_audit(session, newest_first=False)]
+    assert actions.count("login") == 2
+    reset_password(store, "reza", actor=TESTER, totp=True)  # a new secret: its codes owe nothing to the old one's
+    with store.session() as session:
+        assert session.scalar(sa.select(User.totp_last_step).where(User.username == "reza")) is None
+
+
 def test_a_sealed_secret_opens_only_for_its_own_user(keyed_store, caplog):
     """Whoever may write to the database cannot give one user another's second factor."""
     store = keyed_store
@@ -130,7 +157,8 @@ def test_secrets_an_older_version_kept_in_clear_work_and_are_sealed_once(keyed_s
     add_user(store, "maryam", actor=TESTER, role="viewer", password=PASSWORD)
     clear = pyotp.random_base32()
     _set_kept(store, "reza", clear)  # as versions before sealing kept it
-    assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(clear).now())[0]["username"] == "reza"
+    # The step before now: the code of now is still to come, after sealing (a code logs in once).
+    assert log_in(store, "reza", PASSWORD, totp_code=pyotp.TOTP(clear).at(time.time() - 30))[0]["username"] == "reza"
     assert seal_totp_secrets(store, actor=TESTER) == {"sealed": ["reza"]}
     assert _kept(store, "reza").startswith(SEALED_TOTP) and clear not in _every_users_row(store)
     assert _kept(store, "maryam") is None, "a user without a second factor gets none"

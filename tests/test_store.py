@@ -312,6 +312,7 @@ def test_the_latin_name_keys_migration_gives_the_keys_an_import_gives_now(store,
         connection.execute(sa.text("DROP INDEX ix_records_import_places"))  # 0022's, and the index it replaced
         connection.execute(sa.text("CREATE INDEX ix_records_import_id ON records (import_id)"))
         connection.execute(sa.text("ALTER TABLE testimonies DROP COLUMN witness_contact_sealed"))  # 0023's
+        connection.execute(sa.text("ALTER TABLE users DROP COLUMN totp_last_step"))  # 0024's
         connection.execute(sa.insert(Setting).values(key="person_search_built_for", value='{"run": 0, "import": 1}'))
     migrate(store.engine)
     with store.session() as session:

@@ -338,13 +338,17 @@ def login_delay(store: Store, username: str) -> float:
                                                                   MAX_DELAY_SECONDS))
 
 
-def _totp_ok(user: User, code: str | None, login_key: Callable[[], bytes] | None,
+def _totp_ok(session: Session, user: User, code: str | None, login_key: Callable[[], bytes] | None,
              unopened: Callable[[], None] | None = None) -> bool:
-    """Whether ``code`` is the user's TOTP code now (a step either side). A sealed secret that cannot
-    be opened (no login key at hand, another key file's) refuses the login, and the server's log
-    says why: the person logging in is told only that the login failed. ``unopened`` is called
-    first in that case: it may raise instead (a server whose keys a rotation replaced)."""
+    """Whether ``code`` is the user's TOTP code now (a step either side) and of a later time step than
+    the last code accepted (RFC 6238, 5.2): a code logs in once, and an older one never. The step is
+    taken in the caller's transaction, by an update that only a later step passes, so two logins
+    sending one code at once cannot both succeed. A sealed secret that cannot be opened (no login key
+    at hand, another key file's) refuses the login, and the server's log says why: the person logging
+    in is told only that the login failed. ``unopened`` is called first in that case: it may raise
+    instead (a server whose keys a rotation replaced)."""
     import pyotp
+    from pyotp.utils import strings_equal
 
     code = (code or "").strip().replace(" ", "")
     if not code:
@@ -360,7 +364,21 @@ def _totp_ok(user: User, code: str | None, login_key: Callable[[], bytes] | None
                 unopened()
             log.error("cannot check the second factor of %s: %s", user.username, exc)
             return False
-    return pyotp.TOTP(secret).verify(code, valid_window=1)
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(datetime.now(UTC))
+    steps = [step for step in (now - 1, now, now + 1) if strings_equal(code, totp.generate_otp(step))]
+    if not steps:
+        return False
+    step = steps[-1]
+    taken = session.execute(
+        sa.update(User).where(User.id == user.id, sa.or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    if taken.rowcount != 1:
+        log.warning("a second-factor code of %s was refused: it was used before, or is older than one that was",
+                    user.username)
+        return False
+    user.totp_last_step = step
+    return True
 
 
 def authenticate(session: Session, username: str, password: str, *, totp_code: str | None = None,
@@ -381,7 +399,7 @@ def authenticate(session: Session, username: str, password: str, *, totp_code: s
         except (VerificationError, InvalidHashError):
             ok = False
         if ok and user.totp_secret:
-            ok = _totp_ok(user, totp_code, login_key, unopened)
+            ok = _totp_ok(session, user, totp_code, login_key, unopened)
     else:
         try:
             _hasher.verify(_DUMMY_HASH, password or "")
@@ -524,6 +542,7 @@ def reset_password(store: Store, username: str, *, actor: Actor, totp: bool = Fa
         user.must_change_password = True
         if kept:
             user.totp_secret = kept
+            user.totp_last_step = None  # a new secret's codes owe nothing to the old one's
         ended = session.execute(sa.delete(WebSession).where(WebSession.user_id == user.id)).rowcount or 0
         tokens = list(session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id,
                                                                 ApiToken.revoked_at.is_(None))

@@ -58,7 +58,13 @@ def test_totp_is_required_when_the_user_has_it(app):
     token = CSRF_INPUT.search(client.get("/login").text).group(1)
     answer = client.post("/login", data={"username": "second", "password": PASSWORD, "csrf_token": token})
     assert answer.status_code == 401
-    login(app, "second", totp=pyotp.TOTP(secret).now())
+    code = pyotp.TOTP(secret).now()
+    login(app, "second", totp=code)
+    # The same code again (seen over a shoulder, or in a proxy's log) logs in no more.
+    token = CSRF_INPUT.search(client.get("/login").text).group(1)
+    again = client.post("/login", data={"username": "second", "password": PASSWORD, "csrf_token": token,
+                                        "totp": code})
+    assert again.status_code == 401 and "dadkhah_session" not in again.headers.get("set-cookie", "")
 
 
 def test_anonymous_pages_redirect_to_login_and_the_api_answers_401(app):

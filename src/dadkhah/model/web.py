@@ -28,6 +28,9 @@ class User(Base):
     # Sealed ("sealed1:...", AES-GCM under the key file's login key: dadkhah.users); base32 in clear
     # before revision 0021, until `dadkhah serve` seals it. None: no second factor.
     totp_secret: Mapped[str | None] = mapped_column(sa.String(128))
+    # The time step (Unix time // 30) of the last TOTP code accepted: a code of that step or an earlier
+    # one is refused, so a code seen over a shoulder or in a proxy's log cannot log in again (RFC 6238, 5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     language: Mapped[str] = mapped_column(sa.String(10), default="en")
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_by: Mapped[str] = mapped_column(sa.String(200))
