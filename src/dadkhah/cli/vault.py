@@ -274,7 +274,7 @@ def testimony_add(
         out.print(f"[bold]{result['id']}[/] by witness [bold]{result['witness']}[/]"
                   + (" (new)" if result["new_witness"] else "") + f"; consent: {', '.join(result['consent'])}.", markup=True)
         if result["name_matched"]:
-            err.print(witness_match_warning(result), markup=False, highlight=False)
+            err.print(f"warning: {witness_match_warning(result)}", markup=False, highlight=False)
 
 
 @testimony_app.command("list")
