@@ -286,6 +286,23 @@ def test_an_odk_repeat_row_of_no_submission_is_refused_not_dropped(store, keys, 
         assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0, "nothing taken in"
 
 
+def test_odk_attachments_are_held_to_the_workspaces_decompressed_limit(store, keys, tmp_path):
+    """A few hundred kilobytes of ZIP became a 300 MB sealed item: ODK's media had only a free-disk
+    check, while a Tella ZIP is held to import.max_uncompressed_mb."""
+    from dadkhah.errors import LimitExceeded
+
+    mapping = write(tmp_path / "odk.toml", ODK_MAPPING)
+    first = odk_submission(1)
+    bomb = odk_zip(tmp_path / "bomb.zip", [first], media={first["photo"]: b"\0" * (2 * 2**20)})
+    assert bomb.stat().st_size < 64 * 1024
+    store.workspace.config.setdefault("import", {})["max_uncompressed_mb"] = 1
+    with pytest.raises(LimitExceeded, match="attachments decompress to more than this workspace's limit of 1 MB") as refused:
+        intake_odk(store, keys, bomb, mapping=mapping, actor=TESTER)
+    assert refused.value.file == str(bomb) and first["photo"] in refused.value.message
+    with store.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 0, "nothing taken in"
+
+
 # ----- KoboToolbox -------------------------------------------------------------------------------
 
 

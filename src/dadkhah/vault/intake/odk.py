@@ -200,6 +200,7 @@ def read_odk(path: str | Path, *, workdir: Path, limits: ReadLimits | None = Non
                              "again from ODK Central", file=str(path), line=line, field="KEY")
 
     copied: dict[str, Path] = {}
+    unpacked = [0]
 
     def locate(submission: Submission, answer: str, name: str) -> Located:
         info = media.get(name)
@@ -210,6 +211,11 @@ def read_odk(path: str | Path, *, workdir: Path, limits: ReadLimits | None = Non
             return Located(reason=f"the attachment {name!r} (answer {answer!r}) is not in the export's media "
                                   f"folder{counts}", name=name)
         if name not in copied:
+            unpacked[0] += info.file_size  # the attachments taken in, within the budget a Tella ZIP has
+            if unpacked[0] > limits.max_uncompressed_mb * 2**20:
+                raise LimitExceeded(f"its attachments decompress to more than this workspace's limit of "
+                                    f"{limits.max_uncompressed_mb:,} MB (import.max_uncompressed_mb in dadkhah.toml); "
+                                    f"reached at media/{name}", file=str(path), field="max_uncompressed_mb")
             copied[name] = _copy_out(archive, info, workdir, len(copied), path)
         return Located(path=copied[name], name=name, clear={"answer": answer})
 
