@@ -333,3 +333,11 @@ def test_a_nul_character_is_a_clear_input_error_on_each_database(store):
         session.execute(sa.insert(Source), [{"name": "clean"}, {"name": "also clean"}, {"name": "c\x00d"}])
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Source)) == 0
+
+
+def test_a_database_error_never_carries_the_values_it_was_given(store):
+    """A failed statement's message held its values ('[parameters: ...]'): a whole record of a list,
+    written into the server's log by the error page (seen with an oversized spreadsheet cell)."""
+    with pytest.raises(sa.exc.DBAPIError) as failed, store.session() as session:
+        session.execute(sa.text("INSERT INTO no_such_table (name) VALUES (:name)"), {"name": "MARKER-Reza-Testi"})
+    assert "MARKER-Reza-Testi" not in str(failed.value) and "no_such_table" in str(failed.value)

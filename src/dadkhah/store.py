@@ -142,14 +142,16 @@ def checked_database_url(url: str) -> str:
 
 
 def create_engine(url: str, *, busy_seconds: float = 30) -> sa.Engine:
-    """An engine for ``url``; on SQLite a writer waits up to ``busy_seconds`` for another to finish."""
+    """An engine for ``url``; on SQLite a writer waits up to ``busy_seconds`` for another to finish.
+    A database error's message never carries the values of its statement (a victim's record, a
+    witness's name) into a server log or onto a terminal (``hide_parameters``)."""
     url = checked_database_url(url)
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, json_serializer=_json_dumps)
+        engine = sa.create_engine(url, json_serializer=_json_dumps, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas(busy_seconds * 1000))
         sa.event.listen(engine, "before_cursor_execute", _refuse_nul)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
+    return sa.create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps, hide_parameters=True)
 
 
 # Alembic (and its reading of every migration script) is loaded only when a database is to be

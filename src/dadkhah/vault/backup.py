@@ -229,7 +229,7 @@ def _snapshot_sqlite(store: Store, folder: Path, inspect) -> tuple[list[tuple[st
             target.close()
     finally:
         source.close()
-    engine = sa.create_engine(f"sqlite:///{copy}")
+    engine = sa.create_engine(f"sqlite:///{copy}", hide_parameters=True)
     try:
         with engine.connect() as connection:
             tables, counts, heads = _counts_and_heads(connection)
@@ -733,7 +733,7 @@ def _jsonl_rows(archive: tarfile.TarFile, name: str):
 
 
 def _sqlite_rows(path: Path):
-    engine = sa.create_engine(f"sqlite:///{path}")
+    engine = sa.create_engine(f"sqlite:///{path}", hide_parameters=True)
 
     def rows_of(table: str):
         with engine.connect() as connection:
