@@ -12,7 +12,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from dadkhah.errors import InputError
+from dadkhah.errors import InputError, LimitExceeded
 from dadkhah.ingest import importer
 from dadkhah.ingest.importer import NO_NAME, import_file
 from dadkhah.model import FieldWarning, Import, Record
@@ -360,6 +360,21 @@ def test_a_hidden_first_sheet_is_not_read_as_the_list(store, tmp_path):
     assert summary.imported == 1 and records_by_id(store)["1"]["family_name"]["original"] == "Karimi"
     asked = import_file(store, tmp_path / "hidden.xlsx", source="l", sheet="lookup", actor=TESTER)
     assert asked.imported == 1 and [r["full_name"]["original"] for r in records_by_id(store, "l").values()] == ["Tehran"]
+
+
+def test_an_xlsx_cell_is_held_to_the_limit_of_a_line(store, tmp_path):
+    """A 400 KB workbook whose one cell held 400 MB of text kept the web server busy for 78 s and at
+    3 GB of memory, then failed inside the database; a CSV line is held to import.max_line_kb."""
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["id", "name", "notes"])
+    workbook.active.append(["1", "Reza Karimi", "x" * 3000])
+    workbook.save(tmp_path / "long.xlsx")
+    store.workspace.config.setdefault("import", {})["max_line_kb"] = 2
+    with pytest.raises(LimitExceeded, match="the cell in column 3 holds more text") as refused:
+        import_file(store, tmp_path / "long.xlsx", source="x", actor=TESTER)
+    assert (refused.value.file, refused.value.line) == (str(tmp_path / "long.xlsx"), 2)
+    assert records_by_id(store) == {}
 
 
 def test_json_and_json_lines(store, tmp_path):

@@ -504,7 +504,7 @@ def open_csv_rest(path: Path, encoding: str, part: CsvPart, limits: ReadLimits |
                                    [text.close]))
 
 
-def _workbook_rows(connection, path: str, sheet: str | None, memory_bytes: int) -> None:
+def _workbook_rows(connection, path: str, sheet: str | None, memory_bytes: int, cell_chars: int = 2**62) -> None:
     """In a child process: read the workbook with calamine and send its rows, a batch at a time.
 
     The process's address space is capped first, so a workbook that asks for more memory makes
@@ -540,7 +540,12 @@ def _workbook_rows(connection, path: str, sheet: str | None, memory_bytes: int) 
         # iter_rows() gives the sheet from its first row, the empty ones above the data included
         # (data.start names the first row holding a cell): its count is the spreadsheet's row number.
         for offset, row in enumerate(data.iter_rows()):
-            batch.append((offset + 1, [cell_text(v) for v in row]))
+            cells = [cell_text(v) for v in row]
+            if cells and max(map(len, cells)) > cell_chars:  # as a CSV line is held to max_line_kb
+                column = next(i for i, cell in enumerate(cells) if len(cell) > cell_chars)
+                connection.send(("cell", (offset + 1, column + 1)))
+                return
+            batch.append((offset + 1, cells))
             if len(batch) == 2000:
                 connection.send(("rows", batch))
                 batch = []
@@ -560,7 +565,8 @@ def _workbook_reader(path: Path, sheet: str | None, limits: ReadLimits, clock: C
 
     context = multiprocessing.get_context("spawn")  # nothing of this process (threads, locks) is copied
     receiving, sending = context.Pipe(duplex=False)
-    process = context.Process(target=_workbook_rows, args=(sending, str(path), sheet, limits.max_memory_mb * 2**20),
+    process = context.Process(target=_workbook_rows, args=(sending, str(path), sheet, limits.max_memory_mb * 2**20,
+                                                          limits.max_line_kb * 1024),
                               daemon=True, name="dadkhah-workbook-reader")
     process.start()
     sending.close()
@@ -592,6 +598,11 @@ def _workbook_reader(path: Path, sheet: str | None, limits: ReadLimits, clock: C
             elif kind == "memory":
                 stop()
                 raise limits.refuse("reading the workbook needs more memory than allowed", "max_memory_mb", path)
+            elif kind == "cell":
+                stop()
+                line, column = payload
+                raise limits.refuse(f"the cell in column {column} holds more text, in KB, than a line may",
+                                    "max_line_kb", path, line=line)
             else:
                 stop()
                 raise InputError(payload, file=str(path))
