@@ -433,6 +433,11 @@ def test_a_name_column_is_required_and_ambiguous_columns_are_refused(store, tmp_
     assert "this file's columns: 'id', 'city'" in failure.value.message
     with pytest.raises(InputError, match="both look like family_name"):
         import_file(store, write(tmp_path / "b.csv", "surname,last name\nKarimi,Karimi\n"), source="b", actor=TESTER)
+    # Two columns of one name: the suggested '"city" = "ignore"' left out both, and "city (2)" was refused.
+    with pytest.raises(InputError, match="columns 4 and 5 are both named 'city'; rename one") as same:
+        import_file(store, write(tmp_path / "c.csv", "id,name,surname,city,city\n1,Ali,Testi,Tehran,Rasht\n"),
+                    source="c", actor=TESTER)
+    assert (same.value.line, same.value.field) == (1, "city")
     with store.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Import)) == 0
 

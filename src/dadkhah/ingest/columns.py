@@ -185,9 +185,19 @@ def plan_columns(header: list[str], mapping: Mapping | None = None, *, file: str
         else:
             specs.append(ColumnSpec(target))
     seen: dict[str, str] = {}
-    for column, spec in zip(header, specs, strict=True):
+    for number, (column, spec) in enumerate(zip(header, specs, strict=True), start=1):
         if spec is None:
             continue
+        if spec.field in seen and header_key(seen[spec.field]) == header_key(column):
+            # A mapping names columns by their header: it cannot keep one of two of the same name.
+            first = next(i for i, other in enumerate(header, start=1) if header_key(other) == header_key(column))
+            raise InputError(
+                f"columns {first} and {number} are both named {column!r}; rename one of them in the file (a mapping "
+                "file names columns by their header, so it cannot tell these two apart)",
+                file=file,
+                line=1,
+                field=column,
+            )
         if spec.field in seen:
             raise InputError(
                 f"columns {seen[spec.field]!r} and {column!r} both look like {spec.field}; say which one to use "
