@@ -297,3 +297,15 @@ def test_a_truth_file_is_read_as_saved_and_a_record_given_two_persons_is_refused
     with pytest.raises(InputError) as refused:
         read_truth(twice)
     assert refused.value.line == 4 and "line 2" in refused.value.message
+
+
+def test_a_run_that_links_nothing_it_compared_says_why(store, tmp_path):
+    """Four tiny lists of the same three people (no dates): the 18 pairs compared were all left apart,
+    the result said only that 0 were linked, and nothing told the user why or what to do."""
+    text = "id,نام,نام خانوادگی,نام پدر,شهر\n1,علی,کریمی,حسن,تهران\n2,مریم,رضایی,محمد,رشت\n3,زهرا,حسینی,احمد,شیراز\n"
+    for source in "abcd":
+        import_file(store, write(tmp_path / f"{source}.csv", text), source=source, actor=TESTER)
+    summary = run_linkage(store, actor=TESTER)
+    # (the model cannot learn from twelve records: when it can, this test should say it links them)
+    assert (summary.pairs_planned, summary.pairs_linked) == (18, 0)
+    assert any("found no pair of the 18 it compared likely to be one person" in note for note in summary.training_notes)

@@ -31,6 +31,7 @@ from dadkhah.link.model import Comparison, Level, LinkageModel
 
 ENGINES = ("duckdb", "spark")
 PRIOR_FLOOR = 1e-4  # pairs scored below this probability hardly move the prior's estimate
+LEAST_PRIOR = 1e-12  # the least share of pairs that are matches the prior's estimate may give
 
 
 def _level(level: Level):
@@ -245,7 +246,7 @@ def estimate_prior(weights, total_pairs: int, prior: float, *, iterations: int =
     for _ in range(iterations):
         shift = np.log2(current / (1 - current)) - base
         expected = float(np.sum(1.0 / (1.0 + np.exp2(-(w + shift)))))
-        updated = min(0.5, max(1e-12, expected / total_pairs))
+        updated = min(0.5, max(LEAST_PRIOR, expected / total_pairs))
         if abs(updated - current) <= 1e-4 * current:
             current = updated
             break
@@ -788,6 +789,12 @@ def _score(features: pa.Table, model: LinkageModel, *, engine: str, seed: int, m
         weights = session._frame(predictions, ["match_weight"], f"match_probability >= {PRIOR_FLOOR}")["match_weight"]
         total = features.num_rows * (features.num_rows - 1) // 2
         estimated = estimate_prior(weights.to_numpy(), total, prior)
+        if estimated <= LEAST_PRIOR and planned:
+            # Nothing the model scored looks like one person: with a model that learned from too few
+            # records, even identical records of different lists are left apart. Say so.
+            notes.append(f"the model found no pair of the {planned:,} it compared likely to be one person, so none was "
+                         f"linked: {features.num_rows:,} records may be too few for it to learn from. Decide the "
+                         "pairs you know to be one person in review (review decide): every later run obeys")
         session._shift = _weight_for(estimated) - _weight_for(prior)
         model_json["probability_two_random_records_match"] = estimated
         seconds["predict"] = time.perf_counter() - step
