@@ -78,14 +78,13 @@ class Quarantine:
     def _put_in_line_order(self) -> None:
         """Rows refused late (a record id repeated, rows of a list's second part) are moved to their
         place in the file's order, so a documenter correcting the report reads it top to bottom
-        beside the list. The cells were made safe for spreadsheets when first written and are
-        copied as they are."""
+        beside the list."""
         with open(self._writing, encoding="utf-8-sig", newline="") as handle:
             rows = csv.reader(handle)
             header = next(rows)
             body = sorted(rows, key=lambda row: int(row[0]))  # stable: a line's reasons keep their order
         with open(self._writing, "w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\r\n")
+            writer = SafeWriter(handle)  # (made safe already: a cell made safe starts with ', which stays)
             writer.writerow(header)
             writer.writerows(body)
 
