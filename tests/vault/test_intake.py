@@ -242,19 +242,26 @@ def test_an_odk_zip_that_is_not_a_submissions_download_is_refused(store, keys, t
         intake_odk(store, keys, write(tmp_path / "not.zip", "hello"), mapping=mapping, actor=TESTER)
 
 
+def _edited_download(folder, table: str, edit) -> None:
+    """``folder/edited.zip``: a download of two submissions whose ``table`` was changed by ``edit``
+    (its bytes in, the edited bytes out), as a hand-edited or damaged download would be."""
+    good = odk_zip(folder / "good.zip", [odk_submission(1), odk_submission(2)])
+    with zipfile.ZipFile(good) as archive, zipfile.ZipFile(folder / "edited.zip", "w") as edited:
+        for info in archive.infolist():
+            data = archive.read(info)
+            edited.writestr(info, edit(data) if info.filename == table else data)
+
+
 def test_an_odk_table_with_a_quote_never_closed_is_refused_naming_it(store, keys, tmp_path):
     """Central quotes its cells itself, but a download edited by hand may not: a quote opened and never
     closed would read every row after it into one cell; the download is refused, naming the table."""
     mapping = write(tmp_path / "odk.toml", ODK_MAPPING)
-    good = odk_zip(tmp_path / "good.zip", [odk_submission(1), odk_submission(2)])
-    with zipfile.ZipFile(good) as archive, zipfile.ZipFile(tmp_path / "edited.zip", "w") as edited:
-        for info in archive.infolist():
-            data = archive.read(info)
-            if info.filename == "witness_statement.csv":
-                text = data.decode("utf-8")
-                cut = text.rindex("synthetic field phone 1")  # in the last submission's row
-                data = (text[:cut] + '"' + text[cut:]).encode("utf-8")
-            edited.writestr(info, data)
+    def quote_left_open(data: bytes) -> bytes:
+        text = data.decode("utf-8")
+        cut = text.rindex("synthetic field phone 1")  # in the last submission's row
+        return (text[:cut] + '"' + text[cut:]).encode("utf-8")
+
+    _edited_download(tmp_path, "witness_statement.csv", quote_left_open)
     with pytest.raises(InputError, match="witness_statement.csv in the ZIP: a quote") as refused:
         intake_odk(store, keys, tmp_path / "edited.zip", mapping=mapping, actor=TESTER)
     # the line the row begins on in the file (the first statement holds a line break: it spans lines 2 and 3)
@@ -271,13 +278,8 @@ def test_an_odk_repeat_row_of_no_submission_is_refused_not_dropped(store, keys, 
     """A victim named in the repeat group's table under a submission the download does not hold was
     left out without a word: not taken in, not refused, in no report."""
     mapping = write(tmp_path / "odk.toml", ODK_MAPPING)
-    good = odk_zip(tmp_path / "good.zip", [odk_submission(1), odk_submission(2)])
-    with zipfile.ZipFile(good) as archive, zipfile.ZipFile(tmp_path / "edited.zip", "w") as edited:
-        for info in archive.infolist():
-            data = archive.read(info)
-            if info.filename == "witness_statement-victims.csv":
-                data += f"Orphan,Testi,,1988-09-01,Tehran,{key.split('/')[0]},{key}\n".encode()
-            edited.writestr(info, data)
+    _edited_download(tmp_path, "witness_statement-victims.csv",
+                     lambda data: data + f"Orphan,Testi,,1988-09-01,Tehran,{key.split('/')[0]},{key}\n".encode())
     with pytest.raises(InputError, match=re.escape(words)) as refused:
         intake_odk(store, keys, tmp_path / "edited.zip", mapping=mapping, actor=TESTER)
     assert (refused.value.file, refused.value.line, refused.value.field) == (str(tmp_path / "edited.zip"), 4, "KEY")
