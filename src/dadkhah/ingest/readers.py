@@ -346,18 +346,20 @@ def _undecodable_row(path: Path, encoding: str, delimiter: str, start: int = 0) 
 
 
 SNIFFED_LINES = 20
+SNIFFED_CHARS = 1 << 20
 
 
 def _sniff_delimiter(path: Path, encoding: str, limits: ReadLimits) -> str:
     """The delimiter among , ; tab and | that the most of the first lines use the same number of
     times (the more times, the better, on a tie): a title line above the header ("Victims of 1988;
     compiled 2019") does not decide it, the header and the rows under it do."""
-    lines = []
+    lines, read = [], 0
     with open(path, encoding=encoding, newline="", errors="replace") as handle:
         for line in iter(lambda: handle.readline(limits.max_line_kb * 1024), ""):
             if line.strip():
                 lines.append(line)
-                if len(lines) == SNIFFED_LINES:
+                read += len(line)
+                if len(lines) == SNIFFED_LINES or read > SNIFFED_CHARS:  # (long lines: the first few decide)
                     break
     best, best_score = ",", (0, 0)
     for delimiter in ",;\t|":
